@@ -1,0 +1,110 @@
+# wxrecon - see README.md. `make help` lists the targets.
+
+BUILD   ?= build
+CC      ?= cc
+PKGS     = libcurl openssl zlib sqlite3 jansson
+SIMPKGS  = libmicrohttpd
+
+CSTD     = -std=c11
+WARN     = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wold-style-definition -Wvla -Wwrite-strings -Wformat=2 -Wundef \
+           -Wpointer-arith -Wdouble-promotion -Wimplicit-fallthrough -Wno-format-truncation -fno-common
+WERROR  ?= -Werror
+OPT     ?= -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) $(SIMPKGS) 2>/dev/null)
+PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv
+SIMLIBS   := $(shell pkg-config --libs $(SIMPKGS) 2>/dev/null)
+CPPFLAGS += -D_DEFAULT_SOURCE -Iinclude -Isrc $(PKGCFLAGS)
+CFLAGS   += $(CSTD) $(WARN) $(WERROR) $(OPT) -MMD -MP $(EXTRA_CFLAGS)
+LDFLAGS  += $(EXTRA_LDFLAGS)
+
+LIB_SRCS  = $(filter-out src/main.c src/cmd_%.c,$(wildcard src/*.c))
+CMD_SRCS  = src/main.c $(wildcard src/cmd_*.c)
+SIM_SRCS  = $(wildcard src/sim/*.c)
+UNIT_SRCS = $(wildcard tests/unit/t-*.c)
+SCHEMA    = $(sort $(wildcard schema/*.sql))
+
+LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
+CMD_OBJS  = $(CMD_SRCS:%.c=$(BUILD)/%.o)
+SIM_OBJS  = $(SIM_SRCS:%.c=$(BUILD)/%.o)
+UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.t)
+
+LIB = $(BUILD)/libwxrecon.a
+BIN = $(BUILD)/wxrecon
+SIM = $(BUILD)/wxrecon-sim
+
+PROVE ?= prove
+JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all deps test unit asan valgrind clean demo bench keys help check-tests
+
+all: $(BIN) $(SIM) $(UNIT_BINS)
+
+help:
+	@echo "make            build $(BIN), $(SIM) and the unit tests"
+	@echo "make deps       check (and as root install) the Debian packages"
+	@echo "make test       install what is missing, build, run every test under prove"
+	@echo "make asan       the same tests built with AddressSanitizer + UBSan (build-asan/)"
+	@echo "make valgrind   the tests under valgrind memcheck (build-vg/)"
+	@echo "make demo       run the nightly job against the simulator and print the report"
+	@echo "make clean      remove build directories"
+
+deps:
+	@sh scripts/deps.sh
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CMD_OBJS) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(LIB) $(PKGLIBS)
+
+$(SIM): $(SIM_OBJS) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SIM_OBJS) $(LIB) $(PKGLIBS) $(SIMLIBS)
+
+$(BUILD)/tests/unit/%.t: tests/unit/%.c $(LIB) tests/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKGLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/schema_sql.c: $(SCHEMA) scripts/embed-schema.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
+
+# The test list: C unit tests and shell integration tests. An empty list fails.
+TESTS = $(UNIT_BINS) $(sort $(wildcard tests/cli/t[0-9]*.sh))
+
+check-tests:
+	@if [ -z "$(strip $(TESTS))" ]; then echo "make: no tests found" >&2; exit 1; fi
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-tests
+	WXRECON_BUILD=$(abspath $(BUILD)) $(PROVE) -j$(JOBS) --timer $(TESTS)
+
+unit: all check-tests
+	WXRECON_BUILD=$(abspath $(BUILD)) $(PROVE) -j$(JOBS) $(UNIT_BINS)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+		OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+		EXTRA_LDFLAGS="-fsanitize=address,undefined" all
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	WXRECON_BUILD=$(abspath build-asan) $(PROVE) -j$(JOBS) --timer $(subst $(BUILD)/,build-asan/,$(UNIT_BINS)) $(sort $(wildcard tests/cli/t[0-9]*.sh))
+
+valgrind: deps
+	@$(MAKE) --no-print-directory BUILD=build-vg OPT="-O0 -g" all
+	WXRECON_VALGRIND=1 WXRECON_BUILD=$(abspath build-vg) $(PROVE) -j$(JOBS) --timer \
+		--exec 'sh scripts/vg-exec.sh' $(subst $(BUILD)/,build-vg/,$(UNIT_BINS)) $(sort $(wildcard tests/cli/t[0-9]*.sh))
+
+clean:
+	rm -rf build build-asan build-vg build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
