@@ -104,6 +104,9 @@ valgrind: deps
 	WXRECON_VALGRIND=1 WXRECON_BUILD=$(abspath build-vg) $(PROVE) -j$(JOBS) --timer \
 		--exec 'sh scripts/vg-exec.sh' $(subst $(BUILD)/,build-vg/,$(UNIT_BINS)) $(sort $(wildcard tests/cli/t[0-9]*.sh))
 
+keys:
+	sh scripts/make-keys.sh fixtures/keys
+
 clean:
 	rm -rf build build-asan build-vg build-fuzz
 
