@@ -1,0 +1,183 @@
+# test-lib.sh - TAP helpers for the shell integration tests (after git's t/test-lib.sh).
+#
+#   . "$(dirname "$0")/test-lib.sh"
+#   test_expect_success 'what it shows' '
+#           wxrecon init && test -f db.sqlite
+#   '
+#   test_expect_code 2 'bad option is a usage error' 'wxrecon --nope'
+#   test_done
+#
+# Each script runs in its own fresh temporary directory (removed at the end
+# unless WXRECON_KEEP_TMP=1) with a cleaned environment. `wxrecon` and
+# `wxrecon_sim` run the built binaries (under valgrind when WXRECON_VALGRIND=1).
+# sim_start [ARGS] starts wxrecon-sim on 127.0.0.1 port 0 and sets SIM_PORT and
+# SIM_URL; it is stopped when the script ends.
+
+set -u
+
+TEST_DIR=$(cd "$(dirname "$0")" && pwd)
+SRC_ROOT=$(cd "$TEST_DIR/../.." && pwd)
+BUILD_DIR=${WXRECON_BUILD:-$SRC_ROOT/build}
+FIXTURES=$SRC_ROOT/fixtures
+WXRECON_BIN=$BUILD_DIR/wxrecon
+WXRECON_SIM_BIN=$BUILD_DIR/wxrecon-sim
+
+# A clean, predictable environment (tmux regress uses env -i).
+for v in $(env | sed -n 's/^\(WXRECON_[A-Z_]*\)=.*/\1/p'); do
+	case $v in
+	WXRECON_BUILD|WXRECON_VALGRIND|WXRECON_KEEP_TMP) ;;
+	*) unset "$v" ;;
+	esac
+done
+export LC_ALL=C.UTF-8 TZ=America/New_York HOME=/nonexistent
+
+TRASH=$(mktemp -d "${TMPDIR:-/tmp}/wxrecon-test.XXXXXX")
+cd "$TRASH" || exit 1
+
+test_count=0
+test_failed=0
+SIM_PID=
+_cleanup_cmds=
+
+test_when_finished() {
+	_cleanup_cmds="$1; $_cleanup_cmds"
+}
+
+_finish() {
+	[ -n "$_cleanup_cmds" ] && eval "$_cleanup_cmds" >/dev/null 2>&1
+	sim_stop
+	cd /
+	if [ "${WXRECON_KEEP_TMP:-}" = 1 ]; then
+		echo "# kept $TRASH"
+	else
+		rm -rf "$TRASH"
+	fi
+}
+trap _finish EXIT
+trap 'exit 130' INT TERM
+
+_vg() {
+	if [ "${WXRECON_VALGRIND:-}" = 1 ]; then
+		valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect \
+			--errors-for-leak-kinds=definite,indirect "$@"
+	else
+		"$@"
+	fi
+}
+
+wxrecon() {
+	_vg "$WXRECON_BIN" "$@"
+}
+
+wxrecon_sim() {
+	"$WXRECON_SIM_BIN" "$@"
+}
+
+_report() { # status, description
+	test_count=$((test_count + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $test_count - $2"
+	else
+		test_failed=$((test_failed + 1))
+		echo "not ok $test_count - $2"
+		if [ -s "$TRASH/.out" ]; then
+			sed -e 's/^/#   out: /' "$TRASH/.out" | head -40
+		fi
+		if [ -s "$TRASH/.err" ]; then
+			sed -e 's/^/#   err: /' "$TRASH/.err" | head -40
+		fi
+	fi
+}
+
+# test_expect_success DESC SCRIPT: SCRIPT (eval'd, set -e style via &&) must succeed.
+test_expect_success() {
+	(eval "$2") >"$TRASH/.out" 2>"$TRASH/.err"
+	_report $? "$1"
+}
+
+# test_expect_failure-free variant: SCRIPT must exit with CODE.
+test_expect_code() {
+	_want=$1
+	(eval "$3") >"$TRASH/.out" 2>"$TRASH/.err"
+	_got=$?
+	if [ "$_got" = "$_want" ]; then
+		_report 0 "$2"
+	else
+		echo "# expected exit $_want, got $_got" >>"$TRASH/.err"
+		_report 1 "$2"
+	fi
+}
+
+# test_cmp EXPECTED ACTUAL: like cmp, but shows a diff when they differ.
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+# test_grep PATTERN FILE: grep that shows the file when it does not match.
+test_grep() {
+	if ! grep -q -e "$1" "$2"; then
+		echo "no match for '$1' in $2:" >&2
+		cat "$2" >&2
+		return 1
+	fi
+}
+
+test_skip_all() {
+	echo "1..0 # SKIP $1"
+	trap - EXIT
+	_finish
+	exit 0
+}
+
+test_done() {
+	echo "1..$test_count"
+	[ "$test_count" -gt 0 ] || { echo "# no tests were run"; exit 1; }
+	[ "$test_failed" = 0 ]
+	exit $?
+}
+
+# keys_setup: copies the test keys into ./keys with the modes the tool demands.
+keys_setup() {
+	mkdir -p keys
+	cp "$FIXTURES"/keys/* keys/
+	chmod 600 keys/apiclient_key.pem keys/wechatpay_key.pem
+}
+
+# sim_start [ARGS...]: starts wxrecon-sim on 127.0.0.1, a free port.
+sim_start() {
+	[ -f keys/apiclient_key.pem ] || keys_setup
+	rm -f "$TRASH/.sim.port"
+	"$WXRECON_SIM_BIN" --port 0 --keys keys --portfile "$TRASH/.sim.port" "$@" \
+		>"$TRASH/sim.log" 2>&1 &
+	SIM_PID=$!
+	_i=0
+	while [ ! -s "$TRASH/.sim.port" ]; do
+		_i=$((_i + 1))
+		if [ $_i -gt 100 ] || ! kill -0 "$SIM_PID" 2>/dev/null; then
+			echo "# wxrecon-sim did not start:" && sed 's/^/#   /' "$TRASH/sim.log"
+			return 1
+		fi
+		sleep 0.05
+	done
+	SIM_PORT=$(cat "$TRASH/.sim.port")
+	SIM_URL="http://127.0.0.1:$SIM_PORT"
+	export SIM_PORT SIM_URL
+}
+
+sim_stop() {
+	if [ -n "$SIM_PID" ]; then
+		kill "$SIM_PID" 2>/dev/null
+		wait "$SIM_PID" 2>/dev/null
+		SIM_PID=
+	fi
+}
+
+# sim_admin METHOD PATH [JSON]: calls an admin endpoint, prints the body; fails on non-2xx.
+sim_admin() {
+	if [ $# -ge 3 ]; then
+		curl -sS --fail-with-body -X "$1" -H 'Content-Type: application/json' \
+			--data-binary "$3" "$SIM_URL$2"
+	else
+		curl -sS --fail-with-body -X "$1" "$SIM_URL$2"
+	fi
+}
