@@ -21,15 +21,18 @@ LDFLAGS  += $(EXTRA_LDFLAGS)
 LIB_SRCS  = $(filter-out src/main.c src/cmd_%.c,$(wildcard src/*.c))
 CMD_SRCS  = src/main.c $(wildcard src/cmd_*.c)
 SIM_SRCS  = $(wildcard src/sim/*.c)
+SIMLIB_SRCS = $(filter-out src/sim/sim_main.c,$(SIM_SRCS))
 UNIT_SRCS = $(wildcard tests/unit/t-*.c)
 SCHEMA    = $(sort $(wildcard schema/*.sql))
 
 LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
 CMD_OBJS  = $(CMD_SRCS:%.c=$(BUILD)/%.o)
 SIM_OBJS  = $(SIM_SRCS:%.c=$(BUILD)/%.o)
+SIMLIB_OBJS = $(SIMLIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_BINS = $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.t)
 
 LIB = $(BUILD)/libwxrecon.a
+SIMLIB = $(BUILD)/libwxsim.a
 BIN = $(BUILD)/wxrecon
 SIM = $(BUILD)/wxrecon-sim
 
@@ -59,12 +62,25 @@ $(LIB): $(LIB_OBJS)
 $(BIN): $(CMD_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(LIB) $(PKGLIBS)
 
-$(SIM): $(SIM_OBJS) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(SIM_OBJS) $(LIB) $(PKGLIBS) $(SIMLIBS)
+$(SIMLIB): $(SIMLIB_OBJS) $(BUILD)/gen/empty.o
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SIM): $(BUILD)/src/sim/sim_main.o $(SIMLIB) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(BUILD)/src/sim/sim_main.o $(SIMLIB) $(LIB) $(PKGLIBS) $(SIMLIBS)
+
+# Unit tests link libwxrecon.a; those named t-sim*.c also link the simulator's objects.
+$(BUILD)/tests/unit/t-sim%.t: tests/unit/t-sim%.c $(SIMLIB) $(LIB) tests/tap.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(SIMLIB) $(LIB) $(PKGLIBS) $(SIMLIBS)
 
 $(BUILD)/tests/unit/%.t: tests/unit/%.c $(LIB) tests/tap.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKGLIBS)
+
+$(BUILD)/gen/empty.c:
+	@mkdir -p $(dir $@)
+	echo 'extern int wxsim_empty_unit; int wxsim_empty_unit;' > $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
