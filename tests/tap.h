@@ -39,7 +39,7 @@ static int tap_ok(int cond, const char *file, int line, const char *name)
 	return cond;
 }
 
-static int tap_is_int(int64_t got, int64_t want, const char *file, int line, const char *name)
+__attribute__((unused)) static int tap_is_int(int64_t got, int64_t want, const char *file, int line, const char *name)
 {
 	int r = tap_ok(got == want, file, line, name);
 
@@ -48,7 +48,7 @@ static int tap_is_int(int64_t got, int64_t want, const char *file, int line, con
 	return r;
 }
 
-static int tap_is_str(const char *got, const char *want, const char *file, int line,
+__attribute__((unused)) static int tap_is_str(const char *got, const char *want, const char *file, int line,
 		      const char *name)
 {
 	int same = (got == NULL && want == NULL) ||
