@@ -212,11 +212,12 @@ int clock_now(int64_t *out_ts, struct wxr_err *err)
 		*out_ts = clock_real_now();
 		return 0;
 	}
-	r = time_parse_rfc3339(env, out_ts, err);
-	if (r < 0) {
-		err_prefix(err, "environment WXRECON_NOW");
-		return err_set(err, WXR_ECONFIG, "%s", err ? err->msg : "");
-	}
+	r = time_parse_rfc3339(env, out_ts, NULL);
+	if (r < 0)
+		return err_set(err, WXR_ECONFIG,
+			       "environment WXRECON_NOW: bad time '%s' (want RFC 3339, e.g. "
+			       "2026-11-02T10:30:00+08:00)",
+			       env);
 	return 0;
 }
 
