@@ -1,14 +1,464 @@
+/*
+ * main.c - global options, the command table, setup by flags, exit codes.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "wxrecon.h"
+#include "cmd.h"
+#include "err.h"
+#include "log.h"
+#include "xalloc.h"
+
+static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
+static int run_version(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
+
+static const struct cmd cmd_help = {
+	"help", run_help, NULL, 0, "help [COMMAND]", "show the commands, or one command's usage",
+	NULL,
+};
+static const struct cmd cmd_version = {
+	"version", run_version, NULL, 0, "version", "print the version", NULL,
+};
+
+/* Sorted by name (a unit test of the CLI checks it). */
+static const struct cmd *const commands[] = {
+	&cmd_audit, &cmd_help, &cmd_init, &cmd_ledger, &cmd_version,
+};
+
+static const char global_usage[] =
+	"usage: wxrecon [-c CONFIG] [--db PATH] [-v|-q] [--json] COMMAND [ARGS]\n";
+
+static const struct cmd *find_cmd(const struct cmd *const *table, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(table[i]->name, name) == 0)
+			return table[i];
+	}
+	return NULL;
+}
+
+static const struct cmd *find_sub(const struct cmd *subs, const char *name)
+{
+	for (; subs && subs->name; subs++) {
+		if (strcmp(subs->name, name) == 0)
+			return subs;
+	}
+	return NULL;
+}
+
+/* Levenshtein distance, for "did you mean". */
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[64];
+
+	if (lb >= ARRAY_SIZE(row) || la >= 64)
+		return 99;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	return row[lb];
+}
+
+static int unknown_command(const char *name, struct wxr_err *err)
+{
+	const char *best = NULL;
+	size_t bestd = 3;
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		size_t d = edit_distance(name, commands[i]->name);
+
+		if (d < bestd) {
+			bestd = d;
+			best = commands[i]->name;
+		}
+	}
+	if (best)
+		return err_set(err, WXR_EUSAGE, "unknown command '%s'; did you mean '%s'?", name, best);
+	return err_set(err, WXR_EUSAGE, "unknown command '%s'; see 'wxrecon help'", name);
+}
+
+void cmd_print_help(const struct cmd *cmd)
+{
+	printf("usage: wxrecon %s\n", cmd->usage);
+	if (cmd->summary)
+		printf("\n%s\n", cmd->summary);
+	if (cmd->help)
+		printf("\n%s", cmd->help);
+	if (cmd->subs) {
+		printf("\nsub-commands:\n");
+		for (const struct cmd *s = cmd->subs; s->name; s++)
+			printf("  wxrecon %-40s %s\n", s->usage, s->summary);
+	}
+}
+
+static void print_overview(void)
+{
+	printf("%s", global_usage);
+	printf("\nwxrecon reconciles WeChat Pay (API v3) bills against your ledger.\n\ncommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		const struct cmd *c = commands[i];
+
+		if (c->subs) {
+			for (const struct cmd *s = c->subs; s->name; s++)
+				printf("  %-52s %s\n", s->usage, s->summary);
+		} else {
+			printf("  %-52s %s\n", c->usage, c->summary);
+		}
+	}
+	printf("\nglobal options:\n"
+	       "  -c, --config FILE   config file (default $WXRECON_CONFIG, else ./wxrecon.conf)\n"
+	       "      --db PATH       database file (default [database] path, var/wxrecon.db)\n"
+	       "  -v, --verbose       more detail on stderr\n"
+	       "  -q, --quiet         only errors and warnings on stderr\n"
+	       "      --json          the result as JSON on stdout (before or after COMMAND)\n"
+	       "\nexit codes: 0 done and clean; 1 failed; 2 usage or configuration error;\n"
+	       "            3 done, but something needs a person\n");
+}
+
+static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	const struct cmd *c;
+
+	if (argc < 2) {
+		print_overview();
+		return 0;
+	}
+	if (argc > 3)
+		return cmd_usage_error(ctx, err, "too many arguments");
+	c = find_cmd(commands, ARRAY_SIZE(commands), argv[1]);
+	if (!c)
+		return unknown_command(argv[1], err);
+	if (argc == 3) {
+		const struct cmd *s = find_sub(c->subs, argv[2]);
+
+		if (!s)
+			return err_set(err, WXR_EUSAGE, "'%s' has no sub-command '%s'", c->name, argv[2]);
+		c = s;
+	}
+	cmd_print_help(c);
+	return 0;
+}
+
+static int run_version(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	(void)argv;
+	if (argc > 1)
+		return cmd_usage_error(ctx, err, "'version' takes no arguments");
+	if (ctx->json)
+		printf("{\"version\":\"%s\"}\n", WXR_VERSION);
+	else
+		printf("wxrecon %s\n", WXR_VERSION);
+	return 0;
+}
+
+int cmd_print_json(json_t *v, struct wxr_err *err)
+{
+	int r;
+
+	if (!v)
+		return err_set(err, WXR_EFAIL, "cannot build the JSON output");
+	r = json_dumpf(v, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(v);
+	if (r < 0)
+		return err_set(err, WXR_EIO, "cannot write the JSON output");
+	return 0;
+}
+
+void cmd_getopt_reset(void)
+{
+	optind = 0; /* glibc: full re-initialisation */
+	opterr = 0;
+}
+
+int cmd_usage_error(struct ctx *ctx, struct wxr_err *err, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return err_set(err, WXR_EUSAGE, "%s (usage: wxrecon %s)", msg,
+		       ctx->cmd ? ctx->cmd->usage : "COMMAND");
+}
+
+int dates_option(struct dates *d, int c, const char *arg, struct wxr_err *err)
+{
+	switch (c) {
+	case 'D':
+		if (!date_is_valid(arg))
+			return err_set(err, WXR_EUSAGE, "--date: bad date '%s' (want YYYY-MM-DD)", arg);
+		snprintf(d->from, sizeof(d->from), "%s", arg);
+		snprintf(d->to, sizeof(d->to), "%s", arg);
+		d->given = true;
+		return 0;
+	case 'F':
+		if (!date_is_valid(arg))
+			return err_set(err, WXR_EUSAGE, "--from: bad date '%s' (want YYYY-MM-DD)", arg);
+		snprintf(d->from, sizeof(d->from), "%s", arg);
+		d->given = true;
+		return 0;
+	case 'T':
+		if (!date_is_valid(arg))
+			return err_set(err, WXR_EUSAGE, "--to: bad date '%s' (want YYYY-MM-DD)", arg);
+		snprintf(d->to, sizeof(d->to), "%s", arg);
+		d->given = true;
+		return 0;
+	case 'Y':
+		d->yesterday = true;
+		return 0;
+	default:
+		BUG("dates_option: %c", c);
+	}
+}
+
+int dates_finish(struct ctx *ctx, struct dates *d, bool need_default, struct wxr_err *err)
+{
+	if (d->yesterday && d->given)
+		return err_set(err, WXR_EUSAGE, "--yesterday cannot be combined with --date/--from/--to");
+	if (d->given) {
+		if (!d->from[0] || !d->to[0])
+			return err_set(err, WXR_EUSAGE, "--from and --to go together");
+		if (strcmp(d->from, d->to) > 0)
+			return err_set(err, WXR_EUSAGE, "--from %s is after --to %s", d->from, d->to);
+		return 0;
+	}
+	if (d->yesterday || need_default) {
+		char today[CLOCK_DATE_LEN];
+
+		time_date(ctx->now, ctx->cfg.tz_offset_s, today);
+		date_add_days(today, -1, d->from, err);
+		memcpy(d->to, d->from, sizeof(d->to));
+		d->given = true;
+	}
+	return 0;
+}
+
+static int ensure_parent_dir(const char *path, struct wxr_err *err)
+{
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+	int r = 0;
+
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+			r = err_set(err, WXR_EIO, "cannot create directory '%s': %s", dir,
+				    strerror(errno));
+	}
+	free(dir);
+	return r;
+}
+
+static int setup(struct ctx *ctx, const char *config_path, bool config_given, const char *db_opt,
+		 struct wxr_err *err)
+{
+	int r;
+
+	config_defaults(&ctx->cfg);
+	if (!config_path) {
+		const char *env = getenv("WXRECON_CONFIG");
+
+		if (env && *env) {
+			config_path = env;
+			config_given = true;
+		} else if (access("wxrecon.conf", F_OK) == 0) {
+			config_path = "wxrecon.conf";
+		}
+	}
+	if (config_path) {
+		r = config_load(&ctx->cfg, config_path, err);
+		if (r < 0)
+			return r;
+		ctx->have_config = true;
+	}
+	(void)config_given;
+	ctx->mchid = ctx->cfg.mchid ? ctx->cfg.mchid : "";
+	ctx->db_path = xstrdup(db_opt ? db_opt : ctx->cfg.db_path);
+	return clock_now(&ctx->now, err);
+}
+
+static int open_db(struct ctx *ctx, bool create, struct wxr_err *err)
+{
+	int r;
+
+	if (!create && access(ctx->db_path, F_OK) != 0)
+		return err_set(err, WXR_EDB,
+			       "no database at '%s': run 'wxrecon init' first (or give --db PATH)",
+			       ctx->db_path);
+	if (create) {
+		r = ensure_parent_dir(ctx->db_path, err);
+		if (r < 0)
+			return r;
+	}
+	r = db_open(ctx->db_path, &ctx->db, err);
+	if (r < 0)
+		return r;
+	if (!create)
+		return db_check_schema(ctx->db, err);
+	return 0;
+}
+
+/* Removes every "--json" before a "--" and reports whether there was one. */
+static bool take_json(int *argc, char **argv)
+{
+	bool found = false;
+	int j = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--") == 0) {
+			while (i < *argc)
+				argv[j++] = argv[i++];
+			break;
+		}
+		if (strcmp(argv[i], "--json") == 0) {
+			found = true;
+			continue;
+		}
+		argv[j++] = argv[i];
+	}
+	*argc = j;
+	argv[j] = NULL;
+	return found;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "version") == 0) {
-		printf("wxrecon %s\n", WXR_VERSION);
-		return 0;
+	struct ctx ctx;
+	struct wxr_err err = WXR_ERR_INIT;
+	const char *config_path = NULL;
+	const char *db_opt = NULL;
+	const struct cmd *c;
+	int i = 1;
+	int r;
+	int code;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.json = take_json(&argc, argv);
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+			if (++i >= argc) {
+				r = err_set(&err, WXR_EUSAGE, "%s needs a file", a);
+				goto out;
+			}
+			config_path = argv[i];
+		} else if (strncmp(a, "--config=", 9) == 0) {
+			config_path = a + 9;
+		} else if (strcmp(a, "--db") == 0) {
+			if (++i >= argc) {
+				r = err_set(&err, WXR_EUSAGE, "--db needs a path");
+				goto out;
+			}
+			db_opt = argv[i];
+		} else if (strncmp(a, "--db=", 5) == 0) {
+			db_opt = a + 5;
+		} else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+			log_set_level(LOG_VERBOSE);
+		} else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+			log_set_level(LOG_QUIET);
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			print_overview();
+			r = 0;
+			goto out;
+		} else if (strcmp(a, "--version") == 0) {
+			printf("wxrecon %s\n", WXR_VERSION);
+			r = 0;
+			goto out;
+		} else {
+			r = err_set(&err, WXR_EUSAGE, "unknown option '%s'; see 'wxrecon help'", a);
+			goto out;
+		}
 	}
-	fprintf(stderr, "wxrecon: not built yet\n");
-	return 2;
+	if (i >= argc) {
+		fputs(global_usage, stderr);
+		fputs("see 'wxrecon help' for the commands\n", stderr);
+		r = WXR_EUSAGE;
+		err.msg[0] = '\0';
+		goto out;
+	}
+	argc -= i;
+	argv += i;
+	c = find_cmd(commands, ARRAY_SIZE(commands), argv[0]);
+	if (!c) {
+		r = unknown_command(argv[0], &err);
+		goto out;
+	}
+	if (c->subs) {
+		const struct cmd *s;
+
+		if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+			cmd_print_help(c);
+			r = argc < 2 ? WXR_EUSAGE : 0;
+			goto out;
+		}
+		s = find_sub(c->subs, argv[1]);
+		if (!s) {
+			r = err_set(&err, WXR_EUSAGE, "'%s' has no sub-command '%s'; see 'wxrecon help %s'",
+				    c->name, argv[1], c->name);
+			goto out;
+		}
+		c = s;
+		argc--;
+		argv++;
+	}
+	for (int k = 1; k < argc; k++) {
+		if (strcmp(argv[k], "--") == 0)
+			break;
+		if (strcmp(argv[k], "-h") == 0 || strcmp(argv[k], "--help") == 0) {
+			cmd_print_help(c);
+			r = 0;
+			goto out;
+		}
+	}
+	ctx.cmd = c;
+	r = setup(&ctx, config_path, config_path != NULL, db_opt, &err);
+	if (r < 0)
+		goto out;
+	if (c->flags & (CMD_DB | CMD_DB_CREATE)) {
+		r = open_db(&ctx, (c->flags & CMD_DB_CREATE) != 0, &err);
+		if (r < 0)
+			goto out;
+	}
+	cmd_getopt_reset();
+	r = c->run(&ctx, argc, argv, &err);
+out:
+	log_progress_done();
+	code = wxr_exit_code(r);
+	if (r < 0 && err.msg[0])
+		fprintf(stderr, "wxrecon: %s\n", err.msg);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "wxrecon: cannot write output: %s\n", strerror(errno));
+		if (code == 0 || code == 3)
+			code = 1;
+	}
+	db_close(ctx.db);
+	config_release(&ctx.cfg);
+	free(ctx.db_path);
+	return code;
 }

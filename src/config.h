@@ -1,0 +1,90 @@
+/*
+ * config.h - the INI configuration of SPEC section 3.
+ *
+ * Every key has a default except the merchant's identity and keys. Relative
+ * paths in a config file are taken relative to the directory of that file.
+ * Unknown sections and keys, and bad values, are errors naming file:line.
+ */
+#ifndef WXR_CONFIG_H
+#define WXR_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "wxrecon.h"
+
+enum paid_after_close {
+	PAID_AFTER_CLOSE_MARK_PAID,
+	PAID_AFTER_CLOSE_REFUND,
+	PAID_AFTER_CLOSE_HOLD
+};
+
+struct config {
+	char *path; /* the file it came from; NULL when there is none */
+
+	/* [merchant] */
+	char *mchid;
+	char *appid;
+	char *serial_no;
+	char *private_key;             /* path */
+	char *apiv3_key_file;          /* path */
+	char *wechatpay_public_key;    /* path */
+	char *wechatpay_public_key_id;
+	char *platform_cert_dir;       /* path */
+
+	/* [api] */
+	char *base_url;
+	long timeout_s;
+	int retries;
+	char *ca_bundle; /* path or NULL */
+
+	/* [database] */
+	char *db_path;
+
+	/* [policy] */
+	int64_t close_after_s;
+	long close_max_per_run;
+	bool mark_paid_on_missed_notify;
+	char *abnormal_refund_type;
+	long abnormal_refund_max_per_run;
+	int64_t abnormal_refund_max_amount_per_run; /* fen */
+	int64_t approval_above;                     /* fen */
+	enum paid_after_close paid_after_close;
+	char *timezone;
+	int tz_offset_s;
+
+	/* [bills] */
+	char *archive_dir;
+	int release_time_s; /* seconds after midnight, in the timezone */
+	int64_t missing_after_s;
+
+	/* [alerts] */
+	char *on_attention;
+
+	/* [jobs] */
+	char *jobs_dir;
+	char *reports_dir;
+
+	/* Where each merchant key was set, for messages ("file:line"). */
+	int line_of_private_key;
+	int line_of_apiv3_key_file;
+};
+
+/* Fills cfg with the defaults (no file). */
+void config_defaults(struct config *cfg);
+/* Loads path over the defaults. */
+int config_load(struct config *cfg, const char *path, struct wxr_err *err);
+void config_release(struct config *cfg);
+
+/*
+ * For commands that talk to WeChat Pay: checks that the merchant keys are
+ * set and usable (the private key is not readable by group or others), and
+ * reads the APIv3 key (from apiv3_key_file or $WXRECON_APIV3_KEY) into
+ * out_key (32 bytes + NUL). Errors are WXR_ECONFIG naming the key.
+ */
+int config_check_merchant(const struct config *cfg, char out_key[33], struct wxr_err *err);
+
+/* SHA-256 hex of the [policy] and [bills] values, for report stamps. */
+void config_policy_hash(const struct config *cfg, char out[65]);
+
+#endif
