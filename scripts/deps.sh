@@ -25,7 +25,11 @@ need_pc sqlite3 libsqlite3-dev
 need_pc jansson libjansson-dev
 need_pc libmicrohttpd libmicrohttpd-dev
 # libcsv ships no .pc file: look for its header and library.
-if [ ! -e /usr/include/csv.h ] || ! ls /usr/lib/*/libcsv.so /usr/lib/libcsv.so >/dev/null 2>&1; then
+have_libcsv=no
+for f in /usr/lib/*/libcsv.so /usr/lib/libcsv.so /usr/local/lib/libcsv.so; do
+	[ -e "$f" ] && have_libcsv=yes
+done
+if [ ! -e /usr/include/csv.h ] || [ $have_libcsv = no ]; then
 	missing="$missing libcsv-dev"
 fi
 need_cmd sqlite3 sqlite3

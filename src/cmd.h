@@ -81,5 +81,6 @@ void cmd_print_help(const struct cmd *cmd);
 extern const struct cmd cmd_init;
 extern const struct cmd cmd_ledger;
 extern const struct cmd cmd_audit;
+extern const struct cmd cmd_config;
 
 #endif

@@ -70,7 +70,7 @@ static int list(struct ctx *ctx, const struct dates *d, struct wxr_err *err)
 			json_array_append_new(
 				arr, json_pack("{s:I, s:s, s:o, s:s, s:s, s:s?, s:o}", "id",
 					       (json_int_t)sqlite3_column_int64(st, 0), "at",
-					       db_col_text(st, 1),
+					       db_col_text(st, 1), "run_id",
 					       sqlite3_column_type(st, 2) == SQLITE_NULL
 						       ? json_null()
 						       : json_integer(sqlite3_column_int64(st, 2)),

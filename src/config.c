@@ -417,10 +417,11 @@ static int read_key_file(const char *path, char out_key[33], struct wxr_err *err
 	fclose(f);
 	buf[n] = '\0';
 	s = trim(buf);
-	if (strlen(s) != 32) {
+	n = strlen(s);
+	if (n != 32) {
 		explicit_bzero(buf, sizeof(buf));
 		return err_set(err, WXR_ECONFIG,
-			       "APIv3 key in '%s' must be 32 characters (found %zu)", path, strlen(s));
+			       "APIv3 key in '%s' must be 32 characters (found %zu)", path, n);
 	}
 	memcpy(out_key, s, 33);
 	explicit_bzero(buf, sizeof(buf));

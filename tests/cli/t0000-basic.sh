@@ -1,0 +1,46 @@
+#!/bin/sh
+# The command line itself: help, version, exit codes, errors as one line.
+. "$(dirname "$0")/test-lib.sh"
+
+test_expect_success 'version prints the version' '
+	wxrecon version >out && grep -q "^wxrecon [0-9]" out
+'
+test_expect_success 'version --json is JSON' '
+	wxrecon version --json >out && grep -q "^{\"version\":\"" out
+'
+test_expect_success 'help lists every command' '
+	wxrecon help >out &&
+	for c in init "ledger import" audit "config check" help version; do
+		grep -q "^  $c" out || { echo "missing $c"; exit 1; }
+	done
+'
+test_expect_code 2 'no command is a usage error' 'wxrecon'
+test_expect_code 2 'an unknown command exits 2' 'wxrecon frobnicate'
+test_expect_success 'an unknown command suggests the near one, on one line' '
+	! wxrecon inti 2>err &&
+	test "$(wc -l <err)" = 1 &&
+	grep -q "^wxrecon: unknown command .inti.; did you mean .init.?$" err
+'
+test_expect_code 2 'an unknown global option exits 2' 'wxrecon --frob version'
+test_expect_code 2 'an unknown command option exits 2' 'wxrecon --db x.db init --frob'
+test_expect_code 2 'a sub-command is required' 'wxrecon ledger'
+test_expect_code 2 'an unknown sub-command exits 2' 'wxrecon ledger export'
+test_expect_success '-h works for every command and exits 0' '
+	for c in init "ledger import" audit "config check" help version; do
+		wxrecon $c -h >out || exit 1
+		grep -q "^usage: wxrecon" out || exit 1
+	done
+'
+test_expect_success 'help COMMAND shows its usage' '
+	wxrecon help ledger import >out && grep -q "out_trade_no,transaction_id" out
+'
+test_expect_code 1 'a command that needs the database fails without one' '
+	wxrecon --db nowhere.db audit
+'
+test_expect_success 'and says to run init' '
+	! wxrecon --db nowhere.db audit 2>err && grep -q "run .wxrecon init." err
+'
+test_expect_code 1 'a write error on stdout is a failure' '
+	wxrecon help >/dev/full
+'
+test_done

@@ -1,0 +1,37 @@
+#!/bin/sh
+# wxrecon init: creates and migrates the database, in order, once.
+. "$(dirname "$0")/test-lib.sh"
+
+test_expect_success 'init creates the database' '
+	wxrecon --db db.sqlite init 2>err &&
+	test -f db.sqlite && grep -q "applied 3 migration" err
+'
+test_expect_success 'migrations are recorded in order' '
+	sqlite3 db.sqlite "SELECT name FROM schema_migrations ORDER BY rowid" >out &&
+	printf "001_core\n002_bills\n003_discrepancies\n" >expect &&
+	test_cmp expect out
+'
+test_expect_success 'a second init is a no-op' '
+	wxrecon --db db.sqlite init 2>err && grep -q "up to date" err &&
+	test "$(sqlite3 db.sqlite "SELECT count(*) FROM schema_migrations")" = 3
+'
+test_expect_success 'init --json reports what it applied' '
+	wxrecon --db db.sqlite init --json >out &&
+	grep -q "\"applied\":0" out
+'
+test_expect_success 'WAL mode and foreign keys are on' '
+	test "$(sqlite3 db.sqlite "PRAGMA journal_mode")" = wal
+'
+test_expect_success 'a database behind the binary gets only the missing migrations' '
+	sqlite3 db.sqlite "DROP TABLE discrepancies; DELETE FROM schema_migrations WHERE name = \"003_discrepancies\"" &&
+	! wxrecon --db db.sqlite audit 2>err && grep -q "missing migration 003_discrepancies" err &&
+	wxrecon --db db.sqlite init 2>err && grep -q "applied 1 migration" err &&
+	sqlite3 db.sqlite "SELECT count(*) FROM discrepancies" >/dev/null
+'
+test_expect_success 'init creates the parent directory of the default path' '
+	mkdir w && cd w && wxrecon init 2>/dev/null && test -f var/wxrecon.db
+'
+test_expect_code 1 'init on a path that cannot be created fails' '
+	wxrecon --db /proc/nope/db.sqlite init
+'
+test_done

@@ -1,0 +1,99 @@
+#!/bin/sh
+# wxrecon ledger import: validation with line numbers, upsert, all-or-nothing.
+. "$(dirname "$0")/test-lib.sh"
+
+db() { sqlite3 db.sqlite "$1"; }
+
+test_expect_success 'setup' '
+	wxrecon --db db.sqlite init 2>/dev/null &&
+	cp "$FIXTURES/ledger/orders.csv" "$FIXTURES/ledger/refunds.csv" .
+'
+test_expect_success 'a good import reports what it did' '
+	wxrecon --db db.sqlite ledger import --orders orders.csv --refunds refunds.csv >out &&
+	printf "orders: 4 rows: 4 new, 0 updated, 0 unchanged\nrefunds: 2 rows: 2 new, 0 updated, 0 unchanged\n" >expect &&
+	test_cmp expect out
+'
+test_expect_success 'amounts are integer fen and quoted fields survive' '
+	test "$(db "SELECT amount_total || \"|\" || attach FROM ledger_orders WHERE out_trade_no = \"ORD20261101C\"")" = "100|attach, with \"quotes\""
+'
+test_expect_success 'a payment belongs to its paid_at date in Asia/Shanghai, whatever TZ says' '
+	test "$(db "SELECT paid_date FROM ledger_orders WHERE out_trade_no = \"ORD20261101C\"")" = 2026-11-02 &&
+	test "$(db "SELECT paid_at FROM ledger_orders WHERE out_trade_no = \"ORD20261101C\"")" = 2026-11-02T00:00:30+08:00
+'
+test_expect_success 'an empty currency is CNY' '
+	test "$(db "SELECT currency FROM ledger_orders WHERE out_trade_no = \"ORD20261101C\"")" = CNY
+'
+test_expect_success 'a refund belongs to its created_at date' '
+	test "$(db "SELECT created_date FROM ledger_refunds WHERE out_refund_no = \"RF20261101-2\"")" = 2026-11-01
+'
+test_expect_success 're-importing the same file changes nothing' '
+	wxrecon --db db.sqlite ledger import --orders orders.csv >out &&
+	grep -q "4 rows: 0 new, 0 updated, 4 unchanged" out
+'
+test_expect_success 'a changed state is an update and is audited' '
+	sed "s/^ORD20261101B,.*/ORD20261101B,4200000001202611010000000002,1999,CNY,PAID,2026-11-01T10:00:00+08:00,2026-11-01T12:00:00+08:00,2026-11-01T10:05:00+08:00,,BIZ-2/" orders.csv >orders2.csv &&
+	wxrecon --db db.sqlite ledger import --orders orders2.csv >out &&
+	grep -q "4 rows: 0 new, 1 updated, 3 unchanged" out &&
+	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"order.state\" AND subject = \"ORD20261101B\" AND detail LIKE \"%NOTPAY%PAID%\"")" = 1
+'
+test_expect_success 'the import itself is audited' '
+	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"ledger.import\"")" -ge 3
+'
+
+# bad_row NAME ROW EXPECTED-MESSAGE
+bad_row() {
+	{ cat orders.csv; echo "ORD20261102X,,100,CNY,PAID,2026-11-02T09:00:00+08:00,,2026-11-02T09:01:00+08:00,,"; printf "%s\n" "$2"; } >bad.csv
+	test_expect_success "bad row: $1 (line 7, nothing kept)" "
+		before=\$(db 'SELECT count(*) FROM ledger_orders');
+		wxrecon --db db.sqlite ledger import --orders bad.csv 2>err; test \$? = 1 &&
+		grep -q \"^wxrecon: ledger import: bad.csv:7: $3\" err &&
+		test \"\$(db 'SELECT count(*) FROM ledger_orders')\" = \"\$before\"
+	"
+}
+bad_row 'amount with decimals' 'ORD20261102Y,,12.50,CNY,NOTPAY,2026-11-02T09:00:00+08:00,,,,' "bad amount_total '12.50' (want a whole number of fen"
+bad_row 'negative amount' 'ORD20261102Y,,-5,CNY,NOTPAY,2026-11-02T09:00:00+08:00,,,,' "bad amount_total '-5'"
+bad_row 'unknown state' 'ORD20261102Y,,5,CNY,SUCCESS,2026-11-02T09:00:00+08:00,,,,' "bad state 'SUCCESS'"
+bad_row 'time without offset' 'ORD20261102Y,,5,CNY,NOTPAY,2026-11-02 09:00:00,,,,' "created_at: bad time '2026-11-02 09:00:00'"
+bad_row 'paid without paid_at' 'ORD20261102Y,,5,CNY,PAID,2026-11-02T09:00:00+08:00,,,,' 'paid_at is empty'
+bad_row 'NOTPAY with paid_at' 'ORD20261102Y,,5,CNY,NOTPAY,2026-11-02T09:00:00+08:00,,2026-11-02T09:00:00+08:00,,' 'state NOTPAY with a paid_at'
+bad_row 'bad out_trade_no' 'ORD 1;DROP,,5,CNY,NOTPAY,2026-11-02T09:00:00+08:00,,,,' "bad out_trade_no 'ORD 1;DROP'"
+bad_row 'too few fields' 'ORD20261102Y,,5,CNY' '4 fields, the header has 10'
+bad_row 'other currency' 'ORD20261102Y,,5,USD,NOTPAY,2026-11-02T09:00:00+08:00,,,,' "currency 'USD'"
+
+test_expect_success 'a bad refund file rolls back the orders of the same import too' '
+	before=$(db "SELECT count(*) FROM ledger_orders") &&
+	{ echo "out_trade_no,transaction_id,amount_total,currency,state,created_at,time_expire,paid_at,attach,business_ref"; echo "ORD20261103A,,7,CNY,NOTPAY,2026-11-03T09:00:00+08:00,,,,"; } >o3.csv &&
+	{ head -1 refunds.csv; echo "RF-X,ORD20261103A,,7,DONE,2026-11-03T09:00:00+08:00,"; } >r3.csv &&
+	! wxrecon --db db.sqlite ledger import --orders o3.csv --refunds r3.csv 2>err &&
+	grep -q "r3.csv:2: bad state .DONE." err &&
+	test "$(db "SELECT count(*) FROM ledger_orders")" = "$before"
+'
+test_expect_success 'a missing column is named' '
+	printf "out_trade_no,amount_total\nORD20261101A,1\n" >m.csv &&
+	! wxrecon --db db.sqlite ledger import --orders m.csv 2>err &&
+	grep -q "m.csv:1: missing column .transaction_id." err
+'
+test_expect_success 'an unknown column is named' '
+	{ head -1 orders.csv | sed "s/$/,colour/"; } >u.csv &&
+	! wxrecon --db db.sqlite ledger import --orders u.csv 2>err && grep -q "unknown column .colour." err
+'
+test_expect_success 'an unterminated quote is reported' '
+	{ head -1 orders.csv; echo "ORD20261101A,,1,CNY,NOTPAY,2026-11-01T09:00:00+08:00,,,\"open,"; } >q.csv &&
+	! wxrecon --db db.sqlite ledger import --orders q.csv 2>err && grep -q "q.csv" err
+'
+test_expect_success 'a header with a UTF-8 BOM and CRLF lines is fine' '
+	printf "\357\273\277" >bom.csv && sed "s/$/\r/" orders.csv >>bom.csv &&
+	wxrecon --db db.sqlite ledger import --orders bom.csv >out && grep -q "4 rows" out
+'
+test_expect_code 2 'import needs a file option' 'wxrecon --db db.sqlite ledger import'
+test_expect_code 1 'a missing file exits 1' 'wxrecon --db db.sqlite ledger import --orders nope.csv'
+test_expect_success 'hostile values are stored as data, not run as SQL' '
+	{ head -1 orders.csv; echo "ORD20261104A,,1,CNY,NOTPAY,2026-11-04T09:00:00+08:00,,,\"x'\''); DROP TABLE ledger_orders; --\","; } >h.csv &&
+	wxrecon --db db.sqlite ledger import --orders h.csv >/dev/null &&
+	test "$(db "SELECT attach FROM ledger_orders WHERE out_trade_no = \"ORD20261104A\"")" = "x'\''); DROP TABLE ledger_orders; --"
+'
+test_expect_success 'ledger import --json' '
+	wxrecon --db db.sqlite ledger import --orders orders.csv --json >out &&
+	grep -q "^{\"orders\":{\"rows\":4," out
+'
+test_done
