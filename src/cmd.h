@@ -82,5 +82,7 @@ extern const struct cmd cmd_init;
 extern const struct cmd cmd_ledger;
 extern const struct cmd cmd_audit;
 extern const struct cmd cmd_config;
+extern const struct cmd cmd_run;
+extern const struct cmd cmd_runs;
 
 #endif
