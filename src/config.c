@@ -42,6 +42,7 @@ static const struct key_def keys[] = {
 	{ "api", "base_url", K_URL, O(base_url), 0, 0, NULL },
 	{ "api", "timeout_s", K_LONG, O(timeout_s), 1, 600, NULL },
 	{ "api", "retries", K_INT, O(retries), 0, 10, NULL },
+	{ "api", "retry_base_ms", K_LONG, O(retry_base_ms), 1, 60000, NULL },
 	{ "api", "ca_bundle", K_PATH, O(ca_bundle), 0, 0, NULL },
 	{ "database", "path", K_PATH, O(db_path), 0, 0, NULL },
 	{ "policy", "close_after", K_DUR, O(close_after_s), 0, 0, NULL },
@@ -76,6 +77,7 @@ void config_defaults(struct config *cfg)
 	set_str(&cfg->base_url, "https://api.mch.weixin.qq.com");
 	cfg->timeout_s = 15;
 	cfg->retries = 3;
+	cfg->retry_base_ms = 500;
 	set_str(&cfg->db_path, "var/wxrecon.db");
 	cfg->close_after_s = 30 * 60;
 	cfg->close_max_per_run = 1000;

@@ -36,6 +36,7 @@ struct config {
 	char *base_url;
 	long timeout_s;
 	int retries;
+	long retry_base_ms; /* backoff base of the retries */
 	char *ca_bundle; /* path or NULL */
 
 	/* [database] */

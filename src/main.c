@@ -299,6 +299,18 @@ static int setup(struct ctx *ctx, const char *config_path, bool config_given, co
 	}
 	(void)config_given;
 	ctx->mchid = ctx->cfg.mchid ? ctx->cfg.mchid : "";
+	{
+		/* set by `wxrecon run` for its steps, so their audit entries name the run */
+		const char *rid = getenv("WXRECON_RUN_ID");
+
+		if (rid && *rid) {
+			char *end;
+
+			ctx->run_id = strtoll(rid, &end, 10);
+			if (*end || ctx->run_id < 0)
+				return err_set(err, WXR_EUSAGE, "bad WXRECON_RUN_ID '%s'", rid);
+		}
+	}
 	ctx->db_path = xstrdup(db_opt ? db_opt : ctx->cfg.db_path);
 	return clock_now(&ctx->now, err);
 }
