@@ -8,7 +8,7 @@
 set -eu
 to=${1:?usage: alert-mail.sh ADDRESS}
 summary=$(cat)
-state=$(printf '%s' "$summary" | sed -n 's/.*"state":"\([a-z]*\)".*/\1/p' | tail -n 1)
+state=$(printf '%s' "$summary" | sed -n 's/^{[^{]*"state":"\([a-z]*\)".*/\1/p')
 job=$(printf '%s' "$summary" | sed -n 's/.*"job":"\([^"]*\)".*/\1/p')
 subject="wxrecon: $job run needs attention ($state)"
 if command -v mail >/dev/null 2>&1; then
