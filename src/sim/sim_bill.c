@@ -233,6 +233,14 @@ static size_t fmt_bj_time(char *dst, int64_t ts)
 	return 19;
 }
 
+size_t sim_bill_fmt_time(char *dst, int64_t ts)
+{
+	size_t n = fmt_bj_time(dst, ts);
+
+	dst[n] = '\0';
+	return n;
+}
+
 /* ---- the line buffer ---- */
 
 static int line_reserve(struct sim_bill_writer *w, size_t more)
@@ -272,17 +280,23 @@ static int put_text(struct sim_bill_writer *w, int first, const char *s)
 	if (r < 0)
 		return r;
 	open_value(w, first);
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
+	while (n) {
+		size_t plain = strcspn(s, "\r\n\x01");
 
-		if (c == '\r' || c == '\n') {
-			w->line[w->len++] = '\\';
-			w->line[w->len++] = c == '\r' ? 'r' : 'n';
-		} else if (c == '\x01') {
+		memcpy(w->line + w->len, s, plain);
+		w->len += plain;
+		s += plain;
+		n -= plain;
+		if (!n)
+			break;
+		if (*s == '\x01') {
 			w->line[w->len++] = ' ';
 		} else {
-			w->line[w->len++] = c;
+			w->line[w->len++] = '\\';
+			w->line[w->len++] = *s == '\r' ? 'r' : 'n';
 		}
+		s++;
+		n--;
 	}
 	return 0;
 }

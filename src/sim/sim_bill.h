@@ -122,6 +122,13 @@ struct sim_bill_totals {
 };
 void sim_bill_get_totals(const struct sim_bill_writer *w, struct sim_bill_totals *out);
 
+/*
+ * Unix seconds -> "yyyy-MM-dd HH:mm:ss" in Beijing time (UTC+8 fixed, never
+ * the machine's TZ), as the bills write it. dst needs 32 bytes; returns the
+ * length written (19 for years 0000-9999) and NUL-terminates.
+ */
+size_t sim_bill_fmt_time(char *dst, int64_t ts);
+
 /* Writes the summary lines and frees w (also on error). */
 int sim_bill_end(struct sim_bill_writer *w);
 /* Frees w without writing the summary (NULL-safe). */
