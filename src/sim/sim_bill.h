@@ -76,7 +76,10 @@ typedef int (*sim_bill_sink)(void *ctx, const void *p, size_t n);
 
 struct sim_bill_writer;
 
-/* Starts a bill; writes the BOM and the header. Returns NULL only on a bad layout. */
+/*
+ * Starts a bill; writes the BOM and the header. Returns NULL only on a bad
+ * layout (or a NULL sink).
+ */
 struct sim_bill_writer *sim_bill_begin(enum sim_bill_layout layout, sim_bill_sink sink, void *ctx);
 /* Adds a row (the matching struct for the layout); keeps the summary totals. */
 int sim_bill_trade_row(struct sim_bill_writer *w, const struct sim_trade_row *row);

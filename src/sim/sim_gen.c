@@ -300,7 +300,8 @@ static int parse_date(const char *s, int64_t *out_day_start)
 	m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
 	d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
 	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	if (y < 1971 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] || (m == 2 && d == 29 && !leap))
+	if (y < 1971 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] ||
+	    (m == 2 && d == 29 && !leap))
 		return -1;
 	*out_day_start = days_from_civil(y, m, d) * 86400 - BJ_OFFSET_S;
 	return 0;
@@ -647,7 +648,8 @@ static int gz_finish(struct gzout *gz, struct wxr_err *err)
 	r = fclose(gz->f);
 	gz->f = NULL;
 	if (r != 0)
-		return err_set(err, WXR_EIO, "cannot write '%s': %s", gz->tmp_path, strerror(errno));
+		return err_set(err, WXR_EIO, "cannot write '%s': %s", gz->tmp_path,
+			       strerror(errno));
 	if (rename(gz->tmp_path, gz->path) != 0)
 		return err_set(err, WXR_EIO, "cannot rename '%s': %s", gz->tmp_path,
 			       strerror(errno));
@@ -851,7 +853,8 @@ static struct pay *payment(struct gen *g, int64_t ts, enum plant_kind plant, int
 	p->user = (uint32_t)rnd_below(g, g->users);
 	p->bank = (uint8_t)rnd_below(g, sizeof(banks) / sizeof(banks[0]));
 	p->desc = (uint8_t)rnd_below(g, sizeof(goods) / sizeof(goods[0]));
-	p->attach = (uint8_t)(rnd_below(g, 10) < 4 ? 0 : 1 + rnd_below(g, 20) / 8); /* 1,1,1,2,2,3... */
+	/* attach: 40% empty, else "u=N" (8/20), "u=N,ch=app" (8/20), "src=\"push\";u=N" (4/20) */
+	p->attach = (uint8_t)(rnd_below(g, 10) < 4 ? 0 : 1 + rnd_below(g, 20) / 8);
 	p->plant = (uint8_t)plant;
 	p->in_bill = 1;
 	out_trade_no_of(g->ymd, p->seq, otn);
@@ -1072,8 +1075,8 @@ static int64_t plant_at(struct gen *g, enum plant_kind kind, int64_t i)
 		plant_ids(g, pl, p);
 		plant_amounts(pl, 1, p->amount, 0, 0);
 		pl->note = xstrdup("ledger PAID on this date with a transaction_id WeChat Pay does "
-				   "not know; in no bill and no fund flow, and not paid on the next "
-				   "day either (the query should answer NOTPAY or CLOSED)");
+				   "not know; in no bill and no fund flow, and not paid on the "
+				   "next day either (the query should answer NOTPAY or CLOSED)");
 		return 0;
 	case P_AMOUNT_MISMATCH:
 		p = payment(g, ts, kind, 0, 0, 0);
@@ -1180,10 +1183,10 @@ static int64_t plant_at(struct gen *g, enum plant_kind kind, int64_t i)
 		plant_amounts(pl, 1, before + p->amount, 1, before + p->amount + 10000);
 		pl->note = xasprintf("fund flow: the 交易 income line of this payment (资金流水单号 "
 				     "%s%s%010" PRIu64 ") shows a balance 100.00 yuan above the "
-				     "running sum (ledger_amount = expected, bill_amount = written); "
-				     "later lines continue from it, so there is exactly one break",
-				     g->o.mchid, g->ymd,
-				     g->flow_seq - (p->fee > 0 ? 1 : 0));
+				     "running sum (ledger_amount = expected, bill_amount = "
+				     "written); later lines continue from it, so there is exactly "
+				     "one break",
+				     g->o.mchid, g->ymd, g->flow_seq - (p->fee > 0 ? 1 : 0));
 		return 1;
 	}
 	default:
@@ -1273,7 +1276,8 @@ static int run_day(struct gen *g)
 			return r;
 	}
 	while (i < g->o.rows) {
-		if (next < nsched && at[next] <= i) {
+		/* A planted case uses at most 2 rows; it must not run past the day. */
+		if (next < nsched && at[next] <= i && i + 2 <= g->o.rows) {
 			int64_t used = plant_at(g, sched[next], i);
 
 			if (used < 0)
@@ -1343,7 +1347,8 @@ static int write_manifest(struct gen *g, const struct sim_bill_totals *tt,
 		json_object_set_new(totals, "refunds", ref);
 		json_object_set_new(totals, "fees", json_integer((json_int_t)tt->fee_e5));
 		json_object_set_new(totals, "fundflow_rows", json_integer((json_int_t)ft->rows));
-		json_object_set_new(totals, "fundflow_income", json_integer((json_int_t)ft->income_fen));
+		json_object_set_new(totals, "fundflow_income",
+				    json_integer((json_int_t)ft->income_fen));
 		json_object_set_new(totals, "fundflow_expense",
 				    json_integer((json_int_t)ft->expense_fen));
 		json_object_set_new(totals, "ledger_orders", json_integer(g->orders_written));
@@ -1546,7 +1551,8 @@ static int generate(struct gen *g, int64_t *out_ms)
 	if (r < 0)
 		return err_set(g->err, WXR_EUSAGE, "bad --date '%s' (YYYY-MM-DD)", g->o.date);
 	if (mkdir(g->o.out, 0777) != 0 && errno != EEXIST)
-		return err_set(g->err, WXR_EIO, "cannot create '%s': %s", g->o.out, strerror(errno));
+		return err_set(g->err, WXR_EIO, "cannot create '%s': %s", g->o.out,
+			       strerror(errno));
 	date_strings(g->day_start, date, g->ymd);
 	date_strings(g->day_start - 86400, g->date_prev, g->ymd_prev);
 	g->rng = g->o.seed;

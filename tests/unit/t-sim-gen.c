@@ -25,40 +25,49 @@
 
 static char tmproot[256];
 
-/* Runs sim_gen_main with stdout captured into out (may be NULL). */
-static int run_gen(const char *const *args, struct buf *out)
+static int slurp(const char *path, struct buf *b);
+
+/* Runs sim_gen_main with stdout and stderr captured into out and errout (each may be NULL). */
+static int run_gen2(const char *const *args, struct buf *out, struct buf *errout)
 {
 	char *argv[32];
 	int argc = 0;
-	char path[512];
-	int saved, fd, rc;
+	char opath[512], epath[512];
+	int saved1, saved2, fd, rc;
 
 	argv[argc++] = (char *)"generate";
 	for (; *args; args++)
 		argv[argc++] = (char *)*args;
 	argv[argc] = NULL;
-	snprintf(path, sizeof(path), "%s/stdout.txt", tmproot);
+	snprintf(opath, sizeof(opath), "%s/stdout.txt", tmproot);
+	snprintf(epath, sizeof(epath), "%s/stderr.txt", tmproot);
 	fflush(stdout);
-	saved = dup(1);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	fflush(stderr);
+	saved1 = dup(1);
+	saved2 = dup(2);
+	fd = open(opath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	dup2(fd, 1);
+	close(fd);
+	fd = open(epath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	dup2(fd, 2);
 	close(fd);
 	rc = sim_gen_main(argc, argv);
 	fflush(stdout);
-	dup2(saved, 1);
-	close(saved);
-	if (out) {
-		FILE *f = fopen(path, "rb");
-		char tmp[1024];
-		size_t n;
-
-		buf_reset(out);
-		while (f && (n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-			buf_add(out, tmp, n);
-		if (f)
-			fclose(f);
-	}
+	fflush(stderr);
+	dup2(saved1, 1);
+	dup2(saved2, 2);
+	close(saved1);
+	close(saved2);
+	if (out)
+		slurp(opath, out);
+	if (errout)
+		slurp(epath, errout);
 	return rc;
+}
+
+static int run_gen(const char *const *args, struct buf *out)
+{
+	return run_gen2(args, out, NULL);
 }
 
 static int slurp(const char *path, struct buf *b)
@@ -426,7 +435,8 @@ static void check_fund(const struct bill *t, const struct bill *ff, int64_t open
 		int64_t line_fen = 0;
 
 		for (int j = 0; j < ff->nrows; j++)
-			if (strcmp(ff->rows[j].f[1], key) == 0 && strcmp(ff->rows[j].f[4], type) == 0) {
+			if (strcmp(ff->rows[j].f[1], key) == 0 &&
+			    strcmp(ff->rows[j].f[4], type) == 0) {
 				line_fen = dec(ff->rows[j].f[6], 2);
 				fee_seen++;
 				break;
@@ -456,7 +466,8 @@ static void check_ledger_vs_bill(const struct bill *t, const char *dir)
 			pays++;
 			k = csv_find(&o, 0, f[6]);
 			if (k < 0 || o.nf[k] != 10 || strcmp(o.rows[k][1], f[5]) != 0 ||
-			    dec(o.rows[k][2], 0) != dec(f[24], 2) || strcmp(o.rows[k][3], "CNY") != 0 ||
+			    dec(o.rows[k][2], 0) != dec(f[24], 2) ||
+			    strcmp(o.rows[k][3], "CNY") != 0 ||
 			    strcmp(o.rows[k][7], when) != 0 || strcmp(o.rows[k][8], f[21]) != 0) {
 				if (bad_pay++ < 3)
 					diag("payment %s does not match its ledger line", f[6]);
@@ -471,8 +482,10 @@ static void check_ledger_vs_bill(const struct bill *t, const char *dir)
 			refs++;
 			k = csv_find(&r, 0, f[15]);
 			if (k < 0 || r.nf[k] != 7 || strcmp(r.rows[k][1], f[6]) != 0 ||
-			    strcmp(r.rows[k][2], f[14]) != 0 || dec(r.rows[k][3], 0) != dec(f[16], 2) ||
-			    strcmp(r.rows[k][4], "SUCCESS") != 0 || strcmp(r.rows[k][5], when) != 0 ||
+			    strcmp(r.rows[k][2], f[14]) != 0 ||
+			    dec(r.rows[k][3], 0) != dec(f[16], 2) ||
+			    strcmp(r.rows[k][4], "SUCCESS") != 0 ||
+			    strcmp(r.rows[k][5], when) != 0 ||
 			    strcmp(f[19], "SUCCESS") != 0) {
 				if (bad_ref++ < 3)
 					diag("refund %s does not match its ledger line", f[15]);
@@ -540,7 +553,7 @@ static int count_lines(const char *path)
 
 int main(void)
 {
-	char d1[300], d2[300], d3[300], d4[300], d5[300];
+	char d1[300], d2[300], d3[300], d4[300], d5[300], d6[300];
 	static const char *const names[] = {
 		DATE ".trade.ALL.csv.gz", DATE ".trade.ALL.csv.gz.sha1",
 		DATE ".fundflow.BASIC.csv.gz", DATE ".fundflow.BASIC.csv.gz.sha1",
@@ -569,6 +582,7 @@ int main(void)
 	snprintf(d3, sizeof(d3), "%s/c", tmproot);
 	snprintf(d4, sizeof(d4), "%s/d", tmproot);
 	snprintf(d5, sizeof(d5), "%s/e", tmproot);
+	snprintf(d6, sizeof(d6), "%s/f", tmproot);
 
 	/* 1. Planted run, twice: same bytes. */
 	{
@@ -580,7 +594,8 @@ int main(void)
 				     NULL };
 
 		is_int(run_gen(a1, &out), 0, "generate 200 rows, planted");
-		ok(strncmp(buf_str(&out), "generate: wrote " DATE ".trade.ALL.csv.gz (200 rows", 40) == 0 &&
+		ok(strncmp(buf_str(&out), "generate: wrote " DATE ".trade.ALL.csv.gz (200 rows",
+			   40) == 0 &&
 		   strchr(buf_str(&out), '\n') == buf_str(&out) + out.len - 1 &&
 		   strstr(buf_str(&out), " s\n"), "one line on stdout: what, and how long");
 		is_int(run_gen(a2, NULL), 0, "again with the same seed");
@@ -635,7 +650,8 @@ int main(void)
 		is_str(json_string_value(json_object_get(m, "date")), DATE, "manifest date");
 		is_int(json_integer_value(json_object_get(m, "rows")), 200, "manifest rows");
 		is_int(json_integer_value(json_object_get(m, "seed")), 42, "manifest seed");
-		is_str(json_string_value(json_object_get(m, "mchid")), "1900000001", "manifest mchid");
+		is_str(json_string_value(json_object_get(m, "mchid")), "1900000001",
+		       "manifest mchid");
 		is_int(count_lines(pathf(d1, "ledger_orders.csv")) - 1,
 		       json_integer_value(json_object_get(tot, "ledger_orders")),
 		       "ledger_orders.csv rows = manifest count");
@@ -648,10 +664,14 @@ int main(void)
 
 		csv_load(pathf(d1, "ledger_orders.csv"), &o);
 		csv_load(pathf(d1, "ledger_refunds.csv"), &r);
-		is_str(o.header, "out_trade_no,transaction_id,amount_total,currency,state,created_at,"
-				 "time_expire,paid_at,attach,business_ref", "ledger_orders header");
-		is_str(r.header, "out_refund_no,out_trade_no,refund_id,amount_refund,state,created_at,"
-				 "success_at", "ledger_refunds header");
+		is_str(o.header,
+		       "out_trade_no,transaction_id,amount_total,currency,state,created_at,"
+		       "time_expire,paid_at,attach,business_ref",
+		       "ledger_orders header");
+		is_str(r.header,
+		       "out_refund_no,out_trade_no,refund_id,amount_refund,state,created_at,"
+		       "success_at",
+		       "ledger_refunds header");
 		ok(csv_find(&o, 4, "NOTPAY") >= 0, "the planted NOTPAY order is in the ledger");
 		ok(csv_find(&o, 0, "ORD20250228000000001") >= 0, "a D-1 order is in the ledger");
 		csv_free(&o);
@@ -724,32 +744,57 @@ int main(void)
 	/* 5. Usage and errors. */
 	{
 		const char *no_rows[] = { "--date", DATE, "--out", d5, NULL };
-		const char *bad_date[] = { "--rows", "100", "--date", "2025-02-29", "--out", d5, NULL };
+		const char *bad_date[] = { "--rows", "100", "--date", "2025-02-29", "--out", d5,
+					   NULL };
 		const char *few[] = { "--rows", "10", "--date", DATE, "--out", d5, NULL };
 		const char *few_ok[] = { "--rows", "1", "--date", DATE, "--out", d5, "--no-plant",
 					 NULL };
 		const char *bad_id[] = { "--rows", "100", "--date", DATE, "--out", d5, "--mchid",
 					 "19,00", NULL };
-		const char *extra[] = { "--rows", "100", "--date", DATE, "--out", d5, "junk", NULL };
+		const char *extra[] = { "--rows", "100", "--date", DATE, "--out", d5, "junk",
+					NULL };
 		const char *help[] = { "--help", NULL };
 		char notdir[400];
 		const char *bad_out[] = { "--rows", "100", "--date", DATE, "--out", notdir, NULL };
 		FILE *f;
 
 		is_int(run_gen(no_rows, NULL), 2, "missing --rows: usage error 2");
-		is_int(run_gen(bad_date, NULL), 2, "2025-02-29 is not a date: 2");
+		is_int(run_gen2(bad_date, NULL, &out), 2, "2025-02-29 is not a date: 2");
+		ok(strncmp(buf_str(&out), "wxrecon-sim generate: bad --date '2025-02-29'", 45) == 0,
+		   "and stderr says why");
 		is_int(run_gen(few, NULL), 2, "planting needs at least 50 rows: 2");
 		is_int(run_gen(bad_id, NULL), 2, "a comma in --mchid: 2");
 		is_int(run_gen(extra, NULL), 2, "a stray argument: 2");
 		is_int(run_gen(help, &out), 0, "--help: 0");
-		ok(strstr(buf_str(&out), "usage: wxrecon-sim generate") != NULL, "--help prints usage");
+		ok(strstr(buf_str(&out), "usage: wxrecon-sim generate") != NULL,
+		   "--help prints usage");
 		is_int(run_gen(few_ok, NULL), 0, "one row without planting is fine");
 		snprintf(notdir, sizeof(notdir), "%s/file", tmproot);
 		f = fopen(notdir, "w");
 		if (f)
 			fclose(f);
 		strncat(notdir, "/sub", sizeof(notdir) - strlen(notdir) - 1);
-		is_int(run_gen(bad_out, NULL), 1, "an --out that cannot be made: 1");
+		is_int(run_gen2(bad_out, NULL, &out), 1, "an --out that cannot be made: 1");
+		ok(strstr(buf_str(&out), "cannot create") != NULL, "and stderr says why");
+		{
+			struct stat st;
+
+			ok(stat(d5, &st) == 0 && stat(pathf(d5, "manifest.json"), &st) == 0 &&
+			   stat(pathf(d5, "ledger_orders.csv.tmp"), &st) != 0,
+			   "no .tmp file is left behind after a run");
+		}
+		{
+			const char *blocked[] = { "--rows", "100", "--date", DATE, "--out", d6,
+						  NULL };
+			struct stat st;
+
+			mkdir(d6, 0700);
+			mkdir(pathf(d6, "ledger_orders.csv.tmp"), 0700);
+			is_int(run_gen(blocked, NULL), 1, "a file that cannot be created: 1");
+			ok(stat(pathf(d6, DATE ".trade.ALL.csv.gz.tmp"), &st) != 0 &&
+			   stat(pathf(d6, DATE ".trade.ALL.csv.gz"), &st) != 0,
+			   "and the half-made bill is removed, not left in place");
+		}
 	}
 
 	buf_release(&out);
