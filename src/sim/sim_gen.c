@@ -1677,7 +1677,7 @@ int sim_gen_main(int argc, char **argv)
 	}
 	printf("generate: wrote %s (%" PRId64 " rows, %" PRIu64 " bytes, sha1 %s), %s (%" PRIu64
 	       " bytes), ledger_orders.csv (%" PRId64 " orders), ledger_refunds.csv (%" PRId64
-	       " refunds), manifest.json (%zu planted) in %s in %" PRId64 ".%03" PRId64 " s\n",
+	       " refunds), manifest.json (%zu planted) into %s in %" PRId64 ".%03" PRId64 " s\n",
 	       strrchr(g->trade_gz.path, '/') + 1, g->o.rows, g->trade_gz.raw_bytes,
 	       g->trade_gz.sha1_hex, strrchr(g->fund_gz.path, '/') + 1, g->fund_gz.raw_bytes,
 	       g->orders_written, g->refunds_written, g->nplants, g->o.out, ms / 1000, ms % 1000);
