@@ -832,13 +832,41 @@ static int fund_line(struct gen *g, int64_t ts, const char *biz_no, const char *
 	return 0;
 }
 
+/* The text of a payment, for its rows. */
+struct pay_text {
+	char otn[40], txn[40], openid[29], att[64];
+};
+
+/* The columns a payment's rows share (payment and refund rows alike). */
+static void trade_row_of(const struct gen *g, const struct pay *p, int64_t ts,
+			 struct pay_text *pt, struct sim_trade_row *t)
+{
+	out_trade_no_of(g->ymd, p->seq, pt->otn);
+	txn_of(g->ymd, p->seq, pt->txn);
+	openid_of(g, p->user, pt->openid);
+	attach_of(p, pt->att, sizeof(pt->att));
+	memset(t, 0, sizeof(*t));
+	t->trade_ts = ts;
+	t->appid = g->o.appid;
+	t->mchid = g->o.mchid;
+	t->transaction_id = pt->txn;
+	t->out_trade_no = pt->otn;
+	t->openid = pt->openid;
+	t->trade_type = "APP";
+	t->bank_type = banks[p->bank];
+	t->currency = "CNY";
+	t->description = goods[p->desc];
+	t->attach = pt->att;
+	t->rate = "0.60%";
+}
+
 /* A new payment at ts: its bill row and fund-flow lines; returns it (in the ring). */
 static struct pay *payment(struct gen *g, int64_t ts, enum plant_kind plant, int64_t amount,
 			   int64_t fee_skew_fen, int64_t balance_jump)
 {
 	struct sim_trade_row t;
+	struct pay_text pt;
 	struct pay *p;
-	char otn[40], txn[40], openid[29], att[64];
 	int r;
 
 	p = ring_push(g);
@@ -857,27 +885,11 @@ static struct pay *payment(struct gen *g, int64_t ts, enum plant_kind plant, int
 	p->attach = (uint8_t)(rnd_below(g, 10) < 4 ? 0 : 1 + rnd_below(g, 20) / 8);
 	p->plant = (uint8_t)plant;
 	p->in_bill = 1;
-	out_trade_no_of(g->ymd, p->seq, otn);
-	txn_of(g->ymd, p->seq, txn);
-	openid_of(g, p->user, openid);
-	attach_of(p, att, sizeof(att));
 
-	memset(&t, 0, sizeof(t));
-	t.trade_ts = ts;
-	t.appid = g->o.appid;
-	t.mchid = g->o.mchid;
-	t.transaction_id = txn;
-	t.out_trade_no = otn;
-	t.openid = openid;
-	t.trade_type = "APP";
+	trade_row_of(g, p, ts, &pt, &t);
 	t.row_kind = "SUCCESS";
-	t.bank_type = banks[p->bank];
-	t.currency = "CNY";
 	t.settlement_fen = p->amount;
-	t.description = goods[p->desc];
-	t.attach = att;
 	t.fee_e5 = (p->fee + fee_skew_fen) * 1000;
-	t.rate = "0.60%";
 	t.order_fen = p->amount;
 	r = sim_bill_trade_row(g->trade, &t);
 	if (r < 0) {
@@ -885,11 +897,11 @@ static struct pay *payment(struct gen *g, int64_t ts, enum plant_kind plant, int
 		return NULL;
 	}
 	g->pay_rows++;
-	r = fund_line(g, ts + 1, txn, "交易", "交易", 1, p->amount, "system", "", otn,
+	r = fund_line(g, ts + 1, pt.txn, "交易", "交易", 1, p->amount, "system", "", pt.otn,
 		      balance_jump);
 	if (r >= 0 && p->fee > 0)
-		r = fund_line(g, ts + 1, txn, "交易", "扣除交易手续费", 0, p->fee, "system", "",
-			      otn, 0);
+		r = fund_line(g, ts + 1, pt.txn, "交易", "扣除交易手续费", 0, p->fee, "system",
+			      "", pt.otn, 0);
 	return r < 0 ? NULL : p;
 }
 
@@ -901,7 +913,8 @@ static int refund(struct gen *g, struct pay *p, int64_t ts, int64_t amount, enum
 		  char orn[40], char rid[40])
 {
 	struct sim_trade_row t;
-	char otn[40], txn[40], openid[29], att[64], remark[160];
+	struct pay_text pt;
+	char remark[160];
 	const char *reason;
 	int64_t fee_back;
 	int64_t ledger_amount = amount;
@@ -918,22 +931,9 @@ static int refund(struct gen *g, struct pay *p, int64_t ts, int64_t amount, enum
 	g->refund_seq++;
 	out_refund_no_of(g->ymd, g->refund_seq, orn);
 	refund_id_of(g->ymd, g->refund_seq, rid);
-	out_trade_no_of(g->ymd, p->seq, otn);
-	txn_of(g->ymd, p->seq, txn);
-	openid_of(g, p->user, openid);
-	attach_of(p, att, sizeof(att));
 
-	memset(&t, 0, sizeof(t));
-	t.trade_ts = ts;
-	t.appid = g->o.appid;
-	t.mchid = g->o.mchid;
-	t.transaction_id = txn;
-	t.out_trade_no = otn;
-	t.openid = openid;
-	t.trade_type = "APP";
+	trade_row_of(g, p, ts, &pt, &t);
 	t.row_kind = "REFUND";
-	t.bank_type = banks[p->bank];
-	t.currency = "CNY";
 	t.refund_id = rid;
 	t.out_refund_no = orn;
 	t.refund_fen = amount;
@@ -941,10 +941,7 @@ static int refund(struct gen *g, struct pay *p, int64_t ts, int64_t amount, enum
 	t.refund_status = plant == P_REFUND_STATUS_MISMATCH ? "PROCESSING" : "SUCCESS";
 	t.refund_apply_ts = ts;
 	t.refund_success_ts = plant == P_REFUND_STATUS_MISMATCH ? 0 : ts + 1;
-	t.description = goods[p->desc];
-	t.attach = att;
 	t.fee_e5 = -fee_back * 1000;
-	t.rate = "0.60%";
 	t.refund_apply_fen = amount;
 	r = sim_bill_trade_row(g->trade, &t);
 	if (r < 0)
@@ -987,7 +984,7 @@ static int refund(struct gen *g, struct pay *p, int64_t ts, int64_t amount, enum
 		break;
 	}
 	p->ledger_refunded += ledger_amount;
-	return ledger_refund(g, orn, otn, rid, ledger_amount, "SUCCESS", ts, ts + 1);
+	return ledger_refund(g, orn, pt.otn, rid, ledger_amount, "SUCCESS", ts, ts + 1);
 }
 
 /* ---- planting ---- */
