@@ -76,11 +76,62 @@ typedef int (*sim_bill_sink)(void *ctx, const void *p, size_t n);
 
 struct sim_bill_writer;
 
-/* Starts a bill; writes the BOM and the header. Returns NULL only on a bad layout. */
+/*
+ * Starts a bill; writes the BOM and the header. Returns NULL only on a bad
+ * layout (or a NULL sink).
+ */
 struct sim_bill_writer *sim_bill_begin(enum sim_bill_layout layout, sim_bill_sink sink, void *ctx);
 /* Adds a row (the matching struct for the layout); keeps the summary totals. */
 int sim_bill_trade_row(struct sim_bill_writer *w, const struct sim_trade_row *row);
 int sim_bill_fund_row(struct sim_bill_writer *w, const struct sim_fund_row *row);
+/*
+ * Additions (not in the first cut of this interface; nothing above changed).
+ *
+ * Number style of the summary line. DEFAULT is PROTOCOL 6.5: trade bills write
+ * the count as `2`, money with 2 decimals, the fee total with 5; the fund-flow
+ * bill writes counts as `2.0` and money with 2 decimals. SAMPLE renders every
+ * summary number like the official sample bill.ALL.csv (VECTORS V16): the
+ * shortest decimal with at least one fraction digit (`45.0`, `0.47`, `0.0`,
+ * fee total `0.08`). Detail rows are the same in both styles.
+ */
+enum sim_bill_style {
+	SIM_BILL_STYLE_DEFAULT,
+	SIM_BILL_STYLE_SAMPLE
+};
+/* Call before sim_bill_end(); the last call wins. */
+void sim_bill_set_style(struct sim_bill_writer *w, enum sim_bill_style style);
+/*
+ * Adds fen to the first money total of the summary line (应结订单总金额, or
+ * 收入金额 for the fund flow) without touching the rows: a planted
+ * BILL_SUMMARY_MISMATCH. Calls add up.
+ */
+void sim_bill_skew_summary(struct sim_bill_writer *w, int64_t fen);
+
+/* The running totals of the rows written so far (not skewed). */
+struct sim_bill_totals {
+	int64_t rows;                /* detail rows */
+	int64_t settlement_fen;      /* trade: sums of the columns */
+	int64_t coupon_fen;
+	int64_t refund_fen;
+	int64_t recharge_refund_fen;
+	int64_t fee_e5;
+	int64_t order_fen;
+	int64_t refund_apply_fen;
+	int64_t income_rows;         /* fund flow */
+	int64_t income_fen;
+	int64_t expense_rows;
+	int64_t expense_fen;
+	uint64_t bytes;              /* bytes given to the sink so far */
+};
+void sim_bill_get_totals(const struct sim_bill_writer *w, struct sim_bill_totals *out);
+
+/*
+ * Unix seconds -> "yyyy-MM-dd HH:mm:ss" in Beijing time (UTC+8 fixed, never
+ * the machine's TZ), as the bills write it. dst needs 32 bytes; returns the
+ * length written (19 for years 0000-9999) and NUL-terminates.
+ */
+size_t sim_bill_fmt_time(char *dst, int64_t ts);
+
 /* Writes the summary lines and frees w (also on error). */
 int sim_bill_end(struct sim_bill_writer *w);
 /* Frees w without writing the summary (NULL-safe). */
