@@ -15,8 +15,8 @@ PKGCFLAGS := $(shell pkg-config --cflags $(PKGS) $(SIMPKGS) 2>/dev/null)
 PKGLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv
 SIMLIBS   := $(shell pkg-config --libs $(SIMPKGS) 2>/dev/null)
 CPPFLAGS += -D_DEFAULT_SOURCE -Iinclude -Isrc $(PKGCFLAGS)
-CFLAGS   += $(CSTD) $(WARN) $(WERROR) $(OPT) -MMD -MP $(EXTRA_CFLAGS)
-LDFLAGS  += $(EXTRA_LDFLAGS)
+CFLAGS   += $(CSTD) $(WARN) $(WERROR) $(OPT) -pthread -MMD -MP $(EXTRA_CFLAGS)
+LDFLAGS  += -pthread $(EXTRA_LDFLAGS)
 
 LIB_SRCS  = $(filter-out src/main.c src/cmd_%.c,$(wildcard src/*.c))
 CMD_SRCS  = src/main.c $(wildcard src/cmd_*.c)
