@@ -56,19 +56,30 @@ static void sleep_ms(long ms)
 static void safe_copy(char *out, size_t size, const char *s, size_t max_in)
 {
 	size_t o = 0;
+	size_t i;
 
 	if (!size)
 		return;
-	for (size_t i = 0; s && s[i] && i < max_in && o + 1 < size; i++) {
+	for (i = 0; s && s[i] && i < max_in && o + 1 < size; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		out[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
 	}
-	/* Do not end inside a UTF-8 sequence. */
-	while (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
-		o--;
-	if (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0xC0)
-		o--;
+	if (s && s[i] && o > 0) {
+		/* Cut short: do not end inside a UTF-8 sequence. */
+		size_t k = o;
+		unsigned char lead;
+		size_t need;
+
+		while (k > 0 && o - k < 4 && ((unsigned char)out[k - 1] & 0xC0) == 0x80)
+			k--;
+		if (k > 0) {
+			lead = (unsigned char)out[k - 1];
+			need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+			if (o - (k - 1) < need)
+				o = k - 1;
+		}
+	}
 	out[o] = '\0';
 }
 
