@@ -45,30 +45,38 @@ struct wxpay_call {
 	int result;             /* 0 or the WXR_E* of this attempt */
 	const char *error;      /* NULL on success; else WeChat Pay's code (e.g. "ORDER_NOT_EXIST"),
 	                           or "HTTP_<status>", "NETWORK", "TIMEOUT", "SIGNATURE",
-	                           "TOO_BIG", "RECEIVER" (the download sink stopped) */
+	                           "TOO_BIG", "RECEIVER" (the download sink stopped),
+	                           "ERROR" (anything else) */
 	bool will_retry;        /* another attempt follows */
 };
 
 struct wxpay_config {
-	const char *mchid;            /* required */
-	const char *appid;            /* required for prepay and the APP invoke signature */
-	const char *serial_no;        /* merchant API certificate serial (hex), required */
-	const char *private_key_path; /* merchant API key, PKCS#8 PEM; refused when group or
-	                                 world can read it */
-	const char *private_key_pem;  /* ... or the PEM itself (used when private_key_path is NULL) */
+	/* Merchant identity (required): mchid and the merchant API certificate's serial (hex). */
+	const char *mchid;
+	const char *serial_no;
+	/* Required for prepay and the APP invoke signature. */
+	const char *appid;
+	/* Merchant API private key, PKCS#8 PEM: a file (refused when group or others can read
+	   it) or, when private_key_path is NULL, the PEM itself. */
+	const char *private_key_path;
+	const char *private_key_pem;
 	size_t private_key_pem_len;
-	const void *apiv3_key;        /* APIv3 key as its ASCII bytes (32; 16 and 24 accepted for
-	                                 test vectors); needed by certificates and notifications */
+	/* APIv3 key as its ASCII bytes (32; 16 and 24 are accepted for test vectors). Needed
+	   for certificates and notifications only. */
+	const void *apiv3_key;
 	size_t apiv3_key_len;
-	const char *wechatpay_public_key_path; /* WeChat Pay public key PEM (public-key mode) */
-	const char *wechatpay_public_key_id;   /* its id, PUB_KEY_ID_...; required with the path */
-	const char *base_url;         /* NULL -> WXPAY_DEFAULT_BASE_URL; http only to loopback */
-	long timeout_s;               /* per attempt; 0 -> 15 */
-	long download_timeout_s;      /* per bill-download attempt; 0 -> 300 */
-	int retries;                  /* extra attempts of idempotent calls; 0 = none; max 10 */
-	long retry_base_ms;           /* backoff base; 0 -> 500 */
-	const char *ca_bundle;        /* CA file for a private CA; NULL -> system store */
-	const char *user_agent;       /* NULL -> "wxrecon/<WXR_VERSION> (<os> <arch>) libcurl/<v>" */
+	/* WeChat Pay public-key mode: the SPKI PEM file and its id (PUB_KEY_ID_...), both or
+	   neither. Platform certificates are added with wxpay_add_platform_cert(). */
+	const char *wechatpay_public_key_path;
+	const char *wechatpay_public_key_id;
+	/* NULL -> WXPAY_DEFAULT_BASE_URL; plain http only to 127.0.0.1/localhost/[::1]. */
+	const char *base_url;
+	long timeout_s;          /* per attempt; 0 -> 15 */
+	long download_timeout_s; /* per bill-download attempt; 0 -> 300 */
+	int retries;             /* extra attempts of idempotent calls; 0 = none; max 10 */
+	long retry_base_ms;      /* backoff base; 0 -> 500 */
+	const char *ca_bundle;   /* CA file for a private CA; NULL -> system store */
+	const char *user_agent;  /* NULL -> "wxrecon/<WXR_VERSION> (<os> <arch>) libcurl/<v>" */
 	/* Audit hook: called after every attempt. */
 	void (*on_call)(void *ctx, const struct wxpay_call *call);
 	void *on_call_ctx;
@@ -112,9 +120,9 @@ bool wxpay_code_is(const char *code, const char *want);
 
 struct wxpay_transaction {
 	char *appid, *mchid, *out_trade_no, *transaction_id, *trade_type;
-	char *trade_state;      /* SUCCESS, REFUND, NOTPAY, CLOSED, REVOKED, USERPAYING, PAYERROR */
+	char *trade_state; /* SUCCESS, REFUND, NOTPAY, CLOSED, REVOKED, USERPAYING, PAYERROR */
 	char *trade_state_desc, *bank_type, *attach;
-	char *success_time;     /* RFC 3339; "" until paid */
+	char *success_time; /* RFC 3339; "" until paid */
 	char *payer_openid;
 	int64_t amount_total;       /* fen */
 	int64_t amount_payer_total; /* fen */
@@ -123,14 +131,14 @@ struct wxpay_transaction {
 void wxpay_transaction_release(struct wxpay_transaction *t);
 /* Parses a Transaction JSON (query answer or decrypted TRANSACTION.SUCCESS). */
 int wxpay_transaction_parse(const char *json, size_t len, struct wxpay_transaction *out,
-			    struct wxr_err *err);
+                            struct wxr_err *err);
 
 /* GET /v3/pay/transactions/out-trade-no/{no}?mchid= ; 404 -> WXR_EAPI (ORDER_NOT_EXIST). */
 int wxpay_query_order(struct wxpay *w, const char *out_trade_no, struct wxpay_transaction *out,
-		      struct wxr_err *err);
+                      struct wxr_err *err);
 /* GET /v3/pay/transactions/id/{transaction_id}?mchid= */
 int wxpay_query_order_by_id(struct wxpay *w, const char *transaction_id,
-			    struct wxpay_transaction *out, struct wxr_err *err);
+                            struct wxpay_transaction *out, struct wxr_err *err);
 /* POST /v3/pay/transactions/out-trade-no/{no}/close; 204 proves nothing: query afterwards. */
 int wxpay_close_order(struct wxpay *w, const char *out_trade_no, struct wxr_err *err);
 
@@ -147,7 +155,7 @@ struct wxpay_prepay_req {
 };
 /* *out_prepay_id: new string, free(). */
 int wxpay_prepay_app(struct wxpay *w, const struct wxpay_prepay_req *req, char **out_prepay_id,
-		     struct wxr_err *err);
+                     struct wxr_err *err);
 
 /* APP invoke parameters (PROTOCOL section 5): sign = SHA256withRSA over
    "appid\ntimestamp\nnoncestr\nprepayid\n" with the merchant key. */
@@ -157,16 +165,16 @@ struct wxpay_app_invoke {
 void wxpay_app_invoke_release(struct wxpay_app_invoke *a);
 /* Timestamp from the clock, nonce from the CSPRNG. */
 int wxpay_app_invoke(struct wxpay *w, const char *prepay_id, struct wxpay_app_invoke *out,
-		     struct wxr_err *err);
+                     struct wxr_err *err);
 /* The same with a given timestamp and nonce (reproducible). */
 int wxpay_app_invoke_at(struct wxpay *w, const char *prepay_id, int64_t timestamp,
-			const char *nonce, struct wxpay_app_invoke *out, struct wxr_err *err);
+                        const char *nonce, struct wxpay_app_invoke *out, struct wxr_err *err);
 
 /* ---- refunds ---- */
 
 struct wxpay_refund {
 	char *refund_id, *out_refund_no, *transaction_id, *out_trade_no;
-	char *status;           /* SUCCESS, CLOSED, PROCESSING, ABNORMAL ("refund_status" too) */
+	char *status; /* SUCCESS, CLOSED, PROCESSING, ABNORMAL ("refund_status" too) */
 	char *channel, *user_received_account, *funds_account;
 	char *create_time, *success_time;
 	int64_t amount_total, amount_refund, amount_payer_total, amount_payer_refund; /* fen */
@@ -174,26 +182,25 @@ struct wxpay_refund {
 };
 void wxpay_refund_release(struct wxpay_refund *r);
 /* Parses a Refund JSON (API answer or decrypted REFUND.* notification). */
-int wxpay_refund_parse(const char *json, size_t len, struct wxpay_refund *out,
-		       struct wxr_err *err);
+int wxpay_refund_parse(const char *json, size_t len, struct wxpay_refund *out, struct wxr_err *err);
 
 struct wxpay_refund_req {
 	const char *transaction_id; /* one of transaction_id and out_trade_no */
 	const char *out_trade_no;
-	const char *out_refund_no;  /* required; the same on every retry */
-	const char *reason;         /* optional */
-	const char *notify_url;     /* optional */
-	const char *funds_account;  /* optional */
-	int64_t amount_refund;      /* fen, >= 1 */
-	int64_t amount_total;       /* fen, the original order's total */
-	const char *currency;       /* NULL -> "CNY" */
+	const char *out_refund_no; /* required; the same on every retry */
+	const char *reason;        /* optional */
+	const char *notify_url;    /* optional */
+	const char *funds_account; /* optional */
+	int64_t amount_refund;     /* fen, >= 1 */
+	int64_t amount_total;      /* fen, the original order's total */
+	const char *currency;      /* NULL -> "CNY" */
 };
 /* POST /v3/refund/domestic/refunds; 200 means accepted (usually PROCESSING). */
 int wxpay_refund_create(struct wxpay *w, const struct wxpay_refund_req *req,
-			struct wxpay_refund *out, struct wxr_err *err);
+                        struct wxpay_refund *out, struct wxr_err *err);
 /* GET /v3/refund/domestic/refunds/{out_refund_no} */
 int wxpay_refund_query(struct wxpay *w, const char *out_refund_no, struct wxpay_refund *out,
-		       struct wxr_err *err);
+                       struct wxr_err *err);
 
 struct wxpay_abnormal_refund_req {
 	const char *refund_id;     /* required */
@@ -209,23 +216,23 @@ struct wxpay_abnormal_refund_req {
  * the newest platform certificate), whose id goes in Wechatpay-Serial.
  */
 int wxpay_refund_abnormal(struct wxpay *w, struct wxpay_abnormal_refund_req *req,
-			  struct wxpay_refund *out, struct wxr_err *err);
+                          struct wxpay_refund *out, struct wxr_err *err);
 
 /* ---- bills ---- */
 
 struct wxpay_bill {
-	char *hash_type;    /* "SHA1" */
-	char *hash_value;   /* hex digest of the uncompressed bill */
+	char *hash_type;  /* "SHA1" */
+	char *hash_value; /* hex digest of the uncompressed bill */
 	char *download_url;
 };
 void wxpay_bill_release(struct wxpay_bill *b);
 /* GET /v3/bill/tradebill; bill_date YYYY-MM-DD; bill_type NULL -> "ALL"; gzip -> tar_type=GZIP.
    An empty day is WXR_EAPI with code NO_STATEMENT_EXIST. */
 int wxpay_bill_trade(struct wxpay *w, const char *bill_date, const char *bill_type, bool gzip,
-		     struct wxpay_bill *out, struct wxr_err *err);
+                     struct wxpay_bill *out, struct wxr_err *err);
 /* GET /v3/bill/fundflowbill; account_type NULL -> "BASIC". */
-int wxpay_bill_fundflow(struct wxpay *w, const char *bill_date, const char *account_type,
-			bool gzip, struct wxpay_bill *out, struct wxr_err *err);
+int wxpay_bill_fundflow(struct wxpay *w, const char *bill_date, const char *account_type, bool gzip,
+                        struct wxpay_bill *out, struct wxr_err *err);
 
 /* Receives the downloaded bytes in order; a negative WXR_E* stops the download. */
 typedef int (*wxpay_sink)(void *ctx, const void *p, size_t n);
@@ -238,8 +245,7 @@ typedef int (*wxpay_sink_reset)(void *ctx);
  * *out_bytes (may be NULL) = bytes delivered by the final attempt.
  */
 int wxpay_bill_download(struct wxpay *w, const char *download_url, wxpay_sink sink,
-			wxpay_sink_reset reset, void *ctx, int64_t *out_bytes,
-			struct wxr_err *err);
+                        wxpay_sink_reset reset, void *ctx, int64_t *out_bytes, struct wxr_err *err);
 
 /* ---- platform certificates ---- */
 
@@ -277,7 +283,7 @@ struct wxpay_notify_headers {
 struct wxpay_notification {
 	char *id, *create_time, *event_type, *resource_type, *summary;
 	char *original_type, *associated_data;
-	char *plaintext;            /* decrypted resource, NUL-terminated JSON */
+	char *plaintext; /* decrypted resource, NUL-terminated JSON */
 	size_t plaintext_len;
 };
 void wxpay_notification_release(struct wxpay_notification *n);
@@ -288,6 +294,6 @@ void wxpay_notification_release(struct wxpay_notification *n);
  * malformed body. Does not poison the handle (anyone can post to notify_url).
  */
 int wxpay_notify_parse(struct wxpay *w, const struct wxpay_notify_headers *hdr, const void *body,
-		       size_t len, struct wxpay_notification *out, struct wxr_err *err);
+                       size_t len, struct wxpay_notification *out, struct wxr_err *err);
 
 #endif

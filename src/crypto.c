@@ -110,7 +110,7 @@ void crypto_hex(const void *p, size_t n, char *out)
 /* ---- base64 ---- */
 
 static const char b64_alphabet[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *crypto_b64_encode(const void *p, size_t n)
 {
@@ -165,7 +165,8 @@ int crypto_b64_decode(const char *s, size_t len, struct buf *out, struct wxr_err
 	int r;
 
 	if (len % 4)
-		return err_set(err, WXR_EDATA, "bad base64: length %zu is not a multiple of 4", len);
+		return err_set(err, WXR_EDATA, "bad base64: length %zu is not a multiple of 4",
+		               len);
 	for (size_t i = 0; i < len; i += 4) {
 		int v[4];
 		int pad = 0;
@@ -181,13 +182,15 @@ int crypto_b64_decode(const char *s, size_t len, struct buf *out, struct wxr_err
 			}
 			v[j] = b64_value(c);
 			if (v[j] < 0 || pad) {
-				r = err_set(err, WXR_EDATA, "bad base64: unexpected character at offset %zu",
-					    i + (size_t)j);
+				r = err_set(err, WXR_EDATA,
+				            "bad base64: unexpected character at offset %zu",
+				            i + (size_t)j);
 				goto fail;
 			}
 		}
 		if ((pad == 1 && (v[2] & 3)) || (pad == 2 && (v[1] & 15))) {
-			r = err_set(err, WXR_EDATA, "bad base64: non-zero unused bits at offset %zu", i);
+			r = err_set(err, WXR_EDATA,
+			            "bad base64: non-zero unused bits at offset %zu", i);
 			goto fail;
 		}
 		bytes[0] = (unsigned char)(v[0] << 2 | v[1] >> 4);
@@ -195,7 +198,8 @@ int crypto_b64_decode(const char *s, size_t len, struct buf *out, struct wxr_err
 		bytes[2] = (unsigned char)((v[2] & 3) << 6 | v[3]);
 		r = buf_add(out, bytes, 3 - (size_t)pad);
 		if (r < 0) {
-			r = err_set(err, WXR_ETOOBIG, "base64 data larger than %zu bytes", out->max);
+			r = err_set(err, WXR_ETOOBIG, "base64 data larger than %zu bytes",
+			            out->max);
 			goto fail;
 		}
 	}
@@ -234,7 +238,8 @@ static int read_small_file(const char *path, struct buf *out, struct wxr_err *er
 		return err_set(err, WXR_EIO, "cannot open '%s': %s", path, strerror(errno));
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (buf_add(out, chunk, n) < 0) {
-			r = err_set(err, WXR_ETOOBIG, "'%s' is larger than %d bytes", path, PEM_FILE_MAX);
+			r = err_set(err, WXR_ETOOBIG, "'%s' is larger than %d bytes", path,
+			            PEM_FILE_MAX);
 			goto out;
 		}
 	}
@@ -254,7 +259,7 @@ static int check_rsa(EVP_PKEY *pkey, struct wxr_err *err)
 }
 
 int crypto_key_private_from_pem(const char *pem, size_t len, struct crypto_key **out_key,
-				struct wxr_err *err)
+                                struct wxr_err *err)
 {
 	BIO *bio = NULL;
 	EVP_PKEY *pkey = NULL;
@@ -308,7 +313,7 @@ static int cert_details(X509 *x, struct crypto_cert_info *info, struct wxr_err *
 	n = BN_num_bytes(bn);
 	if (n > (int)sizeof(bytes)) {
 		r = err_set(err, WXR_EDATA, "certificate serial number longer than %zu bytes",
-			    sizeof(bytes));
+		            sizeof(bytes));
 		goto out;
 	}
 	BN_bn2bin(bn, bytes);
@@ -358,7 +363,7 @@ static int read_cert(const char *pem, size_t len, X509 **out_x, struct wxr_err *
 }
 
 int crypto_cert_info(const char *pem, size_t len, struct crypto_cert_info *out_cert,
-		     struct wxr_err *err)
+                     struct wxr_err *err)
 {
 	X509 *x = NULL;
 	struct crypto_cert_info info;
@@ -375,7 +380,7 @@ int crypto_cert_info(const char *pem, size_t len, struct crypto_cert_info *out_c
 }
 
 int crypto_key_public_from_pem(const char *pem, size_t len, struct crypto_key **out_key,
-			       struct crypto_cert_info *out_cert, struct wxr_err *err)
+                               struct crypto_cert_info *out_cert, struct wxr_err *err)
 {
 	BIO *bio = NULL;
 	X509 *x = NULL;
@@ -444,7 +449,7 @@ out:
 }
 
 int crypto_key_public_load(const char *path, struct crypto_key **out_key,
-			   struct crypto_cert_info *out_cert, struct wxr_err *err)
+                           struct crypto_cert_info *out_cert, struct wxr_err *err)
 {
 	struct buf b;
 	int r;
@@ -483,7 +488,7 @@ bool crypto_key_same_public(const struct crypto_key *a, const struct crypto_key 
 /* ---- SHA256withRSA ---- */
 
 int crypto_sign_sha256(const struct crypto_key *priv, const void *msg, size_t n, char **out_b64,
-		       struct wxr_err *err)
+                       struct wxr_err *err)
 {
 	EVP_MD_CTX *ctx = NULL;
 	unsigned char *sig = NULL;
@@ -511,7 +516,7 @@ out:
 }
 
 int crypto_verify_sha256(const struct crypto_key *pub, const void *msg, size_t n,
-			 const char *sig_b64, struct wxr_err *err)
+                         const char *sig_b64, struct wxr_err *err)
 {
 	EVP_MD_CTX *ctx = NULL;
 	struct wxr_err e64 = WXR_ERR_INIT;
@@ -565,22 +570,22 @@ static const EVP_CIPHER *gcm_cipher(size_t key_len)
 }
 
 static int gcm_check(size_t key_len, size_t nonce_len, size_t aad_len, size_t data_len,
-		     struct wxr_err *err)
+                     struct wxr_err *err)
 {
 	if (!gcm_cipher(key_len))
 		return err_set(err, WXR_EDATA, "AES-GCM key must be 16, 24 or 32 bytes, not %zu",
-			       key_len);
+		               key_len);
 	if (nonce_len == 0 || nonce_len > 128)
 		return err_set(err, WXR_EDATA, "AES-GCM nonce must be 1 to 128 bytes, not %zu",
-			       nonce_len);
+		               nonce_len);
 	if (aad_len > INT_MAX || data_len > INT_MAX - 64)
 		return err_set(err, WXR_ETOOBIG, "AES-GCM input too large");
 	return 0;
 }
 
 int crypto_aesgcm_decrypt(const void *key, size_t key_len, const void *nonce, size_t nonce_len,
-			  const void *aad, size_t aad_len, const void *ct, size_t ct_len,
-			  struct buf *out, struct wxr_err *err)
+                          const void *aad, size_t aad_len, const void *ct, size_t ct_len,
+                          struct buf *out, struct wxr_err *err)
 {
 	EVP_CIPHER_CTX *ctx = NULL;
 	unsigned char *pt = NULL;
@@ -596,7 +601,7 @@ int crypto_aesgcm_decrypt(const void *key, size_t key_len, const void *nonce, si
 		return r;
 	if (ct_len < CRYPTO_GCM_TAG_LEN)
 		return err_set(err, WXR_ESIG, "AES-GCM data of %zu bytes is shorter than the tag",
-			       ct_len);
+		               ct_len);
 	data_len = ct_len - CRYPTO_GCM_TAG_LEN;
 	memcpy(tag, data + data_len, CRYPTO_GCM_TAG_LEN);
 	pt = xmalloc(data_len + 1);
@@ -627,8 +632,8 @@ int crypto_aesgcm_decrypt(const void *key, size_t key_len, const void *nonce, si
 	if (EVP_DecryptFinal_ex(ctx, pt + total, &len) != 1) {
 		ERR_clear_error();
 		r = err_set(err, WXR_ESIG,
-			    "AES-GCM authentication failed (wrong key, nonce, associated data, or "
-			    "altered data)");
+		            "AES-GCM authentication failed (wrong key, nonce, associated data, or "
+		            "altered data)");
 		goto out;
 	}
 	total += len;
@@ -642,9 +647,8 @@ out:
 	return r;
 }
 
-int crypto_aesgcm_decrypt_b64(const void *key, size_t key_len, const char *nonce,
-			      const char *aad, const char *ct_b64, struct buf *out,
-			      struct wxr_err *err)
+int crypto_aesgcm_decrypt_b64(const void *key, size_t key_len, const char *nonce, const char *aad,
+                              const char *ct_b64, struct buf *out, struct wxr_err *err)
 {
 	struct buf ct;
 	int r;
@@ -656,15 +660,15 @@ int crypto_aesgcm_decrypt_b64(const void *key, size_t key_len, const char *nonce
 		goto out;
 	}
 	r = crypto_aesgcm_decrypt(key, key_len, nonce, strlen(nonce), aad, strlen(aad), ct.data,
-				  ct.len, out, err);
+	                          ct.len, out, err);
 out:
 	buf_release(&ct);
 	return r;
 }
 
 int crypto_aesgcm_encrypt(const void *key, size_t key_len, const void *nonce, size_t nonce_len,
-			  const void *aad, size_t aad_len, const void *pt, size_t pt_len,
-			  struct buf *out, struct wxr_err *err)
+                          const void *aad, size_t aad_len, const void *pt, size_t pt_len,
+                          struct buf *out, struct wxr_err *err)
 {
 	EVP_CIPHER_CTX *ctx = NULL;
 	unsigned char *ct = NULL;
@@ -721,7 +725,7 @@ static int oaep_setup(EVP_PKEY_CTX *pctx)
 }
 
 int crypto_oaep_encrypt(const struct crypto_key *pub, const void *pt, size_t n, char **out_b64,
-			struct wxr_err *err)
+                        struct wxr_err *err)
 {
 	EVP_PKEY_CTX *pctx = NULL;
 	unsigned char *ct = NULL;
@@ -749,7 +753,7 @@ out:
 }
 
 int crypto_oaep_decrypt(const struct crypto_key *priv, const char *ct_b64, struct buf *out,
-			struct wxr_err *err)
+                        struct wxr_err *err)
 {
 	EVP_PKEY_CTX *pctx = NULL;
 	struct buf ct;
@@ -804,7 +808,7 @@ int crypto_random(void *p, size_t n, struct wxr_err *err)
 int crypto_nonce(char out[CRYPTO_NONCE_LEN + 1], struct wxr_err *err)
 {
 	static const char chars[] =
-		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 	unsigned char rnd[64];
 	size_t have = 0;
 	int r;

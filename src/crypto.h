@@ -58,26 +58,27 @@ struct crypto_key;
 
 /* PKCS#8 "PRIVATE KEY" (also PKCS#1 "RSA PRIVATE KEY") PEM; a missing final newline is fine. */
 int crypto_key_private_from_pem(const char *pem, size_t len, struct crypto_key **out_key,
-				struct wxr_err *err);
+                                struct wxr_err *err);
 /*
  * A public key from SubjectPublicKeyInfo PEM ("PUBLIC KEY") or from an X.509
  * certificate PEM. For a certificate, out_cert (if not NULL) gets its details;
  * for a bare key out_cert->serial is "".
  */
 struct crypto_cert_info {
-	char serial[CRYPTO_SERIAL_MAX]; /* upper-case hex, two digits per byte, leading zeros kept */
+	char serial[CRYPTO_SERIAL_MAX]; /* upper-case hex, two digits per byte, leading zeros kept
+	                                 */
 	int64_t not_before;             /* Unix seconds */
 	int64_t not_after;
 };
 int crypto_key_public_from_pem(const char *pem, size_t len, struct crypto_key **out_key,
-			       struct crypto_cert_info *out_cert, struct wxr_err *err);
+                               struct crypto_cert_info *out_cert, struct wxr_err *err);
 /* Reads a whole (small) PEM file; then as above. */
 int crypto_key_private_load(const char *path, struct crypto_key **out_key, struct wxr_err *err);
 int crypto_key_public_load(const char *path, struct crypto_key **out_key,
-			   struct crypto_cert_info *out_cert, struct wxr_err *err);
+                           struct crypto_cert_info *out_cert, struct wxr_err *err);
 /* Only the certificate details of an X.509 PEM (WXR_EDATA when it is not one). */
 int crypto_cert_info(const char *pem, size_t len, struct crypto_cert_info *out_cert,
-		     struct wxr_err *err);
+                     struct wxr_err *err);
 /* NULL-safe. */
 void crypto_key_free(struct crypto_key *k);
 /* True when both keys have the same public part. */
@@ -87,10 +88,10 @@ bool crypto_key_same_public(const struct crypto_key *a, const struct crypto_key 
 
 /* Signs msg with a private key; *out_b64 = new base64 string (free()). */
 int crypto_sign_sha256(const struct crypto_key *priv, const void *msg, size_t n, char **out_b64,
-		       struct wxr_err *err);
+                       struct wxr_err *err);
 /* 0 when sig_b64 is a valid signature of msg; WXR_ESIG otherwise (bad base64 included). */
 int crypto_verify_sha256(const struct crypto_key *pub, const void *msg, size_t n,
-			 const char *sig_b64, struct wxr_err *err);
+                         const char *sig_b64, struct wxr_err *err);
 
 /* ---- AES-GCM; the key size picks the variant: 16 -> AES-128, 24 -> AES-192, 32 -> AES-256 ---- */
 
@@ -100,25 +101,24 @@ int crypto_verify_sha256(const struct crypto_key *pub, const void *msg, size_t n
  * data is shorter than the tag; WXR_EDATA for a bad key size or an empty nonce.
  */
 int crypto_aesgcm_decrypt(const void *key, size_t key_len, const void *nonce, size_t nonce_len,
-			  const void *aad, size_t aad_len, const void *ct, size_t ct_len,
-			  struct buf *out, struct wxr_err *err);
+                          const void *aad, size_t aad_len, const void *ct, size_t ct_len,
+                          struct buf *out, struct wxr_err *err);
 /* As above with base64 ciphertext (WXR_EDATA when it is not base64). */
-int crypto_aesgcm_decrypt_b64(const void *key, size_t key_len, const char *nonce,
-			      const char *aad, const char *ct_b64, struct buf *out,
-			      struct wxr_err *err);
+int crypto_aesgcm_decrypt_b64(const void *key, size_t key_len, const char *nonce, const char *aad,
+                              const char *ct_b64, struct buf *out, struct wxr_err *err);
 /* Appends ciphertext || tag to out. */
 int crypto_aesgcm_encrypt(const void *key, size_t key_len, const void *nonce, size_t nonce_len,
-			  const void *aad, size_t aad_len, const void *pt, size_t pt_len,
-			  struct buf *out, struct wxr_err *err);
+                          const void *aad, size_t aad_len, const void *pt, size_t pt_len,
+                          struct buf *out, struct wxr_err *err);
 
 /* ---- RSA-OAEP with SHA-1, MGF1-SHA-1, empty label ---- */
 
 /* *out_b64 = new base64 of the ciphertext (free()). */
 int crypto_oaep_encrypt(const struct crypto_key *pub, const void *pt, size_t n, char **out_b64,
-			struct wxr_err *err);
+                        struct wxr_err *err);
 /* Appends the plaintext to out; WXR_ESIG when it does not decrypt. */
 int crypto_oaep_decrypt(const struct crypto_key *priv, const char *ct_b64, struct buf *out,
-			struct wxr_err *err);
+                        struct wxr_err *err);
 
 /* ---- randomness and hygiene ---- */
 

@@ -15,11 +15,11 @@
 #define CONNECT_DEFAULT_S 10L
 
 struct http {
-	CURL *curl;           /* owned; reused so connections are kept alive */
+	CURL *curl; /* owned; reused so connections are kept alive */
 	long timeout_s;
 	long connect_timeout_s;
-	char *ca_bundle;      /* owned or NULL */
-	char *user_agent;     /* owned */
+	char *ca_bundle;  /* owned or NULL */
+	char *user_agent; /* owned */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -50,14 +50,14 @@ struct http *http_new(const struct http_opts *opts, struct wxr_err *err)
 		return NULL;
 	}
 	h->timeout_s = opts && opts->timeout_s > 0 ? opts->timeout_s : 30;
-	h->connect_timeout_s = opts && opts->connect_timeout_s > 0 ? opts->connect_timeout_s
-								    : CONNECT_DEFAULT_S;
+	h->connect_timeout_s =
+	        opts && opts->connect_timeout_s > 0 ? opts->connect_timeout_s : CONNECT_DEFAULT_S;
 	if (h->connect_timeout_s > h->timeout_s)
 		h->connect_timeout_s = h->timeout_s;
 	if (opts && opts->ca_bundle && *opts->ca_bundle)
 		h->ca_bundle = xstrdup(opts->ca_bundle);
-	h->user_agent = xstrdup(opts && opts->user_agent ? opts->user_agent
-							 : "wxrecon/" WXR_VERSION);
+	h->user_agent =
+	        xstrdup(opts && opts->user_agent ? opts->user_agent : "wxrecon/" WXR_VERSION);
 	return h;
 }
 
@@ -115,7 +115,7 @@ static bool is_loopback(const char *host)
 
 /* Parses url with libcurl; fills the lower-cased scheme and host and the port (or NULL). */
 static int url_parts(const char *url, char **out_scheme, char **out_host, char **out_port,
-		     struct wxr_err *err)
+                     struct wxr_err *err)
 {
 	CURLU *u = curl_url();
 	char *scheme = NULL, *host = NULL, *port = NULL;
@@ -163,12 +163,13 @@ int http_url_check(const char *url, struct wxr_err *err)
 		r = 0;
 	else if (strcmp(scheme, "http") != 0)
 		r = err_set(err, WXR_ECONFIG, "refusing URL scheme '%s': only https is allowed",
-			    scheme);
+		            scheme);
 	else if (!is_loopback(host))
-		r = err_set(err, WXR_ECONFIG,
-			    "refusing plain http to '%s': WeChat Pay is https only; http is allowed "
-			    "only to the local simulator (127.0.0.1, localhost or [::1])",
-			    host);
+		r = err_set(
+		        err, WXR_ECONFIG,
+		        "refusing plain http to '%s': WeChat Pay is https only; http is allowed "
+		        "only to the local simulator (127.0.0.1, localhost or [::1])",
+		        host);
 	free(scheme);
 	free(host);
 	free(port);
@@ -198,14 +199,14 @@ int http_url_split(const char *url, char **out_origin, char **out_target, struct
 
 		if (c <= 0x20 || c >= 0x7f) {
 			r = err_set(err, WXR_EDATA,
-				    "bad URL: character 0x%02x in its path or query must be "
-				    "percent-encoded",
-				    c);
+			            "bad URL: character 0x%02x in its path or query must be "
+			            "percent-encoded",
+			            c);
 			goto out;
 		}
 	}
 	*out_origin = port ? xasprintf("%s://%s:%s", scheme, host, port)
-			   : xasprintf("%s://%s", scheme, host);
+	                   : xasprintf("%s://%s", scheme, host);
 	if (tlen == 0 || t[0] == '?')
 		*out_target = xasprintf("/%.*s", (int)tlen, t);
 	else
@@ -308,7 +309,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 }
 
 int http_do(struct http *h, const struct http_request *req, struct http_response *resp,
-	    struct wxr_err *err)
+            struct wxr_err *err)
 {
 	CURL *c = h->curl;
 	struct curl_slist *hdrs = NULL;
@@ -391,8 +392,9 @@ int http_do(struct http *h, const struct http_request *req, struct http_response
 			resp->status = code;
 		r = 0;
 	} else if (x.sink_rc < 0) {
+		resp->sink_failed = true;
 		r = err_set(err, x.sink_rc, "download stopped by its receiver after %zu bytes: %s",
-			    resp->streamed, wxr_strerror(x.sink_rc));
+		            resp->streamed, wxr_strerror(x.sink_rc));
 	} else if (x.too_big) {
 		r = err_set(err, WXR_ETOOBIG, "response body larger than %zu bytes", max);
 	} else if (x.too_many) {

@@ -29,14 +29,14 @@ struct http_opts {
 typedef int (*http_sink)(void *ctx, const void *p, size_t n);
 
 struct http_request {
-	const char *method;          /* "GET" or "POST" */
-	const char *url;             /* absolute; checked with http_url_check() */
-	const char *const *headers;  /* "Name: value" lines, NULL-terminated; may be NULL */
-	const void *body;            /* POST body (borrowed); may be NULL */
+	const char *method;         /* "GET" or "POST" */
+	const char *url;            /* absolute; checked with http_url_check() */
+	const char *const *headers; /* "Name: value" lines, NULL-terminated; may be NULL */
+	const void *body;           /* POST body (borrowed); may be NULL */
 	size_t body_len;
-	size_t body_max;             /* cap of the captured body; 0 -> HTTP_BODY_MAX */
-	long timeout_s;              /* 0 -> the handle's; else overrides it for this request */
-	http_sink sink;              /* if set, 2xx bodies go here, not into the response */
+	size_t body_max; /* cap of the captured body; 0 -> HTTP_BODY_MAX */
+	long timeout_s;  /* 0 -> the handle's; else overrides it for this request */
+	http_sink sink;  /* if set, 2xx bodies go here, not into the response */
 	void *sink_ctx;
 };
 
@@ -51,8 +51,9 @@ struct http_response {
 	struct buf body;             /* captured body (all of it, or non-2xx ones when streaming) */
 	struct http_header *headers; /* of the final response (owned) */
 	size_t nheaders;
-	size_t streamed;             /* bytes handed to the sink */
+	size_t streamed; /* bytes handed to the sink */
 	bool timed_out;
+	bool sink_failed; /* the sink stopped the transfer */
 };
 
 /* Returns NULL (and sets err) only when libcurl cannot start. */
@@ -74,7 +75,7 @@ const char *http_header_get(const struct http_response *r, const char *name);
  * reset first.
  */
 int http_do(struct http *h, const struct http_request *req, struct http_response *resp,
-	    struct wxr_err *err);
+            struct wxr_err *err);
 
 /*
  * 0 when url is https://..., or http:// to 127.0.0.1, localhost or [::1] (the

@@ -173,7 +173,8 @@ static bool is_plain_token(const char *s)
 	if (!*s)
 		return false;
 	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '"' || *s == ',')
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f || *s == '"' ||
+		    *s == ',')
 			return false;
 	return true;
 }
@@ -190,7 +191,7 @@ static char *default_user_agent(void)
 		snprintf(u.machine, sizeof(u.machine), "unknown");
 	}
 	return xasprintf("wxrecon/%s (%s %s) libcurl/%s", WXR_VERSION, u.sysname, u.machine,
-			 cv && cv->version ? cv->version : "?");
+	                 cv && cv->version ? cv->version : "?");
 }
 
 static int load_private_key(struct wxpay *w, const struct wxpay_config *cfg, struct wxr_err *err)
@@ -200,17 +201,18 @@ static int load_private_key(struct wxpay *w, const struct wxpay_config *cfg, str
 	if (cfg->private_key_path && *cfg->private_key_path) {
 		if (stat(cfg->private_key_path, &st) < 0)
 			return err_set(err, WXR_EIO, "cannot open private key '%s': %s",
-				       cfg->private_key_path, strerror(errno));
+			               cfg->private_key_path, strerror(errno));
 		if (st.st_mode & 077)
-			return err_set(err, WXR_ECONFIG,
-				       "private key '%s' is readable by group or others (mode %03o): "
-				       "chmod 600 it",
-				       cfg->private_key_path, (unsigned)(st.st_mode & 0777));
+			return err_set(
+			        err, WXR_ECONFIG,
+			        "private key '%s' is readable by group or others (mode %03o): "
+			        "chmod 600 it",
+			        cfg->private_key_path, (unsigned)(st.st_mode & 0777));
 		return crypto_key_private_load(cfg->private_key_path, &w->priv, err);
 	}
 	if (cfg->private_key_pem && cfg->private_key_pem_len)
 		return crypto_key_private_from_pem(cfg->private_key_pem, cfg->private_key_pem_len,
-						   &w->priv, err);
+		                                   &w->priv, err);
 	return err_set(err, WXR_ECONFIG, "no merchant private key configured");
 }
 
@@ -234,7 +236,7 @@ struct wxpay *wxpay_new(const struct wxpay_config *cfg, struct wxr_err *err)
 	}
 	if (!cfg->serial_no || !is_hex_serial(cfg->serial_no)) {
 		r = err_set(err, WXR_ECONFIG,
-			    "merchant certificate serial (serial_no) missing or not hexadecimal");
+		            "merchant certificate serial (serial_no) missing or not hexadecimal");
 		goto fail;
 	}
 	if (cfg->appid && *cfg->appid && !is_plain_token(cfg->appid)) {
@@ -251,7 +253,7 @@ struct wxpay *wxpay_new(const struct wxpay_config *cfg, struct wxr_err *err)
 		if (cfg->apiv3_key_len != 16 && cfg->apiv3_key_len != 24 &&
 		    cfg->apiv3_key_len != 32) {
 			r = err_set(err, WXR_ECONFIG, "APIv3 key must be 32 bytes, not %zu",
-				    cfg->apiv3_key_len);
+			            cfg->apiv3_key_len);
 			goto fail;
 		}
 		memcpy(w->apiv3_key, cfg->apiv3_key, cfg->apiv3_key_len);
@@ -260,7 +262,7 @@ struct wxpay *wxpay_new(const struct wxpay_config *cfg, struct wxr_err *err)
 	if (!!(cfg->wechatpay_public_key_path && *cfg->wechatpay_public_key_path) !=
 	    !!(cfg->wechatpay_public_key_id && *cfg->wechatpay_public_key_id)) {
 		r = err_set(err, WXR_ECONFIG,
-			    "the WeChat Pay public key needs both its file and its id");
+		            "the WeChat Pay public key needs both its file and its id");
 		goto fail;
 	}
 	if (cfg->wechatpay_public_key_path && *cfg->wechatpay_public_key_path) {
@@ -341,8 +343,9 @@ int wxpay_add_platform_cert(struct wxpay *w, const char *pem, size_t len, struct
 		return err_prefix(err, "platform certificate");
 	if (!info.serial[0]) {
 		crypto_key_free(key);
-		return err_set(err, WXR_EDATA, "platform certificate: PEM is a bare public key, "
-					       "not a certificate");
+		return err_set(err, WXR_EDATA,
+		               "platform certificate: PEM is a bare public key, "
+		               "not a certificate");
 	}
 	for (size_t i = 0; i < w->ncerts; i++) {
 		if (serial_eq(w->certs[i].serial, info.serial)) {
@@ -411,7 +414,7 @@ const char *wxpay_request_serial(const struct wxpay *w, const struct crypto_key 
 /* ---- signing ---- */
 
 void wxpay_sign_message(const char *method, const char *target, int64_t ts, const char *nonce,
-			const void *body, size_t len, struct buf *out)
+                        const void *body, size_t len, struct buf *out)
 {
 	buf_addf(out, "%s\n%s\n%lld\n%s\n", method, target, (long long)ts, nonce);
 	buf_add(out, body ? body : "", body ? len : 0);
@@ -419,8 +422,8 @@ void wxpay_sign_message(const char *method, const char *target, int64_t ts, cons
 }
 
 int wxpay_authorization(const struct wxpay *w, const char *method, const char *target, int64_t ts,
-			const char *nonce, const void *body, size_t len, char **out_auth,
-			struct wxr_err *err)
+                        const char *nonce, const void *body, size_t len, char **out_auth,
+                        struct wxr_err *err)
 {
 	struct buf msg = BUF_INIT;
 	char *sig = NULL;
@@ -432,8 +435,8 @@ int wxpay_authorization(const struct wxpay *w, const char *method, const char *t
 	if (r < 0)
 		return err_prefix(err, "signing request");
 	*out_auth = xasprintf(WXPAY_AUTH_SCHEME " mchid=\"%s\",nonce_str=\"%s\",timestamp=\"%lld\","
-					       "serial_no=\"%s\",signature=\"%s\"",
-			      w->mchid, nonce, (long long)ts, w->serial_no, sig);
+	                                        "serial_no=\"%s\",signature=\"%s\"",
+	                      w->mchid, nonce, (long long)ts, w->serial_no, sig);
 	free(sig);
 	return 0;
 }
@@ -441,7 +444,7 @@ int wxpay_authorization(const struct wxpay *w, const char *method, const char *t
 /* ---- verification ---- */
 
 static const struct crypto_key *find_cert(const struct wxpay_key *keys, size_t n,
-					  const char *serial)
+                                          const char *serial)
 {
 	for (size_t i = 0; i < n; i++)
 		if (serial_eq(keys[i].serial, serial))
@@ -466,8 +469,8 @@ static int parse_ts(const char *s, int64_t *out)
 }
 
 int wxpay_verify(const struct wxpay *w, const char *what, const char *ts, const char *nonce,
-		 const char *signature, const char *serial, const char *sig_type, const void *body,
-		 size_t len, const struct wxpay_keyset *extra, struct wxr_err *err)
+                 const char *signature, const char *serial, const char *sig_type, const void *body,
+                 size_t len, const struct wxpay_keyset *extra, struct wxr_err *err)
 {
 	const struct crypto_key *key = NULL;
 	struct buf msg = BUF_INIT;
@@ -485,38 +488,40 @@ int wxpay_verify(const struct wxpay *w, const char *what, const char *ts, const 
 		return err_set(err, WXR_ESIG, "%s lacks Wechatpay-Serial", what);
 	if (strncmp(signature, WXPAY_PROBE_PREFIX, strlen(WXPAY_PROBE_PREFIX)) == 0)
 		return err_set(err, WXR_ESIG,
-			       "%s carries a WeChat Pay signature probe (Wechatpay-Signature "
-			       "starts with " WXPAY_PROBE_PREFIX "): rejected as unverifiable",
-			       what);
+		               "%s carries a WeChat Pay signature probe (Wechatpay-Signature "
+		               "starts with " WXPAY_PROBE_PREFIX "): rejected as unverifiable",
+		               what);
 	if (sig_type && *sig_type && strcmp(sig_type, WXPAY_AUTH_SCHEME) != 0)
 		return err_set(err, WXR_ESIG, "%s has unsupported Wechatpay-Signature-Type '%s'",
-			       what, shown(sig_type, tmp, sizeof(tmp)));
+		               what, shown(sig_type, tmp, sizeof(tmp)));
 	if (parse_ts(ts, &t) < 0)
 		return err_set(err, WXR_ESIG, "%s has a malformed Wechatpay-Timestamp '%s'", what,
-			       shown(ts, tmp, sizeof(tmp)));
+		               shown(ts, tmp, sizeof(tmp)));
 	now = wxpay_now(w);
 	skew = now > t ? now - t : t - now;
 	if (skew >= WXPAY_CLOCK_SKEW_S)
 		return err_set(err, WXR_ESIG,
-			       "%s timestamp %lld is %lld s away from the local clock (limit %d s; "
-			       "is the clock synchronised?)",
-			       what, (long long)t, (long long)skew, WXPAY_CLOCK_SKEW_S);
+		               "%s timestamp %lld is %lld s away from the local clock (limit %d s; "
+		               "is the clock synchronised?)",
+		               what, (long long)t, (long long)skew, WXPAY_CLOCK_SKEW_S);
 	if (w->pubkey_id && strcmp(serial, w->pubkey_id) == 0) {
 		key = w->pubkey;
 	} else if (strncmp(serial, WXPAY_PUBKEY_PREFIX, strlen(WXPAY_PUBKEY_PREFIX)) == 0) {
-		return err_set(err, WXR_ESIG, "%s is signed with unknown WeChat Pay public key '%s'%s",
-			       what, shown(serial, tmp, sizeof(tmp)),
-			       w->pubkey_id ? " (not the configured one)"
-					    : " (no WeChat Pay public key configured)");
+		return err_set(err, WXR_ESIG,
+		               "%s is signed with unknown WeChat Pay public key '%s'%s", what,
+		               shown(serial, tmp, sizeof(tmp)),
+		               w->pubkey_id ? " (not the configured one)"
+		                            : " (no WeChat Pay public key configured)");
 	} else {
 		key = find_cert(w->certs, w->ncerts, serial);
 		if (!key && extra)
 			key = find_cert(extra->keys, extra->n, serial);
 		if (!key)
-			return err_set(err, WXR_ESIG,
-				       "%s is signed with unknown platform certificate serial '%s'%s",
-				       what, shown(serial, tmp, sizeof(tmp)),
-				       w->ncerts ? "" : " (no platform certificates loaded)");
+			return err_set(
+			        err, WXR_ESIG,
+			        "%s is signed with unknown platform certificate serial '%s'%s",
+			        what, shown(serial, tmp, sizeof(tmp)),
+			        w->ncerts ? "" : " (no platform certificates loaded)");
 	}
 	buf_addf(&msg, "%s\n%s\n", ts, nonce);
 	buf_add(&msg, body ? body : "", body ? len : 0);
@@ -525,7 +530,7 @@ int wxpay_verify(const struct wxpay *w, const char *what, const char *ts, const 
 	buf_release(&msg);
 	if (r < 0)
 		return err_prefix(err, "%s signature (serial '%s')", what,
-				  shown(serial, tmp, sizeof(tmp)));
+		                  shown(serial, tmp, sizeof(tmp)));
 	return 0;
 }
 
@@ -610,7 +615,7 @@ static long backoff_ms(const struct wxpay *w, int n, const struct http_response 
 }
 
 static const char *error_token(int r, const struct http_response *resp, const struct wxpay *w,
-			       char *tmp, size_t size)
+                               char *tmp, size_t size)
 {
 	switch (r) {
 	case 0:
@@ -627,7 +632,7 @@ static const char *error_token(int r, const struct http_response *resp, const st
 	case WXR_ETOOBIG:
 		return "TOO_BIG";
 	default:
-		return "RECEIVER";
+		return resp->sink_failed ? "RECEIVER" : "ERROR";
 	}
 }
 
@@ -640,13 +645,13 @@ static int api_error(struct wxpay *w, const char *method, const char *path, stru
 		snprintf(rid, sizeof(rid), " (request-id %s)", st->request_id);
 	if (st->code_raw[0])
 		return err_set(err, WXR_EAPI, "%s %s: %ld %s: %s%s", method, path, st->http_status,
-			       st->code_raw, st->message[0] ? st->message : "(no message)", rid);
+		               st->code_raw, st->message[0] ? st->message : "(no message)", rid);
 	return err_set(err, WXR_EAPI, "%s %s: HTTP %ld%s%s%s", method, path, st->http_status,
-		       st->message[0] ? ": " : "", st->message, rid);
+	               st->message[0] ? ": " : "", st->message, rid);
 }
 
 int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_response *resp,
-		  struct wxr_err *err)
+                  struct wxr_err *err)
 {
 	char *path = NULL;
 	char *url = NULL;
@@ -660,12 +665,13 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 
 	memset(&w->last, 0, sizeof(w->last));
 	path = rq->hide_query ? xstrndup(rq->target, strcspn(rq->target, "?"))
-			      : xstrdup(rq->target);
+	                      : xstrdup(rq->target);
 	if (rq->money && w->poisoned) {
-		r = err_set(err, WXR_ESIG,
-			    "refusing %s %s: an earlier WeChat Pay response failed verification, so "
-			    "no money-moving call is made by this process",
-			    rq->method, path);
+		r = err_set(
+		        err, WXR_ESIG,
+		        "refusing %s %s: an earlier WeChat Pay response failed verification, so "
+		        "no money-moving call is made by this process",
+		        rq->method, path);
 		goto out;
 	}
 	url = xasprintf("%s%s", w->origin, rq->target);
@@ -681,6 +687,7 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 		size_t nh = 0;
 		int64_t t0;
 		bool retriable = false;
+		bool got;
 
 		r = crypto_nonce(nonce, err);
 		if (r < 0)
@@ -688,7 +695,7 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 		free(auth);
 		auth = NULL;
 		r = wxpay_authorization(w, rq->method, rq->target, wxpay_now(w), nonce, rq->body,
-					rq->body_len, &auth, err);
+		                        rq->body_len, &auth, err);
 		if (r < 0)
 			goto out;
 		free(h_auth);
@@ -714,8 +721,9 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 
 		t0 = mono_ms();
 		r = http_do(w->http, &hr, resp, &aerr);
+		got = r == 0 || resp->sink_failed;
 		if (r < 0) {
-			set_last(w, resp, false);
+			set_last(w, resp, got);
 			retriable = r == WXR_ENET && (resp->streamed == 0 || rq->reset);
 			err_set(err, r, "%s %s: %s", rq->method, path, aerr.msg);
 		} else if (resp->status >= 200 && resp->status < 300) {
@@ -723,24 +731,24 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 			if (rq->verify) {
 				if (rq->bootstrap)
 					r = rq->bootstrap(w, resp, rq->extra, rq->bootstrap_ctx,
-							  &aerr);
+					                  &aerr);
 				if (r == 0)
-					r = wxpay_verify(w, "response", http_header_get(resp,
-							 "Wechatpay-Timestamp"),
-							 http_header_get(resp, "Wechatpay-Nonce"),
-							 http_header_get(resp, "Wechatpay-Signature"),
-							 http_header_get(resp, "Wechatpay-Serial"),
-							 http_header_get(resp,
-									 "Wechatpay-Signature-Type"),
-							 resp->body.data, resp->body.len, rq->extra,
-							 &aerr);
+					r = wxpay_verify(
+					        w, "response",
+					        http_header_get(resp, "Wechatpay-Timestamp"),
+					        http_header_get(resp, "Wechatpay-Nonce"),
+					        http_header_get(resp, "Wechatpay-Signature"),
+					        http_header_get(resp, "Wechatpay-Serial"),
+					        http_header_get(resp, "Wechatpay-Signature-Type"),
+					        resp->body.data, resp->body.len, rq->extra, &aerr);
 				if (r == WXR_ESIG)
 					w->poisoned = true;
 				if (r < 0)
 					err_set(err, r, "%s %s: %s%s", rq->method, path, aerr.msg,
-						r == WXR_ESIG ? "; no money-moving call will be made "
-								"by this process"
-							      : "");
+					        r == WXR_ESIG
+					                ? "; no money-moving call will be made "
+					                  "by this process"
+					                : "");
 			}
 		} else {
 			set_last(w, resp, true);
@@ -754,7 +762,7 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 		memset(&call, 0, sizeof(call));
 		call.method = rq->method;
 		call.path = path;
-		call.http_status = r == 0 || r == WXR_EAPI || r == WXR_ESIG ? resp->status : 0;
+		call.http_status = got ? resp->status : 0;
 		call.request_id = w->last.request_id;
 		call.attempt = attempt;
 		call.elapsed_ms = mono_ms() - t0;

@@ -46,7 +46,7 @@ int wxpay_jparse(const char *text, size_t len, json_t **out, struct wxr_err *err
 
 	if (!root)
 		return err_set(err, WXR_EDATA, "bad JSON at line %d column %d: %s", je.line,
-			       je.column, je.text);
+		               je.column, je.text);
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return err_set(err, WXR_EDATA, "JSON is not an object");
@@ -82,8 +82,8 @@ static int dump_body(json_t *obj, char **out, struct wxr_err *err)
 		if (*p >= 0xF0) {
 			free(s);
 			return err_set(err, WXR_EDATA,
-				       "request text contains a 4-byte UTF-8 character (e.g. an "
-				       "emoji), which WeChat Pay refuses");
+			               "request text contains a 4-byte UTF-8 character (e.g. an "
+			               "emoji), which WeChat Pay refuses");
 		}
 	}
 	*out = s;
@@ -106,9 +106,10 @@ static int check_id(const char *what, const char *s, struct wxr_err *err)
 		return err_set(err, WXR_EUSAGE, "%s is longer than %d characters", what, ID_MAX);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return err_set(err, WXR_EUSAGE, "%s '%.*s' has a character outside "
-							"printable ASCII",
-				       what, (int)i, s);
+			return err_set(err, WXR_EUSAGE,
+			               "%s '%.*s' has a character outside "
+			               "printable ASCII",
+			               what, (int)i, s);
 	return 0;
 }
 
@@ -134,8 +135,7 @@ static char *target_of(const struct wxpay *w, const char *rest)
 }
 
 /* Runs a JSON call and parses the answer (when out_root is not NULL). */
-static int call_json(struct wxpay *w, struct wxpay_req *rq, json_t **out_root,
-		     struct wxr_err *err)
+static int call_json(struct wxpay *w, struct wxpay_req *rq, json_t **out_root, struct wxr_err *err)
 {
 	struct http_response resp;
 	int r;
@@ -204,7 +204,7 @@ static int transaction_from(const json_t *o, struct wxpay_transaction *out, stru
 }
 
 int wxpay_transaction_parse(const char *json, size_t len, struct wxpay_transaction *out,
-			    struct wxr_err *err)
+                            struct wxr_err *err)
 {
 	json_t *root = NULL;
 	int r;
@@ -218,7 +218,7 @@ int wxpay_transaction_parse(const char *json, size_t len, struct wxpay_transacti
 }
 
 static int query_order(struct wxpay *w, const char *kind, const char *id, const char *want_no,
-		       struct wxpay_transaction *out, struct wxr_err *err)
+                       struct wxpay_transaction *out, struct wxr_err *err)
 {
 	struct wxpay_req rq;
 	struct wxpay_transaction t;
@@ -243,7 +243,7 @@ static int query_order(struct wxpay *w, const char *kind, const char *id, const 
 		goto out;
 	if (want_no && t.out_trade_no[0] && strcmp(t.out_trade_no, want_no) != 0) {
 		r = err_set(err, WXR_EDATA, "query of order '%s' answered for order '%s'", want_no,
-			    t.out_trade_no);
+		            t.out_trade_no);
 		wxpay_transaction_release(&t);
 		goto out;
 	}
@@ -258,7 +258,7 @@ out:
 }
 
 int wxpay_query_order(struct wxpay *w, const char *out_trade_no, struct wxpay_transaction *out,
-		      struct wxr_err *err)
+                      struct wxr_err *err)
 {
 	int r = check_id("out_trade_no", out_trade_no, err);
 
@@ -268,7 +268,7 @@ int wxpay_query_order(struct wxpay *w, const char *out_trade_no, struct wxpay_tr
 }
 
 int wxpay_query_order_by_id(struct wxpay *w, const char *transaction_id,
-			    struct wxpay_transaction *out, struct wxr_err *err)
+                            struct wxpay_transaction *out, struct wxr_err *err)
 {
 	int r = check_id("transaction_id", transaction_id, err);
 
@@ -317,7 +317,7 @@ out:
 /* ---- prepay ---- */
 
 int wxpay_prepay_app(struct wxpay *w, const struct wxpay_prepay_req *req, char **out_prepay_id,
-		     struct wxr_err *err)
+                     struct wxr_err *err)
 {
 	struct wxpay_req rq;
 	json_t *body = NULL, *amount = NULL, *scene = NULL, *root = NULL;
@@ -379,7 +379,8 @@ int wxpay_prepay_app(struct wxpay *w, const struct wxpay_prepay_req *req, char *
 		goto out;
 	id = json_string_value(json_object_get(root, "prepay_id"));
 	if (!id || !*id) {
-		r = err_set(err, WXR_EDATA, "POST /v3/pay/transactions/app: answer has no prepay_id");
+		r = err_set(err, WXR_EDATA,
+		            "POST /v3/pay/transactions/app: answer has no prepay_id");
 		goto out;
 	}
 	*out_prepay_id = xstrdup(id);
@@ -449,8 +450,7 @@ static int refund_from(const json_t *o, struct wxpay_refund *out, struct wxr_err
 	return 0;
 }
 
-int wxpay_refund_parse(const char *json, size_t len, struct wxpay_refund *out,
-		       struct wxr_err *err)
+int wxpay_refund_parse(const char *json, size_t len, struct wxpay_refund *out, struct wxr_err *err)
 {
 	json_t *root = NULL;
 	int r;
@@ -465,7 +465,7 @@ int wxpay_refund_parse(const char *json, size_t len, struct wxpay_refund *out,
 
 /* Runs a refund-returning call and checks the answer names the refund asked for. */
 static int call_refund(struct wxpay *w, struct wxpay_req *rq, const char *want_no,
-		       struct wxpay_refund *out, struct wxr_err *err)
+                       struct wxpay_refund *out, struct wxr_err *err)
 {
 	struct wxpay_refund f;
 	json_t *root = NULL;
@@ -480,7 +480,7 @@ static int call_refund(struct wxpay *w, struct wxpay_req *rq, const char *want_n
 		return r;
 	if (f.out_refund_no[0] && strcmp(f.out_refund_no, want_no) != 0) {
 		r = err_set(err, WXR_EDATA, "refund '%s' answered for refund '%s'", want_no,
-			    f.out_refund_no);
+		            f.out_refund_no);
 		wxpay_refund_release(&f);
 		return r;
 	}
@@ -489,7 +489,7 @@ static int call_refund(struct wxpay *w, struct wxpay_req *rq, const char *want_n
 }
 
 int wxpay_refund_create(struct wxpay *w, const struct wxpay_refund_req *req,
-			struct wxpay_refund *out, struct wxr_err *err)
+                        struct wxpay_refund *out, struct wxr_err *err)
 {
 	struct wxpay_req rq;
 	json_t *body = NULL, *amount = NULL;
@@ -500,16 +500,16 @@ int wxpay_refund_create(struct wxpay *w, const struct wxpay_refund_req *req,
 	r = check_id("out_refund_no", req->out_refund_no, err);
 	if (r == 0)
 		r = check_id(by_tid ? "transaction_id" : "out_trade_no",
-			     by_tid ? req->transaction_id : req->out_trade_no, err);
+		             by_tid ? req->transaction_id : req->out_trade_no, err);
 	if (r < 0)
 		return r;
 	if (req->amount_refund < 1 || req->amount_total < req->amount_refund)
 		return err_set(err, WXR_EUSAGE,
-			       "refund of %lld fen from an order of %lld fen is not possible",
-			       (long long)req->amount_refund, (long long)req->amount_total);
+		               "refund of %lld fen from an order of %lld fen is not possible",
+		               (long long)req->amount_refund, (long long)req->amount_total);
 	body = json_object();
 	r = jset_str(body, by_tid ? "transaction_id" : "out_trade_no",
-		     by_tid ? req->transaction_id : req->out_trade_no, err);
+	             by_tid ? req->transaction_id : req->out_trade_no, err);
 	if (r == 0)
 		r = jset_str(body, "out_refund_no", req->out_refund_no, err);
 	if (r == 0)
@@ -548,7 +548,7 @@ out:
 }
 
 int wxpay_refund_query(struct wxpay *w, const char *out_refund_no, struct wxpay_refund *out,
-		       struct wxr_err *err)
+                       struct wxr_err *err)
 {
 	struct wxpay_req rq;
 	char *eno = NULL, *rest = NULL, *target = NULL;
@@ -579,7 +579,7 @@ static void wipe_str(char *s)
 }
 
 int wxpay_refund_abnormal(struct wxpay *w, struct wxpay_abnormal_refund_req *req,
-			  struct wxpay_refund *out, struct wxr_err *err)
+                          struct wxpay_refund *out, struct wxr_err *err)
 {
 	struct wxpay_req rq;
 	const struct crypto_key *key = NULL;
@@ -598,7 +598,7 @@ int wxpay_refund_abnormal(struct wxpay *w, struct wxpay_abnormal_refund_req *req
 	user_card = req->type && strcmp(req->type, "USER_BANK_CARD") == 0;
 	if (!user_card && !(req->type && strcmp(req->type, "MERCHANT_BANK_CARD") == 0)) {
 		r = err_set(err, WXR_EUSAGE,
-			    "abnormal refund type must be MERCHANT_BANK_CARD or USER_BANK_CARD");
+		            "abnormal refund type must be MERCHANT_BANK_CARD or USER_BANK_CARD");
 		goto out;
 	}
 	body = json_object();
@@ -611,21 +611,21 @@ int wxpay_refund_abnormal(struct wxpay *w, struct wxpay_abnormal_refund_req *req
 		if (!req->bank_type || !*req->bank_type || !req->bank_account ||
 		    !*req->bank_account || !req->real_name || !*req->real_name) {
 			r = err_set(err, WXR_EUSAGE,
-				    "USER_BANK_CARD needs bank_type, bank_account and real_name");
+			            "USER_BANK_CARD needs bank_type, bank_account and real_name");
 			goto out;
 		}
 		serial = wxpay_request_serial(w, &key);
 		if (!serial || !key) {
 			r = err_set(err, WXR_ECONFIG,
-				    "USER_BANK_CARD needs the WeChat Pay public key or a platform "
-				    "certificate to encrypt the account");
+			            "USER_BANK_CARD needs the WeChat Pay public key or a platform "
+			            "certificate to encrypt the account");
 			goto out;
 		}
 		r = crypto_oaep_encrypt(key, req->bank_account, strlen(req->bank_account),
-					&enc_account, err);
+		                        &enc_account, err);
 		if (r == 0)
 			r = crypto_oaep_encrypt(key, req->real_name, strlen(req->real_name),
-						&enc_name, err);
+			                        &enc_name, err);
 		if (r < 0) {
 			err_prefix(err, "encrypting the bank details");
 			goto out;
@@ -680,7 +680,7 @@ void wxpay_bill_release(struct wxpay_bill *b)
 }
 
 static int apply_bill(struct wxpay *w, const char *rest, struct wxpay_bill *out,
-		      struct wxr_err *err)
+                      struct wxr_err *err)
 {
 	struct wxpay_req rq;
 	struct wxpay_bill b;
@@ -701,7 +701,7 @@ static int apply_bill(struct wxpay *w, const char *rest, struct wxpay_bill *out,
 	b.download_url = wxpay_jstr(root, "download_url");
 	if (!b.download_url[0] || !b.hash_value[0]) {
 		r = err_set(err, WXR_EDATA, "GET %s: answer lacks download_url or hash_value",
-			    target);
+		            target);
 		wxpay_bill_release(&b);
 		goto out;
 	}
@@ -721,7 +721,7 @@ static int check_bill_arg(const char *what, const char *s, struct wxr_err *err)
 }
 
 int wxpay_bill_trade(struct wxpay *w, const char *bill_date, const char *bill_type, bool gzip,
-		     struct wxpay_bill *out, struct wxr_err *err)
+                     struct wxpay_bill *out, struct wxr_err *err)
 {
 	const char *type = bill_type && *bill_type ? bill_type : "ALL";
 	char *rest;
@@ -733,14 +733,14 @@ int wxpay_bill_trade(struct wxpay *w, const char *bill_date, const char *bill_ty
 	if (r < 0)
 		return r;
 	rest = xasprintf("/v3/bill/tradebill?bill_date=%s&bill_type=%s%s", bill_date, type,
-			 gzip ? "&tar_type=GZIP" : "");
+	                 gzip ? "&tar_type=GZIP" : "");
 	r = apply_bill(w, rest, out, err);
 	free(rest);
 	return r;
 }
 
-int wxpay_bill_fundflow(struct wxpay *w, const char *bill_date, const char *account_type,
-			bool gzip, struct wxpay_bill *out, struct wxr_err *err)
+int wxpay_bill_fundflow(struct wxpay *w, const char *bill_date, const char *account_type, bool gzip,
+                        struct wxpay_bill *out, struct wxr_err *err)
 {
 	const char *type = account_type && *account_type ? account_type : "BASIC";
 	char *rest;
@@ -752,15 +752,14 @@ int wxpay_bill_fundflow(struct wxpay *w, const char *bill_date, const char *acco
 	if (r < 0)
 		return r;
 	rest = xasprintf("/v3/bill/fundflowbill?bill_date=%s&account_type=%s%s", bill_date, type,
-			 gzip ? "&tar_type=GZIP" : "");
+	                 gzip ? "&tar_type=GZIP" : "");
 	r = apply_bill(w, rest, out, err);
 	free(rest);
 	return r;
 }
 
 int wxpay_bill_download(struct wxpay *w, const char *download_url, wxpay_sink sink,
-			wxpay_sink_reset reset, void *ctx, int64_t *out_bytes,
-			struct wxr_err *err)
+                        wxpay_sink_reset reset, void *ctx, int64_t *out_bytes, struct wxr_err *err)
 {
 	struct wxpay_req rq;
 	struct http_response resp;
@@ -768,16 +767,17 @@ int wxpay_bill_download(struct wxpay *w, const char *download_url, wxpay_sink si
 	int r;
 
 	http_response_init(&resp);
-	r = http_url_split(download_url ? download_url : "", &origin, &target, err);
+	/* The URL holds a token: keep it out of the message. */
+	r = http_url_split(download_url ? download_url : "", &origin, &target, NULL);
 	if (r < 0) {
-		err_prefix(err, "bill download");
+		r = err_set(err, WXR_EDATA, "bill download: download_url is not a usable URL");
 		goto out;
 	}
 	if (strcmp(origin, w->origin) != 0) {
 		r = err_set(err, WXR_EDATA,
-			    "refusing to download a bill from '%s': signed requests go only to "
-			    "the configured WeChat Pay host '%s'",
-			    origin, w->origin);
+		            "refusing to download a bill from '%s': signed requests go only to "
+		            "the configured WeChat Pay host '%s'",
+		            origin, w->origin);
 		goto out;
 	}
 	memset(&rq, 0, sizeof(rq));

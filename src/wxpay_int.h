@@ -27,20 +27,20 @@
 struct wxpay_key {
 	char serial[CRYPTO_SERIAL_MAX]; /* certificate serial, upper-case hex */
 	int64_t not_before, not_after;
-	struct crypto_key *key;         /* owned */
+	struct crypto_key *key; /* owned */
 };
 
 struct wxpay {
-	char *mchid, *appid, *serial_no;   /* owned */
-	struct crypto_key *priv;           /* merchant key */
+	char *mchid, *appid, *serial_no; /* owned */
+	struct crypto_key *priv;         /* merchant key */
 	unsigned char apiv3_key[32];
-	size_t apiv3_key_len;              /* 0: none */
-	struct crypto_key *pubkey;         /* WeChat Pay public key, or NULL */
-	char *pubkey_id;                   /* its id, or NULL */
-	struct wxpay_key *certs;           /* platform certificates (owned) */
+	size_t apiv3_key_len;      /* 0: none */
+	struct crypto_key *pubkey; /* WeChat Pay public key, or NULL */
+	char *pubkey_id;           /* its id, or NULL */
+	struct wxpay_key *certs;   /* platform certificates (owned) */
 	size_t ncerts;
-	char *origin;                      /* "https://api.mch.weixin.qq.com" */
-	char *base_path;                   /* "" or "/prefix" of base_url */
+	char *origin;    /* "https://api.mch.weixin.qq.com" */
+	char *base_path; /* "" or "/prefix" of base_url */
 	int retries;
 	long retry_base_ms;
 	long download_timeout_s;
@@ -61,22 +61,22 @@ struct wxpay_keyset {
 
 /* One logical API call for wxpay_request(). */
 struct wxpay_req {
-	const char *method;     /* "GET" or "POST" */
-	const char *target;     /* canonical URL (path?query), percent-encoded: sent and signed */
-	const char *body;       /* NULL for none */
+	const char *method; /* "GET" or "POST" */
+	const char *target; /* canonical URL (path?query), percent-encoded: sent and signed */
+	const char *body;   /* NULL for none */
 	size_t body_len;
-	bool retry;             /* idempotent: retry 5xx/429/transport errors */
-	bool verify;            /* verify 2xx responses */
-	bool money;             /* money-moving: refused once poisoned */
-	bool hide_query;        /* the query holds a token: keep it out of logs and errors */
+	bool retry;                   /* idempotent: retry 5xx/429/transport errors */
+	bool verify;                  /* verify 2xx responses */
+	bool money;                   /* money-moving: refused once poisoned */
+	bool hide_query;              /* the query holds a token: keep it out of logs and errors */
 	const char *wechatpay_serial; /* Wechatpay-Serial to send; NULL -> wxpay_request_serial() */
-	http_sink sink;         /* stream 2xx bodies here (bill download) */
+	http_sink sink;               /* stream 2xx bodies here (bill download) */
 	wxpay_sink_reset reset;
 	void *sink_ctx;
-	long timeout_s;         /* 0 -> the handle's */
+	long timeout_s; /* 0 -> the handle's */
 	/* Runs on a 2xx body before verification; may fill *extra with more keys. */
 	int (*bootstrap)(struct wxpay *w, const struct http_response *resp,
-			 struct wxpay_keyset *extra, void *ctx, struct wxr_err *err);
+	                 struct wxpay_keyset *extra, void *ctx, struct wxr_err *err);
 	void *bootstrap_ctx;
 	struct wxpay_keyset *extra;
 };
@@ -86,11 +86,11 @@ int64_t wxpay_now(const struct wxpay *w);
 
 /* Appends "METHOD\nTARGET\nTS\nNONCE\nBODY\n" to out. */
 void wxpay_sign_message(const char *method, const char *target, int64_t ts, const char *nonce,
-			const void *body, size_t len, struct buf *out);
+                        const void *body, size_t len, struct buf *out);
 /* *out_auth = the Authorization header value (new string). */
 int wxpay_authorization(const struct wxpay *w, const char *method, const char *target, int64_t ts,
-			const char *nonce, const void *body, size_t len, char **out_auth,
-			struct wxr_err *err);
+                        const char *nonce, const void *body, size_t len, char **out_auth,
+                        struct wxr_err *err);
 
 /*
  * Verifies "TS\nNONCE\nBODY\n" against the signature with the key that serial
@@ -98,11 +98,11 @@ int wxpay_authorization(const struct wxpay *w, const char *method, const char *t
  * with the reason (missing header, probe, stale, unknown serial, mismatch).
  */
 int wxpay_verify(const struct wxpay *w, const char *what, const char *ts, const char *nonce,
-		 const char *signature, const char *serial, const char *sig_type, const void *body,
-		 size_t len, const struct wxpay_keyset *extra, struct wxr_err *err);
+                 const char *signature, const char *serial, const char *sig_type, const void *body,
+                 size_t len, const struct wxpay_keyset *extra, struct wxr_err *err);
 
 /* The Wechatpay-Serial for requests: public key id, else the newest platform cert, else NULL;
-   *out_key (may be NULL) gets its key. */
+ *out_key (may be NULL) gets its key. */
 const char *wxpay_request_serial(const struct wxpay *w, const struct crypto_key **out_key);
 
 /*
@@ -111,7 +111,7 @@ const char *wxpay_request_serial(const struct wxpay *w, const struct crypto_key 
  * the caller, released by the caller), or a negative WXR_E*.
  */
 int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_response *resp,
-		  struct wxr_err *err);
+                  struct wxr_err *err);
 
 /* Percent-encodes everything but [A-Za-z0-9-._~]; new string. */
 char *wxpay_pct(const char *s);

@@ -18,7 +18,7 @@
 
 /* Decrypts an encrypt-resource/encrypt_certificate object with the APIv3 key. */
 static int decrypt_resource(const struct wxpay *w, const json_t *res, struct buf *out,
-			    struct wxr_err *err)
+                            struct wxr_err *err)
 {
 	const char *alg = json_string_value(json_object_get(res, "algorithm"));
 	const char *nonce = json_string_value(json_object_get(res, "nonce"));
@@ -31,8 +31,8 @@ static int decrypt_resource(const struct wxpay *w, const json_t *res, struct buf
 		return err_set(err, WXR_EDATA, "encrypted resource lacks nonce or ciphertext");
 	if (alg && strcmp(alg, "AEAD_AES_256_GCM") != 0)
 		return err_set(err, WXR_EDATA, "unsupported resource algorithm '%.40s'", alg);
-	return crypto_aesgcm_decrypt_b64(w->apiv3_key, w->apiv3_key_len, nonce, aad ? aad : "",
-					 ct, out, err);
+	return crypto_aesgcm_decrypt_b64(w->apiv3_key, w->apiv3_key_len, nonce, aad ? aad : "", ct,
+	                                 out, err);
 }
 
 /* ---- notifications ---- */
@@ -55,7 +55,7 @@ void wxpay_notification_release(struct wxpay_notification *n)
 }
 
 int wxpay_notify_parse(struct wxpay *w, const struct wxpay_notify_headers *hdr, const void *body,
-		       size_t len, struct wxpay_notification *out, struct wxr_err *err)
+                       size_t len, struct wxpay_notification *out, struct wxr_err *err)
 {
 	struct wxpay_notification n;
 	struct buf pt;
@@ -67,9 +67,9 @@ int wxpay_notify_parse(struct wxpay *w, const struct wxpay_notify_headers *hdr, 
 	buf_init_max(&pt, NOTIFY_BODY_MAX);
 	if (len > NOTIFY_BODY_MAX)
 		return err_set(err, WXR_ETOOBIG, "notification body larger than %d bytes",
-			       NOTIFY_BODY_MAX);
-	r = wxpay_verify(w, "notification", hdr->timestamp, hdr->nonce, hdr->signature,
-			 hdr->serial, hdr->signature_type, body, len, NULL, err);
+		               NOTIFY_BODY_MAX);
+	r = wxpay_verify(w, "notification", hdr->timestamp, hdr->nonce, hdr->signature, hdr->serial,
+	                 hdr->signature_type, body, len, NULL, err);
 	if (r < 0)
 		goto out;
 	r = wxpay_jparse(body, len, &root, err);
@@ -128,7 +128,7 @@ struct certs_ctx {
 
 /* Bootstrap step of GET /v3/certificates: decrypt every certificate before verifying. */
 static int certs_bootstrap(struct wxpay *w, const struct http_response *resp,
-			   struct wxpay_keyset *extra, void *vctx, struct wxr_err *err)
+                           struct wxpay_keyset *extra, void *vctx, struct wxr_err *err)
 {
 	struct certs_ctx *ctx = vctx;
 	json_t *root = NULL;
@@ -170,9 +170,8 @@ static int certs_bootstrap(struct wxpay *w, const struct http_response *resp,
 		}
 		extra->n++;
 		if (!info.serial[0] || strcasecmp(info.serial, pc->serial_no) != 0) {
-			r = err_set(err, WXR_EDATA,
-				    "certificate listed as '%.64s' has serial '%s'", pc->serial_no,
-				    info.serial);
+			r = err_set(err, WXR_EDATA, "certificate listed as '%.64s' has serial '%s'",
+			            pc->serial_no, info.serial);
 			goto out;
 		}
 		memcpy(k->serial, info.serial, sizeof(k->serial));
@@ -194,8 +193,9 @@ int wxpay_certificates(struct wxpay *w, struct wxpay_cert_list *out, struct wxr_
 	int r;
 
 	if (!w->apiv3_key_len)
-		return err_set(err, WXR_ECONFIG, "downloading platform certificates needs the "
-						 "APIv3 key");
+		return err_set(err, WXR_ECONFIG,
+		               "downloading platform certificates needs the "
+		               "APIv3 key");
 	memset(&ctx, 0, sizeof(ctx));
 	http_response_init(&resp);
 	target = xasprintf("%s/v3/certificates", w->base_path);
@@ -236,7 +236,7 @@ void wxpay_app_invoke_release(struct wxpay_app_invoke *a)
 }
 
 int wxpay_app_invoke_at(struct wxpay *w, const char *prepay_id, int64_t timestamp,
-			const char *nonce, struct wxpay_app_invoke *out, struct wxr_err *err)
+                        const char *nonce, struct wxpay_app_invoke *out, struct wxr_err *err)
 {
 	struct wxpay_app_invoke a;
 	struct buf msg = BUF_INIT;
@@ -267,7 +267,7 @@ int wxpay_app_invoke_at(struct wxpay *w, const char *prepay_id, int64_t timestam
 }
 
 int wxpay_app_invoke(struct wxpay *w, const char *prepay_id, struct wxpay_app_invoke *out,
-		     struct wxr_err *err)
+                     struct wxr_err *err)
 {
 	char nonce[CRYPTO_NONCE_LEN + 1];
 	int r;

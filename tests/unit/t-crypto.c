@@ -29,10 +29,11 @@ static void find_vectors(const char *argv0)
 	}
 	if (slash)
 		snprintf(vec_dir, sizeof(vec_dir), "%.*s/../../../fixtures/vectors",
-			 (int)(slash - argv0), argv0);
+		         (int)(slash - argv0), argv0);
 }
 
-/* Reads fixtures/vectors/<name>; returns a new NUL-terminated buffer, aborts the test if missing. */
+/* Reads fixtures/vectors/<name>; returns a new NUL-terminated buffer, aborts the test if missing.
+ */
 static char *vec_read(const char *name, size_t *out_len)
 {
 	char path[8192];
@@ -140,7 +141,7 @@ static void test_base64(void)
 		buf_reset(&b);
 		snprintf(name, sizeof(name), "round trip of %zu bytes", n);
 		ok(crypto_b64_decode(s, strlen(s), &b, &err) == 0 && b.len == n &&
-			   memcmp(b.data ? b.data : "", "foobarx", n) == 0,
+		           memcmp(b.data ? b.data : "", "foobarx", n) == 0,
 		   name);
 		free(s);
 	}
@@ -153,7 +154,7 @@ static void test_base64(void)
 	s = crypto_b64_encode(all, sizeof(all));
 	buf_reset(&b);
 	ok(crypto_b64_decode(s, strlen(s), &b, &err) == 0 && b.len == 256 &&
-		   memcmp(b.data, all, 256) == 0,
+	           memcmp(b.data, all, 256) == 0,
 	   "all 256 byte values round-trip");
 	free(s);
 
@@ -170,7 +171,8 @@ static void test_base64(void)
 	ok(strstr(err.msg, "bad base64") != NULL, "error message says bad base64");
 
 	buf_init_max(&capped, 2);
-	ok(crypto_b64_decode("Zm9vYmFy", 8, &capped, &err) == WXR_ETOOBIG, "decode honours the cap");
+	ok(crypto_b64_decode("Zm9vYmFy", 8, &capped, &err) == WXR_ETOOBIG,
+	   "decode honours the cap");
 	buf_release(&capped);
 	buf_release(&b);
 }
@@ -206,7 +208,8 @@ static void test_keys(void)
 	/* V14: serial keeps its leading zero, upper case. */
 	pem = vec_read("go/cert_0C4AEF34B89340881BB2B25226393DC2E47F094B.pem", &len);
 	ok(crypto_cert_info(pem, len, &info, &err) == 0, "V14 certificate parses");
-	is_str(info.serial, "0C4AEF34B89340881BB2B25226393DC2E47F094B", "V14 serial keeps leading 0");
+	is_str(info.serial, "0C4AEF34B89340881BB2B25226393DC2E47F094B",
+	       "V14 serial keeps leading 0");
 	is_int(info.not_after - info.not_before > 0, 1, "V14 validity period");
 	free(pem);
 	k = load_pub("go/cert_D7CE59D1F522D701.pem", &info);
@@ -236,18 +239,24 @@ static void test_keys(void)
 /* V1, V9: PKCS#1 v1.5 signing is deterministic: byte-for-byte equal. */
 static void test_sign_verify(void)
 {
-	static const char v1[] =
-		"Rq+5ZpWV6IHTWE1+9gCrYJKguNgbItpMdlIA+PVCPCdUAKNlohZz7CL7Y8xWDIFJjdGnErMj6Z+Q/h9CF5MV"
-		"+nAVkqDmBR0uP5ppsUEzco4ijvKHsvI2ro4boSW6vSfQs3W8I4QSI9a0/NFIgvj83Fv27LIYZf7deaFWmEwd"
-		"1fpAeJRCyoKyBeJPdsjVx0//Lqe6Wze2zVdliLcBvaHCfpd8+rAVGS+FQDeWgHqJ7n/Zy09LmV1/ghs7pO1m"
-		"djdD16SHKlysAD3K5hNGUJX/SHrEXEcu1yO1AOb/YvOVkjNh8243rcfXNE5L4ph2XS11vS+2aToKYSOcKUag"
-		"f0LLaw==";
-	static const char v9[] =
-		"BKyAfU4iMCuvXMXS0Wzam3V/cnxZ+JaqigPM5OhljS2iOT95OO6Fsuml2JkFANJU9K6q9bLlDhPXuoVz+pp4"
-		"hAm6pHU4ld815U4jsKu1RkyaII+1CYBUYC8TK0XtJ8FwUXXz8vZHh58rrAVN1XwNyvD1vfpxrMT4SL536GLw"
-		"vpUHlCqIMzoZUguLli/K8V29QiOhuH6IEqLNJn8e9b3nwNcQ7be3CzYGpDAKBfDGPCqCv8Rw5zndhlffk2FE"
-		"A70G4hvMwe51qMN/RAJbknXG23bSlObuTCN7Ndj1aJGH6/L+hdwfLpUtJm4QYVazzW7DFD27EpSQEqA8bX9+"
-		"8m1rLg==";
+	static const char v1[] = "Rq+5ZpWV6IHTWE1+9gCrYJKguNgbItpMdlIA+"
+	                         "PVCPCdUAKNlohZz7CL7Y8xWDIFJjdGnErMj6Z+Q/h9CF5MV"
+	                         "+nAVkqDmBR0uP5ppsUEzco4ijvKHsvI2ro4boSW6vSfQs3W8I4QSI9a0/"
+	                         "NFIgvj83Fv27LIYZf7deaFWmEwd"
+	                         "1fpAeJRCyoKyBeJPdsjVx0//"
+	                         "Lqe6Wze2zVdliLcBvaHCfpd8+rAVGS+FQDeWgHqJ7n/Zy09LmV1/ghs7pO1m"
+	                         "djdD16SHKlysAD3K5hNGUJX/SHrEXEcu1yO1AOb/"
+	                         "YvOVkjNh8243rcfXNE5L4ph2XS11vS+2aToKYSOcKUag"
+	                         "f0LLaw==";
+	static const char v9[] = "BKyAfU4iMCuvXMXS0Wzam3V/"
+	                         "cnxZ+JaqigPM5OhljS2iOT95OO6Fsuml2JkFANJU9K6q9bLlDhPXuoVz+pp4"
+	                         "hAm6pHU4ld815U4jsKu1RkyaII+"
+	                         "1CYBUYC8TK0XtJ8FwUXXz8vZHh58rrAVN1XwNyvD1vfpxrMT4SL536GLw"
+	                         "vpUHlCqIMzoZUguLli/"
+	                         "K8V29QiOhuH6IEqLNJn8e9b3nwNcQ7be3CzYGpDAKBfDGPCqCv8Rw5zndhlffk2FE"
+	                         "A70G4hvMwe51qMN/RAJbknXG23bSlObuTCN7Ndj1aJGH6/"
+	                         "L+hdwfLpUtJm4QYVazzW7DFD27EpSQEqA8bX9+"
+	                         "8m1rLg==";
 	struct wxr_err err = WXR_ERR_INIT;
 	struct crypto_key *jpriv = load_priv("java/merchant_private_key.pem");
 	struct crypto_key *jcert = load_pub("java/merchant_certificate.pem", NULL);
@@ -276,7 +285,8 @@ static void test_sign_verify(void)
 	       "V9 'wrong source' fails");
 	is_str(err.msg, "signature does not match", "mismatch message");
 	is_int(crypto_verify_sha256(gpub, "", 0, v9, &err), WXR_ESIG, "V9 empty message fails");
-	is_int(crypto_verify_sha256(gpub, "source", 6, "", &err), WXR_ESIG, "empty signature fails");
+	is_int(crypto_verify_sha256(gpub, "source", 6, "", &err), WXR_ESIG,
+	       "empty signature fails");
 	is_int(crypto_verify_sha256(gpub, "source", 6, "WECHATPAY/SIGNTEST/", &err), WXR_ESIG,
 	       "probe signature fails cleanly");
 	ok(strstr(err.msg, "base64") != NULL, "probe failure says base64");
@@ -306,27 +316,27 @@ static void test_aesgcm(void)
 
 	/* V3: AES-256-GCM */
 	ok(crypto_aesgcm_decrypt_b64(k32, 32, "uluk4a9R25RW", "associatedData",
-				     "ulwSiIajGClcvcOYvOQ7+l+0PAbzzwI=", &out, &err) == 0,
+	                             "ulwSiIajGClcvcOYvOQ7+l+0PAbzzwI=", &out, &err) == 0,
 	   "V3 decrypts");
 	is_str(buf_str(&out), "message", "V3 plaintext");
 	ok(crypto_aesgcm_encrypt(k32, 32, "uluk4a9R25RW", 12, "associatedData", 14, "message", 7,
-				 &ct, &err) == 0,
+	                         &ct, &err) == 0,
 	   "V3 encrypts");
 	s = crypto_b64_encode(ct.data, ct.len);
 	is_str(s, "ulwSiIajGClcvcOYvOQ7+l+0PAbzzwI=", "V3 ciphertext byte for byte");
 	free(s);
 	buf_reset(&out);
 	is_int(crypto_aesgcm_decrypt_b64(k32, 32, "uluk4a9R25RW", "bad-associatedData",
-					 "ulwSiIajGClcvcOYvOQ7+l+0PAbzzwI=", &out, &err),
+	                                 "ulwSiIajGClcvcOYvOQ7+l+0PAbzzwI=", &out, &err),
 	       WXR_ESIG, "V3 wrong AAD fails");
 	ok(strstr(err.msg, "authentication failed") != NULL, "tag failure message");
 	is_int(out.len, 0, "nothing is output on failure");
 	is_int(crypto_aesgcm_decrypt_b64(k32, 32, "bad-4a9R25RW", "associatedData",
-					 "ulwSiIajGClcvcOYvOQ7+l+0PAbzzwI=", &out, &err),
+	                                 "ulwSiIajGClcvcOYvOQ7+l+0PAbzzwI=", &out, &err),
 	       WXR_ESIG, "V3 wrong nonce fails");
 	memset(zeros, 0, sizeof(zeros));
 	is_int(crypto_aesgcm_decrypt(k32, 32, "uluk4a9R25RW", 12, "associatedData", 14, zeros,
-				     sizeof(zeros), &out, &err),
+	                             sizeof(zeros), &out, &err),
 	       WXR_ESIG, "V3 128 zero bytes fail");
 	is_int(crypto_aesgcm_decrypt(k32, 32, "uluk4a9R25RW", 12, "", 0, zeros, 15, &out, &err),
 	       WXR_ESIG, "data shorter than the tag fails authentication");
@@ -334,23 +344,24 @@ static void test_aesgcm(void)
 	/* V10: 16-byte key -> AES-128-GCM */
 	buf_reset(&out);
 	ok(crypto_aesgcm_decrypt_b64(k16, 16, "wCq51qZv4Yfg", "Dl56FrqWQJF1t9LtC3vEUsniZKvbqdR8",
-				     "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC", &out, &err) == 0,
+	                             "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC", &out, &err) == 0,
 	   "V10 decrypts with AES-128");
 	is_str(buf_str(&out), "Hello World", "V10 plaintext");
 	is_int(crypto_aesgcm_decrypt_b64("testAPIv3Key1111", 16, "wCq51qZv4Yfg",
-					 "Dl56FrqWQJF1t9LtC3vEUsniZKvbqdR8",
-					 "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC", &out, &err),
+	                                 "Dl56FrqWQJF1t9LtC3vEUsniZKvbqdR8",
+	                                 "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC", &out, &err),
 	       WXR_ESIG, "V10 wrong key fails");
 	is_int(crypto_aesgcm_decrypt_b64("not a aes key", 13, "wCq51qZv4Yfg", "x",
-					 "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC", &out, &err),
+	                                 "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC", &out, &err),
 	       WXR_EDATA, "V10 13-byte key is an invalid key size");
 	ok(strstr(err.msg, "16, 24 or 32") != NULL, "key size message");
 	is_int(crypto_aesgcm_decrypt_b64(k16, 16, "wCq51qZv4Yfg", "x", "invalid cipher", &out,
-					 &err),
+	                                 &err),
 	       WXR_EDATA, "V10 'invalid cipher' is a base64 error");
 	ok(strstr(err.msg, "base64") != NULL, "base64 error message");
-	is_int(crypto_aesgcm_decrypt_b64(k16, 16, "wCq51qZv4Yfg", "Dl56FrqWQJF1t9LtC3vEUsniZKvbqdR8",
-					 "SGVsbG8gV29ybGQK", &out, &err),
+	is_int(crypto_aesgcm_decrypt_b64(k16, 16, "wCq51qZv4Yfg",
+	                                 "Dl56FrqWQJF1t9LtC3vEUsniZKvbqdR8", "SGVsbG8gV29ybGQK",
+	                                 &out, &err),
 	       WXR_ESIG, "V10 'SGVsbG8gV29ybGQK' fails authentication");
 	is_int(crypto_aesgcm_decrypt(k16, 16, "", 0, "", 0, zeros, 32, &out, &err), WXR_EDATA,
 	       "empty nonce refused");
@@ -359,11 +370,11 @@ static void test_aesgcm(void)
 	buf_reset(&ct);
 	buf_reset(&out);
 	ok(crypto_aesgcm_encrypt(k32, 32, "000000000000", 12, "", 0, "", 0, &ct, &err) == 0 &&
-		   ct.len == CRYPTO_GCM_TAG_LEN,
+	           ct.len == CRYPTO_GCM_TAG_LEN,
 	   "empty plaintext encrypts to just a tag");
 	ok(crypto_aesgcm_decrypt(k32, 32, "000000000000", 12, "", 0, ct.data, ct.len, &out, &err) ==
-			   0 &&
-		   out.len == 0,
+	                   0 &&
+	           out.len == 0,
 	   "and decrypts to nothing");
 
 	buf_release(&out);
@@ -382,8 +393,8 @@ static void test_certdownload(void)
 
 	json = vec_read("certdownload/java_download_certificate_response.json", &len);
 	want = vec_read(
-		"certdownload/decrypted_certificate_5DEA10EF55877E3CF6C33255C2E7DEFFF7E427EC.pem",
-		&want_len);
+	        "certdownload/decrypted_certificate_5DEA10EF55877E3CF6C33255C2E7DEFFF7E427EC.pem",
+	        &want_len);
 	/* Pull the ciphertext out without a JSON parser (the wxpay tests use jansson). */
 	p = strstr(json, "\"ciphertext\": \"");
 	ok(p != NULL, "V4 fixture has a ciphertext");
@@ -397,7 +408,8 @@ static void test_certdownload(void)
 	ok(out.len == want_len && memcmp(out.data, want, want_len) == 0,
 	   "V4 plaintext equals the published PEM byte for byte");
 	ok(crypto_cert_info(out.data, out.len, &info, &err) == 0, "V4 plaintext is a certificate");
-	is_str(info.serial, "5DEA10EF55877E3CF6C33255C2E7DEFFF7E427EC", "V4 serial matches serial_no");
+	is_str(info.serial, "5DEA10EF55877E3CF6C33255C2E7DEFFF7E427EC",
+	       "V4 serial matches serial_no");
 	free(ct);
 out:
 	buf_release(&out);
@@ -409,17 +421,25 @@ out:
 static void test_oaep(void)
 {
 	static const char v5[] =
-		"Qqsluo7R1IZyAqdkm/jBzwXDP5VndCwwFbRA+yILFTYciZzrRChQIQ7SKuI2k3YSR5auB3ZspdjR1WPB3PTC"
-		"Ke6BCFx3NnaPWhSwonYTmW8ZseXjkbcYSbKL5O/6dr6Zftg3t2A2FUd97acjM1fr2EIvIvRieQ3Hl8qVkDBY"
-		"9520wm1rzvePUnxQWN70RZiBcqr7O7Gb0gU3l7FkvoUFSbY44HgDJetmVow3yGIV3Tcd45o2MNQ+5F1qvjIj"
-		"b3/6dkGKce4/kNTYraUMO6o6kfFXlfg+bFRIiz8hiUpbToWdu7g0R5Hq0/YIE5vw/5Ms4gbk2HIQIfOLkY8s"
-		"EPjYHA==";
+	        "Qqsluo7R1IZyAqdkm/"
+	        "jBzwXDP5VndCwwFbRA+yILFTYciZzrRChQIQ7SKuI2k3YSR5auB3ZspdjR1WPB3PTC"
+	        "Ke6BCFx3NnaPWhSwonYTmW8ZseXjkbcYSbKL5O/"
+	        "6dr6Zftg3t2A2FUd97acjM1fr2EIvIvRieQ3Hl8qVkDBY"
+	        "9520wm1rzvePUnxQWN70RZiBcqr7O7Gb0gU3l7FkvoUFSbY44HgDJetmVow3yGIV3Tcd45o2MNQ+"
+	        "5F1qvjIj"
+	        "b3/6dkGKce4/kNTYraUMO6o6kfFXlfg+bFRIiz8hiUpbToWdu7g0R5Hq0/YIE5vw/"
+	        "5Ms4gbk2HIQIfOLkY8s"
+	        "EPjYHA==";
 	static const char v6[] =
-		"ckMdMJormpuX4nBmmhiDJqFBqPsrFIi6uLQEY5s8+Dbr91q2kC29yfghp97zG/BCo6KBGp+Blh+lIPg4/WQu"
-		"QiCxJ5ZkwWvxtVd1TO7UkZVpgrW9cxDGZP28Rn5pbSMqeGA4rKMROJDblb+KBSCu/Nkvejo3yxoFDasf8ehW"
-		"7rrXR21eQq1SgbvO/uUR+c81I3fUr5gO+gKgV9aKn8kTgqIRTprZkUE5CE6hvk3ybqAP7gRXAJsMGpHeoxr2"
-		"uuYDBOhCeXPpRG/6ypkLd52bYOWXFHdd68GWWhN3OGXpdPUwaaJafEW4vnYTMhkacyicxVH3AtWLcsOKJoyl"
-		"IxjFHQ==";
+	        "ckMdMJormpuX4nBmmhiDJqFBqPsrFIi6uLQEY5s8+Dbr91q2kC29yfghp97zG/BCo6KBGp+Blh+lIPg4/"
+	        "WQu"
+	        "QiCxJ5ZkwWvxtVd1TO7UkZVpgrW9cxDGZP28Rn5pbSMqeGA4rKMROJDblb+KBSCu/"
+	        "Nkvejo3yxoFDasf8ehW"
+	        "7rrXR21eQq1SgbvO/"
+	        "uUR+c81I3fUr5gO+gKgV9aKn8kTgqIRTprZkUE5CE6hvk3ybqAP7gRXAJsMGpHeoxr2"
+	        "uuYDBOhCeXPpRG/"
+	        "6ypkLd52bYOWXFHdd68GWWhN3OGXpdPUwaaJafEW4vnYTMhkacyicxVH3AtWLcsOKJoyl"
+	        "IxjFHQ==";
 	struct wxr_err err = WXR_ERR_INIT;
 	struct buf out = BUF_INIT;
 	struct crypto_key *jpriv = load_priv("java/merchant_private_key.pem");
@@ -442,11 +462,11 @@ static void test_oaep(void)
 	ok(c1 && strlen(c1) == 344, "RSA-2048 OAEP ciphertext is 344 base64 chars");
 	buf_reset(&out);
 	ok(c1 && crypto_oaep_decrypt(gpriv, c1, &out, &err) == 0 &&
-		   strcmp(buf_str(&out), "hello world") == 0,
+	           strcmp(buf_str(&out), "hello world") == 0,
 	   "V15 round trip (SPKI)");
 	buf_reset(&out);
 	ok(c2 && crypto_oaep_decrypt(gpriv, c2, &out, &err) == 0 &&
-		   strcmp(buf_str(&out), "hello world") == 0,
+	           strcmp(buf_str(&out), "hello world") == 0,
 	   "V15 round trip (cert)");
 	is_int(crypto_oaep_decrypt(jpriv, c1, &out, &err), WXR_ESIG, "wrong private key fails");
 	free(c1);

@@ -39,7 +39,7 @@ struct reply {
 	const char *headers; /* extra header lines, each ending in \r\n */
 	enum sign_mode sign;
 	int delay_ms;
-	int hangup;          /* close without answering */
+	int hangup; /* close without answering */
 };
 
 struct seen {
@@ -67,8 +67,8 @@ struct server {
 	int connections;
 	int unexpected;
 	int stop;
-	struct crypto_key *sign_key;  /* WeChat Pay side */
-	struct crypto_key *merchant;  /* merchant certificate's key */
+	struct crypto_key *sign_key; /* WeChat Pay side */
+	struct crypto_key *merchant; /* merchant certificate's key */
 	char sign_serial[128];
 	char pubkey_id[128];
 };
@@ -86,8 +86,8 @@ static void find_fixtures(const char *argv0)
 		snprintf(fx_dir, sizeof(fx_dir), "fixtures");
 		return;
 	}
-	snprintf(fx_dir, sizeof(fx_dir), "%.*s/../../../fixtures",
-		 slash ? (int)(slash - argv0) : 1, slash ? argv0 : ".");
+	snprintf(fx_dir, sizeof(fx_dir), "%.*s/../../../fixtures", slash ? (int)(slash - argv0) : 1,
+	         slash ? argv0 : ".");
 }
 
 static char *fx_path(const char *name)
@@ -207,12 +207,12 @@ static void answer(int fd, const struct reply *rp)
 		if (rp->sign == SIGN_BAD)
 			sig[5] = sig[5] == 'A' ? 'B' : 'A';
 		buf_addf(&out, "Wechatpay-Timestamp: %lld\r\nWechatpay-Nonce: srvnonce%d\r\n", ts,
-			 rid);
+		         rid);
 		buf_addf(&out, "Wechatpay-Signature: %s%s\r\n",
-			 rp->sign == SIGN_PROBE ? "WECHATPAY/SIGNTEST/" : "",
-			 rp->sign == SIGN_PROBE ? "AAAA" : sig);
+		         rp->sign == SIGN_PROBE ? "WECHATPAY/SIGNTEST/" : "",
+		         rp->sign == SIGN_PROBE ? "AAAA" : sig);
 		buf_addf(&out, "Wechatpay-Serial: %s\r\n",
-			 rp->sign == SIGN_OTHER_SERIAL ? "PUB_KEY_ID_0999" : srv.sign_serial);
+		         rp->sign == SIGN_OTHER_SERIAL ? "PUB_KEY_ID_0999" : srv.sign_serial);
 		buf_adds(&out, "Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048\r\n");
 		free(sig);
 	}
@@ -252,7 +252,7 @@ static void serve_conn(int fd)
 				sscanf(in.data, "%7s %1023s", s->method, s->target);
 				find_header(in.data, "Authorization", s->auth, sizeof(s->auth));
 				find_header(in.data, "Wechatpay-Serial", s->wserial,
-					    sizeof(s->wserial));
+				            sizeof(s->wserial));
 				find_header(in.data, "Accept", s->accept, sizeof(s->accept));
 				find_header(in.data, "Content-Type", s->ctype, sizeof(s->ctype));
 				find_header(in.data, "User-Agent", s->ua, sizeof(s->ua));
@@ -269,10 +269,12 @@ static void serve_conn(int fd)
 				}
 				pthread_mutex_unlock(&srv.mu);
 				/* Drop the request from the input. */
-				memmove(in.data, in.data + head_len + clen, in.len - head_len - clen);
+				memmove(in.data, in.data + head_len + clen,
+				        in.len - head_len - clen);
 				in.len -= head_len + clen;
 				in.data[in.len] = '\0';
-				for (int waited = 0; waited < rp.delay_ms && !srv.stop; waited += 10)
+				for (int waited = 0; waited < rp.delay_ms && !srv.stop;
+				     waited += 10)
 					usleep(10000);
 				if (rp.hangup)
 					break;
@@ -406,8 +408,7 @@ static void on_call(void *ctx, const struct wxpay_call *call)
 		return;
 	snprintf(cs->c[cs->n].method, sizeof(cs->c[0].method), "%s", call->method);
 	snprintf(cs->c[cs->n].path, sizeof(cs->c[0].path), "%s", call->path);
-	snprintf(cs->c[cs->n].error, sizeof(cs->c[0].error), "%s",
-		 call->error ? call->error : "");
+	snprintf(cs->c[cs->n].error, sizeof(cs->c[0].error), "%s", call->error ? call->error : "");
 	snprintf(cs->c[cs->n].request_id, sizeof(cs->c[0].request_id), "%s", call->request_id);
 	cs->c[cs->n].status = call->http_status;
 	cs->c[cs->n].attempt = call->attempt;
@@ -420,7 +421,7 @@ static char *apiv3_key;
 static size_t apiv3_key_len;
 
 static struct wxpay *client(const char *base_url, int retries, bool pubkey_mode,
-			    struct wxr_err *err)
+                            struct wxr_err *err)
 {
 	struct wxpay_config cfg;
 	struct wxpay *w;
@@ -466,12 +467,12 @@ static int64_t now_ms(void)
 }
 
 static const char tx_body[] =
-	"{\"amount\":{\"currency\":\"CNY\",\"payer_currency\":\"CNY\",\"payer_total\":2500,"
-	"\"total\":2500},\"appid\":\"wx8888888888888888\",\"mchid\":\"1900000001\","
-	"\"out_trade_no\":\"ORD-1|x\",\"payer\":{\"openid\":\"oUser\"},"
-	"\"success_time\":\"2025-03-01T09:15:02+08:00\",\"trade_state\":\"SUCCESS\","
-	"\"trade_state_desc\":\"支付成功\",\"trade_type\":\"APP\","
-	"\"transaction_id\":\"4200000001202503010000000001\"}";
+        "{\"amount\":{\"currency\":\"CNY\",\"payer_currency\":\"CNY\",\"payer_total\":2500,"
+        "\"total\":2500},\"appid\":\"wx8888888888888888\",\"mchid\":\"1900000001\","
+        "\"out_trade_no\":\"ORD-1|x\",\"payer\":{\"openid\":\"oUser\"},"
+        "\"success_time\":\"2025-03-01T09:15:02+08:00\",\"trade_state\":\"SUCCESS\","
+        "\"trade_state_desc\":\"支付成功\",\"trade_type\":\"APP\","
+        "\"transaction_id\":\"4200000001202503010000000001\"}";
 
 static void test_query(struct wxpay *w, const char *pubid)
 {
@@ -525,8 +526,8 @@ static void test_errors(struct wxpay *w)
 	struct wxpay_transaction t;
 	const struct wxpay_status *st;
 	struct reply not_found[] = { { 404,
-				       "{\"code\":\"ORDER_NOT_EXIST\",\"message\":\"订单不存在\"}",
-				       NULL, SIGN_NONE, 0, 0 } };
+		                       "{\"code\":\"ORDER_NOT_EXIST\",\"message\":\"订单不存在\"}",
+		                       NULL, SIGN_NONE, 0, 0 } };
 	struct reply flaky[] = {
 		{ 500, "{\"code\":\"SYSTEM_ERROR\",\"message\":\"busy\"}", NULL, SIGN_NONE, 0, 0 },
 		{ 200, tx_body, NULL, SIGN_GOOD, 0, 0 },
@@ -537,10 +538,10 @@ static void test_errors(struct wxpay *w)
 		{ 503, "", NULL, SIGN_NONE, 0, 0 },
 	};
 	struct reply param[] = { { 400, "{\"code\":\"PARAM_ERROR\",\"message\":\"bad\"}", NULL,
-				   SIGN_NONE, 0, 0 } };
+		                   SIGN_NONE, 0, 0 } };
 	struct reply limited[] = {
-		{ 429, "{\"code\":\"FREQUENCY_LIMITED\",\"message\":\"slow\"}", "Retry-After: 1\r\n",
-		  SIGN_NONE, 0, 0 },
+		{ 429, "{\"code\":\"FREQUENCY_LIMITED\",\"message\":\"slow\"}",
+		  "Retry-After: 1\r\n", SIGN_NONE, 0, 0 },
 		{ 200, tx_body, NULL, SIGN_GOOD, 0, 0 },
 	};
 	int64_t t0;
@@ -548,10 +549,11 @@ static void test_errors(struct wxpay *w)
 	memset(&t, 0, sizeof(t));
 	script(not_found, 1);
 	is_int(wxpay_query_order(w, "ORD-1|x", &t, &err), WXR_EAPI, "404 is WXR_EAPI");
-	ok(strncmp(err.msg, "GET /v3/pay/transactions/out-trade-no/ORD-1%7Cx?mchid=1900000001: 404 "
-			    "ORDER_NOT_EXIST: 订单不存在 (request-id req-",
-		   strlen("GET /v3/pay/transactions/out-trade-no/ORD-1%7Cx?mchid=1900000001: 404 "
-			  "ORDER_NOT_EXIST: 订单不存在 (request-id req-")) == 0,
+	ok(strncmp(err.msg,
+	           "GET /v3/pay/transactions/out-trade-no/ORD-1%7Cx?mchid=1900000001: 404 "
+	           "ORDER_NOT_EXIST: 订单不存在 (request-id req-",
+	           strlen("GET /v3/pay/transactions/out-trade-no/ORD-1%7Cx?mchid=1900000001: 404 "
+	                  "ORDER_NOT_EXIST: 订单不存在 (request-id req-")) == 0,
 	   "error message: method, path, status, code, message, request id");
 	st = wxpay_last(w);
 	is_int(st->http_status, 404, "last: 404");
@@ -608,7 +610,7 @@ static void test_poison(struct wxpay *w)
 	struct reply stale[] = { { 200, tx_body, NULL, SIGN_STALE, 0, 0 } };
 	struct reply other[] = { { 200, tx_body, NULL, SIGN_OTHER_SERIAL, 0, 0 } };
 	struct reply bad[] = { { 200, tx_body, NULL, SIGN_BAD, 0, 0 },
-			       { 200, tx_body, NULL, SIGN_GOOD, 0, 0 } };
+		               { 200, tx_body, NULL, SIGN_GOOD, 0, 0 } };
 	struct reply unsigned204[] = { { 204, NULL, NULL, SIGN_NONE, 0, 0 } };
 
 	memset(&t, 0, sizeof(t));
@@ -679,19 +681,19 @@ static const char *jstr_or_empty(const json_t *o, const char *key)
 static void test_refunds(struct wxpay *w)
 {
 	static const char refund_body[] =
-		"{\"refund_id\":\"50300000012025030100000000001\",\"out_refund_no\":\"RF-1\","
-		"\"transaction_id\":\"4200000001202503010000000001\",\"out_trade_no\":\"ORD-1\","
-		"\"channel\":\"ORIGINAL\",\"user_received_account\":\"招商银行信用卡0403\","
-		"\"create_time\":\"2025-03-01T18:40:11+08:00\",\"status\":\"PROCESSING\","
-		"\"funds_account\":\"AVAILABLE\",\"amount\":{\"total\":2500,\"refund\":1000,"
-		"\"payer_total\":2500,\"payer_refund\":1000,\"currency\":\"CNY\"}}";
+	        "{\"refund_id\":\"50300000012025030100000000001\",\"out_refund_no\":\"RF-1\","
+	        "\"transaction_id\":\"4200000001202503010000000001\",\"out_trade_no\":\"ORD-1\","
+	        "\"channel\":\"ORIGINAL\",\"user_received_account\":\"招商银行信用卡0403\","
+	        "\"create_time\":\"2025-03-01T18:40:11+08:00\",\"status\":\"PROCESSING\","
+	        "\"funds_account\":\"AVAILABLE\",\"amount\":{\"total\":2500,\"refund\":1000,"
+	        "\"payer_total\":2500,\"payer_refund\":1000,\"currency\":\"CNY\"}}";
 	struct wxr_err err = WXR_ERR_INIT;
 	struct wxpay_refund f;
 	struct wxpay_refund_req rr;
 	struct wxpay_abnormal_refund_req ar;
 	struct reply r2[] = { { 500, "{\"code\":\"SYSTEM_ERROR\",\"message\":\"x\"}", NULL,
-				SIGN_NONE, 0, 0 },
-			      { 200, refund_body, NULL, SIGN_GOOD, 0, 0 } };
+		                SIGN_NONE, 0, 0 },
+		              { 200, refund_body, NULL, SIGN_GOOD, 0, 0 } };
 	struct reply r1[] = { { 200, refund_body, NULL, SIGN_GOOD, 0, 0 } };
 	struct reply wrong[] = { { 200, "{\"out_refund_no\":\"OTHER\"}", NULL, SIGN_GOOD, 0, 0 } };
 	struct crypto_key *wxpriv = NULL;
@@ -756,17 +758,14 @@ static void test_refunds(struct wxpay *w)
 	is_str(json_string_value(json_object_get(j, "bank_type")), "ICBC_DEBIT", "bank_type sent");
 	is_str(json_string_value(json_object_get(j, "type")), "USER_BANK_CARD", "type sent");
 	ok(srv.seen[0].body && !strstr(srv.seen[0].body, "6222020202020202") &&
-		   !strstr(srv.seen[0].body, "张三"),
+	           !strstr(srv.seen[0].body, "张三"),
 	   "no plain text in the body");
-	ok(crypto_oaep_decrypt(wxpriv,
-			       jstr_or_empty(j, "bank_account"), &plain,
-			       &err) == 0 &&
-		   strcmp(buf_str(&plain), "6222020202020202") == 0,
+	ok(crypto_oaep_decrypt(wxpriv, jstr_or_empty(j, "bank_account"), &plain, &err) == 0 &&
+	           strcmp(buf_str(&plain), "6222020202020202") == 0,
 	   "bank_account decrypts (OAEP) with the WeChat Pay key");
 	buf_reset(&plain);
-	ok(crypto_oaep_decrypt(wxpriv, jstr_or_empty(j, "real_name"),
-			       &plain, &err) == 0 &&
-		   strcmp(buf_str(&plain), "张三") == 0,
+	ok(crypto_oaep_decrypt(wxpriv, jstr_or_empty(j, "real_name"), &plain, &err) == 0 &&
+	           strcmp(buf_str(&plain), "张三") == 0,
 	   "real_name decrypts with the WeChat Pay key");
 	json_decref(j);
 	buf_release(&plain);
@@ -793,10 +792,10 @@ static void test_prepay(struct wxpay *w)
 	struct wxr_err err = WXR_ERR_INIT;
 	struct wxpay_prepay_req pr;
 	struct reply ok1[] = { { 200, "{\"prepay_id\":\"wx201410272009395522657a690389285100\"}",
-				 NULL, SIGN_GOOD, 0, 0 } };
+		                 NULL, SIGN_GOOD, 0, 0 } };
 	struct reply fail[] = { { 500, "{\"code\":\"SYSTEM_ERROR\",\"message\":\"x\"}", NULL,
-				  SIGN_NONE, 0, 0 },
-				{ 200, "{}", NULL, SIGN_GOOD, 0, 0 } };
+		                  SIGN_NONE, 0, 0 },
+		                { 200, "{}", NULL, SIGN_GOOD, 0, 0 } };
 	char *id = NULL;
 
 	memset(&pr, 0, sizeof(pr));
@@ -811,7 +810,8 @@ static void test_prepay(struct wxpay *w)
 	free(id);
 	is_str(srv.seen[0].target, "/v3/pay/transactions/app", "prepay target");
 	is_str(srv.seen[0].body,
-	       "{\"appid\":\"wx8888888888888888\",\"mchid\":\"1900000001\",\"description\":\"月卡\","
+	       "{\"appid\":\"wx8888888888888888\",\"mchid\":\"1900000001\",\"description\":"
+	       "\"月卡\","
 	       "\"out_trade_no\":\"ORD20250301A\",\"attach\":\"u=42\",\"notify_url\":"
 	       "\"https://example.com/notify\",\"amount\":{\"total\":2500,\"currency\":\"CNY\"}}",
 	       "prepay body");
@@ -858,12 +858,12 @@ static void test_bills(struct wxpay *w, const char *base)
 	int64_t bytes = 0;
 	struct reply r1[1], dl[2];
 	struct reply none[] = { { 400, "{\"code\":\"NO_STATEMENT_EXIST\",\"message\":\"x\"}", NULL,
-				  SIGN_NONE, 0, 0 } };
+		                  SIGN_NONE, 0, 0 } };
 
 	url = xasprintf("%s/v3/billdownload/file?token=SECRETTOKEN&tartype=gzip", base);
 	apply = xasprintf("{\"hash_type\":\"SHA1\",\"hash_value\":\"9bb6cd819be348f17a9cbcedddc8eb6"
-			  "2fefbd790\",\"download_url\":\"%s\"}",
-			  url);
+	                  "2fefbd790\",\"download_url\":\"%s\"}",
+	                  url);
 	memset(r1, 0, sizeof(r1));
 	r1[0].status = 200;
 	r1[0].body = apply;
@@ -871,16 +871,18 @@ static void test_bills(struct wxpay *w, const char *base)
 	script(r1, 1);
 	memset(&b, 0, sizeof(b));
 	ok(wxpay_bill_trade(w, "2025-03-01", NULL, true, &b, &err) == 0, "trade bill apply");
-	is_str(srv.seen[0].target, "/v3/bill/tradebill?bill_date=2025-03-01&bill_type=ALL&"
-				   "tar_type=GZIP",
+	is_str(srv.seen[0].target,
+	       "/v3/bill/tradebill?bill_date=2025-03-01&bill_type=ALL&"
+	       "tar_type=GZIP",
 	       "trade bill target");
 	is_str(b.hash_type, "SHA1", "hash_type");
 	is_str(b.download_url, url, "download_url");
 	script(r1, 1);
 	wxpay_bill_release(&b);
 	ok(wxpay_bill_fundflow(w, "2025-03-01", NULL, true, &b, &err) == 0, "fund-flow bill apply");
-	is_str(srv.seen[0].target, "/v3/bill/fundflowbill?bill_date=2025-03-01&account_type=BASIC&"
-				   "tar_type=GZIP",
+	is_str(srv.seen[0].target,
+	       "/v3/bill/fundflowbill?bill_date=2025-03-01&account_type=BASIC&"
+	       "tar_type=GZIP",
 	       "fund-flow bill target");
 	script(none, 1);
 	is_int(wxpay_bill_trade(w, "2025-03-01", "SUCCESS", false, &b, &err), WXR_EAPI,
@@ -904,8 +906,9 @@ static void test_bills(struct wxpay *w, const char *base)
 	script(dl, 2);
 	memset(&s, 0, sizeof(s));
 	calls.n = 0;
-	if (!ok(wxpay_bill_download(w, b.download_url, sink_write, sink_reset, &s, &bytes, &err) == 0,
-	   "bill download (after a 500)"))
+	if (!ok(wxpay_bill_download(w, b.download_url, sink_write, sink_reset, &s, &bytes, &err) ==
+	                0,
+	        "bill download (after a 500)"))
 		diag("%s", err.msg);
 	is_int(bytes, 200000, "all bytes delivered");
 	ok(s.data.len == 200000 && s.data.data[0] == 'x', "the sink got the file");
@@ -930,6 +933,10 @@ static void test_bills(struct wxpay *w, const char *base)
 	is_int(wxpay_bill_download(w, other, sink_write, NULL, &s, NULL, &err), WXR_EDATA,
 	       "another port is another host");
 	free(other);
+	is_int(wxpay_bill_download(w, "no url ?token=SECRETTOKEN", sink_write, NULL, &s, NULL,
+	                           &err),
+	       WXR_EDATA, "a malformed download URL is refused");
+	ok(strstr(err.msg, "SECRETTOKEN") == NULL, "without the token in the message");
 
 	/* The sink stops the download. */
 	memset(dl, 0, sizeof(dl));
@@ -942,6 +949,8 @@ static void test_bills(struct wxpay *w, const char *base)
 	is_int(wxpay_bill_download(w, b.download_url, sink_write, NULL, &s, NULL, &err), WXR_EIO,
 	       "the sink's error stops the download");
 	ok(strstr(err.msg, "receiver") != NULL, "the message says the receiver stopped");
+	is_str(calls.c[calls.n - 1].error, "RECEIVER", "hook error RECEIVER");
+	is_int(calls.c[calls.n - 1].status, 200, "hook status of the stopped download");
 	ok(strstr(err.msg, "SECRETTOKEN") == NULL, "the token is not in the message");
 	is_int(srv.nseen, 1, "not retried");
 	buf_release(&s.data);
@@ -964,13 +973,13 @@ static void test_certificates(const char *base)
 	pem = fx_read("keys/wechatpay_cert.pem", &pem_len);
 	serial = fx_text("keys/wechatpay_cert_serial.txt");
 	crypto_aesgcm_encrypt(apiv3_key, apiv3_key_len, "abcdefghijkl", 12, "certificate", 11, pem,
-			      pem_len, &ct, &err);
+	                      pem_len, &ct, &err);
 	b64 = crypto_b64_encode(ct.data, ct.len);
 	root = json_pack("{s:[{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s}}]}", "data", "serial_no", serial,
-			 "effective_time", "2026-11-27T08:58:53+08:00", "expire_time",
-			 "2036-11-24T08:58:53+08:00", "encrypt_certificate", "algorithm",
-			 "AEAD_AES_256_GCM", "nonce", "abcdefghijkl", "associated_data",
-			 "certificate", "ciphertext", b64);
+	                 "effective_time", "2026-11-27T08:58:53+08:00", "expire_time",
+	                 "2036-11-24T08:58:53+08:00", "encrypt_certificate", "algorithm",
+	                 "AEAD_AES_256_GCM", "nonce", "abcdefghijkl", "associated_data",
+	                 "certificate", "ciphertext", b64);
 	body = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 
@@ -1034,7 +1043,7 @@ static void test_transport(const char *base)
 	struct wxpay_transaction t;
 	struct reply slow[] = { { 200, tx_body, NULL, SIGN_GOOD, 2500, 0 } };
 	struct reply hang[] = { { 200, NULL, NULL, SIGN_GOOD, 0, 1 },
-				{ 200, tx_body, NULL, SIGN_GOOD, 0, 0 } };
+		                { 200, tx_body, NULL, SIGN_GOOD, 0, 0 } };
 	struct wxpay_config cfg;
 	struct wxpay *w;
 	int64_t t0;
@@ -1050,8 +1059,7 @@ static void test_transport(const char *base)
 	is_int(calls.n, 3, "tried 1 + 2 times");
 	is_str(calls.c[0].error, "NETWORK", "hook error NETWORK");
 	is_int(calls.c[0].status, 0, "no status");
-	ok(calls.c[0].will_retry && calls.c[1].will_retry && !calls.c[2].will_retry,
-	   "retry flags");
+	ok(calls.c[0].will_retry && calls.c[1].will_retry && !calls.c[2].will_retry, "retry flags");
 	ok(strstr(err.msg, "(after 3 attempts)") != NULL, "message counts attempts");
 	is_int(wxpay_last(w)->http_status, 0, "last status 0");
 	wxpay_free(w);
@@ -1094,7 +1102,7 @@ static void test_http_direct(const char *base)
 	struct http_response resp;
 	struct http_request rq;
 	struct reply r[] = { { 200, "0123456789abcdef", "X-Mixed-Case: v1  \r\n", SIGN_NONE, 0,
-			       0 } };
+		               0 } };
 	char *url = xasprintf("%s/x", base);
 	char *origin = NULL, *target = NULL;
 
@@ -1119,7 +1127,7 @@ static void test_http_direct(const char *base)
 	free(url);
 
 	ok(http_url_split("https://API.mch.weixin.qq.com/v3/x?a=1&b=%2F#frag", &origin, &target,
-			  &err) == 0,
+	                  &err) == 0,
 	   "split a URL");
 	is_str(origin, "https://api.mch.weixin.qq.com", "origin lower-cased");
 	is_str(target, "/v3/x?a=1&b=%2F", "target as given, no fragment");

@@ -41,7 +41,7 @@ static void find_vectors(const char *argv0)
 		return;
 	}
 	snprintf(vec_dir, sizeof(vec_dir), "%.*s/../../../fixtures/vectors",
-		 slash ? (int)(slash - argv0) : 1, slash ? argv0 : ".");
+	         slash ? (int)(slash - argv0) : 1, slash ? argv0 : ".");
 }
 
 static char *vec_read(const char *name, size_t *out_len)
@@ -66,7 +66,7 @@ static char *vec_read(const char *name, size_t *out_len)
 
 /* A handle with an in-memory merchant key from the vectors. */
 static struct wxpay *make(const char *mchid, const char *serial, const char *keyfile,
-			  struct wxpay_config *extra, struct wxr_err *err)
+                          struct wxpay_config *extra, struct wxr_err *err)
 {
 	struct wxpay_config cfg;
 	struct wxpay *w;
@@ -93,13 +93,17 @@ static struct wxpay *make(const char *mchid, const char *serial, const char *key
 static void test_v8(void)
 {
 	static const char sig[] =
-		"I3rBjiGKeDrfOqpT4aW2VvjhsA2GEpOyCQivyRwmSroe6EftplTwTBtIyg0QKmxX+5xWmgOkHEWjebST5Vt8"
-		"NL9Dka8cNN3oZsRvG8hvBxuTLMrvigG7tOF2YNUW6AKzKlCCXMAo0MF6BE/d7jNKyM7nAK+ZaiI/22T4v2Rm"
-		"lQFFGo1op6Li+MBeLb7624rDqkw5VKY97jMavtEFgaVWy0DKTmiXinujsU9kpYVJq8noO0NiyhDWG5RFYQmG"
-		"YRzd3wio9IWRDWYi+qNWuGhg1CoSOgo02UbmT9W8/RXXxP+w0c9RLLhL3aBPT5coCp6cEbyA+KukOGAhKi93"
-		"HHIYAg==";
+	        "I3rBjiGKeDrfOqpT4aW2VvjhsA2GEpOyCQivyRwmSroe6EftplTwTBtIyg0QKmxX+"
+	        "5xWmgOkHEWjebST5Vt8"
+	        "NL9Dka8cNN3oZsRvG8hvBxuTLMrvigG7tOF2YNUW6AKzKlCCXMAo0MF6BE/d7jNKyM7nAK+ZaiI/"
+	        "22T4v2Rm"
+	        "lQFFGo1op6Li+"
+	        "MBeLb7624rDqkw5VKY97jMavtEFgaVWy0DKTmiXinujsU9kpYVJq8noO0NiyhDWG5RFYQmG"
+	        "YRzd3wio9IWRDWYi+qNWuGhg1CoSOgo02UbmT9W8/"
+	        "RXXxP+w0c9RLLhL3aBPT5coCp6cEbyA+KukOGAhKi93"
+	        "HHIYAg==";
 	static const char target[] = "/v3/pay/transactions/id/1217752501201407033233368018"
-				     "?mchid=1230000109";
+	                             "?mchid=1230000109";
 	static const char nonce[] = "eBYqCOxa0QudMnPvVilkTzOg3gHh5Z3u";
 	struct wxr_err err = WXR_ERR_INIT;
 	struct buf msg = BUF_INIT;
@@ -119,7 +123,7 @@ static void test_v8(void)
 	buf_release(&msg);
 
 	w = make("1234567891", "5F1C72E2A8931B72A2E13AF8DEE92471EB397115",
-		 "java/merchant_private_key.pem", NULL, &err);
+	         "java/merchant_private_key.pem", NULL, &err);
 	ok(w != NULL, "handle with the Java merchant key");
 	if (!w) {
 		diag("%s", err.msg);
@@ -128,9 +132,9 @@ static void test_v8(void)
 	ok(wxpay_authorization(w, "GET", target, 1652750623, nonce, NULL, 0, &auth, &err) == 0,
 	   "V8 Authorization built");
 	want = xasprintf("WECHATPAY2-SHA256-RSA2048 mchid=\"1234567891\",nonce_str=\"%s\","
-			 "timestamp=\"1652750623\",serial_no=\"5F1C72E2A8931B72A2E13AF8DEE92471EB"
-			 "397115\",signature=\"%s\"",
-			 nonce, sig);
+	                 "timestamp=\"1652750623\",serial_no=\"5F1C72E2A8931B72A2E13AF8DEE92471EB"
+	                 "397115\",signature=\"%s\"",
+	                 nonce, sig);
 	is_str(auth, want, "V8 Authorization header byte for byte");
 	free(want);
 	free(auth);
@@ -141,20 +145,28 @@ static void test_v8(void)
 static void test_v13(void)
 {
 	static const char get_sig[] =
-		"mG2drrUCDR7EVrJmQVI6eW5VlDB0zzpcYLC83UiNxe1aNAomazwWci4q/HPA7MmlbGAswwSE7iPiLy3vflXo"
-		"hf42WXNA031htDbpBCVt1ti2teKFPh531KK07unc+CrCiepz6veTgsylXYO4iBI+DYQ4UDj+r8A/lhqj7yHm"
-		"tLjvcJ45Og6Wdecd/T7jGgMwcEe1mR7HLzC7R6snnLOaRwnPCe6WyiWGDHHuQzvNFeaztpM3noedCPEwGcul"
-		"oy2MPVvNER6TpM8CUijpKChWM7Q5vIwg8QYv9bH7IuZitLMAgx0+cgaNzFbzZuXxwGB6wIAmv70dWcQx8F2e"
-		"rR/Nzw==";
+	        "mG2drrUCDR7EVrJmQVI6eW5VlDB0zzpcYLC83UiNxe1aNAomazwWci4q/"
+	        "HPA7MmlbGAswwSE7iPiLy3vflXo"
+	        "hf42WXNA031htDbpBCVt1ti2teKFPh531KK07unc+CrCiepz6veTgsylXYO4iBI+DYQ4UDj+r8A/"
+	        "lhqj7yHm"
+	        "tLjvcJ45Og6Wdecd/"
+	        "T7jGgMwcEe1mR7HLzC7R6snnLOaRwnPCe6WyiWGDHHuQzvNFeaztpM3noedCPEwGcul"
+	        "oy2MPVvNER6TpM8CUijpKChWM7Q5vIwg8QYv9bH7IuZitLMAgx0+"
+	        "cgaNzFbzZuXxwGB6wIAmv70dWcQx8F2e"
+	        "rR/Nzw==";
 	static const char post_sig[] =
-		"DCeawJDRmQK8OKC60oPDUI1pUEB+Tf/v5wotGvNAElMqaQkT+tO853h+wADc8ryvvx1CWznNPflug1+p0CXW"
-		"H3lMFQ/IDWkJFRoHO2fYFitv2nN1CNz0OXsDyTJtAOG1bklr9RH2JA2tzYmrbi3GwXX5WOyOWkyXKLy6IdU0"
-		"yVkVZRiOkiwm7cLsFmFkJ66T2X6oOCsECJfvRu/8rrWnYAMZhyXPNSOF1zeRIR22eWOwEUbdi5NmZlsY8klJ"
-		"PP33UKaYy5XIMBuTT+MpoDbPs7XCUC0qsB+CsK5Qxloo4HofHiPlVqls4ZqCtGsKD3oYEgOCDsupkzO0r7Od"
-		"XYUsKw==";
+	        "DCeawJDRmQK8OKC60oPDUI1pUEB+Tf/"
+	        "v5wotGvNAElMqaQkT+tO853h+wADc8ryvvx1CWznNPflug1+p0CXW"
+	        "H3lMFQ/"
+	        "IDWkJFRoHO2fYFitv2nN1CNz0OXsDyTJtAOG1bklr9RH2JA2tzYmrbi3GwXX5WOyOWkyXKLy6IdU0"
+	        "yVkVZRiOkiwm7cLsFmFkJ66T2X6oOCsECJfvRu/"
+	        "8rrWnYAMZhyXPNSOF1zeRIR22eWOwEUbdi5NmZlsY8klJ"
+	        "PP33UKaYy5XIMBuTT+MpoDbPs7XCUC0qsB+"
+	        "CsK5Qxloo4HofHiPlVqls4ZqCtGsKD3oYEgOCDsupkzO0r7Od"
+	        "XYUsKw==";
 	static const char prefix[] = "WECHATPAY2-SHA256-RSA2048 mchid=\"1234567890\","
-				     "nonce_str=\"A1B2C3D4E5F6G7\",timestamp=\"1624523846\","
-				     "serial_no=\"0123456789ABC\",signature=\"";
+	                             "nonce_str=\"A1B2C3D4E5F6G7\",timestamp=\"1624523846\","
+	                             "serial_no=\"0123456789ABC\",signature=\"";
 	struct wxr_err err = WXR_ERR_INIT;
 	struct buf msg = BUF_INIT;
 	char *auth = NULL, *want;
@@ -166,7 +178,7 @@ static void test_v13(void)
 	is_int(msg.len, 48, "V13 GET message is 48 bytes");
 	buf_reset(&msg);
 	wxpay_sign_message("POST", "/v3/certificates", 1624523846, "A1B2C3D4E5F6G7",
-			   "Hello World!\n", 13, &msg);
+	                   "Hello World!\n", 13, &msg);
 	is_str(buf_str(&msg),
 	       "POST\n/v3/certificates\n1624523846\nA1B2C3D4E5F6G7\nHello World!\n\n",
 	       "V13 POST message: body signed verbatim, then one more LF");
@@ -180,14 +192,14 @@ static void test_v13(void)
 		return;
 	}
 	ok(wxpay_authorization(w, "GET", "/v3/certificates", 1624523846, "A1B2C3D4E5F6G7", NULL, 0,
-			       &auth, &err) == 0,
+	                       &auth, &err) == 0,
 	   "V13 GET signed");
 	want = xasprintf("%s%s\"", prefix, get_sig);
 	is_str(auth, want, "V13 GET Authorization byte for byte");
 	free(want);
 	free(auth);
 	ok(wxpay_authorization(w, "POST", "/v3/certificates", 1624523846, "A1B2C3D4E5F6G7",
-			       "Hello World!\n", 13, &auth, &err) == 0,
+	                       "Hello World!\n", 13, &auth, &err) == 0,
 	   "V13 POST signed");
 	want = xasprintf("%s%s\"", prefix, post_sig);
 	is_str(auth, want, "V13 POST Authorization byte for byte");
@@ -228,7 +240,7 @@ static void notif_free(struct notif *n)
 }
 
 static int notif_parse(struct wxpay *w, const struct notif *n, struct wxpay_notification *out,
-		       struct wxr_err *err)
+                       struct wxr_err *err)
 {
 	struct wxpay_notify_headers h = { n->ts, n->nonce, n->sig, n->serial, NULL };
 
@@ -257,7 +269,7 @@ static char *go_sign(const char *ts, const char *nonce, const char *body, size_t
 }
 
 static void expect_sig_fail(struct wxpay *w, const struct notif *n, const char *name,
-			    const char *needle)
+                            const char *needle)
 {
 	struct wxr_err err = WXR_ERR_INIT;
 	struct wxpay_notification out;
@@ -293,7 +305,7 @@ static void test_v11(void)
 	cfg.apiv3_key = key;
 	cfg.apiv3_key_len = key_len;
 	w = make("1900000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-		 "go/test_private_key.pem", &cfg, &err);
+	         "go/test_private_key.pem", &cfg, &err);
 	free(key);
 	ok(w != NULL, "handle with the 16-byte V11 APIv3 key");
 	if (!w) {
@@ -313,7 +325,7 @@ static void test_v11(void)
 		diag("%s", err.msg);
 	want = vec_read("notification/go_notify_expected_plaintext.json", &want_len);
 	ok(out.plaintext && out.plaintext_len == want_len &&
-		   memcmp(out.plaintext, want, want_len) == 0,
+	           memcmp(out.plaintext, want, want_len) == 0,
 	   "V11 plaintext byte for byte");
 	free(want);
 	is_str(out.id, "3119dfba-e649-5eec-ab1e-3412bc4d2e17", "V11 id");
@@ -407,7 +419,7 @@ static void test_v11(void)
 	expect_sig_fail(w, &t, "missing serial rejected", "lacks Wechatpay-Serial");
 	{
 		struct wxpay_notify_headers h = { n.ts, n.nonce, n.sig, n.serial,
-						  "WECHATPAY2-SM2-WITH-SM3" };
+			                          "WECHATPAY2-SM2-WITH-SM3" };
 
 		is_int(wxpay_notify_parse(w, &h, n.body, n.body_len, &out, &err), WXR_ESIG,
 		       "SM2 signature type rejected");
@@ -450,7 +462,7 @@ static void test_v11(void)
 
 	/* Without an APIv3 key the signature verifies but nothing decrypts. */
 	w = make("1900000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-		 "go/test_private_key.pem", NULL, &err);
+	         "go/test_private_key.pem", NULL, &err);
 	cert = vec_read("go/cert_D7CE59D1F522D701.pem", &cert_len);
 	wxpay_add_platform_cert(w, cert, cert_len, &err);
 	free(cert);
@@ -479,7 +491,7 @@ static void test_pubkey_mode(void)
 	cfg.wechatpay_public_key_path = path;
 	cfg.wechatpay_public_key_id = "PUB_KEY_ID_0112345678901234567890123456789012";
 	w = make("1900000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-		 "go/test_private_key.pem", &cfg, &err);
+	         "go/test_private_key.pem", &cfg, &err);
 	free(key);
 	ok(w != NULL, "public-key mode handle");
 	if (!w) {
@@ -499,7 +511,7 @@ static void test_pubkey_mode(void)
 	t.serial = "PUB_KEY_ID_0999999999999999999999999999999999";
 	expect_sig_fail(w, &t, "another public key id rejected", "unknown WeChat Pay public key");
 	expect_sig_fail(w, &n, "platform serial without certificates rejected",
-			"unknown platform certificate");
+	                "unknown platform certificate");
 	notif_free(&n);
 	wxpay_free(w);
 	free(path);
@@ -514,7 +526,7 @@ static void test_cert_choice(void)
 	size_t len;
 
 	w = make("1900000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-		 "go/test_private_key.pem", NULL, &err);
+	         "go/test_private_key.pem", NULL, &err);
 	ok(wxpay_request_serial(w, NULL) == NULL, "no key: no Wechatpay-Serial");
 	pem = vec_read("go/cert_F5765756002FDD77.pem", &len);
 	wxpay_add_platform_cert(w, pem, len, &err);
@@ -551,17 +563,17 @@ static void test_empty_body(void)
 	size_t len;
 
 	w = make("1900000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-		 "go/test_private_key.pem", NULL, &err);
+	         "go/test_private_key.pem", NULL, &err);
 	pem = vec_read("go/cert_F5765756002FDD77.pem", &len);
 	wxpay_add_platform_cert(w, pem, len, &err);
 	free(pem);
 	fake_now = 1700000000;
 	sig = go_sign("1700000000", "nonce204", "", 0);
 	is_int(wxpay_verify(w, "response", "1700000000", "nonce204", sig, "F5765756002FDD77", NULL,
-			    NULL, 0, NULL, &err),
+	                    NULL, 0, NULL, &err),
 	       0, "empty body verifies over ts\\nnonce\\n\\n");
 	is_int(wxpay_verify(w, "response", "1700000000", "nonce204", sig, "F5765756002FDD77", NULL,
-			    "{}", 2, NULL, &err),
+	                    "{}", 2, NULL, &err),
 	       WXR_ESIG, "and not over another body");
 	ok(strncmp(err.msg, "response signature (serial 'F5765756002FDD77')", 46) == 0,
 	   "message names what failed and the serial");
@@ -577,16 +589,17 @@ static void test_app_invoke(void)
 	struct crypto_key *pub = NULL;
 	struct wxpay *w;
 	char *path = xasprintf("%s/go/test_public_key.pem", vec_dir);
-	static const char msg[] = "wx2421b1c4370ec43b\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n"
-				  "wx201410272009395522657a690389285100\n";
+	static const char msg[] =
+	        "wx2421b1c4370ec43b\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n"
+	        "wx201410272009395522657a690389285100\n";
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.appid = "wx2421b1c4370ec43b";
 	w = make("1900007291", "408B07E79B8269FEC3D5D3E6AB8ED163A6A380DB",
-		 "go/test_private_key.pem", &cfg, &err);
+	         "go/test_private_key.pem", &cfg, &err);
 	memset(&a, 0, sizeof(a));
 	ok(wxpay_app_invoke_at(w, "wx201410272009395522657a690389285100", 1554208460,
-			       "593BEC0C930BF1AFEB40B4A08C8FB242", &a, &err) == 0,
+	                       "593BEC0C930BF1AFEB40B4A08C8FB242", &a, &err) == 0,
 	   "APP invoke signed");
 	is_str(a.appid, "wx2421b1c4370ec43b", "appid");
 	is_str(a.partnerid, "1900007291", "partnerid is the mchid");
@@ -608,7 +621,7 @@ static void test_app_invoke(void)
 	crypto_key_free(pub);
 	wxpay_free(w);
 	w = make("1900007291", "408B07E79B8269FEC3D5D3E6AB8ED163A6A380DB",
-		 "go/test_private_key.pem", NULL, &err);
+	         "go/test_private_key.pem", NULL, &err);
 	is_int(wxpay_app_invoke_at(w, "wx1", 1, "n", &a, &err), WXR_ECONFIG,
 	       "no appid: configuration error");
 	wxpay_free(w);
@@ -637,13 +650,14 @@ static void test_pct(void)
 static void test_parse(void)
 {
 	static const char tx[] =
-		"{\"amount\":{\"currency\":\"CNY\",\"payer_currency\":\"CNY\",\"payer_total\":90,"
-		"\"total\":100},\"appid\":\"wx8888888888888888\",\"attach\":\"u=1\","
-		"\"bank_type\":\"CMB_DEBIT\",\"mchid\":\"1900000001\",\"out_trade_no\":\"ORD1\","
-		"\"payer\":{\"openid\":\"oUser\"},\"promotion_detail\":[{\"amount\":10}],"
-		"\"success_time\":\"2025-03-01T09:15:02+08:00\",\"trade_state\":\"SUCCESS\","
-		"\"trade_state_desc\":\"ok\",\"trade_type\":\"APP\",\"transaction_id\":\"42000001\","
-		"\"new_field\":{\"x\":[1,2]}}";
+	        "{\"amount\":{\"currency\":\"CNY\",\"payer_currency\":\"CNY\",\"payer_total\":90,"
+	        "\"total\":100},\"appid\":\"wx8888888888888888\",\"attach\":\"u=1\","
+	        "\"bank_type\":\"CMB_DEBIT\",\"mchid\":\"1900000001\",\"out_trade_no\":\"ORD1\","
+	        "\"payer\":{\"openid\":\"oUser\"},\"promotion_detail\":[{\"amount\":10}],"
+	        "\"success_time\":\"2025-03-01T09:15:02+08:00\",\"trade_state\":\"SUCCESS\","
+	        "\"trade_state_desc\":\"ok\",\"trade_type\":\"APP\",\"transaction_id\":"
+	        "\"42000001\","
+	        "\"new_field\":{\"x\":[1,2]}}";
 	struct wxr_err err = WXR_ERR_INIT;
 	struct wxpay_transaction t;
 	struct wxpay_refund f;
@@ -672,16 +686,16 @@ static void test_parse(void)
 
 	memset(&f, 0, sizeof(f));
 	ok(wxpay_refund_parse(SL("{\"refund_status\":\"SUCCESS\",\"out_refund_no\":\"R1\","
-				 "\"amount\":{\"refund\":5,\"total\":10,\"payer_refund\":5,"
-				 "\"payer_total\":10}}"),
-			      &f, &err) == 0,
+	                         "\"amount\":{\"refund\":5,\"total\":10,\"payer_refund\":5,"
+	                         "\"payer_total\":10}}"),
+	                      &f, &err) == 0,
 	   "refund notification parses");
 	is_str(f.status, "SUCCESS", "refund_status read as status");
 	is_int(f.amount_refund, 5, "amount.refund");
 	is_int(f.amount_payer_total, 10, "amount.payer_total");
 	wxpay_refund_release(&f);
 	ok(wxpay_refund_parse(SL("{\"status\":\"PROCESSING\",\"refund_status\":\"X\"}"), &f,
-			      &err) == 0,
+	                      &err) == 0,
 	   "refund answer parses");
 	is_str(f.status, "PROCESSING", "status wins over refund_status");
 	wxpay_refund_release(&f);
@@ -701,31 +715,31 @@ static void test_config(void)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.base_url = "http://example.com";
 	w = make("1900000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-		 "go/test_private_key.pem", &cfg, &err);
+	         "go/test_private_key.pem", &cfg, &err);
 	ok(w == NULL && err.code == WXR_ECONFIG, "plain http to example.com refused");
 	ok(strstr(err.msg, "simulator") != NULL, "the message says http is for the simulator");
 	cfg.base_url = "ftp://127.0.0.1/";
 	w = make("1900000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-		 "go/test_private_key.pem", &cfg, &err);
+	         "go/test_private_key.pem", &cfg, &err);
 	ok(w == NULL && err.code == WXR_ECONFIG, "ftp refused");
 	cfg.base_url = "http://127.0.0.1:8080/";
 	w = make("1900000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-		 "go/test_private_key.pem", &cfg, &err);
+	         "go/test_private_key.pem", &cfg, &err);
 	ok(w != NULL, "http to 127.0.0.1 accepted");
 	wxpay_free(w);
 	cfg.base_url = "http://[::1]:8080";
 	w = make("1900000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-		 "go/test_private_key.pem", &cfg, &err);
+	         "go/test_private_key.pem", &cfg, &err);
 	ok(w != NULL, "http to [::1] accepted");
 	wxpay_free(w);
 	cfg.base_url = "http://LOCALHOST:8080";
 	w = make("1900000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-		 "go/test_private_key.pem", &cfg, &err);
+	         "go/test_private_key.pem", &cfg, &err);
 	ok(w != NULL, "http to localhost accepted");
 	wxpay_free(w);
 	cfg.base_url = "http://127.0.0.1.example.com";
 	w = make("1900000001", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
-		 "go/test_private_key.pem", &cfg, &err);
+	         "go/test_private_key.pem", &cfg, &err);
 	ok(w == NULL, "http to 127.0.0.1.example.com refused");
 	cfg.base_url = NULL;
 
