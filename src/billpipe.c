@@ -184,6 +184,21 @@ static int on_header(void *ctx, enum bill_kind kind, enum bill_layout layout,
 	return 0;
 }
 
+/* A merchant id as it may name a stored bill: 1-32 letters and digits. */
+static bool mchid_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++, n++) {
+		char c = *s;
+
+		if (n >= 32 || !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+				 (c >= 'a' && c <= 'z')))
+			return false;
+	}
+	return n > 0;
+}
+
 static int on_trade(void *ctx, int64_t line, const struct bill_trade *t, char *reason,
 		    size_t reason_size, struct wxr_err *err)
 {
@@ -191,6 +206,10 @@ static int on_trade(void *ctx, int64_t line, const struct bill_trade *t, char *r
 	const char *mchid;
 
 	if (t->mchid && *t->mchid) {
+		if (!mchid_ok(t->mchid)) {
+			snprintf(reason, reason_size, "bad 商户号 '%.40s'", t->mchid);
+			return BILLPARSE_REJECT;
+		}
 		if (!p->bill_mchid) {
 			p->bill_mchid = xstrdup(t->mchid);
 		} else if (strcmp(t->mchid, p->bill_mchid) != 0) {

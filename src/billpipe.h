@@ -13,7 +13,8 @@
  * Memory stays flat whatever the size of the bill.
  *
  * The bill's merchant: the trade bill's 商户号 column (the first accepted
- * row's value; rows of another merchant are rejected), else opts->mchid.
+ * row's value; rows of another merchant, or whose 商户号 is not 1-32 letters
+ * and digits, are rejected), else opts->mchid.
  */
 #ifndef WXR_BILLPIPE_H
 #define WXR_BILLPIPE_H
@@ -45,7 +46,7 @@ struct billpipe_result {
 	bool gzip;       /* the input was gzip */
 	bool replaced;   /* an older bill of that (mchid, date, kind) was replaced */
 	bool summary_ok; /* the summary line agrees with the stored rows */
-	char mismatch_text[512];      /* which totals differ ("" when summary_ok) */
+	char mismatch_text[1024];     /* which totals differ ("" when summary_ok) */
 	char mchid[64];               /* the merchant the bill was stored under */
 	struct billparse_result parse; /* layout, summary, sums, mismatch bits */
 };

@@ -538,6 +538,22 @@ static void test_hand(void)
 			  " rate_note FROM bill_trades WHERE line = 2"),
 	       "1900000099 DEV-01 CMB_DEBIT 费率备注一", "every column stored");
 
+	/* a 商户号 that cannot name a merchant is rejected */
+	{
+		size_t len;
+		char *data = slurp(FIX "hand_all_bom_crlf.csv", &len);
+		char *m = strstr(strstr(data, "`1900000001,") + 1, "`1900000001,");
+
+		memcpy(m, "`19000!0001,", 12);
+		o.bill_date = "2025-03-04";
+		r = pipe_data(db, &o, data, len, 0, NULL, &res, &err);
+		ok(r == 0 && res.rows == 2 && res.rejects == 1 && !res.summary_ok, "bad 商户号 row rejected");
+		is_str(q_text(db, "SELECT line || ' ' || reason FROM bill_rejects r JOIN bill_files f ON"
+				  " f.id = r.file_id WHERE f.bill_date = '2025-03-04'"),
+		       "3 bad 商户号 '19000!0001'", "bad 商户号 reason");
+		free(data);
+	}
+
 	o.bill_date = "2025-03-02";
 	r = billpipe_import_file(db, &o, FIX "hand_success_lf.csv", NULL, &res, &err);
 	ok(r == 0 && res.rows == 2 && res.summary_ok, "hand SUCCESS stored");
