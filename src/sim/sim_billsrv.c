@@ -539,7 +539,7 @@ void sim_bill_apply(struct sim *s, bool trade, struct sim_req *rq, struct sim_re
 		free(file);
 		file = NULL;
 	}
-	if (!in_list(type, trade_types, ARRAY_SIZE(trade_types)) ||
+	if ((trade && !in_list(type, trade_types, ARRAY_SIZE(trade_types))) ||
 	    (!trade && strcmp(type, "BASIC") != 0)) {
 		sim_resp_error(rs, 400, "NO_STATEMENT_EXIST", "请求的账单文件不存在", NULL);
 		goto out;
