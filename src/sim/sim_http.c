@@ -251,6 +251,15 @@ json_t *sim_journal_to_json(const struct sim *s)
 	return a;
 }
 
+/* Raw targets are ASCII when clients encode them; anything else is not echoed. */
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
 static void journal_add(struct sim *s, const char *method, const char *path, const char *url,
 			int status, const char *request_id, bool auth_ok, const char *fault)
 {
@@ -258,7 +267,7 @@ static void journal_add(struct sim *s, const char *method, const char *path, con
 
 	e.method = xstrdup(method);
 	e.path = xstrdup(path);
-	e.url = json_stringn(url, strlen(url)) ? xstrdup(url) : xstrdup("?");
+	e.url = printable(url) ? xstrdup(url) : xstrdup("?");
 	e.status = status;
 	e.request_id = request_id ? xstrdup(request_id) : NULL;
 	e.auth_ok = auth_ok;
