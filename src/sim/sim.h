@@ -29,31 +29,32 @@
 #include "wxrecon.h"
 
 /* ---- codes for statuses PROTOCOL.md marks unconfirmed: one constant each ---- */
-#define SIM_CODE_ORDER_PAID        "ORDER_PAID"        /* 400: close/prepay of a paid order */
-#define SIM_STATUS_ORDER_PAID      400
-#define SIM_CODE_STATEMENT_CREATING "STATEMENT_CREATING" /* 400: bill not released yet */
+#define SIM_CODE_ORDER_PAID           "ORDER_PAID" /* 400: close/prepay of a paid order */
+#define SIM_STATUS_ORDER_PAID         400
+#define SIM_CODE_STATEMENT_CREATING   "STATEMENT_CREATING" /* 400: bill not released yet */
 #define SIM_STATUS_STATEMENT_CREATING 400
-#define SIM_CODE_BILL_TOO_OLD      "PARAM_ERROR"       /* 400: bill_date older than 3 months */
-#define SIM_CODE_BILL_FUTURE       "PARAM_ERROR"       /* 400: bill_date after today */
-#define SIM_CODE_NO_UA_ACCEPT      "INVALID_REQUEST"   /* 400: missing User-Agent or Accept */
-#define SIM_CODE_AUTH_MALFORMED    "SIGN_ERROR"        /* 401: bad/missing Authorization */
-#define SIM_STATUS_AUTH_MALFORMED  401
-#define SIM_CODE_MCHID_MISMATCH    "INVALID_REQUEST"   /* 400: body/query mchid != header */
-#define SIM_CODE_REFUND_TOO_MUCH   "INVALID_REQUEST"   /* 400: refunds would exceed total */
-#define SIM_CODE_REFUND_TOO_LATE   "INVALID_REQUEST"   /* 400: more than a year after pay */
-#define SIM_CODE_REFUND_TOO_MANY   "INVALID_REQUEST"   /* 400: more than 50 refunds */
-#define SIM_CODE_TOKEN_EXPIRED     "INVALID_REQUEST"   /* 400: download link expired */
-#define SIM_CODE_BAD_CONTENT_TYPE  "INVALID_REQUEST"   /* 400: body not application/json */
-#define SIM_CODE_NOT_FOUND         "NOT_FOUND"         /* 404: no such endpoint */
+#define SIM_CODE_BILL_TOO_OLD         "PARAM_ERROR"     /* 400: bill_date older than 3 months */
+#define SIM_CODE_BILL_FUTURE          "PARAM_ERROR"     /* 400: bill_date after today */
+#define SIM_CODE_NO_UA_ACCEPT         "INVALID_REQUEST" /* 400: missing User-Agent or Accept */
+#define SIM_CODE_AUTH_MALFORMED       "SIGN_ERROR"      /* 401: bad/missing Authorization */
+#define SIM_STATUS_AUTH_MALFORMED     401
+#define SIM_CODE_MCHID_MISMATCH       "INVALID_REQUEST" /* 400: body/query mchid != header */
+#define SIM_CODE_REFUND_TOO_MUCH      "INVALID_REQUEST" /* 400: refunds would exceed total */
+#define SIM_CODE_REFUND_TOO_LATE      "INVALID_REQUEST" /* 400: more than a year after pay */
+#define SIM_CODE_REFUND_TOO_MANY      "INVALID_REQUEST" /* 400: more than 50 refunds */
+#define SIM_CODE_TOKEN_EXPIRED        "INVALID_REQUEST" /* 400: download link expired */
+#define SIM_CODE_BAD_CONTENT_TYPE     "INVALID_REQUEST" /* 400: body not application/json */
+#define SIM_CODE_NOT_FOUND            "NOT_FOUND"       /* 404: no such endpoint */
+#define SIM_CODE_NO_SERIAL            "PARAM_ERROR" /* 400: abnormal refund, no Wechatpay-Serial */
 
-#define SIM_AUTH_WINDOW_S      300          /* |now - timestamp| allowed, real clock */
-#define SIM_TOKEN_TTL_S        300          /* download links live 5 minutes, real clock */
-#define SIM_BODY_MAX           (64 * 1024)  /* request bodies above this: 400 PARAM_ERROR */
-#define SIM_SIGN_TRUNCATE      300          /* bytes of the sign message echoed in SIGN_ERROR */
-#define SIM_FEE_RATE_BP        60           /* 0.60 % in basis points */
-#define SIM_FEE_RATE_TEXT      "0.60%"
-#define SIM_MAX_REFUNDS        50
-#define SIM_JOURNAL_MAX        100000
+#define SIM_AUTH_WINDOW_S 300         /* |now - timestamp| allowed, real clock */
+#define SIM_TOKEN_TTL_S   300         /* download links live 5 minutes, real clock */
+#define SIM_BODY_MAX      (64 * 1024) /* request bodies above this: 400 PARAM_ERROR */
+#define SIM_SIGN_TRUNCATE 300         /* bytes of the sign message echoed in SIGN_ERROR */
+#define SIM_FEE_RATE_BP   60          /* 0.60 % in basis points */
+#define SIM_FEE_RATE_TEXT "0.60%"
+#define SIM_MAX_REFUNDS   50
+#define SIM_JOURNAL_MAX   100000
 
 /* ---- util ---- */
 int64_t sim_days_from_civil(int y, int m, int d);
@@ -110,12 +111,12 @@ void sim_index_release(struct sim_index *ix);
 
 /* ---- crypto ---- */
 struct sim_keys {
-	EVP_PKEY *merchant_pub;   /* from apiclient_cert.pem: verifies requests */
+	EVP_PKEY *merchant_pub; /* from apiclient_cert.pem: verifies requests */
 	char merchant_serial[64];
-	EVP_PKEY *wechat_key;     /* wechatpay_key.pem: signs responses, decrypts OAEP */
+	EVP_PKEY *wechat_key; /* wechatpay_key.pem: signs responses, decrypts OAEP */
 	char pub_key_id[80];
 	char cert_serial[64];
-	char *cert_pem;           /* wechatpay_cert.pem text, for /v3/certificates */
+	char *cert_pem; /* wechatpay_cert.pem text, for /v3/certificates */
 	int64_t cert_not_before;
 	int64_t cert_not_after;
 	unsigned char apiv3[32];
@@ -128,7 +129,7 @@ char *sim_sign(EVP_PKEY *key, const void *p, size_t n);
 int sim_verify(EVP_PKEY *key, const void *msg, size_t n, const unsigned char *sig, size_t sig_len);
 /* AES-256-GCM: returns base64(ciphertext||tag) as a new string. */
 char *sim_aes_gcm_encrypt(const unsigned char key[32], const char *nonce12, const char *aad,
-			  const void *pt, size_t n);
+                          const void *pt, size_t n);
 /* RSA-OAEP(SHA-1, MGF1-SHA1) decrypt of base64 text; plaintext is a new NUL-terminated
  * buffer that the caller must cleanse and free. -1 on any failure. */
 int sim_oaep_decrypt(EVP_PKEY *key, const char *b64, char **out, size_t *out_len);
@@ -151,7 +152,7 @@ struct sim_resp;
 /* Verifies a request's Authorization and signature with the real clock. 0 and the
  * header's mchid (new string) in *out_mchid, or -1 with the error answer in rs. */
 int sim_auth_verify(struct sim *s, const char *method, const char *target, const char *body,
-		    size_t body_len, const char *hdr, struct sim_resp *rs, char **out_mchid);
+                    size_t body_len, const char *hdr, struct sim_resp *rs, char **out_mchid);
 
 /* ---- state ---- */
 enum sim_trade_state {
@@ -172,21 +173,21 @@ int sim_refund_status_parse(const char *s, enum sim_refund_status *out);
 
 struct sim_order {
 	char *out_trade_no;
-	char *transaction_id;  /* NULL until paid */
+	char *transaction_id; /* NULL until paid */
 	char *appid;
 	char *description;
-	char *attach;          /* may be NULL */
-	char *notify_url;      /* may be NULL */
-	char *openid;          /* may be NULL until paid */
-	char *bank_type;       /* may be NULL until paid */
-	char *prepay_id;       /* last one handed out; may be NULL */
-	char *prepay_params;   /* canonical JSON of the prepay body; NULL for seeded orders */
+	char *attach;        /* may be NULL */
+	char *notify_url;    /* may be NULL */
+	char *openid;        /* may be NULL until paid */
+	char *bank_type;     /* may be NULL until paid */
+	char *prepay_id;     /* last one handed out; may be NULL */
+	char *prepay_params; /* canonical JSON of the prepay body; NULL for seeded orders */
 	enum sim_trade_state state;
 	int64_t total_fen;
 	int64_t create_ts;
 	int64_t time_expire_ts;
-	int64_t success_ts;    /* 0 until paid */
-	int64_t fee_fen;       /* fee of the payment (0.60 % half-up), set when paid */
+	int64_t success_ts; /* 0 until paid */
+	int64_t fee_fen;    /* fee of the payment (0.60 % half-up), set when paid */
 };
 
 struct sim_refund {
@@ -196,14 +197,14 @@ struct sim_refund {
 	char *transaction_id;
 	char *channel;
 	char *user_received_account;
-	char *reason;          /* may be NULL */
+	char *reason; /* may be NULL */
 	char *funds_account;
 	enum sim_refund_status status;
 	int64_t refund_fen;
 	int64_t total_fen;
-	int64_t fee_fen;       /* fee returned with this refund */
+	int64_t fee_fen; /* fee returned with this refund */
 	int64_t create_ts;
-	int64_t success_ts;    /* 0 unless SUCCESS */
+	int64_t success_ts; /* 0 unless SUCCESS */
 };
 
 enum sim_clock_mode { SIM_CLOCK_REAL, SIM_CLOCK_FIXED, SIM_CLOCK_OFFSET };
@@ -215,8 +216,8 @@ struct sim_state {
 	size_t nrefunds, refunds_cap;
 	struct sim_index ix_otn, ix_tid, ix_orn, ix_rid;
 	enum sim_clock_mode clock_mode;
-	int64_t clock_value;   /* FIXED: the time; OFFSET: seconds added to the real clock */
-	uint64_t seq;          /* for transaction/refund ids */
+	int64_t clock_value; /* FIXED: the time; OFFSET: seconds added to the real clock */
+	uint64_t seq;        /* for transaction/refund ids */
 };
 
 void sim_state_init(struct sim_state *st);
@@ -239,13 +240,13 @@ char *sim_state_new_tid(struct sim_state *st, int64_t ts);
 char *sim_state_new_refund_id(struct sim_state *st, int64_t ts);
 /* Marks o paid at ts (fee computed). tid/openid/bank may be NULL (generated/defaults). */
 void sim_state_pay(struct sim_state *st, struct sim_order *o, int64_t ts, const char *tid,
-		   const char *openid, const char *bank_type);
+                   const char *openid, const char *bank_type);
 /* Fee of a payment: 0.60 % half-up to the fen. */
 int64_t sim_fee_fen(int64_t total_fen);
 /* Fee returned with a new refund of refund_fen on o (proportional; the last refund
  * takes the remainder). */
 int64_t sim_refund_fee_fen(const struct sim_state *st, const struct sim_order *o,
-			   int64_t refund_fen);
+                           int64_t refund_fen);
 /* Sum of refund_fen of o's refunds that are not CLOSED. */
 int64_t sim_refunded_fen(const struct sim_state *st, const char *out_trade_no, size_t *out_count);
 
@@ -253,12 +254,11 @@ json_t *sim_order_to_json(const struct sim_order *o);
 json_t *sim_refund_to_json(const struct sim_refund *r);
 json_t *sim_state_to_json(const struct sim_state *st);
 /* Builds an order from admin/persisted JSON with defaults (now = sim clock). */
-int sim_order_from_json(struct sim_state *st, const char *appid, json_t *j,
-			struct sim_order **out, struct wxr_err *err);
+int sim_order_from_json(struct sim_state *st, const char *appid, json_t *j, struct sim_order **out,
+                        struct wxr_err *err);
 int sim_refund_from_json(struct sim_state *st, json_t *j, struct sim_refund **out,
-			 struct wxr_err *err);
-int sim_state_load(struct sim_state *st, const char *appid, const char *path,
-		   struct wxr_err *err);
+                         struct wxr_err *err);
+int sim_state_load(struct sim_state *st, const char *appid, const char *path, struct wxr_err *err);
 int sim_state_save(const struct sim_state *st, const char *path, struct wxr_err *err);
 void sim_state_clear(struct sim_state *st);
 /* Drops the records past the counts (a failed batch) and rebuilds the indexes. */
@@ -276,17 +276,17 @@ enum sim_fault_kind {
 };
 
 struct sim_fault {
-	char *match;           /* path prefix ("/v3/...") or endpoint name */
+	char *match; /* path prefix ("/v3/...") or endpoint name */
 	enum sim_fault_kind kind;
-	long count;            /* remaining; -1 = forever */
-	int status;            /* STATUS */
-	char *code;            /* STATUS: error code */
-	char *message;         /* STATUS: error message */
-	long ms;               /* DELAY */
-	bool after;            /* DROP: after handling (the state changes, the answer is lost) */
-	bool probe;            /* BAD_SIGNATURE: a WECHATPAY/SIGNTEST/ probe */
-	bool short_body;       /* TRUNCATE_DOWNLOAD: consistent Content-Length */
-	long bytes;            /* TRUNCATE_DOWNLOAD: bytes to send (default half) */
+	long count;      /* remaining; -1 = forever */
+	int status;      /* STATUS */
+	char *code;      /* STATUS: error code */
+	char *message;   /* STATUS: error message */
+	long ms;         /* DELAY */
+	bool after;      /* DROP: after handling (the state changes, the answer is lost) */
+	bool probe;      /* BAD_SIGNATURE: a WECHATPAY/SIGNTEST/ probe */
+	bool short_body; /* TRUNCATE_DOWNLOAD: consistent Content-Length */
+	long bytes;      /* TRUNCATE_DOWNLOAD: bytes to send (default half) */
 };
 
 /* ---- server ---- */
@@ -297,16 +297,16 @@ struct sim_config {
 	const char *appid;
 	const char *journal_path;
 	const char *bills_dir;
-	int release_minutes;   /* minutes after midnight, Asia/Shanghai */
-	bool cert_mode;        /* Wechatpay-Serial = platform cert serial */
+	int release_minutes; /* minutes after midnight, Asia/Shanghai */
+	bool cert_mode;      /* Wechatpay-Serial = platform cert serial */
 	bool quiet;
 };
 
 struct sim_token {
 	char token[40];
-	char *path;            /* the .gz file */
-	bool owned;            /* delete the file when the token goes */
-	bool gzip;             /* serve the gz bytes as they are */
+	char *path; /* the .gz file */
+	bool owned; /* delete the file when the token goes */
+	bool gzip;  /* serve the gz bytes as they are */
 	int64_t expires_real;
 };
 
@@ -324,7 +324,7 @@ struct sim_journal_entry {
 struct sim {
 	struct sim_config cfg;
 	struct sim_keys keys;
-	pthread_mutex_t lock;          /* guards everything below */
+	pthread_mutex_t lock; /* guards everything below */
 	struct sim_state st;
 	struct sim_fault *faults;
 	size_t nfaults, faults_cap;
@@ -332,13 +332,13 @@ struct sim {
 	size_t njournal, journal_cap;
 	struct sim_token *tokens;
 	size_t ntokens, tokens_cap;
-	char *state_path;              /* <state_dir>/state.json or NULL */
-	char *tmpdir;                  /* made bills live here */
+	char *state_path; /* <state_dir>/state.json or NULL */
+	char *tmpdir;     /* made bills live here */
 	unsigned port;
 	uint64_t reqno;
 	char reqid_prefix[24];
 	FILE *journal_fp;
-	void *daemon;                  /* struct MHD_Daemon * */
+	void *daemon; /* struct MHD_Daemon * */
 };
 
 /* A parsed request, as the handlers see it. */
@@ -349,25 +349,25 @@ struct sim_kv {
 
 struct sim_req {
 	const char *method;
-	const char *target;       /* raw request target: path + '?' + raw query */
-	char *path;               /* raw path (not decoded) */
-	const char *raw_query;    /* NULL when the target has no '?' */
-	struct sim_kv *args;      /* decoded query parameters */
+	const char *target;    /* raw request target: path + '?' + raw query */
+	char *path;            /* raw path (not decoded) */
+	const char *raw_query; /* NULL when the target has no '?' */
+	struct sim_kv *args;   /* decoded query parameters */
 	size_t nargs;
 	const char *body;
 	size_t body_len;
 	const char *wechatpay_serial; /* request header or NULL */
-	const char *auth_mchid;   /* verified mchid from Authorization */
+	const char *auth_mchid;       /* verified mchid from Authorization */
 };
 
 struct sim_download;
 
 struct sim_resp {
 	int status;
-	struct buf body;          /* JSON (or empty) */
-	const char *code;         /* error code for the Request-ID suffix, NULL on success */
-	struct sim_download *dl;  /* bill download instead of body */
-	bool pay_during_close;    /* consumed a pay_during_close fault */
+	struct buf body;         /* JSON (or empty) */
+	const char *code;        /* error code for the Request-ID suffix, NULL on success */
+	struct sim_download *dl; /* bill download instead of body */
+	bool pay_during_close;   /* consumed a pay_during_close fault */
 };
 
 /* Query parameter lookup (decoded); NULL when absent. */
@@ -375,7 +375,7 @@ const char *sim_req_arg(const struct sim_req *rq, const char *key);
 
 /* Error response helpers: body {"code","message"[,"detail"]}; detail is stolen. */
 int sim_resp_error(struct sim_resp *rs, int status, const char *code, const char *message,
-		   json_t *detail);
+                   json_t *detail);
 /* Sets status and the compact JSON of j (stolen). */
 void sim_resp_json(struct sim_resp *rs, int status, json_t *j);
 
@@ -399,15 +399,15 @@ const char *sim_ep_name(enum sim_ep ep);
 enum sim_ep sim_api_route(const char *method, const char *path, char **out_param);
 /* Runs a /v3 endpoint (auth already verified). Called with s->lock held. */
 void sim_api_handle(struct sim *s, enum sim_ep ep, const char *param, struct sim_req *rq,
-		    struct sim_resp *rs, const struct sim_fault *fault);
+                    struct sim_resp *rs, const struct sim_fault *fault);
 /* The APIs' shared persistence hook: saves the state when --state is set. */
 void sim_persist(struct sim *s);
 
 /* Bills (sim_billsrv.c). Called with s->lock held. */
 void sim_bill_apply(struct sim *s, bool trade, struct sim_req *rq, struct sim_resp *rs,
-		    bool wrong_hash);
+                    bool wrong_hash);
 void sim_bill_download(struct sim *s, struct sim_req *rq, struct sim_resp *rs,
-		       const struct sim_fault *truncate);
+                       const struct sim_fault *truncate);
 void sim_tokens_sweep(struct sim *s, bool all);
 void sim_tokens_expire(struct sim *s);
 /* Download body source for MHD: returns the content size or -1 (unknown). */
@@ -418,11 +418,11 @@ void sim_download_free(struct sim_download *dl);
 /* Makes the bill for a date from state into a gz file; used by apply and tests.
  * Returns 1 made, 0 no rows, negative on error. */
 int sim_bill_make(struct sim *s, bool trade, const char *bill_type, int64_t day,
-		  const char *gz_path, char out_sha1[41], struct wxr_err *err);
+                  const char *gz_path, char out_sha1[41], struct wxr_err *err);
 
 /* Admin (sim_admin.c). Called with s->lock held. */
 void sim_admin_handle(struct sim *s, const char *method, const char *path, const char *body,
-		      size_t body_len, struct sim_resp *rs);
+                      size_t body_len, struct sim_resp *rs);
 
 /* Server life (sim_http.c). */
 int sim_init(struct sim *s, const struct sim_config *cfg, struct wxr_err *err);

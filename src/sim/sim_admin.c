@@ -43,9 +43,9 @@ static json_t *clock_json(const struct sim_state *st)
 
 	sim_fmt_rfc3339(sim_state_now(st), t, sizeof(t));
 	return json_pack("{s:s, s:s}", "now", t, "mode",
-			 st->clock_mode == SIM_CLOCK_FIXED    ? "fixed"
-			 : st->clock_mode == SIM_CLOCK_OFFSET ? "offset"
-							      : "real");
+	                 st->clock_mode == SIM_CLOCK_FIXED    ? "fixed"
+	                 : st->clock_mode == SIM_CLOCK_OFFSET ? "offset"
+	                                                      : "real");
 }
 
 /* POST /_sim/clock {"now": T[, "tick": true]} | {"advance": S} | {"real": true} */
@@ -59,7 +59,8 @@ static void admin_clock(struct sim *s, json_t *b, struct sim_resp *rs)
 		st->clock_mode = SIM_CLOCK_REAL;
 		st->clock_value = 0;
 	} else if (now) {
-		if (!json_is_string(now) || sim_parse_rfc3339(json_string_value(now), true, &ts) < 0) {
+		if (!json_is_string(now) ||
+		    sim_parse_rfc3339(json_string_value(now), true, &ts) < 0) {
 			admin_error(rs, 400, "BAD_REQUEST", "'now' must be an RFC 3339 time");
 			return;
 		}
@@ -72,7 +73,8 @@ static void admin_clock(struct sim *s, json_t *b, struct sim_resp *rs)
 		}
 	} else if (adv) {
 		if (!json_is_integer(adv)) {
-			admin_error(rs, 400, "BAD_REQUEST", "'advance' must be an integer (seconds)");
+			admin_error(rs, 400, "BAD_REQUEST",
+			            "'advance' must be an integer (seconds)");
 			return;
 		}
 		if (st->clock_mode == SIM_CLOCK_REAL)
@@ -152,7 +154,7 @@ static void admin_seed_refunds(struct sim *s, json_t *b, struct sim_resp *rs)
 		if (r->status != SIM_RS_CLOSED &&
 		    sim_refunded_fen(st, o->out_trade_no, NULL) + r->refund_fen > o->total_fen) {
 			err_set(&err, WXR_EDATA, "refunds of '%s' would exceed its total",
-				o->out_trade_no);
+			        o->out_trade_no);
 			sim_refund_free(r);
 			goto fail;
 		}
@@ -223,8 +225,7 @@ static void admin_pay(struct sim *s, struct sim_order *o, json_t *b, struct sim_
 	int64_t ts = sim_state_now(&s->st);
 	const char *tid, *openid, *bank;
 
-	if (o->state == SIM_TS_SUCCESS || o->state == SIM_TS_REFUND ||
-	    o->state == SIM_TS_REVOKED) {
+	if (o->state == SIM_TS_SUCCESS || o->state == SIM_TS_REFUND || o->state == SIM_TS_REVOKED) {
 		admin_error(rs, 409, "CONFLICT", "the order is already paid (or revoked)");
 		return;
 	}
@@ -277,8 +278,7 @@ static void admin_order_state(struct sim *s, struct sim_order *o, json_t *b, str
 }
 
 /* POST /_sim/refunds/{no}/status {"status": S, "success_time"?, "user_received_account"?} */
-static void admin_refund_status(struct sim *s, struct sim_refund *r, json_t *b,
-				struct sim_resp *rs)
+static void admin_refund_status(struct sim *s, struct sim_refund *r, json_t *b, struct sim_resp *rs)
 {
 	const char *v = json_string_value(json_object_get(b, "status"));
 	const char *account;
@@ -287,7 +287,7 @@ static void admin_refund_status(struct sim *s, struct sim_refund *r, json_t *b,
 
 	if (!v || sim_refund_status_parse(v, &st) < 0) {
 		admin_error(rs, 400, "BAD_REQUEST",
-			    "'status' must be PROCESSING, SUCCESS, ABNORMAL or CLOSED");
+		            "'status' must be PROCESSING, SUCCESS, ABNORMAL or CLOSED");
 		return;
 	}
 	if (opt_time(b, "success_time", &ts, rs) < 0 ||
@@ -369,7 +369,7 @@ static size_t segments(const char *path, char **out, size_t max)
 }
 
 void sim_admin_handle(struct sim *s, const char *method, const char *path, const char *body,
-		      size_t body_len, struct sim_resp *rs)
+                      size_t body_len, struct sim_resp *rs)
 {
 	char *seg[4] = { NULL, NULL, NULL, NULL };
 	size_t n = segments(path, seg, 4);
@@ -444,7 +444,7 @@ void sim_admin_handle(struct sim *s, const char *method, const char *path, const
 			sim_journal_clear(s);
 		sim_resp_json(rs, 200, sim_journal_to_json(s));
 	} else if (n == 2 && strcmp(seg[0], "tokens") == 0 && strcmp(seg[1], "expire") == 0 &&
-		   post) {
+	           post) {
 		sim_tokens_expire(s);
 		sim_resp_json(rs, 200, json_pack("{s:i}", "expired", (int)s->ntokens));
 	} else {

@@ -13,16 +13,14 @@
 #include "err.h"
 #include "xalloc.h"
 
-#define SIM_CODE_NO_SERIAL "PARAM_ERROR" /* 400: abnormal refund without Wechatpay-Serial */
-
 #define NINETY_DAYS_S (90 * 86400)
 #define SEVEN_DAYS_S  (7 * 86400)
 #define ONE_YEAR_S    (365 * 86400)
 
 static const char *const ep_names[] = { "none",         "prepay",          "query",
-					"query_id",     "close",           "refund",
-					"refund_query", "abnormal_refund", "tradebill",
-					"fundflowbill", "download",        "certificates" };
+	                                "query_id",     "close",           "refund",
+	                                "refund_query", "abnormal_refund", "tradebill",
+	                                "fundflowbill", "download",        "certificates" };
 
 const char *sim_ep_name(enum sim_ep ep)
 {
@@ -44,7 +42,7 @@ void sim_resp_json(struct sim_resp *rs, int status, json_t *j)
 }
 
 int sim_resp_error(struct sim_resp *rs, int status, const char *code, const char *message,
-		   json_t *detail)
+                   json_t *detail)
 {
 	json_t *j = json_pack("{s:s, s:s}", "code", code, "message", message);
 
@@ -57,16 +55,16 @@ int sim_resp_error(struct sim_resp *rs, int status, const char *code, const char
 
 static int bad_field(struct sim_resp *rs, const char *field, const char *issue)
 {
-	return sim_resp_error(rs, 400, "PARAM_ERROR", "参数错误",
-			      json_pack("{s:s, s:s, s:s}", "field", field, "issue", issue,
-					"location", "body"));
+	return sim_resp_error(
+	        rs, 400, "PARAM_ERROR", "参数错误",
+	        json_pack("{s:s, s:s, s:s}", "field", field, "issue", issue, "location", "body"));
 }
 
 static int bad_query(struct sim_resp *rs, const char *field, const char *issue)
 {
-	return sim_resp_error(rs, 400, "PARAM_ERROR", "参数错误",
-			      json_pack("{s:s, s:s, s:s}", "field", field, "issue", issue,
-					"location", "query"));
+	return sim_resp_error(
+	        rs, 400, "PARAM_ERROR", "参数错误",
+	        json_pack("{s:s, s:s, s:s}", "field", field, "issue", issue, "location", "query"));
 }
 
 const char *sim_req_arg(const struct sim_req *rq, const char *key)
@@ -134,8 +132,8 @@ enum sim_ep sim_api_route(const char *method, const char *path, char **out_param
 		return SIM_EP_QUERY_ID;
 	if (post && strcmp(path, "/v3/refund/domestic/refunds") == 0)
 		return SIM_EP_REFUND;
-	if (post && match_param(path, "/v3/refund/domestic/refunds/", "/apply-abnormal-refund",
-				out_param))
+	if (post &&
+	    match_param(path, "/v3/refund/domestic/refunds/", "/apply-abnormal-refund", out_param))
 		return SIM_EP_ABNORMAL_REFUND;
 	if (get && match_param(path, "/v3/refund/domestic/refunds/", "", out_param))
 		return SIM_EP_REFUND_QUERY;
@@ -194,7 +192,7 @@ static json_t *parse_body(struct sim_req *rq, struct sim_resp *rs)
 	j = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j) {
 		sim_resp_error(rs, 400, "PARAM_ERROR", "请求体不是合法的JSON",
-			       json_pack("{s:s, s:s}", "location", "body", "issue", jerr.text));
+		               json_pack("{s:s, s:s}", "location", "body", "issue", jerr.text));
 		return NULL;
 	}
 	if (!json_is_object(j)) {
@@ -205,14 +203,14 @@ static json_t *parse_body(struct sim_req *rq, struct sim_resp *rs)
 	if (!strings_bmp(j)) {
 		json_decref(j);
 		sim_resp_error(rs, 400, "PARAM_ERROR",
-			       "请求参数含有不支持的字符（仅支持1至3字节的UTF-8字符）", NULL);
+		               "请求参数含有不支持的字符（仅支持1至3字节的UTF-8字符）", NULL);
 		return NULL;
 	}
 	return j;
 }
 
 static int only_keys(json_t *obj, const char *where, const char *const *keys, size_t n,
-		     struct sim_resp *rs)
+                     struct sim_resp *rs)
 {
 	const char *key;
 	json_t *v;
@@ -238,7 +236,7 @@ static int only_keys(json_t *obj, const char *where, const char *const *keys, si
 
 /* A string field of 1..max bytes; *out NULL when absent and optional. */
 static int str_field(json_t *obj, const char *where, const char *key, bool required, size_t max,
-		     const char **out, struct sim_resp *rs)
+                     const char **out, struct sim_resp *rs)
 {
 	json_t *v = json_object_get(obj, key);
 	char field[128];
@@ -263,7 +261,7 @@ static int str_field(json_t *obj, const char *where, const char *key, bool requi
 }
 
 static int int_field(json_t *obj, const char *where, const char *key, bool required, int64_t min,
-		     int64_t *out, bool *present, struct sim_resp *rs)
+                     int64_t *out, bool *present, struct sim_resp *rs)
 {
 	json_t *v = json_object_get(obj, key);
 	char field[128];
@@ -284,8 +282,8 @@ static int int_field(json_t *obj, const char *where, const char *key, bool requi
 	return 0;
 }
 
-static int obj_field(json_t *obj, const char *where, const char *key, bool required,
-		     json_t **out, struct sim_resp *rs)
+static int obj_field(json_t *obj, const char *where, const char *key, bool required, json_t **out,
+                     struct sim_resp *rs)
 {
 	json_t *v = json_object_get(obj, key);
 	char field[128];
@@ -315,14 +313,14 @@ static int bool_field(json_t *obj, const char *where, const char *key, struct si
 }
 
 static int mchid_matches(struct sim_req *rq, struct sim_resp *rs, const char *mchid,
-			 const char *location)
+                         const char *location)
 {
 	if (strcmp(mchid, rq->auth_mchid) == 0)
 		return 0;
 	return sim_resp_error(rs, 400, SIM_CODE_MCHID_MISMATCH,
-			      "请求中的商户号与Authorization中的商户号不一致",
-			      json_pack("{s:s, s:s, s:s}", "field", "mchid", "location", location,
-					"issue", "mchid does not match the Authorization header"));
+	                      "请求中的商户号与Authorization中的商户号不一致",
+	                      json_pack("{s:s, s:s, s:s}", "field", "mchid", "location", location,
+	                                "issue", "mchid does not match the Authorization header"));
 }
 
 /* ---- objects ---- */
@@ -402,13 +400,13 @@ static json_t *refund_json(const struct sim_refund *r)
 	json_object_set_new(j, "status", json_string(sim_refund_status_name(r->status)));
 	json_object_set_new(j, "funds_account", json_string(r->funds_account));
 	json_object_set_new(
-		j, "amount",
-		json_pack("{s:I, s:I, s:[], s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "total",
-			  (json_int_t)r->total_fen, "refund", (json_int_t)r->refund_fen, "from",
-			  "payer_total", (json_int_t)r->total_fen, "payer_refund",
-			  (json_int_t)r->refund_fen, "settlement_refund", (json_int_t)r->refund_fen,
-			  "settlement_total", (json_int_t)r->total_fen, "discount_refund",
-			  (json_int_t)0, "currency", "CNY", "refund_fee", (json_int_t)r->fee_fen));
+	        j, "amount",
+	        json_pack("{s:I, s:I, s:[], s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "total",
+	                  (json_int_t)r->total_fen, "refund", (json_int_t)r->refund_fen, "from",
+	                  "payer_total", (json_int_t)r->total_fen, "payer_refund",
+	                  (json_int_t)r->refund_fen, "settlement_refund", (json_int_t)r->refund_fen,
+	                  "settlement_total", (json_int_t)r->total_fen, "discount_refund",
+	                  (json_int_t)0, "currency", "CNY", "refund_fee", (json_int_t)r->fee_fen));
 	json_object_set_new(j, "promotion_detail", json_array());
 	return j;
 }
@@ -424,25 +422,25 @@ static void new_prepay_id(struct sim_order *o, int64_t now)
 	sim_rand_hex(rnd, 20);
 	free(o->prepay_id);
 	o->prepay_id = xasprintf("wx%.4s%.2s%.2s%.2s%.2s%.2s%s", t, t + 5, t + 8, t + 11, t + 14,
-				 t + 17, rnd);
+	                         t + 17, rnd);
 }
 
 static int validate_prepay(struct sim *s, struct sim_req *rq, json_t *b, struct sim_resp *rs)
 {
-	static const char *const top[] = { "appid",       "mchid",      "description",
-					   "out_trade_no", "time_expire", "attach",
-					   "notify_url",  "goods_tag",  "support_fapiao",
-					   "limit_pay",   "amount",     "detail",
-					   "scene_info",  "settle_info" };
+	static const char *const top[] = { "appid",        "mchid",       "description",
+		                           "out_trade_no", "time_expire", "attach",
+		                           "notify_url",   "goods_tag",   "support_fapiao",
+		                           "limit_pay",    "amount",      "detail",
+		                           "scene_info",   "settle_info" };
 	static const char *const amount_keys[] = { "total", "currency" };
 	static const char *const detail_keys[] = { "cost_price", "invoice_id", "goods_detail" };
 	static const char *const goods_keys[] = { "merchant_goods_id", "wechatpay_goods_id",
-						  "goods_name", "quantity", "unit_price" };
+		                                  "goods_name", "quantity", "unit_price" };
 	static const char *const scene_keys[] = { "payer_client_ip", "device_id", "store_info" };
 	static const char *const store_keys[] = { "id", "name", "area_code", "address" };
 	static const char *const settle_keys[] = { "profit_sharing" };
 	static const char *const limit_values[] = { "no_balance", "no_credit", "no_debit",
-						    "balance_only" };
+		                                    "balance_only" };
 	const char *appid, *mchid, *desc, *otn, *te, *attach, *url, *tag, *cur, *sv;
 	json_t *amount, *detail, *scene, *settle, *limit, *v, *store;
 	int64_t total = 0, iv;
@@ -468,7 +466,7 @@ static int validate_prepay(struct sim *s, struct sim_req *rq, json_t *b, struct 
 		return -1;
 	if (strcmp(appid, s->cfg.appid) != 0)
 		return sim_resp_error(rs, 400, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配",
-				      NULL);
+		                      NULL);
 	if (!sim_str_charset(otn, 6, 32, "_-|*"))
 		return bad_field(rs, "/out_trade_no", "6-32 characters of [0-9A-Za-z_-|*]");
 	if (te && sim_parse_rfc3339(te, false, &ts) < 0)
@@ -513,17 +511,17 @@ static int validate_prepay(struct sim *s, struct sim_req *rq, json_t *b, struct 
 			if (!json_is_object(v))
 				return bad_field(rs, "/detail/goods_detail", "must hold objects");
 			if (only_keys(v, "/detail/goods_detail", goods_keys, ARRAY_SIZE(goods_keys),
-				      rs) < 0 ||
+			              rs) < 0 ||
 			    str_field(v, "/detail/goods_detail", "merchant_goods_id", true, 32, &sv,
-				      rs) < 0 ||
+			              rs) < 0 ||
 			    str_field(v, "/detail/goods_detail", "wechatpay_goods_id", false, 32,
-				      &sv, rs) < 0 ||
+			              &sv, rs) < 0 ||
 			    str_field(v, "/detail/goods_detail", "goods_name", false, 256, &sv,
-				      rs) < 0 ||
+			              rs) < 0 ||
 			    int_field(v, "/detail/goods_detail", "quantity", true, 1, &iv, NULL,
-				      rs) < 0 ||
+			              rs) < 0 ||
 			    int_field(v, "/detail/goods_detail", "unit_price", true, 0, &iv, NULL,
-				      rs) < 0)
+			              rs) < 0)
 				return -1;
 		}
 	}
@@ -534,19 +532,19 @@ static int validate_prepay(struct sim *s, struct sim_req *rq, json_t *b, struct 
 		    obj_field(scene, "/scene_info", "store_info", false, &store, rs) < 0)
 			return -1;
 		if (store &&
-		    (only_keys(store, "/scene_info/store_info", store_keys,
-			       ARRAY_SIZE(store_keys), rs) < 0 ||
+		    (only_keys(store, "/scene_info/store_info", store_keys, ARRAY_SIZE(store_keys),
+		               rs) < 0 ||
 		     str_field(store, "/scene_info/store_info", "id", true, 32, &sv, rs) < 0 ||
 		     str_field(store, "/scene_info/store_info", "name", false, 256, &sv, rs) < 0 ||
 		     str_field(store, "/scene_info/store_info", "area_code", false, 32, &sv, rs) <
-			     0 ||
+		             0 ||
 		     str_field(store, "/scene_info/store_info", "address", false, 512, &sv, rs) <
-			     0))
+		             0))
 			return -1;
 	}
-	if (settle && (only_keys(settle, "/settle_info", settle_keys, ARRAY_SIZE(settle_keys),
-				 rs) < 0 ||
-		       bool_field(settle, "/settle_info", "profit_sharing", rs) < 0))
+	if (settle &&
+	    (only_keys(settle, "/settle_info", settle_keys, ARRAY_SIZE(settle_keys), rs) < 0 ||
+	     bool_field(settle, "/settle_info", "profit_sharing", rs) < 0))
 		return -1;
 	return 0;
 }
@@ -569,7 +567,7 @@ static void ep_prepay(struct sim *s, struct sim_req *rq, struct sim_resp *rs)
 	if (o) {
 		if (o->state == SIM_TS_SUCCESS || o->state == SIM_TS_REFUND) {
 			sim_resp_error(rs, SIM_STATUS_ORDER_PAID, SIM_CODE_ORDER_PAID,
-				       "该订单已支付", NULL);
+			               "该订单已支付", NULL);
 			goto out;
 		}
 		if (o->state != SIM_TS_NOTPAY && o->state != SIM_TS_USERPAYING) {
@@ -578,7 +576,7 @@ static void ep_prepay(struct sim *s, struct sim_req *rq, struct sim_resp *rs)
 		}
 		if (!o->prepay_params || strcmp(o->prepay_params, canon) != 0) {
 			sim_resp_error(rs, 400, "INVALID_REQUEST",
-				       "请求重入时，参数与首次请求时不一致", NULL);
+			               "请求重入时，参数与首次请求时不一致", NULL);
 			goto out;
 		}
 		if (now > o->time_expire_ts) {
@@ -594,8 +592,8 @@ static void ep_prepay(struct sim *s, struct sim_req *rq, struct sim_resp *rs)
 		if (json_object_get(b, "attach"))
 			o->attach = xstrdup(json_string_value(json_object_get(b, "attach")));
 		o->notify_url = xstrdup(json_string_value(json_object_get(b, "notify_url")));
-		o->total_fen = json_integer_value(json_object_get(json_object_get(b, "amount"),
-								  "total"));
+		o->total_fen =
+		        json_integer_value(json_object_get(json_object_get(b, "amount"), "total"));
 		o->state = SIM_TS_NOTPAY;
 		o->create_ts = now;
 		o->time_expire_ts = now + SEVEN_DAYS_S;
@@ -633,7 +631,7 @@ static int query_mchid(struct sim_req *rq, struct sim_resp *rs)
 }
 
 static void ep_query(struct sim *s, struct sim_req *rq, struct sim_resp *rs, const char *param,
-		     bool by_id)
+                     bool by_id)
 {
 	const struct sim_order *o;
 
@@ -648,7 +646,7 @@ static void ep_query(struct sim *s, struct sim_req *rq, struct sim_resp *rs, con
 }
 
 static void ep_close(struct sim *s, struct sim_req *rq, struct sim_resp *rs, const char *param,
-		     const struct sim_fault *fault)
+                     const struct sim_fault *fault)
 {
 	static const char *const keys[] = { "mchid" };
 	json_t *b = parse_body(rq, rs);
@@ -657,13 +655,14 @@ static void ep_close(struct sim *s, struct sim_req *rq, struct sim_resp *rs, con
 
 	if (!b)
 		return;
-	if (only_keys(b, "", keys, 1, rs) < 0 || str_field(b, "", "mchid", true, 32, &mchid, rs) < 0 ||
+	if (only_keys(b, "", keys, 1, rs) < 0 ||
+	    str_field(b, "", "mchid", true, 32, &mchid, rs) < 0 ||
 	    mchid_matches(rq, rs, mchid, "body") < 0)
 		goto out;
 	o = sim_state_order(&s->st, param);
 	if (o && (o->state == SIM_TS_SUCCESS || o->state == SIM_TS_REFUND)) {
 		sim_resp_error(rs, SIM_STATUS_ORDER_PAID, SIM_CODE_ORDER_PAID,
-			       "订单已支付，不能关单，如需退款请调用退款接口", NULL);
+		               "订单已支付，不能关单，如需退款请调用退款接口", NULL);
 		goto out;
 	}
 	if (o && (o->state == SIM_TS_NOTPAY || o->state == SIM_TS_USERPAYING)) {
@@ -684,9 +683,9 @@ out:
 
 static void ep_refund(struct sim *s, struct sim_req *rq, struct sim_resp *rs)
 {
-	static const char *const top[] = { "transaction_id", "out_trade_no",  "out_refund_no",
-					   "reason",         "notify_url",    "funds_account",
-					   "amount",         "goods_detail" };
+	static const char *const top[] = { "transaction_id", "out_trade_no", "out_refund_no",
+		                           "reason",         "notify_url",   "funds_account",
+		                           "amount",         "goods_detail" };
 	static const char *const amount_keys[] = { "refund", "total", "currency", "from" };
 	json_t *b = parse_body(rq, rs);
 	const char *tid, *otn, *orn, *reason, *url, *funds, *cur;
@@ -742,7 +741,8 @@ static void ep_refund(struct sim *s, struct sim_req *rq, struct sim_resp *rs)
 			goto out;
 		}
 	}
-	if (json_object_get(b, "goods_detail") && !json_is_array(json_object_get(b, "goods_detail"))) {
+	if (json_object_get(b, "goods_detail") &&
+	    !json_is_array(json_object_get(b, "goods_detail"))) {
 		bad_field(rs, "/goods_detail", "must be an array");
 		goto out;
 	}
@@ -756,7 +756,7 @@ static void ep_refund(struct sim *s, struct sim_req *rq, struct sim_resp *rs)
 		if (!o || strcmp(r->out_trade_no, o->out_trade_no) != 0 ||
 		    r->refund_fen != refund || r->total_fen != total) {
 			sim_resp_error(rs, 400, "INVALID_REQUEST",
-				       "退款单号已存在，且请求参数与原退款单不一致", NULL);
+			               "退款单号已存在，且请求参数与原退款单不一致", NULL);
 			goto out;
 		}
 		sim_resp_json(rs, 200, refund_json(r));
@@ -768,13 +768,13 @@ static void ep_refund(struct sim *s, struct sim_req *rq, struct sim_resp *rs)
 	}
 	if (total != o->total_fen) {
 		sim_resp_error(rs, 400, "INVALID_REQUEST", "您的请求参数与订单信息不一致",
-			       json_pack("{s:s, s:s, s:s}", "field", "/amount/total", "location",
-					 "body", "issue", "not the order's total"));
+		               json_pack("{s:s, s:s, s:s}", "field", "/amount/total", "location",
+		                         "body", "issue", "not the order's total"));
 		goto out;
 	}
 	if (now > o->success_ts + ONE_YEAR_S) {
 		sim_resp_error(rs, 400, SIM_CODE_REFUND_TOO_LATE, "订单已超过可退款的最大期限",
-			       NULL);
+		               NULL);
 		goto out;
 	}
 	sum = sim_refunded_fen(&s->st, o->out_trade_no, &count);
@@ -784,7 +784,7 @@ static void ep_refund(struct sim *s, struct sim_req *rq, struct sim_resp *rs)
 	}
 	if (sum + refund > o->total_fen) {
 		sim_resp_error(rs, 400, SIM_CODE_REFUND_TOO_MUCH, "申请退款金额超过订单可退金额",
-			       NULL);
+		               NULL);
 		goto out;
 	}
 	r = xcalloc(1, sizeof(*r));
@@ -810,7 +810,7 @@ out:
 }
 
 static void ep_refund_query(struct sim *s, struct sim_req *rq, struct sim_resp *rs,
-			    const char *param)
+                            const char *param)
 {
 	const struct sim_refund *r;
 
@@ -833,34 +833,36 @@ static bool all_digits(const char *s, size_t min, size_t max)
 
 /* Decrypts one encrypted field to validate it; the plaintext never leaves. */
 static int check_secret(struct sim *s, const char *b64, const char *field, bool digits,
-			struct sim_resp *rs)
+                        struct sim_resp *rs)
 {
 	char *pt = NULL;
 	size_t n = 0;
 	bool good;
 
 	if (sim_oaep_decrypt(s->keys.wechat_key, b64, &pt, &n) < 0)
-		return bad_field(rs, field, "cannot be decrypted (RSA-OAEP with the WeChat Pay key)");
-	good = digits ? all_digits(pt, 10, 30) : (n >= 1 && n <= 64 && strlen(pt) == n &&
-						   sim_utf8_bmp(pt, n));
+		return bad_field(rs, field,
+		                 "cannot be decrypted (RSA-OAEP with the WeChat Pay key)");
+	good = digits ? all_digits(pt, 10, 30)
+	              : (n >= 1 && n <= 64 && strlen(pt) == n && sim_utf8_bmp(pt, n));
 	OPENSSL_cleanse(pt, n);
 	free(pt);
 	if (!good)
-		return bad_field(rs, field, digits ? "decrypted value is not a card number"
-						   : "decrypted value is not a name");
+		return bad_field(rs, field,
+		                 digits ? "decrypted value is not a card number"
+		                        : "decrypted value is not a name");
 	return 0;
 }
 
 static void ep_abnormal_refund(struct sim *s, struct sim_req *rq, struct sim_resp *rs,
-			       const char *param)
+                               const char *param)
 {
 	static const char *const top[] = { "out_refund_no", "type", "bank_type", "bank_account",
-					   "real_name" };
-	static const char *const banks[] = { "CMB_DEBIT",   "COMM_DEBIT", "ABC_DEBIT",
-					     "CCB_DEBIT",   "ICBC_DEBIT", "BOC_DEBIT",
-					     "PAB_DEBIT",   "SPDB_DEBIT", "CITIC_DEBIT",
-					     "CEB_DEBIT",   "CMBC_DEBIT", "CIB_DEBIT",
-					     "GDB_DEBIT",   "PSBC_DEBIT", "NBCB_DEBIT" };
+		                           "real_name" };
+	static const char *const banks[] = { "CMB_DEBIT", "COMM_DEBIT", "ABC_DEBIT",
+		                             "CCB_DEBIT", "ICBC_DEBIT", "BOC_DEBIT",
+		                             "PAB_DEBIT", "SPDB_DEBIT", "CITIC_DEBIT",
+		                             "CEB_DEBIT", "CMBC_DEBIT", "CIB_DEBIT",
+		                             "GDB_DEBIT", "PSBC_DEBIT", "NBCB_DEBIT" };
 	json_t *b;
 	const char *orn, *type, *bank, *account, *name;
 	struct sim_refund *r;
@@ -868,8 +870,8 @@ static void ep_abnormal_refund(struct sim *s, struct sim_req *rq, struct sim_res
 
 	if (!rq->wechatpay_serial) {
 		sim_resp_error(rs, 400, SIM_CODE_NO_SERIAL,
-			       "Http头缺少Wechatpay-Serial，请求中含有加密的敏感信息时必须提供",
-			       NULL);
+		               "Http头缺少Wechatpay-Serial，请求中含有加密的敏感信息时必须提供",
+		               NULL);
 		return;
 	}
 	b = parse_body(rq, rs);
@@ -897,16 +899,19 @@ static void ep_abnormal_refund(struct sim *s, struct sim_req *rq, struct sim_res
 		goto out;
 	}
 	if (r->status != SIM_RS_ABNORMAL) {
-		sim_resp_error(rs, 400, "INVALID_REQUEST", "退款单状态不是异常状态，无需发起异常退款",
-			       NULL);
+		sim_resp_error(rs, 400, "INVALID_REQUEST",
+		               "退款单状态不是异常状态，无需发起异常退款", NULL);
 		goto out;
 	}
 	if (user) {
 		size_t k;
 
 		if (!bank || !account || !name) {
-			bad_field(rs, !bank ? "/bank_type" : !account ? "/bank_account" : "/real_name",
-				  "required for USER_BANK_CARD");
+			bad_field(rs,
+			          !bank      ? "/bank_type"
+			          : !account ? "/bank_account"
+			                     : "/real_name",
+			          "required for USER_BANK_CARD");
 			goto out;
 		}
 		for (k = 0; k < ARRAY_SIZE(banks); k++)
@@ -920,8 +925,11 @@ static void ep_abnormal_refund(struct sim *s, struct sim_req *rq, struct sim_res
 		    check_secret(s, name, "/real_name", false, rs) < 0)
 			goto out;
 	} else if (bank || account || name) {
-		bad_field(rs, bank ? "/bank_type" : account ? "/bank_account" : "/real_name",
-			  "only for USER_BANK_CARD");
+		bad_field(rs,
+		          bank      ? "/bank_type"
+		          : account ? "/bank_account"
+		                    : "/real_name",
+		          "only for USER_BANK_CARD");
 		goto out;
 	}
 	r->status = SIM_RS_PROCESSING;
@@ -956,7 +964,7 @@ static void ep_certificates(struct sim *s, struct sim_req *rq, struct sim_resp *
 	if (!alg || strcmp(alg, "SM2") != 0) {
 		sim_rand_alnum(nonce, 12);
 		ct = sim_aes_gcm_encrypt(s->keys.apiv3, nonce, "certificate", s->keys.cert_pem,
-					 strlen(s->keys.cert_pem));
+		                         strlen(s->keys.cert_pem));
 		if (!ct) {
 			json_decref(data);
 			sim_resp_error(rs, 500, "SYSTEM_ERROR", "系统错误", NULL);
@@ -965,18 +973,18 @@ static void ep_certificates(struct sim *s, struct sim_req *rq, struct sim_resp *
 		sim_fmt_rfc3339(s->keys.cert_not_before, eff, sizeof(eff));
 		sim_fmt_rfc3339(s->keys.cert_not_after, exp, sizeof(exp));
 		json_array_append_new(
-			data, json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "serial_no",
-					s->keys.cert_serial, "effective_time", eff, "expire_time",
-					exp, "encrypt_certificate", "algorithm",
-					"AEAD_AES_256_GCM", "nonce", nonce, "associated_data",
-					"certificate", "ciphertext", ct));
+		        data,
+		        json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "serial_no",
+		                  s->keys.cert_serial, "effective_time", eff, "expire_time", exp,
+		                  "encrypt_certificate", "algorithm", "AEAD_AES_256_GCM", "nonce",
+		                  nonce, "associated_data", "certificate", "ciphertext", ct));
 		free(ct);
 	}
 	sim_resp_json(rs, 200, json_pack("{s:o}", "data", data));
 }
 
 void sim_api_handle(struct sim *s, enum sim_ep ep, const char *param, struct sim_req *rq,
-		    struct sim_resp *rs, const struct sim_fault *fault)
+                    struct sim_resp *rs, const struct sim_fault *fault)
 {
 	bool post = strcmp(rq->method, "POST") == 0;
 
@@ -1013,12 +1021,12 @@ void sim_api_handle(struct sim *s, enum sim_ep ep, const char *param, struct sim
 	case SIM_EP_TRADEBILL:
 	case SIM_EP_FUNDFLOWBILL:
 		sim_bill_apply(s, ep == SIM_EP_TRADEBILL, rq, rs,
-			       fault && fault->kind == SIM_FAULT_WRONG_BILL_HASH);
+		               fault && fault->kind == SIM_FAULT_WRONG_BILL_HASH);
 		break;
 	case SIM_EP_DOWNLOAD:
 		sim_bill_download(s, rq, rs,
-				  fault && fault->kind == SIM_FAULT_TRUNCATE_DOWNLOAD ? fault
-										       : NULL);
+		                  fault && fault->kind == SIM_FAULT_TRUNCATE_DOWNLOAD ? fault
+		                                                                      : NULL);
 		break;
 	case SIM_EP_CERTIFICATES:
 		ep_certificates(s, rq, rs);

@@ -16,7 +16,7 @@
 #define AUTH_SCHEME "WECHATPAY2-SHA256-RSA2048 "
 
 static const char MSG_MALFORMED[] =
-	"Http头Authorization值格式错误，请参考《微信支付商户REST API签名规则》";
+        "Http头Authorization值格式错误，请参考《微信支付商户REST API签名规则》";
 
 void sim_auth_release(struct sim_auth *a)
 {
@@ -33,9 +33,8 @@ void sim_auth_release(struct sim_auth *a)
 static char **auth_slot(struct sim_auth *a, const char *key, size_t n)
 {
 	static const char *const names[] = { "mchid", "nonce_str", "timestamp", "serial_no",
-					     "signature" };
-	char **slots[] = { &a->mchid, &a->nonce_str, &a->timestamp, &a->serial_no,
-			   &a->signature };
+		                             "signature" };
+	char **slots[] = { &a->mchid, &a->nonce_str, &a->timestamp, &a->serial_no, &a->signature };
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
 		if (strlen(names[i]) == n && memcmp(names[i], key, n) == 0)
@@ -65,7 +64,7 @@ int sim_auth_parse(const char *hdr, struct sim_auth *out, struct wxr_err *err)
 		kn = (size_t)(p - k);
 		if (kn == 0 || p[0] != '=' || p[1] != '"') {
 			r = err_set(err, WXR_ESIG, "expected key=\"value\" at offset %zu",
-				    (size_t)(k - hdr));
+			            (size_t)(k - hdr));
 			goto out;
 		}
 		p += 2;
@@ -73,7 +72,8 @@ int sim_auth_parse(const char *hdr, struct sim_auth *out, struct wxr_err *err)
 		while (*p && *p != '"' && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f)
 			p++;
 		if (*p != '"') {
-			r = err_set(err, WXR_ESIG, "unterminated or bad value of '%.*s'", (int)kn, k);
+			r = err_set(err, WXR_ESIG, "unterminated or bad value of '%.*s'", (int)kn,
+			            k);
 			goto out;
 		}
 		vn = (size_t)(p - v);
@@ -101,8 +101,9 @@ int sim_auth_parse(const char *hdr, struct sim_auth *out, struct wxr_err *err)
 		p++;
 	}
 	if (!a.mchid || !a.nonce_str || !a.timestamp || !a.serial_no || !a.signature) {
-		r = err_set(err, WXR_ESIG, "a field is missing (need mchid, nonce_str, timestamp, "
-					   "serial_no, signature)");
+		r = err_set(err, WXR_ESIG,
+		            "a field is missing (need mchid, nonce_str, timestamp, "
+		            "serial_no, signature)");
 		goto out;
 	}
 	if (!sim_str_charset(a.nonce_str, 1, 32, NULL)) {
@@ -112,7 +113,7 @@ int sim_auth_parse(const char *hdr, struct sim_auth *out, struct wxr_err *err)
 	if (strlen(a.timestamp) != 10 || !sim_str_charset(a.timestamp, 10, 10, NULL) ||
 	    strspn(a.timestamp, "0123456789") != 10) {
 		r = err_set(err, WXR_ESIG, "timestamp '%s' is not 10 digits of Unix seconds",
-			    a.timestamp);
+		            a.timestamp);
 		goto out;
 	}
 	*out = a;
@@ -123,8 +124,8 @@ out:
 }
 
 /* Fills rs with 401 SIGN_ERROR and the sign_information detail. */
-static void sign_error(struct sim_resp *rs, const char *method, const char *target,
-		       const char *msg, size_t msg_len)
+static void sign_error(struct sim_resp *rs, const char *method, const char *target, const char *msg,
+                       size_t msg_len)
 {
 	size_t cut = msg_len > SIM_SIGN_TRUNCATE ? SIM_SIGN_TRUNCATE : msg_len;
 	json_t *info, *detail, *shown;
@@ -144,15 +145,15 @@ static void sign_error(struct sim_resp *rs, const char *method, const char *targ
 		free(copy);
 	}
 	info = json_pack("{s:s, s:s, s:I, s:o}", "method", method, "url", target,
-			 "sign_message_length", (json_int_t)msg_len, "truncated_sign_message",
-			 shown);
+	                 "sign_message_length", (json_int_t)msg_len, "truncated_sign_message",
+	                 shown);
 	detail = json_pack("{s:s, s:s, s:s, s:o}", "field", "signature", "location",
-			   "authorization", "issue", "sign not match", "sign_information", info);
+	                   "authorization", "issue", "sign not match", "sign_information", info);
 	sim_resp_error(rs, 401, "SIGN_ERROR", "错误的签名，验签失败", detail);
 }
 
 int sim_auth_verify(struct sim *s, const char *method, const char *target, const char *body,
-		    size_t body_len, const char *hdr, struct sim_resp *rs, char **out_mchid)
+                    size_t body_len, const char *hdr, struct sim_resp *rs, char **out_mchid)
 {
 	struct wxr_err err = WXR_ERR_INIT;
 	struct sim_auth a;
@@ -164,31 +165,31 @@ int sim_auth_verify(struct sim *s, const char *method, const char *target, const
 
 	memset(&a, 0, sizeof(a));
 	if (sim_auth_parse(hdr, &a, &err) < 0) {
-		sim_resp_error(rs, SIM_STATUS_AUTH_MALFORMED, SIM_CODE_AUTH_MALFORMED, MSG_MALFORMED,
-			       json_pack("{s:s, s:s}", "location", "authorization", "issue",
-					 err.msg));
+		sim_resp_error(
+		        rs, SIM_STATUS_AUTH_MALFORMED, SIM_CODE_AUTH_MALFORMED, MSG_MALFORMED,
+		        json_pack("{s:s, s:s}", "location", "authorization", "issue", err.msg));
 		goto out;
 	}
 	if (strcmp(a.mchid, s->cfg.mchid) != 0) {
 		sim_resp_error(rs, 401, "SIGN_ERROR", "商户号不存在或与签名证书不匹配",
-			       json_pack("{s:s, s:s, s:s}", "field", "mchid", "location",
-					 "authorization", "issue", "unknown merchant"));
+		               json_pack("{s:s, s:s, s:s}", "field", "mchid", "location",
+		                         "authorization", "issue", "unknown merchant"));
 		goto out;
 	}
 	if (strcmp(a.serial_no, s->keys.merchant_serial) != 0) {
 		sim_resp_error(rs, 401, "SIGN_ERROR",
-			       "商户证书序列号有误。请使用签名私钥匹配的证书序列号",
-			       json_pack("{s:s, s:s, s:s}", "field", "serial_no", "location",
-					 "authorization", "issue", "unknown certificate serial"));
+		               "商户证书序列号有误。请使用签名私钥匹配的证书序列号",
+		               json_pack("{s:s, s:s, s:s}", "field", "serial_no", "location",
+		                         "authorization", "issue", "unknown certificate serial"));
 		goto out;
 	}
 	ts = strtoll(a.timestamp, NULL, 10);
 	now = sim_real_now();
 	if (ts > now + SIM_AUTH_WINDOW_S || ts < now - SIM_AUTH_WINDOW_S) {
 		sim_resp_error(rs, 401, "SIGN_ERROR", "请求的时间戳已过期或无效",
-			       json_pack("{s:s, s:s, s:s}", "field", "timestamp", "location",
-					 "authorization", "issue",
-					 "timestamp differs from server time by more than 300s"));
+		               json_pack("{s:s, s:s, s:s}", "field", "timestamp", "location",
+		                         "authorization", "issue",
+		                         "timestamp differs from server time by more than 300s"));
 		goto out;
 	}
 	buf_addf(&msg, "%s\n%s\n%s\n%s\n", method, target, a.timestamp, a.nonce_str);

@@ -64,8 +64,8 @@ static int entry_cmp(const void *a, const void *b)
 }
 
 /* Payments (by success time) and refunds (by creation time) up to end_ts, sorted. */
-static struct entry *collect(const struct sim_state *st, int64_t from_ts, int64_t end_ts,
-			     bool pays, bool refunds, size_t *out_n)
+static struct entry *collect(const struct sim_state *st, int64_t from_ts, int64_t end_ts, bool pays,
+                             bool refunds, size_t *out_n)
 {
 	struct entry *e = xreallocarray(NULL, st->norders + st->nrefunds + 1, sizeof(*e));
 	size_t n = 0;
@@ -88,8 +88,7 @@ static struct entry *collect(const struct sim_state *st, int64_t from_ts, int64_
 	return e;
 }
 
-static int write_trade(struct sim *s, struct sim_bill_writer *w, const struct entry *e,
-		       size_t n)
+static int write_trade(struct sim *s, struct sim_bill_writer *w, const struct entry *e, size_t n)
 {
 	const struct sim_state *st = &s->st;
 
@@ -144,7 +143,7 @@ static int write_trade(struct sim *s, struct sim_bill_writer *w, const struct en
 }
 
 static void fund_lines(const struct sim_state *st, const struct entry *e, int64_t *out_in1,
-		       int64_t *out_out1)
+                       int64_t *out_out1)
 {
 	/* the net effect of one entry: (income, expense) in fen */
 	if (e->kind == 0) {
@@ -160,8 +159,8 @@ static void fund_lines(const struct sim_state *st, const struct entry *e, int64_
 	}
 }
 
-static int write_fundflow(struct sim *s, struct sim_bill_writer *w, const struct entry *e,
-			  size_t n, int64_t day_start, int64_t balance)
+static int write_fundflow(struct sim *s, struct sim_bill_writer *w, const struct entry *e, size_t n,
+                          int64_t day_start, int64_t balance)
 {
 	const struct sim_state *st = &s->st;
 	uint64_t seq = 0;
@@ -183,9 +182,9 @@ static int write_fundflow(struct sim *s, struct sim_bill_writer *w, const struct
 		a.remark = "";
 		b = a;
 		snprintf(flow_a, sizeof(flow_a), "%s%s%010llu", s->cfg.mchid, ymd,
-			 (unsigned long long)++seq);
+		         (unsigned long long)++seq);
 		snprintf(flow_b, sizeof(flow_b), "%s%s%010llu", s->cfg.mchid, ymd,
-			 (unsigned long long)++seq);
+		         (unsigned long long)++seq);
 		a.flow_no = flow_a;
 		b.flow_no = flow_b;
 		if (e[i].kind == 0) {
@@ -234,7 +233,7 @@ static int write_fundflow(struct sim *s, struct sim_bill_writer *w, const struct
 }
 
 int sim_bill_make(struct sim *s, bool trade, const char *bill_type, int64_t day,
-		  const char *gz_path, char out_sha1[41], struct wxr_err *err)
+                  const char *gz_path, char out_sha1[41], struct wxr_err *err)
 {
 	const struct sim_state *st = &s->st;
 	int64_t from = sim_day_start_sh(day), to = from + 86400, balance = 0;
@@ -415,9 +414,9 @@ static struct sim_token *token_new(struct sim *s)
 
 static int bad_arg(struct sim_resp *rs, const char *field, const char *issue)
 {
-	return sim_resp_error(rs, 400, "PARAM_ERROR", "参数错误",
-			      json_pack("{s:s, s:s, s:s}", "field", field, "issue", issue,
-					"location", "query"));
+	return sim_resp_error(
+	        rs, 400, "PARAM_ERROR", "参数错误",
+	        json_pack("{s:s, s:s, s:s}", "field", field, "issue", issue, "location", "query"));
 }
 
 /* The first day that is still within the 3 months the API keeps. */
@@ -432,7 +431,7 @@ static int64_t oldest_day(int64_t today)
 		y--;
 	}
 	dim = (int)(sim_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) -
-		    sim_days_from_civil(y, m, 1));
+	            sim_days_from_civil(y, m, 1));
 	if (d > dim)
 		d = dim;
 	return sim_days_from_civil(y, m, d);
@@ -447,11 +446,11 @@ static bool in_list(const char *v, const char *const *list, size_t n)
 }
 
 void sim_bill_apply(struct sim *s, bool trade, struct sim_req *rq, struct sim_resp *rs,
-		    bool wrong_hash)
+                    bool wrong_hash)
 {
 	static const char *const trade_types[] = { "ALL", "SUCCESS", "REFUND" };
-	static const char *const trade_other[] = { "RECHARGE_REFUND", "ALL_SPECIAL",
-						   "SUC_SPECIAL", "REF_SPECIAL" };
+	static const char *const trade_other[] = { "RECHARGE_REFUND", "ALL_SPECIAL", "SUC_SPECIAL",
+		                                   "REF_SPECIAL" };
 	static const char *const accounts[] = { "BASIC", "OPERATION", "FEES" };
 	const char *date = sim_req_arg(rq, "bill_date");
 	const char *type = sim_req_arg(rq, trade ? "bill_type" : "account_type");
@@ -503,12 +502,11 @@ void sim_bill_apply(struct sim *s, bool trade, struct sim_req *rq, struct sim_re
 	}
 	if (now < sim_day_start_sh(day + 1) + (int64_t)s->cfg.release_minutes * 60) {
 		sim_resp_error(rs, SIM_STATUS_STATEMENT_CREATING, SIM_CODE_STATEMENT_CREATING,
-			       "账单生成中", NULL);
+		               "账单生成中", NULL);
 		return;
 	}
 	if (day < oldest_day(today)) {
-		sim_resp_error(rs, 400, SIM_CODE_BILL_TOO_OLD, "只能下载三个月以内的账单",
-			       NULL);
+		sim_resp_error(rs, 400, SIM_CODE_BILL_TOO_OLD, "只能下载三个月以内的账单", NULL);
 		return;
 	}
 
@@ -516,11 +514,11 @@ void sim_bill_apply(struct sim *s, bool trade, struct sim_req *rq, struct sim_re
 		struct stat sb;
 
 		file = xasprintf("%s/%s.%s.%s.csv.gz", s->cfg.bills_dir, date,
-				 trade ? "trade" : "fundflow", type);
+		                 trade ? "trade" : "fundflow", type);
 		if (stat(file, &sb) == 0) {
 			char *side = xasprintf("%s.sha1", file);
 			char *side2 = xasprintf("%s/%s.%s.%s.csv.sha1", s->cfg.bills_dir, date,
-						trade ? "trade" : "fundflow", type);
+			                        trade ? "trade" : "fundflow", type);
 
 			r = read_sha1_file(side, sha1);
 			if (r < 0)
@@ -550,7 +548,7 @@ void sim_bill_apply(struct sim *s, bool trade, struct sim_req *rq, struct sim_re
 
 		sim_rand_hex(rnd, 16);
 		file = xasprintf("%s/%s.%s.%s.%s.csv.gz", s->tmpdir, date,
-				 trade ? "trade" : "fundflow", type, rnd);
+		                 trade ? "trade" : "fundflow", type, rnd);
 	}
 	r = sim_bill_make(s, trade, type, day, file, sha1, &err);
 	if (r < 0) {
@@ -572,10 +570,10 @@ found:
 	if (wrong_hash)
 		sha1[0] = sha1[0] == '0' ? '1' : '0';
 	url = xasprintf("http://127.0.0.1:%u/v3/billdownload/file?token=%s%s", s->port, t->token,
-			t->gzip ? "&tartype=gzip" : "");
+	                t->gzip ? "&tartype=gzip" : "");
 	sim_resp_json(rs, 200,
-		      json_pack("{s:s, s:s, s:s}", "hash_type", "SHA1", "hash_value", sha1,
-				"download_url", url));
+	              json_pack("{s:s, s:s, s:s}", "hash_type", "SHA1", "hash_value", sha1,
+	                        "download_url", url));
 out:
 	free(url);
 	free(file);
@@ -590,10 +588,10 @@ struct sim_download {
 	bool zs_end;
 	z_stream zs;
 	unsigned char *in;
-	int64_t size;    /* declared size, -1 unknown */
+	int64_t size; /* declared size, -1 unknown */
 	int64_t sent;
-	int64_t limit;   /* stop after this many bytes, -1 none */
-	bool cut_error;  /* at the limit: error (abort) rather than a clean end */
+	int64_t limit;  /* stop after this many bytes, -1 none */
+	bool cut_error; /* at the limit: error (abort) rather than a clean end */
 };
 
 int64_t sim_download_size(const struct sim_download *dl)
@@ -678,7 +676,7 @@ void sim_download_free(struct sim_download *dl)
 }
 
 void sim_bill_download(struct sim *s, struct sim_req *rq, struct sim_resp *rs,
-		       const struct sim_fault *truncate)
+                       const struct sim_fault *truncate)
 {
 	const char *token = sim_req_arg(rq, "token");
 	const char *tartype = sim_req_arg(rq, "tartype");
@@ -687,7 +685,8 @@ void sim_bill_download(struct sim *s, struct sim_req *rq, struct sim_resp *rs,
 	struct stat sb;
 
 	for (size_t i = 0; i < rq->nargs; i++) {
-		if (strcmp(rq->args[i].key, "token") != 0 && strcmp(rq->args[i].key, "tartype") != 0) {
+		if (strcmp(rq->args[i].key, "token") != 0 &&
+		    strcmp(rq->args[i].key, "tartype") != 0) {
 			bad_arg(rs, rq->args[i].key, "unknown query parameter");
 			return;
 		}
@@ -701,12 +700,12 @@ void sim_bill_download(struct sim *s, struct sim_req *rq, struct sim_resp *rs,
 			t = &s->tokens[i];
 	if (!t) {
 		sim_resp_error(rs, 400, "INVALID_REQUEST", "下载链接无效，请重新请求文件下载",
-			       NULL);
+		               NULL);
 		return;
 	}
 	if (t->expires_real <= sim_real_now()) {
 		sim_resp_error(rs, 400, SIM_CODE_TOKEN_EXPIRED, "下载链接过期，请重新请求文件下载",
-			       NULL);
+		               NULL);
 		return;
 	}
 	if ((tartype != NULL) != t->gzip || (tartype && strcmp(tartype, "gzip") != 0)) {

@@ -35,8 +35,7 @@ static char *key_path(const char *dir, const char *name)
 	return xasprintf("%s/%s", dir, name);
 }
 
-static int read_text(const char *dir, const char *name, char *out, size_t n,
-		     struct wxr_err *err)
+static int read_text(const char *dir, const char *name, char *out, size_t n, struct wxr_err *err)
 {
 	char *path = key_path(dir, name);
 	char *raw = sim_read_file(path, 4096, NULL);
@@ -118,14 +117,14 @@ int sim_keys_load(struct sim_keys *k, const char *dir, struct wxr_err *err)
 		goto out;
 	}
 	r = read_text(dir, "merchant_serial.txt", k->merchant_serial, sizeof(k->merchant_serial),
-		      err);
+	              err);
 	if (r < 0)
 		goto out;
 	serial = cert_serial_hex(mcert);
 	if (!serial || strcasecmp(serial, k->merchant_serial) != 0) {
 		r = err_set(err, WXR_ECONFIG,
-			    "'%s': serial '%s' does not match merchant_serial.txt '%s'", path,
-			    serial ? serial : "?", k->merchant_serial);
+		            "'%s': serial '%s' does not match merchant_serial.txt '%s'", path,
+		            serial ? serial : "?", k->merchant_serial);
 		goto out;
 	}
 	k->merchant_pub = X509_get_pubkey(mcert);
@@ -158,8 +157,8 @@ int sim_keys_load(struct sim_keys *k, const char *dir, struct wxr_err *err)
 		fclose(fp);
 		fp = NULL;
 		if (!pub || EVP_PKEY_eq(pub, k->wechat_key) != 1) {
-			r = err_set(err, WXR_ECONFIG, "'%s' is not the public half of wechatpay_key.pem",
-				    path);
+			r = err_set(err, WXR_ECONFIG,
+			            "'%s' is not the public half of wechatpay_key.pem", path);
 			goto out;
 		}
 	}
@@ -167,7 +166,7 @@ int sim_keys_load(struct sim_keys *k, const char *dir, struct wxr_err *err)
 	if (r < 0)
 		goto out;
 	r = read_text(dir, "wechatpay_cert_serial.txt", k->cert_serial, sizeof(k->cert_serial),
-		      err);
+	              err);
 	if (r < 0)
 		goto out;
 
@@ -267,7 +266,7 @@ out:
 }
 
 char *sim_aes_gcm_encrypt(const unsigned char key[32], const char *nonce12, const char *aad,
-			  const void *pt, size_t n)
+                          const void *pt, size_t n)
 {
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	unsigned char *ct = xmalloc(n + 16);

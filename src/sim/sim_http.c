@@ -22,10 +22,10 @@
 #include "err.h"
 #include "xalloc.h"
 
-static const char *const fault_names[] = { "status",           "delay",
-					   "bad_signature",    "wrong_bill_hash",
-					   "truncate_download", "pay_during_close",
-					   "drop" };
+static const char *const fault_names[] = {
+	"status",           "delay", "bad_signature", "wrong_bill_hash", "truncate_download",
+	"pay_during_close", "drop"
+};
 
 struct conn {
 	char *uri;
@@ -61,9 +61,8 @@ void sim_faults_clear(struct sim *s)
 
 int sim_fault_from_json(json_t *j, struct sim_fault *out, struct wxr_err *err)
 {
-	static const char *const keys[] = { "match", "count", "kind",  "status", "code",
-					    "message", "ms",  "after", "probe",  "short",
-					    "bytes" };
+	static const char *const keys[] = { "match", "count", "kind",  "status", "code", "message",
+		                            "ms",    "after", "probe", "short",  "bytes" };
 	struct sim_fault f;
 	const char *key, *kind;
 	json_t *v;
@@ -82,35 +81,39 @@ int sim_fault_from_json(json_t *j, struct sim_fault *out, struct wxr_err *err)
 	}
 	v = json_object_get(j, "match");
 	if (!json_is_string(v) || !*json_string_value(v))
-		return err_set(err, WXR_EDATA, "'match' (a path prefix or an endpoint name) is "
-					       "required");
+		return err_set(err, WXR_EDATA,
+		               "'match' (a path prefix or an endpoint name) is "
+		               "required");
 	if (json_string_value(v)[0] != '/') {
 		for (i = 1; i <= SIM_EP_CERTIFICATES; i++)
 			if (strcmp(json_string_value(v), sim_ep_name((enum sim_ep)i)) == 0)
 				break;
 		if (i > SIM_EP_CERTIFICATES)
 			return err_set(err, WXR_EDATA, "unknown endpoint name '%s'",
-				       json_string_value(v));
+			               json_string_value(v));
 	}
 	kind = json_string_value(json_object_get(j, "kind"));
 	for (i = 0; kind && i < ARRAY_SIZE(fault_names); i++)
 		if (strcmp(kind, fault_names[i]) == 0)
 			break;
 	if (!kind || i == ARRAY_SIZE(fault_names))
-		return err_set(err, WXR_EDATA, "'kind' must be one of status, delay, "
-					       "bad_signature, wrong_bill_hash, truncate_download, "
-					       "pay_during_close, drop");
+		return err_set(err, WXR_EDATA,
+		               "'kind' must be one of status, delay, "
+		               "bad_signature, wrong_bill_hash, truncate_download, "
+		               "pay_during_close, drop");
 	f.kind = (enum sim_fault_kind)i;
 	f.count = 1;
 	v = json_object_get(j, "count");
 	if (v) {
-		if (!json_is_integer(v) || (json_integer_value(v) < 1 && json_integer_value(v) != -1))
+		if (!json_is_integer(v) ||
+		    (json_integer_value(v) < 1 && json_integer_value(v) != -1))
 			return err_set(err, WXR_EDATA, "'count' must be >= 1, or -1 for always");
 		f.count = (long)json_integer_value(v);
 	}
 	if (f.kind == SIM_FAULT_STATUS) {
 		v = json_object_get(j, "status");
-		if (!json_is_integer(v) || json_integer_value(v) < 400 || json_integer_value(v) > 599)
+		if (!json_is_integer(v) || json_integer_value(v) < 400 ||
+		    json_integer_value(v) > 599)
 			return err_set(err, WXR_EDATA, "'status' (400-599) is required");
 		f.status = (int)json_integer_value(v);
 		v = json_object_get(j, "code");
@@ -141,11 +144,13 @@ int sim_fault_from_json(json_t *j, struct sim_fault *out, struct wxr_err *err)
 		const char *code = json_string_value(json_object_get(j, "code"));
 		const char *msg = json_string_value(json_object_get(j, "message"));
 
-		f.code = xstrdup(code ? code
-				 : f.status == 429 ? "FREQUENCY_LIMITED"
-				 : f.status == 503 ? "SERVICE_UNAVAILABLE"
-						   : "SYSTEM_ERROR");
-		f.message = xstrdup(msg ? msg : f.status == 429 ? "频率超限" : "系统繁忙，请稍后重试");
+		f.code = xstrdup(code              ? code
+		                 : f.status == 429 ? "FREQUENCY_LIMITED"
+		                 : f.status == 503 ? "SERVICE_UNAVAILABLE"
+		                                   : "SYSTEM_ERROR");
+		f.message = xstrdup(msg               ? msg
+		                    : f.status == 429 ? "频率超限"
+		                                      : "系统繁忙，请稍后重试");
 	}
 	*out = f;
 	return 0;
@@ -154,7 +159,7 @@ int sim_fault_from_json(json_t *j, struct sim_fault *out, struct wxr_err *err)
 json_t *sim_fault_to_json(const struct sim_fault *f)
 {
 	json_t *j = json_pack("{s:s, s:s, s:I}", "match", f->match, "kind", fault_names[f->kind],
-			      "count", (json_int_t)f->count);
+	                      "count", (json_int_t)f->count);
 
 	if (f->kind == SIM_FAULT_STATUS) {
 		json_object_set_new(j, "status", json_integer(f->status));
@@ -237,9 +242,9 @@ static json_t *journal_entry_json(const struct sim_journal_entry *e)
 	char t[40];
 
 	sim_fmt_rfc3339(e->ts, t, sizeof(t));
-	return json_pack("{s:s, s:s, s:s, s:i, s:s?, s:b, s:s?, s:s}", "method", e->method,
-			 "path", e->path, "url", e->url, "status", e->status, "request_id",
-			 e->request_id, "auth_ok", e->auth_ok, "fault", e->fault, "time", t);
+	return json_pack("{s:s, s:s, s:s, s:i, s:s?, s:b, s:s?, s:s}", "method", e->method, "path",
+	                 e->path, "url", e->url, "status", e->status, "request_id", e->request_id,
+	                 "auth_ok", e->auth_ok, "fault", e->fault, "time", t);
 }
 
 json_t *sim_journal_to_json(const struct sim *s)
@@ -261,7 +266,7 @@ static bool printable(const char *s)
 }
 
 static void journal_add(struct sim *s, const char *method, const char *path, const char *url,
-			int status, const char *request_id, bool auth_ok, const char *fault)
+                        int status, const char *request_id, bool auth_ok, const char *fault)
 {
 	struct sim_journal_entry e;
 
@@ -298,7 +303,7 @@ static void journal_add(struct sim *s, const char *method, const char *path, con
 	pthread_mutex_unlock(&s->lock);
 	if (!s->cfg.quiet)
 		fprintf(stderr, "wxrecon-sim: %s %s -> %d%s%s\n", method, e.url, status,
-			fault ? " fault " : "", fault ? fault : "");
+		        fault ? " fault " : "", fault ? fault : "");
 }
 
 /* ---- request ids ---- */
@@ -395,7 +400,7 @@ static void dl_free(void *cls)
 }
 
 static enum MHD_Result queue(struct MHD_Connection *con, struct sim_resp *rs,
-			     const char *const *headers)
+                             const char *const *headers)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -404,14 +409,15 @@ static enum MHD_Result queue(struct MHD_Connection *con, struct sim_resp *rs,
 		int64_t size = sim_download_size(rs->dl);
 
 		r = MHD_create_response_from_callback(size < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)size,
-						      64 * 1024, dl_reader, rs->dl, dl_free);
+		                                      64 * 1024, dl_reader, rs->dl, dl_free);
 		rs->dl = NULL;
 		if (!r)
 			return MHD_NO;
 		MHD_add_response_header(r, "Content-Type", "application/octet-stream");
 	} else {
-		r = MHD_create_response_from_buffer(rs->body.len, rs->body.len ? rs->body.data : (void *)"",
-						    MHD_RESPMEM_MUST_COPY);
+		r = MHD_create_response_from_buffer(rs->body.len,
+		                                    rs->body.len ? rs->body.data : (void *)"",
+		                                    MHD_RESPMEM_MUST_COPY);
 		if (!r)
 			return MHD_NO;
 		if (rs->status != 204)
@@ -447,7 +453,7 @@ static bool is_json_type(const char *ct)
 }
 
 static enum MHD_Result handle_admin(struct sim *s, struct MHD_Connection *con, const char *method,
-				    struct sim_req *rq)
+                                    struct sim_req *rq)
 {
 	struct sim_resp rs;
 	enum MHD_Result ret;
@@ -463,7 +469,7 @@ static enum MHD_Result handle_admin(struct sim *s, struct MHD_Connection *con, c
 }
 
 static void sign_response(struct sim *s, struct sim_resp *rs, const struct sim_fault *fault,
-			  char **hdrs, size_t *nh)
+                          char **hdrs, size_t *nh)
 {
 	char ts[24], nonce[33];
 	struct buf msg = BUF_INIT;
@@ -500,7 +506,7 @@ static void sign_response(struct sim *s, struct sim_resp *rs, const struct sim_f
 }
 
 static enum MHD_Result handle_api(struct sim *s, struct MHD_Connection *con, const char *method,
-				  struct sim_req *rq, bool too_big)
+                                  struct sim_req *rq, bool too_big)
 {
 	struct sim_resp rs;
 	struct sim_fault fault;
@@ -520,7 +526,7 @@ static enum MHD_Result handle_api(struct sim *s, struct MHD_Connection *con, con
 
 	if (!ua || !*ua || !accept || !*accept) {
 		sim_resp_error(&rs, 400, SIM_CODE_NO_UA_ACCEPT, "Http头缺少Accept或User-Agent",
-			       NULL);
+		               NULL);
 		goto respond;
 	}
 	if (too_big) {
@@ -528,24 +534,24 @@ static enum MHD_Result handle_api(struct sim *s, struct MHD_Connection *con, con
 		goto respond;
 	}
 	if (sim_auth_verify(s, method, rq->target, rq->body, rq->body_len,
-			    header(con, "Authorization"), &rs, &mchid) < 0)
+	                    header(con, "Authorization"), &rs, &mchid) < 0)
 		goto respond;
 	auth_ok = true;
 	rq->auth_mchid = mchid;
 	if (parse_query(rq, &bad) < 0) {
 		sim_resp_error(&rs, 400, "PARAM_ERROR", "查询参数格式错误",
-			       json_pack("{s:s}", "location", "query"));
+		               json_pack("{s:s}", "location", "query"));
 		goto respond;
 	}
 	if (rq->wechatpay_serial && strcmp(rq->wechatpay_serial, s->keys.pub_key_id) != 0 &&
 	    strcmp(rq->wechatpay_serial, s->keys.cert_serial) != 0) {
 		sim_resp_error(&rs, 400, "INVALID_REQUEST",
-			       "Wechatpay-Serial对应的微信支付公钥或平台证书不存在", NULL);
+		               "Wechatpay-Serial对应的微信支付公钥或平台证书不存在", NULL);
 		goto respond;
 	}
 	if (rq->body_len && !is_json_type(header(con, "Content-Type"))) {
 		sim_resp_error(&rs, 400, SIM_CODE_BAD_CONTENT_TYPE,
-			       "Content-Type必须为application/json", NULL);
+		               "Content-Type必须为application/json", NULL);
 		goto respond;
 	}
 	ep = sim_api_route(method, rq->path, &param);
@@ -584,7 +590,7 @@ respond:
 	hdrs[nh++] = xstrdup(reqid);
 	hdrs[nh] = NULL;
 	journal_add(s, method, rq->path, rq->target, rs.status, reqid, auth_ok,
-		    have_fault ? fault_names[fault.kind] : NULL);
+	            have_fault ? fault_names[fault.kind] : NULL);
 	ret = queue(con, &rs, (const char *const *)hdrs);
 	for (size_t i = 0; i < nh; i++)
 		free(hdrs[i]);
@@ -599,7 +605,7 @@ out:
 }
 
 static enum MHD_Result handle_other(struct sim *s, struct MHD_Connection *con, const char *method,
-				    struct sim_req *rq)
+                                    struct sim_req *rq)
 {
 	struct sim_resp rs;
 	enum MHD_Result ret;
@@ -614,8 +620,8 @@ static enum MHD_Result handle_other(struct sim *s, struct MHD_Connection *con, c
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
 	struct sim *s = cls;
 	struct conn *c = *con_cls;
@@ -671,7 +677,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 }
 
 static void on_done(void *cls, struct MHD_Connection *con, void **con_cls,
-		    enum MHD_RequestTerminationCode toe)
+                    enum MHD_RequestTerminationCode toe)
 {
 	struct conn *c = *con_cls;
 
@@ -725,7 +731,7 @@ int sim_init(struct sim *s, const struct sim_config *cfg, struct wxr_err *err)
 	if (cfg->state_dir) {
 		if (mkdir(cfg->state_dir, 0700) < 0 && errno != EEXIST)
 			return err_set(err, WXR_EIO, "cannot create '%s': %s", cfg->state_dir,
-				       strerror(errno));
+			               strerror(errno));
 		s->state_path = xasprintf("%s/state.json", cfg->state_dir);
 		r = sim_state_load(&s->st, cfg->appid, s->state_path, err);
 		if (r < 0)
@@ -735,12 +741,12 @@ int sim_init(struct sim *s, const struct sim_config *cfg, struct wxr_err *err)
 		s->journal_fp = fopen(cfg->journal_path, "a");
 		if (!s->journal_fp)
 			return err_set(err, WXR_EIO, "cannot open '%s': %s", cfg->journal_path,
-				       strerror(errno));
+			               strerror(errno));
 	}
 	snprintf(tmpl, sizeof(tmpl), "%s/wxrecon-sim.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(tmpl))
 		return err_set(err, WXR_EIO, "cannot create a temporary directory '%s': %s", tmpl,
-			       strerror(errno));
+		               strerror(errno));
 	s->tmpdir = xstrdup(tmpl);
 	sim_rand_hex(rnd, 16);
 	for (char *p = rnd; *p; p++)
@@ -761,11 +767,12 @@ int sim_start(struct sim *s, unsigned port, struct wxr_err *err)
 	sin.sin_port = htons((uint16_t)port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-				     MHD_USE_POLL | MHD_USE_ERROR_LOG,
-			     0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
-			     MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
-			     on_done, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_END);
+	                             MHD_USE_POLL | MHD_USE_ERROR_LOG,
+	                     0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+	                     s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin,
+	                     MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
+	                     on_done, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+	                     MHD_OPTION_END);
 	if (!d)
 		return err_set(err, WXR_ENET, "cannot listen on 127.0.0.1:%u", port);
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);

@@ -21,10 +21,10 @@
 #include "xalloc.h"
 
 static const char usage[] =
-	"usage: wxrecon-sim [--port P] [--portfile F] [--keys DIR] [--state DIR] [--mchid M]\n"
-	"                   [--appid A] [--release-time HH:MM] [--journal F]\n"
-	"                   [--sign-mode pubkey|cert] [--bills DIR] [--quiet]\n"
-	"       wxrecon-sim generate ...\n";
+        "usage: wxrecon-sim [--port P] [--portfile F] [--keys DIR] [--state DIR] [--mchid M]\n"
+        "                   [--appid A] [--release-time HH:MM] [--journal F]\n"
+        "                   [--sign-mode pubkey|cert] [--bills DIR] [--quiet]\n"
+        "       wxrecon-sim generate ...\n";
 
 static int parse_port(const char *s, unsigned *out)
 {
@@ -41,8 +41,8 @@ static int parse_port(const char *s, unsigned *out)
 
 static int parse_hhmm(const char *s, int *out_minutes)
 {
-	if (strlen(s) != 5 || s[2] != ':' || s[0] < '0' || s[0] > '2' || s[1] < '0' ||
-	    s[1] > '9' || s[3] < '0' || s[3] > '5' || s[4] < '0' || s[4] > '9')
+	if (strlen(s) != 5 || s[2] != ':' || s[0] < '0' || s[0] > '2' || s[1] < '0' || s[1] > '9' ||
+	    s[3] < '0' || s[3] > '5' || s[4] < '0' || s[4] > '9')
 		return -1;
 	*out_minutes = ((s[0] - '0') * 10 + (s[1] - '0')) * 60 + (s[3] - '0') * 10 + (s[4] - '0');
 	return *out_minutes < 24 * 60 ? 0 : -1;
@@ -95,7 +95,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'p':
 			if (parse_port(optarg, &port) < 0) {
-				fprintf(stderr, "wxrecon-sim: --port: '%s' is not a port\n", optarg);
+				fprintf(stderr, "wxrecon-sim: --port: '%s' is not a port\n",
+				        optarg);
 				return 2;
 			}
 			break;
@@ -117,7 +118,7 @@ int main(int argc, char **argv)
 		case 'r':
 			if (parse_hhmm(optarg, &cfg.release_minutes) < 0) {
 				fprintf(stderr, "wxrecon-sim: --release-time: '%s' is not HH:MM\n",
-					optarg);
+				        optarg);
 				return 2;
 			}
 			break;
@@ -126,8 +127,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			if (strcmp(optarg, "pubkey") != 0 && strcmp(optarg, "cert") != 0) {
-				fprintf(stderr, "wxrecon-sim: --sign-mode: '%s' is not pubkey or cert\n",
-					optarg);
+				fprintf(stderr,
+				        "wxrecon-sim: --sign-mode: '%s' is not pubkey or cert\n",
+				        optarg);
 				return 2;
 			}
 			cfg.cert_mode = strcmp(optarg, "cert") == 0;

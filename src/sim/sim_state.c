@@ -20,9 +20,8 @@
 #define SEVEN_DAYS_S        (7 * 86400)
 
 static const char *const trade_state_names[] = { "NOTPAY", "USERPAYING", "SUCCESS", "CLOSED",
-						  "REFUND", "PAYERROR", "REVOKED" };
-static const char *const refund_status_names[] = { "PROCESSING", "SUCCESS", "ABNORMAL",
-						   "CLOSED" };
+	                                         "REFUND", "PAYERROR",   "REVOKED" };
+static const char *const refund_status_names[] = { "PROCESSING", "SUCCESS", "ABNORMAL", "CLOSED" };
 
 const char *sim_trade_state_name(enum sim_trade_state s)
 {
@@ -231,7 +230,8 @@ char *sim_state_new_tid(struct sim_state *st, int64_t ts)
 
 	sim_fmt_ymd_sh(ts, ymd, sizeof(ymd));
 	for (;;) {
-		id = xasprintf("4200000001%s%010" PRIu64, ymd, (uint64_t)(st->seq++ % 10000000000ULL));
+		id = xasprintf("4200000001%s%010" PRIu64, ymd,
+		               (uint64_t)(st->seq++ % 10000000000ULL));
 		if (!sim_state_order_by_tid(st, id))
 			return id;
 		free(id);
@@ -245,7 +245,8 @@ char *sim_state_new_refund_id(struct sim_state *st, int64_t ts)
 
 	sim_fmt_ymd_sh(ts, ymd, sizeof(ymd));
 	for (;;) {
-		id = xasprintf("5030000001%s%011" PRIu64, ymd, (uint64_t)(st->seq++ % 100000000000ULL));
+		id = xasprintf("5030000001%s%011" PRIu64, ymd,
+		               (uint64_t)(st->seq++ % 100000000000ULL));
 		if (!sim_state_refund_by_id(st, id))
 			return id;
 		free(id);
@@ -278,7 +279,7 @@ int64_t sim_refunded_fen(const struct sim_state *st, const char *out_trade_no, s
 }
 
 int64_t sim_refund_fee_fen(const struct sim_state *st, const struct sim_order *o,
-			   int64_t refund_fen)
+                           int64_t refund_fen)
 {
 	int64_t refunded = 0, fee_back = 0;
 
@@ -299,7 +300,7 @@ int64_t sim_refund_fee_fen(const struct sim_state *st, const struct sim_order *o
 }
 
 void sim_state_pay(struct sim_state *st, struct sim_order *o, int64_t ts, const char *tid,
-		   const char *openid, const char *bank_type)
+                   const char *openid, const char *bank_type)
 {
 	o->state = SIM_TS_SUCCESS;
 	o->success_ts = ts;
@@ -401,8 +402,8 @@ json_t *sim_state_to_json(const struct sim_state *st)
 	sim_fmt_rfc3339(sim_state_now(st), now, sizeof(now));
 	json_object_set_new(j, "version", json_integer(1));
 	json_object_set_new(j, "clock",
-			    json_pack("{s:s, s:I, s:s}", "mode", clock_mode_name(st->clock_mode),
-				      "value", (json_int_t)st->clock_value, "now", now));
+	                    json_pack("{s:s, s:I, s:s}", "mode", clock_mode_name(st->clock_mode),
+	                              "value", (json_int_t)st->clock_value, "now", now));
 	json_object_set_new(j, "seq", json_integer((json_int_t)st->seq));
 	json_object_set_new(j, "orders", orders);
 	json_object_set_new(j, "refunds", refunds);
@@ -475,14 +476,15 @@ static int check_keys(json_t *j, const char *const *allowed, size_t n, struct wx
 	return 0;
 }
 
-int sim_order_from_json(struct sim_state *st, const char *appid, json_t *j,
-			struct sim_order **out, struct wxr_err *err)
+int sim_order_from_json(struct sim_state *st, const char *appid, json_t *j, struct sim_order **out,
+                        struct wxr_err *err)
 {
 	static const char *const keys[] = { "out_trade_no", "transaction_id", "appid",
-					    "trade_state", "total", "fee", "description",
-					    "attach", "notify_url", "openid", "bank_type",
-					    "create_time", "time_expire", "success_time",
-					    "prepay_id", "prepay_params" };
+		                            "trade_state",  "total",          "fee",
+		                            "description",  "attach",         "notify_url",
+		                            "openid",       "bank_type",      "create_time",
+		                            "time_expire",  "success_time",   "prepay_id",
+		                            "prepay_params" };
 	struct sim_order *o = xcalloc(1, sizeof(*o));
 	const char *otn, *tid, *app, *state, *desc, *attach, *url, *openid, *bank, *pid, *pp;
 	int64_t fee = -1;
@@ -544,13 +546,14 @@ int sim_order_from_json(struct sim_state *st, const char *appid, json_t *j,
 			r = err_set(err, WXR_EDATA, "transaction_id '%s' is already used", tid);
 			goto out;
 		}
-		sim_state_pay(st, o, o->success_ts ? o->success_ts : sim_state_now(st), tid,
-			      openid, bank);
+		sim_state_pay(st, o, o->success_ts ? o->success_ts : sim_state_now(st), tid, openid,
+		              bank);
 		o->state = keep;
 	} else {
 		if (o->success_ts || tid) {
-			r = err_set(err, WXR_EDATA,
-				    "success_time/transaction_id only for SUCCESS or REFUND orders");
+			r = err_set(
+			        err, WXR_EDATA,
+			        "success_time/transaction_id only for SUCCESS or REFUND orders");
 			goto out;
 		}
 		o->openid = dup_or(openid, NULL);
@@ -567,12 +570,15 @@ out:
 }
 
 int sim_refund_from_json(struct sim_state *st, json_t *j, struct sim_refund **out,
-			 struct wxr_err *err)
+                         struct wxr_err *err)
 {
-	static const char *const keys[] = { "out_refund_no", "refund_id", "out_trade_no",
-					    "transaction_id", "status", "refund", "total", "fee",
-					    "channel", "user_received_account", "reason",
-					    "funds_account", "create_time", "success_time" };
+	static const char *const keys[] = { "out_refund_no", "refund_id",
+		                            "out_trade_no",  "transaction_id",
+		                            "status",        "refund",
+		                            "total",         "fee",
+		                            "channel",       "user_received_account",
+		                            "reason",        "funds_account",
+		                            "create_time",   "success_time" };
 	struct sim_refund *rf = xcalloc(1, sizeof(*rf));
 	const char *orn, *rid, *otn, *status, *channel, *account, *reason, *funds;
 	const struct sim_order *o;
@@ -592,7 +598,8 @@ int sim_refund_from_json(struct sim_state *st, json_t *j, struct sim_refund **ou
 	    (r = get_str(j, "funds_account", 32, &funds, err)) < 0)
 		goto out;
 	if (!orn || !sim_str_charset(orn, 1, 64, "_-|*@")) {
-		r = err_set(err, WXR_EDATA, "'out_refund_no' is required: 1-64 of [0-9A-Za-z_-|*@]");
+		r = err_set(err, WXR_EDATA,
+		            "'out_refund_no' is required: 1-64 of [0-9A-Za-z_-|*@]");
 		goto out;
 	}
 	if (sim_state_refund(st, orn)) {
@@ -668,8 +675,7 @@ int sim_state_save(const struct sim_state *st, const char *path, struct wxr_err 
 	return r;
 }
 
-int sim_state_load(struct sim_state *st, const char *appid, const char *path,
-		   struct wxr_err *err)
+int sim_state_load(struct sim_state *st, const char *appid, const char *path, struct wxr_err *err)
 {
 	json_error_t jerr;
 	json_t *j = NULL, *v;
@@ -685,15 +691,15 @@ int sim_state_load(struct sim_state *st, const char *appid, const char *path,
 		return err_set(err, WXR_EDATA, "'%s':%d: %s", path, jerr.line, jerr.text);
 	}
 	if (json_unpack_ex(j, &jerr, 0, "{s:{s:s, s:I}, s:I}", "clock", "mode", &mode, "value",
-			   &clock_value, "seq", &seq) < 0) {
+	                   &clock_value, "seq", &seq) < 0) {
 		r = err_set(err, WXR_EDATA, "'%s': %s", path, jerr.text);
 		goto out;
 	}
 	st->clock_value = clock_value;
 	st->seq = seq > 0 ? (uint64_t)seq : 1;
 	st->clock_mode = strcmp(mode, "fixed") == 0    ? SIM_CLOCK_FIXED
-			 : strcmp(mode, "offset") == 0 ? SIM_CLOCK_OFFSET
-						       : SIM_CLOCK_REAL;
+	                 : strcmp(mode, "offset") == 0 ? SIM_CLOCK_OFFSET
+	                                               : SIM_CLOCK_REAL;
 	json_array_foreach(json_object_get(j, "orders"), i, v)
 	{
 		struct sim_order *o = NULL;
@@ -704,7 +710,8 @@ int sim_state_load(struct sim_state *st, const char *appid, const char *path,
 			goto out;
 		}
 		if (sim_state_order(st, o->out_trade_no)) {
-			r = err_set(err, WXR_EDATA, "'%s': order '%s' twice", path, o->out_trade_no);
+			r = err_set(err, WXR_EDATA, "'%s': order '%s' twice", path,
+			            o->out_trade_no);
 			sim_order_free(o);
 			goto out;
 		}

@@ -184,8 +184,7 @@ int sim_parse_rfc3339(const char *s, bool allow_frac, int64_t *out_ts)
 	return 0;
 }
 
-static const char b64chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 char *sim_b64_encode(const unsigned char *p, size_t n)
 {
@@ -312,7 +311,8 @@ bool sim_utf8_bmp(const char *s, size_t n)
 		} else if (c >= 0xE0 && c <= 0xEF) {
 			unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
 
-			if (i + 2 >= n || p[i + 1] < lo || p[i + 1] > hi || (p[i + 2] & 0xC0) != 0x80)
+			if (i + 2 >= n || p[i + 1] < lo || p[i + 1] > hi ||
+			    (p[i + 2] & 0xC0) != 0x80)
 				return false;
 			i += 3;
 		} else {

@@ -46,8 +46,8 @@ static void test_auth_parse(void)
 	};
 
 	ok(sim_auth_parse("WECHATPAY2-SHA256-RSA2048 signature=\"c2ln\",mchid=\"1900000001\","
-			  "serial_no=\"" SERIAL "\",timestamp=\"1554208460\",nonce_str=\"abc123\"",
-			  &a, &err) == 0,
+	                  "serial_no=\"" SERIAL "\",timestamp=\"1554208460\",nonce_str=\"abc123\"",
+	                  &a, &err) == 0,
 	   "any field order parses");
 	is_str(a.mchid, "1900000001", "mchid");
 	is_str(a.nonce_str, "abc123", "nonce_str");
@@ -197,7 +197,7 @@ static void test_crypto(const struct sim_keys *k)
 	EVP_DecryptUpdate(c, out, &len, raw, (int)(n - 16));
 	EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, raw + n - 16);
 	ok(EVP_DecryptFinal_ex(c, out + len, &fin) == 1 && (size_t)(len + fin) == strlen(pem) &&
-		   memcmp(out, pem, strlen(pem)) == 0,
+	           memcmp(out, pem, strlen(pem)) == 0,
 	   "decrypts with an independent EVP AES-256-GCM");
 	EVP_CIPHER_CTX_free(c);
 	free(raw);
@@ -214,7 +214,7 @@ static void test_crypto(const struct sim_keys *k)
 	EVP_PKEY_CTX_free(pc);
 	b64 = sim_b64_encode(enc, enc_len);
 	ok(sim_oaep_decrypt(k->wechat_key, b64, &pt, &n) == 0 && n == 16 &&
-		   strcmp(pt, "6225880000000000") == 0,
+	           strcmp(pt, "6225880000000000") == 0,
 	   "OAEP(SHA-1) decrypt");
 	free(pt);
 	b64[10] = b64[10] == 'A' ? 'B' : 'A';
@@ -242,7 +242,7 @@ static void test_bill_make(struct sim *s)
 	int64_t day;
 
 	j = json_pack("{s:s, s:i, s:s, s:s}", "out_trade_no", "ORD-U-1", "total", 2500,
-		      "trade_state", "SUCCESS", "success_time", "2026-03-01T09:15:02+08:00");
+	              "trade_state", "SUCCESS", "success_time", "2026-03-01T09:15:02+08:00");
 	ok(sim_order_from_json(&s->st, "wx8888888888888888", j, &o, &err) == 0, "seed order");
 	json_decref(j);
 	sim_state_add_order(&s->st, o);
