@@ -453,16 +453,20 @@ static bool is_json_type(const char *ct)
 }
 
 static enum MHD_Result handle_admin(struct sim *s, struct MHD_Connection *con, const char *method,
-                                    struct sim_req *rq)
+                                    struct sim_req *rq, bool too_big)
 {
 	struct sim_resp rs;
 	enum MHD_Result ret;
 
 	memset(&rs, 0, sizeof(rs));
 	buf_init(&rs.body);
-	pthread_mutex_lock(&s->lock);
-	sim_admin_handle(s, method, rq->path, rq->body, rq->body_len, &rs);
-	pthread_mutex_unlock(&s->lock);
+	if (too_big) {
+		sim_resp_error(&rs, 413, "TOO_BIG", "the admin body is over the limit", NULL);
+	} else {
+		pthread_mutex_lock(&s->lock);
+		sim_admin_handle(s, method, rq->path, rq->body, rq->body_len, &rs);
+		pthread_mutex_unlock(&s->lock);
+	}
 	ret = queue(con, &rs, NULL);
 	resp_release(&rs);
 	return ret;
@@ -656,7 +660,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	rq.body = c->body.data ? c->body.data : "";
 	rq.body_len = c->too_big ? 0 : c->body.len;
 	if (strcmp(rq.path, "/_sim") == 0 || strncmp(rq.path, "/_sim/", 6) == 0)
-		ret = handle_admin(s, con, method, &rq);
+		ret = handle_admin(s, con, method, &rq, c->too_big);
 	else if (strncmp(rq.path, "/v3/", 4) == 0)
 		ret = handle_api(s, con, method, &rq, c->too_big);
 	else
@@ -672,7 +676,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 	(void)cls;
 	(void)con;
 	c->uri = xstrdup(uri);
-	buf_init_max(&c->body, SIM_BODY_MAX);
+	buf_init_max(&c->body, strncmp(uri, "/_sim", 5) == 0 ? SIM_ADMIN_BODY_MAX : SIM_BODY_MAX);
 	return c;
 }
 
