@@ -123,6 +123,11 @@ valgrind: deps
 keys:
 	sh scripts/make-keys.sh fixtures/keys
 
+# A newcomer's first command: a week against the simulator (scripts/demo.sh).
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN) $(SIM)
+	@WXRECON_BUILD=$(abspath $(BUILD)) sh scripts/demo.sh
+
 clean:
 	rm -rf build build-asan build-vg build-fuzz
 
