@@ -50,6 +50,7 @@ help:
 	@echo "make asan       the same tests built with AddressSanitizer + UBSan (build-asan/)"
 	@echo "make valgrind   the tests under valgrind memcheck (build-vg/)"
 	@echo "make demo       run the nightly job against the simulator and print the report"
+	@echo "make bench      benchmarks with same-run baselines -> bench/RESULTS.md (a few minutes)"
 	@echo "make clean      remove build directories"
 
 deps:
@@ -127,6 +128,11 @@ keys:
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN) $(SIM)
 	@WXRECON_BUILD=$(abspath $(BUILD)) sh scripts/demo.sh
+
+# Benchmarks, separate from the tests (scripts/bench.sh): figures and same-run baselines.
+bench: deps
+	@$(MAKE) --no-print-directory $(BIN) $(SIM)
+	@WXRECON_BUILD=$(abspath $(BUILD)) sh scripts/bench.sh
 
 clean:
 	rm -rf build build-asan build-vg build-fuzz

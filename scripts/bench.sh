@@ -1,0 +1,427 @@
+#!/bin/sh
+# bench.sh - `make bench`: wxrecon's benchmarks, each beside a baseline
+# measured in the same run on the same machine. Prints the figures and writes
+# bench/RESULTS.md. Benchmarks are not tests: a missed target is reported
+# (MISS), not a failure; the script fails only when a benchmark could not run.
+#
+#   sh scripts/bench.sh
+#
+# 1. bill    `wxrecon bill fetch --kind trade` of a generated day of BENCH_ROWS
+#            rows (default 1000000) from `wxrecon-sim --bills` over loopback:
+#            download + SHA-1 + archive + gunzip + parse + store. Baselines:
+#            `gzip -dc FILE >/dev/null` (targets: ours <= 4x gzip, peak RSS
+#            <= 64 MiB) and, for context, sqlite3 copying the stored rows into
+#            an empty database of the same schema (what storing them costs).
+# 2. reconcile  (when `wxrecon reconcile` exists) import the generated ledger,
+#            reconcile the day, compare the discrepancies found with the
+#            generator's manifest.json. Baseline: sqlite3 doing the plain
+#            outer-join diff of bill_trades and ledger_orders on the same DB.
+# 3. sweep   (when `wxrecon sweep` exists) BENCH_SWEEP (default 10000) stale
+#            NOTPAY orders in the simulator and the ledger; `wxrecon sweep
+#            orders` queries, closes and confirms each. Baseline: one curl
+#            process sending as many plain GETs to the same simulator
+#            (connection reuse, no signing): the loopback HTTP floor.
+#
+# Environment: WXRECON_BUILD (binaries; default build/), BENCH_DIR (scratch
+# space, default $TMPDIR or /tmp; ~1 GB for 1M rows, removed at the end),
+# BENCH_ROWS, BENCH_SWEEP, BENCH_RESULTS (default bench/RESULTS.md),
+# BENCH_ONLY (e.g. "bill sweep": run only those).
+set -u
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${WXRECON_BUILD:-$ROOT/build}
+WX=$BUILD/wxrecon
+SIM=$BUILD/wxrecon-sim
+ROWS=${BENCH_ROWS:-1000000}
+SWEEP_N=${BENCH_SWEEP:-10000}
+RESULTS=${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}
+ONLY=${BENCH_ONLY:-bill reconcile sweep}
+
+die() {
+	printf 'bench: %s\n' "$*" >&2
+	exit 1
+}
+say() { printf '%s\n' "$*"; }
+{ [ -x "$WX" ] && [ -x "$SIM" ]; } || die "no $WX or $SIM: run make first"
+for c in curl gzip sqlite3 awk; do
+	command -v $c >/dev/null 2>&1 || die "'$c' is needed (scripts/deps.sh)"
+done
+
+# Peak RSS comes from GNU time (Debian package "time"); as root, install it.
+if [ ! -x /usr/bin/time ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	say "bench: installing the Debian package 'time' (peak RSS)" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -q time >/dev/null 2>&1; }
+fi
+if [ -x /usr/bin/time ]; then
+	RSS_HOW="GNU time %M"
+else
+	RSS_HOW="VmHWM polled every 20 ms from /proc (GNU time not installed)"
+fi
+
+BASE=${BENCH_DIR:-${TMPDIR:-/tmp}}
+W=$(mktemp -d "$BASE/wxrecon-bench.XXXXXX") || die "cannot make a directory in $BASE"
+SIM_PID=
+cleanup() {
+	if [ -n "$SIM_PID" ]; then
+		kill "$SIM_PID" 2>/dev/null
+		wait "$SIM_PID" 2>/dev/null
+		SIM_PID=
+	fi
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+cd "$W" || die "cannot enter $W"
+
+# ---- helpers ---------------------------------------------------------------
+now_ns() { date +%s%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+# calc EXPR: awk arithmetic, printed with the given format (default %.2f)
+calc() { awk "BEGIN { printf \"${2:-%.2f}\", $1 }"; }
+
+# measure NAME CMD...: runs CMD (stdout NAME.out, stderr NAME.err); sets
+# M_S (wall seconds), M_KB (peak RSS of CMD, KiB), M_RC (exit code).
+measure() {
+	_n=$1
+	shift
+	_t0=$(now_ns)
+	if [ -x /usr/bin/time ]; then
+		/usr/bin/time -f '%M' -o "$W/$_n.rss" "$@" >"$W/$_n.out" 2>"$W/$_n.err"
+		M_RC=$?
+		M_KB=$(tail -n 1 "$W/$_n.rss")
+	else
+		"$@" >"$W/$_n.out" 2>"$W/$_n.err" &
+		_p=$!
+		M_KB=0
+		while kill -0 "$_p" 2>/dev/null; do
+			_v=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$_p/status" 2>/dev/null)
+			[ -n "$_v" ] && [ "$_v" -gt "$M_KB" ] && M_KB=$_v
+			sleep 0.02
+		done
+		wait "$_p"
+		M_RC=$?
+	fi
+	M_S=$(secs "$_t0" "$(now_ns)")
+}
+
+# median of three runs of CMD (stdout discarded); sets MED_S
+median3() {
+	_a=$(now_ns); "$@" >/dev/null 2>&1; _b=$(now_ns); "$@" >/dev/null 2>&1; _c=$(now_ns)
+	"$@" >/dev/null 2>&1; _d=$(now_ns)
+	MED_S=$(printf '%s\n%s\n%s\n' "$(secs "$_a" "$_b")" "$(secs "$_b" "$_c")" \
+		"$(secs "$_c" "$_d")" | sort -n | sed -n 2p)
+}
+
+mib() { calc "$1 / 1024" "%.1f"; }
+verdict() { if [ "$(calc "($1) ? 1 : 0" %d)" = 1 ]; then echo PASS; else echo MISS; fi; }
+
+# one line per innermost JSON object, blanks outside strings removed (stdin)
+json_objects() {
+	awk '{
+		n = length($0)
+		for (i = 1; i <= n; i++) {
+			c = substr($0, i, 1)
+			if (instr) {
+				buf = buf c
+				if (esc) esc = 0
+				else if (c == "\\") esc = 1
+				else if (c == "\"") instr = 0
+				continue
+			}
+			if (c == " " || c == "\t" || c == "\r") continue
+			if (c == "\"") instr = 1
+			if (c == "{") { if (d) child[d] = 1; d++; start[d] = length(buf) + 1; child[d] = 0 }
+			buf = buf c
+			if (c == "}") { if (!child[d]) print substr(buf, start[d]); d--; if (!d) buf = "" }
+		}
+	}'
+}
+
+CMDS=$("$WX" help 2>/dev/null | awk '/^commands:/ { f = 1; next } /^$/ { f = 0 } f { print $1 }')
+has() { printf '%s\n' "$CMDS" | grep -qx "$1"; }
+wanted() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# ---- the machine -----------------------------------------------------------
+CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+[ -n "$CPU" ] || CPU=$(uname -m)
+NPROC=$(nproc 2>/dev/null || echo "?")
+MEM=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+OS=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
+KERNEL=$(uname -r)
+WHEN=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+VERSION=$("$WX" version 2>/dev/null | head -n 1)
+COMMIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo "?")
+FS=$(df -T "$W" 2>/dev/null | awk 'NR == 2 { print $2 }')
+SQLITE=$(sqlite3 --version | cut -d' ' -f1)
+GZIP=$(gzip --version | head -n 1)
+say "bench: $NPROC x $CPU, $MEM, $OS; scratch $W ($FS)"
+
+# ---- the setup: keys, a generated day, the simulator, a config ---------------
+mkdir -p keys
+cp "$ROOT"/fixtures/keys/*.pem "$ROOT"/fixtures/keys/*.txt "$ROOT"/fixtures/keys/apiv3.key keys/
+chmod 600 keys/apiclient_key.pem keys/wechatpay_key.pem keys/apiv3.key
+NOW=$(date +%s)
+# yesterday in Asia/Shanghai (UTC+8 all year): the simulator serves no future day
+D=$(date -u -d "@$((NOW + 28800 - 86400))" +%F)
+DM1=$(date -u -d "@$((NOW + 28800 - 2 * 86400))" +%F)
+
+say "bench: generating $ROWS rows for $D"
+measure gen "$SIM" generate --rows "$ROWS" --date "$D" --out gen
+[ "$M_RC" = 0 ] || { cat gen.err >&2; die "wxrecon-sim generate failed"; }
+GEN_S=$M_S
+TRADE_GZ=gen/$D.trade.ALL.csv.gz
+TRADE_BYTES=$(sed -n 's/.*trade\.ALL\.csv\.gz ([0-9]* rows, \([0-9]*\) bytes.*/\1/p' gen.out)
+[ -n "$TRADE_BYTES" ] || TRADE_BYTES=$(gzip -dc "$TRADE_GZ" | wc -c)
+GZ_BYTES=$(wc -c <"$TRADE_GZ")
+
+"$SIM" --port 0 --portfile sim.port --keys keys --bills gen --release-time 00:00 --quiet \
+	>sim.log 2>&1 &
+SIM_PID=$!
+i=0
+while [ ! -s sim.port ]; do
+	i=$((i + 1))
+	{ [ $i -gt 200 ] || ! kill -0 "$SIM_PID" 2>/dev/null; } && { cat sim.log >&2; die "wxrecon-sim did not start"; }
+	sleep 0.05
+done
+URL="http://127.0.0.1:$(cat sim.port)"
+
+cat >bench.conf <<EOF
+[merchant]
+mchid = 1900000001
+appid = wx8888888888888888
+serial_no = $(cat keys/merchant_serial.txt)
+private_key = keys/apiclient_key.pem
+apiv3_key_file = keys/apiv3.key
+wechatpay_public_key = keys/pub_key.pem
+wechatpay_public_key_id = $(cat keys/pub_key_id.txt)
+[api]
+base_url = $URL
+timeout_s = 120
+retries = 2
+retry_base_ms = 20
+[database]
+path = bench.db
+[policy]
+close_after = 30m
+close_max_per_run = $((SWEEP_N * 2))
+[bills]
+archive_dir = bills
+release_time = 00:00
+missing_after = 24h
+EOF
+wx() { "$WX" -c "$W/bench.conf" "$@"; }
+wx init >/dev/null 2>&1 || die "wxrecon init failed"
+
+R_BILL=
+R_RECON=
+R_SWEEP=
+
+# ---- 1. bill ---------------------------------------------------------------
+if wanted bill; then
+	say "bench: 1. bill fetch ($ROWS rows, $(calc "$TRADE_BYTES / 1e6" %.1f) MB decompressed)"
+	cat "$TRADE_GZ" >/dev/null # both sides read it from the page cache
+	measure fetch "$WX" -c "$W/bench.conf" bill fetch --date "$D" --kind trade
+	[ "$M_RC" = 0 ] || { cat fetch.err >&2; die "wxrecon bill fetch failed (exit $M_RC)"; }
+	F_S=$M_S F_KB=$M_KB
+	STORED=$(sqlite3 bench.db "SELECT count(*) FROM bill_trades WHERE bill_date = '$D'")
+	[ "$STORED" = "$ROWS" ] || die "bill fetch stored $STORED rows, not $ROWS"
+	median3 sh -c "gzip -dc '$TRADE_GZ' >/dev/null"
+	G_S=$MED_S
+	# context: SQLite alone storing the same rows (same schema and indexes, WAL)
+	"$WX" --db floor.db init >/dev/null 2>&1
+	measure floor sqlite3 floor.db "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=OFF;
+		ATTACH 'bench.db' AS src; BEGIN; INSERT INTO bill_files SELECT * FROM src.bill_files;
+		INSERT INTO bill_trades SELECT * FROM src.bill_trades; COMMIT;"
+	[ "$M_RC" = 0 ] || { cat floor.err >&2; die "the sqlite3 baseline failed"; }
+	S_S=$M_S
+	rm -f floor.db floor.db-wal floor.db-shm
+
+	RATIO=$(calc "$F_S / $G_S")
+	V_RATIO=$(verdict "$F_S / $G_S <= 4")
+	V_RSS=$(verdict "$F_KB <= 65536")
+	R_BILL=$(cat <<EOF
+| | wall | rows/s | MB/s (decompressed) | peak RSS |
+|---|---:|---:|---:|---:|
+| \`wxrecon bill fetch --kind trade\` | $F_S s | $(calc "$ROWS / $F_S" %.0f) | $(calc "$TRADE_BYTES / 1e6 / $F_S" %.1f) | $(mib "$F_KB") MiB |
+| baseline: \`gzip -dc FILE >/dev/null\` (median of 3) | $G_S s | $(calc "$ROWS / $G_S" %.0f) | $(calc "$TRADE_BYTES / 1e6 / $G_S" %.1f) | |
+| context: sqlite3 copying the stored rows into an empty DB of the same schema | $S_S s | $(calc "$ROWS / $S_S" %.0f) | | |
+
+Input: $ROWS rows, $(calc "$GZ_BYTES / 1e6" %.1f) MB gzip, $(calc "$TRADE_BYTES / 1e6" %.1f) MB decompressed, made by \`wxrecon-sim generate\` in $GEN_S s; served by \`wxrecon-sim --bills\` on 127.0.0.1.
+
+- ours / gzip = **${RATIO}x** (target <= 4x): **$V_RATIO**
+- peak RSS **$(mib "$F_KB") MiB** (target <= 64 MiB): **$V_RSS**
+- ours / sqlite3 copy = $(calc "$F_S / $S_S")x
+EOF
+)
+	say "  fetch $F_S s ($(calc "$ROWS / $F_S" %.0f) rows/s, $(mib "$F_KB") MiB); gzip $G_S s; ratio ${RATIO}x $V_RATIO; RSS $V_RSS; sqlite3 copy $S_S s"
+fi
+
+# ---- 2. reconcile ------------------------------------------------------------
+if wanted reconcile && ! has reconcile; then
+	R_RECON="Not run: \`wxrecon reconcile\` is not built on this commit."
+	say "bench: 2. reconcile: skipped (not built yet)"
+elif wanted reconcile; then
+	say "bench: 2. reconcile $DM1..$D"
+	if [ "$(sqlite3 bench.db "SELECT count(*) FROM bill_files WHERE bill_date = '$D' AND kind = 'trade'")" = 0 ]; then
+		wx bill fetch --date "$D" --kind trade >/dev/null 2>&1 || die "bill fetch (trade) failed"
+	fi
+	measure ffetch "$WX" -c "$W/bench.conf" bill fetch --date "$D" --kind fundflow
+	case $M_RC in 0 | 3) ;; *) cat ffetch.err >&2; die "bill fetch (fundflow) failed" ;; esac
+	FF_S=$M_S
+	measure import "$WX" -c "$W/bench.conf" ledger import --orders gen/ledger_orders.csv \
+		--refunds gen/ledger_refunds.csv
+	[ "$M_RC" = 0 ] || { cat import.err >&2; die "ledger import failed"; }
+	I_S=$M_S I_KB=$M_KB
+	LROWS=$(($(wc -l <gen/ledger_orders.csv) + $(wc -l <gen/ledger_refunds.csv) - 2))
+	measure recon "$WX" -c "$W/bench.conf" reconcile --from "$DM1" --to "$D"
+	case $M_RC in 0 | 3) ;; *) cat recon.err >&2; die "reconcile failed (exit $M_RC)" ;; esac
+	RC_S=$M_S RC_KB=$M_KB
+	wx --json discrepancies --from "$DM1" --to "$D" --status all >disc.json 2>disc.err ||
+		die "discrepancies failed: $(cat disc.err)"
+
+	# planted (manifest.json) against found: kind + the first id each carries
+	json_objects <gen/manifest.json | grep '"kind":' >planted.lines
+	json_objects <disc.json >found.lines
+	keyed() {
+		awk '
+		function get(s, k,    v) {
+			if (!match(s, "\"" k "\":(\"[^\"]*\"|null)")) return ""
+			v = substr(s, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
+			if (v == "null") return ""
+			gsub(/"/, "", v)
+			return v
+		}
+		{
+			kind = get($0, "kind")
+			key = get($0, "out_refund_no")
+			if (kind !~ /^REFUND_/ || key == "") key = get($0, "out_trade_no")
+			if (key == "") key = get($0, "transaction_id")
+			if (kind == "FEE_MISMATCH" && get($0, "transaction_id") != "")
+				key = get($0, "transaction_id")
+			if (kind ~ /^(BILL_MISSING|BILL_SUMMARY_MISMATCH|BALANCE_DISCONTINUITY)$/)
+				key = get($0, "date")
+			print kind " " key
+		}' "$1" | sort
+	}
+	keyed planted.lines >planted.keys
+	keyed found.lines >found.keys
+	NPLANT=$(wc -l <planted.keys)
+	NFOUND=$(wc -l <found.keys)
+	comm -23 planted.keys found.keys | sed 's/^/missed: /' >recon.diff
+	comm -13 planted.keys found.keys | sed 's/^/extra:  /' >>recon.diff
+	if [ -s recon.diff ]; then V_FOUND=MISS; else V_FOUND=PASS; fi
+
+	# baseline: the plain diff a hand-written SQL query would do, same DB
+	measure join sqlite3 bench.db "
+		SELECT
+		 (SELECT count(*) FROM bill_trades b LEFT JOIN ledger_orders l
+		   ON l.mchid = b.mchid AND l.out_trade_no = b.out_trade_no
+		  WHERE b.bill_date = '$D' AND b.row_kind = 'SUCCESS' AND l.out_trade_no IS NULL),
+		 (SELECT count(*) FROM bill_trades b JOIN ledger_orders l
+		   ON l.mchid = b.mchid AND l.out_trade_no = b.out_trade_no
+		  WHERE b.bill_date = '$D' AND b.row_kind = 'SUCCESS' AND l.amount_total <> b.order_amount),
+		 (SELECT count(*) FROM ledger_orders l WHERE l.paid_date = '$D' AND NOT EXISTS
+		   (SELECT 1 FROM bill_trades b WHERE b.mchid = l.mchid
+		     AND b.out_trade_no = l.out_trade_no AND b.row_kind = 'SUCCESS'));"
+	[ "$M_RC" = 0 ] || { cat join.err >&2; die "the sqlite3 join baseline failed"; }
+	J_S=$M_S
+	R_RECON=$(cat <<EOF
+| | wall | rows/s | peak RSS |
+|---|---:|---:|---:|
+| \`wxrecon reconcile --from $DM1 --to $D\` | $RC_S s | $(calc "$ROWS / $RC_S" %.0f) bill rows/s | $(mib "$RC_KB") MiB |
+| baseline: sqlite3, plain outer-join diff of bill_trades and ledger_orders (3 counts) | $J_S s | $(calc "$ROWS / $J_S" %.0f) | |
+| setup: \`wxrecon ledger import\` ($LROWS rows) | $I_S s | $(calc "$LROWS / $I_S" %.0f) | $(mib "$I_KB") MiB |
+| setup: \`wxrecon bill fetch --kind fundflow\` | $FF_S s | | |
+
+- ours / sqlite3 join = $(calc "$RC_S / $J_S")x (the engine does every SPEC 6 kind, writes findings and actions, and audits; the join only counts three kinds)
+- planted (manifest.json): $NPLANT; found: $NFOUND; every planted one found and nothing else: **$V_FOUND**
+$(if [ -s recon.diff ]; then echo; echo '```'; cat recon.diff; echo '```'; fi)
+EOF
+)
+	say "  reconcile $RC_S s ($(mib "$RC_KB") MiB); sqlite3 join $J_S s; planted $NPLANT, found $NFOUND: $V_FOUND"
+	[ -s recon.diff ] && sed 's/^/  /' recon.diff
+fi
+
+# ---- 3. sweep ----------------------------------------------------------------
+if wanted sweep && ! has sweep; then
+	R_SWEEP="Not run: \`wxrecon sweep\` is not built on this commit."
+	say "bench: 3. sweep: skipped (not built yet)"
+elif wanted sweep; then
+	say "bench: 3. sweep orders ($SWEEP_N stale NOTPAY orders)"
+	awk -v n="$SWEEP_N" -v now="$NOW" -v url="$URL" '
+	function ts(t,    d, s, z, era, doe, yoe, y, doy, mp, dd, m) {
+		t += 28800; d = int(t / 86400); s = t - d * 86400
+		z = d + 719468; era = int(z / 146097); doe = z - era * 146097
+		yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
+		y = yoe + era * 400; doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100))
+		mp = int((5 * doy + 2) / 153); dd = doy - int((153 * mp + 2) / 5) + 1
+		m = mp < 10 ? mp + 3 : mp - 9; if (m <= 2) y++
+		return sprintf("%04d-%02d-%02dT%02d:%02d:%02d+08:00", y, m, dd, int(s / 3600), int(s % 3600 / 60), s % 60)
+	}
+	BEGIN {
+		print "out_trade_no,transaction_id,amount_total,currency,state,created_at,time_expire,paid_at,attach,business_ref" > "sweep_orders.csv"
+		printf "[" > "sweep_orders.json"
+		for (i = 1; i <= n; i++) {
+			c = ts(now - 3600 - i)
+			printf "%s{\"out_trade_no\":\"BENCH%08d\",\"total\":%d,\"create_time\":\"%s\"}", (i > 1 ? "," : ""), i, 100 + i % 5000, c > "sweep_orders.json"
+			printf "BENCH%08d,,%d,CNY,NOTPAY,%s,,,,\n", i, 100 + i % 5000, c > "sweep_orders.csv"
+			printf "url = \"%s/_sim/orders/BENCH%08d\"\noutput = \"/dev/null\"\n", url, i > "curl.cfg"
+		}
+		print "]" > "sweep_orders.json"
+	}'
+	curl -sS --fail-with-body -X POST -H 'Content-Type: application/json' \
+		--data-binary @sweep_orders.json "$URL/_sim/orders" >seed.out ||
+		die "seeding the simulator failed: $(head -c 300 seed.out)"
+	wx ledger import --orders sweep_orders.csv >/dev/null 2>import2.err ||
+		die "ledger import failed: $(cat import2.err)"
+	curl -sS -X DELETE "$URL/_sim/journal" >/dev/null
+	measure sweep "$WX" -c "$W/bench.conf" sweep orders --limit "$SWEEP_N"
+	case $M_RC in 0 | 3) ;; *) cat sweep.err >&2; die "sweep orders failed (exit $M_RC)" ;; esac
+	SW_S=$M_S SW_KB=$M_KB SW_RC=$M_RC
+	CALLS=$(curl -sS "$URL/_sim/journal" | grep -o '"path": *"/v3/' | wc -l)
+	CLOSED=$(sqlite3 bench.db "SELECT count(*) FROM ledger_orders WHERE out_trade_no LIKE 'BENCH%' AND state = 'CLOSED'")
+	measure curl curl -sS -K curl.cfg
+	[ "$M_RC" = 0 ] || { cat curl.err >&2; die "the curl baseline failed"; }
+	C_S=$M_S
+	R_SWEEP=$(cat <<EOF
+| | wall | per order | API calls | per call | peak RSS |
+|---|---:|---:|---:|---:|---:|
+| \`wxrecon sweep orders --limit $SWEEP_N\` (exit $SW_RC) | $SW_S s | $(calc "$SW_S * 1000 / $SWEEP_N" %.2f) ms | $CALLS | $(calc "$CALLS ? $SW_S * 1000 / $CALLS : 0" %.2f) ms | $(mib "$SW_KB") MiB |
+| baseline: one curl process, $SWEEP_N plain GETs to the simulator | $C_S s | $(calc "$C_S * 1000 / $SWEEP_N" %.2f) ms | $SWEEP_N | $(calc "$C_S * 1000 / $SWEEP_N" %.2f) ms | |
+
+- orders closed: $CLOSED of $SWEEP_N
+- ours / curl: $(calc "$SW_S / $C_S")x in total, $(calc "$CALLS ? ($SW_S / $CALLS) / ($C_S / $SWEEP_N) : 0")x per call. The baseline is the loopback HTTP floor of the same simulator; each of our calls also signs the request (RSA-2048), verifies the response's signature, and writes the action, the ledger and the audit log.
+EOF
+)
+	say "  sweep $SW_S s for $SWEEP_N orders ($CALLS calls, $CLOSED closed); curl $C_S s"
+fi
+
+# ---- RESULTS.md --------------------------------------------------------------
+mkdir -p "$(dirname "$RESULTS")"
+{
+	echo "# wxrecon benchmarks"
+	echo
+	echo "Written by \`make bench\` (scripts/bench.sh); every baseline was measured in the same run."
+	echo "A MISS is a target not met, reported rather than failed."
+	echo
+	echo "- when: $WHEN"
+	echo "- machine: $NPROC x $CPU (nproc; /proc/cpuinfo), $MEM RAM, $OS, Linux $KERNEL"
+	echo "- scratch: ${FS:-?} file system under $BASE"
+	echo "- wxrecon: $VERSION, commit $COMMIT, built with the default flags (-O2)"
+	echo "- tools: $GZIP; sqlite3 $SQLITE; peak RSS: $RSS_HOW"
+	echo
+	echo "## 1. Bill fetch (issue 5)"
+	echo
+	if [ -n "$R_BILL" ]; then echo "$R_BILL"; else echo "Not run (BENCH_ONLY)."; fi
+	echo
+	echo "## 2. Reconcile (issue 6)"
+	echo
+	if [ -n "$R_RECON" ]; then echo "$R_RECON"; else echo "Not run (BENCH_ONLY)."; fi
+	echo
+	echo "## 3. Sweep (issue 11)"
+	echo
+	if [ -n "$R_SWEEP" ]; then echo "$R_SWEEP"; else echo "Not run (BENCH_ONLY)."; fi
+} >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
+say "bench: wrote $RESULTS"
