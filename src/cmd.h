@@ -82,5 +82,6 @@ extern const struct cmd cmd_init;
 extern const struct cmd cmd_ledger;
 extern const struct cmd cmd_audit;
 extern const struct cmd cmd_config;
+extern const struct cmd cmd_report;
 
 #endif

@@ -29,7 +29,7 @@ static const struct cmd cmd_version = {
 
 /* Sorted by name (a unit test of the CLI checks it). */
 static const struct cmd *const commands[] = {
-	&cmd_audit, &cmd_config, &cmd_help, &cmd_init, &cmd_ledger, &cmd_version,
+	&cmd_audit, &cmd_config, &cmd_help, &cmd_init, &cmd_ledger, &cmd_report, &cmd_version,
 };
 
 static const char global_usage[] =
