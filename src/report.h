@@ -167,10 +167,12 @@ int64_t report_fee_to_fen(int64_t fee_e5);
 
 /*
  * CSV cells (RFC 4180). A text cell that a spreadsheet would run as a formula
- * (first byte '=', '+', '-', '@', TAB or CR) gets a leading apostrophe; a
- * cell holding ',', '"', CR or LF is quoted with '"' doubled. Number cells
- * are written as they are: only report_format_amount and integers go there,
- * so a negative amount such as "-12.34" stays a number.
+ * (first byte '=', '+', '-', '@', TAB or CR) gets a leading apostrophe, and
+ * so does a text cell of digits only (an id such as a 28-digit
+ * transaction_id, which a spreadsheet would round to 4.2E+27); a cell
+ * holding ',', '"', CR or LF is quoted with '"' doubled. Number cells are
+ * written as they are: only report_format_amount and integers go there, so
+ * a negative amount such as "-12.34" stays a number.
  */
 int report_csv_text(struct buf *b, const char *s);
 int report_csv_number(struct buf *b, const char *s);

@@ -5,8 +5,9 @@
  *
  * Numbers are written by us from integers (report_format_amount: yuan with
  * 2 decimals, fees with 5), never escaped, so "-12.34" stays a number in a
- * spreadsheet. Everything else is a text cell and is escaped when its first
- * byte would make a spreadsheet run it as a formula.
+ * spreadsheet. Everything else is a text cell and gets a leading apostrophe
+ * when its first byte would make a spreadsheet run it as a formula, or when
+ * it is all digits (ids), which a spreadsheet would round or strip of zeros.
  */
 #include "report.h"
 
@@ -23,6 +24,19 @@ static bool is_formula_start(char c)
 	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
 }
 
+/* All ASCII digits: an id (transaction_id has 28) that a spreadsheet would
+ * turn into a number and round (4.2E+27) or strip of leading zeros. */
+static bool is_all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+	}
+	return true;
+}
+
 static int csv_cell(struct buf *b, const char *s, bool text)
 {
 	bool quote;
@@ -33,7 +47,7 @@ static int csv_cell(struct buf *b, const char *s, bool text)
 	quote = strpbrk(s, ",\"\r\n") != NULL;
 	if (quote)
 		r |= buf_addc(b, '"');
-	if (text && is_formula_start(s[0]))
+	if (text && (is_formula_start(s[0]) || is_all_digits(s)))
 		r |= buf_addc(b, '\'');
 	for (const char *p = s; *p; p++) {
 		if (*p == '"')
