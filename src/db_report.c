@@ -110,17 +110,23 @@ out:
 
 int db_report_trades(struct db *db, struct report *rep, struct wxr_err *err)
 {
+	/* The bill files of the range first (a handful of rows), then their
+	 * rows by primary key (file_id, line): the month asked for is read,
+	 * not the whole table. */
 	static const char sql[] =
-		"SELECT f.bill_date,"
-		" SUM(CASE WHEN t.row_kind = 'SUCCESS' THEN 1 ELSE 0 END),"
-		" SUM(CASE WHEN t.row_kind = 'SUCCESS' THEN t.settlement_amount ELSE 0 END),"
-		" SUM(CASE WHEN t.row_kind = 'REFUND' THEN 1 ELSE 0 END),"
-		" SUM(CASE WHEN t.row_kind = 'REFUND' THEN t.refund_amount ELSE 0 END),"
-		" SUM(t.fee)"
-		" FROM bill_files f JOIN bill_trades t ON t.file_id = f.id"
-		" WHERE f.kind = 'trade' AND f.bill_date >= ?1 AND f.bill_date <= ?2"
-		" AND (?3 = '' OR f.mchid = ?3)"
-		" GROUP BY f.bill_date";
+		"SELECT f.bill_date, s.pay_n, s.pay, s.ref_n, s.ref, s.fee"
+		" FROM bill_files f JOIN ("
+		"  SELECT t.file_id,"
+		"   SUM(CASE WHEN t.row_kind = 'SUCCESS' THEN 1 ELSE 0 END) AS pay_n,"
+		"   SUM(CASE WHEN t.row_kind = 'SUCCESS' THEN t.settlement_amount ELSE 0 END) AS pay,"
+		"   SUM(CASE WHEN t.row_kind = 'REFUND' THEN 1 ELSE 0 END) AS ref_n,"
+		"   SUM(CASE WHEN t.row_kind = 'REFUND' THEN t.refund_amount ELSE 0 END) AS ref,"
+		"   SUM(t.fee) AS fee"
+		"  FROM bill_trades t"
+		"  WHERE t.file_id IN (SELECT id FROM bill_files WHERE kind = 'trade'"
+		"   AND bill_date >= ?1 AND bill_date <= ?2 AND (?3 = '' OR mchid = ?3))"
+		"  GROUP BY t.file_id) s ON s.file_id = f.id"
+		" ORDER BY f.bill_date, f.id";
 	sqlite3_stmt *st = NULL;
 	int r;
 
@@ -133,12 +139,13 @@ int db_report_trades(struct db *db, struct report *rep, struct wxr_err *err)
 
 		if (i < 0)
 			continue;
+		/* += : with every merchant (mchid ''), a date can have several files */
 		d = &rep->days[i];
-		d->pay_count = sqlite3_column_int64(st, 1);
-		d->pay_fen = sqlite3_column_int64(st, 2);
-		d->refund_count = sqlite3_column_int64(st, 3);
-		d->refund_fen = sqlite3_column_int64(st, 4);
-		d->fees_e5 = sqlite3_column_int64(st, 5);
+		d->pay_count += sqlite3_column_int64(st, 1);
+		d->pay_fen += sqlite3_column_int64(st, 2);
+		d->refund_count += sqlite3_column_int64(st, 3);
+		d->refund_fen += sqlite3_column_int64(st, 4);
+		d->fees_e5 += sqlite3_column_int64(st, 5);
 	}
 	if (r != SQLITE_DONE) {
 		r = db_error(db, err, "sum bill_trades");

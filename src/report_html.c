@@ -86,6 +86,26 @@ static void money(struct page *p, int64_t v, int scale)
 		raw(p, s);
 }
 
+/* A kind such as REFUND_MISSING_IN_LEDGER, with a line break allowed after
+ * each '_' so that narrow pages (A4) need not cut it anywhere. */
+static void esc_wbr(struct page *p, const char *kind)
+{
+	for (const char *s = kind ? kind : ""; *s; s++) {
+		char one[2] = { *s, '\0' };
+
+		esc(p, one);
+		if (*s == '_')
+			raw(p, "<wbr>");
+	}
+}
+
+static void td_kind(struct page *p, const char *kind)
+{
+	raw(p, "<td>");
+	esc_wbr(p, kind);
+	raw(p, "</td>");
+}
+
 static void td_int(struct page *p, int64_t v)
 {
 	rawf(p, "<td class=\"n\">%" PRId64 "</td>", v);
@@ -134,8 +154,11 @@ static const char css[] =
 	".warn{background:#fff5f5;border-left:4px solid #c53030;padding:8px 12px;margin:12px 0}"
 	"table{border-collapse:collapse;width:100%;font-size:13px}"
 	"th,td{border-bottom:1px solid #e2e8f0;padding:4px 6px;text-align:left;vertical-align:top}"
-	"th{background:#edf2f7;font-weight:600}"
+	"td{overflow-wrap:anywhere}"
+	"th{background:#edf2f7;font-weight:600;vertical-align:bottom}"
+	"th.g{text-align:center;border-bottom:1px solid #cbd5e0}"
 	".n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
+	"th.n{white-space:normal}"
 	"tr.total td{font-weight:600;border-top:2px solid #4a5568}"
 	".neg{color:#c53030}"
 	".b-missing{color:#c53030;font-weight:600}"
@@ -160,7 +183,6 @@ static const char css[] =
 	"h2{break-after:avoid;page-break-after:avoid}"
 	"thead{display:table-header-group}"
 	"tr,.cards,.chartbox,dl{break-inside:avoid;page-break-inside:avoid}"
-	"footer{break-before:page;page-break-before:always}"
 	"}";
 
 /* ---- the chart ---- */
@@ -493,11 +515,14 @@ static void day_cells(struct page *p, const struct report_day *d)
 
 static void days_table(struct page *p, const struct report *rep)
 {
-	raw(p, "<table><thead><tr><th>Date</th><th>Bill</th><th class=\"n\">Payments</th>"
-	       "<th class=\"n\">Payments (yuan)</th><th class=\"n\">Refunds</th>"
-	       "<th class=\"n\">Refunds (yuan)</th><th class=\"n\">Fees (yuan)</th>"
-	       "<th class=\"n\">Net (yuan)</th><th class=\"n\">Open</th>"
-	       "<th class=\"n\">Resolved</th><th class=\"n\">Auto-resolved</th></tr></thead>"
+	raw(p, "<table><thead><tr><th rowspan=\"2\">Date</th><th rowspan=\"2\">Bill</th>"
+	       "<th class=\"g\" colspan=\"2\">Payments</th><th class=\"g\" colspan=\"2\">Refunds</th>"
+	       "<th class=\"n\" rowspan=\"2\">Fees<br>(yuan)</th>"
+	       "<th class=\"n\" rowspan=\"2\">Net<br>(yuan)</th>"
+	       "<th class=\"g\" colspan=\"3\">Discrepancies</th></tr>"
+	       "<tr><th class=\"n\">count</th><th class=\"n\">yuan</th><th class=\"n\">count</th>"
+	       "<th class=\"n\">yuan</th><th class=\"n\">open</th><th class=\"n\">resolved</th>"
+	       "<th class=\"n\">auto</th></tr></thead>"
 	       "<tbody>\n");
 	for (size_t i = 0; i < rep->ndays; i++) {
 		const struct report_day *d = &rep->days[i];
@@ -527,7 +552,7 @@ static void kinds_table(struct page *p, const struct report *rep)
 		const struct report_kind *k = &rep->kinds[i];
 
 		raw(p, "<tr>");
-		td_text(p, k->kind);
+		td_kind(p, k->kind);
 		td_int(p, k->c.open);
 		td_int(p, k->c.resolved);
 		td_int(p, k->c.auto_resolved);
@@ -586,11 +611,11 @@ static void discs_table(struct page *p, const struct report *rep)
 		raw(p, "<tr>");
 		td_int(p, d->id);
 		td_date(p, d->date);
-		td_text(p, d->kind);
+		td_kind(p, d->kind);
 		raw(p, "<td class=\"s-");
 		esc(p, d->status);
 		raw(p, "\">");
-		esc(p, d->status);
+		esc_wbr(p, d->status);
 		raw(p, "</td><td class=\"mono\">");
 		key_line(p, "order", d->out_trade_no, &first);
 		key_line(p, "refund", d->out_refund_no, &first);
@@ -629,9 +654,9 @@ static void actions_table(struct page *p, const struct report *rep)
 
 		raw(p, "<tr>");
 		td_int(p, a->id);
-		td_text(p, a->kind);
+		td_kind(p, a->kind);
 		td_mono(p, a->target);
-		td_text(p, a->state);
+		td_kind(p, a->state);
 		raw(p, "<td class=\"n\">");
 		if (a->has_amount)
 			money(p, a->amount, 2);
@@ -650,7 +675,7 @@ static void actions_table(struct page *p, const struct report *rep)
 			td_int(p, a->run_id);
 		else
 			raw(p, "<td></td>");
-		td_date(p, a->at);
+		td_text(p, a->at);
 		raw(p, "</tr>\n");
 	}
 	raw(p, "</tbody></table>\n");
