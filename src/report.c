@@ -114,9 +114,7 @@ char *report_utf8_dup(const char *s, size_t n)
 	const unsigned char *p = (const unsigned char *)s;
 	struct buf b = BUF_INIT;
 	size_t i = 0;
-	char *out;
 
-	buf_add(&b, "", 0);
 	while (i < n) {
 		size_t len = utf8_seq(p + i, n - i);
 
@@ -128,8 +126,7 @@ char *report_utf8_dup(const char *s, size_t n)
 		buf_add(&b, p + i, len);
 		i += len;
 	}
-	out = buf_detach(&b, NULL);
-	return out ? out : xstrdup("");
+	return buf_detach(&b, NULL); /* "" when nothing was added */
 }
 
 static bool add_ok(int64_t *acc, int64_t v)

@@ -108,11 +108,10 @@ static void amount(struct row *w, int64_t v, int scale)
 
 static void amount_or_empty(struct row *w, bool has, int64_t v)
 {
-	if (has) {
+	if (has)
 		amount(w, v, 2);
-	} else {
+	else
 		sep(w);
-	}
 }
 
 static void end_row(struct row *w)
