@@ -56,6 +56,20 @@ CREATE INDEX recon_runs_run ON recon_runs (run_id);
 -- Fall-back matches by WeChat Pay's refund id (ledger <-> bill, fee lines).
 CREATE INDEX ledger_refunds_refund_id ON ledger_refunds (refund_id);
 CREATE INDEX bill_trades_refund_id ON bill_trades (refund_id);
+
+-- Covering versions of four indexes of 001/002 (same leading columns, so
+-- every query that used the old one can use the new one): reconcile probes
+-- them once per row of a day and the extra columns spare it a table lookup
+-- each time (about 40% of those statements' time at 1M rows a day).
+DROP INDEX bill_trades_otn;
+CREATE INDEX bill_trades_otn ON bill_trades (mchid, out_trade_no, row_kind, bill_date);
+DROP INDEX bill_trades_txn;
+CREATE INDEX bill_trades_txn ON bill_trades (transaction_id, row_kind, bill_date, mchid);
+DROP INDEX bill_fundflows_biz;
+CREATE INDEX bill_fundflows_biz ON bill_fundflows (biz_no, biz_type, mchid, amount, bill_date);
+DROP INDEX ledger_orders_paid_date;
+CREATE INDEX ledger_orders_paid_date
+	ON ledger_orders (mchid, paid_date, state, out_trade_no, transaction_id, amount_total);
 -- Listing and counting a date's actions.
 CREATE INDEX actions_date ON actions (mchid, date);
 

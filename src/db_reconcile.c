@@ -181,8 +181,9 @@ static const char temp_schema[] =
 	" amount INTEGER, ext_id TEXT, success_ts INTEGER, success_date TEXT,"
 	" PRIMARY KEY (kind, key));"
 	"CREATE TEMP TABLE IF NOT EXISTS recon_pay ("
-	" key TEXT, out_trade_no TEXT, transaction_id TEXT, trade_time TEXT, amt INTEGER,"
-	" lkey TEXT, lstate TEXT, lamount INTEGER);"
+	" key TEXT, line INTEGER, out_trade_no TEXT, transaction_id TEXT, trade_time TEXT,"
+	" amt INTEGER, fee INTEGER, fee_fen INTEGER, fee_lines INTEGER, lkey TEXT, lstate TEXT,"
+	" lamount INTEGER, bref TEXT, bref_dup INTEGER, txn_multi INTEGER);"
 	"CREATE TEMP TABLE IF NOT EXISTS recon_ref ("
 	" key TEXT, out_refund_no TEXT, refund_id TEXT, out_trade_no TEXT, transaction_id TEXT,"
 	" amt INTEGER, bstatus TEXT, lkey TEXT, lstate TEXT, lamount INTEGER);"
@@ -305,29 +306,93 @@ out:
 	return r;
 }
 
+int db_recon_fund_rows(struct db *db, int64_t file_id,
+		       int (*cb)(void *ctx, const struct db_recon_flow *f, struct wxr_err *err),
+		       void *ctx, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT line, flow_no, biz_no, direction, amount, balance FROM bill_fundflows"
+		       " WHERE file_id = ? ORDER BY line",
+		       &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, file_id);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_recon_flow f;
+
+		f.line = sqlite3_column_int64(st, 0);
+		f.flow_no = db_col_text(st, 1);
+		f.biz_no = db_col_text(st, 2);
+		f.income = strcmp(db_col_text(st, 3), "IN") == 0;
+		f.amount = sqlite3_column_int64(st, 4);
+		f.balance = sqlite3_column_int64(st, 5);
+		r = cb(ctx, &f, err);
+		if (r < 0)
+			goto out;
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read fund flow");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
 /* ---- payments ------------------------------------------------------------- */
 
-/* The day's SUCCESS rows that need a look: no ledger order, the order not
- * paid in the ledger, or amounts that differ. Ledger match by out_trade_no,
- * else by transaction_id. */
+/*
+ * One pass over the day's SUCCESS rows keeps those that need a look, with
+ * what the payment finders need: the ledger order (matched by out_trade_no,
+ * one primary-key probe), whether its business_ref is on another ledger
+ * order, whether the transaction_id is on another bill row (both counted on
+ * covering indexes), and the fund-flow fee lines (FEE_MISMATCH part A).
+ * Rows left unmatched are then matched by transaction_id.
+ */
+#define BILL_ORDER_AMOUNT                                                                      \
+	"CASE WHEN t.order_amount > 0 THEN t.order_amount ELSE t.settlement_amount END"
+
 static const char sql_fill_pay[] =
-	"INSERT INTO recon_pay (key, out_trade_no, transaction_id, trade_time, amt, lkey, lstate,"
-	" lamount)"
-	" SELECT b.key, b.out_trade_no, b.transaction_id, b.trade_time, b.amt,"
-	"  o.out_trade_no, o.state, o.amount_total"
-	" FROM (SELECT COALESCE(NULLIF(t.out_trade_no, ''), t.transaction_id) AS key,"
-	"        t.out_trade_no AS out_trade_no, t.transaction_id AS transaction_id,"
-	"        t.trade_time AS trade_time,"
-	"        CASE WHEN t.order_amount > 0 THEN t.order_amount ELSE t.settlement_amount END AS amt,"
-	"        COALESCE((SELECT o1.out_trade_no FROM ledger_orders o1"
-	"                  WHERE o1.mchid = :m AND o1.out_trade_no = t.out_trade_no),"
-	"                 (SELECT MIN(o2.out_trade_no) FROM ledger_orders o2"
-	"                  WHERE o2.transaction_id = t.transaction_id AND o2.mchid = :m"
-	"                    AND t.transaction_id <> '')) AS lk"
-	"       FROM bill_trades t WHERE t.file_id = :tf AND t.row_kind = 'SUCCESS') b"
-	" LEFT JOIN ledger_orders o ON o.mchid = :m AND o.out_trade_no = b.lk"
-	" WHERE o.out_trade_no IS NULL OR o.state IN ('NOTPAY', 'CLOSED')"
-	"    OR o.amount_total <> b.amt";
+	"INSERT INTO recon_pay (key, line, out_trade_no, transaction_id, trade_time, amt, fee,"
+	" fee_fen, fee_lines, lkey, lstate, lamount, bref, bref_dup, txn_multi)"
+	" SELECT COALESCE(NULLIF(x.out_trade_no, ''), x.transaction_id), x.line, x.out_trade_no,"
+	"  x.transaction_id, x.trade_time, x.amt, x.fee, x.fee_fen, x.fee_lines, x.lkey, x.lstate,"
+	"  x.lamount, x.bref, x.bref_dup, x.txn_multi"
+	" FROM (SELECT t.line AS line, t.out_trade_no AS out_trade_no,"
+	"        t.transaction_id AS transaction_id, t.trade_time AS trade_time,"
+	"        " BILL_ORDER_AMOUNT " AS amt, t.fee AS fee,"
+	"        ABS(recon_fee_to_fen(t.fee)) AS fee_fen,"
+	"        (SELECT SUM(l.amount) FROM bill_fundflows l WHERE l.biz_no = t.transaction_id"
+	"         AND l.biz_type = " FEE_PAY " AND l.mchid = :m) AS fee_lines,"
+	"        o.out_trade_no AS lkey, o.state AS lstate, o.amount_total AS lamount,"
+	"        o.business_ref AS bref,"
+	"        CASE WHEN o.business_ref <> ''"
+	"              AND (SELECT COUNT(*) FROM ledger_orders c WHERE c.mchid = :m"
+	"                   AND c.business_ref = o.business_ref) > 1 THEN 1 ELSE 0 END AS bref_dup,"
+	"        CASE WHEN t.transaction_id <> ''"
+	"              AND (SELECT COUNT(*) FROM bill_trades c"
+	"                   WHERE c.transaction_id = t.transaction_id) > 1 THEN 1 ELSE 0 END"
+	"          AS txn_multi"
+	"       FROM bill_trades t"
+	"       LEFT JOIN ledger_orders o ON o.mchid = :m AND o.out_trade_no = t.out_trade_no"
+	"       WHERE t.file_id = :tf AND t.row_kind = 'SUCCESS') x"
+	" WHERE x.lkey IS NULL OR x.lstate IN ('NOTPAY', 'CLOSED') OR x.lamount <> x.amt"
+	"    OR x.bref_dup = 1 OR x.txn_multi = 1 OR COALESCE(x.fee_lines, x.fee_fen) <> x.fee_fen";
+
+static const char sql_pay_by_txn[] =
+	"UPDATE recon_pay SET lkey = (SELECT MIN(o.out_trade_no) FROM ledger_orders o"
+	"  WHERE o.transaction_id = recon_pay.transaction_id AND o.mchid = :m)"
+	" WHERE lkey IS NULL AND transaction_id <> ''";
+
+static const char sql_pay_by_txn_fill[] =
+	"UPDATE recon_pay SET lstate = o.state, lamount = o.amount_total"
+	" FROM ledger_orders o"
+	" WHERE recon_pay.lkey IS NOT NULL AND recon_pay.lstate IS NULL"
+	"   AND o.mchid = :m AND o.out_trade_no = recon_pay.lkey";
 
 static const char sql_missing_in_ledger[] =
 	"INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, bill_amount, bill_state,"
@@ -356,47 +421,55 @@ static const char sql_amount_mismatch[] =
 	" ON CONFLICT DO NOTHING";
 
 /* (a) another ledger order with the same business_ref was paid earlier per
- * a stored bill: this payment is the extra one. */
+ * a stored bill (trade time, then out_trade_no): this payment is the extra. */
 static const char sql_dup_business_ref[] =
 	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
 	" ledger_amount, bill_amount, ledger_state, bill_state, bill_time, detail)"
-	" SELECT 'DUPLICATE_PAYMENT', x.key, x.lkey, x.out_trade_no, x.transaction_id, x.lamount,"
-	"  x.amt, x.lstate, 'SUCCESS', x.trade_time,"
+	" SELECT 'DUPLICATE_PAYMENT', x.key, x.lkey, x.lkey, NULLIF(x.transaction_id, ''),"
+	"  x.lamount, x.amt, x.lstate, 'SUCCESS', x.trade_time,"
 	"  'business_ref ' || x.bref || ' was already paid by order ' || x.other"
-	" FROM (SELECT t.out_trade_no AS key, o.out_trade_no AS lkey, t.out_trade_no AS out_trade_no,"
-	"        NULLIF(t.transaction_id, '') AS transaction_id, o.amount_total AS lamount,"
-	"        CASE WHEN t.order_amount > 0 THEN t.order_amount ELSE t.settlement_amount END AS amt,"
-	"        o.state AS lstate, t.trade_time AS trade_time, o.business_ref AS bref,"
+	" FROM (SELECT p.key AS key, p.lkey AS lkey, p.transaction_id AS transaction_id,"
+	"        p.lamount AS lamount, p.amt AS amt, p.lstate AS lstate, p.trade_time AS trade_time,"
+	"        p.bref AS bref,"
 	"        (SELECT o2.out_trade_no FROM ledger_orders o2"
 	"         JOIN bill_trades t2 ON t2.mchid = :m AND t2.out_trade_no = o2.out_trade_no"
-	"         WHERE o2.mchid = :m AND o2.business_ref = o.business_ref"
-	"           AND o2.out_trade_no <> o.out_trade_no AND t2.row_kind = 'SUCCESS'"
-	"           AND (t2.trade_time < t.trade_time"
-	"                OR (t2.trade_time = t.trade_time AND o2.out_trade_no < o.out_trade_no))"
+	"         WHERE o2.mchid = :m AND o2.business_ref = p.bref"
+	"           AND o2.out_trade_no <> p.lkey AND t2.row_kind = 'SUCCESS'"
+	"           AND (t2.trade_time < p.trade_time"
+	"                OR (t2.trade_time = p.trade_time AND o2.out_trade_no < p.lkey))"
 	"         ORDER BY t2.trade_time, o2.out_trade_no LIMIT 1) AS other"
-	"       FROM bill_trades t"
-	"       JOIN ledger_orders o ON o.mchid = :m AND o.out_trade_no = t.out_trade_no"
-	"       WHERE t.file_id = :tf AND t.row_kind = 'SUCCESS' AND t.out_trade_no <> ''"
-	"         AND o.business_ref IS NOT NULL AND o.business_ref <> '') x"
+	"       FROM recon_pay p WHERE p.bref_dup = 1) x"
 	" WHERE x.other IS NOT NULL"
 	" ON CONFLICT DO NOTHING";
 
-/* (b) the transaction_id is on an earlier SUCCESS row of any stored bill. */
+/* (b) the transaction_id is on an earlier SUCCESS row of any stored bill
+ * (earlier date, or same file and earlier line). */
 static const char sql_dup_transaction[] =
 	"INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, bill_amount, bill_state,"
 	" bill_time, detail)"
-	" SELECT 'DUPLICATE_PAYMENT', COALESCE(NULLIF(t.out_trade_no, ''), t.transaction_id),"
-	"  NULLIF(t.out_trade_no, ''), t.transaction_id,"
-	"  CASE WHEN t.order_amount > 0 THEN t.order_amount ELSE t.settlement_amount END,"
-	"  'SUCCESS', t.trade_time,"
-	"  'transaction_id ' || t.transaction_id || ' is on an earlier bill row too'"
-	" FROM bill_trades t"
-	" WHERE t.file_id = :tf AND t.row_kind = 'SUCCESS' AND t.transaction_id <> ''"
+	" SELECT 'DUPLICATE_PAYMENT', p.key, NULLIF(p.out_trade_no, ''), p.transaction_id, p.amt,"
+	"  'SUCCESS', p.trade_time,"
+	"  'transaction_id ' || p.transaction_id || ' is on an earlier bill row too'"
+	" FROM recon_pay p"
+	" WHERE p.txn_multi = 1"
 	"   AND EXISTS (SELECT 1 FROM bill_trades t2"
-	"               WHERE t2.transaction_id = t.transaction_id AND t2.row_kind = 'SUCCESS'"
-	"                 AND t2.mchid = t.mchid"
-	"                 AND (t2.bill_date < t.bill_date"
-	"                      OR (t2.file_id = t.file_id AND t2.line < t.line)))"
+	"               WHERE t2.transaction_id = p.transaction_id AND t2.row_kind = 'SUCCESS'"
+	"                 AND t2.mchid = :m"
+	"                 AND (t2.bill_date < :d OR (t2.file_id = :tf AND t2.line < p.line)))"
+	" ON CONFLICT DO NOTHING";
+
+/* FEE_MISMATCH part A for payments, from the pass above. */
+static const char sql_fee_pay_a[] =
+	"INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, ledger_amount,"
+	" bill_amount, bill_state, detail)"
+	" SELECT 'FEE_MISMATCH', p.transaction_id, NULLIF(p.out_trade_no, ''), p.transaction_id,"
+	"  p.fee_lines, p.fee_fen, 'SUCCESS',"
+	"  'trade bill ' || :d || ' fee ' || p.fee || ' (0.00001 yuan) = ' || p.fee_fen"
+	"  || ' fen; fund flow ' || " FEE_PAY " || ' ' || p.fee_lines || ' fen'"
+	" FROM recon_pay p"
+	" WHERE p.fee_lines IS NOT NULL AND p.fee_lines <> p.fee_fen AND p.transaction_id <> ''"
+	"   AND (SELECT MAX(l.bill_date) FROM bill_fundflows l WHERE l.biz_no = p.transaction_id"
+	"        AND l.biz_type = " FEE_PAY " AND l.mchid = :m) <= :d"
 	" ON CONFLICT DO NOTHING";
 
 /* Ledger payments of D with no SUCCESS row in the bills of D-1, D, D+1. */
@@ -517,7 +590,11 @@ static const char sql_refund_missing_in_bill[] =
  * or before D. Part B: rows of earlier days with a line booked on D and none
  * later.
  */
-#define FEE_SELECT(ROWKIND, IDCOL, BIZTYPE, ORN, ROWS_WHERE)                                   \
+#define FEE_LINES(IDCOL, BIZTYPE, AGG)                                                         \
+	"(SELECT " AGG " FROM bill_fundflows l WHERE l.biz_no = t." IDCOL                       \
+	" AND l.biz_type = " BIZTYPE " AND l.mchid = :m)"
+
+#define FEE_SELECT(ROWKIND, IDCOL, BIZTYPE, ORN, FROM_WHERE)                                   \
 	"INSERT INTO recon_found (kind, key, out_trade_no, out_refund_no, transaction_id,"     \
 	" ledger_amount, bill_amount, bill_state, detail)"                                     \
 	" SELECT 'FEE_MISMATCH', x.biz, NULLIF(x.out_trade_no, ''), x.orn,"                    \
@@ -527,22 +604,20 @@ static const char sql_refund_missing_in_bill[] =
 	" FROM (SELECT t.out_trade_no AS out_trade_no, " ORN " AS orn,"                        \
 	"        t.transaction_id AS transaction_id, t.bill_date AS bill_date, t.fee AS fee,"  \
 	"        t." IDCOL " AS biz, ABS(recon_fee_to_fen(t.fee)) AS fee_fen,"                 \
-	"        (SELECT SUM(l.amount) FROM bill_fundflows l WHERE l.biz_no = t." IDCOL        \
-	"           AND l.biz_type = " BIZTYPE " AND l.mchid = :m) AS lines,"                  \
-	"        (SELECT MAX(l.bill_date) FROM bill_fundflows l WHERE l.biz_no = t." IDCOL     \
-	"           AND l.biz_type = " BIZTYPE " AND l.mchid = :m) AS ldate"                   \
-	"       FROM bill_trades t WHERE t.row_kind = '" ROWKIND "' AND t." IDCOL " <> ''"     \
-	"         AND " ROWS_WHERE ") x"                                                       \
-	" WHERE x.lines IS NOT NULL AND x.lines <> x.fee_fen AND x.ldate <= :d"                \
+	"        " FEE_LINES(IDCOL, BIZTYPE, "SUM(l.amount)") " AS lines"                      \
+	"       " FROM_WHERE " AND t.row_kind = '" ROWKIND "' AND t." IDCOL " <> '') x"        \
+	" WHERE COALESCE(x.lines, x.fee_fen) <> x.fee_fen"                                     \
+	"   AND (SELECT MAX(l.bill_date) FROM bill_fundflows l WHERE l.biz_no = x.biz"         \
+	"        AND l.biz_type = " BIZTYPE " AND l.mchid = :m) <= :d"                         \
 	" ON CONFLICT DO NOTHING"
 
-#define FEE_ROWS_OF_D "t.file_id = :tf"
+#define FEE_ROWS_OF_D "FROM bill_trades t WHERE t.file_id = :tf"
+/* Driven by D's fee lines (CROSS JOIN keeps that order), rows of earlier days. */
 #define FEE_ROWS_BEFORE(IDCOL, BIZTYPE)                                                        \
-	"t.mchid = :m AND t.bill_date < :d AND t." IDCOL " IN (SELECT l.biz_no"                \
-	" FROM bill_fundflows l WHERE l.file_id = :ff AND l.biz_type = " BIZTYPE ")"
+	"FROM bill_fundflows d CROSS JOIN bill_trades t"                                       \
+	" WHERE d.file_id = :ff AND d.biz_type = " BIZTYPE " AND t." IDCOL " = d.biz_no"       \
+	"   AND t.mchid = :m AND t.bill_date < :d"
 
-static const char sql_fee_pay_a[] =
-	FEE_SELECT("SUCCESS", "transaction_id", FEE_PAY, "NULL", FEE_ROWS_OF_D);
 static const char sql_fee_refund_a[] =
 	FEE_SELECT("REFUND", "refund_id", FEE_REFUND, "NULLIF(t.out_refund_no, '')", FEE_ROWS_OF_D);
 static const char sql_fee_pay_b[] = FEE_SELECT("SUCCESS", "transaction_id", FEE_PAY, "NULL",
@@ -550,24 +625,6 @@ static const char sql_fee_pay_b[] = FEE_SELECT("SUCCESS", "transaction_id", FEE_
 static const char sql_fee_refund_b[] =
 	FEE_SELECT("REFUND", "refund_id", FEE_REFUND, "NULLIF(t.out_refund_no, '')",
 		   FEE_ROWS_BEFORE("refund_id", FEE_REFUND));
-
-/* ---- balances ------------------------------------------------------------- */
-
-static const char sql_balance[] =
-	"INSERT INTO recon_found (kind, key, transaction_id, ledger_amount, bill_amount, detail)"
-	" SELECT 'BALANCE_DISCONTINUITY', y.key, NULLIF(y.biz_no, ''), y.expected, y.balance,"
-	"  'line ' || y.line || ': balance before ' || y.prevb"
-	"  || CASE y.direction WHEN 'IN' THEN ' + ' ELSE ' - ' END || y.amount"
-	"  || ' = ' || y.expected || ' fen, the bill says ' || y.balance"
-	" FROM (SELECT x.*, x.prevb + CASE x.direction WHEN 'IN' THEN x.amount"
-	"                              ELSE -x.amount END AS expected"
-	"       FROM (SELECT COALESCE(NULLIF(l.flow_no, ''), 'line ' || l.line) AS key,"
-	"              l.line AS line, l.biz_no AS biz_no, l.direction AS direction,"
-	"              l.amount AS amount, l.balance AS balance,"
-	"              COALESCE(LAG(l.balance) OVER (ORDER BY l.line), :carry) AS prevb"
-	"             FROM bill_fundflows l WHERE l.file_id = :ff) x) y"
-	" WHERE y.prevb IS NOT NULL AND y.expected <> y.balance"
-	" ON CONFLICT DO NOTHING";
 
 struct finder {
 	const char *what;
@@ -580,6 +637,8 @@ struct finder {
 
 static const struct finder finders[] = {
 	{ "find payments", sql_fill_pay, NEED_TRADE },
+	{ "match payments by transaction_id", sql_pay_by_txn, NEED_TRADE },
+	{ "match payments by transaction_id", sql_pay_by_txn_fill, NEED_TRADE },
 	{ "find MISSING_IN_LEDGER", sql_missing_in_ledger, NEED_TRADE },
 	{ "find MISSED_PAYMENT", sql_missed_payment, NEED_TRADE },
 	{ "find AMOUNT_MISMATCH", sql_amount_mismatch, NEED_TRADE },
@@ -596,7 +655,6 @@ static const struct finder finders[] = {
 	{ "find FEE_MISMATCH of refunds", sql_fee_refund_a, NEED_TRADE },
 	{ "find FEE_MISMATCH of earlier payments", sql_fee_pay_b, NEED_FUND },
 	{ "find FEE_MISMATCH of earlier refunds", sql_fee_refund_b, NEED_FUND },
-	{ "find BALANCE_DISCONTINUITY", sql_balance, NEED_FUND },
 };
 
 int db_recon_find(struct db *db, const struct db_recon_day *day, struct wxr_err *err)
@@ -871,19 +929,33 @@ int db_recon_trade_sums(struct db *db, int64_t file_id, struct db_recon_sums *ou
 			 DB_RECON_TRADE_FIELDS, out, err);
 }
 
-int db_recon_fund_sums(struct db *db, int64_t file_id, struct db_recon_sums *out,
-		       struct wxr_err *err)
+int db_recon_fund_summary(struct db *db, int64_t file_id, struct db_recon_sums *out,
+			  struct wxr_err *err)
 {
-	return read_sums(db, file_id,
-			 "SELECT COUNT(*),"
-			 " COALESCE(SUM(CASE WHEN direction = 'IN' THEN 1 ELSE 0 END), 0),"
-			 " COALESCE(SUM(CASE WHEN direction = 'IN' THEN amount ELSE 0 END), 0),"
-			 " COALESCE(SUM(CASE WHEN direction = 'OUT' THEN 1 ELSE 0 END), 0),"
-			 " COALESCE(SUM(CASE WHEN direction = 'OUT' THEN amount ELSE 0 END), 0)"
-			 " FROM bill_fundflows WHERE file_id = ?",
-			 "SELECT total_count, income_count, income_amount, expense_count,"
-			 " expense_amount FROM bill_fundflow_summary WHERE file_id = ?",
-			 DB_RECON_FUND_FIELDS, out, err);
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = db_prepare(db,
+		       "SELECT total_count, income_count, income_amount, expense_count,"
+		       " expense_amount FROM bill_fundflow_summary WHERE file_id = ?",
+		       &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, file_id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		out->have_summary = true;
+		for (int i = 0; i < DB_RECON_FUND_FIELDS; i++)
+			out->summary[i] = sqlite3_column_int64(st, i);
+	} else if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read fund-flow summary");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
 }
 
 /* ---- auto-resolution inputs ------------------------------------------------ */

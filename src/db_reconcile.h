@@ -56,6 +56,21 @@ int db_recon_ledger_activity(struct db *db, const char *mchid, const char *date,
 int db_recon_closing_balance(struct db *db, int64_t file_id, bool *out_have, int64_t *out_balance,
 			     struct wxr_err *err);
 
+/* One fund-flow line; strings borrowed for the callback. */
+struct db_recon_flow {
+	int64_t line;
+	const char *flow_no;
+	const char *biz_no;
+	bool income;        /* direction IN */
+	int64_t amount;     /* fen, unsigned */
+	int64_t balance;    /* fen, after this line */
+};
+
+/* Streams a fund-flow file's lines in line order (one index-ordered scan). */
+int db_recon_fund_rows(struct db *db, int64_t file_id,
+		       int (*cb)(void *ctx, const struct db_recon_flow *f, struct wxr_err *err),
+		       void *ctx, struct wxr_err *err);
+
 /* Phase 1: fills recon_ask with the orders (kind "order") whose
  * MISSING_IN_BILL needs a query and the refunds (kind "refund") whose status
  * mismatch needs one, as far as asked for. */
@@ -77,8 +92,8 @@ int db_recon_put_answer(struct db *db, const char *kind, const char *key, bool o
 			const char *success_date, struct wxr_err *err);
 
 /* Runs the set-based finders into recon_found: with D's trade bill the
- * payment, refund, duplicate and MISSING_IN_BILL ones; always the fee and
- * balance ones (they find nothing without their bills). */
+ * payment, refund, duplicate and MISSING_IN_BILL ones; the fee ones with
+ * either bill. */
 int db_recon_find(struct db *db, const struct db_recon_day *day, struct wxr_err *err);
 
 /* Marks a kind as looked at in this run: its open findings that were not
@@ -121,8 +136,10 @@ extern const char *const db_recon_fund_fields[DB_RECON_FUND_FIELDS];
 
 int db_recon_trade_sums(struct db *db, int64_t file_id, struct db_recon_sums *out,
 			struct wxr_err *err);
-int db_recon_fund_sums(struct db *db, int64_t file_id, struct db_recon_sums *out,
-		       struct wxr_err *err);
+/* Only the fund-flow summary (sums are left 0: the balance walk adds the
+ * rows up in the same scan). */
+int db_recon_fund_summary(struct db *db, int64_t file_id, struct db_recon_sums *out,
+			  struct wxr_err *err);
 
 /* A MISSED_PAYMENT finding with what its auto-resolution needs. */
 struct db_recon_missed {

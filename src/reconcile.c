@@ -498,7 +498,7 @@ static int check_sums(struct day_ctx *c, const char *bill, const struct db_recon
 	return r;
 }
 
-static int find_summary_mismatch(struct day_ctx *c, struct wxr_err *err)
+static int find_trade_summary(struct day_ctx *c, struct wxr_err *err)
 {
 	struct db_recon_sums s;
 	int r;
@@ -511,15 +511,70 @@ static int find_summary_mismatch(struct day_ctx *c, struct wxr_err *err)
 		if (r < 0)
 			return r;
 	}
-	if (c->day.fund_file > 0) {
-		r = db_recon_fund_sums(c->db, c->day.fund_file, &s, err);
-		if (r < 0)
-			return r;
-		r = check_sums(c, "fundflow", &s, db_recon_fund_fields, DB_RECON_FUND_FIELDS, err);
-		if (r < 0)
-			return r;
-	}
 	return 0;
+}
+
+struct balance_walk {
+	struct day_ctx *c;
+	bool have_prev;
+	int64_t prev;
+	struct db_recon_sums *sums; /* the rows added up, as db_recon_fund_fields */
+};
+
+/* BALANCE_DISCONTINUITY: previous balance + income - expense must be this
+ * line's balance, in line order, starting from the carried balance. */
+static int balance_line(void *ctx, const struct db_recon_flow *l, struct wxr_err *err)
+{
+	struct balance_walk *w = ctx;
+	int64_t expected = w->prev + (l->income ? l->amount : -l->amount);
+	struct db_recon_finding f;
+	char *key, *detail;
+	int r;
+
+	w->sums->rows++;
+	w->sums->sums[0]++;
+	w->sums->sums[l->income ? 1 : 3]++;
+	w->sums->sums[l->income ? 2 : 4] += l->amount;
+	if (!w->have_prev || expected == l->balance) {
+		w->have_prev = true;
+		w->prev = l->balance;
+		return 0;
+	}
+	key = *l->flow_no ? xstrdup(l->flow_no) : xasprintf("line %lld", (long long)l->line);
+	detail = xasprintf("line %lld: balance before %lld %c %lld = %lld fen, the bill says %lld",
+			   (long long)l->line, (long long)w->prev, l->income ? '+' : '-',
+			   (long long)l->amount, (long long)expected, (long long)l->balance);
+	memset(&f, 0, sizeof(f));
+	f.kind = "BALANCE_DISCONTINUITY";
+	f.key = key;
+	f.transaction_id = *l->biz_no ? l->biz_no : NULL;
+	f.ledger_amount = expected;
+	f.bill_amount = l->balance;
+	f.detail = detail;
+	r = db_recon_add_found(w->c->db, &f, err);
+	free(key);
+	free(detail);
+	w->prev = l->balance;
+	return r;
+}
+
+/* One scan of D's fund flow: balance breaks, and the sums its summary must
+ * match. */
+static int find_fund_flow(struct day_ctx *c, struct wxr_err *err)
+{
+	struct db_recon_sums s;
+	struct balance_walk w = { c, c->day.have_carry, c->day.carry, &s };
+	int r;
+
+	if (c->day.fund_file <= 0)
+		return 0;
+	r = db_recon_fund_summary(c->db, c->day.fund_file, &s, err);
+	if (r < 0)
+		return r;
+	r = db_recon_fund_rows(c->db, c->day.fund_file, balance_line, &w, err);
+	if (r < 0)
+		return r;
+	return check_sums(c, "fundflow", &s, db_recon_fund_fields, DB_RECON_FUND_FIELDS, err);
 }
 
 static int find_bill_missing(struct day_ctx *c, struct wxr_err *err)
@@ -730,10 +785,13 @@ static int day_work(struct day_ctx *c, struct wxr_err *err)
 	r = db_recon_find(c->db, &c->day, err);
 	if (r < 0)
 		return r;
-	r = find_summary_mismatch(c, err);
+	r = find_trade_summary(c, err);
 	if (r < 0)
 		return r;
 	r = find_bill_missing(c, err);
+	if (r < 0)
+		return r;
+	r = find_fund_flow(c, err);
 	if (r < 0)
 		return r;
 	r = mark_checked(c, err);
