@@ -422,6 +422,13 @@ out:
 	return r;
 }
 
+/* The ledger's refund states (schema 001). */
+static bool is_refund_state(const char *s)
+{
+	return strcmp(s, "SUCCESS") == 0 || strcmp(s, "PROCESSING") == 0 ||
+	       strcmp(s, "CLOSED") == 0 || strcmp(s, "ABNORMAL") == 0;
+}
+
 static int resolve_refund_status(struct day_ctx *c, struct wxr_err *err)
 {
 	struct db_recon_rstatus *v = NULL;
@@ -439,6 +446,11 @@ static int resolve_refund_status(struct day_ctx *c, struct wxr_err *err)
 			r = db_recon_found_set(c->db, "REFUND_STATUS_MISMATCH", s->key, "open", NULL,
 					       "refund query: WeChat Pay does not know this refund",
 					       err);
+		} else if (!is_refund_state(s->answer_state)) {
+			text = xasprintf("refund query: unexpected status '%s'", s->answer_state);
+			r = db_recon_found_set(c->db, "REFUND_STATUS_MISMATCH", s->key, "open", NULL,
+					       text, err);
+			free(text);
 		} else if (strcmp(s->answer_state, s->ledger_state) == 0) {
 			text = xasprintf("refund query says %s: the ledger is right, the bill's "
 					 "status is a snapshot",
