@@ -224,7 +224,8 @@ int db_recon_bill_file(struct db *db, const char *mchid, const char *date, const
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT id, status FROM bill_files WHERE mchid = ? AND bill_date = ? AND kind = ?",
+		       "SELECT id, status FROM bill_files WHERE mchid = ? AND bill_date = ? AND"
+		       " kind = ?",
 		       &st, err);
 	if (r < 0)
 		return r;
@@ -255,11 +256,13 @@ int db_recon_ledger_activity(struct db *db, const char *mchid, const char *date,
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT (SELECT COUNT(*) FROM ledger_orders WHERE mchid = ?1 AND paid_date = ?2"
+		       "SELECT (SELECT COUNT(*) FROM ledger_orders WHERE mchid = ?1 AND paid_date ="
+		       " ?2"
 		       "        AND state IN " PAID_STATES "),"
 		       " (SELECT COALESCE(SUM(amount_total), 0) FROM ledger_orders"
 		       "  WHERE mchid = ?1 AND paid_date = ?2 AND state IN " PAID_STATES "),"
-		       " (SELECT COUNT(*) FROM ledger_refunds WHERE mchid = ?1 AND created_date = ?2)",
+		       " (SELECT COUNT(*) FROM ledger_refunds WHERE mchid = ?1 AND created_date ="
+		       " ?2)",
 		       &st, err);
 	if (r < 0)
 		return r;
@@ -285,7 +288,8 @@ int db_recon_closing_balance(struct db *db, int64_t file_id, bool *out_have, int
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT balance FROM bill_fundflows WHERE file_id = ? ORDER BY line DESC LIMIT 1",
+		       "SELECT balance FROM bill_fundflows WHERE file_id = ? ORDER BY line DESC"
+		       " LIMIT 1",
 		       &st, err);
 	if (r < 0)
 		return r;
@@ -314,7 +318,8 @@ int db_recon_fund_rows(struct db *db, int64_t file_id,
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT line, flow_no, biz_no, direction, amount, balance FROM bill_fundflows"
+		       "SELECT line, flow_no, biz_no, direction, amount, balance FROM"
+		       " bill_fundflows"
 		       " WHERE file_id = ? ORDER BY line",
 		       &st, err);
 	if (r < 0)
@@ -375,7 +380,8 @@ static const char sql_fill_pay[] =
 	"                   AND c.business_ref = o.business_ref) > 1 THEN 1 ELSE 0 END AS bref_dup,"
 	"        CASE WHEN t.transaction_id <> ''"
 	"              AND (SELECT COUNT(*) FROM bill_trades c"
-	"                   WHERE c.transaction_id = t.transaction_id) > 1 THEN 1 ELSE 0 END"
+	"                   WHERE c.transaction_id = t.transaction_id"
+	"                     AND c.row_kind = 'SUCCESS') > 1 THEN 1 ELSE 0 END"
 	"          AS txn_multi"
 	"       FROM bill_trades t"
 	"       LEFT JOIN ledger_orders o ON o.mchid = :m AND o.out_trade_no = t.out_trade_no"
@@ -429,7 +435,8 @@ static const char sql_dup_business_ref[] =
 	"  x.lamount, x.amt, x.lstate, 'SUCCESS', x.trade_time,"
 	"  'business_ref ' || x.bref || ' was already paid by order ' || x.other"
 	" FROM (SELECT p.key AS key, p.lkey AS lkey, p.transaction_id AS transaction_id,"
-	"        p.lamount AS lamount, p.amt AS amt, p.lstate AS lstate, p.trade_time AS trade_time,"
+	"        p.lamount AS lamount, p.amt AS amt, p.lstate AS lstate, p.trade_time AS"
+	" trade_time,"
 	"        p.bref AS bref,"
 	"        (SELECT o2.out_trade_no FROM ledger_orders o2"
 	"         JOIN bill_trades t2 ON t2.mchid = :m AND t2.out_trade_no = o2.out_trade_no"
@@ -522,7 +529,8 @@ static const char sql_fill_ref[] =
 	" SELECT b.key, b.out_refund_no, b.refund_id, b.out_trade_no, b.transaction_id, b.amt,"
 	"  b.bstatus, r.out_refund_no, r.state, r.amount_refund"
 	" FROM (SELECT COALESCE(NULLIF(t.out_refund_no, ''), t.refund_id) AS key,"
-	"        NULLIF(t.out_refund_no, '') AS out_refund_no, NULLIF(t.refund_id, '') AS refund_id,"
+	"        NULLIF(t.out_refund_no, '') AS out_refund_no, NULLIF(t.refund_id, '') AS"
+	" refund_id,"
 	"        NULLIF(t.out_trade_no, '') AS out_trade_no,"
 	"        NULLIF(t.transaction_id, '') AS transaction_id,"
 	"        CASE WHEN t.refund_apply_amount > 0 THEN t.refund_apply_amount"
@@ -770,10 +778,12 @@ int db_recon_put_answer(struct db *db, const char *kind, const char *key, bool o
 	int r;
 
 	r = db_prepare(db,
-		       "INSERT INTO recon_answers (kind, key, ok, state, amount, ext_id, success_ts,"
+		       "INSERT INTO recon_answers (kind, key, ok, state, amount, ext_id,"
+		       " success_ts,"
 		       " success_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 		       " ON CONFLICT (kind, key) DO UPDATE SET ok = excluded.ok,"
-		       " state = excluded.state, amount = excluded.amount, ext_id = excluded.ext_id,"
+		       " state = excluded.state, amount = excluded.amount, ext_id ="
+		       " excluded.ext_id,"
 		       " success_ts = excluded.success_ts, success_date = excluded.success_date",
 		       &st, err);
 	if (r < 0)
@@ -822,7 +832,8 @@ int db_recon_add_found(struct db *db, const struct db_recon_finding *f, struct w
 
 	r = db_prepare(db,
 		       "INSERT INTO recon_found (kind, key, out_trade_no, out_refund_no,"
-		       " transaction_id, ledger_amount, bill_amount, ledger_state, bill_state, detail)"
+		       " transaction_id, ledger_amount, bill_amount, ledger_state, bill_state,"
+		       " detail)"
 		       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
 		       &st, err);
 	if (r < 0)
@@ -922,11 +933,13 @@ int db_recon_trade_sums(struct db *db, int64_t file_id, struct db_recon_sums *ou
 {
 	return read_sums(db, file_id,
 			 "SELECT COUNT(*), COALESCE(SUM(settlement_amount), 0),"
-			 " COALESCE(SUM(refund_amount), 0), COALESCE(SUM(recharge_refund_amount), 0),"
+			 " COALESCE(SUM(refund_amount), 0), COALESCE(SUM(recharge_refund_amount),"
+			 " 0),"
 			 " COALESCE(SUM(fee), 0), COALESCE(SUM(order_amount), 0),"
 			 " COALESCE(SUM(refund_apply_amount), 0)"
 			 " FROM bill_trades WHERE file_id = ?",
-			 "SELECT total_count, settlement_total, refund_total, recharge_refund_total,"
+			 "SELECT total_count, settlement_total, refund_total,"
+			 " recharge_refund_total,"
 			 " fee_total, order_total, refund_apply_total"
 			 " FROM bill_trade_summary WHERE file_id = ?",
 			 DB_RECON_TRADE_FIELDS, out, err);
@@ -1098,9 +1111,11 @@ int db_recon_action_put(struct db *db, const struct db_recon_day *day, const cha
 	int r;
 
 	r = prepare_day(db, day,
-			"INSERT INTO actions (mchid, kind, target, state, amount, date, params, run_id,"
+			"INSERT INTO actions (mchid, kind, target, state, amount, date, params,"
+			" run_id,"
 			" created_at, updated_at)"
-			" VALUES (:m, :kind, :target, :state, :amount, :d, :params, :run, :now, :now)"
+			" VALUES (:m, :kind, :target, :state, :amount, :d, :params, :run, :now,"
+			" :now)"
 			" ON CONFLICT (mchid, kind, target) DO NOTHING",
 			&st, err);
 	if (r < 0)
@@ -1135,9 +1150,11 @@ int db_recon_action_put(struct db *db, const struct db_recon_day *day, const cha
 
 	if (!written && rearm && (strcmp(cur, "done") == 0 || strcmp(cur, "failed") == 0)) {
 		r = prepare_day(db, day,
-				"UPDATE actions SET state = :state, amount = :amount, params = :params,"
+				"UPDATE actions SET state = :state, amount = :amount, params ="
+				" :params,"
 				" date = :d, result = NULL, error = NULL,"
-				" run_id = COALESCE(:run, run_id), updated_at = :now WHERE id = :id",
+				" run_id = COALESCE(:run, run_id), updated_at = :now WHERE id ="
+				" :id",
 				&st, err);
 		if (r < 0)
 			return r;
@@ -1187,7 +1204,8 @@ int db_recon_order_mark_paid(struct db *db, const struct db_recon_day *day,
 			" transaction_id = COALESCE(NULLIF(:txn, ''), transaction_id),"
 			" paid_at = :paid_at, paid_ts = :paid_ts, paid_date = :paid_date,"
 			" updated_at = :now"
-			" WHERE mchid = :m AND out_trade_no = :otn AND state IN ('NOTPAY', 'CLOSED')",
+			" WHERE mchid = :m AND out_trade_no = :otn AND state IN ('NOTPAY',"
+			" 'CLOSED')",
 			&st, err);
 	if (r < 0)
 		return r;
@@ -1256,7 +1274,8 @@ static const char sql_merge_classify[] =
 	"              AND d.ledger_amount IS NOT DISTINCT FROM f.ledger_amount"
 	"              AND d.bill_amount IS NOT DISTINCT FROM f.bill_amount"
 	"              AND d.ledger_state IS NOT DISTINCT FROM f.ledger_state"
-	"              AND d.bill_state IS NOT DISTINCT FROM f.bill_state THEN 1 ELSE 0 END AS same,"
+	"              AND d.bill_state IS NOT DISTINCT FROM f.bill_state THEN 1 ELSE 0 END AS"
+	" same,"
 	"        d.ledger_amount AS p_la, d.bill_amount AS p_ba, d.ledger_state AS p_ls,"
 	"        d.bill_state AS p_bs"
 	"       FROM recon_found f"
@@ -1341,7 +1360,8 @@ static const char sql_events_copy[] =
 	"  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_bs END,"
 	"  'reconcile', CASE WHEN d.status <> 'open' THEN d.resolution END, :now"
 	" FROM recon_events e"
-	" JOIN discrepancies d ON d.mchid = :m AND d.date = :d AND d.kind = e.kind AND d.key = e.key"
+	" JOIN discrepancies d ON d.mchid = :m AND d.date = :d AND d.kind = e.kind AND d.key ="
+	" e.key"
 	" ORDER BY e.seq";
 
 static int count_rows(struct db *db, const struct db_recon_day *day, const char *sql,
@@ -1569,13 +1589,15 @@ int db_recon_record_run(struct db *db, const struct db_recon_day *day,
 	int rc;
 
 	rc = prepare_day(db, day,
-			 "INSERT INTO recon_runs (mchid, date, run_id, at, trade_bill, fundflow_bill,"
+			 "INSERT INTO recon_runs (mchid, date, run_id, at, trade_bill,"
+			 " fundflow_bill,"
 			 " opened, reopened, changed, resolved, auto_resolved, pending, open_total,"
 			 " last_event_id)"
 			 " VALUES (:m, :d, :run_id, :now, :tb, :fb, :opened, :reopened, :changed,"
 			 "  :resolved, :auto, :pending, :open_total, :last)"
 			 " ON CONFLICT (mchid, date, run_id) DO UPDATE SET at = excluded.at,"
-			 " trade_bill = excluded.trade_bill, fundflow_bill = excluded.fundflow_bill,"
+			 " trade_bill = excluded.trade_bill, fundflow_bill ="
+			 " excluded.fundflow_bill,"
 			 " opened = recon_runs.opened + excluded.opened,"
 			 " reopened = recon_runs.reopened + excluded.reopened,"
 			 " changed = recon_runs.changed + excluded.changed,"
@@ -1649,9 +1671,11 @@ int db_recon_resolve(struct db *db, int64_t id, const char *note, const char *wh
 
 	r = db_prepare(db,
 		       "INSERT INTO discrepancy_events (discrepancy_id, mchid, date, kind, key,"
-		       " run_id, event, status, ledger_amount, bill_amount, ledger_state, bill_state,"
+		       " run_id, event, status, ledger_amount, bill_amount, ledger_state,"
+		       " bill_state,"
 		       " actor, note, at)"
-		       " SELECT id, mchid, date, kind, key, NULL, 'resolved', status, ledger_amount,"
+		       " SELECT id, mchid, date, kind, key, NULL, 'resolved', status,"
+		       " ledger_amount,"
 		       "  bill_amount, ledger_state, bill_state, :who, :note, :now"
 		       " FROM discrepancies WHERE id = :id",
 		       &st, err);
@@ -1700,7 +1724,8 @@ int db_recon_day_totals(struct db *db, const char *mchid, const char *date,
 		return r;
 	if (trade > 0) {
 		r = db_prepare(db,
-			       "SELECT COALESCE(SUM(CASE WHEN row_kind = 'SUCCESS' THEN 1 ELSE 0 END), 0),"
+			       "SELECT COALESCE(SUM(CASE WHEN row_kind = 'SUCCESS' THEN 1 ELSE 0"
+			       " END), 0),"
 			       " COALESCE(SUM(CASE WHEN row_kind = 'SUCCESS' THEN settlement_amount"
 			       "              ELSE 0 END), 0),"
 			       " COALESCE(SUM(CASE WHEN row_kind = 'REFUND' THEN 1 ELSE 0 END), 0),"

@@ -210,9 +210,10 @@ static int mark_paid(struct day_ctx *c, const struct db_recon_missed *m, const c
 		goto out;
 	if (written) {
 		c->res->actions++;
+		const char *reason = why ? why : "bill shows a payment the ledger missed";
+
 		r = audit_action(c, "action.intent", id, "ORDER_MARK_PAID", m->ledger_key, state,
-				 m->bill_amount, why ? why : "bill shows a payment the ledger missed",
-				 err);
+				 m->bill_amount, reason, err);
 		if (r < 0)
 			goto out;
 	}
@@ -301,14 +302,14 @@ static int file_pac_refund(struct day_ctx *c, const struct db_recon_missed *m,
 	}
 	if (strcmp(state, "intent") == 0 || strcmp(state, "sent") == 0 ||
 	    strcmp(state, "done") == 0) {
-		text = xasprintf("paid after we closed the order: full refund filed as REFUND action "
-				 "%lld (out_refund_no %s, %s)",
+		text = xasprintf("paid after we closed the order: full refund filed as "
+				 "REFUND action %lld (out_refund_no %s, %s)",
 				 (long long)id, orn, state);
 		r = db_recon_found_set(c->db, "MISSED_PAYMENT", m->key, "auto_resolved", text, NULL,
 				       err);
 	} else {
-		text = xasprintf("paid after we closed the order: REFUND action %lld (out_refund_no "
-				 "%s) is %s",
+		text = xasprintf("paid after we closed the order: REFUND action %lld "
+				 "(out_refund_no %s) is %s",
 				 (long long)id, orn, state);
 		r = db_recon_found_set(c->db, "MISSED_PAYMENT", m->key, "open", NULL, text, err);
 	}
@@ -443,13 +444,13 @@ static int resolve_refund_status(struct day_ctx *c, struct wxr_err *err)
 		char *text;
 
 		if (strcmp(s->answer_state, "NOT_FOUND") == 0) {
-			r = db_recon_found_set(c->db, "REFUND_STATUS_MISMATCH", s->key, "open", NULL,
-					       "refund query: WeChat Pay does not know this refund",
+			r = db_recon_found_set(c->db, "REFUND_STATUS_MISMATCH", s->key, "open",
+					       NULL, "refund query: WeChat Pay does not know it",
 					       err);
 		} else if (!is_refund_state(s->answer_state)) {
 			text = xasprintf("refund query: unexpected status '%s'", s->answer_state);
-			r = db_recon_found_set(c->db, "REFUND_STATUS_MISMATCH", s->key, "open", NULL,
-					       text, err);
+			r = db_recon_found_set(c->db, "REFUND_STATUS_MISMATCH", s->key, "open",
+					       NULL, text, err);
 			free(text);
 		} else if (strcmp(s->answer_state, s->ledger_state) == 0) {
 			text = xasprintf("refund query says %s: the ledger is right, the bill's "
@@ -763,10 +764,17 @@ static int audit_event(void *ctx, const struct recon_change *e, struct wxr_err *
 	return r;
 }
 
+/* The kinds that need D's trade bill to be looked for. */
 static const enum recon_kind trade_kinds[] = {
-	RECON_MISSING_IN_LEDGER,	RECON_MISSED_PAYMENT,	      RECON_MISSING_IN_BILL,
-	RECON_AMOUNT_MISMATCH,		RECON_REFUND_MISSING_IN_LEDGER, RECON_REFUND_MISSING_IN_BILL,
-	RECON_REFUND_AMOUNT_MISMATCH,	RECON_REFUND_STATUS_MISMATCH, RECON_DUPLICATE_PAYMENT,
+	RECON_MISSING_IN_LEDGER,
+	RECON_MISSED_PAYMENT,
+	RECON_MISSING_IN_BILL,
+	RECON_AMOUNT_MISMATCH,
+	RECON_REFUND_MISSING_IN_LEDGER,
+	RECON_REFUND_MISSING_IN_BILL,
+	RECON_REFUND_AMOUNT_MISMATCH,
+	RECON_REFUND_STATUS_MISMATCH,
+	RECON_DUPLICATE_PAYMENT,
 };
 
 static int mark_checked(struct day_ctx *c, struct wxr_err *err)

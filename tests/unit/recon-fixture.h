@@ -34,7 +34,8 @@ FX_UNUSED static struct db *fx_open(void)
 	return db;
 }
 
-FX_UNUSED static void sqlf(struct db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+FX_UNUSED static void sqlf(struct db *db, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 FX_UNUSED static void sqlf(struct db *db, const char *fmt, ...)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -52,7 +53,8 @@ FX_UNUSED static void sqlf(struct db *db, const char *fmt, ...)
 }
 
 /* The first column of the first row as an integer (-1 when no row). */
-FX_UNUSED static int64_t qint(struct db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+FX_UNUSED static int64_t qint(struct db *db, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 FX_UNUSED static int64_t qint(struct db *db, const char *fmt, ...)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -77,7 +79,8 @@ FX_UNUSED static int64_t qint(struct db *db, const char *fmt, ...)
 
 /* The first column of the first row as text into a rotating buffer ("(none)"
  * when no row, "(null)" for NULL). */
-FX_UNUSED static const char *qstr(struct db *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+FX_UNUSED static const char *qstr(struct db *db, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 FX_UNUSED static const char *qstr(struct db *db, const char *fmt, ...)
 {
 	static char ring[8][512];
@@ -165,7 +168,8 @@ FX_UNUSED static void fx_pay(struct db *db, int64_t file, int line, const char *
 	     "INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, transaction_id,"
 	     " out_trade_no, trade_type, row_kind, currency, settlement_amount, refund_id,"
 	     " out_refund_no, fee, order_amount)"
-	     " VALUES (%" PRId64 ", %d, '" MCH "', '%s', '%sT%s+08:00', '%s', '%s', 'APP', 'SUCCESS',"
+	     " VALUES (%" PRId64 ", %d, '" MCH "', '%s', '%sT%s+08:00', '%s', '%s', 'APP',"
+	     " 'SUCCESS',"
 	     " 'CNY', %" PRId64 ", '0', '0', %" PRId64 ", %" PRId64 ")",
 	     file, line, date, date, hms, txn, otn, amount, fee, amount);
 }
@@ -206,7 +210,8 @@ FX_UNUSED static void fx_flow(struct db *db, int64_t file, int line, const char 
 	sqlf(db,
 	     "INSERT INTO bill_fundflows (file_id, line, mchid, bill_date, booked_at, biz_no,"
 	     " flow_no, biz_name, biz_type, direction, amount, balance)"
-	     " VALUES (%" PRId64 ", %d, '" MCH "', '%s', '%sT10:00:00+08:00', '%s', 'F%s-%d', '交易',"
+	     " VALUES (%" PRId64 ", %d, '" MCH "', '%s', '%sT10:00:00+08:00', '%s', 'F%s-%d',"
+	     " '交易',"
 	     " '%s', '%s', %" PRId64 ", %" PRId64 ")",
 	     file, line, date, date, biz_no, date, line, biz_type, dir, amount, balance);
 }

@@ -47,9 +47,11 @@ static void generate(struct db *db, long n)
 		    " state, created_at, created_ts, paid_at, paid_ts, paid_date, business_ref,"
 		    " updated_at)"
 		    " SELECT '" MCH "', printf('O%%09d', i), printf('4200000001202611010%%09d', i),"
-		    " 100 + i %% 5000, CASE WHEN i %% 20 = 0 THEN 'PARTIAL_REFUNDED' ELSE 'PAID' END,"
+		    " 100 + i %% 5000, CASE WHEN i %% 20 = 0 THEN 'PARTIAL_REFUNDED' ELSE 'PAID'"
+		    " END,"
 		    " '2026-11-01T00:00:00+08:00', 0,"
-		    " printf('2026-11-01T%%02d:%%02d:%%02d+08:00', i / 3600 %% 24, i / 60 %% 60, i %% 60),"
+		    " printf('2026-11-01T%%02d:%%02d:%%02d+08:00', i / 3600 %% 24, i / 60 %% 60, i"
+		    " %% 60),"
 		    " 0, '" D "', printf('B%%09d', i), 'bench' FROM s",
 	     n);
 	sqlf(db,
@@ -67,9 +69,11 @@ static void generate(struct db *db, long n)
 		    " transaction_id, out_trade_no, trade_type, row_kind, currency,"
 		    " settlement_amount, refund_id, out_refund_no, fee, order_amount)"
 		    " SELECT %" PRId64 ", i, '" MCH "', '" D "',"
-		    " printf('2026-11-01T%%02d:%%02d:%%02d+08:00', i / 3600 %% 24, i / 60 %% 60, i %% 60),"
+		    " printf('2026-11-01T%%02d:%%02d:%%02d+08:00', i / 3600 %% 24, i / 60 %% 60, i"
+		    " %% 60),"
 		    " printf('4200000001202611010%%09d', i), printf('O%%09d', i), 'APP', 'SUCCESS',"
-		    " 'CNY', 100 + i %% 5000, '0', '0', (100 + i %% 5000) * 6, 100 + i %% 5000 FROM s",
+		    " 'CNY', 100 + i %% 5000, '0', '0', (100 + i %% 5000) * 6, 100 + i %% 5000 FROM"
+		    " s",
 	     n, tf);
 	sqlf(db,
 	     SERIES "INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time,"
@@ -89,11 +93,14 @@ static void generate(struct db *db, long n)
 		    "   100 + i %% 5000 FROM s"
 		    "  UNION ALL SELECT 3 * i - 1, printf('4200000001202611010%%09d', i),"
 		    "   '扣除交易手续费', 'OUT', ((100 + i %% 5000) * 6 + 500) / 1000 FROM s"
-		    "  UNION ALL SELECT 3 * i, printf('5030000001202611010%%09d', i), '退款', 'OUT', 50"
+		    "  UNION ALL SELECT 3 * i, printf('5030000001202611010%%09d', i), '退款',"
+		    " 'OUT', 50"
 		    "   FROM s WHERE i %% 20 = 0)"
-		    " INSERT INTO bill_fundflows (file_id, line, mchid, bill_date, booked_at, biz_no,"
+		    " INSERT INTO bill_fundflows (file_id, line, mchid, bill_date, booked_at,"
+		    " biz_no,"
 		    " flow_no, biz_name, biz_type, direction, amount, balance)"
-		    " SELECT %" PRId64 ", line, '" MCH "', '" D "', '2026-11-01T23:00:00+08:00', biz_no,"
+		    " SELECT %" PRId64 ", line, '" MCH "', '" D "', '2026-11-01T23:00:00+08:00',"
+		    " biz_no,"
 		    " printf('F%%012d', line), '交易', biz_type, dir, amount,"
 		    " 1000000 + SUM(CASE dir WHEN 'IN' THEN amount ELSE -amount END)"
 		    "   OVER (ORDER BY line ROWS UNBOUNDED PRECEDING)"

@@ -375,7 +375,8 @@ static void test_messy_day_and_lifecycle(void)
 	/* MISSED_PAYMENT was marked paid. */
 	is_str(qstr(db, "SELECT state || ' ' || transaction_id || ' ' || paid_date || ' ' || paid_at"
 			" FROM ledger_orders WHERE out_trade_no = 'MP'"),
-	       "PAID T-MP 2026-11-01 2026-11-01T13:00:00+08:00", "ledger order marked paid from the bill");
+	       "PAID T-MP 2026-11-01 2026-11-01T13:00:00+08:00", "ledger order marked paid from the"
+	       " bill");
 	is_str(qstr(db, "SELECT state || ' ' || result FROM actions WHERE kind = 'ORDER_MARK_PAID'"
 			" AND target = 'MP'"),
 	       "done PAID", "ORDER_MARK_PAID action done");
@@ -783,7 +784,8 @@ static void test_refund_hooks(void)
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "with the refund hook");
 	is_int(fk.refund_calls, 2, "both queried");
 	is_str(findings(db, D),
-	       "REFUND_STATUS_MISMATCH RS1 auto_resolved\nREFUND_STATUS_MISMATCH RS2 auto_resolved\n",
+	       "REFUND_STATUS_MISMATCH RS1 auto_resolved\nREFUND_STATUS_MISMATCH RS2"
+	       " auto_resolved\n",
 	       "both settled");
 	is_str(qstr(db, "SELECT state || ' ' || success_at FROM ledger_refunds"
 			" WHERE out_refund_no = 'RS1'"),
@@ -805,7 +807,8 @@ static void test_refund_hooks(void)
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "re-run");
 	is_int(fk.refund_calls, 2, "settled findings are not queried again");
 	is_str(findings(db, D),
-	       "REFUND_STATUS_MISMATCH RS1 auto_resolved\nREFUND_STATUS_MISMATCH RS2 auto_resolved\n",
+	       "REFUND_STATUS_MISMATCH RS1 auto_resolved\nREFUND_STATUS_MISMATCH RS2"
+	       " auto_resolved\n",
 	       "still settled");
 	is_int(res.opened + res.reopened + res.resolved, 0, "no churn");
 
