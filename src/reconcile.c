@@ -871,7 +871,7 @@ int reconcile_day(struct db *db, const struct recon_opts *opts, const char *date
 	char next_status[8];
 	int r;
 
-	if (!opts->mchid || !*opts->mchid)
+	if (!opts->mchid)
 		return err_set(err, WXR_EUSAGE, "reconcile: no merchant id");
 	if (!date_is_valid(date))
 		return err_set(err, WXR_EUSAGE, "reconcile: bad date '%s'", date ? date : "");

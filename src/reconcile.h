@@ -173,7 +173,8 @@ struct recon_hooks {
 };
 
 struct recon_opts {
-	const char *mchid;        /* borrowed */
+	const char *mchid;        /* borrowed; must be the mchid the ledger rows, bill_files
+				     and bill_trades/bill_fundflows rows carry */
 	int64_t run_id;           /* job_runs id: first/last/resolved_run_id; 0 = none */
 	bool dry_run;             /* compute and report, write nothing, no hooks */
 	int tz_offset_s;          /* the configured timezone, seconds east of UTC */
