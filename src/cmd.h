@@ -85,5 +85,6 @@ extern const struct cmd cmd_bill;
 extern const struct cmd cmd_config;
 extern const struct cmd cmd_run;
 extern const struct cmd cmd_runs;
+extern const struct cmd cmd_report;
 
 #endif

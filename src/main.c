@@ -28,9 +28,17 @@ static const struct cmd cmd_version = {
 	"version", run_version, NULL, 0, "version", "print the version", NULL,
 };
 
-/* Sorted by name (a unit test of the CLI checks it). */
+/* Sorted by name, one per line (t0000-basic checks the order). */
 static const struct cmd *const commands[] = {
-	&cmd_audit, &cmd_bill, &cmd_config, &cmd_help, &cmd_init, &cmd_ledger, &cmd_run, &cmd_runs,
+	&cmd_audit,
+	&cmd_bill,
+	&cmd_config,
+	&cmd_help,
+	&cmd_init,
+	&cmd_ledger,
+	&cmd_report,
+	&cmd_run,
+	&cmd_runs,
 	&cmd_version,
 };
 
