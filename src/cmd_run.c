@@ -202,7 +202,8 @@ static void av_free(struct argv_b *a)
 	a->n = 0;
 }
 
-static void av_common(struct run *run, struct argv_b *a, const char *self)
+/* json: --json for a JSON result on stdout (not for report, where it picks the format) */
+static void av_common(struct run *run, struct argv_b *a, const char *self, bool json)
 {
 	av(a, self);
 	if (run->ctx->have_config) {
@@ -212,7 +213,8 @@ static void av_common(struct run *run, struct argv_b *a, const char *self)
 	av(a, "--db");
 	av(a, run->ctx->db_path);
 	av(a, "-q");
-	av(a, "--json");
+	if (json)
+		av(a, "--json");
 }
 
 /* Runs one child; collects stdout into out (capped). Returns its exit code
@@ -313,7 +315,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 	switch (p->kind) {
 	case STEP_SWEEP_ORDERS:
 	case STEP_SWEEP_REFUNDS:
-		av_common(run, &a, self);
+		av_common(run, &a, self, true);
 		av(&a, "sweep");
 		av(&a, p->kind == STEP_SWEEP_ORDERS ? "orders" : "refunds");
 		if (p->kind == STEP_SWEEP_ORDERS && job->older_than) {
@@ -337,7 +339,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 			snprintf(why, sizeof(why), "dry run: bills are not fetched");
 			goto done;
 		}
-		av_common(run, &a, self);
+		av_common(run, &a, self, true);
 		av(&a, "bill");
 		av(&a, "fetch");
 		av(&a, "--date");
@@ -349,7 +351,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 		code = spawn(a.v, run->run_id, &out, why, sizeof(why));
 		break;
 	case STEP_RECONCILE:
-		av_common(run, &a, self);
+		av_common(run, &a, self, true);
 		av(&a, "reconcile");
 		av(&a, "--date");
 		av(&a, p->date);
@@ -386,8 +388,8 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 				target = xasprintf("%s/%s_%s_%s.%s", run->ctx->cfg.reports_dir,
 						   job->name, run->from, run->to, f);
 			av_free(&a);
-			av_common(run, &a, self);
-			/* the report goes to the file; --json here only shapes stdout */
+			/* the report goes to the file, in the format --format names */
+			av_common(run, &a, self, false);
 			av(&a, "report");
 			av(&a, "--from");
 			av(&a, run->from);
