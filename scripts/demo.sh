@@ -276,7 +276,7 @@ else
 	say "note: 'wxrecon discrepancies' is not built yet: no list of findings"
 fi
 if has actions; then
-	step "wxrecon actions --from $FROM --to $TO"
+	step "wxrecon actions"
 	wx actions || say "(actions failed)"
 	wx --json actions 2>/dev/null | json_lines >"$DEMO/actions.lines"
 else
