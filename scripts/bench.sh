@@ -25,7 +25,9 @@
 # Environment: WXRECON_BUILD (binaries; default build/), BENCH_DIR (scratch
 # space, default $TMPDIR or /tmp; ~1 GB for 1M rows, removed at the end),
 # BENCH_ROWS, BENCH_SWEEP, BENCH_RESULTS (default bench/RESULTS.md),
-# BENCH_ONLY (e.g. "bill sweep": run only those).
+# BENCH_ONLY (e.g. "bill sweep": run only those), BENCH_TIMEOUT (seconds one
+# measured command may take, default 300; past it, it is killed and reported
+# as a MISS "did not finish").
 set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +38,7 @@ ROWS=${BENCH_ROWS:-1000000}
 SWEEP_N=${BENCH_SWEEP:-10000}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}
 ONLY=${BENCH_ONLY:-bill reconcile sweep}
+LIMIT=${BENCH_TIMEOUT:-300}
 
 die() {
 	printf 'bench: %s\n' "$*" >&2
@@ -81,27 +84,36 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
 # calc EXPR: awk arithmetic, printed with the given format (default %.2f)
 calc() { awk "BEGIN { printf \"${2:-%.2f}\", $1 }"; }
 
-# measure NAME CMD...: runs CMD (stdout NAME.out, stderr NAME.err); sets
-# M_S (wall seconds), M_KB (peak RSS of CMD, KiB), M_RC (exit code).
+# measure NAME CMD...: runs CMD (stdout NAME.out, stderr NAME.err), killed
+# after $LIMIT s; sets M_S (wall seconds), M_KB (peak RSS of CMD, KiB) and
+# M_RC (exit code; 124 when it was killed for taking too long).
 measure() {
 	_n=$1
 	shift
 	_t0=$(now_ns)
 	if [ -x /usr/bin/time ]; then
-		/usr/bin/time -f '%M' -o "$W/$_n.rss" "$@" >"$W/$_n.out" 2>"$W/$_n.err"
+		/usr/bin/time -f '%M' -o "$W/$_n.rss" timeout -k 5 "$LIMIT" "$@" \
+			>"$W/$_n.out" 2>"$W/$_n.err"
 		M_RC=$?
 		M_KB=$(tail -n 1 "$W/$_n.rss")
 	else
 		"$@" >"$W/$_n.out" 2>"$W/$_n.err" &
 		_p=$!
 		M_KB=0
+		_killed=no
 		while kill -0 "$_p" 2>/dev/null; do
 			_v=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$_p/status" 2>/dev/null)
 			[ -n "$_v" ] && [ "$_v" -gt "$M_KB" ] && M_KB=$_v
+			if [ $(($(now_ns) - _t0)) -gt $((LIMIT * 1000000000)) ]; then
+				kill "$_p" 2>/dev/null
+				_killed=yes
+				break
+			fi
 			sleep 0.02
 		done
 		wait "$_p"
 		M_RC=$?
+		[ $_killed = yes ] && M_RC=124
 	fi
 	M_S=$(secs "$_t0" "$(now_ns)")
 }
@@ -226,6 +238,7 @@ if wanted bill; then
 	say "bench: 1. bill fetch ($ROWS rows, $(calc "$TRADE_BYTES / 1e6" %.1f) MB decompressed)"
 	cat "$TRADE_GZ" >/dev/null # both sides read it from the page cache
 	measure fetch "$WX" -c "$W/bench.conf" bill fetch --date "$D" --kind trade
+	[ "$M_RC" = 124 ] && die "wxrecon bill fetch did not finish within $LIMIT s (BENCH_TIMEOUT)"
 	[ "$M_RC" = 0 ] || { cat fetch.err >&2; die "wxrecon bill fetch failed (exit $M_RC)"; }
 	F_S=$M_S F_KB=$M_KB
 	STORED=$(sqlite3 bench.db "SELECT count(*) FROM bill_trades WHERE bill_date = '$D'")
@@ -279,42 +292,52 @@ elif wanted reconcile; then
 	I_S=$M_S I_KB=$M_KB
 	LROWS=$(($(wc -l <gen/ledger_orders.csv) + $(wc -l <gen/ledger_refunds.csv) - 2))
 	measure recon "$WX" -c "$W/bench.conf" reconcile --from "$DM1" --to "$D"
-	case $M_RC in 0 | 3) ;; *) cat recon.err >&2; die "reconcile failed (exit $M_RC)" ;; esac
-	RC_S=$M_S RC_KB=$M_KB
-	wx --json discrepancies --from "$DM1" --to "$D" --status all >disc.json 2>disc.err ||
-		die "discrepancies failed: $(cat disc.err)"
-
-	# planted (manifest.json) against found: kind + the first id each carries
-	json_objects <gen/manifest.json | grep '"kind":' >planted.lines
-	json_objects <disc.json >found.lines
-	keyed() {
-		awk '
-		function get(s, k,    v) {
-			if (!match(s, "\"" k "\":(\"[^\"]*\"|null)")) return ""
-			v = substr(s, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
-			if (v == "null") return ""
-			gsub(/"/, "", v)
-			return v
+	RC_S=$M_S RC_KB=$M_KB RC_RC=$M_RC
+	case $RC_RC in
+	0 | 3 | 124) ;;
+	*) cat recon.err >&2; die "reconcile failed (exit $RC_RC)" ;;
+	esac
+	if [ "$RC_RC" = 124 ]; then
+		V_FOUND=MISS
+		RC_WHAT="did not finish within $LIMIT s (killed; BENCH_TIMEOUT)"
+		RC_FIG="> $LIMIT s | | $(mib "$RC_KB") MiB"
+	else
+		RC_WHAT="exit $RC_RC"
+		RC_FIG="$RC_S s | $(calc "$ROWS / $RC_S" %.0f) bill rows/s | $(mib "$RC_KB") MiB"
+		wx --json discrepancies --from "$DM1" --to "$D" --status all >disc.json 2>disc.err ||
+			die "discrepancies failed: $(cat disc.err)"
+		# planted (manifest.json) against found: kind + the first id each carries
+		json_objects <gen/manifest.json | grep '"kind":' >planted.lines
+		json_objects <disc.json >found.lines
+		keyed() {
+			awk '
+			function get(s, k,    v) {
+				if (!match(s, "\"" k "\":(\"[^\"]*\"|null)")) return ""
+				v = substr(s, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
+				if (v == "null") return ""
+				gsub(/"/, "", v)
+				return v
+			}
+			{
+				kind = get($0, "kind")
+				key = get($0, "out_refund_no")
+				if (kind !~ /^REFUND_/ || key == "") key = get($0, "out_trade_no")
+				if (key == "") key = get($0, "transaction_id")
+				if (kind == "FEE_MISMATCH" && get($0, "transaction_id") != "")
+					key = get($0, "transaction_id")
+				if (kind ~ /^(BILL_MISSING|BILL_SUMMARY_MISMATCH|BALANCE_DISCONTINUITY)$/)
+					key = get($0, "date")
+				print kind " " key
+			}' "$1" | sort
 		}
-		{
-			kind = get($0, "kind")
-			key = get($0, "out_refund_no")
-			if (kind !~ /^REFUND_/ || key == "") key = get($0, "out_trade_no")
-			if (key == "") key = get($0, "transaction_id")
-			if (kind == "FEE_MISMATCH" && get($0, "transaction_id") != "")
-				key = get($0, "transaction_id")
-			if (kind ~ /^(BILL_MISSING|BILL_SUMMARY_MISMATCH|BALANCE_DISCONTINUITY)$/)
-				key = get($0, "date")
-			print kind " " key
-		}' "$1" | sort
-	}
-	keyed planted.lines >planted.keys
-	keyed found.lines >found.keys
-	NPLANT=$(wc -l <planted.keys)
-	NFOUND=$(wc -l <found.keys)
-	comm -23 planted.keys found.keys | sed 's/^/missed: /' >recon.diff
-	comm -13 planted.keys found.keys | sed 's/^/extra:  /' >>recon.diff
-	if [ -s recon.diff ]; then V_FOUND=MISS; else V_FOUND=PASS; fi
+		keyed planted.lines >planted.keys
+		keyed found.lines >found.keys
+		NPLANT=$(wc -l <planted.keys)
+		NFOUND=$(wc -l <found.keys)
+		comm -23 planted.keys found.keys | sed 's/^/missed: /' >recon.diff
+		comm -13 planted.keys found.keys | sed 's/^/extra:  /' >>recon.diff
+		if [ -s recon.diff ]; then V_FOUND=MISS; else V_FOUND=PASS; fi
+	fi
 
 	# baseline: the plain diff a hand-written SQL query would do, same DB
 	measure join sqlite3 bench.db "
@@ -333,18 +356,23 @@ elif wanted reconcile; then
 	R_RECON=$(cat <<EOF
 | | wall | rows/s | peak RSS |
 |---|---:|---:|---:|
-| \`wxrecon reconcile --from $DM1 --to $D\` | $RC_S s | $(calc "$ROWS / $RC_S" %.0f) bill rows/s | $(mib "$RC_KB") MiB |
+| \`wxrecon reconcile --from $DM1 --to $D\` ($RC_WHAT) | $RC_FIG |
 | baseline: sqlite3, plain outer-join diff of bill_trades and ledger_orders (3 counts) | $J_S s | $(calc "$ROWS / $J_S" %.0f) | |
 | setup: \`wxrecon ledger import\` ($LROWS rows) | $I_S s | $(calc "$LROWS / $I_S" %.0f) | $(mib "$I_KB") MiB |
 | setup: \`wxrecon bill fetch --kind fundflow\` | $FF_S s | | |
 
-- ours / sqlite3 join = $(calc "$RC_S / $J_S")x (the engine does every SPEC 6 kind, writes findings and actions, and audits; the join only counts three kinds)
-- planted (manifest.json): $NPLANT; found: $NFOUND; every planted one found and nothing else: **$V_FOUND**
+$(if [ "$RC_RC" = 124 ]; then echo "- reconcile did not finish: **MISS**; nothing to compare with manifest.json"; else
+echo "- ours / sqlite3 join = $(calc "$RC_S / $J_S")x (the engine does every SPEC 6 kind, writes findings and actions, and audits; the join only counts three kinds)"
+echo "- planted (manifest.json): $NPLANT; found: $NFOUND; every planted one found and nothing else: **$V_FOUND**"; fi)
 $(if [ -s recon.diff ]; then echo; echo '```'; cat recon.diff; echo '```'; fi)
 EOF
 )
-	say "  reconcile $RC_S s ($(mib "$RC_KB") MiB); sqlite3 join $J_S s; planted $NPLANT, found $NFOUND: $V_FOUND"
-	[ -s recon.diff ] && sed 's/^/  /' recon.diff
+	if [ "$RC_RC" = 124 ]; then
+		say "  reconcile did not finish within $LIMIT s: MISS; sqlite3 join $J_S s"
+	else
+		say "  reconcile $RC_S s ($(mib "$RC_KB") MiB); sqlite3 join $J_S s; planted $NPLANT, found $NFOUND: $V_FOUND"
+		[ -s recon.diff ] && sed 's/^/  /' recon.diff
+	fi
 fi
 
 # ---- 3. sweep ----------------------------------------------------------------
@@ -353,6 +381,9 @@ if wanted sweep && ! has sweep; then
 	say "bench: 3. sweep: skipped (not built yet)"
 elif wanted sweep; then
 	say "bench: 3. sweep orders ($SWEEP_N stale NOTPAY orders)"
+	# a database of its own: nothing left by the other benchmarks in its way
+	sed 's/^path = bench.db$/path = sweep.db/' bench.conf >sweep.conf
+	"$WX" -c "$W/sweep.conf" init >/dev/null 2>&1 || die "wxrecon init (sweep) failed"
 	awk -v n="$SWEEP_N" -v now="$NOW" -v url="$URL" '
 	function ts(t,    d, s, z, era, doe, yoe, y, doy, mp, dd, m) {
 		t += 28800; d = int(t / 86400); s = t - d * 86400
@@ -377,14 +408,15 @@ elif wanted sweep; then
 	curl -sS --fail-with-body -X POST -H 'Content-Type: application/json' \
 		--data-binary @sweep_orders.json "$URL/_sim/orders" >seed.out ||
 		die "seeding the simulator failed: $(head -c 300 seed.out)"
-	wx ledger import --orders sweep_orders.csv >/dev/null 2>import2.err ||
+	"$WX" -c "$W/sweep.conf" ledger import --orders sweep_orders.csv >/dev/null 2>import2.err ||
 		die "ledger import failed: $(cat import2.err)"
 	curl -sS -X DELETE "$URL/_sim/journal" >/dev/null
-	measure sweep "$WX" -c "$W/bench.conf" sweep orders --limit "$SWEEP_N"
+	measure sweep "$WX" -c "$W/sweep.conf" sweep orders --limit "$SWEEP_N"
+	[ "$M_RC" = 124 ] && die "sweep orders did not finish within $LIMIT s (BENCH_TIMEOUT)"
 	case $M_RC in 0 | 3) ;; *) cat sweep.err >&2; die "sweep orders failed (exit $M_RC)" ;; esac
 	SW_S=$M_S SW_KB=$M_KB SW_RC=$M_RC
 	CALLS=$(curl -sS "$URL/_sim/journal" | grep -o '"path": *"/v3/' | wc -l)
-	CLOSED=$(sqlite3 bench.db "SELECT count(*) FROM ledger_orders WHERE out_trade_no LIKE 'BENCH%' AND state = 'CLOSED'")
+	CLOSED=$(sqlite3 sweep.db "SELECT count(*) FROM ledger_orders WHERE state = 'CLOSED'")
 	measure curl curl -sS -K curl.cfg
 	[ "$M_RC" = 0 ] || { cat curl.err >&2; die "the curl baseline failed"; }
 	C_S=$M_S
