@@ -84,5 +84,9 @@ extern const struct cmd cmd_audit;
 extern const struct cmd cmd_config;
 extern const struct cmd cmd_run;
 extern const struct cmd cmd_runs;
+extern const struct cmd cmd_actions;
+extern const struct cmd cmd_approve;
+extern const struct cmd cmd_refund;
+extern const struct cmd cmd_sweep;
 
 #endif
