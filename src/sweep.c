@@ -152,6 +152,9 @@ void sweep_result_release(struct sweep_result *r)
 
 int sweep_status(const struct sweep_result *r, const char *what, struct wxr_err *err)
 {
+	/* a dry run exits as the run it plans would */
+	long held = r->held + (r->dry_run ? r->new_held : 0);
+
 	if (r->stopped)
 		return err_set(err, WXR_ESIG, "%s: stopped: %s", what, r->stop);
 	if (r->failed)
@@ -159,19 +162,19 @@ int sweep_status(const struct sweep_result *r, const char *what, struct wxr_err 
 			       what, r->failed);
 	if (r->braked)
 		return err_set(err, WXR_EATTENTION, "%s: %s", what, r->brake);
-	if (r->held || r->attention) {
-		if (r->attention && r->held)
+	if (held || r->attention) {
+		if (r->attention && held)
 			return err_set(err, WXR_EATTENTION,
 				       "%s: %ld need a person (see above); %ld action%s for "
 				       "approval ('wxrecon actions --pending')",
-				       what, r->attention, r->held, r->held == 1 ? " waits" : "s wait");
+				       what, r->attention, held, held == 1 ? " waits" : "s wait");
 		if (r->attention)
 			return err_set(err, WXR_EATTENTION, "%s: %ld need a person (see above)",
 				       what, r->attention);
 		return err_set(err, WXR_EATTENTION,
 			       "%s: %ld action%s for approval ('wxrecon actions --pending', "
 			       "'wxrecon approve ID')",
-			       what, r->held, r->held == 1 ? " waits" : "s wait");
+			       what, held, held == 1 ? " waits" : "s wait");
 	}
 	return 0;
 }
