@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "err.h"
+#include "fsutil.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -27,10 +28,22 @@ static const struct cmd cmd_version = {
 	"version", run_version, NULL, 0, "version", "print the version", NULL,
 };
 
-/* Sorted by name (a unit test of the CLI checks it). */
+/* Sorted by name, one per line (t0000-basic checks the order). */
 static const struct cmd *const commands[] = {
-	&cmd_actions, &cmd_approve, &cmd_audit, &cmd_config, &cmd_help,  &cmd_init,
-	&cmd_ledger,  &cmd_refund,  &cmd_run,   &cmd_runs,   &cmd_sweep, &cmd_version,
+	&cmd_actions,
+	&cmd_approve,
+	&cmd_audit,
+	&cmd_bill,
+	&cmd_config,
+	&cmd_help,
+	&cmd_init,
+	&cmd_ledger,
+	&cmd_refund,
+	&cmd_report,
+	&cmd_run,
+	&cmd_runs,
+	&cmd_sweep,
+	&cmd_version,
 };
 
 static const char global_usage[] =
@@ -267,9 +280,7 @@ static int ensure_parent_dir(const char *path, struct wxr_err *err)
 
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0750) < 0 && errno != EEXIST)
-			r = err_set(err, WXR_EIO, "cannot create directory '%s': %s", dir,
-				    strerror(errno));
+		r = fs_mkdir_p(dir, 0750, err);
 	}
 	free(dir);
 	return r;
