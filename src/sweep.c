@@ -1180,6 +1180,80 @@ out:
 	return r;
 }
 
+/*
+ * Held actions whose reason is gone: an order the ledger no longer has as
+ * NOTPAY (paid by a notification, closed by reconcile...) or a refund the
+ * ledger has as SUCCESS or CLOSED needs no approval any more: cancelled, so
+ * that it stops holding every later sweep at exit 3.
+ */
+static int cancel_stale_holds(struct sw *sw, bool refunds, struct wxr_err *err)
+{
+	static const char *const held[] = { "pending_approval", NULL };
+	struct action_filter f;
+	struct action *v = NULL;
+	size_t n = 0;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	f.mchid = sw->o->mchid;
+	f.kinds = refunds ? refund_kinds : order_kinds;
+	f.states = held;
+	r = actions_list(sw->db, &f, &v, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct action *a = &v[i];
+		char state[24] = "";
+		char why[WHY_LEN], result[40];
+		bool found = false, stale;
+
+		if (refunds) {
+			struct sweep_refund rf;
+
+			r = actions_refund_get(sw->db, sw->o->mchid, a->target, &rf, &found, err);
+			if (r < 0)
+				break;
+			if (found) {
+				snprintf(state, sizeof(state), "%s", rf.state);
+				free(rf.out_refund_no);
+				free(rf.out_trade_no);
+				free(rf.refund_id);
+			}
+			stale = !found || strcmp(state, "SUCCESS") == 0 || strcmp(state, "CLOSED") == 0;
+		} else {
+			struct sweep_order o;
+
+			r = actions_order_get(sw->db, sw->o->mchid, a->target, &o, &found, err);
+			if (r < 0)
+				break;
+			if (found) {
+				snprintf(state, sizeof(state), "%s", o.state);
+				free(o.out_trade_no);
+				free(o.created_at);
+			}
+			stale = !found || strcmp(state, "NOTPAY") != 0;
+		}
+		if (!stale)
+			continue;
+		snprintf(why, sizeof(why), "no longer needed: the ledger %s%s",
+			 found ? "has it as " : "has no such ", found ? state : (refunds ? "refund" : "order"));
+		snprintf(result, sizeof(result), "LEDGER_%s", found ? state : "MISSING");
+		if (sw->o->dry_run) {
+			item_add(sw, a->target, "would_cancel", a->id, "would cancel held %s: %s",
+				 a->kind, why);
+			continue;
+		}
+		r = move_tx(sw, a, "cancelled", result, "",
+			    refunds ? "refund.abnormal.cancelled" : "action.cancelled",
+			    json_pack("{s:s}", "why", why), err);
+		if (r >= 0)
+			item_add(sw, a->target, "cancelled", a->id, "held %s cancelled: %s", a->kind,
+				 why);
+	}
+	actions_free(v, n);
+	return r;
+}
+
 static int settle_orders(struct sw *sw, struct wxr_err *err)
 {
 	static const char *const unfinished[] = { "intent", "sent", NULL };
@@ -1299,8 +1373,10 @@ int sweep_orders(struct db *db, const struct sweep_api *api, const struct sweep_
 		     err);
 	if (r < 0)
 		return r;
-	/* 1. what earlier runs left unfinished, or a person approved */
-	r = settle_orders(&sw, err);
+	/* 1. what earlier runs left unfinished, or a person approved; stale holds */
+	r = cancel_stale_holds(&sw, false, err);
+	if (r >= 0)
+		r = settle_orders(&sw, err);
 	if (r < 0 || out->stopped)
 		goto out;
 	/* 2. the candidates, and the brake */
@@ -1840,8 +1916,10 @@ int sweep_refunds(struct db *db, const struct sweep_api *api, const struct sweep
 			    o->cfg->abnormal_refund_type);
 		goto out;
 	}
-	/* 1. unfinished and approved abnormal refunds */
-	r = settle_refunds(&sw, err);
+	/* 1. unfinished and approved abnormal refunds; stale holds */
+	r = cancel_stale_holds(&sw, true, err);
+	if (r >= 0)
+		r = settle_refunds(&sw, err);
 	if (r < 0 || out->stopped)
 		goto out;
 	/* 2. query every candidate; sync the ledger; collect the abnormal refunds to file */

@@ -927,6 +927,16 @@ static void test_orders_safety(void)
 	   "the note says why");
 	sweep_result_release(&res);
 	cfg.mark_paid_on_missed_notify = true;
+	/* the ledger learns of the payment elsewhere (a notification): the hold goes */
+	sql(db, "UPDATE ledger_orders SET state = 'PAID' WHERE out_trade_no = 'ORDMISSED01'");
+	F->log[0] = '\0';
+	is_int(run_orders(db, &o, &res), 0, "the ledger says PAID now");
+	is_str(q1(db, "SELECT state || '|' || result FROM actions"), "cancelled|LEDGER_PAID",
+	       "the stale hold is cancelled");
+	is_int(res.held, 0, "nothing held");
+	is_int(status_of(&res), 0, "exit 0");
+	is_str(F->log, "", "without a call");
+	sweep_result_release(&res);
 	db_close(db);
 
 	/* USERPAYING before expiry waits; PAYERROR is skipped */
@@ -1185,6 +1195,13 @@ static void test_refunds(void)
 	is_int(run_refunds(db, &o, &res), 0, "one succeeded meanwhile");
 	is_str(action_state(db, "ABNORMAL_REFUND", "RFB1"), "cancelled", "its hold is cancelled");
 	is_int(res.held, 1, "one still held");
+	sweep_result_release(&res);
+	sql(db, "UPDATE ledger_refunds SET state = 'SUCCESS' WHERE out_refund_no = 'RFB2'");
+	is_int(run_refunds(db, &o, &res), 0, "the ledger has the other as SUCCESS");
+	is_str(q1(db, "SELECT state || '|' || result FROM actions WHERE kind = 'ABNORMAL_REFUND'"
+		      " AND target = 'RFB2'"),
+	       "cancelled|LEDGER_SUCCESS", "its stale hold is cancelled too");
+	is_int(status_of(&res), 0, "exit 0");
 	sweep_result_release(&res);
 	cfg.approval_above = 50000;
 	db_close(db);
