@@ -180,7 +180,8 @@ static int run_approve(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 		}
 	}
 	if (optind >= argc)
-		return cmd_usage_error(ctx, err, "give the ACTION_ID ('wxrecon actions --pending')");
+		return cmd_usage_error(ctx, err,
+		                       "give the ACTION_ID ('wxrecon actions --pending')");
 	if (optind + 1 < argc)
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind + 1]);
 	errno = 0;
@@ -195,9 +196,9 @@ static int run_approve(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 	if (r < 0)
 		goto fail;
 	d = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:o}", "action_id", (json_int_t)id,
-		      "kind", a.kind, "before", "pending_approval", "after", "intent", "by", who,
-		      "why_held", a.note ? a.note : "", "note", note, "amount",
-		      a.has_amount ? json_integer(a.amount) : json_null());
+	              "kind", a.kind, "before", "pending_approval", "after", "intent", "by", who,
+	              "why_held", a.note ? a.note : "", "note", note, "amount",
+	              a.has_amount ? json_integer(a.amount) : json_null());
 	text = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(d);
 	if (!text) {
@@ -235,7 +236,11 @@ out:
 }
 
 const struct cmd cmd_actions = {
-	"actions", run_actions, NULL, CMD_DB, "actions [--pending] [DATES]",
+	"actions",
+	run_actions,
+	NULL,
+	CMD_DB,
+	"actions [--pending] [DATES]",
 	"money-moving actions and their states",
 	"Lists the actions (ORDER_CLOSE, ORDER_MARK_PAID, REFUND_SYNC, ABNORMAL_REFUND,\n"
 	"REFUND) of the dates given (all when none), or with --pending those not\n"
@@ -244,7 +249,11 @@ const struct cmd cmd_actions = {
 };
 
 const struct cmd cmd_approve = {
-	"approve", run_approve, NULL, CMD_DB, "approve ACTION_ID [--note TEXT]",
+	"approve",
+	run_approve,
+	NULL,
+	CMD_DB,
+	"approve ACTION_ID [--note TEXT]",
 	"release an action held for approval (audited)",
 	"Moves a pending_approval action to intent, recording who ($USER) and the note;\n"
 	"the next sweep sends it (ABNORMAL_REFUND: 'sweep refunds'; ORDER_*: 'sweep\n"

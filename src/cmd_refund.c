@@ -31,10 +31,10 @@
 #define SECRET_MAX 512 /* bytes of a card number or a name file */
 
 /* The debit cards WeChat Pay accepts for USER_BANK_CARD (PROTOCOL 4.6). */
-static const char *const bank_types[] = { "CMB_DEBIT",  "COMM_DEBIT", "ABC_DEBIT", "CCB_DEBIT",
-					  "ICBC_DEBIT", "BOC_DEBIT",  "PAB_DEBIT", "SPDB_DEBIT",
-					  "CITIC_DEBIT", "CEB_DEBIT", "CMBC_DEBIT", "CIB_DEBIT",
-					  "GDB_DEBIT",  "PSBC_DEBIT", "NBCB_DEBIT", NULL };
+static const char *const bank_types[] = { "CMB_DEBIT",   "COMM_DEBIT", "ABC_DEBIT",  "CCB_DEBIT",
+	                                  "ICBC_DEBIT",  "BOC_DEBIT",  "PAB_DEBIT",  "SPDB_DEBIT",
+	                                  "CITIC_DEBIT", "CEB_DEBIT",  "CMBC_DEBIT", "CIB_DEBIT",
+	                                  "GDB_DEBIT",   "PSBC_DEBIT", "NBCB_DEBIT", NULL };
 
 /*
  * Reads a secret file into buf (NUL-terminated, one trailing "\n" or "\r\n"
@@ -42,7 +42,7 @@ static const char *const bank_types[] = { "CMB_DEBIT",  "COMM_DEBIT", "ABC_DEBIT
  * file, never its content.
  */
 static int read_secret(const char *path, const char *opt, char *buf, size_t cap,
-		       struct wxr_err *err)
+                       struct wxr_err *err)
 {
 	struct stat sb;
 	size_t len = 0;
@@ -53,15 +53,15 @@ static int read_secret(const char *path, const char *opt, char *buf, size_t cap,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(err, WXR_EIO, "%s: cannot open '%s': %s", opt, path,
-			       strerror(errno));
+		               strerror(errno));
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
 		r = err_set(err, WXR_EUSAGE, "%s: '%s' is not a regular file", opt, path);
 		goto out;
 	}
 	if (sb.st_mode & (S_IRWXG | S_IRWXO)) {
 		r = err_set(err, WXR_EUSAGE,
-			    "%s: '%s' can be read by group or others; 'chmod 600 %s' first", opt,
-			    path, path);
+		            "%s: '%s' can be read by group or others; 'chmod 600 %s' first", opt,
+		            path, path);
 		goto out;
 	}
 	while (len < cap && (n = read(fd, buf + len, cap - len)) != 0) {
@@ -69,14 +69,14 @@ static int read_secret(const char *path, const char *opt, char *buf, size_t cap,
 			if (errno == EINTR)
 				continue;
 			r = err_set(err, WXR_EIO, "%s: cannot read '%s': %s", opt, path,
-				    strerror(errno));
+			            strerror(errno));
 			goto out;
 		}
 		len += (size_t)n;
 	}
 	if (len == cap) {
 		r = err_set(err, WXR_EUSAGE, "%s: '%s' is longer than %zu bytes", opt, path,
-			    cap - 1);
+		            cap - 1);
 		goto out;
 	}
 	if (len && buf[len - 1] == '\n') {
@@ -92,8 +92,8 @@ static int read_secret(const char *path, const char *opt, char *buf, size_t cap,
 	for (size_t i = 0; i < len; i++) {
 		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
 			r = err_set(err, WXR_EUSAGE,
-				    "%s: '%s' has a control character or more than one line", opt,
-				    path);
+			            "%s: '%s' has a control character or more than one line", opt,
+			            path);
 			goto out;
 		}
 	}
@@ -135,17 +135,17 @@ static void print_result(struct ctx *ctx, const char *orn, const struct sweep_re
 
 		for (size_t i = 0; i < res->nitems; i++)
 			json_array_append_new(
-				items, json_pack("{s:s, s:s, s:I}", "what", res->items[i].what,
-						 "detail", res->items[i].detail, "action_id",
-						 (json_int_t)res->items[i].action_id));
+			        items, json_pack("{s:s, s:s, s:I}", "what", res->items[i].what,
+			                         "detail", res->items[i].detail, "action_id",
+			                         (json_int_t)res->items[i].action_id));
 		for (size_t i = 0; i < res->nactions; i++)
 			json_array_append_new(ids, json_integer(res->actions[i]));
-		if (cmd_print_json(json_pack("{s:s, s:I, s:I, s:o, s:o, s:s?}", "out_refund_no", orn,
-					     "abnormal_refunds", (json_int_t)res->abnormal_refunds,
-					     "failed", (json_int_t)res->failed, "actions", ids,
-					     "items", items, "stopped",
-					     res->stopped ? res->stop : NULL),
-				   &jerr) < 0)
+		if (cmd_print_json(json_pack("{s:s, s:I, s:I, s:o, s:o, s:s?}", "out_refund_no",
+		                             orn, "abnormal_refunds",
+		                             (json_int_t)res->abnormal_refunds, "failed",
+		                             (json_int_t)res->failed, "actions", ids, "items",
+		                             items, "stopped", res->stopped ? res->stop : NULL),
+		                   &jerr) < 0)
 			log_warn("%s", jerr.msg);
 		return;
 	}
@@ -208,22 +208,24 @@ static int run_abnormal(struct ctx *ctx, int argc, char **argv, struct wxr_err *
 	orn = argv[optind];
 	if (!user_card)
 		return cmd_usage_error(ctx, err,
-				       "only --user-card is filed by hand; abnormal refunds to the "
-				       "merchant's card are filed by 'wxrecon sweep refunds'");
+		                       "only --user-card is filed by hand; abnormal refunds to the "
+		                       "merchant's card are filed by 'wxrecon sweep refunds'");
 	if (!bank || !account_file || !name_file)
-		return cmd_usage_error(ctx, err,
-				       "--user-card needs --bank-type, --account-file and --name-file");
+		return cmd_usage_error(
+		        ctx, err, "--user-card needs --bank-type, --account-file and --name-file");
 	if (!bank_type_ok(bank))
-		return cmd_usage_error(ctx, err, "--bank-type '%s' is not one of the debit cards "
-						 "WeChat Pay takes (CMB_DEBIT, ICBC_DEBIT, ...)",
-				       bank);
+		return cmd_usage_error(ctx, err,
+		                       "--bank-type '%s' is not one of the debit cards "
+		                       "WeChat Pay takes (CMB_DEBIT, ICBC_DEBIT, ...)",
+		                       bank);
 	r = read_secret(account_file, "--account-file", account, sizeof(account), err);
 	if (r < 0)
 		goto out;
 	if (!card_number_ok(account)) {
-		r = err_set(err, WXR_EUSAGE, "--account-file: '%s' does not hold a card number "
-					     "(8 to 32 digits, nothing else)",
-			    account_file);
+		r = err_set(err, WXR_EUSAGE,
+		            "--account-file: '%s' does not hold a card number "
+		            "(8 to 32 digits, nothing else)",
+		            account_file);
 		goto out;
 	}
 	r = read_secret(name_file, "--name-file", name, sizeof(name), err);

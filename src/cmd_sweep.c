@@ -56,7 +56,7 @@ static bool is_problem(const char *what)
 static json_t *item_json(const struct sweep_item *it)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s}", "target", it->target, "what", it->what, "detail",
-			      it->detail);
+	                      it->detail);
 
 	if (it->action_id)
 		json_object_set_new(o, "action_id", json_integer(it->action_id));
@@ -82,18 +82,18 @@ static int print_json(const struct sweep_result *r, bool refunds, struct wxr_err
 	}
 	if (refunds)
 		o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "candidates",
-			      (json_int_t)r->candidates, "synced", (json_int_t)r->synced,
-			      "abnormal_refunds", (json_int_t)r->abnormal_refunds, "held",
-			      (json_int_t)r->held, "failed", (json_int_t)r->failed, "skipped",
-			      (json_int_t)r->skipped, "attention", (json_int_t)r->attention);
+		              (json_int_t)r->candidates, "synced", (json_int_t)r->synced,
+		              "abnormal_refunds", (json_int_t)r->abnormal_refunds, "held",
+		              (json_int_t)r->held, "failed", (json_int_t)r->failed, "skipped",
+		              (json_int_t)r->skipped, "attention", (json_int_t)r->attention);
 	else
 		o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "candidates",
-			      (json_int_t)r->candidates, "closed", (json_int_t)r->closed,
-			      "marked_paid", (json_int_t)r->marked_paid, "held", (json_int_t)r->held,
-			      "failed", (json_int_t)r->failed, "closed_at_wechat",
-			      (json_int_t)r->closed_at_wechat, "not_found", (json_int_t)r->not_found,
-			      "skipped", (json_int_t)r->skipped, "attention",
-			      (json_int_t)r->attention);
+		              (json_int_t)r->candidates, "closed", (json_int_t)r->closed,
+		              "marked_paid", (json_int_t)r->marked_paid, "held",
+		              (json_int_t)r->held, "failed", (json_int_t)r->failed,
+		              "closed_at_wechat", (json_int_t)r->closed_at_wechat, "not_found",
+		              (json_int_t)r->not_found, "skipped", (json_int_t)r->skipped,
+		              "attention", (json_int_t)r->attention);
 	if (!o) {
 		json_decref(ids);
 		json_decref(items);
@@ -187,9 +187,10 @@ static int run_sweep(struct ctx *ctx, int argc, char **argv, bool refunds, struc
 			errno = 0;
 			so.limit = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || so.limit < 1)
-				return cmd_usage_error(ctx, err, "--limit: want a whole number >= 1, "
-								 "not '%s'",
-						       optarg);
+				return cmd_usage_error(ctx, err,
+				                       "--limit: want a whole number >= 1, "
+				                       "not '%s'",
+				                       optarg);
 			break;
 		}
 		case ':':
@@ -215,7 +216,7 @@ static int run_sweep(struct ctx *ctx, int argc, char **argv, bool refunds, struc
 	so.checkpoint = crash_hook;
 	so.progress = progress;
 	r = refunds ? sweep_refunds(ctx->db, &api, &so, &res, err)
-		    : sweep_orders(ctx->db, &api, &so, &res, err);
+	            : sweep_orders(ctx->db, &api, &so, &res, err);
 	log_progress_done();
 	if (r < 0) {
 		err_prefix(err, "%s", what);
@@ -250,7 +251,8 @@ static int run_refunds(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 }
 
 static const struct cmd sweep_subs[] = {
-	{ "orders", run_orders, NULL, CMD_DB, "sweep orders [--older-than DUR] [--dry-run] [--limit N]",
+	{ "orders", run_orders, NULL, CMD_DB,
+	  "sweep orders [--older-than DUR] [--dry-run] [--limit N]",
 	  "close stale unpaid orders, record missed payments",
 	  "Looks at the ledger's NOTPAY orders created longer ago than close_after (or\n"
 	  "--older-than, e.g. 30m, 2h, 7d) and past their time_expire, oldest first, and\n"

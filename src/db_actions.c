@@ -12,8 +12,8 @@
 #include "err.h"
 #include "xalloc.h"
 
-#define ACTION_COLS                                                                         \
-	"id, mchid, kind, target, state, amount, date, params, result, error, note, run_id,"  \
+#define ACTION_COLS                                                                          \
+	"id, mchid, kind, target, state, amount, date, params, result, error, note, run_id," \
 	" attempts, created_at, updated_at, approved_by, approval_note, approved_at"
 
 static char *col_dup(sqlite3_stmt *st, int i)
@@ -104,14 +104,15 @@ static int step_done(struct db *db, sqlite3_stmt *st, const char *what, struct w
 }
 
 int actions_get(struct db *db, const char *mchid, const char *kind, const char *target,
-		struct action *out, bool *out_found, struct wxr_err *err)
+                struct action *out, bool *out_found, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(db, "SELECT " ACTION_COLS " FROM actions WHERE mchid = ? AND kind = ?"
-			   " AND target = ?",
-		       &st, err);
+	r = db_prepare(db,
+	               "SELECT " ACTION_COLS " FROM actions WHERE mchid = ? AND kind = ?"
+	               " AND target = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -133,7 +134,7 @@ int actions_get(struct db *db, const char *mchid, const char *kind, const char *
 }
 
 int actions_get_id(struct db *db, int64_t id, struct action *out, bool *out_found,
-		   struct wxr_err *err)
+                   struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
@@ -158,7 +159,7 @@ int actions_get_id(struct db *db, int64_t id, struct action *out, bool *out_foun
 }
 
 int actions_open(struct db *db, const struct action_new *a, const char *const *rearm,
-		 struct action *out, bool *out_written, struct wxr_err *err)
+                 struct action *out, bool *out_written, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct action cur;
@@ -166,11 +167,12 @@ int actions_open(struct db *db, const struct action_new *a, const char *const *r
 	bool written = false;
 	int r;
 
-	r = db_prepare(db,
-		       "INSERT INTO actions (mchid, kind, target, state, amount, date, params, note,"
-		       " run_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-		       " ON CONFLICT (mchid, kind, target) DO NOTHING",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "INSERT INTO actions (mchid, kind, target, state, amount, date, params, note,"
+	        " run_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	        " ON CONFLICT (mchid, kind, target) DO NOTHING",
+	        &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, a->mchid);
@@ -196,10 +198,10 @@ int actions_open(struct db *db, const struct action_new *a, const char *const *r
 		return err_set(err, WXR_EDB, "action %s '%s' vanished", a->kind, a->target);
 	if (!written && in_list(cur.state, rearm)) {
 		r = db_prepare(db,
-			       "UPDATE actions SET state = ?, amount = ?, date = ?, params = ?,"
-			       " note = ?, result = NULL, error = NULL, run_id = ?, updated_at = ?"
-			       " WHERE id = ? AND state = ?",
-			       &st, err);
+		               "UPDATE actions SET state = ?, amount = ?, date = ?, params = ?,"
+		               " note = ?, result = NULL, error = NULL, run_id = ?, updated_at = ?"
+		               " WHERE id = ? AND state = ?",
+		               &st, err);
 		if (r < 0)
 			goto out;
 		db_bind_text(st, 1, a->state);
@@ -216,7 +218,8 @@ int actions_open(struct db *db, const struct action_new *a, const char *const *r
 		if (r < 0)
 			goto out;
 		if (sqlite3_changes(db->h) != 1) {
-			r = err_set(err, WXR_EFAIL, "action %lld changed under us", (long long)cur.id);
+			r = err_set(err, WXR_EFAIL, "action %lld changed under us",
+			            (long long)cur.id);
 			goto out;
 		}
 		action_release(&cur);
@@ -234,19 +237,20 @@ out:
 }
 
 int actions_move(struct db *db, int64_t id, const char *from, const struct action_change *c,
-		 struct wxr_err *err)
+                 struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(db,
-		       "UPDATE actions SET state = ?1, result = COALESCE(?2, result),"
-		       " error = CASE WHEN ?3 IS NULL THEN error WHEN ?3 = '' THEN NULL ELSE ?3 END,"
-		       " note = COALESCE(?4, note), params = COALESCE(?5, params),"
-		       " run_id = COALESCE(?6, run_id), updated_at = ?7,"
-		       " attempts = attempts + CASE WHEN ?1 = 'sent' THEN 1 ELSE 0 END"
-		       " WHERE id = ?8 AND state = ?9",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "UPDATE actions SET state = ?1, result = COALESCE(?2, result),"
+	        " error = CASE WHEN ?3 IS NULL THEN error WHEN ?3 = '' THEN NULL ELSE ?3 END,"
+	        " note = COALESCE(?4, note), params = COALESCE(?5, params),"
+	        " run_id = COALESCE(?6, run_id), updated_at = ?7,"
+	        " attempts = attempts + CASE WHEN ?1 = 'sent' THEN 1 ELSE 0 END"
+	        " WHERE id = ?8 AND state = ?9",
+	        &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, c->to);
@@ -266,8 +270,8 @@ int actions_move(struct db *db, int64_t id, const char *from, const struct actio
 	return 0;
 }
 
-int actions_approve(struct db *db, int64_t id, const char *mchid, const char *who,
-		    const char *note, const char *now, struct action *out, struct wxr_err *err)
+int actions_approve(struct db *db, int64_t id, const char *mchid, const char *who, const char *note,
+                    const char *now, struct action *out, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct action a;
@@ -284,13 +288,14 @@ int actions_approve(struct db *db, int64_t id, const char *mchid, const char *wh
 	}
 	if (strcmp(a.state, "pending_approval") != 0) {
 		r = err_set(err, WXR_EFAIL, "action %lld (%s '%s') is %s, not pending_approval",
-			    (long long)id, a.kind, a.target, a.state);
+		            (long long)id, a.kind, a.target, a.state);
 		goto out;
 	}
-	r = db_prepare(db,
-		       "UPDATE actions SET state = 'intent', approved_by = ?, approval_note = ?,"
-		       " approved_at = ?, updated_at = ? WHERE id = ? AND state = 'pending_approval'",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "UPDATE actions SET state = 'intent', approved_by = ?, approval_note = ?,"
+	        " approved_at = ?, updated_at = ? WHERE id = ? AND state = 'pending_approval'",
+	        &st, err);
 	if (r < 0)
 		goto out;
 	db_bind_text(st, 1, who);
@@ -302,7 +307,8 @@ int actions_approve(struct db *db, int64_t id, const char *mchid, const char *wh
 	if (r < 0)
 		goto out;
 	if (sqlite3_changes(db->h) != 1) {
-		r = err_set(err, WXR_EFAIL, "action %lld changed while approving it", (long long)id);
+		r = err_set(err, WXR_EFAIL, "action %lld changed while approving it",
+		            (long long)id);
 		goto out;
 	}
 	*out = a;
@@ -348,11 +354,11 @@ static int check_list(const char *const *list, struct wxr_err *err)
 	return 0;
 }
 
-int actions_list(struct db *db, const struct action_filter *f, struct action **out,
-		 size_t *out_n, struct wxr_err *err)
+int actions_list(struct db *db, const struct action_filter *f, struct action **out, size_t *out_n,
+                 struct wxr_err *err)
 {
 	static const char *const pending[] = { "intent", "sent", "failed", "pending_approval",
-					       NULL };
+		                               NULL };
 	char sql[1024];
 	sqlite3_stmt *st = NULL;
 	struct action *v = NULL;
@@ -366,9 +372,9 @@ int actions_list(struct db *db, const struct action_filter *f, struct action **o
 	if (r < 0)
 		return r;
 	snprintf(sql, sizeof(sql),
-		 "SELECT " ACTION_COLS " FROM actions WHERE (? = '' OR mchid = ?)"
-		 " AND (? IS NULL OR COALESCE(date, substr(created_at, 1, 10)) >= ?)"
-		 " AND (? IS NULL OR COALESCE(date, substr(created_at, 1, 10)) <= ?)");
+	         "SELECT " ACTION_COLS " FROM actions WHERE (? = '' OR mchid = ?)"
+	         " AND (? IS NULL OR COALESCE(date, substr(created_at, 1, 10)) >= ?)"
+	         " AND (? IS NULL OR COALESCE(date, substr(created_at, 1, 10)) <= ?)");
 	add_in(sql, sizeof(sql), "kind", f->kinds);
 	add_in(sql, sizeof(sql), "state", f->pending ? pending : f->states);
 	snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql), " ORDER BY id");
@@ -404,7 +410,7 @@ out:
 }
 
 int actions_count(struct db *db, const char *mchid, const char *const *kinds, const char *state,
-		  long *out, struct wxr_err *err)
+                  long *out, struct wxr_err *err)
 {
 	char sql[512];
 	sqlite3_stmt *st = NULL;
@@ -457,16 +463,16 @@ static void order_read(sqlite3_stmt *st, struct sweep_order *o)
 }
 
 /* Shared WHERE of the candidates: ?1 mchid, ?2 created before, ?3 now. */
-#define ORDER_CANDIDATES                                                                   \
-	" FROM ledger_orders o WHERE o.mchid = ?1 AND o.state = 'NOTPAY'"                    \
+#define ORDER_CANDIDATES                                                                    \
+	" FROM ledger_orders o WHERE o.mchid = ?1 AND o.state = 'NOTPAY'"                   \
 	" AND o.created_ts < ?2 AND (o.expire_ts IS NULL OR o.expire_ts < ?3)"              \
 	" AND NOT EXISTS (SELECT 1 FROM actions a WHERE a.mchid = o.mchid"                  \
-	"   AND a.target = o.out_trade_no AND a.kind IN ('ORDER_CLOSE', 'ORDER_MARK_PAID')"  \
+	"   AND a.target = o.out_trade_no AND a.kind IN ('ORDER_CLOSE', 'ORDER_MARK_PAID')" \
 	"   AND a.state IN ('intent', 'sent', 'pending_approval'))"
 
-int actions_order_candidates(struct db *db, const char *mchid, int64_t created_before,
-			     int64_t now, long limit, struct sweep_order **out, size_t *out_n,
-			     long *out_total, struct wxr_err *err)
+int actions_order_candidates(struct db *db, const char *mchid, int64_t created_before, int64_t now,
+                             long limit, struct sweep_order **out, size_t *out_n, long *out_total,
+                             struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct sweep_order *v = NULL;
@@ -490,9 +496,9 @@ int actions_order_candidates(struct db *db, const char *mchid, int64_t created_b
 	st = NULL;
 
 	r = db_prepare(db,
-		       "SELECT " ORDER_COLS ORDER_CANDIDATES
-		       " ORDER BY o.created_ts, o.out_trade_no LIMIT ?4",
-		       &st, err);
+	               "SELECT " ORDER_COLS ORDER_CANDIDATES
+	               " ORDER BY o.created_ts, o.out_trade_no LIMIT ?4",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -521,14 +527,15 @@ out:
 }
 
 int actions_order_get(struct db *db, const char *mchid, const char *out_trade_no,
-		      struct sweep_order *out, bool *out_found, struct wxr_err *err)
+                      struct sweep_order *out, bool *out_found, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(db, "SELECT " ORDER_COLS " FROM ledger_orders WHERE mchid = ?"
-			   " AND out_trade_no = ?",
-		       &st, err);
+	r = db_prepare(db,
+	               "SELECT " ORDER_COLS " FROM ledger_orders WHERE mchid = ?"
+	               " AND out_trade_no = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -549,14 +556,15 @@ int actions_order_get(struct db *db, const char *mchid, const char *out_trade_no
 }
 
 int actions_order_refunded(struct db *db, const char *mchid, const char *out_trade_no,
-			   int64_t *out_fen, struct wxr_err *err)
+                           int64_t *out_fen, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(db, "SELECT COALESCE(sum(amount_refund), 0) FROM ledger_refunds"
-			   " WHERE mchid = ? AND out_trade_no = ? AND state = 'SUCCESS'",
-		       &st, err);
+	r = db_prepare(db,
+	               "SELECT COALESCE(sum(amount_refund), 0) FROM ledger_refunds"
+	               " WHERE mchid = ? AND out_trade_no = ? AND state = 'SUCCESS'",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -571,15 +579,16 @@ int actions_order_refunded(struct db *db, const char *mchid, const char *out_tra
 	return r;
 }
 
-int actions_order_close(struct db *db, const char *mchid, const char *out_trade_no,
-			const char *now, bool *out_changed, struct wxr_err *err)
+int actions_order_close(struct db *db, const char *mchid, const char *out_trade_no, const char *now,
+                        bool *out_changed, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(db, "UPDATE ledger_orders SET state = 'CLOSED', updated_at = ?"
-			   " WHERE mchid = ? AND out_trade_no = ? AND state = 'NOTPAY'",
-		       &st, err);
+	r = db_prepare(db,
+	               "UPDATE ledger_orders SET state = 'CLOSED', updated_at = ?"
+	               " WHERE mchid = ? AND out_trade_no = ? AND state = 'NOTPAY'",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, now);
@@ -593,18 +602,18 @@ int actions_order_close(struct db *db, const char *mchid, const char *out_trade_
 }
 
 int actions_order_paid(struct db *db, const char *mchid, const char *out_trade_no,
-		       const char *state, const char *transaction_id, const char *paid_at,
-		       int64_t paid_ts, const char *paid_date, const char *now, bool *out_changed,
-		       struct wxr_err *err)
+                       const char *state, const char *transaction_id, const char *paid_at,
+                       int64_t paid_ts, const char *paid_date, const char *now, bool *out_changed,
+                       struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "UPDATE ledger_orders SET state = ?, transaction_id = ?, paid_at = ?,"
-		       " paid_ts = ?, paid_date = ?, updated_at = ?"
-		       " WHERE mchid = ? AND out_trade_no = ? AND state = 'NOTPAY'",
-		       &st, err);
+	               "UPDATE ledger_orders SET state = ?, transaction_id = ?, paid_at = ?,"
+	               " paid_ts = ?, paid_date = ?, updated_at = ?"
+	               " WHERE mchid = ? AND out_trade_no = ? AND state = 'NOTPAY'",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, state);
@@ -647,8 +656,8 @@ static void refund_read(sqlite3_stmt *st, struct sweep_refund *r)
 }
 
 int actions_refund_candidates(struct db *db, const char *mchid, long limit,
-			      struct sweep_refund **out, size_t *out_n, long *out_total,
-			      struct wxr_err *err)
+                              struct sweep_refund **out, size_t *out_n, long *out_total,
+                              struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct sweep_refund *v = NULL;
@@ -656,9 +665,10 @@ int actions_refund_candidates(struct db *db, const char *mchid, long limit,
 	long total;
 	int r;
 
-	r = db_prepare(db, "SELECT count(*) FROM ledger_refunds WHERE mchid = ?"
-			   " AND state IN ('PROCESSING', 'ABNORMAL')",
-		       &st, err);
+	r = db_prepare(db,
+	               "SELECT count(*) FROM ledger_refunds WHERE mchid = ?"
+	               " AND state IN ('PROCESSING', 'ABNORMAL')",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -670,10 +680,11 @@ int actions_refund_candidates(struct db *db, const char *mchid, long limit,
 	total = (long)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	st = NULL;
-	r = db_prepare(db, "SELECT " REFUND_COLS " FROM ledger_refunds WHERE mchid = ?"
-			   " AND state IN ('PROCESSING', 'ABNORMAL')"
-			   " ORDER BY created_ts, out_refund_no LIMIT ?",
-		       &st, err);
+	r = db_prepare(db,
+	               "SELECT " REFUND_COLS " FROM ledger_refunds WHERE mchid = ?"
+	               " AND state IN ('PROCESSING', 'ABNORMAL')"
+	               " ORDER BY created_ts, out_refund_no LIMIT ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -700,14 +711,15 @@ out:
 }
 
 int actions_refund_get(struct db *db, const char *mchid, const char *out_refund_no,
-		       struct sweep_refund *out, bool *out_found, struct wxr_err *err)
+                       struct sweep_refund *out, bool *out_found, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(db, "SELECT " REFUND_COLS " FROM ledger_refunds WHERE mchid = ?"
-			   " AND out_refund_no = ?",
-		       &st, err);
+	r = db_prepare(db,
+	               "SELECT " REFUND_COLS " FROM ledger_refunds WHERE mchid = ?"
+	               " AND out_refund_no = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -728,19 +740,19 @@ int actions_refund_get(struct db *db, const char *mchid, const char *out_refund_
 }
 
 int actions_refund_sync(struct db *db, const char *mchid, const char *out_refund_no,
-			const char *from, const char *to, const char *refund_id,
-			const char *success_at, int64_t success_ts, const char *now,
-			bool *out_changed, struct wxr_err *err)
+                        const char *from, const char *to, const char *refund_id,
+                        const char *success_at, int64_t success_ts, const char *now,
+                        bool *out_changed, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "UPDATE ledger_refunds SET state = ?1, refund_id = COALESCE(?2, refund_id),"
-		       " success_at = CASE WHEN ?3 IS NULL THEN success_at ELSE ?3 END,"
-		       " success_ts = CASE WHEN ?3 IS NULL THEN success_ts ELSE ?4 END,"
-		       " updated_at = ?5 WHERE mchid = ?6 AND out_refund_no = ?7 AND state = ?8",
-		       &st, err);
+	               "UPDATE ledger_refunds SET state = ?1, refund_id = COALESCE(?2, refund_id),"
+	               " success_at = CASE WHEN ?3 IS NULL THEN success_at ELSE ?3 END,"
+	               " success_ts = CASE WHEN ?3 IS NULL THEN success_ts ELSE ?4 END,"
+	               " updated_at = ?5 WHERE mchid = ?6 AND out_refund_no = ?7 AND state = ?8",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, to);

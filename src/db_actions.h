@@ -39,9 +39,9 @@ struct action {
 	char *target;
 	char state[ACTION_STATE_LEN];
 	bool has_amount;
-	int64_t amount; /* fen */
+	int64_t amount;            /* fen */
 	char date[CLOCK_DATE_LEN]; /* "" when NULL */
-	char *params;   /* JSON object text; never holds a secret */
+	char *params;              /* JSON object text; never holds a secret */
 	char *result;
 	char *error;
 	char *note;
@@ -76,13 +76,13 @@ struct action_new {
  * inserted or re-armed.
  */
 int actions_open(struct db *db, const struct action_new *a, const char *const *rearm,
-		 struct action *out, bool *out_written, struct wxr_err *err);
+                 struct action *out, bool *out_written, struct wxr_err *err);
 
 /* *out_found false (and out untouched) when there is no such action. */
 int actions_get(struct db *db, const char *mchid, const char *kind, const char *target,
-		struct action *out, bool *out_found, struct wxr_err *err);
+                struct action *out, bool *out_found, struct wxr_err *err);
 int actions_get_id(struct db *db, int64_t id, struct action *out, bool *out_found,
-		   struct wxr_err *err);
+                   struct wxr_err *err);
 
 struct action_change {
 	const char *to;     /* new state */
@@ -99,28 +99,28 @@ struct action_change {
  * Moving to "sent" counts an attempt.
  */
 int actions_move(struct db *db, int64_t id, const char *from, const struct action_change *c,
-		 struct wxr_err *err);
+                 struct wxr_err *err);
 
 /* `wxrecon approve`: pending_approval -> intent, with who, note and when.
  * WXR_ENOTFOUND when there is no such action (of mchid, unless mchid is "");
  * WXR_EFAIL naming the state when it is not pending_approval. *out: the row
  * before the change. */
-int actions_approve(struct db *db, int64_t id, const char *mchid, const char *who,
-		    const char *note, const char *now, struct action *out, struct wxr_err *err);
+int actions_approve(struct db *db, int64_t id, const char *mchid, const char *who, const char *note,
+                    const char *now, struct action *out, struct wxr_err *err);
 
 struct action_filter {
-	const char *mchid;        /* "" = every merchant */
-	bool pending;             /* intent, sent, failed, pending_approval: whatever the date */
-	const char *from, *to;    /* business dates, inclusive; NULL = any */
-	const char *const *kinds; /* NULL-terminated; NULL = any */
-	const char *const *states;/* NULL-terminated; NULL = any */
+	const char *mchid;         /* "" = every merchant */
+	bool pending;              /* intent, sent, failed, pending_approval: whatever the date */
+	const char *from, *to;     /* business dates, inclusive; NULL = any */
+	const char *const *kinds;  /* NULL-terminated; NULL = any */
+	const char *const *states; /* NULL-terminated; NULL = any */
 };
 /* Matching actions by id. *out: new array, actions_free(). */
-int actions_list(struct db *db, const struct action_filter *f, struct action **out,
-		 size_t *out_n, struct wxr_err *err);
+int actions_list(struct db *db, const struct action_filter *f, struct action **out, size_t *out_n,
+                 struct wxr_err *err);
 /* How many actions of mchid with one of kinds are in state. */
 int actions_count(struct db *db, const char *mchid, const char *const *kinds, const char *state,
-		  long *out, struct wxr_err *err);
+                  long *out, struct wxr_err *err);
 
 /* ---- the ledger, as the sweeps read and change it ---- */
 
@@ -142,22 +142,22 @@ void sweep_orders_free(struct sweep_order *v, size_t n);
  * pending_approval are left out (they are settled or held). *out_total =
  * every eligible order; at most limit (0 = all) are returned.
  */
-int actions_order_candidates(struct db *db, const char *mchid, int64_t created_before,
-			     int64_t now, long limit, struct sweep_order **out, size_t *out_n,
-			     long *out_total, struct wxr_err *err);
+int actions_order_candidates(struct db *db, const char *mchid, int64_t created_before, int64_t now,
+                             long limit, struct sweep_order **out, size_t *out_n, long *out_total,
+                             struct wxr_err *err);
 int actions_order_get(struct db *db, const char *mchid, const char *out_trade_no,
-		      struct sweep_order *out, bool *out_found, struct wxr_err *err);
+                      struct sweep_order *out, bool *out_found, struct wxr_err *err);
 /* Sum (fen) of the ledger's SUCCESS refunds of an order. */
 int actions_order_refunded(struct db *db, const char *mchid, const char *out_trade_no,
-			   int64_t *out_fen, struct wxr_err *err);
+                           int64_t *out_fen, struct wxr_err *err);
 /* NOTPAY -> CLOSED. *out_changed false when the order was not NOTPAY. */
-int actions_order_close(struct db *db, const char *mchid, const char *out_trade_no,
-			const char *now, bool *out_changed, struct wxr_err *err);
+int actions_order_close(struct db *db, const char *mchid, const char *out_trade_no, const char *now,
+                        bool *out_changed, struct wxr_err *err);
 /* NOTPAY -> state (PAID, PARTIAL_REFUNDED, REFUNDED) with the payment. */
 int actions_order_paid(struct db *db, const char *mchid, const char *out_trade_no,
-		       const char *state, const char *transaction_id, const char *paid_at,
-		       int64_t paid_ts, const char *paid_date, const char *now, bool *out_changed,
-		       struct wxr_err *err);
+                       const char *state, const char *transaction_id, const char *paid_at,
+                       int64_t paid_ts, const char *paid_date, const char *now, bool *out_changed,
+                       struct wxr_err *err);
 
 struct sweep_refund {
 	char *out_refund_no;
@@ -170,14 +170,14 @@ void sweep_refunds_free(struct sweep_refund *v, size_t n);
 
 /* PROCESSING and ABNORMAL refunds of mchid, oldest first; *out_total and limit as above. */
 int actions_refund_candidates(struct db *db, const char *mchid, long limit,
-			      struct sweep_refund **out, size_t *out_n, long *out_total,
-			      struct wxr_err *err);
+                              struct sweep_refund **out, size_t *out_n, long *out_total,
+                              struct wxr_err *err);
 int actions_refund_get(struct db *db, const char *mchid, const char *out_refund_no,
-		       struct sweep_refund *out, bool *out_found, struct wxr_err *err);
+                       struct sweep_refund *out, bool *out_found, struct wxr_err *err);
 /* from -> to, with refund_id (NULL keeps) and success time (NULL keeps). */
 int actions_refund_sync(struct db *db, const char *mchid, const char *out_refund_no,
-			const char *from, const char *to, const char *refund_id,
-			const char *success_at, int64_t success_ts, const char *now,
-			bool *out_changed, struct wxr_err *err);
+                        const char *from, const char *to, const char *refund_id,
+                        const char *success_at, int64_t success_ts, const char *now,
+                        bool *out_changed, struct wxr_err *err);
 
 #endif

@@ -36,7 +36,7 @@
 /* ---- the wxpay calls ---- */
 
 static int w_query_order(void *ctx, const char *no, struct wxpay_transaction *out,
-			 struct wxr_err *err)
+                         struct wxr_err *err)
 {
 	return wxpay_query_order(ctx, no, out, err);
 }
@@ -52,7 +52,7 @@ static int w_query_refund(void *ctx, const char *no, struct wxpay_refund *out, s
 }
 
 static int w_abnormal(void *ctx, struct wxpay_abnormal_refund_req *req, struct wxpay_refund *out,
-		      struct wxr_err *err)
+                      struct wxr_err *err)
 {
 	return wxpay_refund_abnormal(ctx, req, out, err);
 }
@@ -87,7 +87,7 @@ static bool is(const char *a, const char *b)
 }
 
 enum sweep_order_decision sweep_decide_order(const char *trade_state, bool has_expire,
-					     int64_t expire_ts, int64_t now)
+                                             int64_t expire_ts, int64_t now)
 {
 	if (is(trade_state, "SUCCESS") || is(trade_state, "REFUND"))
 		return SWEEP_ORDER_MARK_PAID;
@@ -117,19 +117,19 @@ const char *sweep_paid_state(const char *trade_state, int64_t total_fen, int64_t
 }
 
 bool sweep_brake(long count, long max_count, const char *count_key, int64_t amount_fen,
-		 int64_t max_amount_fen, const char *amount_key, const char *what, char *why,
-		 size_t n)
+                 int64_t max_amount_fen, const char *amount_key, const char *what, char *why,
+                 size_t n)
 {
 	if (count > max_count) {
 		snprintf(why, n, "brake: %ld %s, more than %s = %ld; nothing was done", count, what,
-			 count_key, max_count);
+		         count_key, max_count);
 		return true;
 	}
 	if (max_amount_fen >= 0 && amount_fen > max_amount_fen) {
 		snprintf(why, n,
-			 "brake: %ld %s for %" PRId64 " fen, more than %s = %" PRId64
-			 " fen; nothing was done",
-			 count, what, amount_fen, amount_key, max_amount_fen);
+		         "brake: %ld %s for %" PRId64 " fen, more than %s = %" PRId64
+		         " fen; nothing was done",
+		         count, what, amount_fen, amount_key, max_amount_fen);
 		return true;
 	}
 	return false;
@@ -158,23 +158,24 @@ int sweep_status(const struct sweep_result *r, const char *what, struct wxr_err 
 	if (r->stopped)
 		return err_set(err, WXR_ESIG, "%s: stopped: %s", what, r->stop);
 	if (r->failed)
-		return err_set(err, WXR_EFAIL, "%s: %ld failed (a later sweep tries again; see above)",
-			       what, r->failed);
+		return err_set(err, WXR_EFAIL,
+		               "%s: %ld failed (a later sweep tries again; see above)", what,
+		               r->failed);
 	if (r->braked)
 		return err_set(err, WXR_EATTENTION, "%s: %s", what, r->brake);
 	if (held || r->attention) {
 		if (r->attention && held)
 			return err_set(err, WXR_EATTENTION,
-				       "%s: %ld need a person (see above); %ld action%s for "
-				       "approval ('wxrecon actions --pending')",
-				       what, r->attention, held, held == 1 ? " waits" : "s wait");
+			               "%s: %ld need a person (see above); %ld action%s for "
+			               "approval ('wxrecon actions --pending')",
+			               what, r->attention, held, held == 1 ? " waits" : "s wait");
 		if (r->attention)
 			return err_set(err, WXR_EATTENTION, "%s: %ld need a person (see above)",
-				       what, r->attention);
+			               what, r->attention);
 		return err_set(err, WXR_EATTENTION,
-			       "%s: %ld action%s for approval ('wxrecon actions --pending', "
-			       "'wxrecon approve ID')",
-			       what, held, held == 1 ? " waits" : "s wait");
+		               "%s: %ld action%s for approval ('wxrecon actions --pending', "
+		               "'wxrecon approve ID')",
+		               what, held, held == 1 ? " waits" : "s wait");
 	}
 	return 0;
 }
@@ -194,10 +195,10 @@ struct sw {
 };
 
 static void item_add(struct sw *sw, const char *target, const char *what, int64_t action_id,
-		     const char *fmt, ...) WXR_PRINTF(5, 6);
+                     const char *fmt, ...) WXR_PRINTF(5, 6);
 
 static void item_add(struct sw *sw, const char *target, const char *what, int64_t action_id,
-		     const char *fmt, ...)
+                     const char *fmt, ...)
 {
 	struct sweep_result *res = sw->res;
 	struct sweep_item *it;
@@ -260,7 +261,7 @@ static char *json_text(json_t *o)
 
 /* Appends an audit entry; detail is stolen. */
 static int audit_ev(struct sw *sw, const char *event, const char *subject, json_t *detail,
-		    struct wxr_err *err)
+                    struct wxr_err *err)
 {
 	char *text;
 	int r;
@@ -297,7 +298,7 @@ static int end(struct sw *sw, int r, struct wxr_err *err)
  * NULL) adds to the detail. Inside the caller's transaction.
  */
 static int move(struct sw *sw, struct action *a, const char *to, const char *result,
-		const char *error, const char *event, json_t *extra, struct wxr_err *err)
+                const char *error, const char *event, json_t *extra, struct wxr_err *err)
 {
 	struct action_change c;
 	json_t *d = extra ? extra : json_object();
@@ -333,7 +334,7 @@ static int move(struct sw *sw, struct action *a, const char *to, const char *res
 
 /* The same in a transaction of its own. */
 static int move_tx(struct sw *sw, struct action *a, const char *to, const char *result,
-		   const char *error, const char *event, json_t *extra, struct wxr_err *err)
+                   const char *error, const char *event, json_t *extra, struct wxr_err *err)
 {
 	int r = begin(sw, err);
 
@@ -347,9 +348,9 @@ static int move_tx(struct sw *sw, struct action *a, const char *to, const char *
 
 /* Opens (or re-arms) an action and audits it; inside the caller's transaction. */
 static int open_action(struct sw *sw, const char *kind, const char *target, const char *state,
-		       bool has_amount, int64_t amount, json_t *params, const char *note,
-		       const char *const *rearm, const char *event, json_t *extra,
-		       struct action *out, bool *out_written, struct wxr_err *err)
+                       bool has_amount, int64_t amount, json_t *params, const char *note,
+                       const char *const *rearm, const char *event, json_t *extra,
+                       struct action *out, bool *out_written, struct wxr_err *err)
 {
 	struct action_new n;
 	struct action before;
@@ -434,8 +435,8 @@ static enum cc classify(struct sw *sw, int r, const char *notfound_code, const s
 	return CC_FAIL;
 }
 
-static enum cc query_order(struct sw *sw, const char *otn, struct wxpay_transaction *t,
-			   char *why, size_t n)
+static enum cc query_order(struct sw *sw, const char *otn, struct wxpay_transaction *t, char *why,
+                           size_t n)
 {
 	struct wxr_err e = WXR_ERR_INIT;
 	enum cc c;
@@ -444,7 +445,8 @@ static enum cc query_order(struct sw *sw, const char *otn, struct wxpay_transact
 	memset(t, 0, sizeof(*t));
 	r = sw->api->query_order(sw->api->ctx, otn, t, &e);
 	c = classify(sw, r, "ORDER_NOT_EXIST", &e);
-	if (c == CC_OK && t->out_trade_no && *t->out_trade_no && strcmp(t->out_trade_no, otn) != 0) {
+	if (c == CC_OK && t->out_trade_no && *t->out_trade_no &&
+	    strcmp(t->out_trade_no, otn) != 0) {
 		snprintf(why, n, "the query answer names another order '%s'", t->out_trade_no);
 		return CC_FAIL;
 	}
@@ -462,7 +464,7 @@ static enum cc query_order(struct sw *sw, const char *otn, struct wxpay_transact
 }
 
 static enum cc query_refund(struct sw *sw, const char *orn, struct wxpay_refund *q, char *why,
-			    size_t n)
+                            size_t n)
 {
 	struct wxr_err e = WXR_ERR_INIT;
 	enum cc c;
@@ -487,7 +489,7 @@ static enum cc query_refund(struct sw *sw, const char *orn, struct wxpay_refund 
 
 /* A query failed: counted, audited, and the run goes on with the next one. */
 static int query_failed(struct sw *sw, const char *target, int64_t action_id, const char *why,
-			struct wxr_err *err)
+                        struct wxr_err *err)
 {
 	json_t *d = json_object();
 
@@ -500,11 +502,11 @@ static int query_failed(struct sw *sw, const char *target, int64_t action_id, co
 }
 
 static int skip(struct sw *sw, struct wxr_err *err, const char *target, const char *what,
-		const char *fmt, ...) WXR_PRINTF(5, 6);
+                const char *fmt, ...) WXR_PRINTF(5, 6);
 
 /* A decision to do nothing, audited. */
 static int skip(struct sw *sw, struct wxr_err *err, const char *target, const char *what,
-		const char *fmt, ...)
+                const char *fmt, ...)
 {
 	char why[WHY_LEN];
 	va_list ap;
@@ -553,8 +555,8 @@ static json_t *order_params(const struct sweep_order *o, const struct wxpay_tran
  * being settled (or NULL). Inside the caller's transaction.
  */
 static int mark_paid_tx(struct sw *sw, const struct sweep_order *o,
-			const struct wxpay_transaction *t, struct action *approved, const char *why,
-			struct wxr_err *err)
+                        const struct wxpay_transaction *t, struct action *approved, const char *why,
+                        struct wxr_err *err)
 {
 	struct action own;
 	struct action *a = approved;
@@ -571,11 +573,12 @@ static int mark_paid_tx(struct sw *sw, const struct sweep_order *o,
 	    time_parse_rfc3339(t->success_time, &paid_ts, NULL) < 0) {
 		sw->res->failed++;
 		item_add(sw, o->out_trade_no, "failed", approved ? approved->id : 0,
-			 "WeChat Pay says %s but gives no usable transaction_id and success_time; "
-			 "not marked paid",
-			 t->trade_state);
-		d = json_pack("{s:s, s:s}", "why", "paid answer without transaction_id/success_time",
-			      "trade_state", t->trade_state);
+		         "WeChat Pay says %s but gives no usable transaction_id and success_time; "
+		         "not marked paid",
+		         t->trade_state);
+		d = json_pack("{s:s, s:s}", "why",
+		              "paid answer without transaction_id/success_time", "trade_state",
+		              t->trade_state);
 		return audit_ev(sw, "decision.fail", o->out_trade_no, d, err);
 	}
 	r = actions_order_refunded(sw->db, sw->o->mchid, o->out_trade_no, &refunded, err);
@@ -587,76 +590,78 @@ static int mark_paid_tx(struct sw *sw, const struct sweep_order *o,
 	if (!approved) {
 		if (t->amount_total != o->amount_total)
 			snprintf(hold, sizeof(hold),
-				 "amounts differ: ledger %" PRId64 " fen, WeChat Pay %" PRId64
-				 " fen; approve to mark it paid anyway",
-				 o->amount_total, t->amount_total);
+			         "amounts differ: ledger %" PRId64 " fen, WeChat Pay %" PRId64
+			         " fen; approve to mark it paid anyway",
+			         o->amount_total, t->amount_total);
 		else if (!sw->o->cfg->mark_paid_on_missed_notify)
 			snprintf(hold, sizeof(hold),
-				 "WeChat Pay says %s (transaction %s) but mark_paid_on_missed_notify "
-				 "= false; approve to mark it paid",
-				 t->trade_state, t->transaction_id);
+			         "WeChat Pay says %s (transaction %s) but "
+			         "mark_paid_on_missed_notify "
+			         "= false; approve to mark it paid",
+			         t->trade_state, t->transaction_id);
 	}
 	if (sw->o->dry_run) {
 		if (hold[0]) {
 			sw->res->new_held++;
-			item_add(sw, o->out_trade_no, "would_hold", 0, "would hold ORDER_MARK_PAID: %s",
-				 hold);
+			item_add(sw, o->out_trade_no, "would_hold", 0,
+			         "would hold ORDER_MARK_PAID: %s", hold);
 		} else {
 			sw->res->marked_paid++;
 			item_add(sw, o->out_trade_no, "would_mark_paid", 0,
-				 "would mark %s: WeChat Pay says %s, transaction %s, paid %s (%s)",
-				 new_state, t->trade_state, t->transaction_id, paid_at, why);
+			         "would mark %s: WeChat Pay says %s, transaction %s, paid %s (%s)",
+			         new_state, t->trade_state, t->transaction_id, paid_at, why);
 		}
 		return 0;
 	}
 	if (hold[0]) {
 		r = open_action(sw, "ORDER_MARK_PAID", o->out_trade_no, "pending_approval", true,
-				t->amount_total, order_params(o, t), hold, rearm_mark_paid,
-				"order.mark_paid.held", NULL, &own, &written, err);
+		                t->amount_total, order_params(o, t), hold, rearm_mark_paid,
+		                "order.mark_paid.held", NULL, &own, &written, err);
 		if (r < 0)
 			return r;
 		if (written) {
 			sw->res->new_held++;
-			item_add(sw, o->out_trade_no, "held", own.id, "held for approval: %s", hold);
+			item_add(sw, o->out_trade_no, "held", own.id, "held for approval: %s",
+			         hold);
 		} else {
 			sw->res->attention++;
 			item_add(sw, o->out_trade_no, "attention", own.id,
-				 "WeChat Pay says %s; ORDER_MARK_PAID action %" PRId64
-				 " is %s: not changed",
-				 t->trade_state, own.id, own.state);
+			         "WeChat Pay says %s; ORDER_MARK_PAID action %" PRId64
+			         " is %s: not changed",
+			         t->trade_state, own.id, own.state);
 		}
 		action_release(&own);
 		return 0;
 	}
 	if (!a) {
 		r = open_action(sw, "ORDER_MARK_PAID", o->out_trade_no, "intent", true,
-				t->amount_total, order_params(o, t), why, rearm_mark_paid,
-				"order.mark_paid.intent", NULL, &own, &written, err);
+		                t->amount_total, order_params(o, t), why, rearm_mark_paid,
+		                "order.mark_paid.intent", NULL, &own, &written, err);
 		if (r < 0)
 			return r;
 		a = &own;
 		if (!written) {
 			sw->res->attention++;
 			item_add(sw, o->out_trade_no, "attention", own.id,
-				 "WeChat Pay says %s; ORDER_MARK_PAID action %" PRId64
-				 " is %s: not changed",
-				 t->trade_state, own.id, own.state);
+			         "WeChat Pay says %s; ORDER_MARK_PAID action %" PRId64
+			         " is %s: not changed",
+			         t->trade_state, own.id, own.state);
 			action_release(&own);
 			return 0;
 		}
 	}
 	r = actions_order_paid(sw->db, sw->o->mchid, o->out_trade_no, new_state, t->transaction_id,
-			       paid_at, paid_ts, paid_date, sw->now, &changed, err);
+	                       paid_at, paid_ts, paid_date, sw->now, &changed, err);
 	if (r < 0)
 		goto out;
 	if (!changed) {
 		r = move(sw, a, "failed", NULL, "the ledger no longer has the order as NOTPAY",
-			 "order.mark_paid.failed", NULL, err);
+		         "order.mark_paid.failed", NULL, err);
 		if (r >= 0) {
 			sw->res->attention++;
 			item_add(sw, o->out_trade_no, "attention", a->id,
-				 "WeChat Pay says %s but the ledger no longer has it as NOTPAY",
-				 t->trade_state);
+			         "WeChat Pay says %s but the ledger no longer has it as NOTPAY",
+			         t->trade_state);
 		}
 		goto out;
 	}
@@ -675,21 +680,21 @@ static int mark_paid_tx(struct sw *sw, const struct sweep_order *o,
 		goto out;
 	sw->res->marked_paid++;
 	item_add(sw, o->out_trade_no, "marked_paid", a->id,
-		 "marked %s: WeChat Pay says %s, transaction %s, paid %s (%s)", new_state,
-		 t->trade_state, t->transaction_id, paid_at, why);
+	         "marked %s: WeChat Pay says %s, transaction %s, paid %s (%s)", new_state,
+	         t->trade_state, t->transaction_id, paid_at, why);
 	if (strcmp(t->trade_state, "REFUND") == 0)
 		item_add(sw, o->out_trade_no, "note", a->id,
-			 "WeChat Pay says REFUND: %" PRId64 " fen of refunds are in the ledger; "
-			 "reconcile will find any the ledger lacks",
-			 refunded);
+		         "WeChat Pay says REFUND: %" PRId64 " fen of refunds are in the ledger; "
+		         "reconcile will find any the ledger lacks",
+		         refunded);
 out:
 	action_release(&own);
 	return r;
 }
 
 static int mark_paid_commit(struct sw *sw, const struct sweep_order *o,
-			    const struct wxpay_transaction *t, struct action *approved,
-			    const char *why, struct wxr_err *err)
+                            const struct wxpay_transaction *t, struct action *approved,
+                            const char *why, struct wxr_err *err)
 {
 	int r;
 
@@ -714,7 +719,7 @@ static int closed_at_wechat(struct sw *sw, const struct sweep_order *o, struct w
 	if (sw->o->dry_run) {
 		sw->res->closed_at_wechat++;
 		item_add(sw, o->out_trade_no, "would_record_closed", 0,
-			 "CLOSED at WeChat Pay already: would close it in the ledger");
+		         "CLOSED at WeChat Pay already: would close it in the ledger");
 		return 0;
 	}
 	memset(&late, 0, sizeof(late));
@@ -725,9 +730,9 @@ static int closed_at_wechat(struct sw *sw, const struct sweep_order *o, struct w
 	if (r < 0)
 		goto out;
 	d = json_pack("{s:s, s:s, s:s, s:b, s:s}", "ledger_before", o->state, "ledger_after",
-		      "CLOSED", "trade_state", "CLOSED", "changed", changed, "why",
-		      "closed at WeChat Pay (time_expire passed, 7-day auto-close or closed "
-		      "elsewhere)");
+	              "CLOSED", "trade_state", "CLOSED", "changed", changed, "why",
+	              "closed at WeChat Pay (time_expire passed, 7-day auto-close or closed "
+	              "elsewhere)");
 	r = audit_ev(sw, "order.sync", o->out_trade_no, d, err);
 	if (r < 0)
 		goto out;
@@ -737,13 +742,13 @@ static int closed_at_wechat(struct sw *sw, const struct sweep_order *o, struct w
 		goto out;
 	if (found && strcmp(late.state, "failed") == 0) {
 		r = move(sw, &late, "done", "CLOSED", "", "order.close.done",
-			 json_pack("{s:s}", "why", "the earlier close took effect later"), err);
+		         json_pack("{s:s}", "why", "the earlier close took effect later"), err);
 		if (r < 0)
 			goto out;
 	}
 	sw->res->closed_at_wechat++;
 	item_add(sw, o->out_trade_no, "closed_at_wechat", found ? late.id : 0,
-		 "CLOSED at WeChat Pay already: closed in the ledger");
+	         "CLOSED at WeChat Pay already: closed in the ledger");
 out:
 	action_release(&late);
 	return end(sw, r, err);
@@ -751,7 +756,7 @@ out:
 
 /* Judges a close (action a, state sent) by the query after it. */
 static int close_judge(struct sw *sw, const struct sweep_order *o, struct action *a,
-		       const char *close_answer, struct wxr_err *err)
+                       const char *close_answer, struct wxr_err *err)
 {
 	struct wxpay_transaction t;
 	char why[WHY_LEN], msg[WHY_LEN];
@@ -762,26 +767,26 @@ static int close_judge(struct sw *sw, const struct sweep_order *o, struct action
 	c = query_order(sw, o->out_trade_no, &t, why, sizeof(why));
 	if (c == CC_STOP) {
 		item_add(sw, o->out_trade_no, "stopped", a->id,
-			 "close sent (%s); the query after it failed verification: left as sent",
-			 close_answer);
+		         "close sent (%s); the query after it failed verification: left as sent",
+		         close_answer);
 		goto out;
 	}
 	if (c == CC_FAIL) {
 		sw->res->failed++;
 		item_add(sw, o->out_trade_no, "failed", a->id,
-			 "close sent (%s); the query after it failed: %s; left as sent, the next "
-			 "sweep settles it",
-			 close_answer, why);
+		         "close sent (%s); the query after it failed: %s; left as sent, the next "
+		         "sweep settles it",
+		         close_answer, why);
 		r = audit_ev(sw, "order.close.unknown", o->out_trade_no,
-			     json_pack("{s:I, s:s, s:s}", "action_id", (json_int_t)a->id,
-				       "close_answer", close_answer, "why", why),
-			     err);
+		             json_pack("{s:I, s:s, s:s}", "action_id", (json_int_t)a->id,
+		                       "close_answer", close_answer, "why", why),
+		             err);
 		goto out;
 	}
 	if (c == CC_NOTFOUND) {
 		sw->res->failed++;
-		snprintf(msg, sizeof(msg), "WeChat Pay does not know the order after the close (%s)",
-			 close_answer);
+		snprintf(msg, sizeof(msg),
+		         "WeChat Pay does not know the order after the close (%s)", close_answer);
 		item_add(sw, o->out_trade_no, "failed", a->id, "%s", msg);
 		r = move_tx(sw, a, "failed", "NOT_EXIST", msg, "order.close.failed", NULL, err);
 		goto out;
@@ -792,28 +797,29 @@ static int close_judge(struct sw *sw, const struct sweep_order *o, struct action
 		if (r < 0)
 			goto out;
 		r = actions_order_close(sw->db, sw->o->mchid, o->out_trade_no, sw->now, &changed,
-					err);
+		                        err);
 		if (r >= 0)
 			r = move(sw, a, "done", "CLOSED", "", "order.close.done",
-				 json_pack("{s:s, s:s, s:b, s:s, s:s}", "ledger_before", o->state,
-					   "ledger_after", "CLOSED", "ledger_changed", changed,
-					   "close_answer", close_answer, "trade_state", t.trade_state),
-				 err);
+			         json_pack("{s:s, s:s, s:b, s:s, s:s}", "ledger_before", o->state,
+			                   "ledger_after", "CLOSED", "ledger_changed", changed,
+			                   "close_answer", close_answer, "trade_state",
+			                   t.trade_state),
+			         err);
 		r = end(sw, r, err);
 		if (r < 0)
 			goto out;
 		sw->res->closed++;
 		item_add(sw, o->out_trade_no, "closed", a->id,
-			 "closed (%s; the query after it says CLOSED)", close_answer);
+		         "closed (%s; the query after it says CLOSED)", close_answer);
 		break;
 	case SWEEP_CLOSE_PAID:
 		r = begin(sw, err);
 		if (r < 0)
 			goto out;
 		r = move(sw, a, "cancelled", "PAID", "", "order.close.cancelled",
-			 json_pack("{s:s, s:s, s:s}", "trade_state", t.trade_state, "close_answer",
-				   close_answer, "why", "paid before the close took effect"),
-			 err);
+		         json_pack("{s:s, s:s, s:s}", "trade_state", t.trade_state, "close_answer",
+		                   close_answer, "why", "paid before the close took effect"),
+		         err);
 		if (r >= 0)
 			r = mark_paid_tx(sw, o, &t, NULL, "paid while we closed it", err);
 		r = end(sw, r, err);
@@ -821,8 +827,9 @@ static int close_judge(struct sw *sw, const struct sweep_order *o, struct action
 	case SWEEP_CLOSE_FAILED:
 		sw->res->failed++;
 		snprintf(msg, sizeof(msg), "still %s after the close (close answered %s)",
-			 t.trade_state, close_answer);
-		item_add(sw, o->out_trade_no, "failed", a->id, "%s; a later sweep tries again", msg);
+		         t.trade_state, close_answer);
+		item_add(sw, o->out_trade_no, "failed", a->id, "%s; a later sweep tries again",
+		         msg);
 		r = move_tx(sw, a, "failed", t.trade_state, msg, "order.close.failed", NULL, err);
 		break;
 	}
@@ -833,7 +840,7 @@ out:
 
 /* Sends the close of action a (intent: first time; sent: again, same out_trade_no). */
 static int close_send(struct sw *sw, const struct sweep_order *o, struct action *a,
-		      struct wxr_err *err)
+                      struct wxr_err *err)
 {
 	struct wxr_err e = WXR_ERR_INIT;
 	char answer[WHY_LEN];
@@ -842,8 +849,8 @@ static int close_send(struct sw *sw, const struct sweep_order *o, struct action 
 	int r;
 
 	r = move_tx(sw, a, "sent", NULL, NULL,
-		    strcmp(a->state, "sent") == 0 ? "order.close.resent" : "order.close.sent",
-		    json_pack("{s:s}", "ledger_state", o->state), err);
+	            strcmp(a->state, "sent") == 0 ? "order.close.resent" : "order.close.sent",
+	            json_pack("{s:s}", "ledger_state", o->state), err);
 	if (r < 0)
 		return r;
 	checkpoint(sw, SWEEP_AT_AFTER_SENT);
@@ -852,7 +859,7 @@ static int close_send(struct sw *sw, const struct sweep_order *o, struct action 
 	c = classify(sw, r, NULL, &e);
 	if (c == CC_STOP) {
 		item_add(sw, o->out_trade_no, "stopped", a->id,
-			 "the close answer failed verification: left as sent");
+		         "the close answer failed verification: left as sent");
 		return 0;
 	}
 	st = sw->api->last(sw->api->ctx);
@@ -867,7 +874,7 @@ static int close_send(struct sw *sw, const struct sweep_order *o, struct action 
 }
 
 static json_t *close_why(const struct sw *sw, const struct sweep_order *o,
-			 const struct wxpay_transaction *t, int64_t older_than)
+                         const struct wxpay_transaction *t, int64_t older_than)
 {
 	json_t *d = json_object();
 
@@ -882,7 +889,7 @@ static json_t *close_why(const struct sw *sw, const struct sweep_order *o,
 }
 
 static int close_new(struct sw *sw, const struct sweep_order *o, const struct wxpay_transaction *t,
-		     int64_t older_than, struct wxr_err *err)
+                     int64_t older_than, struct wxr_err *err)
 {
 	struct action a;
 	bool written = false;
@@ -891,8 +898,8 @@ static int close_new(struct sw *sw, const struct sweep_order *o, const struct wx
 	if (sw->o->dry_run) {
 		sw->res->closed++;
 		item_add(sw, o->out_trade_no, "would_close", 0,
-			 "would close: %s at WeChat Pay, created %s (%" PRId64 " min ago)",
-			 t->trade_state, o->created_at, (sw->o->now - o->created_ts) / 60);
+		         "would close: %s at WeChat Pay, created %s (%" PRId64 " min ago)",
+		         t->trade_state, o->created_at, (sw->o->now - o->created_ts) / 60);
 		return 0;
 	}
 	memset(&a, 0, sizeof(a));
@@ -900,21 +907,21 @@ static int close_new(struct sw *sw, const struct sweep_order *o, const struct wx
 	if (r < 0)
 		return r;
 	r = open_action(sw, "ORDER_CLOSE", o->out_trade_no, "intent", true, o->amount_total,
-			order_params(o, t), NULL, rearm_failed, "order.close.intent",
-			close_why(sw, o, t, older_than), &a, &written, err);
+	                order_params(o, t), NULL, rearm_failed, "order.close.intent",
+	                close_why(sw, o, t, older_than), &a, &written, err);
 	r = end(sw, r, err);
 	if (r < 0)
 		return r;
 	if (!written) {
 		sw->res->attention++;
 		item_add(sw, o->out_trade_no, "attention", a.id,
-			 "WeChat Pay says %s but ORDER_CLOSE action %" PRId64
-			 " is %s (result %s): not closed again",
-			 t->trade_state, a.id, a.state, a.result ? a.result : "-");
+		         "WeChat Pay says %s but ORDER_CLOSE action %" PRId64
+		         " is %s (result %s): not closed again",
+		         t->trade_state, a.id, a.state, a.result ? a.result : "-");
 		r = audit_ev(sw, "decision.conflict", o->out_trade_no,
-			     json_pack("{s:I, s:s, s:s}", "action_id", (json_int_t)a.id, "state",
-				       a.state, "trade_state", t->trade_state),
-			     err);
+		             json_pack("{s:I, s:s, s:s}", "action_id", (json_int_t)a.id, "state",
+		                       a.state, "trade_state", t->trade_state),
+		             err);
 		goto out;
 	}
 	checkpoint(sw, SWEEP_AT_AFTER_INTENT);
@@ -929,7 +936,7 @@ out:
 static int not_found(struct sw *sw, const struct sweep_order *o, struct wxr_err *err)
 {
 	static const char note[] = "WeChat Pay does not know this order (ORDER_NOT_EXIST); "
-				   "approve to close it in the ledger only";
+	                           "approve to close it in the ledger only";
 	struct action a;
 	bool written = false;
 	int r;
@@ -938,7 +945,7 @@ static int not_found(struct sw *sw, const struct sweep_order *o, struct wxr_err 
 	if (sw->o->dry_run) {
 		sw->res->new_held++;
 		item_add(sw, o->out_trade_no, "would_hold", 0,
-			 "unknown to WeChat Pay: would hold for approval");
+		         "unknown to WeChat Pay: would hold for approval");
 		return 0;
 	}
 	memset(&a, 0, sizeof(a));
@@ -946,8 +953,8 @@ static int not_found(struct sw *sw, const struct sweep_order *o, struct wxr_err 
 	if (r < 0)
 		return r;
 	r = open_action(sw, "ORDER_CLOSE", o->out_trade_no, "pending_approval", true,
-			o->amount_total, order_params(o, NULL), note, rearm_failed,
-			"order.not_found.held", NULL, &a, &written, err);
+	                o->amount_total, order_params(o, NULL), note, rearm_failed,
+	                "order.not_found.held", NULL, &a, &written, err);
 	r = end(sw, r, err);
 	if (r < 0)
 		return r;
@@ -957,15 +964,15 @@ static int not_found(struct sw *sw, const struct sweep_order *o, struct wxr_err 
 	} else {
 		sw->res->attention++;
 		item_add(sw, o->out_trade_no, "attention", a.id,
-			 "unknown to WeChat Pay, but ORDER_CLOSE action %" PRId64 " is %s",
-			 a.id, a.state);
+		         "unknown to WeChat Pay, but ORDER_CLOSE action %" PRId64 " is %s", a.id,
+		         a.state);
 	}
 	action_release(&a);
 	return 0;
 }
 
 static int order_candidate(struct sw *sw, const struct sweep_order *o, int64_t older_than,
-			   struct wxr_err *err)
+                           struct wxr_err *err)
 {
 	struct wxpay_transaction t;
 	char why[WHY_LEN];
@@ -998,12 +1005,12 @@ static int order_candidate(struct sw *sw, const struct sweep_order *o, int64_t o
 	case SWEEP_ORDER_WAIT:
 		sw->res->skipped++;
 		r = skip(sw, err, o->out_trade_no, "skipped",
-			 "USERPAYING at WeChat Pay and not past its time_expire: left alone");
+		         "USERPAYING at WeChat Pay and not past its time_expire: left alone");
 		break;
 	case SWEEP_ORDER_SKIP:
 		sw->res->skipped++;
-		r = skip(sw, err, o->out_trade_no, "skipped", "%s at WeChat Pay: not the sweep's to decide",
-			 t.trade_state);
+		r = skip(sw, err, o->out_trade_no, "skipped",
+		         "%s at WeChat Pay: not the sweep's to decide", t.trade_state);
 		break;
 	}
 out:
@@ -1014,7 +1021,7 @@ out:
 /* An ORDER_CLOSE left intent or sent by an earlier run (a crash, a lost
  * answer), or approved: the query says what became of it. */
 static int settle_close(struct sw *sw, struct action *a, const struct sweep_order *o,
-			struct wxr_err *err)
+                        struct wxr_err *err)
 {
 	struct wxpay_transaction t;
 	char why[WHY_LEN];
@@ -1033,8 +1040,8 @@ static int settle_close(struct sw *sw, struct action *a, const struct sweep_orde
 	if (sw->o->dry_run) {
 		sw->res->settled++;
 		item_add(sw, o->out_trade_no, "would_settle", a->id,
-			 "would settle ORDER_CLOSE action %" PRId64 " (%s): WeChat Pay says %s",
-			 a->id, a->state, c == CC_NOTFOUND ? "ORDER_NOT_EXIST" : t.trade_state);
+		         "would settle ORDER_CLOSE action %" PRId64 " (%s): WeChat Pay says %s",
+		         a->id, a->state, c == CC_NOTFOUND ? "ORDER_NOT_EXIST" : t.trade_state);
 		goto out;
 	}
 	if (c == CC_NOTFOUND) {
@@ -1044,32 +1051,34 @@ static int settle_close(struct sw *sw, struct action *a, const struct sweep_orde
 			if (r < 0)
 				goto out;
 			r = actions_order_close(sw->db, sw->o->mchid, o->out_trade_no, sw->now,
-						&changed, err);
+			                        &changed, err);
 			if (r >= 0)
 				r = move(sw, a, "done", "CLOSED_LOCALLY", "", "order.close.local",
-					 json_pack("{s:s, s:s, s:b, s:s?}", "ledger_before", o->state,
-						   "ledger_after", "CLOSED", "ledger_changed",
-						   changed, "approved_by", a->approved_by),
-					 err);
+				         json_pack("{s:s, s:s, s:b, s:s?}", "ledger_before",
+				                   o->state, "ledger_after", "CLOSED",
+				                   "ledger_changed", changed, "approved_by",
+				                   a->approved_by),
+				         err);
 			r = end(sw, r, err);
 			if (r < 0)
 				goto out;
 			sw->res->settled++;
 			sw->res->closed++;
-			item_add(sw, o->out_trade_no, "closed_locally", a->id,
-				 "closed in the ledger only (unknown to WeChat Pay; approved by %s)",
-				 a->approved_by);
+			item_add(
+			        sw, o->out_trade_no, "closed_locally", a->id,
+			        "closed in the ledger only (unknown to WeChat Pay; approved by %s)",
+			        a->approved_by);
 			goto out;
 		}
 		r = move_tx(sw, a, "pending_approval", "NOT_EXIST",
-			    "WeChat Pay does not know this order; approve to close it in the "
-			    "ledger only",
-			    "order.not_found.held", NULL, err);
+		            "WeChat Pay does not know this order; approve to close it in the "
+		            "ledger only",
+		            "order.not_found.held", NULL, err);
 		if (r >= 0) {
 			sw->res->not_found++;
 			sw->res->new_held++;
 			item_add(sw, o->out_trade_no, "held", a->id,
-				 "unknown to WeChat Pay: held for approval");
+			         "unknown to WeChat Pay: held for approval");
 		}
 		goto out;
 	}
@@ -1080,13 +1089,13 @@ static int settle_close(struct sw *sw, struct action *a, const struct sweep_orde
 		if (r < 0)
 			goto out;
 		r = actions_order_close(sw->db, sw->o->mchid, o->out_trade_no, sw->now, &changed,
-					err);
+		                        err);
 		if (r >= 0)
 			r = move(sw, a, "done", "CLOSED", "", "order.close.done",
-				 json_pack("{s:s, s:s, s:b, s:s, s:b}", "ledger_before", o->state,
-					   "ledger_after", "CLOSED", "ledger_changed", changed,
-					   "trade_state", t.trade_state, "settled", 1),
-				 err);
+			         json_pack("{s:s, s:s, s:b, s:s, s:b}", "ledger_before", o->state,
+			                   "ledger_after", "CLOSED", "ledger_changed", changed,
+			                   "trade_state", t.trade_state, "settled", 1),
+			         err);
 		r = end(sw, r, err);
 		if (r < 0)
 			goto out;
@@ -1095,16 +1104,16 @@ static int settle_close(struct sw *sw, struct action *a, const struct sweep_orde
 		else
 			sw->res->closed_at_wechat++;
 		item_add(sw, o->out_trade_no, was_sent ? "closed" : "closed_at_wechat", a->id,
-			 "settled ORDER_CLOSE action %" PRId64 " (%s): CLOSED at WeChat Pay, no "
-			 "close sent again",
-			 a->id, was_sent ? "sent before" : "never sent");
+		         "settled ORDER_CLOSE action %" PRId64 " (%s): CLOSED at WeChat Pay, no "
+		         "close sent again",
+		         a->id, was_sent ? "sent before" : "never sent");
 		break;
 	case SWEEP_ORDER_MARK_PAID:
 		r = begin(sw, err);
 		if (r < 0)
 			goto out;
 		r = move(sw, a, "cancelled", "PAID", "", "order.close.cancelled",
-			 json_pack("{s:s, s:b}", "trade_state", t.trade_state, "settled", 1), err);
+		         json_pack("{s:s, s:b}", "trade_state", t.trade_state, "settled", 1), err);
 		if (r >= 0)
 			r = mark_paid_tx(sw, o, &t, NULL, "paid before our close took effect", err);
 		r = end(sw, r, err);
@@ -1113,10 +1122,10 @@ static int settle_close(struct sw *sw, struct action *a, const struct sweep_orde
 		if (strcmp(o->state, "NOTPAY") != 0) {
 			sw->res->attention++;
 			snprintf(why, sizeof(why), "WeChat Pay says %s but the ledger says %s",
-				 t.trade_state, o->state);
+			         t.trade_state, o->state);
 			item_add(sw, o->out_trade_no, "attention", a->id, "%s: not closed", why);
 			r = move_tx(sw, a, "failed", t.trade_state, why, "order.close.failed", NULL,
-				    err);
+			            err);
 			break;
 		}
 		/* not closed yet: send it (again), same out_trade_no */
@@ -1125,8 +1134,8 @@ static int settle_close(struct sw *sw, struct action *a, const struct sweep_orde
 	case SWEEP_ORDER_WAIT:
 		sw->res->skipped++;
 		item_add(sw, o->out_trade_no, "skipped", a->id,
-			 "ORDER_CLOSE action %" PRId64 " waits: USERPAYING before its time_expire",
-			 a->id);
+		         "ORDER_CLOSE action %" PRId64 " waits: USERPAYING before its time_expire",
+		         a->id);
 		break;
 	case SWEEP_ORDER_SKIP:
 		sw->res->attention++;
@@ -1142,7 +1151,7 @@ out:
 
 /* An approved ORDER_MARK_PAID: marked paid if WeChat Pay still says so. */
 static int settle_mark_paid(struct sw *sw, struct action *a, const struct sweep_order *o,
-			    struct wxr_err *err)
+                            struct wxr_err *err)
 {
 	struct wxpay_transaction t;
 	char why[WHY_LEN];
@@ -1159,8 +1168,8 @@ static int settle_mark_paid(struct sw *sw, struct action *a, const struct sweep_
 	if (sw->o->dry_run) {
 		sw->res->settled++;
 		item_add(sw, o->out_trade_no, "would_settle", a->id,
-			 "would settle ORDER_MARK_PAID action %" PRId64 ": WeChat Pay says %s",
-			 a->id, c == CC_NOTFOUND ? "ORDER_NOT_EXIST" : t.trade_state);
+		         "would settle ORDER_MARK_PAID action %" PRId64 ": WeChat Pay says %s",
+		         a->id, c == CC_NOTFOUND ? "ORDER_NOT_EXIST" : t.trade_state);
 		goto out;
 	}
 	sw->res->settled++;
@@ -1170,11 +1179,11 @@ static int settle_mark_paid(struct sw *sw, struct action *a, const struct sweep_
 		goto out;
 	}
 	snprintf(why, sizeof(why), "WeChat Pay says %s, the ledger %s: not marked paid",
-		 c == CC_NOTFOUND ? "ORDER_NOT_EXIST" : t.trade_state, o->state);
+	         c == CC_NOTFOUND ? "ORDER_NOT_EXIST" : t.trade_state, o->state);
 	sw->res->attention++;
 	item_add(sw, o->out_trade_no, "attention", a->id, "%s", why);
 	r = move_tx(sw, a, "failed", c == CC_NOTFOUND ? "NOT_EXIST" : t.trade_state, why,
-		    "order.mark_paid.failed", NULL, err);
+	            "order.mark_paid.failed", NULL, err);
 out:
 	wxpay_transaction_release(&t);
 	return r;
@@ -1219,7 +1228,8 @@ static int cancel_stale_holds(struct sw *sw, bool refunds, struct wxr_err *err)
 				free(rf.out_trade_no);
 				free(rf.refund_id);
 			}
-			stale = !found || strcmp(state, "SUCCESS") == 0 || strcmp(state, "CLOSED") == 0;
+			stale = !found || strcmp(state, "SUCCESS") == 0 ||
+			        strcmp(state, "CLOSED") == 0;
 		} else {
 			struct sweep_order o;
 
@@ -1236,19 +1246,20 @@ static int cancel_stale_holds(struct sw *sw, bool refunds, struct wxr_err *err)
 		if (!stale)
 			continue;
 		snprintf(why, sizeof(why), "no longer needed: the ledger %s%s",
-			 found ? "has it as " : "has no such ", found ? state : (refunds ? "refund" : "order"));
+		         found ? "has it as " : "has no such ",
+		         found ? state : (refunds ? "refund" : "order"));
 		snprintf(result, sizeof(result), "LEDGER_%s", found ? state : "MISSING");
 		if (sw->o->dry_run) {
 			item_add(sw, a->target, "would_cancel", a->id, "would cancel held %s: %s",
-				 a->kind, why);
+			         a->kind, why);
 			continue;
 		}
 		r = move_tx(sw, a, "cancelled", result, "",
-			    refunds ? "refund.abnormal.cancelled" : "action.cancelled",
-			    json_pack("{s:s}", "why", why), err);
+		            refunds ? "refund.abnormal.cancelled" : "action.cancelled",
+		            json_pack("{s:s}", "why", why), err);
 		if (r >= 0)
-			item_add(sw, a->target, "cancelled", a->id, "held %s cancelled: %s", a->kind,
-				 why);
+			item_add(sw, a->target, "cancelled", a->id, "held %s cancelled: %s",
+			         a->kind, why);
 	}
 	actions_free(v, n);
 	return r;
@@ -1280,11 +1291,11 @@ static int settle_orders(struct sw *sw, struct wxr_err *err)
 		if (!found) {
 			sw->res->attention++;
 			item_add(sw, a->target, "attention", a->id,
-				 "%s action %" PRId64 " is %s but the ledger has no such order",
-				 a->kind, a->id, a->state);
+			         "%s action %" PRId64 " is %s but the ledger has no such order",
+			         a->kind, a->id, a->state);
 			if (!sw->o->dry_run)
 				r = move_tx(sw, a, "failed", NULL, "the ledger has no such order",
-					    "action.failed", NULL, err);
+				            "action.failed", NULL, err);
 			if (r < 0)
 				break;
 			continue;
@@ -1303,7 +1314,7 @@ static int settle_orders(struct sw *sw, struct wxr_err *err)
 }
 
 static void sw_init(struct sw *sw, struct db *db, const struct sweep_api *api,
-		    const struct sweep_opts *o, struct sweep_result *res, const char *actor)
+                    const struct sweep_opts *o, struct sweep_result *res, const char *actor)
 {
 	memset(res, 0, sizeof(*res));
 	memset(sw, 0, sizeof(*sw));
@@ -1320,23 +1331,21 @@ static void sw_init(struct sw *sw, struct db *db, const struct sweep_api *api,
 
 static json_t *counts_json(const struct sweep_result *res)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:b, s:b}",
-			 "eligible", (json_int_t)res->eligible, "candidates",
-			 (json_int_t)res->candidates, "settled", (json_int_t)res->settled,
-			 "closed", (json_int_t)res->closed, "closed_at_wechat",
-			 (json_int_t)res->closed_at_wechat, "marked_paid",
-			 (json_int_t)res->marked_paid, "not_found", (json_int_t)res->not_found,
-			 "synced", (json_int_t)res->synced, "abnormal_refunds",
-			 (json_int_t)res->abnormal_refunds, "skipped", (json_int_t)res->skipped,
-			 "failed", (json_int_t)res->failed, "attention",
-			 (json_int_t)res->attention, "new_held", (json_int_t)res->new_held,
-			 "held", (json_int_t)res->held, "braked", res->braked, "stopped",
-			 res->stopped);
+	return json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	        "s:b, s:b}",
+	        "eligible", (json_int_t)res->eligible, "candidates", (json_int_t)res->candidates,
+	        "settled", (json_int_t)res->settled, "closed", (json_int_t)res->closed,
+	        "closed_at_wechat", (json_int_t)res->closed_at_wechat, "marked_paid",
+	        (json_int_t)res->marked_paid, "not_found", (json_int_t)res->not_found, "synced",
+	        (json_int_t)res->synced, "abnormal_refunds", (json_int_t)res->abnormal_refunds,
+	        "skipped", (json_int_t)res->skipped, "failed", (json_int_t)res->failed, "attention",
+	        (json_int_t)res->attention, "new_held", (json_int_t)res->new_held, "held",
+	        (json_int_t)res->held, "braked", res->braked, "stopped", res->stopped);
 }
 
 static int finish(struct sw *sw, const char *what, const char *const *kinds, int r,
-		  struct wxr_err *err)
+                  struct wxr_err *err)
 {
 	json_t *d;
 	int r2;
@@ -1357,7 +1366,7 @@ static int finish(struct sw *sw, const char *what, const char *const *kinds, int
 }
 
 int sweep_orders(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,
-		 struct sweep_result *out, struct wxr_err *err)
+                 struct sweep_result *out, struct wxr_err *err)
 {
 	struct sw sw;
 	struct sweep_order *cands = NULL;
@@ -1368,9 +1377,9 @@ int sweep_orders(struct db *db, const struct sweep_api *api, const struct sweep_
 
 	sw_init(&sw, db, api, o, out, "sweep");
 	r = audit_ev(&sw, "sweep.start", "orders",
-		     json_pack("{s:s, s:I, s:I, s:s}", "what", "sweep orders", "older_than_s",
-			       (json_int_t)older, "limit", (json_int_t)o->limit, "now", sw.now),
-		     err);
+	             json_pack("{s:s, s:I, s:I, s:s}", "what", "sweep orders", "older_than_s",
+	                       (json_int_t)older, "limit", (json_int_t)o->limit, "now", sw.now),
+	             err);
 	if (r < 0)
 		return r;
 	/* 1. what earlier runs left unfinished, or a person approved; stale holds */
@@ -1381,19 +1390,19 @@ int sweep_orders(struct db *db, const struct sweep_api *api, const struct sweep_
 		goto out;
 	/* 2. the candidates, and the brake */
 	r = actions_order_candidates(db, o->mchid, o->now - older, o->now, o->limit, &cands, &n,
-				     &total, err);
+	                             &total, err);
 	if (r < 0)
 		goto out;
 	out->eligible = total;
 	out->candidates = (long)n;
 	if (sweep_brake(total, o->cfg->close_max_per_run, "close_max_per_run", 0, -1, NULL,
-			"orders to sweep", out->brake, sizeof(out->brake))) {
+	                "orders to sweep", out->brake, sizeof(out->brake))) {
 		out->braked = true;
 		r = audit_ev(&sw, "sweep.brake", "orders",
-			     json_pack("{s:s, s:I, s:I}", "why", out->brake, "candidates",
-				       (json_int_t)total, "close_max_per_run",
-				       (json_int_t)o->cfg->close_max_per_run),
-			     err);
+		             json_pack("{s:s, s:I, s:I}", "why", out->brake, "candidates",
+		                       (json_int_t)total, "close_max_per_run",
+		                       (json_int_t)o->cfg->close_max_per_run),
+		             err);
 		goto out;
 	}
 	/* 3. each candidate: query, decide, act */
@@ -1412,14 +1421,14 @@ out:
 /* ---- refunds ---- */
 
 static const char *const rearm_abnormal[] = { "failed", "cancelled", NULL };
-static const char *const rearm_any[] = { "intent", "sent", "done", "failed", "pending_approval",
-					 "cancelled", NULL };
+static const char *const rearm_any[] = { "intent",           "sent",      "done", "failed",
+	                                 "pending_approval", "cancelled", NULL };
 
 /* The ledger follows WeChat Pay's refund status (REFUND_SYNC), inside the
  * caller's transaction. rf->state is updated. */
 static int refund_sync_tx(struct sw *sw, struct sweep_refund *rf, const char *status,
-			  const char *refund_id, const char *success_time, const char *why,
-			  struct wxr_err *err)
+                          const char *refund_id, const char *success_time, const char *why,
+                          struct wxr_err *err)
 {
 	struct action a;
 	char success_at[CLOCK_RFC3339_LEN] = "";
@@ -1435,24 +1444,24 @@ static int refund_sync_tx(struct sw *sw, struct sweep_refund *rf, const char *st
 	    time_parse_rfc3339(success_time, &success_ts, NULL) == 0)
 		time_format_rfc3339(success_ts, sw->tz, success_at);
 	p = json_pack("{s:s, s:s, s:s?}", "from", rf->state, "to", status, "refund_id",
-		      refund_id && *refund_id ? refund_id : NULL);
+	              refund_id && *refund_id ? refund_id : NULL);
 	r = open_action(sw, "REFUND_SYNC", rf->out_refund_no, "intent", true, rf->amount_refund, p,
-			why, rearm_any, "refund.sync.intent", NULL, &a, &written, err);
+	                why, rearm_any, "refund.sync.intent", NULL, &a, &written, err);
 	if (r < 0)
 		return r;
 	r = actions_refund_sync(sw->db, sw->o->mchid, rf->out_refund_no, rf->state, status,
-				refund_id, success_at[0] ? success_at : NULL, success_ts, sw->now,
-				&changed, err);
+	                        refund_id, success_at[0] ? success_at : NULL, success_ts, sw->now,
+	                        &changed, err);
 	if (r >= 0)
 		r = move(sw, &a, "done", status, "", "refund.sync",
-			 json_pack("{s:s, s:s, s:b, s:s?, s:s}", "ledger_before", rf->state,
-				   "ledger_after", status, "ledger_changed", changed,
-				   "success_at", success_at[0] ? success_at : NULL, "why", why),
-			 err);
+		         json_pack("{s:s, s:s, s:b, s:s?, s:s}", "ledger_before", rf->state,
+		                   "ledger_after", status, "ledger_changed", changed, "success_at",
+		                   success_at[0] ? success_at : NULL, "why", why),
+		         err);
 	if (r >= 0) {
 		sw->res->synced++;
 		item_add(sw, rf->out_refund_no, "synced", a.id, "ledger %s -> %s (%s)", rf->state,
-			 status, why);
+		         status, why);
 		snprintf(rf->state, sizeof(rf->state), "%s", status);
 	}
 	action_release(&a);
@@ -1463,7 +1472,7 @@ static int refund_sync_tx(struct sw *sw, struct sweep_refund *rf, const char *st
  * with the same refund_id and out_refund_no). req: the call (the card, for
  * USER_BANK_CARD, is wiped by the call). */
 static int abnormal_send(struct sw *sw, struct sweep_refund *rf, struct action *a,
-			 struct wxpay_abnormal_refund_req *req, struct wxr_err *err)
+                         struct wxpay_abnormal_refund_req *req, struct wxr_err *err)
 {
 	struct wxr_err e = WXR_ERR_INIT;
 	struct wxpay_refund ans, q;
@@ -1475,10 +1484,11 @@ static int abnormal_send(struct sw *sw, struct sweep_refund *rf, struct action *
 	memset(&ans, 0, sizeof(ans));
 	memset(&q, 0, sizeof(q));
 	r = move_tx(sw, a, "sent", NULL, NULL,
-		    strcmp(a->state, "sent") == 0 ? "refund.abnormal.resent" : "refund.abnormal.sent",
-		    json_pack("{s:s, s:s, s:s}", "refund_id", req->refund_id, "type", req->type,
-			      "ledger_state", rf->state),
-		    err);
+	            strcmp(a->state, "sent") == 0 ? "refund.abnormal.resent"
+	                                          : "refund.abnormal.sent",
+	            json_pack("{s:s, s:s, s:s}", "refund_id", req->refund_id, "type", req->type,
+	                      "ledger_state", rf->state),
+	            err);
 	if (r < 0) {
 		if (req->bank_account)
 			crypto_wipe(req->bank_account, strlen(req->bank_account));
@@ -1492,7 +1502,7 @@ static int abnormal_send(struct sw *sw, struct sweep_refund *rf, struct action *
 	c = classify(sw, cr, NULL, &e);
 	if (c == CC_STOP) {
 		item_add(sw, rf->out_refund_no, "stopped", a->id,
-			 "the abnormal refund answer failed verification: left as sent");
+		         "the abnormal refund answer failed verification: left as sent");
 		goto out;
 	}
 	st = sw->api->last(sw->api->ctx);
@@ -1510,21 +1520,21 @@ static int abnormal_send(struct sw *sw, struct sweep_refund *rf, struct action *
 		if (c != CC_OK) {
 			sw->res->failed++;
 			item_add(sw, rf->out_refund_no, "failed", a->id,
-				 "abnormal refund answered %s; the query after it failed: %s; left "
-				 "as sent, the next sweep settles it",
-				 answer, why);
+			         "abnormal refund answered %s; the query after it failed: %s; left "
+			         "as sent, the next sweep settles it",
+			         answer, why);
 			r = audit_ev(sw, "refund.abnormal.unknown", rf->out_refund_no,
-				     json_pack("{s:I, s:s, s:s}", "action_id", (json_int_t)a->id,
-					       "answer", answer, "why", why),
-				     err);
+			             json_pack("{s:I, s:s, s:s}", "action_id", (json_int_t)a->id,
+			                       "answer", answer, "why", why),
+			             err);
 			goto out;
 		}
 		if (strcmp(q.status, "ABNORMAL") == 0) {
 			sw->res->failed++;
 			snprintf(why, sizeof(why), "abnormal refund refused: %s", e.msg);
 			item_add(sw, rf->out_refund_no, "failed", a->id, "%s", why);
-			r = move_tx(sw, a, "failed", "ABNORMAL", why, "refund.abnormal.failed", NULL,
-				    err);
+			r = move_tx(sw, a, "failed", "ABNORMAL", why, "refund.abnormal.failed",
+			            NULL, err);
 			goto out;
 		}
 	}
@@ -1537,18 +1547,18 @@ static int abnormal_send(struct sw *sw, struct sweep_refund *rf, struct action *
 		const char *status = now_->status && *now_->status ? now_->status : "PROCESSING";
 
 		r = move(sw, a, "done", status, "", "refund.abnormal.done",
-			 json_pack("{s:s, s:s, s:s}", "answer", answer, "type", req->type,
-				   "status_after", status),
-			 err);
+		         json_pack("{s:s, s:s, s:s}", "answer", answer, "type", req->type,
+		                   "status_after", status),
+		         err);
 		if (r >= 0)
 			r = refund_sync_tx(sw, rf, status, now_->refund_id, now_->success_time,
-					   "abnormal refund filed", err);
+			                   "abnormal refund filed", err);
 		r = end(sw, r, err);
 		if (r < 0)
 			goto out;
 		sw->res->abnormal_refunds++;
 		item_add(sw, rf->out_refund_no, "abnormal_refund", a->id,
-			 "abnormal refund (%s) accepted: %s at WeChat Pay", req->type, status);
+		         "abnormal refund (%s) accepted: %s at WeChat Pay", req->type, status);
 	}
 out:
 	wxpay_refund_release(&ans);
@@ -1557,7 +1567,7 @@ out:
 }
 
 static int abnormal_merchant(struct sw *sw, struct sweep_refund *rf, struct action *a,
-			     const char *refund_id, struct wxr_err *err)
+                             const char *refund_id, struct wxr_err *err)
 {
 	struct wxpay_abnormal_refund_req req;
 
@@ -1579,7 +1589,7 @@ static char *params_str(const char *params, const char *key)
 }
 
 static int settle_abnormal(struct sw *sw, struct action *a, struct sweep_refund *rf,
-			   struct wxr_err *err)
+                           struct wxr_err *err)
 {
 	struct wxpay_refund q;
 	char why[WHY_LEN];
@@ -1598,19 +1608,19 @@ static int settle_abnormal(struct sw *sw, struct action *a, struct sweep_refund 
 	if (sw->o->dry_run) {
 		sw->res->settled++;
 		item_add(sw, rf->out_refund_no, "would_settle", a->id,
-			 "would settle ABNORMAL_REFUND action %" PRId64 " (%s): WeChat Pay says %s",
-			 a->id, a->state, c == CC_NOTFOUND ? "RESOURCE_NOT_EXISTS" : q.status);
+		         "would settle ABNORMAL_REFUND action %" PRId64 " (%s): WeChat Pay says %s",
+		         a->id, a->state, c == CC_NOTFOUND ? "RESOURCE_NOT_EXISTS" : q.status);
 		goto out;
 	}
 	sw->res->settled++;
 	if (c == CC_NOTFOUND) {
 		sw->res->attention++;
 		item_add(sw, rf->out_refund_no, "attention", a->id,
-			 "WeChat Pay does not know this refund: ABNORMAL_REFUND action %" PRId64
-			 " failed",
-			 a->id);
+		         "WeChat Pay does not know this refund: ABNORMAL_REFUND action %" PRId64
+		         " failed",
+		         a->id);
 		r = move_tx(sw, a, "failed", "NOT_EXIST", "WeChat Pay does not know the refund",
-			    "refund.abnormal.failed", NULL, err);
+		            "refund.abnormal.failed", NULL, err);
 		goto out;
 	}
 	if (strcmp(q.status, "ABNORMAL") != 0) {
@@ -1620,27 +1630,28 @@ static int settle_abnormal(struct sw *sw, struct action *a, struct sweep_refund 
 		if (r < 0)
 			goto out;
 		r = move(sw, a, "done", q.status, "", "refund.abnormal.done",
-			 json_pack("{s:s, s:b, s:b}", "status_after", q.status, "settled", 1,
-				   "was_sent", was_sent),
-			 err);
+		         json_pack("{s:s, s:b, s:b}", "status_after", q.status, "settled", 1,
+		                   "was_sent", was_sent),
+		         err);
 		if (r >= 0)
 			r = refund_sync_tx(sw, rf, q.status, q.refund_id, q.success_time,
-					   "settled an abnormal refund", err);
+			                   "settled an abnormal refund", err);
 		r = end(sw, r, err);
 		if (r < 0)
 			goto out;
 		if (was_sent)
 			sw->res->abnormal_refunds++;
 		item_add(sw, rf->out_refund_no, "abnormal_refund", a->id,
-			 "settled ABNORMAL_REFUND action %" PRId64 ": %s at WeChat Pay, not sent "
-			 "again",
-			 a->id, q.status);
+		         "settled ABNORMAL_REFUND action %" PRId64 ": %s at WeChat Pay, not sent "
+		         "again",
+		         a->id, q.status);
 		goto out;
 	}
 	if (type && strcmp(type, "USER_BANK_CARD") == 0) {
 		sw->res->failed++;
-		snprintf(why, sizeof(why), "still ABNORMAL; the card details are never kept: file "
-					   "again with 'wxrecon refund abnormal --user-card'");
+		snprintf(why, sizeof(why),
+		         "still ABNORMAL; the card details are never kept: file "
+		         "again with 'wxrecon refund abnormal --user-card'");
 		item_add(sw, rf->out_refund_no, "failed", a->id, "%s", why);
 		r = move_tx(sw, a, "failed", "ABNORMAL", why, "refund.abnormal.failed", NULL, err);
 		goto out;
@@ -1648,7 +1659,7 @@ static int settle_abnormal(struct sw *sw, struct action *a, struct sweep_refund 
 	if (rid && q.refund_id && *q.refund_id && strcmp(rid, q.refund_id) != 0) {
 		sw->res->attention++;
 		snprintf(why, sizeof(why), "refund_id '%s' of the action is not WeChat Pay's '%s'",
-			 rid, q.refund_id);
+		         rid, q.refund_id);
 		item_add(sw, rf->out_refund_no, "attention", a->id, "%s", why);
 		r = move_tx(sw, a, "failed", "ABNORMAL", why, "refund.abnormal.failed", NULL, err);
 		goto out;
@@ -1688,12 +1699,12 @@ static int settle_refunds(struct sw *sw, struct wxr_err *err)
 		if (!found) {
 			sw->res->attention++;
 			item_add(sw, a->target, "attention", a->id,
-				 "ABNORMAL_REFUND action %" PRId64 " is %s but the ledger has no "
-				 "such refund",
-				 a->id, a->state);
+			         "ABNORMAL_REFUND action %" PRId64 " is %s but the ledger has no "
+			         "such refund",
+			         a->id, a->state);
 			if (!sw->o->dry_run)
 				r = move_tx(sw, a, "failed", NULL, "the ledger has no such refund",
-					    "action.failed", NULL, err);
+				            "action.failed", NULL, err);
 			if (r < 0)
 				break;
 			continue;
@@ -1718,7 +1729,7 @@ struct plan {
 };
 
 static int refund_candidate(struct sw *sw, struct sweep_refund *rf, struct plan **plan,
-			    size_t *nplan, struct wxr_err *err)
+                            size_t *nplan, struct wxr_err *err)
 {
 	struct wxpay_refund q;
 	struct action ab;
@@ -1738,31 +1749,31 @@ static int refund_candidate(struct sw *sw, struct sweep_refund *rf, struct plan 
 	if (c == CC_NOTFOUND) {
 		sw->res->attention++;
 		r = skip(sw, err, rf->out_refund_no, "attention",
-			 "WeChat Pay does not know this refund (RESOURCE_NOT_EXISTS): left alone");
+		         "WeChat Pay does not know this refund (RESOURCE_NOT_EXISTS): left alone");
 		goto out;
 	}
 	if (q.amount_refund != rf->amount_refund)
 		item_add(sw, rf->out_refund_no, "note", 0,
-			 "amounts differ: ledger %" PRId64 " fen, WeChat Pay %" PRId64 " fen",
-			 rf->amount_refund, q.amount_refund);
+		         "amounts differ: ledger %" PRId64 " fen, WeChat Pay %" PRId64 " fen",
+		         rf->amount_refund, q.amount_refund);
 	if (strcmp(q.status, rf->state) != 0) {
 		if (sw->o->dry_run) {
 			sw->res->synced++;
-			item_add(sw, rf->out_refund_no, "would_sync", 0, "would sync ledger %s -> %s",
-				 rf->state, q.status);
+			item_add(sw, rf->out_refund_no, "would_sync", 0,
+			         "would sync ledger %s -> %s", rf->state, q.status);
 		} else {
 			r = begin(sw, err);
 			if (r < 0)
 				goto out;
 			r = refund_sync_tx(sw, rf, q.status, q.refund_id, q.success_time,
-					   "refund query", err);
+			                   "refund query", err);
 			r = end(sw, r, err);
 			if (r < 0)
 				goto out;
 		}
 	}
 	r = actions_get(sw->db, sw->o->mchid, "ABNORMAL_REFUND", rf->out_refund_no, &ab, &found,
-			err);
+	                err);
 	if (r < 0)
 		goto out;
 	if (strcmp(q.status, "ABNORMAL") != 0) {
@@ -1770,18 +1781,18 @@ static int refund_candidate(struct sw *sw, struct sweep_refund *rf, struct plan 
 			/* held, and not needed any more */
 			if (sw->o->dry_run) {
 				item_add(sw, rf->out_refund_no, "would_cancel", ab.id,
-					 "would cancel held ABNORMAL_REFUND action %" PRId64
-					 ": %s at WeChat Pay",
-					 ab.id, q.status);
+				         "would cancel held ABNORMAL_REFUND action %" PRId64
+				         ": %s at WeChat Pay",
+				         ab.id, q.status);
 			} else {
 				r = move_tx(sw, &ab, "cancelled", q.status, "",
-					    "refund.abnormal.cancelled",
-					    json_pack("{s:s}", "why", "no longer ABNORMAL"), err);
+				            "refund.abnormal.cancelled",
+				            json_pack("{s:s}", "why", "no longer ABNORMAL"), err);
 				if (r < 0)
 					goto out;
 				item_add(sw, rf->out_refund_no, "cancelled", ab.id,
-					 "held abnormal refund cancelled: %s at WeChat Pay",
-					 q.status);
+				         "held abnormal refund cancelled: %s at WeChat Pay",
+				         q.status);
 			}
 		} else if (strcmp(q.status, "PROCESSING") == 0) {
 			sw->res->skipped++;
@@ -1790,7 +1801,7 @@ static int refund_candidate(struct sw *sw, struct sweep_refund *rf, struct plan 
 	}
 	if (found && strcmp(ab.state, "pending_approval") == 0) {
 		item_add(sw, rf->out_refund_no, "held", ab.id,
-			 "ABNORMAL; abnormal refund action %" PRId64 " waits for approval", ab.id);
+		         "ABNORMAL; abnormal refund action %" PRId64 " waits for approval", ab.id);
 		goto out;
 	}
 	if (found && (strcmp(ab.state, "intent") == 0 || strcmp(ab.state, "sent") == 0)) {
@@ -1802,24 +1813,24 @@ static int refund_candidate(struct sw *sw, struct sweep_refund *rf, struct plan 
 		char *type = params_str(ab.params, "type");
 
 		r = skip(sw, err, rf->out_refund_no, "attention",
-			 "ABNORMAL again after abnormal refund action %" PRId64
-			 " (%s) was accepted: not filed twice; a person must act (e.g. 'wxrecon "
-			 "refund abnormal --user-card')",
-			 ab.id, type ? type : "?");
+		         "ABNORMAL again after abnormal refund action %" PRId64
+		         " (%s) was accepted: not filed twice; a person must act (e.g. 'wxrecon "
+		         "refund abnormal --user-card')",
+		         ab.id, type ? type : "?");
 		free(type);
 		goto out;
 	}
 	if (!q.refund_id || !*q.refund_id) {
 		sw->res->failed++;
 		item_add(sw, rf->out_refund_no, "failed", 0,
-			 "ABNORMAL but the query answer has no refund_id");
+		         "ABNORMAL but the query answer has no refund_id");
 		goto out;
 	}
 	*plan = xreallocarray(*plan, *nplan + 1, sizeof(**plan));
 	(*plan)[*nplan].rf = rf;
 	(*plan)[*nplan].refund_id = xstrdup(q.refund_id);
-	(*plan)[*nplan].amount = q.amount_refund > rf->amount_refund ? q.amount_refund
-								     : rf->amount_refund;
+	(*plan)[*nplan].amount =
+	        q.amount_refund > rf->amount_refund ? q.amount_refund : rf->amount_refund;
 	(*plan)[*nplan].hold = (*plan)[*nplan].amount > sw->o->cfg->approval_above;
 	(*nplan)++;
 out:
@@ -1831,7 +1842,7 @@ out:
 static json_t *abnormal_params(const struct plan *p, const char *type)
 {
 	return json_pack("{s:s, s:s, s:s, s:I}", "refund_id", p->refund_id, "out_refund_no",
-			 p->rf->out_refund_no, "type", type, "amount", (json_int_t)p->amount);
+	                 p->rf->out_refund_no, "type", type, "amount", (json_int_t)p->amount);
 }
 
 static int file_abnormal(struct sw *sw, struct plan *p, struct wxr_err *err)
@@ -1843,20 +1854,20 @@ static int file_abnormal(struct sw *sw, struct plan *p, struct wxr_err *err)
 
 	if (p->hold)
 		snprintf(note, sizeof(note),
-			 "%" PRId64 " fen is above approval_above = %" PRId64
-			 " fen: 'wxrecon approve ID' releases it",
-			 p->amount, sw->o->cfg->approval_above);
+		         "%" PRId64 " fen is above approval_above = %" PRId64
+		         " fen: 'wxrecon approve ID' releases it",
+		         p->amount, sw->o->cfg->approval_above);
 	if (sw->o->dry_run) {
 		if (p->hold) {
 			sw->res->new_held++;
 			item_add(sw, p->rf->out_refund_no, "would_hold", 0,
-				 "would hold an abnormal refund (MERCHANT_BANK_CARD): %s", note);
+			         "would hold an abnormal refund (MERCHANT_BANK_CARD): %s", note);
 		} else {
 			sw->res->abnormal_refunds++;
 			item_add(sw, p->rf->out_refund_no, "would_file", 0,
-				 "would file an abnormal refund (MERCHANT_BANK_CARD) of %" PRId64
-				 " fen, refund_id %s",
-				 p->amount, p->refund_id);
+			         "would file an abnormal refund (MERCHANT_BANK_CARD) of %" PRId64
+			         " fen, refund_id %s",
+			         p->amount, p->refund_id);
 		}
 		return 0;
 	}
@@ -1864,20 +1875,21 @@ static int file_abnormal(struct sw *sw, struct plan *p, struct wxr_err *err)
 	r = begin(sw, err);
 	if (r < 0)
 		return r;
-	r = open_action(sw, "ABNORMAL_REFUND", p->rf->out_refund_no,
-			p->hold ? "pending_approval" : "intent", true, p->amount,
-			abnormal_params(p, "MERCHANT_BANK_CARD"), p->hold ? note : NULL,
-			rearm_abnormal, p->hold ? "refund.abnormal.held" : "refund.abnormal.intent",
-			json_pack("{s:s, s:s}", "refund_status", "ABNORMAL", "type",
-				  "MERCHANT_BANK_CARD"),
-			&a, &written, err);
+	r = open_action(
+	        sw, "ABNORMAL_REFUND", p->rf->out_refund_no,
+	        p->hold ? "pending_approval" : "intent", true, p->amount,
+	        abnormal_params(p, "MERCHANT_BANK_CARD"), p->hold ? note : NULL, rearm_abnormal,
+	        p->hold ? "refund.abnormal.held" : "refund.abnormal.intent",
+	        json_pack("{s:s, s:s}", "refund_status", "ABNORMAL", "type", "MERCHANT_BANK_CARD"),
+	        &a, &written, err);
 	r = end(sw, r, err);
 	if (r < 0)
 		return r;
 	if (!written) {
 		sw->res->attention++;
 		item_add(sw, p->rf->out_refund_no, "attention", a.id,
-			 "ABNORMAL_REFUND action %" PRId64 " is %s: not filed again", a.id, a.state);
+		         "ABNORMAL_REFUND action %" PRId64 " is %s: not filed again", a.id,
+		         a.state);
 		goto out;
 	}
 	if (p->hold) {
@@ -1893,7 +1905,7 @@ out:
 }
 
 int sweep_refunds(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,
-		  struct sweep_result *out, struct wxr_err *err)
+                  struct sweep_result *out, struct wxr_err *err)
 {
 	struct sw sw;
 	struct sweep_refund *cands = NULL;
@@ -1905,15 +1917,16 @@ int sweep_refunds(struct db *db, const struct sweep_api *api, const struct sweep
 
 	sw_init(&sw, db, api, o, out, "sweep");
 	r = audit_ev(&sw, "sweep.start", "refunds",
-		     json_pack("{s:s, s:I, s:s}", "what", "sweep refunds", "limit",
-			       (json_int_t)o->limit, "now", sw.now),
-		     err);
+	             json_pack("{s:s, s:I, s:s}", "what", "sweep refunds", "limit",
+	                       (json_int_t)o->limit, "now", sw.now),
+	             err);
 	if (r < 0)
 		return r;
 	if (strcmp(o->cfg->abnormal_refund_type, "MERCHANT_BANK_CARD") != 0) {
-		r = err_set(err, WXR_ECONFIG, "abnormal_refund_type '%s': the sweep files only "
-					      "MERCHANT_BANK_CARD",
-			    o->cfg->abnormal_refund_type);
+		r = err_set(err, WXR_ECONFIG,
+		            "abnormal_refund_type '%s': the sweep files only "
+		            "MERCHANT_BANK_CARD",
+		            o->cfg->abnormal_refund_type);
 		goto out;
 	}
 	/* 1. unfinished and approved abnormal refunds; stale holds */
@@ -1945,14 +1958,14 @@ int sweep_refunds(struct db *db, const struct sweep_api *api, const struct sweep
 		amount += plan[i].amount;
 	}
 	if (sweep_brake(count, o->cfg->abnormal_refund_max_per_run, "abnormal_refund_max_per_run",
-			amount, o->cfg->abnormal_refund_max_amount_per_run,
-			"abnormal_refund_max_amount_per_run", "abnormal refunds to file", out->brake,
-			sizeof(out->brake))) {
+	                amount, o->cfg->abnormal_refund_max_amount_per_run,
+	                "abnormal_refund_max_amount_per_run", "abnormal refunds to file",
+	                out->brake, sizeof(out->brake))) {
 		out->braked = true;
 		r = audit_ev(&sw, "sweep.brake", "refunds",
-			     json_pack("{s:s, s:I, s:I}", "why", out->brake, "count",
-				       (json_int_t)count, "amount", (json_int_t)amount),
-			     err);
+		             json_pack("{s:s, s:I, s:I}", "why", out->brake, "count",
+		                       (json_int_t)count, "amount", (json_int_t)amount),
+		             err);
 		goto out;
 	}
 	/* 4. file them, one at a time, intent first */
@@ -1970,11 +1983,11 @@ out:
 }
 
 int sweep_refund_user_card(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,
-			   struct sweep_user_card *card, struct sweep_result *out,
-			   struct wxr_err *err)
+                           struct sweep_user_card *card, struct sweep_result *out,
+                           struct wxr_err *err)
 {
-	static const char *const rearm_hand[] = { "failed", "done", "cancelled",
-						  "pending_approval", NULL };
+	static const char *const rearm_hand[] = { "failed", "done", "cancelled", "pending_approval",
+		                                  NULL };
 	struct sw sw;
 	struct sweep_refund rf;
 	struct wxpay_refund q;
@@ -1994,7 +2007,8 @@ int sweep_refund_user_card(struct db *db, const struct sweep_api *api, const str
 	if (r < 0)
 		goto out;
 	if (!found) {
-		r = err_set(err, WXR_ENOTFOUND, "no refund '%s' in the ledger", card->out_refund_no);
+		r = err_set(err, WXR_ENOTFOUND, "no refund '%s' in the ledger",
+		            card->out_refund_no);
 		goto out;
 	}
 	r = actions_get(db, o->mchid, "ABNORMAL_REFUND", card->out_refund_no, &ab, &found, err);
@@ -2002,9 +2016,9 @@ int sweep_refund_user_card(struct db *db, const struct sweep_api *api, const str
 		goto out;
 	if (found && (strcmp(ab.state, "intent") == 0 || strcmp(ab.state, "sent") == 0)) {
 		r = err_set(err, WXR_EFAIL,
-			    "abnormal refund action %" PRId64 " of '%s' is %s (unfinished): run "
-			    "'wxrecon sweep refunds' to settle it first",
-			    ab.id, card->out_refund_no, ab.state);
+		            "abnormal refund action %" PRId64 " of '%s' is %s (unfinished): run "
+		            "'wxrecon sweep refunds' to settle it first",
+		            ab.id, card->out_refund_no, ab.state);
 		goto out;
 	}
 	c = query_refund(&sw, card->out_refund_no, &q, why, sizeof(why));
@@ -2014,7 +2028,7 @@ int sweep_refund_user_card(struct db *db, const struct sweep_api *api, const str
 	}
 	if (c == CC_NOTFOUND) {
 		r = err_set(err, WXR_EAPI, "WeChat Pay does not know refund '%s'",
-			    card->out_refund_no);
+		            card->out_refund_no);
 		goto out;
 	}
 	if (c == CC_FAIL) {
@@ -2025,42 +2039,43 @@ int sweep_refund_user_card(struct db *db, const struct sweep_api *api, const str
 		r = begin(&sw, err);
 		if (r >= 0)
 			r = refund_sync_tx(&sw, &rf, q.status, q.refund_id, q.success_time,
-					   "refund query", err);
+			                   "refund query", err);
 		r = end(&sw, r, err);
 		if (r >= 0)
-			r = err_set(err, WXR_EFAIL,
-				    "refund '%s' is %s at WeChat Pay, not ABNORMAL: nothing to file",
-				    card->out_refund_no, q.status);
+			r = err_set(
+			        err, WXR_EFAIL,
+			        "refund '%s' is %s at WeChat Pay, not ABNORMAL: nothing to file",
+			        card->out_refund_no, q.status);
 		goto out;
 	}
 	if (!q.refund_id || !*q.refund_id) {
 		r = err_set(err, WXR_EAPI, "the query answer for '%s' has no refund_id",
-			    card->out_refund_no);
+		            card->out_refund_no);
 		goto out;
 	}
 	r = begin(&sw, err);
 	if (r < 0)
 		goto out;
 	if (strcmp(rf.state, "ABNORMAL") != 0)
-		r = refund_sync_tx(&sw, &rf, q.status, q.refund_id, q.success_time,
-					   "refund query", err);
+		r = refund_sync_tx(&sw, &rf, q.status, q.refund_id, q.success_time, "refund query",
+		                   err);
 	if (r >= 0)
 		r = open_action(&sw, "ABNORMAL_REFUND", card->out_refund_no, "intent", true,
-				q.amount_refund,
-				json_pack("{s:s, s:s, s:s, s:s, s:I, s:s?}", "refund_id",
-					  q.refund_id, "out_refund_no", card->out_refund_no, "type",
-					  "USER_BANK_CARD", "bank_type", card->bank_type, "amount",
-					  (json_int_t)q.amount_refund, "by", o->who),
-				"filed by hand", rearm_hand, "refund.abnormal.intent",
-				json_pack("{s:s, s:s}", "type", "USER_BANK_CARD", "bank_type",
-					  card->bank_type),
-				&a, &written, err);
+		                q.amount_refund,
+		                json_pack("{s:s, s:s, s:s, s:s, s:I, s:s?}", "refund_id",
+		                          q.refund_id, "out_refund_no", card->out_refund_no, "type",
+		                          "USER_BANK_CARD", "bank_type", card->bank_type, "amount",
+		                          (json_int_t)q.amount_refund, "by", o->who),
+		                "filed by hand", rearm_hand, "refund.abnormal.intent",
+		                json_pack("{s:s, s:s}", "type", "USER_BANK_CARD", "bank_type",
+		                          card->bank_type),
+		                &a, &written, err);
 	r = end(&sw, r, err);
 	if (r < 0)
 		goto out;
 	if (!written) {
 		r = err_set(err, WXR_EFAIL, "abnormal refund action %" PRId64 " of '%s' is %s",
-			    a.id, card->out_refund_no, a.state);
+		            a.id, card->out_refund_no, a.state);
 		goto out;
 	}
 	checkpoint(&sw, SWEEP_AT_AFTER_INTENT);

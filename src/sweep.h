@@ -35,12 +35,12 @@
 struct sweep_api {
 	void *ctx;
 	int (*query_order)(void *ctx, const char *out_trade_no, struct wxpay_transaction *out,
-			   struct wxr_err *err);
+	                   struct wxr_err *err);
 	int (*close_order)(void *ctx, const char *out_trade_no, struct wxr_err *err);
 	int (*query_refund)(void *ctx, const char *out_refund_no, struct wxpay_refund *out,
-			    struct wxr_err *err);
+	                    struct wxr_err *err);
 	int (*abnormal_refund)(void *ctx, struct wxpay_abnormal_refund_req *req,
-			       struct wxpay_refund *out, struct wxr_err *err);
+	                       struct wxpay_refund *out, struct wxr_err *err);
 	/* What the last call got back (borrowed). */
 	const struct wxpay_status *(*last)(void *ctx);
 	/* True once a response failed verification. */
@@ -73,9 +73,10 @@ struct sweep_opts {
 
 /* One line of the outcome, for people. */
 struct sweep_item {
-	char *target;      /* out_trade_no or out_refund_no */
-	const char *what;  /* static: "closed", "marked_paid", "held", "failed", "would_close", ... */
-	char *detail;      /* one line */
+	char *target; /* out_trade_no or out_refund_no */
+	const char
+	        *what; /* static: "closed", "marked_paid", "held", "failed", "would_close", ... */
+	char *detail;  /* one line */
 	int64_t action_id; /* 0 = none */
 };
 
@@ -101,7 +102,7 @@ struct sweep_result {
 	bool braked;
 	char brake[256]; /* why, one line */
 	bool stopped;
-	char stop[512];  /* why every call stopped (a response failed verification) */
+	char stop[512];   /* why every call stopped (a response failed verification) */
 	int64_t *actions; /* ids of the actions this run wrote or moved, in order */
 	size_t nactions;
 	struct sweep_item *items;
@@ -116,9 +117,9 @@ void sweep_result_release(struct sweep_result *r);
  * usage). The caller holds the run lock.
  */
 int sweep_orders(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,
-		 struct sweep_result *out, struct wxr_err *err);
+                 struct sweep_result *out, struct wxr_err *err);
 int sweep_refunds(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,
-		  struct sweep_result *out, struct wxr_err *err);
+                  struct sweep_result *out, struct wxr_err *err);
 
 /* USER_BANK_CARD by hand (`refund abnormal --user-card`). */
 struct sweep_user_card {
@@ -130,8 +131,8 @@ struct sweep_user_card {
 /* Queries the refund (it must be ABNORMAL), writes the intent (type and
  * bank_type only: never the card or the name), sends, records. */
 int sweep_refund_user_card(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,
-			   struct sweep_user_card *card, struct sweep_result *out,
-			   struct wxr_err *err);
+                           struct sweep_user_card *card, struct sweep_result *out,
+                           struct wxr_err *err);
 
 /*
  * The exit status of a result: WXR_ESIG when calls were stopped, WXR_EFAIL
@@ -150,7 +151,7 @@ enum sweep_order_decision {
 	SWEEP_ORDER_SKIP       /* PAYERROR, REVOKED or unknown: not ours to decide */
 };
 enum sweep_order_decision sweep_decide_order(const char *trade_state, bool has_expire,
-					     int64_t expire_ts, int64_t now);
+                                             int64_t expire_ts, int64_t now);
 
 enum sweep_close_outcome {
 	SWEEP_CLOSE_DONE,  /* CLOSED: the close took effect */
@@ -170,7 +171,7 @@ const char *sweep_paid_state(const char *trade_state, int64_t total_fen, int64_t
  * to close, more than close_max_per_run = 1000; nothing was done".
  */
 bool sweep_brake(long count, long max_count, const char *count_key, int64_t amount_fen,
-		 int64_t max_amount_fen, const char *amount_key, const char *what, char *why,
-		 size_t n);
+                 int64_t max_amount_fen, const char *amount_key, const char *what, char *why,
+                 size_t n);
 
 #endif

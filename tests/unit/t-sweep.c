@@ -41,7 +41,7 @@ struct f_refund {
 };
 
 struct f_fault {
-	char op; /* Q query order, C close, R query refund, A abnormal refund */
+	char op;  /* Q query order, C close, R query refund, A abnormal refund */
 	int skip; /* matching calls let through first */
 	int count;
 	int r;
@@ -203,8 +203,8 @@ static void refund_fill(const struct f_refund *f, struct wxpay_refund *out)
 	out->user_received_account = xstrdup("");
 	out->funds_account = xstrdup("AVAILABLE");
 	out->create_time = xstrdup("2026-11-01T09:00:00+08:00");
-	out->success_time = xstrdup(strcmp(f->status, "SUCCESS") == 0 ? "2026-11-01T09:05:00+08:00"
-								       : "");
+	out->success_time =
+	        xstrdup(strcmp(f->status, "SUCCESS") == 0 ? "2026-11-01T09:05:00+08:00" : "");
 	out->amount_refund = f->amount;
 	out->amount_total = 100000;
 	out->currency = xstrdup("CNY");
@@ -229,7 +229,7 @@ static int fq_refund(void *ctx, const char *orn, struct wxpay_refund *out, struc
 }
 
 static int f_abnormal(void *ctx, struct wxpay_abnormal_refund_req *req, struct wxpay_refund *out,
-		      struct wxr_err *err)
+                      struct wxr_err *err)
 {
 	struct f_refund *f = f_refund(req->out_refund_no);
 	int r;
@@ -409,7 +409,7 @@ static char *q1(struct db *db, const char *fmt, ...)
 
 /* created 2h ago, NOTPAY */
 static void ledger_order(struct db *db, const char *otn, int64_t amount, int64_t age_s,
-			 const char *expire)
+                         const char *expire)
 {
 	sql(db,
 	    "INSERT INTO ledger_orders (mchid, out_trade_no, amount_total, state, created_at,"
@@ -435,7 +435,8 @@ static const char *order_state(struct db *db, const char *otn)
 
 static const char *action_state(struct db *db, const char *kind, const char *target)
 {
-	return q1(db, "SELECT state FROM actions WHERE kind = '%s' AND target = '%s'", kind, target);
+	return q1(db, "SELECT state FROM actions WHERE kind = '%s' AND target = '%s'", kind,
+	          target);
 }
 
 static void opts_init(struct sweep_opts *o)
@@ -483,7 +484,8 @@ static void test_decisions(void)
 	is_int(sweep_decide_order("NOTPAY", false, 0, NOW), SWEEP_ORDER_CLOSE, "NOTPAY: close");
 	is_int(sweep_decide_order("SUCCESS", false, 0, NOW), SWEEP_ORDER_MARK_PAID,
 	       "SUCCESS: mark paid");
-	is_int(sweep_decide_order("REFUND", false, 0, NOW), SWEEP_ORDER_MARK_PAID, "REFUND: mark paid");
+	is_int(sweep_decide_order("REFUND", false, 0, NOW), SWEEP_ORDER_MARK_PAID,
+	       "REFUND: mark paid");
 	is_int(sweep_decide_order("CLOSED", false, 0, NOW), SWEEP_ORDER_CLOSED, "CLOSED: record");
 	is_int(sweep_decide_order("USERPAYING", false, 0, NOW), SWEEP_ORDER_WAIT,
 	       "USERPAYING without time_expire: wait");
@@ -545,7 +547,8 @@ static void test_actions_table(void)
 	c.to = "sent";
 	c.now = n.now;
 	is_int(actions_move(db, a.id, "intent", &c, &err), 0, "intent -> sent");
-	ok(actions_move(db, a.id, "intent", &c, &err) < 0, "a stale move is refused (compare-and-set)");
+	ok(actions_move(db, a.id, "intent", &c, &err) < 0,
+	   "a stale move is refused (compare-and-set)");
 	ok(strstr(err.msg, "no longer intent") != NULL, "and says so");
 	is_str(q1(db, "SELECT attempts FROM actions WHERE id = %lld", (long long)a.id), "1",
 	       "sent counts an attempt");
@@ -566,7 +569,7 @@ static void test_actions_table(void)
 	n.amount = 60000;
 	is_int(actions_open(db, &n, NULL, &b, &written, &err), 0, "a held action");
 	is_int(actions_count(db, "1900000001", (const char *const[]){ "ABNORMAL_REFUND", NULL },
-			     "pending_approval", &cnt, &err),
+	                     "pending_approval", &cnt, &err),
 	       0, "count");
 	is_int(cnt, 1, "one waits for approval");
 	ok(actions_approve(db, a.id, "1900000001", "bob", NULL, n.now, &a, &err) < 0,
@@ -578,7 +581,7 @@ static void test_actions_table(void)
 	is_int(actions_approve(db, b.id, "1900000001", "bob", "ok", n.now, &a, &err), 0, "approve");
 	is_str(action_state(db, "ABNORMAL_REFUND", "RF1"), "intent", "approved: intent");
 	is_str(q1(db, "SELECT approved_by || '|' || approval_note FROM actions WHERE id = %lld",
-		  (long long)b.id),
+	          (long long)b.id),
 	       "bob|ok", "who and why are kept");
 	action_release(&a);
 	action_release(&b);
@@ -630,8 +633,8 @@ static void test_orders_basic(void)
 	ledger_order(db, "ORDYOUNG001", 100, 600, NULL);
 	ledger_order(db, "ORDNOTEXP01", 100, 7200, "1793590000");
 	sql(db, "INSERT INTO ledger_refunds (mchid, out_refund_no, out_trade_no, amount_refund,"
-		" state, created_at, created_ts, created_date, updated_at) VALUES ('1900000001',"
-		" 'RFX', 'ORDREFUND01', 200, 'SUCCESS', 'x', 1, '2026-11-01', 'x')");
+	        " state, created_at, created_ts, created_date, updated_at) VALUES ('1900000001',"
+	        " 'RFX', 'ORDREFUND01', 200, 'SUCCESS', 'x', 1, '2026-11-01', 'x')");
 	opts_init(&o);
 	is_int(run_orders(db, &o, &res), 0, "sweep orders runs");
 	is_int(res.eligible, 6, "six candidates: too young and not expired are left out");
@@ -645,8 +648,9 @@ static void test_orders_basic(void)
 	is_str(order_state(db, "ORDNOTPAY01"), "CLOSED", "closed in the ledger");
 	is_str(action_state(db, "ORDER_CLOSE", "ORDNOTPAY01"), "done", "ORDER_CLOSE done");
 	is_str(order_state(db, "ORDPAID0001"), "PAID", "missed payment: PAID");
-	is_str(q1(db, "SELECT transaction_id || '|' || paid_at || '|' || paid_date FROM ledger_orders"
-		      " WHERE out_trade_no = 'ORDPAID0001'"),
+	is_str(q1(db,
+	          "SELECT transaction_id || '|' || paid_at || '|' || paid_date FROM ledger_orders"
+	          " WHERE out_trade_no = 'ORDPAID0001'"),
 	       "4200000001202611020000000002|2026-11-02T09:59:00+08:00|2026-11-02",
 	       "with transaction_id, paid_at and paid_date in Asia/Shanghai");
 	is_str(order_state(db, "ORDREFUND01"), "PARTIAL_REFUNDED", "REFUND with a part refunded");
@@ -665,11 +669,12 @@ static void test_orders_basic(void)
 	is_int(count_in_log("Q:ORDYOUNG001") + count_in_log("Q:ORDNOTEXP01"), 0,
 	       "too young and not yet expired: not even queried");
 	ok(strstr(q1(db, "SELECT group_concat(event, ',') FROM audit_log"),
-		  "order.close.intent,order.close.sent,order.close.done") != NULL,
+	          "order.close.intent,order.close.sent,order.close.done") != NULL,
 	   "the close is audited intent, sent, done");
-	is_str(q1(db, "SELECT replace(detail, action_id_text, 'N') FROM audit_log, (SELECT"
-		      " '\"action_id\":' || id AS action_id_text FROM actions WHERE kind ="
-		      " 'ORDER_CLOSE' AND target = 'ORDNOTPAY01') WHERE event = 'order.close.done'"),
+	is_str(q1(db,
+	          "SELECT replace(detail, action_id_text, 'N') FROM audit_log, (SELECT"
+	          " '\"action_id\":' || id AS action_id_text FROM actions WHERE kind ="
+	          " 'ORDER_CLOSE' AND target = 'ORDNOTPAY01') WHERE event = 'order.close.done'"),
 	       "{N,\"after\":\"done\",\"before\":\"sent\",\"close_answer\":\"204\","
 	       "\"kind\":\"ORDER_CLOSE\",\"ledger_after\":\"CLOSED\",\"ledger_before\":\"NOTPAY\","
 	       "\"ledger_changed\":true,\"result\":\"CLOSED\",\"trade_state\":\"CLOSED\"}",
@@ -689,11 +694,11 @@ static void test_orders_basic(void)
 		struct wxr_err err = WXR_ERR_INIT;
 		struct action a;
 		int64_t mp = strtoll(q1(db, "SELECT id FROM actions WHERE kind = 'ORDER_MARK_PAID'"
-					    " AND state = 'pending_approval'"),
-				     NULL, 10);
+		                            " AND state = 'pending_approval'"),
+		                     NULL, 10);
 		int64_t cl = strtoll(q1(db, "SELECT id FROM actions WHERE kind = 'ORDER_CLOSE'"
-					    " AND state = 'pending_approval'"),
-				     NULL, 10);
+		                            " AND state = 'pending_approval'"),
+		                     NULL, 10);
 
 		memset(&a, 0, sizeof(a));
 		is_int(actions_approve(db, mp, "1900000001", "alice", NULL, "t", &a, &err), 0,
@@ -858,7 +863,8 @@ static void test_orders_safety(void)
 	is_int(res.eligible, 5, "of five");
 	is_int(res.closed, 2, "two closed");
 	is_int(status_of(&res), 0, "--limit is not a brake: exit 0");
-	is_str(order_state(db, "ORDBRAKE000"), "CLOSED", "oldest first (by created_ts, then number)");
+	is_str(order_state(db, "ORDBRAKE000"), "CLOSED",
+	       "oldest first (by created_ts, then number)");
 	is_str(order_state(db, "ORDBRAKE004"), "NOTPAY", "the rest wait");
 	sweep_result_release(&res);
 
@@ -870,11 +876,11 @@ static void test_orders_safety(void)
 		char before[64];
 
 		snprintf(before, sizeof(before), "%s",
-			 q1(db, "SELECT count(*) || '/' || max(id) FROM audit_log"));
+		         q1(db, "SELECT count(*) || '/' || max(id) FROM audit_log"));
 		is_int(run_orders(db, &o, &res), 0, "a dry run");
 		is_int(res.closed, 3, "plans three closes");
 		is_int(count_in_log("C:ORDBRAKE002") + count_in_log("C:ORDBRAKE003") +
-			       count_in_log("C:ORDBRAKE004"),
+		               count_in_log("C:ORDBRAKE004"),
 		       0, "makes no close");
 		is_str(q1(db, "SELECT count(*) FROM actions"), "2", "writes no intent");
 		is_str(order_state(db, "ORDBRAKE004"), "NOTPAY", "changes no ledger row");
@@ -992,7 +998,7 @@ static int run_child(bool refunds, const char *point)
 static void test_crash_orders(void)
 {
 	static const char *const points[] = { SWEEP_AT_AFTER_INTENT, SWEEP_AT_AFTER_SENT,
-					      SWEEP_AT_AFTER_CALL };
+		                              SWEEP_AT_AFTER_CALL };
 	static const char *const left[] = { "intent", "sent", "sent" };
 	static const int closes_before[] = { 0, 0, 1 };
 
@@ -1010,7 +1016,8 @@ static void test_crash_orders(void)
 		snprintf(name, sizeof(name), "close: killed %s", points[i]);
 		is_int(run_child(false, points[i]), 137, name);
 		db = db_again();
-		is_str(action_state(db, "ORDER_CLOSE", "ORDCRASH001"), left[i], "the action is left");
+		is_str(action_state(db, "ORDER_CLOSE", "ORDCRASH001"), left[i],
+		       "the action is left");
 		is_int(count_in_log("C:ORDCRASH001"), closes_before[i], "closes sent so far");
 		opts_init(&o);
 		is_int(run_orders(db, &o, &res), 0, "the next sweep");
@@ -1026,7 +1033,7 @@ static void test_crash_orders(void)
 static void test_crash_refunds(void)
 {
 	static const char *const points[] = { SWEEP_AT_AFTER_INTENT, SWEEP_AT_AFTER_SENT,
-					      SWEEP_AT_AFTER_CALL };
+		                              SWEEP_AT_AFTER_CALL };
 	static const int sent_before[] = { 0, 0, 1 };
 
 	for (int i = 0; i < 3; i++) {
@@ -1080,7 +1087,7 @@ static void test_refunds(void)
 	opts_init(&o);
 	is_int(run_refunds(db, &o, &res), 0, "sweep refunds");
 	is_str(q1(db, "SELECT state || '|' || success_at FROM ledger_refunds WHERE"
-		      " out_refund_no = 'RFSUCCESS1'"),
+	              " out_refund_no = 'RFSUCCESS1'"),
 	       "SUCCESS|2026-11-01T09:05:00+08:00", "SUCCESS synced with its time");
 	is_str(q1(db, "SELECT state FROM ledger_refunds WHERE out_refund_no = 'RFCLOSED01'"),
 	       "CLOSED", "CLOSED synced");
@@ -1102,7 +1109,7 @@ static void test_refunds(void)
 	{
 		struct action a;
 		int64_t id = strtoll(q1(db, "SELECT id FROM actions WHERE target = 'RFBIG00001'"),
-				     NULL, 10);
+		                     NULL, 10);
 
 		is_int(actions_approve(db, id, "1900000001", "alice", NULL, "t", &a, &err), 0,
 		       "approve");
@@ -1141,14 +1148,14 @@ static void test_refunds(void)
 		is_str(F->got_name, "Zhang San", "and the name");
 		ok(account[0] == '\0' && name[0] == '\0', "our copies are wiped");
 		is_str(q1(db, "SELECT count(*) FROM actions WHERE params LIKE '%%622588%%' OR"
-			      " params LIKE '%%Zhang%%' OR note LIKE '%%622588%%'"),
+		              " params LIKE '%%Zhang%%' OR note LIKE '%%622588%%'"),
 		       "0", "not in the actions");
 		is_str(q1(db, "SELECT count(*) FROM audit_log WHERE detail LIKE '%%622588%%' OR"
-			      " detail LIKE '%%Zhang%%'"),
+		              " detail LIKE '%%Zhang%%'"),
 		       "0", "not in the audit log");
 		ok(strstr(q1(db, "SELECT params FROM actions WHERE kind = 'ABNORMAL_REFUND' AND"
-				 " target = 'RFABN00001'"),
-			  "\"bank_type\":\"CMB_DEBIT\"") != NULL,
+		                 " target = 'RFABN00001'"),
+		          "\"bank_type\":\"CMB_DEBIT\"") != NULL,
 		   "params keep the type and bank only");
 		sweep_result_release(&res);
 		o.who = NULL;
@@ -1199,7 +1206,7 @@ static void test_refunds(void)
 	sql(db, "UPDATE ledger_refunds SET state = 'SUCCESS' WHERE out_refund_no = 'RFB2'");
 	is_int(run_refunds(db, &o, &res), 0, "the ledger has the other as SUCCESS");
 	is_str(q1(db, "SELECT state || '|' || result FROM actions WHERE kind = 'ABNORMAL_REFUND'"
-		      " AND target = 'RFB2'"),
+	              " AND target = 'RFB2'"),
 	       "cancelled|LEDGER_SUCCESS", "its stale hold is cancelled too");
 	is_int(status_of(&res), 0, "exit 0");
 	sweep_result_release(&res);
