@@ -454,7 +454,7 @@ static enum cc query_order(struct sw *sw, const char *otn, struct wxpay_transact
 		snprintf(why, n, "the query answer names another merchant '%s'", t->mchid);
 		return CC_FAIL;
 	}
-	if (c == CC_OK && !t->trade_state) {
+	if (c == CC_OK && (!t->trade_state || !*t->trade_state)) {
 		snprintf(why, n, "the query answer has no trade_state");
 		return CC_FAIL;
 	}
@@ -478,7 +478,7 @@ static enum cc query_refund(struct sw *sw, const char *orn, struct wxpay_refund 
 		snprintf(why, n, "the query answer names another refund '%s'", q->out_refund_no);
 		return CC_FAIL;
 	}
-	if (c == CC_OK && !q->status) {
+	if (c == CC_OK && (!q->status || !*q->status)) {
 		snprintf(why, n, "the query answer has no status");
 		return CC_FAIL;
 	}
