@@ -1801,3 +1801,61 @@ int db_recon_end(struct db *db, struct db_recon_tx *tx, bool commit, struct wxr_
 	db_rollback(db);
 	return r;
 }
+
+static const char *col_or_null(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(st, i);
+}
+
+int db_recon_list(struct db *db, const char *mchid, const char *from, const char *to,
+		  const char *status,
+		  int (*cb)(void *ctx, const struct recon_disc *d, struct wxr_err *err), void *ctx,
+		  struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT id, date, kind, key, out_trade_no, out_refund_no, transaction_id,"
+		       " ledger_amount, bill_amount, ledger_state, bill_state, status, resolution,"
+		       " resolved_by FROM discrepancies"
+		       " WHERE (?1 = '' OR mchid = ?1) AND date >= ?2 AND date <= ?3"
+		       " AND (?4 = 'all' OR (?4 = 'open' AND status = 'open')"
+		       "      OR (?4 = 'resolved' AND status IN ('resolved', 'auto_resolved')))"
+		       " ORDER BY date, id",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid ? mchid : "");
+	db_bind_text(st, 2, from ? from : "0000-00-00");
+	db_bind_text(st, 3, to ? to : "9999-99-99");
+	db_bind_text(st, 4, status);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct recon_disc d;
+
+		memset(&d, 0, sizeof(d));
+		d.id = sqlite3_column_int64(st, 0);
+		d.date = db_col_text(st, 1);
+		d.kind = db_col_text(st, 2);
+		d.key = db_col_text(st, 3);
+		d.out_trade_no = col_or_null(st, 4);
+		d.out_refund_no = col_or_null(st, 5);
+		d.transaction_id = col_or_null(st, 6);
+		d.has_ledger_amount = sqlite3_column_type(st, 7) != SQLITE_NULL;
+		d.ledger_amount = sqlite3_column_int64(st, 7);
+		d.has_bill_amount = sqlite3_column_type(st, 8) != SQLITE_NULL;
+		d.bill_amount = sqlite3_column_int64(st, 8);
+		d.ledger_state = col_or_null(st, 9);
+		d.bill_state = col_or_null(st, 10);
+		d.status = db_col_text(st, 11);
+		d.resolution = col_or_null(st, 12);
+		d.resolved_by = col_or_null(st, 13);
+		r = cb(ctx, &d, err);
+		if (r < 0)
+			goto out;
+	}
+	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read discrepancies");
+out:
+	sqlite3_finalize(st);
+	return r;
+}

@@ -11,6 +11,8 @@
  */
 #include "reconcile.h"
 
+#include "money.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,14 +86,7 @@ void recon_opts_init(struct recon_opts *opts)
 
 int64_t recon_fee_to_fen(int64_t fee_e5)
 {
-	int64_t q = fee_e5 / 1000; /* 1 fen = 1000 x 0.00001 yuan; truncates toward zero */
-	int64_t rem = fee_e5 % 1000;
-
-	if (rem >= 500)
-		q++;
-	else if (rem <= -500)
-		q--;
-	return q;
+	return money_fee_to_fen(fee_e5); /* the one rounding rule (SPEC 8) */
 }
 
 char *recon_pac_refund_no(const char *out_trade_no)

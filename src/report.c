@@ -4,6 +4,8 @@
  */
 #include "report.h"
 
+#include "money.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +30,7 @@ const char *report_bill_name(enum report_bill b)
 
 int64_t report_fee_to_fen(int64_t fee_e5)
 {
-	int64_t q = fee_e5 / 1000;
-	int64_t rem = fee_e5 % 1000; /* C99: same sign as fee_e5 */
-
-	if (rem >= 500)
-		q++;
-	else if (rem <= -500)
-		q--;
-	return q;
+	return money_fee_to_fen(fee_e5); /* the one rounding rule (SPEC 8) */
 }
 
 int report_format_amount(int64_t v, int scale, bool group, char out[REPORT_AMOUNT_LEN])
