@@ -233,7 +233,7 @@ test_expect_success 'the next sweep settles it by a query, without a second clos
 '
 
 test_expect_code 1 'another process holding the lock: exit 1, naming it' '
-	db "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at) VALUES (\"1900000001\", \"run\", 77, $$, \"$(hostname)\", \"2026-11-02T02:00:00Z\")" &&
+	db "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at) VALUES (\"1900000001\", \"run\", 77, $$, \"$(uname -n)\", \"2026-11-02T02:00:00Z\")" &&
 	wxrecon sweep orders 2>err
 '
 test_expect_success 'the lock message names the run' '
@@ -241,7 +241,7 @@ test_expect_success 'the lock message names the run' '
 	db "DELETE FROM locks"
 '
 test_expect_success 'a step of the run holding the lock shares it' '
-	db "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at) VALUES (\"1900000001\", \"run\", 77, $$, \"$(hostname)\", \"2026-11-02T02:00:00Z\")" &&
+	db "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at) VALUES (\"1900000001\", \"run\", 77, $$, \"$(uname -n)\", \"2026-11-02T02:00:00Z\")" &&
 	WXRECON_RUN_ID=77 wxrecon -q --json sweep orders >out &&
 	test "$(db "SELECT count(*) FROM locks")" = 1 &&
 	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"sweep.start\" AND run_id = 77")" = 1 &&
