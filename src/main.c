@@ -32,6 +32,7 @@ static const struct cmd cmd_version = {
 static const struct cmd *const commands[] = {
 	&cmd_audit,
 	&cmd_bill,
+	&cmd_certs,
 	&cmd_config,
 	&cmd_discrepancies,
 	&cmd_help,
