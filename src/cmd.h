@@ -90,6 +90,7 @@ extern const struct cmd cmd_init;
 extern const struct cmd cmd_ledger;
 extern const struct cmd cmd_audit;
 extern const struct cmd cmd_bill;
+extern const struct cmd cmd_certs;
 extern const struct cmd cmd_config;
 extern const struct cmd cmd_discrepancies;
 extern const struct cmd cmd_reconcile;

@@ -34,6 +34,7 @@ static const struct cmd *const commands[] = {
 	&cmd_approve,
 	&cmd_audit,
 	&cmd_bill,
+	&cmd_certs,
 	&cmd_config,
 	&cmd_discrepancies,
 	&cmd_help,
