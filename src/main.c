@@ -30,18 +30,23 @@ static const struct cmd cmd_version = {
 
 /* Sorted by name, one per line (t0000-basic checks the order). */
 static const struct cmd *const commands[] = {
+	&cmd_actions,
+	&cmd_approve,
 	&cmd_audit,
 	&cmd_bill,
+	&cmd_certs,
 	&cmd_config,
 	&cmd_discrepancies,
 	&cmd_help,
 	&cmd_init,
 	&cmd_ledger,
 	&cmd_reconcile,
+	&cmd_refund,
 	&cmd_report,
 	&cmd_resolve,
 	&cmd_run,
 	&cmd_runs,
+	&cmd_sweep,
 	&cmd_version,
 };
 
@@ -247,6 +252,15 @@ int dates_option(struct dates *d, int c, const char *arg, struct wxr_err *err)
 	default:
 		BUG("dates_option: %c", c);
 	}
+}
+
+int cmd_option(struct ctx *ctx, struct dates *d, int c, char **argv, struct wxr_err *err)
+{
+	if (d && (c == 'D' || c == 'F' || c == 'T' || c == 'Y'))
+		return dates_option(d, c, optarg, err);
+	if (c == ':')
+		return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
+	return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
 }
 
 int dates_finish(struct ctx *ctx, struct dates *d, bool need_default, struct wxr_err *err)
