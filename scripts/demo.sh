@@ -216,7 +216,7 @@ admin POST /_sim/refunds "@$DEMO/seed/sim_refunds.json" >"$DEMO/sim/refunds.out"
 	die "seeding refunds: $(cat "$DEMO/sim/refunds.out")"
 say "WeChat Pay's side: $DEMO/seed/sim_orders.json, sim_refunds.json (POST /_sim/orders, /_sim/refunds)"
 
-wx init >/dev/null || die "wxrecon init failed"
+wx init >"$DEMO/init.out" 2>&1 || { cat "$DEMO/init.out" >&2; die "wxrecon init failed"; }
 wx ledger import --orders "$DEMO/seed/ledger_orders.csv" --refunds "$DEMO/seed/ledger_refunds.csv" \
 	>"$DEMO/seed/import.out" || die "wxrecon ledger import failed"
 say "the merchant's ledger: $DEMO/seed/ledger_orders.csv, ledger_refunds.csv (wxrecon ledger import)"
@@ -344,7 +344,11 @@ W="build/wxrecon -c $rel/wxrecon.conf"
 try() { printf '  # %s\n  %s\n' "$1" "$W $2"; }
 try "the run, step by step and day by day" "runs"
 has discrepancies && try "what needs a person" "discrepancies --from $FROM --to $TO"
-has resolve && try "mark one handled, with a note (audited)" "resolve ID --note 'refunded by hand'"
+# an open finding to resolve, for the example
+rid=ID
+[ -f "$DEMO/discrepancies.lines" ] &&
+	rid=$(sed -n 's/^{"id":\([0-9]*\),.*"status":"open".*/\1/p' "$DEMO/discrepancies.lines" | tail -n 1)
+has resolve && try "mark one handled, with a note (audited)" "resolve ${rid:-ID} --note 'checked with finance'"
 has actions && try "the closes, mark-paids and abnormal refunds it did" "actions"
 has report && try "the week for a spreadsheet" "report --from $FROM --to $TO --format csv -o week.csv"
 try "prove the audit log was not edited" "audit --verify"
