@@ -66,7 +66,10 @@ done
 
 # ---- the demo directory --------------------------------------------------
 case $DEMO in /*) ;; *) DEMO=$(pwd)/$DEMO ;; esac
-if [ -d "$DEMO" ] && [ -n "$(ls -A "$DEMO")" ] && [ ! -f "$DEMO/.wxrecon-demo" ]; then
+if [ -e "$DEMO" ] && [ ! -d "$DEMO" ]; then
+	die "$DEMO exists and is not a directory; set DEMO_DIR to another directory"
+fi
+if [ -n "$(ls -A "$DEMO" 2>/dev/null)" ] && [ ! -f "$DEMO/.wxrecon-demo" ]; then
 	die "$DEMO exists and was not made by the demo; set DEMO_DIR to another directory"
 fi
 rm -rf "$DEMO"
