@@ -1,5 +1,7 @@
 #include "billpipe.h"
 
+#include "fsutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -54,9 +56,8 @@ static int archive_open(struct billpipe *p, const char *dir, struct wxr_err *err
 {
 	int fd;
 
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
-		return err_set(err, WXR_EIO, "cannot create archive directory '%s': %s", dir,
-			       strerror(errno));
+	if (fs_mkdir_p(dir, 0750, err) < 0)
+		return err_prefix(err, "archive");
 	p->archive_dir = xstrdup(dir);
 	p->tmp_path = xasprintf("%s/.bill-XXXXXX", dir);
 	fd = mkstemp(p->tmp_path);

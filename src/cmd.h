@@ -81,6 +81,7 @@ void cmd_print_help(const struct cmd *cmd);
 extern const struct cmd cmd_init;
 extern const struct cmd cmd_ledger;
 extern const struct cmd cmd_audit;
+extern const struct cmd cmd_bill;
 extern const struct cmd cmd_config;
 extern const struct cmd cmd_run;
 extern const struct cmd cmd_runs;

@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "err.h"
+#include "fsutil.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -29,7 +30,7 @@ static const struct cmd cmd_version = {
 
 /* Sorted by name (a unit test of the CLI checks it). */
 static const struct cmd *const commands[] = {
-	&cmd_audit, &cmd_config, &cmd_help, &cmd_init, &cmd_ledger, &cmd_run, &cmd_runs,
+	&cmd_audit, &cmd_bill, &cmd_config, &cmd_help, &cmd_init, &cmd_ledger, &cmd_run, &cmd_runs,
 	&cmd_version,
 };
 
@@ -267,9 +268,7 @@ static int ensure_parent_dir(const char *path, struct wxr_err *err)
 
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0750) < 0 && errno != EEXIST)
-			r = err_set(err, WXR_EIO, "cannot create directory '%s': %s", dir,
-				    strerror(errno));
+		r = fs_mkdir_p(dir, 0750, err);
 	}
 	free(dir);
 	return r;

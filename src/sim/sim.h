@@ -47,14 +47,15 @@
 #define SIM_CODE_NOT_FOUND            "NOT_FOUND"       /* 404: no such endpoint */
 #define SIM_CODE_NO_SERIAL            "PARAM_ERROR" /* 400: abnormal refund, no Wechatpay-Serial */
 
-#define SIM_AUTH_WINDOW_S 300         /* |now - timestamp| allowed, real clock */
-#define SIM_TOKEN_TTL_S   300         /* download links live 5 minutes, real clock */
-#define SIM_BODY_MAX      (64 * 1024) /* request bodies above this: 400 PARAM_ERROR */
-#define SIM_SIGN_TRUNCATE 300         /* bytes of the sign message echoed in SIGN_ERROR */
-#define SIM_FEE_RATE_BP   60          /* 0.60 % in basis points */
-#define SIM_FEE_RATE_TEXT "0.60%"
-#define SIM_MAX_REFUNDS   50
-#define SIM_JOURNAL_MAX   100000
+#define SIM_AUTH_WINDOW_S  300                 /* |now - timestamp| allowed, real clock */
+#define SIM_TOKEN_TTL_S    300                 /* download links live 5 minutes, real clock */
+#define SIM_BODY_MAX       (64 * 1024)         /* request bodies above this: 400 PARAM_ERROR */
+#define SIM_ADMIN_BODY_MAX (256 * 1024 * 1024) /* /_sim bodies (seeding in bulk) */
+#define SIM_SIGN_TRUNCATE  300                 /* bytes of the sign message echoed in SIGN_ERROR */
+#define SIM_FEE_RATE_BP    60                  /* 0.60 % in basis points */
+#define SIM_FEE_RATE_TEXT  "0.60%"
+#define SIM_MAX_REFUNDS    50
+#define SIM_JOURNAL_MAX    100000
 
 /* ---- util ---- */
 int64_t sim_days_from_civil(int y, int m, int d);

@@ -494,6 +494,7 @@ void sim_bill_apply(struct sim *s, bool trade, struct sim_req *rq, struct sim_re
 		bad_arg(rs, "tar_type", "must be GZIP");
 		return;
 	}
+	sim_tokens_sweep(s, false);
 	now = sim_state_now(&s->st);
 	today = sim_day_sh(now);
 	if (day > today) {
@@ -542,7 +543,6 @@ void sim_bill_apply(struct sim *s, bool trade, struct sim_req *rq, struct sim_re
 		sim_resp_error(rs, 400, "NO_STATEMENT_EXIST", "请求的账单文件不存在", NULL);
 		goto out;
 	}
-	sim_tokens_sweep(s, false);
 	{
 		char rnd[17];
 

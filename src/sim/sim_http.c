@@ -291,9 +291,13 @@ static void journal_add(struct sim *s, const char *method, const char *path, con
 		json_decref(j);
 	}
 	if (s->njournal == SIM_JOURNAL_MAX) {
-		journal_entry_release(&s->journal[0]);
-		memmove(s->journal, s->journal + 1, (s->njournal - 1) * sizeof(*s->journal));
-		s->njournal--;
+		/* drop the older half at once: the cost stays linear */
+		size_t half = SIM_JOURNAL_MAX / 2;
+
+		for (size_t i = 0; i < half; i++)
+			journal_entry_release(&s->journal[i]);
+		memmove(s->journal, s->journal + half, (s->njournal - half) * sizeof(*s->journal));
+		s->njournal -= half;
 	}
 	if (s->njournal == s->journal_cap) {
 		s->journal_cap = s->journal_cap ? s->journal_cap * 2 : 64;
@@ -343,11 +347,10 @@ static void req_release(struct sim_req *rq)
 }
 
 /* Splits the raw query into decoded parameters; -1 on a malformed one. */
-static int parse_query(struct sim_req *rq, const char **bad)
+static int parse_query(struct sim_req *rq)
 {
 	const char *p = rq->raw_query;
 
-	*bad = "";
 	if (!p)
 		return 0;
 	if (!*p)
@@ -453,16 +456,20 @@ static bool is_json_type(const char *ct)
 }
 
 static enum MHD_Result handle_admin(struct sim *s, struct MHD_Connection *con, const char *method,
-                                    struct sim_req *rq)
+                                    struct sim_req *rq, bool too_big)
 {
 	struct sim_resp rs;
 	enum MHD_Result ret;
 
 	memset(&rs, 0, sizeof(rs));
 	buf_init(&rs.body);
-	pthread_mutex_lock(&s->lock);
-	sim_admin_handle(s, method, rq->path, rq->body, rq->body_len, &rs);
-	pthread_mutex_unlock(&s->lock);
+	if (too_big) {
+		sim_resp_error(&rs, 413, "TOO_BIG", "the admin body is over the limit", NULL);
+	} else {
+		pthread_mutex_lock(&s->lock);
+		sim_admin_handle(s, method, rq->path, rq->body, rq->body_len, &rs);
+		pthread_mutex_unlock(&s->lock);
+	}
 	ret = queue(con, &rs, NULL);
 	resp_release(&rs);
 	return ret;
@@ -515,7 +522,6 @@ static enum MHD_Result handle_api(struct sim *s, struct MHD_Connection *con, con
 	size_t nh = 0;
 	char *param = NULL, *mchid = NULL, *reqid = NULL;
 	const char *ua = header(con, "User-Agent"), *accept = header(con, "Accept");
-	const char *bad = NULL;
 	enum sim_ep ep = SIM_EP_NONE;
 	enum MHD_Result ret;
 
@@ -538,7 +544,7 @@ static enum MHD_Result handle_api(struct sim *s, struct MHD_Connection *con, con
 		goto respond;
 	auth_ok = true;
 	rq->auth_mchid = mchid;
-	if (parse_query(rq, &bad) < 0) {
+	if (parse_query(rq) < 0) {
 		sim_resp_error(&rs, 400, "PARAM_ERROR", "查询参数格式错误",
 		               json_pack("{s:s}", "location", "query"));
 		goto respond;
@@ -595,7 +601,6 @@ respond:
 	for (size_t i = 0; i < nh; i++)
 		free(hdrs[i]);
 out:
-	(void)bad;
 	resp_release(&rs);
 	fault_release(&fault);
 	free(param);
@@ -656,7 +661,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 	rq.body = c->body.data ? c->body.data : "";
 	rq.body_len = c->too_big ? 0 : c->body.len;
 	if (strcmp(rq.path, "/_sim") == 0 || strncmp(rq.path, "/_sim/", 6) == 0)
-		ret = handle_admin(s, con, method, &rq);
+		ret = handle_admin(s, con, method, &rq, c->too_big);
 	else if (strncmp(rq.path, "/v3/", 4) == 0)
 		ret = handle_api(s, con, method, &rq, c->too_big);
 	else
@@ -672,7 +677,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 	(void)cls;
 	(void)con;
 	c->uri = xstrdup(uri);
-	buf_init_max(&c->body, SIM_BODY_MAX);
+	buf_init_max(&c->body, strncmp(uri, "/_sim", 5) == 0 ? SIM_ADMIN_BODY_MAX : SIM_BODY_MAX);
 	return c;
 }
 
