@@ -13,8 +13,13 @@ test_expect_code 2 'a bad sign mode is a usage error' 'wxrecon_sim --sign-mode s
 test_expect_code 2 'a missing keys directory is a configuration error' '
 	wxrecon_sim --port 0 --keys nokeys
 '
-test_expect_code 2 'generate is dispatched (and not built yet in this branch)' '
-	wxrecon_sim generate --help
+test_expect_success 'generate is dispatched to the generator' '
+	wxrecon_sim generate --help >out && grep -q "^usage: wxrecon-sim generate --rows N" out
+'
+test_expect_success 'generate writes a bill the simulator can serve' '
+	wxrecon_sim generate --rows 200 --date 2026-11-01 --out gen >out &&
+	test -f gen/2026-11-01.trade.ALL.csv.gz && test -f gen/2026-11-01.trade.ALL.csv.gz.sha1 &&
+	test "$(gzip -dc gen/2026-11-01.trade.ALL.csv.gz | sha1sum | cut -c1-40)" = "$(cut -c1-40 gen/2026-11-01.trade.ALL.csv.gz.sha1)"
 '
 
 sim_start
