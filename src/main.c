@@ -30,8 +30,8 @@ static const struct cmd cmd_version = {
 
 /* Sorted by name (a unit test of the CLI checks it). */
 static const struct cmd *const commands[] = {
-	&cmd_audit, &cmd_bill, &cmd_config, &cmd_help, &cmd_init, &cmd_ledger, &cmd_run, &cmd_runs,
-	&cmd_version,
+	&cmd_audit, &cmd_bill,   &cmd_config, &cmd_help, &cmd_init,    &cmd_ledger,
+	&cmd_notify, &cmd_order, &cmd_refund, &cmd_run,  &cmd_runs,    &cmd_version,
 };
 
 static const char global_usage[] =
