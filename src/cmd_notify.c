@@ -35,11 +35,11 @@
 #include "payflow.h"
 #include "xalloc.h"
 
-#define NOTIFY_DEFAULT_PORT  8080
-#define NOTIFY_DB_BUSY_MS    1000 /* a locked database answers 500 after this */
-#define NOTIFY_CONN_TIMEOUT  10   /* seconds of silence before a connection is dropped */
-#define NOTIFY_CONN_LIMIT    64
-#define NOTIFY_DRAIN_S       10   /* how long SIGTERM waits for requests in hand */
+#define NOTIFY_DEFAULT_PORT 8080
+#define NOTIFY_DB_BUSY_MS   1000 /* a locked database answers 500 after this */
+#define NOTIFY_CONN_TIMEOUT 10   /* seconds of silence before a connection is dropped */
+#define NOTIFY_CONN_LIMIT   64
+#define NOTIFY_DRAIN_S      10 /* how long SIGTERM waits for requests in hand */
 
 static const char fail_body[] = "{\"code\":\"FAIL\",\"message\":\"失败\"}";
 
@@ -61,12 +61,12 @@ static enum MHD_Result respond(struct MHD_Connection *con, unsigned status)
 	bool ok = status == MHD_HTTP_NO_CONTENT;
 
 	r = MHD_create_response_from_buffer(ok ? 0 : strlen(fail_body),
-					    (void *)(ok ? "" : fail_body), MHD_RESPMEM_PERSISTENT);
+	                                    (void *)(ok ? "" : fail_body), MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
 	if (!ok)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-					"application/json; charset=utf-8");
+		                        "application/json; charset=utf-8");
 	ret = MHD_queue_response(con, status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -75,16 +75,16 @@ static enum MHD_Result respond(struct MHD_Connection *con, unsigned status)
 static void peer(struct MHD_Connection *con, char *out, size_t n)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	        MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
 	snprintf(out, n, "?");
 	if (sa && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-			  (socklen_t)n);
+		          (socklen_t)n);
 	else if (sa && sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-			  (socklen_t)n);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		          out, (socklen_t)n);
 }
 
 static const char *header(struct MHD_Connection *con, const char *name)
@@ -99,16 +99,16 @@ static void log_answer(struct MHD_Connection *con, const struct payflow_notify_a
 	if (strcmp(a->outcome, "rejected") == 0) {
 		peer(con, from, sizeof(from));
 		log_warn("notify: rejected a notification from %s (%d): %s", from, a->http_status,
-			 a->detail);
+		         a->detail);
 	} else if (strcmp(a->outcome, "error") == 0) {
 		log_warn("notify: notification %s: answered %d, WeChat Pay will retry: %s",
-			 a->id[0] ? a->id : "?", a->http_status, a->detail);
+		         a->id[0] ? a->id : "?", a->http_status, a->detail);
 	} else if (strcmp(a->outcome, "held") == 0 || strcmp(a->outcome, "unknown") == 0) {
 		log_warn("notify: %s %s '%s': %s: %s", a->id, a->event_type, a->subject, a->outcome,
-			 a->detail);
+		         a->detail);
 	} else {
 		log_info("notify: %s %s '%s': %s%s%s", a->id, a->event_type, a->subject, a->outcome,
-			 a->detail[0] ? ": " : "", a->detail);
+		         a->detail[0] ? ": " : "", a->detail);
 	}
 }
 
@@ -146,8 +146,8 @@ static enum MHD_Result handle(struct server *sv, struct MHD_Connection *con, str
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
-				  const char *method, const char *version, const char *upload,
-				  size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
 {
 	struct server *sv = cls;
 	struct request *rq = *con_cls;
@@ -179,7 +179,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 }
 
 static void on_done(void *cls, struct MHD_Connection *con, void **con_cls,
-		    enum MHD_RequestTerminationCode toe)
+                    enum MHD_RequestTerminationCode toe)
 {
 	struct server *sv = cls;
 	struct request *rq = *con_cls;
@@ -232,7 +232,7 @@ static int write_portfile(const char *path, unsigned port, struct wxr_err *err)
 			f = NULL;
 	} else if (rename(tmp, path) < 0) {
 		r = err_set(err, WXR_EIO, "cannot rename '%s' to '%s': %s", tmp, path,
-			    strerror(errno));
+		            strerror(errno));
 	}
 	if (r < 0)
 		unlink(tmp);
@@ -285,8 +285,8 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 			break;
 		case 'p':
 			if (parse_port(optarg, &port) < 0)
-				return err_set(err, WXR_EUSAGE, "--port: '%s' is not a port (0-65535)",
-					       optarg);
+				return err_set(err, WXR_EUSAGE,
+				               "--port: '%s' is not a port (0-65535)", optarg);
 			break;
 		case 'P':
 			portfile = optarg;
@@ -312,7 +312,7 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		v6 = true;
 	} else {
 		return err_set(err, WXR_EUSAGE, "--bind: '%s' is not an IPv4 or IPv6 address",
-			       bind_addr);
+		               bind_addr);
 	}
 
 	memset(&sv, 0, sizeof(sv));
@@ -337,13 +337,13 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	if (log_get_level() >= LOG_VERBOSE)
 		flags |= MHD_USE_ERROR_LOG;
 	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, &sv,
-			     MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, on_done, &sv,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NOTIFY_CONN_TIMEOUT,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)NOTIFY_CONN_LIMIT,
-			     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &sv, MHD_OPTION_END);
+	                     MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, on_done, &sv,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NOTIFY_CONN_TIMEOUT,
+	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)NOTIFY_CONN_LIMIT,
+	                     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &sv, MHD_OPTION_END);
 	if (!d) {
 		r = err_set(err, WXR_ENET, "notify serve: cannot listen on %s port %u: %s",
-			    bind_addr, port, strerror(errno));
+		            bind_addr, port, strerror(errno));
 		goto out;
 	}
 	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -378,12 +378,13 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		sleep_ms(20);
 	if (atomic_load(&sv.inflight) > 0)
 		log_warn("notify: %d request(s) still open after %d s; stopping anyway",
-			 atomic_load(&sv.inflight), NOTIFY_DRAIN_S);
+		         atomic_load(&sv.inflight), NOTIFY_DRAIN_S);
 	MHD_stop_daemon(d);
 	d = NULL;
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
-	audit_event(ctx, "notify.stop", sig == SIGINT ? "{\"signal\":\"INT\"}" : "{\"signal\":\"TERM\"}");
+	audit_event(ctx, "notify.stop",
+	            sig == SIGINT ? "{\"signal\":\"INT\"}" : "{\"signal\":\"TERM\"}");
 	log_info("notify: stopped");
 	r = 0;
 out:

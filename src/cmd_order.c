@@ -62,21 +62,24 @@ static int run_create(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	if (optind < argc)
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
 	if (!a.out_trade_no || !amount || !a.description)
-		return cmd_usage_error(ctx, err, "--out-trade-no, --amount and --description are "
-						 "required");
+		return cmd_usage_error(ctx, err,
+		                       "--out-trade-no, --amount and --description are "
+		                       "required");
 	if (!payflow_is_out_trade_no(a.out_trade_no))
-		return err_set(err, WXR_EUSAGE,
-			       "--out-trade-no: bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
-			       a.out_trade_no);
+		return err_set(
+		        err, WXR_EUSAGE,
+		        "--out-trade-no: bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
+		        a.out_trade_no);
 	r = payflow_parse_fen("--amount", amount, &a.amount_total, err);
 	if (r < 0)
 		return r;
 	if (!a.notify_url)
 		a.notify_url = ctx->cfg.notify_url;
 	if (!a.notify_url)
-		return err_set(err, WXR_EUSAGE,
-			       "order create: no notify_url: give --notify-url URL or set [notify] url "
-			       "in the config");
+		return err_set(
+		        err, WXR_EUSAGE,
+		        "order create: no notify_url: give --notify-url URL or set [notify] url "
+		        "in the config");
 	r = wxclient_open(ctx, &w, err);
 	if (r < 0)
 		return r;
@@ -95,15 +98,15 @@ static int run_create(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	}
 	if (res.is_new)
 		log_info("order '%s': %lld fen, NOTPAY in the ledger; prepay_id valid until %s",
-			 a.out_trade_no, (long long)a.amount_total, res.expires_at);
+		         a.out_trade_no, (long long)a.amount_total, res.expires_at);
 	else
 		log_info("order '%s' (placed before): a fresh prepay_id, valid until %s",
-			 a.out_trade_no, res.expires_at);
+		         a.out_trade_no, res.expires_at);
 	if (ctx->json)
 		r = cmd_print_json(json_pack("{s:s, s:s, s:s, s:b}", "out_trade_no", a.out_trade_no,
-					     "prepay_id", res.prepay_id, "expires_at",
-					     res.expires_at, "new", res.is_new),
-				   err);
+		                             "prepay_id", res.prepay_id, "expires_at",
+		                             res.expires_at, "new", res.is_new),
+		                   err);
 	else
 		printf("%s\n", res.prepay_id);
 out:
@@ -157,8 +160,8 @@ static int run_sign(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		return cmd_usage_error(ctx, err, "--prepay-id is required");
 	if (!prepay_id_ok(prepay_id))
 		return err_set(err, WXR_EUSAGE,
-			       "--prepay-id: bad prepay_id '%.80s' (1 to 64 of 0-9 A-Z a-z _ -)",
-			       prepay_id);
+		               "--prepay-id: bad prepay_id '%.80s' (1 to 64 of 0-9 A-Z a-z _ -)",
+		               prepay_id);
 	r = wxclient_open(ctx, &w, err);
 	if (r < 0)
 		return r;
@@ -169,10 +172,10 @@ static int run_sign(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	}
 	/* The parameters are JSON whether or not --json was given. */
 	r = cmd_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "appid", a.appid,
-				     "partnerid", a.partnerid, "prepayid", a.prepayid, "package",
-				     a.package, "noncestr", a.noncestr, "timestamp", a.timestamp,
-				     "sign", a.sign),
-			   err);
+	                             "partnerid", a.partnerid, "prepayid", a.prepayid, "package",
+	                             a.package, "noncestr", a.noncestr, "timestamp", a.timestamp,
+	                             "sign", a.sign),
+	                   err);
 out:
 	wxpay_app_invoke_release(&a);
 	wxpay_free(w);
@@ -203,7 +206,8 @@ static const struct cmd order_subs[] = {
 	  "same command again, or let 'sweep orders' close it.\n" },
 	{ "sign", run_sign, NULL, 0, "order sign --prepay-id ID",
 	  "the APP invoke parameters for a prepay_id, as JSON",
-	  "Prints {\"appid\", \"partnerid\", \"prepayid\", \"package\": \"Sign=WXPay\", \"noncestr\",\n"
+	  "Prints {\"appid\", \"partnerid\", \"prepayid\", \"package\": \"Sign=WXPay\", "
+	  "\"noncestr\",\n"
 	  "\"timestamp\", \"sign\"} for the app's OpenSDK PayReq. sign is SHA256withRSA, with the\n"
 	  "merchant API key, over \"appid\\ntimestamp\\nnoncestr\\nprepayid\\n\" (the bare\n"
 	  "prepay_id). The app's result code proves nothing: wait for the notification.\n" },

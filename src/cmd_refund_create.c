@@ -16,28 +16,29 @@
 #include "payflow.h"
 
 const char cmd_refund_create_usage[] =
-	"refund create --out-trade-no NO --out-refund-no NO --amount FEN [--reason TEXT]";
+        "refund create --out-trade-no NO --out-refund-no NO --amount FEN [--reason TEXT]";
 const char cmd_refund_create_summary[] = "refund a paid order (ledger row first)";
 const char cmd_refund_create_help[] =
-	"Checks the rules WeChat Pay applies that the ledger can check (the order is PAID or\n"
-	"PARTIAL_REFUNDED; its refunds total at most its amount; at most 50 refunds per\n"
-	"order; within a year of payment; refunds of one order at least a minute apart),\n"
-	"writes the refund to the ledger as PROCESSING, then files it with WeChat Pay\n"
-	"(POST /v3/refund/domestic/refunds; 5xx are retried with the same out_refund_no and\n"
-	"body) and records refund_id and status. Prints one line; with --json:\n"
-	"{\"out_refund_no\", \"out_trade_no\", \"refund_id\", \"amount\", \"status\", \"created_at\",\n"
-	"\"new\", \"sent\"}.\n"
-	"  --out-trade-no NO   the paid order (6 to 32 of 0-9 A-Z a-z _ - | *)\n"
-	"  --out-refund-no NO  your refund number (1 to 64 of 0-9 A-Z a-z _ - | * @): the\n"
-	"                      same number is at most one refund, whatever happens\n"
-	"  --amount FEN        whole fen, at least 1\n"
-	"  --reason TEXT       shown to the payer; at most 80 bytes of UTF-8\n"
-	"Run again with the same numbers and amount, it files nothing new: a refund WeChat\n"
-	"Pay accepted is shown as the ledger has it; one whose answer was lost is asked\n"
-	"again with the same body. Other parameters for a known out_refund_no: exit 2. A\n"
-	"broken rule, or a refund WeChat Pay refuses (the ledger row is then removed):\n"
-	"exit 1. The outcome (SUCCESS, ABNORMAL, CLOSED) arrives by notification\n"
-	"('notify serve') or 'sweep refunds'.\n";
+        "Checks the rules WeChat Pay applies that the ledger can check (the order is PAID or\n"
+        "PARTIAL_REFUNDED; its refunds total at most its amount; at most 50 refunds per\n"
+        "order; within a year of payment; refunds of one order at least a minute apart),\n"
+        "writes the refund to the ledger as PROCESSING, then files it with WeChat Pay\n"
+        "(POST /v3/refund/domestic/refunds; 5xx are retried with the same out_refund_no and\n"
+        "body) and records refund_id and status. Prints one line; with --json:\n"
+        "{\"out_refund_no\", \"out_trade_no\", \"refund_id\", \"amount\", \"status\", "
+        "\"created_at\",\n"
+        "\"new\", \"sent\"}.\n"
+        "  --out-trade-no NO   the paid order (6 to 32 of 0-9 A-Z a-z _ - | *)\n"
+        "  --out-refund-no NO  your refund number (1 to 64 of 0-9 A-Z a-z _ - | * @): the\n"
+        "                      same number is at most one refund, whatever happens\n"
+        "  --amount FEN        whole fen, at least 1\n"
+        "  --reason TEXT       shown to the payer; at most 80 bytes of UTF-8\n"
+        "Run again with the same numbers and amount, it files nothing new: a refund WeChat\n"
+        "Pay accepted is shown as the ledger has it; one whose answer was lost is asked\n"
+        "again with the same body. Other parameters for a known out_refund_no: exit 2. A\n"
+        "broken rule, or a refund WeChat Pay refuses (the ledger row is then removed):\n"
+        "exit 1. The outcome (SUCCESS, ABNORMAL, CLOSED) arrives by notification\n"
+        "('notify serve') or 'sweep refunds'.\n";
 
 int cmd_refund_create_run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
@@ -81,16 +82,18 @@ int cmd_refund_create_run(struct ctx *ctx, int argc, char **argv, struct wxr_err
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
 	if (!a.out_trade_no || !a.out_refund_no || !amount)
 		return cmd_usage_error(ctx, err,
-				       "--out-trade-no, --out-refund-no and --amount are required");
+		                       "--out-trade-no, --out-refund-no and --amount are required");
 	if (!payflow_is_out_trade_no(a.out_trade_no))
-		return err_set(err, WXR_EUSAGE,
-			       "--out-trade-no: bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
-			       a.out_trade_no);
+		return err_set(
+		        err, WXR_EUSAGE,
+		        "--out-trade-no: bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
+		        a.out_trade_no);
 	if (!payflow_is_out_refund_no(a.out_refund_no))
-		return err_set(err, WXR_EUSAGE,
-			       "--out-refund-no: bad out_refund_no '%s' (1 to 64 of 0-9 A-Z a-z _ - | "
-			       "* @)",
-			       a.out_refund_no);
+		return err_set(
+		        err, WXR_EUSAGE,
+		        "--out-refund-no: bad out_refund_no '%s' (1 to 64 of 0-9 A-Z a-z _ - | "
+		        "* @)",
+		        a.out_refund_no);
 	r = payflow_parse_fen("--amount", amount, &a.amount, err);
 	if (r == 0)
 		r = payflow_check_text("--reason", a.reason, PAYFLOW_REASON_MAX, false, err);
@@ -117,18 +120,17 @@ int cmd_refund_create_run(struct ctx *ctx, int argc, char **argv, struct wxr_err
 	if (!res.sent)
 		log_info("refund '%s' was filed before: nothing sent", res.out_refund_no);
 	if (ctx->json) {
-		r = cmd_print_json(json_pack("{s:s, s:s, s:s?, s:I, s:s, s:s, s:b, s:b}",
-					     "out_refund_no", res.out_refund_no, "out_trade_no",
-					     res.out_trade_no, "refund_id",
-					     *res.refund_id ? res.refund_id : NULL, "amount",
-					     (json_int_t)res.amount, "status", res.status,
-					     "created_at", res.created_at, "new", res.is_new, "sent",
-					     res.sent),
-				   err);
+		r = cmd_print_json(
+		        json_pack("{s:s, s:s, s:s?, s:I, s:s, s:s, s:b, s:b}", "out_refund_no",
+		                  res.out_refund_no, "out_trade_no", res.out_trade_no, "refund_id",
+		                  *res.refund_id ? res.refund_id : NULL, "amount",
+		                  (json_int_t)res.amount, "status", res.status, "created_at",
+		                  res.created_at, "new", res.is_new, "sent", res.sent),
+		        err);
 	} else {
 		printf("refund %s of order %s: %" PRId64 " fen, %s%s%s\n", res.out_refund_no,
-		       res.out_trade_no, res.amount, res.status, *res.refund_id ? ", refund_id " : "",
-		       res.refund_id);
+		       res.out_trade_no, res.amount, res.status,
+		       *res.refund_id ? ", refund_id " : "", res.refund_id);
 	}
 out:
 	payflow_refund_result_release(&res);

@@ -59,20 +59,20 @@ void payflow_db_order_release(struct payflow_db_order *o)
 }
 
 int payflow_db_order_get(struct db *db, const char *mchid, const char *out_trade_no,
-			 struct payflow_db_order *out, bool *out_found, struct wxr_err *err)
+                         struct payflow_db_order *out, bool *out_found, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct payflow_db_order o;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT o.state, o.transaction_id, o.amount_total, o.created_ts, o.paid_ts,"
-		       " p.out_trade_no IS NOT NULL, p.description, p.time_expire, p.attach,"
-		       " p.notify_url, p.payable_until_ts, p.prepay_id, p.prepay_expires_at"
-		       " FROM ledger_orders o LEFT JOIN payflow_orders p"
-		       " ON p.mchid = o.mchid AND p.out_trade_no = o.out_trade_no"
-		       " WHERE o.mchid = ? AND o.out_trade_no = ?",
-		       &st, err);
+	               "SELECT o.state, o.transaction_id, o.amount_total, o.created_ts, o.paid_ts,"
+	               " p.out_trade_no IS NOT NULL, p.description, p.time_expire, p.attach,"
+	               " p.notify_url, p.payable_until_ts, p.prepay_id, p.prepay_expires_at"
+	               " FROM ledger_orders o LEFT JOIN payflow_orders p"
+	               " ON p.mchid = o.mchid AND p.out_trade_no = o.out_trade_no"
+	               " WHERE o.mchid = ? AND o.out_trade_no = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -110,7 +110,7 @@ out:
 }
 
 int payflow_db_order_insert(struct db *db, const char *mchid, int tz_offset_s,
-			    const struct payflow_db_new_order *o, struct wxr_err *err)
+                            const struct payflow_db_new_order *o, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char created[CLOCK_RFC3339_LEN], now[CLOCK_RFC3339_LEN];
@@ -118,11 +118,12 @@ int payflow_db_order_insert(struct db *db, const char *mchid, int tz_offset_s,
 
 	time_format_rfc3339(o->created_ts, tz_offset_s, created);
 	stamp_now(now);
-	r = db_prepare(db,
-		       "INSERT INTO ledger_orders (mchid, out_trade_no, amount_total, currency, state,"
-		       " created_at, created_ts, time_expire, expire_ts, attach, updated_at)"
-		       " VALUES (?, ?, ?, 'CNY', 'NOTPAY', ?, ?, ?, ?, ?, ?)",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "INSERT INTO ledger_orders (mchid, out_trade_no, amount_total, currency, state,"
+	        " created_at, created_ts, time_expire, expire_ts, attach, updated_at)"
+	        " VALUES (?, ?, ?, 'CNY', 'NOTPAY', ?, ?, ?, ?, ?, ?)",
+	        &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -139,10 +140,10 @@ int payflow_db_order_insert(struct db *db, const char *mchid, int tz_offset_s,
 	if (r < 0)
 		return r;
 	r = db_prepare(db,
-		       "INSERT INTO payflow_orders (mchid, out_trade_no, description, amount_total,"
-		       " time_expire, attach, notify_url, payable_until_ts, created_at, updated_at)"
-		       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		       &st, err);
+	               "INSERT INTO payflow_orders (mchid, out_trade_no, description, amount_total,"
+	               " time_expire, attach, notify_url, payable_until_ts, created_at, updated_at)"
+	               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -159,19 +160,20 @@ int payflow_db_order_insert(struct db *db, const char *mchid, int tz_offset_s,
 }
 
 int payflow_db_prepay_record(struct db *db, const char *mchid, const char *out_trade_no,
-			     const char *prepay_id, const char *prepay_at, const char *expires_at,
-			     struct wxr_err *err)
+                             const char *prepay_id, const char *prepay_at, const char *expires_at,
+                             struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
 	int r;
 
 	stamp_now(now);
-	r = db_prepare(db,
-		       "UPDATE payflow_orders SET prepay_id = ?, prepay_at = ?, prepay_expires_at = ?,"
-		       " prepays = prepays + 1, last_error = NULL, updated_at = ?"
-		       " WHERE mchid = ? AND out_trade_no = ?",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "UPDATE payflow_orders SET prepay_id = ?, prepay_at = ?, prepay_expires_at = ?,"
+	        " prepays = prepays + 1, last_error = NULL, updated_at = ?"
+	        " WHERE mchid = ? AND out_trade_no = ?",
+	        &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, prepay_id);
@@ -184,7 +186,7 @@ int payflow_db_prepay_record(struct db *db, const char *mchid, const char *out_t
 }
 
 int payflow_db_prepay_error(struct db *db, const char *mchid, const char *out_trade_no,
-			    const char *error, struct wxr_err *err)
+                            const char *error, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
@@ -192,9 +194,9 @@ int payflow_db_prepay_error(struct db *db, const char *mchid, const char *out_tr
 
 	stamp_now(now);
 	r = db_prepare(db,
-		       "UPDATE payflow_orders SET last_error = ?, updated_at = ?"
-		       " WHERE mchid = ? AND out_trade_no = ?",
-		       &st, err);
+	               "UPDATE payflow_orders SET last_error = ?, updated_at = ?"
+	               " WHERE mchid = ? AND out_trade_no = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, error);
@@ -205,8 +207,8 @@ int payflow_db_prepay_error(struct db *db, const char *mchid, const char *out_tr
 }
 
 int payflow_db_order_mark_paid(struct db *db, const char *mchid, const char *out_trade_no,
-			       const char *transaction_id, int64_t paid_ts, int tz_offset_s,
-			       bool *out_changed, struct wxr_err *err)
+                               const char *transaction_id, int64_t paid_ts, int tz_offset_s,
+                               bool *out_changed, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char paid_at[CLOCK_RFC3339_LEN], paid_date[CLOCK_DATE_LEN], now[CLOCK_RFC3339_LEN];
@@ -216,10 +218,10 @@ int payflow_db_order_mark_paid(struct db *db, const char *mchid, const char *out
 	time_date(paid_ts, tz_offset_s, paid_date);
 	stamp_now(now);
 	r = db_prepare(db,
-		       "UPDATE ledger_orders SET state = 'PAID', transaction_id = ?, paid_at = ?,"
-		       " paid_ts = ?, paid_date = ?, updated_at = ?"
-		       " WHERE mchid = ? AND out_trade_no = ? AND state IN ('NOTPAY', 'CLOSED')",
-		       &st, err);
+	               "UPDATE ledger_orders SET state = 'PAID', transaction_id = ?, paid_at = ?,"
+	               " paid_ts = ?, paid_date = ?, updated_at = ?"
+	               " WHERE mchid = ? AND out_trade_no = ? AND state IN ('NOTPAY', 'CLOSED')",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, transaction_id);
@@ -241,7 +243,7 @@ out:
 }
 
 int payflow_db_order_set_txn(struct db *db, const char *mchid, const char *out_trade_no,
-			     const char *transaction_id, struct wxr_err *err)
+                             const char *transaction_id, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
@@ -249,10 +251,10 @@ int payflow_db_order_set_txn(struct db *db, const char *mchid, const char *out_t
 
 	stamp_now(now);
 	r = db_prepare(db,
-		       "UPDATE ledger_orders SET transaction_id = ?, updated_at = ?"
-		       " WHERE mchid = ? AND out_trade_no = ?"
-		       " AND (transaction_id IS NULL OR transaction_id = '')",
-		       &st, err);
+	               "UPDATE ledger_orders SET transaction_id = ?, updated_at = ?"
+	               " WHERE mchid = ? AND out_trade_no = ?"
+	               " AND (transaction_id IS NULL OR transaction_id = '')",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, transaction_id);
@@ -263,7 +265,7 @@ int payflow_db_order_set_txn(struct db *db, const char *mchid, const char *out_t
 }
 
 int payflow_db_order_set_state(struct db *db, const char *mchid, const char *out_trade_no,
-			       const char *state, struct wxr_err *err)
+                               const char *state, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
@@ -271,9 +273,9 @@ int payflow_db_order_set_state(struct db *db, const char *mchid, const char *out
 
 	stamp_now(now);
 	r = db_prepare(db,
-		       "UPDATE ledger_orders SET state = ?, updated_at = ?"
-		       " WHERE mchid = ? AND out_trade_no = ?",
-		       &st, err);
+	               "UPDATE ledger_orders SET state = ?, updated_at = ?"
+	               " WHERE mchid = ? AND out_trade_no = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, state);
@@ -298,20 +300,20 @@ void payflow_db_refund_release(struct payflow_db_refund *f)
 }
 
 int payflow_db_refund_get(struct db *db, const char *mchid, const char *out_refund_no,
-			  struct payflow_db_refund *out, bool *out_found, struct wxr_err *err)
+                          struct payflow_db_refund *out, bool *out_found, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct payflow_db_refund f;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT r.state, r.out_trade_no, r.refund_id, r.amount_refund, r.created_ts,"
-		       " r.created_at, p.out_refund_no IS NOT NULL, p.amount_total, p.reason,"
-		       " p.notify_url"
-		       " FROM ledger_refunds r LEFT JOIN payflow_refunds p"
-		       " ON p.mchid = r.mchid AND p.out_refund_no = r.out_refund_no"
-		       " WHERE r.mchid = ? AND r.out_refund_no = ?",
-		       &st, err);
+	               "SELECT r.state, r.out_trade_no, r.refund_id, r.amount_refund, r.created_ts,"
+	               " r.created_at, p.out_refund_no IS NOT NULL, p.amount_total, p.reason,"
+	               " p.notify_url"
+	               " FROM ledger_refunds r LEFT JOIN payflow_refunds p"
+	               " ON p.mchid = r.mchid AND p.out_refund_no = r.out_refund_no"
+	               " WHERE r.mchid = ? AND r.out_refund_no = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -346,18 +348,18 @@ out:
 }
 
 int payflow_db_refund_stats(struct db *db, const char *mchid, const char *out_trade_no,
-			    struct payflow_db_refund_stats *out, struct wxr_err *err)
+                            struct payflow_db_refund_stats *out, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT count(*),"
-		       " coalesce(sum(CASE WHEN state <> 'CLOSED' THEN amount_refund END), 0),"
-		       " coalesce(sum(CASE WHEN state = 'SUCCESS' THEN amount_refund END), 0),"
-		       " coalesce(max(created_ts), 0)"
-		       " FROM ledger_refunds WHERE mchid = ? AND out_trade_no = ?",
-		       &st, err);
+	               "SELECT count(*),"
+	               " coalesce(sum(CASE WHEN state <> 'CLOSED' THEN amount_refund END), 0),"
+	               " coalesce(sum(CASE WHEN state = 'SUCCESS' THEN amount_refund END), 0),"
+	               " coalesce(max(created_ts), 0)"
+	               " FROM ledger_refunds WHERE mchid = ? AND out_trade_no = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -377,7 +379,7 @@ out:
 }
 
 int payflow_db_refund_insert(struct db *db, const char *mchid, int tz_offset_s,
-			     const struct payflow_db_new_refund *f, struct wxr_err *err)
+                             const struct payflow_db_new_refund *f, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char created[CLOCK_RFC3339_LEN], date[CLOCK_DATE_LEN], now[CLOCK_RFC3339_LEN];
@@ -386,11 +388,12 @@ int payflow_db_refund_insert(struct db *db, const char *mchid, int tz_offset_s,
 	time_format_rfc3339(f->created_ts, tz_offset_s, created);
 	time_date(f->created_ts, tz_offset_s, date);
 	stamp_now(now);
-	r = db_prepare(db,
-		       "INSERT INTO ledger_refunds (mchid, out_refund_no, out_trade_no, amount_refund,"
-		       " state, created_at, created_ts, created_date, updated_at)"
-		       " VALUES (?, ?, ?, ?, 'PROCESSING', ?, ?, ?, ?)",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "INSERT INTO ledger_refunds (mchid, out_refund_no, out_trade_no, amount_refund,"
+	        " state, created_at, created_ts, created_date, updated_at)"
+	        " VALUES (?, ?, ?, ?, 'PROCESSING', ?, ?, ?, ?)",
+	        &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -404,10 +407,11 @@ int payflow_db_refund_insert(struct db *db, const char *mchid, int tz_offset_s,
 	r = step_done(db, st, "insert ledger refund", err);
 	if (r < 0)
 		return r;
-	r = db_prepare(db,
-		       "INSERT INTO payflow_refunds (mchid, out_refund_no, out_trade_no, amount_refund,"
-		       " amount_total, reason, notify_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "INSERT INTO payflow_refunds (mchid, out_refund_no, out_trade_no, amount_refund,"
+	        " amount_total, reason, notify_url, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+	        &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -422,7 +426,7 @@ int payflow_db_refund_insert(struct db *db, const char *mchid, int tz_offset_s,
 }
 
 int payflow_db_refund_delete(struct db *db, const char *mchid, const char *out_refund_no,
-			     struct wxr_err *err)
+                             struct wxr_err *err)
 {
 	static const char *const sql[] = {
 		"DELETE FROM payflow_refunds WHERE mchid = ? AND out_refund_no = ?",
@@ -445,8 +449,8 @@ int payflow_db_refund_delete(struct db *db, const char *mchid, const char *out_r
 }
 
 int payflow_db_refund_update(struct db *db, const char *mchid, const char *out_refund_no,
-			     const char *state, const char *refund_id, int64_t created_ts,
-			     int64_t success_ts, int tz_offset_s, struct wxr_err *err)
+                             const char *state, const char *refund_id, int64_t created_ts,
+                             int64_t success_ts, int tz_offset_s, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char created[CLOCK_RFC3339_LEN], date[CLOCK_DATE_LEN], success[CLOCK_RFC3339_LEN];
@@ -455,15 +459,15 @@ int payflow_db_refund_update(struct db *db, const char *mchid, const char *out_r
 
 	stamp_now(now);
 	r = db_prepare(
-		db,
-		"UPDATE ledger_refunds SET state = ?,"
-		" refund_id = CASE WHEN (refund_id IS NULL OR refund_id = '') AND ? IS NOT NULL"
-		"   THEN ? ELSE refund_id END,"
-		" created_at = coalesce(?, created_at), created_ts = coalesce(?, created_ts),"
-		" created_date = coalesce(?, created_date),"
-		" success_at = coalesce(?, success_at), success_ts = coalesce(?, success_ts),"
-		" updated_at = ? WHERE mchid = ? AND out_refund_no = ?",
-		&st, err);
+	        db,
+	        "UPDATE ledger_refunds SET state = ?,"
+	        " refund_id = CASE WHEN (refund_id IS NULL OR refund_id = '') AND ? IS NOT NULL"
+	        "   THEN ? ELSE refund_id END,"
+	        " created_at = coalesce(?, created_at), created_ts = coalesce(?, created_ts),"
+	        " created_date = coalesce(?, created_date),"
+	        " success_at = coalesce(?, success_at), success_ts = coalesce(?, success_ts),"
+	        " updated_at = ? WHERE mchid = ? AND out_refund_no = ?",
+	        &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, state);
@@ -489,14 +493,14 @@ int payflow_db_refund_update(struct db *db, const char *mchid, const char *out_r
 
 /* ---- notifications ---- */
 
-int payflow_db_notification_seen(struct db *db, const char *mchid, const char *id,
-				 bool *out_found, char out_outcome[16], struct wxr_err *err)
+int payflow_db_notification_seen(struct db *db, const char *mchid, const char *id, bool *out_found,
+                                 char out_outcome[16], struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db, "SELECT outcome FROM notifications WHERE mchid = ? AND id = ?", &st,
-		       err);
+	               err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -517,18 +521,19 @@ int payflow_db_notification_seen(struct db *db, const char *mchid, const char *i
 }
 
 int payflow_db_notification_insert(struct db *db, const char *mchid,
-				   const struct payflow_db_notification *n, struct wxr_err *err)
+                                   const struct payflow_db_notification *n, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char at[CLOCK_RFC3339_LEN];
 	int r;
 
 	time_format_rfc3339(n->received_ts, 0, at);
-	r = db_prepare(db,
-		       "INSERT INTO notifications (mchid, id, event_type, create_time, out_trade_no,"
-		       " out_refund_no, transaction_id, refund_id, amount, state, outcome, reason,"
-		       " received_at, received_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "INSERT INTO notifications (mchid, id, event_type, create_time, out_trade_no,"
+	        " out_refund_no, transaction_id, refund_id, amount, state, outcome, reason,"
+	        " received_at, received_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	        &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -549,8 +554,8 @@ int payflow_db_notification_insert(struct db *db, const char *mchid,
 	return step_done(db, st, "record notification", err);
 }
 
-int payflow_db_notification_repeat(struct db *db, const char *mchid, const char *id,
-				   int64_t at_ts, struct wxr_err *err)
+int payflow_db_notification_repeat(struct db *db, const char *mchid, const char *id, int64_t at_ts,
+                                   struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char at[CLOCK_RFC3339_LEN];
@@ -558,9 +563,9 @@ int payflow_db_notification_repeat(struct db *db, const char *mchid, const char 
 
 	time_format_rfc3339(at_ts, 0, at);
 	r = db_prepare(db,
-		       "UPDATE notifications SET repeats = repeats + 1, last_repeat_at = ?"
-		       " WHERE mchid = ? AND id = ?",
-		       &st, err);
+	               "UPDATE notifications SET repeats = repeats + 1, last_repeat_at = ?"
+	               " WHERE mchid = ? AND id = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, at);

@@ -63,8 +63,8 @@ int payflow_parse_fen(const char *what, const char *s, int64_t *out, struct wxr_
 	return 0;
 bad:
 	return err_set(err, WXR_EUSAGE,
-		       "bad %s '%s' (want a whole number of fen from 1, e.g. 2500 for 25.00 yuan)",
-		       what, s ? s : "");
+	               "bad %s '%s' (want a whole number of fen from 1, e.g. 2500 for 25.00 yuan)",
+	               what, s ? s : "");
 }
 
 /* Length of the UTF-8 character at p (1-3), or 0 when invalid or 4 bytes. */
@@ -87,7 +87,7 @@ static size_t utf8_char_bmp(const unsigned char *p)
 }
 
 int payflow_check_text(const char *what, const char *s, size_t max_bytes, bool required,
-		       struct wxr_err *err)
+                       struct wxr_err *err)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	size_t n = strlen((const char *)p);
@@ -96,15 +96,15 @@ int payflow_check_text(const char *what, const char *s, size_t max_bytes, bool r
 		return err_set(err, WXR_EUSAGE, "%s is empty", what);
 	if (n > max_bytes)
 		return err_set(err, WXR_EUSAGE, "%s is %zu bytes long (at most %zu bytes of UTF-8)",
-			       what, n, max_bytes);
+		               what, n, max_bytes);
 	while (*p) {
 		size_t k = utf8_char_bmp(p);
 
 		if (k == 0)
 			return err_set(err, WXR_EUSAGE,
-				       "%s is not UTF-8 or has a 4-byte character (e.g. an emoji), "
-				       "which WeChat Pay refuses",
-				       what);
+			               "%s is not UTF-8 or has a 4-byte character (e.g. an emoji), "
+			               "which WeChat Pay refuses",
+			               what);
 		if (k == 1 && (*p < 0x20 || *p == 0x7f))
 			return err_set(err, WXR_EUSAGE, "%s contains a control character", what);
 		p += k;
@@ -125,41 +125,42 @@ int payflow_check_notify_url(const char *url, struct wxr_err *err)
 		host = url + 7;
 	else
 		return err_set(err, WXR_EUSAGE, "notify_url '%s' is not an absolute http(s) URL",
-			       url);
+		               url);
 	if (n > PAYFLOW_URL_MAX)
-		return err_set(err, WXR_EUSAGE, "notify_url is longer than %d bytes", PAYFLOW_URL_MAX);
+		return err_set(err, WXR_EUSAGE, "notify_url is longer than %d bytes",
+		               PAYFLOW_URL_MAX);
 	if (!*host || *host == '/')
 		return err_set(err, WXR_EUSAGE, "notify_url '%s' has no host", url);
 	for (const char *p = url; *p; p++) {
 		if (*p == '?' || *p == '#')
 			return err_set(err, WXR_EUSAGE,
-				       "notify_url '%s' has a query or fragment (WeChat Pay wants "
-				       "none)",
-				       url);
+			               "notify_url '%s' has a query or fragment (WeChat Pay wants "
+			               "none)",
+			               url);
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
 			return err_set(err, WXR_EUSAGE,
-				       "notify_url has a space or a non-ASCII character");
+			               "notify_url has a space or a non-ASCII character");
 	}
 	return 0;
 }
 
 int payflow_time_expire(const char *text, int tz_offset_s, char out[CLOCK_RFC3339_LEN],
-			int64_t *out_ts, struct wxr_err *err)
+                        int64_t *out_ts, struct wxr_err *err)
 {
 	int64_t ts;
 
 	if (time_parse_rfc3339(text, &ts, NULL) < 0)
 		return err_set(err, WXR_EUSAGE,
-			       "bad time_expire '%s' (want RFC 3339 with an offset, e.g. "
-			       "2026-11-02T12:00:00+08:00)",
-			       text);
+		               "bad time_expire '%s' (want RFC 3339 with an offset, e.g. "
+		               "2026-11-02T12:00:00+08:00)",
+		               text);
 	time_format_rfc3339(ts, tz_offset_s, out);
 	*out_ts = ts;
 	return 0;
 }
 
 int payflow_check_expire_window(int64_t expire_ts, int64_t order_ts, int tz_offset_s,
-				struct wxr_err *err)
+                                struct wxr_err *err)
 {
 	char a[CLOCK_RFC3339_LEN], b[CLOCK_RFC3339_LEN];
 
@@ -167,14 +168,14 @@ int payflow_check_expire_window(int64_t expire_ts, int64_t order_ts, int tz_offs
 	time_format_rfc3339(order_ts, tz_offset_s, b);
 	if (expire_ts < order_ts + PAYFLOW_EXPIRE_MIN_S)
 		return err_set(err, WXR_EUSAGE,
-			       "time_expire %s is less than a minute after the order time %s "
-			       "(WeChat Pay would move it; give a later one)",
-			       a, b);
+		               "time_expire %s is less than a minute after the order time %s "
+		               "(WeChat Pay would move it; give a later one)",
+		               a, b);
 	if (expire_ts > order_ts + PAYFLOW_EXPIRE_MAX_S)
 		return err_set(err, WXR_EUSAGE,
-			       "time_expire %s is more than 90 days after the order time %s "
-			       "(WeChat Pay would move it; give an earlier one)",
-			       a, b);
+		               "time_expire %s is more than 90 days after the order time %s "
+		               "(WeChat Pay would move it; give an earlier one)",
+		               a, b);
 	return 0;
 }
 
@@ -184,38 +185,40 @@ int payflow_refund_check(const struct payflow_refund_facts *f, struct wxr_err *e
 
 	if (strcmp(f->order_state, "PAID") != 0 && strcmp(f->order_state, "PARTIAL_REFUNDED") != 0)
 		return err_set(err, WXR_EDATA,
-			       "order '%s' is %s: only PAID or PARTIAL_REFUNDED orders can be "
-			       "refunded",
-			       f->out_trade_no, f->order_state);
+		               "order '%s' is %s: only PAID or PARTIAL_REFUNDED orders can be "
+		               "refunded",
+		               f->out_trade_no, f->order_state);
 	if (f->amount < 1)
 		return err_set(err, WXR_EDATA, "a refund must be at least 1 fen");
 	if (f->refunded_fen + f->amount > f->order_total)
 		return err_set(err, WXR_EDATA,
-			       "refunds of order '%s' would total %" PRId64 " fen, more than its %" PRId64
-			       " fen (%" PRId64 " fen refunded or in progress already)",
-			       f->out_trade_no, f->refunded_fen + f->amount, f->order_total,
-			       f->refunded_fen);
+		               "refunds of order '%s' would total %" PRId64
+		               " fen, more than its %" PRId64 " fen (%" PRId64
+		               " fen refunded or in progress already)",
+		               f->out_trade_no, f->refunded_fen + f->amount, f->order_total,
+		               f->refunded_fen);
 	if (f->refunds >= PAYFLOW_REFUNDS_MAX)
 		return err_set(err, WXR_EDATA,
-			       "order '%s' has %ld refunds already (WeChat Pay allows at most %d)",
-			       f->out_trade_no, f->refunds, PAYFLOW_REFUNDS_MAX);
+		               "order '%s' has %ld refunds already (WeChat Pay allows at most %d)",
+		               f->out_trade_no, f->refunds, PAYFLOW_REFUNDS_MAX);
 	if (f->paid_ts <= 0)
 		return err_set(err, WXR_EDATA, "order '%s' has no paid_at in the ledger",
-			       f->out_trade_no);
+		               f->out_trade_no);
 	if (f->now > f->paid_ts + PAYFLOW_REFUND_WINDOW_S) {
 		time_format_rfc3339(f->paid_ts, f->tz_offset_s, t);
-		return err_set(err, WXR_EDATA,
-			       "order '%s' was paid at %s, more than a year ago (WeChat Pay refunds "
-			       "only within a year of payment)",
-			       f->out_trade_no, t);
+		return err_set(
+		        err, WXR_EDATA,
+		        "order '%s' was paid at %s, more than a year ago (WeChat Pay refunds "
+		        "only within a year of payment)",
+		        f->out_trade_no, t);
 	}
 	if (f->last_refund_ts > 0 && f->now < f->last_refund_ts + PAYFLOW_REFUND_GAP_S)
 		return err_set(err, WXR_EDATA,
-			       "the last refund of order '%s' was filed %" PRId64
-			       " s ago; refunds of one order must be at least a minute apart "
-			       "(try again in %" PRId64 " s)",
-			       f->out_trade_no, f->now - f->last_refund_ts,
-			       f->last_refund_ts + PAYFLOW_REFUND_GAP_S - f->now);
+		               "the last refund of order '%s' was filed %" PRId64
+		               " s ago; refunds of one order must be at least a minute apart "
+		               "(try again in %" PRId64 " s)",
+		               f->out_trade_no, f->now - f->last_refund_ts,
+		               f->last_refund_ts + PAYFLOW_REFUND_GAP_S - f->now);
 	return 0;
 }
 
@@ -223,7 +226,7 @@ int payflow_refund_check(const struct payflow_refund_facts *f, struct wxr_err *e
 
 /* Appends an audit entry whose detail is j (stolen). */
 static int audit_json(const struct payflow_env *env, const char *event, const char *subject,
-		      json_t *j, struct wxr_err *err)
+                      json_t *j, struct wxr_err *err)
 {
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	int r;
@@ -242,8 +245,8 @@ static json_t *jstr_or_null(const char *s)
 }
 
 static int audit_state(const struct payflow_env *env, const char *event, const char *subject,
-		       const char *from, const char *to, const char *source, const char *nid,
-		       struct wxr_err *err)
+                       const char *from, const char *to, const char *source, const char *nid,
+                       struct wxr_err *err)
 {
 	json_t *j = json_object();
 
@@ -271,12 +274,13 @@ static const char *nz(const char *s)
 }
 
 /* Names the first parameter that differs from the stored order, or NULL. */
-static const char *order_differs(const struct payflow_db_order *o, const struct payflow_order_args *a,
-				 const char *time_expire, char *why, size_t n)
+static const char *order_differs(const struct payflow_db_order *o,
+                                 const struct payflow_order_args *a, const char *time_expire,
+                                 char *why, size_t n)
 {
 	if (o->amount_total != a->amount_total) {
 		snprintf(why, n, "amount %" PRId64 " fen, not %" PRId64, o->amount_total,
-			 a->amount_total);
+		         a->amount_total);
 		return why;
 	}
 	if (strcmp(o->description, a->description) != 0)
@@ -296,36 +300,38 @@ static const char *order_differs(const struct payflow_db_order *o, const struct 
 
 /* Checks an existing order for a repeat prepay; 0 when it may be paid. */
 static int order_repeat_ok(const struct payflow_env *env, const struct payflow_db_order *o,
-			   const struct payflow_order_args *a, const char *time_expire,
-			   struct wxr_err *err)
+                           const struct payflow_order_args *a, const char *time_expire,
+                           struct wxr_err *err)
 {
 	char why[320];
 	const char *d;
 	char t[CLOCK_RFC3339_LEN];
 
 	if (!o->placed)
-		return err_set(err, WXR_EUSAGE,
-			       "already in the ledger but not placed by 'order create' (imported?); "
-			       "use another out_trade_no");
+		return err_set(
+		        err, WXR_EUSAGE,
+		        "already in the ledger but not placed by 'order create' (imported?); "
+		        "use another out_trade_no");
 	d = order_differs(o, a, time_expire, why, sizeof(why));
 	if (d)
-		return err_set(err, WXR_EUSAGE,
-			       "placed before with other parameters (%s); an out_trade_no cannot be "
-			       "reused with new parameters",
-			       d);
+		return err_set(
+		        err, WXR_EUSAGE,
+		        "placed before with other parameters (%s); an out_trade_no cannot be "
+		        "reused with new parameters",
+		        d);
 	if (strcmp(o->state, "NOTPAY") != 0)
 		return err_set(err, WXR_EDATA, "the ledger has it %s: nothing to pay", o->state);
 	if (env->now >= o->payable_until_ts) {
 		time_format_rfc3339(o->payable_until_ts, env->tz_offset_s, t);
 		return err_set(err, WXR_EDATA,
-			       "it was payable until %s; place a new order with a new out_trade_no",
-			       t);
+		               "it was payable until %s; place a new order with a new out_trade_no",
+		               t);
 	}
 	return 0;
 }
 
 int payflow_order_create(const struct payflow_env *env, const struct payflow_order_args *a,
-			 struct payflow_order_result *out, struct wxr_err *err)
+                         struct payflow_order_result *out, struct wxr_err *err)
 {
 	struct payflow_db_order o;
 	struct payflow_db_new_order no;
@@ -342,8 +348,8 @@ int payflow_order_create(const struct payflow_env *env, const struct payflow_ord
 	memset(&o, 0, sizeof(o));
 	if (!payflow_is_out_trade_no(a->out_trade_no))
 		return err_set(err, WXR_EUSAGE,
-			       "bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
-			       nz(a->out_trade_no));
+		               "bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
+		               nz(a->out_trade_no));
 	if (a->amount_total < 1)
 		return err_set(err, WXR_EUSAGE, "the amount must be at least 1 fen");
 	r = payflow_check_text("description", a->description, PAYFLOW_DESCRIPTION_MAX, true, err);
@@ -391,7 +397,7 @@ int payflow_order_create(const struct payflow_env *env, const struct payflow_ord
 		if (r < 0)
 			goto fail;
 		j = json_pack("{s:I, s:o, s:s}", "amount_total", (json_int_t)a->amount_total,
-			      "time_expire", jstr_or_null(no.time_expire), "state", "NOTPAY");
+		              "time_expire", jstr_or_null(no.time_expire), "state", "NOTPAY");
 		r = audit_json(env, "order.create", a->out_trade_no, j, err);
 		if (r < 0)
 			goto fail;
@@ -414,9 +420,9 @@ int payflow_order_create(const struct payflow_env *env, const struct payflow_ord
 		/* The ledger order stays NOTPAY: the same command asks again, a sweep closes it. */
 		if (db_begin(env->db, &sub) == 0) {
 			if (payflow_db_prepay_error(env->db, env->mchid, a->out_trade_no, err->msg,
-						    &sub) == 0 &&
+			                            &sub) == 0 &&
 			    audit_json(env, "order.prepay_failed", a->out_trade_no,
-				       json_pack("{s:s}", "error", err->msg), &sub) == 0)
+			               json_pack("{s:s}", "error", err->msg), &sub) == 0)
 				db_commit(env->db, &sub);
 			else
 				db_rollback(env->db);
@@ -426,21 +432,21 @@ int payflow_order_create(const struct payflow_env *env, const struct payflow_ord
 	}
 	time_format_rfc3339(env->now, env->tz_offset_s, prepay_at);
 	time_format_rfc3339(env->now + PAYFLOW_PREPAY_TTL_S < payable_until
-				    ? env->now + PAYFLOW_PREPAY_TTL_S
-				    : payable_until,
-			    env->tz_offset_s, expires_at);
+	                            ? env->now + PAYFLOW_PREPAY_TTL_S
+	                            : payable_until,
+	                    env->tz_offset_s, expires_at);
 	r = db_begin(env->db, err);
 	if (r < 0)
 		goto recorded;
 	in_tx = true;
 	r = payflow_db_prepay_record(env->db, env->mchid, a->out_trade_no, prepay_id, prepay_at,
-				     expires_at, err);
+	                             expires_at, err);
 	if (r < 0)
 		goto fail;
 	r = audit_json(env, "order.prepay", a->out_trade_no,
-		       json_pack("{s:s, s:s, s:b}", "prepay_id", prepay_id, "expires_at", expires_at,
-				 "repeat", !is_new),
-		       err);
+	               json_pack("{s:s, s:s, s:b}", "prepay_id", prepay_id, "expires_at",
+	                         expires_at, "repeat", !is_new),
+	               err);
 	if (r < 0)
 		goto fail;
 	r = db_commit(env->db, err);
@@ -492,7 +498,7 @@ static bool refund_state_known(const char *s)
  * by the sum of its successful refunds. Only paid orders change.
  */
 static int order_sync_refunds(const struct payflow_env *env, const char *out_trade_no,
-			      const char *source, const char *nid, struct wxr_err *err)
+                              const char *source, const char *nid, struct wxr_err *err)
 {
 	struct payflow_db_order o;
 	struct payflow_db_refund_stats rs;
@@ -510,9 +516,9 @@ static int order_sync_refunds(const struct payflow_env *env, const char *out_tra
 	r = payflow_db_refund_stats(env->db, env->mchid, out_trade_no, &rs, err);
 	if (r < 0)
 		goto out;
-	to = rs.success_fen <= 0 ? "PAID"
+	to = rs.success_fen <= 0                ? "PAID"
 	     : rs.success_fen >= o.amount_total ? "REFUNDED"
-						 : "PARTIAL_REFUNDED";
+	                                        : "PARTIAL_REFUNDED";
 	if (strcmp(to, o.state) == 0)
 		goto out;
 	r = payflow_db_order_set_state(env->db, env->mchid, out_trade_no, to, err);
@@ -544,7 +550,7 @@ static bool refused_outright(struct wxpay *w, int r)
 }
 
 static int refund_fill_result(const struct payflow_env *env, const char *out_refund_no,
-			      struct payflow_refund_result *out, struct wxr_err *err)
+                              struct payflow_refund_result *out, struct wxr_err *err)
 {
 	struct payflow_db_refund f;
 	bool found = false;
@@ -556,7 +562,7 @@ static int refund_fill_result(const struct payflow_env *env, const char *out_ref
 		return r;
 	if (!found)
 		return err_set(err, WXR_ENOTFOUND, "refund '%s' vanished from the ledger",
-			       out_refund_no);
+		               out_refund_no);
 	out->out_refund_no = xstrdup(out_refund_no);
 	out->out_trade_no = xstrdup(f.out_trade_no);
 	out->refund_id = xstrdup(f.refund_id);
@@ -568,7 +574,7 @@ static int refund_fill_result(const struct payflow_env *env, const char *out_ref
 }
 
 int payflow_refund_create(const struct payflow_env *env, const struct payflow_refund_args *a,
-			  struct payflow_refund_result *out, struct wxr_err *err)
+                          struct payflow_refund_result *out, struct wxr_err *err)
 {
 	struct payflow_db_refund f;
 	struct payflow_db_order o;
@@ -591,12 +597,12 @@ int payflow_refund_create(const struct payflow_env *env, const struct payflow_re
 	memset(&res, 0, sizeof(res));
 	if (!payflow_is_out_trade_no(a->out_trade_no))
 		return err_set(err, WXR_EUSAGE,
-			       "bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
-			       nz(a->out_trade_no));
+		               "bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
+		               nz(a->out_trade_no));
 	if (!payflow_is_out_refund_no(a->out_refund_no))
 		return err_set(err, WXR_EUSAGE,
-			       "bad out_refund_no '%s' (1 to 64 of 0-9 A-Z a-z _ - | * @)",
-			       nz(a->out_refund_no));
+		               "bad out_refund_no '%s' (1 to 64 of 0-9 A-Z a-z _ - | * @)",
+		               nz(a->out_refund_no));
 	if (a->amount < 1)
 		return err_set(err, WXR_EUSAGE, "the amount must be at least 1 fen");
 	r = payflow_check_text("reason", a->reason, PAYFLOW_REASON_MAX, false, err);
@@ -615,9 +621,9 @@ int payflow_refund_create(const struct payflow_env *env, const struct payflow_re
 	if (found) {
 		if (strcmp(f.out_trade_no, a->out_trade_no) != 0 || f.amount_refund != a->amount) {
 			r = err_set(err, WXR_EUSAGE,
-				    "refund '%s' exists already, for order '%s' and %" PRId64
-				    " fen; an out_refund_no cannot be reused with other parameters",
-				    a->out_refund_no, f.out_trade_no, f.amount_refund);
+			            "refund '%s' exists already, for order '%s' and %" PRId64
+			            " fen; an out_refund_no cannot be reused with other parameters",
+			            a->out_refund_no, f.out_trade_no, f.amount_refund);
 			goto fail;
 		}
 		if (*f.refund_id) {
@@ -635,12 +641,12 @@ int payflow_refund_create(const struct payflow_env *env, const struct payflow_re
 		total = f.filed ? f.amount_total : 0;
 		if (total <= 0) {
 			r = payflow_db_order_get(env->db, env->mchid, a->out_trade_no, &o, &ofound,
-						 err);
+			                         err);
 			if (r < 0)
 				goto fail;
 			if (!ofound) {
 				r = err_set(err, WXR_EDATA, "no order '%s' in the ledger",
-					    a->out_trade_no);
+				            a->out_trade_no);
 				goto fail;
 			}
 			total = o.amount_total;
@@ -687,10 +693,10 @@ int payflow_refund_create(const struct payflow_env *env, const struct payflow_re
 		if (r < 0)
 			goto fail;
 		r = audit_json(env, "refund.create", a->out_refund_no,
-			       json_pack("{s:s, s:I, s:I, s:s}", "out_trade_no", a->out_trade_no,
-					 "amount_refund", (json_int_t)a->amount, "amount_total",
-					 (json_int_t)total, "state", "PROCESSING"),
-			       err);
+		               json_pack("{s:s, s:I, s:I, s:s}", "out_trade_no", a->out_trade_no,
+		                         "amount_refund", (json_int_t)a->amount, "amount_total",
+		                         (json_int_t)total, "state", "PROCESSING"),
+		               err);
 		if (r < 0)
 			goto fail;
 		r = db_commit(env->db, err);
@@ -713,29 +719,31 @@ int payflow_refund_create(const struct payflow_env *env, const struct payflow_re
 
 		if (db_begin(env->db, &sub) == 0) {
 			int w = refused ? payflow_db_refund_delete(env->db, env->mchid,
-								   a->out_refund_no, &sub)
-					: 0;
+			                                           a->out_refund_no, &sub)
+			                : 0;
 
 			if (w == 0)
 				w = audit_json(env, refused ? "refund.refused" : "refund.unknown",
-					       a->out_refund_no,
-					       json_pack("{s:s, s:s}", "out_trade_no", a->out_trade_no,
-							 "error", err->msg),
-					       &sub);
+				               a->out_refund_no,
+				               json_pack("{s:s, s:s}", "out_trade_no",
+				                         a->out_trade_no, "error", err->msg),
+				               &sub);
 			if (w == 0)
 				db_commit(env->db, &sub);
 			else
 				db_rollback(env->db);
 		}
 		if (refused)
-			err_prefix(err, "refund '%s' refused (nothing was refunded; the ledger "
-					"row is removed)",
-				   a->out_refund_no);
+			err_prefix(err,
+			           "refund '%s' refused (nothing was refunded; the ledger "
+			           "row is removed)",
+			           a->out_refund_no);
 		else
-			err_prefix(err, "refund '%s': its fate is unknown; it stays PROCESSING in "
-					"the ledger: run the same command again (same out_refund_no "
-					"and amount) or 'wxrecon sweep refunds'",
-				   a->out_refund_no);
+			err_prefix(err,
+			           "refund '%s': its fate is unknown; it stays PROCESSING in "
+			           "the ledger: run the same command again (same out_refund_no "
+			           "and amount) or 'wxrecon sweep refunds'",
+			           a->out_refund_no);
 		goto out;
 	}
 	state = refund_state_known(ans.status) ? ans.status : "PROCESSING";
@@ -743,17 +751,17 @@ int payflow_refund_create(const struct payflow_env *env, const struct payflow_re
 	if (r < 0)
 		goto recorded;
 	in_tx = true;
-	r = payflow_db_refund_update(env->db, env->mchid, a->out_refund_no, state, ans.refund_id,
-				     parse_time_or_zero(ans.create_time),
-				     strcmp(state, "SUCCESS") == 0 ? parse_time_or_zero(ans.success_time)
-								   : 0,
-				     env->tz_offset_s, err);
+	r = payflow_db_refund_update(
+	        env->db, env->mchid, a->out_refund_no, state, ans.refund_id,
+	        parse_time_or_zero(ans.create_time),
+	        strcmp(state, "SUCCESS") == 0 ? parse_time_or_zero(ans.success_time) : 0,
+	        env->tz_offset_s, err);
 	if (r < 0)
 		goto fail;
 	r = audit_json(env, "refund.accepted", a->out_refund_no,
-		       json_pack("{s:s, s:s, s:s, s:b}", "out_trade_no", a->out_trade_no,
-				 "refund_id", ans.refund_id, "status", state, "repeat", !is_new),
-		       err);
+	               json_pack("{s:s, s:s, s:s, s:b}", "out_trade_no", a->out_trade_no,
+	                         "refund_id", ans.refund_id, "status", state, "repeat", !is_new),
+	               err);
 	if (r < 0)
 		goto fail;
 	if (strcmp(state, "SUCCESS") == 0) {
@@ -765,9 +773,10 @@ int payflow_refund_create(const struct payflow_env *env, const struct payflow_re
 	in_tx = false;
 recorded:
 	if (r < 0) {
-		err_prefix(err, "refund '%s' was accepted by WeChat Pay (refund_id %s, %s) but "
-				"could not be recorded",
-			   a->out_refund_no, ans.refund_id, state);
+		err_prefix(err,
+		           "refund '%s' was accepted by WeChat Pay (refund_id %s, %s) but "
+		           "could not be recorded",
+		           a->out_refund_no, ans.refund_id, state);
 		goto out;
 	}
 	r = refund_fill_result(env, a->out_refund_no, &res, err);
@@ -804,7 +813,7 @@ struct applied {
 };
 
 static void set_reason(struct applied *ap, const char *outcome, const char *fmt, ...)
-	WXR_PRINTF(3, 4);
+        WXR_PRINTF(3, 4);
 
 static void set_reason(struct applied *ap, const char *outcome, const char *fmt, ...)
 {
@@ -817,7 +826,7 @@ static void set_reason(struct applied *ap, const char *outcome, const char *fmt,
 }
 
 static int apply_payment(const struct payflow_env *env, const char *nid,
-			 const struct wxpay_transaction *t, struct applied *ap, struct wxr_err *err)
+                         const struct wxpay_transaction *t, struct applied *ap, struct wxr_err *err)
 {
 	struct payflow_db_order o;
 	bool found = false, changed = false;
@@ -857,23 +866,23 @@ static int apply_payment(const struct payflow_env *env, const char *nid,
 	if (strcmp(o.state, "NOTPAY") == 0 || strcmp(o.state, "CLOSED") == 0) {
 		if (t->amount_total != o.amount_total) {
 			set_reason(ap, "held",
-				   "paid %" PRId64 " fen, the ledger says %" PRId64
-				   " fen: the order is left %s for a person to look at",
-				   t->amount_total, o.amount_total, o.state);
+			           "paid %" PRId64 " fen, the ledger says %" PRId64
+			           " fen: the order is left %s for a person to look at",
+			           t->amount_total, o.amount_total, o.state);
 			goto out;
 		}
 		if (strcmp(o.state, "CLOSED") == 0 &&
 		    env->paid_after_close != PAID_AFTER_CLOSE_MARK_PAID) {
 			set_reason(ap, "held",
-				   "paid after it was closed; policy paid_after_close = %s: left "
-				   "CLOSED for reconcile",
-				   env->paid_after_close == PAID_AFTER_CLOSE_REFUND ? "refund"
-										    : "hold");
+			           "paid after it was closed; policy paid_after_close = %s: left "
+			           "CLOSED for reconcile",
+			           env->paid_after_close == PAID_AFTER_CLOSE_REFUND ? "refund"
+			                                                            : "hold");
 			goto out;
 		}
 		r = payflow_db_order_mark_paid(env->db, env->mchid, t->out_trade_no,
-					       t->transaction_id, paid_ts, env->tz_offset_s,
-					       &changed, err);
+		                               t->transaction_id, paid_ts, env->tz_offset_s,
+		                               &changed, err);
 		if (r < 0)
 			goto out;
 		if (!changed) {
@@ -881,32 +890,33 @@ static int apply_payment(const struct payflow_env *env, const char *nid,
 			goto out;
 		}
 		r = audit_state(env, "order.state", t->out_trade_no, from, "PAID", "notify", nid,
-				err);
+		                err);
 		if (r < 0)
 			goto out;
 		set_reason(ap, "applied", "%s -> PAID%s", from,
-			   strcmp(from, "CLOSED") == 0 ? " (paid after close; paid_after_close = "
-							 "mark_paid)"
-						       : "");
+		           strcmp(from, "CLOSED") == 0 ? " (paid after close; paid_after_close = "
+		                                         "mark_paid)"
+		                                       : "");
 		goto out;
 	}
 	/* PAID, PARTIAL_REFUNDED, REFUNDED */
 	if (t->amount_total != o.amount_total) {
 		set_reason(ap, "held", "paid %" PRId64 " fen, the ledger says %" PRId64 " fen",
-			   t->amount_total, o.amount_total);
+		           t->amount_total, o.amount_total);
 		goto out;
 	}
 	if (!*o.transaction_id) {
-		r = payflow_db_order_set_txn(env->db, env->mchid, t->out_trade_no, t->transaction_id,
-					     err);
+		r = payflow_db_order_set_txn(env->db, env->mchid, t->out_trade_no,
+		                             t->transaction_id, err);
 		if (r < 0)
 			goto out;
 		set_reason(ap, "applied", "transaction_id recorded");
 		goto out;
 	}
 	if (strcmp(o.transaction_id, t->transaction_id) != 0) {
-		set_reason(ap, "held", "the ledger has it paid by transaction '%s' (a second payment?)",
-			   o.transaction_id);
+		set_reason(ap, "held",
+		           "the ledger has it paid by transaction '%s' (a second payment?)",
+		           o.transaction_id);
 		goto out;
 	}
 	set_reason(ap, "unchanged", "already %s", o.state);
@@ -925,7 +935,7 @@ static int refund_rank(const char *s)
 }
 
 static int apply_refund(const struct payflow_env *env, const char *nid, const char *event_type,
-			const struct wxpay_refund *n, struct applied *ap, struct wxr_err *err)
+                        const struct wxpay_refund *n, struct applied *ap, struct wxr_err *err)
 {
 	struct payflow_db_refund f;
 	bool found = false;
@@ -934,7 +944,8 @@ static int apply_refund(const struct payflow_env *env, const char *nid, const ch
 	int r;
 
 	memset(&f, 0, sizeof(f));
-	if (strcmp(st, "SUCCESS") != 0 && strcmp(st, "ABNORMAL") != 0 && strcmp(st, "CLOSED") != 0) {
+	if (strcmp(st, "SUCCESS") != 0 && strcmp(st, "ABNORMAL") != 0 &&
+	    strcmp(st, "CLOSED") != 0) {
 		set_reason(ap, "held", "refund_status '%s' in a %s", st, event_type);
 		return 0;
 	}
@@ -946,7 +957,8 @@ static int apply_refund(const struct payflow_env *env, const char *nid, const ch
 		set_reason(ap, "held", "no out_refund_no");
 		return 0;
 	}
-	if (strcmp(st, "SUCCESS") == 0 && time_parse_rfc3339(n->success_time, &success_ts, NULL) < 0)
+	if (strcmp(st, "SUCCESS") == 0 &&
+	    time_parse_rfc3339(n->success_time, &success_ts, NULL) < 0)
 		success_ts = env->now; /* documented as present on SUCCESS; be lenient */
 	r = payflow_db_refund_get(env->db, env->mchid, n->out_refund_no, &f, &found, err);
 	if (r < 0)
@@ -956,24 +968,24 @@ static int apply_refund(const struct payflow_env *env, const char *nid, const ch
 		goto out;
 	}
 	if (*n->out_trade_no && strcmp(n->out_trade_no, f.out_trade_no) != 0) {
-		set_reason(ap, "held", "for order '%s', the ledger says order '%s'", n->out_trade_no,
-			   f.out_trade_no);
+		set_reason(ap, "held", "for order '%s', the ledger says order '%s'",
+		           n->out_trade_no, f.out_trade_no);
 		goto out;
 	}
 	if (n->amount_refund != f.amount_refund) {
 		set_reason(ap, "held", "refund of %" PRId64 " fen, the ledger says %" PRId64 " fen",
-			   n->amount_refund, f.amount_refund);
+		           n->amount_refund, f.amount_refund);
 		goto out;
 	}
 	if (*n->refund_id && *f.refund_id && strcmp(n->refund_id, f.refund_id) != 0) {
 		set_reason(ap, "held", "refund_id '%s', the ledger says '%s'", n->refund_id,
-			   f.refund_id);
+		           f.refund_id);
 		goto out;
 	}
 	if (strcmp(st, f.state) == 0) {
 		if (!*f.refund_id && *n->refund_id) {
 			r = payflow_db_refund_update(env->db, env->mchid, n->out_refund_no, st,
-						     n->refund_id, 0, 0, env->tz_offset_s, err);
+			                             n->refund_id, 0, 0, env->tz_offset_s, err);
 			if (r < 0)
 				goto out;
 			set_reason(ap, "applied", "refund_id recorded");
@@ -991,7 +1003,7 @@ static int apply_refund(const struct payflow_env *env, const char *nid, const ch
 		goto out;
 	}
 	r = payflow_db_refund_update(env->db, env->mchid, n->out_refund_no, st, n->refund_id, 0,
-				     success_ts, env->tz_offset_s, err);
+	                             success_ts, env->tz_offset_s, err);
 	if (r < 0)
 		goto out;
 	r = audit_state(env, "refund.state", n->out_refund_no, f.state, st, "notify", nid, err);
@@ -1009,7 +1021,7 @@ out:
 }
 
 static void answer_set(struct payflow_notify_answer *a, int status, const char *outcome,
-		       const char *detail)
+                       const char *detail)
 {
 	a->http_status = status;
 	a->outcome = outcome;
@@ -1018,18 +1030,18 @@ static void answer_set(struct payflow_notify_answer *a, int status, const char *
 
 /* Audits a rejected notification in its own transaction; best effort. */
 static void audit_rejected(const struct payflow_env *env, const struct wxpay_notify_headers *hdr,
-			   size_t len, const char *why)
+                           size_t len, const char *why)
 {
 	struct wxr_err sub = WXR_ERR_INIT;
 	json_t *j = json_pack("{s:s, s:o, s:o, s:I}", "error", why, "timestamp",
-			      jstr_or_null(hdr->timestamp), "serial", jstr_or_null(hdr->serial),
-			      "bytes", (json_int_t)len);
+	                      jstr_or_null(hdr->timestamp), "serial", jstr_or_null(hdr->serial),
+	                      "bytes", (json_int_t)len);
 
 	audit_json(env, "notify.rejected", NULL, j, &sub);
 }
 
 void payflow_notify_handle(const struct payflow_env *env, const struct wxpay_notify_headers *hdr,
-			   const void *body, size_t len, struct payflow_notify_answer *out)
+                           const void *body, size_t len, struct payflow_notify_answer *out)
 {
 	struct wxpay_notification n;
 	struct wxpay_transaction t;
@@ -1048,9 +1060,13 @@ void payflow_notify_handle(const struct payflow_env *env, const struct wxpay_not
 	memset(&ap, 0, sizeof(ap));
 	r = wxpay_notify_parse(env->wx, hdr, body, len, &n, &err);
 	if (r < 0) {
-		answer_set(out, r == WXR_ESIG ? 401 : r == WXR_EDATA || r == WXR_ETOOBIG ? 400 : 500,
-			   r == WXR_ESIG || r == WXR_EDATA || r == WXR_ETOOBIG ? "rejected" : "error",
-			   err.msg);
+		answer_set(out,
+		           r == WXR_ESIG                        ? 401
+		           : r == WXR_EDATA || r == WXR_ETOOBIG ? 400
+		                                                : 500,
+		           r == WXR_ESIG || r == WXR_EDATA || r == WXR_ETOOBIG ? "rejected"
+		                                                               : "error",
+		           err.msg);
 		if (r == WXR_ESIG || r == WXR_EDATA || r == WXR_ETOOBIG)
 			audit_rejected(env, hdr, len, err.msg);
 		goto out;
@@ -1078,12 +1094,13 @@ void payflow_notify_handle(const struct payflow_env *env, const struct wxpay_not
 	if (r < 0)
 		goto fail;
 	if (seen) {
-		r = payflow_db_notification_repeat(env->db, env->mchid, n.id, clock_real_now(), &err);
+		r = payflow_db_notification_repeat(env->db, env->mchid, n.id, clock_real_now(),
+		                                   &err);
 		if (r == 0)
 			r = audit_json(env, "notify.duplicate", n.id,
-				       json_pack("{s:s, s:s}", "event_type", n.event_type,
-						 "first_outcome", prev),
-				       &err);
+			               json_pack("{s:s, s:s}", "event_type", n.event_type,
+			                         "first_outcome", prev),
+			               &err);
 		if (r < 0)
 			goto fail;
 		r = db_commit(env->db, &err);
@@ -1133,8 +1150,8 @@ void payflow_notify_handle(const struct payflow_env *env, const struct wxpay_not
 	if (r < 0)
 		goto fail;
 	j = json_pack("{s:s, s:o, s:o, s:s}", "event_type", n.event_type, "out_trade_no",
-		      jstr_or_null(ap.rec.out_trade_no), "out_refund_no",
-		      jstr_or_null(ap.rec.out_refund_no), "reason", ap.reason);
+	              jstr_or_null(ap.rec.out_trade_no), "out_refund_no",
+	              jstr_or_null(ap.rec.out_refund_no), "reason", ap.reason);
 	if (ap.rec.has_amount)
 		json_object_set_new(j, "amount", json_integer((json_int_t)ap.rec.amount));
 	{

@@ -30,11 +30,11 @@ struct notif {
 	char *event_type;
 	char *subject; /* out_trade_no or out_refund_no */
 	char *url;
-	char *body;    /* the JSON as signed */
+	char *body; /* the JSON as signed */
 	enum nfault fault;
 	const char *state; /* pending, sending, delivered, failed, skipped */
 	int attempts;
-	long status;   /* last HTTP status, 0 = none */
+	long status; /* last HTTP status, 0 = none */
 	char *error;
 };
 
@@ -360,7 +360,8 @@ static enum nfault take_fault(struct sim_notifier *nf)
 	if (nf->nfaults) {
 		f = nf->faults[0];
 		if (nf->fault_counts[0] > 0 && --nf->fault_counts[0] == 0) {
-			memmove(nf->faults, nf->faults + 1, (nf->nfaults - 1) * sizeof(*nf->faults));
+			memmove(nf->faults, nf->faults + 1,
+			        (nf->nfaults - 1) * sizeof(*nf->faults));
 			memmove(nf->fault_counts, nf->fault_counts + 1,
 			        (nf->nfaults - 1) * sizeof(*nf->fault_counts));
 			nf->nfaults--;
@@ -467,9 +468,9 @@ static struct notif *build(struct sim *s, const char *id, const char *event_type
 	sim_fmt_rfc3339(sim_state_now(&s->st), t, sizeof(t));
 	body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}", "id", id,
 	                 "create_time", t, "resource_type", "encrypt-resource", "event_type",
-	                 event_type, "summary", summary, "resource", "original_type",
-	                 original_type, "algorithm", "AEAD_AES_256_GCM", "ciphertext", ct,
-	                 "associated_data", original_type, "nonce", nonce);
+	                 event_type, "summary", summary, "resource", "original_type", original_type,
+	                 "algorithm", "AEAD_AES_256_GCM", "ciphertext", ct, "associated_data",
+	                 original_type, "nonce", nonce);
 	free(ct);
 	if (!body)
 		return NULL;
@@ -494,17 +495,16 @@ static json_t *transaction_payload(struct sim *s, const struct sim_order *o)
 	char t[40];
 
 	sim_fmt_rfc3339(o->success_ts, t, sizeof(t));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s},"
-	                 " s:{s:I, s:I, s:s, s:s}, s:{s:s}, s:[]}",
-	                 "appid", o->appid, "mchid", s->cfg.mchid, "out_trade_no", o->out_trade_no,
-	                 "transaction_id", o->transaction_id, "trade_type", "APP", "trade_state",
-	                 "SUCCESS", "trade_state_desc", "支付成功", "bank_type",
-	                 o->bank_type ? o->bank_type : "OTHERS", "attach",
-	                 o->attach ? o->attach : "", "success_time", t, "payer", "openid",
-	                 o->openid ? o->openid : "", "amount", "total", (json_int_t)o->total_fen,
-	                 "payer_total", (json_int_t)o->total_fen, "currency", "CNY",
-	                 "payer_currency", "CNY", "scene_info", "device_id", "",
-	                 "promotion_detail");
+	return json_pack(
+	        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s},"
+	        " s:{s:I, s:I, s:s, s:s}, s:{s:s}, s:[]}",
+	        "appid", o->appid, "mchid", s->cfg.mchid, "out_trade_no", o->out_trade_no,
+	        "transaction_id", o->transaction_id, "trade_type", "APP", "trade_state", "SUCCESS",
+	        "trade_state_desc", "支付成功", "bank_type", o->bank_type ? o->bank_type : "OTHERS",
+	        "attach", o->attach ? o->attach : "", "success_time", t, "payer", "openid",
+	        o->openid ? o->openid : "", "amount", "total", (json_int_t)o->total_fen,
+	        "payer_total", (json_int_t)o->total_fen, "currency", "CNY", "payer_currency", "CNY",
+	        "scene_info", "device_id", "", "promotion_detail");
 }
 
 static const char *refund_event(enum sim_refund_status st, const char **summary)
@@ -527,16 +527,14 @@ static const char *refund_event(enum sim_refund_status st, const char **summary)
 
 static json_t *refund_payload(struct sim *s, const struct sim_refund *r)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I}}",
-	                      "mchid", s->cfg.mchid, "transaction_id",
-	                      r->transaction_id ? r->transaction_id : "", "out_trade_no",
-	                      r->out_trade_no, "refund_id", r->refund_id, "out_refund_no",
-	                      r->out_refund_no, "refund_status", sim_refund_status_name(r->status),
-	                      "user_received_account",
-	                      r->user_received_account ? r->user_received_account : "", "amount",
-	                      "total", (json_int_t)r->total_fen, "refund",
-	                      (json_int_t)r->refund_fen, "payer_total", (json_int_t)r->total_fen,
-	                      "payer_refund", (json_int_t)r->refund_fen);
+	json_t *j = json_pack(
+	        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I}}", "mchid",
+	        s->cfg.mchid, "transaction_id", r->transaction_id ? r->transaction_id : "",
+	        "out_trade_no", r->out_trade_no, "refund_id", r->refund_id, "out_refund_no",
+	        r->out_refund_no, "refund_status", sim_refund_status_name(r->status),
+	        "user_received_account", r->user_received_account ? r->user_received_account : "",
+	        "amount", "total", (json_int_t)r->total_fen, "refund", (json_int_t)r->refund_fen,
+	        "payer_total", (json_int_t)r->total_fen, "payer_refund", (json_int_t)r->refund_fen);
 	char t[40];
 
 	if (j && r->status == SIM_RS_SUCCESS && r->success_ts) {
@@ -619,10 +617,9 @@ static int fault_parse(const char *name, enum nfault *out)
 static json_t *notif_json(const struct notif *x)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:I, s:s?, s:s}", "id", x->id,
-	                 "event_type", x->event_type, "subject", x->subject, "url", x->url,
-	                 "state", x->state, "attempts", x->attempts, "status",
-	                 (json_int_t)x->status, "error", x->error, "fault",
-	                 nfault_names[x->fault]);
+	                 "event_type", x->event_type, "subject", x->subject, "url", x->url, "state",
+	                 x->state, "attempts", x->attempts, "status", (json_int_t)x->status,
+	                 "error", x->error, "fault", nfault_names[x->fault]);
 }
 
 static json_t *status_json(struct sim_notifier *nf)
@@ -633,9 +630,9 @@ static json_t *status_json(struct sim_notifier *nf)
 	for (size_t i = 0; i < nf->n; i++)
 		json_array_append_new(items, notif_json(nf->log[i]));
 	for (size_t i = 0; i < nf->nfaults; i++)
-		json_array_append_new(faults, json_pack("{s:s, s:I}", "kind",
-		                                        nfault_names[nf->faults[i]], "count",
-		                                        (json_int_t)nf->fault_counts[i]));
+		json_array_append_new(faults,
+		                      json_pack("{s:s, s:I}", "kind", nfault_names[nf->faults[i]],
+		                                "count", (json_int_t)nf->fault_counts[i]));
 	pthread_mutex_unlock(&nf->mu);
 	return json_pack("{s:{s:i, s:I, s:I, s:b}, s:o, s:o}", "config", "retries", nf->retries,
 	                 "retry_ms", (json_int_t)nf->retry_ms, "timeout_ms",

@@ -47,7 +47,7 @@ static void find_keys(const char *argv0)
 		return;
 	}
 	snprintf(keys_dir, sizeof(keys_dir), "%.*s/../../../fixtures/keys",
-		 slash ? (int)(slash - argv0) : 1, slash ? argv0 : ".");
+	         slash ? (int)(slash - argv0) : 1, slash ? argv0 : ".");
 }
 
 static char *read_key_file(const char *name, size_t *out_len)
@@ -117,7 +117,7 @@ static void notif_release(struct notif *n)
 }
 
 static void make_notif(struct notif *n, const char *id, const char *event, const char *otype,
-		       const char *payload, enum fault f)
+                       const char *payload, enum fault f)
 {
 	struct wxr_err err = WXR_ERR_INIT;
 	struct buf ct = BUF_INIT, msg = BUF_INIT;
@@ -126,7 +126,7 @@ static void make_notif(struct notif *n, const char *id, const char *event, const
 
 	memset(n, 0, sizeof(*n));
 	crypto_aesgcm_encrypt(apiv3, 32, nonce12, 12, otype, strlen(otype), payload,
-			      strlen(payload), &ct, &err);
+	                      strlen(payload), &ct, &err);
 	if (f == F_BADTAG)
 		ct.data[0] ^= 1;
 	ct64 = crypto_b64_encode(ct.data, ct.len);
@@ -134,11 +134,11 @@ static void make_notif(struct notif *n, const char *id, const char *event, const
 		n->body = xstrdup("this is not JSON");
 	else
 		n->body = xasprintf("{\"id\":\"%s\",\"create_time\":\"2026-11-01T10:00:05+08:00\","
-				    "\"resource_type\":\"encrypt-resource\",\"event_type\":\"%s\","
-				    "\"summary\":\"s\",\"resource\":{\"original_type\":\"%s\","
-				    "\"algorithm\":\"AEAD_AES_256_GCM\",\"ciphertext\":\"%s\","
-				    "\"associated_data\":\"%s\",\"nonce\":\"%s\"}}",
-				    id, event, otype, ct64, otype, nonce12);
+		                    "\"resource_type\":\"encrypt-resource\",\"event_type\":\"%s\","
+		                    "\"summary\":\"s\",\"resource\":{\"original_type\":\"%s\","
+		                    "\"algorithm\":\"AEAD_AES_256_GCM\",\"ciphertext\":\"%s\","
+		                    "\"associated_data\":\"%s\",\"nonce\":\"%s\"}}",
+		                    id, event, otype, ct64, otype, nonce12);
 	snprintf(n->ts, sizeof(n->ts), "%lld", (long long)time(NULL) - (f == F_STALE ? 600 : 0));
 	snprintf(n->nonce, sizeof(n->nonce), "n%08d", ++seq);
 	buf_addf(&msg, "%s\n%s\n%s\n", n->ts, n->nonce, n->body);
@@ -164,27 +164,28 @@ static void make_notif(struct notif *n, const char *id, const char *event, const
 
 static char *txn_payload(const char *otn, const char *tid, int64_t total, const char *mchid)
 {
-	return xasprintf("{\"appid\":\"wx8888888888888888\",\"mchid\":\"%s\",\"out_trade_no\":\"%s\","
-			 "\"transaction_id\":\"%s\",\"trade_type\":\"APP\",\"trade_state\":"
-			 "\"SUCCESS\",\"trade_state_desc\":\"ok\",\"bank_type\":\"OTHERS\","
-			 "\"attach\":\"\",\"success_time\":\"2026-11-01T23:59:30+08:00\","
-			 "\"payer\":{\"openid\":\"o1\"},\"amount\":{\"total\":%lld,\"payer_total\":"
-			 "%lld,\"currency\":\"CNY\",\"payer_currency\":\"CNY\"}}",
-			 mchid, otn, tid, (long long)total, (long long)total);
+	return xasprintf(
+	        "{\"appid\":\"wx8888888888888888\",\"mchid\":\"%s\",\"out_trade_no\":\"%s\","
+	        "\"transaction_id\":\"%s\",\"trade_type\":\"APP\",\"trade_state\":"
+	        "\"SUCCESS\",\"trade_state_desc\":\"ok\",\"bank_type\":\"OTHERS\","
+	        "\"attach\":\"\",\"success_time\":\"2026-11-01T23:59:30+08:00\","
+	        "\"payer\":{\"openid\":\"o1\"},\"amount\":{\"total\":%lld,\"payer_total\":"
+	        "%lld,\"currency\":\"CNY\",\"payer_currency\":\"CNY\"}}",
+	        mchid, otn, tid, (long long)total, (long long)total);
 }
 
 static char *refund_payload(const char *orn, const char *otn, const char *rid, const char *status,
-			    int64_t amount, int64_t total)
+                            int64_t amount, int64_t total)
 {
-	return xasprintf("{\"mchid\":\"" MCHID "\",\"transaction_id\":\"4200\",\"out_trade_no\":\"%s\","
-			 "\"refund_id\":\"%s\",\"out_refund_no\":\"%s\",\"refund_status\":\"%s\","
-			 "%s\"user_received_account\":\"x\",\"amount\":{\"total\":%lld,\"refund\":%lld,"
-			 "\"payer_total\":%lld,\"payer_refund\":%lld}}",
-			 otn, rid, orn, status,
-			 strcmp(status, "SUCCESS") == 0
-				 ? "\"success_time\":\"2026-11-02T09:00:00+08:00\","
-				 : "",
-			 (long long)total, (long long)amount, (long long)total, (long long)amount);
+	return xasprintf(
+	        "{\"mchid\":\"" MCHID "\",\"transaction_id\":\"4200\",\"out_trade_no\":\"%s\","
+	        "\"refund_id\":\"%s\",\"out_refund_no\":\"%s\",\"refund_status\":\"%s\","
+	        "%s\"user_received_account\":\"x\",\"amount\":{\"total\":%lld,\"refund\":%lld,"
+	        "\"payer_total\":%lld,\"payer_refund\":%lld}}",
+	        otn, rid, orn, status,
+	        strcmp(status, "SUCCESS") == 0 ? "\"success_time\":\"2026-11-02T09:00:00+08:00\","
+	                                       : "",
+	        (long long)total, (long long)amount, (long long)total, (long long)amount);
 }
 
 /* ---- database helpers ---- */
@@ -246,12 +247,12 @@ static void add_order(const char *otn, int64_t total, const char *state)
 	if (payflow_db_order_insert(db, MCHID, SH, &o, &err) < 0)
 		diag("add_order: %s", err.msg);
 	if (strcmp(state, "NOTPAY") != 0) {
-		char *sql = xasprintf("UPDATE ledger_orders SET state = '%s'%s WHERE out_trade_no = ?",
-				      state,
-				      strcmp(state, "CLOSED") == 0
-					      ? ""
-					      : ", transaction_id = 'T-PRE', paid_ts = 1793500000,"
-						" paid_at = '2026-11-01T10:00:00+08:00'");
+		char *sql = xasprintf(
+		        "UPDATE ledger_orders SET state = '%s'%s WHERE out_trade_no = ?", state,
+		        strcmp(state, "CLOSED") == 0
+		                ? ""
+		                : ", transaction_id = 'T-PRE', paid_ts = 1793500000,"
+		                  " paid_at = '2026-11-01T10:00:00+08:00'");
 		sqlite3_stmt *st = NULL;
 
 		db_prepare(db, sql, &st, &err);
@@ -306,7 +307,8 @@ static void test_checks(void)
 	       "14 digits refused");
 	is_int(payflow_parse_fen("--amount", "", &v, &err), WXR_EUSAGE, "empty refused");
 
-	is_int(payflow_check_text("description", "测试商品", 127, true, &err), 0, "Chinese is fine");
+	is_int(payflow_check_text("description", "测试商品", 127, true, &err), 0,
+	       "Chinese is fine");
 	is_int(payflow_check_text("description", "", 127, true, &err), WXR_EUSAGE,
 	       "empty required text refused");
 	is_int(payflow_check_text("attach", NULL, 128, false, &err), 0, "absent optional text");
@@ -318,8 +320,9 @@ static void test_checks(void)
 	       "broken UTF-8 refused");
 	is_int(payflow_check_text("description", "\xED\xA0\x80", 127, true, &err), WXR_EUSAGE,
 	       "a UTF-16 surrogate refused");
-	is_int(payflow_check_text("reason", "一二三四五六七八九十一二三四五六七八九十一二三四五六七",
-				  80, false, &err),
+	is_int(payflow_check_text("reason",
+	                          "一二三四五六七八九十一二三四五六七八九十一二三四五六七", 80,
+	                          false, &err),
 	       WXR_EUSAGE, "81 bytes is over 80");
 
 	is_int(payflow_check_notify_url("https://pay.example.com/wx/notify", &err), 0,
@@ -400,7 +403,7 @@ static void test_refund_rules(void)
 }
 
 static void handle(struct wxpay *w, struct notif *n, enum paid_after_close pac,
-		   struct payflow_notify_answer *a)
+                   struct payflow_notify_answer *a)
 {
 	struct payflow_env env;
 
@@ -415,8 +418,8 @@ static void handle(struct wxpay *w, struct notif *n, enum paid_after_close pac,
 }
 
 static void send_txn(struct wxpay *w, const char *id, const char *otn, const char *tid,
-		     int64_t total, const char *mchid, enum fault f, enum paid_after_close pac,
-		     struct payflow_notify_answer *a)
+                     int64_t total, const char *mchid, enum fault f, enum paid_after_close pac,
+                     struct payflow_notify_answer *a)
 {
 	struct notif n;
 	char *p = txn_payload(otn, tid, total, mchid);
@@ -428,7 +431,7 @@ static void send_txn(struct wxpay *w, const char *id, const char *otn, const cha
 }
 
 static void send_refund(struct wxpay *w, const char *id, const char *orn, const char *otn,
-			const char *status, int64_t amount, struct payflow_notify_answer *a)
+                        const char *status, int64_t amount, struct payflow_notify_answer *a)
 {
 	struct notif n;
 	char *p = refund_payload(orn, otn, "5030001", status, amount, 1000);
@@ -452,80 +455,83 @@ static void test_payments(struct wxpay *w)
 
 	add_order("ORD-PAY-1", 1000, "NOTPAY");
 	send_txn(w, "N-1", "ORD-PAY-1", "4200000001", 1000, MCHID, F_NONE,
-		 PAID_AFTER_CLOSE_MARK_PAID, &a);
+	         PAID_AFTER_CLOSE_MARK_PAID, &a);
 	is_int(a.http_status, 204, "a payment is acknowledged with 204");
 	is_str(a.outcome, "applied", "and applied");
 	is_str(q_str(order_state, "ORD-PAY-1"), "PAID", "the order is PAID");
-	is_str(q_str("SELECT transaction_id || ' ' || paid_at || ' ' || paid_date FROM ledger_orders"
-		     " WHERE out_trade_no = ?",
-		     "ORD-PAY-1"),
+	is_str(q_str("SELECT transaction_id || ' ' || paid_at || ' ' || paid_date FROM "
+	             "ledger_orders"
+	             " WHERE out_trade_no = ?",
+	             "ORD-PAY-1"),
 	       "4200000001 2026-11-01T23:59:30+08:00 2026-11-01",
 	       "with transaction_id, paid_at and paid_date (Asia/Shanghai)");
 	is_int(q_int("SELECT count(*) FROM audit_log WHERE event = 'order.state' AND subject = ?"
-		     " AND detail LIKE '%\"from\":\"NOTPAY\",\"to\":\"PAID\"%'",
-		     "ORD-PAY-1"),
+	             " AND detail LIKE '%\"from\":\"NOTPAY\",\"to\":\"PAID\"%'",
+	             "ORD-PAY-1"),
 	       1, "the state change is audited");
-	is_int(q_int("SELECT count(*) FROM audit_log WHERE event = 'notify.applied' AND subject = ?",
-		     "N-1"),
+	is_int(q_int("SELECT count(*) FROM audit_log WHERE event = 'notify.applied' AND subject = "
+	             "?",
+	             "N-1"),
 	       1, "and the notification");
 
 	send_txn(w, "N-1", "ORD-PAY-1", "4200000001", 1000, MCHID, F_NONE,
-		 PAID_AFTER_CLOSE_MARK_PAID, &a);
+	         PAID_AFTER_CLOSE_MARK_PAID, &a);
 	is_int(a.http_status, 204, "a repeat is acknowledged");
 	is_str(a.outcome, "duplicate", "as a duplicate");
 	is_int(q_int("SELECT repeats FROM notifications WHERE id = ?", "N-1"), 1,
 	       "counted, not recorded twice");
 	is_int(q_int("SELECT count(*) FROM audit_log WHERE event = 'order.state' AND subject = ?",
-		     "ORD-PAY-1"),
+	             "ORD-PAY-1"),
 	       1, "and changes nothing");
 
 	send_txn(w, "N-2", "ORD-PAY-1", "4200000001", 1000, MCHID, F_NONE,
-		 PAID_AFTER_CLOSE_MARK_PAID, &a);
+	         PAID_AFTER_CLOSE_MARK_PAID, &a);
 	is_str(a.outcome, "unchanged", "the same payment under a new id: unchanged");
 
 	send_txn(w, "N-3", "ORD-PAY-1", "4200000999", 1000, MCHID, F_NONE,
-		 PAID_AFTER_CLOSE_MARK_PAID, &a);
+	         PAID_AFTER_CLOSE_MARK_PAID, &a);
 	is_str(a.outcome, "held", "another transaction for a paid order: held");
 	ok(strstr(a.detail, "a second payment?") != NULL, "saying why");
 
 	add_order("ORD-PAY-2", 1000, "NOTPAY");
 	send_txn(w, "N-4", "ORD-PAY-2", "4200000002", 999, MCHID, F_NONE,
-		 PAID_AFTER_CLOSE_MARK_PAID, &a);
+	         PAID_AFTER_CLOSE_MARK_PAID, &a);
 	is_int(a.http_status, 204, "an amount mismatch is acknowledged");
 	is_str(a.outcome, "held", "and held");
 	is_str(q_str(order_state, "ORD-PAY-2"), "NOTPAY", "the order is left NOTPAY");
 	is_int(q_int("SELECT amount_total FROM ledger_orders WHERE out_trade_no = ?", "ORD-PAY-2"),
 	       1000, "its amount is not overwritten");
 	is_str(q_str("SELECT outcome || ': ' || reason FROM notifications WHERE id = ?", "N-4"),
-	       "held: paid 999 fen, the ledger says 1000 fen: the order is left NOTPAY for a person "
+	       "held: paid 999 fen, the ledger says 1000 fen: the order is left NOTPAY for a "
+	       "person "
 	       "to look at",
 	       "the notification records the problem");
 	is_int(q_int("SELECT count(*) FROM audit_log WHERE event = 'notify.held' AND subject = ?",
-		     "N-4"),
+	             "N-4"),
 	       1, "and it is audited");
 
 	send_txn(w, "N-5", "NO-SUCH-ORDER", "4200000003", 5, MCHID, F_NONE,
-		 PAID_AFTER_CLOSE_MARK_PAID, &a);
+	         PAID_AFTER_CLOSE_MARK_PAID, &a);
 	is_int(a.http_status, 204, "an unknown order is acknowledged");
 	is_str(a.outcome, "unknown", "and recorded as unknown");
 	is_int(q_int("SELECT count(*) FROM notifications WHERE out_trade_no = ? AND outcome ="
-		     " 'unknown'",
-		     "NO-SUCH-ORDER"),
+	             " 'unknown'",
+	             "NO-SUCH-ORDER"),
 	       1, "with its out_trade_no");
 
 	add_order("ORD-PAY-3", 1000, "NOTPAY");
 	send_txn(w, "N-6", "ORD-PAY-3", "4200000004", 1000, "1900000999", F_NONE,
-		 PAID_AFTER_CLOSE_MARK_PAID, &a);
+	         PAID_AFTER_CLOSE_MARK_PAID, &a);
 	is_str(a.outcome, "held", "another merchant's payment: held");
 	is_str(q_str(order_state, "ORD-PAY-3"), "NOTPAY", "nothing changes");
 
 	add_order("ORD-PAY-4", 1000, "CLOSED");
 	send_txn(w, "N-7", "ORD-PAY-4", "4200000005", 1000, MCHID, F_NONE, PAID_AFTER_CLOSE_HOLD,
-		 &a);
+	         &a);
 	is_str(a.outcome, "held", "paid after close, policy hold: held");
 	is_str(q_str(order_state, "ORD-PAY-4"), "CLOSED", "left CLOSED");
 	send_txn(w, "N-8", "ORD-PAY-4", "4200000005", 1000, MCHID, F_NONE,
-		 PAID_AFTER_CLOSE_MARK_PAID, &a);
+	         PAID_AFTER_CLOSE_MARK_PAID, &a);
 	is_str(a.outcome, "applied", "paid after close, policy mark_paid: applied");
 	is_str(q_str(order_state, "ORD-PAY-4"), "PAID", "PAID");
 
@@ -549,7 +555,7 @@ static void test_payments(struct wxpay *w)
 			char name[128];
 
 			send_txn(w, "N-9", "ORD-PAY-5", "4200000006", 1000, MCHID, bad[i].f,
-				 PAID_AFTER_CLOSE_MARK_PAID, &a);
+			         PAID_AFTER_CLOSE_MARK_PAID, &a);
 			snprintf(name, sizeof(name), "%s: %d", bad[i].name, bad[i].status);
 			is_int(a.http_status, bad[i].status, name);
 			is_str(a.outcome, "rejected", "rejected");
@@ -560,7 +566,7 @@ static void test_payments(struct wxpay *w)
 	is_int(q_int("SELECT count(*) FROM audit_log WHERE event = 'notify.rejected'", NULL), 5,
 	       "every rejection is audited");
 	send_txn(w, "N-9", "ORD-PAY-5", "4200000006", 1000, MCHID, F_NONE,
-		 PAID_AFTER_CLOSE_MARK_PAID, &a);
+	         PAID_AFTER_CLOSE_MARK_PAID, &a);
 	is_str(a.outcome, "applied", "the genuine one, sent again, is applied");
 
 	{
@@ -596,8 +602,9 @@ static void test_refunds(struct wxpay *w)
 
 	send_refund(w, "R-2", "RF-1", "ORD-RF-1", "SUCCESS", 400, &a);
 	is_str(a.outcome, "applied", "REFUND.SUCCESS after ABNORMAL: applied");
-	is_str(q_str("SELECT state || ' ' || success_at FROM ledger_refunds WHERE out_refund_no = ?",
-		     "RF-1"),
+	is_str(q_str("SELECT state || ' ' || success_at FROM ledger_refunds WHERE out_refund_no = "
+	             "?",
+	             "RF-1"),
 	       "SUCCESS 2026-11-02T09:00:00+08:00", "SUCCESS, with success_at");
 	is_str(q_str(order_state, "ORD-RF-1"), "PARTIAL_REFUNDED", "the order: PARTIAL_REFUNDED");
 
@@ -616,7 +623,7 @@ static void test_refunds(struct wxpay *w)
 	is_str(a.outcome, "applied", "the right amount: applied");
 	is_str(q_str(order_state, "ORD-RF-1"), "REFUNDED", "all refunded: the order is REFUNDED");
 	is_int(q_int("SELECT count(*) FROM audit_log WHERE event = 'order.state' AND subject = ?",
-		     "ORD-RF-1"),
+	             "ORD-RF-1"),
 	       2, "both order changes are audited");
 
 	send_refund(w, "R-7", "RF-NONE", "ORD-RF-1", "CLOSED", 1, &a);
@@ -653,7 +660,7 @@ static void test_locked(struct wxpay *w, const char *path)
 	sqlite3_busy_timeout(db->h, 200);
 	t0 = time(NULL);
 	send_txn(w, "N-L-1", "ORD-LOCK-1", "4200000010", 1000, MCHID, F_NONE,
-		 PAID_AFTER_CLOSE_MARK_PAID, &a);
+	         PAID_AFTER_CLOSE_MARK_PAID, &a);
 	is_int(a.http_status, 500, "a locked database: 500, so that WeChat Pay retries");
 	is_str(a.outcome, "error", "an error");
 	ok(time(NULL) - t0 < 4, "answered quickly");
@@ -662,7 +669,7 @@ static void test_locked(struct wxpay *w, const char *path)
 	is_int(q_int(count_notifications, NULL), before, "nothing recorded");
 	is_str(q_str(order_state, "ORD-LOCK-1"), "NOTPAY", "nothing changed");
 	send_txn(w, "N-L-1", "ORD-LOCK-1", "4200000010", 1000, MCHID, F_NONE,
-		 PAID_AFTER_CLOSE_MARK_PAID, &a);
+	         PAID_AFTER_CLOSE_MARK_PAID, &a);
 	is_str(a.outcome, "applied", "the retry after the lock is gone: applied");
 }
 
@@ -698,7 +705,7 @@ int main(int argc, char **argv)
 	   "the simulator's WeChat Pay key");
 	free(pem);
 	snprintf(tmpdir, sizeof(tmpdir), "%s/t-payflow.XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(tmpdir)) {
 		ok(0, "temporary directory");
 		return done_testing();
