@@ -352,6 +352,13 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		goto out;
 	}
 	port = info->port;
+	printf(v6 ? "listening on http://[%s]:%u\n" : "listening on http://%s:%u\n", bind_addr,
+	       port);
+	fflush(stdout);
+	detail = xasprintf("{\"bind\":\"%s\",\"port\":%u}", bind_addr, port);
+	audit_event(ctx, "notify.start", detail);
+	free(detail);
+	/* The portfile last: it tells a waiting script that everything is ready. */
 	if (portfile) {
 		r = write_portfile(portfile, port, err);
 		if (r < 0) {
@@ -359,12 +366,6 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 			goto out;
 		}
 	}
-	printf(v6 ? "listening on http://[%s]:%u\n" : "listening on http://%s:%u\n", bind_addr,
-	       port);
-	fflush(stdout);
-	detail = xasprintf("{\"bind\":\"%s\",\"port\":%u}", bind_addr, port);
-	audit_event(ctx, "notify.start", detail);
-	free(detail);
 	log_info("notify: serving on %s port %u (SIGTERM stops)", bind_addr, port);
 
 	do {
