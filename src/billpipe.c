@@ -200,15 +200,26 @@ static bool mchid_ok(const char *s)
 	return n > 0;
 }
 
+/*
+ * Rows are stored under the caller's merchant (the configured mchid; "" for
+ * a database kept without a config), so that the ledger, the bills and
+ * reconcile always speak of the same merchant. The bill's own 商户号 must be
+ * that merchant when one is configured, and the same on every row.
+ */
 static int on_trade(void *ctx, int64_t line, const struct bill_trade *t, char *reason,
 		    size_t reason_size, struct wxr_err *err)
 {
 	struct billpipe *p = ctx;
-	const char *mchid;
 
 	if (t->mchid && *t->mchid) {
 		if (!mchid_ok(t->mchid)) {
 			snprintf(reason, reason_size, "bad 商户号 '%.40s'", t->mchid);
+			return BILLPARSE_REJECT;
+		}
+		if (p->caller_mchid[0] && strcmp(t->mchid, p->caller_mchid) != 0) {
+			snprintf(reason, reason_size,
+				 "商户号 '%.40s' is not this merchant ('%.40s')", t->mchid,
+				 p->caller_mchid);
 			return BILLPARSE_REJECT;
 		}
 		if (!p->bill_mchid) {
@@ -218,11 +229,8 @@ static int on_trade(void *ctx, int64_t line, const struct bill_trade *t, char *r
 				 t->mchid, p->bill_mchid);
 			return BILLPARSE_REJECT;
 		}
-		mchid = t->mchid;
-	} else {
-		mchid = p->bill_mchid ? p->bill_mchid : p->caller_mchid;
 	}
-	return db_bills_writer_trade(p->w, line, mchid, t, err);
+	return db_bills_writer_trade(p->w, line, p->caller_mchid, t, err);
 }
 
 static int on_fundflow(void *ctx, int64_t line, const struct bill_fundflow *f, char *reason,
@@ -436,7 +444,7 @@ int billpipe_finish(struct billpipe *p, const char *expected_sha1,
 			goto fail;
 	}
 	memset(&fin, 0, sizeof(fin));
-	fin.mchid = p->bill_mchid ? p->bill_mchid : p->caller_mchid;
+	fin.mchid = p->caller_mchid;
 	fin.sha1 = res.sha1;
 	fin.bytes = res.bytes;
 	fin.archive_path = archive_path;

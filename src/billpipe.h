@@ -12,9 +12,11 @@
  *     in one transaction begun by billpipe_new.
  * Memory stays flat whatever the size of the bill.
  *
- * The bill's merchant: the trade bill's 商户号 column (the first accepted
- * row's value; rows of another merchant, or whose 商户号 is not 1-32 letters
- * and digits, are rejected), else opts->mchid.
+ * The merchant: rows are stored under opts->mchid (the configured merchant;
+ * "" for a database kept without a config), so the ledger, the bills and
+ * reconcile always agree on it. The trade bill's 商户号 must equal opts->mchid
+ * when that is set, and be the same on every row; other rows are rejected.
+ * The result's mchid names the bill's own 商户号 when it has one.
  */
 #ifndef WXR_BILLPIPE_H
 #define WXR_BILLPIPE_H

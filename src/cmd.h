@@ -83,11 +83,18 @@ extern const struct cmd cmd_ledger;
 extern const struct cmd cmd_audit;
 extern const struct cmd cmd_bill;
 extern const struct cmd cmd_config;
+extern const struct cmd cmd_discrepancies;
+extern const struct cmd cmd_reconcile;
+extern const struct cmd cmd_resolve;
 extern const struct cmd cmd_run;
 extern const struct cmd cmd_runs;
+extern const struct cmd cmd_report;
+extern const struct cmd cmd_actions;
+extern const struct cmd cmd_approve;
+extern const struct cmd cmd_refund;
+extern const struct cmd cmd_sweep;
 extern const struct cmd cmd_notify;
 extern const struct cmd cmd_order;
-extern const struct cmd cmd_refund;
 
 /* `refund create` (src/cmd_refund_create.c): an entry of the sub-command table
  * of `refund` (src/cmd_refund.c), written there as CMD_REFUND_CREATE_ENTRY. */

@@ -202,7 +202,16 @@ static void av_free(struct argv_b *a)
 	a->n = 0;
 }
 
+static void av_base(struct run *run, struct argv_b *a, const char *self);
+
 static void av_common(struct run *run, struct argv_b *a, const char *self)
+{
+	av_base(run, a, self);
+	av(a, "--json");
+}
+
+/* The global options of a step; av_common adds --json for a result to keep. */
+static void av_base(struct run *run, struct argv_b *a, const char *self)
 {
 	av(a, self);
 	if (run->ctx->have_config) {
@@ -212,7 +221,6 @@ static void av_common(struct run *run, struct argv_b *a, const char *self)
 	av(a, "--db");
 	av(a, run->ctx->db_path);
 	av(a, "-q");
-	av(a, "--json");
 }
 
 /* Runs one child; collects stdout into out (capped). Returns its exit code
@@ -386,8 +394,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 				target = xasprintf("%s/%s_%s_%s.%s", run->ctx->cfg.reports_dir,
 						   job->name, run->from, run->to, f);
 			av_free(&a);
-			av_common(run, &a, self);
-			/* the report goes to the file; --json here only shapes stdout */
+			av_base(run, &a, self); /* the report goes to the file */
 			av(&a, "report");
 			av(&a, "--from");
 			av(&a, run->from);
@@ -465,8 +472,10 @@ static void alert(struct run *run, const char *summary)
 	fputc('\n', p);
 	st = pclose(p);
 	if (st != 0) {
-		log_warn("on_attention command failed (status %d); the run's result stands", st);
-		snprintf(detail, sizeof(detail), "{\"status\":%d}", st);
+		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+
+		log_warn("on_attention command failed (exit %d); the run's result stands", code);
+		snprintf(detail, sizeof(detail), "{\"exit\":%d}", code);
 		audit_append(run->ctx->db, run->run_id, "jobs", "alert.failed", run->job.name, detail,
 			     &err);
 	} else {

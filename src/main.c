@@ -28,10 +28,27 @@ static const struct cmd cmd_version = {
 	"version", run_version, NULL, 0, "version", "print the version", NULL,
 };
 
-/* Sorted by name (a unit test of the CLI checks it). */
+/* Sorted by name, one per line (t0000-basic checks the order). */
 static const struct cmd *const commands[] = {
-	&cmd_audit, &cmd_bill,   &cmd_config, &cmd_help, &cmd_init,    &cmd_ledger,
-	&cmd_notify, &cmd_order, &cmd_refund, &cmd_run,  &cmd_runs,    &cmd_version,
+	&cmd_actions,
+	&cmd_approve,
+	&cmd_audit,
+	&cmd_bill,
+	&cmd_config,
+	&cmd_discrepancies,
+	&cmd_help,
+	&cmd_init,
+	&cmd_ledger,
+	&cmd_notify,
+	&cmd_order,
+	&cmd_reconcile,
+	&cmd_refund,
+	&cmd_report,
+	&cmd_resolve,
+	&cmd_run,
+	&cmd_runs,
+	&cmd_sweep,
+	&cmd_version,
 };
 
 static const char global_usage[] =

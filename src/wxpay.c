@@ -754,6 +754,33 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 			set_last(w, resp, true);
 			retriable = status_retriable(resp->status);
 			r = api_error(w, rq->method, path, err);
+			/*
+			 * Whether WeChat Pay signs error answers is not documented and
+			 * the SDKs do not check them. But a decision can rest on an
+			 * error code (NO_STATEMENT_EXIST makes an empty day), so an
+			 * error answer that carries a signature must carry a good one.
+			 */
+			if (rq->verify && http_header_get(resp, "Wechatpay-Signature")) {
+				int v = wxpay_verify(
+				        w, "error response",
+				        http_header_get(resp, "Wechatpay-Timestamp"),
+				        http_header_get(resp, "Wechatpay-Nonce"),
+				        http_header_get(resp, "Wechatpay-Signature"),
+				        http_header_get(resp, "Wechatpay-Serial"),
+				        http_header_get(resp, "Wechatpay-Signature-Type"),
+				        resp->body.data, resp->body.len, NULL, &aerr);
+
+				if (v < 0) {
+					r = v;
+					retriable = false;
+					if (v == WXR_ESIG)
+						w->poisoned = true;
+					err_set(err, r, "%s %s: %s%s", rq->method, path, aerr.msg,
+					        v == WXR_ESIG ? "; no money-moving call will be made "
+					                        "by this process"
+					                      : "");
+				}
+			}
 		}
 		attempts = attempt;
 		if (attempt >= max_attempts)

@@ -14,6 +14,10 @@ test_expect_success 'help lists every command' '
 		grep -q "^  $c" out || { echo "missing $c"; exit 1; }
 	done
 '
+test_expect_success 'the command table is sorted (help lists it in table order)' '
+	wxrecon help | sed -n "/^commands:/,/^$/p" | sed -n "s/^  \([a-z-]*\).*/\1/p" >names &&
+	test -s names && LC_ALL=C sort -c names
+'
 test_expect_code 2 'no command is a usage error' 'wxrecon'
 test_expect_code 2 'an unknown command exits 2' 'wxrecon frobnicate'
 test_expect_success 'an unknown command suggests the near one, on one line' '

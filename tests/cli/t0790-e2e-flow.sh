@@ -1,8 +1,8 @@
 #!/bin/sh
 # End to end against the simulator: order create -> the app pays -> the
-# payment notification -> ledger PAID -> the next day's bill (-> reconcile
-# clean, once `reconcile` is on main) -> refund create -> WeChat Pay marks it
-# ABNORMAL -> the refund notification -> ledger ABNORMAL.
+# payment notification -> ledger PAID -> the next day's bill -> reconcile
+# clean -> refund create -> WeChat Pay marks it ABNORMAL -> the refund
+# notification -> ledger ABNORMAL -> that day's bill -> reconcile clean.
 . "$(dirname "$0")/test-lib.sh"
 . "$TEST_DIR/lib-payflow.sh"
 
@@ -35,14 +35,10 @@ test_expect_success 'the day'"'"'s trade bill has the payment' '
 	wxrecon bill fetch --date 2026-11-01 >out 2>err &&
 	test "$(db "SELECT count(*) FROM bill_trades WHERE out_trade_no = \"ORD-E2E-0001\" AND transaction_id = (SELECT transaction_id FROM ledger_orders WHERE out_trade_no = \"ORD-E2E-0001\")")" = 1
 '
-if wxrecon help reconcile >/dev/null 2>&1; then
-	test_expect_success 'reconcile finds the day clean' '
-		wxrecon reconcile --date 2026-11-01 >out 2>err &&
-		test "$(db "SELECT count(*) FROM discrepancies WHERE status = \"open\"")" = 0
-	'
-else
-	echo "# reconcile is not on main yet: the flow stops at the ledger and the bill"
-fi
+test_expect_success 'reconcile finds the day clean' '
+	wxrecon reconcile --date 2026-11-01 >out 2>err &&
+	test "$(db "SELECT count(*) FROM discrepancies WHERE status = \"open\"")" = 0
+'
 
 test_expect_success 'the merchant refunds; the ledger has it PROCESSING' '
 	wxrecon refund create --out-trade-no ORD-E2E-0001 --out-refund-no RF-E2E-0001 \
@@ -53,6 +49,17 @@ test_expect_success 'the bank refund fails: REFUND.ABNORMAL makes the ledger ABN
 	sim_admin POST /_sim/refunds/RF-E2E-0001/status "{\"status\":\"ABNORMAL\"}" >/dev/null &&
 	wait_for "SELECT state FROM ledger_refunds WHERE out_refund_no = \"RF-E2E-0001\"" ABNORMAL &&
 	test "$(db "SELECT state FROM ledger_orders WHERE out_trade_no = \"ORD-E2E-0001\"")" = PAID
+'
+# The morning after the refund: its bill, and reconcile again.
+PF_NOW=2026-11-03T10:30:00+08:00
+WXRECON_NOW=$PF_NOW
+sim_admin POST /_sim/clock "{\"now\":\"$PF_NOW\"}" >/dev/null
+
+test_expect_success 'the refund day'"'"'s bill has the refund; reconcile finds it clean' '
+	wxrecon bill fetch --date 2026-11-02 >out 2>err &&
+	test "$(db "SELECT count(*) FROM bill_trades WHERE out_refund_no = \"RF-E2E-0001\"")" = 1 &&
+	wxrecon reconcile --date 2026-11-02 >out 2>err &&
+	test "$(db "SELECT count(*) FROM discrepancies WHERE status = \"open\"")" = 0
 '
 test_expect_success 'every notification was received once and applied' '
 	test "$(db "SELECT group_concat(event_type || \":\" || outcome, \" \") FROM (SELECT * FROM notifications ORDER BY rowid)")" = "TRANSACTION.SUCCESS:applied REFUND.ABNORMAL:applied"

@@ -181,3 +181,12 @@ sim_admin() {
 		curl -sS --fail-with-body -X "$1" "$SIM_URL$2"
 	fi
 }
+
+# config_setup: writes ./wxrecon.conf (fixtures/config/good.conf) for the test
+# keys, pointing at the running simulator (or at nothing when none runs).
+config_setup() {
+	[ -f keys/apiclient_key.pem ] || keys_setup
+	sed -e "s|^base_url = .*|base_url = ${SIM_URL:-http://127.0.0.1:1}|" \
+		-e "s|^retries = .*|retries = 2\nretry_base_ms = 10|" \
+		"$FIXTURES/config/good.conf" >wxrecon.conf
+}

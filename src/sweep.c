@@ -1,0 +1,2104 @@
+/*
+ * sweep.c - the order and refund sweeps: decisions, the intent log, the
+ * calls and the ledger changes (see sweep.h for the rules).
+ *
+ * The life of a close (ORDER_CLOSE), each arrow one committed transaction
+ * with its audit entries; a crash anywhere leaves the action in the state
+ * of the last arrow, and the next sweep settles it by a query first:
+ *
+ *   query NOTPAY -> intent -> sent -> [POST close] -> query -> done (CLOSED)
+ *                                                           -> cancelled + ORDER_MARK_PAID (paid)
+ *                                                           -> failed (still NOTPAY: retried)
+ *
+ * An abnormal refund (ABNORMAL_REFUND) goes the same way:
+ *
+ *   query ABNORMAL -> [brakes, approval] -> intent -> sent -> [POST] -> done / failed
+ *                                        -> pending_approval -> (approve) intent -> ...
+ */
+#include "sweep.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "clock.h"
+#include "crypto.h"
+#include "db_actions.h"
+#include "err.h"
+#include "xalloc.h"
+
+#define WHY_LEN 768
+
+/* ---- the wxpay calls ---- */
+
+static int w_query_order(void *ctx, const char *no, struct wxpay_transaction *out,
+                         struct wxr_err *err)
+{
+	return wxpay_query_order(ctx, no, out, err);
+}
+
+static int w_close_order(void *ctx, const char *no, struct wxr_err *err)
+{
+	return wxpay_close_order(ctx, no, err);
+}
+
+static int w_query_refund(void *ctx, const char *no, struct wxpay_refund *out, struct wxr_err *err)
+{
+	return wxpay_refund_query(ctx, no, out, err);
+}
+
+static int w_abnormal(void *ctx, struct wxpay_abnormal_refund_req *req, struct wxpay_refund *out,
+                      struct wxr_err *err)
+{
+	return wxpay_refund_abnormal(ctx, req, out, err);
+}
+
+static const struct wxpay_status *w_last(void *ctx)
+{
+	return wxpay_last(ctx);
+}
+
+static bool w_poisoned(void *ctx)
+{
+	return wxpay_poisoned(ctx);
+}
+
+void sweep_api_wxpay(struct sweep_api *api, struct wxpay *w)
+{
+	memset(api, 0, sizeof(*api));
+	api->ctx = w;
+	api->query_order = w_query_order;
+	api->close_order = w_close_order;
+	api->query_refund = w_query_refund;
+	api->abnormal_refund = w_abnormal;
+	api->last = w_last;
+	api->poisoned = w_poisoned;
+}
+
+/* ---- decisions ---- */
+
+static bool is(const char *a, const char *b)
+{
+	return a && strcmp(a, b) == 0;
+}
+
+enum sweep_order_decision sweep_decide_order(const char *trade_state, bool has_expire,
+                                             int64_t expire_ts, int64_t now)
+{
+	if (is(trade_state, "SUCCESS") || is(trade_state, "REFUND"))
+		return SWEEP_ORDER_MARK_PAID;
+	if (is(trade_state, "NOTPAY"))
+		return SWEEP_ORDER_CLOSE;
+	if (is(trade_state, "CLOSED"))
+		return SWEEP_ORDER_CLOSED;
+	if (is(trade_state, "USERPAYING"))
+		return has_expire && expire_ts < now ? SWEEP_ORDER_CLOSE : SWEEP_ORDER_WAIT;
+	return SWEEP_ORDER_SKIP;
+}
+
+enum sweep_close_outcome sweep_after_close(const char *trade_state)
+{
+	if (is(trade_state, "CLOSED"))
+		return SWEEP_CLOSE_DONE;
+	if (is(trade_state, "SUCCESS") || is(trade_state, "REFUND"))
+		return SWEEP_CLOSE_PAID;
+	return SWEEP_CLOSE_FAILED;
+}
+
+const char *sweep_paid_state(const char *trade_state, int64_t total_fen, int64_t refunded_fen)
+{
+	if (!is(trade_state, "REFUND") || refunded_fen <= 0)
+		return "PAID";
+	return refunded_fen >= total_fen ? "REFUNDED" : "PARTIAL_REFUNDED";
+}
+
+bool sweep_brake(long count, long max_count, const char *count_key, int64_t amount_fen,
+                 int64_t max_amount_fen, const char *amount_key, const char *what, char *why,
+                 size_t n)
+{
+	if (count > max_count) {
+		snprintf(why, n, "brake: %ld %s, more than %s = %ld; nothing was done", count, what,
+		         count_key, max_count);
+		return true;
+	}
+	if (max_amount_fen >= 0 && amount_fen > max_amount_fen) {
+		snprintf(why, n,
+		         "brake: %ld %s for %" PRId64 " fen, more than %s = %" PRId64
+		         " fen; nothing was done",
+		         count, what, amount_fen, amount_key, max_amount_fen);
+		return true;
+	}
+	return false;
+}
+
+/* ---- the result ---- */
+
+void sweep_result_release(struct sweep_result *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nitems; i++) {
+		free(r->items[i].target);
+		free(r->items[i].detail);
+	}
+	free(r->items);
+	free(r->actions);
+	memset(r, 0, sizeof(*r));
+}
+
+int sweep_status(const struct sweep_result *r, const char *what, struct wxr_err *err)
+{
+	/* a dry run exits as the run it plans would */
+	long held = r->held + (r->dry_run ? r->new_held : 0);
+
+	if (r->stopped)
+		return err_set(err, WXR_ESIG, "%s: stopped: %s", what, r->stop);
+	if (r->failed)
+		return err_set(err, WXR_EFAIL,
+		               "%s: %ld failed (a later sweep tries again; see above)", what,
+		               r->failed);
+	if (r->braked)
+		return err_set(err, WXR_EATTENTION, "%s: %s", what, r->brake);
+	if (held || r->attention) {
+		if (r->attention && held)
+			return err_set(err, WXR_EATTENTION,
+			               "%s: %ld need a person (see above); %ld action%s for "
+			               "approval ('wxrecon actions --pending')",
+			               what, r->attention, held, held == 1 ? " waits" : "s wait");
+		if (r->attention)
+			return err_set(err, WXR_EATTENTION, "%s: %ld need a person (see above)",
+			               what, r->attention);
+		return err_set(err, WXR_EATTENTION,
+		               "%s: %ld action%s for approval ('wxrecon actions --pending', "
+		               "'wxrecon approve ID')",
+		               what, held, held == 1 ? " waits" : "s wait");
+	}
+	return 0;
+}
+
+/* ---- the run ---- */
+
+struct sw {
+	struct db *db;
+	const struct sweep_api *api;
+	const struct sweep_opts *o;
+	struct sweep_result *res;
+	const char *actor;
+	int tz;
+	char now[CLOCK_RFC3339_LEN];
+	char date[CLOCK_DATE_LEN];
+	size_t items_cap, actions_cap;
+};
+
+static void item_add(struct sw *sw, const char *target, const char *what, int64_t action_id,
+                     const char *fmt, ...) WXR_PRINTF(5, 6);
+
+static void item_add(struct sw *sw, const char *target, const char *what, int64_t action_id,
+                     const char *fmt, ...)
+{
+	struct sweep_result *res = sw->res;
+	struct sweep_item *it;
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (res->nitems == sw->items_cap) {
+		sw->items_cap = sw->items_cap ? 2 * sw->items_cap : 64;
+		res->items = xreallocarray(res->items, sw->items_cap, sizeof(*res->items));
+	}
+	it = &res->items[res->nitems++];
+	it->target = xstrdup(target);
+	it->what = what;
+	it->detail = xstrdup(line);
+	it->action_id = action_id;
+}
+
+static void action_seen(struct sw *sw, int64_t id)
+{
+	struct sweep_result *res = sw->res;
+
+	if (id <= 0 || (res->nactions && res->actions[res->nactions - 1] == id))
+		return;
+	if (res->nactions == sw->actions_cap) {
+		sw->actions_cap = sw->actions_cap ? 2 * sw->actions_cap : 64;
+		res->actions = xreallocarray(res->actions, sw->actions_cap, sizeof(*res->actions));
+	}
+	res->actions[res->nactions++] = id;
+}
+
+static void checkpoint(struct sw *sw, const char *point)
+{
+	if (sw->o->checkpoint)
+		sw->o->checkpoint(sw->o->checkpoint_ctx, point);
+}
+
+static void jset(json_t *o, const char *key, const char *v)
+{
+	if (v)
+		json_object_set_new(o, key, json_string(v));
+}
+
+static void jint(json_t *o, const char *key, int64_t v)
+{
+	json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+static char *json_text(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+
+	json_decref(o);
+	if (!s)
+		abort(); /* only on out of memory */
+	return s;
+}
+
+/* Appends an audit entry; detail is stolen. */
+static int audit_ev(struct sw *sw, const char *event, const char *subject, json_t *detail,
+                    struct wxr_err *err)
+{
+	char *text;
+	int r;
+
+	if (!detail)
+		detail = json_object();
+	if (sw->o->dry_run)
+		json_object_set_new(detail, "dry_run", json_true());
+	if (sw->o->who)
+		jset(detail, "by", sw->o->who);
+	text = json_text(detail);
+	r = audit_append(sw->db, sw->o->run_id, sw->actor, event, subject, text, err);
+	free(text);
+	return r;
+}
+
+static int begin(struct sw *sw, struct wxr_err *err)
+{
+	return db_begin(sw->db, err);
+}
+
+static int end(struct sw *sw, int r, struct wxr_err *err)
+{
+	if (r < 0) {
+		db_rollback(sw->db);
+		return r;
+	}
+	return db_commit(sw->db, err);
+}
+
+/*
+ * Moves a to state `to` (compare-and-set on its current state) and audits
+ * it as event with the states before and after; extra (stolen, may be
+ * NULL) adds to the detail. Inside the caller's transaction.
+ */
+static int move(struct sw *sw, struct action *a, const char *to, const char *result,
+                const char *error, const char *event, json_t *extra, struct wxr_err *err)
+{
+	struct action_change c;
+	json_t *d = extra ? extra : json_object();
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	c.to = to;
+	c.result = result;
+	c.error = error;
+	c.run_id = sw->o->run_id;
+	c.now = sw->now;
+	r = actions_move(sw->db, a->id, a->state, &c, err);
+	if (r < 0) {
+		json_decref(d);
+		return r;
+	}
+	jint(d, "action_id", a->id);
+	jset(d, "kind", a->kind);
+	jset(d, "before", a->state);
+	jset(d, "after", to);
+	jset(d, "result", result);
+	if (error && *error)
+		jset(d, "error", error);
+	if (strcmp(to, "sent") == 0)
+		jint(d, "attempt", a->attempts + 1);
+	r = audit_ev(sw, event, a->target, d, err);
+	if (strcmp(to, "sent") == 0)
+		a->attempts++;
+	snprintf(a->state, sizeof(a->state), "%s", to);
+	action_seen(sw, a->id);
+	return r;
+}
+
+/* The same in a transaction of its own. */
+static int move_tx(struct sw *sw, struct action *a, const char *to, const char *result,
+                   const char *error, const char *event, json_t *extra, struct wxr_err *err)
+{
+	int r = begin(sw, err);
+
+	if (r < 0) {
+		json_decref(extra);
+		return r;
+	}
+	r = move(sw, a, to, result, error, event, extra, err);
+	return end(sw, r, err);
+}
+
+/* Opens (or re-arms) an action and audits it; inside the caller's transaction. */
+static int open_action(struct sw *sw, const char *kind, const char *target, const char *state,
+                       bool has_amount, int64_t amount, json_t *params, const char *note,
+                       const char *const *rearm, const char *event, json_t *extra,
+                       struct action *out, bool *out_written, struct wxr_err *err)
+{
+	struct action_new n;
+	struct action before;
+	bool found = false;
+	char *ptext = params ? json_text(params) : NULL;
+	json_t *d = extra ? extra : json_object();
+	int r;
+
+	memset(&n, 0, sizeof(n));
+	n.mchid = sw->o->mchid;
+	n.kind = kind;
+	n.target = target;
+	n.state = state;
+	n.has_amount = has_amount;
+	n.amount = amount;
+	n.date = sw->date;
+	n.params = ptext;
+	n.note = note;
+	n.run_id = sw->o->run_id;
+	n.now = sw->now;
+	memset(&before, 0, sizeof(before));
+	r = actions_get(sw->db, sw->o->mchid, kind, target, &before, &found, err);
+	if (r < 0)
+		goto out;
+	r = actions_open(sw->db, &n, rearm, out, out_written, err);
+	if (r < 0)
+		goto out;
+	if (*out_written) {
+		jint(d, "action_id", out->id);
+		jset(d, "kind", kind);
+		if (found)
+			jset(d, "before", before.state);
+		else
+			json_object_set_new(d, "before", json_null());
+		jset(d, "after", state);
+		if (has_amount)
+			jint(d, "amount", amount);
+		jset(d, "why", note);
+		r = audit_ev(sw, event, target, d, err);
+		d = NULL;
+		action_seen(sw, out->id);
+		if (r < 0) {
+			action_release(out);
+			goto out;
+		}
+	}
+out:
+	json_decref(d);
+	action_release(&before);
+	free(ptext);
+	return r;
+}
+
+/* ---- calls ---- */
+
+enum cc { CC_OK, CC_STOP, CC_NOTFOUND, CC_FAIL };
+
+static void stop(struct sw *sw, const char *why)
+{
+	if (sw->res->stopped)
+		return;
+	sw->res->stopped = true;
+	snprintf(sw->res->stop, sizeof(sw->res->stop), "%s", why);
+}
+
+/* What a call's result means for the sweep; notfound_code: the 404 code that
+ * says "no such thing" (NULL: none). A failed verification stops the run. */
+static enum cc classify(struct sw *sw, int r, const char *notfound_code, const struct wxr_err *e)
+{
+	const struct wxpay_status *st;
+
+	if (r >= 0)
+		return CC_OK;
+	if (r == WXR_ESIG || sw->api->poisoned(sw->api->ctx)) {
+		stop(sw, e->msg);
+		return CC_STOP;
+	}
+	st = sw->api->last(sw->api->ctx);
+	if (r == WXR_EAPI && notfound_code && st && st->http_status == 404 &&
+	    wxpay_code_is(st->code, notfound_code))
+		return CC_NOTFOUND;
+	return CC_FAIL;
+}
+
+static enum cc query_order(struct sw *sw, const char *otn, struct wxpay_transaction *t, char *why,
+                           size_t n)
+{
+	struct wxr_err e = WXR_ERR_INIT;
+	enum cc c;
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	r = sw->api->query_order(sw->api->ctx, otn, t, &e);
+	c = classify(sw, r, "ORDER_NOT_EXIST", &e);
+	if (c == CC_OK && t->out_trade_no && *t->out_trade_no &&
+	    strcmp(t->out_trade_no, otn) != 0) {
+		snprintf(why, n, "the query answer names another order '%s'", t->out_trade_no);
+		return CC_FAIL;
+	}
+	if (c == CC_OK && t->mchid && *t->mchid && strcmp(t->mchid, sw->o->mchid) != 0) {
+		snprintf(why, n, "the query answer names another merchant '%s'", t->mchid);
+		return CC_FAIL;
+	}
+	if (c == CC_OK && (!t->trade_state || !*t->trade_state)) {
+		snprintf(why, n, "the query answer has no trade_state");
+		return CC_FAIL;
+	}
+	if (c != CC_OK)
+		snprintf(why, n, "%s", e.msg);
+	return c;
+}
+
+static enum cc query_refund(struct sw *sw, const char *orn, struct wxpay_refund *q, char *why,
+                            size_t n)
+{
+	struct wxr_err e = WXR_ERR_INIT;
+	enum cc c;
+	int r;
+
+	memset(q, 0, sizeof(*q));
+	r = sw->api->query_refund(sw->api->ctx, orn, q, &e);
+	c = classify(sw, r, "RESOURCE_NOT_EXISTS", &e);
+	if (c == CC_OK && q->out_refund_no && *q->out_refund_no &&
+	    strcmp(q->out_refund_no, orn) != 0) {
+		snprintf(why, n, "the query answer names another refund '%s'", q->out_refund_no);
+		return CC_FAIL;
+	}
+	if (c == CC_OK && (!q->status || !*q->status)) {
+		snprintf(why, n, "the query answer has no status");
+		return CC_FAIL;
+	}
+	if (c != CC_OK)
+		snprintf(why, n, "%s", e.msg);
+	return c;
+}
+
+/* A query failed: counted, audited, and the run goes on with the next one. */
+static int query_failed(struct sw *sw, const char *target, int64_t action_id, const char *why,
+                        struct wxr_err *err)
+{
+	json_t *d = json_object();
+
+	sw->res->failed++;
+	item_add(sw, target, "failed", action_id, "query failed: %s", why);
+	jset(d, "why", why);
+	if (action_id)
+		jint(d, "action_id", action_id);
+	return audit_ev(sw, "decision.fail", target, d, err);
+}
+
+static int skip(struct sw *sw, struct wxr_err *err, const char *target, const char *what,
+                const char *fmt, ...) WXR_PRINTF(5, 6);
+
+/* A decision to do nothing, audited. */
+static int skip(struct sw *sw, struct wxr_err *err, const char *target, const char *what,
+                const char *fmt, ...)
+{
+	char why[WHY_LEN];
+	va_list ap;
+	json_t *d = json_object();
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	item_add(sw, target, what, 0, "%s", why);
+	jset(d, "why", why);
+	r = audit_ev(sw, "decision.skip", target, d, err);
+	return r;
+}
+
+/* ---- orders ---- */
+
+static const char *const order_kinds[] = { "ORDER_CLOSE", "ORDER_MARK_PAID", NULL };
+static const char *const refund_kinds[] = { "ABNORMAL_REFUND", NULL };
+static const char *const rearm_failed[] = { "failed", NULL };
+static const char *const rearm_mark_paid[] = { "failed", "done", NULL };
+
+static json_t *order_params(const struct sweep_order *o, const struct wxpay_transaction *t)
+{
+	json_t *p = json_object();
+
+	jset(p, "out_trade_no", o->out_trade_no);
+	jint(p, "ledger_amount", o->amount_total);
+	jset(p, "created_at", o->created_at);
+	if (t) {
+		jset(p, "trade_state", t->trade_state);
+		if (t->transaction_id && *t->transaction_id)
+			jset(p, "transaction_id", t->transaction_id);
+		if (t->success_time && *t->success_time)
+			jset(p, "success_time", t->success_time);
+		jint(p, "amount_total", t->amount_total);
+	}
+	return p;
+}
+
+/*
+ * A payment WeChat Pay confirms (SUCCESS or REFUND) that the ledger has as
+ * NOTPAY: recorded as ORDER_MARK_PAID (intent and done in this one
+ * transaction: no call is made), or held for approval when the amounts
+ * differ or policy says not to. approved: an approved ORDER_MARK_PAID intent
+ * being settled (or NULL). Inside the caller's transaction.
+ */
+static int mark_paid_tx(struct sw *sw, const struct sweep_order *o,
+                        const struct wxpay_transaction *t, struct action *approved, const char *why,
+                        struct wxr_err *err)
+{
+	struct action own;
+	struct action *a = approved;
+	char paid_at[CLOCK_RFC3339_LEN], paid_date[CLOCK_DATE_LEN];
+	char hold[WHY_LEN] = "";
+	const char *new_state;
+	int64_t paid_ts = 0, refunded = 0;
+	bool written = false, changed = false;
+	json_t *d;
+	int r;
+
+	memset(&own, 0, sizeof(own));
+	if (!t->transaction_id || !*t->transaction_id || !t->success_time ||
+	    time_parse_rfc3339(t->success_time, &paid_ts, NULL) < 0) {
+		sw->res->failed++;
+		item_add(sw, o->out_trade_no, "failed", approved ? approved->id : 0,
+		         "WeChat Pay says %s but gives no usable transaction_id and success_time; "
+		         "not marked paid",
+		         t->trade_state);
+		d = json_pack("{s:s, s:s}", "why",
+		              "paid answer without transaction_id/success_time", "trade_state",
+		              t->trade_state);
+		return audit_ev(sw, "decision.fail", o->out_trade_no, d, err);
+	}
+	r = actions_order_refunded(sw->db, sw->o->mchid, o->out_trade_no, &refunded, err);
+	if (r < 0)
+		return r;
+	new_state = sweep_paid_state(t->trade_state, o->amount_total, refunded);
+	time_format_rfc3339(paid_ts, sw->tz, paid_at);
+	time_date(paid_ts, sw->tz, paid_date);
+	if (!approved) {
+		if (t->amount_total != o->amount_total)
+			snprintf(hold, sizeof(hold),
+			         "amounts differ: ledger %" PRId64 " fen, WeChat Pay %" PRId64
+			         " fen; approve to mark it paid anyway",
+			         o->amount_total, t->amount_total);
+		else if (!sw->o->cfg->mark_paid_on_missed_notify)
+			snprintf(hold, sizeof(hold),
+			         "WeChat Pay says %s (transaction %s) but "
+			         "mark_paid_on_missed_notify "
+			         "= false; approve to mark it paid",
+			         t->trade_state, t->transaction_id);
+	}
+	if (sw->o->dry_run) {
+		if (hold[0]) {
+			sw->res->new_held++;
+			item_add(sw, o->out_trade_no, "would_hold", 0,
+			         "would hold ORDER_MARK_PAID: %s", hold);
+		} else {
+			sw->res->marked_paid++;
+			item_add(sw, o->out_trade_no, "would_mark_paid", 0,
+			         "would mark %s: WeChat Pay says %s, transaction %s, paid %s (%s)",
+			         new_state, t->trade_state, t->transaction_id, paid_at, why);
+		}
+		return 0;
+	}
+	if (hold[0]) {
+		r = open_action(sw, "ORDER_MARK_PAID", o->out_trade_no, "pending_approval", true,
+		                t->amount_total, order_params(o, t), hold, rearm_mark_paid,
+		                "order.mark_paid.held", NULL, &own, &written, err);
+		if (r < 0)
+			return r;
+		if (written) {
+			sw->res->new_held++;
+			item_add(sw, o->out_trade_no, "held", own.id, "held for approval: %s",
+			         hold);
+		} else {
+			sw->res->attention++;
+			item_add(sw, o->out_trade_no, "attention", own.id,
+			         "WeChat Pay says %s; ORDER_MARK_PAID action %" PRId64
+			         " is %s: not changed",
+			         t->trade_state, own.id, own.state);
+		}
+		action_release(&own);
+		return 0;
+	}
+	if (!a) {
+		r = open_action(sw, "ORDER_MARK_PAID", o->out_trade_no, "intent", true,
+		                t->amount_total, order_params(o, t), why, rearm_mark_paid,
+		                "order.mark_paid.intent", NULL, &own, &written, err);
+		if (r < 0)
+			return r;
+		a = &own;
+		if (!written) {
+			sw->res->attention++;
+			item_add(sw, o->out_trade_no, "attention", own.id,
+			         "WeChat Pay says %s; ORDER_MARK_PAID action %" PRId64
+			         " is %s: not changed",
+			         t->trade_state, own.id, own.state);
+			action_release(&own);
+			return 0;
+		}
+	}
+	r = actions_order_paid(sw->db, sw->o->mchid, o->out_trade_no, new_state, t->transaction_id,
+	                       paid_at, paid_ts, paid_date, sw->now, &changed, err);
+	if (r < 0)
+		goto out;
+	if (!changed) {
+		r = move(sw, a, "failed", NULL, "the ledger no longer has the order as NOTPAY",
+		         "order.mark_paid.failed", NULL, err);
+		if (r >= 0) {
+			sw->res->attention++;
+			item_add(sw, o->out_trade_no, "attention", a->id,
+			         "WeChat Pay says %s but the ledger no longer has it as NOTPAY",
+			         t->trade_state);
+		}
+		goto out;
+	}
+	d = json_object();
+	jset(d, "ledger_before", "NOTPAY");
+	jset(d, "ledger_after", new_state);
+	jset(d, "trade_state", t->trade_state);
+	jset(d, "transaction_id", t->transaction_id);
+	jset(d, "paid_at", paid_at);
+	jset(d, "paid_date", paid_date);
+	jset(d, "why", why);
+	if (approved)
+		jset(d, "approved_by", approved->approved_by);
+	r = move(sw, a, "done", new_state, "", "order.mark_paid.done", d, err);
+	if (r < 0)
+		goto out;
+	sw->res->marked_paid++;
+	item_add(sw, o->out_trade_no, "marked_paid", a->id,
+	         "marked %s: WeChat Pay says %s, transaction %s, paid %s (%s)", new_state,
+	         t->trade_state, t->transaction_id, paid_at, why);
+	if (strcmp(t->trade_state, "REFUND") == 0)
+		item_add(sw, o->out_trade_no, "note", a->id,
+		         "WeChat Pay says REFUND: %" PRId64 " fen of refunds are in the ledger; "
+		         "reconcile will find any the ledger lacks",
+		         refunded);
+out:
+	action_release(&own);
+	return r;
+}
+
+static int mark_paid_commit(struct sw *sw, const struct sweep_order *o,
+                            const struct wxpay_transaction *t, struct action *approved,
+                            const char *why, struct wxr_err *err)
+{
+	int r;
+
+	if (sw->o->dry_run)
+		return mark_paid_tx(sw, o, t, approved, why, err);
+	r = begin(sw, err);
+	if (r < 0)
+		return r;
+	r = mark_paid_tx(sw, o, t, approved, why, err);
+	return end(sw, r, err);
+}
+
+/* CLOSED at WeChat Pay: the ledger follows (an order WeChat Pay closed on its
+ * own, e.g. unpaid for 7 days, or closed elsewhere). */
+static int closed_at_wechat(struct sw *sw, const struct sweep_order *o, struct wxr_err *err)
+{
+	struct action late;
+	bool found = false, changed = false;
+	json_t *d;
+	int r;
+
+	if (sw->o->dry_run) {
+		sw->res->closed_at_wechat++;
+		item_add(sw, o->out_trade_no, "would_record_closed", 0,
+		         "CLOSED at WeChat Pay already: would close it in the ledger");
+		return 0;
+	}
+	memset(&late, 0, sizeof(late));
+	r = begin(sw, err);
+	if (r < 0)
+		return r;
+	r = actions_order_close(sw->db, sw->o->mchid, o->out_trade_no, sw->now, &changed, err);
+	if (r < 0)
+		goto out;
+	d = json_pack("{s:s, s:s, s:s, s:b, s:s}", "ledger_before", o->state, "ledger_after",
+	              "CLOSED", "trade_state", "CLOSED", "changed", changed, "why",
+	              "closed at WeChat Pay (time_expire passed, 7-day auto-close or closed "
+	              "elsewhere)");
+	r = audit_ev(sw, "order.sync", o->out_trade_no, d, err);
+	if (r < 0)
+		goto out;
+	/* a close of ours that was judged failed took effect after all */
+	r = actions_get(sw->db, sw->o->mchid, "ORDER_CLOSE", o->out_trade_no, &late, &found, err);
+	if (r < 0)
+		goto out;
+	if (found && strcmp(late.state, "failed") == 0) {
+		r = move(sw, &late, "done", "CLOSED", "", "order.close.done",
+		         json_pack("{s:s}", "why", "the earlier close took effect later"), err);
+		if (r < 0)
+			goto out;
+	}
+	sw->res->closed_at_wechat++;
+	item_add(sw, o->out_trade_no, "closed_at_wechat", found ? late.id : 0,
+	         "CLOSED at WeChat Pay already: closed in the ledger");
+out:
+	action_release(&late);
+	return end(sw, r, err);
+}
+
+/* Judges a close (action a, state sent) by the query after it. */
+static int close_judge(struct sw *sw, const struct sweep_order *o, struct action *a,
+                       const char *close_answer, struct wxr_err *err)
+{
+	struct wxpay_transaction t;
+	char why[WHY_LEN], msg[WHY_LEN];
+	bool changed = false;
+	enum cc c;
+	int r = 0;
+
+	c = query_order(sw, o->out_trade_no, &t, why, sizeof(why));
+	if (c == CC_STOP) {
+		item_add(sw, o->out_trade_no, "stopped", a->id,
+		         "close sent (%s); the query after it failed verification: left as sent",
+		         close_answer);
+		goto out;
+	}
+	if (c == CC_FAIL) {
+		sw->res->failed++;
+		item_add(sw, o->out_trade_no, "failed", a->id,
+		         "close sent (%s); the query after it failed: %s; left as sent, the next "
+		         "sweep settles it",
+		         close_answer, why);
+		r = audit_ev(sw, "order.close.unknown", o->out_trade_no,
+		             json_pack("{s:I, s:s, s:s}", "action_id", (json_int_t)a->id,
+		                       "close_answer", close_answer, "why", why),
+		             err);
+		goto out;
+	}
+	if (c == CC_NOTFOUND) {
+		sw->res->failed++;
+		snprintf(msg, sizeof(msg),
+		         "WeChat Pay does not know the order after the close (%s)", close_answer);
+		item_add(sw, o->out_trade_no, "failed", a->id, "%s", msg);
+		r = move_tx(sw, a, "failed", "NOT_EXIST", msg, "order.close.failed", NULL, err);
+		goto out;
+	}
+	switch (sweep_after_close(t.trade_state)) {
+	case SWEEP_CLOSE_DONE:
+		r = begin(sw, err);
+		if (r < 0)
+			goto out;
+		r = actions_order_close(sw->db, sw->o->mchid, o->out_trade_no, sw->now, &changed,
+		                        err);
+		if (r >= 0)
+			r = move(sw, a, "done", "CLOSED", "", "order.close.done",
+			         json_pack("{s:s, s:s, s:b, s:s, s:s}", "ledger_before", o->state,
+			                   "ledger_after", "CLOSED", "ledger_changed", changed,
+			                   "close_answer", close_answer, "trade_state",
+			                   t.trade_state),
+			         err);
+		r = end(sw, r, err);
+		if (r < 0)
+			goto out;
+		sw->res->closed++;
+		item_add(sw, o->out_trade_no, "closed", a->id,
+		         "closed (%s; the query after it says CLOSED)", close_answer);
+		break;
+	case SWEEP_CLOSE_PAID:
+		r = begin(sw, err);
+		if (r < 0)
+			goto out;
+		r = move(sw, a, "cancelled", "PAID", "", "order.close.cancelled",
+		         json_pack("{s:s, s:s, s:s}", "trade_state", t.trade_state, "close_answer",
+		                   close_answer, "why", "paid before the close took effect"),
+		         err);
+		if (r >= 0)
+			r = mark_paid_tx(sw, o, &t, NULL, "paid while we closed it", err);
+		r = end(sw, r, err);
+		break;
+	case SWEEP_CLOSE_FAILED:
+		sw->res->failed++;
+		snprintf(msg, sizeof(msg), "still %s after the close (close answered %s)",
+		         t.trade_state, close_answer);
+		item_add(sw, o->out_trade_no, "failed", a->id, "%s; a later sweep tries again",
+		         msg);
+		r = move_tx(sw, a, "failed", t.trade_state, msg, "order.close.failed", NULL, err);
+		break;
+	}
+out:
+	wxpay_transaction_release(&t);
+	return r;
+}
+
+/* Sends the close of action a (intent: first time; sent: again, same out_trade_no). */
+static int close_send(struct sw *sw, const struct sweep_order *o, struct action *a,
+                      struct wxr_err *err)
+{
+	struct wxr_err e = WXR_ERR_INIT;
+	char answer[WHY_LEN];
+	const struct wxpay_status *st;
+	enum cc c;
+	int r;
+
+	r = move_tx(sw, a, "sent", NULL, NULL,
+	            strcmp(a->state, "sent") == 0 ? "order.close.resent" : "order.close.sent",
+	            json_pack("{s:s}", "ledger_state", o->state), err);
+	if (r < 0)
+		return r;
+	checkpoint(sw, SWEEP_AT_AFTER_SENT);
+	r = sw->api->close_order(sw->api->ctx, o->out_trade_no, &e);
+	checkpoint(sw, SWEEP_AT_AFTER_CALL);
+	c = classify(sw, r, NULL, &e);
+	if (c == CC_STOP) {
+		item_add(sw, o->out_trade_no, "stopped", a->id,
+		         "the close answer failed verification: left as sent");
+		return 0;
+	}
+	st = sw->api->last(sw->api->ctx);
+	if (r == 0)
+		snprintf(answer, sizeof(answer), "%ld", st ? st->http_status : 204L);
+	else if (st && st->code_raw[0])
+		snprintf(answer, sizeof(answer), "%ld %s", st->http_status, st->code_raw);
+	else
+		snprintf(answer, sizeof(answer), "%s", e.msg);
+	/* 204 proves nothing and an error proves nothing either: the query decides */
+	return close_judge(sw, o, a, answer, err);
+}
+
+static json_t *close_why(const struct sw *sw, const struct sweep_order *o,
+                         const struct wxpay_transaction *t, int64_t older_than)
+{
+	json_t *d = json_object();
+
+	jset(d, "trade_state", t->trade_state);
+	jset(d, "ledger_state", o->state);
+	jset(d, "created_at", o->created_at);
+	jint(d, "age_s", sw->o->now - o->created_ts);
+	jint(d, "older_than_s", older_than);
+	if (o->has_expire)
+		jint(d, "expired_s_ago", sw->o->now - o->expire_ts);
+	return d;
+}
+
+static int close_new(struct sw *sw, const struct sweep_order *o, const struct wxpay_transaction *t,
+                     int64_t older_than, struct wxr_err *err)
+{
+	struct action a;
+	bool written = false;
+	int r;
+
+	if (sw->o->dry_run) {
+		sw->res->closed++;
+		item_add(sw, o->out_trade_no, "would_close", 0,
+		         "would close: %s at WeChat Pay, created %s (%" PRId64 " min ago)",
+		         t->trade_state, o->created_at, (sw->o->now - o->created_ts) / 60);
+		return 0;
+	}
+	memset(&a, 0, sizeof(a));
+	r = begin(sw, err);
+	if (r < 0)
+		return r;
+	r = open_action(sw, "ORDER_CLOSE", o->out_trade_no, "intent", true, o->amount_total,
+	                order_params(o, t), NULL, rearm_failed, "order.close.intent",
+	                close_why(sw, o, t, older_than), &a, &written, err);
+	r = end(sw, r, err);
+	if (r < 0)
+		return r;
+	if (!written) {
+		sw->res->attention++;
+		item_add(sw, o->out_trade_no, "attention", a.id,
+		         "WeChat Pay says %s but ORDER_CLOSE action %" PRId64
+		         " is %s (result %s): not closed again",
+		         t->trade_state, a.id, a.state, a.result ? a.result : "-");
+		r = audit_ev(sw, "decision.conflict", o->out_trade_no,
+		             json_pack("{s:I, s:s, s:s}", "action_id", (json_int_t)a.id, "state",
+		                       a.state, "trade_state", t->trade_state),
+		             err);
+		goto out;
+	}
+	checkpoint(sw, SWEEP_AT_AFTER_INTENT);
+	r = close_send(sw, o, &a, err);
+out:
+	action_release(&a);
+	return r;
+}
+
+/* WeChat Pay does not know the order. Recorded and held: a person may
+ * approve closing it in the ledger (no policy closes it on its own). */
+static int not_found(struct sw *sw, const struct sweep_order *o, struct wxr_err *err)
+{
+	static const char note[] = "WeChat Pay does not know this order (ORDER_NOT_EXIST); "
+	                           "approve to close it in the ledger only";
+	struct action a;
+	bool written = false;
+	int r;
+
+	sw->res->not_found++;
+	if (sw->o->dry_run) {
+		sw->res->new_held++;
+		item_add(sw, o->out_trade_no, "would_hold", 0,
+		         "unknown to WeChat Pay: would hold for approval");
+		return 0;
+	}
+	memset(&a, 0, sizeof(a));
+	r = begin(sw, err);
+	if (r < 0)
+		return r;
+	r = open_action(sw, "ORDER_CLOSE", o->out_trade_no, "pending_approval", true,
+	                o->amount_total, order_params(o, NULL), note, rearm_failed,
+	                "order.not_found.held", NULL, &a, &written, err);
+	r = end(sw, r, err);
+	if (r < 0)
+		return r;
+	if (written) {
+		sw->res->new_held++;
+		item_add(sw, o->out_trade_no, "held", a.id, "%s", note);
+	} else {
+		sw->res->attention++;
+		item_add(sw, o->out_trade_no, "attention", a.id,
+		         "unknown to WeChat Pay, but ORDER_CLOSE action %" PRId64 " is %s", a.id,
+		         a.state);
+	}
+	action_release(&a);
+	return 0;
+}
+
+static int order_candidate(struct sw *sw, const struct sweep_order *o, int64_t older_than,
+                           struct wxr_err *err)
+{
+	struct wxpay_transaction t;
+	char why[WHY_LEN];
+	enum cc c;
+	int r = 0;
+
+	c = query_order(sw, o->out_trade_no, &t, why, sizeof(why));
+	switch (c) {
+	case CC_STOP:
+		goto out;
+	case CC_FAIL:
+		r = query_failed(sw, o->out_trade_no, 0, why, err);
+		goto out;
+	case CC_NOTFOUND:
+		r = not_found(sw, o, err);
+		goto out;
+	case CC_OK:
+		break;
+	}
+	switch (sweep_decide_order(t.trade_state, o->has_expire, o->expire_ts, sw->o->now)) {
+	case SWEEP_ORDER_CLOSE:
+		r = close_new(sw, o, &t, older_than, err);
+		break;
+	case SWEEP_ORDER_MARK_PAID:
+		r = mark_paid_commit(sw, o, &t, NULL, "missed payment notification", err);
+		break;
+	case SWEEP_ORDER_CLOSED:
+		r = closed_at_wechat(sw, o, err);
+		break;
+	case SWEEP_ORDER_WAIT:
+		sw->res->skipped++;
+		r = skip(sw, err, o->out_trade_no, "skipped",
+		         "USERPAYING at WeChat Pay and not past its time_expire: left alone");
+		break;
+	case SWEEP_ORDER_SKIP:
+		sw->res->skipped++;
+		r = skip(sw, err, o->out_trade_no, "skipped",
+		         "%s at WeChat Pay: not the sweep's to decide", t.trade_state);
+		break;
+	}
+out:
+	wxpay_transaction_release(&t);
+	return r;
+}
+
+/* An ORDER_CLOSE left intent or sent by an earlier run (a crash, a lost
+ * answer), or approved: the query says what became of it. */
+static int settle_close(struct sw *sw, struct action *a, const struct sweep_order *o,
+                        struct wxr_err *err)
+{
+	struct wxpay_transaction t;
+	char why[WHY_LEN];
+	bool changed = false;
+	bool was_sent = strcmp(a->state, "sent") == 0;
+	enum cc c;
+	int r = 0;
+
+	c = query_order(sw, o->out_trade_no, &t, why, sizeof(why));
+	if (c == CC_STOP)
+		goto out;
+	if (c == CC_FAIL) {
+		r = query_failed(sw, o->out_trade_no, a->id, why, err);
+		goto out;
+	}
+	if (sw->o->dry_run) {
+		sw->res->settled++;
+		item_add(sw, o->out_trade_no, "would_settle", a->id,
+		         "would settle ORDER_CLOSE action %" PRId64 " (%s): WeChat Pay says %s",
+		         a->id, a->state, c == CC_NOTFOUND ? "ORDER_NOT_EXIST" : t.trade_state);
+		goto out;
+	}
+	if (c == CC_NOTFOUND) {
+		if (!was_sent && a->approved_by) {
+			/* approved: the ledger only, WeChat Pay has nothing to close */
+			r = begin(sw, err);
+			if (r < 0)
+				goto out;
+			r = actions_order_close(sw->db, sw->o->mchid, o->out_trade_no, sw->now,
+			                        &changed, err);
+			if (r >= 0)
+				r = move(sw, a, "done", "CLOSED_LOCALLY", "", "order.close.local",
+				         json_pack("{s:s, s:s, s:b, s:s?}", "ledger_before",
+				                   o->state, "ledger_after", "CLOSED",
+				                   "ledger_changed", changed, "approved_by",
+				                   a->approved_by),
+				         err);
+			r = end(sw, r, err);
+			if (r < 0)
+				goto out;
+			sw->res->settled++;
+			sw->res->closed++;
+			item_add(
+			        sw, o->out_trade_no, "closed_locally", a->id,
+			        "closed in the ledger only (unknown to WeChat Pay; approved by %s)",
+			        a->approved_by);
+			goto out;
+		}
+		r = move_tx(sw, a, "pending_approval", "NOT_EXIST",
+		            "WeChat Pay does not know this order; approve to close it in the "
+		            "ledger only",
+		            "order.not_found.held", NULL, err);
+		if (r >= 0) {
+			sw->res->not_found++;
+			sw->res->new_held++;
+			item_add(sw, o->out_trade_no, "held", a->id,
+			         "unknown to WeChat Pay: held for approval");
+		}
+		goto out;
+	}
+	sw->res->settled++;
+	switch (sweep_decide_order(t.trade_state, o->has_expire, o->expire_ts, sw->o->now)) {
+	case SWEEP_ORDER_CLOSED:
+		r = begin(sw, err);
+		if (r < 0)
+			goto out;
+		r = actions_order_close(sw->db, sw->o->mchid, o->out_trade_no, sw->now, &changed,
+		                        err);
+		if (r >= 0)
+			r = move(sw, a, "done", "CLOSED", "", "order.close.done",
+			         json_pack("{s:s, s:s, s:b, s:s, s:b}", "ledger_before", o->state,
+			                   "ledger_after", "CLOSED", "ledger_changed", changed,
+			                   "trade_state", t.trade_state, "settled", 1),
+			         err);
+		r = end(sw, r, err);
+		if (r < 0)
+			goto out;
+		if (was_sent)
+			sw->res->closed++;
+		else
+			sw->res->closed_at_wechat++;
+		item_add(sw, o->out_trade_no, was_sent ? "closed" : "closed_at_wechat", a->id,
+		         "settled ORDER_CLOSE action %" PRId64 " (%s): CLOSED at WeChat Pay, no "
+		         "close sent again",
+		         a->id, was_sent ? "sent before" : "never sent");
+		break;
+	case SWEEP_ORDER_MARK_PAID:
+		r = begin(sw, err);
+		if (r < 0)
+			goto out;
+		r = move(sw, a, "cancelled", "PAID", "", "order.close.cancelled",
+		         json_pack("{s:s, s:b}", "trade_state", t.trade_state, "settled", 1), err);
+		if (r >= 0)
+			r = mark_paid_tx(sw, o, &t, NULL, "paid before our close took effect", err);
+		r = end(sw, r, err);
+		break;
+	case SWEEP_ORDER_CLOSE:
+		if (strcmp(o->state, "NOTPAY") != 0) {
+			sw->res->attention++;
+			snprintf(why, sizeof(why), "WeChat Pay says %s but the ledger says %s",
+			         t.trade_state, o->state);
+			item_add(sw, o->out_trade_no, "attention", a->id, "%s: not closed", why);
+			r = move_tx(sw, a, "failed", t.trade_state, why, "order.close.failed", NULL,
+			            err);
+			break;
+		}
+		/* not closed yet: send it (again), same out_trade_no */
+		r = close_send(sw, o, a, err);
+		break;
+	case SWEEP_ORDER_WAIT:
+		sw->res->skipped++;
+		item_add(sw, o->out_trade_no, "skipped", a->id,
+		         "ORDER_CLOSE action %" PRId64 " waits: USERPAYING before its time_expire",
+		         a->id);
+		break;
+	case SWEEP_ORDER_SKIP:
+		sw->res->attention++;
+		snprintf(why, sizeof(why), "%s at WeChat Pay", t.trade_state);
+		item_add(sw, o->out_trade_no, "attention", a->id, "%s: not closed", why);
+		r = move_tx(sw, a, "failed", t.trade_state, why, "order.close.failed", NULL, err);
+		break;
+	}
+out:
+	wxpay_transaction_release(&t);
+	return r;
+}
+
+/* An approved ORDER_MARK_PAID: marked paid if WeChat Pay still says so. */
+static int settle_mark_paid(struct sw *sw, struct action *a, const struct sweep_order *o,
+                            struct wxr_err *err)
+{
+	struct wxpay_transaction t;
+	char why[WHY_LEN];
+	enum cc c;
+	int r = 0;
+
+	c = query_order(sw, o->out_trade_no, &t, why, sizeof(why));
+	if (c == CC_STOP)
+		goto out;
+	if (c == CC_FAIL) {
+		r = query_failed(sw, o->out_trade_no, a->id, why, err);
+		goto out;
+	}
+	if (sw->o->dry_run) {
+		sw->res->settled++;
+		item_add(sw, o->out_trade_no, "would_settle", a->id,
+		         "would settle ORDER_MARK_PAID action %" PRId64 ": WeChat Pay says %s",
+		         a->id, c == CC_NOTFOUND ? "ORDER_NOT_EXIST" : t.trade_state);
+		goto out;
+	}
+	sw->res->settled++;
+	if (c == CC_OK && sweep_decide_order(t.trade_state, false, 0, 0) == SWEEP_ORDER_MARK_PAID &&
+	    strcmp(o->state, "NOTPAY") == 0) {
+		r = mark_paid_commit(sw, o, &t, a, "approved", err);
+		goto out;
+	}
+	snprintf(why, sizeof(why), "WeChat Pay says %s, the ledger %s: not marked paid",
+	         c == CC_NOTFOUND ? "ORDER_NOT_EXIST" : t.trade_state, o->state);
+	sw->res->attention++;
+	item_add(sw, o->out_trade_no, "attention", a->id, "%s", why);
+	r = move_tx(sw, a, "failed", c == CC_NOTFOUND ? "NOT_EXIST" : t.trade_state, why,
+	            "order.mark_paid.failed", NULL, err);
+out:
+	wxpay_transaction_release(&t);
+	return r;
+}
+
+/*
+ * Held actions whose reason is gone: an order the ledger no longer has as
+ * NOTPAY (paid by a notification, closed by reconcile...) or a refund the
+ * ledger has as SUCCESS or CLOSED needs no approval any more: cancelled, so
+ * that it stops holding every later sweep at exit 3.
+ */
+static int cancel_stale_holds(struct sw *sw, bool refunds, struct wxr_err *err)
+{
+	static const char *const held[] = { "pending_approval", NULL };
+	struct action_filter f;
+	struct action *v = NULL;
+	size_t n = 0;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	f.mchid = sw->o->mchid;
+	f.kinds = refunds ? refund_kinds : order_kinds;
+	f.states = held;
+	r = actions_list(sw->db, &f, &v, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct action *a = &v[i];
+		char state[24] = "";
+		char why[WHY_LEN], result[40];
+		bool found = false, stale;
+
+		if (refunds) {
+			struct sweep_refund rf;
+
+			r = actions_refund_get(sw->db, sw->o->mchid, a->target, &rf, &found, err);
+			if (r < 0)
+				break;
+			if (found) {
+				snprintf(state, sizeof(state), "%s", rf.state);
+				free(rf.out_refund_no);
+				free(rf.out_trade_no);
+				free(rf.refund_id);
+			}
+			stale = !found || strcmp(state, "SUCCESS") == 0 ||
+			        strcmp(state, "CLOSED") == 0;
+		} else {
+			struct sweep_order o;
+
+			r = actions_order_get(sw->db, sw->o->mchid, a->target, &o, &found, err);
+			if (r < 0)
+				break;
+			if (found) {
+				snprintf(state, sizeof(state), "%s", o.state);
+				free(o.out_trade_no);
+				free(o.created_at);
+			}
+			stale = !found || strcmp(state, "NOTPAY") != 0;
+		}
+		if (!stale)
+			continue;
+		snprintf(why, sizeof(why), "no longer needed: the ledger %s%s",
+		         found ? "has it as " : "has no such ",
+		         found ? state : (refunds ? "refund" : "order"));
+		snprintf(result, sizeof(result), "LEDGER_%s", found ? state : "MISSING");
+		if (sw->o->dry_run) {
+			item_add(sw, a->target, "would_cancel", a->id, "would cancel held %s: %s",
+			         a->kind, why);
+			continue;
+		}
+		r = move_tx(sw, a, "cancelled", result, "",
+		            refunds ? "refund.abnormal.cancelled" : "action.cancelled",
+		            json_pack("{s:s}", "why", why), err);
+		if (r >= 0)
+			item_add(sw, a->target, "cancelled", a->id, "held %s cancelled: %s",
+			         a->kind, why);
+	}
+	actions_free(v, n);
+	return r;
+}
+
+static int settle_orders(struct sw *sw, struct wxr_err *err)
+{
+	static const char *const unfinished[] = { "intent", "sent", NULL };
+	struct action_filter f;
+	struct action *v = NULL;
+	size_t n = 0;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	f.mchid = sw->o->mchid;
+	f.kinds = order_kinds;
+	f.states = unfinished;
+	r = actions_list(sw->db, &f, &v, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && !sw->res->stopped; i++) {
+		struct action *a = &v[i];
+		struct sweep_order o;
+		bool found = false;
+
+		r = actions_order_get(sw->db, sw->o->mchid, a->target, &o, &found, err);
+		if (r < 0)
+			break;
+		if (!found) {
+			sw->res->attention++;
+			item_add(sw, a->target, "attention", a->id,
+			         "%s action %" PRId64 " is %s but the ledger has no such order",
+			         a->kind, a->id, a->state);
+			if (!sw->o->dry_run)
+				r = move_tx(sw, a, "failed", NULL, "the ledger has no such order",
+				            "action.failed", NULL, err);
+			if (r < 0)
+				break;
+			continue;
+		}
+		if (strcmp(a->kind, "ORDER_CLOSE") == 0)
+			r = settle_close(sw, a, &o, err);
+		else
+			r = settle_mark_paid(sw, a, &o, err);
+		free(o.out_trade_no);
+		free(o.created_at);
+		if (r < 0)
+			break;
+	}
+	actions_free(v, n);
+	return r;
+}
+
+static void sw_init(struct sw *sw, struct db *db, const struct sweep_api *api,
+                    const struct sweep_opts *o, struct sweep_result *res, const char *actor)
+{
+	memset(res, 0, sizeof(*res));
+	memset(sw, 0, sizeof(*sw));
+	res->dry_run = o->dry_run;
+	sw->db = db;
+	sw->api = api;
+	sw->o = o;
+	sw->res = res;
+	sw->actor = actor;
+	sw->tz = o->cfg->tz_offset_s;
+	time_format_rfc3339(o->now, sw->tz, sw->now);
+	time_date(o->now, sw->tz, sw->date);
+}
+
+static json_t *counts_json(const struct sweep_result *res)
+{
+	return json_pack(
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	        "s:b, s:b}",
+	        "eligible", (json_int_t)res->eligible, "candidates", (json_int_t)res->candidates,
+	        "settled", (json_int_t)res->settled, "closed", (json_int_t)res->closed,
+	        "closed_at_wechat", (json_int_t)res->closed_at_wechat, "marked_paid",
+	        (json_int_t)res->marked_paid, "not_found", (json_int_t)res->not_found, "synced",
+	        (json_int_t)res->synced, "abnormal_refunds", (json_int_t)res->abnormal_refunds,
+	        "skipped", (json_int_t)res->skipped, "failed", (json_int_t)res->failed, "attention",
+	        (json_int_t)res->attention, "new_held", (json_int_t)res->new_held, "held",
+	        (json_int_t)res->held, "braked", res->braked, "stopped", res->stopped);
+}
+
+static int finish(struct sw *sw, const char *what, const char *const *kinds, int r,
+                  struct wxr_err *err)
+{
+	json_t *d;
+	int r2;
+
+	if (r < 0)
+		return r;
+	r = actions_count(sw->db, sw->o->mchid, kinds, "pending_approval", &sw->res->held, err);
+	if (r < 0)
+		return r;
+	d = counts_json(sw->res);
+	jset(d, "what", what);
+	if (sw->res->braked)
+		jset(d, "brake", sw->res->brake);
+	if (sw->res->stopped)
+		jset(d, "stop", sw->res->stop);
+	r2 = audit_ev(sw, "sweep.end", what, d, err);
+	return r2;
+}
+
+int sweep_orders(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,
+                 struct sweep_result *out, struct wxr_err *err)
+{
+	struct sw sw;
+	struct sweep_order *cands = NULL;
+	size_t n = 0;
+	long total = 0;
+	int64_t older = o->older_than_s >= 0 ? o->older_than_s : o->cfg->close_after_s;
+	int r;
+
+	sw_init(&sw, db, api, o, out, "sweep");
+	r = audit_ev(&sw, "sweep.start", "orders",
+	             json_pack("{s:s, s:I, s:I, s:s}", "what", "sweep orders", "older_than_s",
+	                       (json_int_t)older, "limit", (json_int_t)o->limit, "now", sw.now),
+	             err);
+	if (r < 0)
+		return r;
+	/* 1. what earlier runs left unfinished, or a person approved; stale holds */
+	r = cancel_stale_holds(&sw, false, err);
+	if (r >= 0)
+		r = settle_orders(&sw, err);
+	if (r < 0 || out->stopped)
+		goto out;
+	/* 2. the candidates, and the brake */
+	r = actions_order_candidates(db, o->mchid, o->now - older, o->now, o->limit, &cands, &n,
+	                             &total, err);
+	if (r < 0)
+		goto out;
+	out->eligible = total;
+	out->candidates = (long)n;
+	if (sweep_brake(total, o->cfg->close_max_per_run, "close_max_per_run", 0, -1, NULL,
+	                "orders to sweep", out->brake, sizeof(out->brake))) {
+		out->braked = true;
+		r = audit_ev(&sw, "sweep.brake", "orders",
+		             json_pack("{s:s, s:I, s:I}", "why", out->brake, "candidates",
+		                       (json_int_t)total, "close_max_per_run",
+		                       (json_int_t)o->cfg->close_max_per_run),
+		             err);
+		goto out;
+	}
+	/* 3. each candidate: query, decide, act */
+	for (size_t i = 0; i < n && !out->stopped; i++) {
+		if (o->progress)
+			o->progress(o->progress_ctx, i, n);
+		r = order_candidate(&sw, &cands[i], older, err);
+		if (r < 0)
+			break;
+	}
+out:
+	sweep_orders_free(cands, n);
+	return finish(&sw, "sweep orders", order_kinds, r, err);
+}
+
+/* ---- refunds ---- */
+
+static const char *const rearm_abnormal[] = { "failed", "cancelled", NULL };
+static const char *const rearm_any[] = { "intent",           "sent",      "done", "failed",
+	                                 "pending_approval", "cancelled", NULL };
+
+/* The ledger follows WeChat Pay's refund status (REFUND_SYNC), inside the
+ * caller's transaction. rf->state is updated. */
+static int refund_sync_tx(struct sw *sw, struct sweep_refund *rf, const char *status,
+                          const char *refund_id, const char *success_time, const char *why,
+                          struct wxr_err *err)
+{
+	struct action a;
+	char success_at[CLOCK_RFC3339_LEN] = "";
+	int64_t success_ts = 0;
+	bool written = false, changed = false;
+	json_t *p;
+	int r;
+
+	if (strcmp(rf->state, status) == 0)
+		return 0;
+	memset(&a, 0, sizeof(a));
+	if (strcmp(status, "SUCCESS") == 0 && success_time && *success_time &&
+	    time_parse_rfc3339(success_time, &success_ts, NULL) == 0)
+		time_format_rfc3339(success_ts, sw->tz, success_at);
+	p = json_pack("{s:s, s:s, s:s?}", "from", rf->state, "to", status, "refund_id",
+	              refund_id && *refund_id ? refund_id : NULL);
+	r = open_action(sw, "REFUND_SYNC", rf->out_refund_no, "intent", true, rf->amount_refund, p,
+	                why, rearm_any, "refund.sync.intent", NULL, &a, &written, err);
+	if (r < 0)
+		return r;
+	r = actions_refund_sync(sw->db, sw->o->mchid, rf->out_refund_no, rf->state, status,
+	                        refund_id, success_at[0] ? success_at : NULL, success_ts, sw->now,
+	                        &changed, err);
+	if (r >= 0)
+		r = move(sw, &a, "done", status, "", "refund.sync",
+		         json_pack("{s:s, s:s, s:b, s:s?, s:s}", "ledger_before", rf->state,
+		                   "ledger_after", status, "ledger_changed", changed, "success_at",
+		                   success_at[0] ? success_at : NULL, "why", why),
+		         err);
+	if (r >= 0) {
+		sw->res->synced++;
+		item_add(sw, rf->out_refund_no, "synced", a.id, "ledger %s -> %s (%s)", rf->state,
+		         status, why);
+		snprintf(rf->state, sizeof(rf->state), "%s", status);
+	}
+	action_release(&a);
+	return r;
+}
+
+/* Calls apply-abnormal-refund for action a (intent: first time; sent: again
+ * with the same refund_id and out_refund_no). req: the call (the card, for
+ * USER_BANK_CARD, is wiped by the call). */
+static int abnormal_send(struct sw *sw, struct sweep_refund *rf, struct action *a,
+                         struct wxpay_abnormal_refund_req *req, struct wxr_err *err)
+{
+	struct wxr_err e = WXR_ERR_INIT;
+	struct wxpay_refund ans, q;
+	char why[WHY_LEN], answer[WHY_LEN];
+	const struct wxpay_status *st;
+	enum cc c;
+	int r, cr;
+
+	memset(&ans, 0, sizeof(ans));
+	memset(&q, 0, sizeof(q));
+	r = move_tx(sw, a, "sent", NULL, NULL,
+	            strcmp(a->state, "sent") == 0 ? "refund.abnormal.resent"
+	                                          : "refund.abnormal.sent",
+	            json_pack("{s:s, s:s, s:s}", "refund_id", req->refund_id, "type", req->type,
+	                      "ledger_state", rf->state),
+	            err);
+	if (r < 0) {
+		if (req->bank_account)
+			crypto_wipe(req->bank_account, strlen(req->bank_account));
+		if (req->real_name)
+			crypto_wipe(req->real_name, strlen(req->real_name));
+		return r;
+	}
+	checkpoint(sw, SWEEP_AT_AFTER_SENT);
+	cr = sw->api->abnormal_refund(sw->api->ctx, req, &ans, &e);
+	checkpoint(sw, SWEEP_AT_AFTER_CALL);
+	c = classify(sw, cr, NULL, &e);
+	if (c == CC_STOP) {
+		item_add(sw, rf->out_refund_no, "stopped", a->id,
+		         "the abnormal refund answer failed verification: left as sent");
+		goto out;
+	}
+	st = sw->api->last(sw->api->ctx);
+	if (c == CC_OK) {
+		snprintf(answer, sizeof(answer), "%s", ans.status ? ans.status : "");
+	} else {
+		if (st && st->code_raw[0])
+			snprintf(answer, sizeof(answer), "%ld %s", st->http_status, st->code_raw);
+		else
+			snprintf(answer, sizeof(answer), "%s", e.msg);
+		/* an error proves nothing: the query decides */
+		c = query_refund(sw, rf->out_refund_no, &q, why, sizeof(why));
+		if (c == CC_STOP)
+			goto out;
+		if (c != CC_OK) {
+			sw->res->failed++;
+			item_add(sw, rf->out_refund_no, "failed", a->id,
+			         "abnormal refund answered %s; the query after it failed: %s; left "
+			         "as sent, the next sweep settles it",
+			         answer, why);
+			r = audit_ev(sw, "refund.abnormal.unknown", rf->out_refund_no,
+			             json_pack("{s:I, s:s, s:s}", "action_id", (json_int_t)a->id,
+			                       "answer", answer, "why", why),
+			             err);
+			goto out;
+		}
+		if (strcmp(q.status, "ABNORMAL") == 0) {
+			sw->res->failed++;
+			snprintf(why, sizeof(why), "abnormal refund refused: %s", e.msg);
+			item_add(sw, rf->out_refund_no, "failed", a->id, "%s", why);
+			r = move_tx(sw, a, "failed", "ABNORMAL", why, "refund.abnormal.failed",
+			            NULL, err);
+			goto out;
+		}
+	}
+	/* accepted (or the query shows it took effect): WeChat Pay pays it out */
+	r = begin(sw, err);
+	if (r < 0)
+		goto out;
+	{
+		const struct wxpay_refund *now_ = cr == 0 ? &ans : &q;
+		const char *status = now_->status && *now_->status ? now_->status : "PROCESSING";
+
+		r = move(sw, a, "done", status, "", "refund.abnormal.done",
+		         json_pack("{s:s, s:s, s:s}", "answer", answer, "type", req->type,
+		                   "status_after", status),
+		         err);
+		if (r >= 0)
+			r = refund_sync_tx(sw, rf, status, now_->refund_id, now_->success_time,
+			                   "abnormal refund filed", err);
+		r = end(sw, r, err);
+		if (r < 0)
+			goto out;
+		sw->res->abnormal_refunds++;
+		item_add(sw, rf->out_refund_no, "abnormal_refund", a->id,
+		         "abnormal refund (%s) accepted: %s at WeChat Pay", req->type, status);
+	}
+out:
+	wxpay_refund_release(&ans);
+	wxpay_refund_release(&q);
+	return r;
+}
+
+static int abnormal_merchant(struct sw *sw, struct sweep_refund *rf, struct action *a,
+                             const char *refund_id, struct wxr_err *err)
+{
+	struct wxpay_abnormal_refund_req req;
+
+	memset(&req, 0, sizeof(req));
+	req.refund_id = refund_id;
+	req.out_refund_no = rf->out_refund_no;
+	req.type = "MERCHANT_BANK_CARD";
+	return abnormal_send(sw, rf, a, &req, err);
+}
+
+static char *params_str(const char *params, const char *key)
+{
+	json_t *p = params ? json_loads(params, 0, NULL) : NULL;
+	const char *v = json_string_value(json_object_get(p, key));
+	char *s = v ? xstrdup(v) : NULL;
+
+	json_decref(p);
+	return s;
+}
+
+static int settle_abnormal(struct sw *sw, struct action *a, struct sweep_refund *rf,
+                           struct wxr_err *err)
+{
+	struct wxpay_refund q;
+	char why[WHY_LEN];
+	char *type = params_str(a->params, "type");
+	char *rid = params_str(a->params, "refund_id");
+	enum cc c;
+	int r = 0;
+
+	c = query_refund(sw, rf->out_refund_no, &q, why, sizeof(why));
+	if (c == CC_STOP)
+		goto out;
+	if (c == CC_FAIL) {
+		r = query_failed(sw, rf->out_refund_no, a->id, why, err);
+		goto out;
+	}
+	if (sw->o->dry_run) {
+		sw->res->settled++;
+		item_add(sw, rf->out_refund_no, "would_settle", a->id,
+		         "would settle ABNORMAL_REFUND action %" PRId64 " (%s): WeChat Pay says %s",
+		         a->id, a->state, c == CC_NOTFOUND ? "RESOURCE_NOT_EXISTS" : q.status);
+		goto out;
+	}
+	sw->res->settled++;
+	if (c == CC_NOTFOUND) {
+		sw->res->attention++;
+		item_add(sw, rf->out_refund_no, "attention", a->id,
+		         "WeChat Pay does not know this refund: ABNORMAL_REFUND action %" PRId64
+		         " failed",
+		         a->id);
+		r = move_tx(sw, a, "failed", "NOT_EXIST", "WeChat Pay does not know the refund",
+		            "refund.abnormal.failed", NULL, err);
+		goto out;
+	}
+	if (strcmp(q.status, "ABNORMAL") != 0) {
+		bool was_sent = strcmp(a->state, "sent") == 0;
+
+		r = begin(sw, err);
+		if (r < 0)
+			goto out;
+		r = move(sw, a, "done", q.status, "", "refund.abnormal.done",
+		         json_pack("{s:s, s:b, s:b}", "status_after", q.status, "settled", 1,
+		                   "was_sent", was_sent),
+		         err);
+		if (r >= 0)
+			r = refund_sync_tx(sw, rf, q.status, q.refund_id, q.success_time,
+			                   "settled an abnormal refund", err);
+		r = end(sw, r, err);
+		if (r < 0)
+			goto out;
+		if (was_sent)
+			sw->res->abnormal_refunds++;
+		item_add(sw, rf->out_refund_no, "abnormal_refund", a->id,
+		         "settled ABNORMAL_REFUND action %" PRId64 ": %s at WeChat Pay, not sent "
+		         "again",
+		         a->id, q.status);
+		goto out;
+	}
+	if (type && strcmp(type, "USER_BANK_CARD") == 0) {
+		sw->res->failed++;
+		snprintf(why, sizeof(why),
+		         "still ABNORMAL; the card details are never kept: file "
+		         "again with 'wxrecon refund abnormal --user-card'");
+		item_add(sw, rf->out_refund_no, "failed", a->id, "%s", why);
+		r = move_tx(sw, a, "failed", "ABNORMAL", why, "refund.abnormal.failed", NULL, err);
+		goto out;
+	}
+	if (rid && q.refund_id && *q.refund_id && strcmp(rid, q.refund_id) != 0) {
+		sw->res->attention++;
+		snprintf(why, sizeof(why), "refund_id '%s' of the action is not WeChat Pay's '%s'",
+		         rid, q.refund_id);
+		item_add(sw, rf->out_refund_no, "attention", a->id, "%s", why);
+		r = move_tx(sw, a, "failed", "ABNORMAL", why, "refund.abnormal.failed", NULL, err);
+		goto out;
+	}
+	/* still ABNORMAL: not filed (intent) or not taken (sent): send, same keys */
+	r = abnormal_merchant(sw, rf, a, q.refund_id, err);
+out:
+	free(type);
+	free(rid);
+	wxpay_refund_release(&q);
+	return r;
+}
+
+static int settle_refunds(struct sw *sw, struct wxr_err *err)
+{
+	static const char *const unfinished[] = { "intent", "sent", NULL };
+	struct action_filter f;
+	struct action *v = NULL;
+	size_t n = 0;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	f.mchid = sw->o->mchid;
+	f.kinds = refund_kinds;
+	f.states = unfinished;
+	r = actions_list(sw->db, &f, &v, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && !sw->res->stopped; i++) {
+		struct action *a = &v[i];
+		struct sweep_refund rf;
+		bool found = false;
+
+		r = actions_refund_get(sw->db, sw->o->mchid, a->target, &rf, &found, err);
+		if (r < 0)
+			break;
+		if (!found) {
+			sw->res->attention++;
+			item_add(sw, a->target, "attention", a->id,
+			         "ABNORMAL_REFUND action %" PRId64 " is %s but the ledger has no "
+			         "such refund",
+			         a->id, a->state);
+			if (!sw->o->dry_run)
+				r = move_tx(sw, a, "failed", NULL, "the ledger has no such refund",
+				            "action.failed", NULL, err);
+			if (r < 0)
+				break;
+			continue;
+		}
+		r = settle_abnormal(sw, a, &rf, err);
+		free(rf.out_refund_no);
+		free(rf.out_trade_no);
+		free(rf.refund_id);
+		if (r < 0)
+			break;
+	}
+	actions_free(v, n);
+	return r;
+}
+
+/* An abnormal refund this run would file. */
+struct plan {
+	struct sweep_refund *rf; /* borrowed */
+	char *refund_id;
+	int64_t amount;
+	bool hold; /* above approval_above */
+};
+
+static int refund_candidate(struct sw *sw, struct sweep_refund *rf, struct plan **plan,
+                            size_t *nplan, struct wxr_err *err)
+{
+	struct wxpay_refund q;
+	struct action ab;
+	bool found = false;
+	char why[WHY_LEN];
+	enum cc c;
+	int r = 0;
+
+	memset(&ab, 0, sizeof(ab));
+	c = query_refund(sw, rf->out_refund_no, &q, why, sizeof(why));
+	if (c == CC_STOP)
+		goto out;
+	if (c == CC_FAIL) {
+		r = query_failed(sw, rf->out_refund_no, 0, why, err);
+		goto out;
+	}
+	if (c == CC_NOTFOUND) {
+		sw->res->attention++;
+		r = skip(sw, err, rf->out_refund_no, "attention",
+		         "WeChat Pay does not know this refund (RESOURCE_NOT_EXISTS): left alone");
+		goto out;
+	}
+	if (q.amount_refund != rf->amount_refund)
+		item_add(sw, rf->out_refund_no, "note", 0,
+		         "amounts differ: ledger %" PRId64 " fen, WeChat Pay %" PRId64 " fen",
+		         rf->amount_refund, q.amount_refund);
+	if (strcmp(q.status, rf->state) != 0) {
+		if (sw->o->dry_run) {
+			sw->res->synced++;
+			item_add(sw, rf->out_refund_no, "would_sync", 0,
+			         "would sync ledger %s -> %s", rf->state, q.status);
+		} else {
+			r = begin(sw, err);
+			if (r < 0)
+				goto out;
+			r = refund_sync_tx(sw, rf, q.status, q.refund_id, q.success_time,
+			                   "refund query", err);
+			r = end(sw, r, err);
+			if (r < 0)
+				goto out;
+		}
+	}
+	r = actions_get(sw->db, sw->o->mchid, "ABNORMAL_REFUND", rf->out_refund_no, &ab, &found,
+	                err);
+	if (r < 0)
+		goto out;
+	if (strcmp(q.status, "ABNORMAL") != 0) {
+		if (found && strcmp(ab.state, "pending_approval") == 0) {
+			/* held, and not needed any more */
+			if (sw->o->dry_run) {
+				item_add(sw, rf->out_refund_no, "would_cancel", ab.id,
+				         "would cancel held ABNORMAL_REFUND action %" PRId64
+				         ": %s at WeChat Pay",
+				         ab.id, q.status);
+			} else {
+				r = move_tx(sw, &ab, "cancelled", q.status, "",
+				            "refund.abnormal.cancelled",
+				            json_pack("{s:s}", "why", "no longer ABNORMAL"), err);
+				if (r < 0)
+					goto out;
+				item_add(sw, rf->out_refund_no, "cancelled", ab.id,
+				         "held abnormal refund cancelled: %s at WeChat Pay",
+				         q.status);
+			}
+		} else if (strcmp(q.status, "PROCESSING") == 0) {
+			sw->res->skipped++;
+		}
+		goto out;
+	}
+	if (found && strcmp(ab.state, "pending_approval") == 0) {
+		item_add(sw, rf->out_refund_no, "held", ab.id,
+		         "ABNORMAL; abnormal refund action %" PRId64 " waits for approval", ab.id);
+		goto out;
+	}
+	if (found && (strcmp(ab.state, "intent") == 0 || strcmp(ab.state, "sent") == 0)) {
+		/* settling it failed earlier in this run */
+		goto out;
+	}
+	if (found && strcmp(ab.state, "done") == 0) {
+		sw->res->attention++;
+		char *type = params_str(ab.params, "type");
+
+		r = skip(sw, err, rf->out_refund_no, "attention",
+		         "ABNORMAL again after abnormal refund action %" PRId64
+		         " (%s) was accepted: not filed twice; a person must act (e.g. 'wxrecon "
+		         "refund abnormal --user-card')",
+		         ab.id, type ? type : "?");
+		free(type);
+		goto out;
+	}
+	if (!q.refund_id || !*q.refund_id) {
+		sw->res->failed++;
+		item_add(sw, rf->out_refund_no, "failed", 0,
+		         "ABNORMAL but the query answer has no refund_id");
+		goto out;
+	}
+	*plan = xreallocarray(*plan, *nplan + 1, sizeof(**plan));
+	(*plan)[*nplan].rf = rf;
+	(*plan)[*nplan].refund_id = xstrdup(q.refund_id);
+	(*plan)[*nplan].amount =
+	        q.amount_refund > rf->amount_refund ? q.amount_refund : rf->amount_refund;
+	(*plan)[*nplan].hold = (*plan)[*nplan].amount > sw->o->cfg->approval_above;
+	(*nplan)++;
+out:
+	action_release(&ab);
+	wxpay_refund_release(&q);
+	return r;
+}
+
+static json_t *abnormal_params(const struct plan *p, const char *type)
+{
+	return json_pack("{s:s, s:s, s:s, s:I}", "refund_id", p->refund_id, "out_refund_no",
+	                 p->rf->out_refund_no, "type", type, "amount", (json_int_t)p->amount);
+}
+
+static int file_abnormal(struct sw *sw, struct plan *p, struct wxr_err *err)
+{
+	struct action a;
+	bool written = false;
+	char note[WHY_LEN] = "";
+	int r;
+
+	if (p->hold)
+		snprintf(note, sizeof(note),
+		         "%" PRId64 " fen is above approval_above = %" PRId64
+		         " fen: 'wxrecon approve ID' releases it",
+		         p->amount, sw->o->cfg->approval_above);
+	if (sw->o->dry_run) {
+		if (p->hold) {
+			sw->res->new_held++;
+			item_add(sw, p->rf->out_refund_no, "would_hold", 0,
+			         "would hold an abnormal refund (MERCHANT_BANK_CARD): %s", note);
+		} else {
+			sw->res->abnormal_refunds++;
+			item_add(sw, p->rf->out_refund_no, "would_file", 0,
+			         "would file an abnormal refund (MERCHANT_BANK_CARD) of %" PRId64
+			         " fen, refund_id %s",
+			         p->amount, p->refund_id);
+		}
+		return 0;
+	}
+	memset(&a, 0, sizeof(a));
+	r = begin(sw, err);
+	if (r < 0)
+		return r;
+	r = open_action(
+	        sw, "ABNORMAL_REFUND", p->rf->out_refund_no,
+	        p->hold ? "pending_approval" : "intent", true, p->amount,
+	        abnormal_params(p, "MERCHANT_BANK_CARD"), p->hold ? note : NULL, rearm_abnormal,
+	        p->hold ? "refund.abnormal.held" : "refund.abnormal.intent",
+	        json_pack("{s:s, s:s}", "refund_status", "ABNORMAL", "type", "MERCHANT_BANK_CARD"),
+	        &a, &written, err);
+	r = end(sw, r, err);
+	if (r < 0)
+		return r;
+	if (!written) {
+		sw->res->attention++;
+		item_add(sw, p->rf->out_refund_no, "attention", a.id,
+		         "ABNORMAL_REFUND action %" PRId64 " is %s: not filed again", a.id,
+		         a.state);
+		goto out;
+	}
+	if (p->hold) {
+		sw->res->new_held++;
+		item_add(sw, p->rf->out_refund_no, "held", a.id, "held for approval: %s", note);
+		goto out;
+	}
+	checkpoint(sw, SWEEP_AT_AFTER_INTENT);
+	r = abnormal_merchant(sw, p->rf, &a, p->refund_id, err);
+out:
+	action_release(&a);
+	return r;
+}
+
+int sweep_refunds(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,
+                  struct sweep_result *out, struct wxr_err *err)
+{
+	struct sw sw;
+	struct sweep_refund *cands = NULL;
+	struct plan *plan = NULL;
+	size_t n = 0, nplan = 0;
+	long total = 0, count = 0;
+	int64_t amount = 0;
+	int r;
+
+	sw_init(&sw, db, api, o, out, "sweep");
+	r = audit_ev(&sw, "sweep.start", "refunds",
+	             json_pack("{s:s, s:I, s:s}", "what", "sweep refunds", "limit",
+	                       (json_int_t)o->limit, "now", sw.now),
+	             err);
+	if (r < 0)
+		return r;
+	if (strcmp(o->cfg->abnormal_refund_type, "MERCHANT_BANK_CARD") != 0) {
+		r = err_set(err, WXR_ECONFIG,
+		            "abnormal_refund_type '%s': the sweep files only "
+		            "MERCHANT_BANK_CARD",
+		            o->cfg->abnormal_refund_type);
+		goto out;
+	}
+	/* 1. unfinished and approved abnormal refunds; stale holds */
+	r = cancel_stale_holds(&sw, true, err);
+	if (r >= 0)
+		r = settle_refunds(&sw, err);
+	if (r < 0 || out->stopped)
+		goto out;
+	/* 2. query every candidate; sync the ledger; collect the abnormal refunds to file */
+	r = actions_refund_candidates(db, o->mchid, o->limit, &cands, &n, &total, err);
+	if (r < 0)
+		goto out;
+	out->eligible = total;
+	out->candidates = (long)n;
+	for (size_t i = 0; i < n && !out->stopped; i++) {
+		if (o->progress)
+			o->progress(o->progress_ctx, i, n);
+		r = refund_candidate(&sw, &cands[i], &plan, &nplan, err);
+		if (r < 0)
+			goto out;
+	}
+	if (out->stopped)
+		goto out;
+	/* 3. the brakes count what this run would send */
+	for (size_t i = 0; i < nplan; i++) {
+		if (plan[i].hold)
+			continue;
+		count++;
+		amount += plan[i].amount;
+	}
+	if (sweep_brake(count, o->cfg->abnormal_refund_max_per_run, "abnormal_refund_max_per_run",
+	                amount, o->cfg->abnormal_refund_max_amount_per_run,
+	                "abnormal_refund_max_amount_per_run", "abnormal refunds to file",
+	                out->brake, sizeof(out->brake))) {
+		out->braked = true;
+		r = audit_ev(&sw, "sweep.brake", "refunds",
+		             json_pack("{s:s, s:I, s:I}", "why", out->brake, "count",
+		                       (json_int_t)count, "amount", (json_int_t)amount),
+		             err);
+		goto out;
+	}
+	/* 4. file them, one at a time, intent first */
+	for (size_t i = 0; i < nplan && !out->stopped; i++) {
+		r = file_abnormal(&sw, &plan[i], err);
+		if (r < 0)
+			break;
+	}
+out:
+	for (size_t i = 0; i < nplan; i++)
+		free(plan[i].refund_id);
+	free(plan);
+	sweep_refunds_free(cands, n);
+	return finish(&sw, "sweep refunds", refund_kinds, r, err);
+}
+
+int sweep_refund_user_card(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,
+                           struct sweep_user_card *card, struct sweep_result *out,
+                           struct wxr_err *err)
+{
+	static const char *const rearm_hand[] = { "failed", "done", "cancelled", "pending_approval",
+		                                  NULL };
+	struct sw sw;
+	struct sweep_refund rf;
+	struct wxpay_refund q;
+	struct wxpay_abnormal_refund_req req;
+	struct action a, ab;
+	bool found = false, written = false;
+	char why[WHY_LEN];
+	enum cc c;
+	int r;
+
+	memset(&rf, 0, sizeof(rf));
+	memset(&q, 0, sizeof(q));
+	memset(&a, 0, sizeof(a));
+	memset(&ab, 0, sizeof(ab));
+	sw_init(&sw, db, api, o, out, "refund abnormal");
+	r = actions_refund_get(db, o->mchid, card->out_refund_no, &rf, &found, err);
+	if (r < 0)
+		goto out;
+	if (!found) {
+		r = err_set(err, WXR_ENOTFOUND, "no refund '%s' in the ledger",
+		            card->out_refund_no);
+		goto out;
+	}
+	r = actions_get(db, o->mchid, "ABNORMAL_REFUND", card->out_refund_no, &ab, &found, err);
+	if (r < 0)
+		goto out;
+	if (found && (strcmp(ab.state, "intent") == 0 || strcmp(ab.state, "sent") == 0)) {
+		r = err_set(err, WXR_EFAIL,
+		            "abnormal refund action %" PRId64 " of '%s' is %s (unfinished): run "
+		            "'wxrecon sweep refunds' to settle it first",
+		            ab.id, card->out_refund_no, ab.state);
+		goto out;
+	}
+	c = query_refund(&sw, card->out_refund_no, &q, why, sizeof(why));
+	if (c == CC_STOP) {
+		r = err_set(err, WXR_ESIG, "%s", out->stop);
+		goto out;
+	}
+	if (c == CC_NOTFOUND) {
+		r = err_set(err, WXR_EAPI, "WeChat Pay does not know refund '%s'",
+		            card->out_refund_no);
+		goto out;
+	}
+	if (c == CC_FAIL) {
+		r = err_set(err, WXR_EAPI, "query refund '%s': %s", card->out_refund_no, why);
+		goto out;
+	}
+	if (strcmp(q.status, "ABNORMAL") != 0) {
+		r = begin(&sw, err);
+		if (r >= 0)
+			r = refund_sync_tx(&sw, &rf, q.status, q.refund_id, q.success_time,
+			                   "refund query", err);
+		r = end(&sw, r, err);
+		if (r >= 0)
+			r = err_set(
+			        err, WXR_EFAIL,
+			        "refund '%s' is %s at WeChat Pay, not ABNORMAL: nothing to file",
+			        card->out_refund_no, q.status);
+		goto out;
+	}
+	if (!q.refund_id || !*q.refund_id) {
+		r = err_set(err, WXR_EAPI, "the query answer for '%s' has no refund_id",
+		            card->out_refund_no);
+		goto out;
+	}
+	r = begin(&sw, err);
+	if (r < 0)
+		goto out;
+	if (strcmp(rf.state, "ABNORMAL") != 0)
+		r = refund_sync_tx(&sw, &rf, q.status, q.refund_id, q.success_time, "refund query",
+		                   err);
+	if (r >= 0)
+		r = open_action(&sw, "ABNORMAL_REFUND", card->out_refund_no, "intent", true,
+		                q.amount_refund,
+		                json_pack("{s:s, s:s, s:s, s:s, s:I, s:s?}", "refund_id",
+		                          q.refund_id, "out_refund_no", card->out_refund_no, "type",
+		                          "USER_BANK_CARD", "bank_type", card->bank_type, "amount",
+		                          (json_int_t)q.amount_refund, "by", o->who),
+		                "filed by hand", rearm_hand, "refund.abnormal.intent",
+		                json_pack("{s:s, s:s}", "type", "USER_BANK_CARD", "bank_type",
+		                          card->bank_type),
+		                &a, &written, err);
+	r = end(&sw, r, err);
+	if (r < 0)
+		goto out;
+	if (!written) {
+		r = err_set(err, WXR_EFAIL, "abnormal refund action %" PRId64 " of '%s' is %s",
+		            a.id, card->out_refund_no, a.state);
+		goto out;
+	}
+	checkpoint(&sw, SWEEP_AT_AFTER_INTENT);
+	memset(&req, 0, sizeof(req));
+	req.refund_id = q.refund_id;
+	req.out_refund_no = card->out_refund_no;
+	req.type = "USER_BANK_CARD";
+	req.bank_type = card->bank_type;
+	req.bank_account = card->bank_account;
+	req.real_name = card->real_name;
+	r = abnormal_send(&sw, &rf, &a, &req, err);
+	if (r >= 0)
+		r = finish(&sw, "refund abnormal", refund_kinds, 0, err);
+out:
+	if (card->bank_account)
+		crypto_wipe(card->bank_account, strlen(card->bank_account));
+	if (card->real_name)
+		crypto_wipe(card->real_name, strlen(card->real_name));
+	free(rf.out_refund_no);
+	free(rf.out_trade_no);
+	free(rf.refund_id);
+	wxpay_refund_release(&q);
+	action_release(&a);
+	action_release(&ab);
+	return r;
+}
