@@ -402,6 +402,39 @@ static void test_refund_rules(void)
 	is_int(payflow_refund_check(&f, &err), WXR_EDATA, "no paid_at: refused");
 }
 
+/*
+ * The APP invoke signature of `order sign`, for fixed inputs (the timestamp,
+ * nonce and prepay_id of PROTOCOL section 7 item 10, whose published key
+ * pairing is unconfirmed) with the test merchant key of fixtures/keys. The
+ * expected value was made and checked with the OpenSSL command line, not
+ * with this code:
+ *   printf 'wx8888888888888888\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n'\
+ *          'wx201410272009395522657a690389285100\n' >msg
+ *   openssl dgst -sha256 -sign fixtures/keys/apiclient_key.pem msg | base64 -w0
+ *   openssl x509 -in fixtures/keys/apiclient_cert.pem -pubkey -noout >pub.pem
+ *   openssl dgst -sha256 -verify pub.pem -signature <(base64 -d sig.b64) msg  # Verified OK
+ */
+static void test_app_sign(struct wxpay *w)
+{
+	static const char want[] =
+	        "deCG30x5HPTY+GLm4S8k7Bwp9yGgli+QleF/87YsqnVNZvW6ovSHYFgwQZkQky7HFeCWC13eWiDb"
+	        "EeKPvSv1mwr6m7YVbH6W6xqSE6e1urbVe3OE34Y+/BV22+gqKvC8qDpjpi0MjfOl3KEFYhRyFNBN"
+	        "T9ZWFqOjCgB0AFwjMe74egbJWtYEz7SjxTXkJQSStyYhpsQamIUz1btfRIi6xvAm4G4cDSicCZG7"
+	        "OwXSPCHzrisEHWcy6y7k9x6UEfic3Y0xjwhc1E1Grp6kJLnc14wTdzrh2NIO10H0Z2vA/XVKupR8"
+	        "pI0At3rvtnTnI0nAUnolZvT96vGZUs1qr7oCww==";
+	struct wxpay_app_invoke a;
+	struct wxr_err err = WXR_ERR_INIT;
+
+	memset(&a, 0, sizeof(a));
+	is_int(wxpay_app_invoke_at(w, "wx201410272009395522657a690389285100", 1554208460,
+	                           "593BEC0C930BF1AFEB40B4A08C8FB242", &a, &err),
+	       0, "APP invoke parameters for fixed inputs");
+	is_str(a.sign, want, "sign equals the one openssl made (and verified) over the 4 lines");
+	is_str(a.package, "Sign=WXPay", "package");
+	is_str(a.partnerid, MCHID, "partnerid is the mchid");
+	wxpay_app_invoke_release(&a);
+}
+
 static void handle(struct wxpay *w, struct notif *n, enum paid_after_close pac,
                    struct payflow_notify_answer *a)
 {
@@ -717,6 +750,8 @@ int main(int argc, char **argv)
 
 	test_checks();
 	test_refund_rules();
+	if (w)
+		test_app_sign(w);
 	if (db && w) {
 		test_payments(w);
 		test_refunds(w);
