@@ -163,10 +163,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		atomic_fetch_add(&sv->inflight, 1);
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return respond(con, MHD_HTTP_METHOD_NOT_ALLOWED);
-		if (cl && strlen(cl) > 9)
-			rq->too_big = true;
-		else if (cl && strtol(cl, NULL, 10) > PAYFLOW_NOTIFY_BODY_MAX)
-			rq->too_big = true;
+		if (cl && (strlen(cl) > 9 || strtol(cl, NULL, 10) > PAYFLOW_NOTIFY_BODY_MAX)) {
+			/* answered before the body is read; MHD then closes the connection */
+			log_warn("notify: refused a body of %s bytes (at most %d)", cl,
+			         PAYFLOW_NOTIFY_BODY_MAX);
+			return respond(con, 413);
+		}
 		return MHD_YES;
 	}
 	if (*upload_size) {

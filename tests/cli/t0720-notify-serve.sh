@@ -39,9 +39,11 @@ test_expect_success 'an unsigned POST is 401 with the FAIL body, on any path' '
 		--data-binary "{\"id\":\"x\"}" "http://127.0.0.1:$NOTIFY_PORT/any/path") &&
 	test "$code" = 401 && test "$(cat body)" = "$FAIL"
 '
-test_expect_success 'a body over 64 KiB is 413' '
+test_expect_success 'a body over 64 KiB is 413 (with a Content-Length or chunked)' '
 	head -c 70000 /dev/zero | tr "\0" a >big &&
-	code=$(curl -s -o body -w "%{http_code}" --data-binary @big "$NOTIFY_URL") && test "$code" = 413
+	code=$(curl -s -o body -w "%{http_code}" --data-binary @big "$NOTIFY_URL") && test "$code" = 413 &&
+	code=$(curl -s -o body -w "%{http_code}" -H "Transfer-Encoding: chunked" --data-binary @big \
+		"$NOTIFY_URL") && test "$code" = 413 && test "$(cat body)" = "$FAIL"
 '
 
 # ORD-N-2: paid at the simulator, whose own delivery goes nowhere (port 9).
