@@ -70,6 +70,14 @@ int dates_finish(struct ctx *ctx, struct dates *d, bool need_default, struct wxr
 struct json_t;
 int cmd_print_json(struct json_t *v, struct wxr_err *err);
 
+/*
+ * The options every command shares, for the default: branch of its getopt
+ * switch: the date options when d is not NULL, and getopt's own complaints
+ * (a missing value, an unknown option) as usage errors. Returns 0 when c was
+ * a date option, else a negative WXR_E*.
+ */
+int cmd_option(struct ctx *ctx, struct dates *d, int c, char **argv, struct wxr_err *err);
+
 /* Resets getopt for a command's own option parsing. */
 void cmd_getopt_reset(void);
 /* A usage error for a command: "usage: wxrecon <usage>". */
@@ -82,6 +90,7 @@ extern const struct cmd cmd_init;
 extern const struct cmd cmd_ledger;
 extern const struct cmd cmd_audit;
 extern const struct cmd cmd_bill;
+extern const struct cmd cmd_certs;
 extern const struct cmd cmd_config;
 extern const struct cmd cmd_discrepancies;
 extern const struct cmd cmd_reconcile;

@@ -111,21 +111,14 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
-		case 'D':
-		case 'F':
-		case 'T':
-		case 'Y':
-			r = dates_option(&d, c, optarg, err);
-			if (r < 0)
-				return r;
-			break;
 		case 'V':
 			do_verify = true;
 			break;
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			r = cmd_option(ctx, &d, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
 		}
 	}
 	if (optind < argc)

@@ -313,14 +313,6 @@ static int run_fetch(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	f.ctx = ctx;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
-		case 'D':
-		case 'F':
-		case 'T':
-		case 'Y':
-			r = dates_option(&d, c, optarg, err);
-			if (r < 0)
-				return r;
-			break;
 		case 'k':
 			kind = optarg;
 			if (strcmp(kind, "trade") && strcmp(kind, "fundflow") && strcmp(kind, "all"))
@@ -330,10 +322,11 @@ static int run_fetch(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		case 'f':
 			f.force = true;
 			break;
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			r = cmd_option(ctx, &d, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
 		}
 	}
 	if (optind < argc)
@@ -410,10 +403,11 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 		case 'k':
 			kind = optarg;
 			break;
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			r = cmd_option(ctx, NULL, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
 		}
 	}
 	if (optind != argc - 1)

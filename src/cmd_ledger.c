@@ -56,10 +56,11 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 		case 'r':
 			refunds = optarg;
 			break;
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a file", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			r = cmd_option(ctx, NULL, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
 		}
 	}
 	if (optind < argc)

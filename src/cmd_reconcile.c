@@ -192,14 +192,6 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
-		case 'D':
-		case 'F':
-		case 'T':
-		case 'Y':
-			r = dates_option(&d, c, optarg, err);
-			if (r < 0)
-				return r;
-			break;
 		case 'n':
 			dry = true;
 			break;
@@ -211,10 +203,11 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 				return cmd_usage_error(ctx, err, "--since-run: bad run id '%s'", optarg);
 			break;
 		}
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			r = cmd_option(ctx, &d, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
 		}
 	}
 	if (optind < argc)
@@ -406,24 +399,17 @@ static int run_discrepancies(struct ctx *ctx, int argc, char **argv, struct wxr_
 
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
-		case 'D':
-		case 'F':
-		case 'T':
-		case 'Y':
-			r = dates_option(&d, c, optarg, err);
-			if (r < 0)
-				return r;
-			break;
 		case 's':
 			status = optarg;
 			if (strcmp(status, "open") && strcmp(status, "resolved") && strcmp(status, "all"))
 				return cmd_usage_error(ctx, err, "--status: '%s' (want open, resolved or all)",
 						       status);
 			break;
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			r = cmd_option(ctx, &d, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
 		}
 	}
 	if (optind < argc)
@@ -476,10 +462,11 @@ static int run_resolve(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 		case 'n':
 			note = optarg;
 			break;
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			r = cmd_option(ctx, NULL, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
 		}
 	}
 	if (optind != argc - 1)

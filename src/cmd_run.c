@@ -520,14 +520,6 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	run.ctx = ctx;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
-		case 'D':
-		case 'F':
-		case 'T':
-		case 'Y':
-			r = dates_option(&d, c, optarg, err);
-			if (r < 0)
-				return r;
-			break;
 		case 'n':
 			run.dry_run = true;
 			break;
@@ -539,10 +531,11 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 				return cmd_usage_error(ctx, err, "--resume: bad run id '%s'", optarg);
 			break;
 		}
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			r = cmd_option(ctx, &d, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
 		}
 	}
 	if (optind != argc - 1)
@@ -670,7 +663,7 @@ static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		{ NULL, 0, NULL, 0 },
 	};
 	sqlite3_stmt *st = NULL, *ss = NULL;
-	json_t *arr = ctx->json ? json_array() : NULL;
+	json_t *arr = NULL;
 	long last = 10;
 	int c;
 	int r;
@@ -681,24 +674,21 @@ static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 			char *end;
 
 			last = strtol(optarg, &end, 10);
-			if (*end || last < 1) {
-				json_decref(arr);
+			if (*end || last < 1)
 				return cmd_usage_error(ctx, err, "--last: bad number '%s'", optarg);
-			}
 			break;
 		}
-		case ':':
-			json_decref(arr);
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			json_decref(arr);
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			r = cmd_option(ctx, NULL, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
 		}
 	}
-	if (optind < argc) {
-		json_decref(arr);
+	if (optind < argc)
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
-	}
+	if (ctx->json)
+		arr = json_array();
 	r = db_prepare(ctx->db,
 		       "SELECT id, job, coalesce(date_from,''), coalesce(date_to,''), dry_run, state,"
 		       " coalesce(exit_code, -1), started_at, coalesce(ended_at,''),"

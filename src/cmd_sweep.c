@@ -193,10 +193,11 @@ static int run_sweep(struct ctx *ctx, int argc, char **argv, bool refunds, struc
 				                       optarg);
 			break;
 		}
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			r = cmd_option(ctx, NULL, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
 		}
 	}
 	if (optind < argc)

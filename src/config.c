@@ -445,10 +445,8 @@ int config_check_merchant(const struct config *cfg, char out_key[33], struct wxr
 		return err_set(err, WXR_ECONFIG, "%s: [merchant] serial_no is not set", where);
 	if (!cfg->private_key)
 		return err_set(err, WXR_ECONFIG, "%s: [merchant] private_key is not set", where);
-	if (!cfg->wechatpay_public_key && !cfg->platform_cert_dir)
-		return err_set(err, WXR_ECONFIG,
-			       "%s: [merchant] neither wechatpay_public_key nor platform_cert_dir is set",
-			       where);
+	/* Neither wechatpay_public_key nor platform_cert_dir: platform-certificate mode with
+	 * the certificates kept in the database (`wxrecon certs update` fetches them). */
 	if (cfg->wechatpay_public_key && !cfg->wechatpay_public_key_id)
 		return err_set(err, WXR_ECONFIG, "%s: [merchant] wechatpay_public_key_id is not set",
 			       where);

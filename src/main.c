@@ -34,6 +34,7 @@ static const struct cmd *const commands[] = {
 	&cmd_approve,
 	&cmd_audit,
 	&cmd_bill,
+	&cmd_certs,
 	&cmd_config,
 	&cmd_discrepancies,
 	&cmd_help,
@@ -253,6 +254,15 @@ int dates_option(struct dates *d, int c, const char *arg, struct wxr_err *err)
 	default:
 		BUG("dates_option: %c", c);
 	}
+}
+
+int cmd_option(struct ctx *ctx, struct dates *d, int c, char **argv, struct wxr_err *err)
+{
+	if (d && (c == 'D' || c == 'F' || c == 'T' || c == 'Y'))
+		return dates_option(d, c, optarg, err);
+	if (c == ':')
+		return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
+	return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
 }
 
 int dates_finish(struct ctx *ctx, struct dates *d, bool need_default, struct wxr_err *err)

@@ -521,7 +521,7 @@ int wxpay_verify(const struct wxpay *w, const char *what, const char *ts, const 
 			        err, WXR_ESIG,
 			        "%s is signed with unknown platform certificate serial '%s'%s",
 			        what, shown(serial, tmp, sizeof(tmp)),
-			        w->ncerts ? "" : " (no platform certificates loaded)");
+			        w->ncerts ? "" : " (no platform certificates loaded: run 'wxrecon certs update')");
 	}
 	buf_addf(&msg, "%s\n%s\n", ts, nonce);
 	buf_add(&msg, body ? body : "", body ? len : 0);
