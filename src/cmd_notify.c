@@ -293,10 +293,8 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		case 'P':
 			portfile = optarg;
 			break;
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			return cmd_option(ctx, NULL, c, argv, err);
 		}
 	}
 	if (optind < argc)

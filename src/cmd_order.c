@@ -53,10 +53,8 @@ static int run_create(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 		case 'n':
 			a.notify_url = optarg;
 			break;
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			return cmd_option(ctx, NULL, c, argv, err);
 		}
 	}
 	if (optind < argc)
@@ -148,10 +146,8 @@ static int run_sign(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		case 'p':
 			prepay_id = optarg;
 			break;
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			return cmd_option(ctx, NULL, c, argv, err);
 		}
 	}
 	if (optind < argc)

@@ -72,10 +72,8 @@ int cmd_refund_create_run(struct ctx *ctx, int argc, char **argv, struct wxr_err
 		case 'R':
 			a.reason = optarg;
 			break;
-		case ':':
-			return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
 		default:
-			return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+			return cmd_option(ctx, NULL, c, argv, err);
 		}
 	}
 	if (optind < argc)
