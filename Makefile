@@ -61,7 +61,7 @@ $(LIB): $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BIN): $(CMD_OBJS) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(LIB) $(PKGLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(LIB) $(PKGLIBS) $(SIMLIBS)
 
 $(SIMLIB): $(SIMLIB_OBJS) $(BUILD)/gen/empty.o
 	@rm -f $@

@@ -102,5 +102,19 @@ extern const struct cmd cmd_actions;
 extern const struct cmd cmd_approve;
 extern const struct cmd cmd_refund;
 extern const struct cmd cmd_sweep;
+extern const struct cmd cmd_notify;
+extern const struct cmd cmd_order;
+
+/* `refund create` (src/cmd_refund_create.c): an entry of the sub-command table
+ * of `refund` (src/cmd_refund.c), written there as CMD_REFUND_CREATE_ENTRY. */
+int cmd_refund_create_run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
+extern const char cmd_refund_create_usage[];
+extern const char cmd_refund_create_summary[];
+extern const char cmd_refund_create_help[];
+#define CMD_REFUND_CREATE_ENTRY                                                         \
+	{                                                                               \
+		"create", cmd_refund_create_run, NULL, CMD_DB, cmd_refund_create_usage, \
+			cmd_refund_create_summary, cmd_refund_create_help               \
+	}
 
 #endif

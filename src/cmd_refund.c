@@ -285,9 +285,10 @@ static const struct cmd refund_subs[] = {
 	  "COMM_DEBIT, ABC_DEBIT, CCB_DEBIT, ICBC_DEBIT, BOC_DEBIT, PAB_DEBIT,\n"
 	  "SPDB_DEBIT, CITIC_DEBIT, CEB_DEBIT, CMBC_DEBIT, CIB_DEBIT, GDB_DEBIT,\n"
 	  "PSBC_DEBIT, NBCB_DEBIT. The refund must be in the ledger.\n" },
+	CMD_REFUND_CREATE_ENTRY,
 	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
 };
 
 const struct cmd cmd_refund = {
-	"refund", NULL, refund_subs, 0, "refund abnormal ...", "refunds filed by hand", NULL,
+	"refund", NULL, refund_subs, 0, "refund abnormal|create ...", "refunds filed by hand", NULL,
 };

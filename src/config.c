@@ -58,6 +58,7 @@ static const struct key_def keys[] = {
 	{ "bills", "release_time", K_HHMM, O(release_time_s), 0, 0, NULL },
 	{ "bills", "missing_after", K_DUR, O(missing_after_s), 0, 0, NULL },
 	{ "alerts", "on_attention", K_STR, O(on_attention), 0, 0, NULL },
+	{ "notify", "url", K_URL, O(notify_url), 0, 0, NULL },
 	{ "jobs", "dir", K_PATH, O(jobs_dir), 0, 0, NULL },
 	{ "jobs", "reports_dir", K_PATH, O(reports_dir), 0, 0, NULL },
 };

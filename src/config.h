@@ -62,6 +62,9 @@ struct config {
 	/* [alerts] */
 	char *on_attention;
 
+	/* [notify] */
+	char *notify_url; /* default notify_url of `order create` */
+
 	/* [jobs] */
 	char *jobs_dir;
 	char *reports_dir;

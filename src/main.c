@@ -40,6 +40,8 @@ static const struct cmd *const commands[] = {
 	&cmd_help,
 	&cmd_init,
 	&cmd_ledger,
+	&cmd_notify,
+	&cmd_order,
 	&cmd_reconcile,
 	&cmd_refund,
 	&cmd_report,

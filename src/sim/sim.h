@@ -322,6 +322,8 @@ struct sim_journal_entry {
 	int64_t ts;
 };
 
+struct sim_notifier; /* sim_notify.c */
+
 struct sim {
 	struct sim_config cfg;
 	struct sim_keys keys;
@@ -340,6 +342,7 @@ struct sim {
 	char reqid_prefix[24];
 	FILE *journal_fp;
 	void *daemon; /* struct MHD_Daemon * */
+	struct sim_notifier *notifier; /* callback notifications; NULL until first used */
 };
 
 /* A parsed request, as the handlers see it. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "sim/sim_notify.h"
 #include "xalloc.h"
 
 static void admin_error(struct sim_resp *rs, int status, const char *code, const char *msg)
@@ -239,6 +240,7 @@ static void admin_pay(struct sim *s, struct sim_order *o, json_t *b, struct sim_
 	}
 	sim_state_pay(&s->st, o, ts, tid, openid, bank);
 	sim_persist(s);
+	sim_notify_paid(s, o);
 	sim_resp_json(rs, 200, sim_order_to_json(o));
 }
 
@@ -284,6 +286,7 @@ static void admin_refund_status(struct sim *s, struct sim_refund *r, json_t *b, 
 	const char *account;
 	enum sim_refund_status st;
 	int64_t ts = sim_state_now(&s->st);
+	bool changed;
 
 	if (!v || sim_refund_status_parse(v, &st) < 0) {
 		admin_error(rs, 400, "BAD_REQUEST",
@@ -293,6 +296,7 @@ static void admin_refund_status(struct sim *s, struct sim_refund *r, json_t *b, 
 	if (opt_time(b, "success_time", &ts, rs) < 0 ||
 	    opt_string(b, "user_received_account", &account, rs) < 0)
 		return;
+	changed = r->status != st;
 	r->status = st;
 	r->success_ts = st == SIM_RS_SUCCESS ? ts : 0;
 	if (account) {
@@ -300,6 +304,8 @@ static void admin_refund_status(struct sim *s, struct sim_refund *r, json_t *b, 
 		r->user_received_account = xstrdup(account);
 	}
 	sim_persist(s);
+	if (changed)
+		sim_notify_refund(s, r);
 	sim_resp_json(rs, 200, sim_refund_to_json(r));
 }
 
@@ -432,6 +438,8 @@ void sim_admin_handle(struct sim *s, const char *method, const char *path, const
 			admin_refund_status(s, r, b, rs);
 		else
 			admin_error(rs, 404, "NOT_FOUND", "no such admin endpoint");
+	} else if (n >= 1 && strcmp(seg[0], "notify") == 0) {
+		sim_notify_admin(s, method, seg + 1, n - 1, b, rs);
 	} else if (n == 1 && strcmp(seg[0], "faults") == 0 && (get || post || del)) {
 		if (del)
 			sim_faults_clear(s);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "sim/sim_notify.h"
 #include "xalloc.h"
 
 #define NINETY_DAYS_S (90 * 86400)
@@ -669,6 +670,7 @@ static void ep_close(struct sim *s, struct sim_req *rq, struct sim_resp *rs, con
 		if (fault && fault->kind == SIM_FAULT_PAY_DURING_CLOSE) {
 			sim_state_pay(&s->st, o, sim_state_now(&s->st), NULL, NULL, NULL);
 			rs->pay_during_close = true;
+			sim_notify_paid(s, o);
 		} else {
 			o->state = SIM_TS_CLOSED;
 		}
@@ -802,6 +804,7 @@ static void ep_refund(struct sim *s, struct sim_req *rq, struct sim_resp *rs)
 	r->fee_fen = sim_refund_fee_fen(&s->st, o, refund);
 	r->create_ts = now;
 	sim_state_add_refund(&s->st, r);
+	sim_notify_refund_url(s, orn, url);
 	o->state = SIM_TS_REFUND;
 	sim_persist(s);
 	sim_resp_json(rs, 200, refund_json(r));

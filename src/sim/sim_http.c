@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "sim/sim_notify.h"
 #include "xalloc.h"
 
 static const char *const fault_names[] = {
@@ -801,6 +802,7 @@ void sim_release(struct sim *s)
 {
 	if (!s)
 		return;
+	sim_notify_release(s);
 	sim_tokens_sweep(s, true);
 	free(s->tokens);
 	if (s->tmpdir)
