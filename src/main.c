@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -397,6 +398,9 @@ int main(int argc, char **argv)
 	int code;
 
 	memset(&ctx, 0, sizeof(ctx));
+	/* A file-size limit makes writes fail (EFBIG: a clean "disk full" error
+	 * and a rolled-back transaction) instead of killing the process. */
+	signal(SIGXFSZ, SIG_IGN);
 	ctx.json = take_json(&argc, argv);
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
