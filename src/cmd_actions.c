@@ -137,7 +137,7 @@ static const char *who_am_i(void)
 
 static const char *sent_by(const char *kind)
 {
-	if (strcmp(kind, "ABNORMAL_REFUND") == 0)
+	if (strcmp(kind, "ABNORMAL_REFUND") == 0 || strcmp(kind, "REFUND") == 0)
 		return "'wxrecon sweep refunds'";
 	if (strncmp(kind, "ORDER_", 6) == 0)
 		return "'wxrecon sweep orders'";
@@ -250,6 +250,7 @@ const struct cmd cmd_approve = {
 	"approve ACTION_ID [--note TEXT]",
 	"release an action held for approval (audited)",
 	"Moves a pending_approval action to intent, recording who ($USER) and the note;\n"
-	"the next sweep sends it (ABNORMAL_REFUND: 'sweep refunds'; ORDER_*: 'sweep\n"
-	"orders'), after a query shows it is still needed.\n",
+	"the next sweep sends it (ABNORMAL_REFUND, REFUND: 'sweep refunds'; ORDER_*:\n"
+	"'sweep orders'), ABNORMAL_REFUND and ORDER_* after a query shows it is still\n"
+	"needed.\n",
 };

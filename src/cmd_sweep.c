@@ -5,13 +5,14 @@
  * client, runs the sweep (src/sweep.c) and prints what it did: one line per
  * item and a summary, or with --json one document:
  *   {"candidates":N, "closed":N, "marked_paid":N, "held":N, "failed":N,
- *    "actions":[ids], ...}
+ *    "actions":[ids], ...}   (refunds: "synced", "abnormal_refunds", "refunds")
  * Exit 0 clean, 3 a brake held or actions wait for approval, 1 failures
  * (including a response that failed verification, which stops every call).
  *
  * WXRECON_TEST_CRASH_AT=after-intent|after-sent|after-call is a test hook
- * (tests/cli/t0620-sweep-crash.sh): the process _exit(137)s at that point of
- * the first close or abnormal refund, as a kill -9 would. Unset, it is inert.
+ * (tests/cli/t0620-sweep-crash.sh, t0640-sweep-engine-refund.sh): the process
+ * _exit(137)s at that point of the first close, abnormal refund or engine
+ * refund, as a kill -9 would. Unset, it is inert.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -99,6 +100,8 @@ static int print_json(const struct sweep_result *r, bool refunds, struct wxr_err
 		json_decref(items);
 		return err_set(err, WXR_EFAIL, "cannot build the JSON output");
 	}
+	if (refunds)
+		json_object_set_new(o, "refunds", json_integer(r->refunds));
 	json_object_set_new(o, "eligible", json_integer(r->eligible));
 	json_object_set_new(o, "settled", json_integer(r->settled));
 	json_object_set_new(o, "new_held", json_integer(r->new_held));
@@ -127,8 +130,9 @@ static void print_human(const struct sweep_result *r, const char *what, bool ref
 	if (r->eligible != r->candidates)
 		printf(" of %ld eligible", r->eligible);
 	if (refunds)
-		printf(", %ld synced, %ld abnormal refund%s", r->synced, r->abnormal_refunds,
-		       r->abnormal_refunds == 1 ? "" : "s");
+		printf(", %ld synced, %ld abnormal refund%s, %ld refund%s %s", r->synced,
+		       r->abnormal_refunds, r->abnormal_refunds == 1 ? "" : "s", r->refunds,
+		       r->refunds == 1 ? "" : "s", r->dry_run ? "to send" : "sent");
 	else
 		printf(", %ld closed, %ld closed at WeChat Pay, %ld marked paid, %ld unknown to "
 		       "WeChat Pay",
@@ -265,13 +269,19 @@ static const struct cmd sweep_subs[] = {
 	  "close_max_per_run: nothing is done (exit 3). --dry-run only queries and\n"
 	  "prints the plan. --limit N looks at N candidates this run.\n" },
 	{ "refunds", run_refunds, NULL, CMD_DB, "sweep refunds [--dry-run] [--limit N]",
-	  "sync refunds in PROCESSING, file abnormal refunds",
+	  "sync refunds in PROCESSING, file abnormal refunds, send the engine's refunds",
 	  "Queries the ledger's PROCESSING and ABNORMAL refunds: SUCCESS and CLOSED are\n"
-	  "synced into the ledger (REFUND_SYNC); an ABNORMAL one gets one abnormal refund\n"
-	  "to the merchant's bank card (ABNORMAL_REFUND, abnormal_refund_type), intent\n"
-	  "first, at most once per refund. A refund above approval_above waits for\n"
-	  "'wxrecon approve ID'; more than abnormal_refund_max_per_run refunds or\n"
-	  "abnormal_refund_max_amount_per_run fen: nothing is filed (exit 3).\n" },
+	  "synced into the ledger (REFUND_SYNC), and an order whose successful refunds\n"
+	  "reach its total becomes REFUNDED (PARTIAL_REFUNDED below); an ABNORMAL one\n"
+	  "gets one abnormal refund to the merchant's bank card (ABNORMAL_REFUND,\n"
+	  "abnormal_refund_type), intent first, at most once per refund. It also sends\n"
+	  "the refunds the engine filed itself (REFUND actions, e.g. paid_after_close =\n"
+	  "refund): the ledger order is marked PAID from the trade bill and the ledger\n"
+	  "refund written before the call; one sent by a run that died is settled by a\n"
+	  "query first and sent again, same out_refund_no, only when WeChat Pay does not\n"
+	  "have it. A refund above approval_above waits for 'wxrecon approve ID'; more\n"
+	  "than abnormal_refund_max_per_run refunds or abnormal_refund_max_amount_per_run\n"
+	  "fen to send (abnormal and engine refunds together): nothing is sent (exit 3).\n" },
 	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
 };
 

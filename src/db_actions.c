@@ -631,6 +631,41 @@ int actions_order_paid(struct db *db, const char *mchid, const char *out_trade_n
 	return 0;
 }
 
+int actions_bill_payment(struct db *db, const char *mchid, const char *out_trade_no,
+                         const char *transaction_id, char **out_trade_time,
+                         char **out_transaction_id, bool *out_found, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+	               "SELECT trade_time, transaction_id FROM bill_trades"
+	               " WHERE mchid = ?1 AND out_trade_no = ?2 AND row_kind = 'SUCCESS'"
+	               " AND (?3 IS NULL OR transaction_id = ?3)"
+	               " ORDER BY bill_date, file_id, line LIMIT 1",
+	               &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid);
+	db_bind_text(st, 2, out_trade_no);
+	db_bind_text(st, 3, transaction_id && *transaction_id ? transaction_id : NULL);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		/* both columns are NOT NULL */
+		*out_trade_time = xstrdup(db_col_text(st, 0));
+		*out_transaction_id = xstrdup(db_col_text(st, 1));
+		*out_found = true;
+		r = 0;
+	} else if (r == SQLITE_DONE) {
+		*out_found = false;
+		r = 0;
+	} else {
+		r = db_error(db, err, "read the bill's payment");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 /* ---- ledger: refunds ---- */
 
 void sweep_refunds_free(struct sweep_refund *v, size_t n)

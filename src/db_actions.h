@@ -159,6 +159,17 @@ int actions_order_paid(struct db *db, const char *mchid, const char *out_trade_n
                        int64_t paid_ts, const char *paid_date, const char *now, bool *out_changed,
                        struct wxr_err *err);
 
+/*
+ * The payment a stored trade bill shows for out_trade_no: the SUCCESS row
+ * with transaction_id (any, when NULL or ""), earliest bill and line first.
+ * *out_trade_time and *out_transaction_id: new strings, the trade time as
+ * stored (RFC 3339, or the bill's "YYYY-MM-DD HH:MM:SS" in Beijing time).
+ * *out_found false (outputs untouched) when no stored bill has it.
+ */
+int actions_bill_payment(struct db *db, const char *mchid, const char *out_trade_no,
+                         const char *transaction_id, char **out_trade_time,
+                         char **out_transaction_id, bool *out_found, struct wxr_err *err);
+
 struct sweep_refund {
 	char *out_refund_no;
 	char *out_trade_no;

@@ -14,6 +14,12 @@
  *
  *   query ABNORMAL -> [brakes, approval] -> intent -> sent -> [POST] -> done / failed
  *                                        -> pending_approval -> (approve) intent -> ...
+ *
+ * An engine refund (REFUND, filed by reconcile as intent or pending_approval):
+ *
+ *   intent -> [approval, brakes] -> sent (+ ledger order PAID, ledger refund
+ *   PROCESSING) -> [POST refund] -> done / failed (refused: ledger refund removed)
+ *   sent (earlier run) -> query -> done, or (RESOURCE_NOT_EXISTS) sent again
  */
 #include "sweep.h"
 
@@ -28,7 +34,9 @@
 #include "clock.h"
 #include "crypto.h"
 #include "db_actions.h"
+#include "db_payflow.h"
 #include "err.h"
+#include "payflow.h"
 #include "xalloc.h"
 
 #define WHY_LEN 768
@@ -57,6 +65,12 @@ static int w_abnormal(void *ctx, struct wxpay_abnormal_refund_req *req, struct w
 	return wxpay_refund_abnormal(ctx, req, out, err);
 }
 
+static int w_create_refund(void *ctx, const struct wxpay_refund_req *req, struct wxpay_refund *out,
+                           struct wxr_err *err)
+{
+	return wxpay_refund_create(ctx, req, out, err);
+}
+
 static const struct wxpay_status *w_last(void *ctx)
 {
 	return wxpay_last(ctx);
@@ -77,6 +91,7 @@ void sweep_api_wxpay(struct sweep_api *api, struct wxpay *w)
 	api->abnormal_refund = w_abnormal;
 	api->last = w_last;
 	api->poisoned = w_poisoned;
+	api->create_refund = w_create_refund;
 }
 
 /* ---- decisions ---- */
@@ -295,10 +310,12 @@ static int end(struct sw *sw, int r, struct wxr_err *err)
 /*
  * Moves a to state `to` (compare-and-set on its current state) and audits
  * it as event with the states before and after; extra (stolen, may be
- * NULL) adds to the detail. Inside the caller's transaction.
+ * NULL) adds to the detail; note (NULL keeps) is the action's note for
+ * people. Inside the caller's transaction.
  */
-static int move(struct sw *sw, struct action *a, const char *to, const char *result,
-                const char *error, const char *event, json_t *extra, struct wxr_err *err)
+static int move_note(struct sw *sw, struct action *a, const char *to, const char *result,
+                     const char *error, const char *note, const char *event, json_t *extra,
+                     struct wxr_err *err)
 {
 	struct action_change c;
 	json_t *d = extra ? extra : json_object();
@@ -308,6 +325,7 @@ static int move(struct sw *sw, struct action *a, const char *to, const char *res
 	c.to = to;
 	c.result = result;
 	c.error = error;
+	c.note = note;
 	c.run_id = sw->o->run_id;
 	c.now = sw->now;
 	r = actions_move(sw->db, a->id, a->state, &c, err);
@@ -330,6 +348,12 @@ static int move(struct sw *sw, struct action *a, const char *to, const char *res
 	snprintf(a->state, sizeof(a->state), "%s", to);
 	action_seen(sw, a->id);
 	return r;
+}
+
+static int move(struct sw *sw, struct action *a, const char *to, const char *result,
+                const char *error, const char *event, json_t *extra, struct wxr_err *err)
+{
+	return move_note(sw, a, to, result, error, NULL, event, extra, err);
 }
 
 /* The same in a transaction of its own. */
@@ -1332,16 +1356,17 @@ static void sw_init(struct sw *sw, struct db *db, const struct sweep_api *api,
 static json_t *counts_json(const struct sweep_result *res)
 {
 	return json_pack(
-	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	        "s:b, s:b}",
 	        "eligible", (json_int_t)res->eligible, "candidates", (json_int_t)res->candidates,
 	        "settled", (json_int_t)res->settled, "closed", (json_int_t)res->closed,
 	        "closed_at_wechat", (json_int_t)res->closed_at_wechat, "marked_paid",
 	        (json_int_t)res->marked_paid, "not_found", (json_int_t)res->not_found, "synced",
 	        (json_int_t)res->synced, "abnormal_refunds", (json_int_t)res->abnormal_refunds,
-	        "skipped", (json_int_t)res->skipped, "failed", (json_int_t)res->failed, "attention",
-	        (json_int_t)res->attention, "new_held", (json_int_t)res->new_held, "held",
-	        (json_int_t)res->held, "braked", res->braked, "stopped", res->stopped);
+	        "refunds", (json_int_t)res->refunds, "skipped", (json_int_t)res->skipped, "failed",
+	        (json_int_t)res->failed, "attention", (json_int_t)res->attention, "new_held",
+	        (json_int_t)res->new_held, "held", (json_int_t)res->held, "braked", res->braked,
+	        "stopped", res->stopped);
 }
 
 static int finish(struct sw *sw, const char *what, const char *const *kinds, int r,
@@ -1424,8 +1449,58 @@ static const char *const rearm_abnormal[] = { "failed", "cancelled", NULL };
 static const char *const rearm_any[] = { "intent",           "sent",      "done", "failed",
 	                                 "pending_approval", "cancelled", NULL };
 
+static bool order_is_paid(const char *state)
+{
+	return strcmp(state, "PAID") == 0 || strcmp(state, "PARTIAL_REFUNDED") == 0 ||
+	       strcmp(state, "REFUNDED") == 0;
+}
+
+/*
+ * A paid ledger order follows its successful refunds: PAID, PARTIAL_REFUNDED
+ * or REFUNDED by their sum (as `refund create` and the refund notifications
+ * do); an order in another state, or none, is left alone. Audited, inside
+ * the caller's transaction.
+ */
+static int order_follow_refunds(struct sw *sw, const char *out_trade_no, const char *why,
+                                struct wxr_err *err)
+{
+	struct payflow_db_order o;
+	struct payflow_db_refund_stats rs;
+	bool found = false;
+	const char *to;
+	int r;
+
+	memset(&o, 0, sizeof(o));
+	r = payflow_db_order_get(sw->db, sw->o->mchid, out_trade_no, &o, &found, err);
+	if (r < 0 || !found || !order_is_paid(o.state))
+		goto out;
+	r = payflow_db_refund_stats(sw->db, sw->o->mchid, out_trade_no, &rs, err);
+	if (r < 0)
+		goto out;
+	to = sweep_paid_state("REFUND", o.amount_total, rs.success_fen);
+	if (strcmp(to, o.state) == 0)
+		goto out;
+	r = payflow_db_order_set_state(sw->db, sw->o->mchid, out_trade_no, to, err);
+	if (r < 0)
+		goto out;
+	r = audit_ev(sw, "order.sync", out_trade_no,
+	             json_pack("{s:s, s:s, s:I, s:I, s:s}", "ledger_before", o.state,
+	                       "ledger_after", to, "refunded", (json_int_t)rs.success_fen,
+	                       "amount_total", (json_int_t)o.amount_total, "why", why),
+	             err);
+	if (r < 0)
+		goto out;
+	item_add(sw, out_trade_no, "order_synced", 0,
+	         "ledger order %s -> %s: %" PRId64 " of %" PRId64 " fen refunded", o.state, to,
+	         rs.success_fen, o.amount_total);
+out:
+	payflow_db_order_release(&o);
+	return r;
+}
+
 /* The ledger follows WeChat Pay's refund status (REFUND_SYNC), inside the
- * caller's transaction. rf->state is updated. */
+ * caller's transaction. rf->state is updated; the refund's order follows
+ * when the refund becomes (or stops being) SUCCESS. */
 static int refund_sync_tx(struct sw *sw, struct sweep_refund *rf, const char *status,
                           const char *refund_id, const char *success_time, const char *why,
                           struct wxr_err *err)
@@ -1434,6 +1509,7 @@ static int refund_sync_tx(struct sw *sw, struct sweep_refund *rf, const char *st
 	char success_at[CLOCK_RFC3339_LEN] = "";
 	int64_t success_ts = 0;
 	bool written = false, changed = false;
+	bool success_changed = strcmp(rf->state, "SUCCESS") == 0 || strcmp(status, "SUCCESS") == 0;
 	json_t *p;
 	int r;
 
@@ -1464,6 +1540,8 @@ static int refund_sync_tx(struct sw *sw, struct sweep_refund *rf, const char *st
 		         status, why);
 		snprintf(rf->state, sizeof(rf->state), "%s", status);
 	}
+	if (r >= 0 && changed && success_changed && rf->out_trade_no)
+		r = order_follow_refunds(sw, rf->out_trade_no, "a refund of the order synced", err);
 	action_release(&a);
 	return r;
 }
@@ -1904,15 +1982,743 @@ out:
 	return r;
 }
 
+/* ---- engine refunds (REFUND actions) ---- */
+
+/* The kinds whose held actions make `sweep refunds` exit 3. */
+static const char *const refund_sweep_kinds[] = { "ABNORMAL_REFUND", "REFUND", NULL };
+
+/* The body of an engine refund, as its action's params hold it. */
+struct eng_params {
+	char *out_trade_no, *transaction_id, *out_refund_no, *currency, *reason;
+	int64_t refund, total; /* fen */
+};
+
+static void eng_params_release(struct eng_params *p)
+{
+	free(p->out_trade_no);
+	free(p->transaction_id);
+	free(p->out_refund_no);
+	free(p->currency);
+	free(p->reason);
+	memset(p, 0, sizeof(*p));
+}
+
+static char *jdup(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return xstrdup(v ? v : "");
+}
+
+static bool jfen(json_t *o, const char *key, int64_t *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_integer(v))
+		return false;
+	*out = (int64_t)json_integer_value(v);
+	return true;
+}
+
+/* Reads and checks the params of REFUND action a; why gets one line when
+ * they are not a refund that can be sent. */
+static bool eng_params_parse(const struct action *a, struct eng_params *p, char *why, size_t n)
+{
+	json_t *o = a->params ? json_loads(a->params, 0, NULL) : NULL;
+	json_t *amount = json_object_get(o, "amount");
+	struct wxr_err e = WXR_ERR_INIT;
+	bool ok = false;
+
+	memset(p, 0, sizeof(*p));
+	if (!json_is_object(o) || !json_is_object(amount) || !jfen(amount, "refund", &p->refund) ||
+	    !jfen(amount, "total", &p->total)) {
+		snprintf(why, n,
+		         "the action's params are not a refund (amount.refund, amount.total)");
+		goto out;
+	}
+	p->out_trade_no = jdup(o, "out_trade_no");
+	p->transaction_id = jdup(o, "transaction_id");
+	p->out_refund_no = jdup(o, "out_refund_no");
+	p->currency = jdup(amount, "currency");
+	p->reason = jdup(o, "reason");
+	if (!*p->currency) {
+		free(p->currency);
+		p->currency = xstrdup("CNY");
+	}
+	if (!payflow_is_out_trade_no(p->out_trade_no))
+		snprintf(why, n, "bad out_trade_no '%s' in the action's params", p->out_trade_no);
+	else if (strcmp(p->out_refund_no, a->target) != 0 ||
+	         !payflow_is_out_refund_no(p->out_refund_no))
+		snprintf(why, n, "the params' out_refund_no '%s' is not the action's target",
+		         p->out_refund_no);
+	else if (p->refund < 1 || p->total < p->refund)
+		snprintf(why, n, "a refund of %" PRId64 " fen of an order of %" PRId64 " fen",
+		         p->refund, p->total);
+	else if (strcmp(p->currency, "CNY") != 0)
+		snprintf(why, n, "currency '%s' (only CNY)", p->currency);
+	else if (payflow_check_text("reason", p->reason, PAYFLOW_REASON_MAX, false, &e) < 0)
+		snprintf(why, n, "%s", e.msg);
+	else if (*p->transaction_id && strlen(p->transaction_id) > 32)
+		snprintf(why, n, "bad transaction_id in the action's params");
+	else
+		ok = true;
+out:
+	json_decref(o);
+	if (!ok)
+		eng_params_release(p);
+	return ok;
+}
+
+/* A REFUND action this run looked at. */
+struct eng {
+	struct action a;
+	struct eng_params p;
+	bool send;   /* to send this run (else: settled, or seen only) */
+	bool resend; /* sent by an earlier run and unknown to WeChat Pay: sent again */
+};
+
+static void engs_free(struct eng *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++) {
+		action_release(&v[i].a);
+		eng_params_release(&v[i].p);
+	}
+	free(v);
+}
+
+static bool engs_have(const struct eng *v, size_t n, const char *out_refund_no)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(v[i].a.target, out_refund_no) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool refund_status_known(const char *s)
+{
+	return s && (strcmp(s, "PROCESSING") == 0 || strcmp(s, "SUCCESS") == 0 ||
+	             strcmp(s, "CLOSED") == 0 || strcmp(s, "ABNORMAL") == 0);
+}
+
+static int64_t time_or_zero(const char *s)
+{
+	int64_t ts = 0;
+
+	if (!s || !*s || time_parse_rfc3339(s, &ts, NULL) < 0)
+		return 0;
+	return ts;
+}
+
+/* Writes the ledger refund of e (PROCESSING, created now) and audits it. */
+static int eng_ledger_refund(struct sw *sw, const struct eng *e, const char *why,
+                             struct wxr_err *err)
+{
+	struct payflow_db_new_refund nr;
+	int r;
+
+	memset(&nr, 0, sizeof(nr));
+	nr.out_refund_no = e->p.out_refund_no;
+	nr.out_trade_no = e->p.out_trade_no;
+	nr.reason = e->p.reason;
+	nr.amount_refund = e->p.refund;
+	nr.amount_total = e->p.total;
+	nr.created_ts = sw->o->now;
+	r = payflow_db_refund_insert(sw->db, sw->o->mchid, sw->tz, &nr, err);
+	if (r < 0)
+		return r;
+	return audit_ev(sw, "refund.engine.intent", e->p.out_refund_no,
+	                json_pack("{s:I, s:s, s:s, s:I, s:I, s:s, s:s}", "action_id",
+	                          (json_int_t)e->a.id, "out_trade_no", e->p.out_trade_no,
+	                          "transaction_id", e->p.transaction_id, "amount_refund",
+	                          (json_int_t)e->p.refund, "amount_total", (json_int_t)e->p.total,
+	                          "ledger_refund", "PROCESSING", "why", why),
+	                err);
+}
+
+/*
+ * WeChat Pay has the refund (q: the answer to the call, or a query): the
+ * action is done with its status, the ledger refund gets refund_id and
+ * status (and is written again if it went missing), and the order follows
+ * a SUCCESS. how: what told us, for the audit; settled: sent by an earlier run.
+ */
+static int eng_done(struct sw *sw, struct eng *e, const struct wxpay_refund *q, const char *how,
+                    bool settled, struct wxr_err *err)
+{
+	struct payflow_db_refund f;
+	const char *status = refund_status_known(q->status) ? q->status : "PROCESSING";
+	bool found = false;
+	char before[16] = "none";
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	r = begin(sw, err);
+	if (r < 0)
+		return r;
+	r = payflow_db_refund_get(sw->db, sw->o->mchid, e->p.out_refund_no, &f, &found, err);
+	if (r >= 0 && found)
+		snprintf(before, sizeof(before), "%s", f.state);
+	if (r >= 0 && !found)
+		r = eng_ledger_refund(sw, e, "WeChat Pay has it; the ledger row was missing", err);
+	if (r >= 0)
+		r = payflow_db_refund_update(
+		        sw->db, sw->o->mchid, e->p.out_refund_no, status, q->refund_id,
+		        time_or_zero(q->create_time),
+		        strcmp(status, "SUCCESS") == 0 ? time_or_zero(q->success_time) : 0, sw->tz,
+		        err);
+	if (r >= 0)
+		r = move(sw, &e->a, "done", status, "", "refund.engine.done",
+		         json_pack("{s:s, s:s?, s:s, s:s, s:s, s:I, s:b}", "answer", how,
+		                   "refund_id", q->refund_id && *q->refund_id ? q->refund_id : NULL,
+		                   "status_after", status, "ledger_before", before, "ledger_after",
+		                   status, "amount_refund", (json_int_t)q->amount_refund, "settled",
+		                   settled),
+		         err);
+	if (r >= 0 && strcmp(status, "SUCCESS") == 0)
+		r = order_follow_refunds(sw, e->p.out_trade_no, "the engine refund succeeded", err);
+	r = end(sw, r, err);
+	if (r < 0)
+		goto out;
+	sw->res->refunds++;
+	if (settled)
+		sw->res->settled++;
+	item_add(sw, e->p.out_refund_no, "refunded", e->a.id,
+	         "refund of %" PRId64 " fen of order %s accepted: %s at WeChat Pay%s", e->p.refund,
+	         e->p.out_trade_no, status, settled ? " (settled by a query; not sent again)" : "");
+	if (q->amount_refund > 0 && q->amount_refund != e->p.refund) {
+		sw->res->attention++;
+		item_add(sw, e->p.out_refund_no, "attention", e->a.id,
+		         "WeChat Pay has %" PRId64 " fen for this refund, the action %" PRId64
+		         " fen",
+		         q->amount_refund, e->p.refund);
+	}
+out:
+	payflow_db_refund_release(&f);
+	return r;
+}
+
+/* Action e is not sent, now or later: failed with why, for a person. */
+static int eng_give_up(struct sw *sw, struct eng *e, const char *result, const char *why,
+                       struct wxr_err *err)
+{
+	sw->res->attention++;
+	item_add(sw, e->a.target, "attention", e->a.id, "REFUND action %" PRId64 " not sent: %s",
+	         e->a.id, why);
+	if (sw->o->dry_run)
+		return 0;
+	return move_tx(sw, &e->a, "failed", result, why, "refund.engine.failed",
+	               json_pack("{s:s, s:s}", "why", why, "ledger_refund", "untouched"), err);
+}
+
+/* A 4xx (but 429) answer: WeChat Pay did not take the refund. The action
+ * fails with WeChat Pay's code and the ledger refund is removed again,
+ * as `refund create` does. */
+static int eng_refused(struct sw *sw, struct eng *e, const char *code, const char *answer,
+                       const char *msg, struct wxr_err *err)
+{
+	char why[WHY_LEN];
+	int r;
+
+	snprintf(why, sizeof(why), "refused by WeChat Pay (%s): %s", answer, msg);
+	r = begin(sw, err);
+	if (r < 0)
+		return r;
+	r = payflow_db_refund_delete(sw->db, sw->o->mchid, e->p.out_refund_no, err);
+	if (r >= 0)
+		r = move(sw, &e->a, "failed", code, why, "refund.engine.failed",
+		         json_pack("{s:s, s:s, s:s}", "answer", answer, "why", msg, "ledger_refund",
+		                   "removed (nothing was refunded)"),
+		         err);
+	r = end(sw, r, err);
+	if (r < 0)
+		return r;
+	sw->res->attention++;
+	item_add(sw, e->p.out_refund_no, "attention", e->a.id,
+	         "%s; nothing was refunded, the ledger refund is removed", why);
+	return 0;
+}
+
+/* How the ledger order shows the payment before its refund. */
+struct eng_paid {
+	char before[24]; /* the ledger order's state: NOTPAY or CLOSED */
+	char transaction_id[64];
+	int64_t ts;
+	const char *source; /* static */
+};
+
+enum eng_verdict { EV_GO, EV_WAIT, EV_GIVE_UP, EV_FAIL, EV_STOP };
+
+/*
+ * The payment of an order the ledger has as NOTPAY/CLOSED: the trade
+ * bill's row (transaction_id and trade time) or, when no stored bill has it,
+ * a query of the order.
+ */
+static int eng_payment(struct sw *sw, const struct eng *e, struct eng_paid *out,
+                       enum eng_verdict *v, char *why, size_t n, struct wxr_err *err)
+{
+	struct wxpay_transaction t;
+	char *when = NULL, *txn = NULL;
+	bool found = false;
+	enum cc c;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	r = actions_bill_payment(sw->db, sw->o->mchid, e->p.out_trade_no, e->p.transaction_id,
+	                         &when, &txn, &found, err);
+	if (r < 0)
+		return r;
+	if (found) {
+		if (time_parse_rfc3339(when, &out->ts, NULL) == 0 ||
+		    time_parse_local(when, 8 * 3600, &out->ts, NULL) == 0) {
+			snprintf(out->transaction_id, sizeof(out->transaction_id), "%s", txn);
+			out->source = "trade bill";
+			*v = EV_GO;
+		} else {
+			snprintf(why, n, "the trade bill's payment time '%s' is not a time", when);
+			*v = EV_GIVE_UP;
+		}
+		goto out;
+	}
+	c = query_order(sw, e->p.out_trade_no, &t, why, n);
+	if (c == CC_STOP) {
+		*v = EV_STOP;
+	} else if (c == CC_FAIL) {
+		*v = EV_FAIL;
+	} else if (c == CC_NOTFOUND) {
+		snprintf(why, n,
+		         "no stored bill has the payment and WeChat Pay does not know the "
+		         "order");
+		*v = EV_GIVE_UP;
+	} else if (sweep_decide_order(t.trade_state, false, 0, 0) != SWEEP_ORDER_MARK_PAID ||
+	           !t.transaction_id || !*t.transaction_id ||
+	           (*e->p.transaction_id && strcmp(t.transaction_id, e->p.transaction_id) != 0) ||
+	           time_parse_rfc3339(t.success_time ? t.success_time : "", &out->ts, NULL) < 0) {
+		snprintf(why, n,
+		         "no stored bill has the payment and WeChat Pay says %s (transaction %s): "
+		         "not the payment to refund",
+		         t.trade_state,
+		         t.transaction_id && *t.transaction_id ? t.transaction_id : "-");
+		*v = EV_GIVE_UP;
+	} else {
+		snprintf(out->transaction_id, sizeof(out->transaction_id), "%s", t.transaction_id);
+		out->source = "order query";
+		*v = EV_GO;
+	}
+out:
+	free(when);
+	free(txn);
+	wxpay_transaction_release(&t);
+	return 0;
+}
+
+/*
+ * What must hold before e is sent, read outside any transaction (it may
+ * query WeChat Pay): *have_row: the ledger has the refund already (a resend,
+ * or written by hand with the same order and amount); *mark_paid: the
+ * ledger order is NOTPAY/CLOSED and paid gets the payment.
+ */
+static int eng_check(struct sw *sw, struct eng *e, bool *have_row, bool *mark_paid,
+                     struct eng_paid *paid, enum eng_verdict *v, char *why, size_t n,
+                     struct wxr_err *err)
+{
+	struct payflow_db_refund f;
+	struct payflow_db_order o;
+	struct payflow_db_refund_stats rs;
+	struct payflow_refund_facts facts;
+	struct wxr_err e2 = WXR_ERR_INIT;
+	bool found = false;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	memset(&o, 0, sizeof(o));
+	*v = EV_GO;
+	*have_row = *mark_paid = false;
+	r = payflow_db_refund_get(sw->db, sw->o->mchid, e->p.out_refund_no, &f, &found, err);
+	if (r < 0)
+		goto out;
+	if (found) {
+		*have_row = true;
+		if (strcmp(f.out_trade_no, e->p.out_trade_no) != 0 ||
+		    f.amount_refund != e->p.refund) {
+			snprintf(why, n,
+			         "the ledger has refund '%s' already, for order '%s' and %" PRId64
+			         " fen",
+			         e->p.out_refund_no, f.out_trade_no, f.amount_refund);
+			*v = EV_GIVE_UP;
+		}
+		goto out; /* the row shows the refund: its order was checked when it was written */
+	}
+	r = payflow_db_order_get(sw->db, sw->o->mchid, e->p.out_trade_no, &o, &found, err);
+	if (r < 0)
+		goto out;
+	if (!found) {
+		snprintf(why, n, "no order '%s' in the ledger", e->p.out_trade_no);
+		*v = EV_GIVE_UP;
+		goto out;
+	}
+	if (o.amount_total != e->p.total) {
+		snprintf(why, n,
+		         "the ledger order is %" PRId64 " fen, the refund's total %" PRId64 " fen",
+		         o.amount_total, e->p.total);
+		*v = EV_GIVE_UP;
+		goto out;
+	}
+	if (strcmp(o.state, "NOTPAY") == 0 || strcmp(o.state, "CLOSED") == 0) {
+		*mark_paid = true;
+		snprintf(paid->before, sizeof(paid->before), "%s", o.state);
+		r = eng_payment(sw, e, paid, v, why, n, err);
+		if (r < 0 || *v != EV_GO)
+			goto out;
+	} else if (order_is_paid(o.state) && *o.transaction_id && *e->p.transaction_id &&
+	           strcmp(o.transaction_id, e->p.transaction_id) != 0) {
+		snprintf(why, n,
+		         "the ledger has order '%s' paid by transaction %s, the refund names %s",
+		         e->p.out_trade_no, o.transaction_id, e->p.transaction_id);
+		*v = EV_GIVE_UP;
+		goto out;
+	}
+	r = payflow_db_refund_stats(sw->db, sw->o->mchid, e->p.out_trade_no, &rs, err);
+	if (r < 0)
+		goto out;
+	if (rs.last_created_ts > 0 && sw->o->now < rs.last_created_ts + PAYFLOW_REFUND_GAP_S) {
+		snprintf(why, n,
+		         "the last refund of order '%s' is less than a minute old (WeChat Pay "
+		         "wants a minute between refunds of one order)",
+		         e->p.out_trade_no);
+		*v = EV_WAIT;
+		goto out;
+	}
+	memset(&facts, 0, sizeof(facts));
+	facts.out_trade_no = e->p.out_trade_no;
+	facts.order_state = *mark_paid ? "PAID" : o.state;
+	facts.order_total = o.amount_total;
+	facts.paid_ts = *mark_paid ? paid->ts : o.paid_ts;
+	facts.refunds = rs.count;
+	facts.refunded_fen = rs.active_fen;
+	facts.last_refund_ts = rs.last_created_ts;
+	facts.amount = e->p.refund;
+	facts.now = sw->o->now;
+	facts.tz_offset_s = sw->tz;
+	if (payflow_refund_check(&facts, &e2) < 0) {
+		snprintf(why, n, "%s", e2.msg);
+		*v = EV_GIVE_UP;
+	}
+out:
+	payflow_db_refund_release(&f);
+	payflow_db_order_release(&o);
+	return r;
+}
+
+/*
+ * One transaction before the call: the ledger order marked PAID (when it
+ * still is NOTPAY/CLOSED), the ledger refund written PROCESSING (unless it
+ * is there already), the action moved to sent. *v: EV_GO when committed.
+ */
+static int eng_commit_sent(struct sw *sw, struct eng *e, bool have_row, bool mark_paid,
+                           const struct eng_paid *paid, enum eng_verdict *v, char *why, size_t n,
+                           struct wxr_err *err)
+{
+	bool resend = strcmp(e->a.state, "sent") == 0;
+	bool changed = false;
+	char paid_at[CLOCK_RFC3339_LEN];
+	int r;
+
+	*v = EV_GO;
+	r = begin(sw, err);
+	if (r < 0)
+		return r;
+	if (mark_paid) {
+		r = payflow_db_order_mark_paid(sw->db, sw->o->mchid, e->p.out_trade_no,
+		                               paid->transaction_id, paid->ts, sw->tz, &changed,
+		                               err);
+		if (r < 0)
+			goto out;
+		if (!changed) {
+			/* nothing written: rolled back below, a later sweep looks again */
+			snprintf(why, n,
+			         "the ledger order '%s' changed while its refund was prepared",
+			         e->p.out_trade_no);
+			*v = EV_FAIL;
+			goto out;
+		}
+		time_format_rfc3339(paid->ts, sw->tz, paid_at);
+		r = audit_ev(sw, "ledger.order_paid", e->p.out_trade_no,
+		             json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s}", "from", paid->before,
+		                       "to", "PAID", "transaction_id", paid->transaction_id,
+		                       "paid_at", paid_at, "source", paid->source, "action_id",
+		                       (json_int_t)e->a.id, "why",
+		                       "paid after we closed it; before its refund"),
+		             err);
+		if (r < 0)
+			goto out;
+	}
+	if (!have_row) {
+		r = eng_ledger_refund(sw, e, "paid after close: written before the call", err);
+		if (r < 0)
+			goto out;
+	}
+	r = move(sw, &e->a, "sent", NULL, NULL,
+	         resend ? "refund.engine.resent" : "refund.engine.sent",
+	         json_pack("{s:s, s:s, s:s, s:I, s:I, s:b, s:b}", "out_trade_no", e->p.out_trade_no,
+	                   "transaction_id", e->p.transaction_id, "out_refund_no",
+	                   e->p.out_refund_no, "amount_refund", (json_int_t)e->p.refund,
+	                   "amount_total", (json_int_t)e->p.total, "ledger_order_marked_paid",
+	                   mark_paid, "ledger_refund_written", !have_row),
+	         err);
+out:
+	if (*v == EV_FAIL) {
+		db_rollback(sw->db);
+		return 0;
+	}
+	return end(sw, r, err);
+}
+
+/* After a call without an answer (network, 5xx or 429 after the retries):
+ * the query decides; without one the action stays sent. */
+static int eng_unknown(struct sw *sw, struct eng *e, const char *answer, struct wxr_err *err)
+{
+	struct wxpay_refund q;
+	char why[WHY_LEN];
+	enum cc c;
+	int r = 0;
+
+	c = query_refund(sw, e->p.out_refund_no, &q, why, sizeof(why));
+	if (c == CC_STOP)
+		goto out;
+	if (c == CC_OK) {
+		r = eng_done(sw, e, &q, answer, false, err);
+		goto out;
+	}
+	if (c == CC_NOTFOUND)
+		snprintf(why, sizeof(why), "WeChat Pay does not have it");
+	sw->res->failed++;
+	item_add(sw, e->p.out_refund_no, "failed", e->a.id,
+	         "refund answered %s; %s: left as sent, the next sweep settles it (same "
+	         "out_refund_no and body)",
+	         answer, why);
+	r = audit_ev(sw, "refund.engine.unknown", e->p.out_refund_no,
+	             json_pack("{s:I, s:s, s:s}", "action_id", (json_int_t)e->a.id, "answer",
+	                       answer, "why", why),
+	             err);
+out:
+	wxpay_refund_release(&q);
+	return r;
+}
+
+static void eng_plan_item(struct sw *sw, const struct eng *e)
+{
+	struct wxr_err e2 = WXR_ERR_INIT;
+	struct payflow_db_order o;
+	bool found = false;
+	char first[96] = "";
+
+	memset(&o, 0, sizeof(o));
+	if (payflow_db_order_get(sw->db, sw->o->mchid, e->p.out_trade_no, &o, &found, &e2) == 0 &&
+	    found && (strcmp(o.state, "NOTPAY") == 0 || strcmp(o.state, "CLOSED") == 0))
+		snprintf(first, sizeof(first), "; the ledger order (%s) would be marked PAID first",
+		         o.state);
+	payflow_db_order_release(&o);
+	sw->res->refunds++;
+	item_add(sw, e->p.out_refund_no, "would_refund", e->a.id,
+	         "would %s %" PRId64 " fen of order %s (transaction %s)%s",
+	         e->resend ? "refund again (sent before, unknown to WeChat Pay)" : "refund",
+	         e->p.refund, e->p.out_trade_no, *e->p.transaction_id ? e->p.transaction_id : "-",
+	         first);
+}
+
+/* Sends engine refund e: intent (first time) or sent (again, same body). */
+static int eng_send(struct sw *sw, struct eng *e, struct wxr_err *err)
+{
+	struct wxr_err e2 = WXR_ERR_INIT;
+	struct wxpay_refund_req rq;
+	struct wxpay_refund ans;
+	struct eng_paid paid;
+	const struct wxpay_status *st;
+	bool have_row = false, mark_paid = false;
+	enum eng_verdict v = EV_GO;
+	char why[WHY_LEN] = "", answer[WHY_LEN];
+	enum cc c;
+	int r, cr;
+
+	if (sw->o->dry_run) {
+		eng_plan_item(sw, e);
+		return 0;
+	}
+	memset(&ans, 0, sizeof(ans));
+	memset(&paid, 0, sizeof(paid));
+	r = eng_check(sw, e, &have_row, &mark_paid, &paid, &v, why, sizeof(why), err);
+	if (r >= 0 && v == EV_GO)
+		r = eng_commit_sent(sw, e, have_row, mark_paid, &paid, &v, why, sizeof(why), err);
+	if (r < 0)
+		return r;
+	switch (v) {
+	case EV_GO:
+		break;
+	case EV_STOP:
+		return 0;
+	case EV_WAIT:
+		sw->res->skipped++;
+		item_add(sw, e->a.target, "waits", e->a.id, "not sent this time: %s", why);
+		return audit_ev(
+		        sw, "decision.skip", e->a.target,
+		        json_pack("{s:I, s:s}", "action_id", (json_int_t)e->a.id, "why", why), err);
+	case EV_FAIL:
+		sw->res->failed++;
+		item_add(sw, e->a.target, "failed", e->a.id,
+		         "not sent this time: %s; a later sweep tries again", why);
+		return audit_ev(
+		        sw, "decision.fail", e->a.target,
+		        json_pack("{s:I, s:s}", "action_id", (json_int_t)e->a.id, "why", why), err);
+	case EV_GIVE_UP:
+		return eng_give_up(sw, e, "NOT_SENT", why, err);
+	}
+	checkpoint(sw, SWEEP_AT_AFTER_SENT);
+	memset(&rq, 0, sizeof(rq));
+	rq.transaction_id = e->p.transaction_id;
+	rq.out_trade_no = e->p.out_trade_no;
+	rq.out_refund_no = e->p.out_refund_no;
+	rq.reason = *e->p.reason ? e->p.reason : NULL;
+	rq.amount_refund = e->p.refund;
+	rq.amount_total = e->p.total;
+	rq.currency = e->p.currency;
+	cr = sw->api->create_refund(sw->api->ctx, &rq, &ans, &e2);
+	checkpoint(sw, SWEEP_AT_AFTER_CALL);
+	if (cr == WXR_EUSAGE) {
+		/* refused by the client before anything was sent */
+		r = eng_refused(sw, e, "NOT_SENT", "not sent", e2.msg, err);
+		goto out;
+	}
+	c = classify(sw, cr, NULL, &e2);
+	if (c == CC_STOP) {
+		item_add(sw, e->p.out_refund_no, "stopped", e->a.id,
+		         "the refund answer failed verification: left as sent");
+		goto out;
+	}
+	if (c == CC_OK) {
+		r = eng_done(sw, e, &ans, ans.status ? ans.status : "accepted", false, err);
+		goto out;
+	}
+	st = sw->api->last(sw->api->ctx);
+	if (st && st->code_raw[0])
+		snprintf(answer, sizeof(answer), "%ld %s", st->http_status, st->code_raw);
+	else
+		snprintf(answer, sizeof(answer), "%s", e2.msg);
+	if (cr == WXR_EAPI && st && st->http_status >= 400 && st->http_status < 500 &&
+	    st->http_status != 429) {
+		r = eng_refused(sw, e, st->code_raw[0] ? st->code_raw : "REFUSED", answer, e2.msg,
+		                err);
+		goto out;
+	}
+	r = eng_unknown(sw, e, answer, err);
+out:
+	wxpay_refund_release(&ans);
+	return r;
+}
+
+/*
+ * The REFUND actions to look at: sent ones are settled by a query (found:
+ * done; unknown to WeChat Pay: sent again), intents are checked against
+ * approval_above (unless approved), held ones are listed. *out: what to send
+ * and what was settled (engs_free).
+ */
+static int eng_collect(struct sw *sw, struct eng **out, size_t *out_n, struct wxr_err *err)
+{
+	static const char *const kinds[] = { "REFUND", NULL };
+	static const char *const states[] = { "intent", "sent", "pending_approval", NULL };
+	struct action_filter f;
+	struct action *v = NULL;
+	struct eng *engs = NULL;
+	size_t n = 0, ne = 0;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	f.mchid = sw->o->mchid;
+	f.kinds = kinds;
+	f.states = states;
+	r = actions_list(sw->db, &f, &v, &n, err);
+	if (r < 0)
+		return r;
+	engs = xcalloc(n ? n : 1, sizeof(*engs));
+	for (size_t i = 0; i < n && r >= 0 && !sw->res->stopped; i++) {
+		struct eng *e = &engs[ne];
+		struct wxpay_refund q;
+		char why[WHY_LEN], note[WHY_LEN];
+		enum cc c;
+
+		e->a = v[i];
+		memset(&v[i], 0, sizeof(v[i]));
+		ne++;
+		if (strcmp(e->a.state, "pending_approval") == 0) {
+			item_add(sw, e->a.target, "held", e->a.id,
+			         "REFUND action %" PRId64 " (%" PRId64 " fen) waits for approval: "
+			         "'wxrecon approve %" PRId64 "'",
+			         e->a.id, e->a.amount, e->a.id);
+			continue;
+		}
+		if (!eng_params_parse(&e->a, &e->p, why, sizeof(why))) {
+			r = eng_give_up(sw, e, "BAD_PARAMS", why, err);
+			continue;
+		}
+		if (strcmp(e->a.state, "sent") == 0) {
+			c = query_refund(sw, e->p.out_refund_no, &q, why, sizeof(why));
+			if (c == CC_FAIL) {
+				r = query_failed(sw, e->p.out_refund_no, e->a.id, why, err);
+			} else if (c == CC_OK && sw->o->dry_run) {
+				sw->res->settled++;
+				item_add(sw, e->p.out_refund_no, "would_settle", e->a.id,
+				         "would settle REFUND action %" PRId64 " (sent): %s at "
+				         "WeChat Pay, not sent again",
+				         e->a.id, q.status);
+			} else if (c == CC_OK) {
+				r = eng_done(sw, e, &q, "query", true, err);
+			} else if (c == CC_NOTFOUND) {
+				/* the call never reached WeChat Pay: again, same body */
+				e->send = e->resend = true;
+			}
+			wxpay_refund_release(&q);
+			continue;
+		}
+		if (!e->a.approved_by && e->p.refund > sw->o->cfg->approval_above) {
+			snprintf(note, sizeof(note),
+			         "%" PRId64 " fen is above approval_above = %" PRId64
+			         " fen: 'wxrecon approve %" PRId64 "' releases it",
+			         e->p.refund, sw->o->cfg->approval_above, e->a.id);
+			sw->res->new_held++;
+			if (sw->o->dry_run) {
+				item_add(sw, e->a.target, "would_hold", e->a.id, "would hold: %s",
+				         note);
+				continue;
+			}
+			r = begin(sw, err);
+			if (r >= 0)
+				r = move_note(sw, &e->a, "pending_approval", NULL, NULL, note,
+				              "refund.engine.held", json_pack("{s:s}", "why", note),
+				              err);
+			r = end(sw, r, err);
+			if (r >= 0)
+				item_add(sw, e->a.target, "held", e->a.id, "held for approval: %s",
+				         note);
+			continue;
+		}
+		e->send = true;
+	}
+	actions_free(v, n);
+	*out = engs;
+	*out_n = ne;
+	return r;
+}
+
 int sweep_refunds(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,
                   struct sweep_result *out, struct wxr_err *err)
 {
 	struct sw sw;
 	struct sweep_refund *cands = NULL;
 	struct plan *plan = NULL;
-	size_t n = 0, nplan = 0;
-	long total = 0, count = 0;
-	int64_t amount = 0;
+	struct eng *eng = NULL;
+	size_t n = 0, nplan = 0, neng = 0;
+	long total = 0, count = 0, ecount = 0;
+	int64_t amount = 0, eamount = 0;
+	char what[96];
 	int r;
 
 	sw_init(&sw, db, api, o, out, "sweep");
@@ -1929,10 +2735,13 @@ int sweep_refunds(struct db *db, const struct sweep_api *api, const struct sweep
 		            o->cfg->abnormal_refund_type);
 		goto out;
 	}
-	/* 1. unfinished and approved abnormal refunds; stale holds */
+	/* 1. unfinished and approved abnormal refunds; stale holds; the engine's
+	 * refunds: settle those sent before, collect those to send */
 	r = cancel_stale_holds(&sw, true, err);
 	if (r >= 0)
 		r = settle_refunds(&sw, err);
+	if (r >= 0 && !out->stopped)
+		r = eng_collect(&sw, &eng, &neng, err);
 	if (r < 0 || out->stopped)
 		goto out;
 	/* 2. query every candidate; sync the ledger; collect the abnormal refunds to file */
@@ -1944,31 +2753,57 @@ int sweep_refunds(struct db *db, const struct sweep_api *api, const struct sweep
 	for (size_t i = 0; i < n && !out->stopped; i++) {
 		if (o->progress)
 			o->progress(o->progress_ctx, i, n);
+		/* the engine's refunds of this run are settled or sent below */
+		if (engs_have(eng, neng, cands[i].out_refund_no))
+			continue;
 		r = refund_candidate(&sw, &cands[i], &plan, &nplan, err);
 		if (r < 0)
 			goto out;
 	}
 	if (out->stopped)
 		goto out;
-	/* 3. the brakes count what this run would send */
+	/* 3. the brakes count every refund this run would send: abnormal and engine */
 	for (size_t i = 0; i < nplan; i++) {
 		if (plan[i].hold)
 			continue;
 		count++;
 		amount += plan[i].amount;
 	}
-	if (sweep_brake(count, o->cfg->abnormal_refund_max_per_run, "abnormal_refund_max_per_run",
-	                amount, o->cfg->abnormal_refund_max_amount_per_run,
-	                "abnormal_refund_max_amount_per_run", "abnormal refunds to file",
-	                out->brake, sizeof(out->brake))) {
+	for (size_t i = 0; i < neng; i++) {
+		if (!eng[i].send)
+			continue;
+		ecount++;
+		eamount += eng[i].p.refund;
+	}
+	if (ecount == 0)
+		snprintf(what, sizeof(what), "abnormal refunds to file");
+	else if (count == 0)
+		snprintf(what, sizeof(what), "refunds to send");
+	else
+		snprintf(what, sizeof(what), "refunds to send (%ld abnormal, %ld engine)", count,
+		         ecount);
+	if (sweep_brake(count + ecount, o->cfg->abnormal_refund_max_per_run,
+	                "abnormal_refund_max_per_run", amount + eamount,
+	                o->cfg->abnormal_refund_max_amount_per_run,
+	                "abnormal_refund_max_amount_per_run", what, out->brake,
+	                sizeof(out->brake))) {
 		out->braked = true;
 		r = audit_ev(&sw, "sweep.brake", "refunds",
-		             json_pack("{s:s, s:I, s:I}", "why", out->brake, "count",
-		                       (json_int_t)count, "amount", (json_int_t)amount),
+		             json_pack("{s:s, s:I, s:I, s:I, s:I}", "why", out->brake, "count",
+		                       (json_int_t)(count + ecount), "amount",
+		                       (json_int_t)(amount + eamount), "abnormal",
+		                       (json_int_t)count, "engine", (json_int_t)ecount),
 		             err);
 		goto out;
 	}
-	/* 4. file them, one at a time, intent first */
+	/* 4. send them, one at a time, intent first */
+	for (size_t i = 0; i < neng && !out->stopped; i++) {
+		if (!eng[i].send)
+			continue;
+		r = eng_send(&sw, &eng[i], err);
+		if (r < 0)
+			goto out;
+	}
 	for (size_t i = 0; i < nplan && !out->stopped; i++) {
 		r = file_abnormal(&sw, &plan[i], err);
 		if (r < 0)
@@ -1978,8 +2813,9 @@ out:
 	for (size_t i = 0; i < nplan; i++)
 		free(plan[i].refund_id);
 	free(plan);
+	engs_free(eng, neng);
 	sweep_refunds_free(cands, n);
-	return finish(&sw, "sweep refunds", refund_kinds, r, err);
+	return finish(&sw, "sweep refunds", refund_sweep_kinds, r, err);
 }
 
 int sweep_refund_user_card(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,

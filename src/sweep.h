@@ -14,8 +14,9 @@
  *    (same out_trade_no / refund_id + out_refund_no) only when the query
  *    shows the first did not take effect (PROTOCOL 4.12);
  *  - never in bulk by mistake: more candidates than close_max_per_run, or
- *    more abnormal refunds (count or fen) than the per-run brakes, and
- *    nothing is done; a refund above approval_above waits for approval;
+ *    more refunds to send (abnormal and engine refunds together, count or
+ *    fen) than the per-run brakes, and nothing is done; a refund above
+ *    approval_above waits for approval;
  *  - a response that fails verification stops every further call.
  * Every decision and every state change is in the audit log, with the
  * states before and after.
@@ -45,11 +46,15 @@ struct sweep_api {
 	const struct wxpay_status *(*last)(void *ctx);
 	/* True once a response failed verification. */
 	bool (*poisoned)(void *ctx);
+	/* POST /v3/refund/domestic/refunds (the engine's own refunds). */
+	int (*create_refund)(void *ctx, const struct wxpay_refund_req *req,
+	                     struct wxpay_refund *out, struct wxr_err *err);
 };
 /* Fills api with w's calls (w is borrowed). */
 void sweep_api_wxpay(struct sweep_api *api, struct wxpay *w);
 
-/* Test hook points, in the order a close or abnormal refund passes them. */
+/* Test hook points, in the order a close or abnormal refund passes them (an
+ * engine refund passes the last two: its intent is filed by reconcile). */
 #define SWEEP_AT_AFTER_INTENT "after-intent" /* intent committed, nothing sent */
 #define SWEEP_AT_AFTER_SENT   "after-sent"   /* state sent committed, call not made */
 #define SWEEP_AT_AFTER_CALL   "after-call"   /* call answered, answer not recorded */
@@ -93,6 +98,7 @@ struct sweep_result {
 	/* refunds */
 	long synced;           /* ledger refund states synced from the query */
 	long abnormal_refunds; /* abnormal refunds filed and accepted */
+	long refunds;          /* engine refunds (REFUND actions) sent and accepted */
 	/* both */
 	long skipped;   /* nothing to do (still paying, still processing, ...) */
 	long failed;    /* could not be decided or done this time; a later sweep retries */
@@ -120,6 +126,26 @@ int sweep_orders(struct db *db, const struct sweep_api *api, const struct sweep_
                  struct sweep_result *out, struct wxr_err *err);
 int sweep_refunds(struct db *db, const struct sweep_api *api, const struct sweep_opts *o,
                   struct sweep_result *out, struct wxr_err *err);
+/*
+ * sweep_refunds also sends the engine's own refunds: REFUND actions (filed
+ * by reconcile under paid_after_close = refund, params {out_trade_no,
+ * transaction_id, out_refund_no, amount{refund,total,currency}, reason}).
+ *
+ *   sent (an earlier run) -> query out_refund_no: found -> done (ledger synced);
+ *                            RESOURCE_NOT_EXISTS -> sent again, same body
+ *   intent -> [approval_above, unless approved] -> [brakes, with the abnormal
+ *             refunds] -> one transaction: the ledger order marked PAID from
+ *             the trade bill when it is still NOTPAY/CLOSED, the ledger refund
+ *             written PROCESSING, the action moved to sent -> [POST refund]
+ *             -> done (result: the refund status; ledger refund_id/status) |
+ *             failed (4xx but 429: WeChat Pay's code; the ledger refund is
+ *             removed, as `refund create` does) | left sent (no answer)
+ *   pending_approval -> listed, waits for `wxrecon approve`
+ *
+ * A ledger refund that becomes SUCCESS (or stops being SUCCESS) moves its
+ * paid order to PARTIAL_REFUNDED or REFUNDED (or back to PAID) by the sum of
+ * the order's successful refunds.
+ */
 
 /* USER_BANK_CARD by hand (`refund abnormal --user-card`). */
 struct sweep_user_card {

@@ -41,7 +41,8 @@ struct f_refund {
 };
 
 struct f_fault {
-	char op;  /* Q query order, C close, R query refund, A abnormal refund */
+	char op;  /* Q query order, C close, R query refund, A abnormal refund, P refund
+	             (before it is taken), F refund (taken, the answer lost) */
 	int skip; /* matching calls let through first */
 	int count;
 	int r;
@@ -62,6 +63,8 @@ struct fake {
 	char got_account[64];
 	char got_name[64];
 	char got_type[32];
+	char got_txn[40]; /* the last refund's transaction_id */
+	int64_t got_total, got_refund;
 	struct wxpay_status last;
 };
 
@@ -264,6 +267,44 @@ static int f_abnormal(void *ctx, struct wxpay_abnormal_refund_req *req, struct w
 	return 0;
 }
 
+static int f_create(void *ctx, const struct wxpay_refund_req *req, struct wxpay_refund *out,
+                    struct wxr_err *err)
+{
+	struct f_order *o = f_order(req->out_trade_no);
+	struct f_refund *f;
+	int r;
+
+	(void)ctx;
+	logf_("F", req->out_refund_no);
+	snprintf(F->got_txn, sizeof(F->got_txn), "%s",
+	         req->transaction_id ? req->transaction_id : "");
+	F->got_total = req->amount_total;
+	F->got_refund = req->amount_refund;
+	if (F->poisoned)
+		return err_set(err, WXR_ESIG, "refusing: poisoned");
+	r = fault('P', err); /* refused, or lost before WeChat Pay took it */
+	if (r < 0)
+		return r;
+	if (o && strcmp(o->state, "SUCCESS") != 0 && strcmp(o->state, "REFUND") != 0)
+		return notfound("RESOURCE_NOT_EXISTS", err);
+	f = f_refund(req->out_refund_no);
+	if (!f) {
+		f = &F->refunds[F->nrefunds++];
+		snprintf(f->orn, sizeof(f->orn), "%s", req->out_refund_no);
+		snprintf(f->status, sizeof(f->status), "PROCESSING");
+		snprintf(f->rid, sizeof(f->rid), "5030000001202611020000000%04d", F->nrefunds);
+		f->amount = req->amount_refund;
+		if (o)
+			snprintf(o->state, sizeof(o->state), "REFUND");
+	}
+	r = fault('F', err); /* taken; the answer is lost */
+	if (r < 0)
+		return r;
+	ok_status(200);
+	refund_fill(f, out);
+	return 0;
+}
+
 static const struct wxpay_status *f_last(void *ctx)
 {
 	(void)ctx;
@@ -277,7 +318,7 @@ static bool f_poisoned(void *ctx)
 }
 
 static struct sweep_api api = {
-	NULL, fq_order, f_close, fq_refund, f_abnormal, f_last, f_poisoned,
+	NULL, fq_order, f_close, fq_refund, f_abnormal, f_last, f_poisoned, f_create,
 };
 
 static void fake_reset(void)
@@ -1214,6 +1255,375 @@ static void test_refunds(void)
 	db_close(db);
 }
 
+/* ---- engine refunds (REFUND actions, paid_after_close = refund) ---- */
+
+static int64_t bill_file_id;
+
+/* An order we closed (ORDER_CLOSE done, ledger CLOSED) that WeChat Pay then
+ * took a payment for: the fake has it SUCCESS; with_bill: a stored trade
+ * bill shows the payment. Returns the fake's transaction_id. */
+static const char *pac_order(struct db *db, const char *otn, int64_t amount, bool with_bill)
+{
+	struct f_order *o;
+
+	fake_order(otn, "SUCCESS", amount);
+	o = &F->orders[F->norders - 1];
+	snprintf(o->success, sizeof(o->success), "2026-11-01T10:05:00+08:00");
+	sql(db,
+	    "INSERT INTO ledger_orders (mchid, out_trade_no, amount_total, state, created_at,"
+	    " created_ts, updated_at) VALUES ('1900000001', '%s', %lld, 'CLOSED',"
+	    " '2026-11-01T09:00:00+08:00', %lld, 'x')",
+	    otn, (long long)amount, (long long)(NOW - 86400));
+	sql(db,
+	    "INSERT INTO actions (mchid, kind, target, state, amount, date, created_at, updated_at)"
+	    " VALUES ('1900000001', 'ORDER_CLOSE', '%s', 'done', %lld, '2026-11-01', 'x', 'x')",
+	    otn, (long long)amount);
+	if (with_bill) {
+		if (!bill_file_id) {
+			sql(db, "INSERT INTO bill_files (mchid, bill_date, kind, status, source,"
+			        " fetched_at) VALUES ('1900000001', '2026-11-01', 'trade', 'ok',"
+			        " 'import', 'x')");
+			bill_file_id = strtoll(q1(db, "SELECT max(id) FROM bill_files"), NULL, 10);
+		}
+		sql(db,
+		    "INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time,"
+		    " transaction_id, out_trade_no, row_kind, order_amount, settlement_amount)"
+		    " VALUES (%lld, %d, '1900000001', '2026-11-01', '2026-11-01 10:05:00', '%s',"
+		    " '%s', 'SUCCESS', %lld, %lld)",
+		    (long long)bill_file_id, F->norders, o->tid, otn, (long long)amount,
+		    (long long)amount);
+	}
+	return o->tid;
+}
+
+/* The REFUND action reconcile files for it (its params as reconcile writes them). */
+static void pac_action(struct db *db, const char *otn, const char *txn, int64_t amount,
+                       const char *state)
+{
+	sql(db,
+	    "INSERT INTO actions (mchid, kind, target, state, amount, date, params, created_at,"
+	    " updated_at) VALUES ('1900000001', 'REFUND', 'PAC-%s', '%s', %lld, '2026-11-01',"
+	    " '{\"amount\":{\"currency\":\"CNY\",\"refund\":%lld,\"total\":%lld},"
+	    "\"out_refund_no\":\"PAC-%s\",\"out_trade_no\":\"%s\",\"reason\":\"paid after close\","
+	    "\"transaction_id\":\"%s\"}', 'x', 'x')",
+	    otn, state, (long long)amount, (long long)amount, (long long)amount, otn, otn, txn);
+}
+
+static const char *pac_refund(struct db *db, const char *otn)
+{
+	return q1(db,
+	          "SELECT state || '|' || amount_refund || '|' || COALESCE(refund_id, '-')"
+	          " FROM ledger_refunds WHERE out_refund_no = 'PAC-%s'",
+	          otn);
+}
+
+static int64_t action_id(struct db *db, const char *kind, const char *target)
+{
+	return strtoll(
+	        q1(db, "SELECT id FROM actions WHERE kind = '%s' AND target = '%s'", kind, target),
+	        NULL, 10);
+}
+
+static void test_engine_refunds(void)
+{
+	struct sweep_opts o;
+	struct sweep_result res;
+	struct db *db;
+	struct wxr_err err = WXR_ERR_INIT;
+	const char *txn;
+	char tx1[40];
+
+	fake_reset();
+	bill_file_id = 0;
+	db = db_fresh();
+	opts_init(&o);
+	txn = pac_order(db, "ORDPAC001", 1000, true);
+	snprintf(tx1, sizeof(tx1), "%s", txn);
+	pac_action(db, "ORDPAC001", tx1, 1000, "intent");
+
+	/* a dry run plans it and changes nothing */
+	o.dry_run = true;
+	is_int(run_refunds(db, &o, &res), 0, "dry run");
+	is_int(res.refunds, 1, "plans one refund");
+	ok(res.nitems >= 1 && strcmp(res.items[0].what, "would_refund") == 0 &&
+	           strstr(res.items[0].detail, "would refund 1000 fen of order ORDPAC001") &&
+	           strstr(res.items[0].detail, "(CLOSED) would be marked PAID first"),
+	   "the plan says what it would do");
+	is_int(count_in_log("F:PAC-ORDPAC001"), 0, "nothing sent");
+	is_str(action_state(db, "REFUND", "PAC-ORDPAC001"), "intent", "still intent");
+	is_str(order_state(db, "ORDPAC001"), "CLOSED", "the ledger order untouched");
+	is_str(pac_refund(db, "ORDPAC001"), "", "no ledger refund");
+	is_int(status_of(&res), 0, "exit 0");
+	sweep_result_release(&res);
+	o.dry_run = false;
+
+	/* the sweep sends it, once, with the ledger written before the call */
+	is_int(run_refunds(db, &o, &res), 0, "sweep refunds");
+	is_int(count_in_log("F:PAC-ORDPAC001"), 1, "one refund sent");
+	is_str(F->got_txn, tx1, "for the bill's transaction");
+	ok(F->got_refund == 1000 && F->got_total == 1000, "the full amount");
+	is_int(res.refunds, 1, "counted");
+	is_str(q1(db, "SELECT state || '|' || result || '|' || attempts FROM actions WHERE"
+	              " kind = 'REFUND'"),
+	       "done|PROCESSING|1", "the action is done: PROCESSING");
+	is_str(q1(db, "SELECT state || '|' || transaction_id || '|' || paid_at FROM ledger_orders"
+	              " WHERE out_trade_no = 'ORDPAC001'"),
+	       q1(db, "SELECT 'PAID|%s|2026-11-01T10:05:00+08:00'", tx1),
+	       "the ledger order PAID from the bill");
+	ok(strncmp(pac_refund(db, "ORDPAC001"), "PROCESSING|1000|50300000012026110200", 36) == 0,
+	   "the ledger refund PROCESSING with WeChat Pay's refund_id");
+	is_str(q1(db, "SELECT group_concat(event, ' ') FROM (SELECT event FROM audit_log WHERE"
+	              " event LIKE 'refund.engine.%%' OR event = 'ledger.order_paid' ORDER BY id)"),
+	       "ledger.order_paid refund.engine.intent refund.engine.sent refund.engine.done",
+	       "audited, ledger first");
+	is_int(status_of(&res), 0, "exit 0");
+	sweep_result_release(&res);
+
+	/* WeChat Pay pays it out: the next sweep syncs it, the order becomes REFUNDED */
+	snprintf(f_refund("PAC-ORDPAC001")->status, 16, "SUCCESS");
+	F->log[0] = '\0';
+	is_int(run_refunds(db, &o, &res), 0, "the next sweep");
+	is_int(count_in_log("F:PAC-ORDPAC001"), 0, "no second refund");
+	is_int(count_in_log("R:PAC-ORDPAC001"), 1, "a query");
+	ok(strncmp(pac_refund(db, "ORDPAC001"), "SUCCESS|1000|", 13) == 0, "ledger refund SUCCESS");
+	is_str(order_state(db, "ORDPAC001"), "REFUNDED", "the ledger order REFUNDED");
+	is_str(q1(db, "SELECT count(*) FROM audit_log WHERE event = 'order.sync' AND subject ="
+	              " 'ORDPAC001' AND detail LIKE '%%\"ledger_after\":\"REFUNDED\"%%'"),
+	       "1", "audited");
+	sweep_result_release(&res);
+	F->log[0] = '\0';
+	is_int(run_refunds(db, &o, &res), 0, "and the one after");
+	is_str(F->log, "", "does nothing");
+	sweep_result_release(&res);
+
+	/* a partial refund of a paid order: PARTIAL_REFUNDED, then REFUNDED */
+	sql(db, "INSERT INTO ledger_orders (mchid, out_trade_no, amount_total, state, created_at,"
+	        " created_ts, paid_ts, updated_at) VALUES ('1900000001', 'ORDR1', 1000, 'PAID',"
+	        " 'x', 1, 2, 'x')");
+	fake_refund("RFPART1", "SUCCESS", 400);
+	fake_refund("RFPART2", "PROCESSING", 600);
+	ledger_refund(db, "RFPART1", "PROCESSING", 400);
+	ledger_refund(db, "RFPART2", "PROCESSING", 600);
+	is_int(run_refunds(db, &o, &res), 0, "a partial refund succeeds");
+	is_str(order_state(db, "ORDR1"), "PARTIAL_REFUNDED", "PARTIAL_REFUNDED");
+	sweep_result_release(&res);
+	snprintf(f_refund("RFPART2")->status, 16, "SUCCESS");
+	is_int(run_refunds(db, &o, &res), 0, "the rest succeeds");
+	is_str(order_state(db, "ORDR1"), "REFUNDED", "REFUNDED");
+	sweep_result_release(&res);
+
+	/* above approval_above: held by reconcile; approve releases it */
+	txn = pac_order(db, "ORDPAC002", 60000, true);
+	pac_action(db, "ORDPAC002", txn, 60000, "pending_approval");
+	F->log[0] = '\0';
+	is_int(run_refunds(db, &o, &res), 0, "held");
+	is_int(count_in_log("F:PAC-ORDPAC002"), 0, "not sent");
+	is_int(res.held, 1, "one held");
+	is_int(status_of(&res), WXR_EATTENTION, "exit 3");
+	sweep_result_release(&res);
+	{
+		struct action a;
+
+		is_int(actions_approve(db, action_id(db, "REFUND", "PAC-ORDPAC002"), "1900000001",
+		                       "alice", NULL, "t", &a, &err),
+		       0, "approve");
+		action_release(&a);
+	}
+	is_int(run_refunds(db, &o, &res), 0, "after approval");
+	is_int(count_in_log("F:PAC-ORDPAC002"), 1, "sent once");
+	is_str(action_state(db, "REFUND", "PAC-ORDPAC002"), "done", "done");
+	is_int(status_of(&res), 0, "exit 0");
+	sweep_result_release(&res);
+
+	/* an intent above approval_above that nobody approved is held by the sweep too */
+	txn = pac_order(db, "ORDPAC003", 60000, true);
+	pac_action(db, "ORDPAC003", txn, 60000, "intent");
+	is_int(run_refunds(db, &o, &res), 0, "an unapproved intent above approval_above");
+	is_str(action_state(db, "REFUND", "PAC-ORDPAC003"), "pending_approval", "held");
+	is_int(count_in_log("F:PAC-ORDPAC003"), 0, "not sent");
+	ok(strstr(q1(db, "SELECT note FROM actions WHERE target = 'PAC-ORDPAC003'"),
+	          "above approval_above") != NULL,
+	   "with a note");
+	sweep_result_release(&res);
+	sql(db, "UPDATE actions SET state = 'cancelled' WHERE target = 'PAC-ORDPAC003'");
+	db_close(db);
+
+	/* the brakes count engine refunds with the abnormal ones */
+	fake_reset();
+	bill_file_id = 0;
+	db = db_fresh();
+	txn = pac_order(db, "ORDPAC011", 20000, true);
+	pac_action(db, "ORDPAC011", txn, 20000, "intent");
+	txn = pac_order(db, "ORDPAC012", 20000, true);
+	pac_action(db, "ORDPAC012", txn, 20000, "intent");
+	fake_refund("RFABN1", "ABNORMAL", 20000);
+	ledger_refund(db, "RFABN1", "ABNORMAL", 20000);
+	cfg.abnormal_refund_max_per_run = 2;
+	is_int(run_refunds(db, &o, &res), 0, "three refunds, the brake at two");
+	ok(res.braked, "braked");
+	is_str(res.brake,
+	       "brake: 3 refunds to send (1 abnormal, 2 engine), more than "
+	       "abnormal_refund_max_per_run = 2; nothing was done",
+	       "says why");
+	is_int(count_in_log("F:PAC-ORDPAC011") + count_in_log("F:PAC-ORDPAC012") +
+	               count_in_log("A:RFABN1"),
+	       0, "nothing sent");
+	is_str(q1(db, "SELECT group_concat(state) FROM actions WHERE kind = 'REFUND'"),
+	       "intent,intent", "still intents");
+	is_str(order_state(db, "ORDPAC011"), "CLOSED", "the ledger untouched");
+	is_int(status_of(&res), WXR_EATTENTION, "exit 3");
+	sweep_result_release(&res);
+	cfg.abnormal_refund_max_per_run = 100;
+	cfg.abnormal_refund_max_amount_per_run = 30000;
+	sql(db, "UPDATE ledger_refunds SET state = 'SUCCESS' WHERE out_refund_no = 'RFABN1'");
+	is_int(run_refunds(db, &o, &res), 0, "40000 fen, the brake at 30000");
+	ok(res.braked && strstr(res.brake, "brake: 2 refunds to send for 40000 fen, more than "
+	                                   "abnormal_refund_max_amount_per_run = 30000 fen"),
+	   "braked by the amount");
+	is_int(count_in_log("F:PAC-ORDPAC011") + count_in_log("F:PAC-ORDPAC012"), 0,
+	       "nothing sent");
+	sweep_result_release(&res);
+	cfg.abnormal_refund_max_amount_per_run = 1000000;
+	is_int(run_refunds(db, &o, &res), 0, "within the brakes");
+	is_int(count_in_log("F:PAC-ORDPAC011") + count_in_log("F:PAC-ORDPAC012"), 2, "both sent");
+	sweep_result_release(&res);
+	db_close(db);
+
+	/* refused (4xx): failed with WeChat Pay's code, the ledger refund removed */
+	fake_reset();
+	bill_file_id = 0;
+	db = db_fresh();
+	txn = pac_order(db, "ORDPAC021", 500, true);
+	pac_action(db, "ORDPAC021", txn, 500, "intent");
+	fake_fault('P', 1, WXR_EAPI, 403, "NOT_ENOUGH");
+	is_int(run_refunds(db, &o, &res), 0, "refused");
+	is_str(q1(db, "SELECT state || '|' || result FROM actions WHERE kind = 'REFUND'"),
+	       "failed|NOT_ENOUGH", "failed with the code");
+	is_str(pac_refund(db, "ORDPAC021"), "", "the ledger refund is removed");
+	is_str(q1(db, "SELECT count(*) FROM payflow_refunds"), "0", "with its request");
+	is_str(order_state(db, "ORDPAC021"), "PAID", "the payment stays recorded");
+	is_int(res.attention, 1, "a person must look");
+	is_int(status_of(&res), WXR_EATTENTION, "exit 3");
+	ok(strstr(q1(db, "SELECT detail FROM audit_log WHERE event = 'refund.engine.failed'"),
+	          "removed") != NULL,
+	   "audited");
+	sweep_result_release(&res);
+	F->log[0] = '\0';
+	is_int(run_refunds(db, &o, &res), 0, "the next sweep");
+	is_str(F->log, "", "does not send it again");
+	sweep_result_release(&res);
+
+	/* taken, but the answer lost (5xx after the retries): the query finds it */
+	txn = pac_order(db, "ORDPAC022", 500, true);
+	pac_action(db, "ORDPAC022", txn, 500, "intent");
+	fake_fault('F', 1, WXR_EAPI, 500, "SYSTEM_ERROR");
+	is_int(run_refunds(db, &o, &res), 0, "answer lost");
+	is_str(action_state(db, "REFUND", "PAC-ORDPAC022"), "done", "done by the query after it");
+	is_int(count_in_log("F:PAC-ORDPAC022"), 1, "one refund");
+	sweep_result_release(&res);
+
+	/* not taken (5xx before): left sent, the next sweep sends it again, same body */
+	txn = pac_order(db, "ORDPAC023", 500, true);
+	pac_action(db, "ORDPAC023", txn, 500, "intent");
+	fake_fault('P', 1, WXR_EAPI, 500, "SYSTEM_ERROR");
+	is_int(run_refunds(db, &o, &res), 0, "not taken");
+	is_str(action_state(db, "REFUND", "PAC-ORDPAC023"), "sent", "left sent");
+	ok(strncmp(pac_refund(db, "ORDPAC023"), "PROCESSING|500|", 15) == 0,
+	   "the ledger refund stays PROCESSING");
+	is_int(status_of(&res), WXR_EFAIL, "exit 1");
+	sweep_result_release(&res);
+	F->log[0] = '\0';
+	is_int(run_refunds(db, &o, &res), 0, "the next sweep");
+	ok(strstr(F->log, "R:PAC-ORDPAC023") && strstr(F->log, "F:PAC-ORDPAC023") &&
+	           strstr(F->log, "R:PAC-ORDPAC023") < strstr(F->log, "F:PAC-ORDPAC023"),
+	   "queries, then sends it again");
+	is_int(count_in_log("F:PAC-ORDPAC023"), 1, "once");
+	is_str(q1(db, "SELECT state || '|' || attempts FROM actions WHERE"
+	              " target = 'PAC-ORDPAC023'"),
+	       "done|2", "done at the second attempt");
+	is_str(q1(db, "SELECT count(*) FROM ledger_refunds WHERE out_refund_no ="
+	              " 'PAC-ORDPAC023'"),
+	       "1", "one ledger refund");
+	ok(F->got_refund == 500 && strcmp(F->got_txn, txn) == 0, "the same body");
+	is_int(status_of(&res), 0, "exit 0");
+	sweep_result_release(&res);
+
+	/* no stored bill has the payment: the order query gives it */
+	txn = pac_order(db, "ORDPAC024", 700, false);
+	pac_action(db, "ORDPAC024", txn, 700, "intent");
+	is_int(run_refunds(db, &o, &res), 0, "no bill row");
+	is_str(action_state(db, "REFUND", "PAC-ORDPAC024"), "done", "sent");
+	is_str(q1(db, "SELECT state || '|' || paid_at FROM ledger_orders WHERE out_trade_no ="
+	              " 'ORDPAC024'"),
+	       "PAID|2026-11-01T10:05:00+08:00", "paid as the query says");
+	ok(strstr(q1(db, "SELECT detail FROM audit_log WHERE event = 'ledger.order_paid' AND"
+	                 " subject = 'ORDPAC024'"),
+	          "\"source\":\"order query\"") != NULL,
+	   "audited with its source");
+	sweep_result_release(&res);
+
+	/* ... but not another payment than the one reconcile saw */
+	pac_order(db, "ORDPAC025", 700, false);
+	pac_action(db, "ORDPAC025", "4200000001209999999999999999", 700, "intent");
+	F->log[0] = '\0';
+	is_int(run_refunds(db, &o, &res), 0, "another transaction");
+	is_int(count_in_log("F:PAC-ORDPAC025"), 0, "not sent");
+	is_str(action_state(db, "REFUND", "PAC-ORDPAC025"), "failed", "failed");
+	is_str(order_state(db, "ORDPAC025"), "CLOSED", "the ledger order untouched");
+	is_int(status_of(&res), WXR_EATTENTION, "exit 3");
+	sweep_result_release(&res);
+
+	/* params that are not a refund */
+	sql(db, "INSERT INTO actions (mchid, kind, target, state, amount, params, created_at,"
+	        " updated_at) VALUES ('1900000001', 'REFUND', 'PAC-BAD', 'intent', 1,"
+	        " '{\"out_trade_no\":\"ORDPAC001\"}', 'x', 'x')");
+	is_int(run_refunds(db, &o, &res), 0, "bad params");
+	is_str(q1(db, "SELECT state || '|' || result FROM actions WHERE target = 'PAC-BAD'"),
+	       "failed|BAD_PARAMS", "failed");
+	is_int(count_in_log("F:PAC-BAD"), 0, "not sent");
+	sweep_result_release(&res);
+	db_close(db);
+}
+
+static void test_crash_engine_refunds(void)
+{
+	static const char *const points[] = { SWEEP_AT_AFTER_SENT, SWEEP_AT_AFTER_CALL };
+	static const int sent_before[] = { 0, 1 };
+
+	for (int i = 0; i < 2; i++) {
+		struct sweep_opts o;
+		struct sweep_result res;
+		struct db *db;
+		const char *txn;
+		char name[128];
+
+		fake_reset();
+		bill_file_id = 0;
+		db = db_fresh();
+		txn = pac_order(db, "ORDPACX01", 800, true);
+		pac_action(db, "ORDPACX01", txn, 800, "intent");
+		db_close(db);
+		snprintf(name, sizeof(name), "engine refund: killed %s", points[i]);
+		is_int(run_child(true, points[i]), 137, name);
+		db = db_again();
+		is_str(action_state(db, "REFUND", "PAC-ORDPACX01"), "sent",
+		       "the action is left sent");
+		ok(strncmp(pac_refund(db, "ORDPACX01"), "PROCESSING|800|", 15) == 0,
+		   "the ledger refund was written before the call");
+		is_str(order_state(db, "ORDPACX01"), "PAID", "and the order marked paid");
+		is_int(count_in_log("F:PAC-ORDPACX01"), sent_before[i], "refunds sent so far");
+		opts_init(&o);
+		is_int(run_refunds(db, &o, &res), 0, "the next sweep");
+		is_str(action_state(db, "REFUND", "PAC-ORDPACX01"), "done", "settles it: done");
+		is_int(count_in_log("F:PAC-ORDPACX01"), 1, "exactly one refund in all");
+		is_int(F->nrefunds, 1, "WeChat Pay has one");
+		is_str(q1(db, "SELECT count(*) FROM ledger_refunds"), "1", "the ledger one");
+		is_int(status_of(&res), 0, "exit 0");
+		sweep_result_release(&res);
+		db_close(db);
+	}
+}
+
 int main(void)
 {
 	F = mmap(NULL, sizeof(*F), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1229,6 +1639,8 @@ int main(void)
 	test_crash_orders();
 	test_crash_refunds();
 	test_refunds();
+	test_engine_refunds();
+	test_crash_engine_refunds();
 	{
 		char p[80];
 
