@@ -52,7 +52,7 @@ clean_run_completes() {
 	sim_admin DELETE /_sim/faults >/dev/null &&
 	nightly >clean.out 2>clean.err; rc=$?
 	if [ $rc != 0 ]; then cat clean.out clean.err; return 1; fi
-	test "$(db "SELECT group_concat(state) FROM (SELECT state FROM ledger_orders ORDER BY out_trade_no)")" = "PAID,CLOSED,CLOSED" &&
+	test "$(db "SELECT group_concat(state) FROM (SELECT state FROM ledger_orders ORDER BY out_trade_no)")" = "PARTIAL_REFUNDED,CLOSED,CLOSED" &&
 	test "$(db "SELECT state FROM ledger_refunds")" = SUCCESS &&
 	test "$(db "SELECT count(*) FROM bill_files WHERE bill_date = \"$D\" AND status = \"ok\"")" = 2 &&
 	test "$(db "SELECT count(*) FROM discrepancies WHERE status = \"open\"")" = 0 &&
