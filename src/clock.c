@@ -90,7 +90,7 @@ static bool parse_hms(const char *s, int *h, int *mi, int *se)
 	if (!digits(s, 2, h) || s[2] != ':' || !digits(s + 3, 2, mi) || s[5] != ':' ||
 	    !digits(s + 6, 2, se))
 		return false;
-	return *h < 24 && *mi < 60 && *se < 61;
+	return *h < 24 && *mi < 60 && *se < 60; /* no leap seconds: Unix time has none */
 }
 
 bool date_is_valid(const char *s)
