@@ -7,7 +7,7 @@
  *
  * The first byte of the input picks the mode (the rest of the first line is
  * ignored); then come lines ("\n"), an empty header line meaning an absent
- * header:
+ * header (headers are C strings: a NUL ends one early):
  *
  *   N (and any other byte)  TS NONCE SIGNATURE SERIAL SIGNATURE-TYPE then the
  *        body (the rest, any bytes): wxpay_notify_parse() and wxpay_verify()
@@ -199,7 +199,7 @@ static void mode_n(const uint8_t *data, size_t size)
 	rv = wxpay_verify(w, "response", l[0], l[1], l[2], l[3], l[4], body, body_len, NULL,
 	                  &err);
 	same = streq(l[0], v11_ts) && streq(l[1], v11_nonce) && streq(l[2], v11_sig) &&
-	       names_v11_key(l[3]) && (!l[4] || streq(l[4], SCHEME)) &&
+	       names_v11_key(l[3]) && (!l[4] || !*l[4] || streq(l[4], SCHEME)) &&
 	       body_len == v11_body_len && memcmp(body, v11_body, body_len) == 0;
 	FUZZ_ASSERT(rv < 0 || same, "a tampered response verified (serial '%s')", l[3]);
 	FUZZ_ASSERT(!same || (rv == 0 && r == 0), "the V11 seed was refused: %s", err.msg);
