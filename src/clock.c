@@ -119,6 +119,9 @@ int date_add_days(const char *date, int n, char out[CLOCK_DATE_LEN], struct wxr_
 	if (strlen(date) != 10 || !parse_ymd(date, &y, &m, &d))
 		return err_set(err, WXR_EUSAGE, "bad date '%s' (want YYYY-MM-DD)", date);
 	civil_from_days(days_from_civil(y, (unsigned)m, (unsigned)d) + n, &yy, &mm, &dd);
+	if (yy > 9999) /* would not fit YYYY-MM-DD (and was cut short) */
+		return err_set(err, WXR_EUSAGE, "date '%s' plus %d days is after 9999-12-31", date,
+			       n);
 	snprintf(out, CLOCK_DATE_LEN, "%04lld-%02u-%02u", (long long)yy, mm, dd);
 	return 0;
 }

@@ -39,7 +39,7 @@ void time_date(int64_t ts, int offset_s, char out[CLOCK_DATE_LEN]);
 
 /* Validates "YYYY-MM-DD"; returns the Unix time of its 00:00 at offset_s. */
 int date_parse(const char *s, int offset_s, int64_t *out_start_ts, struct wxr_err *err);
-/* out = date + n days (date must be valid). */
+/* out = date + n days (date must be valid); an error past 9999-12-31. */
 int date_add_days(const char *date, int n, char out[CLOCK_DATE_LEN], struct wxr_err *err);
 bool date_is_valid(const char *s);
 
