@@ -106,7 +106,7 @@ FUZZ_NAMES    = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fu
 FUZZ_REPLAYS  = $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay-%.t)
 FUZZ_COMMON   = $(BUILD)/tests/fuzz/fuzzutil.o
 FUZZ_TARGETS ?= $(FUZZ_NAMES)
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= $(or $(FUZZ_TIME),60)
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_CC      ?= clang
 FUZZ_FLAGS    = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -114,7 +114,6 @@ FUZZ_OPTS    ?= -timeout=10 -print_final_stats=1
 # -max_len per target (bytes); 4096 otherwise.
 FUZZ_MAXLEN_billparse = 16384
 FUZZ_MAXLEN_ledger    = 8192
-FUZZ_MAXLEN_verify    = 4096
 FUZZ_MAXLEN_money     = 64
 FUZZ_MAXLEN_time      = 64
 
