@@ -39,7 +39,8 @@ SIM = $(BUILD)/wxrecon-sim
 PROVE ?= prove
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps test unit asan valgrind clean demo bench keys help check-tests
+.PHONY: all deps test unit asan valgrind clean demo bench keys help check-tests \
+	fuzz fuzz-build fuzz-smoke fuzz-merge
 
 all: $(BIN) $(SIM) $(UNIT_BINS)
 
@@ -49,6 +50,9 @@ help:
 	@echo "make test       install what is missing, build, run every test under prove"
 	@echo "make asan       the same tests built with AddressSanitizer + UBSan (build-asan/)"
 	@echo "make valgrind   the tests under valgrind memcheck (build-vg/)"
+	@echo "make fuzz       libFuzzer targets (clang) in build-fuzz/, FUZZ_SECONDS=60 each"
+	@echo "make fuzz-smoke each fuzz target for FUZZ_SMOKE_SECONDS=5 (CI)"
+	@echo "make fuzz-merge add new coverage from build-fuzz/corpus/ to fixtures/corpus/"
 	@echo "make demo       run the nightly job against the simulator and print the report"
 	@echo "make bench      benchmarks with same-run baselines -> bench/RESULTS.md (a few minutes)"
 	@echo "make clean      remove build directories"
@@ -94,8 +98,68 @@ $(BUILD)/gen/schema_sql.c: $(SCHEMA) scripts/embed-schema.sh
 $(BUILD)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
+# ---- fuzzing (STYLE 3.7): tests/fuzz/fuzz-<t>.c are libFuzzer targets. Each is also linked
+# with replay.c into $(BUILD)/tests/fuzz/replay-<t>.t, which replays fixtures/corpus/<t>/
+# in make test and make asan. make fuzz builds them with clang in build-fuzz/ and fuzzes each
+# for FUZZ_SECONDS; new inputs go to build-fuzz/corpus/<t>/ (not in git) until make fuzz-merge
+# adds those that reach new code to fixtures/corpus/<t>/. Crashes: build-fuzz/artifacts/.
+FUZZ_NAMES    = $(sort $(patsubst tests/fuzz/fuzz-%.c,%,$(wildcard tests/fuzz/fuzz-*.c)))
+FUZZ_REPLAYS  = $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay-%.t)
+FUZZ_COMMON   = $(BUILD)/tests/fuzz/fuzzutil.o
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_SECONDS ?= $(or $(FUZZ_TIME),60)
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_CC      ?= clang
+FUZZ_FLAGS    = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OPTS    ?= -timeout=10 -print_final_stats=1
+# -max_len per target (bytes); 4096 otherwise.
+FUZZ_MAXLEN_billparse = 16384
+FUZZ_MAXLEN_ledger    = 8192
+FUZZ_MAXLEN_money     = 64
+FUZZ_MAXLEN_time      = 64
+
+all: $(FUZZ_REPLAYS)
+
+# Keep the objects of the targets (make would delete them as intermediate files).
+.SECONDARY: $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz-%.o) $(BUILD)/tests/fuzz/replay.o $(FUZZ_COMMON)
+
+$(BUILD)/tests/fuzz/replay-%.t: $(BUILD)/tests/fuzz/fuzz-%.o $(BUILD)/tests/fuzz/replay.o $(FUZZ_COMMON) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKGLIBS)
+
+$(BUILD)/fuzz-%: $(BUILD)/tests/fuzz/fuzz-%.o $(FUZZ_COMMON) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(PKGLIBS)
+
+fuzz-build:
+	@sh scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) WERROR= \
+		OPT="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Wno-unknown-warning-option" \
+		EXTRA_LDFLAGS="$(FUZZ_FLAGS)" \
+		$(FUZZ_TARGETS:%=build-fuzz/fuzz-%)
+
+fuzz-run-%:
+	@mkdir -p build-fuzz/corpus/$* build-fuzz/artifacts
+	@echo "fuzz: $* for $(FUZZ_SECONDS) s"
+	nice build-fuzz/fuzz-$* -max_total_time=$(FUZZ_SECONDS) -max_len=$(or $(FUZZ_MAXLEN_$*),4096) \
+		-artifact_prefix=build-fuzz/artifacts/$*- $(FUZZ_OPTS) build-fuzz/corpus/$* fixtures/corpus/$*
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		$(MAKE) --no-print-directory fuzz-run-$$t || exit 1; done
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+fuzz-merge: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		$(MAKE) --no-print-directory fuzz-merge-$$t || exit 1; done
+	@git status --short fixtures/corpus
+
+fuzz-merge-%:
+	@mkdir -p build-fuzz/corpus/$*
+	build-fuzz/fuzz-$* -merge=1 -max_len=$(or $(FUZZ_MAXLEN_$*),4096) fixtures/corpus/$* build-fuzz/corpus/$*
+
 # The test list: C unit tests and shell integration tests. An empty list fails.
-TESTS = $(UNIT_BINS) $(sort $(wildcard tests/cli/t[0-9]*.sh))
+TESTS = $(UNIT_BINS) $(sort $(wildcard tests/cli/t[0-9]*.sh)) $(FUZZ_REPLAYS)
 
 check-tests:
 	@if [ -z "$(strip $(TESTS))" ]; then echo "make: no tests found" >&2; exit 1; fi
@@ -114,7 +178,8 @@ asan: deps
 		EXTRA_LDFLAGS="-fsanitize=address,undefined" all
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	WXRECON_BUILD=$(abspath build-asan) $(PROVE) -j$(JOBS) --timer $(subst $(BUILD)/,build-asan/,$(UNIT_BINS)) $(sort $(wildcard tests/cli/t[0-9]*.sh))
+	WXRECON_BUILD=$(abspath build-asan) $(PROVE) -j$(JOBS) --timer $(subst $(BUILD)/,build-asan/,$(UNIT_BINS)) $(sort $(wildcard tests/cli/t[0-9]*.sh)) \
+		$(subst $(BUILD)/,build-asan/,$(FUZZ_REPLAYS))
 
 valgrind: deps
 	@$(MAKE) --no-print-directory BUILD=build-vg OPT="-O0 -g" all

@@ -1,6 +1,7 @@
 #!/bin/sh
 # deps.sh - checks the build dependencies of wxrecon; as root, installs the
 # missing Debian packages, otherwise prints the apt-get line and fails.
+# "deps.sh fuzz" checks only what make fuzz needs (clang and libFuzzer).
 set -u
 
 missing=""
@@ -14,27 +15,40 @@ need_cmd() { # command, Debian package
 	command -v "$1" >/dev/null 2>&1 || missing="$missing $2"
 }
 
-need_cmd pkg-config pkg-config
-need_cmd cc gcc
-need_cmd make make
-need_cmd prove perl
-need_pc libcurl libcurl4-openssl-dev
-need_pc openssl libssl-dev
-need_pc zlib zlib1g-dev
-need_pc sqlite3 libsqlite3-dev
-need_pc jansson libjansson-dev
-need_pc libmicrohttpd libmicrohttpd-dev
-# libcsv ships no .pc file: look for its header and library.
-have_libcsv=no
-for f in /usr/lib/*/libcsv.so /usr/lib/libcsv.so /usr/local/lib/libcsv.so; do
-	[ -e "$f" ] && have_libcsv=yes
-done
-if [ ! -e /usr/include/csv.h ] || [ $have_libcsv = no ]; then
-	missing="$missing libcsv-dev"
+if [ "${1:-}" = fuzz ]; then
+	# Only for make fuzz / fuzz-smoke / fuzz-merge: clang with its libFuzzer runtime.
+	need_cmd clang clang
+	ver=14
+	if command -v clang >/dev/null 2>&1; then
+		ver=$(clang -dumpversion 2>/dev/null | cut -d. -f1)
+		rt=$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a" 2>/dev/null)
+		[ -e "$rt" ] || missing="$missing libclang-rt-$ver-dev"
+	else
+		missing="$missing libclang-rt-$ver-dev"
+	fi
+else
+	need_cmd pkg-config pkg-config
+	need_cmd cc gcc
+	need_cmd make make
+	need_cmd prove perl
+	need_pc libcurl libcurl4-openssl-dev
+	need_pc openssl libssl-dev
+	need_pc zlib zlib1g-dev
+	need_pc sqlite3 libsqlite3-dev
+	need_pc jansson libjansson-dev
+	need_pc libmicrohttpd libmicrohttpd-dev
+	# libcsv ships no .pc file: look for its header and library.
+	have_libcsv=no
+	for f in /usr/lib/*/libcsv.so /usr/lib/libcsv.so /usr/local/lib/libcsv.so; do
+		[ -e "$f" ] && have_libcsv=yes
+	done
+	if [ ! -e /usr/include/csv.h ] || [ $have_libcsv = no ]; then
+		missing="$missing libcsv-dev"
+	fi
+	need_cmd sqlite3 sqlite3
+	need_cmd gzip gzip
+	need_cmd curl curl
 fi
-need_cmd sqlite3 sqlite3
-need_cmd gzip gzip
-need_cmd curl curl
 
 [ -z "$missing" ] && exit 0
 

@@ -90,7 +90,7 @@ static bool parse_hms(const char *s, int *h, int *mi, int *se)
 	if (!digits(s, 2, h) || s[2] != ':' || !digits(s + 3, 2, mi) || s[5] != ':' ||
 	    !digits(s + 6, 2, se))
 		return false;
-	return *h < 24 && *mi < 60 && *se < 61;
+	return *h < 24 && *mi < 60 && *se < 60; /* no leap seconds: Unix time has none */
 }
 
 bool date_is_valid(const char *s)
@@ -119,6 +119,9 @@ int date_add_days(const char *date, int n, char out[CLOCK_DATE_LEN], struct wxr_
 	if (strlen(date) != 10 || !parse_ymd(date, &y, &m, &d))
 		return err_set(err, WXR_EUSAGE, "bad date '%s' (want YYYY-MM-DD)", date);
 	civil_from_days(days_from_civil(y, (unsigned)m, (unsigned)d) + n, &yy, &mm, &dd);
+	if (yy > 9999) /* would not fit YYYY-MM-DD (and was cut short) */
+		return err_set(err, WXR_EUSAGE, "date '%s' plus %d days is after 9999-12-31", date,
+			       n);
 	snprintf(out, CLOCK_DATE_LEN, "%04lld-%02u-%02u", (long long)yy, mm, dd);
 	return 0;
 }

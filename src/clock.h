@@ -27,7 +27,8 @@ int64_t clock_real_now(void);
 int tz_offset(const char *name, int *out_offset_s, struct wxr_err *err);
 
 /* Parses RFC 3339 / ISO 8601 with offset ("2026-11-02T10:30:00+08:00", "Z",
- * optional fraction which is dropped). */
+ * optional fraction which is dropped). Seconds are 00-59: a leap second
+ * (":60") is refused, as Unix time has none. */
 int time_parse_rfc3339(const char *s, int64_t *out_ts, struct wxr_err *err);
 /* Parses "YYYY-MM-DD HH:MM:SS" taken to be at offset_s. */
 int time_parse_local(const char *s, int offset_s, int64_t *out_ts, struct wxr_err *err);
@@ -38,7 +39,7 @@ void time_date(int64_t ts, int offset_s, char out[CLOCK_DATE_LEN]);
 
 /* Validates "YYYY-MM-DD"; returns the Unix time of its 00:00 at offset_s. */
 int date_parse(const char *s, int offset_s, int64_t *out_start_ts, struct wxr_err *err);
-/* out = date + n days (date must be valid). */
+/* out = date + n days (date must be valid); an error past 9999-12-31. */
 int date_add_days(const char *date, int n, char out[CLOCK_DATE_LEN], struct wxr_err *err);
 bool date_is_valid(const char *s);
 

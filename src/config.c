@@ -210,6 +210,12 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 		set_str(FIELD(cfg, k->off, char *), *v ? v : NULL);
 		return 0;
 	case K_PATH:
+		if (!*v && (k->off == offsetof(struct config, db_path) ||
+			    k->off == offsetof(struct config, jobs_dir) ||
+			    k->off == offsetof(struct config, reports_dir)))
+			return err_set(err, WXR_ECONFIG,
+				       "%s: bad value for '%s.%s': empty (this path cannot be unset)",
+				       where, k->section, k->name);
 		if (!*v) {
 			set_str(FIELD(cfg, k->off, char *), NULL);
 			return 0;
@@ -342,8 +348,10 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%d", path, lineno);
 		if (lineno == 1 && (unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
-		    (unsigned char)line[2] == 0xBF)
-			memmove(line, line + 3, strlen(line + 3) + 1);
+		    (unsigned char)line[2] == 0xBF) {
+			memmove(line, line + 3, (size_t)n - 3 + 1);
+			n -= 3; /* else the NUL check below takes every BOM for a NUL byte */
+		}
 		if (strlen(line) != (size_t)n) {
 			r = err_set(err, WXR_ECONFIG, "%s: NUL byte in config", where);
 			goto out;

@@ -132,10 +132,13 @@ static int set_key(struct job *job, const char *section, const char *k, char *v,
 			char *n;
 
 			if (strcmp(f, "html") != 0 && strcmp(f, "csv") != 0 && strcmp(f, "json") != 0) {
+				/* f points into copy: format the message before freeing it */
+				int r = err_set(err, WXR_ECONFIG,
+						"%s: bad format '%s' (want html, csv or json)", where, f);
+
 				free(copy);
 				free(out);
-				return err_set(err, WXR_ECONFIG,
-					       "%s: bad format '%s' (want html, csv or json)", where, f);
+				return r;
 			}
 			n = xasprintf("%s%s%s", out, *out ? "," : "", f);
 			free(out);

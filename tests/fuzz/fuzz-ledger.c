@@ -1,0 +1,125 @@
+/*
+ * fuzz-ledger.c - the ledger CSV import (db_ledger.h) on arbitrary bytes,
+ * through fmemopen() into an in-memory SQLite database migrated once; the
+ * database is restored from a snapshot (sqlite3_serialize / deserialize)
+ * before each input, so every run starts from the same empty ledger.
+ *
+ * The input is imported as orders, then as refunds, then as orders again.
+ * Oracles:
+ *   - an error is WXR_EDATA naming "fuzz.csv" (a row that passes validation
+ *     but breaks a CHECK of the schema would be WXR_EDB: a validation gap),
+ *     and nothing of that import is kept (no row, no audit entry);
+ *   - a success counts rows = inserted + updated + unchanged, the table holds
+ *     `inserted` rows, one audit entry is added for the import;
+ *   - importing the same orders again inserts nothing.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "db_ledger.h"
+#include "fuzzutil.h"
+
+#define NAME  "fuzz.csv"
+#define MCHID "1900000001"
+
+static struct db *db;
+static unsigned char *snapshot;
+static sqlite3_int64 snapshot_len;
+
+static void setup(void)
+{
+	struct wxr_err err = WXR_ERR_INIT;
+	unsigned char *p;
+
+	FUZZ_ASSERT(db_open(":memory:", &db, &err) == 0, "db_open: %s", err.msg);
+	FUZZ_ASSERT(db_migrate(db, NULL, &err) == 0, "db_migrate: %s", err.msg);
+	p = sqlite3_serialize(db->h, "main", &snapshot_len, 0);
+	FUZZ_ASSERT(p != NULL, "sqlite3_serialize failed");
+	snapshot = malloc((size_t)snapshot_len);
+	if (!snapshot)
+		abort();
+	memcpy(snapshot, p, (size_t)snapshot_len);
+	sqlite3_free(p);
+}
+
+static void restore(void)
+{
+	unsigned char *p = sqlite3_malloc64((sqlite3_uint64)snapshot_len);
+	int r;
+
+	if (!p)
+		abort();
+	memcpy(p, snapshot, (size_t)snapshot_len);
+	r = sqlite3_deserialize(db->h, "main", p, snapshot_len, snapshot_len,
+	                        SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
+	FUZZ_ASSERT(r == SQLITE_OK, "sqlite3_deserialize: %d", r);
+	db->tx_depth = 0;
+}
+
+static long count(const char *table)
+{
+	char sql[128];
+	sqlite3_stmt *st = NULL;
+	long n;
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
+	FUZZ_ASSERT(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) == SQLITE_OK, "prepare %s", sql);
+	FUZZ_ASSERT(sqlite3_step(st) == SQLITE_ROW, "step %s", sql);
+	n = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* Imports; returns the result code and fills *res on success. */
+static int import(const uint8_t *data, size_t size, enum ledger_kind kind,
+                  struct ledger_import_result *res)
+{
+	const char *table = kind == LEDGER_ORDERS ? "ledger_orders" : "ledger_refunds";
+	struct wxr_err err = WXR_ERR_INIT;
+	long rows_before = count(table), audit_before = count("audit_log");
+	FILE *in = fmemopen((void *)(uintptr_t)data, size, "r");
+	int r;
+
+	FUZZ_ASSERT(in != NULL, "fmemopen");
+	memset(res, 0, sizeof(*res));
+	r = ledger_import(db, in, NAME, kind, MCHID, 8 * 3600, 0, res, &err);
+	fclose(in);
+	FUZZ_ASSERT(db->tx_depth == 0, "transaction left open (depth %d)", db->tx_depth);
+	if (r < 0) {
+		FUZZ_ASSERT(r == WXR_EDATA, "error %d: %s", r, err.msg);
+		FUZZ_ASSERT(strncmp(err.msg, NAME ":", strlen(NAME ":")) == 0,
+		            "message '%s' does not name the file", err.msg);
+		FUZZ_ASSERT(count(table) == rows_before && count("audit_log") == audit_before,
+		            "a failed import kept something");
+		return r;
+	}
+	FUZZ_ASSERT(res->rows == res->inserted + res->updated + res->unchanged,
+	            "rows %ld != %ld + %ld + %ld", res->rows, res->inserted, res->updated,
+	            res->unchanged);
+	FUZZ_ASSERT(count(table) == rows_before + res->inserted, "table has %ld rows, want %ld",
+	            count(table), rows_before + res->inserted);
+	FUZZ_ASSERT(count("audit_log") > audit_before, "the import was not audited");
+	return r;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ledger_import_result first, refunds, again;
+
+	if (size == 0 || size > 65536)
+		return 0;
+	if (!db)
+		setup();
+	restore();
+	if (import(data, size, LEDGER_ORDERS, &first) == 0) {
+		FUZZ_ASSERT(import(data, size, LEDGER_ORDERS, &again) == 0, "second import failed");
+		FUZZ_ASSERT(again.rows == first.rows && again.inserted == 0,
+		            "second import: rows %ld (first %ld), inserted %ld", again.rows,
+		            first.rows, again.inserted);
+	}
+	import(data, size, LEDGER_REFUNDS, &refunds);
+	return 0;
+}
