@@ -263,7 +263,8 @@ static void parse(const uint8_t *data, size_t size, size_t max_line, unsigned ch
 		struct wxr_err e2 = WXR_ERR_INIT;
 
 		FUZZ_ASSERT(billparse_feed(p, "x", 1, &e2) < 0, "feed after an error succeeded");
-		FUZZ_ASSERT(billparse_finish(p, &o->res, &e2) < 0, "finish after an error succeeded");
+		FUZZ_ASSERT(billparse_finish(p, &o->res, &e2) < 0,
+		            "finish after an error succeeded");
 		memset(&o->res, 0, sizeof(o->res));
 	}
 	o->rc = r;
@@ -277,17 +278,28 @@ static void parse(const uint8_t *data, size_t size, size_t max_line, unsigned ch
 static int64_t total(const struct bill_totals *t, unsigned bit)
 {
 	switch (bit) {
-	case BILL_T_COUNT: return t->count;
-	case BILL_T_SETTLEMENT: return t->settlement;
-	case BILL_T_REFUND: return t->refund;
-	case BILL_T_RECHARGE_REFUND: return t->recharge_refund;
-	case BILL_T_FEE: return t->fee;
-	case BILL_T_ORDER: return t->order;
-	case BILL_T_REFUND_APPLY: return t->refund_apply;
-	case BILL_T_INCOME_COUNT: return t->income_count;
-	case BILL_T_INCOME: return t->income;
-	case BILL_T_EXPENSE_COUNT: return t->expense_count;
-	case BILL_T_EXPENSE: return t->expense;
+	case BILL_T_COUNT:
+		return t->count;
+	case BILL_T_SETTLEMENT:
+		return t->settlement;
+	case BILL_T_REFUND:
+		return t->refund;
+	case BILL_T_RECHARGE_REFUND:
+		return t->recharge_refund;
+	case BILL_T_FEE:
+		return t->fee;
+	case BILL_T_ORDER:
+		return t->order;
+	case BILL_T_REFUND_APPLY:
+		return t->refund_apply;
+	case BILL_T_INCOME_COUNT:
+		return t->income_count;
+	case BILL_T_INCOME:
+		return t->income;
+	case BILL_T_EXPENSE_COUNT:
+		return t->expense_count;
+	case BILL_T_EXPENSE:
+		return t->expense;
 	}
 	abort();
 }
@@ -314,7 +326,8 @@ static void check_result(const struct outcome *o)
 		            "sum of bit %#x: parser %lld, rows %lld", bit,
 		            (long long)total(&res->sums, bit), (long long)total(&o->run.sums, bit));
 		if (!(res->summary.present & bit)) {
-			FUZZ_ASSERT(!(res->mismatch & bit), "mismatch on absent summary bit %#x", bit);
+			FUZZ_ASSERT(!(res->mismatch & bit), "mismatch on absent summary bit %#x",
+			            bit);
 			continue;
 		}
 		if (bit == BILL_T_FEE && res->fee_total_2dp)

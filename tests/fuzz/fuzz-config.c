@@ -38,19 +38,20 @@ static void load(const void *data, size_t size, struct outcome *o)
 	o->rc = config_load(&cfg, path, &err);
 	if (o->rc < 0) {
 		FUZZ_ASSERT(o->rc == WXR_ECONFIG, "error code %d", o->rc);
-		FUZZ_ASSERT(strncmp(err.msg, path, strlen(path)) == 0, "message '%s' lacks the path",
-		            err.msg);
+		FUZZ_ASSERT(strncmp(err.msg, path, strlen(path)) == 0,
+		            "message '%s' lacks the path", err.msg);
 		snprintf(o->msg, sizeof(o->msg), "%s", err.msg);
 	} else {
 		FUZZ_ASSERT(o->rc == 0, "config_load returned %d", o->rc);
-		FUZZ_ASSERT(cfg.base_url && cfg.db_path && cfg.abnormal_refund_type && cfg.timezone &&
-		                    cfg.jobs_dir && cfg.reports_dir,
+		FUZZ_ASSERT(cfg.base_url && cfg.db_path && cfg.abnormal_refund_type &&
+		                    cfg.timezone && cfg.jobs_dir && cfg.reports_dir,
 		            "a key without an off switch was unset");
 		FUZZ_ASSERT(cfg.timeout_s >= 1 && cfg.timeout_s <= 600, "timeout_s %ld",
 		            cfg.timeout_s);
 		FUZZ_ASSERT(cfg.retries >= 0 && cfg.retries <= 10, "retries %d", cfg.retries);
 		FUZZ_ASSERT(cfg.retry_base_ms >= 1 && cfg.retry_base_ms <= 60000, "retry_base_ms");
-		FUZZ_ASSERT(cfg.close_after_s >= 0 && cfg.missing_after_s >= 0, "negative duration");
+		FUZZ_ASSERT(cfg.close_after_s >= 0 && cfg.missing_after_s >= 0,
+		            "negative duration");
 		FUZZ_ASSERT(cfg.release_time_s >= 0 && cfg.release_time_s < 86400,
 		            "release_time_s %d", cfg.release_time_s);
 		FUZZ_ASSERT(cfg.tz_offset_s > -86400 && cfg.tz_offset_s < 86400, "tz_offset_s %d",

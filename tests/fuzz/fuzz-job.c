@@ -72,8 +72,8 @@ static void load(const void *data, size_t size, struct outcome *o)
 	o->rc = job_load(&job, NULL, path, &err);
 	if (o->rc < 0) {
 		FUZZ_ASSERT(o->rc == WXR_ECONFIG, "error code %d: %s", o->rc, err.msg);
-		FUZZ_ASSERT(strncmp(err.msg, path, strlen(path)) == 0, "message '%s' lacks the path",
-		            err.msg);
+		FUZZ_ASSERT(strncmp(err.msg, path, strlen(path)) == 0,
+		            "message '%s' lacks the path", err.msg);
 		FUZZ_ASSERT(!job.name && !job.path && !job.description && job.nsteps == 0,
 		            "a failed load left data in the job");
 		snprintf(o->msg, sizeof(o->msg), "%s", err.msg);

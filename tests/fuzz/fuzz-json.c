@@ -32,15 +32,17 @@ static void transaction(const char *json, size_t len)
 	if (r < 0) {
 		FUZZ_ASSERT(r == WXR_EDATA && err.msg[0], "error %d '%s'", r, err.msg);
 		for (size_t i = 0; i < sizeof(t); i++)
-			FUZZ_ASSERT(((unsigned char *)&t)[i] == 0x5a, "a failed parse wrote the result");
+			FUZZ_ASSERT(((unsigned char *)&t)[i] == 0x5a,
+			            "a failed parse wrote the result");
 		return;
 	}
 	{
-		char *const s[] = { t.appid,       t.mchid,        t.out_trade_no,
-			            t.transaction_id, t.trade_type, t.trade_state,
-			            t.trade_state_desc, t.bank_type, t.attach,
-			            t.success_time, t.payer_openid, t.currency,
-			            t.payer_currency };
+		char *const s[] = {
+			t.appid,         t.mchid,        t.out_trade_no,     t.transaction_id,
+			t.trade_type,    t.trade_state,  t.trade_state_desc, t.bank_type,
+			t.attach,        t.success_time, t.payer_openid,     t.currency,
+			t.payer_currency
+		};
 
 		check_strings(s, sizeof(s) / sizeof(s[0]), "transaction");
 	}
@@ -65,14 +67,22 @@ static void refund(const char *json, size_t len)
 	if (r < 0) {
 		FUZZ_ASSERT(r == WXR_EDATA && err.msg[0], "error %d '%s'", r, err.msg);
 		for (size_t i = 0; i < sizeof(f); i++)
-			FUZZ_ASSERT(((unsigned char *)&f)[i] == 0x5a, "a failed parse wrote the result");
+			FUZZ_ASSERT(((unsigned char *)&f)[i] == 0x5a,
+			            "a failed parse wrote the result");
 		return;
 	}
 	{
-		char *const s[] = { f.refund_id,   f.out_refund_no, f.transaction_id,
-			            f.out_trade_no, f.status,     f.channel,
-			            f.user_received_account, f.funds_account, f.create_time,
-			            f.success_time, f.currency };
+		char *const s[] = { f.refund_id,
+			            f.out_refund_no,
+			            f.transaction_id,
+			            f.out_trade_no,
+			            f.status,
+			            f.channel,
+			            f.user_received_account,
+			            f.funds_account,
+			            f.create_time,
+			            f.success_time,
+			            f.currency };
 
 		check_strings(s, sizeof(s) / sizeof(s[0]), "refund");
 	}

@@ -139,8 +139,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char small[8];
 			int rs = money_format(v, scale, small, sizeof(small));
 
-			FUZZ_ASSERT(rs == WXR_ETOOBIG ? small[0] == '\0' && (size_t)len >= sizeof(small)
-			                              : rs == len && strcmp(small, got) == 0,
+			FUZZ_ASSERT(rs == WXR_ETOOBIG
+			                    ? small[0] == '\0' && (size_t)len >= sizeof(small)
+			                    : rs == len && strcmp(small, got) == 0,
 			            "money_format into 8 bytes: %d '%s'", rs, small);
 		}
 		if (scale == MONEY_SCALE_FEE) {
@@ -148,7 +149,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* fee - fen * 1000 in [-500, 500), or (-500, 500] below zero */
 			__extension__ __int128 diff = (__int128)v - (__int128)fen * 1000;
 
-			FUZZ_ASSERT(v >= 0 ? diff >= -500 && diff < 500 : diff > -500 && diff <= 500,
+			FUZZ_ASSERT(v >= 0 ? diff >= -500 && diff < 500
+			                   : diff > -500 && diff <= 500,
 			            "money_fee_to_fen(%lld) = %lld", (long long)v, (long long)fen);
 		}
 		if (scale == 0) {
@@ -156,7 +158,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			int rc = money_parse_count(s, &c, NULL);
 
 			if (slen == size)
-				FUZZ_ASSERT((rc == 0) == (v >= 0 && s[0] != '-') && (rc < 0 || c == v),
+				FUZZ_ASSERT((rc == 0) == (v >= 0 && s[0] != '-') &&
+				                    (rc < 0 || c == v),
 				            "money_parse_count('%s') = %d", s, rc);
 		}
 	}

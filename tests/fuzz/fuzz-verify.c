@@ -196,8 +196,7 @@ static void mode_n(const uint8_t *data, size_t size)
 		memset(&n, 0, sizeof(n));
 		r = wxpay_notify_parse(w, &h, body, body_len, &n, &err);
 	}
-	rv = wxpay_verify(w, "response", l[0], l[1], l[2], l[3], l[4], body, body_len, NULL,
-	                  &err);
+	rv = wxpay_verify(w, "response", l[0], l[1], l[2], l[3], l[4], body, body_len, NULL, &err);
 	same = streq(l[0], v11_ts) && streq(l[1], v11_nonce) && streq(l[2], v11_sig) &&
 	       names_v11_key(l[3]) && (!l[4] || !*l[4] || streq(l[4], SCHEME)) &&
 	       body_len == v11_body_len && memcmp(body, v11_body, body_len) == 0;

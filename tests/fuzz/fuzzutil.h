@@ -22,14 +22,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
  * An oracle failed: prints the message and aborts, which libFuzzer reports
  * as a crash (with the input saved) and prove as a failed test.
  */
-#define FUZZ_ASSERT(cond, ...)                                                    \
-	do {                                                                      \
-		if (!(cond))                                                      \
-			fuzz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);        \
+#define FUZZ_ASSERT(cond, ...)                                             \
+	do {                                                               \
+		if (!(cond))                                               \
+			fuzz_fail(__FILE__, __LINE__, #cond, __VA_ARGS__); \
 	} while (0)
 
 void fuzz_fail(const char *file, int line, const char *cond, const char *fmt, ...)
-	__attribute__((noreturn, format(printf, 4, 5)));
+        __attribute__((noreturn, format(printf, 4, 5)));
 
 /*
  * Path of a file under fixtures/ (e.g. "vectors/go/test_private_key.pem"):

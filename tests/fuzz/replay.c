@@ -1,9 +1,10 @@
 /*
  * replay.c - runs a fuzz target without libFuzzer: every file of its corpus
  * (fixtures/corpus/<target>/, the target named by the binary's name
- * replay-<target>.t; or the files and directories named on the command line) goes once through LLVMFuzzerTestOneInput(), one TAP test per
- * file. Built with the normal compiler as build/tests/fuzz/replay-<target>.t
- * so that make test and make asan replay every seed and every past crash.
+ * replay-<target>.t; or the files and directories named on the command
+ * line) goes once through LLVMFuzzerTestOneInput(), one TAP test per file. Built with the normal
+ * compiler as build/tests/fuzz/replay-<target>.t so that make test and make asan replay every seed
+ * and every past crash.
  *
  * A file that makes the target crash or trip an oracle aborts the binary
  * after "# replaying <file>", which prove reports as a failure.
