@@ -38,6 +38,8 @@ SIM = $(BUILD)/wxrecon-sim
 
 PROVE ?= prove
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
+# valgrind slows every process tenfold: one test at a time keeps the timing tests honest
+VG_JOBS ?= 1
 
 .PHONY: all deps test unit asan valgrind clean demo bench keys help check-tests \
 	fuzz fuzz-build fuzz-smoke fuzz-merge
@@ -181,7 +183,7 @@ asan: deps
 
 valgrind: deps
 	@$(MAKE) --no-print-directory BUILD=build-vg OPT="-O0 -g" all
-	WXRECON_VALGRIND=1 WXRECON_BUILD=$(abspath build-vg) $(PROVE) -j$(JOBS) --timer \
+	WXRECON_VALGRIND=1 WXRECON_BUILD=$(abspath build-vg) $(PROVE) -j$(VG_JOBS) --timer \
 		--exec 'sh scripts/vg-exec.sh' $(subst $(BUILD)/,build-vg/,$(UNIT_BINS)) $(sort $(wildcard tests/cli/t[0-9]*.sh))
 
 keys:
