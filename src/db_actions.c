@@ -526,33 +526,49 @@ out:
 	return r;
 }
 
-int actions_order_get(struct db *db, const char *mchid, const char *out_trade_no,
-                      struct sweep_order *out, bool *out_found, struct wxr_err *err)
+/*
+ * Reads at most one row of `sql` (two text parameters) through read into out;
+ * *out_found says whether there was one.
+ */
+static int get_one(struct db *db, const char *sql, const char *a, const char *b,
+                   void (*read)(sqlite3_stmt *, void *), void *out, bool *out_found,
+                   const char *what, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(db,
-	               "SELECT " ORDER_COLS " FROM ledger_orders WHERE mchid = ?"
-	               " AND out_trade_no = ?",
-	               &st, err);
+	r = db_prepare(db, sql, &st, err);
 	if (r < 0)
 		return r;
-	db_bind_text(st, 1, mchid);
-	db_bind_text(st, 2, out_trade_no);
+	db_bind_text(st, 1, a);
+	db_bind_text(st, 2, b);
 	r = sqlite3_step(st);
 	if (r == SQLITE_ROW) {
-		order_read(st, out);
+		read(st, out);
 		*out_found = true;
 		r = 0;
 	} else if (r == SQLITE_DONE) {
 		*out_found = false;
 		r = 0;
 	} else {
-		r = db_error(db, err, "read order");
+		r = db_error(db, err, what);
 	}
 	sqlite3_finalize(st);
 	return r;
+}
+
+static void order_read_any(sqlite3_stmt *st, void *o)
+{
+	order_read(st, o);
+}
+
+int actions_order_get(struct db *db, const char *mchid, const char *out_trade_no,
+                      struct sweep_order *out, bool *out_found, struct wxr_err *err)
+{
+	return get_one(db,
+	               "SELECT " ORDER_COLS " FROM ledger_orders WHERE mchid = ?"
+	               " AND out_trade_no = ?",
+	               mchid, out_trade_no, order_read_any, out, out_found, "read order", err);
 }
 
 int actions_order_refunded(struct db *db, const char *mchid, const char *out_trade_no,
@@ -745,33 +761,18 @@ out:
 	return r;
 }
 
+static void refund_read_any(sqlite3_stmt *st, void *r)
+{
+	refund_read(st, r);
+}
+
 int actions_refund_get(struct db *db, const char *mchid, const char *out_refund_no,
                        struct sweep_refund *out, bool *out_found, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int r;
-
-	r = db_prepare(db,
+	return get_one(db,
 	               "SELECT " REFUND_COLS " FROM ledger_refunds WHERE mchid = ?"
 	               " AND out_refund_no = ?",
-	               &st, err);
-	if (r < 0)
-		return r;
-	db_bind_text(st, 1, mchid);
-	db_bind_text(st, 2, out_refund_no);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		refund_read(st, out);
-		*out_found = true;
-		r = 0;
-	} else if (r == SQLITE_DONE) {
-		*out_found = false;
-		r = 0;
-	} else {
-		r = db_error(db, err, "read refund");
-	}
-	sqlite3_finalize(st);
-	return r;
+	               mchid, out_refund_no, refund_read_any, out, out_found, "read refund", err);
 }
 
 int actions_refund_sync(struct db *db, const char *mchid, const char *out_refund_no,
