@@ -18,8 +18,10 @@ CPPFLAGS += -D_DEFAULT_SOURCE -Iinclude -Isrc $(PKGCFLAGS)
 CFLAGS   += $(CSTD) $(WARN) $(WERROR) $(OPT) -pthread -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS  += -pthread $(EXTRA_LDFLAGS)
 
-LIB_SRCS  = $(filter-out src/main.c src/cmd_%.c,$(wildcard src/*.c))
-CMD_SRCS  = src/main.c $(wildcard src/cmd_*.c)
+# The layers (STYLE 3.1): cmd -> core -> {db, wx} -> base. All but cmd/ and main.c is the library.
+LAYERS    = base wx db core
+LIB_SRCS  = $(foreach d,$(LAYERS),$(wildcard src/$(d)/*.c))
+CMD_SRCS  = src/main.c $(wildcard src/cmd/*.c)
 SIM_SRCS  = $(wildcard src/sim/*.c)
 SIMLIB_SRCS = $(filter-out src/sim/sim_main.c,$(SIM_SRCS))
 UNIT_SRCS = $(wildcard tests/unit/t-*.c)

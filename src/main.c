@@ -12,11 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "err.h"
-#include "fsutil.h"
-#include "log.h"
-#include "xalloc.h"
+#include "cmd/cmd.h"
+#include "base/err.h"
+#include "base/fsutil.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
 static int run_version(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "wxrecon.h"
 
 /* ---- codes for statuses PROTOCOL.md marks unconfirmed: one constant each ---- */

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "sim/sim_notify.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 static void admin_error(struct sim_resp *rs, int status, const char *code, const char *msg)
 {

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "sim/sim_notify.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #define NINETY_DAYS_S (90 * 86400)
 #define SEVEN_DAYS_S  (7 * 86400)

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "xalloc.h"
+#include "base/err.h"
+#include "base/xalloc.h"
 
 #define AUTH_SCHEME "WECHATPAY2-SHA256-RSA2048 "
 

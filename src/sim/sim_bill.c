@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 /* One line may not grow past this (a runaway 备注, say). */
 #define SIM_BILL_LINE_MAX (1u << 20)

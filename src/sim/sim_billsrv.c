@@ -20,9 +20,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "sim/sim_bill.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #define IO_CHUNK (64 * 1024)
 

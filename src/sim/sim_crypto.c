@@ -15,8 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "err.h"
-#include "xalloc.h"
+#include "base/err.h"
+#include "base/xalloc.h"
 
 static int ossl_err(struct wxr_err *err, int code, const char *what)
 {

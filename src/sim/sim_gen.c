@@ -28,8 +28,8 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
-#include "err.h"
-#include "xalloc.h"
+#include "base/err.h"
+#include "base/xalloc.h"
 
 #define RING_SIZE      16384u          /* payments remembered for refunds; power of 2 */
 #define ROWS_MAX       100000000       /* ids have room for this many */

@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "sim/sim_notify.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 static const char *const fault_names[] = {
 	"status",           "delay", "bad_signature", "wrong_bill_hash", "truncate_download",

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "sim/sim.h"
 #include "sim/sim_bill.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 static const char usage[] =
         "usage: wxrecon-sim [--port P] [--portfile F] [--keys DIR] [--state DIR] [--mchid M]\n"

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #define NOTIFY_DEFAULT_RETRIES    3
 #define NOTIFY_DEFAULT_RETRY_MS   200

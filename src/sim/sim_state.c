@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "xalloc.h"
+#include "base/err.h"
+#include "base/xalloc.h"
 
 #define DEFAULT_OPENID      "oSimDefaultOpenid000000000000"
 #define DEFAULT_BANK        "OTHERS"

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #define SH_OFFSET_S (8 * 3600) /* Asia/Shanghai: UTC+8, no DST since 1991 */
 

@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "fuzzutil.h"
-#include "job.h"
+#include "core/job.h"
 
 struct outcome {
 	int rc;

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
-#include "db_ledger.h"
+#include "db/db.h"
+#include "db/db_ledger.h"
 #include "fuzzutil.h"
 
 #define NAME  "fuzz.csv"

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "fuzzutil.h"
-#include "money.h"
+#include "base/money.h"
 
 /* Writes the canonical form of s at scale into out; false when the model refuses s. */
 static bool model(const char *s, size_t n, int scale, char *out, size_t size)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "fuzzutil.h"
 
 /* Offset in seconds of the text's zone suffix (already accepted by the parser). */

@@ -34,11 +34,11 @@
 
 #include <jansson.h>
 
-#include "buf.h"
-#include "crypto.h"
+#include "base/buf.h"
+#include "wx/crypto.h"
 #include "fuzzutil.h"
 #include "wxpay.h"
-#include "wxpay_int.h"
+#include "wx/wxpay_int.h"
 
 #define V11_TS     1624523846
 #define PUB_KEY_ID "PUB_KEY_ID_0114232134912410000000000000"

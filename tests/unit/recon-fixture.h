@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "db.h"
-#include "err.h"
-#include "reconcile.h"
-#include "xalloc.h"
+#include "base/buf.h"
+#include "db/db.h"
+#include "base/err.h"
+#include "core/reconcile.h"
+#include "base/xalloc.h"
 
 #define MCH "1900000001"
 

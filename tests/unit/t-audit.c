@@ -1,7 +1,7 @@
 #include "tap.h"
 
-#include "audit.h"
-#include "err.h"
+#include "db/audit.h"
+#include "base/err.h"
 
 int main(void)
 {

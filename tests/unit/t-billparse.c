@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "billparse.h"
-#include "buf.h"
-#include "money.h"
+#include "core/billparse.h"
+#include "base/buf.h"
+#include "base/money.h"
 #include "tap.h"
 
 #define FIX "fixtures/bills/"

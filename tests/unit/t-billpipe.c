@@ -11,12 +11,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "billparse.h"
-#include "billpipe.h"
-#include "buf.h"
-#include "db.h"
-#include "db_bills.h"
-#include "gz.h"
+#include "core/billparse.h"
+#include "core/billpipe.h"
+#include "base/buf.h"
+#include "db/db.h"
+#include "db/db_bills.h"
+#include "base/gz.h"
 #include "tap.h"
 
 #define FIX "fixtures/bills/"

@@ -2,8 +2,8 @@
 
 #include <stdlib.h>
 
-#include "buf.h"
-#include "err.h"
+#include "base/buf.h"
+#include "base/err.h"
 
 int main(void)
 {

@@ -2,8 +2,8 @@
 
 #include <stdlib.h>
 
-#include "clock.h"
-#include "err.h"
+#include "base/clock.h"
+#include "base/err.h"
 
 int main(void)
 {

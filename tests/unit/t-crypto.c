@@ -1,5 +1,5 @@
 /*
- * t-crypto.c - src/crypto.c against the published WeChat Pay SDK vectors
+ * t-crypto.c - src/wx/crypto.c against the published WeChat Pay SDK vectors
  * (fixtures/vectors/, see its README and /work/shared/ref/VECTORS.md).
  */
 #include "tap.h"
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "crypto.h"
-#include "err.h"
-#include "xalloc.h"
+#include "base/buf.h"
+#include "wx/crypto.h"
+#include "base/err.h"
+#include "base/xalloc.h"
 
 static char vec_dir[4096];
 

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "crypto.h"
-#include "err.h"
+#include "base/buf.h"
+#include "wx/crypto.h"
+#include "base/err.h"
 #include "wxpay.h"
-#include "wxpay_int.h"
+#include "wx/wxpay_int.h"
 
 #define DOC_INVOKE_SIG                                                                             \
 	"mI35pfNEQV6777ke/1T+LJLQDNTm7yeoUJH+j/adPGhmCCi0PbgkvYQTRcXH0uibcLVtvFLdGLpmoYO9FV6lBBsTAj" \

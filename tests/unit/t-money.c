@@ -2,7 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "money.h"
+#include "base/money.h"
 #include "tap.h"
 
 static void parse_ok(const char *s, int scale, int64_t want)

@@ -17,15 +17,15 @@
 
 #include "tap.h"
 
-#include "audit.h"
-#include "buf.h"
-#include "clock.h"
-#include "crypto.h"
-#include "db.h"
-#include "db_payflow.h"
-#include "payflow.h"
+#include "db/audit.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "wx/crypto.h"
+#include "db/db.h"
+#include "db/db_payflow.h"
+#include "core/payflow.h"
 #include "wxpay.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #define MCHID  "1900000001"
 #define SERIAL "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"

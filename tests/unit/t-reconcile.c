@@ -7,8 +7,8 @@
 
 #include "recon-fixture.h"
 
-#include "audit.h"
-#include "clock.h"
+#include "db/audit.h"
+#include "base/clock.h"
 
 #define D     "2026-11-01"
 #define DPREV "2026-10-31"

@@ -4,10 +4,10 @@
 
 #include <stdlib.h>
 
-#include "buf.h"
-#include "db.h"
-#include "err.h"
-#include "report.h"
+#include "base/buf.h"
+#include "db/db.h"
+#include "base/err.h"
+#include "core/report.h"
 
 static void amount_is(int64_t v, int scale, bool group, const char *want)
 {

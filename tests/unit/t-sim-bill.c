@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "sim/sim_bill.h"
 
 /* Unix seconds of Beijing wall-clock times used below (checked with python). */

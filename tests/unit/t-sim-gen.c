@@ -18,7 +18,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
-#include "buf.h"
+#include "base/buf.h"
 #include "sim/sim_bill.h"
 
 #define DATE "2025-03-01"

@@ -10,9 +10,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "err.h"
+#include "base/err.h"
 #include "sim/sim.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #define SERIAL "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 

@@ -22,12 +22,12 @@
 
 #include <jansson.h>
 
-#include "buf.h"
-#include "crypto.h"
-#include "err.h"
-#include "http.h"
+#include "base/buf.h"
+#include "wx/crypto.h"
+#include "base/err.h"
+#include "wx/http.h"
 #include "wxpay.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #define MAXR 40
 

@@ -30,12 +30,12 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "buf.h"
-#include "crypto.h"
-#include "err.h"
-#include "gz.h"
+#include "base/buf.h"
+#include "wx/crypto.h"
+#include "base/err.h"
+#include "base/gz.h"
 #include "wxpay.h"
-#include "xalloc.h"
+#include "base/xalloc.h"
 
 #define MAXCALLS  64
 #define WATCHDOG  180 /* seconds; the test takes a few */

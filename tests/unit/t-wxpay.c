@@ -13,12 +13,12 @@
 
 #include <jansson.h>
 
-#include "buf.h"
-#include "crypto.h"
-#include "err.h"
+#include "base/buf.h"
+#include "wx/crypto.h"
+#include "base/err.h"
 #include "wxpay.h"
-#include "wxpay_int.h"
-#include "xalloc.h"
+#include "wx/wxpay_int.h"
+#include "base/xalloc.h"
 
 /* A string literal and its length. */
 #define SL(s) (s), (sizeof(s) - 1)

@@ -1,0 +1,28 @@
+/*
+ * log.h - leveled messages on stderr for the command layer. The core
+ * library does not log; it returns errors and results.
+ */
+#ifndef WXR_LOG_H
+#define WXR_LOG_H
+
+#include <stdbool.h>
+
+#include "base/compat.h"
+
+enum log_level { LOG_QUIET = 0, LOG_NORMAL = 1, LOG_VERBOSE = 2 };
+
+void log_set_level(enum log_level level);
+enum log_level log_get_level(void);
+/* A notice the user should see (suppressed by -q). */
+void log_info(const char *fmt, ...) WXR_PRINTF(1, 2);
+/* A warning (shown even with -q). */
+void log_warn(const char *fmt, ...) WXR_PRINTF(1, 2);
+/* Detail shown with -v. */
+void log_debug(const char *fmt, ...) WXR_PRINTF(1, 2);
+/* Progress on one line, only when stderr is a terminal and not -q. */
+void log_progress(const char *fmt, ...) WXR_PRINTF(1, 2);
+/* Ends a progress line. */
+void log_progress_done(void);
+bool log_is_tty(void);
+
+#endif

@@ -1,0 +1,477 @@
+/*
+ * cmd_bill.c - `wxrecon bill fetch` and `wxrecon bill import`.
+ *
+ * fetch: for each day and kind, ask for the bill (gzip), skip it when the
+ * stored one has the same SHA-1 (unless --force), else download it straight
+ * into the bill pipeline (archive, gunzip, SHA-1, parse, INSERT, one
+ * transaction), whose SHA-1 check decides before anything is committed. A
+ * SHA-1 mismatch is retried with a fresh download link, then refused.
+ * NO_STATEMENT_EXIST and STATEMENT_CREATING follow SPEC section 5.
+ */
+#include <ctype.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/billpipe.h"
+#include "cmd/cmd.h"
+#include "cmd/wxclient.h"
+#include "db/db_bills.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+
+/* WeChat Pay keeps bills for three months (PROTOCOL 4.7); we say 92 days. */
+#define BILL_RETENTION_DAYS 92
+
+enum outcome {
+	OUT_STORED,    /* downloaded and stored */
+	OUT_UNCHANGED, /* same SHA-1 as the stored bill */
+	OUT_EMPTY,     /* an empty day, recorded */
+	OUT_NOT_READY, /* not released yet; a later run tries again */
+	OUT_MISSING,   /* past release + grace, still no bill, ledger has activity */
+	OUT_FAILED,
+};
+
+static const char *const outcome_names[] = { "stored", "unchanged", "empty", "not_ready",
+					     "missing", "failed" };
+
+struct fetch {
+	struct ctx *ctx;
+	struct wxpay *w;
+	bool force;
+	json_t *results; /* array, for --json */
+	int attention;   /* rejects, summary mismatches, missing bills */
+	int failed;
+};
+
+static bool kind_wanted(const char *opt, enum bill_kind k)
+{
+	return strcmp(opt, "all") == 0 || (strcmp(opt, "trade") == 0 && k == BILL_KIND_TRADE) ||
+	       (strcmp(opt, "fundflow") == 0 && k == BILL_KIND_FUNDFLOW);
+}
+
+static const char *kind_name(enum bill_kind k)
+{
+	return k == BILL_KIND_TRADE ? "trade" : "fundflow";
+}
+
+/* Seconds since the day's bill was released (negative: not yet). */
+static int64_t since_release(struct ctx *ctx, const char *date)
+{
+	char next[CLOCK_DATE_LEN];
+	int64_t start = 0;
+
+	date_add_days(date, 1, next, NULL);
+	date_parse(next, ctx->cfg.tz_offset_s, &start, NULL);
+	return ctx->now - (start + ctx->cfg.release_time_s);
+}
+
+static int ledger_activity(struct ctx *ctx, const char *date, bool *out, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = db_prepare(ctx->db,
+			   "SELECT EXISTS (SELECT 1 FROM ledger_orders WHERE mchid = ?1 AND paid_date = ?2)"
+			   " OR EXISTS (SELECT 1 FROM ledger_refunds WHERE mchid = ?1 AND created_date = ?2)",
+			   &st, err);
+
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, ctx->mchid);
+	db_bind_text(st, 2, date);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = db_error(ctx->db, err, "read ledger");
+	} else {
+		*out = sqlite3_column_int(st, 0) != 0;
+		r = 0;
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The download sink: bytes into the pipeline, progress on a terminal. */
+struct dl {
+	struct fetch *f;
+	struct billpipe_opts opts;
+	struct billpipe *pipe;
+	int64_t got;
+	int64_t next_progress;
+	const char *label;
+	struct wxr_err perr;
+};
+
+static int dl_sink(void *p, const void *data, size_t n)
+{
+	struct dl *d = p;
+	int r = billpipe_feed(d->pipe, data, n, &d->perr);
+
+	if (r < 0)
+		return r;
+	d->got += (int64_t)n;
+	if (d->got >= d->next_progress) {
+		log_progress("%s: %.1f MB", d->label, (double)d->got / 1e6);
+		d->next_progress = d->got + 4 * 1000 * 1000;
+	}
+	return 0;
+}
+
+/* The client retries a broken download from the start: start the pipe anew. */
+static int dl_reset(void *p)
+{
+	struct dl *d = p;
+
+	billpipe_free(d->pipe);
+	d->pipe = NULL;
+	d->got = 0;
+	d->next_progress = 0;
+	return billpipe_new(d->f->ctx->db, &d->opts, &d->pipe, &d->perr);
+}
+
+static void add_result(struct fetch *f, const char *date, enum bill_kind k, enum outcome o,
+		       const struct billpipe_result *res, const char *note)
+{
+	if (f->results)
+		json_array_append_new(
+			f->results,
+			json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I, s:b, s:s?}", "date", date, "kind",
+				  kind_name(k), "outcome", outcome_names[o], "sha1",
+				  res && res->sha1[0] ? res->sha1 : NULL, "rows",
+				  (json_int_t)(res ? res->rows : 0), "rejects",
+				  (json_int_t)(res ? res->rejects : 0), "summary_ok",
+				  res ? res->summary_ok : true, "note", note));
+	else if (o == OUT_STORED)
+		printf("%s %-8s stored %" PRId64 " rows (sha1 %.12s)%s%s\n", date, kind_name(k),
+		       res->rows, res->sha1, res->summary_ok ? "" : "; summary mismatch: ",
+		       res->summary_ok ? "" : res->mismatch_text);
+	else
+		printf("%s %-8s %s%s%s\n", date, kind_name(k), outcome_names[o], note ? ": " : "",
+		       note ? note : "");
+	if (!f->results && o == OUT_STORED && res->rejects)
+		printf("%s %-8s %" PRId64 " rejected rows: see bill_rejects\n", date, kind_name(k),
+		       res->rejects);
+}
+
+static int fetch_one(struct fetch *f, const char *date, enum bill_kind k, struct wxr_err *err)
+{
+	struct ctx *ctx = f->ctx;
+	struct wxpay_bill bill;
+	struct db_bills_file have;
+	struct billpipe_result res;
+	struct dl d;
+	int attempts = ctx->cfg.retries + 1;
+	char label[64];
+	int r;
+
+	memset(&bill, 0, sizeof(bill));
+	memset(&res, 0, sizeof(res));
+	snprintf(label, sizeof(label), "%s %s", date, kind_name(k));
+	for (int attempt = 1;; attempt++) {
+		r = k == BILL_KIND_TRADE ? wxpay_bill_trade(f->w, date, "ALL", true, &bill, err)
+					 : wxpay_bill_fundflow(f->w, date, "BASIC", true, &bill, err);
+		if (r == WXR_EAPI) {
+			const struct wxpay_status *s = wxpay_last(f->w);
+			int64_t since = since_release(ctx, date);
+
+			if (wxpay_code_is(s->code, "STATEMENT_CREATING")) {
+				add_result(f, date, k, OUT_NOT_READY, NULL,
+					   "WeChat Pay is still making it; a later run tries again");
+				return 0;
+			}
+			if (wxpay_code_is(s->code, "NO_STATEMENT_EXIST")) {
+				bool active = false;
+
+				if (since < 0) {
+					add_result(f, date, k, OUT_NOT_READY, NULL,
+						   "before the release time; a later run tries again");
+					return 0;
+				}
+				if (k == BILL_KIND_TRADE) {
+					r = ledger_activity(ctx, date, &active, err);
+					if (r < 0)
+						return r;
+				}
+				if (!active) {
+					r = db_bills_store_empty(ctx->db, ctx->mchid, date, k, "api",
+								 ctx->run_id, err);
+					if (r < 0)
+						return r;
+					add_result(f, date, k, OUT_EMPTY, NULL, "no activity that day");
+					return 0;
+				}
+				if (since < ctx->cfg.missing_after_s) {
+					add_result(f, date, k, OUT_NOT_READY, NULL,
+						   "the ledger has activity that day; a later run tries again");
+					return 0;
+				}
+				f->attention++;
+				add_result(f, date, k, OUT_MISSING, NULL,
+					   "BILL_MISSING: the ledger has activity that day and WeChat "
+					   "Pay has no bill");
+				return 0;
+			}
+		}
+		if (r < 0)
+			return err_prefix(err, "bill fetch %s %s", date, kind_name(k));
+
+		r = db_bills_get(ctx->db, ctx->mchid, date, k, &have, err);
+		if (r < 0)
+			goto out;
+		if (r == 1 && !f->force && strcmp(have.status, "ok") == 0 &&
+		    strcasecmp(have.sha1, bill.hash_value) == 0) {
+			add_result(f, date, k, OUT_UNCHANGED, NULL, NULL);
+			r = 0;
+			goto out;
+		}
+		if (strcasecmp(bill.hash_type, "SHA1") != 0) {
+			r = err_set(err, WXR_EDATA, "bill fetch %s %s: unknown hash_type '%s'", date,
+				    kind_name(k), bill.hash_type);
+			goto out;
+		}
+
+		memset(&d, 0, sizeof(d));
+		d.f = f;
+		d.label = label;
+		d.opts.mchid = ctx->mchid;
+		d.opts.bill_date = date;
+		d.opts.kind = k;
+		d.opts.source = "api";
+		d.opts.archive_dir = ctx->cfg.archive_dir;
+		d.opts.run_id = ctx->run_id;
+		r = billpipe_new(ctx->db, &d.opts, &d.pipe, err);
+		if (r < 0)
+			goto out;
+		r = wxpay_bill_download(f->w, bill.download_url, dl_sink, dl_reset, &d, NULL, err);
+		if (r < 0 && d.perr.msg[0])
+			*err = d.perr; /* the pipeline's reason is the better one */
+		if (r >= 0 && d.pipe)
+			r = billpipe_finish(d.pipe, bill.hash_value, &res, err);
+		else if (r >= 0)
+			r = err_set(err, WXR_EFAIL, "%s", d.perr.msg);
+		billpipe_free(d.pipe);
+		log_progress_done();
+		if (r == WXR_ESIG && attempt < attempts) {
+			log_warn("%s: %s; asking again (%d of %d)", label, err->msg, attempt + 1,
+				 attempts);
+			wxpay_bill_release(&bill);
+			continue;
+		}
+		if (r < 0) {
+			err_prefix(err, "bill fetch %s %s", date, kind_name(k));
+			goto out;
+		}
+		break;
+	}
+	if (res.mchid[0] && ctx->mchid[0] && strcmp(res.mchid, ctx->mchid) != 0)
+		log_warn("%s: the bill is for merchant %s, the config says %s", label, res.mchid,
+			 ctx->mchid);
+	if (res.rejects || !res.summary_ok)
+		f->attention++;
+	add_result(f, date, k, OUT_STORED, &res, NULL);
+	r = 0;
+out:
+	wxpay_bill_release(&bill);
+	return r;
+}
+
+static int check_dates(struct ctx *ctx, const struct dates *d, struct wxr_err *err)
+{
+	char today[CLOCK_DATE_LEN], oldest[CLOCK_DATE_LEN];
+
+	time_date(ctx->now, ctx->cfg.tz_offset_s, today);
+	if (strcmp(d->to, today) > 0)
+		return err_set(err, WXR_EUSAGE, "no bill can exist for %s yet: it is %s in %s",
+			       d->to, today, ctx->cfg.timezone);
+	date_add_days(today, -BILL_RETENTION_DAYS, oldest, err);
+	if (strcmp(d->from, oldest) < 0)
+		return err_set(err, WXR_EUSAGE,
+			       "%s is older than WeChat Pay keeps bills (3 months); download it "
+			       "from the merchant platform and use 'wxrecon bill import'",
+			       d->from);
+	return 0;
+}
+
+static int run_fetch(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	static const struct option opts[] = {
+		DATES_LONG_OPTIONS,
+		{ "kind", required_argument, NULL, 'k' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dates d = { .given = false };
+	struct fetch f;
+	const char *kind = "all";
+	char date[CLOCK_DATE_LEN];
+	int c;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	f.ctx = ctx;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			kind = optarg;
+			if (strcmp(kind, "trade") && strcmp(kind, "fundflow") && strcmp(kind, "all"))
+				return cmd_usage_error(ctx, err, "--kind: '%s' (want trade, fundflow or all)",
+						       kind);
+			break;
+		case 'f':
+			f.force = true;
+			break;
+		default:
+			r = cmd_option(ctx, &d, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
+	r = dates_finish(ctx, &d, true, err);
+	if (r < 0)
+		return r;
+	r = check_dates(ctx, &d, err);
+	if (r < 0)
+		return r;
+	r = wxclient_open(ctx, &f.w, err);
+	if (r < 0)
+		return r;
+	if (ctx->json)
+		f.results = json_array();
+	memcpy(date, d.from, sizeof(date));
+	for (;;) {
+		for (enum bill_kind k = BILL_KIND_TRADE; k <= BILL_KIND_FUNDFLOW; k++) {
+			struct wxr_err e = WXR_ERR_INIT;
+
+			if (!kind_wanted(kind, k))
+				continue;
+			r = fetch_one(&f, date, k, &e);
+			if (r < 0) {
+				f.failed++;
+				log_warn("%s", e.msg);
+				add_result(&f, date, k, OUT_FAILED, NULL, e.msg);
+				*err = e;
+				if (wxpay_poisoned(f.w))
+					goto done; /* nothing more is believed in this invocation */
+			}
+		}
+		if (strcmp(date, d.to) >= 0)
+			break;
+		date_add_days(date, 1, date, err);
+	}
+done:
+	wxpay_free(f.w);
+	if (f.results) {
+		r = cmd_print_json(f.results, err);
+		if (r < 0)
+			return r;
+	}
+	if (f.failed)
+		return err->code < 0 ? err->code : WXR_EFAIL;
+	if (f.attention)
+		return err_set(err, WXR_EATTENTION,
+			       "bill fetch: %d bill(s) need a look (rejected rows, a summary "
+			       "mismatch or a missing bill)",
+			       f.attention);
+	return 0;
+}
+
+static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	static const struct option opts[] = {
+		{ "date", required_argument, NULL, 'D' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct billpipe_opts po;
+	struct billpipe_result res;
+	const char *date = NULL, *kind = NULL;
+	int c;
+	int r;
+
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 'D':
+			date = optarg;
+			if (!date_is_valid(date))
+				return cmd_usage_error(ctx, err, "--date: bad date '%s'", date);
+			break;
+		case 'k':
+			kind = optarg;
+			break;
+		default:
+			r = cmd_option(ctx, NULL, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
+		}
+	}
+	if (optind != argc - 1)
+		return cmd_usage_error(ctx, err, optind >= argc ? "which file?" : "one file at a time");
+	if (!date || !kind)
+		return cmd_usage_error(ctx, err, "--date and --kind are required");
+	if (strcmp(kind, "trade") != 0 && strcmp(kind, "fundflow") != 0)
+		return cmd_usage_error(ctx, err, "--kind: '%s' (want trade or fundflow)", kind);
+	memset(&po, 0, sizeof(po));
+	po.mchid = ctx->mchid;
+	po.bill_date = date;
+	po.kind = strcmp(kind, "trade") == 0 ? BILL_KIND_TRADE : BILL_KIND_FUNDFLOW;
+	po.source = "import";
+	po.archive_dir = ctx->cfg.archive_dir;
+	po.run_id = ctx->run_id;
+	r = billpipe_import_file(ctx->db, &po, argv[optind], NULL, &res, err);
+	if (r < 0)
+		return err_prefix(err, "bill import");
+	if (ctx->json) {
+		r = cmd_print_json(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:s?, s:b}",
+					     "date", date, "kind", kind, "mchid", res.mchid, "sha1",
+					     res.sha1, "rows", (json_int_t)res.rows, "rejects",
+					     (json_int_t)res.rejects, "bytes", (json_int_t)res.bytes,
+					     "summary_ok", res.summary_ok, "summary_mismatch",
+					     res.summary_ok ? NULL : res.mismatch_text, "replaced",
+					     res.replaced),
+				   err);
+		if (r < 0)
+			return r;
+	} else {
+		printf("%s %s: stored %" PRId64 " rows for merchant %s (sha1 %s)%s\n", date, kind,
+		       res.rows, res.mchid[0] ? res.mchid : "(unknown)", res.sha1,
+		       res.replaced ? ", replacing the earlier bill" : "");
+		if (res.rejects)
+			printf("%" PRId64 " rows rejected: see the bill_rejects table\n", res.rejects);
+		if (!res.summary_ok)
+			printf("summary mismatch: %s\n", res.mismatch_text);
+	}
+	if (res.rejects || !res.summary_ok)
+		return err_set(err, WXR_EATTENTION, "bill import: %s",
+			       res.rejects ? "rows were rejected" : "the summary disagrees with the rows");
+	return 0;
+}
+
+static const struct cmd bill_subs[] = {
+	{ "fetch", run_fetch, NULL, CMD_DB, "bill fetch DATES [--kind trade|fundflow|all] [--force]",
+	  "download, verify and store the day's bills",
+	  "For each day: asks WeChat Pay for the trade bill (ALL) and the fund-flow bill\n"
+	  "(BASIC), skips a bill whose SHA-1 equals the stored one (unless --force), else\n"
+	  "downloads the gzip, checks the SHA-1 of the decompressed bytes, parses and stores\n"
+	  "every row in one transaction, and keeps the .gz in [bills] archive_dir as\n"
+	  "<sha1>.gz. A SHA-1 mismatch is retried, then refused with nothing stored.\n"
+	  "A day without a bill: before the release time, 'not ready' (exit 0); after it,\n"
+	  "an empty day when the ledger has no activity that day, else 'not ready' until\n"
+	  "[bills] missing_after has passed, then BILL_MISSING (exit 3). Rejected rows and\n"
+	  "a summary that disagrees with the rows also exit 3.\n"
+	  "DATES: --date D | --from D --to D | --yesterday (default)\n" },
+	{ "import", run_import, NULL, CMD_DB, "bill import FILE(.csv|.gz) --date D --kind trade|fundflow",
+	  "store a bill saved by hand",
+	  "Parses and stores a bill file (plain or gzip) as WeChat Pay wrote it, exactly as\n"
+	  "bill fetch would, and archives it. Rejected rows or a summary mismatch: exit 3.\n" },
+	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+};
+
+const struct cmd cmd_bill = {
+	"bill", NULL, bill_subs, 0, "bill fetch|import ...", "the daily bills", NULL,
+};

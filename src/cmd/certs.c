@@ -1,0 +1,272 @@
+/*
+ * cmd_certs.c - `wxrecon certs update` and `wxrecon certs list`: the WeChat
+ * Pay platform certificates kept in the database (platform-certificate mode
+ * without platform_cert_dir). The client loads them at every start
+ * (cmd_wxclient.c), so `certs update` is the bootstrap and the rotation step.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/audit.h"
+#include "base/buf.h"
+#include "cmd/cmd.h"
+#include "cmd/wxclient.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+
+enum outcome { CERT_STORED, CERT_REPLACED, CERT_UNCHANGED };
+
+static const char *const outcome_names[] = { "stored", "replaced", "unchanged" };
+static const char *const outcome_events[] = { "cert.store", "cert.replace", "cert.refresh" };
+
+static int no_args(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	static const struct option opts[] = { { NULL, 0, NULL, 0 } };
+
+	if (getopt_long(argc, argv, ":", opts, NULL) != -1)
+		return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+	if (optind < argc)
+		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+/* Looks the serial up: 0 not stored, 1 stored with the same PEM and times, 2 different. */
+static int stored_as(struct db *db, const struct wxpay_platform_cert *pc, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = db_prepare(db,
+	                   "SELECT pem = ? AND effective_time = ? AND expire_time = ?"
+	                   " FROM platform_certs WHERE serial_no = ?",
+	                   &st, err);
+
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, pc->pem);
+	db_bind_text(st, 2, pc->effective_time);
+	db_bind_text(st, 3, pc->expire_time);
+	db_bind_text(st, 4, pc->serial_no);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW)
+		r = sqlite3_column_int(st, 0) ? 1 : 2;
+	else if (r == SQLITE_DONE)
+		r = 0;
+	else
+		r = db_error(db, err, "read platform_certs");
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Upserts one certificate and audits it (inside the caller's transaction). */
+static int store_one(struct ctx *ctx, const struct wxpay_platform_cert *pc, const char *now,
+                     enum outcome *out, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *d = NULL;
+	char *detail = NULL;
+	enum outcome o;
+	int r;
+
+	r = stored_as(ctx->db, pc, err);
+	if (r < 0)
+		return r;
+	o = r == 0 ? CERT_STORED : r == 1 ? CERT_UNCHANGED : CERT_REPLACED;
+	r = db_prepare(ctx->db,
+	               "INSERT INTO platform_certs (serial_no, effective_time, expire_time, pem,"
+	               " fetched_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (serial_no) DO UPDATE SET"
+	               " effective_time = excluded.effective_time,"
+	               " expire_time = excluded.expire_time, pem = excluded.pem,"
+	               " fetched_at = excluded.fetched_at",
+	               &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, pc->serial_no);
+	db_bind_text(st, 2, pc->effective_time);
+	db_bind_text(st, 3, pc->expire_time);
+	db_bind_text(st, 4, pc->pem);
+	db_bind_text(st, 5, now);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = db_error(ctx->db, err, "store platform certificate");
+		goto out;
+	}
+	d = json_pack("{s:s, s:s, s:s}", "effective_time", pc->effective_time, "expire_time",
+	              pc->expire_time, "outcome", outcome_names[o]);
+	detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
+	r = audit_append(ctx->db, ctx->run_id, "wxrecon", outcome_events[o], pc->serial_no, detail,
+	                 err);
+	if (r < 0)
+		goto out;
+	*out = o;
+out:
+	free(detail);
+	json_decref(d);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int run_update(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	struct wxpay *w = NULL;
+	struct wxpay_cert_list l = { NULL, 0 };
+	enum outcome *outcomes = NULL;
+	char now[CLOCK_RFC3339_LEN];
+	json_t *arr = NULL;
+	bool in_tx = false;
+	int r;
+
+	r = no_args(ctx, argc, argv, err);
+	if (r < 0)
+		return r;
+	r = wxclient_open(ctx, &w, err);
+	if (r < 0)
+		return r;
+	/* Decrypted with the APIv3 key and the answer verified, with a known
+	 * certificate or (first download, rotation) the one it carries. */
+	r = wxpay_certificates(w, &l, err);
+	if (r < 0) {
+		err_prefix(err, "certs update");
+		goto out;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		r = wxpay_add_platform_cert(w, l.items[i].pem, l.items[i].pem_len, err);
+		if (r < 0) {
+			err_prefix(err, "certs update: '%s'", l.items[i].serial_no);
+			goto out;
+		}
+	}
+	outcomes = xcalloc(l.n ? l.n : 1, sizeof(*outcomes));
+	time_format_rfc3339(ctx->now, 0, now);
+	r = db_begin(ctx->db, err);
+	if (r < 0)
+		goto out;
+	in_tx = true;
+	for (size_t i = 0; i < l.n; i++) {
+		r = store_one(ctx, &l.items[i], now, &outcomes[i], err);
+		if (r < 0) {
+			err_prefix(err, "certs update: '%s'", l.items[i].serial_no);
+			goto out;
+		}
+	}
+	r = db_commit(ctx->db, err);
+	if (r < 0)
+		goto out;
+	in_tx = false;
+	if (ctx->json)
+		arr = json_array();
+	for (size_t i = 0; i < l.n; i++) {
+		const struct wxpay_platform_cert *pc = &l.items[i];
+
+		if (arr)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "serial_no",
+			                                     pc->serial_no, "effective_time",
+			                                     pc->effective_time, "expire_time",
+			                                     pc->expire_time, "outcome",
+			                                     outcome_names[outcomes[i]]));
+		else
+			printf("%s %s .. %s %s\n", pc->serial_no, pc->effective_time,
+			       pc->expire_time, outcome_names[outcomes[i]]);
+	}
+	if (arr) {
+		r = cmd_print_json(arr, err);
+		arr = NULL;
+	}
+out:
+	if (in_tx)
+		db_rollback(ctx->db);
+	json_decref(arr);
+	free(outcomes);
+	wxpay_cert_list_release(&l);
+	wxpay_free(w);
+	return r;
+}
+
+/* "valid", "expired" or "not yet valid" by the real clock (verification uses it). */
+static const char *validity(const char *from, const char *to)
+{
+	int64_t now = clock_real_now(), a, b;
+
+	if (time_parse_rfc3339(from, &a, NULL) < 0 || time_parse_rfc3339(to, &b, NULL) < 0)
+		return "unknown";
+	if (now >= b)
+		return "expired";
+	if (now < a)
+		return "not yet valid";
+	return "valid";
+}
+
+static int run_list(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *arr = NULL;
+	int n = 0;
+	int r;
+
+	r = no_args(ctx, argc, argv, err);
+	if (r < 0)
+		return r;
+	r = db_prepare(
+	        ctx->db,
+	        "SELECT serial_no, effective_time, expire_time, fetched_at FROM platform_certs"
+	        " ORDER BY effective_time, serial_no",
+	        &st, err);
+	if (r < 0)
+		return r;
+	if (ctx->json)
+		arr = json_array();
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *serial = db_col_text(st, 0), *from = db_col_text(st, 1);
+		const char *to = db_col_text(st, 2), *at = db_col_text(st, 3);
+
+		if (arr)
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}",
+			                                     "serial_no", serial, "effective_time",
+			                                     from, "expire_time", to, "fetched_at",
+			                                     at, "status", validity(from, to)));
+		else
+			printf("%s %s .. %s %s (fetched %s)\n", serial, from, to,
+			       validity(from, to), at);
+		n++;
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(ctx->db, err, "read platform_certs");
+		goto out;
+	}
+	if (arr) {
+		r = cmd_print_json(arr, err);
+		arr = NULL;
+	} else {
+		r = 0;
+		if (n == 0)
+			log_info("no platform certificates stored; 'wxrecon certs update' fetches "
+			         "them");
+	}
+out:
+	json_decref(arr);
+	sqlite3_finalize(st);
+	return r;
+}
+
+static const struct cmd certs_subs[] = {
+	{ "update", run_update, NULL, CMD_DB, "certs update",
+	  "download the platform certificates into the database",
+	  "Downloads GET /v3/certificates, decrypts each certificate with the APIv3 key,\n"
+	  "verifies the answer (with a stored certificate, or the first time with the one it\n"
+	  "carries, whose AES-GCM tag proves it came with our APIv3 key) and stores each one\n"
+	  "in the platform_certs table, audited. Every command that talks to WeChat Pay then\n"
+	  "verifies answers with them: the platform-certificate mode for a config without\n"
+	  "wechatpay_public_key and platform_cert_dir. Run it again to pick up a new\n"
+	  "certificate before the old one expires. A download that fails verification\n"
+	  "stores nothing (exit 1).\n" },
+	{ "list", run_list, NULL, CMD_DB, "certs list", "list the stored platform certificates",
+	  "Lists the WeChat Pay platform certificates in the database: serial, validity,\n"
+	  "whether they are valid now, and when they were fetched. --json for a JSON array.\n" },
+	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+};
+
+const struct cmd cmd_certs = {
+	"certs", NULL, certs_subs, 0, "certs update|list", "the WeChat Pay platform certificates",
+	NULL,
+};

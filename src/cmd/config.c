@@ -1,0 +1,56 @@
+/* cmd_config.c - `wxrecon config check`: load and check a configuration. */
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "base/err.h"
+
+static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	char key[33];
+	char policy[65];
+	int r;
+
+	if (argc > 1)
+		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[1]);
+	if (!ctx->have_config)
+		return err_set(err, WXR_ECONFIG,
+			       "no config file: give -c FILE, set WXRECON_CONFIG or create ./wxrecon.conf");
+	r = config_check_merchant(&ctx->cfg, key, err);
+	OPENSSL_cleanse(key, sizeof(key));
+	if (r < 0)
+		return r;
+	config_policy_hash(&ctx->cfg, policy);
+	if (ctx->json)
+		return cmd_print_json(
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "config", ctx->cfg.path,
+				  "mchid", ctx->cfg.mchid, "appid", ctx->cfg.appid, "base_url",
+				  ctx->cfg.base_url, "database", ctx->db_path, "timezone",
+				  ctx->cfg.timezone, "policy_hash", policy),
+			err);
+	printf("config '%s' is usable\n", ctx->cfg.path);
+	printf("  merchant   %s (appid %s)\n", ctx->cfg.mchid, ctx->cfg.appid);
+	printf("  verifying  %s\n", ctx->cfg.wechatpay_public_key
+					    ? "WeChat Pay public key"
+					    : "platform certificates");
+	printf("  api        %s\n", ctx->cfg.base_url);
+	printf("  database   %s\n", ctx->db_path);
+	printf("  timezone   %s\n", ctx->cfg.timezone);
+	printf("  policy     %.16s\n", policy);
+	return 0;
+}
+
+static const struct cmd config_subs[] = {
+	{ "check", run_check, NULL, 0, "config check",
+	  "load the config and check the merchant keys (no network)",
+	  "Reads the configuration, checks every value, that the merchant keys are set,\n"
+	  "that the private key is not readable by group or others, and that the APIv3 key\n"
+	  "is 32 characters. Prints a summary without any secret.\n" },
+	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+};
+
+const struct cmd cmd_config = {
+	"config", NULL, config_subs, 0, "config check", "the configuration", NULL,
+};

@@ -1,0 +1,37 @@
+/* cmd_init.c - `wxrecon init`: create or migrate the database. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+
+#include "cmd/cmd.h"
+#include "base/err.h"
+#include "base/log.h"
+
+static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	int applied = 0;
+	int r;
+
+	if (argc > 1)
+		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[1]);
+	r = db_migrate(ctx->db, &applied, err);
+	if (r < 0)
+		return r;
+	if (ctx->json)
+		return cmd_print_json(json_pack("{s:s, s:i}", "database", ctx->db_path, "applied",
+						applied),
+				      err);
+	else if (applied)
+		log_info("database '%s': applied %d migration(s)", ctx->db_path, applied);
+	else
+		log_info("database '%s' is up to date", ctx->db_path);
+	return 0;
+}
+
+const struct cmd cmd_init = {
+	"init", run, NULL, CMD_DB_CREATE, "init",
+	"create or migrate the database (schema/*.sql, in order, recorded)",
+	"Creates the database file when it does not exist and applies, in order, every\n"
+	"schema migration it has not recorded yet, each in its own transaction. Running\n"
+	"it again is harmless.\n",
+};

@@ -1,0 +1,424 @@
+/*
+ * cmd_notify.c - `wxrecon notify serve`: the HTTP receiver of WeChat Pay's
+ * payment and refund notifications (PROTOCOL section 3), on libmicrohttpd.
+ *
+ * One internal thread serves every connection, so notifications are handled
+ * one at a time on the one database connection; each takes milliseconds,
+ * and the database's busy timeout is cut to NOTIFY_DB_BUSY_MS so that an
+ * answer always leaves well within WeChat Pay's 5 seconds. The verifying,
+ * deduping and ledger work is payflow_notify_handle()'s.
+ *
+ * SIGTERM/SIGINT: stop accepting, let the requests in hand finish (up to
+ * NOTIFY_DRAIN_S), exit 0.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/audit.h"
+#include "base/buf.h"
+#include "cmd/cmd.h"
+#include "cmd/wxclient.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "core/payflow.h"
+#include "base/xalloc.h"
+
+#define NOTIFY_DEFAULT_PORT 8080
+#define NOTIFY_DB_BUSY_MS   1000 /* a locked database answers 500 after this */
+#define NOTIFY_CONN_TIMEOUT 10   /* seconds of silence before a connection is dropped */
+#define NOTIFY_CONN_LIMIT   64
+#define NOTIFY_DRAIN_S      10 /* how long SIGTERM waits for requests in hand */
+
+static const char fail_body[] = "{\"code\":\"FAIL\",\"message\":\"失败\"}";
+
+struct server {
+	struct ctx *ctx;
+	struct wxpay *w;
+	atomic_int inflight; /* requests begun and not yet completed */
+};
+
+struct request {
+	struct buf body;
+	bool too_big;
+};
+
+static enum MHD_Result respond(struct MHD_Connection *con, unsigned status)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	bool ok = status == MHD_HTTP_NO_CONTENT;
+
+	r = MHD_create_response_from_buffer(ok ? 0 : strlen(fail_body),
+	                                    (void *)(ok ? "" : fail_body), MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	if (!ok)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+		                        "application/json; charset=utf-8");
+	ret = MHD_queue_response(con, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void peer(struct MHD_Connection *con, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	snprintf(out, n, "?");
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+		          (socklen_t)n);
+	else if (sa && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		          out, (socklen_t)n);
+}
+
+static const char *header(struct MHD_Connection *con, const char *name)
+{
+	return MHD_lookup_connection_value(con, MHD_HEADER_KIND, name);
+}
+
+static void log_answer(struct MHD_Connection *con, const struct payflow_notify_answer *a)
+{
+	char from[INET6_ADDRSTRLEN + 1];
+
+	if (strcmp(a->outcome, "rejected") == 0) {
+		peer(con, from, sizeof(from));
+		log_warn("notify: rejected a notification from %s (%d): %s", from, a->http_status,
+		         a->detail);
+	} else if (strcmp(a->outcome, "error") == 0) {
+		log_warn("notify: notification %s: answered %d, WeChat Pay will retry: %s",
+		         a->id[0] ? a->id : "?", a->http_status, a->detail);
+	} else if (strcmp(a->outcome, "held") == 0 || strcmp(a->outcome, "unknown") == 0) {
+		log_warn("notify: %s %s '%s': %s: %s", a->id, a->event_type, a->subject, a->outcome,
+		         a->detail);
+	} else {
+		log_info("notify: %s %s '%s': %s%s%s", a->id, a->event_type, a->subject, a->outcome,
+		         a->detail[0] ? ": " : "", a->detail);
+	}
+}
+
+static enum MHD_Result handle(struct server *sv, struct MHD_Connection *con, struct request *rq)
+{
+	struct wxpay_notify_headers h;
+	struct payflow_notify_answer a;
+	struct payflow_env env;
+	struct wxr_err err = WXR_ERR_INIT;
+	int64_t now;
+
+	if (rq->too_big) {
+		log_warn("notify: refused a body larger than %d bytes", PAYFLOW_NOTIFY_BODY_MAX);
+		return respond(con, 413);
+	}
+	memset(&h, 0, sizeof(h));
+	h.timestamp = header(con, "Wechatpay-Timestamp");
+	h.nonce = header(con, "Wechatpay-Nonce");
+	h.signature = header(con, "Wechatpay-Signature");
+	h.serial = header(con, "Wechatpay-Serial");
+	h.signature_type = header(con, "Wechatpay-Signature-Type");
+	if (clock_now(&now, &err) < 0)
+		now = clock_real_now();
+	memset(&env, 0, sizeof(env));
+	env.db = sv->ctx->db;
+	env.wx = sv->w;
+	env.mchid = sv->ctx->mchid;
+	env.tz_offset_s = sv->ctx->cfg.tz_offset_s;
+	env.now = now;
+	env.run_id = sv->ctx->run_id;
+	env.paid_after_close = sv->ctx->cfg.paid_after_close;
+	payflow_notify_handle(&env, &h, rq->body.data ? rq->body.data : "", rq->body.len, &a);
+	log_answer(con, &a);
+	return respond(con, (unsigned)a.http_status);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+	struct server *sv = cls;
+	struct request *rq = *con_cls;
+
+	(void)url;
+	(void)version;
+	if (!rq) {
+		const char *cl = header(con, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+		rq = xcalloc(1, sizeof(*rq));
+		buf_init_max(&rq->body, PAYFLOW_NOTIFY_BODY_MAX);
+		*con_cls = rq;
+		atomic_fetch_add(&sv->inflight, 1);
+		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+			return respond(con, MHD_HTTP_METHOD_NOT_ALLOWED);
+		if (cl && (strlen(cl) > 9 || strtol(cl, NULL, 10) > PAYFLOW_NOTIFY_BODY_MAX)) {
+			/* answered before the body is read; MHD then closes the connection */
+			log_warn("notify: refused a body of %s bytes (at most %d)", cl,
+			         PAYFLOW_NOTIFY_BODY_MAX);
+			return respond(con, 413);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!rq->too_big && buf_add(&rq->body, upload, *upload_size) < 0)
+			rq->too_big = true;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	return handle(sv, con, rq);
+}
+
+static void on_done(void *cls, struct MHD_Connection *con, void **con_cls,
+                    enum MHD_RequestTerminationCode toe)
+{
+	struct server *sv = cls;
+	struct request *rq = *con_cls;
+
+	(void)con;
+	(void)toe;
+	if (!rq)
+		return;
+	buf_release(&rq->body);
+	free(rq);
+	*con_cls = NULL;
+	atomic_fetch_sub(&sv->inflight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_debug("notify: microhttpd: %s", msg);
+}
+
+static int parse_port(const char *s, unsigned *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > 65535)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int write_portfile(const char *path, unsigned port, struct wxr_err *err)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	int r = 0;
+
+	if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0) {
+		r = err_set(err, WXR_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+		if (f)
+			f = NULL;
+	} else if (rename(tmp, path) < 0) {
+		r = err_set(err, WXR_EIO, "cannot rename '%s' to '%s': %s", tmp, path,
+		            strerror(errno));
+	}
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec d = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&d, &d) < 0 && errno == EINTR)
+		;
+}
+
+static void audit_event(struct ctx *ctx, const char *event, const char *detail)
+{
+	struct wxr_err err = WXR_ERR_INIT;
+
+	if (audit_append(ctx->db, ctx->run_id, "payflow", event, NULL, detail, &err) < 0)
+		log_warn("notify: cannot audit '%s': %s", event, err.msg);
+}
+
+static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	static const struct option opts[] = {
+		{ "bind", required_argument, NULL, 'b' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "portfile", required_argument, NULL, 'P' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct server sv;
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	const struct sockaddr *sa;
+	const char *bind_addr = "127.0.0.1", *portfile = NULL;
+	unsigned port = NOTIFY_DEFAULT_PORT, flags;
+	const union MHD_DaemonInfo *info;
+	struct MHD_Daemon *d = NULL;
+	MHD_socket lsock = MHD_INVALID_SOCKET;
+	bool v6 = false;
+	sigset_t set, old;
+	char *detail;
+	int c, sig, r;
+
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			bind_addr = optarg;
+			break;
+		case 'p':
+			if (parse_port(optarg, &port) < 0)
+				return err_set(err, WXR_EUSAGE,
+				               "--port: '%s' is not a port (0-65535)", optarg);
+			break;
+		case 'P':
+			portfile = optarg;
+			break;
+		default:
+			return cmd_option(ctx, NULL, c, argv, err);
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (inet_pton(AF_INET, bind_addr, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)port);
+		sa = (const struct sockaddr *)&sin;
+	} else if (inet_pton(AF_INET6, bind_addr, &sin6.sin6_addr) == 1) {
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons((uint16_t)port);
+		sa = (const struct sockaddr *)&sin6;
+		v6 = true;
+	} else {
+		return err_set(err, WXR_EUSAGE, "--bind: '%s' is not an IPv4 or IPv6 address",
+		               bind_addr);
+	}
+
+	memset(&sv, 0, sizeof(sv));
+	sv.ctx = ctx;
+	atomic_init(&sv.inflight, 0);
+	r = wxclient_open(ctx, &sv.w, err);
+	if (r < 0)
+		return err_prefix(err, "notify serve");
+	/* A locked database must not hold an answer past WeChat Pay's 5 seconds. */
+	sqlite3_busy_timeout(ctx->db->h, NOTIFY_DB_BUSY_MS);
+
+	/* The server's thread inherits this mask; only sigwait() below sees the signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	signal(SIGPIPE, SIG_IGN);
+
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	if (log_get_level() >= LOG_VERBOSE)
+		flags |= MHD_USE_ERROR_LOG;
+	d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, &sv,
+	                     MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, on_done, &sv,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NOTIFY_CONN_TIMEOUT,
+	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)NOTIFY_CONN_LIMIT,
+	                     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &sv, MHD_OPTION_END);
+	if (!d) {
+		r = err_set(err, WXR_ENET, "notify serve: cannot listen on %s port %u: %s",
+		            bind_addr, port, strerror(errno));
+		goto out;
+	}
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	if (!info || !info->port) {
+		r = err_set(err, WXR_ENET, "notify serve: cannot learn the port that was bound");
+		goto out;
+	}
+	port = info->port;
+	printf(v6 ? "listening on http://[%s]:%u\n" : "listening on http://%s:%u\n", bind_addr,
+	       port);
+	fflush(stdout);
+	detail = xasprintf("{\"bind\":\"%s\",\"port\":%u}", bind_addr, port);
+	audit_event(ctx, "notify.start", detail);
+	free(detail);
+	/* The portfile last: it tells a waiting script that everything is ready. */
+	if (portfile) {
+		r = write_portfile(portfile, port, err);
+		if (r < 0) {
+			err_prefix(err, "notify serve");
+			goto out;
+		}
+	}
+	log_info("notify: serving on %s port %u (SIGTERM stops)", bind_addr, port);
+
+	do {
+		if (sigwait(&set, &sig) != 0)
+			sig = SIGTERM;
+	} while (sig != SIGTERM && sig != SIGINT);
+
+	/* Stop accepting, let the requests in hand finish, then stop. */
+	lsock = MHD_quiesce_daemon(d);
+	for (int i = 0; i < NOTIFY_DRAIN_S * 50 && atomic_load(&sv.inflight) > 0; i++)
+		sleep_ms(20);
+	if (atomic_load(&sv.inflight) > 0)
+		log_warn("notify: %d request(s) still open after %d s; stopping anyway",
+		         atomic_load(&sv.inflight), NOTIFY_DRAIN_S);
+	MHD_stop_daemon(d);
+	d = NULL;
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock);
+	audit_event(ctx, "notify.stop",
+	            sig == SIGINT ? "{\"signal\":\"INT\"}" : "{\"signal\":\"TERM\"}");
+	log_info("notify: stopped");
+	r = 0;
+out:
+	if (d)
+		MHD_stop_daemon(d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	wxpay_free(sv.w);
+	return r;
+}
+
+static const struct cmd notify_subs[] = {
+	{ "serve", run_serve, NULL, CMD_DB, "notify serve [--bind ADDR] [--port P] [--portfile F]",
+	  "receive WeChat Pay's payment and refund notifications",
+	  "Serves HTTP on ADDR (default 127.0.0.1; put it behind the proxy that owns the\n"
+	  "public notify_url) and port P (default 8080; 0 picks a free one). The address is\n"
+	  "printed on stdout; --portfile F also writes the port to F. Accepts POST on any path;\n"
+	  "bodies up to 64 KiB. Each notification is verified (signature by Wechatpay-Serial,\n"
+	  "5-minute window, AES-GCM) and deduplicated by its id, then applied to the ledger:\n"
+	  "TRANSACTION.SUCCESS -> order PAID (transaction_id, paid_at); REFUND.SUCCESS,\n"
+	  "REFUND.ABNORMAL, REFUND.CLOSED -> the refund's state (the order becomes\n"
+	  "PARTIAL_REFUNDED/REFUNDED on success). A payment whose amount differs from the\n"
+	  "ledger's, or that contradicts it, is held: recorded and audited, the ledger left as\n"
+	  "it was. Unknown orders/refunds are recorded. Every notification is in the\n"
+	  "'notifications' table and the audit log.\n"
+	  "Answers: 204 received (repeats too); 401 not verified (tampered, stale, a probe);\n"
+	  "400 malformed; 413 too big; 405 not POST; 500 not recorded (database locked for\n"
+	  "more than a second, or cannot write): WeChat Pay retries. Failures carry\n"
+	  "{\"code\":\"FAIL\",\"message\":\"失败\"}. SIGTERM or SIGINT: stop accepting, finish\n"
+	  "the requests in hand, exit 0.\n" },
+	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+};
+
+const struct cmd cmd_notify = {
+	"notify", NULL, notify_subs, 0, "notify serve ...", "receive WeChat Pay notifications",
+	NULL,
+};

@@ -1,0 +1,786 @@
+/*
+ * cmd_run.c - `wxrecon run JOB` and `wxrecon runs`.
+ *
+ * A run takes the database lock, records job_runs and one job_steps row per
+ * step and day, and runs each step as a child process of this same binary
+ * (`wxrecon bill fetch --date D ...`) with WXRECON_RUN_ID set, so a step's
+ * exit code is the command's and a crash in one step is that step's failure.
+ * Per-day steps run day by day; when a step fails for a day, the later
+ * per-day steps of that day are skipped and the run goes on with the next
+ * day. --resume RUN_ID runs again only the steps of that run that did not
+ * end ok or attention.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/audit.h"
+#include "base/buf.h"
+#include "cmd/cmd.h"
+#include "db/db_jobs.h"
+#include "base/err.h"
+#include "core/job.h"
+#include "base/log.h"
+#include "base/xalloc.h"
+
+#define STEP_OUTPUT_MAX (64 * 1024)
+#define MAX_PLAN        4096
+
+struct plan_step {
+	enum step_kind kind;
+	char date[CLOCK_DATE_LEN]; /* "" for once-per-run steps */
+	int64_t id;
+	const char *state;
+	int exit_code;
+	char *output; /* owned: the child's --json stdout */
+	int64_t ms;
+};
+
+struct run {
+	struct ctx *ctx;
+	struct job job;
+	char from[CLOCK_DATE_LEN];
+	char to[CLOCK_DATE_LEN];
+	bool dry_run;
+	int64_t run_id;
+	int64_t resumed_from;
+	struct plan_step *plan;
+	int nplan;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int plan_add(struct run *run, enum step_kind k, const char *date, struct wxr_err *err)
+{
+	struct plan_step *p;
+
+	if (run->nplan == MAX_PLAN)
+		return err_set(err, WXR_EUSAGE, "the range makes more than %d steps; run it in parts",
+			       MAX_PLAN);
+	run->plan = xreallocarray(run->plan, (size_t)run->nplan + 1, sizeof(*run->plan));
+	p = &run->plan[run->nplan++];
+	memset(p, 0, sizeof(*p));
+	p->kind = k;
+	snprintf(p->date, sizeof(p->date), "%s", date ? date : "");
+	p->state = "pending";
+	return 0;
+}
+
+/* Consecutive per-day steps run day by day; the others once. */
+static int plan_new(struct run *run, struct wxr_err *err)
+{
+	const struct job *job = &run->job;
+	int r;
+
+	for (int i = 0; i < job->nsteps;) {
+		int j = i;
+
+		if (!step_is_per_day(job->steps[i])) {
+			r = plan_add(run, job->steps[i], NULL, err);
+			if (r < 0)
+				return r;
+			i++;
+			continue;
+		}
+		while (j < job->nsteps && step_is_per_day(job->steps[j]))
+			j++;
+		if (!run->from[0])
+			return err_set(err, WXR_EUSAGE,
+				       "job '%s' has per-day steps: give DATES (--date, --from/--to "
+				       "or --yesterday)",
+				       job->name);
+		for (char d[CLOCK_DATE_LEN] = ""; ; ) {
+			if (!d[0])
+				memcpy(d, run->from, sizeof(d));
+			for (int k = i; k < j; k++) {
+				r = plan_add(run, job->steps[k], d, err);
+				if (r < 0)
+					return r;
+			}
+			if (strcmp(d, run->to) >= 0)
+				break;
+			date_add_days(d, 1, d, err);
+		}
+		i = j;
+	}
+	return 0;
+}
+
+static int plan_resume(struct run *run, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+	int found = 0;
+
+	r = db_prepare(run->ctx->db,
+		       "SELECT job, coalesce(date_from,''), coalesce(date_to,''), dry_run"
+		       " FROM job_runs WHERE id = ?",
+		       &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, run->resumed_from);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return err_set(err, WXR_EUSAGE, "--resume: no run %" PRId64, run->resumed_from);
+	}
+	if (strcmp(db_col_text(st, 0), run->job.name) != 0) {
+		r = err_set(err, WXR_EUSAGE, "--resume: run %" PRId64 " was job '%s', not '%s'",
+			    run->resumed_from, db_col_text(st, 0), run->job.name);
+		sqlite3_finalize(st);
+		return r;
+	}
+	/* A run still marked running whose lock we now hold has died: resumable. */
+	snprintf(run->from, sizeof(run->from), "%s", db_col_text(st, 1));
+	snprintf(run->to, sizeof(run->to), "%s", db_col_text(st, 2));
+	run->dry_run = sqlite3_column_int(st, 3) != 0;
+	sqlite3_finalize(st);
+	st = NULL;
+	r = db_prepare(run->ctx->db,
+		       "SELECT step, coalesce(date, '') FROM job_steps WHERE run_id = ?"
+		       " AND state NOT IN ('ok', 'attention') ORDER BY seq",
+		       &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, run->resumed_from);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = db_col_text(st, 0);
+		int k;
+
+		for (k = 0; k < STEP_KIND_COUNT; k++) {
+			if (strcmp(step_name((enum step_kind)k), name) == 0)
+				break;
+		}
+		if (k == STEP_KIND_COUNT)
+			continue;
+		r = plan_add(run, (enum step_kind)k, db_col_text(st, 1), err);
+		if (r < 0)
+			goto out;
+		found++;
+	}
+	r = 0;
+	if (!found)
+		r = err_set(err, WXR_EUSAGE, "--resume: run %" PRId64 " has no step left to run",
+			    run->resumed_from);
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* argv for the child; returned strings are owned by the arena list. */
+struct argv_b {
+	char *v[64];
+	int n;
+};
+
+static void av(struct argv_b *a, const char *s)
+{
+	if (a->n < (int)ARRAY_SIZE(a->v) - 1)
+		a->v[a->n++] = xstrdup(s);
+	a->v[a->n] = NULL;
+}
+
+static void av_free(struct argv_b *a)
+{
+	for (int i = 0; i < a->n; i++)
+		free(a->v[i]);
+	a->n = 0;
+}
+
+static void av_base(struct run *run, struct argv_b *a, const char *self);
+
+static void av_common(struct run *run, struct argv_b *a, const char *self)
+{
+	av_base(run, a, self);
+	av(a, "--json");
+}
+
+/* The global options of a step; av_common adds --json for a result to keep. */
+static void av_base(struct run *run, struct argv_b *a, const char *self)
+{
+	av(a, self);
+	if (run->ctx->have_config) {
+		av(a, "-c");
+		av(a, run->ctx->cfg.path);
+	}
+	av(a, "--db");
+	av(a, run->ctx->db_path);
+	av(a, "-q");
+}
+
+/* Runs one child; collects stdout into out (capped). Returns its exit code
+ * (0..255), or 1 with a message when it could not run or was killed. */
+static int spawn(char *const argv[], int64_t run_id, struct buf *out, char *why, size_t whylen)
+{
+	int pfd[2];
+	pid_t pid;
+	int status = 0;
+	char idbuf[32];
+	char chunk[4096];
+	ssize_t n;
+
+	if (pipe(pfd) < 0) {
+		snprintf(why, whylen, "pipe: %s", strerror(errno));
+		return 1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		snprintf(why, whylen, "fork: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
+		return 1;
+	}
+	if (pid == 0) {
+		snprintf(idbuf, sizeof(idbuf), "%" PRId64, run_id);
+		setenv("WXRECON_RUN_ID", idbuf, 1);
+		dup2(pfd[1], STDOUT_FILENO);
+		close(pfd[0]);
+		close(pfd[1]);
+		execv(argv[0], argv);
+		fprintf(stderr, "wxrecon: cannot run '%s': %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pfd[1]);
+	while ((n = read(pfd[0], chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (out->len + (size_t)n <= STEP_OUTPUT_MAX)
+			buf_add(out, chunk, (size_t)n);
+	}
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			snprintf(why, whylen, "waitpid: %s", strerror(errno));
+			return 1;
+		}
+	}
+	if (WIFSIGNALED(status)) {
+		snprintf(why, whylen, "killed by signal %d", WTERMSIG(status));
+		return 1;
+	}
+	return WEXITSTATUS(status);
+}
+
+static int self_path(char *out, size_t n, struct wxr_err *err)
+{
+	ssize_t len = readlink("/proc/self/exe", out, n - 1);
+
+	if (len < 0)
+		return err_set(err, WXR_EIO, "cannot find my own binary: %s", strerror(errno));
+	out[len] = '\0';
+	return 0;
+}
+
+static const char *state_of(int code)
+{
+	switch (code) {
+	case 0:
+		return "ok";
+	case 3:
+		return "attention";
+	default:
+		return "failed";
+	}
+}
+
+/* Runs one plan step (one or more children). */
+static int run_step(struct run *run, struct plan_step *p, const char *self, struct wxr_err *err)
+{
+	struct argv_b a = { .n = 0 };
+	struct buf out = BUF_INIT;
+	char why[256] = "";
+	char lim[32];
+	int code = 0;
+	int64_t t0 = now_ms();
+	const struct job *job = &run->job;
+	int r;
+
+	r = jobs_step_set(run->ctx->db, p->id, "running", 0, NULL, err);
+	if (r < 0)
+		return r;
+	switch (p->kind) {
+	case STEP_SWEEP_ORDERS:
+	case STEP_SWEEP_REFUNDS:
+		av_common(run, &a, self);
+		av(&a, "sweep");
+		av(&a, p->kind == STEP_SWEEP_ORDERS ? "orders" : "refunds");
+		if (p->kind == STEP_SWEEP_ORDERS && job->older_than) {
+			av(&a, "--older-than");
+			av(&a, job->older_than);
+		}
+		if ((p->kind == STEP_SWEEP_ORDERS ? job->sweep_orders_limit : job->sweep_refunds_limit) > 0) {
+			snprintf(lim, sizeof(lim), "%ld",
+				 p->kind == STEP_SWEEP_ORDERS ? job->sweep_orders_limit
+							      : job->sweep_refunds_limit);
+			av(&a, "--limit");
+			av(&a, lim);
+		}
+		if (run->dry_run)
+			av(&a, "--dry-run");
+		code = spawn(a.v, run->run_id, &out, why, sizeof(why));
+		break;
+	case STEP_FETCH_BILLS:
+		if (run->dry_run) {
+			p->state = "skipped";
+			snprintf(why, sizeof(why), "dry run: bills are not fetched");
+			goto done;
+		}
+		av_common(run, &a, self);
+		av(&a, "bill");
+		av(&a, "fetch");
+		av(&a, "--date");
+		av(&a, p->date);
+		if (job->bill_kind) {
+			av(&a, "--kind");
+			av(&a, job->bill_kind);
+		}
+		code = spawn(a.v, run->run_id, &out, why, sizeof(why));
+		break;
+	case STEP_RECONCILE:
+		av_common(run, &a, self);
+		av(&a, "reconcile");
+		av(&a, "--date");
+		av(&a, p->date);
+		if (run->dry_run)
+			av(&a, "--dry-run");
+		code = spawn(a.v, run->run_id, &out, why, sizeof(why));
+		break;
+	case STEP_REPORT: {
+		const char *formats = job->report_formats ? job->report_formats : "html";
+		char *copy = xstrdup(formats);
+		char *save = NULL;
+
+		if (run->dry_run) {
+			free(copy);
+			p->state = "skipped";
+			snprintf(why, sizeof(why), "dry run: no report is written");
+			goto done;
+		}
+		if (mkdir(run->ctx->cfg.reports_dir, 0750) < 0 && errno != EEXIST) {
+			snprintf(why, sizeof(why), "cannot create '%s': %s", run->ctx->cfg.reports_dir,
+				 strerror(errno));
+			code = 1;
+			free(copy);
+			break;
+		}
+		for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+			char *target;
+			int c;
+
+			if (strcmp(f, "csv") == 0)
+				target = xasprintf("%s/%s_%s_%s-csv", run->ctx->cfg.reports_dir,
+						   job->name, run->from, run->to);
+			else
+				target = xasprintf("%s/%s_%s_%s.%s", run->ctx->cfg.reports_dir,
+						   job->name, run->from, run->to, f);
+			av_free(&a);
+			av_base(run, &a, self); /* the report goes to the file */
+			av(&a, "report");
+			av(&a, "--from");
+			av(&a, run->from);
+			av(&a, "--to");
+			av(&a, run->to);
+			av(&a, "--format");
+			av(&a, f);
+			av(&a, "-o");
+			av(&a, target);
+			free(target);
+			c = spawn(a.v, run->run_id, &out, why, sizeof(why));
+			if (c > code || (c != 0 && c != 3))
+				code = c;
+		}
+		free(copy);
+		break;
+	}
+	default:
+		BUG("step kind %d", (int)p->kind);
+	}
+	p->exit_code = code;
+	p->state = state_of(code);
+	if (code != 0 && code != 3 && !why[0])
+		snprintf(why, sizeof(why), "exit %d", code);
+done:
+	p->ms = now_ms() - t0;
+	p->output = buf_detach(&out, NULL);
+	av_free(&a);
+	return jobs_step_set(run->ctx->db, p->id, p->state, p->exit_code,
+			     p->output[0] ? p->output : (why[0] ? why : NULL), err);
+}
+
+static json_t *summary_json(struct run *run, const char *state, int exit_code)
+{
+	json_t *steps = json_array();
+	json_t *o;
+
+	for (int i = 0; i < run->nplan; i++) {
+		struct plan_step *p = &run->plan[i];
+		json_t *res = p->output && p->output[0] ? json_loads(p->output, 0, NULL) : NULL;
+
+		json_array_append_new(
+			steps, json_pack("{s:s, s:s?, s:s, s:i, s:I, s:o?}", "step", step_name(p->kind),
+					 "date", p->date[0] ? p->date : NULL, "state", p->state,
+					 "exit_code", p->exit_code, "ms", (json_int_t)p->ms, "result",
+					 res));
+	}
+	o = json_pack("{s:I, s:s, s:s?, s:s?, s:b, s:s, s:i, s:o}", "run_id",
+		      (json_int_t)run->run_id, "job", run->job.name,
+		      "from", run->from[0] ? run->from : NULL, "to", run->to[0] ? run->to : NULL,
+		      "dry_run", run->dry_run, "state", state, "exit_code", exit_code, "steps", steps);
+	if (o && run->resumed_from)
+		json_object_set_new(o, "resumed_from", json_integer(run->resumed_from));
+	return o;
+}
+
+/* Runs the user's on_attention command with the summary on stdin. */
+static void alert(struct run *run, const char *summary)
+{
+	const char *cmd = run->ctx->cfg.on_attention;
+	FILE *p;
+	int st;
+	struct wxr_err err = WXR_ERR_INIT;
+	char detail[256];
+
+	if (!cmd || !*cmd)
+		return;
+	signal(SIGPIPE, SIG_IGN);
+	p = popen(cmd, "w");
+	if (!p) {
+		log_warn("on_attention: cannot run '%s': %s", cmd, strerror(errno));
+		return;
+	}
+	fputs(summary, p);
+	fputc('\n', p);
+	st = pclose(p);
+	if (st != 0) {
+		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+
+		log_warn("on_attention command failed (exit %d); the run's result stands", code);
+		snprintf(detail, sizeof(detail), "{\"exit\":%d}", code);
+		audit_append(run->ctx->db, run->run_id, "jobs", "alert.failed", run->job.name, detail,
+			     &err);
+	} else {
+		audit_append(run->ctx->db, run->run_id, "jobs", "alert.sent", run->job.name, NULL,
+			     &err);
+	}
+}
+
+static void print_table(struct run *run, const char *state)
+{
+	printf("run %" PRId64 " (%s%s%s%s%s): %s\n", run->run_id, run->job.name,
+	       run->from[0] ? " " : "", run->from, run->from[0] && strcmp(run->from, run->to) ? ".." : "",
+	       run->from[0] && strcmp(run->from, run->to) ? run->to : "", state);
+	for (int i = 0; i < run->nplan; i++) {
+		struct plan_step *p = &run->plan[i];
+
+		printf("  %-9s %-13s %-10s %6.1fs\n", p->state, step_name(p->kind),
+		       p->date[0] ? p->date : "-", (double)p->ms / 1000.0);
+	}
+}
+
+static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	static const struct option opts[] = {
+		DATES_LONG_OPTIONS,
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "resume", required_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run run;
+	struct dates d = { .given = false };
+	char self[4096];
+	bool locked = false;
+	const char *state;
+	int exit_code = 0;
+	json_t *sum = NULL;
+	char *sum_text = NULL;
+	int c;
+	int r;
+
+	memset(&run, 0, sizeof(run));
+	run.ctx = ctx;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			run.dry_run = true;
+			break;
+		case 'R': {
+			char *end;
+
+			run.resumed_from = strtoll(optarg, &end, 10);
+			if (*end || run.resumed_from <= 0)
+				return cmd_usage_error(ctx, err, "--resume: bad run id '%s'", optarg);
+			break;
+		}
+		default:
+			r = cmd_option(ctx, &d, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
+		}
+	}
+	if (optind != argc - 1)
+		return cmd_usage_error(ctx, err, optind >= argc ? "which job?" : "unexpected argument '%s'",
+				       optind < argc ? argv[optind + 1] : "");
+	r = job_load(&run.job, ctx->cfg.jobs_dir, argv[optind], err);
+	if (r < 0)
+		return r;
+	if (run.resumed_from && (d.given || d.yesterday || run.dry_run)) {
+		r = cmd_usage_error(ctx, err, "--resume takes the dates and mode of the run it resumes");
+		goto out;
+	}
+	r = self_path(self, sizeof(self), err);
+	if (r < 0)
+		goto out;
+	if (!run.resumed_from) {
+		r = dates_finish(ctx, &d, run.job.default_yesterday, err);
+		if (r < 0)
+			goto out;
+		if (d.given) {
+			memcpy(run.from, d.from, sizeof(run.from));
+			memcpy(run.to, d.to, sizeof(run.to));
+		}
+	}
+	r = jobs_lock(ctx->db, ctx->mchid, "run", 0, err);
+	if (r < 0)
+		goto out;
+	locked = true;
+	if (run.resumed_from)
+		r = plan_resume(&run, err);
+	else
+		r = plan_new(&run, err);
+	if (r < 0)
+		goto out;
+	r = jobs_run_start(ctx->db, ctx->mchid, run.job.name, run.from, run.to, run.dry_run,
+			   run.resumed_from, &run.run_id, err);
+	if (r < 0)
+		goto out;
+	r = jobs_lock_attach_run(ctx->db, ctx->mchid, "run", run.run_id, err);
+	if (r < 0)
+		goto out;
+	for (int i = 0; i < run.nplan; i++) {
+		r = jobs_step_add(ctx->db, run.run_id, i + 1, step_name(run.plan[i].kind),
+				  run.plan[i].date[0] ? run.plan[i].date : NULL, &run.plan[i].id, err);
+		if (r < 0)
+			goto out;
+	}
+	audit_append(ctx->db, run.run_id, "jobs", "run.start", run.job.name, NULL, err);
+
+	for (int i = 0; i < run.nplan; i++) {
+		struct plan_step *p = &run.plan[i];
+		bool skip = false;
+
+		/* a failed per-day step skips the later per-day steps of that day */
+		for (int k = 0; k < i && p->date[0]; k++) {
+			if (strcmp(run.plan[k].date, p->date) == 0 &&
+			    strcmp(run.plan[k].state, "failed") == 0)
+				skip = true;
+		}
+		if (skip) {
+			p->state = "skipped";
+			r = jobs_step_set(ctx->db, p->id, "skipped", 0,
+					  "skipped: an earlier step failed for this day", err);
+			if (r < 0)
+				goto out;
+			continue;
+		}
+		log_progress("[%d/%d] %s %s", i + 1, run.nplan, step_name(p->kind), p->date);
+		r = run_step(&run, p, self, err);
+		if (r < 0)
+			goto out;
+		if (strcmp(p->state, "failed") == 0)
+			exit_code = 1;
+		else if (strcmp(p->state, "attention") == 0 && exit_code == 0)
+			exit_code = 3;
+	}
+	log_progress_done();
+	state = exit_code == 0 ? "ok" : exit_code == 3 ? "attention" : "failed";
+	sum = summary_json(&run, state, exit_code);
+	sum_text = json_dumps(sum, JSON_COMPACT);
+	r = jobs_run_finish(ctx->db, run.run_id, state, exit_code, sum_text, err);
+	if (r < 0)
+		goto out;
+	audit_append(ctx->db, run.run_id, "jobs", "run.end", run.job.name, sum_text, err);
+	if (ctx->json)
+		printf("%s\n", sum_text);
+	else
+		print_table(&run, state);
+	if (exit_code != 0)
+		alert(&run, sum_text);
+	if (exit_code == 1)
+		r = err_set(err, WXR_EFAIL, "run %" PRId64 " of '%s': a step failed; see 'wxrecon runs'"
+			    " (resume with: wxrecon run %s --resume %" PRId64 ")",
+			    run.run_id, run.job.name, run.job.name, run.run_id);
+	else if (exit_code == 3)
+		r = err_set(err, WXR_EATTENTION, "run %" PRId64 " of '%s' needs attention: open"
+			    " discrepancies or held actions",
+			    run.run_id, run.job.name);
+	else
+		r = 0;
+out:
+	if (r < 0 && run.run_id && !sum_text) {
+		struct wxr_err e2 = WXR_ERR_INIT;
+
+		jobs_run_finish(ctx->db, run.run_id, "failed", 1, NULL, &e2);
+	}
+	if (locked) {
+		struct wxr_err e2 = WXR_ERR_INIT;
+
+		jobs_unlock(ctx->db, ctx->mchid, "run", run.run_id, &e2);
+	}
+	for (int i = 0; i < run.nplan; i++)
+		free(run.plan[i].output);
+	free(run.plan);
+	free(sum_text);
+	json_decref(sum);
+	job_release(&run.job);
+	return r;
+}
+
+static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	static const struct option opts[] = {
+		{ "last", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	sqlite3_stmt *st = NULL, *ss = NULL;
+	json_t *arr = NULL;
+	long last = 10;
+	int c;
+	int r;
+
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l': {
+			char *end;
+
+			last = strtol(optarg, &end, 10);
+			if (*end || last < 1)
+				return cmd_usage_error(ctx, err, "--last: bad number '%s'", optarg);
+			break;
+		}
+		default:
+			r = cmd_option(ctx, NULL, c, argv, err);
+			if (r < 0)
+				return r;
+			break;
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
+	if (ctx->json)
+		arr = json_array();
+	r = db_prepare(ctx->db,
+		       "SELECT id, job, coalesce(date_from,''), coalesce(date_to,''), dry_run, state,"
+		       " coalesce(exit_code, -1), started_at, coalesce(ended_at,''),"
+		       " coalesce(resumed_from, 0), pid, host FROM job_runs ORDER BY id DESC LIMIT ?",
+		       &st, err);
+	if (r < 0)
+		goto out;
+	r = db_prepare(ctx->db,
+		       "SELECT seq, step, coalesce(date,''), state, coalesce(exit_code, -1),"
+		       " coalesce(started_at,''), coalesce(ended_at,''), coalesce(message,'')"
+		       " FROM job_steps WHERE run_id = ? ORDER BY seq",
+		       &ss, err);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, last);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		json_t *steps = arr ? json_array() : NULL;
+
+		if (!arr)
+			printf("run %" PRId64 "  %-10s %s%s%s  %-9s exit %d  %s .. %s%s\n", id,
+			       db_col_text(st, 1), db_col_text(st, 2),
+			       strcmp(db_col_text(st, 2), db_col_text(st, 3)) ? ".." : "",
+			       strcmp(db_col_text(st, 2), db_col_text(st, 3)) ? db_col_text(st, 3) : "",
+			       db_col_text(st, 5), sqlite3_column_int(st, 6), db_col_text(st, 7),
+			       db_col_text(st, 8), sqlite3_column_int(st, 4) ? "  (dry run)" : "");
+		sqlite3_reset(ss);
+		sqlite3_bind_int64(ss, 1, id);
+		while (sqlite3_step(ss) == SQLITE_ROW) {
+			if (steps) {
+				json_array_append_new(
+					steps, json_pack("{s:i, s:s, s:s?, s:s, s:i, s:s, s:s}", "seq",
+							 sqlite3_column_int(ss, 0), "step",
+							 db_col_text(ss, 1), "date",
+							 *db_col_text(ss, 2) ? db_col_text(ss, 2) : NULL,
+							 "state", db_col_text(ss, 3), "exit_code",
+							 sqlite3_column_int(ss, 4), "started_at",
+							 db_col_text(ss, 5), "ended_at",
+							 db_col_text(ss, 6)));
+			} else {
+				const char *msg = db_col_text(ss, 7);
+
+				printf("    %3d %-9s %-13s %-10s %s\n", sqlite3_column_int(ss, 0),
+				       db_col_text(ss, 3), db_col_text(ss, 1),
+				       *db_col_text(ss, 2) ? db_col_text(ss, 2) : "-",
+				       msg[0] == '{' ? "" : msg);
+			}
+		}
+		if (arr)
+			json_array_append_new(
+				arr, json_pack("{s:I, s:s, s:s?, s:s?, s:b, s:s, s:i, s:s, s:s?, s:o}",
+					       "id", (json_int_t)id, "job", db_col_text(st, 1), "from",
+					       *db_col_text(st, 2) ? db_col_text(st, 2) : NULL, "to",
+					       *db_col_text(st, 3) ? db_col_text(st, 3) : NULL,
+					       "dry_run", sqlite3_column_int(st, 4) != 0, "state",
+					       db_col_text(st, 5), "exit_code",
+					       sqlite3_column_int(st, 6), "started_at",
+					       db_col_text(st, 7), "ended_at",
+					       *db_col_text(st, 8) ? db_col_text(st, 8) : NULL, "steps",
+					       steps));
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(ctx->db, err, "read job_runs");
+		goto out;
+	}
+	r = 0;
+	if (arr) {
+		r = cmd_print_json(arr, err);
+		arr = NULL;
+	}
+out:
+	json_decref(arr);
+	sqlite3_finalize(st);
+	sqlite3_finalize(ss);
+	return r;
+}
+
+const struct cmd cmd_run = {
+	"run", run_job, NULL, CMD_DB, "run JOB [DATES] [--dry-run] [--resume RUN_ID]",
+	"run a job (jobs/JOB.job): its steps, with a lock, recorded",
+	"Takes the database lock, records the run and each step and day in job_runs and\n"
+	"job_steps, and runs the steps of jobs/JOB.job ([jobs] dir) in order: per-day steps\n"
+	"(fetch-bills, reconcile) day by day over DATES, the others once. A step that fails\n"
+	"for a day skips the later steps of that day; the run goes on and exits 1 at the end\n"
+	"(3 when all went through but something needs a person). --resume RUN_ID runs again\n"
+	"only the steps of that run that did not finish. --dry-run: sweeps and reconcile\n"
+	"only look; no bill is fetched and no report written. When the run exits 1 or 3,\n"
+	"[alerts] on_attention is run with the run's JSON summary on stdin.\n"
+	"DATES: --date D | --from D --to D | --yesterday (the job's default)\n",
+};
+
+const struct cmd cmd_runs = {
+	"runs", run_runs, NULL, CMD_DB, "runs [--last N]",
+	"job runs and their steps, newest first", NULL,
+};

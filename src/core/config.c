@@ -1,0 +1,505 @@
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/xalloc.h"
+
+enum key_type { K_STR, K_PATH, K_LONG, K_INT, K_BOOL, K_DUR, K_HHMM, K_FEN, K_ENUM, K_TZ, K_URL,
+		K_PAC };
+
+struct key_def {
+	const char *section;
+	const char *name;
+	enum key_type type;
+	size_t off;
+	long min, max;       /* K_LONG / K_INT / K_FEN */
+	const char *const *choices; /* K_ENUM */
+};
+
+static const char *const refund_types[] = { "MERCHANT_BANK_CARD", NULL };
+
+#define O(f) offsetof(struct config, f)
+static const struct key_def keys[] = {
+	{ "merchant", "mchid", K_STR, O(mchid), 0, 0, NULL },
+	{ "merchant", "appid", K_STR, O(appid), 0, 0, NULL },
+	{ "merchant", "serial_no", K_STR, O(serial_no), 0, 0, NULL },
+	{ "merchant", "private_key", K_PATH, O(private_key), 0, 0, NULL },
+	{ "merchant", "apiv3_key_file", K_PATH, O(apiv3_key_file), 0, 0, NULL },
+	{ "merchant", "wechatpay_public_key", K_PATH, O(wechatpay_public_key), 0, 0, NULL },
+	{ "merchant", "wechatpay_public_key_id", K_STR, O(wechatpay_public_key_id), 0, 0, NULL },
+	{ "merchant", "platform_cert_dir", K_PATH, O(platform_cert_dir), 0, 0, NULL },
+	{ "api", "base_url", K_URL, O(base_url), 0, 0, NULL },
+	{ "api", "timeout_s", K_LONG, O(timeout_s), 1, 600, NULL },
+	{ "api", "retries", K_INT, O(retries), 0, 10, NULL },
+	{ "api", "retry_base_ms", K_LONG, O(retry_base_ms), 1, 60000, NULL },
+	{ "api", "ca_bundle", K_PATH, O(ca_bundle), 0, 0, NULL },
+	{ "database", "path", K_PATH, O(db_path), 0, 0, NULL },
+	{ "policy", "close_after", K_DUR, O(close_after_s), 0, 0, NULL },
+	{ "policy", "close_max_per_run", K_LONG, O(close_max_per_run), 0, 10000000, NULL },
+	{ "policy", "mark_paid_on_missed_notify", K_BOOL, O(mark_paid_on_missed_notify), 0, 0, NULL },
+	{ "policy", "abnormal_refund_type", K_ENUM, O(abnormal_refund_type), 0, 0, refund_types },
+	{ "policy", "abnormal_refund_max_per_run", K_LONG, O(abnormal_refund_max_per_run), 0, 10000000, NULL },
+	{ "policy", "abnormal_refund_max_amount_per_run", K_FEN, O(abnormal_refund_max_amount_per_run), 0, 0, NULL },
+	{ "policy", "approval_above", K_FEN, O(approval_above), 0, 0, NULL },
+	{ "policy", "paid_after_close", K_PAC, O(paid_after_close), 0, 0, NULL },
+	{ "policy", "timezone", K_TZ, O(timezone), 0, 0, NULL },
+	{ "bills", "archive_dir", K_PATH, O(archive_dir), 0, 0, NULL },
+	{ "bills", "release_time", K_HHMM, O(release_time_s), 0, 0, NULL },
+	{ "bills", "missing_after", K_DUR, O(missing_after_s), 0, 0, NULL },
+	{ "alerts", "on_attention", K_STR, O(on_attention), 0, 0, NULL },
+	{ "notify", "url", K_URL, O(notify_url), 0, 0, NULL },
+	{ "jobs", "dir", K_PATH, O(jobs_dir), 0, 0, NULL },
+	{ "jobs", "reports_dir", K_PATH, O(reports_dir), 0, 0, NULL },
+};
+#undef O
+
+#define FIELD(cfg, off, type) ((type *)((char *)(cfg) + (off)))
+
+static void set_str(char **slot, const char *v)
+{
+	free(*slot);
+	*slot = v ? xstrdup(v) : NULL;
+}
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	set_str(&cfg->base_url, "https://api.mch.weixin.qq.com");
+	cfg->timeout_s = 15;
+	cfg->retries = 3;
+	cfg->retry_base_ms = 500;
+	set_str(&cfg->db_path, "var/wxrecon.db");
+	cfg->close_after_s = 30 * 60;
+	cfg->close_max_per_run = 1000;
+	cfg->mark_paid_on_missed_notify = true;
+	set_str(&cfg->abnormal_refund_type, "MERCHANT_BANK_CARD");
+	cfg->abnormal_refund_max_per_run = 100;
+	cfg->abnormal_refund_max_amount_per_run = 1000000;
+	cfg->approval_above = 50000;
+	cfg->paid_after_close = PAID_AFTER_CLOSE_MARK_PAID;
+	set_str(&cfg->timezone, "Asia/Shanghai");
+	cfg->tz_offset_s = 8 * 3600;
+	set_str(&cfg->archive_dir, "var/bills");
+	cfg->release_time_s = 10 * 3600;
+	cfg->missing_after_s = 24 * 3600;
+	set_str(&cfg->jobs_dir, "jobs");
+	set_str(&cfg->reports_dir, "reports");
+}
+
+void config_release(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (keys[i].type == K_STR || keys[i].type == K_PATH || keys[i].type == K_ENUM ||
+		    keys[i].type == K_TZ || keys[i].type == K_URL)
+			set_str(FIELD(cfg, keys[i].off, char *), NULL);
+	}
+	free(cfg->path);
+	cfg->path = NULL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Cuts an inline comment: ';' or '#' at the start or after white space. */
+static void cut_comment(char *s)
+{
+	for (char *p = s; *p; p++) {
+		if ((*p == ';' || *p == '#') && (p == s || isspace((unsigned char)p[-1]))) {
+			*p = '\0';
+			return;
+		}
+	}
+}
+
+static bool parse_long(const char *v, long *out)
+{
+	char *end;
+	long n;
+
+	if (!*v || !(isdigit((unsigned char)*v) || *v == '-'))
+		return false;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = n;
+	return true;
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (strcmp(v, yes[i]) == 0) {
+			*out = true;
+			return true;
+		}
+		if (strcmp(v, no[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Resolves a relative path against the config file's directory. */
+static char *resolve_path(const char *cfg_path, const char *v)
+{
+	const char *slash;
+
+	if (v[0] == '/' || !cfg_path)
+		return xstrdup(v);
+	slash = strrchr(cfg_path, '/');
+	if (!slash)
+		return xstrdup(v);
+	return xasprintf("%.*s/%s", (int)(slash - cfg_path), cfg_path, v);
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (!isdigit((unsigned char)*s))
+			return false;
+	}
+	return true;
+}
+
+static int set_value(struct config *cfg, const struct key_def *k, const char *v, const char *where,
+		     struct wxr_err *err)
+{
+	long n;
+	int64_t d;
+	bool b;
+	int off;
+	struct wxr_err sub = WXR_ERR_INIT;
+
+	switch (k->type) {
+	case K_STR:
+		if (strcmp(k->name, "mchid") == 0 && !all_digits(v))
+			goto bad_msg_digits;
+		if (strcmp(k->name, "serial_no") == 0 && strlen(v) != 40)
+			return err_set(err, WXR_ECONFIG,
+				       "%s: bad value for '%s.%s': a certificate serial is 40 hex digits",
+				       where, k->section, k->name);
+		set_str(FIELD(cfg, k->off, char *), *v ? v : NULL);
+		return 0;
+	case K_PATH:
+		if (!*v && (k->off == offsetof(struct config, db_path) ||
+			    k->off == offsetof(struct config, jobs_dir) ||
+			    k->off == offsetof(struct config, reports_dir)))
+			return err_set(err, WXR_ECONFIG,
+				       "%s: bad value for '%s.%s': empty (this path cannot be unset)",
+				       where, k->section, k->name);
+		if (!*v) {
+			set_str(FIELD(cfg, k->off, char *), NULL);
+			return 0;
+		}
+		free(*FIELD(cfg, k->off, char *));
+		*FIELD(cfg, k->off, char *) = resolve_path(cfg->path, v);
+		return 0;
+	case K_URL:
+		if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
+			return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': '%s' is not an http(s) URL",
+				       where, k->section, k->name, v);
+		set_str(FIELD(cfg, k->off, char *), v);
+		return 0;
+	case K_LONG:
+	case K_INT:
+		if (!parse_long(v, &n) || n < k->min || n > k->max)
+			return err_set(err, WXR_ECONFIG,
+				       "%s: bad value for '%s.%s': '%s' (want a whole number from %ld to %ld)",
+				       where, k->section, k->name, v, k->min, k->max);
+		if (k->type == K_INT)
+			*FIELD(cfg, k->off, int) = (int)n;
+		else
+			*FIELD(cfg, k->off, long) = n;
+		return 0;
+	case K_FEN:
+		if (!all_digits(v) || strlen(v) > 15)
+			return err_set(err, WXR_ECONFIG,
+				       "%s: bad value for '%s.%s': '%s' (want an amount in fen, a whole number)",
+				       where, k->section, k->name, v);
+		d = 0;
+		for (const char *p = v; *p; p++)
+			d = d * 10 + (*p - '0');
+		*FIELD(cfg, k->off, int64_t) = d;
+		return 0;
+	case K_BOOL:
+		if (!parse_bool(v, &b))
+			return err_set(err, WXR_ECONFIG,
+				       "%s: bad value for '%s.%s': '%s' (want true or false)", where,
+				       k->section, k->name, v);
+		*FIELD(cfg, k->off, bool) = b;
+		return 0;
+	case K_DUR:
+		if (duration_parse(v, &d, &sub) < 0)
+			return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': %s", where,
+				       k->section, k->name, sub.msg);
+		*FIELD(cfg, k->off, int64_t) = d;
+		return 0;
+	case K_HHMM: {
+		int h, m;
+		char extra;
+
+		if (strlen(v) != 5 || sscanf(v, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 ||
+		    h > 23 || m < 0 || m > 59)
+			return err_set(err, WXR_ECONFIG,
+				       "%s: bad value for '%s.%s': '%s' (want HH:MM)", where,
+				       k->section, k->name, v);
+		*FIELD(cfg, k->off, int) = h * 3600 + m * 60;
+		return 0;
+	}
+	case K_ENUM:
+		for (const char *const *c = k->choices; *c; c++) {
+			if (strcmp(*c, v) == 0) {
+				set_str(FIELD(cfg, k->off, char *), v);
+				return 0;
+			}
+		}
+		if (strcmp(k->name, "abnormal_refund_type") == 0 && strcmp(v, "USER_BANK_CARD") == 0)
+			return err_set(err, WXR_ECONFIG,
+				       "%s: bad value for '%s.%s': USER_BANK_CARD needs the customer's "
+				       "card and is only filed by hand ('wxrecon refund abnormal'); the "
+				       "sweep's choice is MERCHANT_BANK_CARD",
+				       where, k->section, k->name);
+		return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': '%s'", where,
+			       k->section, k->name, v);
+	case K_PAC:
+		if (strcmp(v, "mark_paid") == 0)
+			cfg->paid_after_close = PAID_AFTER_CLOSE_MARK_PAID;
+		else if (strcmp(v, "refund") == 0)
+			cfg->paid_after_close = PAID_AFTER_CLOSE_REFUND;
+		else if (strcmp(v, "hold") == 0)
+			cfg->paid_after_close = PAID_AFTER_CLOSE_HOLD;
+		else
+			return err_set(err, WXR_ECONFIG,
+				       "%s: bad value for '%s.%s': '%s' (want mark_paid, refund or hold)",
+				       where, k->section, k->name, v);
+		return 0;
+	case K_TZ:
+		if (tz_offset(v, &off, &sub) < 0)
+			return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': %s", where,
+				       k->section, k->name, sub.msg);
+		set_str(FIELD(cfg, k->off, char *), v);
+		cfg->tz_offset_s = off;
+		return 0;
+	}
+	BUG("unhandled key type %d", (int)k->type);
+
+bad_msg_digits:
+	return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': '%s' (want digits)", where,
+		       k->section, k->name, v);
+}
+
+static bool section_known(const char *s)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (strcmp(keys[i].section, s) == 0)
+			return true;
+	}
+	return false;
+}
+
+int config_load(struct config *cfg, const char *path, struct wxr_err *err)
+{
+	FILE *f = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int lineno = 0;
+	char section[64] = "";
+	int r = 0;
+
+	f = fopen(path, "r");
+	if (!f)
+		return err_set(err, WXR_ECONFIG, "cannot open config '%s': %s", path, strerror(errno));
+	set_str(&cfg->path, path);
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		char where[600];
+		char *s, *eq, *k, *v;
+		const struct key_def *def = NULL;
+
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		if (lineno == 1 && (unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
+		    (unsigned char)line[2] == 0xBF) {
+			memmove(line, line + 3, (size_t)n - 3 + 1);
+			n -= 3; /* else the NUL check below takes every BOM for a NUL byte */
+		}
+		if (strlen(line) != (size_t)n) {
+			r = err_set(err, WXR_ECONFIG, "%s: NUL byte in config", where);
+			goto out;
+		}
+		cut_comment(line);
+		s = trim(line);
+		if (!*s)
+			continue;
+		if (*s == '[') {
+			char *e = strchr(s, ']');
+
+			if (!e || e[1] != '\0') {
+				r = err_set(err, WXR_ECONFIG, "%s: malformed section header '%s'", where, s);
+				goto out;
+			}
+			*e = '\0';
+			s = trim(s + 1);
+			if (!section_known(s)) {
+				r = err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'", where, s);
+				goto out;
+			}
+			snprintf(section, sizeof(section), "%s", s);
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq) {
+			r = err_set(err, WXR_ECONFIG, "%s: expected 'key = value', got '%s'", where, s);
+			goto out;
+		}
+		*eq = '\0';
+		k = trim(s);
+		v = trim(eq + 1);
+		if (!*section) {
+			r = err_set(err, WXR_ECONFIG, "%s: key '%s' outside any section", where, k);
+			goto out;
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+			if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, k) == 0) {
+				def = &keys[i];
+				break;
+			}
+		}
+		if (!def) {
+			r = err_set(err, WXR_ECONFIG, "%s: unknown key '%s' in [%s]", where, k, section);
+			goto out;
+		}
+		r = set_value(cfg, def, v, where, err);
+		if (r < 0)
+			goto out;
+		if (def->off == offsetof(struct config, private_key))
+			cfg->line_of_private_key = lineno;
+		if (def->off == offsetof(struct config, apiv3_key_file))
+			cfg->line_of_apiv3_key_file = lineno;
+	}
+	if (ferror(f))
+		r = err_set(err, WXR_ECONFIG, "cannot read config '%s': %s", path, strerror(errno));
+out:
+	free(line);
+	fclose(f);
+	return r;
+}
+
+static int read_key_file(const char *path, char out_key[33], struct wxr_err *err)
+{
+	FILE *f = fopen(path, "r");
+	char buf[128];
+	size_t n;
+	char *s;
+
+	if (!f)
+		return err_set(err, WXR_ECONFIG, "cannot open APIv3 key file '%s': %s", path,
+			       strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	s = trim(buf);
+	n = strlen(s);
+	if (n != 32) {
+		explicit_bzero(buf, sizeof(buf));
+		return err_set(err, WXR_ECONFIG,
+			       "APIv3 key in '%s' must be 32 characters (found %zu)", path, n);
+	}
+	memcpy(out_key, s, 33);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+int config_check_merchant(const struct config *cfg, char out_key[33], struct wxr_err *err)
+{
+	const char *where = cfg->path ? cfg->path : "(no config file)";
+	const char *env;
+	struct stat st;
+
+	if (!cfg->mchid)
+		return err_set(err, WXR_ECONFIG, "%s: [merchant] mchid is not set", where);
+	if (!cfg->appid)
+		return err_set(err, WXR_ECONFIG, "%s: [merchant] appid is not set", where);
+	if (!cfg->serial_no)
+		return err_set(err, WXR_ECONFIG, "%s: [merchant] serial_no is not set", where);
+	if (!cfg->private_key)
+		return err_set(err, WXR_ECONFIG, "%s: [merchant] private_key is not set", where);
+	/* Neither wechatpay_public_key nor platform_cert_dir: platform-certificate mode with
+	 * the certificates kept in the database (`wxrecon certs update` fetches them). */
+	if (cfg->wechatpay_public_key && !cfg->wechatpay_public_key_id)
+		return err_set(err, WXR_ECONFIG, "%s: [merchant] wechatpay_public_key_id is not set",
+			       where);
+	if (stat(cfg->private_key, &st) < 0)
+		return err_set(err, WXR_ECONFIG, "%s:%d: private_key '%s': %s", where,
+			       cfg->line_of_private_key, cfg->private_key, strerror(errno));
+	if (st.st_mode & 077)
+		return err_set(err, WXR_ECONFIG,
+			       "%s:%d: private_key '%s' is readable by group or others (mode %04o); "
+			       "run: chmod 600 '%s'",
+			       where, cfg->line_of_private_key, cfg->private_key,
+			       (unsigned)(st.st_mode & 07777), cfg->private_key);
+	env = getenv("WXRECON_APIV3_KEY");
+	if (cfg->apiv3_key_file)
+		return read_key_file(cfg->apiv3_key_file, out_key, err);
+	if (env && *env) {
+		if (strlen(env) != 32)
+			return err_set(err, WXR_ECONFIG,
+				       "environment WXRECON_APIV3_KEY must be 32 characters (found %zu)",
+				       strlen(env));
+		memcpy(out_key, env, 33);
+		return 0;
+	}
+	return err_set(err, WXR_ECONFIG,
+		       "%s: [merchant] apiv3_key_file is not set and WXRECON_APIV3_KEY is empty", where);
+}
+
+void config_policy_hash(const struct config *cfg, char out[65])
+{
+	struct buf b = BUF_INIT;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+
+	buf_addf(&b, "close_after=%lld\nclose_max_per_run=%ld\nmark_paid_on_missed_notify=%d\n",
+		 (long long)cfg->close_after_s, cfg->close_max_per_run,
+		 (int)cfg->mark_paid_on_missed_notify);
+	buf_addf(&b, "abnormal_refund_type=%s\nabnormal_refund_max_per_run=%ld\n",
+		 cfg->abnormal_refund_type, cfg->abnormal_refund_max_per_run);
+	buf_addf(&b, "abnormal_refund_max_amount_per_run=%lld\napproval_above=%lld\n",
+		 (long long)cfg->abnormal_refund_max_amount_per_run, (long long)cfg->approval_above);
+	buf_addf(&b, "paid_after_close=%d\ntimezone=%s\nrelease_time=%d\nmissing_after=%lld\n",
+		 (int)cfg->paid_after_close, cfg->timezone, cfg->release_time_s,
+		 (long long)cfg->missing_after_s);
+	EVP_Digest(b.data, b.len, md, &len, EVP_sha256(), NULL);
+	for (unsigned int i = 0; i < len && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	buf_release(&b);
+}

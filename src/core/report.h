@@ -1,0 +1,187 @@
+/*
+ * report.h - finance reports for a date range (SPEC 8): the report model
+ * loaded from the database, and its three renderings (JSON, CSV, HTML).
+ *
+ * A report is a pure function of the database state and its options: it
+ * carries a stamp of what it was made from (bill SHA1s, run ids, wxrecon
+ * version, policy hash) and nothing that changes by itself (no wall clock),
+ * so the same inputs give the same bytes. Loading only reads the database.
+ *
+ * Units: amounts are int64 fen; fees int64 0.00001 yuan (fee_e5). Never a
+ * floating-point number anywhere here.
+ */
+#ifndef WXR_REPORT_H
+#define WXR_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "db/db.h"
+#include "wxrecon.h"
+
+#define REPORT_MAX_DAYS   3660                /* about ten years; longer ranges are refused */
+#define REPORT_OUT_MAX    ((size_t)1 << 30)   /* cap of one rendered report */
+#define REPORT_AMOUNT_LEN 32                  /* buffer for report_format_amount */
+
+enum report_bill { REPORT_BILL_MISSING, REPORT_BILL_EMPTY, REPORT_BILL_OK };
+
+struct report_counts {
+	int64_t open;
+	int64_t resolved;
+	int64_t auto_resolved;
+};
+
+/* One day of the range: the trade bill's totals and the day's findings. */
+struct report_day {
+	char date[CLOCK_DATE_LEN];
+	enum report_bill bill;   /* from bill_files, kind trade */
+	int64_t pay_count;       /* SUCCESS rows */
+	int64_t pay_fen;         /* sum of 应结订单金额 of SUCCESS rows */
+	int64_t refund_count;    /* REFUND rows */
+	int64_t refund_fen;      /* sum of 退款金额 of REFUND rows */
+	int64_t fees_e5;         /* sum of 手续费 of every row (refund rows' are negative) */
+	int64_t net_fen;         /* pay_fen - refund_fen - report_fee_to_fen(fees_e5) */
+	struct report_counts disc;
+};
+
+/* A discrepancy. Strings are owned (freed by report_free); NULL = SQL NULL. */
+struct report_disc {
+	int64_t id;
+	char date[CLOCK_DATE_LEN];
+	char *kind;
+	char *out_trade_no;
+	char *out_refund_no;
+	char *transaction_id;
+	bool has_ledger_amount;
+	bool has_bill_amount;
+	int64_t ledger_amount; /* fen */
+	int64_t bill_amount;   /* fen */
+	char *ledger_state;
+	char *bill_state;
+	char *status;          /* open | resolved | auto_resolved */
+	char *resolution;
+	char *resolved_by;
+	char *detail;
+	char *description;     /* 商品名称 of the bill row with this transaction_id, if any */
+};
+
+/* An action. Strings owned; NULL = SQL NULL. */
+struct report_action {
+	int64_t id;
+	char *kind;
+	char *target;
+	char *state;
+	char *result;
+	char *error;
+	bool has_run_id;
+	bool has_amount;
+	int64_t run_id;
+	int64_t amount; /* fen */
+	char *date;     /* the business date it concerns */
+	char *at;       /* updated_at, in the configured timezone when it parses */
+};
+
+/* A bill file of the range (trade or fundflow). Strings owned. */
+struct report_bill_file {
+	char date[CLOCK_DATE_LEN];
+	char *kind;
+	char *status;
+	char *sha1; /* NULL for an empty day */
+};
+
+struct report_kind {
+	char *kind; /* owned */
+	struct report_counts c;
+};
+
+struct report_opts {
+	const char *from;        /* YYYY-MM-DD, inclusive */
+	const char *to;          /* YYYY-MM-DD, inclusive */
+	const char *mchid;       /* "" = every merchant in the database */
+	int tz_offset_s;         /* the configured timezone */
+	const char *timezone;    /* its name, for the stamp; may be NULL */
+	const char *policy_hash; /* config_policy_hash() */
+};
+
+struct report {
+	char from[CLOCK_DATE_LEN];
+	char to[CLOCK_DATE_LEN];
+	char *mchid;
+	char *timezone;
+	char policy_hash[65];
+	int tz_offset_s;
+
+	struct report_day *days; /* one per date of the range, in order */
+	size_t ndays;
+	struct report_day total; /* sums over the days; date "total"; bill unused */
+	size_t nmissing;         /* days whose trade bill was never fetched */
+
+	struct report_disc *discs; /* every discrepancy dated in the range, by date then id */
+	size_t ndiscs;
+	struct report_kind *kinds; /* those counted by kind and status, by kind */
+	size_t nkinds;
+	struct report_action *actions; /* by id; see report_load for which */
+	size_t nactions;
+	struct report_bill_file *bills; /* bill files of the range, by date then kind */
+	size_t nbills;
+	int64_t *runs; /* distinct run ids behind the discrepancies and actions, ascending */
+	size_t nruns;
+};
+
+/*
+ * Loads the report for opts from db in one read transaction (none is opened
+ * when the caller has one). Actions included: those whose date is in the
+ * range; those with no date whose run's date range overlaps the range; and
+ * those with neither whose created_at falls in the range (configured
+ * timezone). Returns a new report; free it with report_free().
+ */
+int report_load(struct db *db, const struct report_opts *opts, struct report **out_report,
+		struct wxr_err *err);
+struct report *report_free(struct report *rep);
+
+/* Renderings. Each appends the whole document to out. */
+int report_render_json(const struct report *rep, struct buf *out, struct wxr_err *err);
+/* days.csv: the daily totals, a total row, then the stamp rows. */
+int report_render_csv_days(const struct report *rep, struct buf *out, struct wxr_err *err);
+int report_render_csv_discrepancies(const struct report *rep, struct buf *out, struct wxr_err *err);
+int report_render_csv_actions(const struct report *rep, struct buf *out, struct wxr_err *err);
+int report_render_html(const struct report *rep, struct buf *out, struct wxr_err *err);
+
+/* "ok", "empty" or "missing". */
+const char *report_bill_name(enum report_bill b);
+
+/*
+ * Writes v (in units of 10^-scale yuan, scale 0..18) as a plain decimal with
+ * exactly scale decimals: -6 at scale 2 is "-0.06", 15000 at scale 5 is
+ * "0.15000". Exact for every int64 (INT64_MIN included). With group, the
+ * integer part gets thousands separators ("1,234.50"). Returns the length.
+ */
+int report_format_amount(int64_t v, int scale, bool group, char out[REPORT_AMOUNT_LEN]);
+
+/* A day's fee in 0.00001 yuan rounded to the fen, half away from zero (the
+ * rule of money_fee_to_fen in the bill module). */
+int64_t report_fee_to_fen(int64_t fee_e5);
+
+/*
+ * CSV cells (RFC 4180). A text cell that a spreadsheet would run as a formula
+ * (first byte '=', '+', '-', '@', TAB or CR) gets a leading apostrophe, and
+ * so does a text cell of digits only (an id such as a 28-digit
+ * transaction_id, which a spreadsheet would round to 4.2E+27); a cell
+ * holding ',', '"', CR or LF is quoted with '"' doubled. Number cells are
+ * written as they are: only report_format_amount and integers go there, so
+ * a negative amount such as "-12.34" stays a number.
+ */
+int report_csv_text(struct buf *b, const char *s);
+int report_csv_number(struct buf *b, const char *s);
+
+/* Appends s HTML-escaped (& < > " '), control characters replaced by U+FFFD. */
+int report_html_escape(struct buf *b, const char *s);
+
+/* Returns a copy of the n bytes at s with every invalid UTF-8 sequence
+ * replaced by U+FFFD (caller frees). */
+char *report_utf8_dup(const char *s, size_t n);
+
+#endif

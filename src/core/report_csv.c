@@ -1,0 +1,266 @@
+/*
+ * report_csv.c - the CSV renderings: UTF-8 with a BOM (so Excel reads the
+ * Chinese text as UTF-8), CRLF line ends, RFC 4180 quoting, and formula
+ * escaping of text cells.
+ *
+ * Numbers are written by us from integers (report_format_amount: yuan with
+ * 2 decimals, fees with 5), never escaped, so "-12.34" stays a number in a
+ * spreadsheet. Everything else is a text cell and gets a leading apostrophe
+ * when its first byte would make a spreadsheet run it as a formula, or when
+ * it is all digits (ids), which a spreadsheet would round or strip of zeros.
+ */
+#include "core/report.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/err.h"
+
+#define CSV_BOM "\xEF\xBB\xBF"
+
+static bool is_formula_start(char c)
+{
+	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
+}
+
+/* All ASCII digits: an id (transaction_id has 28) that a spreadsheet would
+ * turn into a number and round (4.2E+27) or strip of leading zeros. */
+static bool is_all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+	}
+	return true;
+}
+
+static int csv_cell(struct buf *b, const char *s, bool text)
+{
+	bool quote;
+	int r = 0;
+
+	if (!s)
+		s = "";
+	quote = strpbrk(s, ",\"\r\n") != NULL;
+	if (quote)
+		r |= buf_addc(b, '"');
+	if (text && (is_formula_start(s[0]) || is_all_digits(s)))
+		r |= buf_addc(b, '\'');
+	for (const char *p = s; *p; p++) {
+		if (*p == '"')
+			r |= buf_addc(b, '"');
+		r |= buf_addc(b, *p);
+	}
+	if (quote)
+		r |= buf_addc(b, '"');
+	return r ? WXR_ETOOBIG : 0;
+}
+
+int report_csv_text(struct buf *b, const char *s)
+{
+	return csv_cell(b, s, true);
+}
+
+int report_csv_number(struct buf *b, const char *s)
+{
+	return csv_cell(b, s, false);
+}
+
+/* A row being written: cells are separated by commas; r collects failures. */
+struct row {
+	struct buf *b;
+	int ncells;
+	int r;
+};
+
+static void sep(struct row *w)
+{
+	if (w->ncells++)
+		w->r |= buf_addc(w->b, ',');
+}
+
+static void text(struct row *w, const char *s)
+{
+	sep(w);
+	w->r |= report_csv_text(w->b, s);
+}
+
+static void integer(struct row *w, int64_t v)
+{
+	char s[24];
+
+	sep(w);
+	snprintf(s, sizeof(s), "%" PRId64, v);
+	w->r |= report_csv_number(w->b, s);
+}
+
+static void amount(struct row *w, int64_t v, int scale)
+{
+	char s[REPORT_AMOUNT_LEN];
+
+	sep(w);
+	report_format_amount(v, scale, false, s);
+	w->r |= report_csv_number(w->b, s);
+}
+
+static void amount_or_empty(struct row *w, bool has, int64_t v)
+{
+	if (has)
+		amount(w, v, 2);
+	else
+		sep(w);
+}
+
+static void end_row(struct row *w)
+{
+	w->r |= buf_add(w->b, "\r\n", 2);
+	w->ncells = 0;
+}
+
+/* Appends a header row from a comma-separated list of plain names. */
+static void header(struct row *w, const char *names)
+{
+	w->r |= buf_adds(w->b, names);
+	end_row(w);
+}
+
+static int finish(struct row *w, const struct buf *out, struct wxr_err *err)
+{
+	if (w->r)
+		return err_set(err, WXR_ETOOBIG, "the CSV report is larger than %zu bytes", out->max);
+	return 0;
+}
+
+static void day_row(struct row *w, const struct report_day *d, const char *bill)
+{
+	text(w, d->date);
+	text(w, bill);
+	integer(w, d->pay_count);
+	amount(w, d->pay_fen, 2);
+	integer(w, d->refund_count);
+	amount(w, d->refund_fen, 2);
+	amount(w, d->fees_e5, 5);
+	amount(w, d->net_fen, 2);
+	integer(w, d->disc.open);
+	integer(w, d->disc.resolved);
+	integer(w, d->disc.auto_resolved);
+	end_row(w);
+}
+
+int report_render_csv_days(const struct report *rep, struct buf *out, struct wxr_err *err)
+{
+	struct row w = { out, 0, 0 };
+
+	w.r |= buf_adds(out, CSV_BOM);
+	header(&w, "date,bill,payments_count,payments_yuan,refunds_count,refunds_yuan,fees_yuan,"
+		   "net_yuan,discrepancies_open,discrepancies_resolved,discrepancies_auto_resolved");
+	for (size_t i = 0; i < rep->ndays; i++)
+		day_row(&w, &rep->days[i], report_bill_name(rep->days[i].bill));
+	day_row(&w, &rep->total, "");
+
+	/* The stamp, after an empty line: what this report was made from. */
+	end_row(&w);
+	text(&w, "stamp");
+	text(&w, "version");
+	text(&w, WXR_VERSION);
+	end_row(&w);
+	text(&w, "stamp");
+	text(&w, "policy_hash");
+	text(&w, rep->policy_hash);
+	end_row(&w);
+	text(&w, "stamp");
+	text(&w, "timezone");
+	text(&w, rep->timezone);
+	end_row(&w);
+	if (rep->mchid[0]) {
+		text(&w, "stamp");
+		text(&w, "mchid");
+		text(&w, rep->mchid);
+		end_row(&w);
+	}
+	for (size_t i = 0; i < rep->nbills; i++) {
+		const struct report_bill_file *bf = &rep->bills[i];
+
+		text(&w, "stamp");
+		text(&w, "bill");
+		text(&w, bf->date);
+		text(&w, bf->kind);
+		text(&w, bf->status);
+		text(&w, bf->sha1);
+		end_row(&w);
+	}
+	text(&w, "stamp");
+	text(&w, "runs");
+	for (size_t i = 0; i < rep->nruns; i++)
+		integer(&w, rep->runs[i]);
+	end_row(&w);
+	text(&w, "stamp");
+	text(&w, "missing_bills");
+	for (size_t i = 0; i < rep->ndays; i++) {
+		if (rep->days[i].bill == REPORT_BILL_MISSING)
+			text(&w, rep->days[i].date);
+	}
+	end_row(&w);
+	return finish(&w, out, err);
+}
+
+int report_render_csv_discrepancies(const struct report *rep, struct buf *out, struct wxr_err *err)
+{
+	struct row w = { out, 0, 0 };
+
+	w.r |= buf_adds(out, CSV_BOM);
+	header(&w, "id,date,kind,status,out_trade_no,out_refund_no,transaction_id,"
+		   "ledger_amount_yuan,bill_amount_yuan,ledger_state,bill_state,description,"
+		   "resolution,resolved_by,detail");
+	for (size_t i = 0; i < rep->ndiscs; i++) {
+		const struct report_disc *d = &rep->discs[i];
+
+		integer(&w, d->id);
+		text(&w, d->date);
+		text(&w, d->kind);
+		text(&w, d->status);
+		text(&w, d->out_trade_no);
+		text(&w, d->out_refund_no);
+		text(&w, d->transaction_id);
+		amount_or_empty(&w, d->has_ledger_amount, d->ledger_amount);
+		amount_or_empty(&w, d->has_bill_amount, d->bill_amount);
+		text(&w, d->ledger_state);
+		text(&w, d->bill_state);
+		text(&w, d->description);
+		text(&w, d->resolution);
+		text(&w, d->resolved_by);
+		text(&w, d->detail);
+		end_row(&w);
+	}
+	return finish(&w, out, err);
+}
+
+int report_render_csv_actions(const struct report *rep, struct buf *out, struct wxr_err *err)
+{
+	struct row w = { out, 0, 0 };
+
+	w.r |= buf_adds(out, CSV_BOM);
+	header(&w, "id,kind,target,state,amount_yuan,date,result,error,run_id,at");
+	for (size_t i = 0; i < rep->nactions; i++) {
+		const struct report_action *a = &rep->actions[i];
+
+		integer(&w, a->id);
+		text(&w, a->kind);
+		text(&w, a->target);
+		text(&w, a->state);
+		amount_or_empty(&w, a->has_amount, a->amount);
+		text(&w, a->date);
+		text(&w, a->result);
+		text(&w, a->error);
+		if (a->has_run_id)
+			integer(&w, a->run_id);
+		else
+			sep(&w);
+		text(&w, a->at);
+		end_row(&w);
+	}
+	return finish(&w, out, err);
+}

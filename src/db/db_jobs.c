@@ -1,0 +1,305 @@
+#include "db/db_jobs.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/audit.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/xalloc.h"
+
+static void now_utc(char out[CLOCK_RFC3339_LEN])
+{
+	time_format_rfc3339(clock_real_now(), 0, out);
+}
+
+static void hostname(char *out, size_t n)
+{
+	if (gethostname(out, n) < 0)
+		snprintf(out, n, "unknown");
+	out[n - 1] = '\0';
+}
+
+static int read_holder(struct db *db, const char *mchid, const char *name, bool *out_found,
+		       struct lock_holder *h, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db, "SELECT coalesce(run_id, 0), pid, host, acquired_at FROM locks"
+			   " WHERE mchid = ? AND name = ?",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid);
+	db_bind_text(st, 2, name);
+	r = sqlite3_step(st);
+	*out_found = r == SQLITE_ROW;
+	if (r == SQLITE_ROW) {
+		h->run_id = sqlite3_column_int64(st, 0);
+		h->pid = (long)sqlite3_column_int64(st, 1);
+		snprintf(h->host, sizeof(h->host), "%s", db_col_text(st, 2));
+		snprintf(h->since, sizeof(h->since), "%s", db_col_text(st, 3));
+		r = 0;
+	} else if (r == SQLITE_DONE) {
+		r = 0;
+	} else {
+		r = db_error(db, err, "read locks");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int exec_lock(struct db *db, const char *sql, const char *mchid, const char *name,
+		     int64_t run_id, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char host[256];
+	char now[CLOCK_RFC3339_LEN];
+	int r;
+
+	hostname(host, sizeof(host));
+	now_utc(now);
+	r = db_prepare(db, sql, &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid);
+	db_bind_text(st, 2, name);
+	if (run_id > 0)
+		sqlite3_bind_int64(st, 3, run_id);
+	sqlite3_bind_int64(st, 4, (int64_t)getpid());
+	db_bind_text(st, 5, host);
+	db_bind_text(st, 6, now);
+	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "write locks");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int jobs_lock(struct db *db, const char *mchid, const char *name, int64_t run_id,
+	      struct wxr_err *err)
+{
+	struct lock_holder h;
+	bool found = false;
+	char host[256];
+	int r;
+
+	r = db_begin(db, err);
+	if (r < 0)
+		return r;
+	r = read_holder(db, mchid, name, &found, &h, err);
+	if (r < 0)
+		goto fail;
+	hostname(host, sizeof(host));
+	if (found) {
+		bool mine = (run_id > 0 && h.run_id == run_id) ||
+			    (h.pid == (long)getpid() && strcmp(h.host, host) == 0);
+		bool dead = strcmp(h.host, host) == 0 && kill((pid_t)h.pid, 0) < 0 && errno == ESRCH;
+
+		if (mine) {
+			db_rollback(db);
+			return 0;
+		}
+		if (!dead) {
+			if (h.run_id)
+				r = err_set(err, WXR_ELOCKED,
+					    "locked: run %lld (pid %ld on %s) holds the lock since %s",
+					    (long long)h.run_id, h.pid, h.host, h.since);
+			else
+				r = err_set(err, WXR_ELOCKED,
+					    "locked: pid %ld on %s holds the lock since %s", h.pid,
+					    h.host, h.since);
+			goto fail;
+		}
+		{
+			char detail[512];
+
+			snprintf(detail, sizeof(detail),
+				 "{\"stale_run_id\":%lld,\"stale_pid\":%ld,\"since\":\"%s\"}",
+				 (long long)h.run_id, h.pid, h.since);
+			r = audit_append(db, run_id, "jobs", "lock.takeover", name, detail, err);
+			if (r < 0)
+				goto fail;
+		}
+		r = exec_lock(db,
+			      "UPDATE locks SET run_id = ?3, pid = ?4, host = ?5, acquired_at = ?6"
+			      " WHERE mchid = ?1 AND name = ?2",
+			      mchid, name, run_id, err);
+	} else {
+		r = exec_lock(db,
+			      "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at)"
+			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			      mchid, name, run_id, err);
+	}
+	if (r < 0)
+		goto fail;
+	return db_commit(db, err);
+fail:
+	db_rollback(db);
+	return r;
+}
+
+int jobs_lock_attach_run(struct db *db, const char *mchid, const char *name, int64_t run_id,
+			 struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char host[256];
+	int r;
+
+	hostname(host, sizeof(host));
+	r = db_prepare(db, "UPDATE locks SET run_id = ? WHERE mchid = ? AND name = ? AND pid = ?"
+			   " AND host = ?",
+		       &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, run_id);
+	db_bind_text(st, 2, mchid);
+	db_bind_text(st, 3, name);
+	sqlite3_bind_int64(st, 4, (int64_t)getpid());
+	db_bind_text(st, 5, host);
+	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "update lock");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_id,
+		struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char host[256];
+	int r;
+
+	hostname(host, sizeof(host));
+	r = db_prepare(db,
+		       "DELETE FROM locks WHERE mchid = ? AND name = ?"
+		       " AND ((run_id IS NOT NULL AND run_id = ?) OR (pid = ? AND host = ?))",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid);
+	db_bind_text(st, 2, name);
+	sqlite3_bind_int64(st, 3, run_id);
+	sqlite3_bind_int64(st, 4, (int64_t)getpid());
+	db_bind_text(st, 5, host);
+	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "release lock");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int jobs_run_start(struct db *db, const char *mchid, const char *job, const char *from,
+		   const char *to, bool dry_run, int64_t resumed_from, int64_t *out_run_id,
+		   struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char host[256];
+	char now[CLOCK_RFC3339_LEN];
+	int r;
+
+	hostname(host, sizeof(host));
+	now_utc(now);
+	r = db_prepare(db,
+		       "INSERT INTO job_runs (mchid, job, date_from, date_to, dry_run, state, pid,"
+		       " host, resumed_from, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid);
+	db_bind_text(st, 2, job);
+	db_bind_text(st, 3, from && *from ? from : NULL);
+	db_bind_text(st, 4, to && *to ? to : NULL);
+	sqlite3_bind_int(st, 5, dry_run);
+	sqlite3_bind_int64(st, 6, (int64_t)getpid());
+	db_bind_text(st, 7, host);
+	if (resumed_from > 0)
+		sqlite3_bind_int64(st, 8, resumed_from);
+	db_bind_text(st, 9, now);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = db_error(db, err, "record job run");
+		goto out;
+	}
+	*out_run_id = sqlite3_last_insert_rowid(db->h);
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_code,
+		    const char *summary_json, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char now[CLOCK_RFC3339_LEN];
+	int r;
+
+	now_utc(now);
+	r = db_prepare(db,
+		       "UPDATE job_runs SET state = ?, exit_code = ?, ended_at = ?, summary = ?"
+		       " WHERE id = ?",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, state);
+	sqlite3_bind_int(st, 2, exit_code);
+	db_bind_text(st, 3, now);
+	db_bind_text(st, 4, summary_json);
+	sqlite3_bind_int64(st, 5, run_id);
+	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "finish job run");
+	sqlite3_finalize(st);
+	return r;
+}
+
+int jobs_step_add(struct db *db, int64_t run_id, int seq, const char *step, const char *date,
+		  int64_t *out_step_id, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "INSERT INTO job_steps (run_id, seq, step, date, state) VALUES (?, ?, ?, ?,"
+		       " 'pending')",
+		       &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, run_id);
+	sqlite3_bind_int(st, 2, seq);
+	db_bind_text(st, 3, step);
+	db_bind_text(st, 4, date);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		r = db_error(db, err, "record job step");
+		goto out;
+	}
+	*out_step_id = sqlite3_last_insert_rowid(db->h);
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_code,
+		  const char *message, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char now[CLOCK_RFC3339_LEN];
+	int r;
+	bool starting = strcmp(state, "running") == 0;
+
+	now_utc(now);
+	r = db_prepare(db,
+		       starting ? "UPDATE job_steps SET state = ?1, started_at = ?4 WHERE id = ?5"
+				: "UPDATE job_steps SET state = ?1, exit_code = ?2, message = ?3,"
+				  " ended_at = ?4 WHERE id = ?5",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, state);
+	sqlite3_bind_int(st, 2, exit_code);
+	db_bind_text(st, 3, message);
+	db_bind_text(st, 4, now);
+	sqlite3_bind_int64(st, 5, step_id);
+	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "update job step");
+	sqlite3_finalize(st);
+	return r;
+}

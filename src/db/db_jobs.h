@@ -1,0 +1,49 @@
+/*
+ * db_jobs.h - job runs, their steps, and the run lock (a row per
+ * (mchid, name) in `locks`, so it can become a row lock on a server
+ * database; SPEC 10).
+ */
+#ifndef WXR_DB_JOBS_H
+#define WXR_DB_JOBS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db/db.h"
+
+struct lock_holder {
+	int64_t run_id;
+	long pid;
+	char host[256];
+	char since[40];
+};
+
+/*
+ * Takes the lock (mchid, name) for run_id. When another live process holds
+ * it, fails with WXR_ELOCKED naming the run, pid and host. A lock left by a
+ * dead process on this host is taken over (and audited). When run_id is the
+ * holder already (a step of the run holding it), succeeds.
+ */
+int jobs_lock(struct db *db, const char *mchid, const char *name, int64_t run_id,
+	      struct wxr_err *err);
+/* Records run_id in a lock this process holds. */
+int jobs_lock_attach_run(struct db *db, const char *mchid, const char *name, int64_t run_id,
+			 struct wxr_err *err);
+/* Releases it when this process (or run_id) holds it. */
+int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_id,
+		struct wxr_err *err);
+
+int jobs_run_start(struct db *db, const char *mchid, const char *job, const char *from,
+		   const char *to, bool dry_run, int64_t resumed_from, int64_t *out_run_id,
+		   struct wxr_err *err);
+/* state: ok | attention | failed */
+int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_code,
+		    const char *summary_json, struct wxr_err *err);
+
+int jobs_step_add(struct db *db, int64_t run_id, int seq, const char *step, const char *date,
+		  int64_t *out_step_id, struct wxr_err *err);
+/* state: running | ok | attention | failed | skipped */
+int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_code,
+		  const char *message, struct wxr_err *err);
+
+#endif

@@ -1,0 +1,615 @@
+#include "db/db_ledger.h"
+
+#include <csv.h>
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/audit.h"
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/err.h"
+#include "base/xalloc.h"
+
+#define MAX_FIELDS     16
+#define MAX_FIELD_LEN  4096
+#define MAX_LINE_LEN   (64 * 1024)
+
+static const char *const order_cols[] = { "out_trade_no", "transaction_id", "amount_total",
+					  "currency",     "state",          "created_at",
+					  "time_expire",  "paid_at",        "attach",
+					  "business_ref", NULL };
+static const char *const refund_cols[] = { "out_refund_no", "out_trade_no", "refund_id",
+					   "amount_refund", "state",        "created_at",
+					   "success_at",    NULL };
+
+enum { OC_OTN, OC_TXN, OC_AMOUNT, OC_CURRENCY, OC_STATE, OC_CREATED, OC_EXPIRE, OC_PAID, OC_ATTACH,
+       OC_BREF };
+enum { RC_ORN, RC_OTN, RC_RID, RC_AMOUNT, RC_STATE, RC_CREATED, RC_SUCCESS };
+
+struct importer {
+	struct db *db;
+	const char *name;
+	enum ledger_kind kind;
+	const char *mchid;
+	int tz;
+	int64_t run_id;
+	const char *const *cols;
+	int ncols;
+	int map[MAX_FIELDS];  /* field index -> column index */
+	struct buf fields[MAX_FIELDS];
+	int nfields;
+	bool too_many;
+	bool header_done;
+	long line;            /* physical line being fed */
+	long rec_line;        /* line of the current record */
+	sqlite3_stmt *sel;
+	sqlite3_stmt *ups;
+	struct ledger_import_result res;
+	int rc;               /* first error */
+	struct wxr_err *err;
+	int64_t now;
+};
+
+static void on_field(void *p, size_t n, void *data)
+{
+	struct importer *im = data;
+
+	if (im->rc < 0)
+		return;
+	if (im->nfields == 0)
+		im->rec_line = im->line;
+	if (im->nfields >= MAX_FIELDS) {
+		im->too_many = true;
+		return;
+	}
+	buf_reset(&im->fields[im->nfields]);
+	if (buf_add(&im->fields[im->nfields], p, n) < 0) {
+		im->rc = err_set(im->err, WXR_EDATA, "%s:%ld: field %d is longer than %d bytes",
+				 im->name, im->line, im->nfields + 1, MAX_FIELD_LEN);
+		return;
+	}
+	im->nfields++;
+}
+
+static const char *field(struct importer *im, int col)
+{
+	for (int i = 0; i < im->nfields; i++) {
+		if (im->map[i] == col)
+			return buf_str(&im->fields[i]);
+	}
+	return "";
+}
+
+static int header(struct importer *im)
+{
+	bool seen[MAX_FIELDS] = { false };
+
+	for (int i = 0; i < im->nfields; i++) {
+		const char *h = buf_str(&im->fields[i]);
+		int c;
+
+		if (i == 0 && (unsigned char)h[0] == 0xEF && (unsigned char)h[1] == 0xBB &&
+		    (unsigned char)h[2] == 0xBF)
+			h += 3;
+		for (c = 0; im->cols[c]; c++) {
+			if (strcmp(im->cols[c], h) == 0)
+				break;
+		}
+		if (!im->cols[c])
+			return err_set(im->err, WXR_EDATA, "%s:%ld: unknown column '%s'", im->name,
+				       im->rec_line, h);
+		if (seen[c])
+			return err_set(im->err, WXR_EDATA, "%s:%ld: column '%s' appears twice",
+				       im->name, im->rec_line, h);
+		seen[c] = true;
+		im->map[i] = c;
+	}
+	for (int c = 0; im->cols[c]; c++) {
+		if (!seen[c])
+			return err_set(im->err, WXR_EDATA, "%s:%ld: missing column '%s'", im->name,
+				       im->rec_line, im->cols[c]);
+	}
+	return 0;
+}
+
+static bool id_ok(const char *s, size_t min, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+
+	if (n < min || n > max)
+		return false;
+	for (; *s; s++) {
+		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
+			return false;
+	}
+	return true;
+}
+
+static int parse_fen(struct importer *im, const char *col, const char *v, int64_t *out)
+{
+	int64_t n = 0;
+	size_t len = strlen(v);
+
+	if (len == 0 || len > 13)
+		goto bad;
+	for (const char *p = v; *p; p++) {
+		if (!isdigit((unsigned char)*p))
+			goto bad;
+		n = n * 10 + (*p - '0');
+	}
+	*out = n;
+	return 0;
+bad:
+	return err_set(im->err, WXR_EDATA,
+		       "%s:%ld: bad %s '%s' (want a whole number of fen, e.g. 2500 for 25.00 yuan)",
+		       im->name, im->rec_line, col, v);
+}
+
+/* Parses an optional time column; empty leaves *present false. */
+static int parse_time(struct importer *im, const char *col, const char *v, bool required,
+		      int64_t *out_ts, bool *present)
+{
+	struct wxr_err sub = WXR_ERR_INIT;
+
+	*present = false;
+	if (!*v) {
+		if (required)
+			return err_set(im->err, WXR_EDATA, "%s:%ld: %s is empty", im->name,
+				       im->rec_line, col);
+		return 0;
+	}
+	if (time_parse_rfc3339(v, out_ts, &sub) < 0)
+		return err_set(im->err, WXR_EDATA, "%s:%ld: %s: %s", im->name, im->rec_line, col,
+			       sub.msg);
+	*present = true;
+	return 0;
+}
+
+static bool in_set(const char *v, const char *const *set)
+{
+	for (; *set; set++) {
+		if (strcmp(v, *set) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The stored form of a time: RFC 3339 at the configured offset, "" if absent. */
+static void norm_time(bool present, int64_t ts, int tz, char out[CLOCK_RFC3339_LEN])
+{
+	out[0] = '\0';
+	if (present)
+		time_format_rfc3339(ts, tz, out);
+}
+
+static void bind_time(sqlite3_stmt *st, int i, const char *s, int64_t ts)
+{
+	if (!*s) {
+		sqlite3_bind_null(st, i);
+		sqlite3_bind_null(st, i + 1);
+		return;
+	}
+	db_bind_text(st, i, s);
+	sqlite3_bind_int64(st, i + 1, ts);
+}
+
+static const char *nz(const char *s)
+{
+	return *s ? s : NULL;
+}
+
+/* Reads the existing state; *out_state empty when the row is new. */
+static int existing(struct importer *im, const char *key, char *out_state, size_t n,
+		    char **out_sig)
+{
+	int r;
+
+	sqlite3_reset(im->sel);
+	db_bind_text(im->sel, 1, im->mchid);
+	db_bind_text(im->sel, 2, key);
+	r = sqlite3_step(im->sel);
+	out_state[0] = '\0';
+	*out_sig = NULL;
+	if (r == SQLITE_ROW) {
+		snprintf(out_state, n, "%s", db_col_text(im->sel, 0));
+		*out_sig = xstrdup(db_col_text(im->sel, 1));
+	} else if (r != SQLITE_DONE) {
+		return db_error(im->db, im->err, "read ledger");
+	}
+	return 0;
+}
+
+static int order_row(struct importer *im)
+{
+	static const char *const states[] = { "NOTPAY", "PAID", "CLOSED", "REFUNDED",
+					      "PARTIAL_REFUNDED", NULL };
+	const char *otn = field(im, OC_OTN), *state = field(im, OC_STATE);
+	const char *currency = field(im, OC_CURRENCY);
+	int64_t amount, created = 0, expire = 0, paid = 0;
+	bool has_created, has_expire, has_paid;
+	bool needs_paid;
+	char paid_date[CLOCK_DATE_LEN];
+	char now[CLOCK_RFC3339_LEN];
+	char created_s[CLOCK_RFC3339_LEN], expire_s[CLOCK_RFC3339_LEN], paid_s[CLOCK_RFC3339_LEN];
+	int r;
+
+	if (!id_ok(otn, 6, 32, "_-|*"))
+		return err_set(im->err, WXR_EDATA,
+			       "%s:%ld: bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
+			       im->name, im->rec_line, otn);
+	if (*field(im, OC_TXN) && !id_ok(field(im, OC_TXN), 1, 32, ""))
+		return err_set(im->err, WXR_EDATA, "%s:%ld: bad transaction_id '%s'", im->name,
+			       im->rec_line, field(im, OC_TXN));
+	r = parse_fen(im, "amount_total", field(im, OC_AMOUNT), &amount);
+	if (r < 0)
+		return r;
+	if (!*currency)
+		currency = "CNY";
+	if (strcmp(currency, "CNY") != 0)
+		return err_set(im->err, WXR_EDATA, "%s:%ld: currency '%s' (only CNY is supported)",
+			       im->name, im->rec_line, currency);
+	if (!in_set(state, states))
+		return err_set(im->err, WXR_EDATA,
+			       "%s:%ld: bad state '%s' (want NOTPAY, PAID, CLOSED, REFUNDED or "
+			       "PARTIAL_REFUNDED)",
+			       im->name, im->rec_line, state);
+	r = parse_time(im, "created_at", field(im, OC_CREATED), true, &created, &has_created);
+	if (r < 0)
+		return r;
+	r = parse_time(im, "time_expire", field(im, OC_EXPIRE), false, &expire, &has_expire);
+	if (r < 0)
+		return r;
+	needs_paid = strcmp(state, "NOTPAY") != 0 && strcmp(state, "CLOSED") != 0;
+	r = parse_time(im, "paid_at", field(im, OC_PAID), needs_paid, &paid, &has_paid);
+	if (r < 0)
+		return r;
+	if (!needs_paid && has_paid)
+		return err_set(im->err, WXR_EDATA, "%s:%ld: state %s with a paid_at", im->name,
+			       im->rec_line, state);
+	if (strlen(field(im, OC_ATTACH)) > 128)
+		return err_set(im->err, WXR_EDATA, "%s:%ld: attach longer than 128 bytes", im->name,
+			       im->rec_line);
+
+	time_format_rfc3339(im->now, 0, now);
+	norm_time(has_created, created, im->tz, created_s);
+	norm_time(has_expire, expire, im->tz, expire_s);
+	norm_time(has_paid, paid, im->tz, paid_s);
+	{
+		char old_state[32];
+		char *old_sig = NULL;
+		char *sig;
+
+		r = existing(im, otn, old_state, sizeof(old_state), &old_sig);
+		if (r < 0)
+			return r;
+		sig = xasprintf("%s|%lld|%s|%s|%s|%s|%s|%s|%s", field(im, OC_TXN), (long long)amount,
+				currency, state, created_s, expire_s, paid_s, field(im, OC_ATTACH),
+				field(im, OC_BREF));
+		if (!old_sig) {
+			im->res.inserted++;
+		} else if (strcmp(old_sig, sig) == 0) {
+			im->res.unchanged++;
+			free(old_sig);
+			free(sig);
+			return 0;
+		} else {
+			im->res.updated++;
+		}
+		free(sig);
+		if (old_sig && strcmp(old_state, state) != 0) {
+			char *detail = xasprintf("{\"from\":\"%s\",\"to\":\"%s\",\"source\":\"ledger import\"}",
+						 old_state, state);
+
+			r = audit_append(im->db, im->run_id, "ledger", "order.state", otn, detail,
+					 im->err);
+			free(detail);
+			if (r < 0) {
+				free(old_sig);
+				return r;
+			}
+		}
+		free(old_sig);
+	}
+
+	sqlite3_reset(im->ups);
+	sqlite3_clear_bindings(im->ups);
+	db_bind_text(im->ups, 1, im->mchid);
+	db_bind_text(im->ups, 2, otn);
+	db_bind_text(im->ups, 3, nz(field(im, OC_TXN)));
+	sqlite3_bind_int64(im->ups, 4, amount);
+	db_bind_text(im->ups, 5, currency);
+	db_bind_text(im->ups, 6, state);
+	bind_time(im->ups, 7, created_s, created);
+	bind_time(im->ups, 9, expire_s, expire);
+	bind_time(im->ups, 11, paid_s, paid);
+	if (has_paid) {
+		time_date(paid, im->tz, paid_date);
+		db_bind_text(im->ups, 13, paid_date);
+	}
+	db_bind_text(im->ups, 14, nz(field(im, OC_ATTACH)));
+	db_bind_text(im->ups, 15, nz(field(im, OC_BREF)));
+	db_bind_text(im->ups, 16, now);
+	if (sqlite3_step(im->ups) != SQLITE_DONE)
+		return db_error(im->db, im->err, "upsert order");
+	return 0;
+}
+
+static int refund_row(struct importer *im)
+{
+	static const char *const states[] = { "PROCESSING", "SUCCESS", "CLOSED", "ABNORMAL", NULL };
+	const char *orn = field(im, RC_ORN), *otn = field(im, RC_OTN), *state = field(im, RC_STATE);
+	int64_t amount, created = 0, success = 0;
+	bool has_created, has_success;
+	char date[CLOCK_DATE_LEN];
+	char now[CLOCK_RFC3339_LEN];
+	char created_s[CLOCK_RFC3339_LEN], success_s[CLOCK_RFC3339_LEN];
+	int r;
+
+	if (!id_ok(orn, 1, 64, "_-|*@"))
+		return err_set(im->err, WXR_EDATA,
+			       "%s:%ld: bad out_refund_no '%s' (1 to 64 of 0-9 A-Z a-z _ - | * @)",
+			       im->name, im->rec_line, orn);
+	if (!id_ok(otn, 6, 32, "_-|*"))
+		return err_set(im->err, WXR_EDATA, "%s:%ld: bad out_trade_no '%s'", im->name,
+			       im->rec_line, otn);
+	if (*field(im, RC_RID) && !id_ok(field(im, RC_RID), 1, 32, ""))
+		return err_set(im->err, WXR_EDATA, "%s:%ld: bad refund_id '%s'", im->name,
+			       im->rec_line, field(im, RC_RID));
+	r = parse_fen(im, "amount_refund", field(im, RC_AMOUNT), &amount);
+	if (r < 0)
+		return r;
+	if (!in_set(state, states))
+		return err_set(im->err, WXR_EDATA,
+			       "%s:%ld: bad state '%s' (want PROCESSING, SUCCESS, CLOSED or ABNORMAL)",
+			       im->name, im->rec_line, state);
+	r = parse_time(im, "created_at", field(im, RC_CREATED), true, &created, &has_created);
+	if (r < 0)
+		return r;
+	r = parse_time(im, "success_at", field(im, RC_SUCCESS), strcmp(state, "SUCCESS") == 0,
+		       &success, &has_success);
+	if (r < 0)
+		return r;
+
+	time_format_rfc3339(im->now, 0, now);
+	norm_time(has_created, created, im->tz, created_s);
+	norm_time(has_success, success, im->tz, success_s);
+	{
+		char old_state[32];
+		char *old_sig = NULL;
+		char *sig;
+
+		r = existing(im, orn, old_state, sizeof(old_state), &old_sig);
+		if (r < 0)
+			return r;
+		sig = xasprintf("%s|%s|%lld|%s|%s|%s", otn, field(im, RC_RID), (long long)amount,
+				state, created_s, success_s);
+		if (!old_sig) {
+			im->res.inserted++;
+		} else if (strcmp(old_sig, sig) == 0) {
+			im->res.unchanged++;
+			free(old_sig);
+			free(sig);
+			return 0;
+		} else {
+			im->res.updated++;
+		}
+		free(sig);
+		if (old_sig && strcmp(old_state, state) != 0) {
+			char *detail = xasprintf("{\"from\":\"%s\",\"to\":\"%s\",\"source\":\"ledger import\"}",
+						 old_state, state);
+
+			r = audit_append(im->db, im->run_id, "ledger", "refund.state", orn, detail,
+					 im->err);
+			free(detail);
+			if (r < 0) {
+				free(old_sig);
+				return r;
+			}
+		}
+		free(old_sig);
+	}
+
+	sqlite3_reset(im->ups);
+	sqlite3_clear_bindings(im->ups);
+	db_bind_text(im->ups, 1, im->mchid);
+	db_bind_text(im->ups, 2, orn);
+	db_bind_text(im->ups, 3, otn);
+	db_bind_text(im->ups, 4, nz(field(im, RC_RID)));
+	sqlite3_bind_int64(im->ups, 5, amount);
+	db_bind_text(im->ups, 6, state);
+	bind_time(im->ups, 7, created_s, created);
+	time_date(created, im->tz, date);
+	db_bind_text(im->ups, 9, date);
+	bind_time(im->ups, 10, success_s, success);
+	db_bind_text(im->ups, 12, now);
+	if (sqlite3_step(im->ups) != SQLITE_DONE)
+		return db_error(im->db, im->err, "upsert refund");
+	return 0;
+}
+
+static void on_row(int c, void *data)
+{
+	struct importer *im = data;
+	int r;
+
+	(void)c;
+	if (im->rc < 0)
+		goto done;
+	if (im->too_many) {
+		im->rc = err_set(im->err, WXR_EDATA, "%s:%ld: more than %d fields", im->name,
+				 im->rec_line, im->ncols);
+		goto done;
+	}
+	if (!im->header_done) {
+		im->rc = header(im);
+		im->header_done = true;
+		goto done;
+	}
+	if (im->nfields != im->ncols) {
+		im->rc = err_set(im->err, WXR_EDATA, "%s:%ld: %d fields, the header has %d",
+				 im->name, im->rec_line, im->nfields, im->ncols);
+		goto done;
+	}
+	im->res.rows++;
+	r = im->kind == LEDGER_ORDERS ? order_row(im) : refund_row(im);
+	if (r < 0)
+		im->rc = r;
+done:
+	im->nfields = 0;
+	im->too_many = false;
+}
+
+static const char *const sql_sel_order =
+	"SELECT state, coalesce(transaction_id,'') || '|' || amount_total || '|' || currency || '|' ||"
+	" state || '|' || created_at || '|' || coalesce(time_expire,'') || '|' ||"
+	" coalesce(paid_at,'') || '|' || coalesce(attach,'') || '|' || coalesce(business_ref,'')"
+	" FROM ledger_orders WHERE mchid = ? AND out_trade_no = ?";
+
+static const char *const sql_ups_order =
+	"INSERT INTO ledger_orders (mchid, out_trade_no, transaction_id, amount_total, currency,"
+	" state, created_at, created_ts, time_expire, expire_ts, paid_at, paid_ts, paid_date, attach,"
+	" business_ref, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+	" ON CONFLICT (mchid, out_trade_no) DO UPDATE SET transaction_id = excluded.transaction_id,"
+	" amount_total = excluded.amount_total, currency = excluded.currency,"
+	" state = excluded.state, created_at = excluded.created_at, created_ts = excluded.created_ts,"
+	" time_expire = excluded.time_expire, expire_ts = excluded.expire_ts,"
+	" paid_at = excluded.paid_at, paid_ts = excluded.paid_ts, paid_date = excluded.paid_date,"
+	" attach = excluded.attach, business_ref = excluded.business_ref,"
+	" updated_at = excluded.updated_at";
+
+static const char *const sql_sel_refund =
+	"SELECT state, out_trade_no || '|' || coalesce(refund_id,'') || '|' || amount_refund || '|' ||"
+	" state || '|' || created_at || '|' || coalesce(success_at,'')"
+	" FROM ledger_refunds WHERE mchid = ? AND out_refund_no = ?";
+
+static const char *const sql_ups_refund =
+	"INSERT INTO ledger_refunds (mchid, out_refund_no, out_trade_no, refund_id, amount_refund,"
+	" state, created_at, created_ts, created_date, success_at, success_ts, updated_at)"
+	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+	" ON CONFLICT (mchid, out_refund_no) DO UPDATE SET out_trade_no = excluded.out_trade_no,"
+	" refund_id = excluded.refund_id, amount_refund = excluded.amount_refund,"
+	" state = excluded.state, created_at = excluded.created_at, created_ts = excluded.created_ts,"
+	" created_date = excluded.created_date, success_at = excluded.success_at,"
+	" success_ts = excluded.success_ts, updated_at = excluded.updated_at";
+
+int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind kind,
+		  const char *mchid, int tz_offset_s, int64_t run_id,
+		  struct ledger_import_result *out, struct wxr_err *err)
+{
+	struct importer im;
+	struct csv_parser p;
+	bool csv_ok = false;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	bool own_tx = false;
+	int r;
+
+	memset(&im, 0, sizeof(im));
+	im.db = db;
+	im.name = name;
+	im.kind = kind;
+	im.mchid = mchid ? mchid : "";
+	im.tz = tz_offset_s;
+	im.run_id = run_id;
+	im.err = err;
+	im.cols = kind == LEDGER_ORDERS ? order_cols : refund_cols;
+	for (im.ncols = 0; im.cols[im.ncols]; im.ncols++)
+		;
+	for (int i = 0; i < MAX_FIELDS; i++)
+		buf_init_max(&im.fields[i], MAX_FIELD_LEN);
+	im.now = clock_real_now();
+
+	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_EMPTY_IS_NULL) != 0) {
+		r = err_set(err, WXR_EFAIL, "csv_init failed");
+		goto out;
+	}
+	csv_ok = true;
+	own_tx = db->tx_depth == 0;
+	if (own_tx) {
+		r = db_begin(db, err);
+		if (r < 0)
+			goto out;
+	}
+	r = db_prepare(db, kind == LEDGER_ORDERS ? sql_sel_order : sql_sel_refund, &im.sel, err);
+	if (r < 0)
+		goto rollback;
+	r = db_prepare(db, kind == LEDGER_ORDERS ? sql_ups_order : sql_ups_refund, &im.ups, err);
+	if (r < 0)
+		goto rollback;
+
+	while ((n = getline(&line, &cap, in)) >= 0) {
+		im.line++;
+		if (n > MAX_LINE_LEN) {
+			r = err_set(err, WXR_EDATA, "%s:%ld: line longer than %d bytes", name, im.line,
+				    MAX_LINE_LEN);
+			goto rollback;
+		}
+		if ((size_t)n != strlen(line)) {
+			r = err_set(err, WXR_EDATA, "%s:%ld: NUL byte in line", name, im.line);
+			goto rollback;
+		}
+		if (csv_parse(&p, line, (size_t)n, on_field, on_row, &im) != (size_t)n) {
+			r = err_set(err, WXR_EDATA, "%s:%ld: %s", name, im.line,
+				    csv_strerror(csv_error(&p)));
+			goto rollback;
+		}
+		if (im.rc < 0) {
+			r = im.rc;
+			goto rollback;
+		}
+	}
+	if (ferror(in)) {
+		r = err_set(err, WXR_EIO, "cannot read '%s'", name);
+		goto rollback;
+	}
+	if (csv_fini(&p, on_field, on_row, &im) != 0) {
+		r = err_set(err, WXR_EDATA, "%s:%ld: %s (an unterminated quote?)", name, im.line,
+			    csv_strerror(csv_error(&p)));
+		goto rollback;
+	}
+	if (im.rc < 0) {
+		r = im.rc;
+		goto rollback;
+	}
+	if (!im.header_done) {
+		r = err_set(err, WXR_EDATA, "%s: empty file (no header row)", name);
+		goto rollback;
+	}
+	{
+		char *detail = xasprintf("{\"kind\":\"%s\",\"rows\":%ld,\"inserted\":%ld,"
+					 "\"updated\":%ld,\"unchanged\":%ld}",
+					 kind == LEDGER_ORDERS ? "orders" : "refunds", im.res.rows,
+					 im.res.inserted, im.res.updated, im.res.unchanged);
+
+		r = audit_append(db, run_id, "ledger", "ledger.import", name, detail, err);
+		free(detail);
+		if (r < 0)
+			goto rollback;
+	}
+	sqlite3_finalize(im.sel);
+	sqlite3_finalize(im.ups);
+	im.sel = im.ups = NULL;
+	if (own_tx) {
+		r = db_commit(db, err);
+		if (r < 0)
+			goto out;
+	}
+	*out = im.res;
+	goto out;
+rollback:
+	sqlite3_finalize(im.sel);
+	sqlite3_finalize(im.ups);
+	im.sel = im.ups = NULL;
+	if (own_tx)
+		db_rollback(db);
+out:
+	if (csv_ok)
+		csv_free(&p);
+	for (int i = 0; i < MAX_FIELDS; i++)
+		buf_release(&im.fields[i]);
+	free(line);
+	return r;
+}

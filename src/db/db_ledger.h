@@ -1,0 +1,33 @@
+/*
+ * db_ledger.h - the merchant's ledger tables (SPEC 4): CSV import and the
+ * row-level operations the engine needs.
+ */
+#ifndef WXR_DB_LEDGER_H
+#define WXR_DB_LEDGER_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "db/db.h"
+
+enum ledger_kind { LEDGER_ORDERS, LEDGER_REFUNDS };
+
+struct ledger_import_result {
+	long rows;      /* data rows read */
+	long inserted;
+	long updated;   /* existing rows whose content changed */
+	long unchanged;
+};
+
+/*
+ * Imports a CSV (UTF-8, header row, RFC 4180) of orders or refunds in one
+ * transaction (the caller's when it has one open, else its own): every row is validated, then upserted; the first bad row
+ * stops the import with "<name>:<line>: <why>" and nothing is kept. Rows get
+ * the given mchid; business dates use tz_offset_s. State changes of existing
+ * rows are audited one by one, the import as a whole once.
+ */
+int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind kind,
+		  const char *mchid, int tz_offset_s, int64_t run_id,
+		  struct ledger_import_result *out, struct wxr_err *err);
+
+#endif

@@ -1,0 +1,1864 @@
+/*
+ * db_reconcile.c - every SQL statement of the reconciliation engine.
+ *
+ * The finders are set-based INSERT ... SELECT statements into the temp
+ * table recon_found, each walking one day's rows once through indexes
+ * (bill_trades by file, ledger orders by (mchid, paid_date), point lookups
+ * by primary key or by the transaction_id / refund_id indexes). Nothing is
+ * looked up row by row from C. The statements stay within portable SQL
+ * (window functions, ON CONFLICT, UPDATE ... FROM, IS NOT DISTINCT FROM);
+ * the fee rounding is the C function recon_fee_to_fen() registered as an
+ * SQL function of the same name.
+ */
+#include "db/db_reconcile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/xalloc.h"
+
+#define PAID_STATES "('PAID','PARTIAL_REFUNDED','REFUNDED')"
+#define FEE_PAY     "'扣除交易手续费'"
+#define FEE_REFUND  "'退还交易手续费'"
+
+/* ---- binding and running ------------------------------------------------ */
+
+static void bind_text_name(sqlite3_stmt *st, const char *name, const char *v)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+
+	if (i > 0)
+		db_bind_text(st, i, v);
+}
+
+static void bind_int_name(sqlite3_stmt *st, const char *name, int64_t v)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+
+	if (i > 0)
+		sqlite3_bind_int64(st, i, v);
+}
+
+static void bind_null_name(sqlite3_stmt *st, const char *name)
+{
+	int i = sqlite3_bind_parameter_index(st, name);
+
+	if (i > 0)
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_amount_name(sqlite3_stmt *st, const char *name, int64_t v)
+{
+	if (v == RECON_NULL_AMOUNT)
+		bind_null_name(st, name);
+	else
+		bind_int_name(st, name, v);
+}
+
+static void bind_day(sqlite3_stmt *st, const struct db_recon_day *d)
+{
+	bind_text_name(st, ":m", d->mchid);
+	bind_text_name(st, ":d", d->date);
+	bind_text_name(st, ":dprev", d->prev);
+	bind_text_name(st, ":dnext", d->next);
+	bind_text_name(st, ":now", d->now);
+	if (d->trade_file > 0)
+		bind_int_name(st, ":tf", d->trade_file);
+	else
+		bind_null_name(st, ":tf");
+	if (d->fund_file > 0)
+		bind_int_name(st, ":ff", d->fund_file);
+	else
+		bind_null_name(st, ":ff");
+	bind_int_name(st, ":next_stored", d->next_trade_stored ? 1 : 0);
+	if (d->have_carry)
+		bind_int_name(st, ":carry", d->carry);
+	else
+		bind_null_name(st, ":carry");
+	if (d->run_id > 0)
+		bind_int_name(st, ":run", d->run_id);
+	else
+		bind_null_name(st, ":run");
+}
+
+static int prepare_day(struct db *db, const struct db_recon_day *day, const char *sql,
+		       sqlite3_stmt **out_st, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = db_prepare(db, sql, &st, err);
+
+	if (r < 0)
+		return r;
+	if (day)
+		bind_day(st, day);
+	*out_st = st;
+	return 0;
+}
+
+/* Steps st to the end and finalizes it. */
+static int finish(struct db *db, sqlite3_stmt *st, const char *what, struct wxr_err *err)
+{
+	int r;
+
+	do
+		r = sqlite3_step(st);
+	while (r == SQLITE_ROW);
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, what);
+		sqlite3_finalize(st);
+		return r;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int run_day(struct db *db, const struct db_recon_day *day, const char *what,
+		   const char *sql, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = prepare_day(db, day, sql, &st, err);
+
+	if (r < 0)
+		return err_prefix(err, "%s", what);
+	return finish(db, st, what, err);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	return xstrdup(db_col_text(st, i));
+}
+
+static int64_t col_amount(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return RECON_NULL_AMOUNT;
+	return sqlite3_column_int64(st, i);
+}
+
+static const char *col_opt(sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return NULL;
+	return db_col_text(st, i);
+}
+
+static void copy_status(char out[8], const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 7)
+		n = 7;
+	memcpy(out, s, n);
+	out[n] = '\0';
+}
+
+/* ---- setup --------------------------------------------------------------- */
+
+static void sql_fee_to_fen(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	sqlite3_result_int64(ctx, recon_fee_to_fen(sqlite3_value_int64(argv[0])));
+}
+
+static const char temp_schema[] =
+	"CREATE TEMP TABLE IF NOT EXISTS recon_found ("
+	" kind TEXT NOT NULL, key TEXT NOT NULL, ledger_key TEXT,"
+	" out_trade_no TEXT, out_refund_no TEXT, transaction_id TEXT,"
+	" ledger_amount INTEGER, bill_amount INTEGER, ledger_state TEXT, bill_state TEXT,"
+	" bill_time TEXT, detail TEXT, pending INTEGER NOT NULL DEFAULT 0,"
+	" status TEXT NOT NULL DEFAULT 'open', resolution TEXT,"
+	" PRIMARY KEY (kind, key));"
+	"CREATE TEMP TABLE IF NOT EXISTS recon_ask ("
+	" kind TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (kind, key));"
+	"CREATE TEMP TABLE IF NOT EXISTS recon_answers ("
+	" kind TEXT NOT NULL, key TEXT NOT NULL, ok INTEGER NOT NULL, state TEXT,"
+	" amount INTEGER, ext_id TEXT, success_ts INTEGER, success_date TEXT,"
+	" PRIMARY KEY (kind, key));"
+	"CREATE TEMP TABLE IF NOT EXISTS recon_pay ("
+	" key TEXT, line INTEGER, out_trade_no TEXT, transaction_id TEXT, trade_time TEXT,"
+	" amt INTEGER, fee INTEGER, fee_fen INTEGER, fee_lines INTEGER, lkey TEXT, lstate TEXT,"
+	" lamount INTEGER, bref TEXT, bref_dup INTEGER, txn_multi INTEGER);"
+	"CREATE TEMP TABLE IF NOT EXISTS recon_ref ("
+	" key TEXT, out_refund_no TEXT, refund_id TEXT, out_trade_no TEXT, transaction_id TEXT,"
+	" amt INTEGER, bstatus TEXT, lkey TEXT, lstate TEXT, lamount INTEGER);"
+	"CREATE TEMP TABLE IF NOT EXISTS recon_checked (kind TEXT PRIMARY KEY);"
+	"CREATE TEMP TABLE IF NOT EXISTS recon_merge ("
+	" kind TEXT NOT NULL, key TEXT NOT NULL, did INTEGER, old_status TEXT,"
+	" new_status TEXT, event TEXT, same INTEGER,"
+	" p_la INTEGER, p_ba INTEGER, p_ls TEXT, p_bs TEXT, PRIMARY KEY (kind, key));"
+	"CREATE TEMP TABLE IF NOT EXISTS recon_events ("
+	" seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, event TEXT NOT NULL,"
+	" p_la INTEGER, p_ba INTEGER, p_ls TEXT, p_bs TEXT);"
+	"DELETE FROM recon_found; DELETE FROM recon_ask; DELETE FROM recon_answers;"
+	"DELETE FROM recon_pay; DELETE FROM recon_ref; DELETE FROM recon_checked;"
+	"DELETE FROM recon_merge; DELETE FROM recon_events;";
+
+int db_recon_setup(struct db *db, struct wxr_err *err)
+{
+	int r;
+
+	if (sqlite3_create_function(db->h, "recon_fee_to_fen", 1,
+				    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_fee_to_fen, NULL,
+				    NULL) != SQLITE_OK)
+		return db_error(db, err, "register recon_fee_to_fen");
+	r = db_exec(db, temp_schema, err);
+	if (r < 0)
+		return err_prefix(err, "reconcile work tables");
+	return 0;
+}
+
+/* ---- day facts ------------------------------------------------------------ */
+
+int db_recon_bill_file(struct db *db, const char *mchid, const char *date, const char *kind,
+		       int64_t *out_id, char out_status[8], struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t id = 0;
+	char status[8] = "missing";
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT id, status FROM bill_files WHERE mchid = ? AND bill_date = ? AND"
+		       " kind = ?",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid);
+	db_bind_text(st, 2, date);
+	db_bind_text(st, 3, kind);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		id = sqlite3_column_int64(st, 0);
+		copy_status(status, db_col_text(st, 1));
+	} else if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read bill_files");
+		goto out;
+	}
+	*out_id = id;
+	memcpy(out_status, status, sizeof(status));
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_recon_ledger_activity(struct db *db, const char *mchid, const char *date,
+			     int64_t *out_payments, int64_t *out_amount, int64_t *out_refunds,
+			     struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT (SELECT COUNT(*) FROM ledger_orders WHERE mchid = ?1 AND paid_date ="
+		       " ?2"
+		       "        AND state IN " PAID_STATES "),"
+		       " (SELECT COALESCE(SUM(amount_total), 0) FROM ledger_orders"
+		       "  WHERE mchid = ?1 AND paid_date = ?2 AND state IN " PAID_STATES "),"
+		       " (SELECT COUNT(*) FROM ledger_refunds WHERE mchid = ?1 AND created_date ="
+		       " ?2)",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid);
+	db_bind_text(st, 2, date);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = db_error(db, err, "count ledger activity");
+		goto out;
+	}
+	*out_payments = sqlite3_column_int64(st, 0);
+	*out_amount = sqlite3_column_int64(st, 1);
+	*out_refunds = sqlite3_column_int64(st, 2);
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_recon_closing_balance(struct db *db, int64_t file_id, bool *out_have, int64_t *out_balance,
+			     struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT balance FROM bill_fundflows WHERE file_id = ? ORDER BY line DESC"
+		       " LIMIT 1",
+		       &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, file_id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		*out_have = true;
+		*out_balance = sqlite3_column_int64(st, 0);
+	} else if (r == SQLITE_DONE) {
+		*out_have = false;
+	} else {
+		r = db_error(db, err, "read fund-flow balance");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_recon_fund_rows(struct db *db, int64_t file_id,
+		       int (*cb)(void *ctx, const struct db_recon_flow *f, struct wxr_err *err),
+		       void *ctx, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT line, flow_no, biz_no, direction, amount, balance FROM"
+		       " bill_fundflows"
+		       " WHERE file_id = ? ORDER BY line",
+		       &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, file_id);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_recon_flow f;
+
+		f.line = sqlite3_column_int64(st, 0);
+		f.flow_no = db_col_text(st, 1);
+		f.biz_no = db_col_text(st, 2);
+		f.income = strcmp(db_col_text(st, 3), "IN") == 0;
+		f.amount = sqlite3_column_int64(st, 4);
+		f.balance = sqlite3_column_int64(st, 5);
+		r = cb(ctx, &f, err);
+		if (r < 0)
+			goto out;
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read fund flow");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* ---- payments ------------------------------------------------------------- */
+
+/*
+ * One pass over the day's SUCCESS rows keeps those that need a look, with
+ * what the payment finders need: the ledger order (matched by out_trade_no,
+ * one primary-key probe), whether its business_ref is on another ledger
+ * order, whether the transaction_id is on another bill row (both counted on
+ * covering indexes), and the fund-flow fee lines (FEE_MISMATCH part A).
+ * Rows left unmatched are then matched by transaction_id.
+ */
+#define BILL_ORDER_AMOUNT                                                                      \
+	"CASE WHEN t.order_amount > 0 THEN t.order_amount ELSE t.settlement_amount END"
+
+static const char sql_fill_pay[] =
+	"INSERT INTO recon_pay (key, line, out_trade_no, transaction_id, trade_time, amt, fee,"
+	" fee_fen, fee_lines, lkey, lstate, lamount, bref, bref_dup, txn_multi)"
+	" SELECT COALESCE(NULLIF(x.out_trade_no, ''), x.transaction_id), x.line, x.out_trade_no,"
+	"  x.transaction_id, x.trade_time, x.amt, x.fee, x.fee_fen, x.fee_lines, x.lkey, x.lstate,"
+	"  x.lamount, x.bref, x.bref_dup, x.txn_multi"
+	" FROM (SELECT t.line AS line, t.out_trade_no AS out_trade_no,"
+	"        t.transaction_id AS transaction_id, t.trade_time AS trade_time,"
+	"        " BILL_ORDER_AMOUNT " AS amt, t.fee AS fee,"
+	"        ABS(recon_fee_to_fen(t.fee)) AS fee_fen,"
+	"        (SELECT SUM(l.amount) FROM bill_fundflows l WHERE l.biz_no = t.transaction_id"
+	"         AND l.biz_type = " FEE_PAY " AND l.mchid = :m) AS fee_lines,"
+	"        o.out_trade_no AS lkey, o.state AS lstate, o.amount_total AS lamount,"
+	"        o.business_ref AS bref,"
+	"        CASE WHEN o.business_ref <> ''"
+	"              AND (SELECT COUNT(*) FROM ledger_orders c WHERE c.mchid = :m"
+	"                   AND c.business_ref = o.business_ref) > 1 THEN 1 ELSE 0 END AS bref_dup,"
+	"        CASE WHEN t.transaction_id <> ''"
+	"              AND (SELECT COUNT(*) FROM bill_trades c"
+	"                   WHERE c.transaction_id = t.transaction_id"
+	"                     AND c.row_kind = 'SUCCESS') > 1 THEN 1 ELSE 0 END"
+	"          AS txn_multi"
+	"       FROM bill_trades t"
+	"       LEFT JOIN ledger_orders o ON o.mchid = :m AND o.out_trade_no = t.out_trade_no"
+	"       WHERE t.file_id = :tf AND t.row_kind = 'SUCCESS') x"
+	" WHERE x.lkey IS NULL OR x.lstate IN ('NOTPAY', 'CLOSED') OR x.lamount <> x.amt"
+	"    OR x.bref_dup = 1 OR x.txn_multi = 1 OR COALESCE(x.fee_lines, x.fee_fen) <> x.fee_fen";
+
+static const char sql_pay_by_txn[] =
+	"UPDATE recon_pay SET lkey = (SELECT MIN(o.out_trade_no) FROM ledger_orders o"
+	"  WHERE o.transaction_id = recon_pay.transaction_id AND o.mchid = :m)"
+	" WHERE lkey IS NULL AND transaction_id <> ''";
+
+static const char sql_pay_by_txn_fill[] =
+	"UPDATE recon_pay SET lstate = o.state, lamount = o.amount_total"
+	" FROM ledger_orders o"
+	" WHERE recon_pay.lkey IS NOT NULL AND recon_pay.lstate IS NULL"
+	"   AND o.mchid = :m AND o.out_trade_no = recon_pay.lkey";
+
+static const char sql_missing_in_ledger[] =
+	"INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, bill_amount, bill_state,"
+	" bill_time, detail)"
+	" SELECT 'MISSING_IN_LEDGER', key, NULLIF(out_trade_no, ''), NULLIF(transaction_id, ''),"
+	"  amt, 'SUCCESS', trade_time, 'bill: paid at ' || trade_time || ', no ledger order'"
+	" FROM recon_pay WHERE lkey IS NULL"
+	" ON CONFLICT DO NOTHING";
+
+static const char sql_missed_payment[] =
+	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
+	" ledger_amount, bill_amount, ledger_state, bill_state, bill_time, detail)"
+	" SELECT 'MISSED_PAYMENT', key, lkey, NULLIF(out_trade_no, ''),"
+	"  NULLIF(transaction_id, ''), lamount, amt, lstate, 'SUCCESS', trade_time,"
+	"  'bill: paid at ' || trade_time || '; ledger: ' || lstate"
+	" FROM recon_pay WHERE lkey IS NOT NULL AND lstate IN ('NOTPAY', 'CLOSED')"
+	" ON CONFLICT DO NOTHING";
+
+static const char sql_amount_mismatch[] =
+	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
+	" ledger_amount, bill_amount, ledger_state, bill_state, bill_time, detail)"
+	" SELECT 'AMOUNT_MISMATCH', key, lkey, NULLIF(out_trade_no, ''),"
+	"  NULLIF(transaction_id, ''), lamount, amt, lstate, 'SUCCESS', trade_time,"
+	"  'ledger amount_total ' || lamount || ' fen, bill order amount ' || amt || ' fen'"
+	" FROM recon_pay WHERE lkey IS NOT NULL AND lamount <> amt"
+	" ON CONFLICT DO NOTHING";
+
+/* (a) another ledger order with the same business_ref was paid earlier per
+ * a stored bill (trade time, then out_trade_no): this payment is the extra. */
+static const char sql_dup_business_ref[] =
+	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
+	" ledger_amount, bill_amount, ledger_state, bill_state, bill_time, detail)"
+	" SELECT 'DUPLICATE_PAYMENT', x.key, x.lkey, x.lkey, NULLIF(x.transaction_id, ''),"
+	"  x.lamount, x.amt, x.lstate, 'SUCCESS', x.trade_time,"
+	"  'business_ref ' || x.bref || ' was already paid by order ' || x.other"
+	" FROM (SELECT p.key AS key, p.lkey AS lkey, p.transaction_id AS transaction_id,"
+	"        p.lamount AS lamount, p.amt AS amt, p.lstate AS lstate, p.trade_time AS"
+	" trade_time,"
+	"        p.bref AS bref,"
+	"        (SELECT o2.out_trade_no FROM ledger_orders o2"
+	"         JOIN bill_trades t2 ON t2.mchid = :m AND t2.out_trade_no = o2.out_trade_no"
+	"         WHERE o2.mchid = :m AND o2.business_ref = p.bref"
+	"           AND o2.out_trade_no <> p.lkey AND t2.row_kind = 'SUCCESS'"
+	"           AND (t2.trade_time < p.trade_time"
+	"                OR (t2.trade_time = p.trade_time AND o2.out_trade_no < p.lkey))"
+	"         ORDER BY t2.trade_time, o2.out_trade_no LIMIT 1) AS other"
+	"       FROM recon_pay p WHERE p.bref_dup = 1) x"
+	" WHERE x.other IS NOT NULL"
+	" ON CONFLICT DO NOTHING";
+
+/* (b) the transaction_id is on an earlier SUCCESS row of any stored bill
+ * (earlier date, or same file and earlier line). */
+static const char sql_dup_transaction[] =
+	"INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, bill_amount, bill_state,"
+	" bill_time, detail)"
+	" SELECT 'DUPLICATE_PAYMENT', p.key, NULLIF(p.out_trade_no, ''), p.transaction_id, p.amt,"
+	"  'SUCCESS', p.trade_time,"
+	"  'transaction_id ' || p.transaction_id || ' is on an earlier bill row too'"
+	" FROM recon_pay p"
+	" WHERE p.txn_multi = 1"
+	"   AND EXISTS (SELECT 1 FROM bill_trades t2"
+	"               WHERE t2.transaction_id = p.transaction_id AND t2.row_kind = 'SUCCESS'"
+	"                 AND t2.mchid = :m"
+	"                 AND (t2.bill_date < :d OR (t2.file_id = :tf AND t2.line < p.line)))"
+	" ON CONFLICT DO NOTHING";
+
+/* FEE_MISMATCH part A for payments, from the pass above. */
+static const char sql_fee_pay_a[] =
+	"INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, ledger_amount,"
+	" bill_amount, bill_state, detail)"
+	" SELECT 'FEE_MISMATCH', p.transaction_id, NULLIF(p.out_trade_no, ''), p.transaction_id,"
+	"  p.fee_lines, p.fee_fen, 'SUCCESS',"
+	"  'trade bill ' || :d || ' fee ' || p.fee || ' (0.00001 yuan) = ' || p.fee_fen"
+	"  || ' fen; fund flow ' || " FEE_PAY " || ' ' || p.fee_lines || ' fen'"
+	" FROM recon_pay p"
+	" WHERE p.fee_lines IS NOT NULL AND p.fee_lines <> p.fee_fen AND p.transaction_id <> ''"
+	"   AND (SELECT MAX(l.bill_date) FROM bill_fundflows l WHERE l.biz_no = p.transaction_id"
+	"        AND l.biz_type = " FEE_PAY " AND l.mchid = :m) <= :d"
+	" ON CONFLICT DO NOTHING";
+
+/* Ledger payments of D with no SUCCESS row in the bills of D-1, D, D+1. */
+#define LEDGER_NOT_IN_BILL                                                                     \
+	" WHERE o.mchid = :m AND o.paid_date = :d AND o.state IN " PAID_STATES                 \
+	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE t.mchid = :m"                    \
+	"       AND t.out_trade_no = o.out_trade_no AND t.row_kind = 'SUCCESS'"                \
+	"       AND t.bill_date BETWEEN :dprev AND :dnext)"                                    \
+	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE o.transaction_id <> ''"          \
+	"       AND t.transaction_id = o.transaction_id AND t.row_kind = 'SUCCESS'"            \
+	"       AND t.mchid = :m AND t.bill_date BETWEEN :dprev AND :dnext)"
+
+/* pending: D+1's bill not stored and no answer says it must be raised.
+ * paid_at is fetched only for the rows found, so the scan of the day's
+ * ledger orders stays on the covering index ledger_orders_paid_date. */
+static const char sql_missing_in_bill[] =
+	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
+	" ledger_amount, ledger_state, detail, pending)"
+	" SELECT 'MISSING_IN_BILL', o.out_trade_no, o.out_trade_no, o.out_trade_no,"
+	"  NULLIF(o.transaction_id, ''), o.amount_total, o.state,"
+	"  'ledger: paid at ' || COALESCE((SELECT p.paid_at FROM ledger_orders p"
+	"   WHERE p.mchid = :m AND p.out_trade_no = o.out_trade_no), '?')"
+	"  || CASE WHEN :next_stored = 1 THEN '; not in the bills of ' || :dprev || '..' || :dnext"
+	"          WHEN a.ok = 1 THEN '; query: ' || COALESCE(a.state, '?')"
+	"               || COALESCE(' at ' || a.success_date, '')"
+	"          ELSE '' END,"
+	"  CASE WHEN :next_stored = 1 THEN 0"
+	"       WHEN a.ok IS NULL OR a.ok = 0 THEN 1"
+	"       WHEN a.state IN ('SUCCESS', 'REFUND') AND a.success_date > :d THEN 1"
+	"       ELSE 0 END"
+	" FROM ledger_orders o"
+	" LEFT JOIN recon_answers a ON a.kind = 'order' AND a.key = o.out_trade_no"
+	LEDGER_NOT_IN_BILL
+	" ON CONFLICT DO NOTHING";
+
+/* Phase 1: the orders whose MISSING_IN_BILL a query must decide. */
+static const char sql_ask_orders[] =
+	"INSERT INTO recon_ask (kind, key) SELECT 'order', o.out_trade_no"
+	" FROM ledger_orders o" LEDGER_NOT_IN_BILL
+	" ON CONFLICT DO NOTHING";
+
+/* ---- refunds -------------------------------------------------------------- */
+
+/* The day's REFUND rows that need a look, with their ledger refund (by
+ * out_refund_no, else refund_id). Bill statuses REFUNDCLOSE and CHANGE
+ * (older spellings) read as CLOSED and ABNORMAL. */
+static const char sql_fill_ref[] =
+	"INSERT INTO recon_ref (key, out_refund_no, refund_id, out_trade_no, transaction_id, amt,"
+	" bstatus, lkey, lstate, lamount)"
+	" SELECT b.key, b.out_refund_no, b.refund_id, b.out_trade_no, b.transaction_id, b.amt,"
+	"  b.bstatus, r.out_refund_no, r.state, r.amount_refund"
+	" FROM (SELECT COALESCE(NULLIF(t.out_refund_no, ''), t.refund_id) AS key,"
+	"        NULLIF(t.out_refund_no, '') AS out_refund_no, NULLIF(t.refund_id, '') AS"
+	" refund_id,"
+	"        NULLIF(t.out_trade_no, '') AS out_trade_no,"
+	"        NULLIF(t.transaction_id, '') AS transaction_id,"
+	"        CASE WHEN t.refund_apply_amount > 0 THEN t.refund_apply_amount"
+	"             ELSE t.refund_amount END AS amt,"
+	"        CASE upper(COALESCE(t.refund_status, '')) WHEN 'REFUNDCLOSE' THEN 'CLOSED'"
+	"             WHEN 'CHANGE' THEN 'ABNORMAL'"
+	"             ELSE upper(COALESCE(t.refund_status, '')) END AS bstatus,"
+	"        COALESCE((SELECT r1.out_refund_no FROM ledger_refunds r1"
+	"                  WHERE r1.mchid = :m AND r1.out_refund_no = t.out_refund_no),"
+	"                 (SELECT MIN(r2.out_refund_no) FROM ledger_refunds r2"
+	"                  WHERE r2.refund_id = t.refund_id AND r2.mchid = :m"
+	"                    AND t.refund_id <> '')) AS lk"
+	"       FROM bill_trades t WHERE t.file_id = :tf AND t.row_kind = 'REFUND') b"
+	" LEFT JOIN ledger_refunds r ON r.mchid = :m AND r.out_refund_no = b.lk"
+	" WHERE r.out_refund_no IS NULL OR r.amount_refund <> b.amt"
+	"    OR (b.bstatus <> '' AND r.state <> b.bstatus)";
+
+static const char sql_refund_missing_in_ledger[] =
+	"INSERT INTO recon_found (kind, key, out_trade_no, out_refund_no, transaction_id,"
+	" bill_amount, bill_state, detail)"
+	" SELECT 'REFUND_MISSING_IN_LEDGER', key, out_trade_no, out_refund_no, transaction_id,"
+	"  amt, NULLIF(bstatus, ''), 'bill: refund ' || COALESCE(refund_id, '?')"
+	"  || ' of order ' || COALESCE(out_trade_no, '?') || ', no ledger refund'"
+	" FROM recon_ref WHERE lkey IS NULL"
+	" ON CONFLICT DO NOTHING";
+
+static const char sql_refund_amount_mismatch[] =
+	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, out_refund_no,"
+	" transaction_id, ledger_amount, bill_amount, ledger_state, bill_state, detail)"
+	" SELECT 'REFUND_AMOUNT_MISMATCH', key, lkey, out_trade_no, out_refund_no, transaction_id,"
+	"  lamount, amt, lstate, NULLIF(bstatus, ''),"
+	"  'ledger amount_refund ' || lamount || ' fen, bill refund amount ' || amt || ' fen'"
+	" FROM recon_ref WHERE lkey IS NOT NULL AND lamount <> amt"
+	" ON CONFLICT DO NOTHING";
+
+static const char sql_refund_status_mismatch[] =
+	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, out_refund_no,"
+	" transaction_id, ledger_amount, bill_amount, ledger_state, bill_state, detail)"
+	" SELECT 'REFUND_STATUS_MISMATCH', key, lkey, out_trade_no, out_refund_no, transaction_id,"
+	"  lamount, amt, lstate, bstatus,"
+	"  'ledger ' || lstate || ', bill snapshot ' || bstatus"
+	" FROM recon_ref WHERE lkey IS NOT NULL AND bstatus <> '' AND lstate <> bstatus"
+	" ON CONFLICT DO NOTHING";
+
+static const char sql_refund_missing_in_bill[] =
+	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, out_refund_no,"
+	" ledger_amount, ledger_state, detail)"
+	" SELECT 'REFUND_MISSING_IN_BILL', r.out_refund_no, r.out_refund_no, r.out_trade_no,"
+	"  r.out_refund_no, r.amount_refund, r.state,"
+	"  'ledger: refund SUCCESS created ' || r.created_at || ', not in the bills of '"
+	"  || :dprev || '..' || :dnext"
+	" FROM ledger_refunds r"
+	" WHERE r.mchid = :m AND r.created_date = :d AND r.state = 'SUCCESS'"
+	/* "+t.bill_date" keeps SQLite off the (mchid, bill_date) index, which
+	 * would scan the whole day per refund (quadratic on a big day): the
+	 * refund-number indexes find the one row. */
+	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE t.mchid = :m"
+	"       AND t.out_refund_no = r.out_refund_no AND +t.row_kind = 'REFUND'"
+	"       AND +t.bill_date BETWEEN :dprev AND :dnext)"
+	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE r.refund_id <> ''"
+	"       AND t.refund_id = r.refund_id AND +t.row_kind = 'REFUND'"
+	"       AND +t.mchid = :m AND +t.bill_date BETWEEN :dprev AND :dnext)"
+	" ON CONFLICT DO NOTHING";
+
+/* ---- fees ----------------------------------------------------------------- */
+
+/*
+ * FEE_MISMATCH per trade row: |recon_fee_to_fen(fee)| against the sum of the
+ * fund-flow fee lines with the same business number, dated by the later of
+ * the row's and its lines' dates. Part A: rows of D whose lines are all on
+ * or before D. Part B: rows of earlier days with a line booked on D and none
+ * later.
+ */
+#define FEE_LINES(IDCOL, BIZTYPE, AGG)                                                         \
+	"(SELECT " AGG " FROM bill_fundflows l WHERE l.biz_no = t." IDCOL                       \
+	" AND l.biz_type = " BIZTYPE " AND l.mchid = :m)"
+
+#define FEE_SELECT(ROWKIND, IDCOL, BIZTYPE, ORN, FROM_WHERE)                                   \
+	"INSERT INTO recon_found (kind, key, out_trade_no, out_refund_no, transaction_id,"     \
+	" ledger_amount, bill_amount, bill_state, detail)"                                     \
+	" SELECT 'FEE_MISMATCH', x.biz, NULLIF(x.out_trade_no, ''), x.orn,"                    \
+	"  NULLIF(x.transaction_id, ''), x.lines, x.fee_fen, '" ROWKIND "',"                   \
+	"  'trade bill ' || x.bill_date || ' fee ' || x.fee || ' (0.00001 yuan) = '"           \
+	"  || x.fee_fen || ' fen; fund flow ' || " BIZTYPE " || ' ' || x.lines || ' fen'"      \
+	" FROM (SELECT t.out_trade_no AS out_trade_no, " ORN " AS orn,"                        \
+	"        t.transaction_id AS transaction_id, t.bill_date AS bill_date, t.fee AS fee,"  \
+	"        t." IDCOL " AS biz, ABS(recon_fee_to_fen(t.fee)) AS fee_fen,"                 \
+	"        " FEE_LINES(IDCOL, BIZTYPE, "SUM(l.amount)") " AS lines"                      \
+	"       " FROM_WHERE " AND t.row_kind = '" ROWKIND "' AND t." IDCOL " <> '') x"        \
+	" WHERE COALESCE(x.lines, x.fee_fen) <> x.fee_fen"                                     \
+	"   AND (SELECT MAX(l.bill_date) FROM bill_fundflows l WHERE l.biz_no = x.biz"         \
+	"        AND l.biz_type = " BIZTYPE " AND l.mchid = :m) <= :d"                         \
+	" ON CONFLICT DO NOTHING"
+
+#define FEE_ROWS_OF_D "FROM bill_trades t WHERE t.file_id = :tf"
+/* Driven by D's fee lines (CROSS JOIN keeps that order), rows of earlier days. */
+#define FEE_ROWS_BEFORE(IDCOL, BIZTYPE)                                                        \
+	"FROM bill_fundflows d CROSS JOIN bill_trades t"                                       \
+	" WHERE d.file_id = :ff AND d.biz_type = " BIZTYPE " AND t." IDCOL " = d.biz_no"       \
+	"   AND t.mchid = :m AND t.bill_date < :d"
+
+static const char sql_fee_refund_a[] =
+	FEE_SELECT("REFUND", "refund_id", FEE_REFUND, "NULLIF(t.out_refund_no, '')", FEE_ROWS_OF_D);
+static const char sql_fee_pay_b[] = FEE_SELECT("SUCCESS", "transaction_id", FEE_PAY, "NULL",
+					       FEE_ROWS_BEFORE("transaction_id", FEE_PAY));
+static const char sql_fee_refund_b[] =
+	FEE_SELECT("REFUND", "refund_id", FEE_REFUND, "NULLIF(t.out_refund_no, '')",
+		   FEE_ROWS_BEFORE("refund_id", FEE_REFUND));
+
+struct finder {
+	const char *what;
+	const char *sql;
+	int needs; /* NEED_* */
+};
+
+#define NEED_TRADE 1
+#define NEED_FUND  2
+
+static const struct finder finders[] = {
+	{ "find payments", sql_fill_pay, NEED_TRADE },
+	{ "match payments by transaction_id", sql_pay_by_txn, NEED_TRADE },
+	{ "match payments by transaction_id", sql_pay_by_txn_fill, NEED_TRADE },
+	{ "find MISSING_IN_LEDGER", sql_missing_in_ledger, NEED_TRADE },
+	{ "find MISSED_PAYMENT", sql_missed_payment, NEED_TRADE },
+	{ "find AMOUNT_MISMATCH", sql_amount_mismatch, NEED_TRADE },
+	{ "find DUPLICATE_PAYMENT by business_ref", sql_dup_business_ref, NEED_TRADE },
+	{ "find DUPLICATE_PAYMENT by transaction_id", sql_dup_transaction, NEED_TRADE },
+	{ "find MISSING_IN_BILL", sql_missing_in_bill, NEED_TRADE },
+	{ "clear refunds", "DELETE FROM recon_ref", NEED_TRADE },
+	{ "find refunds", sql_fill_ref, NEED_TRADE },
+	{ "find REFUND_MISSING_IN_LEDGER", sql_refund_missing_in_ledger, NEED_TRADE },
+	{ "find REFUND_AMOUNT_MISMATCH", sql_refund_amount_mismatch, NEED_TRADE },
+	{ "find REFUND_STATUS_MISMATCH", sql_refund_status_mismatch, NEED_TRADE },
+	{ "find REFUND_MISSING_IN_BILL", sql_refund_missing_in_bill, NEED_TRADE },
+	{ "find FEE_MISMATCH of payments", sql_fee_pay_a, NEED_TRADE },
+	{ "find FEE_MISMATCH of refunds", sql_fee_refund_a, NEED_TRADE },
+	{ "find FEE_MISMATCH of earlier payments", sql_fee_pay_b, NEED_FUND },
+	{ "find FEE_MISMATCH of earlier refunds", sql_fee_refund_b, NEED_FUND },
+};
+
+int db_recon_find(struct db *db, const struct db_recon_day *day, struct wxr_err *err)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(finders); i++) {
+		const struct finder *f = &finders[i];
+		int r;
+
+		if ((f->needs & NEED_TRADE) && day->trade_file <= 0)
+			continue;
+		if ((f->needs & NEED_FUND) && day->fund_file <= 0)
+			continue;
+		r = run_day(db, day, f->what, f->sql, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- phase 1: what to ask -------------------------------------------------- */
+
+/* Refund status mismatches that a query must settle: not those already
+ * settled (auto_resolved, or resolved by a person) with the same values. */
+static const char sql_ask_refunds[] =
+	"INSERT INTO recon_ask (kind, key) SELECT 'refund', x.key FROM recon_ref x"
+	" WHERE x.lkey IS NOT NULL AND x.bstatus <> '' AND x.lstate <> x.bstatus"
+	"   AND NOT EXISTS (SELECT 1 FROM discrepancies d WHERE d.mchid = :m AND d.date = :d"
+	"       AND d.kind = 'REFUND_STATUS_MISMATCH' AND d.key = x.key"
+	"       AND (d.status = 'auto_resolved'"
+	"            OR (d.status = 'resolved' AND COALESCE(d.resolved_by, '') <> 'reconcile'))"
+	"       AND d.ledger_amount IS NOT DISTINCT FROM x.lamount"
+	"       AND d.bill_amount IS NOT DISTINCT FROM x.amt"
+	"       AND d.ledger_state IS NOT DISTINCT FROM x.lstate"
+	"       AND d.bill_state IS NOT DISTINCT FROM x.bstatus)"
+	" ON CONFLICT DO NOTHING";
+
+int db_recon_collect_asks(struct db *db, const struct db_recon_day *day, bool orders,
+			  bool refunds, struct wxr_err *err)
+{
+	int r;
+
+	if (day->trade_file <= 0)
+		return 0;
+	if (orders) {
+		r = run_day(db, day, "find orders to query", sql_ask_orders, err);
+		if (r < 0)
+			return r;
+	}
+	if (refunds) {
+		r = run_day(db, day, "clear refunds", "DELETE FROM recon_ref", err);
+		if (r < 0)
+			return r;
+		r = run_day(db, day, "find refunds", sql_fill_ref, err);
+		if (r < 0)
+			return r;
+		r = run_day(db, day, "find refunds to query", sql_ask_refunds, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int db_recon_asks(struct db *db, struct db_recon_ask **out, size_t *out_n, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct db_recon_ask *v = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	r = db_prepare(db, "SELECT kind, key FROM recon_ask ORDER BY kind, key", &st, err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		memset(&v[n], 0, sizeof(v[n]));
+		copy_status(v[n].kind, db_col_text(st, 0));
+		v[n].key = col_dup(st, 1);
+		n++;
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read recon_ask");
+		db_recon_asks_free(v, n);
+		goto out;
+	}
+	*out = v;
+	*out_n = n;
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+void db_recon_asks_free(struct db_recon_ask *asks, size_t n)
+{
+	if (!asks)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(asks[i].key);
+	free(asks);
+}
+
+int db_recon_put_answer(struct db *db, const char *kind, const char *key, bool ok,
+			const char *state, int64_t amount, const char *ext_id, int64_t success_ts,
+			const char *success_date, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "INSERT INTO recon_answers (kind, key, ok, state, amount, ext_id,"
+		       " success_ts,"
+		       " success_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+		       " ON CONFLICT (kind, key) DO UPDATE SET ok = excluded.ok,"
+		       " state = excluded.state, amount = excluded.amount, ext_id ="
+		       " excluded.ext_id,"
+		       " success_ts = excluded.success_ts, success_date = excluded.success_date",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, kind);
+	db_bind_text(st, 2, key);
+	sqlite3_bind_int(st, 3, ok ? 1 : 0);
+	db_bind_text(st, 4, state);
+	sqlite3_bind_int64(st, 5, amount);
+	db_bind_text(st, 6, ext_id);
+	if (success_ts > 0)
+		sqlite3_bind_int64(st, 7, success_ts);
+	else
+		sqlite3_bind_null(st, 7);
+	db_bind_text(st, 8, success_date);
+	return finish(db, st, "record query answer", err);
+}
+
+/* ---- findings from C ------------------------------------------------------ */
+
+int db_recon_check_kind(struct db *db, const char *kind, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db, "INSERT INTO recon_checked (kind) VALUES (?) ON CONFLICT DO NOTHING",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, kind);
+	return finish(db, st, "record checked kind", err);
+}
+
+static void bind_amount(sqlite3_stmt *st, int i, int64_t v)
+{
+	if (v == RECON_NULL_AMOUNT)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, v);
+}
+
+int db_recon_add_found(struct db *db, const struct db_recon_finding *f, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "INSERT INTO recon_found (kind, key, out_trade_no, out_refund_no,"
+		       " transaction_id, ledger_amount, bill_amount, ledger_state, bill_state,"
+		       " detail)"
+		       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, f->kind);
+	db_bind_text(st, 2, f->key);
+	db_bind_text(st, 3, f->out_trade_no);
+	db_bind_text(st, 4, f->out_refund_no);
+	db_bind_text(st, 5, f->transaction_id);
+	bind_amount(st, 6, f->ledger_amount);
+	bind_amount(st, 7, f->bill_amount);
+	db_bind_text(st, 8, f->ledger_state);
+	db_bind_text(st, 9, f->bill_state);
+	db_bind_text(st, 10, f->detail);
+	return finish(db, st, "record finding", err);
+}
+
+int db_recon_found_set(struct db *db, const char *kind, const char *key, const char *status,
+		       const char *resolution, const char *note, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "UPDATE recon_found SET status = ?, resolution = ?,"
+		       " detail = CASE WHEN ? IS NULL THEN detail"
+		       "          ELSE COALESCE(detail || '; ', '') || ? END"
+		       " WHERE kind = ? AND key = ?",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, status);
+	db_bind_text(st, 2, resolution);
+	db_bind_text(st, 3, note);
+	db_bind_text(st, 4, note);
+	db_bind_text(st, 5, kind);
+	db_bind_text(st, 6, key);
+	return finish(db, st, "update finding", err);
+}
+
+/* ---- bill summaries --------------------------------------------------------- */
+
+const char *const db_recon_trade_fields[DB_RECON_TRADE_FIELDS] = {
+	"total_count", "settlement_total", "refund_total", "recharge_refund_total",
+	"fee_total",   "order_total",      "refund_apply_total",
+};
+
+const char *const db_recon_fund_fields[DB_RECON_FUND_FIELDS] = {
+	"total_count", "income_count", "income_amount", "expense_count", "expense_amount",
+};
+
+static int read_sums(struct db *db, int64_t file_id, const char *sql_rows,
+		     const char *sql_summary, int nfields, struct db_recon_sums *out,
+		     struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct db_recon_sums s;
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	r = db_prepare(db, sql_rows, &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, file_id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = db_error(db, err, "sum bill rows");
+		goto out;
+	}
+	for (int i = 0; i < nfields; i++)
+		s.sums[i] = sqlite3_column_int64(st, i);
+	s.rows = s.sums[0];
+	sqlite3_finalize(st);
+	st = NULL;
+
+	r = db_prepare(db, sql_summary, &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, file_id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		s.have_summary = true;
+		for (int i = 0; i < nfields; i++)
+			s.summary[i] = sqlite3_column_int64(st, i);
+	} else if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read bill summary");
+		goto out;
+	}
+	*out = s;
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_recon_trade_sums(struct db *db, int64_t file_id, struct db_recon_sums *out,
+			struct wxr_err *err)
+{
+	return read_sums(db, file_id,
+			 "SELECT COUNT(*), COALESCE(SUM(settlement_amount), 0),"
+			 " COALESCE(SUM(refund_amount), 0), COALESCE(SUM(recharge_refund_amount),"
+			 " 0),"
+			 " COALESCE(SUM(fee), 0), COALESCE(SUM(order_amount), 0),"
+			 " COALESCE(SUM(refund_apply_amount), 0)"
+			 " FROM bill_trades WHERE file_id = ?",
+			 "SELECT total_count, settlement_total, refund_total,"
+			 " recharge_refund_total,"
+			 " fee_total, order_total, refund_apply_total"
+			 " FROM bill_trade_summary WHERE file_id = ?",
+			 DB_RECON_TRADE_FIELDS, out, err);
+}
+
+int db_recon_fund_summary(struct db *db, int64_t file_id, struct db_recon_sums *out,
+			  struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = db_prepare(db,
+		       "SELECT total_count, income_count, income_amount, expense_count,"
+		       " expense_amount FROM bill_fundflow_summary WHERE file_id = ?",
+		       &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, file_id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		out->have_summary = true;
+		for (int i = 0; i < DB_RECON_FUND_FIELDS; i++)
+			out->summary[i] = sqlite3_column_int64(st, i);
+	} else if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read fund-flow summary");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* ---- auto-resolution inputs ------------------------------------------------ */
+
+int db_recon_missed(struct db *db, const struct db_recon_day *day,
+		    struct db_recon_missed **out, size_t *out_n, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct db_recon_missed *v = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	r = prepare_day(db, day,
+			"SELECT f.key, f.ledger_key, COALESCE(f.transaction_id, ''),"
+			" COALESCE(f.bill_time, ''), COALESCE(f.ledger_state, ''),"
+			" f.ledger_amount, f.bill_amount,"
+			" EXISTS (SELECT 1 FROM actions a WHERE a.mchid = :m"
+			"   AND a.kind = 'ORDER_CLOSE' AND a.target = f.ledger_key"
+			"   AND a.state IN ('sent', 'done'))"
+			" FROM recon_found f WHERE f.kind = 'MISSED_PAYMENT' ORDER BY f.key",
+			&st, err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n].key = col_dup(st, 0);
+		v[n].ledger_key = col_dup(st, 1);
+		v[n].transaction_id = col_dup(st, 2);
+		v[n].bill_time = col_dup(st, 3);
+		v[n].ledger_state = col_dup(st, 4);
+		v[n].ledger_amount = col_amount(st, 5);
+		v[n].bill_amount = col_amount(st, 6);
+		v[n].closed_by_us = sqlite3_column_int(st, 7) != 0;
+		n++;
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read MISSED_PAYMENT findings");
+		db_recon_missed_free(v, n);
+		goto out;
+	}
+	*out = v;
+	*out_n = n;
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+void db_recon_missed_free(struct db_recon_missed *m, size_t n)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(m[i].key);
+		free(m[i].ledger_key);
+		free(m[i].transaction_id);
+		free(m[i].bill_time);
+		free(m[i].ledger_state);
+	}
+	free(m);
+}
+
+int db_recon_rstatus(struct db *db, struct db_recon_rstatus **out, size_t *out_n,
+		     struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct db_recon_rstatus *v = NULL;
+	size_t n = 0, cap = 0;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT f.key, f.ledger_key, COALESCE(f.ledger_state, ''),"
+		       " COALESCE(f.bill_state, ''), COALESCE(a.state, ''), COALESCE(a.ext_id, ''),"
+		       " COALESCE(a.success_ts, 0)"
+		       " FROM recon_found f"
+		       " JOIN recon_answers a ON a.kind = 'refund' AND a.key = f.key AND a.ok = 1"
+		       " WHERE f.kind = 'REFUND_STATUS_MISMATCH' ORDER BY f.key",
+		       &st, err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n].key = col_dup(st, 0);
+		v[n].ledger_key = col_dup(st, 1);
+		v[n].ledger_state = col_dup(st, 2);
+		v[n].bill_state = col_dup(st, 3);
+		v[n].answer_state = col_dup(st, 4);
+		v[n].answer_refund_id = col_dup(st, 5);
+		v[n].answer_success_ts = sqlite3_column_int64(st, 6);
+		n++;
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read REFUND_STATUS_MISMATCH findings");
+		db_recon_rstatus_free(v, n);
+		goto out;
+	}
+	*out = v;
+	*out_n = n;
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+void db_recon_rstatus_free(struct db_recon_rstatus *r, size_t n)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(r[i].key);
+		free(r[i].ledger_key);
+		free(r[i].ledger_state);
+		free(r[i].bill_state);
+		free(r[i].answer_state);
+		free(r[i].answer_refund_id);
+	}
+	free(r);
+}
+
+/* ---- actions and ledger changes -------------------------------------------- */
+
+int db_recon_action_put(struct db *db, const struct db_recon_day *day, const char *kind,
+			const char *target, const char *state, int64_t amount, const char *params,
+			bool rearm, int64_t *out_id, char out_state[24], bool *out_written,
+			struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	bool written;
+	int64_t id;
+	char cur[24];
+	int r;
+
+	r = prepare_day(db, day,
+			"INSERT INTO actions (mchid, kind, target, state, amount, date, params,"
+			" run_id,"
+			" created_at, updated_at)"
+			" VALUES (:m, :kind, :target, :state, :amount, :d, :params, :run, :now,"
+			" :now)"
+			" ON CONFLICT (mchid, kind, target) DO NOTHING",
+			&st, err);
+	if (r < 0)
+		return r;
+	bind_text_name(st, ":kind", kind);
+	bind_text_name(st, ":target", target);
+	bind_text_name(st, ":state", state);
+	bind_amount_name(st, ":amount", amount);
+	bind_text_name(st, ":params", params);
+	r = finish(db, st, "write action", err);
+	if (r < 0)
+		return r;
+	written = sqlite3_changes(db->h) > 0;
+
+	r = prepare_day(db, day,
+			"SELECT id, state FROM actions WHERE mchid = :m AND kind = :kind"
+			" AND target = :target",
+			&st, err);
+	if (r < 0)
+		return r;
+	bind_text_name(st, ":kind", kind);
+	bind_text_name(st, ":target", target);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = db_error(db, err, "read action");
+		sqlite3_finalize(st);
+		return r;
+	}
+	id = sqlite3_column_int64(st, 0);
+	snprintf(cur, sizeof(cur), "%s", db_col_text(st, 1));
+	sqlite3_finalize(st);
+	st = NULL;
+
+	if (!written && rearm && (strcmp(cur, "done") == 0 || strcmp(cur, "failed") == 0)) {
+		r = prepare_day(db, day,
+				"UPDATE actions SET state = :state, amount = :amount, params ="
+				" :params,"
+				" date = :d, result = NULL, error = NULL,"
+				" run_id = COALESCE(:run, run_id), updated_at = :now WHERE id ="
+				" :id",
+				&st, err);
+		if (r < 0)
+			return r;
+		bind_text_name(st, ":state", state);
+		bind_amount_name(st, ":amount", amount);
+		bind_text_name(st, ":params", params);
+		bind_int_name(st, ":id", id);
+		r = finish(db, st, "rearm action", err);
+		if (r < 0)
+			return r;
+		written = true;
+		snprintf(cur, sizeof(cur), "%s", state);
+	}
+	*out_id = id;
+	memcpy(out_state, cur, sizeof(cur));
+	*out_written = written;
+	return 0;
+}
+
+int db_recon_action_done(struct db *db, const struct db_recon_day *day, int64_t id,
+			 const char *result, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare_day(db, day,
+			"UPDATE actions SET state = 'done', result = :result, error = NULL,"
+			" run_id = COALESCE(:run, run_id), updated_at = :now WHERE id = :id",
+			&st, err);
+	if (r < 0)
+		return r;
+	bind_text_name(st, ":result", result);
+	bind_int_name(st, ":id", id);
+	return finish(db, st, "complete action", err);
+}
+
+int db_recon_order_mark_paid(struct db *db, const struct db_recon_day *day,
+			     const char *out_trade_no, const char *transaction_id,
+			     const char *paid_at, int64_t paid_ts, const char *paid_date,
+			     bool *out_changed, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare_day(db, day,
+			"UPDATE ledger_orders SET state = 'PAID',"
+			" transaction_id = COALESCE(NULLIF(:txn, ''), transaction_id),"
+			" paid_at = :paid_at, paid_ts = :paid_ts, paid_date = :paid_date,"
+			" updated_at = :now"
+			" WHERE mchid = :m AND out_trade_no = :otn AND state IN ('NOTPAY',"
+			" 'CLOSED')",
+			&st, err);
+	if (r < 0)
+		return r;
+	bind_text_name(st, ":txn", transaction_id);
+	bind_text_name(st, ":paid_at", paid_at);
+	bind_int_name(st, ":paid_ts", paid_ts);
+	bind_text_name(st, ":paid_date", paid_date);
+	bind_text_name(st, ":otn", out_trade_no);
+	r = finish(db, st, "mark ledger order paid", err);
+	if (r < 0)
+		return r;
+	*out_changed = sqlite3_changes(db->h) > 0;
+	return 0;
+}
+
+int db_recon_refund_sync(struct db *db, const struct db_recon_day *day,
+			 const char *out_refund_no, const char *state, const char *refund_id,
+			 const char *success_at, int64_t success_ts, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare_day(db, day,
+			"UPDATE ledger_refunds SET state = :state,"
+			" refund_id = COALESCE(NULLIF(refund_id, ''), NULLIF(:rid, '')),"
+			" success_at = COALESCE(:sat, success_at),"
+			" success_ts = COALESCE(:sts, success_ts), updated_at = :now"
+			" WHERE mchid = :m AND out_refund_no = :orn",
+			&st, err);
+	if (r < 0)
+		return r;
+	bind_text_name(st, ":state", state);
+	bind_text_name(st, ":rid", refund_id);
+	bind_text_name(st, ":sat", success_at);
+	if (success_at)
+		bind_int_name(st, ":sts", success_ts);
+	else
+		bind_null_name(st, ":sts");
+	bind_text_name(st, ":orn", out_refund_no);
+	return finish(db, st, "sync ledger refund", err);
+}
+
+/* ---- merge ------------------------------------------------------------------ */
+
+/*
+ * new_status: a person's resolution stands while the values are the same;
+ * an auto-resolution of this run wins next; an open or new finding is open;
+ * one that went away and came back is open again; an auto-resolution stands
+ * while the values are the same; any other change reopens.
+ */
+static const char sql_merge_classify[] =
+	"INSERT INTO recon_merge (kind, key, did, old_status, new_status, same, p_la, p_ba, p_ls,"
+	" p_bs)"
+	" SELECT j.kind, j.key, j.did, j.old_status,"
+	"  CASE WHEN j.did IS NOT NULL AND j.old_status = 'resolved'"
+	"            AND COALESCE(j.old_by, '') <> 'reconcile' AND j.same = 1 THEN 'resolved'"
+	"       WHEN j.fstatus = 'auto_resolved' THEN 'auto_resolved'"
+	"       WHEN j.did IS NULL OR j.old_status = 'open' THEN 'open'"
+	"       WHEN j.old_status = 'resolved' THEN 'open'"
+	"       WHEN j.same = 1 THEN j.old_status"
+	"       ELSE 'open' END,"
+	"  j.same, j.p_la, j.p_ba, j.p_ls, j.p_bs"
+	" FROM (SELECT f.kind AS kind, f.key AS key, f.status AS fstatus, d.id AS did,"
+	"        d.status AS old_status, d.resolved_by AS old_by,"
+	"        CASE WHEN d.id IS NOT NULL"
+	"              AND d.ledger_amount IS NOT DISTINCT FROM f.ledger_amount"
+	"              AND d.bill_amount IS NOT DISTINCT FROM f.bill_amount"
+	"              AND d.ledger_state IS NOT DISTINCT FROM f.ledger_state"
+	"              AND d.bill_state IS NOT DISTINCT FROM f.bill_state THEN 1 ELSE 0 END AS"
+	" same,"
+	"        d.ledger_amount AS p_la, d.bill_amount AS p_ba, d.ledger_state AS p_ls,"
+	"        d.bill_state AS p_bs"
+	"       FROM recon_found f"
+	"       LEFT JOIN discrepancies d ON d.mchid = :m AND d.date = :d AND d.kind = f.kind"
+	"         AND d.key = f.key"
+	"       WHERE f.pending = 0) j";
+
+static const char sql_merge_event[] =
+	"UPDATE recon_merge SET event ="
+	" CASE WHEN did IS NULL THEN"
+	"        CASE new_status WHEN 'auto_resolved' THEN 'auto_resolved' ELSE 'opened' END"
+	"      WHEN new_status <> old_status THEN"
+	"        CASE new_status WHEN 'open' THEN 'reopened' ELSE new_status END"
+	"      WHEN same = 0 THEN 'changed'"
+	"      ELSE NULL END";
+
+static const char sql_merge_events[] =
+	"INSERT INTO recon_events (kind, key, event, p_la, p_ba, p_ls, p_bs)"
+	" SELECT kind, key, event, p_la, p_ba, p_ls, p_bs FROM recon_merge"
+	" WHERE event IS NOT NULL ORDER BY kind, key";
+
+static const char sql_merge_insert[] =
+	"INSERT INTO discrepancies (mchid, date, kind, key, out_trade_no, out_refund_no,"
+	" transaction_id, ledger_amount, bill_amount, ledger_state, bill_state, detail, status,"
+	" resolution, resolved_by, first_run_id, last_run_id, resolved_run_id, created_at,"
+	" updated_at)"
+	" SELECT :m, :d, f.kind, f.key, f.out_trade_no, f.out_refund_no, f.transaction_id,"
+	"  f.ledger_amount, f.bill_amount, f.ledger_state, f.bill_state, f.detail, m.new_status,"
+	"  CASE WHEN m.new_status = 'auto_resolved' THEN f.resolution END,"
+	"  CASE WHEN m.new_status = 'auto_resolved' THEN 'reconcile' END,"
+	"  :run, :run, CASE WHEN m.new_status = 'auto_resolved' THEN :run END, :now, :now"
+	" FROM recon_merge m JOIN recon_found f ON f.kind = m.kind AND f.key = m.key"
+	" WHERE m.did IS NULL ORDER BY f.kind, f.key";
+
+static const char sql_merge_update[] =
+	"UPDATE discrepancies SET"
+	" out_trade_no = f.out_trade_no, out_refund_no = f.out_refund_no,"
+	" transaction_id = f.transaction_id, ledger_amount = f.ledger_amount,"
+	" bill_amount = f.bill_amount, ledger_state = f.ledger_state, bill_state = f.bill_state,"
+	" detail = f.detail, status = m.new_status,"
+	" resolution = CASE WHEN m.new_status = 'open' THEN NULL"
+	"   WHEN m.new_status = 'auto_resolved' AND f.status = 'auto_resolved' THEN f.resolution"
+	"   ELSE discrepancies.resolution END,"
+	" resolved_by = CASE WHEN m.new_status = 'open' THEN NULL"
+	"   WHEN m.new_status = 'auto_resolved' AND f.status = 'auto_resolved' THEN 'reconcile'"
+	"   ELSE discrepancies.resolved_by END,"
+	" resolved_run_id = CASE WHEN m.new_status = 'open' THEN NULL"
+	"   WHEN m.event = 'auto_resolved' THEN :run"
+	"   ELSE discrepancies.resolved_run_id END,"
+	" last_run_id = COALESCE(:run, discrepancies.last_run_id),"
+	" updated_at = CASE WHEN m.event IS NULL THEN discrepancies.updated_at ELSE :now END"
+	" FROM recon_merge m JOIN recon_found f ON f.kind = m.kind AND f.key = m.key"
+	" WHERE m.did IS NOT NULL AND discrepancies.id = m.did";
+
+/* Open findings of a looked-at kind that were not found (pending ones are
+ * in recon_found, so they stay). */
+#define WENT_AWAY                                                                              \
+	" d.mchid = :m AND d.date = :d AND d.status = 'open'"                                  \
+	" AND d.kind IN (SELECT kind FROM recon_checked)"                                      \
+	" AND NOT EXISTS (SELECT 1 FROM recon_found f WHERE f.kind = d.kind AND f.key = d.key)"
+
+static const char sql_gone_events[] =
+	"INSERT INTO recon_events (kind, key, event)"
+	" SELECT d.kind, d.key, 'resolved' FROM discrepancies d WHERE" WENT_AWAY
+	" ORDER BY d.kind, d.key";
+
+static const char sql_gone_update[] =
+	"UPDATE discrepancies SET status = 'resolved', resolution = 'no longer found',"
+	" resolved_by = 'reconcile', resolved_run_id = :run,"
+	" last_run_id = COALESCE(:run, last_run_id), updated_at = :now"
+	" WHERE id IN (SELECT d.id FROM discrepancies d WHERE" WENT_AWAY ")";
+
+static const char sql_events_copy[] =
+	"INSERT INTO discrepancy_events (discrepancy_id, mchid, date, kind, key, run_id, event,"
+	" status, ledger_amount, bill_amount, ledger_state, bill_state, prev_ledger_amount,"
+	" prev_bill_amount, prev_ledger_state, prev_bill_state, actor, note, at)"
+	" SELECT d.id, d.mchid, d.date, d.kind, d.key, :run, e.event, d.status, d.ledger_amount,"
+	"  d.bill_amount, d.ledger_state, d.bill_state,"
+	"  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_la END,"
+	"  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_ba END,"
+	"  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_ls END,"
+	"  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_bs END,"
+	"  'reconcile', CASE WHEN d.status <> 'open' THEN d.resolution END, :now"
+	" FROM recon_events e"
+	" JOIN discrepancies d ON d.mchid = :m AND d.date = :d AND d.kind = e.kind AND d.key ="
+	" e.key"
+	" ORDER BY e.seq";
+
+static int count_rows(struct db *db, const struct db_recon_day *day, const char *sql,
+		      int64_t *out, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = prepare_day(db, day, sql, &st, err);
+
+	if (r < 0)
+		return r;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = db_error(db, err, "count");
+		sqlite3_finalize(st);
+		return r;
+	}
+	*out = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int db_recon_merge(struct db *db, const struct db_recon_day *day, struct recon_result *out,
+		   struct wxr_err *err)
+{
+	static const struct {
+		const char *what;
+		const char *sql;
+	} steps[] = {
+		{ "classify findings", sql_merge_classify },
+		{ "classify findings", sql_merge_event },
+		{ "list changes", sql_merge_events },
+		{ "list findings gone", sql_gone_events },
+		{ "add discrepancies", sql_merge_insert },
+		{ "update discrepancies", sql_merge_update },
+		{ "resolve discrepancies gone", sql_gone_update },
+		{ "write discrepancy events", sql_events_copy },
+	};
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+		r = run_day(db, day, steps[i].what, steps[i].sql, err);
+		if (r < 0)
+			return r;
+	}
+	r = prepare_day(db, day,
+			"SELECT event, COUNT(*) FROM recon_events GROUP BY event", &st, err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *ev = db_col_text(st, 0);
+		int64_t n = sqlite3_column_int64(st, 1);
+
+		if (strcmp(ev, "opened") == 0)
+			out->opened += n;
+		else if (strcmp(ev, "reopened") == 0)
+			out->reopened += n;
+		else if (strcmp(ev, "changed") == 0)
+			out->changed += n;
+		else if (strcmp(ev, "resolved") == 0)
+			out->resolved += n;
+		else if (strcmp(ev, "auto_resolved") == 0)
+			out->auto_resolved += n;
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "count changes");
+		sqlite3_finalize(st);
+		return r;
+	}
+	sqlite3_finalize(st);
+	r = count_rows(db, day, "SELECT COUNT(*) FROM recon_merge WHERE event IS NULL",
+		       &out->unchanged, err);
+	if (r < 0)
+		return r;
+	return count_rows(db, day, "SELECT COUNT(*) FROM recon_found WHERE pending = 1",
+			  &out->pending, err);
+}
+
+/* ---- events and runs ---------------------------------------------------------- */
+
+int db_recon_max_event_id(struct db *db, int64_t *out_id, struct wxr_err *err)
+{
+	return count_rows(db, NULL, "SELECT COALESCE(MAX(id), 0) FROM discrepancy_events", out_id,
+			  err);
+}
+
+int db_recon_events(struct db *db, int64_t after_id, const char *mchid, const char *from,
+		    const char *to,
+		    int (*cb)(void *ctx, const struct recon_change *c, struct wxr_err *err),
+		    void *ctx, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT id, discrepancy_id, COALESCE(run_id, 0), event, date, kind, key,"
+		       " status, actor, note, at, ledger_amount, bill_amount, ledger_state,"
+		       " bill_state, prev_ledger_amount, prev_bill_amount, prev_ledger_state,"
+		       " prev_bill_state"
+		       " FROM discrepancy_events"
+		       " WHERE id > :after AND (:mchid IS NULL OR mchid = :mchid)"
+		       "   AND (:from IS NULL OR date >= :from) AND (:to IS NULL OR date <= :to)"
+		       " ORDER BY id",
+		       &st, err);
+	if (r < 0)
+		return r;
+	bind_int_name(st, ":after", after_id);
+	bind_text_name(st, ":mchid", mchid);
+	bind_text_name(st, ":from", from);
+	bind_text_name(st, ":to", to);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct recon_change c;
+
+		c.event_id = sqlite3_column_int64(st, 0);
+		c.discrepancy_id = sqlite3_column_int64(st, 1);
+		c.run_id = sqlite3_column_int64(st, 2);
+		c.event = db_col_text(st, 3);
+		c.date = db_col_text(st, 4);
+		c.kind = db_col_text(st, 5);
+		c.key = db_col_text(st, 6);
+		c.status = db_col_text(st, 7);
+		c.actor = db_col_text(st, 8);
+		c.note = col_opt(st, 9);
+		c.at = db_col_text(st, 10);
+		c.ledger_amount = col_amount(st, 11);
+		c.bill_amount = col_amount(st, 12);
+		c.ledger_state = col_opt(st, 13);
+		c.bill_state = col_opt(st, 14);
+		c.prev_ledger_amount = col_amount(st, 15);
+		c.prev_bill_amount = col_amount(st, 16);
+		c.prev_ledger_state = col_opt(st, 17);
+		c.prev_bill_state = col_opt(st, 18);
+		r = cb(ctx, &c, err);
+		if (r < 0)
+			goto out;
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read discrepancy_events");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_recon_run_mark(struct db *db, const char *mchid, int64_t run_id, int64_t *out_event_id,
+		      struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT MAX(last_event_id) FROM recon_runs WHERE mchid = ? AND run_id = ?",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid);
+	sqlite3_bind_int64(st, 2, run_id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = db_error(db, err, "read recon_runs");
+		goto out;
+	}
+	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+		r = err_set(err, WXR_ENOTFOUND, "run %lld reconciled nothing for merchant '%s'",
+			    (long long)run_id, mchid);
+		goto out;
+	}
+	*out_event_id = sqlite3_column_int64(st, 0);
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_recon_counts(struct db *db, const char *mchid, const char *date,
+		    struct recon_result *out, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT kind, status, COUNT(*) FROM discrepancies"
+		       " WHERE mchid = ? AND date = ? GROUP BY kind, status",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid);
+	db_bind_text(st, 2, date);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		int k = recon_kind_from_name(db_col_text(st, 0));
+		const char *status = db_col_text(st, 1);
+		int64_t n = sqlite3_column_int64(st, 2);
+		int64_t *slot, *tot;
+
+		if (k < 0)
+			continue;
+		if (strcmp(status, "open") == 0) {
+			slot = &out->by_kind[k].open;
+			tot = &out->total.open;
+		} else if (strcmp(status, "resolved") == 0) {
+			slot = &out->by_kind[k].resolved;
+			tot = &out->total.resolved;
+		} else {
+			slot = &out->by_kind[k].auto_resolved;
+			tot = &out->total.auto_resolved;
+		}
+		*slot += n;
+		*tot += n;
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "count discrepancies");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_recon_record_run(struct db *db, const struct db_recon_day *day,
+			const struct recon_result *r, int64_t last_event_id,
+			struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = prepare_day(db, day,
+			 "INSERT INTO recon_runs (mchid, date, run_id, at, trade_bill,"
+			 " fundflow_bill,"
+			 " opened, reopened, changed, resolved, auto_resolved, pending, open_total,"
+			 " last_event_id)"
+			 " VALUES (:m, :d, :run_id, :now, :tb, :fb, :opened, :reopened, :changed,"
+			 "  :resolved, :auto, :pending, :open_total, :last)"
+			 " ON CONFLICT (mchid, date, run_id) DO UPDATE SET at = excluded.at,"
+			 " trade_bill = excluded.trade_bill, fundflow_bill ="
+			 " excluded.fundflow_bill,"
+			 " opened = recon_runs.opened + excluded.opened,"
+			 " reopened = recon_runs.reopened + excluded.reopened,"
+			 " changed = recon_runs.changed + excluded.changed,"
+			 " resolved = recon_runs.resolved + excluded.resolved,"
+			 " auto_resolved = recon_runs.auto_resolved + excluded.auto_resolved,"
+			 " pending = excluded.pending, open_total = excluded.open_total,"
+			 " last_event_id = excluded.last_event_id",
+			 &st, err);
+	if (rc < 0)
+		return rc;
+	bind_int_name(st, ":run_id", day->run_id);
+	bind_text_name(st, ":tb", r->trade_bill);
+	bind_text_name(st, ":fb", r->fundflow_bill);
+	bind_int_name(st, ":opened", r->opened);
+	bind_int_name(st, ":reopened", r->reopened);
+	bind_int_name(st, ":changed", r->changed);
+	bind_int_name(st, ":resolved", r->resolved);
+	bind_int_name(st, ":auto", r->auto_resolved);
+	bind_int_name(st, ":pending", r->pending);
+	bind_int_name(st, ":open_total", r->total.open);
+	bind_int_name(st, ":last", last_event_id);
+	return finish(db, st, "record reconcile run", err);
+}
+
+/* ---- a person's resolve ----------------------------------------------------- */
+
+int db_recon_resolve(struct db *db, int64_t id, const char *note, const char *who,
+		     const char *now, char **out_old_status, char **out_kind, char **out_key,
+		     char **out_date, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	char *old_status = NULL, *kind = NULL, *key = NULL, *date = NULL;
+	int r;
+
+	r = db_prepare(db, "SELECT status, kind, key, date FROM discrepancies WHERE id = ?", &st,
+		       err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_DONE) {
+		r = err_set(err, WXR_ENOTFOUND, "no discrepancy with id %lld", (long long)id);
+		goto out;
+	}
+	if (r != SQLITE_ROW) {
+		r = db_error(db, err, "read discrepancy");
+		goto out;
+	}
+	old_status = col_dup(st, 0);
+	kind = col_dup(st, 1);
+	key = col_dup(st, 2);
+	date = col_dup(st, 3);
+	sqlite3_finalize(st);
+	st = NULL;
+
+	r = db_prepare(db,
+		       "UPDATE discrepancies SET status = 'resolved', resolution = :note,"
+		       " resolved_by = :who, resolved_run_id = NULL, updated_at = :now"
+		       " WHERE id = :id",
+		       &st, err);
+	if (r < 0)
+		goto out;
+	bind_text_name(st, ":note", note);
+	bind_text_name(st, ":who", who);
+	bind_text_name(st, ":now", now);
+	bind_int_name(st, ":id", id);
+	r = finish(db, st, "resolve discrepancy", err);
+	st = NULL;
+	if (r < 0)
+		goto out;
+
+	r = db_prepare(db,
+		       "INSERT INTO discrepancy_events (discrepancy_id, mchid, date, kind, key,"
+		       " run_id, event, status, ledger_amount, bill_amount, ledger_state,"
+		       " bill_state,"
+		       " actor, note, at)"
+		       " SELECT id, mchid, date, kind, key, NULL, 'resolved', status,"
+		       " ledger_amount,"
+		       "  bill_amount, ledger_state, bill_state, :who, :note, :now"
+		       " FROM discrepancies WHERE id = :id",
+		       &st, err);
+	if (r < 0)
+		goto out;
+	bind_text_name(st, ":note", note);
+	bind_text_name(st, ":who", who);
+	bind_text_name(st, ":now", now);
+	bind_int_name(st, ":id", id);
+	r = finish(db, st, "record resolve", err);
+	st = NULL;
+	if (r < 0)
+		goto out;
+	*out_old_status = old_status;
+	*out_kind = kind;
+	*out_key = key;
+	*out_date = date;
+	old_status = kind = key = date = NULL;
+out:
+	sqlite3_finalize(st);
+	free(old_status);
+	free(kind);
+	free(key);
+	free(date);
+	return r;
+}
+
+/* ---- report totals ------------------------------------------------------------ */
+
+int db_recon_day_totals(struct db *db, const char *mchid, const char *date,
+			struct recon_day_totals *out, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	struct recon_day_totals t;
+	struct recon_result counts;
+	int64_t trade = 0, fund = 0;
+	int r;
+
+	memset(&t, 0, sizeof(t));
+	memset(&counts, 0, sizeof(counts));
+	r = db_recon_bill_file(db, mchid, date, "trade", &trade, t.bill, err);
+	if (r < 0)
+		return r;
+	r = db_recon_bill_file(db, mchid, date, "fundflow", &fund, t.fundflow_bill, err);
+	if (r < 0)
+		return r;
+	if (trade > 0) {
+		r = db_prepare(db,
+			       "SELECT COALESCE(SUM(CASE WHEN row_kind = 'SUCCESS' THEN 1 ELSE 0"
+			       " END), 0),"
+			       " COALESCE(SUM(CASE WHEN row_kind = 'SUCCESS' THEN settlement_amount"
+			       "              ELSE 0 END), 0),"
+			       " COALESCE(SUM(CASE WHEN row_kind = 'REFUND' THEN 1 ELSE 0 END), 0),"
+			       " COALESCE(SUM(CASE WHEN row_kind = 'REFUND' THEN refund_amount"
+			       "              ELSE 0 END), 0),"
+			       " COALESCE(SUM(fee), 0)"
+			       " FROM bill_trades WHERE file_id = ?",
+			       &st, err);
+		if (r < 0)
+			return r;
+		sqlite3_bind_int64(st, 1, trade);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			r = db_error(db, err, "sum trade bill");
+			sqlite3_finalize(st);
+			return r;
+		}
+		t.payments_count = sqlite3_column_int64(st, 0);
+		t.payments_amount = sqlite3_column_int64(st, 1);
+		t.refunds_count = sqlite3_column_int64(st, 2);
+		t.refunds_amount = sqlite3_column_int64(st, 3);
+		t.fees = sqlite3_column_int64(st, 4);
+		sqlite3_finalize(st);
+	}
+	t.net = t.payments_amount - t.refunds_amount - recon_fee_to_fen(t.fees);
+	r = db_recon_counts(db, mchid, date, &counts, err);
+	if (r < 0)
+		return r;
+	t.discrepancies = counts.total;
+	*out = t;
+	return 0;
+}
+
+/* ---- transactions ------------------------------------------------------------- */
+
+int db_recon_begin(struct db *db, struct db_recon_tx *tx, struct wxr_err *err)
+{
+	int r;
+
+	tx->active = false;
+	tx->savepoint = !sqlite3_get_autocommit(db->h);
+	if (tx->savepoint) {
+		r = db_exec(db, "SAVEPOINT recon_day", err);
+		if (r < 0)
+			return err_prefix(err, "savepoint");
+		db->tx_depth++;
+	} else {
+		r = db_begin(db, err);
+		if (r < 0)
+			return r;
+	}
+	tx->active = true;
+	return 0;
+}
+
+int db_recon_end(struct db *db, struct db_recon_tx *tx, bool commit, struct wxr_err *err)
+{
+	int r = 0;
+
+	if (!tx->active)
+		return 0;
+	tx->active = false;
+	if (tx->savepoint) {
+		db->tx_depth--;
+		if (!commit)
+			db_exec(db, "ROLLBACK TO recon_day", NULL);
+		r = db_exec(db, "RELEASE recon_day", commit ? err : NULL);
+		if (r < 0 && commit)
+			return err_prefix(err, "release savepoint");
+		return 0;
+	}
+	if (commit)
+		return db_commit(db, err);
+	db_rollback(db);
+	return r;
+}
+
+static const char *col_or_null(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(st, i);
+}
+
+int db_recon_list(struct db *db, const char *mchid, const char *from, const char *to,
+		  const char *status,
+		  int (*cb)(void *ctx, const struct recon_disc *d, struct wxr_err *err), void *ctx,
+		  struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT id, date, kind, key, out_trade_no, out_refund_no, transaction_id,"
+		       " ledger_amount, bill_amount, ledger_state, bill_state, status, resolution,"
+		       " resolved_by FROM discrepancies"
+		       " WHERE (?1 = '' OR mchid = ?1) AND date >= ?2 AND date <= ?3"
+		       " AND (?4 = 'all' OR (?4 = 'open' AND status = 'open')"
+		       "      OR (?4 = 'resolved' AND status IN ('resolved', 'auto_resolved')))"
+		       " ORDER BY date, id",
+		       &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid ? mchid : "");
+	db_bind_text(st, 2, from ? from : "0000-00-00");
+	db_bind_text(st, 3, to ? to : "9999-99-99");
+	db_bind_text(st, 4, status);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct recon_disc d;
+
+		memset(&d, 0, sizeof(d));
+		d.id = sqlite3_column_int64(st, 0);
+		d.date = db_col_text(st, 1);
+		d.kind = db_col_text(st, 2);
+		d.key = db_col_text(st, 3);
+		d.out_trade_no = col_or_null(st, 4);
+		d.out_refund_no = col_or_null(st, 5);
+		d.transaction_id = col_or_null(st, 6);
+		d.has_ledger_amount = sqlite3_column_type(st, 7) != SQLITE_NULL;
+		d.ledger_amount = sqlite3_column_int64(st, 7);
+		d.has_bill_amount = sqlite3_column_type(st, 8) != SQLITE_NULL;
+		d.bill_amount = sqlite3_column_int64(st, 8);
+		d.ledger_state = col_or_null(st, 9);
+		d.bill_state = col_or_null(st, 10);
+		d.status = db_col_text(st, 11);
+		d.resolution = col_or_null(st, 12);
+		d.resolved_by = col_or_null(st, 13);
+		r = cb(ctx, &d, err);
+		if (r < 0)
+			goto out;
+	}
+	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read discrepancies");
+out:
+	sqlite3_finalize(st);
+	return r;
+}

@@ -1,0 +1,397 @@
+/*
+ * db_report.c - the SQL of the reports (see db_report.h).
+ *
+ * Every query takes the range as ?1 (from) and ?2 (to), dates as TEXT
+ * YYYY-MM-DD (which sort as dates), and the merchant as ?3 ('' = every
+ * merchant of the database).
+ */
+#include "db/db_report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/xalloc.h"
+
+/* Index of date in rep->days, or -1 when it is not a date of the range. */
+static long day_index(const struct report *rep, const char *date)
+{
+	int64_t a, b;
+
+	if (!date_is_valid(date) || strcmp(date, rep->from) < 0 || strcmp(date, rep->to) > 0)
+		return -1;
+	if (date_parse(rep->from, 0, &a, NULL) < 0 || date_parse(date, 0, &b, NULL) < 0)
+		return -1;
+	return (long)((b - a) / 86400);
+}
+
+static int prepare_range(struct db *db, const struct report *rep, const char *sql,
+			 sqlite3_stmt **out_st, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = db_prepare(db, sql, &st, err);
+
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, rep->from);
+	db_bind_text(st, 2, rep->to);
+	db_bind_text(st, 3, rep->mchid);
+	*out_st = st;
+	return 0;
+}
+
+/* The text of column i, as an owned valid-UTF-8 string; NULL for SQL NULL. */
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s;
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return NULL;
+	s = sqlite3_column_text(st, i);
+	return report_utf8_dup((const char *)s, (size_t)sqlite3_column_bytes(st, i));
+}
+
+static bool col_is_null(sqlite3_stmt *st, int i)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL;
+}
+
+static void copy_date(char out[CLOCK_DATE_LEN], sqlite3_stmt *st, int i)
+{
+	const char *s = db_col_text(st, i);
+
+	snprintf(out, CLOCK_DATE_LEN, "%s", s);
+}
+
+int db_report_bills(struct db *db, struct report *rep, struct wxr_err *err)
+{
+	static const char sql[] = "SELECT bill_date, kind, status, sha1 FROM bill_files"
+				  " WHERE bill_date >= ?1 AND bill_date <= ?2"
+				  " AND (?3 = '' OR mchid = ?3)"
+				  " ORDER BY bill_date, kind, mchid";
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int r;
+
+	r = prepare_range(db, rep, sql, &st, err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct report_bill_file *bf;
+		long i;
+
+		if (rep->nbills == cap) {
+			cap = cap ? 2 * cap : 64;
+			rep->bills = xreallocarray(rep->bills, cap, sizeof(*rep->bills));
+		}
+		bf = &rep->bills[rep->nbills++];
+		copy_date(bf->date, st, 0);
+		bf->kind = col_dup(st, 1);
+		bf->status = col_dup(st, 2);
+		bf->sha1 = col_dup(st, 3);
+		i = day_index(rep, bf->date);
+		if (i < 0 || !bf->kind || strcmp(bf->kind, "trade") != 0)
+			continue;
+		if (bf->status && strcmp(bf->status, "ok") == 0)
+			rep->days[i].bill = REPORT_BILL_OK;
+		else if (rep->days[i].bill == REPORT_BILL_MISSING)
+			rep->days[i].bill = REPORT_BILL_EMPTY;
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read bill_files");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_report_trades(struct db *db, struct report *rep, struct wxr_err *err)
+{
+	/* The bill files of the range first (a handful of rows), then their
+	 * rows by primary key (file_id, line): the month asked for is read,
+	 * not the whole table. */
+	static const char sql[] =
+		"SELECT f.bill_date, s.pay_n, s.pay, s.ref_n, s.ref, s.fee"
+		" FROM bill_files f JOIN ("
+		"  SELECT t.file_id,"
+		"   SUM(CASE WHEN t.row_kind = 'SUCCESS' THEN 1 ELSE 0 END) AS pay_n,"
+		"   SUM(CASE WHEN t.row_kind = 'SUCCESS' THEN t.settlement_amount ELSE 0 END) AS pay,"
+		"   SUM(CASE WHEN t.row_kind = 'REFUND' THEN 1 ELSE 0 END) AS ref_n,"
+		"   SUM(CASE WHEN t.row_kind = 'REFUND' THEN t.refund_amount ELSE 0 END) AS ref,"
+		"   SUM(t.fee) AS fee"
+		"  FROM bill_trades t"
+		"  WHERE t.file_id IN (SELECT id FROM bill_files WHERE kind = 'trade'"
+		"   AND bill_date >= ?1 AND bill_date <= ?2 AND (?3 = '' OR mchid = ?3))"
+		"  GROUP BY t.file_id) s ON s.file_id = f.id"
+		" ORDER BY f.bill_date, f.id";
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare_range(db, rep, sql, &st, err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		long i = day_index(rep, db_col_text(st, 0));
+		struct report_day *d;
+
+		if (i < 0)
+			continue;
+		/* += : with every merchant (mchid ''), a date can have several files */
+		d = &rep->days[i];
+		d->pay_count += sqlite3_column_int64(st, 1);
+		d->pay_fen += sqlite3_column_int64(st, 2);
+		d->refund_count += sqlite3_column_int64(st, 3);
+		d->refund_fen += sqlite3_column_int64(st, 4);
+		d->fees_e5 += sqlite3_column_int64(st, 5);
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "sum bill_trades");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+#define STATUS_COUNTS                                                        \
+	" SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END),"                 \
+	" SUM(CASE WHEN status = 'resolved' THEN 1 ELSE 0 END),"             \
+	" SUM(CASE WHEN status = 'auto_resolved' THEN 1 ELSE 0 END)"         \
+	" FROM discrepancies WHERE date >= ?1 AND date <= ?2 AND (?3 = '' OR mchid = ?3)"
+
+static void read_counts(sqlite3_stmt *st, int first, struct report_counts *c)
+{
+	c->open = sqlite3_column_int64(st, first);
+	c->resolved = sqlite3_column_int64(st, first + 1);
+	c->auto_resolved = sqlite3_column_int64(st, first + 2);
+}
+
+static int disc_per_day(struct db *db, struct report *rep, struct wxr_err *err)
+{
+	static const char sql[] = "SELECT date," STATUS_COUNTS " GROUP BY date";
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = prepare_range(db, rep, sql, &st, err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		long i = day_index(rep, db_col_text(st, 0));
+
+		if (i >= 0)
+			read_counts(st, 1, &rep->days[i].disc);
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "count discrepancies");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int disc_per_kind(struct db *db, struct report *rep, struct wxr_err *err)
+{
+	static const char sql[] = "SELECT kind," STATUS_COUNTS " GROUP BY kind ORDER BY kind";
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int r;
+
+	r = prepare_range(db, rep, sql, &st, err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct report_kind *k;
+
+		if (rep->nkinds == cap) {
+			cap = cap ? 2 * cap : 16;
+			rep->kinds = xreallocarray(rep->kinds, cap, sizeof(*rep->kinds));
+		}
+		k = &rep->kinds[rep->nkinds++];
+		k->kind = col_dup(st, 0);
+		if (!k->kind)
+			k->kind = xstrdup("");
+		read_counts(st, 1, &k->c);
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "count discrepancies by kind");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int disc_list(struct db *db, struct report *rep, struct wxr_err *err)
+{
+	/* The goods name comes from the bill row of the same transaction (the
+	 * payment row first): finance asks "what was it" before anything else. */
+	static const char sql[] =
+		"SELECT d.id, d.date, d.kind, d.out_trade_no, d.out_refund_no, d.transaction_id,"
+		" d.ledger_amount, d.bill_amount, d.ledger_state, d.bill_state, d.status,"
+		" d.resolution, d.resolved_by, d.detail,"
+		" (SELECT t.description FROM bill_trades t WHERE t.transaction_id = d.transaction_id"
+		"  ORDER BY CASE WHEN t.row_kind = 'SUCCESS' THEN 0 ELSE 1 END, t.file_id, t.line"
+		"  LIMIT 1),"
+		" d.first_run_id, d.last_run_id, d.resolved_run_id"
+		" FROM discrepancies d"
+		" WHERE d.date >= ?1 AND d.date <= ?2 AND (?3 = '' OR d.mchid = ?3)"
+		" ORDER BY d.date, d.id";
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0, rcap = 0;
+	int r;
+
+	r = prepare_range(db, rep, sql, &st, err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct report_disc *d;
+
+		if (rep->ndiscs == cap) {
+			cap = cap ? 2 * cap : 64;
+			rep->discs = xreallocarray(rep->discs, cap, sizeof(*rep->discs));
+		}
+		d = &rep->discs[rep->ndiscs++];
+		memset(d, 0, sizeof(*d));
+		d->id = sqlite3_column_int64(st, 0);
+		copy_date(d->date, st, 1);
+		d->kind = col_dup(st, 2);
+		d->out_trade_no = col_dup(st, 3);
+		d->out_refund_no = col_dup(st, 4);
+		d->transaction_id = col_dup(st, 5);
+		d->has_ledger_amount = !col_is_null(st, 6);
+		d->ledger_amount = sqlite3_column_int64(st, 6);
+		d->has_bill_amount = !col_is_null(st, 7);
+		d->bill_amount = sqlite3_column_int64(st, 7);
+		d->ledger_state = col_dup(st, 8);
+		d->bill_state = col_dup(st, 9);
+		d->status = col_dup(st, 10);
+		d->resolution = col_dup(st, 11);
+		d->resolved_by = col_dup(st, 12);
+		d->detail = col_dup(st, 13);
+		d->description = col_dup(st, 14);
+		for (int c = 15; c <= 17; c++) {
+			if (col_is_null(st, c))
+				continue;
+			if (rep->nruns == rcap) {
+				rcap = rcap ? 2 * rcap : 64;
+				rep->runs = xreallocarray(rep->runs, rcap, sizeof(*rep->runs));
+			}
+			rep->runs[rep->nruns++] = sqlite3_column_int64(st, c);
+		}
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read discrepancies");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_report_discrepancies(struct db *db, struct report *rep, struct wxr_err *err)
+{
+	int r = disc_per_day(db, rep, err);
+
+	if (r < 0)
+		return r;
+	r = disc_per_kind(db, rep, err);
+	if (r < 0)
+		return r;
+	return disc_list(db, rep, err);
+}
+
+/* The local date of an RFC 3339 time, or "" when it does not parse. */
+static void local_date(const char *rfc3339, int tz_offset_s, char out[CLOCK_DATE_LEN])
+{
+	int64_t ts;
+
+	out[0] = '\0';
+	if (rfc3339 && time_parse_rfc3339(rfc3339, &ts, NULL) >= 0)
+		time_date(ts, tz_offset_s, out);
+}
+
+int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err)
+{
+	/* Column 11 says whether the action has neither a date nor a dated
+	 * run: those belong to the range when created_at falls in it, which
+	 * needs the timezone and is decided below. */
+	static const char sql[] =
+		"SELECT a.id, a.kind, a.target, a.state, a.result, a.error, a.run_id, a.amount,"
+		" a.date, a.updated_at, a.created_at,"
+		" CASE WHEN a.date IS NULL AND r.date_from IS NULL THEN 1 ELSE 0 END"
+		" FROM actions a LEFT JOIN job_runs r ON r.id = a.run_id"
+		" WHERE (?3 = '' OR a.mchid = ?3) AND ("
+		"  (a.date >= ?1 AND a.date <= ?2)"
+		"  OR (a.date IS NULL AND r.date_from IS NOT NULL AND r.date_from <= ?2"
+		"      AND COALESCE(r.date_to, r.date_from) >= ?1)"
+		"  OR (a.date IS NULL AND r.date_from IS NULL))"
+		" ORDER BY a.id";
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0, rcap = rep->nruns;
+	int r;
+
+	r = prepare_range(db, rep, sql, &st, err);
+	if (r < 0)
+		return r;
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct report_action *a;
+		int64_t ts;
+
+		if (sqlite3_column_int(st, 11)) {
+			char day[CLOCK_DATE_LEN];
+
+			local_date(db_col_text(st, 10), rep->tz_offset_s, day);
+			if (!day[0] || strcmp(day, rep->from) < 0 || strcmp(day, rep->to) > 0)
+				continue;
+		}
+		if (rep->nactions == cap) {
+			cap = cap ? 2 * cap : 64;
+			rep->actions = xreallocarray(rep->actions, cap, sizeof(*rep->actions));
+		}
+		a = &rep->actions[rep->nactions++];
+		memset(a, 0, sizeof(*a));
+		a->id = sqlite3_column_int64(st, 0);
+		a->kind = col_dup(st, 1);
+		a->target = col_dup(st, 2);
+		a->state = col_dup(st, 3);
+		a->result = col_dup(st, 4);
+		a->error = col_dup(st, 5);
+		a->has_run_id = !col_is_null(st, 6);
+		a->run_id = sqlite3_column_int64(st, 6);
+		a->has_amount = !col_is_null(st, 7);
+		a->amount = sqlite3_column_int64(st, 7);
+		a->date = col_dup(st, 8);
+		a->at = col_dup(st, 9);
+		/* "at" in the configured timezone, like every time a person reads */
+		if (a->at && time_parse_rfc3339(a->at, &ts, NULL) >= 0) {
+			char buf[CLOCK_RFC3339_LEN];
+
+			time_format_rfc3339(ts, rep->tz_offset_s, buf);
+			free(a->at);
+			a->at = xstrdup(buf);
+		}
+		if (a->has_run_id) {
+			if (rep->nruns >= rcap) {
+				rcap = rcap ? 2 * rcap : 64;
+				rep->runs = xreallocarray(rep->runs, rcap, sizeof(*rep->runs));
+			}
+			rep->runs[rep->nruns++] = a->run_id;
+		}
+	}
+	if (r != SQLITE_DONE) {
+		r = db_error(db, err, "read actions");
+		goto out;
+	}
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}
