@@ -222,10 +222,7 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 	ro.tz_offset_s = ctx->cfg.tz_offset_s;
 	ro.now_ts = ctx->now;
 	ro.mark_paid_on_missed_notify = ctx->cfg.mark_paid_on_missed_notify;
-	ro.paid_after_close = ctx->cfg.paid_after_close == PAID_AFTER_CLOSE_REFUND
-				      ? RECON_PAC_REFUND
-			      : ctx->cfg.paid_after_close == PAID_AFTER_CLOSE_HOLD ? RECON_PAC_HOLD
-										   : RECON_PAC_MARK_PAID;
+	ro.paid_after_close = ctx->cfg.paid_after_close;
 	ro.approval_above = ctx->cfg.approval_above;
 	ro.release_time_s = ctx->cfg.release_time_s;
 	ro.missing_after_s = ctx->cfg.missing_after_s;

@@ -1,3 +1,4 @@
+#include "base/utf8.h"
 #include "core/billparse.h"
 
 #include <csv.h>
@@ -325,48 +326,6 @@ void billparse_mismatch_text(const struct billparse_result *res, char *out, size
 }
 
 /* ---- small helpers ---- */
-
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		size_t need, k;
-		unsigned lo = 0x80, hi = 0xbf;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			if (c == 0xe0)
-				lo = 0xa0; /* overlong */
-			else if (c == 0xed)
-				hi = 0x9f; /* surrogates */
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			if (c == 0xf0)
-				lo = 0x90;
-			else if (c == 0xf4)
-				hi = 0x8f;
-		} else {
-			return false;
-		}
-		if (n - i <= need)
-			return false;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return false;
-		for (k = 2; k <= need; k++)
-			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-				return false;
-		i += need + 1;
-	}
-	return true;
-}
 
 static bool is_ws(char c)
 {
@@ -727,7 +686,7 @@ static int do_detail(struct billparse *p, const char *line, size_t len, struct w
 
 	if (memchr(line, '\0', len))
 		return reject(p, line, len, "NUL byte in line", err);
-	if (!utf8_valid((const unsigned char *)line, len))
+	if (!utf8_valid(line, len))
 		return reject(p, line, len, "invalid UTF-8", err);
 	r = split(p, line, len, 1, err);
 	if (r < 0)

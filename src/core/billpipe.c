@@ -1,3 +1,4 @@
+#include "base/hex.h"
 #include "core/billpipe.h"
 
 #include "base/fsutil.h"
@@ -379,18 +380,6 @@ fail:
 	return r;
 }
 
-static void hex(const unsigned char *md, unsigned n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 int billpipe_finish(struct billpipe *p, const char *expected_sha1,
 		    struct billpipe_result *out_result, struct wxr_err *err)
 {
@@ -419,7 +408,7 @@ int billpipe_finish(struct billpipe *p, const char *expected_sha1,
 		r = err_set(err, WXR_EFAIL, "sha1 final failed");
 		goto fail;
 	}
-	hex(md, mdlen, res.sha1);
+	hex_encode(md, mdlen, res.sha1);
 	/* integrity first: a corrupt download must not be judged by its content */
 	if (expected_sha1 && strcasecmp(expected_sha1, res.sha1) != 0) {
 		r = err_set(err, WXR_ESIG,

@@ -3,6 +3,7 @@
  * decisions, the order of writes and calls, and the audit trail. SQL lives
  * in db_payflow.c.
  */
+#include "base/utf8.h"
 #include "core/payflow.h"
 
 #include <ctype.h>
@@ -67,40 +68,23 @@ bad:
 	               what, s ? s : "");
 }
 
-/* Length of the UTF-8 character at p (1-3), or 0 when invalid or 4 bytes. */
-static size_t utf8_char_bmp(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xC2 && p[0] <= 0xDF)
-		return (p[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-		if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
-			return 0;
-		if (p[0] == 0xE0 && p[1] < 0xA0)
-			return 0; /* overlong */
-		if (p[0] == 0xED && p[1] >= 0xA0)
-			return 0; /* surrogates */
-		return 3;
-	}
-	return 0;
-}
-
 int payflow_check_text(const char *what, const char *s, size_t max_bytes, bool required,
                        struct wxr_err *err)
 {
 	const unsigned char *p = (const unsigned char *)(s ? s : "");
 	size_t n = strlen((const char *)p);
+	const unsigned char *end;
 
 	if (required && n == 0)
 		return err_set(err, WXR_EUSAGE, "%s is empty", what);
 	if (n > max_bytes)
 		return err_set(err, WXR_EUSAGE, "%s is %zu bytes long (at most %zu bytes of UTF-8)",
 		               what, n, max_bytes);
+	end = p + n;
 	while (*p) {
-		size_t k = utf8_char_bmp(p);
+		size_t k = utf8_seq(p, (size_t)(end - p));
 
-		if (k == 0)
+		if (k == 0 || k == 4)
 			return err_set(err, WXR_EUSAGE,
 			               "%s is not UTF-8 or has a 4-byte character (e.g. an emoji), "
 			               "which WeChat Pay refuses",

@@ -58,27 +58,13 @@ int recon_kind_from_name(const char *s)
 	return -1;
 }
 
-int recon_pac_parse(const char *s, enum recon_paid_after_close *out, struct wxr_err *err)
-{
-	if (strcmp(s, "mark_paid") == 0)
-		*out = RECON_PAC_MARK_PAID;
-	else if (strcmp(s, "refund") == 0)
-		*out = RECON_PAC_REFUND;
-	else if (strcmp(s, "hold") == 0)
-		*out = RECON_PAC_HOLD;
-	else
-		return err_set(err, WXR_ECONFIG,
-			       "paid_after_close: '%s' is not mark_paid, refund or hold", s);
-	return 0;
-}
-
 void recon_opts_init(struct recon_opts *opts)
 {
 	memset(opts, 0, sizeof(*opts));
 	opts->mchid = "";
 	opts->tz_offset_s = 8 * 3600;
 	opts->mark_paid_on_missed_notify = true;
-	opts->paid_after_close = RECON_PAC_MARK_PAID;
+	opts->paid_after_close = PAID_AFTER_CLOSE_MARK_PAID;
 	opts->approval_above = 50000;
 	opts->release_time_s = 10 * 3600;
 	opts->missing_after_s = 24 * 3600;
@@ -330,12 +316,12 @@ static int resolve_missed(struct day_ctx *c, struct wxr_err *err)
 		if (m->ledger_amount != m->bill_amount)
 			r = db_recon_found_set(c->db, "MISSED_PAYMENT", m->key, "open", NULL,
 					       "not marked paid: the amounts differ", err);
-		else if (m->closed_by_us && c->opts->paid_after_close == RECON_PAC_HOLD)
+		else if (m->closed_by_us && c->opts->paid_after_close == PAID_AFTER_CLOSE_HOLD)
 			r = db_recon_found_set(c->db, "MISSED_PAYMENT", m->key, "open", NULL,
 					       "paid after we closed the order; held "
 					       "(paid_after_close = hold)",
 					       err);
-		else if (m->closed_by_us && c->opts->paid_after_close == RECON_PAC_REFUND)
+		else if (m->closed_by_us && c->opts->paid_after_close == PAID_AFTER_CLOSE_REFUND)
 			r = file_pac_refund(c, m, err);
 		else if (m->closed_by_us)
 			r = mark_paid(c, m, "paid after we closed the order (paid_after_close = "

@@ -107,6 +107,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/config.h"
 #include "db/db.h"
 
 enum recon_kind {
@@ -130,15 +131,6 @@ enum recon_kind {
 const char *recon_kind_name(enum recon_kind kind);
 /* The kind named s, or -1. */
 int recon_kind_from_name(const char *s);
-
-enum recon_paid_after_close {
-	RECON_PAC_MARK_PAID,
-	RECON_PAC_REFUND,
-	RECON_PAC_HOLD
-};
-
-/* Parses "mark_paid" | "refund" | "hold". */
-int recon_pac_parse(const char *s, enum recon_paid_after_close *out, struct wxr_err *err);
 
 /* What the order query (GET .../out-trade-no/{no}) said. */
 struct recon_order_answer {
@@ -180,7 +172,7 @@ struct recon_opts {
 	int tz_offset_s;          /* the configured timezone, seconds east of UTC */
 	int64_t now_ts;           /* business now (clock_now()); never read here */
 	bool mark_paid_on_missed_notify;
-	enum recon_paid_after_close paid_after_close;
+	enum paid_after_close paid_after_close;
 	int64_t approval_above;   /* fen; a refund above it is pending_approval */
 	int64_t release_time_s;   /* [bills] release_time as seconds after 00:00 */
 	int64_t missing_after_s;  /* [bills] missing_after */

@@ -2,6 +2,7 @@
  * report.c - the report model: loading it (through db_report.c), the JSON
  * rendering, and the exact integer formatting shared by the renderings.
  */
+#include "base/utf8.h"
 #include "core/report.h"
 
 #include "base/money.h"
@@ -70,40 +71,6 @@ int report_format_amount(int64_t v, int scale, bool group, char out[REPORT_AMOUN
 	return len;
 }
 
-/* The length of the valid UTF-8 sequence at s (n bytes left), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len;
-	unsigned cp;
-
-	if (c >= 0x01 && c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		cp = c & 0x07;
-	} else {
-		return 0; /* NUL, continuation byte, or never valid */
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 char *report_utf8_dup(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -111,9 +78,9 @@ char *report_utf8_dup(const char *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		size_t len = utf8_seq(p + i, n - i);
+		size_t len = p[i] ? utf8_seq(p + i, n - i) : 0;
 
-		if (len == 0) {
+		if (len == 0) { /* NUL too */
 			buf_adds(&b, "\xEF\xBF\xBD"); /* U+FFFD */
 			i++;
 			continue;

@@ -45,7 +45,6 @@ int db_error(struct db *db, struct wxr_err *err, const char *what);
 
 /* Bind helpers: a NULL string binds SQL NULL. */
 int db_bind_text(sqlite3_stmt *st, int i, const char *s);
-int db_bind_int64(sqlite3_stmt *st, int i, int64_t v);
 /* Column helper: NULL reads as "". */
 const char *db_col_text(sqlite3_stmt *st, int i);
 

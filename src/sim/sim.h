@@ -84,9 +84,6 @@ int sim_b64_decode(const char *s, size_t len, unsigned char **out, size_t *out_l
 /* n random characters of [0-9A-Za-z] into out (n+1 bytes). */
 void sim_rand_alnum(char *out, size_t n);
 void sim_rand_hex(char *out, size_t n);
-void sim_hex(const unsigned char *p, size_t n, char *out);
-/* 1: every byte of s[0..n) is valid UTF-8 of at most 3 bytes a char. */
-bool sim_utf8_bmp(const char *s, size_t n);
 /* 1: s has 1..max chars all in the set (ASCII). */
 bool sim_str_charset(const char *s, size_t min, size_t max, const char *extra);
 /* Percent-decodes s[0..n) into a new string; NULL on a bad escape or a NUL. */

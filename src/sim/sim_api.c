@@ -3,6 +3,7 @@
  * section 4): routing, strict request validation, the order and refund state
  * machine. The HTTP layer has already verified the request's signature.
  */
+#include "base/utf8.h"
 #include "sim/sim.h"
 
 #include <openssl/crypto.h>
@@ -161,11 +162,11 @@ static bool strings_bmp(json_t *j)
 
 	switch (json_typeof(j)) {
 	case JSON_STRING:
-		return sim_utf8_bmp(json_string_value(j), json_string_length(j));
+		return utf8_valid_bmp(json_string_value(j), json_string_length(j));
 	case JSON_OBJECT:
 		json_object_foreach(j, key, v)
 		{
-			if (!sim_utf8_bmp(key, strlen(key)) || !strings_bmp(v))
+			if (!utf8_valid_bmp(key, strlen(key)) || !strings_bmp(v))
 				return false;
 		}
 		return true;
@@ -846,7 +847,7 @@ static int check_secret(struct sim *s, const char *b64, const char *field, bool 
 		return bad_field(rs, field,
 		                 "cannot be decrypted (RSA-OAEP with the WeChat Pay key)");
 	good = digits ? all_digits(pt, 10, 30)
-	              : (n >= 1 && n <= 64 && strlen(pt) == n && sim_utf8_bmp(pt, n));
+	              : (n >= 1 && n <= 64 && strlen(pt) == n && utf8_valid_bmp(pt, n));
 	OPENSSL_cleanse(pt, n);
 	free(pt);
 	if (!good)

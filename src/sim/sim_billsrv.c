@@ -9,6 +9,7 @@
  * The apply answer names a token; the download streams the file (gzip as is,
  * or inflated on the fly), so a bill of a million rows never sits in memory.
  */
+#include "base/hex.h"
 #include "sim/sim.h"
 
 #include <errno.h>
@@ -298,7 +299,7 @@ int sim_bill_make(struct sim *s, bool trade, const char *bill_type, int64_t day,
 		goto out;
 	}
 	EVP_DigestFinal_ex(g.md, md, &mdlen);
-	sim_hex(md, mdlen, out_sha1);
+	hex_encode(md, mdlen, out_sha1);
 	r = 1;
 out:
 	if (g.gz)
@@ -332,7 +333,7 @@ static int gz_file_sha1(const char *path, char out[41], struct wxr_err *err)
 		goto out;
 	}
 	EVP_DigestFinal_ex(md, d, &dlen);
-	sim_hex(d, dlen, out);
+	hex_encode(d, dlen, out);
 out:
 	if (gz)
 		gzclose(gz);

@@ -3,6 +3,7 @@
  * SHA256withRSA, AES-256-GCM, RSA-OAEP(SHA-1). Deliberately independent of
  * src/crypto.c so that one implementation checks the other.
  */
+#include "base/hex.h"
 #include "sim/sim.h"
 
 #include <errno.h>
@@ -337,5 +338,5 @@ void sim_sha1_hex(const void *p, size_t n, char *out)
 	unsigned int len = 0;
 
 	EVP_Digest(p, n, md, &len, EVP_sha1(), NULL);
-	sim_hex(md, len, out);
+	hex_encode(md, len, out);
 }

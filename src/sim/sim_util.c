@@ -1,4 +1,5 @@
 /* sim_util.c - small helpers of the simulator: time, base64, random, checks, index. */
+#include "base/hex.h"
 #include "sim/sim.h"
 
 #include <errno.h>
@@ -278,48 +279,9 @@ void sim_rand_hex(char *out, size_t n)
 		BUG("sim_rand_hex: %zu too long", n);
 	if (RAND_bytes(r, (int)half) != 1)
 		BUG("RAND_bytes failed");
-	sim_hex(r, half, tmp);
+	hex_encode(r, half, tmp);
 	memcpy(out, tmp, n);
 	out[n] = '\0';
-}
-
-void sim_hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = hx[p[i] >> 4];
-		out[2 * i + 1] = hx[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-bool sim_utf8_bmp(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = p[i];
-
-		if (c < 0x80) {
-			i++;
-		} else if (c >= 0xC2 && c <= 0xDF) {
-			if (i + 1 >= n || (p[i + 1] & 0xC0) != 0x80)
-				return false;
-			i += 2;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-
-			if (i + 2 >= n || p[i + 1] < lo || p[i + 1] > hi ||
-			    (p[i + 2] & 0xC0) != 0x80)
-				return false;
-			i += 3;
-		} else {
-			return false; /* 4-byte sequences (emoji...) and invalid bytes */
-		}
-	}
-	return true;
 }
 
 bool sim_str_charset(const char *s, size_t min, size_t max, const char *extra)

@@ -95,18 +95,6 @@ void crypto_sha1_free(struct crypto_sha1 *c)
 	free(c);
 }
 
-void crypto_hex(const void *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	const unsigned char *s = p;
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[s[i] >> 4];
-		out[2 * i + 1] = digits[s[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /* ---- base64 ---- */
 
 static const char b64_alphabet[] =

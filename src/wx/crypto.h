@@ -36,9 +36,6 @@ void crypto_sha1_update(struct crypto_sha1 *c, const void *p, size_t n);
 void crypto_sha1_final(struct crypto_sha1 *c, unsigned char out[CRYPTO_SHA1_LEN]);
 void crypto_sha1_free(struct crypto_sha1 *c);
 
-/* Lower-case hex of p[0..n) into out, which holds 2n+1 bytes. */
-void crypto_hex(const void *p, size_t n, char *out);
-
 /* ---- base64 (standard alphabet, '=' padding, no line breaks) ---- */
 
 /* Returns a new NUL-terminated string; caller frees with free(). */

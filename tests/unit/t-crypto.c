@@ -2,6 +2,7 @@
  * t-crypto.c - src/wx/crypto.c against the published WeChat Pay SDK vectors
  * (fixtures/vectors/, see its README and /work/shared/ref/VECTORS.md).
  */
+#include "base/hex.h"
 #include "tap.h"
 
 #include <stdio.h>
@@ -91,10 +92,10 @@ static void test_digests(void)
 
 	/* V7 */
 	crypto_sha1("message", 7, d1);
-	crypto_hex(d1, sizeof(d1), hex);
+	hex_encode(d1, sizeof(d1), hex);
 	is_str(hex, "6f9b9af3cd6e8b8a73c2cdced37fe9f59226e27d", "V7 sha1('message')");
 	crypto_sha256("message", 7, d2);
-	crypto_hex(d2, sizeof(d2), hex);
+	hex_encode(d2, sizeof(d2), hex);
 	is_str(hex, "ab530a13e45914982b79f9b7e3fba994cfd1f3fb22f71cea1afbf02b460c6d1d",
 	       "V7 sha256('message')");
 

@@ -588,7 +588,7 @@ static void test_missed_payment_policy(void)
 	/* A CLOSED order nobody closed (expired): mark paid even under hold. */
 	db = missed_setup("CLOSED", false, 1000);
 	fx_opts(&o, 1);
-	o.paid_after_close = RECON_PAC_HOLD;
+	o.paid_after_close = PAID_AFTER_CLOSE_HOLD;
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "closed by timeout");
 	is_str(status_of(db, D, "MISSED_PAYMENT", "X"), "auto_resolved",
 	       "not closed by us: ordinary mark-paid");
@@ -606,7 +606,7 @@ static void test_missed_payment_policy(void)
 	/* Closed by us, hold. */
 	db = missed_setup("CLOSED", true, 1000);
 	fx_opts(&o, 1);
-	o.paid_after_close = RECON_PAC_HOLD;
+	o.paid_after_close = PAID_AFTER_CLOSE_HOLD;
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "paid after close, hold");
 	is_str(status_of(db, D, "MISSED_PAYMENT", "X"), "open", "held open");
 	is_str(qstr(db, "SELECT state FROM ledger_orders WHERE out_trade_no = 'X'"), "CLOSED",
@@ -618,7 +618,7 @@ static void test_missed_payment_policy(void)
 	/* Closed by us, refund below approval. */
 	db = missed_setup("CLOSED", true, 1000);
 	fx_opts(&o, 1);
-	o.paid_after_close = RECON_PAC_REFUND;
+	o.paid_after_close = PAID_AFTER_CLOSE_REFUND;
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "paid after close, refund");
 	is_str(qstr(db, "SELECT state || ' ' || amount FROM actions WHERE kind = 'REFUND'"
 			" AND target = 'PAC-X'"),
@@ -630,7 +630,7 @@ static void test_missed_payment_policy(void)
 	is_str(qstr(db, "SELECT state FROM ledger_orders WHERE out_trade_no = 'X'"), "CLOSED",
 	       "ledger stays CLOSED");
 	fx_opts(&o, 2);
-	o.paid_after_close = RECON_PAC_REFUND;
+	o.paid_after_close = PAID_AFTER_CLOSE_REFUND;
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "re-run");
 	is_int(qint(db, "SELECT COUNT(*) FROM actions WHERE kind = 'REFUND'"), 1,
 	       "never a second refund");
@@ -640,7 +640,7 @@ static void test_missed_payment_policy(void)
 	/* Closed by us, refund above approval. */
 	db = missed_setup("CLOSED", true, 1000);
 	fx_opts(&o, 1);
-	o.paid_after_close = RECON_PAC_REFUND;
+	o.paid_after_close = PAID_AFTER_CLOSE_REFUND;
 	o.approval_above = 500;
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "refund above approval");
 	is_str(qstr(db, "SELECT state FROM actions WHERE kind = 'REFUND'"), "pending_approval",
@@ -649,7 +649,7 @@ static void test_missed_payment_policy(void)
 	ok(res.needs_attention, "needs a person");
 	sqlf(db, "UPDATE actions SET state = 'intent' WHERE kind = 'REFUND'");
 	fx_opts(&o, 2);
-	o.paid_after_close = RECON_PAC_REFUND;
+	o.paid_after_close = PAID_AFTER_CLOSE_REFUND;
 	o.approval_above = 500;
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "after approval");
 	is_str(status_of(db, D, "MISSED_PAYMENT", "X"), "auto_resolved", "auto-resolved");

@@ -11,6 +11,7 @@
  * path: atexit, the usual termination signals, a watchdog alarm, and
  * PR_SET_PDEATHSIG should this process die without running any of those.
  */
+#include "base/hex.h"
 #include "tap.h"
 
 #include <dirent.h>
@@ -951,7 +952,7 @@ static bool sha1_of(const struct buf *b, bool gz, char out[41])
 	}
 	crypto_sha1_final(c, md);
 	crypto_sha1_free(c);
-	crypto_hex(md, sizeof(md), out);
+	hex_encode(md, sizeof(md), out);
 	return good;
 }
 

@@ -3,6 +3,7 @@
  * V13), notifications (V11, V12), key selection, parsing, config checks and
  * the APP invoke signature. The HTTP paths are in t-wxpay-http.c.
  */
+#include "base/hex.h"
 #include "tap.h"
 
 #include <stdio.h>
@@ -115,7 +116,7 @@ static void test_v8(void)
 	wxpay_sign_message("GET", target, 1652750623, nonce, NULL, 0, &msg);
 	is_int(msg.len, 119, "V8 message is 119 bytes");
 	crypto_sha256(msg.data, msg.len, d);
-	crypto_hex(d, sizeof(d), hex);
+	hex_encode(d, sizeof(d), hex);
 	is_str(hex, "287dfdf96f9d72417f6109e56a3232be66e7de08346fce44cecef89d9ed8f6fa",
 	       "V8 message sha256");
 	ok(msg.len > 2 && memcmp(msg.data + msg.len - 2, "\n\n", 2) == 0,
