@@ -1,10 +1,14 @@
 #include "base/buf.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "wxrecon.h"
+#include "base/err.h"
 #include "base/xalloc.h"
 
 void buf_init(struct buf *b)
@@ -126,4 +130,50 @@ char *buf_detach(struct buf *b, size_t *out_len)
 	b->len = 0;
 	b->cap = 0;
 	return p;
+}
+
+int buf_read_file(struct buf *b, const char *path, size_t max, struct wxr_err *err)
+{
+	FILE *f = fopen(path, "rbe");
+	size_t start = b->len;
+	struct stat st;
+	int r = 0;
+
+	if (!f)
+		return err_set(err, WXR_EIO, "cannot open '%s': %s", path, strerror(errno));
+	/* One allocation for a regular file: no realloc leaves a copy of a key behind. */
+	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 0 &&
+	    (uint64_t)st.st_size < max)
+		(void)grow(b, (size_t)st.st_size + 1); /* + 1: the read that sees EOF */
+	for (;;) {
+		size_t room = b->cap > b->len + 1 ? b->cap - b->len - 1 : 0, n;
+
+		if (room > max - (b->len - start) + 1)
+			room = max - (b->len - start) + 1; /* one past max tells "too big" */
+		if (b->max && room > b->max - b->len)
+			room = b->max - b->len; /* the capacity may run past b's own cap */
+		if (room == 0) {
+			if (grow(b, 4096) == 0 || grow(b, 1) == 0)
+				continue;
+			if (fgetc(f) == EOF && !ferror(f))
+				break; /* b's own cap is reached, and the file ended there */
+			r = err_set(err, WXR_ETOOBIG, "'%s' is larger than %zu bytes", path,
+			            b->max - start < max ? b->max - start : max);
+			break;
+		}
+		n = fread(b->data + b->len, 1, room, f);
+		b->len += n;
+		b->data[b->len] = '\0';
+		if (b->len - start > max) {
+			r = err_set(err, WXR_ETOOBIG, "'%s' is larger than %zu bytes", path, max);
+			break;
+		}
+		if (n < room) {
+			if (ferror(f))
+				r = err_set(err, WXR_EIO, "cannot read '%s': %s", path, strerror(errno));
+			break;
+		}
+	}
+	fclose(f);
+	return r;
 }

@@ -34,4 +34,12 @@ void buf_release(struct buf *b);
 /* Hands the data to the caller (free() it); b is left empty. */
 char *buf_detach(struct buf *b, size_t *out_len);
 
+struct wxr_err;
+/*
+ * Appends the whole file at path to b; max (> 0, mandatory) caps the bytes read.
+ * WXR_EIO when it cannot be opened or read, WXR_ETOOBIG past max; the error
+ * names the path. Reads straight into b (no copy left on the stack: keys, too).
+ */
+int buf_read_file(struct buf *b, const char *path, size_t max, struct wxr_err *err);
+
 #endif

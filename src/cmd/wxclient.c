@@ -18,6 +18,8 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 
+#define CERT_FILE_MAX (64 * 1024) /* a PEM certificate is a few KiB */
+
 struct hook_ctx {
 	struct db *db;
 	int64_t run_id;
@@ -59,23 +61,17 @@ static int load_cert_dir(struct wxpay *w, const char *dir, struct wxr_err *err)
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name);
 		char *path;
-		FILE *f;
 		struct buf b = BUF_INIT;
-		char chunk[4096];
-		size_t got;
 
 		if (n < 5 || strcmp(e->d_name + n - 4, ".pem") != 0)
 			continue;
 		path = xasprintf("%s/%s", dir, e->d_name);
-		f = fopen(path, "r");
-		if (!f) {
-			r = err_set(err, WXR_ECONFIG, "cannot open '%s': %s", path, strerror(errno));
+		if (buf_read_file(&b, path, CERT_FILE_MAX, err) < 0) {
+			r = err->code = WXR_ECONFIG; /* a bad file in the configured directory */
+			buf_release(&b);
 			free(path);
 			break;
 		}
-		while ((got = fread(chunk, 1, sizeof(chunk), f)) > 0)
-			buf_add(&b, chunk, got);
-		fclose(f);
 		r = wxpay_add_platform_cert(w, buf_str(&b), b.len, err);
 		buf_release(&b);
 		if (r < 0) {

@@ -374,29 +374,15 @@ out:
 
 char *sim_read_file(const char *path, size_t max, size_t *out_len)
 {
-	struct buf b;
-	FILE *fp = fopen(path, "rb");
-	char chunk[8192];
-	size_t n;
+	struct buf b = BUF_INIT;
+	struct wxr_err err = WXR_ERR_INIT;
 
-	if (!fp)
-		return NULL;
-	buf_init_max(&b, max);
-	while ((n = fread(chunk, 1, sizeof(chunk), fp)) > 0) {
-		if (buf_add(&b, chunk, n) < 0) {
-			fclose(fp);
-			buf_release(&b);
-			errno = EFBIG;
-			return NULL;
-		}
-	}
-	if (ferror(fp)) {
-		fclose(fp);
+	if (buf_read_file(&b, path, max, &err) < 0) {
 		buf_release(&b);
+		errno = err.code == WXR_ETOOBIG ? EFBIG : EIO;
 		return NULL;
 	}
-	fclose(fp);
-	return buf_detach(&b, out_len);
+	return buf_detach(&b, out_len); /* "" for an empty file */
 }
 
 char *sim_strip(const char *s)

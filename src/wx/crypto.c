@@ -214,31 +214,6 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-static int read_small_file(const char *path, struct buf *out, struct wxr_err *err)
-{
-	FILE *f = NULL;
-	char chunk[4096];
-	size_t n;
-	int r = 0;
-
-	f = fopen(path, "rb");
-	if (!f)
-		return err_set(err, WXR_EIO, "cannot open '%s': %s", path, strerror(errno));
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (buf_add(out, chunk, n) < 0) {
-			r = err_set(err, WXR_ETOOBIG, "'%s' is larger than %d bytes", path,
-			            PEM_FILE_MAX);
-			goto out;
-		}
-	}
-	if (ferror(f))
-		r = err_set(err, WXR_EIO, "cannot read '%s': %s", path, strerror(errno));
-out:
-	crypto_wipe(chunk, sizeof(chunk));
-	fclose(f);
-	return r;
-}
-
 static int check_rsa(EVP_PKEY *pkey, struct wxr_err *err)
 {
 	if (!EVP_PKEY_is_a(pkey, "RSA"))
@@ -424,7 +399,7 @@ int crypto_key_private_load(const char *path, struct crypto_key **out_key, struc
 	int r;
 
 	buf_init_max(&b, PEM_FILE_MAX);
-	r = read_small_file(path, &b, err);
+	r = buf_read_file(&b, path, PEM_FILE_MAX, err);
 	if (r < 0)
 		goto out;
 	r = crypto_key_private_from_pem(buf_str(&b), b.len, out_key, err);
@@ -443,7 +418,7 @@ int crypto_key_public_load(const char *path, struct crypto_key **out_key,
 	int r;
 
 	buf_init_max(&b, PEM_FILE_MAX);
-	r = read_small_file(path, &b, err);
+	r = buf_read_file(&b, path, PEM_FILE_MAX, err);
 	if (r < 0)
 		goto out;
 	r = crypto_key_public_from_pem(buf_str(&b), b.len, out_key, out_cert, err);
