@@ -389,9 +389,12 @@ static const char sql_fill_pay[] =
 	" WHERE x.lkey IS NULL OR x.lstate IN ('NOTPAY', 'CLOSED') OR x.lamount <> x.amt"
 	"    OR x.bref_dup = 1 OR x.txn_multi = 1 OR COALESCE(x.fee_lines, x.fee_fen) <> x.fee_fen";
 
+/* "+o.mchid" keeps SQLite's min() optimisation off the primary key (mchid,
+ * out_trade_no), which would walk every ledger order of the merchant per
+ * unmatched bill row: ledger_orders_txn finds the one or two rows. */
 static const char sql_pay_by_txn[] =
 	"UPDATE recon_pay SET lkey = (SELECT MIN(o.out_trade_no) FROM ledger_orders o"
-	"  WHERE o.transaction_id = recon_pay.transaction_id AND o.mchid = :m)"
+	"  WHERE o.transaction_id = recon_pay.transaction_id AND +o.mchid = :m)"
 	" WHERE lkey IS NULL AND transaction_id <> ''";
 
 static const char sql_pay_by_txn_fill[] =
@@ -427,7 +430,10 @@ static const char sql_amount_mismatch[] =
 	" ON CONFLICT DO NOTHING";
 
 /* (a) another ledger order with the same business_ref was paid earlier per
- * a stored bill (trade time, then out_trade_no): this payment is the extra. */
+ * a stored bill (trade time, then out_trade_no): this payment is the extra.
+ * CROSS JOIN keeps the ledger orders of that business_ref outermost, so each
+ * finds its bill rows by out_trade_no (else SQLite may walk the merchant's
+ * bill rows per duplicate). */
 static const char sql_dup_business_ref[] =
 	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
 	" ledger_amount, bill_amount, ledger_state, bill_state, bill_time, detail)"
@@ -439,7 +445,7 @@ static const char sql_dup_business_ref[] =
 	" trade_time,"
 	"        p.bref AS bref,"
 	"        (SELECT o2.out_trade_no FROM ledger_orders o2"
-	"         JOIN bill_trades t2 ON t2.mchid = :m AND t2.out_trade_no = o2.out_trade_no"
+	"         CROSS JOIN bill_trades t2 ON t2.mchid = :m AND t2.out_trade_no = o2.out_trade_no"
 	"         WHERE o2.mchid = :m AND o2.business_ref = p.bref"
 	"           AND o2.out_trade_no <> p.lkey AND t2.row_kind = 'SUCCESS'"
 	"           AND (t2.trade_time < p.trade_time"
@@ -465,7 +471,10 @@ static const char sql_dup_transaction[] =
 	"                 AND (t2.bill_date < :d OR (t2.file_id = :tf AND t2.line < p.line)))"
 	" ON CONFLICT DO NOTHING";
 
-/* FEE_MISMATCH part A for payments, from the pass above. */
+/* FEE_MISMATCH part A for payments, from the pass above. "+l.mchid" (here and
+ * in FEE_SELECT) keeps the max() optimisation off (mchid, bill_date), which
+ * would walk every fund-flow line of the merchant per row: the business
+ * number index finds the lines. */
 static const char sql_fee_pay_a[] =
 	"INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, ledger_amount,"
 	" bill_amount, bill_state, detail)"
@@ -476,7 +485,7 @@ static const char sql_fee_pay_a[] =
 	" FROM recon_pay p"
 	" WHERE p.fee_lines IS NOT NULL AND p.fee_lines <> p.fee_fen AND p.transaction_id <> ''"
 	"   AND (SELECT MAX(l.bill_date) FROM bill_fundflows l WHERE l.biz_no = p.transaction_id"
-	"        AND l.biz_type = " FEE_PAY " AND l.mchid = :m) <= :d"
+	"        AND l.biz_type = " FEE_PAY " AND +l.mchid = :m) <= :d"
 	" ON CONFLICT DO NOTHING";
 
 /* Ledger payments of D with no SUCCESS row in the bills of D-1, D, D+1. */
@@ -540,8 +549,9 @@ static const char sql_fill_ref[] =
 	"             ELSE upper(COALESCE(t.refund_status, '')) END AS bstatus,"
 	"        COALESCE((SELECT r1.out_refund_no FROM ledger_refunds r1"
 	"                  WHERE r1.mchid = :m AND r1.out_refund_no = t.out_refund_no),"
+	/* "+r2.mchid": the min() optimisation would walk the primary key. */
 	"                 (SELECT MIN(r2.out_refund_no) FROM ledger_refunds r2"
-	"                  WHERE r2.refund_id = t.refund_id AND r2.mchid = :m"
+	"                  WHERE r2.refund_id = t.refund_id AND +r2.mchid = :m"
 	"                    AND t.refund_id <> '')) AS lk"
 	"       FROM bill_trades t WHERE t.file_id = :tf AND t.row_kind = 'REFUND') b"
 	" LEFT JOIN ledger_refunds r ON r.mchid = :m AND r.out_refund_no = b.lk"
@@ -622,15 +632,17 @@ static const char sql_refund_missing_in_bill[] =
 	"       " FROM_WHERE " AND t.row_kind = '" ROWKIND "' AND t." IDCOL " <> '') x"        \
 	" WHERE COALESCE(x.lines, x.fee_fen) <> x.fee_fen"                                     \
 	"   AND (SELECT MAX(l.bill_date) FROM bill_fundflows l WHERE l.biz_no = x.biz"         \
-	"        AND l.biz_type = " BIZTYPE " AND l.mchid = :m) <= :d"                         \
+	"        AND l.biz_type = " BIZTYPE " AND +l.mchid = :m) <= :d"                        \
 	" ON CONFLICT DO NOTHING"
 
 #define FEE_ROWS_OF_D "FROM bill_trades t WHERE t.file_id = :tf"
-/* Driven by D's fee lines (CROSS JOIN keeps that order), rows of earlier days. */
+/* Driven by D's fee lines (CROSS JOIN keeps that order), rows of earlier days,
+ * found by their transaction_id / refund_id index ("+" keeps SQLite off the
+ * (mchid, bill_date) index: all of history per line). */
 #define FEE_ROWS_BEFORE(IDCOL, BIZTYPE)                                                        \
 	"FROM bill_fundflows d CROSS JOIN bill_trades t"                                       \
 	" WHERE d.file_id = :ff AND d.biz_type = " BIZTYPE " AND t." IDCOL " = d.biz_no"       \
-	"   AND t.mchid = :m AND t.bill_date < :d"
+	"   AND +t.mchid = :m AND +t.bill_date < :d"
 
 static const char sql_fee_refund_a[] =
 	FEE_SELECT("REFUND", "refund_id", FEE_REFUND, "NULLIF(t.out_refund_no, '')", FEE_ROWS_OF_D);
