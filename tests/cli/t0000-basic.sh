@@ -21,7 +21,7 @@ test_expect_success 'the command table is sorted (help lists it in table order)'
 test_expect_code 2 'no command is a usage error' 'wxrecon'
 test_expect_code 2 'an unknown command exits 2' 'wxrecon frobnicate'
 test_expect_success 'an unknown command suggests the near one, on one line' '
-	! wxrecon inti 2>err &&
+	test_must_fail wxrecon inti 2>err &&
 	test "$(wc -l <err)" = 1 &&
 	grep -q "^wxrecon: unknown command .inti.; did you mean .init.?$" err
 '
@@ -45,7 +45,7 @@ test_expect_code 1 'a command that needs the database fails without one' '
 	wxrecon --db nowhere.db audit
 '
 test_expect_success 'and says to run init' '
-	! wxrecon --db nowhere.db audit 2>err && grep -q "run .wxrecon init." err
+	test_must_fail wxrecon --db nowhere.db audit 2>err && grep -q "run .wxrecon init." err
 '
 test_expect_code 1 'a write error on stdout is a failure' '
 	wxrecon help >/dev/full

@@ -25,7 +25,7 @@ test_expect_success 'WAL mode and foreign keys are on' '
 '
 test_expect_success 'a database behind the binary gets only the missing migrations' '
 	sqlite3 db.sqlite "DROP TABLE discrepancies; DELETE FROM schema_migrations WHERE name = \"003_discrepancies\"" &&
-	! wxrecon --db db.sqlite audit 2>err && grep -q "missing migration 003_discrepancies" err &&
+	test_must_fail wxrecon --db db.sqlite audit 2>err && grep -q "missing migration 003_discrepancies" err &&
 	wxrecon --db db.sqlite init 2>err && grep -q "applied 1 migration" err &&
 	sqlite3 db.sqlite "SELECT count(*) FROM discrepancies" >/dev/null
 '

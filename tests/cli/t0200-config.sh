@@ -30,7 +30,7 @@ bad_line() {
 	printf "%s\n" "$2" >>bad.conf
 	line=$(wc -l <bad.conf)
 	test_expect_success "bad config: $1" "
-		wxrecon -c bad.conf config check 2>err; test \$? = 2 &&
+		test_exit_code 2 wxrecon -c bad.conf config check 2>err &&
 		test \$(wc -l <err) = 1 &&
 		grep -q \"^wxrecon: bad.conf:$line: $3\" err
 	"
@@ -57,17 +57,17 @@ test_expect_code 2 'a key outside any section' '
 '
 test_expect_success 'a private key readable by others is refused, naming file:line and the fix' '
 	chmod 644 keys/apiclient_key.pem &&
-	wxrecon config check 2>err; test $? = 2 &&
+	test_exit_code 2 wxrecon config check 2>err &&
 	grep -q "wxrecon.conf:6: private_key .*keys/apiclient_key.pem. is readable by group or others (mode 0644); run: chmod 600" err
 '
 test_expect_success 'group-readable is refused too' '
 	chmod 640 keys/apiclient_key.pem &&
-	wxrecon config check 2>err; test $? = 2 && grep -q "mode 0640" err
+	test_exit_code 2 wxrecon config check 2>err && grep -q "mode 0640" err
 '
 chmod 600 keys/apiclient_key.pem
 test_expect_success 'an APIv3 key of the wrong length is refused without printing it' '
 	printf "short-key" >keys/apiv3.key &&
-	wxrecon config check 2>err; test $? = 2 &&
+	test_exit_code 2 wxrecon config check 2>err &&
 	grep -q "must be 32 characters (found 9)" err && ! grep -q short-key err
 '
 test_expect_success 'the APIv3 key can come from WXRECON_APIV3_KEY' '
@@ -79,7 +79,8 @@ test_expect_code 2 'and is required when there is no file' '
 '
 test_expect_success 'a missing merchant key is named' '
 	grep -v "^mchid" wxrecon.conf >m.conf &&
-	wxrecon -c m.conf config check 2>err; test $? = 2 && grep -q "\[merchant\] mchid is not set" err
+	test_exit_code 2 wxrecon -c m.conf config check 2>err &&
+	grep -q "\[merchant\] mchid is not set" err
 '
 test_expect_success 'commands that do not talk to WeChat Pay need no config' '
 	mkdir bare && cd bare && wxrecon --db x.db init 2>/dev/null && wxrecon --db x.db audit

@@ -44,8 +44,8 @@ test_expect_success 'the import itself is audited' '
 bad_row() {
 	{ cat orders.csv; echo "ORD20261102X,,100,CNY,PAID,2026-11-02T09:00:00+08:00,,2026-11-02T09:01:00+08:00,,"; printf "%s\n" "$2"; } >bad.csv
 	test_expect_success "bad row: $1 (line 7, nothing kept)" "
-		before=\$(db 'SELECT count(*) FROM ledger_orders');
-		wxrecon --db db.sqlite ledger import --orders bad.csv 2>err; test \$? = 1 &&
+		before=\$(db 'SELECT count(*) FROM ledger_orders') &&
+		test_exit_code 1 wxrecon --db db.sqlite ledger import --orders bad.csv 2>err &&
 		grep -q \"^wxrecon: ledger import: bad.csv:7: $3\" err &&
 		test \"\$(db 'SELECT count(*) FROM ledger_orders')\" = \"\$before\"
 	"
@@ -64,22 +64,22 @@ test_expect_success 'a bad refund file rolls back the orders of the same import 
 	before=$(db "SELECT count(*) FROM ledger_orders") &&
 	{ echo "out_trade_no,transaction_id,amount_total,currency,state,created_at,time_expire,paid_at,attach,business_ref"; echo "ORD20261103A,,7,CNY,NOTPAY,2026-11-03T09:00:00+08:00,,,,"; } >o3.csv &&
 	{ head -1 refunds.csv; echo "RF-X,ORD20261103A,,7,DONE,2026-11-03T09:00:00+08:00,"; } >r3.csv &&
-	! wxrecon --db db.sqlite ledger import --orders o3.csv --refunds r3.csv 2>err &&
+	test_must_fail wxrecon --db db.sqlite ledger import --orders o3.csv --refunds r3.csv 2>err &&
 	grep -q "r3.csv:2: bad state .DONE." err &&
 	test "$(db "SELECT count(*) FROM ledger_orders")" = "$before"
 '
 test_expect_success 'a missing column is named' '
 	printf "out_trade_no,amount_total\nORD20261101A,1\n" >m.csv &&
-	! wxrecon --db db.sqlite ledger import --orders m.csv 2>err &&
+	test_must_fail wxrecon --db db.sqlite ledger import --orders m.csv 2>err &&
 	grep -q "m.csv:1: missing column .transaction_id." err
 '
 test_expect_success 'an unknown column is named' '
 	{ head -1 orders.csv | sed "s/$/,colour/"; } >u.csv &&
-	! wxrecon --db db.sqlite ledger import --orders u.csv 2>err && grep -q "unknown column .colour." err
+	test_must_fail wxrecon --db db.sqlite ledger import --orders u.csv 2>err && grep -q "unknown column .colour." err
 '
 test_expect_success 'an unterminated quote is reported' '
 	{ head -1 orders.csv; echo "ORD20261101A,,1,CNY,NOTPAY,2026-11-01T09:00:00+08:00,,,\"open,"; } >q.csv &&
-	! wxrecon --db db.sqlite ledger import --orders q.csv 2>err && grep -q "q.csv" err
+	test_must_fail wxrecon --db db.sqlite ledger import --orders q.csv 2>err && grep -q "q.csv" err
 '
 test_expect_success 'a header with a UTF-8 BOM and CRLF lines is fine' '
 	printf "\357\273\277" >bom.csv && sed "s/$/\r/" orders.csv >>bom.csv &&

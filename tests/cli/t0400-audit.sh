@@ -36,23 +36,23 @@ test_expect_success 'an edited entry is found and named (trigger dropped by hand
 	cp db.sqlite edited.sqlite &&
 	sqlite3 edited.sqlite "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = replace(detail, \"CLOSED\", \"PAID\") WHERE event = \"order.state\"" &&
 	id=$(sqlite3 edited.sqlite "SELECT min(id) FROM audit_log WHERE event = \"order.state\"") &&
-	wxrecon --db edited.sqlite audit --verify 2>err; test $? = 1 &&
+	test_exit_code 1 wxrecon --db edited.sqlite audit --verify 2>err &&
 	grep -q "^wxrecon: audit log broken at entry $id: its content does not match its hash$" err
 '
 test_expect_success 'a removed entry is found' '
 	cp db.sqlite removed.sqlite &&
 	sqlite3 removed.sqlite "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 2" &&
-	wxrecon --db removed.sqlite audit --verify 2>err; test $? = 1 &&
+	test_exit_code 1 wxrecon --db removed.sqlite audit --verify 2>err &&
 	grep -q "broken at entry 2: entry 2 is missing" err
 '
 test_expect_success 'a re-hashed edit is still found by the next entry' '
 	cp db.sqlite rehash.sqlite &&
 	sqlite3 rehash.sqlite "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET hash = \"00\" || substr(hash, 3) WHERE id = 1" &&
-	wxrecon --db rehash.sqlite audit --verify 2>err; test $? = 1 &&
+	test_exit_code 1 wxrecon --db rehash.sqlite audit --verify 2>err &&
 	grep -q "broken at entry 1" err
 '
 test_expect_success 'verify --json reports the break' '
-	wxrecon --db edited.sqlite --json audit --verify >out 2>/dev/null; test $? = 1 &&
+	test_exit_code 1 wxrecon --db edited.sqlite --json audit --verify >out 2>/dev/null &&
 	grep -q "\"ok\":false" out
 '
 test_expect_code 2 'verify with dates is a usage error' 'wxrecon --db db.sqlite audit --verify --date 2026-11-01'

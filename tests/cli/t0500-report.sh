@@ -403,14 +403,14 @@ test_expect_code 2 'an extra argument is a usage error' 'wxrecon --db db.sqlite 
 test_expect_code 2 '--json with --format csv is a usage error' 'wxrecon --db db.sqlite --json report $RANGE --format csv'
 test_expect_code 2 '-o without a value is a usage error' 'wxrecon --db db.sqlite report $RANGE -o'
 test_expect_success 'usage errors name the option' '
-	wxrecon --db db.sqlite report $RANGE --format xlsx 2>err; test $? = 2 &&
+	test_exit_code 2 wxrecon --db db.sqlite report $RANGE --format xlsx 2>err &&
 	grep -q "^wxrecon: --format: unknown format .xlsx. (csv, json or html)" err
 '
 test_expect_code 1 'no database is a failure' 'wxrecon --db none.sqlite report $RANGE'
 test_expect_success 'an unwritable -o is a failure that leaves nothing behind' '
 	mkdir ro && chmod 500 ro &&
 	if [ "$(id -u)" = 0 ]; then ro=/proc/wxrecon-cannot-write; else ro=ro/x; fi &&
-	wxrecon -q --db db.sqlite report $RANGE --format json -o "$ro/r.json" 2>err; test $? = 1 &&
+	test_exit_code 1 wxrecon -q --db db.sqlite report $RANGE --format json -o "$ro/r.json" 2>err &&
 	grep -q "^wxrecon: report 2026-11-01..2026-11-04: cannot" err &&
 	! ls ro/* 2>/dev/null
 '

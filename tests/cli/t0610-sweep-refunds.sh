@@ -125,8 +125,10 @@ test_expect_code 2 'an unknown bank type is refused' '
 '
 test_expect_code 2 'a file that is not a card number is refused' '
 	printf "not a card\n" >bad && chmod 600 bad &&
-	wxrecon refund abnormal RFABN01 --user-card --bank-type CMB_DEBIT --account-file bad --name-file name 2>err &&
-	! grep -q "not a card" err
+	wxrecon refund abnormal RFABN01 --user-card --bank-type CMB_DEBIT --account-file bad --name-file name 2>err
+'
+test_expect_success 'says so without echoing the file' '
+	test_grep "^wxrecon: --account-file: .bad. does not hold a card number" err && ! grep -q "not a card" err
 '
 test_expect_code 2 'only --user-card is filed by hand' '
 	wxrecon refund abnormal RFABN01 --bank-type CMB_DEBIT --account-file account --name-file name
@@ -148,8 +150,10 @@ test_expect_success 'the card and the name are nowhere: stdout, stderr, audit, d
 	! grep -q -e 622588 -e Zhang sim.log
 '
 test_expect_code 1 'a refund that is not ABNORMAL: nothing to file' '
-	wxrecon refund abnormal RFSUCC1 --user-card --bank-type CMB_DEBIT --account-file account --name-file name 2>err &&
-	grep -q "is SUCCESS at WeChat Pay, not ABNORMAL: nothing to file" err
+	wxrecon refund abnormal RFSUCC1 --user-card --bank-type CMB_DEBIT --account-file account --name-file name 2>err
+'
+test_expect_success 'says it is SUCCESS, not ABNORMAL' '
+	test_grep "is SUCCESS at WeChat Pay, not ABNORMAL: nothing to file" err
 '
 test_expect_code 1 'a refund not in the ledger' '
 	wxrecon refund abnormal RFNOPE1 --user-card --bank-type CMB_DEBIT --account-file account --name-file name
@@ -178,8 +182,10 @@ test_expect_success 'none filed, one line why' '
 	test "$(db "SELECT count(*) FROM actions WHERE target LIKE \"RFBRK%\" AND kind = \"ABNORMAL_REFUND\"")" = 0
 '
 test_expect_code 3 'more money than abnormal_refund_max_amount_per_run: the brake' '
-	wxrecon -c amount.conf sweep refunds >out 2>err &&
-	grep -q "brake: 3 abnormal refunds to file for 60000 fen, more than abnormal_refund_max_amount_per_run = 50000 fen" err
+	wxrecon -c amount.conf sweep refunds >out 2>err
+'
+test_expect_success 'names the amount brake' '
+	test_grep "brake: 3 abnormal refunds to file for 60000 fen, more than abnormal_refund_max_amount_per_run = 50000 fen" err
 '
 test_expect_success 'within the brakes they are filed' '
 	wxrecon sweep refunds >out &&

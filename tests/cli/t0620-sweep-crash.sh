@@ -72,7 +72,7 @@ done
 test_expect_success 'close: kill -9 while the close is in flight' '
 	new_order ORDCRASHFLY &&
 	fault "{\"match\":\"close\",\"kind\":\"delay\",\"ms\":1500}" &&
-	"$WXRECON_BIN" sweep orders >out 2>err &
+	{ "$WXRECON_BIN" sweep orders >out 2>err & } &&
 	pid=$! &&
 	wait_for "test \"\$(action_of ORDER_CLOSE ORDCRASHFLY)\" = sent" &&
 	sleep 0.3 &&
@@ -120,7 +120,7 @@ done
 test_expect_success 'abnormal refund: kill -9 while the call is in flight' '
 	new_refund RFCRASHFLY &&
 	fault "{\"match\":\"abnormal_refund\",\"kind\":\"delay\",\"ms\":1500}" &&
-	"$WXRECON_BIN" sweep refunds >out 2>err &
+	{ "$WXRECON_BIN" sweep refunds >out 2>err & } &&
 	pid=$! &&
 	wait_for "test \"\$(action_of ABNORMAL_REFUND RFCRASHFLY)\" = sent" &&
 	sleep 0.3 &&

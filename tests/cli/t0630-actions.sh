@@ -47,8 +47,8 @@ test_expect_success 'a day without actions' '
 '
 test_expect_success 'actions works without a config (--db alone)' '
 	mv wxrecon.conf away.conf &&
-	wxrecon --db var/test.db actions --json >out;
-	rc=$?; mv away.conf wxrecon.conf; test $rc = 0 &&
+	{ wxrecon --db var/test.db actions --json >out;
+	  rc=$?; mv away.conf wxrecon.conf; test $rc = 0; } &&
 	grep -q "\"id\":3" out
 '
 test_expect_code 2 'actions: bad date' 'wxrecon actions --date 2026-13-01'
@@ -73,7 +73,7 @@ test_expect_success 'approve without $USER: "unknown"' '
 	grep -q "by unknown; the next .wxrecon sweep orders. sends it" out
 '
 test_expect_success 'approve twice: the second is refused' '
-	! wxrecon approve 3 2>err && grep -q "is intent, not pending_approval" err
+	test_must_fail wxrecon approve 3 2>err && grep -q "is intent, not pending_approval" err
 '
 test_expect_success 'help for both' '
 	wxrecon actions -h >out && grep -q "^usage: wxrecon actions \[--pending\] \[DATES\]" out &&

@@ -192,13 +192,15 @@ test_expect_success 'nothing sent, one line why' '
 	test "$(db "SELECT count(*) FROM ledger_orders WHERE state = \"CLOSED\"")" = 3
 '
 test_expect_code 3 'more money than abnormal_refund_max_amount_per_run: the brake' '
-	wxrecon -c amount.conf sweep refunds >out 2>err &&
-	grep -q "brake: 3 refunds to send for 60000 fen, more than abnormal_refund_max_amount_per_run = 50000 fen" err
+	wxrecon -c amount.conf sweep refunds >out 2>err
+'
+test_expect_success 'names the amount brake' '
+	test_grep "brake: 3 refunds to send for 60000 fen, more than abnormal_refund_max_amount_per_run = 50000 fen" err
 '
 test_expect_code 3 'the dry run exits as the run would' '
-	wxrecon -c count.conf sweep refunds --dry-run >out 2>err &&
-	grep -q "brake: 3 refunds to send" err
+	wxrecon -c count.conf sweep refunds --dry-run >out 2>err
 '
+test_expect_success 'and names the brake' 'test_grep "brake: 3 refunds to send" err'
 test_expect_success 'within the brakes all three are sent, once each' '
 	test "$(calls "POST .*")" = 0 &&
 	wxrecon sweep refunds >out &&
@@ -248,7 +250,7 @@ test_expect_success 'after-sent: unknown to WeChat Pay, so it was sent again, sa
 test_expect_success 'kill -9 while the refund is in flight' '
 	paid_after_close 2026-11-13 900 ORDPACFLY1 &&
 	fault "{\"match\":\"refund\",\"kind\":\"delay\",\"ms\":1500}" &&
-	"$WXRECON_BIN" sweep refunds >out 2>err &
+	{ "$WXRECON_BIN" sweep refunds >out 2>err & } &&
 	pid=$! &&
 	wait_for "test \"\$(action_of REFUND PAC-ORDPACFLY1)\" = sent" &&
 	sleep 0.3 &&

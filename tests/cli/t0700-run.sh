@@ -58,9 +58,9 @@ test_expect_success 're-running the range changes nothing' '
 	test_cmp b1 b2 && test_cmp d1 d2
 '
 test_expect_success 'a second run while one holds the lock is refused, naming the holder' '
-	sleep 30 & holder=$! &&
+	{ sleep 30 & } && holder=$! &&
 	db "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at) VALUES (\"1900000001\", \"run\", 77, $holder, \"$(hostname)\", \"2026-11-03T03:00:00Z\")" &&
-	wxrecon run daily --date 2026-11-01 2>err; rc=$?; kill $holder; wait $holder; test $rc = 1 &&
+	{ wxrecon run daily --date 2026-11-01 2>err; rc=$?; kill $holder; wait $holder; test $rc = 1; } &&
 	grep -q "locked: run 77 (pid $holder on $(hostname)) holds the lock" err
 '
 test_expect_success 'a lock left by a dead process is taken over (and audited)' '
@@ -72,7 +72,7 @@ test_expect_code 2 'run takes no --force (the steps decide)' 'wxrecon run daily 
 test_expect_success 'a day whose fetch fails: its reconcile is skipped, the run goes on, exit 1' '
 	printf "not a bill" | gzip >billsdir/2026-11-02.fundflow.BASIC.csv.gz &&
 	echo 0000000000000000000000000000000000000000 >billsdir/2026-11-02.fundflow.BASIC.csv.gz.sha1 &&
-	wxrecon run daily --from 2026-11-01 --to 2026-11-02 2>err >out; test $? = 1 &&
+	test_exit_code 1 wxrecon run daily --from 2026-11-01 --to 2026-11-02 2>err >out &&
 	grep -q "failed    fetch-bills   2026-11-02" out &&
 	grep -q "skipped   reconcile     2026-11-02" out &&
 	grep -q "ok        reconcile     2026-11-01" out &&
@@ -94,30 +94,30 @@ test_expect_success 'on_attention gets the JSON summary when a run needs a perso
 	sed -i "s|^on_attention =.*|on_attention = cat >$TRASH/alert.json|" wxrecon.conf &&
 	printf "out_trade_no,transaction_id,amount_total,currency,state,created_at,time_expire,paid_at,attach,business_ref\nORD20261101Z,4200000001202611010000000099,100,CNY,PAID,2026-11-01T11:00:00+08:00,,2026-11-01T11:01:00+08:00,,\n" >extra.csv &&
 	wxrecon ledger import --orders extra.csv >/dev/null &&
-	wxrecon run daily --date 2026-11-01 >out 2>err; test $? = 3 &&
+	test_exit_code 3 wxrecon run daily --date 2026-11-01 >out 2>err &&
 	grep -q "\"state\":\"attention\"" alert.json && grep -q "\"exit_code\":3" alert.json
 '
 test_expect_success 'a failing on_attention command is logged, not fatal' '
 	sed -i "s|^on_attention =.*|on_attention = exit 7|" wxrecon.conf &&
-	wxrecon run daily --date 2026-11-01 >out 2>err; test $? = 3 &&
+	test_exit_code 3 wxrecon run daily --date 2026-11-01 >out 2>err &&
 	grep -q "on_attention command failed" err &&
 	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"alert.failed\"")" = 1
 '
 test_expect_success 'a dry run fetches no bill and writes no report' '
 	n=$(db "SELECT count(*) FROM audit_log WHERE event = \"http\"") &&
-	wxrecon run daily --date 2026-11-01 --dry-run >out; test $? = 3 &&
+	test_exit_code 3 wxrecon run daily --date 2026-11-01 --dry-run >out &&
 	grep -q "skipped   fetch-bills" out && grep -q "skipped   report" out &&
 	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"http\"")" = "$n"
 '
 test_expect_success 'the default dates are yesterday in Asia/Shanghai' '
 	at 2026-11-02T01:00:00+08:00 &&
-	wxrecon run daily >out; test $? = 0 -o $? = 3 &&
+	{ wxrecon run daily >out; rc=$?; test $rc = 0 || test $rc = 3; } &&
 	grep -q "^run [0-9]* (daily 2026-11-01)" out
 '
 test_expect_code 2 'an unknown job is a usage error' 'wxrecon run nosuchjob'
 test_expect_success 'a job file with an unknown step is refused with file:line' '
 	printf "[job]\nsteps = fetch-bills, dance\n" >jobs/bad.job &&
-	wxrecon run bad --date 2026-11-01 2>err; test $? = 2 &&
+	test_exit_code 2 wxrecon run bad --date 2026-11-01 2>err &&
 	grep -q "bad.job:2: unknown step .dance." err
 '
 test_done

@@ -41,13 +41,15 @@ test_expect_code 2 'other parameters for the same out_trade_no: refused (exit 2)
 	wxrecon order create --out-trade-no ORD-A-0001 --amount 2600 --description "月卡" --notify-url $N
 '
 test_expect_success 'saying what differs' '
-	! wxrecon order create --out-trade-no ORD-A-0001 --amount 2600 --description "月卡" \
+	test_must_fail wxrecon order create --out-trade-no ORD-A-0001 --amount 2600 --description "月卡" \
 		--notify-url $N 2>err &&
 	grep -q "^wxrecon: order create: order .ORD-A-0001.: placed before with other parameters (amount 2500 fen, not 2600)" err &&
-	! wxrecon order create --out-trade-no ORD-A-0001 --amount 2500 --description "年卡" \
-		--notify-url $N 2>err && grep -q "another description" err &&
-	! wxrecon order create --out-trade-no ORD-A-0001 --amount 2500 --description "月卡" \
-		--notify-url $N --time-expire 2026-11-01T11:00:00+08:00 2>err && grep -q "time_expire (none)" err &&
+	test_must_fail wxrecon order create --out-trade-no ORD-A-0001 --amount 2500 --description "年卡" \
+		--notify-url $N 2>err &&
+	grep -q "another description" err &&
+	test_must_fail wxrecon order create --out-trade-no ORD-A-0001 --amount 2500 --description "月卡" \
+		--notify-url $N --time-expire 2026-11-01T11:00:00+08:00 2>err &&
+	grep -q "time_expire (none)" err &&
 	test "$(db "SELECT amount_total FROM ledger_orders")" = 2500
 '
 test_expect_success 'time_expire is sent at the business timezone; expires_at is capped by it' '
@@ -62,10 +64,10 @@ test_expect_success 'time_expire is sent at the business timezone; expires_at is
 		--notify-url $N --time-expire 2026-11-01T11:00:00+08:00 >/dev/null
 '
 test_expect_success 'time_expire less than a minute ahead, or past 90 days: refused, nothing written' '
-	! wxrecon order create --out-trade-no ORD-A-0003 --amount 1 --description d --notify-url $N \
+	test_must_fail wxrecon order create --out-trade-no ORD-A-0003 --amount 1 --description d --notify-url $N \
 		--time-expire 2026-11-01T10:00:59+08:00 2>err &&
 	grep -q "less than a minute after the order time" err &&
-	! wxrecon order create --out-trade-no ORD-A-0003 --amount 1 --description d --notify-url $N \
+	test_must_fail wxrecon order create --out-trade-no ORD-A-0003 --amount 1 --description d --notify-url $N \
 		--time-expire 2027-01-30T10:00:01+08:00 2>err &&
 	grep -q "more than 90 days" err &&
 	wxrecon order create --out-trade-no ORD-A-0003 --amount 1 --description d --notify-url $N \
@@ -76,7 +78,7 @@ bad() { # description, expected message, args...
 	_d=$1 _m=$2
 	shift 2
 	test_expect_success "refused with exit 2: $_d" "
-		wxrecon order create $* 2>err; test \$? = 2 && grep -q -e \"$_m\" err &&
+		test_exit_code 2 wxrecon order create $* 2>err && grep -q -e \"$_m\" err &&
 		test \"\$(db 'SELECT count(*) FROM ledger_orders')\" = 3
 	"
 }
@@ -84,9 +86,9 @@ bad 'a short out_trade_no' "--out-trade-no: bad out_trade_no 'ORD1'" --out-trade
 bad 'decimals in the amount' "bad --amount '12.50' (want a whole number of fen" --out-trade-no ORD-B-1 --amount 12.50 --description d --notify-url $N
 bad 'a zero amount' "bad --amount '0'" --out-trade-no ORD-B-1 --amount 0 --description d --notify-url $N
 test_expect_success 'refused with exit 2: an emoji in the description' '
-	wxrecon order create --out-trade-no ORD-B-1 --amount 1 --notify-url $N \
-		--description "$(printf "cake \360\237\216\202")" 2>err
-	test $? = 2 && grep -q "description is not UTF-8 or has a 4-byte character" err
+	test_exit_code 2 wxrecon order create --out-trade-no ORD-B-1 --amount 1 --notify-url $N \
+		--description "$(printf "cake \360\237\216\202")" 2>err &&
+	grep -q "description is not UTF-8 or has a 4-byte character" err
 '
 bad 'no description' '--out-trade-no, --amount and --description are required' --out-trade-no ORD-B-1 --amount 1 --notify-url $N
 bad 'a notify_url with a query' 'has a query or fragment' --out-trade-no ORD-B-1 --amount 1 --description d --notify-url "https://x.example/n?a=1"
@@ -104,25 +106,25 @@ test_expect_success '[notify] url is the default notify_url' '
 test_expect_success 'an order the ledger has from elsewhere is refused (exit 2)' '
 	printf "out_trade_no,transaction_id,amount_total,currency,state,created_at,time_expire,paid_at,attach,business_ref\nORD-IMP-01,,100,CNY,NOTPAY,2026-11-01T09:00:00+08:00,,,,\n" >imp.csv &&
 	wxrecon ledger import --orders imp.csv >/dev/null &&
-	wxrecon order create --out-trade-no ORD-IMP-01 --amount 100 --description d --notify-url $N 2>err;
-	test $? = 2 && grep -q "not placed by .order create." err
+	test_exit_code 2 wxrecon order create --out-trade-no ORD-IMP-01 --amount 100 --description d --notify-url $N 2>err &&
+	grep -q "not placed by .order create." err
 '
 test_expect_success 'a paid order is not paid again (exit 1)' '
 	db "UPDATE ledger_orders SET state = \"PAID\", paid_at = \"2026-11-01T10:00:00+08:00\", paid_ts = 1, paid_date = \"2026-11-01\" WHERE out_trade_no = \"ORD-A-0004\"" &&
 	cp wxrecon.conf plain.conf && printf "\n[notify]\nurl = http://127.0.0.1:9/from-config\n" >>wxrecon.conf &&
-	wxrecon order create --out-trade-no ORD-A-0004 --amount 1 --description d 2>err;
-	rc=$?; cp plain.conf wxrecon.conf; test $rc = 1 && grep -q "the ledger has it PAID: nothing to pay" err
+	{ wxrecon order create --out-trade-no ORD-A-0004 --amount 1 --description d 2>err;
+	  rc=$?; cp plain.conf wxrecon.conf; test $rc = 1; } && grep -q "the ledger has it PAID: nothing to pay" err
 '
 test_expect_success 'past its payable time an order is not refreshed (exit 1)' '
-	WXRECON_NOW=2026-11-01T11:00:00+08:00 wxrecon order create --out-trade-no ORD-A-0002 \
-		--amount 100 --description d --notify-url $N --time-expire 2026-11-01T11:00:00+08:00 2>err;
-	test $? = 1 && grep -q "payable until 2026-11-01T11:00:00+08:00" err
+	WXRECON_NOW=2026-11-01T11:00:00+08:00 test_exit_code 1 wxrecon order create --out-trade-no ORD-A-0002 \
+		--amount 100 --description d --notify-url $N --time-expire 2026-11-01T11:00:00+08:00 2>err &&
+	grep -q "payable until 2026-11-01T11:00:00+08:00" err
 '
 test_expect_success 'a failed prepay (not retried) leaves the order NOTPAY; the same command completes it' '
 	sim_admin DELETE /_sim/journal >/dev/null &&
 	sim_admin POST /_sim/faults "{\"match\":\"prepay\",\"kind\":\"status\",\"status\":500}" >/dev/null &&
-	wxrecon order create --out-trade-no ORD-A-0005 --amount 300 --description d --notify-url $N 2>err;
-	test $? = 1 && grep -q "order .ORD-A-0005.: prepay" err &&
+	test_exit_code 1 wxrecon order create --out-trade-no ORD-A-0005 --amount 300 --description d --notify-url $N 2>err &&
+	grep -q "order .ORD-A-0005.: prepay" err &&
 	sim_admin GET /_sim/journal >j.json &&
 	test "$(grep -o "/v3/pay/transactions/app" j.json | wc -l)" = 2 &&
 	test "$(db "SELECT state FROM ledger_orders WHERE out_trade_no = \"ORD-A-0005\"")" = NOTPAY &&

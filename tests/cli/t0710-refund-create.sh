@@ -55,13 +55,13 @@ test_expect_success 'the same command again files nothing (--json)' '
 	test "$(db "SELECT count(*) FROM ledger_refunds WHERE out_trade_no = \"ORD-R-1\"")" = 1
 '
 test_expect_success 'the same out_refund_no with another amount: refused (exit 2)' '
-	wxrecon refund create --out-trade-no ORD-R-1 --out-refund-no RF-1 --amount 301 2>err;
-	test $? = 2 && grep -q "refund .RF-1. exists already, for order .ORD-R-1. and 300 fen" err
+	test_exit_code 2 wxrecon refund create --out-trade-no ORD-R-1 --out-refund-no RF-1 --amount 301 2>err &&
+	grep -q "refund .RF-1. exists already, for order .ORD-R-1. and 300 fen" err
 '
 test_expect_success 'a second refund of the order within a minute: refused (exit 1), nothing written' '
-	WXRECON_NOW=2026-11-01T10:00:59+08:00 wxrecon refund create --out-trade-no ORD-R-1 \
-		--out-refund-no RF-2 --amount 300 2>err;
-	test $? = 1 && grep -q "at least a minute apart (try again in 1 s)" err &&
+	WXRECON_NOW=2026-11-01T10:00:59+08:00 test_exit_code 1 wxrecon refund create --out-trade-no ORD-R-1 \
+		--out-refund-no RF-2 --amount 300 2>err &&
+	grep -q "at least a minute apart (try again in 1 s)" err &&
 	test "$(db "SELECT count(*) FROM ledger_refunds WHERE out_refund_no = \"RF-2\"")" = 0
 '
 test_expect_success 'a minute later it is filed' '
@@ -69,23 +69,23 @@ test_expect_success 'a minute later it is filed' '
 		--out-refund-no RF-2 --amount 300 >/dev/null
 '
 test_expect_success 'refunds beyond the order total: refused (exit 1)' '
-	WXRECON_NOW=2026-11-01T10:05:00+08:00 wxrecon refund create --out-trade-no ORD-R-1 \
-		--out-refund-no RF-X --amount 401 2>err;
-	test $? = 1 && grep -q "would total 1001 fen, more than its 1000 fen (600 fen refunded or in progress already)" err
+	WXRECON_NOW=2026-11-01T10:05:00+08:00 test_exit_code 1 wxrecon refund create --out-trade-no ORD-R-1 \
+		--out-refund-no RF-X --amount 401 2>err &&
+	grep -q "would total 1001 fen, more than its 1000 fen (600 fen refunded or in progress already)" err
 '
 test_expect_success 'a 51st refund: refused (exit 1)' '
-	wxrecon refund create --out-trade-no ORD-R-2 --out-refund-no RF-51 --amount 1 2>err;
-	test $? = 1 && grep -q "has 50 refunds already" err
+	test_exit_code 1 wxrecon refund create --out-trade-no ORD-R-2 --out-refund-no RF-51 --amount 1 2>err &&
+	grep -q "has 50 refunds already" err
 '
 test_expect_success 'an unpaid order, an unknown order: refused (exit 1)' '
-	wxrecon refund create --out-trade-no ORD-R-6 --out-refund-no RF-6 --amount 1 2>err;
-	test $? = 1 && grep -q "order .ORD-R-6. is NOTPAY: only PAID or PARTIAL_REFUNDED" err &&
-	wxrecon refund create --out-trade-no ORD-R-9 --out-refund-no RF-9 --amount 1 2>err;
-	test $? = 1 && grep -q "no order .ORD-R-9. in the ledger" err
+	test_exit_code 1 wxrecon refund create --out-trade-no ORD-R-6 --out-refund-no RF-6 --amount 1 2>err &&
+	grep -q "order .ORD-R-6. is NOTPAY: only PAID or PARTIAL_REFUNDED" err &&
+	test_exit_code 1 wxrecon refund create --out-trade-no ORD-R-9 --out-refund-no RF-9 --amount 1 2>err &&
+	grep -q "no order .ORD-R-9. in the ledger" err
 '
 test_expect_success 'more than a year after payment: refused (exit 1)' '
-	wxrecon refund create --out-trade-no ORD-R-7 --out-refund-no RF-7 --amount 1 2>err;
-	test $? = 1 && grep -q "paid at 2025-10-01T09:00:00+08:00, more than a year ago" err
+	test_exit_code 1 wxrecon refund create --out-trade-no ORD-R-7 --out-refund-no RF-7 --amount 1 2>err &&
+	grep -q "paid at 2025-10-01T09:00:00+08:00, more than a year ago" err
 '
 test_expect_success 'a 500 is retried with the same out_refund_no and body: one refund' '
 	sim_admin DELETE /_sim/journal >/dev/null &&
@@ -98,16 +98,16 @@ test_expect_success 'a 500 is retried with the same out_refund_no and body: one 
 '
 test_expect_success 'refused outright (403 NOT_ENOUGH): exit 1, the ledger row is removed, audited' '
 	sim_admin POST /_sim/faults "{\"match\":\"refund\",\"kind\":\"status\",\"status\":403,\"code\":\"NOT_ENOUGH\",\"message\":\"余额不足\"}" >/dev/null &&
-	wxrecon refund create --out-trade-no ORD-R-4 --out-refund-no RF-4 --amount 100 2>err;
-	test $? = 1 && grep -q "refund .RF-4. refused (nothing was refunded; the ledger row is removed)" err &&
+	test_exit_code 1 wxrecon refund create --out-trade-no ORD-R-4 --out-refund-no RF-4 --amount 100 2>err &&
+	grep -q "refund .RF-4. refused (nothing was refunded; the ledger row is removed)" err &&
 	grep -q NOT_ENOUGH err &&
 	test "$(db "SELECT count(*) FROM ledger_refunds WHERE out_refund_no = \"RF-4\"")" = 0 &&
 	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"refund.refused\" AND subject = \"RF-4\"")" = 1
 '
 test_expect_success 'the answer lost on every attempt: exit 1, PROCESSING without refund_id' '
 	sim_admin POST /_sim/faults "{\"match\":\"refund\",\"kind\":\"drop\",\"after\":true,\"count\":3}" >/dev/null &&
-	wxrecon refund create --out-trade-no ORD-R-5 --out-refund-no RF-5 --amount 100 2>err;
-	test $? = 1 && grep -q "its fate is unknown; it stays PROCESSING" err &&
+	test_exit_code 1 wxrecon refund create --out-trade-no ORD-R-5 --out-refund-no RF-5 --amount 100 2>err &&
+	grep -q "its fate is unknown; it stays PROCESSING" err &&
 	test "$(db "SELECT state || \"|\" || coalesce(refund_id, \"\") FROM ledger_refunds WHERE out_refund_no = \"RF-5\"")" = "PROCESSING|"
 '
 test_expect_success 'the same command then completes it, and WeChat Pay has one refund' '

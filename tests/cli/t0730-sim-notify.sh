@@ -140,7 +140,7 @@ if command -v valgrind >/dev/null 2>&1 && ! nm "$WXRECON_SIM_BIN" 2>/dev/null | 
 	wait "$VG_PID"
 	VG_RC=$?
 	test_expect_success 'the simulator sending notifications is valgrind-clean (exit 0 on SIGTERM)' '
-		test "$VG_RC" = 0 || { cat vg.log; exit 1; }
+		{ test "$VG_RC" = 0 || { cat vg.log; exit 1; }; }
 	'
 fi
 

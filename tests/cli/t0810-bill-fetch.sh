@@ -57,7 +57,7 @@ test_expect_success 'a wrong hash is retried with a fresh link and then stored' 
 test_expect_success 'a hash that stays wrong is refused and nothing changes' '
 	before=$(db "SELECT sha1 || fetched_at FROM bill_files WHERE kind = \"trade\"") &&
 	sim_admin POST /_sim/faults "{\"match\":\"tradebill\",\"kind\":\"wrong_bill_hash\",\"count\":3}" >/dev/null &&
-	wxrecon bill fetch --date 2026-11-01 --kind trade --force >out 2>err; test $? = 1 &&
+	test_exit_code 1 wxrecon bill fetch --date 2026-11-01 --kind trade --force >out 2>err &&
 	grep -q "sha-1\|SHA-1\|sha1" err &&
 	test "$(db "SELECT sha1 || fetched_at FROM bill_files WHERE kind = \"trade\"")" = "$before" &&
 	test "$(db "SELECT count(*) FROM bill_trades")" = 3 &&
@@ -76,7 +76,7 @@ test_expect_success 'a 500 on the bill apply is retried' '
 test_expect_success 'a bad response signature fails closed: exit 1, nothing stored' '
 	sim_admin POST /_sim/faults "{\"match\":\"tradebill\",\"kind\":\"bad_signature\",\"count\":1}" >/dev/null &&
 	before=$(db "SELECT count(*) FROM bill_files") &&
-	wxrecon bill fetch --date 2026-10-31 --kind trade >out 2>err; test $? = 1 &&
+	test_exit_code 1 wxrecon bill fetch --date 2026-10-31 --kind trade >out 2>err &&
 	grep -q "signature" err &&
 	test "$(db "SELECT count(*) FROM bill_files")" = "$before"
 '

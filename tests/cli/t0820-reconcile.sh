@@ -31,7 +31,7 @@ at 2026-11-03T11:00:00+08:00
 test_expect_success 'setup: init, ledger import, fetch the bills' '
 	wxrecon init 2>/dev/null &&
 	wxrecon ledger import --orders gen/ledger_orders.csv --refunds gen/ledger_refunds.csv >/dev/null &&
-	wxrecon bill fetch --from 2026-10-31 --to 2026-11-02 >out; test $? = 3 &&
+	test_exit_code 3 wxrecon bill fetch --from 2026-10-31 --to 2026-11-02 >out &&
 	grep -q "^$D trade    stored" out && grep -q "^2026-10-31 trade    missing" out
 '
 test_expect_code 3 'reconcile finds discrepancies and exits 3' '
@@ -66,7 +66,7 @@ test_expect_success 'MISSED_PAYMENT was auto-resolved: the ledger order is PAID,
 '
 test_expect_success 'a re-run changes nothing: same rows, same ids' '
 	db "SELECT id, kind, key, status FROM discrepancies ORDER BY id" >before &&
-	wxrecon reconcile --from 2026-10-31 --to $D >out; test $? = 3 &&
+	test_exit_code 3 wxrecon reconcile --from 2026-10-31 --to $D >out &&
 	db "SELECT id, kind, key, status FROM discrepancies ORDER BY id" >after &&
 	test_cmp before after && grep -q "(0 new, 0 reopened)" out
 '
@@ -88,12 +88,12 @@ test_expect_success 'resolve marks one handled, audited with who did it' '
 '
 test_expect_success 'a resolved finding stays resolved on a re-run while unchanged' '
 	id=$(db "SELECT id FROM discrepancies WHERE kind = \"AMOUNT_MISMATCH\"") &&
-	wxrecon reconcile --date $D >/dev/null; test $? = 3 &&
+	test_exit_code 3 wxrecon reconcile --date $D >/dev/null &&
 	test "$(db "SELECT status FROM discrepancies WHERE id = $id")" = resolved
 '
 test_expect_success '--since-run lists what changed since a run' '
 	first=$(db "SELECT min(id) FROM job_runs WHERE job = \"reconcile\"") &&
-	wxrecon reconcile --date $D --since-run $first >out; test $? = 3 &&
+	test_exit_code 3 wxrecon reconcile --date $D --since-run $first >out &&
 	grep -q "changes since run $first" out && grep -q "resolved .*AMOUNT_MISMATCH" out
 '
 test_expect_success 'a finding fixed in the ledger is marked resolved by the run that saw it go' '
@@ -103,13 +103,13 @@ test_expect_success 'a finding fixed in the ledger is marked resolved by the run
 	paid=$(db "SELECT trade_time FROM bill_trades WHERE out_trade_no = \"$otn\" AND row_kind = \"SUCCESS\"") &&
 	printf "out_trade_no,transaction_id,amount_total,currency,state,created_at,time_expire,paid_at,attach,business_ref\n%s,%s,%s,CNY,PAID,%s,,%s,,\n" "$otn" "$txn" "$amt" "$paid" "$paid" >fix.csv &&
 	wxrecon ledger import --orders fix.csv >/dev/null &&
-	wxrecon reconcile --date $D >/dev/null; test $? = 3 &&
+	test_exit_code 3 wxrecon reconcile --date $D >/dev/null &&
 	run=$(db "SELECT max(id) FROM job_runs") &&
 	test "$(db "SELECT status || \"|\" || resolved_run_id FROM discrepancies WHERE kind = \"MISSING_IN_LEDGER\"")" = "resolved|$run"
 '
 test_expect_success 'reconcile --dry-run writes nothing' '
 	db ".dump" | grep -v "^INSERT INTO audit_log\|job_runs" >d1 &&
-	wxrecon reconcile --date $D --dry-run >out; test $? = 3 &&
+	test_exit_code 3 wxrecon reconcile --date $D --dry-run >out &&
 	grep -q "dry run" out &&
 	db ".dump" | grep -v "^INSERT INTO audit_log\|job_runs" >d2 &&
 	test_cmp d1 d2
@@ -120,7 +120,7 @@ test_expect_success 'offline: the same day reconciles with no config at all' '
 	wxrecon --db o.db ledger import --orders ../gen/ledger_orders.csv --refunds ../gen/ledger_refunds.csv >/dev/null &&
 	wxrecon --db o.db bill import ../gen/$D.trade.ALL.csv.gz --date $D --kind trade >/dev/null &&
 	wxrecon --db o.db bill import ../gen/$D.fundflow.BASIC.csv.gz --date $D --kind fundflow >/dev/null &&
-	WXRECON_NOW=2026-11-03T11:00:00+08:00 wxrecon --db o.db reconcile --date $D >out; test $? = 3 &&
+	WXRECON_NOW=2026-11-03T11:00:00+08:00 test_exit_code 3 wxrecon --db o.db reconcile --date $D >out &&
 	wxrecon --db o.db discrepancies --status all --json | kinds | uniq >found &&
 	grep -q AMOUNT_MISMATCH found && grep -q MISSING_IN_LEDGER found && grep -q FEE_MISMATCH found
 '

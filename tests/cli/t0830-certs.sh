@@ -31,14 +31,18 @@ test_expect_success 'certs list is empty at first' '
 	wxrecon certs list --json >out && test "$(cat out)" = "[]"
 '
 test_expect_code 1 'without a certificate nothing WeChat Pay says is believed' '
-	wxrecon bill fetch --date 2026-11-01 --kind trade 2>err; r=$?
-	grep -q "no platform certificates loaded" err &&
-	test "$(db "SELECT count(*) FROM bill_files")" = 0 && exit $r
+	wxrecon bill fetch --date 2026-11-01 --kind trade 2>err
 '
-test_expect_code 1 'a tampered first download is refused' '
-	sim_admin POST /_sim/faults "{\"match\":\"certificates\",\"kind\":\"bad_signature\"}" >/dev/null &&
-	wxrecon certs update >out 2>err; r=$?
-	cat err && grep -q "signature" err && test ! -s out && exit $r
+test_expect_success 'says why and stores no bill' '
+	test_grep "no platform certificates loaded" err &&
+	test "$(db "SELECT count(*) FROM bill_files")" = 0
+'
+test_expect_success 'setup: the certificate download is tampered with' '
+	sim_admin POST /_sim/faults "{\"match\":\"certificates\",\"kind\":\"bad_signature\"}" >/dev/null
+'
+test_expect_code 1 'a tampered first download is refused' 'wxrecon certs update >out 2>err'
+test_expect_success 'names the signature, prints nothing' '
+	test_grep "signature" err && test ! -s out
 '
 test_expect_success 'and nothing was stored or audited' '
 	test "$(db "SELECT count(*) FROM platform_certs")" = 0 &&
@@ -79,12 +83,13 @@ test_expect_success 'a second update finds it unchanged and refreshes fetched_at
 	test "$(db "SELECT fetched_at FROM platform_certs")" = 2026-11-03T03:00:00+00:00 &&
 	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"cert.refresh\"")" = 1
 '
-test_expect_code 1 'a tampered download with the certificate known: refused' '
-	sim_admin POST /_sim/faults "{\"match\":\"certificates\",\"kind\":\"bad_signature\"}" >/dev/null &&
-	at 2026-11-04T11:00:00+08:00 &&
-	wxrecon certs update >out 2>err; r=$?
-	grep -q "does not match" err && exit $r
+test_expect_success 'setup: the next download is tampered with' '
+	sim_admin POST /_sim/faults "{\"match\":\"certificates\",\"kind\":\"bad_signature\"}" >/dev/null
 '
+test_expect_code 1 'a tampered download with the certificate known: refused' '
+	at 2026-11-04T11:00:00+08:00 && wxrecon certs update >out 2>err
+'
+test_expect_success 'says the signature does not match' 'test_grep "does not match" err'
 test_expect_success 'the stored certificate is untouched and still works' '
 	test "$(db "SELECT fetched_at FROM platform_certs")" = 2026-11-03T03:00:00+00:00 &&
 	test "$(db "SELECT count(*) FROM audit_log WHERE event LIKE \"cert.%\"")" = 2 &&

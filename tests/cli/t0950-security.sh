@@ -62,14 +62,14 @@ test_expect_code 2 'plain http is refused for anything but loopback' '
 '
 test_expect_success 'saying why' '
 	sed "s|^base_url = .*|base_url = http://api.mch.weixin.qq.com|" wxrecon.conf >plain.conf &&
-	! wxrecon -c plain.conf bill fetch --date $D 2>err && grep -qi "http" err && grep -qi "127.0.0.1\|loopback\|simulator" err
+	test_must_fail wxrecon -c plain.conf bill fetch --date $D 2>err && grep -qi "http" err && grep -qi "127.0.0.1\|loopback\|simulator" err
 '
 test_expect_code 2 'there is no switch to turn TLS verification off' '
 	printf "[api]\nverify_tls = false\n" >>plain.conf && wxrecon -c plain.conf config check
 '
 test_expect_success 'https with an unknown CA fails (verification is on), and says so' '
 	sed -e "s|^base_url = .*|base_url = https://127.0.0.1:$SIM_PORT|" wxrecon.conf >tls.conf &&
-	! wxrecon -c tls.conf bill fetch --date $D --force 2>err &&
+	test_must_fail wxrecon -c tls.conf bill fetch --date $D --force 2>err &&
 	grep -qi "ssl\|tls\|certificate\|connect" err
 '
 test_expect_success 'a config file and the database are created without world access' '

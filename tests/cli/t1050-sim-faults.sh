@@ -88,14 +88,14 @@ test_expect_success 'pay_during_close: the close answers 204 but the order is pa
 
 test_expect_success 'drop: the connection closes without an answer, nothing changes' '
 	fault "{\"match\":\"close\",\"kind\":\"drop\"}" &&
-	code=$(wx_call POST /v3/pay/transactions/out-trade-no/ORD-F-1/close "{\"mchid\":\"1900000001\"}"); rc=$? &&
+	{ code=$(wx_call POST /v3/pay/transactions/out-trade-no/ORD-F-1/close "{\"mchid\":\"1900000001\"}"); rc=$?; } &&
 	test "$rc" != 0 && test "$code" = 000 &&
 	code=$(wx_call GET "$Q1") && test "$(json_str trade_state)" = NOTPAY
 '
 
 test_expect_success 'drop after: the refund is made but its answer is lost' '
 	fault "{\"match\":\"refund\",\"kind\":\"drop\",\"after\":true}" &&
-	code=$(wx_call POST /v3/refund/domestic/refunds "{\"out_trade_no\":\"ORD-F-3\",\"out_refund_no\":\"RF-F-1\",\"amount\":{\"refund\":100,\"total\":2000,\"currency\":\"CNY\"}}"); rc=$? &&
+	{ code=$(wx_call POST /v3/refund/domestic/refunds "{\"out_trade_no\":\"ORD-F-3\",\"out_refund_no\":\"RF-F-1\",\"amount\":{\"refund\":100,\"total\":2000,\"currency\":\"CNY\"}}"); rc=$?; } &&
 	test "$rc" != 0 &&
 	code=$(wx_call GET /v3/refund/domestic/refunds/RF-F-1) && test "$code" = 200
 '
@@ -120,7 +120,7 @@ test_expect_success 'wrong_bill_hash: the hash does not match the download' '
 test_expect_success 'truncate_download: the transfer breaks off half way' '
 	t=$(bill_url) &&
 	fault "{\"match\":\"download\",\"kind\":\"truncate_download\"}" &&
-	code=$(wx_call GET "$t"); rc=$? &&
+	{ code=$(wx_call GET "$t"); rc=$?; } &&
 	test "$rc" = 18 &&
 	code=$(wx_call GET "$t") && test "$code" = 200 && gzip -t out
 '

@@ -74,7 +74,7 @@ rc=$?
 SIM_PID=
 
 test_expect_success 'it exits 0 with no memory errors or leaks' '
-	test "$rc" = 0 || { cat vg.log; false; }
+	{ test "$rc" = 0 || { cat vg.log; false; }; }
 '
 
 test_done

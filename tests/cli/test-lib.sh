@@ -89,15 +89,40 @@ _report() { # status, description
 	fi
 }
 
+# _chain_ok DESC SCRIPT: the &&-chain lint of git's test_eval. SCRIPT is evaluated with
+# `(exit 117) &&` in front: a whole chain then stops at once and 117 comes back; a
+# missing && lets the rest run and exit with its own status. A broken chain hides a
+# failed step, so the test fails without running. A step meant to fail or to be read
+# with $? goes in { ...; } or ( ... ). WXRECON_TEST_CHAIN_LINT=0 turns the lint off.
+_chain_ok() {
+	[ "${WXRECON_TEST_CHAIN_LINT:-1}" = 0 ] && return 0
+	(eval "(exit 117) && $2
+") >/dev/null 2>&1
+	[ $? = 117 ] && return 0
+	echo "# bug in the test script: broken &&-chain or syntax error in '$1':" >"$TRASH/.err"
+	printf '%s\n' "$2" >>"$TRASH/.err"
+	: >"$TRASH/.out"
+	return 1
+}
+
 # test_expect_success DESC SCRIPT: SCRIPT (eval'd, set -e style via &&) must succeed.
 test_expect_success() {
+	if ! _chain_ok "$1" "$2"; then
+		_report 1 "$1"
+		return
+	fi
 	(eval "$2") >"$TRASH/.out" 2>"$TRASH/.err"
 	_report $? "$1"
 }
 
-# test_expect_failure-free variant: SCRIPT must exit with CODE.
+# test_expect_code CODE DESC SCRIPT: SCRIPT must exit with CODE. Only the command
+# under test goes here: a failing setup step or grep would exit non-zero too.
 test_expect_code() {
 	_want=$1
+	if ! _chain_ok "$2" "$3"; then
+		_report 1 "$2"
+		return
+	fi
 	(eval "$3") >"$TRASH/.out" 2>"$TRASH/.err"
 	_got=$?
 	if [ "$_got" = "$_want" ]; then
@@ -111,6 +136,41 @@ test_expect_code() {
 # test_cmp EXPECTED ACTUAL: like cmp, but shows a diff when they differ.
 test_cmp() {
 	diff -u "$1" "$2"
+}
+
+# test_must_fail CMD [ARGS...]: CMD must fail, as git's: a non-zero exit, but not by
+# a signal (an ASan abort, a segfault), not "command not found" (127) and not a
+# valgrind error (99, see _vg). Output is left to the caller to redirect.
+test_must_fail() {
+	"$@"
+	_tmf=$?
+	if [ $_tmf = 0 ]; then
+		echo "test_must_fail: command succeeded: $*" >&2
+		return 1
+	elif [ $_tmf -gt 128 ] && [ $_tmf -le 192 ]; then
+		echo "test_must_fail: died by signal $((_tmf - 128)): $*" >&2
+		return 1
+	elif [ $_tmf = 127 ]; then
+		echo "test_must_fail: command not found: $*" >&2
+		return 1
+	elif [ $_tmf = 99 ] && [ "${WXRECON_VALGRIND:-}" = 1 ]; then
+		echo "test_must_fail: valgrind error: $*" >&2
+		return 1
+	fi
+	return 0
+}
+
+# test_exit_code CODE CMD [ARGS...]: CMD must exit with exactly CODE (git's test_expect_code
+# inside a test body). Keeps the &&-chain whole: `cmd; test $? = 2 &&` would let a failed
+# earlier step through.
+test_exit_code() {
+	_tec_want=$1
+	shift
+	"$@"
+	_tec_got=$?
+	[ "$_tec_got" = "$_tec_want" ] && return 0
+	echo "test_exit_code: expected exit $_tec_want, got $_tec_got: $*" >&2
+	return 1
 }
 
 # test_grep PATTERN FILE: grep that shows the file when it does not match.
