@@ -1,0 +1,78 @@
+/*
+ * runlock.c - the run-lock protocol (runlock.h).
+ */
+#include "cmd/runlock.h"
+
+#include <string.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "db/db_jobs.h"
+
+const char *runlock_state(int exit_code)
+{
+	switch (exit_code) {
+	case 0:
+		return "ok";
+	case 3:
+		return "attention";
+	default:
+		return "failed";
+	}
+}
+
+int runlock_take(struct runlock *rl, struct ctx *ctx, int64_t wait_s, struct wxr_err *err)
+{
+	int r;
+
+	(void)wait_s;
+	memset(rl, 0, sizeof(*rl));
+	rl->ctx = ctx;
+	rl->run_id = ctx->run_id;
+	r = jobs_lock(ctx->db, ctx->mchid, "run", ctx->run_id, err);
+	if (r < 0)
+		return r;
+	rl->locked = ctx->run_id <= 0;
+	return 0;
+}
+
+int runlock_start(struct runlock *rl, const struct runlock_run *what, struct wxr_err *err)
+{
+	struct ctx *ctx = rl->ctx;
+	int r;
+
+	if (!rl->locked)
+		BUG("runlock_start without the lock");
+	r = jobs_run_start(ctx->db, ctx->mchid, what->job, what->from, what->to, what->dry_run,
+	                   what->resumed_from, &rl->run_id, err);
+	if (r < 0)
+		return r;
+	rl->own_run = true;
+	return jobs_lock_attach_run(ctx->db, ctx->mchid, "run", rl->run_id, err);
+}
+
+int runlock_finish(struct runlock *rl, const char *state, int exit_code, const char *summary,
+                   struct wxr_err *err)
+{
+	rl->finished = true;
+	return jobs_run_finish(rl->ctx->db, rl->run_id, state, exit_code, summary, err);
+}
+
+void runlock_end(struct runlock *rl, int r)
+{
+	struct wxr_err e2 = WXR_ERR_INIT;
+
+	if (rl->own_run && !rl->finished) {
+		int code = wxr_exit_code(r);
+
+		if (runlock_finish(rl, runlock_state(code), code, NULL, &e2) < 0)
+			log_warn("cannot record the end of run %lld: %s", (long long)rl->run_id,
+			         e2.msg);
+		err_clear(&e2);
+	}
+	if (rl->locked) {
+		if (jobs_unlock(rl->ctx->db, rl->ctx->mchid, "run", rl->run_id, &e2) < 0)
+			log_warn("cannot release the lock: %s", e2.msg);
+		rl->locked = false;
+	}
+}
