@@ -142,7 +142,8 @@ static void print_overview(void)
 	       "  -q, --quiet         only errors and warnings on stderr\n"
 	       "      --json          the result as JSON on stdout (before or after COMMAND)\n"
 	       "\nexit codes: 0 done and clean; 1 failed; 2 usage or configuration error;\n"
-	       "            3 done, but something needs a person\n");
+	       "            3 done, but something needs a person;\n"
+	       "            75 another live run holds the lock (try later, or 'run --wait')\n");
 }
 
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)

@@ -36,6 +36,8 @@
 
 #define STEP_OUTPUT_MAX (64 * 1024)
 #define MAX_PLAN        4096
+/* --wait without a duration: long enough for a nightly run to finish */
+#define RUN_WAIT_DEFAULT_S (2 * 3600)
 
 struct plan_step {
 	enum step_kind kind;
@@ -492,8 +494,10 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		DATES_LONG_OPTIONS,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "resume", required_argument, NULL, 'R' },
+		{ "wait", optional_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int64_t wait_s = 0;
 	struct run run;
 	struct dates d = { .given = false };
 	char self[4096];
@@ -511,6 +515,12 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		switch (c) {
 		case 'n':
 			run.dry_run = true;
+			break;
+		case 'W':
+			wait_s = RUN_WAIT_DEFAULT_S;
+			if (optarg && (duration_parse(optarg, &wait_s, err) < 0 || wait_s <= 0))
+				return cmd_usage_error(ctx, err, "--wait: bad duration '%s' (want like 30m, 2h)",
+						       optarg);
 			break;
 		case 'R': {
 			char *end;
@@ -549,7 +559,14 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 			memcpy(run.to, d.to, sizeof(run.to));
 		}
 	}
-	r = runlock_take(&rl, ctx, 0, err);
+	r = runlock_take(&rl, ctx, wait_s, err);
+	if (r == WXR_ELOCKED && !wait_s) {
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		err_set(err, r, "%s; try later, or let the run wait for it: wxrecon run %s --wait[=DUR]",
+			why, run.job.name);
+	}
 	if (r < 0)
 		goto out;
 	if (run.resumed_from)
@@ -748,7 +765,7 @@ out:
 }
 
 const struct cmd cmd_run = {
-	"run", run_job, NULL, CMD_DB, "run JOB [DATES] [--dry-run] [--resume RUN_ID]",
+	"run", run_job, NULL, CMD_DB, "run JOB [DATES] [--dry-run] [--resume RUN_ID] [--wait[=DUR]]",
 	"run a job (jobs/JOB.job): its steps, with a lock, recorded",
 	"Takes the database lock, records the run and each step and day in job_runs and\n"
 	"job_steps, and runs the steps of jobs/JOB.job ([jobs] dir) in order: per-day steps\n"
@@ -758,6 +775,8 @@ const struct cmd cmd_run = {
 	"only the steps of that run that did not finish. --dry-run: sweeps and reconcile\n"
 	"only look; no bill is fetched and no report written. When the run exits 1 or 3,\n"
 	"[alerts] on_attention is run with the run's JSON summary on stdin.\n"
+	"When another live run holds the lock, exits 75 (try later); --wait[=DUR] waits\n"
+	"for it instead, up to DUR (default 2h; like 30m, 2h), then exits 75.\n"
 	"DATES: --date D | --from D --to D | --yesterday (the job's default)\n",
 };
 

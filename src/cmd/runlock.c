@@ -4,10 +4,14 @@
 #include "cmd/runlock.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "base/err.h"
 #include "base/log.h"
 #include "db/db_jobs.h"
+
+#define RUNLOCK_POLL_FIRST_MS 100
+#define RUNLOCK_POLL_MAX_MS   5000
 
 const char *runlock_state(int exit_code)
 {
@@ -21,15 +25,49 @@ const char *runlock_state(int exit_code)
 	}
 }
 
+/* Sleeps ms milliseconds (a signal cuts it short; the caller polls again). */
+static void sleep_ms(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int runlock_take(struct runlock *rl, struct ctx *ctx, int64_t wait_s, struct wxr_err *err)
 {
+	int64_t deadline = mono_ms() + wait_s * 1000;
+	int64_t pause = RUNLOCK_POLL_FIRST_MS;
 	int r;
 
-	(void)wait_s;
 	memset(rl, 0, sizeof(*rl));
 	rl->ctx = ctx;
 	rl->run_id = ctx->run_id;
-	r = jobs_lock(ctx->db, ctx->mchid, "run", ctx->run_id, err);
+	for (;;) {
+		int64_t left;
+
+		r = jobs_lock(ctx->db, ctx->mchid, "run", ctx->run_id, err);
+		if (r != WXR_ELOCKED || wait_s <= 0)
+			break;
+		left = deadline - mono_ms();
+		if (left <= 0) {
+			log_progress_done();
+			err_prefix(err, "gave up waiting after %lld s", (long long)wait_s);
+			return r;
+		}
+		log_progress("waiting for the lock (%lld s left): %s",
+		             (long long)(left + 999) / 1000, err->msg);
+		sleep_ms(pause < left ? pause : left);
+		pause = pause * 2 > RUNLOCK_POLL_MAX_MS ? RUNLOCK_POLL_MAX_MS : pause * 2;
+	}
+	log_progress_done();
 	if (r < 0)
 		return r;
 	rl->locked = ctx->run_id <= 0;

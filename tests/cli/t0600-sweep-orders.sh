@@ -232,7 +232,7 @@ test_expect_success 'the next sweep settles it by a query, without a second clos
 	grep -q "1 settled from earlier runs" out
 '
 
-test_expect_code 1 'another process holding the lock: exit 1, naming it' '
+test_expect_code 75 'another process holding the lock: exit 75, naming it' '
 	db "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at) VALUES (\"1900000001\", \"run\", 77, $$, \"$(uname -n)\", \"2026-11-02T02:00:00Z\")" &&
 	wxrecon sweep orders 2>err
 '
