@@ -40,7 +40,7 @@ struct wxr_err {
 /* Static string naming a status code. */
 const char *wxr_strerror(int code);
 
-/* Exit code of SPEC section 2 for a status: 0, 1, 2 or 3. */
+/* Exit code of SPEC section 2 for a status: 0, 1, 2, 3 or 75 (locked). */
 int wxr_exit_code(int status);
 
 #endif

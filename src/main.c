@@ -121,20 +121,6 @@ static int unknown_command(const char *name, struct wxr_err *err)
 	return err_set(err, WXR_EUSAGE, "unknown command '%s'; see 'wxrecon help'", name);
 }
 
-void cmd_print_help(const struct cmd *cmd)
-{
-	printf("usage: wxrecon %s\n", cmd->usage);
-	if (cmd->summary)
-		printf("\n%s\n", cmd->summary);
-	if (cmd->help)
-		printf("\n%s", cmd->help);
-	if (cmd->subs) {
-		printf("\nsub-commands:\n");
-		for (const struct cmd *s = cmd->subs; s->name; s++)
-			printf("  wxrecon %-40s %s\n", s->usage, s->summary);
-	}
-}
-
 static void print_overview(void)
 {
 	printf("%s", global_usage);
@@ -156,7 +142,8 @@ static void print_overview(void)
 	       "  -q, --quiet         only errors and warnings on stderr\n"
 	       "      --json          the result as JSON on stdout (before or after COMMAND)\n"
 	       "\nexit codes: 0 done and clean; 1 failed; 2 usage or configuration error;\n"
-	       "            3 done, but something needs a person\n");
+	       "            3 done, but something needs a person;\n"
+	       "            75 another live run holds the lock (try later, or 'run --wait')\n");
 }
 
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
@@ -192,99 +179,6 @@ static int run_version(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 		printf("{\"version\":\"%s\"}\n", WXR_VERSION);
 	else
 		printf("wxrecon %s\n", WXR_VERSION);
-	return 0;
-}
-
-int cmd_print_json(json_t *v, struct wxr_err *err)
-{
-	int r;
-
-	if (!v)
-		return err_set(err, WXR_EFAIL, "cannot build the JSON output");
-	r = json_dumpf(v, stdout, JSON_COMPACT);
-	fputc('\n', stdout);
-	json_decref(v);
-	if (r < 0)
-		return err_set(err, WXR_EIO, "cannot write the JSON output");
-	return 0;
-}
-
-void cmd_getopt_reset(void)
-{
-	optind = 0; /* glibc: full re-initialisation */
-	opterr = 0;
-}
-
-int cmd_usage_error(struct ctx *ctx, struct wxr_err *err, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return err_set(err, WXR_EUSAGE, "%s (usage: wxrecon %s)", msg,
-		       ctx->cmd ? ctx->cmd->usage : "COMMAND");
-}
-
-int dates_option(struct dates *d, int c, const char *arg, struct wxr_err *err)
-{
-	switch (c) {
-	case 'D':
-		if (!date_is_valid(arg))
-			return err_set(err, WXR_EUSAGE, "--date: bad date '%s' (want YYYY-MM-DD)", arg);
-		snprintf(d->from, sizeof(d->from), "%s", arg);
-		snprintf(d->to, sizeof(d->to), "%s", arg);
-		d->given = true;
-		return 0;
-	case 'F':
-		if (!date_is_valid(arg))
-			return err_set(err, WXR_EUSAGE, "--from: bad date '%s' (want YYYY-MM-DD)", arg);
-		snprintf(d->from, sizeof(d->from), "%s", arg);
-		d->given = true;
-		return 0;
-	case 'T':
-		if (!date_is_valid(arg))
-			return err_set(err, WXR_EUSAGE, "--to: bad date '%s' (want YYYY-MM-DD)", arg);
-		snprintf(d->to, sizeof(d->to), "%s", arg);
-		d->given = true;
-		return 0;
-	case 'Y':
-		d->yesterday = true;
-		return 0;
-	default:
-		BUG("dates_option: %c", c);
-	}
-}
-
-int cmd_option(struct ctx *ctx, struct dates *d, int c, char **argv, struct wxr_err *err)
-{
-	if (d && (c == 'D' || c == 'F' || c == 'T' || c == 'Y'))
-		return dates_option(d, c, optarg, err);
-	if (c == ':')
-		return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
-	return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
-}
-
-int dates_finish(struct ctx *ctx, struct dates *d, bool need_default, struct wxr_err *err)
-{
-	if (d->yesterday && d->given)
-		return err_set(err, WXR_EUSAGE, "--yesterday cannot be combined with --date/--from/--to");
-	if (d->given) {
-		if (!d->from[0] || !d->to[0])
-			return err_set(err, WXR_EUSAGE, "--from and --to go together");
-		if (strcmp(d->from, d->to) > 0)
-			return err_set(err, WXR_EUSAGE, "--from %s is after --to %s", d->from, d->to);
-		return 0;
-	}
-	if (d->yesterday || need_default) {
-		char today[CLOCK_DATE_LEN];
-
-		time_date(ctx->now, ctx->cfg.tz_offset_s, today);
-		date_add_days(today, -1, d->from, err);
-		memcpy(d->to, d->from, sizeof(d->to));
-		d->given = true;
-	}
 	return 0;
 }
 

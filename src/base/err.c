@@ -73,6 +73,8 @@ int wxr_exit_code(int status)
 		return 2;
 	case WXR_EATTENTION:
 		return 3;
+	case WXR_ELOCKED:
+		return 75; /* EX_TEMPFAIL: try later */
 	default:
 		return 1;
 	}

@@ -85,7 +85,7 @@ int cmd_usage_error(struct ctx *ctx, struct wxr_err *err, const char *fmt, ...) 
 /* Prints the command's usage and help to stdout (for -h). */
 void cmd_print_help(const struct cmd *cmd);
 
-/* The command implementations (src/cmd_*.c). */
+/* The command implementations (one file each under src/cmd/). */
 extern const struct cmd cmd_init;
 extern const struct cmd cmd_ledger;
 extern const struct cmd cmd_audit;
@@ -104,17 +104,5 @@ extern const struct cmd cmd_refund;
 extern const struct cmd cmd_sweep;
 extern const struct cmd cmd_notify;
 extern const struct cmd cmd_order;
-
-/* `refund create` (src/cmd_refund_create.c): an entry of the sub-command table
- * of `refund` (src/cmd_refund.c), written there as CMD_REFUND_CREATE_ENTRY. */
-int cmd_refund_create_run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
-extern const char cmd_refund_create_usage[];
-extern const char cmd_refund_create_summary[];
-extern const char cmd_refund_create_help[];
-#define CMD_REFUND_CREATE_ENTRY                                                         \
-	{                                                                               \
-		"create", cmd_refund_create_run, NULL, CMD_DB, cmd_refund_create_usage, \
-			cmd_refund_create_summary, cmd_refund_create_help               \
-	}
 
 #endif

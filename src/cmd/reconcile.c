@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/runlock.h"
 #include "cmd/wxclient.h"
-#include "db/db_jobs.h"
 #include "db/db_reconcile.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -184,8 +184,7 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 	struct wxpay *w = NULL;
 	bool dry = false;
 	int64_t since = 0;
-	int64_t run_id = ctx->run_id;
-	bool own_run = false, locked = false;
+	struct runlock rl = { .ctx = ctx, .run_id = ctx->run_id };
 	json_t *out = NULL;
 	int c;
 	int r;
@@ -237,26 +236,15 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 		ro.hooks = &hooks;
 	}
 	if (!dry) {
-		if (run_id == 0) {
-			r = jobs_lock(ctx->db, ctx->mchid, "run", 0, err);
-			if (r < 0)
-				goto out;
-			locked = true;
-			r = jobs_run_start(ctx->db, ctx->mchid, "reconcile", d.from, d.to, false, 0,
-					   &run_id, err);
-			if (r < 0)
-				goto out;
-			own_run = true;
-			r = jobs_lock_attach_run(ctx->db, ctx->mchid, "run", run_id, err);
-			if (r < 0)
-				goto out;
-		} else {
-			r = jobs_lock(ctx->db, ctx->mchid, "run", run_id, err);
-			if (r < 0)
-				goto out;
-		}
+		struct runlock_run what = { .job = "reconcile", .from = d.from, .to = d.to };
+
+		r = runlock_take(&rl, ctx, 0, err);
+		if (r >= 0 && rl.locked)
+			r = runlock_start(&rl, &what, err);
+		if (r < 0)
+			goto out;
 	}
-	ro.run_id = run_id;
+	ro.run_id = rl.run_id;
 	r = reconcile_range(ctx->db, &ro, d.from, d.to, progress, NULL, &res, err);
 	log_progress_done();
 	if (r < 0) {
@@ -264,7 +252,7 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 		goto out;
 	}
 	if (ctx->json)
-		out = result_json(&res, d.from, d.to, run_id);
+		out = result_json(&res, d.from, d.to, rl.run_id);
 	else
 		printf("reconcile %s%s%s%s: %" PRId64 " open (%" PRId64 " new, %" PRId64
 		       " reopened), %" PRId64 " resolved, %" PRId64 " auto-resolved, %" PRId64
@@ -316,18 +304,7 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 		    : 0;
 out:
 	json_decref(out);
-	if (own_run) {
-		struct wxr_err e2 = WXR_ERR_INIT;
-		int code = wxr_exit_code(r);
-
-		jobs_run_finish(ctx->db, run_id, code == 0 ? "ok" : code == 3 ? "attention" : "failed",
-				code, NULL, &e2);
-	}
-	if (locked) {
-		struct wxr_err e2 = WXR_ERR_INIT;
-
-		jobs_unlock(ctx->db, ctx->mchid, "run", run_id, &e2);
-	}
+	runlock_end(&rl, r);
 	wxpay_free(w);
 	return r;
 }

@@ -21,9 +21,10 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/runlock.h"
+#include "cmd/refund_create.h"
 #include "cmd/wxclient.h"
 #include "wx/crypto.h"
-#include "db/db_jobs.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "core/sweep.h"
@@ -169,7 +170,8 @@ static int run_abnormal(struct ctx *ctx, int argc, char **argv, struct wxr_err *
 	char account[SECRET_MAX + 1], name[SECRET_MAX + 1];
 	const char *bank = NULL, *account_file = NULL, *name_file = NULL, *orn;
 	const char *who = getenv("USER");
-	bool user_card = false, locked = false;
+	bool user_card = false;
+	struct runlock rl = { .ctx = ctx };
 	struct sweep_user_card card;
 	struct sweep_opts so;
 	struct sweep_api api;
@@ -235,10 +237,9 @@ static int run_abnormal(struct ctx *ctx, int argc, char **argv, struct wxr_err *
 	r = wxclient_open(ctx, &w, err);
 	if (r < 0)
 		goto out;
-	r = jobs_lock(ctx->db, ctx->mchid, "run", ctx->run_id, err);
+	r = runlock_take(&rl, ctx, 0, err);
 	if (r < 0)
 		goto out;
-	locked = true;
 	sweep_api_wxpay(&api, w);
 	memset(&so, 0, sizeof(so));
 	so.mchid = ctx->mchid;
@@ -262,12 +263,7 @@ static int run_abnormal(struct ctx *ctx, int argc, char **argv, struct wxr_err *
 out:
 	crypto_wipe(account, sizeof(account));
 	crypto_wipe(name, sizeof(name));
-	if (locked && ctx->run_id <= 0) {
-		struct wxr_err uerr = WXR_ERR_INIT;
-
-		if (jobs_unlock(ctx->db, ctx->mchid, "run", 0, &uerr) < 0)
-			log_warn("cannot release the lock: %s", uerr.msg);
-	}
+	runlock_end(&rl, r);
 	sweep_result_release(&res);
 	wxpay_free(w);
 	return r;
@@ -285,7 +281,12 @@ static const struct cmd refund_subs[] = {
 	  "COMM_DEBIT, ABC_DEBIT, CCB_DEBIT, ICBC_DEBIT, BOC_DEBIT, PAB_DEBIT,\n"
 	  "SPDB_DEBIT, CITIC_DEBIT, CEB_DEBIT, CMBC_DEBIT, CIB_DEBIT, GDB_DEBIT,\n"
 	  "PSBC_DEBIT, NBCB_DEBIT. The refund must be in the ledger.\n" },
-	CMD_REFUND_CREATE_ENTRY,
+	{ .name = "create",
+	  .run = cmd_refund_create_run,
+	  .flags = CMD_DB,
+	  .usage = cmd_refund_create_usage,
+	  .summary = cmd_refund_create_summary,
+	  .help = cmd_refund_create_help },
 	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
 };
 

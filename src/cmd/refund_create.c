@@ -1,7 +1,7 @@
 /*
- * cmd_refund_create.c - `wxrecon refund create`: a refund filed by hand. The
- * sub-command table of `refund` (cmd_refund.c) holds it as
- * CMD_REFUND_CREATE_ENTRY (cmd.h).
+ * refund_create.c - `wxrecon refund create`: a refund filed by hand. The
+ * sub-command table of `refund` (refund.c) holds it through
+ * cmd/refund_create.h.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/refund_create.h"
 #include "cmd/wxclient.h"
 #include "base/err.h"
 #include "base/log.h"

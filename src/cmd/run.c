@@ -27,6 +27,7 @@
 #include "db/audit.h"
 #include "base/buf.h"
 #include "cmd/cmd.h"
+#include "cmd/runlock.h"
 #include "db/db_jobs.h"
 #include "base/err.h"
 #include "core/job.h"
@@ -35,6 +36,8 @@
 
 #define STEP_OUTPUT_MAX (64 * 1024)
 #define MAX_PLAN        4096
+/* --wait without a duration: long enough for a nightly run to finish */
+#define RUN_WAIT_DEFAULT_S (2 * 3600)
 
 struct plan_step {
 	enum step_kind kind;
@@ -291,18 +294,6 @@ static int self_path(char *out, size_t n, struct wxr_err *err)
 	return 0;
 }
 
-static const char *state_of(int code)
-{
-	switch (code) {
-	case 0:
-		return "ok";
-	case 3:
-		return "attention";
-	default:
-		return "failed";
-	}
-}
-
 /* Runs one plan step (one or more children). */
 static int run_step(struct run *run, struct plan_step *p, const char *self, struct wxr_err *err)
 {
@@ -416,7 +407,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 		BUG("step kind %d", (int)p->kind);
 	}
 	p->exit_code = code;
-	p->state = state_of(code);
+	p->state = runlock_state(code);
 	if (code != 0 && code != 3 && !why[0])
 		snprintf(why, sizeof(why), "exit %d", code);
 done:
@@ -503,12 +494,14 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		DATES_LONG_OPTIONS,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "resume", required_argument, NULL, 'R' },
+		{ "wait", optional_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int64_t wait_s = 0;
 	struct run run;
 	struct dates d = { .given = false };
 	char self[4096];
-	bool locked = false;
+	struct runlock rl = { .ctx = ctx };
 	const char *state;
 	int exit_code = 0;
 	json_t *sum = NULL;
@@ -522,6 +515,12 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		switch (c) {
 		case 'n':
 			run.dry_run = true;
+			break;
+		case 'W':
+			wait_s = RUN_WAIT_DEFAULT_S;
+			if (optarg && (duration_parse(optarg, &wait_s, err) < 0 || wait_s <= 0))
+				return cmd_usage_error(ctx, err, "--wait: bad duration '%s' (want like 30m, 2h)",
+						       optarg);
 			break;
 		case 'R': {
 			char *end;
@@ -560,23 +559,31 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 			memcpy(run.to, d.to, sizeof(run.to));
 		}
 	}
-	r = jobs_lock(ctx->db, ctx->mchid, "run", 0, err);
+	r = runlock_take(&rl, ctx, wait_s, err);
+	if (r == WXR_ELOCKED && !wait_s) {
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		err_set(err, r, "%s; try later, or let the run wait for it: wxrecon run %s --wait[=DUR]",
+			why, run.job.name);
+	}
 	if (r < 0)
 		goto out;
-	locked = true;
 	if (run.resumed_from)
 		r = plan_resume(&run, err);
 	else
 		r = plan_new(&run, err);
 	if (r < 0)
 		goto out;
-	r = jobs_run_start(ctx->db, ctx->mchid, run.job.name, run.from, run.to, run.dry_run,
-			   run.resumed_from, &run.run_id, err);
-	if (r < 0)
-		goto out;
-	r = jobs_lock_attach_run(ctx->db, ctx->mchid, "run", run.run_id, err);
-	if (r < 0)
-		goto out;
+	{
+		struct runlock_run what = { .job = run.job.name, .from = run.from, .to = run.to,
+					    .dry_run = run.dry_run, .resumed_from = run.resumed_from };
+
+		r = runlock_start(&rl, &what, err);
+		run.run_id = rl.run_id;
+		if (r < 0)
+			goto out;
+	}
 	for (int i = 0; i < run.nplan; i++) {
 		r = jobs_step_add(ctx->db, run.run_id, i + 1, step_name(run.plan[i].kind),
 				  run.plan[i].date[0] ? run.plan[i].date : NULL, &run.plan[i].id, err);
@@ -613,10 +620,10 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 			exit_code = 3;
 	}
 	log_progress_done();
-	state = exit_code == 0 ? "ok" : exit_code == 3 ? "attention" : "failed";
+	state = runlock_state(exit_code);
 	sum = summary_json(&run, state, exit_code);
 	sum_text = json_dumps(sum, JSON_COMPACT);
-	r = jobs_run_finish(ctx->db, run.run_id, state, exit_code, sum_text, err);
+	r = runlock_finish(&rl, state, exit_code, sum_text, err);
 	if (r < 0)
 		goto out;
 	audit_append(ctx->db, run.run_id, "jobs", "run.end", run.job.name, sum_text, err);
@@ -637,16 +644,7 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	else
 		r = 0;
 out:
-	if (r < 0 && run.run_id && !sum_text) {
-		struct wxr_err e2 = WXR_ERR_INIT;
-
-		jobs_run_finish(ctx->db, run.run_id, "failed", 1, NULL, &e2);
-	}
-	if (locked) {
-		struct wxr_err e2 = WXR_ERR_INIT;
-
-		jobs_unlock(ctx->db, ctx->mchid, "run", run.run_id, &e2);
-	}
+	runlock_end(&rl, r);
 	for (int i = 0; i < run.nplan; i++)
 		free(run.plan[i].output);
 	free(run.plan);
@@ -767,7 +765,7 @@ out:
 }
 
 const struct cmd cmd_run = {
-	"run", run_job, NULL, CMD_DB, "run JOB [DATES] [--dry-run] [--resume RUN_ID]",
+	"run", run_job, NULL, CMD_DB, "run JOB [DATES] [--dry-run] [--resume RUN_ID] [--wait[=DUR]]",
 	"run a job (jobs/JOB.job): its steps, with a lock, recorded",
 	"Takes the database lock, records the run and each step and day in job_runs and\n"
 	"job_steps, and runs the steps of jobs/JOB.job ([jobs] dir) in order: per-day steps\n"
@@ -777,6 +775,8 @@ const struct cmd cmd_run = {
 	"only the steps of that run that did not finish. --dry-run: sweeps and reconcile\n"
 	"only look; no bill is fetched and no report written. When the run exits 1 or 3,\n"
 	"[alerts] on_attention is run with the run's JSON summary on stdin.\n"
+	"When another live run holds the lock, exits 75 (try later); --wait[=DUR] waits\n"
+	"for it instead, up to DUR (default 2h; like 30m, 2h), then exits 75.\n"
 	"DATES: --date D | --from D --to D | --yesterday (the job's default)\n",
 };
 

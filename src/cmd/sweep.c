@@ -24,8 +24,8 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/runlock.h"
 #include "cmd/wxclient.h"
-#include "db/db_jobs.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "core/sweep.h"
@@ -163,7 +163,7 @@ static int run_sweep(struct ctx *ctx, int argc, char **argv, bool refunds, struc
 	struct sweep_api api;
 	struct sweep_result res;
 	struct wxpay *w = NULL;
-	bool locked = false;
+	struct runlock rl = { .ctx = ctx };
 	int c;
 	int r;
 
@@ -209,10 +209,9 @@ static int run_sweep(struct ctx *ctx, int argc, char **argv, bool refunds, struc
 	r = wxclient_open(ctx, &w, err);
 	if (r < 0)
 		return r;
-	r = jobs_lock(ctx->db, ctx->mchid, "run", ctx->run_id, err);
+	r = runlock_take(&rl, ctx, 0, err);
 	if (r < 0)
 		goto out;
-	locked = true;
 	sweep_api_wxpay(&api, w);
 	so.mchid = ctx->mchid;
 	so.cfg = &ctx->cfg;
@@ -234,12 +233,7 @@ static int run_sweep(struct ctx *ctx, int argc, char **argv, bool refunds, struc
 	if (r >= 0)
 		r = sweep_status(&res, what, err);
 out:
-	if (locked && ctx->run_id <= 0) {
-		struct wxr_err uerr = WXR_ERR_INIT;
-
-		if (jobs_unlock(ctx->db, ctx->mchid, "run", 0, &uerr) < 0)
-			log_warn("cannot release the lock: %s", uerr.msg);
-	}
+	runlock_end(&rl, r);
 	sweep_result_release(&res);
 	wxpay_free(w);
 	return r;

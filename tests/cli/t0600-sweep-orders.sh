@@ -235,7 +235,7 @@ test_expect_success 'the next sweep settles it by a query, without a second clos
 test_expect_success 'setup: another process holds the lock' '
 	db "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at) VALUES (\"1900000001\", \"run\", 77, $$, \"$(uname -n)\", \"2026-11-02T02:00:00Z\")"
 '
-test_expect_code 1 'another process holding the lock: exit 1, naming it' 'wxrecon sweep orders 2>err'
+test_expect_code 75 'another process holding the lock: exit 75, naming it' 'wxrecon sweep orders 2>err'
 test_expect_success 'the lock message names the run' '
 	grep -q "^wxrecon: locked: run 77 (pid $$" err &&
 	db "DELETE FROM locks"
