@@ -133,10 +133,12 @@ struct report {
 
 /*
  * Loads the report for opts from db in one read transaction (none is opened
- * when the caller has one). Actions included: those whose date is in the
- * range; those with no date whose run's date range overlaps the range; and
+ * when the caller has one). Actions included, each once: those whose
+ * business date (the payment's or refund's date in the ledger, else the
+ * action's own date) is in the range; those taken by a run whose date range
+ * overlaps the range (the nightly run's closes, dated the night after); and
  * those with neither whose created_at falls in the range (configured
- * timezone). Returns a new report; free it with report_free().
+ * timezone). An action's date is its business date. Returns a new report; free it with report_free().
  */
 int report_load(struct db *db, const struct report_opts *opts, struct report **out_report,
 		struct wxr_err *err);

@@ -363,21 +363,23 @@ test_expect_success 'default range is yesterday in the configured timezone' '
 	WXRECON_NOW=2026-11-02T00:30:00+08:00 wxrecon --db db.sqlite report --yesterday \
 		--format json >y2.json && cmp y.json y2.json
 '
+# Actions 1-3 were taken by run 5, which reconciled 11-01..11-04: they belong
+# to every report that overlaps those days, whatever their own dates.
 test_expect_success 'actions without a date or run belong to the day of created_at (timezone)' '
 	printf "[policy]\ntimezone = UTC\n" >utc.conf &&
 	wxrecon -c utc.conf --db db.sqlite report --date 2026-11-04 --format json >utc.json &&
 	python3 -c "
 import json
 d = json.load(open(\"utc.json\"))
-assert [a[\"id\"] for a in d[\"actions\"]] == [3, 5, 7], d[\"actions\"]
-assert d[\"actions\"][2][\"at\"] == \"2026-11-04T17:30:02+00:00\"
+assert [a[\"id\"] for a in d[\"actions\"]] == [1, 2, 3, 5, 7], d[\"actions\"]
+assert d[\"actions\"][4][\"at\"] == \"2026-11-04T17:30:02+00:00\"
 assert d[\"generated_from\"][\"timezone\"] == \"UTC\"
 " &&
 	wxrecon --db db.sqlite report --date 2026-11-04 --format json >sh.json &&
 	python3 -c "
 import json
 d = json.load(open(\"sh.json\"))
-assert [a[\"id\"] for a in d[\"actions\"]] == [3, 5], d[\"actions\"]
+assert [a[\"id\"] for a in d[\"actions\"]] == [1, 2, 3, 5], d[\"actions\"]
 "
 '
 test_expect_success 'the policy hash in the stamp follows the config' '
