@@ -353,7 +353,7 @@ rid=ID
 	rid=$(sed -n 's/^{"id":\([0-9]*\),.*"status":"open".*/\1/p' "$DEMO/discrepancies.lines" | tail -n 1)
 has resolve && try "mark one handled, with a note (audited)" "resolve ${rid:-ID} --note 'checked with finance'"
 has actions && try "the closes, mark-paids and abnormal refunds it did" "actions"
-has report && try "the week for a spreadsheet" "report --from $FROM --to $TO --format csv -o week.csv"
+has report && try "the week for scripts: days, discrepancies, actions, stamp" "report --from $FROM --to $TO --format csv -o week/"
 try "prove the audit log was not edited" "audit --verify"
 try "every call to WeChat Pay and every decision of one day" "audit --date $TO"
 say "  # what was planted and why: fixtures/demo/planted.tsv; the data: $rel/seed/"

@@ -138,23 +138,36 @@ out:
 	return r;
 }
 
-/* -o DIR for csv: the three files. */
+/* The CSV tables: -o DIR writes each to DIR/NAME.csv, --table picks one. */
+static const struct csv_table {
+	const char *name;
+	const char *what;
+	render_fn fn;
+} csv_tables[] = {
+	{ "days", "the daily totals", report_render_csv_days },
+	{ "discrepancies", "the discrepancies", report_render_csv_discrepancies },
+	{ "actions", "the actions", report_render_csv_actions },
+	{ "stamp", "the stamp (what the report was made from)", report_render_csv_stamp },
+};
+
+static const struct csv_table *csv_table_named(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(csv_tables); i++) {
+		if (strcmp(csv_tables[i].name, name) == 0)
+			return &csv_tables[i];
+	}
+	return NULL;
+}
+
 static int write_csv_dir(const struct report *rep, const char *dir, struct wxr_err *err)
 {
-	static const struct {
-		const char *name;
-		render_fn fn;
-	} files[] = {
-		{ "days.csv", report_render_csv_days },
-		{ "discrepancies.csv", report_render_csv_discrepancies },
-		{ "actions.csv", report_render_csv_actions },
-	};
 	int r = make_dirs(dir, err);
 
-	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(files); i++) {
-		char *path = xasprintf("%s%s%s", dir, ends_with(dir, "/") ? "" : "/", files[i].name);
+	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(csv_tables); i++) {
+		char *path = xasprintf("%s%s%s.csv", dir, ends_with(dir, "/") ? "" : "/",
+				       csv_tables[i].name);
 
-		r = render_to(rep, files[i].fn, path, err);
+		r = render_to(rep, csv_tables[i].fn, path, err);
 		free(path);
 	}
 	return r;
@@ -193,8 +206,10 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		DATES_LONG_OPTIONS,
 		{ "format", required_argument, NULL, 'f' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "table", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const struct csv_table *table = NULL;
 	struct dates d = { .given = false };
 	enum format fmt = FMT_NONE;
 	const char *output = NULL;
@@ -215,7 +230,15 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		case 'o':
 			if (!optarg[0])
 				return cmd_usage_error(ctx, err, "-o needs a file or directory");
-			output = optarg;
+			output = strcmp(optarg, "-") == 0 ? NULL : optarg;
+			break;
+		case 't':
+			table = csv_table_named(optarg);
+			if (!table)
+				return cmd_usage_error(
+					ctx, err,
+					"--table: unknown table '%s' (days, discrepancies, actions or stamp)",
+					optarg);
 			break;
 		default:
 			r = cmd_option(ctx, &d, c, argv, err);
@@ -233,6 +256,8 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	}
 	if (fmt == FMT_NONE)
 		fmt = FMT_CSV;
+	if (table && fmt != FMT_CSV)
+		return cmd_usage_error(ctx, err, "--table is for --format csv; the other formats hold every table");
 	r = dates_finish(ctx, &d, true, err);
 	if (r < 0)
 		return r;
@@ -249,10 +274,19 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		goto out;
 
 	if (fmt == FMT_CSV) {
-		if (output && csv_wants_dir(output))
+		if (output && !table && csv_wants_dir(output)) {
 			r = write_csv_dir(rep, output, err);
-		else
-			r = render_to(rep, report_render_csv_days, output, err);
+			goto out;
+		}
+		/* One file holds one table: say which when it was not asked for. */
+		if (!table) {
+			table = &csv_tables[0];
+			if (output)
+				log_warn("%s holds %s only (the days table); -o DIR/ writes every "
+					 "table, --table NAME picks one",
+					 output, table->what);
+		}
+		r = render_to(rep, table->fn, output, err);
 		goto out;
 	}
 	if (output && is_dir(output)) {
@@ -270,18 +304,21 @@ out:
 }
 
 const struct cmd cmd_report = {
-	"report", run, NULL, CMD_DB, "report [DATES] [--format csv|json|html] [-o FILE|DIR]",
+	"report", run, NULL, CMD_DB, "report [DATES] [--format csv|json|html] [--table T] [-o FILE|DIR|-]",
 	"finance reports: daily totals, discrepancies and actions of a date range",
 	"Writes, for each day of DATES (default --yesterday, in the configured timezone):\n"
 	"the trade bill's status (ok, empty, missing), payments, refunds, fees, net and the\n"
 	"day's discrepancies; then the range's discrepancies and actions. Reads only.\n"
 	"\n"
-	"  --format csv   (default) UTF-8 with BOM, CRLF; amounts in yuan (fees 5 decimals)\n"
+	"  --format csv   (default) for scripts: UTF-8 with BOM, CRLF; amounts in yuan,\n"
+	"                 fees exact (5 decimals); ids as they are. People: --format xlsx\n"
 	"  --format json  amounts in fen, fees in 0.00001 yuan (SPEC 8); also --json\n"
 	"  --format html  one self-contained page with a chart, prints on A4\n"
-	"  -o PATH        a file (default stdout). For csv a directory (an existing one,\n"
-	"                 PATH/ or a new PATH not ending in .csv) receives days.csv,\n"
-	"                 discrepancies.csv and actions.csv; a file gets days.csv only.\n"
+	"  -o PATH        a file (default, or -o -: stdout). For csv a directory (an\n"
+	"                 existing one, PATH/ or a new PATH not ending in .csv) receives\n"
+	"                 days.csv, discrepancies.csv, actions.csv and stamp.csv; a file\n"
+	"                 or stdout gets one table, days unless --table says which.\n"
+	"  --table T      csv: days, discrepancies, actions or stamp\n"
 	"                 For json/html an existing directory gets report.json/.html.\n"
 	"\n"
 	"Every report is stamped with what it was made from (bill SHA1s, run ids, version,\n"

@@ -133,10 +133,12 @@ struct report {
 
 /*
  * Loads the report for opts from db in one read transaction (none is opened
- * when the caller has one). Actions included: those whose date is in the
- * range; those with no date whose run's date range overlaps the range; and
+ * when the caller has one). Actions included, each once: those whose
+ * business date (the payment's or refund's date in the ledger, else the
+ * action's own date) is in the range; those taken by a run whose date range
+ * overlaps the range (the nightly run's closes, dated the night after); and
  * those with neither whose created_at falls in the range (configured
- * timezone). Returns a new report; free it with report_free().
+ * timezone). An action's date is its business date. Returns a new report; free it with report_free().
  */
 int report_load(struct db *db, const struct report_opts *opts, struct report **out_report,
 		struct wxr_err *err);
@@ -144,8 +146,12 @@ struct report *report_free(struct report *rep);
 
 /* Renderings. Each appends the whole document to out. */
 int report_render_json(const struct report *rep, struct buf *out, struct wxr_err *err);
-/* days.csv: the daily totals, a total row, then the stamp rows. */
+/* days.csv: the daily totals and a total row. */
 int report_render_csv_days(const struct report *rep, struct buf *out, struct wxr_err *err);
+/* stamp.csv: field,value,kind,status,sha1 rows: version, policy_hash,
+ * timezone, mchid, one bill row per bill file, one run row per run, one
+ * missing_bill row per day never fetched. */
+int report_render_csv_stamp(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_csv_discrepancies(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_csv_actions(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_html(const struct report *rep, struct buf *out, struct wxr_err *err);
@@ -167,9 +173,9 @@ int64_t report_fee_to_fen(int64_t fee_e5);
 
 /*
  * CSV cells (RFC 4180). A text cell that a spreadsheet would run as a formula
- * (first byte '=', '+', '-', '@', TAB or CR) gets a leading apostrophe, and
- * so does a text cell of digits only (an id such as a 28-digit
- * transaction_id, which a spreadsheet would round to 4.2E+27); a cell
+ * (first byte '=', '+', '-', '@', TAB or CR) gets a leading apostrophe; a
+ * digit-only id is written as it is (scripts look ids up; people use the
+ * xlsx, where ids are text cells); a cell
  * holding ',', '"', CR or LF is quoted with '"' doubled. Number cells are
  * written as they are: only report_format_amount and integers go there, so
  * a negative amount such as "-12.34" stays a number.

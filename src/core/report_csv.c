@@ -4,10 +4,12 @@
  * escaping of text cells.
  *
  * Numbers are written by us from integers (report_format_amount: yuan with
- * 2 decimals, fees with 5), never escaped, so "-12.34" stays a number in a
- * spreadsheet. Everything else is a text cell and gets a leading apostrophe
- * when its first byte would make a spreadsheet run it as a formula, or when
- * it is all digits (ids), which a spreadsheet would round or strip of zeros.
+ * 2 decimals, fees with 5, the exact value), never escaped, so "-12.34"
+ * stays a number in a spreadsheet. Everything else is a text cell and gets
+ * a leading apostrophe when its first byte would make a spreadsheet run it
+ * as a formula. Digit-only ids are written as they are: CSV is for scripts,
+ * which must find the id they look up; a person opens the xlsx, whose id
+ * cells are text.
  */
 #include "core/report.h"
 
@@ -24,19 +26,6 @@ static bool is_formula_start(char c)
 	return c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r';
 }
 
-/* All ASCII digits: an id (transaction_id has 28) that a spreadsheet would
- * turn into a number and round (4.2E+27) or strip of leading zeros. */
-static bool is_all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return false;
-	}
-	return true;
-}
-
 static int csv_cell(struct buf *b, const char *s, bool text)
 {
 	bool quote;
@@ -47,7 +36,7 @@ static int csv_cell(struct buf *b, const char *s, bool text)
 	quote = strpbrk(s, ",\"\r\n") != NULL;
 	if (quote)
 		r |= buf_addc(b, '"');
-	if (text && (is_formula_start(s[0]) || is_all_digits(s)))
+	if (text && is_formula_start(s[0]))
 		r |= buf_addc(b, '\'');
 	for (const char *p = s; *p; p++) {
 		if (*p == '"')
@@ -160,50 +149,52 @@ int report_render_csv_days(const struct report *rep, struct buf *out, struct wxr
 	for (size_t i = 0; i < rep->ndays; i++)
 		day_row(&w, &rep->days[i], report_bill_name(rep->days[i].bill));
 	day_row(&w, &rep->total, "");
+	return finish(&w, out, err);
+}
 
-	/* The stamp, after an empty line: what this report was made from. */
+/* The first two cells of a stamp row; a bill row adds kind, status, sha1. */
+static void stamp_row(struct row *w, const char *field, const char *value)
+{
+	text(w, field);
+	text(w, value);
+}
+
+int report_render_csv_stamp(const struct report *rep, struct buf *out, struct wxr_err *err)
+{
+	struct row w = { out, 0, 0 };
+
+	w.r |= buf_adds(out, CSV_BOM);
+	header(&w, "field,value,kind,status,sha1");
+	stamp_row(&w, "version", WXR_VERSION);
 	end_row(&w);
-	text(&w, "stamp");
-	text(&w, "version");
-	text(&w, WXR_VERSION);
+	stamp_row(&w, "policy_hash", rep->policy_hash);
 	end_row(&w);
-	text(&w, "stamp");
-	text(&w, "policy_hash");
-	text(&w, rep->policy_hash);
-	end_row(&w);
-	text(&w, "stamp");
-	text(&w, "timezone");
-	text(&w, rep->timezone);
+	stamp_row(&w, "timezone", rep->timezone);
 	end_row(&w);
 	if (rep->mchid[0]) {
-		text(&w, "stamp");
-		text(&w, "mchid");
-		text(&w, rep->mchid);
+		stamp_row(&w, "mchid", rep->mchid);
 		end_row(&w);
 	}
 	for (size_t i = 0; i < rep->nbills; i++) {
 		const struct report_bill_file *bf = &rep->bills[i];
 
-		text(&w, "stamp");
-		text(&w, "bill");
-		text(&w, bf->date);
+		stamp_row(&w, "bill", bf->date);
 		text(&w, bf->kind);
 		text(&w, bf->status);
 		text(&w, bf->sha1);
 		end_row(&w);
 	}
-	text(&w, "stamp");
-	text(&w, "runs");
-	for (size_t i = 0; i < rep->nruns; i++)
+	for (size_t i = 0; i < rep->nruns; i++) {
+		text(&w, "run");
 		integer(&w, rep->runs[i]);
-	end_row(&w);
-	text(&w, "stamp");
-	text(&w, "missing_bills");
-	for (size_t i = 0; i < rep->ndays; i++) {
-		if (rep->days[i].bill == REPORT_BILL_MISSING)
-			text(&w, rep->days[i].date);
+		end_row(&w);
 	}
-	end_row(&w);
+	for (size_t i = 0; i < rep->ndays; i++) {
+		if (rep->days[i].bill == REPORT_BILL_MISSING) {
+			stamp_row(&w, "missing_bill", rep->days[i].date);
+			end_row(&w);
+		}
+	}
 	return finish(&w, out, err);
 }
 

@@ -320,19 +320,35 @@ static void local_date(const char *rfc3339, int tz_offset_s, char out[CLOCK_DATE
 
 int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err)
 {
-	/* Column 11 says whether the action has neither a date nor a dated
-	 * run: those belong to the range when created_at falls in it, which
-	 * needs the timezone and is decided below. */
+	/*
+	 * An action belongs to the range when its business date (the date of
+	 * the payment or refund it concerns: the ledger's paid_date or the
+	 * order's local creation date, the refund's created_date; the
+	 * action's own date when the ledger does not know the target) lies in
+	 * it, or when a run that reconciled days of the range took it: the
+	 * nightly run's closes are dated the night they were taken, after the
+	 * range, and belong to the range's report all the same. One SELECT
+	 * over actions: each action once. Column 11 says whether the action
+	 * has neither a date nor a dated run: those belong to the range when
+	 * created_at falls in it, which needs the timezone and is decided
+	 * below. ?4 is the timezone's offset in seconds.
+	 */
 	static const char sql[] =
 		"SELECT a.id, a.kind, a.target, a.state, a.result, a.error, a.run_id, a.amount,"
-		" a.date, a.updated_at, a.created_at,"
-		" CASE WHEN a.date IS NULL AND r.date_from IS NULL THEN 1 ELSE 0 END"
-		" FROM actions a LEFT JOIN job_runs r ON r.id = a.run_id"
-		" WHERE (?3 = '' OR a.mchid = ?3) AND ("
-		"  (a.date >= ?1 AND a.date <= ?2)"
-		"  OR (a.date IS NULL AND r.date_from IS NOT NULL AND r.date_from <= ?2"
+		" a.bdate, a.updated_at, a.created_at,"
+		" CASE WHEN a.bdate IS NULL AND r.date_from IS NULL THEN 1 ELSE 0 END"
+		" FROM (SELECT x.*, COALESCE(CASE WHEN x.kind IN ('ORDER_CLOSE', 'ORDER_MARK_PAID')"
+		"   THEN (SELECT COALESCE(o.paid_date, date(o.created_ts + ?4, 'unixepoch'))"
+		"         FROM ledger_orders o WHERE o.mchid = x.mchid AND o.out_trade_no = x.target)"
+		"   ELSE (SELECT f.created_date FROM ledger_refunds f"
+		"         WHERE f.mchid = x.mchid AND f.out_refund_no = x.target) END,"
+		"   x.date) AS bdate"
+		"  FROM actions x WHERE (?3 = '' OR x.mchid = ?3)) a"
+		" LEFT JOIN job_runs r ON r.id = a.run_id"
+		" WHERE (a.bdate >= ?1 AND a.bdate <= ?2)"
+		"  OR (r.date_from IS NOT NULL AND r.date_from <= ?2"
 		"      AND COALESCE(r.date_to, r.date_from) >= ?1)"
-		"  OR (a.date IS NULL AND r.date_from IS NULL))"
+		"  OR (a.bdate IS NULL AND r.date_from IS NULL)"
 		" ORDER BY a.id";
 	sqlite3_stmt *st = NULL;
 	size_t cap = 0, rcap = rep->nruns;
@@ -341,6 +357,7 @@ int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err)
 	r = prepare_range(db, rep, sql, &st, err);
 	if (r < 0)
 		return r;
+	sqlite3_bind_int(st, 4, rep->tz_offset_s);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		struct report_action *a;
 		int64_t ts;

@@ -73,6 +73,21 @@ else
 	'
 fi
 
+if has report && has actions; then
+	test_expect_success "the run's report lists every action the run took, each once" '
+		json=$(ls "$DEMO"/reports/nightly_*.json) &&
+		wxrecon --db "$DEMO/wxrecon.db" --json actions >acts.json &&
+		sed "s/},{\"id\"/}\n{\"id\"/g" acts.json |
+			sed -n "s/^\[\{0,1\}{\"id\":\([0-9]*\),.*\"run_id\":1,.*/\1/p" | sort -n >want &&
+		awk "/^  \"actions\": \[/ { f = 1; next } f && /^  \]/ { f = 0 }
+			f && /^    {/ { id = \"\" } f && /^      \"id\": / { id = \$2 }
+			f && /^      \"run_id\": 1,/ { sub(\",\", \"\", id); print id }" "$json" |
+			sort -n >got &&
+		test "$(wc -l <want)" -ge 8 &&
+		test_cmp want got
+	'
+fi
+
 test_expect_success 'the demo runs again in the same directory, from scratch' '
 	DEMO_DIR=$DEMO sh "$SRC_ROOT/scripts/demo.sh" --no-build >demo2.out 2>demo2.err &&
 	wxrecon --db "$DEMO/wxrecon.db" --json runs >runs2.json &&

@@ -101,9 +101,9 @@ static void test_csv(void)
 	csv_is("礼包,\"大号\"", "\"礼包,\"\"大号\"\"\"", "Chinese with comma and quotes intact");
 	csv_is("a=b", "a=b", "= inside is harmless");
 	csv_is("-", "'-", "a lone - is text");
-	csv_is("4200000001202611010000000002", "'4200000001202611010000000002",
-	       "an all-digit id is kept as text");
-	csv_is("007", "'007", "leading zeros kept as text");
+	csv_is("4200000001202611010000000002", "4200000001202611010000000002",
+	       "an all-digit id as is (CSV is for scripts; xlsx ids are text)");
+	csv_is("007", "007", "leading zeros as is");
 	csv_is("ORD-007", "ORD-007", "an id with letters as is");
 	csv_is("2026-11-01", "2026-11-01", "a date as is");
 	csv_is("12.5", "12.5", "digits with a point as is");
@@ -212,17 +212,24 @@ static void test_load(void)
 	       "2026-11-01,ok,2,30.01,1,10.00,0.12006,19.89,1,0,0\r\n"
 	       "2026-11-02,empty,0,0.00,0,0.00,0.00000,0.00,0,0,0\r\n"
 	       "2026-11-03,missing,0,0.00,0,0.00,0.00000,0.00,0,1,0\r\n"
-	       "total,,2,30.01,1,10.00,0.12006,19.89,1,1,0\r\n"
-	       "\r\n"
-	       "stamp,version," WXR_VERSION "\r\n"
-	       "stamp,policy_hash,ph\r\n"
-	       "stamp,timezone,Asia/Shanghai\r\n"
-	       "stamp,mchid,M1\r\n"
-	       "stamp,bill,2026-11-01,trade,ok,abc\r\n"
-	       "stamp,bill,2026-11-02,trade,empty,\r\n"
-	       "stamp,runs,4,7,9\r\n"
-	       "stamp,missing_bills,2026-11-03\r\n",
+	       "total,,2,30.01,1,10.00,0.12006,19.89,1,1,0\r\n",
 	       "days.csv byte for byte");
+	buf_reset(&b);
+	report_render_csv_stamp(rep, &b, &err);
+	is_str(buf_str(&b),
+	       "\xEF\xBB\xBF"
+	       "field,value,kind,status,sha1\r\n"
+	       "version," WXR_VERSION "\r\n"
+	       "policy_hash,ph\r\n"
+	       "timezone,Asia/Shanghai\r\n"
+	       "mchid,M1\r\n"
+	       "bill,2026-11-01,trade,ok,abc\r\n"
+	       "bill,2026-11-02,trade,empty,\r\n"
+	       "run,4\r\n"
+	       "run,7\r\n"
+	       "run,9\r\n"
+	       "missing_bill,2026-11-03\r\n",
+	       "stamp.csv byte for byte");
 	buf_reset(&b);
 	report_render_csv_discrepancies(rep, &b, &err);
 	ok(strstr(buf_str(&b), "\r\n2,2026-11-03,BILL_MISSING,resolved,,,,,,,,,'-ok,,\r\n") != NULL,
