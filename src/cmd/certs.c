@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "db/audit.h"
+#include "db/db_certs.h"
 #include "base/buf.h"
 #include "cmd/cmd.h"
 #include "cmd/wxclient.h"
@@ -18,8 +19,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 
-enum outcome { CERT_STORED, CERT_REPLACED, CERT_UNCHANGED };
-
+/* By enum db_cert_outcome. */
 static const char *const outcome_names[] = { "stored", "replaced", "unchanged" };
 static const char *const outcome_events[] = { "cert.store", "cert.replace", "cert.refresh" };
 
@@ -34,76 +34,24 @@ static int no_args(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	return 0;
 }
 
-/* Looks the serial up: 0 not stored, 1 stored with the same PEM and times, 2 different. */
-static int stored_as(struct db *db, const struct wxpay_platform_cert *pc, struct wxr_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	int r = db_prepare(db,
-	                   "SELECT pem = ? AND effective_time = ? AND expire_time = ?"
-	                   " FROM platform_certs WHERE serial_no = ?",
-	                   &st, err);
-
-	if (r < 0)
-		return r;
-	db_bind_text(st, 1, pc->pem);
-	db_bind_text(st, 2, pc->effective_time);
-	db_bind_text(st, 3, pc->expire_time);
-	db_bind_text(st, 4, pc->serial_no);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW)
-		r = sqlite3_column_int(st, 0) ? 1 : 2;
-	else if (r == SQLITE_DONE)
-		r = 0;
-	else
-		r = db_error(db, err, "read platform_certs");
-	sqlite3_finalize(st);
-	return r;
-}
-
 /* Upserts one certificate and audits it (inside the caller's transaction). */
 static int store_one(struct ctx *ctx, const struct wxpay_platform_cert *pc, const char *now,
-                     enum outcome *out, struct wxr_err *err)
+                     enum db_cert_outcome *out, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_cert c = { pc->serial_no, pc->effective_time, pc->expire_time, pc->pem, now };
 	json_t *d = NULL;
 	char *detail = NULL;
-	enum outcome o;
-	int r;
+	int r = db_cert_store(ctx->db, &c, out, err);
 
-	r = stored_as(ctx->db, pc, err);
 	if (r < 0)
 		return r;
-	o = r == 0 ? CERT_STORED : r == 1 ? CERT_UNCHANGED : CERT_REPLACED;
-	r = db_prepare(ctx->db,
-	               "INSERT INTO platform_certs (serial_no, effective_time, expire_time, pem,"
-	               " fetched_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (serial_no) DO UPDATE SET"
-	               " effective_time = excluded.effective_time,"
-	               " expire_time = excluded.expire_time, pem = excluded.pem,"
-	               " fetched_at = excluded.fetched_at",
-	               &st, err);
-	if (r < 0)
-		return r;
-	db_bind_text(st, 1, pc->serial_no);
-	db_bind_text(st, 2, pc->effective_time);
-	db_bind_text(st, 3, pc->expire_time);
-	db_bind_text(st, 4, pc->pem);
-	db_bind_text(st, 5, now);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		r = db_error(ctx->db, err, "store platform certificate");
-		goto out;
-	}
 	d = json_pack("{s:s, s:s, s:s}", "effective_time", pc->effective_time, "expire_time",
-	              pc->expire_time, "outcome", outcome_names[o]);
+	              pc->expire_time, "outcome", outcome_names[*out]);
 	detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
-	r = audit_append(ctx->db, ctx->run_id, "wxrecon", outcome_events[o], pc->serial_no, detail,
-	                 err);
-	if (r < 0)
-		goto out;
-	*out = o;
-out:
+	r = audit_append(ctx->db, ctx->run_id, "wxrecon", outcome_events[*out], pc->serial_no,
+	                 detail, err);
 	free(detail);
 	json_decref(d);
-	sqlite3_finalize(st);
 	return r;
 }
 
@@ -111,7 +59,7 @@ static int run_update(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 {
 	struct wxpay *w = NULL;
 	struct wxpay_cert_list l = { NULL, 0 };
-	enum outcome *outcomes = NULL;
+	enum db_cert_outcome *outcomes = NULL;
 	char now[CLOCK_RFC3339_LEN];
 	json_t *arr = NULL;
 	bool in_tx = false;
@@ -197,55 +145,52 @@ static const char *validity(const char *from, const char *to)
 	return "valid";
 }
 
+struct list_state {
+	json_t *arr; /* with --json */
+	int n;
+};
+
+static int list_one(void *arg, const struct db_cert *c, struct wxr_err *err)
+{
+	struct list_state *ls = arg;
+	const char *status = validity(c->effective_time, c->expire_time);
+
+	(void)err;
+	if (ls->arr)
+		json_array_append_new(ls->arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "serial_no",
+		                                         c->serial_no, "effective_time",
+		                                         c->effective_time, "expire_time",
+		                                         c->expire_time, "fetched_at",
+		                                         c->fetched_at, "status", status));
+	else
+		printf("%s %s .. %s %s (fetched %s)\n", c->serial_no, c->effective_time,
+		       c->expire_time, status, c->fetched_at);
+	ls->n++;
+	return 0;
+}
+
 static int run_list(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	json_t *arr = NULL;
-	int n = 0;
+	struct list_state ls = { NULL, 0 };
 	int r;
 
 	r = no_args(ctx, argc, argv, err);
 	if (r < 0)
 		return r;
-	r = db_prepare(
-	        ctx->db,
-	        "SELECT serial_no, effective_time, expire_time, fetched_at FROM platform_certs"
-	        " ORDER BY effective_time, serial_no",
-	        &st, err);
-	if (r < 0)
-		return r;
 	if (ctx->json)
-		arr = json_array();
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *serial = db_col_text(st, 0), *from = db_col_text(st, 1);
-		const char *to = db_col_text(st, 2), *at = db_col_text(st, 3);
-
-		if (arr)
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}",
-			                                     "serial_no", serial, "effective_time",
-			                                     from, "expire_time", to, "fetched_at",
-			                                     at, "status", validity(from, to)));
-		else
-			printf("%s %s .. %s %s (fetched %s)\n", serial, from, to,
-			       validity(from, to), at);
-		n++;
-	}
-	if (r != SQLITE_DONE) {
-		r = db_error(ctx->db, err, "read platform_certs");
+		ls.arr = json_array();
+	r = db_certs_each(ctx->db, list_one, &ls, err);
+	if (r < 0)
 		goto out;
-	}
-	if (arr) {
-		r = cmd_print_json(arr, err);
-		arr = NULL;
-	} else {
-		r = 0;
-		if (n == 0)
-			log_info("no platform certificates stored; 'wxrecon certs update' fetches "
-			         "them");
+	if (ls.arr) {
+		r = cmd_print_json(ls.arr, err);
+		ls.arr = NULL;
+	} else if (ls.n == 0) {
+		log_info("no platform certificates stored; 'wxrecon certs update' fetches "
+		         "them");
 	}
 out:
-	json_decref(arr);
-	sqlite3_finalize(st);
+	json_decref(ls.arr);
 	return r;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "db/audit.h"
+#include "db/db_certs.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -85,24 +86,14 @@ static int load_cert_dir(struct wxpay *w, const char *dir, struct wxr_err *err)
 	return r;
 }
 
+static int add_db_cert(void *arg, const struct db_cert *c, struct wxr_err *err)
+{
+	return wxpay_add_platform_cert(arg, c->pem, strlen(c->pem), err);
+}
+
 static int load_db_certs(struct wxpay *w, struct db *db, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int r = db_prepare(db, "SELECT pem FROM platform_certs ORDER BY effective_time", &st, err);
-
-	if (r < 0)
-		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *pem = db_col_text(st, 0);
-
-		r = wxpay_add_platform_cert(w, pem, strlen(pem), err);
-		if (r < 0)
-			goto out;
-	}
-	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read platform_certs");
-out:
-	sqlite3_finalize(st);
-	return r;
+	return db_certs_each(db, add_db_cert, w, err);
 }
 
 int wxclient_open(struct ctx *ctx, struct wxpay **out, struct wxr_err *err)
