@@ -21,6 +21,7 @@
 #include "cmd/cmd.h"
 #include "cmd/wxclient.h"
 #include "db/db_bills.h"
+#include "db/db_ledger.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/xalloc.h"
@@ -69,28 +70,6 @@ static int64_t since_release(struct ctx *ctx, const char *date)
 	date_add_days(date, 1, next, NULL);
 	date_parse(next, ctx->cfg.tz_offset_s, &start, NULL);
 	return ctx->now - (start + ctx->cfg.release_time_s);
-}
-
-static int ledger_activity(struct ctx *ctx, const char *date, bool *out, struct wxr_err *err)
-{
-	sqlite3_stmt *st = NULL;
-	int r = db_prepare(ctx->db,
-			   "SELECT EXISTS (SELECT 1 FROM ledger_orders WHERE mchid = ?1 AND paid_date = ?2)"
-			   " OR EXISTS (SELECT 1 FROM ledger_refunds WHERE mchid = ?1 AND created_date = ?2)",
-			   &st, err);
-
-	if (r < 0)
-		return r;
-	db_bind_text(st, 1, ctx->mchid);
-	db_bind_text(st, 2, date);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		r = db_error(ctx->db, err, "read ledger");
-	} else {
-		*out = sqlite3_column_int(st, 0) != 0;
-		r = 0;
-	}
-	sqlite3_finalize(st);
-	return r;
 }
 
 /* The download sink: bytes into the pipeline, progress on a terminal. */
@@ -190,7 +169,7 @@ static int fetch_one(struct fetch *f, const char *date, enum bill_kind k, struct
 					return 0;
 				}
 				if (k == BILL_KIND_TRADE) {
-					r = ledger_activity(ctx, date, &active, err);
+					r = ledger_day_has_activity(ctx->db, ctx->mchid, date, &active, err);
 					if (r < 0)
 						return r;
 				}

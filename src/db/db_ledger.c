@@ -613,3 +613,26 @@ out:
 	free(line);
 	return r;
 }
+
+int ledger_day_has_activity(struct db *db, const char *mchid, const char *date, bool *out,
+                            struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r = db_prepare(db,
+	                   "SELECT EXISTS (SELECT 1 FROM ledger_orders WHERE mchid = ?1 AND paid_date = ?2)"
+	                   " OR EXISTS (SELECT 1 FROM ledger_refunds WHERE mchid = ?1 AND created_date = ?2)",
+	                   &st, err);
+
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, mchid);
+	db_bind_text(st, 2, date);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = db_error(db, err, "read ledger");
+	} else {
+		*out = sqlite3_column_int(st, 0) != 0;
+		r = 0;
+	}
+	sqlite3_finalize(st);
+	return r;
+}

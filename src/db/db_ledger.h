@@ -5,6 +5,7 @@
 #ifndef WXR_DB_LEDGER_H
 #define WXR_DB_LEDGER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -29,5 +30,9 @@ struct ledger_import_result {
 int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind kind,
 		  const char *mchid, int tz_offset_s, int64_t run_id,
 		  struct ledger_import_result *out, struct wxr_err *err);
+
+/* Whether the ledger has a payment or a refund of mchid on date (a day a bill is due for). */
+int ledger_day_has_activity(struct db *db, const char *mchid, const char *date, bool *out,
+                            struct wxr_err *err);
 
 #endif
