@@ -716,6 +716,7 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 		hr.body_len = rq->body_len;
 		hr.body_max = WXPAY_JSON_MAX;
 		hr.timeout_s = rq->timeout_s;
+		hr.fresh = rq->money;
 		hr.sink = rq->sink;
 		hr.sink_ctx = rq->sink_ctx;
 

@@ -237,7 +237,9 @@ static void serve_conn(int fd)
 		char tmp[64];
 		struct seen *s;
 		struct reply rp;
-		struct pollfd pfd = { fd, POLLIN, 0 };
+		/* the listening socket too: a non-idempotent call comes on a new
+		 * connection while libcurl keeps the old one, which is then idle */
+		struct pollfd pfd[2] = { { fd, POLLIN, 0 }, { srv.lfd, POLLIN, 0 } };
 		int pr;
 
 		end = in.data ? strstr(in.data, "\r\n\r\n") : NULL;
@@ -282,11 +284,16 @@ static void serve_conn(int fd)
 				continue;
 			}
 		}
-		pr = poll(&pfd, 1, 100);
+		pr = poll(pfd, 2, 100);
 		if (srv.stop)
 			break;
 		if (pr <= 0)
 			continue;
+		if (!(pfd[0].revents & (POLLIN | POLLHUP))) {
+			if (in.len == 0)
+				break; /* a new connection waits: this one is done */
+			continue;
+		}
 		pr = (int)recv(fd, chunk, sizeof(chunk), 0);
 		if (pr <= 0)
 			break;
