@@ -613,7 +613,8 @@ static void test_poison(struct wxpay *w)
 	struct wxpay_refund f;
 	struct wxpay_refund_req rr;
 	struct reply closed[] = { { 204, NULL, NULL, SIGN_GOOD, 0, 0 } };
-	struct reply probe[] = { { 200, tx_body, NULL, SIGN_PROBE, 0, 0 } };
+	struct reply probe[] = { { 200, tx_body, NULL, SIGN_PROBE, 0, 0 },
+		                 { 200, tx_body, NULL, SIGN_PROBE, 0, 0 } };
 	struct reply stale[] = { { 200, tx_body, NULL, SIGN_STALE, 0, 0 } };
 	struct reply other[] = { { 200, tx_body, NULL, SIGN_OTHER_SERIAL, 0, 0 } };
 	struct reply bad[] = { { 200, tx_body, NULL, SIGN_BAD, 0, 0 },
@@ -630,10 +631,11 @@ static void test_poison(struct wxpay *w)
 	is_str(srv.seen[0].ctype, "application/json", "Content-Type with a body");
 	ok(srv.seen[0].auth_ok, "close signature over the body");
 
-	script(probe, 1);
-	is_int(wxpay_query_order(w, "ORD-1|x", &t, &err), WXR_ESIG, "probe answer: WXR_ESIG");
+	script(probe, 2);
+	is_int(wxpay_query_order(w, "ORD-1|x", &t, &err), WXR_ESIG, "probe answers: WXR_ESIG");
+	is_int(srv.nseen, 2, "a probe is retried once");
 	ok(strstr(err.msg, "signature probe") != NULL, "the message says it was a probe");
-	ok(wxpay_poisoned(w), "the handle is poisoned");
+	ok(!wxpay_poisoned(w), "a probe does not poison the handle");
 	is_str(calls.c[calls.n - 1].error, "SIGNATURE", "hook error SIGNATURE");
 
 	script(stale, 1);

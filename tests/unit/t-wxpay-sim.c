@@ -1254,6 +1254,58 @@ static void test_fault_delay(void)
 	wxpay_free(w);
 }
 
+/*
+ * A WECHATPAY/SIGNTEST/ probe (PROTOCOL 2.5) fails its one answer: an
+ * idempotent call is retried once, a money-moving one fails with the probe
+ * flag (to be settled by a query), and the handle is never poisoned.
+ */
+static void test_fault_probe(void)
+{
+	struct wxr_err err = WXR_ERR_INIT;
+	struct wxpay *w = client(&sim_pk, &std_opts);
+	struct wxpay_transaction t;
+	json_t *o = NULL;
+
+	fresh(&sim_pk);
+	memset(&t, 0, sizeof(t));
+	must(&sim_pk, "POST", "/_sim/orders", "[{\"out_trade_no\":\"ORD-PROBE-1\",\"total\":100}]");
+	must(&sim_pk, "POST", "/_sim/faults",
+	     "{\"match\":\"query\",\"kind\":\"bad_signature\",\"probe\":true}");
+	if (!ok(wxpay_query_order(w, "ORD-PROBE-1", &t, &err) == 0, "probe on a query: retried, OK"))
+		diag("%s", err.msg);
+	wxpay_transaction_release(&t);
+	is_int(ncalls, 2, "two attempts");
+	is_str(calls[0].error, "SIGNATURE", "attempt 1: SIGNATURE");
+	ok(calls[0].will_retry, "attempt 1: will retry");
+	ok(!wxpay_poisoned(w), "a probe does not poison the handle");
+
+	fresh(&sim_pk);
+	must(&sim_pk, "POST", "/_sim/faults",
+	     "{\"match\":\"query\",\"kind\":\"bad_signature\",\"probe\":true,\"count\":2}");
+	is_int(wxpay_query_order(w, "ORD-PROBE-1", &t, &err), WXR_ESIG,
+	       "two probes in a row: WXR_ESIG");
+	is_int(ncalls, 2, "retried once only");
+	ok(wxpay_last(w)->probe, "wxpay_last: probe");
+	ok(!wxpay_poisoned(w), "still not poisoned");
+
+	fresh(&sim_pk);
+	must(&sim_pk, "POST", "/_sim/faults",
+	     "{\"match\":\"close\",\"kind\":\"bad_signature\",\"probe\":true}");
+	is_int(wxpay_close_order(w, "ORD-PROBE-1", &err), WXR_ESIG, "probe on a close: WXR_ESIG");
+	ok(strstr(err.msg, "settle it by a query") != NULL, "the message says to query");
+	is_int(ncalls, 1, "a money-moving call is not retried on a probe");
+	ok(wxpay_last(w)->probe, "wxpay_last: probe");
+	ok(!wxpay_poisoned(w), "not poisoned");
+	ok(wxpay_query_order(w, "ORD-PROBE-1", &t, &err) == 0 && strcmp(t.trade_state, "CLOSED") == 0,
+	   "the query settles it: CLOSED");
+	wxpay_transaction_release(&t);
+	admin(&sim_pk, "GET", "/_sim/orders/ORD-PROBE-1", NULL, &o);
+	is_str(jstr(o, "trade_state"), "CLOSED", "the simulator closed it once");
+	json_decref(o);
+	must(&sim_pk, "DELETE", "/_sim/faults", NULL);
+	wxpay_free(w);
+}
+
 static void test_fault_signature(bool probe)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -1594,7 +1646,7 @@ int main(int argc, char **argv)
 	test_fault_429();
 	test_fault_delay();
 	test_fault_signature(false);
-	test_fault_signature(true);
+	test_fault_probe();
 	test_certs_cert_mode();
 
 	diag("took %lld ms", (long long)(now_ms() - t0));
