@@ -6,6 +6,10 @@
  * that fails verification fails its call with WXR_ESIG, is never retried, and
  * poisons the handle: from then on every money-moving call (prepay, close,
  * refund, abnormal refund) fails at once with WXR_ESIG (SPEC section 7).
+ * A WECHATPAY/SIGNTEST/ signature probe (PROTOCOL 2.5) is rejected the same
+ * way but does not poison: an idempotent call is retried once, a
+ * money-moving one fails with WXR_ESIG and wxpay_last()->probe set, so the
+ * caller settles it by a query.
  *
  * Idempotent calls (queries, close, refund, abnormal refund, bill apply, bill
  * download, certificates) are retried on 5xx, 429 and transport errors with
@@ -93,6 +97,9 @@ struct wxpay_status {
 	char code_raw[64];    /* as sent ("ORDER_NOT_EXIST") */
 	char message[512];    /* WeChat Pay's message (control characters replaced) */
 	char request_id[128]; /* Request-ID; "" when absent */
+	bool probe;           /* the answer carried a signature probe (not believed) */
+	bool unsure;          /* an earlier attempt of this call may have reached WeChat Pay
+	                         and been acted on (transport error, 5xx, 429, probe) */
 };
 
 struct wxpay;

@@ -441,18 +441,22 @@ static void stop(struct sw *sw, const char *why)
 }
 
 /* What a call's result means for the sweep; notfound_code: the 404 code that
- * says "no such thing" (NULL: none). A failed verification stops the run. */
+ * says "no such thing" (NULL: none). A failed verification stops the run,
+ * but a signature probe only fails its call: its answer is not believed and
+ * the call's fate is settled by a query, like a timeout. */
 static enum cc classify(struct sw *sw, int r, const char *notfound_code, const struct wxr_err *e)
 {
 	const struct wxpay_status *st;
 
 	if (r >= 0)
 		return CC_OK;
+	st = sw->api->last(sw->api->ctx);
+	if (r == WXR_ESIG && st && st->probe && !sw->api->poisoned(sw->api->ctx))
+		return CC_FAIL;
 	if (r == WXR_ESIG || sw->api->poisoned(sw->api->ctx)) {
 		stop(sw, e->msg);
 		return CC_STOP;
 	}
-	st = sw->api->last(sw->api->ctx);
 	if (r == WXR_EAPI && notfound_code && st && st->http_status == 404 &&
 	    wxpay_code_is(st->code, notfound_code))
 		return CC_NOTFOUND;

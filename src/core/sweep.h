@@ -17,7 +17,8 @@
  *    more refunds to send (abnormal and engine refunds together, count or
  *    fen) than the per-run brakes, and nothing is done; a refund above
  *    approval_above waits for approval;
- *  - a response that fails verification stops every further call.
+ *  - a response that fails verification stops every further call; a
+ *    signature probe only fails its call, which a query then settles.
  * Every decision and every state change is in the audit log, with the
  * states before and after.
  */

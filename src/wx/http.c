@@ -367,6 +367,16 @@ int http_do(struct http *h, const struct http_request *req, struct http_response
 	/* The simulator is never reached through a proxy; the real API honours *_proxy. */
 	curl_easy_setopt(c, CURLOPT_NOPROXY, "127.0.0.1,localhost,::1");
 	curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	/*
+	 * On a reused connection that dies before any answer byte libcurl sends
+	 * the request again by itself (Curl_retry_request, no switch), unseen by
+	 * the caller: harmless for a query, a second money movement for a POST
+	 * that WeChat Pay already acted on. A fresh connection is never retried.
+	 */
+	if (req->fresh) {
+		curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 1L);
+	}
 	curl_easy_setopt(c, CURLOPT_USERAGENT, h->user_agent);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);

@@ -1,9 +1,9 @@
 /*
  * http.h - a small libcurl easy wrapper for the WeChat Pay client: one reused
- * handle (keep-alive), explicit connect and total timeouts, no signals, no
- * redirects, http/https only, TLS verification always on, plain http only to
- * the loopback simulator, response headers captured, bodies capped or
- * streamed. One attempt per call: retries belong to the caller, which must
+ * handle (keep-alive, except for non-idempotent requests), explicit connect
+ * and total timeouts, no signals, no redirects, http/https only, TLS
+ * verification always on, plain http only to the loopback simulator,
+ * response headers captured, bodies capped or streamed. One attempt per call: retries belong to the caller, which must
  * re-sign every attempt.
  */
 #ifndef WXR_HTTP_H
@@ -36,6 +36,7 @@ struct http_request {
 	size_t body_len;
 	size_t body_max; /* cap of the captured body; 0 -> HTTP_BODY_MAX */
 	long timeout_s;  /* 0 -> the handle's; else overrides it for this request */
+	bool fresh;      /* non-idempotent: a new connection, closed after (see http_do) */
 	http_sink sink;  /* if set, 2xx bodies go here, not into the response */
 	void *sink_ctx;
 };

@@ -536,6 +536,40 @@ int wxpay_verify(const struct wxpay *w, const char *what, const char *ts, const 
 
 /* ---- the request engine ---- */
 
+static bool is_probe(const struct http_response *resp)
+{
+	const char *sig = http_header_get(resp, "Wechatpay-Signature");
+
+	return sig && strncmp(sig, WXPAY_PROBE_PREFIX, strlen(WXPAY_PROBE_PREFIX)) == 0;
+}
+
+/*
+ * A verification failure: a signature probe fails this answer only (an
+ * idempotent call may retry once: *retriable); anything else poisons the
+ * handle. err gets the message.
+ */
+static void verify_failed(struct wxpay *w, const struct wxpay_req *rq, const char *path,
+                          const struct http_response *resp, int r, const struct wxr_err *aerr,
+                          bool *probe_retry, bool *retriable, struct wxr_err *err)
+{
+	const char *tail = "";
+
+	if (r == WXR_ESIG && is_probe(resp)) {
+		w->last.probe = true;
+		*retriable = !rq->money && !*probe_retry;
+		*probe_retry = true;
+		tail = rq->money ? "; the call's fate is unknown: settle it by a query"
+		                 : "; not believed";
+	} else if (r == WXR_ESIG) {
+		w->poisoned = true;
+		*retriable = false;
+		tail = "; no money-moving call will be made by this process";
+	} else {
+		*retriable = false;
+	}
+	err_set(err, r, "%s %s: %s%s", rq->method, path, aerr->msg, tail);
+}
+
 /* Fills w->last from a response (error body parsed when not 2xx). */
 static void set_last(struct wxpay *w, const struct http_response *resp, bool got)
 {
@@ -661,6 +695,7 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 	const char *hdrs[6];
 	int max_attempts = rq->retry ? w->retries + 1 : 1;
 	int attempts = 0;
+	bool probe_retry = false, unsure = false;
 	int r = 0;
 
 	memset(&w->last, 0, sizeof(w->last));
@@ -716,6 +751,7 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 		hr.body_len = rq->body_len;
 		hr.body_max = WXPAY_JSON_MAX;
 		hr.timeout_s = rq->timeout_s;
+		hr.fresh = rq->money;
 		hr.sink = rq->sink;
 		hr.sink_ctx = rq->sink_ctx;
 
@@ -741,14 +777,9 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 					        http_header_get(resp, "Wechatpay-Serial"),
 					        http_header_get(resp, "Wechatpay-Signature-Type"),
 					        resp->body.data, resp->body.len, rq->extra, &aerr);
-				if (r == WXR_ESIG)
-					w->poisoned = true;
 				if (r < 0)
-					err_set(err, r, "%s %s: %s%s", rq->method, path, aerr.msg,
-					        r == WXR_ESIG
-					                ? "; no money-moving call will be made "
-					                  "by this process"
-					                : "");
+					verify_failed(w, rq, path, resp, r, &aerr, &probe_retry,
+					              &retriable, err);
 			}
 		} else {
 			set_last(w, resp, true);
@@ -772,19 +803,18 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 
 				if (v < 0) {
 					r = v;
-					retriable = false;
-					if (v == WXR_ESIG)
-						w->poisoned = true;
-					err_set(err, r, "%s %s: %s%s", rq->method, path, aerr.msg,
-					        v == WXR_ESIG ? "; no money-moving call will be made "
-					                        "by this process"
-					                      : "");
+					verify_failed(w, rq, path, resp, r, &aerr, &probe_retry,
+					              &retriable, err);
 				}
 			}
 		}
 		attempts = attempt;
-		if (attempt >= max_attempts)
+		w->last.unsure = unsure;
+		if (attempt >= max_attempts + (probe_retry ? 1 : 0))
 			retriable = false;
+		/* what a later attempt's answer cannot undo: this one may have acted */
+		if (r == WXR_ENET || w->last.probe || (r == WXR_EAPI && status_retriable(resp->status)))
+			unsure = true;
 
 		memset(&call, 0, sizeof(call));
 		call.method = rq->method;
