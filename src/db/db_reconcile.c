@@ -594,14 +594,15 @@ static const char sql_refund_missing_in_bill[] =
 	"  || :dprev || '..' || :dnext"
 	" FROM ledger_refunds r"
 	" WHERE r.mchid = :m AND r.created_date = :d AND r.state = 'SUCCESS'"
-	/* "+t.bill_date" keeps SQLite off the (mchid, bill_date) index, which
-	 * would scan the whole day per refund (quadratic on a big day): the
-	 * refund-number indexes find the one row. */
+	/* The refund-number indexes (partial: REFUND rows, which the plain
+	 * "t.row_kind = 'REFUND'" selects) find the one row; "+t.bill_date"
+	 * keeps SQLite off any (mchid, bill_date) prefix, which would scan the
+	 * whole day per refund. */
 	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE t.mchid = :m"
-	"       AND t.out_refund_no = r.out_refund_no AND +t.row_kind = 'REFUND'"
+	"       AND t.out_refund_no = r.out_refund_no AND t.row_kind = 'REFUND'"
 	"       AND +t.bill_date BETWEEN :dprev AND :dnext)"
 	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE r.refund_id <> ''"
-	"       AND t.refund_id = r.refund_id AND +t.row_kind = 'REFUND'"
+	"       AND t.refund_id = r.refund_id AND t.row_kind = 'REFUND'"
 	"       AND +t.mchid = :m AND +t.bill_date BETWEEN :dprev AND :dnext)"
 	" ON CONFLICT DO NOTHING";
 
