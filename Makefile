@@ -44,7 +44,8 @@ JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 VG_JOBS ?= 1
 
 .PHONY: all deps test unit asan valgrind clean demo bench keys help check-tests \
-	fuzz fuzz-build fuzz-smoke fuzz-merge
+	fuzz fuzz-build fuzz-smoke fuzz-merge check check-format check-headers check-banned \
+	check-layers format
 
 all: $(BIN) $(SIM) $(UNIT_BINS)
 
@@ -58,6 +59,8 @@ help:
 	@echo "make fuzz-smoke each fuzz target for FUZZ_SMOKE_SECONDS=5 (CI)"
 	@echo "make fuzz-merge add new coverage from build-fuzz/corpus/ to fixtures/corpus/"
 	@echo "make demo       run the nightly job against the simulator and print the report"
+	@echo "make check      check-format check-headers check-banned check-layers (before make test)"
+	@echo "make format     clang-format -i every C file (the repo's .clang-format)"
 	@echo "make bench      benchmarks with same-run baselines -> bench/RESULTS.md (a few minutes)"
 	@echo "make clean      remove build directories"
 
@@ -94,6 +97,12 @@ $(BUILD)/gen/empty.c:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The C library calls wxrecon does not use are compile errors in everything under src/
+# (library, commands, simulator); tests and fuzz targets may use them.
+BANNED_H = src/base/banned.h
+$(BUILD)/src/%.o: CPPFLAGS += -include $(BANNED_H)
+$(LIB_OBJS) $(CMD_OBJS) $(SIM_OBJS): $(BANNED_H)
 
 $(BUILD)/gen/schema_sql.c: $(SCHEMA) scripts/embed-schema.sh
 	@mkdir -p $(dir $@)
@@ -203,5 +212,43 @@ bench: deps
 
 clean:
 	rm -rf build build-asan build-vg build-fuzz
+
+# ---- make check (issue 15): the shape of the tree, before make test.
+C_FILES = $(sort $(shell find src include tests -name '*.[ch]'))
+HEADERS = $(sort $(shell find src include -name '*.h'))
+
+check: check-format check-headers check-banned check-layers
+
+# Every C file as the repo's .clang-format has it; make format rewrites them.
+check-format:
+	@clang-format --dry-run -Werror $(C_FILES) || \
+		{ echo "make: clang-format: files above drift; run make format" >&2; exit 1; }
+
+format:
+	clang-format -i $(C_FILES)
+
+# Every header compiles alone: it includes what it uses. (Not with banned.h in front: its
+# system headers would hide a missing include; the build checks the headers' calls.)
+check-headers:
+	@for h in $(HEADERS); do \
+		$(CC) $(CPPFLAGS) $(CSTD) $(WARN) -Werror -fsyntax-only -include $$h -x c /dev/null || \
+			{ echo "make: $$h does not compile alone" >&2; exit 1; }; \
+	done
+
+# banned.h turns a banned call into an error (checked on a sample), and every file under
+# src/ compiles with it.
+check-banned:
+	@printf '#include <string.h>\nvoid f(char *d);\nvoid f(char *d) { strcpy(d, "x"); }\n' | \
+		$(CC) $(CPPFLAGS) $(CSTD) -fsyntax-only -include $(BANNED_H) -x c - 2>&1 | \
+		grep -q sorry_strcpy_is_a_banned_function || \
+		{ echo "make: $(BANNED_H) does not ban strcpy" >&2; exit 1; }
+	@for f in $(sort $(shell find src -name '*.c')); do \
+		$(CC) $(CPPFLAGS) $(CSTD) -fsyntax-only -include $(BANNED_H) $$f || \
+			{ echo "make: $$f calls a function banned by $(BANNED_H)" >&2; exit 1; }; \
+	done
+
+# The includes, and the calls read from the objects (so they are built first).
+check-layers: $(BIN) $(SIM)
+	@BUILD=$(BUILD) sh scripts/check-layers.sh
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -7,6 +7,11 @@
 #   test_expect_code 2 'bad option is a usage error' 'wxrecon --nope'
 #   test_done
 #
+# Inside a body: test_must_fail CMD (fails, but not by a crash), test_exit_code N CMD
+# (exits with exactly N), test_grep PATTERN FILE, test_cmp. Every body is an unbroken
+# &&-chain (checked before it runs, see _chain_ok); only the command under test goes
+# in a test_expect_code body, its messages are checked by the next test.
+#
 # Each script runs in its own fresh temporary directory (removed at the end
 # unless WXRECON_KEEP_TMP=1) with a cleaned environment. `wxrecon` and
 # `wxrecon_sim` run the built binaries (under valgrind when WXRECON_VALGRIND=1).

@@ -9,30 +9,9 @@
 #include "base/buf.h"
 #include "base/money.h"
 #include "tap.h"
+#include "testutil.h"
 
 #define FIX "fixtures/bills/"
-
-static char *slurp(const char *path, size_t *out_len)
-{
-	FILE *f = fopen(path, "rb");
-	char *data = NULL;
-	long n;
-
-	if (!f) {
-		printf("Bail out! cannot open %s (run from the source tree)\n", path);
-		exit(1);
-	}
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	data = malloc((size_t)n + 1);
-	if (fread(data, 1, (size_t)n, f) != (size_t)n)
-		exit(1);
-	data[n] = '\0';
-	fclose(f);
-	*out_len = (size_t)n;
-	return data;
-}
 
 /* Everything the callbacks saw, as text, plus some counters. */
 struct seen {
@@ -187,7 +166,7 @@ static int parse_file(const char *name, struct seen *s, struct billparse_result 
 		      struct wxr_err *err)
 {
 	size_t len;
-	char *data = slurp(name, &len);
+	char *data = t_slurp(name, &len);
 	int r = parse(data, len, 0, 0, s, res, err);
 
 	free(data);
@@ -268,7 +247,7 @@ static void test_chunking(const char *file)
 	struct billparse_result r1, r2, r3;
 	struct seen a = { 0 }, b = { 0 }, c = { 0 };
 	size_t len;
-	char *data = slurp(file, &len);
+	char *data = t_slurp(file, &len);
 	char name[256];
 	int x, y, z;
 
@@ -357,7 +336,7 @@ static void test_hand_all(void)
 	struct billparse_result res, res2;
 	struct seen s = { 0 }, s2 = { 0 };
 	size_t len, len2;
-	char *data = slurp(FIX "hand_all_bom_crlf.csv", &len);
+	char *data = t_slurp(FIX "hand_all_bom_crlf.csv", &len);
 	char *lf = to_lf_nobom(data, len, &len2);
 
 	is_int(parse(data, len, 0, 0, &s, &res, &err), 0, "hand ALL (BOM, CRLF) parses");
@@ -432,7 +411,7 @@ static void test_layouts(void)
 	   "legacy: 订单金额/申请退款金额/费率备注 absent");
 
 	/* the v2 names of the same columns */
-	data = slurp(FIX "hand_legacy_all.csv", &len);
+	data = t_slurp(FIX "hand_legacy_all.csv", &len);
 	p = strstr(data, "特约商户号");
 	memcpy(p, "子商户号", strlen("子商户号"));
 	memmove(p + strlen("子商户号"), p + strlen("特约商户号"), strlen(p + strlen("特约商户号")) + 1);
@@ -467,7 +446,7 @@ static void test_malformed(void)
 	struct billparse_result res;
 	struct seen s = { 0 };
 	size_t len;
-	char *data = slurp(FIX "hand_malformed_rows.csv", &len);
+	char *data = t_slurp(FIX "hand_malformed_rows.csv", &len);
 	char line3[2048];
 	const char *a, *b;
 
@@ -527,7 +506,7 @@ static void test_bill_errors(void)
 	seen_release(&s);
 
 	/* no summary */
-	data = slurp(FIX "bill.ALL.csv", &len);
+	data = t_slurp(FIX "bill.ALL.csv", &len);
 	cut = strstr(data, "总交易单数");
 	memset(&s, 0, sizeof(s));
 	r = parse(data, (size_t)(cut - data), 0, 0, &s, &res, &err);

@@ -6,6 +6,7 @@
  * (bare prepay_id on line 4) checked against the same key.
  */
 #include "tap.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,21 +36,6 @@
 	"www.weixin.qq.com/wxpay/pay.php\",\"amount\":{\"total\":100,\"currency\":\"CNY\"},\"payer\":" \
 	"{\"openid\":\"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o\"}}"
 
-static char *slurp(const char *path, size_t *out_len)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b = BUF_INIT;
-	char chunk[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	return buf_detach(&b, out_len);
-}
-
 int main(void)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -57,7 +43,7 @@ int main(void)
 	struct wxpay *w;
 	struct wxpay_app_invoke a;
 	size_t len = 0;
-	char *pem = slurp("fixtures/vectors/doc_test_key.pem", &len);
+	char *pem = t_slurp("fixtures/vectors/doc_test_key.pem", &len);
 	char *auth = NULL;
 	char *sig = NULL;
 

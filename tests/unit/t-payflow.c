@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "tap.h"
+#include "testutil.h"
 
 #include "db/audit.h"
 #include "base/buf.h"
@@ -53,21 +54,9 @@ static void find_keys(const char *argv0)
 static char *read_key_file(const char *name, size_t *out_len)
 {
 	char path[8192];
-	FILE *f;
-	struct buf b = BUF_INIT;
-	char chunk[4096];
-	size_t n;
 
 	snprintf(path, sizeof(path), "%s/%s", keys_dir, name);
-	f = fopen(path, "rb");
-	if (!f) {
-		diag("cannot open %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	return buf_detach(&b, out_len);
+	return t_slurp(path, out_len);
 }
 
 static struct wxpay *client(void)
@@ -737,12 +726,7 @@ int main(int argc, char **argv)
 	ok(pem && crypto_key_private_from_pem(pem, len, &wechat_key, &err) == 0,
 	   "the simulator's WeChat Pay key");
 	free(pem);
-	snprintf(tmpdir, sizeof(tmpdir), "%s/t-payflow.XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(tmpdir)) {
-		ok(0, "temporary directory");
-		return done_testing();
-	}
+	t_tmpdir(tmpdir, sizeof(tmpdir), "t-payflow");
 	snprintf(path, sizeof(path), "%s/db.sqlite", tmpdir);
 	ok(db_open(path, &db, &err) == 0 && db_migrate(db, NULL, &err) == 0, "a migrated database");
 	w = client();

@@ -3,6 +3,7 @@
  * official sample bill (fixtures/bills/bill.ALL.csv, VECTORS V16), byte for byte.
  */
 #include "tap.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,21 +363,6 @@ static void test_sink_failure(void)
 
 /* ---- the official sample, re-rendered ---- */
 
-static char *slurp(const char *path, size_t *out_len)
-{
-	FILE *f = fopen(path, "rb");
-	struct buf b = BUF_INIT;
-	char tmp[4096];
-	size_t n;
-
-	if (!f)
-		return NULL;
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		buf_add(&b, tmp, n);
-	fclose(f);
-	return buf_detach(&b, out_len);
-}
-
 /* "12.34" with up to `scale` decimals -> integer units; the test's own parser. */
 static int64_t dec(const char *s, int scale)
 {
@@ -460,7 +446,7 @@ static void test_sample(void)
 	struct memsink m = { BUF_INIT, 0, 0 };
 	struct sim_bill_writer *w = NULL;
 	size_t len = 0;
-	char *text = slurp(sample_path(), &len);
+	char *text = t_slurp(sample_path(), &len);
 	char *p, *eol;
 	int lineno = 0;
 	int rows = 0;
@@ -520,7 +506,7 @@ next:
 	is_int(rows, 45, "sample: 45 rows re-rendered");
 	is_int(sim_bill_end(w), 0, "sample: end");
 	free(text);
-	text = slurp(sample_path(), &len);
+	text = t_slurp(sample_path(), &len);
 	ok(m.b.len == len && memcmp(m.b.data, text, len) == 0,
 	   "sample style re-renders bill.ALL.csv byte for byte (45.0, 0.0, fee 0.08)");
 	{

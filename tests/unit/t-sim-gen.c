@@ -5,6 +5,7 @@
  * on ",`"), not with the production parser.
  */
 #include "tap.h"
+#include "testutil.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -569,14 +570,11 @@ int main(void)
 	struct bill t, ff;
 	json_t *m;
 	int breaks, fee_bad, same = 1;
-	const char *tmp = getenv("TMPDIR");
 
 	/* The machine's TZ must not matter. */
 	setenv("TZ", "America/Los_Angeles", 1);
 	tzset();
-	snprintf(tmproot, sizeof(tmproot), "%s/t-sim-gen.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!ok(mkdtemp(tmproot) != NULL, "temp dir"))
-		return done_testing();
+	t_tmpdir(tmproot, sizeof(tmproot), "t-sim-gen");
 	snprintf(d1, sizeof(d1), "%s/a", tmproot);
 	snprintf(d2, sizeof(d2), "%s/b", tmproot);
 	snprintf(d3, sizeof(d3), "%s/c", tmproot);
@@ -798,12 +796,6 @@ int main(void)
 	}
 
 	buf_release(&out);
-	{
-		char cmd[600];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmproot);
-		if (system(cmd) != 0)
-			diag("could not remove %s", tmproot);
-	}
+	t_rm_tree(tmproot);
 	return done_testing();
 }

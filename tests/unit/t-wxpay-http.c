@@ -6,6 +6,7 @@
  * "WeChat Pay" key of fixtures/keys.
  */
 #include "tap.h"
+#include "testutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -98,20 +99,10 @@ static char *fx_path(const char *name)
 static char *fx_read(const char *name, size_t *out_len)
 {
 	char *path = fx_path(name);
-	struct buf b = BUF_INIT;
-	char chunk[4096];
-	size_t n;
-	FILE *f = fopen(path, "rb");
+	char *text = t_slurp(path, out_len);
 
-	if (!f) {
-		printf("Bail out! cannot open %s\n", path);
-		exit(1);
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
 	free(path);
-	return buf_detach(&b, out_len);
+	return text;
 }
 
 static char *fx_text(const char *name)

@@ -13,6 +13,7 @@
  */
 #include "base/hex.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -171,21 +172,6 @@ static void find_paths(const char *argv0)
 		bail("no simulator binary at '%s' (set WXRECON_BUILD)", sim_bin);
 }
 
-static char *read_file(const char *path, size_t *out_len)
-{
-	struct buf b = BUF_INIT;
-	char chunk[4096];
-	size_t n;
-	FILE *f = fopen(path, "rb");
-
-	if (!f)
-		bail("cannot open '%s'", path);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	return buf_detach(&b, out_len);
-}
-
 /* tmp_dir/<name>, a new string. */
 static char *tmp_path(const char *name)
 {
@@ -195,7 +181,7 @@ static char *tmp_path(const char *name)
 static char *key_text(const char *name)
 {
 	char *p = tmp_path(name);
-	char *t = read_file(p, NULL);
+	char *t = t_slurp(p, NULL);
 
 	free(p);
 	t[strcspn(t, "\r\n")] = '\0';
@@ -215,18 +201,13 @@ static void keys_setup(void)
 		                             "wechatpay_cert_serial.txt",
 		                             "merchant_serial.txt",
 		                             "apiv3.key" };
-	const char *tmp = getenv("TMPDIR");
 
-	snprintf(tmp_dir, sizeof(tmp_dir), "%s/t-wxpay-sim.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(tmp_dir)) {
-		tmp_dir[0] = '\0';
-		bail("cannot make a temporary directory: %s", strerror(errno));
-	}
+	t_tmpdir(tmp_dir, sizeof(tmp_dir), "t-wxpay-sim");
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char *src = xasprintf("%s/keys/%s", fx_dir, files[i]);
 		char *dst = tmp_path(files[i]);
 		size_t len;
-		char *data = read_file(src, &len);
+		char *data = t_slurp(src, &len);
 		int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 		if (fd >= 0)
@@ -536,7 +517,7 @@ static struct wxpay *client(const struct sim *s, const struct copts *o)
 	char *pubid = key_text("pub_key_id.txt");
 	char *v3 = tmp_path("apiv3.key");
 	size_t v3len;
-	char *v3key = read_file(v3, &v3len);
+	char *v3key = t_slurp(v3, &v3len);
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.mchid = MCHID;
@@ -1036,7 +1017,7 @@ static void test_certs_pubkey(struct wxpay *w)
 	struct wxpay_cert_list l;
 	size_t pem_len;
 	char *pem_path = tmp_path("wechatpay_cert.pem");
-	char *pem = read_file(pem_path, &pem_len);
+	char *pem = t_slurp(pem_path, &pem_len);
 	char *serial = key_text("wechatpay_cert_serial.txt");
 
 	memset(&l, 0, sizeof(l));

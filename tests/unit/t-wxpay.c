@@ -5,6 +5,7 @@
  */
 #include "base/hex.h"
 #include "tap.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,21 +49,9 @@ static void find_vectors(const char *argv0)
 static char *vec_read(const char *name, size_t *out_len)
 {
 	char path[8192];
-	struct buf b = BUF_INIT;
-	char chunk[4096];
-	size_t n;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", vec_dir, name);
-	f = fopen(path, "rb");
-	if (!f) {
-		printf("Bail out! cannot open %s\n", path);
-		exit(1);
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		buf_add(&b, chunk, n);
-	fclose(f);
-	return buf_detach(&b, out_len);
+	return t_slurp(path, out_len);
 }
 
 /* A handle with an in-memory merchant key from the vectors. */
