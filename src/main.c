@@ -257,6 +257,22 @@ static int open_db(struct ctx *ctx, bool create, struct wxr_err *err)
 	return 0;
 }
 
+/* $JOURNAL_STREAM is "DEV:INODE" of the stream journald gave a service; it
+ * counts only while stderr is still that stream (sd-daemon(3)), not once a
+ * child's stderr was redirected to a pipe or a file. */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+	char tail;
+
+	if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return false;
+	return fstat(STDERR_FILENO, &sb) == 0 && (unsigned long long)sb.st_dev == dev &&
+	       (unsigned long long)sb.st_ino == ino;
+}
+
 /* Removes every "--json" before a "--" and reports whether there was one. */
 static bool take_json(int *argc, char **argv)
 {
@@ -292,6 +308,7 @@ int main(int argc, char **argv)
 	int code;
 
 	memset(&ctx, 0, sizeof(ctx));
+	log_set_journal(stderr_is_journal());
 	/* A file-size limit makes writes fail (EFBIG: a clean "disk full" error
 	 * and a rolled-back transaction) instead of killing the process. */
 	signal(SIGXFSZ, SIG_IGN);
@@ -388,9 +405,9 @@ out:
 	log_progress_done();
 	code = wxr_exit_code(r);
 	if (r < 0 && err.msg[0])
-		fprintf(stderr, "wxrecon: %s\n", err.msg);
+		log_error("%s", err.msg);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "wxrecon: cannot write output: %s\n", strerror(errno));
+		log_error("cannot write output: %s", strerror(errno));
 		if (code == 0 || code == 3)
 			code = 1;
 	}
