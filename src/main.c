@@ -19,14 +19,10 @@
 #include "base/xalloc.h"
 
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
-static int run_version(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
 
 static const struct cmd cmd_help = {
 	"help", run_help, NULL, 0, "help [COMMAND]", "show the commands, or one command's usage",
 	NULL,
-};
-static const struct cmd cmd_version = {
-	"version", run_version, NULL, 0, "version", "print the version", NULL,
 };
 
 /* Sorted by name, one per line (t0000-basic checks the order). */
@@ -167,18 +163,6 @@ static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		c = s;
 	}
 	cmd_print_help(c);
-	return 0;
-}
-
-static int run_version(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
-{
-	(void)argv;
-	if (argc > 1)
-		return cmd_usage_error(ctx, err, "'version' takes no arguments");
-	if (ctx->json)
-		printf("{\"version\":\"%s\"}\n", WXR_VERSION);
-	else
-		printf("wxrecon %s\n", WXR_VERSION);
 	return 0;
 }
 
@@ -340,9 +324,8 @@ int main(int argc, char **argv)
 			print_overview();
 			r = 0;
 			goto out;
-		} else if (strcmp(a, "--version") == 0) {
-			printf("wxrecon %s\n", WXR_VERSION);
-			r = 0;
+		} else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+			r = cmd_version_print(ctx.json, &err);
 			goto out;
 		} else {
 			r = err_set(&err, WXR_EUSAGE, "unknown option '%s'; see 'wxrecon help'", a);
