@@ -104,6 +104,18 @@ BANNED_H = src/base/banned.h
 $(BUILD)/src/%.o: CPPFLAGS += -include $(BANNED_H)
 $(LIB_OBJS) $(CMD_OBJS) $(SIM_OBJS): $(BANNED_H)
 
+# `wxrecon version` names the git commit when built from a git checkout (with
+# -dirty for uncommitted changes); from a tarball without .git it is omitted.
+GIT_COMMIT := $(shell test -e .git && git rev-parse --short=12 HEAD 2>/dev/null)
+GIT_DIRTY  := $(if $(GIT_COMMIT),$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty))
+$(BUILD)/gen/git.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GIT_COMMIT)$(GIT_DIRTY)' | cmp -s - $@ || echo '$(GIT_COMMIT)$(GIT_DIRTY)' >$@
+$(BUILD)/src/cmd/version.o: $(BUILD)/gen/git.stamp
+$(BUILD)/src/cmd/version.o: CPPFLAGS += $(if $(GIT_COMMIT),-DWXRECON_GIT='"$(GIT_COMMIT)$(GIT_DIRTY)"')
+.PHONY: FORCE
+FORCE:
+
 $(BUILD)/gen/schema_sql.c: $(SCHEMA) scripts/embed-schema.sh
 	@mkdir -p $(dir $@)
 	sh scripts/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@

@@ -19,14 +19,10 @@
 #include "base/xalloc.h"
 
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
-static int run_version(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
 
 static const struct cmd cmd_help = {
 	"help", run_help, NULL, 0, "help [COMMAND]", "show the commands, or one command's usage",
 	NULL,
-};
-static const struct cmd cmd_version = {
-	"version", run_version, NULL, 0, "version", "print the version", NULL,
 };
 
 /* Sorted by name, one per line (t0000-basic checks the order). */
@@ -170,18 +166,6 @@ static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	return 0;
 }
 
-static int run_version(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
-{
-	(void)argv;
-	if (argc > 1)
-		return cmd_usage_error(ctx, err, "'version' takes no arguments");
-	if (ctx->json)
-		printf("{\"version\":\"%s\"}\n", WXR_VERSION);
-	else
-		printf("wxrecon %s\n", WXR_VERSION);
-	return 0;
-}
-
 static int ensure_parent_dir(const char *path, struct wxr_err *err)
 {
 	char *dir = xstrdup(path);
@@ -257,6 +241,22 @@ static int open_db(struct ctx *ctx, bool create, struct wxr_err *err)
 	return 0;
 }
 
+/* $JOURNAL_STREAM is "DEV:INODE" of the stream journald gave a service; it
+ * counts only while stderr is still that stream (sd-daemon(3)), not once a
+ * child's stderr was redirected to a pipe or a file. */
+static bool stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+	char tail;
+
+	if (!js || sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) != 2)
+		return false;
+	return fstat(STDERR_FILENO, &sb) == 0 && (unsigned long long)sb.st_dev == dev &&
+	       (unsigned long long)sb.st_ino == ino;
+}
+
 /* Removes every "--json" before a "--" and reports whether there was one. */
 static bool take_json(int *argc, char **argv)
 {
@@ -292,6 +292,7 @@ int main(int argc, char **argv)
 	int code;
 
 	memset(&ctx, 0, sizeof(ctx));
+	log_set_journal(stderr_is_journal());
 	/* A file-size limit makes writes fail (EFBIG: a clean "disk full" error
 	 * and a rolled-back transaction) instead of killing the process. */
 	signal(SIGXFSZ, SIG_IGN);
@@ -323,9 +324,8 @@ int main(int argc, char **argv)
 			print_overview();
 			r = 0;
 			goto out;
-		} else if (strcmp(a, "--version") == 0) {
-			printf("wxrecon %s\n", WXR_VERSION);
-			r = 0;
+		} else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+			r = cmd_version_print(ctx.json, &err);
 			goto out;
 		} else {
 			r = err_set(&err, WXR_EUSAGE, "unknown option '%s'; see 'wxrecon help'", a);
@@ -388,9 +388,9 @@ out:
 	log_progress_done();
 	code = wxr_exit_code(r);
 	if (r < 0 && err.msg[0])
-		fprintf(stderr, "wxrecon: %s\n", err.msg);
+		log_error("%s", err.msg);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "wxrecon: cannot write output: %s\n", strerror(errno));
+		log_error("cannot write output: %s", strerror(errno));
 		if (code == 0 || code == 3)
 			code = 1;
 	}

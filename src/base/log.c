@@ -4,9 +4,18 @@
 #include <stdio.h>
 #include <unistd.h>
 
+/* syslog(3) priorities, without <syslog.h> */
+enum { LOG_PRIO_ERR = 3, LOG_PRIO_WARNING = 4, LOG_PRIO_INFO = 6, LOG_PRIO_DEBUG = 7 };
+
 static enum log_level level = LOG_NORMAL;
 static int tty = -1;
 static bool progress_open;
+static bool journal;
+
+void log_set_journal(bool on)
+{
+	journal = on;
+}
 
 void log_set_level(enum log_level l)
 {
@@ -25,10 +34,13 @@ bool log_is_tty(void)
 	return tty == 1;
 }
 
-static void vlog(const char *prefix, const char *fmt, va_list ap)
+/* prio: the syslog priority journald reads from a "<N>" prefix (sd-daemon(3)) */
+static void vlog(int prio, const char *prefix, const char *fmt, va_list ap)
 {
 	if (progress_open)
 		log_progress_done();
+	if (journal)
+		fprintf(stderr, "<%d>", prio);
 	fputs("wxrecon: ", stderr);
 	if (prefix)
 		fputs(prefix, stderr);
@@ -43,7 +55,16 @@ void log_info(const char *fmt, ...)
 	if (level < LOG_NORMAL)
 		return;
 	va_start(ap, fmt);
-	vlog(NULL, fmt, ap);
+	vlog(LOG_PRIO_INFO, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_PRIO_ERR, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -52,7 +73,7 @@ void log_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vlog("warning: ", fmt, ap);
+	vlog(LOG_PRIO_WARNING, "warning: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -63,7 +84,7 @@ void log_debug(const char *fmt, ...)
 	if (level < LOG_VERBOSE)
 		return;
 	va_start(ap, fmt);
-	vlog(NULL, fmt, ap);
+	vlog(LOG_PRIO_DEBUG, NULL, fmt, ap);
 	va_end(ap);
 }
 

@@ -15,6 +15,8 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* A notice the user should see (suppressed by -q). */
 void log_info(const char *fmt, ...) WXR_PRINTF(1, 2);
+/* An error line, the one a failed command ends with (shown even with -q). */
+void log_error(const char *fmt, ...) WXR_PRINTF(1, 2);
 /* A warning (shown even with -q). */
 void log_warn(const char *fmt, ...) WXR_PRINTF(1, 2);
 /* Detail shown with -v. */
@@ -24,5 +26,8 @@ void log_progress(const char *fmt, ...) WXR_PRINTF(1, 2);
 /* Ends a progress line. */
 void log_progress_done(void);
 bool log_is_tty(void);
+/* Under journald (stderr is its stream): each line starts with its syslog
+ * priority, "<3>" errors, "<4>" warnings, "<6>" notices, "<7>" detail. */
+void log_set_journal(bool on);
 
 #endif

@@ -104,5 +104,9 @@ extern const struct cmd cmd_refund;
 extern const struct cmd cmd_sweep;
 extern const struct cmd cmd_notify;
 extern const struct cmd cmd_order;
+extern const struct cmd cmd_version;
+
+/* Prints the version, git commit and library versions (as JSON when as_json). */
+int cmd_version_print(bool as_json, struct wxr_err *err);
 
 #endif

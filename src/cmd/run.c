@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,6 +36,8 @@
 #include "base/xalloc.h"
 
 #define STEP_OUTPUT_MAX (64 * 1024)
+#define STEP_STDERR_MAX (16 * 1024)
+#define STEP_REASON_ITEMS 5 /* problems of a step's result shown with its reason */
 #define MAX_PLAN        4096
 /* --wait without a duration: long enough for a nightly run to finish */
 #define RUN_WAIT_DEFAULT_S (2 * 3600)
@@ -46,6 +49,7 @@ struct plan_step {
 	const char *state;
 	int exit_code;
 	char *output; /* owned: the child's --json stdout */
+	char *reason; /* owned: why it did not end ok, or NULL */
 	int64_t ms;
 };
 
@@ -57,6 +61,7 @@ struct run {
 	bool dry_run;
 	int64_t run_id;
 	int64_t resumed_from;
+	bool quiet; /* print only what needs a person; steps' stderr is kept, not shown */
 	struct plan_step *plan;
 	int nplan;
 };
@@ -226,19 +231,45 @@ static void av_base(struct run *run, struct argv_b *a, const char *self)
 	av(a, "-q");
 }
 
-/* Runs one child; collects stdout into out (capped). Returns its exit code
- * (0..255), or 1 with a message when it could not run or was killed. */
-static int spawn(char *const argv[], int64_t run_id, struct buf *out, char *why, size_t whylen)
+/* Adds what a read from fd gave to b (capped at cap); false at its end. */
+static bool drain(int fd, struct buf *b, size_t cap, int copy_to)
 {
-	int pfd[2];
+	char chunk[4096];
+	ssize_t n = read(fd, chunk, sizeof(chunk));
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (n == 0)
+		return false;
+	if (b->len + (size_t)n <= cap)
+		buf_add(b, chunk, (size_t)n);
+	if (copy_to >= 0 && write(copy_to, chunk, (size_t)n) < 0) {
+		/* our stderr is gone: the step's lines are still kept in b */
+	}
+	return true;
+}
+
+/* Runs one child; collects its stdout into out and its stderr into errs
+ * (both capped; stderr is also passed on unless the run is quiet). Returns
+ * its exit code (0..255), or 1 with a message when it could not run or was
+ * killed. */
+static int spawn(struct run *run, char *const argv[], struct buf *out, struct buf *errs, char *why,
+		 size_t whylen)
+{
+	int pfd[2], efd[2];
 	pid_t pid;
 	int status = 0;
 	char idbuf[32];
-	char chunk[4096];
-	ssize_t n;
+	struct pollfd fds[2];
 
 	if (pipe(pfd) < 0) {
 		snprintf(why, whylen, "pipe: %s", strerror(errno));
+		return 1;
+	}
+	if (pipe(efd) < 0) {
+		snprintf(why, whylen, "pipe: %s", strerror(errno));
+		close(pfd[0]);
+		close(pfd[1]);
 		return 1;
 	}
 	fflush(stdout);
@@ -248,29 +279,48 @@ static int spawn(char *const argv[], int64_t run_id, struct buf *out, char *why,
 		snprintf(why, whylen, "fork: %s", strerror(errno));
 		close(pfd[0]);
 		close(pfd[1]);
+		close(efd[0]);
+		close(efd[1]);
 		return 1;
 	}
 	if (pid == 0) {
-		snprintf(idbuf, sizeof(idbuf), "%" PRId64, run_id);
+		snprintf(idbuf, sizeof(idbuf), "%" PRId64, run->run_id);
 		setenv("WXRECON_RUN_ID", idbuf, 1);
 		dup2(pfd[1], STDOUT_FILENO);
+		dup2(efd[1], STDERR_FILENO);
 		close(pfd[0]);
 		close(pfd[1]);
+		close(efd[0]);
+		close(efd[1]);
 		execv(argv[0], argv);
 		fprintf(stderr, "wxrecon: cannot run '%s': %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	close(pfd[1]);
-	while ((n = read(pfd[0], chunk, sizeof(chunk))) != 0) {
-		if (n < 0) {
+	close(efd[1]);
+	fds[0].fd = pfd[0];
+	fds[1].fd = efd[0];
+	fds[0].events = fds[1].events = POLLIN;
+	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+		if (poll(fds, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		if (out->len + (size_t)n <= STEP_OUTPUT_MAX)
-			buf_add(out, chunk, (size_t)n);
+		if (fds[0].revents && !drain(fds[0].fd, out, STEP_OUTPUT_MAX, -1)) {
+			close(fds[0].fd);
+			fds[0].fd = -1;
+		}
+		if (fds[1].revents &&
+		    !drain(fds[1].fd, errs, STEP_STDERR_MAX, run->quiet ? -1 : STDERR_FILENO)) {
+			close(fds[1].fd);
+			fds[1].fd = -1;
+		}
 	}
-	close(pfd[0]);
+	if (fds[0].fd >= 0)
+		close(fds[0].fd);
+	if (fds[1].fd >= 0)
+		close(fds[1].fd);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			snprintf(why, whylen, "waitpid: %s", strerror(errno));
@@ -282,6 +332,53 @@ static int spawn(char *const argv[], int64_t run_id, struct buf *out, char *why,
 		return 1;
 	}
 	return WEXITSTATUS(status);
+}
+
+static const char *jstr(const json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "";
+}
+
+/*
+ * The reason of a step that did not end ok: its error line (the last line
+ * it wrote on stderr, without "wxrecon: "), else why (it could not run, was
+ * killed, ...); then the problems its JSON result lists (a sweep's failed
+ * orders), one a line, as `what target: detail`, at most STEP_REASON_ITEMS.
+ */
+static char *step_reason(const struct buf *errs, const char *output, const char *why)
+{
+	struct buf r = BUF_INIT;
+	const char *s = errs->len ? errs->data : "";
+	size_t n = errs->len;
+	json_t *res = output && output[0] == '{' ? json_loads(output, 0, NULL) : NULL;
+	json_t *problems = json_object_get(res, "problems");
+	size_t k;
+	json_t *it;
+
+	while (n && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		n--;
+	if (n) {
+		const char *line = s + n;
+
+		while (line > s && line[-1] != '\n')
+			line--;
+		if (strncmp(line, "wxrecon: ", 9) == 0)
+			line += 9;
+		buf_add(&r, line, (size_t)(s + n - line));
+	} else {
+		buf_adds(&r, why[0] ? why : "no reason given");
+	}
+	json_array_foreach (problems, k, it) {
+		if (k == STEP_REASON_ITEMS) {
+			buf_addf(&r, "\n(%zu more: wxrecon actions)", json_array_size(problems) - k);
+			break;
+		}
+		buf_addf(&r, "\n%s %s: %s", jstr(it, "what"), jstr(it, "target"), jstr(it, "detail"));
+	}
+	json_decref(res);
+	return buf_detach(&r, NULL);
 }
 
 static int self_path(char *out, size_t n, struct wxr_err *err)
@@ -299,6 +396,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 {
 	struct argv_b a = { .n = 0 };
 	struct buf out = BUF_INIT;
+	struct buf errs = BUF_INIT;
 	char why[256] = "";
 	char lim[32];
 	int code = 0;
@@ -306,7 +404,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 	const struct job *job = &run->job;
 	int r;
 
-	r = jobs_step_set(run->ctx->db, p->id, "running", 0, NULL, err);
+	r = jobs_step_set(run->ctx->db, p->id, "running", 0, NULL, NULL, err);
 	if (r < 0)
 		return r;
 	switch (p->kind) {
@@ -328,7 +426,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 		}
 		if (run->dry_run)
 			av(&a, "--dry-run");
-		code = spawn(a.v, run->run_id, &out, why, sizeof(why));
+		code = spawn(run, a.v, &out, &errs, why, sizeof(why));
 		break;
 	case STEP_FETCH_BILLS:
 		if (run->dry_run) {
@@ -345,7 +443,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 			av(&a, "--kind");
 			av(&a, job->bill_kind);
 		}
-		code = spawn(a.v, run->run_id, &out, why, sizeof(why));
+		code = spawn(run, a.v, &out, &errs, why, sizeof(why));
 		break;
 	case STEP_RECONCILE:
 		av_common(run, &a, self);
@@ -354,7 +452,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 		av(&a, p->date);
 		if (run->dry_run)
 			av(&a, "--dry-run");
-		code = spawn(a.v, run->run_id, &out, why, sizeof(why));
+		code = spawn(run, a.v, &out, &errs, why, sizeof(why));
 		break;
 	case STEP_REPORT: {
 		const char *formats = job->report_formats ? job->report_formats : "html";
@@ -396,7 +494,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 			av(&a, "-o");
 			av(&a, target);
 			free(target);
-			c = spawn(a.v, run->run_id, &out, why, sizeof(why));
+			c = spawn(run, a.v, &out, &errs, why, sizeof(why));
 			if (c > code || (c != 0 && c != 3))
 				code = c;
 		}
@@ -413,9 +511,12 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 done:
 	p->ms = now_ms() - t0;
 	p->output = buf_detach(&out, NULL);
+	if (strcmp(p->state, "ok") != 0)
+		p->reason = step_reason(&errs, p->output, why);
+	buf_release(&errs);
 	av_free(&a);
 	return jobs_step_set(run->ctx->db, p->id, p->state, p->exit_code,
-			     p->output[0] ? p->output : (why[0] ? why : NULL), err);
+			     p->output[0] ? p->output : (why[0] ? why : NULL), p->reason, err);
 }
 
 static json_t *summary_json(struct run *run, const char *state, int exit_code)
@@ -428,10 +529,10 @@ static json_t *summary_json(struct run *run, const char *state, int exit_code)
 		json_t *res = p->output && p->output[0] ? json_loads(p->output, 0, NULL) : NULL;
 
 		json_array_append_new(
-			steps, json_pack("{s:s, s:s?, s:s, s:i, s:I, s:o?}", "step", step_name(p->kind),
-					 "date", p->date[0] ? p->date : NULL, "state", p->state,
-					 "exit_code", p->exit_code, "ms", (json_int_t)p->ms, "result",
-					 res));
+			steps, json_pack("{s:s, s:s?, s:s, s:i, s:I, s:s?, s:o?}", "step",
+					 step_name(p->kind), "date", p->date[0] ? p->date : NULL,
+					 "state", p->state, "exit_code", p->exit_code, "ms",
+					 (json_int_t)p->ms, "reason", p->reason, "result", res));
 	}
 	o = json_pack("{s:I, s:s, s:s?, s:s?, s:b, s:s, s:i, s:o}", "run_id",
 		      (json_int_t)run->run_id, "job", run->job.name,
@@ -475,6 +576,17 @@ static void alert(struct run *run, const char *summary)
 	}
 }
 
+/* A step's reason under its line, each of its lines indented. */
+static void print_reason(const char *reason)
+{
+	while (reason && *reason) {
+		size_t n = strcspn(reason, "\n");
+
+		printf("            %.*s\n", (int)n, reason);
+		reason += n + (reason[n] == '\n');
+	}
+}
+
 static void print_table(struct run *run, const char *state)
 {
 	printf("run %" PRId64 " (%s%s%s%s%s): %s\n", run->run_id, run->job.name,
@@ -485,6 +597,7 @@ static void print_table(struct run *run, const char *state)
 
 		printf("  %-9s %-13s %-10s %6.1fs\n", p->state, step_name(p->kind),
 		       p->date[0] ? p->date : "-", (double)p->ms / 1000.0);
+		print_reason(p->reason);
 	}
 }
 
@@ -511,6 +624,9 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 
 	memset(&run, 0, sizeof(run));
 	run.ctx = ctx;
+	/* under cron (stdout not a terminal) a clean run says nothing */
+	run.quiet = log_get_level() == LOG_QUIET ||
+		    (log_get_level() != LOG_VERBOSE && !isatty(STDOUT_FILENO));
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -604,8 +720,9 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		}
 		if (skip) {
 			p->state = "skipped";
+			p->reason = xstrdup("an earlier step failed for this day");
 			r = jobs_step_set(ctx->db, p->id, "skipped", 0,
-					  "skipped: an earlier step failed for this day", err);
+					  "skipped: an earlier step failed for this day", p->reason, err);
 			if (r < 0)
 				goto out;
 			continue;
@@ -629,7 +746,7 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	audit_append(ctx->db, run.run_id, "jobs", "run.end", run.job.name, sum_text, err);
 	if (ctx->json)
 		printf("%s\n", sum_text);
-	else
+	else if (!run.quiet || exit_code != 0)
 		print_table(&run, state);
 	if (exit_code != 0)
 		alert(&run, sum_text);
@@ -645,8 +762,10 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		r = 0;
 out:
 	runlock_end(&rl, r);
-	for (int i = 0; i < run.nplan; i++)
+	for (int i = 0; i < run.nplan; i++) {
 		free(run.plan[i].output);
+		free(run.plan[i].reason);
+	}
 	free(run.plan);
 	free(sum_text);
 	json_decref(sum);
@@ -696,7 +815,7 @@ static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		goto out;
 	r = db_prepare(ctx->db,
 		       "SELECT seq, step, coalesce(date,''), state, coalesce(exit_code, -1),"
-		       " coalesce(started_at,''), coalesce(ended_at,''), coalesce(message,'')"
+		       " coalesce(started_at,''), coalesce(ended_at,''), coalesce(message,''), reason"
 		       " FROM job_steps WHERE run_id = ? ORDER BY seq",
 		       &ss, err);
 	if (r < 0)
@@ -718,21 +837,23 @@ static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		while (sqlite3_step(ss) == SQLITE_ROW) {
 			if (steps) {
 				json_array_append_new(
-					steps, json_pack("{s:i, s:s, s:s?, s:s, s:i, s:s, s:s}", "seq",
+					steps, json_pack("{s:i, s:s, s:s?, s:s, s:i, s:s, s:s, s:s?}", "seq",
 							 sqlite3_column_int(ss, 0), "step",
 							 db_col_text(ss, 1), "date",
 							 *db_col_text(ss, 2) ? db_col_text(ss, 2) : NULL,
 							 "state", db_col_text(ss, 3), "exit_code",
 							 sqlite3_column_int(ss, 4), "started_at",
 							 db_col_text(ss, 5), "ended_at",
-							 db_col_text(ss, 6)));
+							 db_col_text(ss, 6), "reason",
+							 (const char *)sqlite3_column_text(ss, 8)));
 			} else {
 				const char *msg = db_col_text(ss, 7);
 
 				printf("    %3d %-9s %-13s %-10s %s\n", sqlite3_column_int(ss, 0),
 				       db_col_text(ss, 3), db_col_text(ss, 1),
 				       *db_col_text(ss, 2) ? db_col_text(ss, 2) : "-",
-				       msg[0] == '{' ? "" : msg);
+				       msg[0] == '{' || msg[0] == '[' || sqlite3_column_type(ss, 8) != SQLITE_NULL ? "" : msg);
+				print_reason((const char *)sqlite3_column_text(ss, 8));
 			}
 		}
 		if (arr)

@@ -279,7 +279,7 @@ out:
 }
 
 int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_code,
-		  const char *message, struct wxr_err *err)
+		  const char *message, const char *reason, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
@@ -290,7 +290,7 @@ int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_co
 	r = db_prepare(db,
 		       starting ? "UPDATE job_steps SET state = ?1, started_at = ?4 WHERE id = ?5"
 				: "UPDATE job_steps SET state = ?1, exit_code = ?2, message = ?3,"
-				  " ended_at = ?4 WHERE id = ?5",
+				  " ended_at = ?4, reason = ?6 WHERE id = ?5",
 		       &st, err);
 	if (r < 0)
 		return r;
@@ -299,6 +299,8 @@ int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_co
 	db_bind_text(st, 3, message);
 	db_bind_text(st, 4, now);
 	sqlite3_bind_int64(st, 5, step_id);
+	if (!starting)
+		db_bind_text(st, 6, reason);
 	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "update job step");
 	sqlite3_finalize(st);
 	return r;

@@ -42,8 +42,9 @@ int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_c
 
 int jobs_step_add(struct db *db, int64_t run_id, int seq, const char *step, const char *date,
 		  int64_t *out_step_id, struct wxr_err *err);
-/* state: running | ok | attention | failed | skipped */
+/* state: running | ok | attention | failed | skipped; reason: why it did not
+ * end ok (NULL when it did), kept in job_steps.reason. */
 int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_code,
-		  const char *message, struct wxr_err *err);
+		  const char *message, const char *reason, struct wxr_err *err);
 
 #endif

@@ -8,6 +8,27 @@ test_expect_success 'version prints the version' '
 test_expect_success 'version --json is JSON' '
 	wxrecon version --json >out && grep -q "^{\"version\":\"" out
 '
+test_expect_success '--version and -V print what version prints' '
+	wxrecon version >v1 && wxrecon --version >v2 && wxrecon -V >v3 &&
+	test_cmp v1 v2 && test_cmp v1 v3 && test "$(wc -l <v1)" = 2
+'
+test_expect_success 'version names the libraries it runs with' '
+	test_grep "^libcurl [0-9][0-9.]*, OpenSSL [0-9]*\.[0-9.]* .*, SQLite 3\.[0-9.]*, zlib [0-9.]*, jansson [0-9.]*$" v1 &&
+	wxrecon --json -V >out &&
+	test_grep "\"libraries\":{\"curl\":\"[0-9.]*\",\"openssl\":\"OpenSSL [^\"]*\",\"sqlite\":\"3\.[0-9.]*\",\"zlib\":\"[0-9.]*\",\"jansson\":\"[0-9.]*\"}" out
+'
+# Built from git: the commit (and -dirty); from a tarball (no .git): none.
+if test -e "$SRC_ROOT/.git" && commit=$(git -C "$SRC_ROOT" rev-parse --short=12 HEAD 2>/dev/null); then
+	test_expect_success 'version names the git commit it was built from' '
+		test_grep "^wxrecon [0-9][0-9.]* (git $commit\(-dirty\)\?)$" v1 &&
+		wxrecon version --json >out && test_grep "\"git\":\"$commit" out
+	'
+else
+	test_expect_success 'built from a tarball, version names no commit' '
+		test_grep "^wxrecon [0-9][0-9.]*$" v1 &&
+		wxrecon version --json >out && ! grep -q "\"git\"" out
+	'
+fi
 test_expect_success 'help lists every command' '
 	wxrecon help >out &&
 	for c in init "ledger import" audit "config check" help version; do

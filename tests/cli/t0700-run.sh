@@ -36,7 +36,7 @@ test_expect_success 'setup' '
 	wxrecon init 2>/dev/null && wxrecon ledger import --orders orders.csv >/dev/null
 '
 test_expect_success 'a clean range runs every step day by day and exits 0' '
-	wxrecon run daily --from 2026-11-01 --to 2026-11-02 >out &&
+	wxrecon --verbose run daily --from 2026-11-01 --to 2026-11-02 >out &&
 	grep -q "^run 1 (daily 2026-11-01..2026-11-02): ok$" out &&
 	test "$(db "SELECT group_concat(step || \" \" || coalesce(date, \"-\") || \" \" || state, \", \") FROM (SELECT * FROM job_steps WHERE run_id = 1 ORDER BY seq)")" = \
 		"fetch-bills 2026-11-01 ok, reconcile 2026-11-01 ok, fetch-bills 2026-11-02 ok, reconcile 2026-11-02 ok, report - ok"
@@ -111,7 +111,7 @@ test_expect_success 'a dry run fetches no bill and writes no report' '
 '
 test_expect_success 'the default dates are yesterday in Asia/Shanghai' '
 	at 2026-11-02T01:00:00+08:00 &&
-	{ wxrecon run daily >out; rc=$?; test $rc = 0 || test $rc = 3; } &&
+	{ wxrecon -v run daily >out; rc=$?; test $rc = 0 || test $rc = 3; } &&
 	grep -q "^run [0-9]* (daily 2026-11-01)" out
 '
 test_expect_code 2 'an unknown job is a usage error' 'wxrecon run nosuchjob'

@@ -35,7 +35,7 @@ test_expect_success 'setup' '
 '
 test_expect_success 'without --wait, a run that finds the lock held exits 75 naming the holder' '
 	slow_run &&
-	{ wxrecon run bills --date 2026-11-02 >out 2>err; rc=$?; wait $slow; } && test $rc = 75 &&
+	{ wxrecon run bills --date 2026-11-02 >out 2>err; rc=$?; wait $slow; test $rc = 75; } &&
 	holder=$(db "SELECT id FROM job_runs WHERE job = \"bills\" ORDER BY id LIMIT 1") &&
 	test_grep "^wxrecon: locked: run $holder (pid [0-9]* on .*) holds the lock since .*--wait" err &&
 	test "$(cat slow.rc)" = 0 && ! test -s out
@@ -49,7 +49,7 @@ test_expect_success 'with --wait, two overlapping runs both complete' '
 '
 test_expect_success 'a --wait that runs out exits 75, saying how long it waited' '
 	slow_run &&
-	{ wxrecon run bills --date 2026-11-02 --wait=1s 2>err; rc=$?; wait $slow; } && test $rc = 75 &&
+	{ wxrecon run bills --date 2026-11-02 --wait=1s 2>err; rc=$?; wait $slow; test $rc = 75; } &&
 	test_grep "gave up waiting after 1 s: locked: run" err
 '
 test_expect_code 2 'a bad --wait duration is a usage error' 'wxrecon run bills --date 2026-11-02 --wait=soon'
