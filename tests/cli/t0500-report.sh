@@ -423,8 +423,8 @@ test_expect_code 2 'an extra argument is a usage error' 'wxrecon --db db.sqlite 
 test_expect_code 2 '--json with --format csv is a usage error' 'wxrecon --db db.sqlite --json report $RANGE --format csv'
 test_expect_code 2 '-o without a value is a usage error' 'wxrecon --db db.sqlite report $RANGE -o'
 test_expect_success 'usage errors name the option' '
-	wxrecon --db db.sqlite report $RANGE --format xlsx 2>err; test $? = 2 &&
-	grep -q "^wxrecon: --format: unknown format .xlsx. (csv, json or html)" err
+	wxrecon --db db.sqlite report $RANGE --format pdf 2>err; test $? = 2 &&
+	grep -q "^wxrecon: --format: unknown format .pdf. (csv, json, html or xlsx)" err
 '
 test_expect_code 1 'no database is a failure' 'wxrecon --db none.sqlite report $RANGE'
 test_expect_success 'an unwritable -o is a failure that leaves nothing behind' '
