@@ -161,6 +161,14 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
  * on failure path may hold a partial file, which the caller removes. */
 int report_render_xlsx(const struct report *rep, const char *path, struct wxr_err *err);
 
+/*
+ * The RFC 3339 time s in the configured timezone, with its offset
+ * ("2026-11-02T02:31:05Z" at +08:00 is "2026-11-02T10:31:05+08:00"): the one
+ * clock of every view a person reads (reports, runs, audit, actions).
+ * Returns out, or s itself when it does not parse (NULL stays NULL).
+ */
+const char *report_local_time(const char *s, int tz_offset_s, char out[CLOCK_RFC3339_LEN]);
+
 /* "ok", "empty" or "missing". */
 const char *report_bill_name(enum report_bill b);
 

@@ -31,7 +31,7 @@ def no_floats(v, path="$"):
 
 no_floats(d)
 keys(d, ["from", "to", "days", "discrepancies", "actions"],
-     ["totals", "discrepancies_by_kind", "missing_bills", "generated_from"])
+     ["totals", "discrepancies_by_kind", "missing_bills", "generated_from", "units"])
 assert (d["from"], d["to"]) == ("2026-11-01", "2026-11-04")
 
 want_days = [
