@@ -2,7 +2,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS     = libcurl openssl zlib sqlite3 jansson
+PKGS     = libcurl openssl zlib sqlite3 jansson xlsxwriter
 SIMPKGS  = libmicrohttpd
 
 CSTD     = -std=c11

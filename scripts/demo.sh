@@ -326,8 +326,12 @@ fi
 
 # ---- reports -------------------------------------------------------------
 HTML=$DEMO/reports/nightly_${FROM}_$TO.html
+XLSX=$DEMO/reports/nightly_${FROM}_$TO.xlsx
 step "reports"
 if [ -f "$HTML" ]; then
+	# the workbook for people, next to the run's reports
+	wx -q report --from "$FROM" --to "$TO" --format xlsx -o "$XLSX" ||
+		say "(the xlsx report failed)"
 	ls -1 "$DEMO/reports" | sed "s|^|  $DEMO/reports/|"
 	say "open the HTML report in a browser: $HTML"
 elif has report; then

@@ -36,6 +36,7 @@ else
 	need_pc zlib zlib1g-dev
 	need_pc sqlite3 libsqlite3-dev
 	need_pc jansson libjansson-dev
+	need_pc xlsxwriter libxlsxwriter-dev
 	need_pc libmicrohttpd libmicrohttpd-dev
 	# libcsv ships no .pc file: look for its header and library.
 	have_libcsv=no

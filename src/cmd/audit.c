@@ -7,6 +7,7 @@
 
 #include "db/audit.h"
 #include "cmd/cmd.h"
+#include "core/report.h"
 #include "base/err.h"
 #include "base/log.h"
 
@@ -81,9 +82,13 @@ static int list(struct ctx *ctx, const struct dates *d, struct wxr_err *err)
 						       : db_col_text(st, 5),
 					       "detail", detail ? detail : json_string(db_col_text(st, 6))));
 		} else {
+			char at[CLOCK_RFC3339_LEN];
+
+			/* the recorded time (UTC, hashed) in the configured timezone */
 			printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\n", (int64_t)sqlite3_column_int64(st, 0),
-			       db_col_text(st, 1), db_col_text(st, 3), db_col_text(st, 4),
-			       db_col_text(st, 5), db_col_text(st, 6));
+			       report_local_time(db_col_text(st, 1), ctx->cfg.tz_offset_s, at),
+			       db_col_text(st, 3), db_col_text(st, 4), db_col_text(st, 5),
+			       db_col_text(st, 6));
 		}
 	}
 	if (r != SQLITE_DONE) {
@@ -138,7 +143,8 @@ const struct cmd cmd_audit = {
 	"audit", run, NULL, CMD_DB, "audit [DATES] [--verify]",
 	"list the audit log, or prove it was not edited",
 	"Lists audit entries (all, or those of DATES in the configured timezone):\n"
-	"id, time (UTC), actor, event, subject, detail. --verify recomputes the hash\n"
-	"chain and names the first entry that was edited, removed or inserted (exit 1).\n"
+	"id, time (in the configured timezone, with its offset), actor, event, subject,\n"
+	"detail. --verify recomputes the hash chain and names the first entry that was\n"
+	"edited, removed or inserted (exit 1).\n"
 	"DATES: --date D | --from D --to D | --yesterday\n",
 };

@@ -14,7 +14,7 @@
 #include "core/report.h"
 #include "base/xalloc.h"
 
-enum format { FMT_NONE, FMT_CSV, FMT_JSON, FMT_HTML };
+enum format { FMT_NONE, FMT_CSV, FMT_JSON, FMT_HTML, FMT_XLSX };
 
 static bool is_dir(const char *path)
 {
@@ -57,60 +57,84 @@ static int make_dirs(const char *path, struct wxr_err *err)
 	return r;
 }
 
-/* Writes data to path through a temporary file and a rename: a report file
- * is either the whole new report or what was there before. */
-static int write_file(const char *path, const struct buf *data, struct wxr_err *err)
+/* A new temporary file next to path, mode 0666 & ~umask, for a write and a
+ * rename: a report file is either the whole new report or what was there
+ * before. Returns the open fd and sets *out_tmp (caller frees). */
+static int open_tmp(const char *path, char **out_tmp, struct wxr_err *err)
 {
 	char *tmp = xasprintf("%s.XXXXXX", path);
-	FILE *f = NULL;
 	mode_t um;
 	int fd;
-	int r;
 
+	*out_tmp = tmp;
 	fd = mkstemp(tmp);
-	if (fd < 0) {
-		r = err_set(err, WXR_EIO, "cannot create '%s': %s", tmp, strerror(errno));
-		goto out;
-	}
+	if (fd < 0)
+		return err_set(err, WXR_EIO, "cannot create '%s': %s", tmp, strerror(errno));
 	um = umask(0);
 	umask(um);
 	if (fchmod(fd, 0666 & ~um) < 0) {
-		r = err_set(err, WXR_EIO, "cannot chmod '%s': %s", tmp, strerror(errno));
+		int r = err_set(err, WXR_EIO, "cannot chmod '%s': %s", tmp, strerror(errno));
+
 		close(fd);
-		goto fail;
+		unlink(tmp);
+		return r;
+	}
+	return fd;
+}
+
+/* Renames the written tmp over path (removing tmp when r < 0 or the rename
+ * fails) and frees tmp. */
+static int close_tmp(char *tmp, const char *path, int r, struct wxr_err *err)
+{
+	if (r >= 0 && rename(tmp, path) < 0)
+		r = err_set(err, WXR_EIO, "cannot rename '%s' to '%s': %s", tmp, path,
+			    strerror(errno));
+	if (r < 0)
+		unlink(tmp);
+	else
+		log_info("wrote %s", path);
+	free(tmp);
+	return r < 0 ? r : 0;
+}
+
+static int write_file(const char *path, const struct buf *data, struct wxr_err *err)
+{
+	char *tmp;
+	FILE *f;
+	int fd = open_tmp(path, &tmp, err);
+	int r;
+
+	if (fd < 0) {
+		free(tmp);
+		return fd;
 	}
 	f = fdopen(fd, "wb");
 	if (!f) {
 		r = err_set(err, WXR_EIO, "cannot open '%s': %s", tmp, strerror(errno));
 		close(fd);
-		goto fail;
+		return close_tmp(tmp, path, r, err);
 	}
-	if ((data->len && fwrite(data->data, 1, data->len, f) != data->len) || fflush(f) != 0 ||
-	    fsync(fileno(f)) != 0) {
-		r = err_set(err, WXR_EIO, "cannot write '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	r = fclose(f);
-	f = NULL;
-	if (r != 0) {
-		r = err_set(err, WXR_EIO, "cannot write '%s': %s", path, strerror(errno));
-		goto fail;
-	}
-	if (rename(tmp, path) < 0) {
-		r = err_set(err, WXR_EIO, "cannot rename '%s' to '%s': %s", tmp, path,
-			    strerror(errno));
-		goto fail;
-	}
-	log_info("wrote %s", path);
 	r = 0;
-	goto out;
-fail:
-	if (f)
-		fclose(f);
-	unlink(tmp);
-out:
-	free(tmp);
-	return r;
+	if ((data->len && fwrite(data->data, 1, data->len, f) != data->len) || fflush(f) != 0 ||
+	    fsync(fileno(f)) != 0)
+		r = err_set(err, WXR_EIO, "cannot write '%s': %s", path, strerror(errno));
+	if (fclose(f) != 0 && r == 0)
+		r = err_set(err, WXR_EIO, "cannot write '%s': %s", path, strerror(errno));
+	return close_tmp(tmp, path, r, err);
+}
+
+/* The workbook, through a temporary file and a rename like write_file. */
+static int write_xlsx(const struct report *rep, const char *path, struct wxr_err *err)
+{
+	char *tmp;
+	int fd = open_tmp(path, &tmp, err);
+
+	if (fd < 0) {
+		free(tmp);
+		return fd;
+	}
+	close(fd);
+	return close_tmp(tmp, path, report_render_xlsx(rep, tmp, err), err);
 }
 
 static int write_stdout(const struct buf *data, struct wxr_err *err)
@@ -165,7 +189,7 @@ static int write_csv_dir(const struct report *rep, const char *dir, struct wxr_e
 
 	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(csv_tables); i++) {
 		char *path = xasprintf("%s%s%s.csv", dir, ends_with(dir, "/") ? "" : "/",
-				       csv_tables[i].name);
+		                       csv_tables[i].name);
 
 		r = render_to(rep, csv_tables[i].fn, path, err);
 		free(path);
@@ -194,9 +218,11 @@ static int parse_format(struct ctx *ctx, const char *s, enum format *out, struct
 		*out = FMT_JSON;
 	else if (strcmp(s, "html") == 0)
 		*out = FMT_HTML;
+	else if (strcmp(s, "xlsx") == 0)
+		*out = FMT_XLSX;
 	else
-		return cmd_usage_error(ctx, err, "--format: unknown format '%s' (csv, json or html)",
-				       s);
+		return cmd_usage_error(
+		        ctx, err, "--format: unknown format '%s' (csv, json, html or xlsx)", s);
 	return 0;
 }
 
@@ -235,10 +261,10 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		case 't':
 			table = csv_table_named(optarg);
 			if (!table)
-				return cmd_usage_error(
-					ctx, err,
-					"--table: unknown table '%s' (days, discrepancies, actions or stamp)",
-					optarg);
+				return cmd_usage_error(ctx, err,
+				                       "--table: unknown table '%s' (days, "
+				                       "discrepancies, actions or stamp)",
+				                       optarg);
 			break;
 		default:
 			r = cmd_option(ctx, &d, c, argv, err);
@@ -257,7 +283,13 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	if (fmt == FMT_NONE)
 		fmt = FMT_CSV;
 	if (table && fmt != FMT_CSV)
-		return cmd_usage_error(ctx, err, "--table is for --format csv; the other formats hold every table");
+		return cmd_usage_error(
+		        ctx, err,
+		        "--table is for --format csv; the other formats hold every table");
+	if (fmt == FMT_XLSX && !output)
+		return cmd_usage_error(
+		        ctx, err,
+		        "--format xlsx needs -o FILE.xlsx (a workbook is not for a terminal)");
 	r = dates_finish(ctx, &d, true, err);
 	if (r < 0)
 		return r;
@@ -283,16 +315,22 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 			table = &csv_tables[0];
 			if (output)
 				log_warn("%s holds %s only (the days table); -o DIR/ writes every "
-					 "table, --table NAME picks one",
-					 output, table->what);
+				         "table, --table NAME picks one",
+				         output, table->what);
 		}
 		r = render_to(rep, table->fn, output, err);
 		goto out;
 	}
 	if (output && is_dir(output)) {
 		path = xasprintf("%s%sreport.%s", output, ends_with(output, "/") ? "" : "/",
-				 fmt == FMT_JSON ? "json" : "html");
+		                 fmt == FMT_JSON   ? "json"
+		                 : fmt == FMT_XLSX ? "xlsx"
+		                                   : "html");
 		output = path;
+	}
+	if (fmt == FMT_XLSX) {
+		r = write_xlsx(rep, output, err);
+		goto out;
 	}
 	r = render_to(rep, fmt == FMT_JSON ? report_render_json : report_render_html, output, err);
 out:
@@ -304,7 +342,11 @@ out:
 }
 
 const struct cmd cmd_report = {
-	"report", run, NULL, CMD_DB, "report [DATES] [--format csv|json|html] [--table T] [-o FILE|DIR|-]",
+	"report",
+	run,
+	NULL,
+	CMD_DB,
+	"report [DATES] [--format csv|json|html|xlsx] [--table T] [-o FILE|DIR|-]",
 	"finance reports: daily totals, discrepancies and actions of a date range",
 	"Writes, for each day of DATES (default --yesterday, in the configured timezone):\n"
 	"the trade bill's status (ok, empty, missing), payments, refunds, fees, net and the\n"
@@ -314,12 +356,14 @@ const struct cmd cmd_report = {
 	"                 fees exact (5 decimals); ids as they are. People: --format xlsx\n"
 	"  --format json  amounts in fen, fees in 0.00001 yuan (SPEC 8); also --json\n"
 	"  --format html  one self-contained page with a chart, prints on A4\n"
+	"  --format xlsx  for people: sheets days, discrepancies, actions, stamp; ids as\n"
+	"                 text, amounts as numbers in yuan, dates as dates (needs -o)\n"
 	"  -o PATH        a file (default, or -o -: stdout). For csv a directory (an\n"
 	"                 existing one, PATH/ or a new PATH not ending in .csv) receives\n"
 	"                 days.csv, discrepancies.csv, actions.csv and stamp.csv; a file\n"
 	"                 or stdout gets one table, days unless --table says which.\n"
 	"  --table T      csv: days, discrepancies, actions or stamp\n"
-	"                 For json/html an existing directory gets report.json/.html.\n"
+	"                 For json/html/xlsx an existing directory gets report.json etc.\n"
 	"\n"
 	"Every report is stamped with what it was made from (bill SHA1s, run ids, version,\n"
 	"policy hash) and nothing else: the same database and options give the same bytes.\n"

@@ -32,6 +32,7 @@
 #include "db/db_jobs.h"
 #include "base/err.h"
 #include "core/job.h"
+#include "core/report.h"
 #include "base/log.h"
 #include "base/xalloc.h"
 
@@ -824,18 +825,24 @@ static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 		json_t *steps = arr ? json_array() : NULL;
+		int tz = ctx->cfg.tz_offset_s;
+		char t0[CLOCK_RFC3339_LEN], t1[CLOCK_RFC3339_LEN];
+		const char *started = report_local_time(db_col_text(st, 7), tz, t0);
+		const char *ended = report_local_time(db_col_text(st, 8), tz, t1);
 
 		if (!arr)
 			printf("run %" PRId64 "  %-10s %s%s%s  %-9s exit %d  %s .. %s%s\n", id,
 			       db_col_text(st, 1), db_col_text(st, 2),
 			       strcmp(db_col_text(st, 2), db_col_text(st, 3)) ? ".." : "",
 			       strcmp(db_col_text(st, 2), db_col_text(st, 3)) ? db_col_text(st, 3) : "",
-			       db_col_text(st, 5), sqlite3_column_int(st, 6), db_col_text(st, 7),
-			       db_col_text(st, 8), sqlite3_column_int(st, 4) ? "  (dry run)" : "");
+			       db_col_text(st, 5), sqlite3_column_int(st, 6), started, ended,
+			       sqlite3_column_int(st, 4) ? "  (dry run)" : "");
 		sqlite3_reset(ss);
 		sqlite3_bind_int64(ss, 1, id);
 		while (sqlite3_step(ss) == SQLITE_ROW) {
 			if (steps) {
+				char s0[CLOCK_RFC3339_LEN], s1[CLOCK_RFC3339_LEN];
+
 				json_array_append_new(
 					steps, json_pack("{s:i, s:s, s:s?, s:s, s:i, s:s, s:s, s:s?}", "seq",
 							 sqlite3_column_int(ss, 0), "step",
@@ -843,8 +850,10 @@ static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 							 *db_col_text(ss, 2) ? db_col_text(ss, 2) : NULL,
 							 "state", db_col_text(ss, 3), "exit_code",
 							 sqlite3_column_int(ss, 4), "started_at",
-							 db_col_text(ss, 5), "ended_at",
-							 db_col_text(ss, 6), "reason",
+							 report_local_time(db_col_text(ss, 5), tz, s0),
+							 "ended_at",
+							 report_local_time(db_col_text(ss, 6), tz, s1),
+							 "reason",
 							 (const char *)sqlite3_column_text(ss, 8)));
 			} else {
 				const char *msg = db_col_text(ss, 7);
@@ -864,9 +873,8 @@ static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 					       *db_col_text(st, 3) ? db_col_text(st, 3) : NULL,
 					       "dry_run", sqlite3_column_int(st, 4) != 0, "state",
 					       db_col_text(st, 5), "exit_code",
-					       sqlite3_column_int(st, 6), "started_at",
-					       db_col_text(st, 7), "ended_at",
-					       *db_col_text(st, 8) ? db_col_text(st, 8) : NULL, "steps",
+					       sqlite3_column_int(st, 6), "started_at", started,
+					       "ended_at", *ended ? ended : NULL, "steps",
 					       steps));
 	}
 	if (r != SQLITE_DONE) {

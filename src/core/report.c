@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "db/db_report.h"
+#include "base/compat.h"
 #include "base/err.h"
 #include "base/xalloc.h"
 
@@ -27,6 +28,16 @@ const char *report_bill_name(enum report_bill b)
 		return "missing";
 	}
 	return "missing";
+}
+
+const char *report_local_time(const char *s, int tz_offset_s, char out[CLOCK_RFC3339_LEN])
+{
+	int64_t ts;
+
+	if (!s || time_parse_rfc3339(s, &ts, NULL) < 0)
+		return s;
+	time_format_rfc3339(ts, tz_offset_s, out);
+	return out;
 }
 
 int64_t report_fee_to_fen(int64_t fee_e5)
@@ -406,6 +417,25 @@ static json_t *json_stamp(const struct report *rep)
 	return o;
 }
 
+/* The unit of every amount field of the JSON report, by its path: a script
+ * reading "fees": 2201000 learns here that it is 22.01 yuan. */
+static json_t *json_units(void)
+{
+	static const char *const fen[] = {
+		"days[].payments.amount", "days[].refunds.amount", "days[].net",
+		"totals.payments.amount", "totals.refunds.amount", "totals.net",
+		"discrepancies[].ledger_amount", "discrepancies[].bill_amount", "actions[].amount",
+	};
+	json_t *u = json_object();
+
+	for (size_t i = 0; i < ARRAY_SIZE(fen); i++)
+		set(u, fen[i], jstr("fen (0.01 yuan)"));
+	set(u, "days[].fees", jstr("0.00001 yuan"));
+	set(u, "totals.fees", jstr("0.00001 yuan"));
+	set(u, "times", jstr("RFC 3339 in the configured timezone"));
+	return u;
+}
+
 int report_render_json(const struct report *rep, struct buf *out, struct wxr_err *err)
 {
 	json_t *root = json_object();
@@ -439,6 +469,7 @@ int report_render_json(const struct report *rep, struct buf *out, struct wxr_err
 
 	set(root, "from", jstr(rep->from));
 	set(root, "to", jstr(rep->to));
+	set(root, "units", json_units());
 	set(root, "days", days);
 	set(root, "discrepancies", discs);
 	set(root, "actions", actions);

@@ -1,6 +1,6 @@
 /*
  * report.h - finance reports for a date range (SPEC 8): the report model
- * loaded from the database, and its three renderings (JSON, CSV, HTML).
+ * loaded from the database, and its renderings (JSON, CSV, HTML, xlsx).
  *
  * A report is a pure function of the database state and its options: it
  * carries a stamp of what it was made from (bill SHA1s, run ids, wxrecon
@@ -8,7 +8,8 @@
  * so the same inputs give the same bytes. Loading only reads the database.
  *
  * Units: amounts are int64 fen; fees int64 0.00001 yuan (fee_e5). Never a
- * floating-point number anywhere here.
+ * floating-point number anywhere here, but for the xlsx cells, made at the
+ * edge from integers (report_xlsx.c).
  */
 #ifndef WXR_REPORT_H
 #define WXR_REPORT_H
@@ -138,7 +139,8 @@ struct report {
  * action's own date) is in the range; those taken by a run whose date range
  * overlaps the range (the nightly run's closes, dated the night after); and
  * those with neither whose created_at falls in the range (configured
- * timezone). An action's date is its business date. Returns a new report; free it with report_free().
+ * timezone). An action's date is its business date. Returns a new report; free it with
+ * report_free().
  */
 int report_load(struct db *db, const struct report_opts *opts, struct report **out_report,
 		struct wxr_err *err);
@@ -155,6 +157,17 @@ int report_render_csv_stamp(const struct report *rep, struct buf *out, struct wx
 int report_render_csv_discrepancies(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_csv_actions(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_html(const struct report *rep, struct buf *out, struct wxr_err *err);
+/* The workbook (days, discrepancies, actions, stamp sheets) written to path;
+ * on failure path may hold a partial file, which the caller removes. */
+int report_render_xlsx(const struct report *rep, const char *path, struct wxr_err *err);
+
+/*
+ * The RFC 3339 time s in the configured timezone, with its offset
+ * ("2026-11-02T02:31:05Z" at +08:00 is "2026-11-02T10:31:05+08:00"): the one
+ * clock of every view a person reads (reports, runs, audit, actions).
+ * Returns out, or s itself when it does not parse (NULL stays NULL).
+ */
+const char *report_local_time(const char *s, int tz_offset_s, char out[CLOCK_RFC3339_LEN]);
 
 /* "ok", "empty" or "missing". */
 const char *report_bill_name(enum report_bill b);

@@ -74,7 +74,7 @@ static void esc(struct page *p, const char *s)
 	p->r |= report_html_escape(p->b, s);
 }
 
-/* An amount as text ("1,234.50"; fees "0.15000"), in a span marked when negative. */
+/* An amount as text ("1,234.50"), in a span marked when negative. */
 static void money(struct page *p, int64_t v, int scale)
 {
 	char s[REPORT_AMOUNT_LEN];
@@ -318,7 +318,8 @@ static void chart_tooltip(struct page *p, const struct report_day *d)
 
 	report_format_amount(d->pay_fen, 2, true, pay);
 	report_format_amount(d->refund_fen, 2, true, ref);
-	report_format_amount(d->fees_e5, 5, true, fee);
+	/* fees in yuan with two decimals, like every amount a person reads */
+	report_format_amount(report_fee_to_fen(d->fees_e5), 2, true, fee);
 	rawf(p,
 	     "<title>%s (bill %s): payments %" PRId64 " / %s yuan, refunds %" PRId64
 	     " / %s yuan, fees %s yuan</title>",
@@ -506,7 +507,7 @@ static void day_cells(struct page *p, const struct report_day *d)
 	td_money(p, d->pay_fen, 2);
 	td_int(p, d->refund_count);
 	td_money(p, d->refund_fen, 2);
-	td_money(p, d->fees_e5, 5);
+	td_money(p, report_fee_to_fen(d->fees_e5), 2); /* exact value: JSON, CSV */
 	td_money(p, d->net_fen, 2);
 	td_int(p, d->disc.open);
 	td_int(p, d->disc.resolved);
@@ -747,7 +748,7 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
 	raw(p, "<div class=\"cards\">");
 	card(p, "Payments (yuan)", rep->total.pay_fen, 2, NULL);
 	card(p, "Refunds (yuan)", rep->total.refund_fen, 2, NULL);
-	card(p, "Fees (yuan)", rep->total.fees_e5, 5, NULL);
+	card(p, "Fees (yuan)", report_fee_to_fen(rep->total.fees_e5), 2, NULL);
 	card(p, "Net (yuan)", rep->total.net_fen, 2, NULL);
 	card(p, "Open discrepancies", rep->total.disc.open, -1, NULL);
 	card(p, "Actions", (int64_t)rep->nactions, -1, NULL);

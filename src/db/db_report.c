@@ -360,7 +360,6 @@ int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err)
 	sqlite3_bind_int(st, 4, rep->tz_offset_s);
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
 		struct report_action *a;
-		int64_t ts;
 
 		if (sqlite3_column_int(st, 11)) {
 			char day[CLOCK_DATE_LEN];
@@ -388,12 +387,12 @@ int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err)
 		a->date = col_dup(st, 8);
 		a->at = col_dup(st, 9);
 		/* "at" in the configured timezone, like every time a person reads */
-		if (a->at && time_parse_rfc3339(a->at, &ts, NULL) >= 0) {
+		if (a->at) {
 			char buf[CLOCK_RFC3339_LEN];
+			char *at = xstrdup(report_local_time(a->at, rep->tz_offset_s, buf));
 
-			time_format_rfc3339(ts, rep->tz_offset_s, buf);
 			free(a->at);
-			a->at = xstrdup(buf);
+			a->at = at;
 		}
 		if (a->has_run_id) {
 			if (rep->nruns >= rcap) {

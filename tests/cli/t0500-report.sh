@@ -31,7 +31,7 @@ def no_floats(v, path="$"):
 
 no_floats(d)
 keys(d, ["from", "to", "days", "discrepancies", "actions"],
-     ["totals", "discrepancies_by_kind", "missing_bills", "generated_from"])
+     ["totals", "discrepancies_by_kind", "missing_bills", "generated_from", "units"])
 assert (d["from"], d["to"]) == ("2026-11-01", "2026-11-04")
 
 want_days = [
@@ -423,8 +423,8 @@ test_expect_code 2 'an extra argument is a usage error' 'wxrecon --db db.sqlite 
 test_expect_code 2 '--json with --format csv is a usage error' 'wxrecon --db db.sqlite --json report $RANGE --format csv'
 test_expect_code 2 '-o without a value is a usage error' 'wxrecon --db db.sqlite report $RANGE -o'
 test_expect_success 'usage errors name the option' '
-	test_exit_code 2 wxrecon --db db.sqlite report $RANGE --format xlsx 2>err &&
-	grep -q "^wxrecon: --format: unknown format .xlsx. (csv, json or html)" err
+	test_exit_code 2 wxrecon --db db.sqlite report $RANGE --format pdf 2>err &&
+	grep -q "^wxrecon: --format: unknown format .pdf. (csv, json, html or xlsx)" err
 '
 test_expect_code 1 'no database is a failure' 'wxrecon --db none.sqlite report $RANGE'
 test_expect_success 'an unwritable -o is a failure that leaves nothing behind' '

@@ -65,7 +65,10 @@ if has report; then
 	test_expect_success 'the reports were written and the HTML path printed' '
 		html=$(sed -n "s/^open the HTML report in a browser: //p" demo.out) &&
 		test -s "$html" &&
-		case $html in "$DEMO"/reports/*.html) ;; *) false ;; esac
+		case $html in "$DEMO"/reports/*.html) ;; *) false ;; esac &&
+		xlsx=${html%.html}.xlsx &&
+		unzip -p "$xlsx" xl/workbook.xml >wb.xml &&
+		test_grep "<sheet name=\"actions\"" wb.xml
 	'
 else
 	test_expect_success 'without report the demo says so' '
