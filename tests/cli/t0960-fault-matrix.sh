@@ -85,7 +85,7 @@ test_expect_success 'a signature probe on a query and on a close: not poisoned, 
 	fresh fprobe &&
 	fault "{\"match\":\"query\",\"kind\":\"bad_signature\",\"probe\":true,\"count\":1}" &&
 	fault "{\"match\":\"close\",\"kind\":\"bad_signature\",\"probe\":true,\"count\":1}" &&
-	nightly >out 2>err; rc=$?; cat out err >&2; test $rc = 0 &&
+	{ nightly >out 2>err; rc=$?; cat out err >&2; } && test $rc = 0 &&
 	test "$(sim_admin GET /_sim/journal | grep -o "\"path\":\"[^\"]*/close\"" | wc -l)" = 2 &&
 	test "$(db "SELECT group_concat(state) FROM (SELECT state FROM actions WHERE kind = \"ORDER_CLOSE\" ORDER BY target)")" = "done,done" &&
 	no_duplicates && clean_run_completes
