@@ -37,8 +37,17 @@
 
 #define NOTIFY_DEFAULT_PORT 8080
 #define NOTIFY_DB_BUSY_MS   1000 /* a locked database answers 500 after this */
-#define NOTIFY_CONN_TIMEOUT 10   /* seconds of silence before a connection is dropped */
-#define NOTIFY_CONN_LIMIT   64
+/*
+ * Against slow clients holding every slot (slowloris): a connection silent this long is
+ * dropped; one address holds at most NOTIFY_PER_IP_LIMIT connections (WeChat Pay sends
+ * from many addresses, an attacker's trickle from one is capped), the slots are many, and
+ * a body must arrive whole within NOTIFY_BODY_DEADLINE_S of its headers (else the
+ * connection is closed), however slowly it trickles.
+ */
+#define NOTIFY_CONN_TIMEOUT     5
+#define NOTIFY_CONN_LIMIT       512
+#define NOTIFY_PER_IP_LIMIT     8
+#define NOTIFY_BODY_DEADLINE_S  5
 #define NOTIFY_DRAIN_S      10 /* how long SIGTERM waits for requests in hand */
 
 static const char fail_body[] = "{\"code\":\"FAIL\",\"message\":\"失败\"}";
@@ -52,7 +61,16 @@ struct server {
 struct request {
 	struct buf body;
 	bool too_big;
+	int64_t started; /* monotonic ms when the headers were complete */
 };
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static enum MHD_Result respond(struct MHD_Connection *con, unsigned status)
 {
@@ -159,6 +177,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 
 		rq = xcalloc(1, sizeof(*rq));
 		buf_init_max(&rq->body, PAYFLOW_NOTIFY_BODY_MAX);
+		rq->started = mono_ms();
 		*con_cls = rq;
 		atomic_fetch_add(&sv->inflight, 1);
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
@@ -170,6 +189,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 			return respond(con, 413);
 		}
 		return MHD_YES;
+	}
+	if (mono_ms() - rq->started > NOTIFY_BODY_DEADLINE_S * 1000) {
+		char from[INET6_ADDRSTRLEN + 1];
+
+		/* No answer: MHD would hold a response until the body is whole. */
+		peer(con, from, sizeof(from));
+		log_warn("notify: %s sent its body too slowly (over %d s); connection closed", from,
+		         NOTIFY_BODY_DEADLINE_S);
+		return MHD_NO;
 	}
 	if (*upload_size) {
 		if (!rq->too_big && buf_add(&rq->body, upload, *upload_size) < 0)
@@ -340,6 +368,7 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	                     MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_NOTIFY_COMPLETED, on_done, &sv,
 	                     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)NOTIFY_CONN_TIMEOUT,
 	                     MHD_OPTION_CONNECTION_LIMIT, (unsigned)NOTIFY_CONN_LIMIT,
+	                     MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)NOTIFY_PER_IP_LIMIT,
 	                     MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, &sv, MHD_OPTION_END);
 	if (!d) {
 		r = err_set(err, WXR_ENET, "notify serve: cannot listen on %s port %u: %s",
