@@ -215,7 +215,7 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		case 'o':
 			if (!optarg[0])
 				return cmd_usage_error(ctx, err, "-o needs a file or directory");
-			output = optarg;
+			output = strcmp(optarg, "-") == 0 ? NULL : optarg; /* -o -: stdout */
 			break;
 		default:
 			r = cmd_option(ctx, &d, c, argv, err);
@@ -279,7 +279,7 @@ const struct cmd cmd_report = {
 	"  --format csv   (default) UTF-8 with BOM, CRLF; amounts in yuan (fees 5 decimals)\n"
 	"  --format json  amounts in fen, fees in 0.00001 yuan (SPEC 8); also --json\n"
 	"  --format html  one self-contained page with a chart, prints on A4\n"
-	"  -o PATH        a file (default stdout). For csv a directory (an existing one,\n"
+	"  -o PATH        a file (default, or -, stdout). For csv a directory (an existing one,\n"
 	"                 PATH/ or a new PATH not ending in .csv) receives days.csv,\n"
 	"                 discrepancies.csv and actions.csv; a file gets days.csv only.\n"
 	"                 For json/html an existing directory gets report.json/.html.\n"
