@@ -26,7 +26,7 @@ int cmd_version_print(bool as_json, struct wxr_err *err)
 	const char *openssl = OpenSSL_version(OPENSSL_VERSION);
 
 	if (as_json)
-		return cmd_print_json(json_pack("{s:s, s:s?, s:{s:s, s:s, s:s, s:s, s:s}}",
+		return cmd_print_json(json_pack("{s:s, s:s*, s:{s:s, s:s, s:s, s:s, s:s}}",
 		                                "version", WXR_VERSION, "git",
 		                                git_commit[0] ? git_commit : NULL, "libraries",
 		                                "curl", curl, "openssl", openssl, "sqlite",
