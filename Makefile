@@ -43,7 +43,7 @@ JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 # valgrind slows every process tenfold: one test at a time keeps the timing tests honest
 VG_JOBS ?= 1
 
-.PHONY: all deps test unit asan valgrind clean demo bench keys help check-tests \
+.PHONY: all deps test unit asan valgrind clean demo bench keys help check-tests install uninstall man \
 	fuzz fuzz-build fuzz-smoke fuzz-merge check check-format check-headers check-banned \
 	check-layers format
 
@@ -62,6 +62,8 @@ help:
 	@echo "make check      check-format check-headers check-banned check-layers (before make test)"
 	@echo "make format     clang-format -i every C file (the repo's .clang-format)"
 	@echo "make bench      benchmarks with same-run baselines -> bench/RESULTS.md (a few minutes)"
+	@echo "make install    PREFIX=/usr/local DESTDIR=: binary, man pages, completion, jobs, units"
+	@echo "make uninstall  remove what make install put there (same PREFIX and DESTDIR)"
 	@echo "make clean      remove build directories"
 
 deps:
@@ -262,5 +264,59 @@ check-banned:
 # The includes, and the calls read from the objects (so they are built first).
 check-layers: $(BIN) $(SIM)
 	@BUILD=$(BUILD) sh scripts/check-layers.sh
+
+# ---- install -------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the man pages
+# (doc/*.pod through pod2man), bash and zsh completion, the example config,
+# the jobs and the systemd units (with their paths under PREFIX). The
+# simulator is a test tool and is not installed.
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share/wxrecon
+DOCDIR      ?= $(PREFIX)/share/doc/wxrecon
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+VERSION     := $(shell sed -n 's/^\#define WXR_VERSION "\(.*\)"/\1/p' include/wxrecon.h)
+MANPAGES    = $(BUILD)/man/wxrecon.1 $(BUILD)/man/wxrecon.conf.5
+JOBFILES    = $(wildcard jobs/*.job) jobs/crontab.example jobs/alert-mail.sh
+UNITS       = $(wildcard jobs/wxrecon-*.service jobs/wxrecon-*.timer)
+# the shipped files name /usr/local; installed, they name PREFIX
+SUBST       = sed -e 's|/usr/local/bin/wxrecon|$(BINDIR)/wxrecon|g' \
+		  -e 's|/usr/local/share/wxrecon|$(DATADIR)|g' -e 's|@DATADIR@|$(DATADIR)|g'
+
+$(BUILD)/man/%: doc/%.pod
+	@mkdir -p $(dir $@)
+	pod2man --utf8 --section=$(subst .,,$(suffix $@)) --center=wxrecon \
+		--release="wxrecon $(VERSION)" --name=$(basename $(notdir $@)) $< $@
+
+man: $(MANPAGES)
+
+install: $(BIN) $(MANPAGES)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/jobs $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/wxrecon
+	install -m 0644 $(BUILD)/man/wxrecon.1 $(DESTDIR)$(MANDIR)/man1/wxrecon.1
+	install -m 0644 $(BUILD)/man/wxrecon.conf.5 $(DESTDIR)$(MANDIR)/man5/wxrecon.conf.5
+	install -m 0644 doc/completion/wxrecon.bash $(DESTDIR)$(BASHCOMPDIR)/wxrecon
+	install -m 0644 doc/completion/_wxrecon $(DESTDIR)$(ZSHCOMPDIR)/_wxrecon
+	$(SUBST) doc/wxrecon.conf.example >$(DESTDIR)$(DOCDIR)/wxrecon.conf.example
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	for f in $(JOBFILES) $(UNITS); do \
+		$(SUBST) $$f >$(DESTDIR)$(DATADIR)/jobs/$${f##*/} || exit 1; done
+	chmod 0755 $(DESTDIR)$(DATADIR)/jobs/alert-mail.sh
+	for f in $(UNITS); do \
+		$(SUBST) $$f >$(DESTDIR)$(UNITDIR)/$${f##*/} || exit 1; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/wxrecon $(DESTDIR)$(MANDIR)/man1/wxrecon.1 \
+		$(DESTDIR)$(MANDIR)/man5/wxrecon.conf.5 $(DESTDIR)$(BASHCOMPDIR)/wxrecon \
+		$(DESTDIR)$(ZSHCOMPDIR)/_wxrecon $(DESTDIR)$(DOCDIR)/wxrecon.conf.example \
+		$(DESTDIR)$(DOCDIR)/README.md
+	for f in $(JOBFILES) $(UNITS); do rm -f $(DESTDIR)$(DATADIR)/jobs/$${f##*/}; done
+	for f in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$${f##*/}; done
+	-rmdir $(DESTDIR)$(DATADIR)/jobs $(DESTDIR)$(DATADIR) $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

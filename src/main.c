@@ -16,6 +16,7 @@
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/log.h"
+#include "base/suggest.h"
 #include "base/xalloc.h"
 
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
@@ -49,6 +50,11 @@ static const struct cmd *const commands[] = {
 	&cmd_version,
 };
 
+/* The config file looked up last, after -c, $WXRECON_CONFIG and ./wxrecon.conf. */
+#ifndef WXRECON_SYSCONF
+#define WXRECON_SYSCONF "/etc/wxrecon/wxrecon.conf"
+#endif
+
 static const char global_usage[] =
 	"usage: wxrecon [-c CONFIG] [--db PATH] [-v|-q] [--json] COMMAND [ARGS]\n";
 
@@ -70,50 +76,45 @@ static const struct cmd *find_sub(const struct cmd *subs, const char *name)
 	return NULL;
 }
 
-/* Levenshtein distance, for "did you mean". */
-static size_t edit_distance(const char *a, const char *b)
+static int unknown_sub(const struct cmd *c, const char *name, struct wxr_err *err)
 {
-	size_t la = strlen(a), lb = strlen(b);
-	size_t row[64];
+	struct suggest sg;
 
-	if (lb >= ARRAY_SIZE(row) || la >= 64)
-		return 99;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t prev = row[0];
+	suggest_init(&sg, name);
+	for (const struct cmd *s = c->subs; s->name; s++)
+		suggest_try(&sg, s->name);
+	if (sg.best)
+		return err_set(err, WXR_EUSAGE, "'%s' has no sub-command '%s'; did you mean '%s %s'?",
+			       c->name, name, c->name, sg.best);
+	return err_set(err, WXR_EUSAGE, "'%s' has no sub-command '%s'; see 'wxrecon help %s'",
+		       c->name, name, c->name);
+}
 
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t cur = row[j];
-			size_t best = prev + (a[i - 1] != b[j - 1]);
+static int unknown_global(const char *opt, struct wxr_err *err)
+{
+	static const char *const globals[] = { "--config", "--db",   "--verbose", "--quiet",
+					       "--json",   "--help", "--version" };
+	struct suggest sg;
 
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			prev = cur;
-		}
-	}
-	return row[lb];
+	suggest_init(&sg, opt);
+	for (size_t i = 0; i < ARRAY_SIZE(globals); i++)
+		suggest_try(&sg, globals[i]);
+	if (sg.best)
+		return err_set(err, WXR_EUSAGE, "unknown option '%s'; did you mean '%s'?", opt,
+			       sg.best);
+	return err_set(err, WXR_EUSAGE, "unknown option '%s'; see 'wxrecon help'", opt);
 }
 
 static int unknown_command(const char *name, struct wxr_err *err)
 {
-	const char *best = NULL;
-	size_t bestd = 3;
+	struct suggest sg;
 
-	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
-		size_t d = edit_distance(name, commands[i]->name);
-
-		if (d < bestd) {
-			bestd = d;
-			best = commands[i]->name;
-		}
-	}
-	if (best)
-		return err_set(err, WXR_EUSAGE, "unknown command '%s'; did you mean '%s'?", name, best);
+	suggest_init(&sg, name);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		suggest_try(&sg, commands[i]->name);
+	if (sg.best)
+		return err_set(err, WXR_EUSAGE, "unknown command '%s'; did you mean '%s'?", name,
+			       sg.best);
 	return err_set(err, WXR_EUSAGE, "unknown command '%s'; see 'wxrecon help'", name);
 }
 
@@ -132,8 +133,10 @@ static void print_overview(void)
 		}
 	}
 	printf("\nglobal options:\n"
-	       "  -c, --config FILE   config file (default $WXRECON_CONFIG, else ./wxrecon.conf)\n"
-	       "      --db PATH       database file (default [database] path, var/wxrecon.db)\n"
+	       "  -c, --config FILE   config file (default $WXRECON_CONFIG, else ./wxrecon.conf,\n"
+	       "                      else " WXRECON_SYSCONF ")\n"
+	       "      --db PATH       database file (default [database] path, else var/wxrecon.db;\n"
+	       "                      with no config file, --db is needed)\n"
 	       "  -v, --verbose       more detail on stderr\n"
 	       "  -q, --quiet         only errors and warnings on stderr\n"
 	       "      --json          the result as JSON on stdout (before or after COMMAND)\n"
@@ -159,7 +162,7 @@ static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		const struct cmd *s = find_sub(c->subs, argv[2]);
 
 		if (!s)
-			return err_set(err, WXR_EUSAGE, "'%s' has no sub-command '%s'", c->name, argv[2]);
+			return unknown_sub(c, argv[2], err);
 		c = s;
 	}
 	cmd_print_help(c);
@@ -194,6 +197,8 @@ static int setup(struct ctx *ctx, const char *config_path, bool config_given, co
 			config_given = true;
 		} else if (access("wxrecon.conf", F_OK) == 0) {
 			config_path = "wxrecon.conf";
+		} else if (access(WXRECON_SYSCONF, F_OK) == 0) {
+			config_path = WXRECON_SYSCONF;
 		}
 	}
 	if (config_path) {
@@ -203,6 +208,13 @@ static int setup(struct ctx *ctx, const char *config_path, bool config_given, co
 		ctx->have_config = true;
 	}
 	(void)config_given;
+	/* Run from the wrong directory, a command would create or read an empty
+	 * ./var/wxrecon.db and call it clean: a database must be named. */
+	if (!ctx->have_config && !db_opt && ctx->cmd && (ctx->cmd->flags & (CMD_DB | CMD_DB_CREATE)))
+		return err_set(err, WXR_ECONFIG,
+			       "no config file and no --db: which database? give -c CONFIG (or set "
+			       "WXRECON_CONFIG, or create ./wxrecon.conf or " WXRECON_SYSCONF
+			       "), or --db PATH");
 	ctx->mchid = ctx->cfg.mchid ? ctx->cfg.mchid : "";
 	{
 		/* set by `wxrecon run` for its steps, so their audit entries name the run */
@@ -328,7 +340,7 @@ int main(int argc, char **argv)
 			r = cmd_version_print(ctx.json, &err);
 			goto out;
 		} else {
-			r = err_set(&err, WXR_EUSAGE, "unknown option '%s'; see 'wxrecon help'", a);
+			r = unknown_global(a, &err);
 			goto out;
 		}
 	}
@@ -356,8 +368,7 @@ int main(int argc, char **argv)
 		}
 		s = find_sub(c->subs, argv[1]);
 		if (!s) {
-			r = err_set(&err, WXR_EUSAGE, "'%s' has no sub-command '%s'; see 'wxrecon help %s'",
-				    c->name, argv[1], c->name);
+			r = unknown_sub(c, argv[1], &err);
 			goto out;
 		}
 		c = s;

@@ -6,6 +6,7 @@
 
 #include "cmd/cmd.h"
 #include "base/err.h"
+#include "wx/http.h"
 
 static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
@@ -22,14 +23,30 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	OPENSSL_cleanse(key, sizeof(key));
 	if (r < 0)
 		return r;
+	/* every real call refuses plain http to anything but the simulator: say so now */
+	if (http_url_check(ctx->cfg.base_url, err) < 0)
+		return err_prefix(err, "config '%s': [api] base_url", ctx->cfg.path);
+	if (ctx->cfg.notify_url && http_url_check(ctx->cfg.notify_url, err) < 0)
+		return err_prefix(err, "config '%s': [notify] url", ctx->cfg.path);
 	config_policy_hash(&ctx->cfg, policy);
-	if (ctx->json)
+	if (ctx->json) {
+		json_t *keys = json_object();
+
+		for (size_t i = 0; i < config_key_count(); i++) {
+			const char *section, *name;
+			char value[1024], full[128];
+
+			config_key_value(&ctx->cfg, i, &section, &name, value, sizeof(value));
+			snprintf(full, sizeof(full), "%s.%s", section, name);
+			json_object_set_new(keys, full, json_string(value));
+		}
 		return cmd_print_json(
-			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "config", ctx->cfg.path,
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "config", ctx->cfg.path,
 				  "mchid", ctx->cfg.mchid, "appid", ctx->cfg.appid, "base_url",
 				  ctx->cfg.base_url, "database", ctx->db_path, "timezone",
-				  ctx->cfg.timezone, "policy_hash", policy),
+				  ctx->cfg.timezone, "policy_hash", policy, "keys", keys),
 			err);
+	}
 	printf("config '%s' is usable\n", ctx->cfg.path);
 	printf("  merchant   %s (appid %s)\n", ctx->cfg.mchid, ctx->cfg.appid);
 	printf("  verifying  %s\n", ctx->cfg.wechatpay_public_key
@@ -39,6 +56,14 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	printf("  database   %s\n", ctx->db_path);
 	printf("  timezone   %s\n", ctx->cfg.timezone);
 	printf("  policy     %.16s\n", policy);
+	printf("every key as it resolved (set or default):\n");
+	for (size_t i = 0; i < config_key_count(); i++) {
+		const char *section, *name;
+		char value[1024];
+
+		config_key_value(&ctx->cfg, i, &section, &name, value, sizeof(value));
+		printf("  [%s] %s = %s\n", section, name, value);
+	}
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/suggest.h"
 #include "cmd/cmd.h"
 
 void cmd_print_help(const struct cmd *cmd)
@@ -91,13 +92,44 @@ int dates_option(struct dates *d, int c, const char *arg, struct wxr_err *err)
 	}
 }
 
+/* Offers every "--name" written in text. */
+static void suggest_options(struct suggest *sg, const char *text)
+{
+	for (const char *p = text ? strstr(text, "--") : NULL; p; p = strstr(p + 2, "--")) {
+		size_t n = 2 + strspn(p + 2, "abcdefghijklmnopqrstuvwxyz0123456789-");
+
+		if (n > 3)
+			suggest_try_n(sg, p, n);
+	}
+}
+
+/* An unknown option, with the closest the command's usage and help name. */
+static int unknown_option(struct ctx *ctx, bool dates, const char *opt, struct wxr_err *err)
+{
+	char word[64];
+	struct suggest sg;
+
+	snprintf(word, sizeof(word), "%.*s", (int)strcspn(opt, "="), opt);
+	suggest_init(&sg, word);
+	if (ctx->cmd) {
+		suggest_options(&sg, ctx->cmd->usage);
+		suggest_options(&sg, ctx->cmd->help);
+	}
+	if (dates)
+		suggest_options(&sg, "--date --from --to --yesterday");
+	if (sg.best)
+		return cmd_usage_error(ctx, err, "unknown option '%s'; did you mean '%.*s'?", opt,
+				       sg.best_len, sg.best);
+	return cmd_usage_error(ctx, err, "unknown option '%s'", opt);
+}
+
 int cmd_option(struct ctx *ctx, struct dates *d, int c, char **argv, struct wxr_err *err)
 {
 	if (d && (c == 'D' || c == 'F' || c == 'T' || c == 'Y'))
 		return dates_option(d, c, optarg, err);
 	if (c == ':')
 		return cmd_usage_error(ctx, err, "%s needs a value", argv[optind - 1]);
-	return cmd_usage_error(ctx, err, "unknown option '%s'", argv[optind - 1]);
+	return unknown_option(ctx, d != NULL, argv[optind - 1], err);
 }
 
 int dates_finish(struct ctx *ctx, struct dates *d, bool need_default, struct wxr_err *err)

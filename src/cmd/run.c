@@ -131,64 +131,45 @@ static int plan_new(struct run *run, struct wxr_err *err)
 	return 0;
 }
 
+static int resume_step(void *arg, const char *name, const char *date, struct wxr_err *err)
+{
+	struct run *run = arg;
+
+	for (int k = 0; k < STEP_KIND_COUNT; k++) {
+		if (strcmp(step_name((enum step_kind)k), name) == 0)
+			return plan_add(run, (enum step_kind)k, date, err);
+	}
+	return 0; /* a step this version no longer knows */
+}
+
 static int plan_resume(struct run *run, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct job_run_row was;
 	int r;
-	int found = 0;
 
-	r = db_prepare(run->ctx->db,
-		       "SELECT job, coalesce(date_from,''), coalesce(date_to,''), dry_run"
-		       " FROM job_runs WHERE id = ?",
-		       &st, err);
+	r = jobs_run_get(run->ctx->db, run->resumed_from, &was, err);
+	if (r == WXR_ENOTFOUND)
+		return err_set(err, WXR_EUSAGE, "--resume: no run %" PRId64, run->resumed_from);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, run->resumed_from);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return err_set(err, WXR_EUSAGE, "--resume: no run %" PRId64, run->resumed_from);
-	}
-	if (strcmp(db_col_text(st, 0), run->job.name) != 0) {
+	if (strcmp(was.job, run->job.name) != 0) {
 		r = err_set(err, WXR_EUSAGE, "--resume: run %" PRId64 " was job '%s', not '%s'",
-			    run->resumed_from, db_col_text(st, 0), run->job.name);
-		sqlite3_finalize(st);
+			    run->resumed_from, was.job, run->job.name);
+		jobs_run_row_release(&was);
 		return r;
 	}
 	/* A run still marked running whose lock we now hold has died: resumable. */
-	snprintf(run->from, sizeof(run->from), "%s", db_col_text(st, 1));
-	snprintf(run->to, sizeof(run->to), "%s", db_col_text(st, 2));
-	run->dry_run = sqlite3_column_int(st, 3) != 0;
-	sqlite3_finalize(st);
-	st = NULL;
-	r = db_prepare(run->ctx->db,
-		       "SELECT step, coalesce(date, '') FROM job_steps WHERE run_id = ?"
-		       " AND state NOT IN ('ok', 'attention') ORDER BY seq",
-		       &st, err);
+	snprintf(run->from, sizeof(run->from), "%s", was.from);
+	snprintf(run->to, sizeof(run->to), "%s", was.to);
+	run->dry_run = was.dry_run;
+	jobs_run_row_release(&was);
+	r = jobs_steps_unfinished(run->ctx->db, run->resumed_from, resume_step, run, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, run->resumed_from);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *name = db_col_text(st, 0);
-		int k;
-
-		for (k = 0; k < STEP_KIND_COUNT; k++) {
-			if (strcmp(step_name((enum step_kind)k), name) == 0)
-				break;
-		}
-		if (k == STEP_KIND_COUNT)
-			continue;
-		r = plan_add(run, (enum step_kind)k, db_col_text(st, 1), err);
-		if (r < 0)
-			goto out;
-		found++;
-	}
-	r = 0;
-	if (!found)
-		r = err_set(err, WXR_EUSAGE, "--resume: run %" PRId64 " has no step left to run",
-			    run->resumed_from);
-out:
-	sqlite3_finalize(st);
-	return r;
+	if (!run->nplan)
+		return err_set(err, WXR_EUSAGE, "--resume: run %" PRId64 " has no step left to run",
+			       run->resumed_from);
+	return 0;
 }
 
 /* argv for the child; returned strings are owned by the arena list. */
@@ -774,14 +755,89 @@ out:
 	return r;
 }
 
+/* `runs`: the rows as text, or as one JSON array (arr) built run by run. */
+struct runs_out {
+	int tz;        /* times shown in the configured timezone */
+	json_t *arr;   /* --json */
+	json_t *run;   /* the run being listed */
+	json_t *steps; /* its steps */
+};
+
+static const char *or_null(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
+static int runs_run(void *arg, const struct job_list_run *r, struct wxr_err *err)
+{
+	struct runs_out *o = arg;
+	bool range = strcmp(r->from, r->to) != 0;
+	char t0[CLOCK_RFC3339_LEN], t1[CLOCK_RFC3339_LEN];
+	const char *started = report_local_time(r->started_at, o->tz, t0);
+	const char *ended = report_local_time(r->ended_at, o->tz, t1);
+
+	if (!o->arr) {
+		printf("run %" PRId64 "  %-10s %s%s%s  %-9s exit %d  %s .. %s%s\n", r->id, r->job,
+		       r->from, range ? ".." : "", range ? r->to : "", r->state, r->exit_code,
+		       started, ended, r->dry_run ? "  (dry run)" : "");
+		return 0;
+	}
+	o->steps = json_array();
+	o->run = json_pack("{s:I, s:s, s:s?, s:s?, s:b, s:s, s:i, s:s, s:s?}", "id",
+			   (json_int_t)r->id, "job", r->job, "from", or_null(r->from), "to",
+			   or_null(r->to), "dry_run", r->dry_run, "state", r->state, "exit_code",
+			   r->exit_code, "started_at", started, "ended_at", or_null(ended));
+	if (!o->run || !o->steps)
+		return err_set(err, WXR_EFAIL, "cannot build the JSON output");
+	return 0;
+}
+
+static int runs_step(void *arg, const struct job_list_step *st, struct wxr_err *err)
+{
+	struct runs_out *o = arg;
+	char s0[CLOCK_RFC3339_LEN], s1[CLOCK_RFC3339_LEN];
+
+	(void)err;
+	if (!o->arr) {
+		const char *msg = st->message;
+
+		printf("    %3d %-9s %-13s %-10s %s\n", st->seq, st->state, st->step,
+		       *st->date ? st->date : "-",
+		       msg[0] == '{' || msg[0] == '[' || st->reason ? "" : msg);
+		print_reason(st->reason);
+		return 0;
+	}
+	json_array_append_new(o->steps,
+			      json_pack("{s:i, s:s, s:s?, s:s, s:i, s:s, s:s, s:s?}", "seq", st->seq,
+					"step", st->step, "date", or_null(st->date), "state",
+					st->state, "exit_code", st->exit_code, "started_at",
+					report_local_time(st->started_at, o->tz, s0), "ended_at",
+					report_local_time(st->ended_at, o->tz, s1), "reason",
+					st->reason));
+	return 0;
+}
+
+static int runs_run_end(void *arg, struct wxr_err *err)
+{
+	struct runs_out *o = arg;
+
+	(void)err;
+	if (!o->arr)
+		return 0;
+	json_object_set_new(o->run, "steps", o->steps);
+	json_array_append_new(o->arr, o->run);
+	o->run = o->steps = NULL;
+	return 0;
+}
+
 static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	static const struct option opts[] = {
 		{ "last", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	sqlite3_stmt *st = NULL, *ss = NULL;
-	json_t *arr = NULL;
+	struct runs_out o = { .tz = ctx->cfg.tz_offset_s, .arr = NULL };
+	struct jobs_list_cb cb = { runs_run, runs_step, runs_run_end, &o };
 	long last = 10;
 	int c;
 	int r;
@@ -806,90 +862,15 @@ static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	if (optind < argc)
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
 	if (ctx->json)
-		arr = json_array();
-	r = db_prepare(ctx->db,
-		       "SELECT id, job, coalesce(date_from,''), coalesce(date_to,''), dry_run, state,"
-		       " coalesce(exit_code, -1), started_at, coalesce(ended_at,''),"
-		       " coalesce(resumed_from, 0), pid, host FROM job_runs ORDER BY id DESC LIMIT ?",
-		       &st, err);
-	if (r < 0)
-		goto out;
-	r = db_prepare(ctx->db,
-		       "SELECT seq, step, coalesce(date,''), state, coalesce(exit_code, -1),"
-		       " coalesce(started_at,''), coalesce(ended_at,''), coalesce(message,''), reason"
-		       " FROM job_steps WHERE run_id = ? ORDER BY seq",
-		       &ss, err);
-	if (r < 0)
-		goto out;
-	sqlite3_bind_int64(st, 1, last);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		json_t *steps = arr ? json_array() : NULL;
-		int tz = ctx->cfg.tz_offset_s;
-		char t0[CLOCK_RFC3339_LEN], t1[CLOCK_RFC3339_LEN];
-		const char *started = report_local_time(db_col_text(st, 7), tz, t0);
-		const char *ended = report_local_time(db_col_text(st, 8), tz, t1);
-
-		if (!arr)
-			printf("run %" PRId64 "  %-10s %s%s%s  %-9s exit %d  %s .. %s%s\n", id,
-			       db_col_text(st, 1), db_col_text(st, 2),
-			       strcmp(db_col_text(st, 2), db_col_text(st, 3)) ? ".." : "",
-			       strcmp(db_col_text(st, 2), db_col_text(st, 3)) ? db_col_text(st, 3) : "",
-			       db_col_text(st, 5), sqlite3_column_int(st, 6), started, ended,
-			       sqlite3_column_int(st, 4) ? "  (dry run)" : "");
-		sqlite3_reset(ss);
-		sqlite3_bind_int64(ss, 1, id);
-		while (sqlite3_step(ss) == SQLITE_ROW) {
-			if (steps) {
-				char s0[CLOCK_RFC3339_LEN], s1[CLOCK_RFC3339_LEN];
-
-				json_array_append_new(
-					steps, json_pack("{s:i, s:s, s:s?, s:s, s:i, s:s, s:s, s:s?}", "seq",
-							 sqlite3_column_int(ss, 0), "step",
-							 db_col_text(ss, 1), "date",
-							 *db_col_text(ss, 2) ? db_col_text(ss, 2) : NULL,
-							 "state", db_col_text(ss, 3), "exit_code",
-							 sqlite3_column_int(ss, 4), "started_at",
-							 report_local_time(db_col_text(ss, 5), tz, s0),
-							 "ended_at",
-							 report_local_time(db_col_text(ss, 6), tz, s1),
-							 "reason",
-							 (const char *)sqlite3_column_text(ss, 8)));
-			} else {
-				const char *msg = db_col_text(ss, 7);
-
-				printf("    %3d %-9s %-13s %-10s %s\n", sqlite3_column_int(ss, 0),
-				       db_col_text(ss, 3), db_col_text(ss, 1),
-				       *db_col_text(ss, 2) ? db_col_text(ss, 2) : "-",
-				       msg[0] == '{' || msg[0] == '[' || sqlite3_column_type(ss, 8) != SQLITE_NULL ? "" : msg);
-				print_reason((const char *)sqlite3_column_text(ss, 8));
-			}
-		}
-		if (arr)
-			json_array_append_new(
-				arr, json_pack("{s:I, s:s, s:s?, s:s?, s:b, s:s, s:i, s:s, s:s?, s:o}",
-					       "id", (json_int_t)id, "job", db_col_text(st, 1), "from",
-					       *db_col_text(st, 2) ? db_col_text(st, 2) : NULL, "to",
-					       *db_col_text(st, 3) ? db_col_text(st, 3) : NULL,
-					       "dry_run", sqlite3_column_int(st, 4) != 0, "state",
-					       db_col_text(st, 5), "exit_code",
-					       sqlite3_column_int(st, 6), "started_at", started,
-					       "ended_at", *ended ? ended : NULL, "steps",
-					       steps));
+		o.arr = json_array();
+	r = jobs_runs_list(ctx->db, last, &cb, err);
+	if (r >= 0 && o.arr) {
+		r = cmd_print_json(o.arr, err);
+		o.arr = NULL;
 	}
-	if (r != SQLITE_DONE) {
-		r = db_error(ctx->db, err, "read job_runs");
-		goto out;
-	}
-	r = 0;
-	if (arr) {
-		r = cmd_print_json(arr, err);
-		arr = NULL;
-	}
-out:
-	json_decref(arr);
-	sqlite3_finalize(st);
-	sqlite3_finalize(ss);
+	json_decref(o.run);
+	json_decref(o.steps);
+	json_decref(o.arr);
 	return r;
 }
 

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <zlib.h>
 
-#include "cmd/cmd.h"
 #include "base/err.h"
+#include "cmd/cmd.h"
 
 #ifdef WXRECON_GIT
 static const char git_commit[] = WXRECON_GIT;
@@ -26,12 +26,13 @@ int cmd_version_print(bool as_json, struct wxr_err *err)
 	const char *openssl = OpenSSL_version(OPENSSL_VERSION);
 
 	if (as_json)
-		return cmd_print_json(json_pack("{s:s, s:s?, s:{s:s, s:s, s:s, s:s, s:s}}", "version",
-						WXR_VERSION, "git", git_commit[0] ? git_commit : NULL,
-						"libraries", "curl", curl, "openssl", openssl,
-						"sqlite", sqlite3_libversion(), "zlib", zlibVersion(),
-						"jansson", jansson_version_str()),
-				      err);
+		return cmd_print_json(json_pack("{s:s, s:s*, s:{s:s, s:s, s:s, s:s, s:s}}",
+		                                "version", WXR_VERSION, "git",
+		                                git_commit[0] ? git_commit : NULL, "libraries",
+		                                "curl", curl, "openssl", openssl, "sqlite",
+		                                sqlite3_libversion(), "zlib", zlibVersion(),
+		                                "jansson", jansson_version_str()),
+		                      err);
 	printf("wxrecon %s%s%s%s\n", WXR_VERSION, git_commit[0] ? " (git " : "", git_commit,
 	       git_commit[0] ? ")" : "");
 	printf("libcurl %s, %s, SQLite %s, zlib %s, jansson %s\n", curl, openssl,

@@ -13,7 +13,10 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/suggest.h"
 #include "base/xalloc.h"
+
+#define CONFIG_DEFAULT_JOBS_DIR "jobs"
 
 enum key_type { K_STR, K_PATH, K_LONG, K_INT, K_BOOL, K_DUR, K_HHMM, K_FEN, K_ENUM, K_TZ, K_URL,
 		K_PAC };
@@ -93,7 +96,7 @@ void config_defaults(struct config *cfg)
 	set_str(&cfg->archive_dir, "var/bills");
 	cfg->release_time_s = 10 * 3600;
 	cfg->missing_after_s = 24 * 3600;
-	set_str(&cfg->jobs_dir, "jobs");
+	set_str(&cfg->jobs_dir, CONFIG_DEFAULT_JOBS_DIR);
 	set_str(&cfg->reports_dir, "reports");
 }
 
@@ -326,6 +329,97 @@ static bool section_known(const char *s)
 	return false;
 }
 
+size_t config_key_count(void)
+{
+	return ARRAY_SIZE(keys);
+}
+
+void config_key_value(const struct config *cfg, size_t i, const char **section, const char **name,
+		      char *buf, size_t n)
+{
+	const struct key_def *k = &keys[i];
+	const void *f = (const char *)cfg + k->off;
+	static const char *const pac[] = { [PAID_AFTER_CLOSE_MARK_PAID] = "mark_paid",
+					   [PAID_AFTER_CLOSE_REFUND] = "refund",
+					   [PAID_AFTER_CLOSE_HOLD] = "hold" };
+
+	*section = k->section;
+	*name = k->name;
+	switch (k->type) {
+	case K_STR:
+	case K_PATH:
+	case K_URL:
+	case K_ENUM:
+	case K_TZ:
+		snprintf(buf, n, "%s", *(char *const *)f ? *(char *const *)f : "(unset)");
+		return;
+	case K_LONG:
+		snprintf(buf, n, "%ld", *(const long *)f);
+		return;
+	case K_INT:
+		snprintf(buf, n, "%d", *(const int *)f);
+		return;
+	case K_BOOL:
+		snprintf(buf, n, "%s", *(const bool *)f ? "true" : "false");
+		return;
+	case K_DUR:
+		snprintf(buf, n, "%llds", (long long)*(const int64_t *)f);
+		return;
+	case K_HHMM:
+		snprintf(buf, n, "%02d:%02d", *(const int *)f / 3600, *(const int *)f / 60 % 60);
+		return;
+	case K_FEN:
+		snprintf(buf, n, "%lld fen", (long long)*(const int64_t *)f);
+		return;
+	case K_PAC:
+		snprintf(buf, n, "%s", pac[cfg->paid_after_close]);
+		return;
+	}
+	BUG("config key type %d", (int)k->type);
+}
+
+/* An unknown key, with the closest known key of its section, else of any. */
+static int unknown_key(const char *where, const char *section, const char *k, struct wxr_err *err)
+{
+	struct suggest sg;
+	const char *in = section;
+	bool found;
+
+	suggest_init(&sg, k);
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (strcmp(keys[i].section, section) == 0)
+			suggest_try(&sg, keys[i].name);
+	}
+	found = sg.best != NULL;
+	for (size_t i = 0; !found && i < ARRAY_SIZE(keys); i++) {
+		const char *was = sg.best;
+
+		suggest_try(&sg, keys[i].name);
+		if (sg.best != was)
+			in = keys[i].section;
+	}
+	if (!sg.best)
+		return err_set(err, WXR_ECONFIG, "%s: unknown key '%s' in [%s]", where, k, section);
+	if (in == section)
+		return err_set(err, WXR_ECONFIG, "%s: unknown key '%s' in [%s]; did you mean '%s'?",
+			       where, k, section, sg.best);
+	return err_set(err, WXR_ECONFIG, "%s: unknown key '%s' in [%s]; did you mean '%s' in [%s]?",
+		       where, k, section, sg.best, in);
+}
+
+static int unknown_section(const char *where, const char *s, struct wxr_err *err)
+{
+	struct suggest sg;
+
+	suggest_init(&sg, s);
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		suggest_try(&sg, keys[i].section);
+	if (sg.best)
+		return err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'; did you mean '[%s]'?",
+			       where, s, sg.best);
+	return err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'", where, s);
+}
+
 int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 {
 	FILE *f = NULL;
@@ -370,7 +464,7 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 			*e = '\0';
 			s = trim(s + 1);
 			if (!section_known(s)) {
-				r = err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'", where, s);
+				r = unknown_section(where, s, err);
 				goto out;
 			}
 			snprintf(section, sizeof(section), "%s", s);
@@ -395,7 +489,7 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 			}
 		}
 		if (!def) {
-			r = err_set(err, WXR_ECONFIG, "%s: unknown key '%s' in [%s]", where, k, section);
+			r = unknown_key(where, section, k, err);
 			goto out;
 		}
 		r = set_value(cfg, def, v, where, err);
@@ -408,6 +502,13 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 	}
 	if (ferror(f))
 		r = err_set(err, WXR_ECONFIG, "cannot read config '%s': %s", path, strerror(errno));
+	/* the default job dir is the one beside the config, wherever it runs from */
+	if (r >= 0 && strcmp(cfg->jobs_dir, CONFIG_DEFAULT_JOBS_DIR) == 0) {
+		char *dir = resolve_path(cfg->path, CONFIG_DEFAULT_JOBS_DIR);
+
+		free(cfg->jobs_dir);
+		cfg->jobs_dir = dir;
+	}
 out:
 	free(line);
 	fclose(f);

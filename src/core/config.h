@@ -91,4 +91,10 @@ int config_check_merchant(const struct config *cfg, char out_key[33], struct wxr
 /* SHA-256 hex of the [policy] and [bills] values, for report stamps. */
 void config_policy_hash(const struct config *cfg, char out[65]);
 
+/* The keys a config may set, for showing what each resolved to. */
+size_t config_key_count(void);
+/* Key i's section, name and value as it resolved (default or set), as text. */
+void config_key_value(const struct config *cfg, size_t i, const char **section, const char **name,
+		      char *buf, size_t n);
+
 #endif

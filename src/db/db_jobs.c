@@ -305,3 +305,135 @@ int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_co
 	sqlite3_finalize(st);
 	return r;
 }
+
+int jobs_run_get(struct db *db, int64_t run_id, struct job_run_row *out, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = db_prepare(db,
+		       "SELECT job, coalesce(date_from,''), coalesce(date_to,''), dry_run"
+		       " FROM job_runs WHERE id = ?",
+		       &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, run_id);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		out->id = run_id;
+		out->job = xstrdup(db_col_text(st, 0));
+		out->from = xstrdup(db_col_text(st, 1));
+		out->to = xstrdup(db_col_text(st, 2));
+		out->dry_run = sqlite3_column_int(st, 3) != 0;
+		r = 0;
+	} else {
+		r = r == SQLITE_DONE ? err_set(err, WXR_ENOTFOUND, "no run %lld", (long long)run_id)
+				     : db_error(db, err, "read job_runs");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
+void jobs_run_row_release(struct job_run_row *row)
+{
+	free(row->job);
+	free(row->from);
+	free(row->to);
+	memset(row, 0, sizeof(*row));
+}
+
+int jobs_steps_unfinished(struct db *db, int64_t run_id,
+			  int (*fn)(void *arg, const char *step, const char *date, struct wxr_err *err),
+			  void *arg, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT step, coalesce(date, '') FROM job_steps WHERE run_id = ?"
+		       " AND state NOT IN ('ok', 'attention') ORDER BY seq",
+		       &st, err);
+	if (r < 0)
+		return r;
+	sqlite3_bind_int64(st, 1, run_id);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		r = fn(arg, db_col_text(st, 0), db_col_text(st, 1), err);
+		if (r < 0)
+			goto out;
+	}
+	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read job_steps");
+out:
+	sqlite3_finalize(st);
+	return r;
+}
+
+int jobs_runs_list(struct db *db, long last, const struct jobs_list_cb *cb, struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL, *ss = NULL;
+	int r;
+
+	r = db_prepare(db,
+		       "SELECT id, job, coalesce(date_from,''), coalesce(date_to,''), dry_run, state,"
+		       " coalesce(exit_code, -1), started_at, coalesce(ended_at,'')"
+		       " FROM job_runs ORDER BY id DESC LIMIT ?",
+		       &st, err);
+	if (r < 0)
+		return r;
+	r = db_prepare(db,
+		       "SELECT seq, step, coalesce(date,''), state, coalesce(exit_code, -1),"
+		       " coalesce(started_at,''), coalesce(ended_at,''), coalesce(message,''), reason"
+		       " FROM job_steps WHERE run_id = ? ORDER BY seq",
+		       &ss, err);
+	if (r < 0)
+		goto out;
+	sqlite3_bind_int64(st, 1, last);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct job_list_run run = {
+			.id = sqlite3_column_int64(st, 0),
+			.job = db_col_text(st, 1),
+			.from = db_col_text(st, 2),
+			.to = db_col_text(st, 3),
+			.dry_run = sqlite3_column_int(st, 4) != 0,
+			.state = db_col_text(st, 5),
+			.exit_code = sqlite3_column_int(st, 6),
+			.started_at = db_col_text(st, 7),
+			.ended_at = db_col_text(st, 8),
+		};
+
+		r = cb->run(cb->arg, &run, err);
+		if (r < 0)
+			goto out;
+		sqlite3_reset(ss);
+		sqlite3_bind_int64(ss, 1, run.id);
+		while ((r = sqlite3_step(ss)) == SQLITE_ROW) {
+			struct job_list_step step = {
+				.seq = sqlite3_column_int(ss, 0),
+				.step = db_col_text(ss, 1),
+				.date = db_col_text(ss, 2),
+				.state = db_col_text(ss, 3),
+				.exit_code = sqlite3_column_int(ss, 4),
+				.started_at = db_col_text(ss, 5),
+				.ended_at = db_col_text(ss, 6),
+				.message = db_col_text(ss, 7),
+				.reason = (const char *)sqlite3_column_text(ss, 8),
+			};
+
+			r = cb->step(cb->arg, &step, err);
+			if (r < 0)
+				goto out;
+		}
+		if (r != SQLITE_DONE) {
+			r = db_error(db, err, "read job_steps");
+			goto out;
+		}
+		r = cb->run_end(cb->arg, err);
+		if (r < 0)
+			goto out;
+	}
+	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read job_runs");
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(ss);
+	return r;
+}

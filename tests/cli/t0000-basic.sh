@@ -71,4 +71,25 @@ test_expect_success 'and says to run init' '
 test_expect_code 1 'a write error on stdout is a failure' '
 	wxrecon help >/dev/full
 '
+test_expect_success 'a mistyped sub-command gets a suggestion' '
+	{ wxrecon bill fecth 2>err; test $? = 2; } && test "$(wc -l <err)" = 1 &&
+	test_grep "^wxrecon: .bill. has no sub-command .fecth.; did you mean .bill fetch.?$" err &&
+	{ wxrecon help bill fecth 2>err; test $? = 2; } && test_grep "did you mean .bill fetch.?$" err
+'
+test_expect_success 'a mistyped option gets a suggestion, from the command or the date options' '
+	wxrecon --db x.db init 2>/dev/null &&
+	{ wxrecon --db x.db report --fromat csv 2>err; test $? = 2; } &&
+	test_grep "^wxrecon: unknown option .--fromat.; did you mean .--format.? (usage: wxrecon report" err &&
+	{ wxrecon --db x.db reconcile --yesterdy 2>err; test $? = 2; } &&
+	test_grep "unknown option .--yesterdy.; did you mean .--yesterday.?" err &&
+	{ wxrecon --db x.db runs --lst=3 2>err; test $? = 2; } &&
+	test_grep "unknown option .--lst=3.; did you mean .--last.?" err
+'
+test_expect_success 'a mistyped global option gets a suggestion' '
+	{ wxrecon --verbos version 2>err; test $? = 2; } &&
+	test_grep "^wxrecon: unknown option .--verbos.; did you mean .--verbose.?$" err
+'
+test_expect_success 'nothing close: no suggestion' '
+	{ wxrecon --db x.db runs --zzzzzz 2>err; test $? = 2; } && ! grep -q "did you mean" err
+'
 test_done

@@ -30,7 +30,19 @@ test_expect_success 'a database behind the binary gets only the missing migratio
 	sqlite3 db.sqlite "SELECT count(*) FROM discrepancies" >/dev/null
 '
 test_expect_success 'init creates the parent directory of the default path' '
-	mkdir w && cd w && wxrecon init 2>/dev/null && test -f var/wxrecon.db
+	mkdir w && cd w && printf "[api]\nretries = 1\n" >wxrecon.conf &&
+	wxrecon init 2>/dev/null && test -f var/wxrecon.db
+'
+test_expect_success 'with no config and no --db, init and reconcile say so (exit 2) and create nothing' '
+	mkdir empty && cd empty &&
+	{ wxrecon init 2>err; test $? = 2; } &&
+	test_grep "^wxrecon: no config file and no --db: which database? give -c CONFIG" err &&
+	{ wxrecon reconcile --yesterday 2>err; test $? = 2; } && test "$(wc -l <err)" = 1 &&
+	test_grep "or --db PATH$" err && ! test -e var
+'
+test_expect_success 'with --db alone they work' '
+	mkdir alone && cd alone && wxrecon --db x.db init 2>/dev/null &&
+	wxrecon --db x.db reconcile --date 2026-11-01 --dry-run >/dev/null
 '
 test_expect_code 1 'init on a path that cannot be created fails' '
 	wxrecon --db /proc/nope/db.sqlite init

@@ -35,8 +35,11 @@ bad_line() {
 		grep -q \"^wxrecon: bad.conf:$line: $3\" err
 	"
 }
-bad_line 'unknown key' 'colour = blue' "unknown key 'colour' in \[jobs\]"
-bad_line 'unknown section' '[payments]' "unknown section '\[payments\]'"
+bad_line 'unknown key' 'colour = blue' "unknown key 'colour' in \[jobs\]$"
+bad_line 'a typo in a key: did you mean' "$(printf '[policy]\nclose_afer = 2h')" "unknown key 'close_afer' in \[policy\]; did you mean 'close_after'?$"
+bad_line 'a key in the wrong section: where it goes' "$(printf '[api]\nclose_after = 2h')" "unknown key 'close_after' in \[api\]; did you mean 'close_after' in \[policy\]?$"
+bad_line 'unknown section' '[payments]' "unknown section '\[payments\]'$"
+bad_line 'a typo in a section: did you mean' '[polcy]' "unknown section '\[polcy\]'; did you mean '\[policy\]'?$"
 bad_line 'no equals sign' 'just words' "expected 'key = value'"
 bad_line 'malformed section' '[policy' 'malformed section header'
 bad_line 'bad integer' "$(printf '[api]\ntimeout_s = fast')" "bad value for 'api.timeout_s': 'fast'"
@@ -84,5 +87,30 @@ test_expect_success 'a missing merchant key is named' '
 '
 test_expect_success 'commands that do not talk to WeChat Pay need no config' '
 	mkdir bare && cd bare && wxrecon --db x.db init 2>/dev/null && wxrecon --db x.db audit
+'
+K=0123456789abcdef0123456789abcdef
+test_expect_success 'config check refuses plain http to anything but the simulator' '
+	sed "s|^base_url = .*|base_url = http://api.example.com|" env.conf >h.conf &&
+	{ WXRECON_APIV3_KEY=$K wxrecon -c h.conf config check >out 2>err; test $? = 2; } &&
+	test "$(wc -l <err)" = 1 &&
+	test_grep "^wxrecon: config .h.conf.: \[api\] base_url: refusing plain http to .api.example.com." err
+'
+test_expect_success 'https anywhere and http to 127.0.0.1 pass' '
+	sed "s|^base_url = .*|base_url = https://api.example.com|" env.conf >h.conf &&
+	WXRECON_APIV3_KEY=$K wxrecon -c h.conf config check >out &&
+	WXRECON_APIV3_KEY=$K wxrecon -c env.conf config check >out
+'
+test_expect_success 'config check shows what every key resolved to, defaults too' '
+	test_grep "^  \[api\] base_url = http://127.0.0.1:1$" out &&
+	test_grep "^  \[api\] timeout_s = [0-9]*$" out &&
+	test_grep "^  \[policy\] paid_after_close = [a-z_]*$" out &&
+	test_grep "^  \[jobs\] dir = " out &&
+	WXRECON_APIV3_KEY=$K wxrecon -c env.conf config check --json >out &&
+	test_grep "\"keys\":{\"merchant.mchid\":\"1900000001\"" out
+'
+test_expect_success 'the default job dir is beside the config, wherever wxrecon runs from' '
+	mkdir -p site && grep -v "^dir" env.conf >site/w.conf && cp -p -r keys site/ &&
+	(cd / && WXRECON_APIV3_KEY=$K wxrecon -c "$TRASH/site/w.conf" config check) >out &&
+	test_grep "^  \[jobs\] dir = $TRASH/site/jobs$" out
 '
 test_done
