@@ -101,7 +101,7 @@ static void esc_wbr(struct page *p, const char *kind)
 
 static void td_kind(struct page *p, const char *kind)
 {
-	raw(p, "<td>");
+	raw(p, "<td class=\"kind\">");
 	esc_wbr(p, kind);
 	raw(p, "</td>");
 }
@@ -132,10 +132,19 @@ static void td_date(struct page *p, const char *s)
 	raw(p, "</td>");
 }
 
+/* An id (out_trade_no, transaction_id, a SHA-1): one token that never
+ * breaks; the line may break only between tokens. */
+static void id_span(struct page *p, const char *s)
+{
+	raw(p, "<span class=\"id\">");
+	esc(p, s);
+	raw(p, "</span>");
+}
+
 static void td_mono(struct page *p, const char *s)
 {
 	raw(p, "<td class=\"mono\">");
-	esc(p, s);
+	id_span(p, s);
 	raw(p, "</td>");
 }
 
@@ -163,8 +172,11 @@ static const char css[] =
 	".b-missing{color:#c53030;font-weight:600}"
 	".b-empty{color:#718096}"
 	".s-open{color:#c53030;font-weight:600}"
-	".mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;"
-	"word-break:break-all}"
+	".mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}"
+	/* ids and kinds never break inside a token: ids not at all, kinds only
+	 * at the <wbr> after each '_' */
+	".id{white-space:nowrap}"
+	"td.kind{overflow-wrap:normal;word-break:normal}"
 	".none{color:#718096;font-style:italic}"
 	".d{white-space:nowrap}"
 	".chart{width:100%;height:auto;display:block}"
@@ -179,7 +191,7 @@ static const char css[] =
 	"body{margin:0;max-width:none;padding:0;font-size:10pt;"
 	"-webkit-print-color-adjust:exact;print-color-adjust:exact}"
 	"table{font-size:8.5pt}th,td{padding:2px 4px}.mono{font-size:8pt}"
-	"td{overflow-wrap:anywhere}"
+	"td{overflow-wrap:anywhere}td.kind,td.mono{overflow-wrap:normal}"
 	"h2{break-after:avoid;page-break-after:avoid}"
 	"thead{display:table-header-group}"
 	"tr,.cards,.chartbox,dl{break-inside:avoid;page-break-inside:avoid}"
@@ -592,7 +604,7 @@ static void key_line(struct page *p, const char *label, const char *v, bool *fir
 		raw(p, "<br>");
 	*first = false;
 	rawf(p, "%s ", label);
-	esc(p, v);
+	id_span(p, v);
 }
 
 static void discs_table(struct page *p, const struct report *rep)
@@ -728,7 +740,7 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
 	struct page *p = &pg;
 	char days[64];
 
-	raw(p, "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+	raw(p, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
 	rawf(p, "<title>wxrecon report %s to %s</title>\n<style>%s</style></head><body>\n",
 	     rep->from, rep->to, css);
