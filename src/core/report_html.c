@@ -796,3 +796,92 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
 		return err_set(err, WXR_ETOOBIG, "the HTML report is larger than %zu bytes", out->max);
 	return 0;
 }
+
+/* ---- the reports directory's index ---- */
+
+static const char *const index_suffix[4] = { ".html", ".xlsx", ".json", "-csv" };
+
+int report_index_parse(const char *name, struct report_index_row *row)
+{
+	/* JOB_YYYY-MM-DD_YYYY-MM-DD then a suffix */
+	size_t n = strlen(name), dates = 2 * (CLOCK_DATE_LEN - 1) + 2;
+
+	for (int slot = 0; slot < 4; slot++) {
+		size_t m = strlen(index_suffix[slot]), job;
+		const char *d;
+
+		if (n <= m + dates || strcmp(name + n - m, index_suffix[slot]) != 0)
+			continue;
+		job = n - m - dates;
+		d = name + job;
+		if (job >= sizeof(row->job) || n >= sizeof(row->files[0]) || d[0] != '_' ||
+		    d[CLOCK_DATE_LEN] != '_')
+			return -1;
+		memcpy(row->job, name, job);
+		row->job[job] = '\0';
+		memcpy(row->from, d + 1, CLOCK_DATE_LEN - 1);
+		row->from[CLOCK_DATE_LEN - 1] = '\0';
+		memcpy(row->to, d + CLOCK_DATE_LEN + 1, CLOCK_DATE_LEN - 1);
+		row->to[CLOCK_DATE_LEN - 1] = '\0';
+		if (!date_is_valid(row->from) || !date_is_valid(row->to))
+			return -1;
+		return slot;
+	}
+	return -1;
+}
+
+int report_render_index(const struct report_index_row *rows, size_t n, struct buf *out,
+			struct wxr_err *err)
+{
+	static const char *const label[4] = { "HTML", "xlsx", "JSON", "CSV" };
+	struct page pg = { out, 0 };
+	struct page *p = &pg;
+
+	raw(p, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	       "<title>wxrecon reports</title>\n");
+	rawf(p, "<style>%s</style></head><body>\n<header><h1>wxrecon reports</h1></header>\n", css);
+	if (n == 0)
+		raw(p, "<p class=\"none\">None.</p>\n");
+	else
+		raw(p, "<table><thead><tr><th>Job</th><th>From</th><th>To</th><th>Files</th>"
+		       "<th class=\"n\">Run</th><th>Run state</th><th class=\"n\">Open discrepancies</th>"
+		       "<th class=\"n\">Bills never fetched</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct report_index_row *r = &rows[i];
+		const char *sep = "";
+
+		raw(p, "<tr><td class=\"mono\">");
+		id_span(p, r->job);
+		raw(p, "</td>");
+		td_date(p, r->from);
+		td_date(p, r->to);
+		raw(p, "<td>");
+		for (int k = 0; k < 4; k++) {
+			if (!r->files[k][0])
+				continue;
+			rawf(p, "%s<a href=\"", sep);
+			esc(p, r->files[k]);
+			rawf(p, "%s\">%s</a>", k == 3 ? "/" : "", label[k]);
+			sep = " ";
+		}
+		raw(p, "</td>");
+		if (r->run_id)
+			td_int(p, r->run_id);
+		else
+			raw(p, "<td class=\"n\">&ndash;</td>");
+		rawf(p, "<td class=\"s-%s\">", strcmp(r->state, "ok") == 0 ? "ok" : "open");
+		esc(p, r->state[0] ? r->state : "no run");
+		raw(p, "</td>");
+		td_int(p, r->open);
+		td_int(p, r->missing);
+		raw(p, "</tr>\n");
+	}
+	if (n)
+		raw(p, "</tbody></table>\n");
+	raw(p, "<footer>Written by wxrecon " WXR_VERSION " with each report; the run state is the "
+	       "one recorded when the report was written.</footer></body></html>\n");
+	if (pg.r)
+		return err_set(err, WXR_ETOOBIG, "the reports index is larger than %zu bytes", out->max);
+	return 0;
+}
