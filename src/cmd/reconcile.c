@@ -25,6 +25,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "core/reconcile.h"
+#include "core/report.h"
 #include "base/xalloc.h"
 
 /* ---- the query hooks, over the WeChat Pay client ---- */
@@ -338,16 +339,14 @@ static int list_one(void *p, const struct recon_disc *d, struct wxr_err *err)
 	}
 	printf("%-6" PRId64 " %s %-13s %-26s %-32s", d->id, d->date, d->status, d->kind, d->key);
 	if (d->has_ledger_amount || d->has_bill_amount) {
-		printf(" ledger ");
+		/* in yuan, like every amount a person reads; fen in --json */
+		char la[REPORT_AMOUNT_LEN] = "-", ba[REPORT_AMOUNT_LEN] = "-";
+
 		if (d->has_ledger_amount)
-			printf("%" PRId64, d->ledger_amount);
-		else
-			printf("-");
-		printf(" bill ");
+			report_format_amount(d->ledger_amount, 2, false, la);
 		if (d->has_bill_amount)
-			printf("%" PRId64, d->bill_amount);
-		else
-			printf("-");
+			report_format_amount(d->bill_amount, 2, false, ba);
+		printf(" ledger %s bill %s yuan", la, ba);
 	}
 	if (d->ledger_state || d->bill_state)
 		printf(" [%s/%s]", d->ledger_state ? d->ledger_state : "-",

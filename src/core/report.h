@@ -169,6 +169,27 @@ int report_render_xlsx(const struct report *rep, const char *path, struct wxr_er
  */
 const char *report_local_time(const char *s, int tz_offset_s, char out[CLOCK_RFC3339_LEN]);
 
+/* One report of the reports directory (reports_dir/index.html): the files
+ * named JOB_FROM_TO.html|.json|.xlsx and the JOB_FROM_TO-csv directory. */
+struct report_index_row {
+	char job[64];
+	char from[CLOCK_DATE_LEN];
+	char to[CLOCK_DATE_LEN];
+	char files[4][96]; /* the names present, "" for none: html, xlsx, json, csv */
+	int64_t run_id;    /* latest run of job over from..to; 0 = none */
+	char state[16];    /* its state: ok, attention, failed, running */
+	int64_t open;      /* open discrepancies dated in the range */
+	int64_t missing;   /* days of the range without a trade bill */
+};
+
+/* Parses a reports_dir entry name into row (job, dates, the file's slot);
+ * returns the slot 0..3, or -1 when name is not a report's. */
+int report_index_parse(const char *name, struct report_index_row *row);
+/* The static index page of rows (sorted by the caller), one self-contained
+ * HTML file like the reports. */
+int report_render_index(const struct report_index_row *rows, size_t n, struct buf *out,
+			struct wxr_err *err);
+
 /* "ok", "empty" or "missing". */
 const char *report_bill_name(enum report_bill b);
 

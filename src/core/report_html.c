@@ -101,7 +101,7 @@ static void esc_wbr(struct page *p, const char *kind)
 
 static void td_kind(struct page *p, const char *kind)
 {
-	raw(p, "<td>");
+	raw(p, "<td class=\"kind\">");
 	esc_wbr(p, kind);
 	raw(p, "</td>");
 }
@@ -132,10 +132,19 @@ static void td_date(struct page *p, const char *s)
 	raw(p, "</td>");
 }
 
+/* An id (out_trade_no, transaction_id, a SHA-1): one token that never
+ * breaks; the line may break only between tokens. */
+static void id_span(struct page *p, const char *s)
+{
+	raw(p, "<span class=\"id\">");
+	esc(p, s);
+	raw(p, "</span>");
+}
+
 static void td_mono(struct page *p, const char *s)
 {
 	raw(p, "<td class=\"mono\">");
-	esc(p, s);
+	id_span(p, s);
 	raw(p, "</td>");
 }
 
@@ -163,8 +172,11 @@ static const char css[] =
 	".b-missing{color:#c53030;font-weight:600}"
 	".b-empty{color:#718096}"
 	".s-open{color:#c53030;font-weight:600}"
-	".mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;"
-	"word-break:break-all}"
+	".mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}"
+	/* ids and kinds never break inside a token: ids not at all, kinds only
+	 * at the <wbr> after each '_' */
+	".id{white-space:nowrap}"
+	"td.kind{overflow-wrap:normal;word-break:normal}"
 	".none{color:#718096;font-style:italic}"
 	".d{white-space:nowrap}"
 	".chart{width:100%;height:auto;display:block}"
@@ -179,7 +191,7 @@ static const char css[] =
 	"body{margin:0;max-width:none;padding:0;font-size:10pt;"
 	"-webkit-print-color-adjust:exact;print-color-adjust:exact}"
 	"table{font-size:8.5pt}th,td{padding:2px 4px}.mono{font-size:8pt}"
-	"td{overflow-wrap:anywhere}"
+	"td{overflow-wrap:anywhere}td.kind,td.mono{overflow-wrap:normal}"
 	"h2{break-after:avoid;page-break-after:avoid}"
 	"thead{display:table-header-group}"
 	"tr,.cards,.chartbox,dl{break-inside:avoid;page-break-inside:avoid}"
@@ -592,7 +604,7 @@ static void key_line(struct page *p, const char *label, const char *v, bool *fir
 		raw(p, "<br>");
 	*first = false;
 	rawf(p, "%s ", label);
-	esc(p, v);
+	id_span(p, v);
 }
 
 static void discs_table(struct page *p, const struct report *rep)
@@ -728,7 +740,7 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
 	struct page *p = &pg;
 	char days[64];
 
-	raw(p, "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+	raw(p, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">");
 	rawf(p, "<title>wxrecon report %s to %s</title>\n<style>%s</style></head><body>\n",
 	     rep->from, rep->to, css);
@@ -782,5 +794,94 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
 	raw(p, "</body></html>\n");
 	if (pg.r)
 		return err_set(err, WXR_ETOOBIG, "the HTML report is larger than %zu bytes", out->max);
+	return 0;
+}
+
+/* ---- the reports directory's index ---- */
+
+static const char *const index_suffix[4] = { ".html", ".xlsx", ".json", "-csv" };
+
+int report_index_parse(const char *name, struct report_index_row *row)
+{
+	/* JOB_YYYY-MM-DD_YYYY-MM-DD then a suffix */
+	size_t n = strlen(name), dates = 2 * (CLOCK_DATE_LEN - 1) + 2;
+
+	for (int slot = 0; slot < 4; slot++) {
+		size_t m = strlen(index_suffix[slot]), job;
+		const char *d;
+
+		if (n <= m + dates || strcmp(name + n - m, index_suffix[slot]) != 0)
+			continue;
+		job = n - m - dates;
+		d = name + job;
+		if (job >= sizeof(row->job) || n >= sizeof(row->files[0]) || d[0] != '_' ||
+		    d[CLOCK_DATE_LEN] != '_')
+			return -1;
+		memcpy(row->job, name, job);
+		row->job[job] = '\0';
+		memcpy(row->from, d + 1, CLOCK_DATE_LEN - 1);
+		row->from[CLOCK_DATE_LEN - 1] = '\0';
+		memcpy(row->to, d + CLOCK_DATE_LEN + 1, CLOCK_DATE_LEN - 1);
+		row->to[CLOCK_DATE_LEN - 1] = '\0';
+		if (!date_is_valid(row->from) || !date_is_valid(row->to))
+			return -1;
+		return slot;
+	}
+	return -1;
+}
+
+int report_render_index(const struct report_index_row *rows, size_t n, struct buf *out,
+			struct wxr_err *err)
+{
+	static const char *const label[4] = { "HTML", "xlsx", "JSON", "CSV" };
+	struct page pg = { out, 0 };
+	struct page *p = &pg;
+
+	raw(p, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+	       "<title>wxrecon reports</title>\n");
+	rawf(p, "<style>%s</style></head><body>\n<header><h1>wxrecon reports</h1></header>\n", css);
+	if (n == 0)
+		raw(p, "<p class=\"none\">None.</p>\n");
+	else
+		raw(p, "<table><thead><tr><th>Job</th><th>From</th><th>To</th><th>Files</th>"
+		       "<th class=\"n\">Run</th><th>Run state</th><th class=\"n\">Open discrepancies</th>"
+		       "<th class=\"n\">Bills never fetched</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct report_index_row *r = &rows[i];
+		const char *sep = "";
+
+		raw(p, "<tr><td class=\"mono\">");
+		id_span(p, r->job);
+		raw(p, "</td>");
+		td_date(p, r->from);
+		td_date(p, r->to);
+		raw(p, "<td>");
+		for (int k = 0; k < 4; k++) {
+			if (!r->files[k][0])
+				continue;
+			rawf(p, "%s<a href=\"", sep);
+			esc(p, r->files[k]);
+			rawf(p, "%s\">%s</a>", k == 3 ? "/" : "", label[k]);
+			sep = " ";
+		}
+		raw(p, "</td>");
+		if (r->run_id)
+			td_int(p, r->run_id);
+		else
+			raw(p, "<td class=\"n\">&ndash;</td>");
+		rawf(p, "<td class=\"s-%s\">", strcmp(r->state, "ok") == 0 ? "ok" : "open");
+		esc(p, r->state[0] ? r->state : "no run");
+		raw(p, "</td>");
+		td_int(p, r->open);
+		td_int(p, r->missing);
+		raw(p, "</tr>\n");
+	}
+	if (n)
+		raw(p, "</tbody></table>\n");
+	raw(p, "<footer>Written by wxrecon " WXR_VERSION " with each report; the run state is the "
+	       "one recorded when the report was written.</footer></body></html>\n");
+	if (pg.r)
+		return err_set(err, WXR_ETOOBIG, "the reports index is larger than %zu bytes", out->max);
 	return 0;
 }

@@ -411,3 +411,43 @@ out:
 	sqlite3_finalize(st);
 	return r;
 }
+
+int db_report_index_row(struct db *db, struct report_index_row *row, const char *mchid,
+			struct wxr_err *err)
+{
+	static const char sql[] =
+		"SELECT"
+		" (SELECT id FROM job_runs WHERE job = ?4 AND date_from = ?1 AND date_to = ?2"
+		"   AND (?3 = '' OR mchid = ?3) ORDER BY id DESC LIMIT 1),"
+		" (SELECT state FROM job_runs WHERE job = ?4 AND date_from = ?1 AND date_to = ?2"
+		"   AND (?3 = '' OR mchid = ?3) ORDER BY id DESC LIMIT 1),"
+		" (SELECT count(*) FROM discrepancies WHERE date >= ?1 AND date <= ?2"
+		"   AND status = 'open' AND (?3 = '' OR mchid = ?3)),"
+		" (SELECT count(DISTINCT bill_date) FROM bill_files WHERE kind = 'trade'"
+		"   AND bill_date >= ?1 AND bill_date <= ?2 AND (?3 = '' OR mchid = ?3))";
+	sqlite3_stmt *st = NULL;
+	int64_t a, b;
+	int r;
+
+	if (date_parse(row->from, 0, &a, err) < 0 || date_parse(row->to, 0, &b, err) < 0)
+		return WXR_EDATA;
+	r = db_prepare(db, sql, &st, err);
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, row->from);
+	db_bind_text(st, 2, row->to);
+	db_bind_text(st, 3, mchid);
+	db_bind_text(st, 4, row->job);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		r = db_error(db, err, "read the reports' runs");
+		goto out;
+	}
+	row->run_id = sqlite3_column_int64(st, 0);
+	snprintf(row->state, sizeof(row->state), "%s", db_col_text(st, 1));
+	row->open = sqlite3_column_int64(st, 2);
+	row->missing = (b - a) / 86400 + 1 - sqlite3_column_int64(st, 3);
+	r = 0;
+out:
+	sqlite3_finalize(st);
+	return r;
+}

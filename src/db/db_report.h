@@ -19,5 +19,10 @@ int db_report_trades(struct db *db, struct report *rep, struct wxr_err *err);
 int db_report_discrepancies(struct db *db, struct report *rep, struct wxr_err *err);
 /* The actions of the range (report.h says which) into rep->actions. */
 int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err);
+/* For the reports index: the latest run of job over exactly from..to (run_id
+ * 0 and state "" when none), the open discrepancies dated in the range and
+ * the days of the range whose trade bill was never fetched. */
+int db_report_index_row(struct db *db, struct report_index_row *row, const char *mchid,
+			struct wxr_err *err);
 
 #endif

@@ -46,5 +46,12 @@ test_expect_success 'audit: times in the configured timezone (+08:00 by default)
 	test_grep "	2026-11-04T10:00:00+08:00	test	test.event	S	" audit.txt &&
 	! grep -q "T[0-9:]*Z" audit.txt
 '
+test_expect_success 'discrepancies: amounts in yuan (fen stay in --json)' '
+	wxrecon --db db.sqlite discrepancies --from 2026-11-01 --to 2026-11-04 >d.txt &&
+	test_grep "^2 .* AMOUNT_MISMATCH .* ledger 100.00 bill 100.50 yuan \[PAID/SUCCESS\]" d.txt &&
+	test_grep " REFUND_MISSING_IN_LEDGER .* ledger - bill 50.00 yuan" d.txt &&
+	wxrecon --db db.sqlite --json discrepancies --from 2026-11-01 --to 2026-11-04 >d.json &&
+	grep -q "\"bill_amount\": *10050" d.json
+'
 
 test_done

@@ -68,7 +68,8 @@ if has report; then
 		case $html in "$DEMO"/reports/*.html) ;; *) false ;; esac &&
 		xlsx=${html%.html}.xlsx &&
 		unzip -p "$xlsx" xl/workbook.xml >wb.xml &&
-		test_grep "<sheet name=\"actions\"" wb.xml
+		test_grep "<sheet name=\"actions\"" wb.xml &&
+		test_grep "href=\"${xlsx##*/}\"" "$DEMO/reports/index.html"
 	'
 else
 	test_expect_success 'without report the demo says so' '
