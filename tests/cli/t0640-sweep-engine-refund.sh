@@ -277,10 +277,10 @@ test_expect_success 'the answer is lost after WeChat Pay took it: the query afte
 	journal | tail -1 | grep -q "^GET $REFUND_PATH/PAC-ORDPACLOST 200" &&
 	test "$(db "SELECT state FROM ledger_refunds WHERE out_refund_no = \"PAC-ORDPACLOST\"")" = PROCESSING
 '
-test_expect_code 3 'refused (403 NOT_ENOUGH): exit 3' '
+test_expect_success 'refused (403 NOT_ENOUGH): exit 3' '
 	paid_after_close 2026-11-17 400 ORDPACNOPE &&
 	fault "{\"match\":\"refund\",\"kind\":\"status\",\"status\":403,\"code\":\"NOT_ENOUGH\",\"message\":\"基本账户余额不足\"}" &&
-	wxrecon sweep refunds >out 2>err
+	test_exit_code 3 wxrecon sweep refunds >out 2>err
 '
 test_expect_success 'the action failed with the code; the ledger refund is removed, the payment kept' '
 	test "$(db "SELECT state || \"|\" || result FROM actions WHERE target = \"PAC-ORDPACNOPE\"")" = "failed|NOT_ENOUGH" &&

@@ -133,8 +133,8 @@ test_expect_success 'a failed prepay (not retried) leaves the order NOTPAY; the 
 	wxrecon order create --out-trade-no ORD-A-0005 --amount 300 --description d --notify-url $N >/dev/null &&
 	test "$(db "SELECT prepays || \"|\" || coalesce(last_error, \"\") FROM payflow_orders WHERE out_trade_no = \"ORD-A-0005\"")" = "1|"
 '
-test_expect_code 2 'order create without a configuration names the missing key' '
-	mkdir -p noconf && cd noconf && wxrecon --db ../db.sqlite -c /dev/null order create \
+test_expect_success 'order create without a configuration names the missing key (exit 2)' '
+	mkdir -p noconf && cd noconf && test_exit_code 2 wxrecon --db ../db.sqlite -c /dev/null order create \
 		--out-trade-no ORD-A-0006 --amount 1 --description d --notify-url '$N'
 '
 

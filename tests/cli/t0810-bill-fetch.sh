@@ -109,7 +109,8 @@ test_expect_success 'bill fetch --json lists each outcome' '
 	wxrecon bill fetch --date 2026-11-01 --json >out &&
 	grep -q "\"outcome\":\"unchanged\"" out
 '
-test_expect_code 2 'bill fetch needs the merchant config' '
-	mkdir bare && cd bare && wxrecon --db x.db init 2>/dev/null && wxrecon --db x.db bill fetch --date 2026-11-01
+test_expect_success 'bill fetch needs the merchant config (exit 2)' '
+	mkdir bare && cd bare && wxrecon --db x.db init 2>/dev/null &&
+	test_exit_code 2 wxrecon --db x.db bill fetch --date 2026-11-01
 '
 test_done

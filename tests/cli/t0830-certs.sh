@@ -96,7 +96,8 @@ test_expect_success 'the stored certificate is untouched and still works' '
 	wxrecon bill fetch --date 2026-11-01 --kind trade >out && grep -q unchanged out
 '
 test_expect_code 2 'certs list takes no arguments' 'wxrecon certs list extra'
-test_expect_code 2 'certs update needs the merchant config' '
-	mkdir bare && cd bare && wxrecon --db x.db init 2>/dev/null && wxrecon --db x.db certs update
+test_expect_success 'certs update needs the merchant config (exit 2)' '
+	mkdir bare && cd bare && wxrecon --db x.db init 2>/dev/null &&
+	test_exit_code 2 wxrecon --db x.db certs update
 '
 test_done
