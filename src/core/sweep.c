@@ -2607,8 +2607,10 @@ static int eng_send(struct sw *sw, struct eng *e, struct wxr_err *err)
 		snprintf(answer, sizeof(answer), "%ld %s", st->http_status, st->code_raw);
 	else
 		snprintf(answer, sizeof(answer), "%s", e2.msg);
-	if (cr == WXR_EAPI && st && st->http_status >= 400 && st->http_status < 500 &&
-	    st->http_status != 429) {
+	/* a 4xx after an attempt that may have been taken (timeout, 429, 5xx)
+	 * proves nothing: the query decides (eng_unknown) */
+	if (cr == WXR_EAPI && st && !st->unsure && st->http_status >= 400 &&
+	    st->http_status < 500 && st->http_status != 429) {
 		r = eng_refused(sw, e, st->code_raw[0] ? st->code_raw : "REFUSED", answer, e2.msg,
 		                err);
 		goto out;

@@ -299,9 +299,18 @@ test_expect_success 'reconcile sees the payment in the ledger now and files noth
 	wxrecon reconcile --date 2026-11-17 >out &&
 	test "$(db "SELECT count(*) FROM actions WHERE target = \"PAC-ORDPACNOPE\"")" = 1
 '
-test_expect_success 'nine refunds done, one for each order; the audit log is intact' '
-	test "$(db "SELECT count(*) FROM actions WHERE kind = \"REFUND\" AND state = \"done\"")" = 9 &&
-	test "$(sim_admin GET /_sim/state | sed "s/.*\"refunds\":\[//; s/},{/}\n{/g" | grep -c "\"out_refund_no\":\"PAC-")" = 9 &&
+test_expect_success 'the answer lost after WeChat Pay took it, then a 400: the query decides, nothing removed' '
+	paid_after_close 2026-11-19 500 ORDPACAMBI &&
+	fault "{\"match\":\"refund\",\"kind\":\"drop\",\"after\":true,\"count\":1}" &&
+	fault "{\"match\":\"refund\",\"kind\":\"status\",\"status\":400,\"code\":\"INVALID_REQUEST\",\"count\":1}" &&
+	wxrecon sweep refunds >out 2>err; rc=$?; cat out err >&2; test $rc = 0 &&
+	test "$(action_of REFUND PAC-ORDPACAMBI)" = done &&
+	test "$(sim_refunds_of ORDPACAMBI)" = 1 &&
+	test "$(db "SELECT state FROM ledger_refunds WHERE out_refund_no = \"PAC-ORDPACAMBI\"")" = PROCESSING
+'
+test_expect_success 'ten refunds done, one for each order; the audit log is intact' '
+	test "$(db "SELECT count(*) FROM actions WHERE kind = \"REFUND\" AND state = \"done\"")" = 10 &&
+	test "$(sim_admin GET /_sim/state | sed "s/.*\"refunds\":\[//; s/},{/}\n{/g" | grep -c "\"out_refund_no\":\"PAC-")" = 10 &&
 	wxrecon audit --verify >out && grep -q "^audit log intact" out
 '
 test_done
