@@ -226,7 +226,7 @@ test_expect_success 'the action stays sent; nothing after the close' '
 	journal | tail -1 | grep -q "^POST $ORDER_PATH/ORDSIG00003/close 204"
 '
 test_expect_success 'the next sweep settles it by a query, without a second close' '
-	wxrecon sweep orders >out &&
+	age_sent && wxrecon sweep orders >out &&
 	test "$(db "SELECT state FROM actions WHERE target = \"ORDSIG00003\"")" = done &&
 	test "$(calls "POST $ORDER_PATH/ORDSIG00003/close")" = 1 &&
 	grep -q "1 settled from earlier runs" out
