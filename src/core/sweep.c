@@ -1463,6 +1463,12 @@ int sweep_orders(struct db *db, const struct sweep_api *api, const struct sweep_
 	int64_t older = o->older_than_s >= 0 ? o->older_than_s : o->cfg->close_after_s;
 	int r;
 
+	if (older < SWEEP_CLOSE_MIN_AGE_S)
+		return err_set(err, WXR_ECONFIG,
+		               "%s of %" PRId64 " s is too short: WeChat Pay asks that an order "
+		               "is not closed within 5 minutes of its creation; use at least 5m",
+		               o->older_than_s >= 0 ? "--older-than" : "[policy] close_after",
+		               older);
 	sw_init(&sw, db, api, o, out, "sweep");
 	r = audit_ev(&sw, "sweep.start", "orders",
 	             json_pack("{s:s, s:I, s:I, s:s}", "what", "sweep orders", "older_than_s",

@@ -64,6 +64,9 @@ void sweep_api_wxpay(struct sweep_api *api, struct wxpay *w);
  * (retries + 1) * timeout_s of [api], the backoffs between the attempts (each
  * capped like the client's) and this margin, by the real clock. */
 #define SWEEP_INFLIGHT_MARGIN_S 5
+/* Orders younger than this are never closed (WeChat Pay: not within 5 minutes of
+ * ordering); a shorter close_after or --older-than is refused. */
+#define SWEEP_CLOSE_MIN_AGE_S 300
 #define SWEEP_BACKOFF_CAP_MS    30000L
 
 struct sweep_opts {
