@@ -522,7 +522,8 @@ static int64_t parse_time_or_zero(const char *s)
 	return ts;
 }
 
-/* A 4xx answer (except 429) means WeChat Pay did not take the refund. */
+/* A 4xx answer (except 429) means WeChat Pay did not take the refund, unless
+ * an earlier attempt of the call may have been taken (timeout, 429, 5xx). */
 static bool refused_outright(struct wxpay *w, int r)
 {
 	const struct wxpay_status *st;
@@ -530,7 +531,49 @@ static bool refused_outright(struct wxpay *w, int r)
 	if (r != WXR_EAPI)
 		return false;
 	st = wxpay_last(w);
-	return st && st->http_status >= 400 && st->http_status < 500 && st->http_status != 429;
+	return st && !st->unsure && st->http_status >= 400 && st->http_status < 500 &&
+	       st->http_status != 429;
+}
+
+/* A 4xx after an ambiguous attempt, or a probe answer: only a query tells. */
+static bool refund_needs_query(struct wxpay *w, int r)
+{
+	const struct wxpay_status *st = wxpay_last(w);
+
+	if (!st)
+		return false;
+	if (r == WXR_ESIG)
+		return st->probe && !wxpay_poisoned(w);
+	return r == WXR_EAPI && st->unsure && st->http_status >= 400 && st->http_status < 500 &&
+	       st->http_status != 429;
+}
+
+/*
+ * Settles an ambiguous refund by a query of its out_refund_no: 0 with *ans
+ * filled when WeChat Pay has it; *absent when it definitely has not (404
+ * RESOURCE_NOT_EXISTS); else the query's error (the fate stays unknown).
+ */
+static int refund_settle_by_query(struct wxpay *w, const char *out_refund_no,
+                                  struct wxpay_refund *ans, bool *absent, struct wxr_err *err)
+{
+	struct wxr_err qerr = WXR_ERR_INIT;
+	const struct wxpay_status *st;
+	int r;
+
+	*absent = false;
+	r = wxpay_refund_query(w, out_refund_no, ans, &qerr);
+	if (r == 0)
+		return 0;
+	st = wxpay_last(w);
+	if (r == WXR_EAPI && st && st->http_status == 404 &&
+	    wxpay_code_is(st->code, "RESOURCE_NOT_EXISTS"))
+		*absent = true;
+	if (err) {
+		size_t l = strlen(err->msg);
+
+		snprintf(err->msg + l, sizeof(err->msg) - l, "; the query after it: %s", qerr.msg);
+	}
+	return r;
 }
 
 static int refund_fill_result(const struct payflow_env *env, const char *out_refund_no,
@@ -570,6 +613,7 @@ int payflow_refund_create(const struct payflow_env *env, const struct payflow_re
 	struct payflow_refund_result res;
 	struct wxr_err sub = WXR_ERR_INIT;
 	bool found = false, ofound = false, in_tx = false, is_new = false;
+	bool queried_absent = false;
 	char *reason = NULL, *notify_url = NULL;
 	int64_t total = 0;
 	const char *state;
@@ -698,8 +742,17 @@ int payflow_refund_create(const struct payflow_env *env, const struct payflow_re
 	rq.amount_refund = a->amount;
 	rq.amount_total = total;
 	r = wxpay_refund_create(env->wx, &rq, &ans, err);
+	if (r < 0 && refund_needs_query(env->wx, r)) {
+		bool absent = false;
+
+		if (refund_settle_by_query(env->wx, a->out_refund_no, &ans, &absent, err) == 0) {
+			r = 0;
+		} else if (absent) {
+			queried_absent = true;
+		}
+	}
 	if (r < 0) {
-		bool refused = refused_outright(env->wx, r);
+		bool refused = refused_outright(env->wx, r) || queried_absent;
 
 		if (db_begin(env->db, &sub) == 0) {
 			int w = refused ? payflow_db_refund_delete(env->db, env->mchid,
@@ -709,15 +762,22 @@ int payflow_refund_create(const struct payflow_env *env, const struct payflow_re
 			if (w == 0)
 				w = audit_json(env, refused ? "refund.refused" : "refund.unknown",
 				               a->out_refund_no,
-				               json_pack("{s:s, s:s}", "out_trade_no",
-				                         a->out_trade_no, "error", err->msg),
+				               json_pack("{s:s, s:s, s:b}", "out_trade_no",
+				                         a->out_trade_no, "error", err->msg,
+				                         "queried_absent", queried_absent),
 				               &sub);
 			if (w == 0)
 				db_commit(env->db, &sub);
 			else
 				db_rollback(env->db);
 		}
-		if (refused)
+		if (queried_absent)
+			err_prefix(err,
+			           "refund '%s' not made (nothing was refunded; the ledger row is "
+			           "removed); if you retry it, use the same out_refund_no, never a "
+			           "new one, in case WeChat Pay takes it late",
+			           a->out_refund_no);
+		else if (refused)
 			err_prefix(err,
 			           "refund '%s' refused (nothing was refunded; the ledger "
 			           "row is removed)",

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "db/audit.h"
 #include "base/clock.h"
@@ -328,7 +329,11 @@ static int move_note(struct sw *sw, struct action *a, const char *to, const char
 	c.note = note;
 	c.run_id = sw->o->run_id;
 	c.now = sw->now;
+	if (strcmp(to, "sent") == 0)
+		c.sent_ts = (int64_t)time(NULL);
 	r = actions_move(sw->db, a->id, a->state, &c, err);
+	if (r >= 0)
+		a->sent_ts = c.sent_ts ? c.sent_ts : a->sent_ts;
 	if (r < 0) {
 		json_decref(d);
 		return r;
@@ -426,6 +431,55 @@ out:
 	action_release(&before);
 	free(ptext);
 	return r;
+}
+
+/*
+ * How long one call may take, by the real clock: every attempt timing out
+ * and the backoffs between them, plus a margin for WeChat Pay to act on a
+ * request whose sender is gone. A 'sent' action younger than this may be
+ * the call of a run that crashed (kill -9) and is still in flight.
+ */
+static int64_t inflight_window_s(const struct config *cfg)
+{
+	int64_t ms = 0;
+	long d = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : 0;
+
+	for (int i = 0; i < cfg->retries; i++) {
+		ms += d < SWEEP_BACKOFF_CAP_MS ? d : SWEEP_BACKOFF_CAP_MS;
+		if (d < SWEEP_BACKOFF_CAP_MS)
+			d *= 2;
+	}
+	return (int64_t)(cfg->retries + 1) * cfg->timeout_s + (ms + 999) / 1000 +
+	       SWEEP_INFLIGHT_MARGIN_S;
+}
+
+/*
+ * A 'sent' action whose call may still be in flight is not settled (a query
+ * could see the state before WeChat Pay acted, and the sweep would send
+ * again): *wait is set, and it is listed and audited for a later run.
+ */
+static int in_flight(struct sw *sw, struct action *a, bool *wait, struct wxr_err *err)
+{
+	int64_t win = inflight_window_s(sw->o->cfg);
+	int64_t age = (int64_t)time(NULL) - a->sent_ts;
+	char why[WHY_LEN];
+
+	*wait = false;
+	if (strcmp(a->state, "sent") != 0 || a->sent_ts <= 0 || age >= win)
+		return 0;
+	*wait = true;
+	sw->res->skipped++;
+	action_seen(sw, a->id);
+	snprintf(why, sizeof(why),
+	         "%s action %" PRId64 " was sent %" PRId64 " s ago and its call may still be in "
+	         "flight (limit %" PRId64 " s: the timeout and retries of [api] and a margin): "
+	         "left for a later run, not sent again",
+	         a->kind, a->id, age < 0 ? 0 : age, win);
+	item_add(sw, a->target, "waits", a->id, "%s", why);
+	return audit_ev(sw, "decision.skip", a->target,
+	                json_pack("{s:I, s:s, s:I, s:I}", "action_id", (json_int_t)a->id, "why",
+	                          why, "sent_age_s", (json_int_t)age, "limit_s", (json_int_t)win),
+	                err);
 }
 
 /* ---- calls ---- */
@@ -1311,8 +1365,13 @@ static int settle_orders(struct sw *sw, struct wxr_err *err)
 	for (size_t i = 0; i < n && !sw->res->stopped; i++) {
 		struct action *a = &v[i];
 		struct sweep_order o;
-		bool found = false;
+		bool found = false, wait = false;
 
+		r = in_flight(sw, a, &wait, err);
+		if (r < 0)
+			break;
+		if (wait)
+			continue;
 		r = actions_order_get(sw->db, sw->o->mchid, a->target, &o, &found, err);
 		if (r < 0)
 			break;
@@ -1404,6 +1463,12 @@ int sweep_orders(struct db *db, const struct sweep_api *api, const struct sweep_
 	int64_t older = o->older_than_s >= 0 ? o->older_than_s : o->cfg->close_after_s;
 	int r;
 
+	if (older < SWEEP_CLOSE_MIN_AGE_S)
+		return err_set(err, WXR_ECONFIG,
+		               "%s of %" PRId64 " s is too short: WeChat Pay asks that an order "
+		               "is not closed within 5 minutes of its creation; use at least 5m",
+		               o->older_than_s >= 0 ? "--older-than" : "[policy] close_after",
+		               older);
 	sw_init(&sw, db, api, o, out, "sweep");
 	r = audit_ev(&sw, "sweep.start", "orders",
 	             json_pack("{s:s, s:I, s:I, s:s}", "what", "sweep orders", "older_than_s",
@@ -1773,8 +1838,13 @@ static int settle_refunds(struct sw *sw, struct wxr_err *err)
 	for (size_t i = 0; i < n && !sw->res->stopped; i++) {
 		struct action *a = &v[i];
 		struct sweep_refund rf;
-		bool found = false;
+		bool found = false, wait = false;
 
+		r = in_flight(sw, a, &wait, err);
+		if (r < 0)
+			break;
+		if (wait)
+			continue;
 		r = actions_refund_get(sw->db, sw->o->mchid, a->target, &rf, &found, err);
 		if (r < 0)
 			break;
@@ -2607,8 +2677,10 @@ static int eng_send(struct sw *sw, struct eng *e, struct wxr_err *err)
 		snprintf(answer, sizeof(answer), "%ld %s", st->http_status, st->code_raw);
 	else
 		snprintf(answer, sizeof(answer), "%s", e2.msg);
-	if (cr == WXR_EAPI && st && st->http_status >= 400 && st->http_status < 500 &&
-	    st->http_status != 429) {
+	/* a 4xx after an attempt that may have been taken (timeout, 429, 5xx)
+	 * proves nothing: the query decides (eng_unknown) */
+	if (cr == WXR_EAPI && st && !st->unsure && st->http_status >= 400 &&
+	    st->http_status < 500 && st->http_status != 429) {
 		r = eng_refused(sw, e, st->code_raw[0] ? st->code_raw : "REFUSED", answer, e2.msg,
 		                err);
 		goto out;
@@ -2664,6 +2736,11 @@ static int eng_collect(struct sw *sw, struct eng **out, size_t *out_n, struct wx
 			continue;
 		}
 		if (strcmp(e->a.state, "sent") == 0) {
+			bool wait = false;
+
+			r = in_flight(sw, &e->a, &wait, err);
+			if (r < 0 || wait)
+				continue;
 			c = query_refund(sw, e->p.out_refund_no, &q, why, sizeof(why));
 			if (c == CC_FAIL) {
 				r = query_failed(sw, e->p.out_refund_no, e->a.id, why, err);

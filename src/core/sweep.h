@@ -60,6 +60,15 @@ void sweep_api_wxpay(struct sweep_api *api, struct wxpay *w);
 #define SWEEP_AT_AFTER_SENT   "after-sent"   /* state sent committed, call not made */
 #define SWEEP_AT_AFTER_CALL   "after-call"   /* call answered, answer not recorded */
 
+/* A 'sent' action is settled only once its call cannot be in flight any more:
+ * (retries + 1) * timeout_s of [api], the backoffs between the attempts (each
+ * capped like the client's) and this margin, by the real clock. */
+#define SWEEP_INFLIGHT_MARGIN_S 5
+/* Orders younger than this are never closed (WeChat Pay: not within 5 minutes of
+ * ordering); a shorter close_after or --older-than is refused. */
+#define SWEEP_CLOSE_MIN_AGE_S 300
+#define SWEEP_BACKOFF_CAP_MS    30000L
+
 struct sweep_opts {
 	const char *mchid;
 	const struct config *cfg; /* [policy] and the timezone */

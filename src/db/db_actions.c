@@ -14,7 +14,7 @@
 
 #define ACTION_COLS                                                                          \
 	"id, mchid, kind, target, state, amount, date, params, result, error, note, run_id," \
-	" attempts, created_at, updated_at, approved_by, approval_note, approved_at"
+	" attempts, created_at, updated_at, approved_by, approval_note, approved_at, sent_ts"
 
 static char *col_dup(sqlite3_stmt *st, int i)
 {
@@ -75,6 +75,7 @@ static void action_read(sqlite3_stmt *st, struct action *a)
 	a->approved_by = col_dup(st, 15);
 	a->approval_note = col_dup(st, 16);
 	a->approved_at = col_dup(st, 17);
+	a->sent_ts = sqlite3_column_int64(st, 18);
 }
 
 static bool in_list(const char *s, const char *const *list)
@@ -248,7 +249,8 @@ int actions_move(struct db *db, int64_t id, const char *from, const struct actio
 	        " error = CASE WHEN ?3 IS NULL THEN error WHEN ?3 = '' THEN NULL ELSE ?3 END,"
 	        " note = COALESCE(?4, note), params = COALESCE(?5, params),"
 	        " run_id = COALESCE(?6, run_id), updated_at = ?7,"
-	        " attempts = attempts + CASE WHEN ?1 = 'sent' THEN 1 ELSE 0 END"
+	        " attempts = attempts + CASE WHEN ?1 = 'sent' THEN 1 ELSE 0 END,"
+	        " sent_ts = CASE WHEN ?1 = 'sent' THEN ?10 ELSE sent_ts END"
 	        " WHERE id = ?8 AND state = ?9",
 	        &st, err);
 	if (r < 0)
@@ -262,6 +264,7 @@ int actions_move(struct db *db, int64_t id, const char *from, const struct actio
 	db_bind_text(st, 7, c->now);
 	sqlite3_bind_int64(st, 8, id);
 	db_bind_text(st, 9, from);
+	sqlite3_bind_int64(st, 10, c->sent_ts);
 	r = step_done(db, st, "update action", err);
 	if (r < 0)
 		return r;

@@ -49,6 +49,7 @@ struct action {
 	int attempts;
 	char *created_at, *updated_at;
 	char *approved_by, *approval_note, *approved_at;
+	int64_t sent_ts; /* real clock (Unix s) of the last move to sent; 0 when unknown */
 };
 void action_release(struct action *a);
 void actions_free(struct action *v, size_t n);
@@ -92,6 +93,7 @@ struct action_change {
 	const char *params; /* NULL keeps */
 	int64_t run_id;     /* 0 keeps */
 	const char *now;
+	int64_t sent_ts; /* moving to "sent": the real clock (Unix s), kept as sent_ts */
 };
 /*
  * Moves action id from state `from` to c->to, compare-and-set: WXR_EFAIL

@@ -226,7 +226,7 @@ test_expect_success 'the action stays sent; nothing after the close' '
 	journal | tail -1 | grep -q "^POST $ORDER_PATH/ORDSIG00003/close 204"
 '
 test_expect_success 'the next sweep settles it by a query, without a second close' '
-	wxrecon sweep orders >out &&
+	age_sent && wxrecon sweep orders >out &&
 	test "$(db "SELECT state FROM actions WHERE target = \"ORDSIG00003\"")" = done &&
 	test "$(calls "POST $ORDER_PATH/ORDSIG00003/close")" = 1 &&
 	grep -q "1 settled from earlier runs" out
@@ -256,13 +256,33 @@ test_expect_code 2 '--older-than takes a duration' 'wxrecon sweep orders --older
 test_expect_code 2 '--limit takes a number' 'wxrecon sweep orders --limit 0'
 test_expect_code 2 'sweep refunds has no --older-than' 'wxrecon sweep refunds --older-than 1h'
 test_expect_success '--older-than overrides close_after' '
-	seed_orders "{\"out_trade_no\":\"ORDOLDER001\",\"total\":100,\"create_time\":\"2026-11-02T10:25:00+08:00\"}" &&
-	printf "out_trade_no,transaction_id,amount_total,currency,state,created_at,time_expire,paid_at,attach,business_ref\nORDOLDER001,,100,CNY,NOTPAY,2026-11-02T10:25:00+08:00,,,,\n" >older.csv &&
+	seed_orders "{\"out_trade_no\":\"ORDOLDER001\",\"total\":100,\"create_time\":\"2026-11-02T10:24:00+08:00\"}" &&
+	printf "out_trade_no,transaction_id,amount_total,currency,state,created_at,time_expire,paid_at,attach,business_ref\nORDOLDER001,,100,CNY,NOTPAY,2026-11-02T10:24:00+08:00,,,,\n" >older.csv &&
 	ledger_orders older.csv &&
 	wxrecon sweep orders >out &&
 	test "$(db "SELECT state FROM ledger_orders WHERE out_trade_no = \"ORDOLDER001\"")" = NOTPAY &&
-	wxrecon sweep orders --older-than 2m >out &&
+	wxrecon sweep orders --older-than 5m >out &&
 	test "$(db "SELECT state FROM ledger_orders WHERE out_trade_no = \"ORDOLDER001\"")" = CLOSED
+'
+test_expect_code 2 'an --older-than under 5 minutes: refused, nothing closed' '
+	printf "out_trade_no,transaction_id,amount_total,currency,state,created_at,time_expire,paid_at,attach,business_ref\nORDFRESH001,,100,CNY,NOTPAY,2026-11-02T10:29:00+08:00,,,,\n" >young.csv &&
+	ledger_orders young.csv &&
+	wxrecon sweep orders --older-than 0m 2>err
+'
+test_expect_success 'it says why; the order is untouched, no action filed' '
+	grep -q "^wxrecon: .*--older-than of 0 s is too short: WeChat Pay asks that an order is not closed within 5 minutes of its creation; use at least 5m" err &&
+	test "$(db "SELECT state FROM ledger_orders WHERE out_trade_no = \"ORDFRESH001\"")" = NOTPAY &&
+	test "$(db "SELECT count(*) FROM actions WHERE target = \"ORDFRESH001\"")" = 0 &&
+	test "$(calls "GET $ORDER_PATH/ORDFRESH001")" = 0
+'
+test_expect_code 2 'close_after = 0m: refused the same way' '
+	sed "s/^close_after = .*/close_after = 0m/" wxrecon.conf >young.conf &&
+	wxrecon --config young.conf sweep orders 2>err &&
+	false
+'
+test_expect_success 'naming close_after' '
+	grep -q "\[policy\] close_after of 0 s is too short" err &&
+	test "$(db "SELECT state FROM ledger_orders WHERE out_trade_no = \"ORDFRESH001\"")" = NOTPAY
 '
 test_expect_success 'help shows both sweeps' '
 	wxrecon sweep -h >out && grep -q "sweep orders \[--older-than DUR\]" out &&

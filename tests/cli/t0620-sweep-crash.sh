@@ -23,20 +23,6 @@ new_refund() {
 	ledger_refunds r.csv
 }
 
-action_of() { # KIND TARGET -> state
-	db "SELECT state FROM actions WHERE kind = \"$1\" AND target = \"$2\""
-}
-
-# wait_for CMD: retries CMD for up to 10 s
-wait_for() {
-	_n=0
-	until eval "$1"; do
-		_n=$((_n + 1))
-		[ $_n -gt 200 ] && return 1
-		sleep 0.05
-	done
-}
-
 test_expect_success 'setup: a paid order for the refunds' '
 	seed_orders "{\"out_trade_no\":\"ORDCRASHPAY\",\"total\":10000,\"create_time\":\"2026-11-01T08:00:00+08:00\",\"trade_state\":\"SUCCESS\",\"success_time\":\"2026-11-01T08:01:00+08:00\"}"
 '
@@ -60,7 +46,7 @@ for point in after-intent after-sent after-call; do
 		test \"\$(db \"SELECT state FROM ledger_orders WHERE out_trade_no = '$otn'\")\" = NOTPAY
 	"
 	test_expect_success "close ($point): the next sweep settles it; one close in all" "
-		wxrecon sweep orders >out &&
+		age_sent && wxrecon sweep orders >out &&
 		test \"\$(action_of ORDER_CLOSE $otn)\" = done &&
 		test \"\$(db \"SELECT state FROM ledger_orders WHERE out_trade_no = '$otn'\")\" = CLOSED &&
 		test \"\$(calls \"POST $ORDER_PATH/$otn/close\")\" = 1 &&
@@ -82,8 +68,14 @@ test_expect_success 'close: kill -9 while the close is in flight' '
 test_expect_success 'the close lands at WeChat Pay after the process died' '
 	wait_for "test \"\$(calls \"POST $ORDER_PATH/ORDCRASHFLY/close\")\" = 1"
 '
-test_expect_success 'the next sweep settles it by a query, with no second close' '
+test_expect_success 'a re-run at once leaves it: the call may still be in flight' '
 	wxrecon sweep orders >out &&
+	test "$(action_of ORDER_CLOSE ORDCRASHFLY)" = sent &&
+	grep -q "ORDER_CLOSE action [0-9]* was sent [0-9]* s ago and its call may still be in flight" out &&
+	test "$(calls "POST $ORDER_PATH/ORDCRASHFLY/close")" = 1
+'
+test_expect_success 'the next sweep settles it by a query, with no second close' '
+	age_sent && wxrecon sweep orders >out &&
 	test "$(action_of ORDER_CLOSE ORDCRASHFLY)" = done &&
 	test "$(calls "POST $ORDER_PATH/ORDCRASHFLY/close")" = 1 &&
 	journal | grep ORDCRASHFLY | tail -1 | grep -q "^GET $ORDER_PATH/ORDCRASHFLY 200" &&
@@ -109,7 +101,7 @@ for point in after-intent after-sent after-call; do
 		test \"\$(calls \"POST $REFUND_PATH/\$rid/apply-abnormal-refund\")\" = $sent
 	"
 	test_expect_success "abnormal refund ($point): the next sweep settles it; one in all" "
-		wxrecon sweep refunds >out &&
+		age_sent && wxrecon sweep refunds >out &&
 		test \"\$(action_of ABNORMAL_REFUND $orn)\" = done &&
 		rid=\$(sim_admin GET /_sim/refunds/$orn | sed 's/.*\"refund_id\":\"\\([0-9]*\\)\".*/\\1/') &&
 		test \"\$(calls \"POST $REFUND_PATH/\$rid/apply-abnormal-refund\")\" = 1 &&
@@ -129,7 +121,7 @@ test_expect_success 'abnormal refund: kill -9 while the call is in flight' '
 	wait_for "test \"\$(calls \"POST $REFUND_PATH/$rid/apply-abnormal-refund\")\" = 1"
 '
 test_expect_success 'the next sweep settles it by a query, with no second abnormal refund' '
-	wxrecon sweep refunds >out &&
+	age_sent && wxrecon sweep refunds >out &&
 	test "$(action_of ABNORMAL_REFUND RFCRASHFLY)" = done &&
 	rid=$(sim_admin GET /_sim/refunds/RFCRASHFLY | sed "s/.*\"refund_id\":\"\([0-9]*\)\".*/\1/") &&
 	test "$(calls "POST $REFUND_PATH/$rid/apply-abnormal-refund")" = 1 &&

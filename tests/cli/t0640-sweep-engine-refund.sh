@@ -48,10 +48,6 @@ paid_after_close() {
 	sim_admin DELETE /_sim/journal >/dev/null
 }
 
-action_of() { # KIND TARGET -> state
-	db "SELECT state FROM actions WHERE kind = \"$1\" AND target = \"$2\""
-}
-
 posts() { # refund requests in the journal (cleared when each order's day is reconciled)
 	calls "POST $REFUND_PATH"
 }
@@ -59,16 +55,6 @@ posts() { # refund requests in the journal (cleared when each order's day is rec
 sim_refunds_of() { # OUT_TRADE_NO -> how many refunds the simulator has for it
 	sim_admin GET /_sim/state | sed 's/.*"refunds":\[//; s/},{/}\n{/g' |
 		grep -c "\"out_trade_no\":\"$1\"" || true
-}
-
-# wait_for CMD: retries CMD for up to 10 s
-wait_for() {
-	_n=0
-	until eval "$1"; do
-		_n=$((_n + 1))
-		[ $_n -gt 200 ] && return 1
-		sleep 0.05
-	done
 }
 
 sim_refund() { # OUT_REFUND_NO FIELD -> the simulator's value
@@ -232,7 +218,7 @@ for point in after-sent after-call; do
 		test \"\$(posts)\" = $before && test \"\$(sim_refunds_of $otn)\" = $before
 	"
 	test_expect_success "$point: the next sweep settles it by a query ($query); one refund in all" "
-		wxrecon sweep refunds >out &&
+		age_sent && wxrecon sweep refunds >out &&
 		test \"\$(action_of REFUND PAC-$otn)\" = done &&
 		journal | grep -q \"^GET $REFUND_PATH/PAC-$otn $query\\$\" &&
 		test \"\$(posts)\" = 1 && test \"\$(sim_refunds_of $otn)\" = 1 &&
@@ -257,8 +243,13 @@ test_expect_success 'kill -9 while the refund is in flight' '
 	kill -9 $pid && { wait $pid; test $? = 137; } &&
 	wait_for "test \"\$(sim_refunds_of ORDPACFLY1)\" = 1"
 '
-test_expect_success 'the next sweep settles it by a query, with no second refund' '
+test_expect_success 'a re-run at once sends nothing: the refund may still be in flight' '
 	wxrecon sweep refunds >out &&
+	test "$(action_of REFUND PAC-ORDPACFLY1)" = sent && test "$(posts)" = 1 &&
+	grep -q "REFUND action [0-9]* was sent [0-9]* s ago and its call may still be in flight" out
+'
+test_expect_success 'the next sweep settles it by a query, with no second refund' '
+	age_sent && wxrecon sweep refunds >out &&
 	test "$(action_of REFUND PAC-ORDPACFLY1)" = done &&
 	test "$(posts)" = 1 && test "$(sim_refunds_of ORDPACFLY1)" = 1 &&
 	grep -q "^refunded  *PAC-ORDPACFLY1  *refund of 900 fen of order ORDPACFLY1 accepted: PROCESSING at WeChat Pay (settled by a query; not sent again)" out
@@ -301,9 +292,18 @@ test_expect_success 'reconcile sees the payment in the ledger now and files noth
 	wxrecon reconcile --date 2026-11-17 >out &&
 	test "$(db "SELECT count(*) FROM actions WHERE target = \"PAC-ORDPACNOPE\"")" = 1
 '
-test_expect_success 'nine refunds done, one for each order; the audit log is intact' '
-	test "$(db "SELECT count(*) FROM actions WHERE kind = \"REFUND\" AND state = \"done\"")" = 9 &&
-	test "$(sim_admin GET /_sim/state | sed "s/.*\"refunds\":\[//; s/},{/}\n{/g" | grep -c "\"out_refund_no\":\"PAC-")" = 9 &&
+test_expect_success 'the answer lost after WeChat Pay took it, then a 400: the query decides, nothing removed' '
+	paid_after_close 2026-11-19 500 ORDPACAMBI &&
+	fault "{\"match\":\"refund\",\"kind\":\"drop\",\"after\":true,\"count\":1}" &&
+	fault "{\"match\":\"refund\",\"kind\":\"status\",\"status\":400,\"code\":\"INVALID_REQUEST\",\"count\":1}" &&
+	wxrecon sweep refunds >out 2>err; rc=$?; cat out err >&2; test $rc = 0 &&
+	test "$(action_of REFUND PAC-ORDPACAMBI)" = done &&
+	test "$(sim_refunds_of ORDPACAMBI)" = 1 &&
+	test "$(db "SELECT state FROM ledger_refunds WHERE out_refund_no = \"PAC-ORDPACAMBI\"")" = PROCESSING
+'
+test_expect_success 'ten refunds done, one for each order; the audit log is intact' '
+	test "$(db "SELECT count(*) FROM actions WHERE kind = \"REFUND\" AND state = \"done\"")" = 10 &&
+	test "$(sim_admin GET /_sim/state | sed "s/.*\"refunds\":\[//; s/},{/}\n{/g" | grep -c "\"out_refund_no\":\"PAC-")" = 10 &&
 	wxrecon audit --verify >out && grep -q "^audit log intact" out
 '
 test_done

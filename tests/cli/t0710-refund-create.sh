@@ -117,6 +117,29 @@ test_expect_success 'the same command then completes it, and WeChat Pay has one 
 	test "$(grep -o "\"out_refund_no\":\"RF-5\"" st.json | wc -l)" = 1 &&
 	test -n "$(db "SELECT refund_id FROM ledger_refunds WHERE out_refund_no = \"RF-5\"")"
 '
+test_expect_success 'answer lost after WeChat Pay took it, then a 4xx: queried, recorded, not removed' '
+	sim_admin DELETE /_sim/faults >/dev/null &&
+	for i in 8 9; do
+		sim_admin POST /_sim/orders "{\"out_trade_no\":\"ORD-R-$i\",\"total\":1000,\"trade_state\":\"SUCCESS\",\"transaction_id\":\"420000000120261101000000000$i\",\"success_time\":\"2026-11-01T09:00:00+08:00\"}" >/dev/null &&
+		echo "ORD-R-$i,420000000120261101000000000$i,1000,CNY,PAID,2026-11-01T08:00:00+08:00,,2026-11-01T09:00:00+08:00,," || return 1
+	done >o8.csv &&
+	sed -i "1i $H" o8.csv && wxrecon ledger import --orders o8.csv >/dev/null &&
+	sim_admin POST /_sim/faults "{\"match\":\"refund\",\"kind\":\"drop\",\"after\":true,\"count\":1}" >/dev/null &&
+	sim_admin POST /_sim/faults "{\"match\":\"refund\",\"kind\":\"status\",\"status\":400,\"code\":\"INVALID_REQUEST\",\"count\":1}" >/dev/null &&
+	wxrecon refund create --out-trade-no ORD-R-8 --out-refund-no RF-8 --amount 100 >out 2>err; rc=$?; cat out err >&2;
+	test $rc = 0 && grep -q "refund_id 503" out &&
+	test "$(db "SELECT count(*) FROM ledger_refunds WHERE out_refund_no = \"RF-8\" AND refund_id IS NOT NULL")" = 1 &&
+	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"refund.refused\" AND subject = \"RF-8\"")" = 0
+'
+test_expect_success 'a timeout, then a 4xx, and WeChat Pay has no such refund: removed, the message says to keep the number' '
+	sim_admin DELETE /_sim/faults >/dev/null &&
+	sim_admin POST /_sim/faults "{\"match\":\"refund\",\"kind\":\"drop\",\"count\":1}" >/dev/null &&
+	sim_admin POST /_sim/faults "{\"match\":\"refund\",\"kind\":\"status\",\"status\":400,\"code\":\"INVALID_REQUEST\",\"count\":1}" >/dev/null &&
+	wxrecon refund create --out-trade-no ORD-R-9 --out-refund-no RF-9 --amount 100 2>err; rc=$?; cat err >&2;
+	test $rc = 1 && grep -q "refund .RF-9. not made" err && grep -q "same out_refund_no, never a new one" err &&
+	test "$(db "SELECT count(*) FROM ledger_refunds WHERE out_refund_no = \"RF-9\"")" = 0 &&
+	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"refund.refused\" AND subject = \"RF-9\" AND json_extract(detail, \"$.queried_absent\") = 1")" = 1
+'
 test_expect_code 2 'an emoji in the reason' '
 	wxrecon refund create --out-trade-no ORD-R-3 --out-refund-no RF-3b --amount 1 \
 		--reason "$(printf "\360\237\216\202")"

@@ -47,9 +47,12 @@ no_duplicates() {
 	test "$(db "SELECT count(*) FROM actions WHERE kind IN (\"ORDER_CLOSE\") AND state = \"done\"")" -le 2 &&
 	test "$(sim_admin GET /_sim/state | grep -o "\"out_refund_no\":\"[^\"]*\"" | sort | uniq -d | wc -l)" = 0
 }
-# A clean run completes everything: both stale orders closed, the refund synced, both bills, reconcile clean.
+# A later run: sent actions an hour older, past the window in which a crashed
+# run's call may still be in flight.
+age_sent() { db "UPDATE actions SET sent_ts = sent_ts - 3600 WHERE state = \"sent\""; }
+# A clean (later) run completes everything: both stale orders closed, the refund synced, both bills, reconcile clean.
 clean_run_completes() {
-	sim_admin DELETE /_sim/faults >/dev/null &&
+	sim_admin DELETE /_sim/faults >/dev/null && age_sent &&
 	nightly >clean.out 2>clean.err; rc=$?
 	if [ $rc != 0 ]; then cat clean.out clean.err; return 1; fi
 	test "$(db "SELECT group_concat(state) FROM (SELECT state FROM ledger_orders ORDER BY out_trade_no)")" = "PARTIAL_REFUNDED,CLOSED,CLOSED" &&
@@ -110,7 +113,11 @@ test_expect_success 'kill -9 of the run during a close: resumed, no second close
 	fault "{\"match\":\"close\",\"kind\":\"delay\",\"ms\":3000,\"count\":1}" &&
 	(setsid sh -c "exec \"$WXRECON_BIN\" run nightly --date $D" >out 2>err & echo $! >pid) &&
 	i=0 && while [ "$(db "SELECT count(*) FROM actions WHERE state = \"sent\"" 2>/dev/null)" != 1 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done &&
-	sleep 0.3 && /bin/kill -9 -- -$(cat pid) && sleep 3.2 &&
+	sleep 0.3 && /bin/kill -9 -- -$(cat pid) &&
+	i=0 && while /bin/kill -0 $(cat pid) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.02; i=$((i+1)); done &&
+	{ nightly >rerun.out 2>rerun.err; true; } &&
+	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"decision.skip\" AND json_extract(detail, \"$.sent_age_s\") IS NOT NULL")" = 1 &&
+	sleep 3.2 &&
 	test "$(db "SELECT count(*) FROM actions WHERE state = \"sent\"")" = 1 &&
 	clean_run_completes &&
 	sim_admin GET /_sim/journal | grep -o "\"path\":\"[^\"]*ORDSTALE00[12]/close\"" | sort | uniq -c >closes &&
