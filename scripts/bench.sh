@@ -471,5 +471,10 @@ mkdir -p "$(dirname "$RESULTS")"
 	echo "## 3. Sweep (issue 11)"
 	echo
 	if [ -n "$R_SWEEP" ]; then echo "$R_SWEEP"; else echo "Not run (BENCH_ONLY)."; fi
+	# issue 14's hand-measured figures, kept until the scaling table is measured here
+	if [ -f "$ROOT/bench/SCALE.md" ]; then
+		echo
+		cat "$ROOT/bench/SCALE.md"
+	fi
 } >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 say "bench: wrote $RESULTS"

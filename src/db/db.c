@@ -1,5 +1,6 @@
 #include "db/db.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +111,14 @@ void db_rollback(struct db *db)
 	if (!sqlite3_get_autocommit(db->h))
 		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
 	db->tx_depth = 0;
+}
+
+int db_bulk_cache(struct db *db, struct wxr_err *err)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", DB_BULK_CACHE_KIB);
+	return db_exec(db, sql, err);
 }
 
 int db_prepare(struct db *db, const char *sql, sqlite3_stmt **out_stmt, struct wxr_err *err)

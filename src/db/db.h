@@ -34,6 +34,12 @@ int db_migrate(struct db *db, int *out_applied, struct wxr_err *err);
 int db_check_schema(struct db *db, struct wxr_err *err);
 
 int db_exec(struct db *db, const char *sql, struct wxr_err *err);
+/* A page cache of DB_BULK_CACHE_KIB for the rest of the connection, for one
+ * large transaction whose index pages are hit at random (a bill, a ledger
+ * import): with SQLite's 2 MiB default the dirty pages spill to the WAL and
+ * are written there again and again. Peak RSS stays within 64 MiB. */
+#define DB_BULK_CACHE_KIB 24576
+int db_bulk_cache(struct db *db, struct wxr_err *err);
 /* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Rollback never fails the caller. */
 int db_begin(struct db *db, struct wxr_err *err);
 int db_commit(struct db *db, struct wxr_err *err);

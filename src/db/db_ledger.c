@@ -533,6 +533,9 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 		if (r < 0)
 			goto out;
 	}
+	r = db_bulk_cache(db, err);
+	if (r < 0)
+		goto rollback;
 	r = db_prepare(db, kind == LEDGER_ORDERS ? sql_sel_order : sql_sel_refund, &im.sel, err);
 	if (r < 0)
 		goto rollback;
