@@ -296,7 +296,7 @@ test_expect_success 'the answer lost after WeChat Pay took it, then a 400: the q
 	paid_after_close 2026-11-19 500 ORDPACAMBI &&
 	fault "{\"match\":\"refund\",\"kind\":\"drop\",\"after\":true,\"count\":1}" &&
 	fault "{\"match\":\"refund\",\"kind\":\"status\",\"status\":400,\"code\":\"INVALID_REQUEST\",\"count\":1}" &&
-	wxrecon sweep refunds >out 2>err; rc=$?; cat out err >&2; test $rc = 0 &&
+	{ wxrecon sweep refunds >out 2>err; rc=$?; cat out err >&2; } && test $rc = 0 &&
 	test "$(action_of REFUND PAC-ORDPACAMBI)" = done &&
 	test "$(sim_refunds_of ORDPACAMBI)" = 1 &&
 	test "$(db "SELECT state FROM ledger_refunds WHERE out_refund_no = \"PAC-ORDPACAMBI\"")" = PROCESSING

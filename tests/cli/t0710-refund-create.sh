@@ -126,7 +126,7 @@ test_expect_success 'answer lost after WeChat Pay took it, then a 4xx: queried, 
 	sed -i "1i $H" o8.csv && wxrecon ledger import --orders o8.csv >/dev/null &&
 	sim_admin POST /_sim/faults "{\"match\":\"refund\",\"kind\":\"drop\",\"after\":true,\"count\":1}" >/dev/null &&
 	sim_admin POST /_sim/faults "{\"match\":\"refund\",\"kind\":\"status\",\"status\":400,\"code\":\"INVALID_REQUEST\",\"count\":1}" >/dev/null &&
-	wxrecon refund create --out-trade-no ORD-R-8 --out-refund-no RF-8 --amount 100 >out 2>err; rc=$?; cat out err >&2;
+	{ wxrecon refund create --out-trade-no ORD-R-8 --out-refund-no RF-8 --amount 100 >out 2>err; rc=$?; cat out err >&2; } &&
 	test $rc = 0 && grep -q "refund_id 503" out &&
 	test "$(db "SELECT count(*) FROM ledger_refunds WHERE out_refund_no = \"RF-8\" AND refund_id IS NOT NULL")" = 1 &&
 	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"refund.refused\" AND subject = \"RF-8\"")" = 0
@@ -135,7 +135,7 @@ test_expect_success 'a timeout, then a 4xx, and WeChat Pay has no such refund: r
 	sim_admin DELETE /_sim/faults >/dev/null &&
 	sim_admin POST /_sim/faults "{\"match\":\"refund\",\"kind\":\"drop\",\"count\":1}" >/dev/null &&
 	sim_admin POST /_sim/faults "{\"match\":\"refund\",\"kind\":\"status\",\"status\":400,\"code\":\"INVALID_REQUEST\",\"count\":1}" >/dev/null &&
-	wxrecon refund create --out-trade-no ORD-R-9 --out-refund-no RF-9 --amount 100 2>err; rc=$?; cat err >&2;
+	{ wxrecon refund create --out-trade-no ORD-R-9 --out-refund-no RF-9 --amount 100 2>err; rc=$?; cat err >&2; } &&
 	test $rc = 1 && grep -q "refund .RF-9. not made" err && grep -q "same out_refund_no, never a new one" err &&
 	test "$(db "SELECT count(*) FROM ledger_refunds WHERE out_refund_no = \"RF-9\"")" = 0 &&
 	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"refund.refused\" AND subject = \"RF-9\" AND json_extract(detail, \"$.queried_absent\") = 1")" = 1
