@@ -303,6 +303,10 @@ int main(int argc, char **argv)
 	int r;
 	int code;
 
+	/* Everything wxrecon writes (the database and its WAL, reports, the bill archive,
+	 * CSV directories) holds openids, amounts and the ledger: owner only, whatever
+	 * the umask it was started with (issue 20 item 10). */
+	umask(077);
 	memset(&ctx, 0, sizeof(ctx));
 	log_set_journal(stderr_is_journal());
 	/* A file-size limit makes writes fail (EFBIG: a clean "disk full" error

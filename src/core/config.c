@@ -515,9 +515,12 @@ out:
 	return r;
 }
 
-static int read_key_file(const char *path, char out_key[33], struct wxr_err *err)
+static int read_key_file(const struct config *cfg, const char *where, char out_key[33],
+			 struct wxr_err *err)
 {
+	const char *path = cfg->apiv3_key_file;
 	FILE *f = fopen(path, "r");
+	struct stat st;
 	char buf[128];
 	size_t n;
 	char *s;
@@ -525,6 +528,15 @@ static int read_key_file(const char *path, char out_key[33], struct wxr_err *err
 	if (!f)
 		return err_set(err, WXR_ECONFIG, "cannot open APIv3 key file '%s': %s", path,
 			       strerror(errno));
+	/* The same rule as the private key: it decrypts every notification and bill URL. */
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
+		fclose(f);
+		return err_set(err, WXR_ECONFIG,
+			       "%s:%d: apiv3_key_file '%s' is readable by group or others (mode %04o); "
+			       "run: chmod 600 '%s'",
+			       where, cfg->line_of_apiv3_key_file, path,
+			       (unsigned)(st.st_mode & 07777), path);
+	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
@@ -570,7 +582,7 @@ int config_check_merchant(const struct config *cfg, char out_key[33], struct wxr
 			       (unsigned)(st.st_mode & 07777), cfg->private_key);
 	env = getenv("WXRECON_APIV3_KEY");
 	if (cfg->apiv3_key_file)
-		return read_key_file(cfg->apiv3_key_file, out_key, err);
+		return read_key_file(cfg, where, out_key, err);
 	if (env && *env) {
 		if (strlen(env) != 32)
 			return err_set(err, WXR_ECONFIG,

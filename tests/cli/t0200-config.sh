@@ -68,6 +68,13 @@ test_expect_success 'group-readable is refused too' '
 	test_exit_code 2 wxrecon config check 2>err && grep -q "mode 0640" err
 '
 chmod 600 keys/apiclient_key.pem
+test_expect_success 'an APIv3 key file readable by others is refused like the private key' '
+	chmod 644 keys/apiv3.key &&
+	test_exit_code 2 wxrecon config check 2>err &&
+	grep -q "wxrecon.conf:[0-9]*: apiv3_key_file .*keys/apiv3.key. is readable by group or others (mode 0644); run: chmod 600" err &&
+	! grep -q "$(cat keys/apiv3.key)" err &&
+	chmod 600 keys/apiv3.key && wxrecon config check >/dev/null
+'
 test_expect_success 'an APIv3 key of the wrong length is refused without printing it' '
 	printf "short-key" >keys/apiv3.key &&
 	test_exit_code 2 wxrecon config check 2>err &&

@@ -72,7 +72,7 @@ test_expect_success 'https with an unknown CA fails (verification is on), and sa
 	test_must_fail wxrecon -c tls.conf bill fetch --date $D --force 2>err &&
 	grep -qi "ssl\|tls\|certificate\|connect" err
 '
-test_expect_success 'a config file and the database are created without world access' '
-	test "$(stat -c %a var)" = 750
+test_expect_success 'the database directory is created for the owner alone (0700)' '
+	test "$(stat -c %a var)" = 700
 '
 test_done

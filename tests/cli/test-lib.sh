@@ -205,7 +205,7 @@ test_done() {
 keys_setup() {
 	mkdir -p keys
 	cp "$FIXTURES"/keys/* keys/
-	chmod 600 keys/apiclient_key.pem keys/wechatpay_key.pem
+	chmod 600 keys/apiclient_key.pem keys/wechatpay_key.pem keys/apiv3.key
 }
 
 # sim_start [ARGS...]: starts wxrecon-sim on 127.0.0.1, a free port.
