@@ -206,6 +206,14 @@ int64_t clock_real_now(void)
 	return (int64_t)time(NULL);
 }
 
+int64_t clock_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int clock_now(int64_t *out_ts, struct wxr_err *err)
 {
 	const char *env = getenv("WXRECON_NOW");

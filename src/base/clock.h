@@ -21,6 +21,8 @@
 int clock_now(int64_t *out_ts, struct wxr_err *err);
 /* The real clock, for protocol timestamps and audit entries. */
 int64_t clock_real_now(void);
+/* Milliseconds of a monotonic clock, for timeouts, backoffs and durations only. */
+int64_t clock_mono_ms(void);
 
 /* Offset in seconds east of UTC for a zone name: Asia/Shanghai, Asia/Hong_Kong,
  * Asia/Taipei, Asia/Singapore, Asia/Tokyo, UTC, Etc/UTC or "+HH:MM"/"-HH:MM". */

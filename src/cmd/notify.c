@@ -30,6 +30,7 @@
 #include "base/buf.h"
 #include "cmd/cmd.h"
 #include "cmd/wxclient.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "core/payflow.h"
@@ -63,14 +64,6 @@ struct request {
 	bool too_big;
 	int64_t started; /* monotonic ms when the headers were complete */
 };
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static enum MHD_Result respond(struct MHD_Connection *con, unsigned status)
 {
@@ -177,7 +170,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 
 		rq = xcalloc(1, sizeof(*rq));
 		buf_init_max(&rq->body, PAYFLOW_NOTIFY_BODY_MAX);
-		rq->started = mono_ms();
+		rq->started = clock_mono_ms();
 		*con_cls = rq;
 		atomic_fetch_add(&sv->inflight, 1);
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
@@ -190,7 +183,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 		}
 		return MHD_YES;
 	}
-	if (mono_ms() - rq->started > NOTIFY_BODY_DEADLINE_S * 1000) {
+	if (clock_mono_ms() - rq->started > NOTIFY_BODY_DEADLINE_S * 1000) {
 		char from[INET6_ADDRSTRLEN + 1];
 
 		/* No answer: MHD would hold a response until the body is whole. */

@@ -30,6 +30,7 @@
 #include "cmd/cmd.h"
 #include "cmd/runlock.h"
 #include "db/db_jobs.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "core/job.h"
 #include "core/report.h"
@@ -66,14 +67,6 @@ struct run {
 	struct plan_step *plan;
 	int nplan;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int plan_add(struct run *run, enum step_kind k, const char *date, struct wxr_err *err)
 {
@@ -382,7 +375,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 	char why[256] = "";
 	char lim[32];
 	int code = 0;
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_mono_ms();
 	const struct job *job = &run->job;
 	int r;
 
@@ -491,7 +484,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 	if (code != 0 && code != 3 && !why[0])
 		snprintf(why, sizeof(why), "exit %d", code);
 done:
-	p->ms = now_ms() - t0;
+	p->ms = clock_mono_ms() - t0;
 	p->output = buf_detach(&out, NULL);
 	if (strcmp(p->state, "ok") != 0)
 		p->reason = step_reason(&errs, p->output, why);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "db/db_jobs.h"
@@ -33,17 +34,9 @@ static void sleep_ms(int64_t ms)
 	nanosleep(&ts, NULL);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int runlock_take(struct runlock *rl, struct ctx *ctx, int64_t wait_s, struct wxr_err *err)
 {
-	int64_t deadline = mono_ms() + wait_s * 1000;
+	int64_t deadline = clock_mono_ms() + wait_s * 1000;
 	int64_t pause = RUNLOCK_POLL_FIRST_MS;
 	int r;
 
@@ -56,7 +49,7 @@ int runlock_take(struct runlock *rl, struct ctx *ctx, int64_t wait_s, struct wxr
 		r = jobs_lock(ctx->db, ctx->mchid, "run", ctx->run_id, err);
 		if (r != WXR_ELOCKED || wait_s <= 0)
 			break;
-		left = deadline - mono_ms();
+		left = deadline - clock_mono_ms();
 		if (left <= 0) {
 			log_progress_done();
 			err_prefix(err, "gave up waiting after %lld s", (long long)wait_s);

@@ -28,6 +28,7 @@
 #include <openssl/evp.h>
 #include <zlib.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/xalloc.h"
 
@@ -269,19 +270,6 @@ static char *cat_csv(char *p, const char *s)
 static int64_t fee_of(int64_t amount_fen)
 {
 	return (amount_fen * FEE_RATE_PPT + 500) / 1000;
-}
-
-/* Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 /* "YYYY-MM-DD" -> Unix seconds of its 00:00:00 Beijing time. */
@@ -1528,18 +1516,10 @@ static int close_text(FILE **f, const char *tmp, const char *path, struct wxr_er
 	return 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static int generate(struct gen *g, int64_t *out_ms)
 {
 	struct sim_bill_totals tt, ft;
-	int64_t t0 = now_ms();
+	int64_t t0 = clock_mono_ms();
 	char date[11];
 	char *name = NULL;
 	int r;
@@ -1614,7 +1594,7 @@ static int generate(struct gen *g, int64_t *out_ms)
 	if (r >= 0)
 		r = write_manifest(g, &tt, &ft);
 	if (r >= 0)
-		*out_ms = now_ms() - t0;
+		*out_ms = clock_mono_ms() - t0;
 	return r;
 }
 

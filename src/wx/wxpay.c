@@ -18,6 +18,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/xalloc.h"
 
@@ -32,14 +33,6 @@ static int64_t default_clock(void *ctx)
 int64_t wxpay_now(const struct wxpay *w)
 {
 	return w->clock(w->clock_ctx);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(long ms)
@@ -755,7 +748,7 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 		hr.sink = rq->sink;
 		hr.sink_ctx = rq->sink_ctx;
 
-		t0 = mono_ms();
+		t0 = clock_mono_ms();
 		r = http_do(w->http, &hr, resp, &aerr);
 		got = r == 0 || resp->sink_failed;
 		if (r < 0) {
@@ -822,7 +815,7 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 		call.http_status = got ? resp->status : 0;
 		call.request_id = w->last.request_id;
 		call.attempt = attempt;
-		call.elapsed_ms = mono_ms() - t0;
+		call.elapsed_ms = clock_mono_ms() - t0;
 		call.result = r;
 		call.error = error_token(r, resp, w, tok, sizeof(tok));
 		call.will_retry = retriable;
