@@ -35,7 +35,13 @@ struct wxr_err {
 	char msg[1024];
 };
 
-#define WXR_ERR_INIT { 0, { 0 } }
+#define WXR_ERR_INIT      \
+	{                 \
+		0,        \
+		{         \
+			0 \
+		}         \
+	}
 
 /* Static string naming a status code. */
 const char *wxr_strerror(int code);

@@ -3,8 +3,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd/cmd.h"
 #include "base/err.h"
 #include "base/fsutil.h"
 #include "base/log.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
+#include "cmd/cmd.h"
 
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
 
@@ -28,26 +28,10 @@ static const struct cmd cmd_help = {
 
 /* Sorted by name, one per line (t0000-basic checks the order). */
 static const struct cmd *const commands[] = {
-	&cmd_actions,
-	&cmd_approve,
-	&cmd_audit,
-	&cmd_bill,
-	&cmd_certs,
-	&cmd_config,
-	&cmd_discrepancies,
-	&cmd_help,
-	&cmd_init,
-	&cmd_ledger,
-	&cmd_notify,
-	&cmd_order,
-	&cmd_reconcile,
-	&cmd_refund,
-	&cmd_report,
-	&cmd_resolve,
-	&cmd_run,
-	&cmd_runs,
-	&cmd_sweep,
-	&cmd_version,
+	&cmd_actions, &cmd_approve,       &cmd_audit,     &cmd_bill,   &cmd_certs,
+	&cmd_config,  &cmd_discrepancies, &cmd_help,      &cmd_init,   &cmd_ledger,
+	&cmd_notify,  &cmd_order,         &cmd_reconcile, &cmd_refund, &cmd_report,
+	&cmd_resolve, &cmd_run,           &cmd_runs,      &cmd_sweep,  &cmd_version,
 };
 
 /* The config file looked up last, after -c, $WXRECON_CONFIG and ./wxrecon.conf. */
@@ -56,7 +40,7 @@ static const struct cmd *const commands[] = {
 #endif
 
 static const char global_usage[] =
-	"usage: wxrecon [-c CONFIG] [--db PATH] [-v|-q] [--json] COMMAND [ARGS]\n";
+        "usage: wxrecon [-c CONFIG] [--db PATH] [-v|-q] [--json] COMMAND [ARGS]\n";
 
 static const struct cmd *find_cmd(const struct cmd *const *table, size_t n, const char *name)
 {
@@ -84,16 +68,17 @@ static int unknown_sub(const struct cmd *c, const char *name, struct wxr_err *er
 	for (const struct cmd *s = c->subs; s->name; s++)
 		suggest_try(&sg, s->name);
 	if (sg.best)
-		return err_set(err, WXR_EUSAGE, "'%s' has no sub-command '%s'; did you mean '%s %s'?",
-			       c->name, name, c->name, sg.best);
+		return err_set(err, WXR_EUSAGE,
+		               "'%s' has no sub-command '%s'; did you mean '%s %s'?", c->name, name,
+		               c->name, sg.best);
 	return err_set(err, WXR_EUSAGE, "'%s' has no sub-command '%s'; see 'wxrecon help %s'",
-		       c->name, name, c->name);
+	               c->name, name, c->name);
 }
 
 static int unknown_global(const char *opt, struct wxr_err *err)
 {
 	static const char *const globals[] = { "--config", "--db",   "--verbose", "--quiet",
-					       "--json",   "--help", "--version" };
+		                               "--json",   "--help", "--version" };
 	struct suggest sg;
 
 	suggest_init(&sg, opt);
@@ -101,7 +86,7 @@ static int unknown_global(const char *opt, struct wxr_err *err)
 		suggest_try(&sg, globals[i]);
 	if (sg.best)
 		return err_set(err, WXR_EUSAGE, "unknown option '%s'; did you mean '%s'?", opt,
-			       sg.best);
+		               sg.best);
 	return err_set(err, WXR_EUSAGE, "unknown option '%s'; see 'wxrecon help'", opt);
 }
 
@@ -114,14 +99,15 @@ static int unknown_command(const char *name, struct wxr_err *err)
 		suggest_try(&sg, commands[i]->name);
 	if (sg.best)
 		return err_set(err, WXR_EUSAGE, "unknown command '%s'; did you mean '%s'?", name,
-			       sg.best);
+		               sg.best);
 	return err_set(err, WXR_EUSAGE, "unknown command '%s'; see 'wxrecon help'", name);
 }
 
 static void print_overview(void)
 {
 	printf("%s", global_usage);
-	printf("\nwxrecon reconciles WeChat Pay (API v3) bills against your ledger.\n\ncommands:\n");
+	printf("\nwxrecon reconciles WeChat Pay (API v3) bills against your "
+	       "ledger.\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		const struct cmd *c = commands[i];
 
@@ -135,7 +121,8 @@ static void print_overview(void)
 	printf("\nglobal options:\n"
 	       "  -c, --config FILE   config file (default $WXRECON_CONFIG, else ./wxrecon.conf,\n"
 	       "                      else " WXRECON_SYSCONF ")\n"
-	       "      --db PATH       database file (default [database] path, else var/wxrecon.db;\n"
+	       "      --db PATH       database file (default [database] path, else "
+	       "var/wxrecon.db;\n"
 	       "                      with no config file, --db is needed)\n"
 	       "  -v, --verbose       more detail on stderr\n"
 	       "  -q, --quiet         only errors and warnings on stderr\n"
@@ -184,7 +171,7 @@ static int ensure_parent_dir(const char *path, struct wxr_err *err)
 }
 
 static int setup(struct ctx *ctx, const char *config_path, bool config_given, const char *db_opt,
-		 struct wxr_err *err)
+                 struct wxr_err *err)
 {
 	int r;
 
@@ -210,11 +197,12 @@ static int setup(struct ctx *ctx, const char *config_path, bool config_given, co
 	(void)config_given;
 	/* Run from the wrong directory, a command would create or read an empty
 	 * ./var/wxrecon.db and call it clean: a database must be named. */
-	if (!ctx->have_config && !db_opt && ctx->cmd && (ctx->cmd->flags & (CMD_DB | CMD_DB_CREATE)))
+	if (!ctx->have_config && !db_opt && ctx->cmd &&
+	    (ctx->cmd->flags & (CMD_DB | CMD_DB_CREATE)))
 		return err_set(err, WXR_ECONFIG,
-			       "no config file and no --db: which database? give -c CONFIG (or set "
-			       "WXRECON_CONFIG, or create ./wxrecon.conf or " WXRECON_SYSCONF
-			       "), or --db PATH");
+		               "no config file and no --db: which database? give -c CONFIG (or set "
+		               "WXRECON_CONFIG, or create ./wxrecon.conf or " WXRECON_SYSCONF
+		               "), or --db PATH");
 	ctx->mchid = ctx->cfg.mchid ? ctx->cfg.mchid : "";
 	{
 		/* set by `wxrecon run` for its steps, so their audit entries name the run */
@@ -238,8 +226,8 @@ static int open_db(struct ctx *ctx, bool create, struct wxr_err *err)
 
 	if (!create && access(ctx->db_path, F_OK) != 0)
 		return err_set(err, WXR_EDB,
-			       "no database at '%s': run 'wxrecon init' first (or give --db PATH)",
-			       ctx->db_path);
+		               "no database at '%s': run 'wxrecon init' first (or give --db PATH)",
+		               ctx->db_path);
 	if (create) {
 		r = ensure_parent_dir(ctx->db_path, err);
 		if (r < 0)

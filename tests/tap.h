@@ -41,7 +41,8 @@ static int tap_ok(int cond, const char *file, int line, const char *name)
 	return cond;
 }
 
-__attribute__((unused)) static int tap_is_int(int64_t got, int64_t want, const char *file, int line, const char *name)
+__attribute__((unused)) static int tap_is_int(int64_t got, int64_t want, const char *file, int line,
+                                              const char *name)
 {
 	int r = tap_ok(got == want, file, line, name);
 
@@ -50,11 +51,11 @@ __attribute__((unused)) static int tap_is_int(int64_t got, int64_t want, const c
 	return r;
 }
 
-__attribute__((unused)) static int tap_is_str(const char *got, const char *want, const char *file, int line,
-		      const char *name)
+__attribute__((unused)) static int tap_is_str(const char *got, const char *want, const char *file,
+                                              int line, const char *name)
 {
 	int same = (got == NULL && want == NULL) ||
-		   (got != NULL && want != NULL && strcmp(got, want) == 0);
+	           (got != NULL && want != NULL && strcmp(got, want) == 0);
 	int r = tap_ok(same, file, line, name);
 
 	if (!r)
@@ -82,8 +83,9 @@ static int done_testing(void)
 	return tap_failed ? 1 : 0;
 }
 
-#define ok(cond, name)          tap_ok(!!(cond), __FILE__, __LINE__, (name))
-#define is_int(got, want, name) tap_is_int((int64_t)(got), (int64_t)(want), __FILE__, __LINE__, (name))
+#define ok(cond, name) tap_ok(!!(cond), __FILE__, __LINE__, (name))
+#define is_int(got, want, name) \
+	tap_is_int((int64_t)(got), (int64_t)(want), __FILE__, __LINE__, (name))
 #define is_str(got, want, name) tap_is_str((got), (want), __FILE__, __LINE__, (name))
 #define skip(why, name)         tap_skip((why), (name))
 

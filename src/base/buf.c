@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "wxrecon.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "wxrecon.h"
 
 void buf_init(struct buf *b)
 {
@@ -170,7 +170,8 @@ int buf_read_file(struct buf *b, const char *path, size_t max, struct wxr_err *e
 		}
 		if (n < room) {
 			if (ferror(f))
-				r = err_set(err, WXR_EIO, "cannot read '%s': %s", path, strerror(errno));
+				r = err_set(err, WXR_EIO, "cannot read '%s': %s", path,
+				            strerror(errno));
 			break;
 		}
 	}

@@ -11,13 +11,16 @@
 #include "base/compat.h"
 
 struct buf {
-	char *data;  /* owned; NULL until the first add */
+	char *data; /* owned; NULL until the first add */
 	size_t len;
 	size_t cap;
-	size_t max;  /* 0 = no cap; else adds that would exceed it fail */
+	size_t max; /* 0 = no cap; else adds that would exceed it fail */
 };
 
-#define BUF_INIT { NULL, 0, 0, 0 }
+#define BUF_INIT              \
+	{                     \
+		NULL, 0, 0, 0 \
+	}
 
 void buf_init(struct buf *b);
 void buf_init_max(struct buf *b, size_t max);

@@ -79,7 +79,8 @@ static bool parse_ymd(const char *s, int *y, int *m, int *d)
 	if (!digits(s, 4, y) || s[4] != '-' || !digits(s + 5, 2, m) || s[7] != '-' ||
 	    !digits(s + 8, 2, d))
 		return false;
-	if (*y < 1970 || *m < 1 || *m > 12 || *d < 1 || (unsigned)*d > days_in_month(*y, (unsigned)*m))
+	if (*y < 1970 || *m < 1 || *m > 12 || *d < 1 ||
+	    (unsigned)*d > days_in_month(*y, (unsigned)*m))
 		return false;
 	return true;
 }
@@ -121,7 +122,7 @@ int date_add_days(const char *date, int n, char out[CLOCK_DATE_LEN], struct wxr_
 	civil_from_days(days_from_civil(y, (unsigned)m, (unsigned)d) + n, &yy, &mm, &dd);
 	if (yy > 9999) /* would not fit YYYY-MM-DD (and was cut short) */
 		return err_set(err, WXR_EUSAGE, "date '%s' plus %d days is after 9999-12-31", date,
-			       n);
+		               n);
 	snprintf(out, CLOCK_DATE_LEN, "%04lld-%02u-%02u", (long long)yy, mm, dd);
 	return 0;
 }
@@ -146,8 +147,8 @@ int time_parse_rfc3339(const char *s, int64_t *out_ts, struct wxr_err *err)
 	int y, mo, d, h, mi, se, off;
 	const char *p;
 
-	if (strlen(s) < 20 || !parse_ymd(s, &y, &mo, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-	    !parse_hms(s + 11, &h, &mi, &se))
+	if (strlen(s) < 20 || !parse_ymd(s, &y, &mo, &d) ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !parse_hms(s + 11, &h, &mi, &se))
 		goto bad;
 	p = s + 19;
 	if (*p == '.') {
@@ -159,10 +160,12 @@ int time_parse_rfc3339(const char *s, int64_t *out_ts, struct wxr_err *err)
 	}
 	if (parse_offset(p, &off) < 0)
 		goto bad;
-	*out_ts = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - off;
+	*out_ts = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
+	          off;
 	return 0;
 bad:
-	return err_set(err, WXR_EDATA, "bad time '%s' (want RFC 3339, e.g. 2026-11-02T10:30:00+08:00)", s);
+	return err_set(err, WXR_EDATA,
+	               "bad time '%s' (want RFC 3339, e.g. 2026-11-02T10:30:00+08:00)", s);
 }
 
 int time_parse_local(const char *s, int offset_s, int64_t *out_ts, struct wxr_err *err)
@@ -173,7 +176,7 @@ int time_parse_local(const char *s, int offset_s, int64_t *out_ts, struct wxr_er
 	    !parse_hms(s + 11, &h, &mi, &se))
 		return err_set(err, WXR_EDATA, "bad time '%s' (want YYYY-MM-DD HH:MM:SS)", s);
 	*out_ts = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
-		  offset_s;
+	          offset_s;
 	return 0;
 }
 
@@ -187,9 +190,9 @@ void time_format_rfc3339(int64_t ts, int offset_s, char out[CLOCK_RFC3339_LEN])
 	int off = offset_s < 0 ? -offset_s : offset_s;
 
 	civil_from_days(days, &y, &m, &d);
-	snprintf(out, CLOCK_RFC3339_LEN, "%04lld-%02u-%02uT%02d:%02d:%02d%c%02d:%02d", (long long)y, m,
-		 d, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
-		 offset_s < 0 ? '-' : '+', off / 3600, off / 60 % 60);
+	snprintf(out, CLOCK_RFC3339_LEN, "%04lld-%02u-%02uT%02d:%02d:%02d%c%02d:%02d", (long long)y,
+	         m, d, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60),
+	         offset_s < 0 ? '-' : '+', off / 3600, off / 60 % 60);
 }
 
 void time_date(int64_t ts, int offset_s, char out[CLOCK_DATE_LEN])
@@ -226,9 +229,9 @@ int clock_now(int64_t *out_ts, struct wxr_err *err)
 	r = time_parse_rfc3339(env, out_ts, NULL);
 	if (r < 0)
 		return err_set(err, WXR_ECONFIG,
-			       "environment WXRECON_NOW: bad time '%s' (want RFC 3339, e.g. "
-			       "2026-11-02T10:30:00+08:00)",
-			       env);
+		               "environment WXRECON_NOW: bad time '%s' (want RFC 3339, e.g. "
+		               "2026-11-02T10:30:00+08:00)",
+		               env);
 	return 0;
 }
 
@@ -238,12 +241,18 @@ int tz_offset(const char *name, int *out_offset_s, struct wxr_err *err)
 		const char *name;
 		int offset_s;
 	} zones[] = {
-		{ "Asia/Shanghai", 8 * 3600 }, { "Asia/Chongqing", 8 * 3600 },
-		{ "Asia/Harbin", 8 * 3600 },   { "PRC", 8 * 3600 },
-		{ "Asia/Hong_Kong", 8 * 3600 }, { "Asia/Macau", 8 * 3600 },
-		{ "Asia/Taipei", 8 * 3600 },   { "Asia/Singapore", 8 * 3600 },
-		{ "Asia/Tokyo", 9 * 3600 },    { "UTC", 0 },
-		{ "Etc/UTC", 0 },              { "GMT", 0 },
+		{ "Asia/Shanghai", 8 * 3600 },
+		{ "Asia/Chongqing", 8 * 3600 },
+		{ "Asia/Harbin", 8 * 3600 },
+		{ "PRC", 8 * 3600 },
+		{ "Asia/Hong_Kong", 8 * 3600 },
+		{ "Asia/Macau", 8 * 3600 },
+		{ "Asia/Taipei", 8 * 3600 },
+		{ "Asia/Singapore", 8 * 3600 },
+		{ "Asia/Tokyo", 9 * 3600 },
+		{ "UTC", 0 },
+		{ "Etc/UTC", 0 },
+		{ "GMT", 0 },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(zones); i++) {
@@ -255,7 +264,8 @@ int tz_offset(const char *name, int *out_offset_s, struct wxr_err *err)
 	if (parse_offset(name, out_offset_s) == 0)
 		return 0;
 	return err_set(err, WXR_ECONFIG,
-		       "unknown timezone '%s' (use Asia/Shanghai, UTC or an offset like +08:00)", name);
+	               "unknown timezone '%s' (use Asia/Shanghai, UTC or an offset like +08:00)",
+	               name);
 }
 
 int duration_parse(const char *s, int64_t *out_seconds, struct wxr_err *err)

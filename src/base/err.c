@@ -45,21 +45,36 @@ void err_clear(struct wxr_err *err)
 const char *wxr_strerror(int code)
 {
 	switch (code) {
-	case WXR_OK: return "ok";
-	case WXR_EFAIL: return "failed";
-	case WXR_EUSAGE: return "usage error";
-	case WXR_ECONFIG: return "configuration error";
-	case WXR_EIO: return "i/o error";
-	case WXR_EDB: return "database error";
-	case WXR_ENET: return "network error";
-	case WXR_ESIG: return "verification failed";
-	case WXR_EDATA: return "malformed data";
-	case WXR_EAPI: return "api error";
-	case WXR_ELOCKED: return "locked";
-	case WXR_ENOTFOUND: return "not found";
-	case WXR_ETOOBIG: return "too big";
-	case WXR_EATTENTION: return "needs attention";
-	default: return "unknown error";
+	case WXR_OK:
+		return "ok";
+	case WXR_EFAIL:
+		return "failed";
+	case WXR_EUSAGE:
+		return "usage error";
+	case WXR_ECONFIG:
+		return "configuration error";
+	case WXR_EIO:
+		return "i/o error";
+	case WXR_EDB:
+		return "database error";
+	case WXR_ENET:
+		return "network error";
+	case WXR_ESIG:
+		return "verification failed";
+	case WXR_EDATA:
+		return "malformed data";
+	case WXR_EAPI:
+		return "api error";
+	case WXR_ELOCKED:
+		return "locked";
+	case WXR_ENOTFOUND:
+		return "not found";
+	case WXR_ETOOBIG:
+		return "too big";
+	case WXR_EATTENTION:
+		return "needs attention";
+	default:
+		return "unknown error";
 	}
 }
 

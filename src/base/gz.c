@@ -41,8 +41,7 @@ static int fail(struct gz *g, struct wxr_err *err, int code, const char *what)
 	return err_set(err, code, "%s", what);
 }
 
-int gz_feed(struct gz *g, const void *in, size_t n, gz_sink_fn sink, void *ctx,
-	    struct wxr_err *err)
+int gz_feed(struct gz *g, const void *in, size_t n, gz_sink_fn sink, void *ctx, struct wxr_err *err)
 {
 	const unsigned char *p = in;
 
@@ -76,10 +75,10 @@ int gz_feed(struct gz *g, const void *in, size_t n, gz_sink_fn sink, void *ctx,
 				g->failed = 1;
 				if (g->members > 0)
 					return err_set(err, WXR_EDATA,
-						       "gunzip: garbage after gzip member %u: %s",
-						       g->members, g->z.msg ? g->z.msg : zError(r));
+					               "gunzip: garbage after gzip member %u: %s",
+					               g->members, g->z.msg ? g->z.msg : zError(r));
 				return err_set(err, WXR_EDATA, "gunzip: corrupt data: %s",
-					       g->z.msg ? g->z.msg : zError(r));
+				               g->z.msg ? g->z.msg : zError(r));
 			}
 			if (r == Z_MEM_ERROR)
 				return fail(g, err, WXR_EFAIL, "gunzip: out of memory");
@@ -90,8 +89,8 @@ int gz_feed(struct gz *g, const void *in, size_t n, gz_sink_fn sink, void *ctx,
 				if (got > g->max_out - g->total_out) {
 					g->failed = 1;
 					return err_set(err, WXR_ETOOBIG,
-						       "gunzip: output larger than %llu bytes",
-						       (unsigned long long)g->max_out);
+					               "gunzip: output larger than %llu bytes",
+					               (unsigned long long)g->max_out);
 				}
 				g->total_out += got;
 				sr = sink(ctx, g->out, got, err);
@@ -117,7 +116,7 @@ int gz_finish(struct gz *g, struct wxr_err *err)
 	if (!g->member_done || g->members == 0) {
 		g->failed = 1;
 		return err_set(err, WXR_EDATA, "truncated gzip stream (%llu bytes decompressed)",
-			       (unsigned long long)g->total_out);
+		               (unsigned long long)g->total_out);
 	}
 	return 0;
 }

@@ -28,7 +28,7 @@ int gz_new(uint64_t max_out, struct gz **out_g, struct wxr_err *err);
  * Errors: WXR_EDATA corrupt data or trailing garbage, WXR_ETOOBIG over the
  * cap, or the sink's error. After an error the object can only be freed. */
 int gz_feed(struct gz *g, const void *in, size_t n, gz_sink_fn sink, void *ctx,
-	    struct wxr_err *err);
+            struct wxr_err *err);
 /* Checks that the input ended at the end of a complete member:
  * WXR_EDATA "truncated gzip stream" otherwise (also when nothing was fed). */
 int gz_finish(struct gz *g, struct wxr_err *err);

@@ -12,7 +12,7 @@ static int bad(struct wxr_err *err, const char *s, size_t n, const char *why)
 	int q = n > QUOTE_MAX ? QUOTE_MAX : (int)n;
 
 	return err_set(err, WXR_EDATA, "bad amount '%.*s%s': %s", q, s, n > QUOTE_MAX ? "..." : "",
-		       why);
+	               why);
 }
 
 int money_parse_n(const char *s, size_t n, int scale, int64_t *out, struct wxr_err *err)

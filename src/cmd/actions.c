@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/audit.h"
-#include "cmd/cmd.h"
-#include "db/db_actions.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "cmd/cmd.h"
+#include "db/audit.h"
+#include "db/db_actions.h"
 
 static json_t *str_or_null(const char *s)
 {

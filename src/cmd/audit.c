@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "db/audit.h"
-#include "cmd/cmd.h"
-#include "core/report.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "cmd/cmd.h"
+#include "core/report.h"
+#include "db/audit.h"
 
 static int verify(struct ctx *ctx, struct wxr_err *err)
 {
@@ -20,9 +20,9 @@ static int verify(struct ctx *ctx, struct wxr_err *err)
 		return r;
 	if (ctx->json) {
 		r = cmd_print_json(json_pack("{s:b, s:I, s:I, s:s}", "ok", v.first_bad == 0,
-					     "entries", (json_int_t)v.entries, "first_bad",
-					     (json_int_t)v.first_bad, "why", v.why),
-				   err);
+		                             "entries", (json_int_t)v.entries, "first_bad",
+		                             (json_int_t)v.first_bad, "why", v.why),
+		                   err);
 		if (r < 0)
 			return r;
 	} else if (v.first_bad == 0) {
@@ -30,7 +30,7 @@ static int verify(struct ctx *ctx, struct wxr_err *err)
 	}
 	if (v.first_bad)
 		return err_set(err, WXR_EFAIL, "audit log broken at entry %" PRId64 ": %s",
-			       v.first_bad, v.why);
+		               v.first_bad, v.why);
 	return 0;
 }
 
@@ -55,9 +55,9 @@ static int list(struct ctx *ctx, const struct dates *d, struct wxr_err *err)
 		to[19] = 'Z', to[20] = '\0';
 	}
 	r = db_prepare(ctx->db,
-		       "SELECT id, at, run_id, actor, event, subject, detail FROM audit_log"
-		       " WHERE at >= ? AND at < ? ORDER BY id",
-		       &st, err);
+	               "SELECT id, at, run_id, actor, event, subject, detail FROM audit_log"
+	               " WHERE at >= ? AND at < ? ORDER BY id",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, from);
@@ -69,23 +69,25 @@ static int list(struct ctx *ctx, const struct dates *d, struct wxr_err *err)
 			json_t *detail = json_loads(db_col_text(st, 6), 0, NULL);
 
 			json_array_append_new(
-				arr, json_pack("{s:I, s:s, s:o, s:s, s:s, s:s?, s:o}", "id",
-					       (json_int_t)sqlite3_column_int64(st, 0), "at",
-					       db_col_text(st, 1), "run_id",
-					       sqlite3_column_type(st, 2) == SQLITE_NULL
-						       ? json_null()
-						       : json_integer(sqlite3_column_int64(st, 2)),
-					       "actor", db_col_text(st, 3), "event", db_col_text(st, 4),
-					       "subject",
-					       sqlite3_column_type(st, 5) == SQLITE_NULL
-						       ? NULL
-						       : db_col_text(st, 5),
-					       "detail", detail ? detail : json_string(db_col_text(st, 6))));
+			        arr, json_pack("{s:I, s:s, s:o, s:s, s:s, s:s?, s:o}", "id",
+			                       (json_int_t)sqlite3_column_int64(st, 0), "at",
+			                       db_col_text(st, 1), "run_id",
+			                       sqlite3_column_type(st, 2) == SQLITE_NULL
+			                               ? json_null()
+			                               : json_integer(sqlite3_column_int64(st, 2)),
+			                       "actor", db_col_text(st, 3), "event",
+			                       db_col_text(st, 4), "subject",
+			                       sqlite3_column_type(st, 5) == SQLITE_NULL
+			                               ? NULL
+			                               : db_col_text(st, 5),
+			                       "detail",
+			                       detail ? detail : json_string(db_col_text(st, 6))));
 		} else {
 			char at[CLOCK_RFC3339_LEN];
 
 			/* the recorded time (UTC, hashed) in the configured timezone */
-			printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\n", (int64_t)sqlite3_column_int64(st, 0),
+			printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\n",
+			       (int64_t)sqlite3_column_int64(st, 0),
 			       report_local_time(db_col_text(st, 1), ctx->cfg.tz_offset_s, at),
 			       db_col_text(st, 3), db_col_text(st, 4), db_col_text(st, 5),
 			       db_col_text(st, 6));
@@ -133,14 +135,19 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		return r;
 	if (do_verify) {
 		if (d.given)
-			return cmd_usage_error(ctx, err, "--verify checks the whole log; drop the dates");
+			return cmd_usage_error(ctx, err,
+			                       "--verify checks the whole log; drop the dates");
 		return verify(ctx, err);
 	}
 	return list(ctx, &d, err);
 }
 
 const struct cmd cmd_audit = {
-	"audit", run, NULL, CMD_DB, "audit [DATES] [--verify]",
+	"audit",
+	run,
+	NULL,
+	CMD_DB,
+	"audit [DATES] [--verify]",
 	"list the audit log, or prove it was not edited",
 	"Lists audit entries (all, or those of DATES in the configured timezone):\n"
 	"id, time (in the configured timezone, with its offset), actor, event, subject,\n"

@@ -17,14 +17,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/billpipe.h"
-#include "cmd/cmd.h"
-#include "cmd/wxclient.h"
-#include "db/db_bills.h"
-#include "db/db_ledger.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "cmd/cmd.h"
+#include "cmd/wxclient.h"
+#include "core/billpipe.h"
+#include "db/db_bills.h"
+#include "db/db_ledger.h"
 
 /* WeChat Pay keeps bills for three months (PROTOCOL 4.7); we say 92 days. */
 #define BILL_RETENTION_DAYS 92
@@ -38,8 +38,8 @@ enum outcome {
 	OUT_FAILED,
 };
 
-static const char *const outcome_names[] = { "stored", "unchanged", "empty", "not_ready",
-					     "missing", "failed" };
+static const char *const outcome_names[] = { "stored",    "unchanged", "empty",
+	                                     "not_ready", "missing",   "failed" };
 
 struct fetch {
 	struct ctx *ctx;
@@ -111,17 +111,17 @@ static int dl_reset(void *p)
 }
 
 static void add_result(struct fetch *f, const char *date, enum bill_kind k, enum outcome o,
-		       const struct billpipe_result *res, const char *note)
+                       const struct billpipe_result *res, const char *note)
 {
 	if (f->results)
-		json_array_append_new(
-			f->results,
-			json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I, s:b, s:s?}", "date", date, "kind",
-				  kind_name(k), "outcome", outcome_names[o], "sha1",
-				  res && res->sha1[0] ? res->sha1 : NULL, "rows",
-				  (json_int_t)(res ? res->rows : 0), "rejects",
-				  (json_int_t)(res ? res->rejects : 0), "summary_ok",
-				  res ? res->summary_ok : true, "note", note));
+		json_array_append_new(f->results,
+		                      json_pack("{s:s, s:s, s:s, s:s?, s:I, s:I, s:b, s:s?}",
+		                                "date", date, "kind", kind_name(k), "outcome",
+		                                outcome_names[o], "sha1",
+		                                res && res->sha1[0] ? res->sha1 : NULL, "rows",
+		                                (json_int_t)(res ? res->rows : 0), "rejects",
+		                                (json_int_t)(res ? res->rejects : 0), "summary_ok",
+		                                res ? res->summary_ok : true, "note", note));
 	else if (o == OUT_STORED)
 		printf("%s %-8s stored %" PRId64 " rows (sha1 %.12s)%s%s\n", date, kind_name(k),
 		       res->rows, res->sha1, res->summary_ok ? "" : "; summary mismatch: ",
@@ -149,47 +149,54 @@ static int fetch_one(struct fetch *f, const char *date, enum bill_kind k, struct
 	memset(&res, 0, sizeof(res));
 	snprintf(label, sizeof(label), "%s %s", date, kind_name(k));
 	for (int attempt = 1;; attempt++) {
-		r = k == BILL_KIND_TRADE ? wxpay_bill_trade(f->w, date, "ALL", true, &bill, err)
-					 : wxpay_bill_fundflow(f->w, date, "BASIC", true, &bill, err);
+		r = k == BILL_KIND_TRADE
+		            ? wxpay_bill_trade(f->w, date, "ALL", true, &bill, err)
+		            : wxpay_bill_fundflow(f->w, date, "BASIC", true, &bill, err);
 		if (r == WXR_EAPI) {
 			const struct wxpay_status *s = wxpay_last(f->w);
 			int64_t since = since_release(ctx, date);
 
 			if (wxpay_code_is(s->code, "STATEMENT_CREATING")) {
-				add_result(f, date, k, OUT_NOT_READY, NULL,
-					   "WeChat Pay is still making it; a later run tries again");
+				add_result(
+				        f, date, k, OUT_NOT_READY, NULL,
+				        "WeChat Pay is still making it; a later run tries again");
 				return 0;
 			}
 			if (wxpay_code_is(s->code, "NO_STATEMENT_EXIST")) {
 				bool active = false;
 
 				if (since < 0) {
-					add_result(f, date, k, OUT_NOT_READY, NULL,
-						   "before the release time; a later run tries again");
+					add_result(
+					        f, date, k, OUT_NOT_READY, NULL,
+					        "before the release time; a later run tries again");
 					return 0;
 				}
 				if (k == BILL_KIND_TRADE) {
-					r = ledger_day_has_activity(ctx->db, ctx->mchid, date, &active, err);
+					r = ledger_day_has_activity(ctx->db, ctx->mchid, date,
+					                            &active, err);
 					if (r < 0)
 						return r;
 				}
 				if (!active) {
-					r = db_bills_store_empty(ctx->db, ctx->mchid, date, k, "api",
-								 ctx->run_id, err);
+					r = db_bills_store_empty(ctx->db, ctx->mchid, date, k,
+					                         "api", ctx->run_id, err);
 					if (r < 0)
 						return r;
-					add_result(f, date, k, OUT_EMPTY, NULL, "no activity that day");
+					add_result(f, date, k, OUT_EMPTY, NULL,
+					           "no activity that day");
 					return 0;
 				}
 				if (since < ctx->cfg.missing_after_s) {
 					add_result(f, date, k, OUT_NOT_READY, NULL,
-						   "the ledger has activity that day; a later run tries again");
+					           "the ledger has activity that day; a later run "
+					           "tries again");
 					return 0;
 				}
 				f->attention++;
-				add_result(f, date, k, OUT_MISSING, NULL,
-					   "BILL_MISSING: the ledger has activity that day and WeChat "
-					   "Pay has no bill");
+				add_result(
+				        f, date, k, OUT_MISSING, NULL,
+				        "BILL_MISSING: the ledger has activity that day and WeChat "
+				        "Pay has no bill");
 				return 0;
 			}
 		}
@@ -206,8 +213,8 @@ static int fetch_one(struct fetch *f, const char *date, enum bill_kind k, struct
 			goto out;
 		}
 		if (strcasecmp(bill.hash_type, "SHA1") != 0) {
-			r = err_set(err, WXR_EDATA, "bill fetch %s %s: unknown hash_type '%s'", date,
-				    kind_name(k), bill.hash_type);
+			r = err_set(err, WXR_EDATA, "bill fetch %s %s: unknown hash_type '%s'",
+			            date, kind_name(k), bill.hash_type);
 			goto out;
 		}
 
@@ -234,7 +241,7 @@ static int fetch_one(struct fetch *f, const char *date, enum bill_kind k, struct
 		log_progress_done();
 		if (r == WXR_ESIG && attempt < attempts) {
 			log_warn("%s: %s; asking again (%d of %d)", label, err->msg, attempt + 1,
-				 attempts);
+			         attempts);
 			wxpay_bill_release(&bill);
 			continue;
 		}
@@ -246,7 +253,7 @@ static int fetch_one(struct fetch *f, const char *date, enum bill_kind k, struct
 	}
 	if (res.mchid[0] && ctx->mchid[0] && strcmp(res.mchid, ctx->mchid) != 0)
 		log_warn("%s: the bill is for merchant %s, the config says %s", label, res.mchid,
-			 ctx->mchid);
+		         ctx->mchid);
 	if (res.rejects || !res.summary_ok)
 		f->attention++;
 	add_result(f, date, k, OUT_STORED, &res, NULL);
@@ -263,13 +270,13 @@ static int check_dates(struct ctx *ctx, const struct dates *d, struct wxr_err *e
 	time_date(ctx->now, ctx->cfg.tz_offset_s, today);
 	if (strcmp(d->to, today) > 0)
 		return err_set(err, WXR_EUSAGE, "no bill can exist for %s yet: it is %s in %s",
-			       d->to, today, ctx->cfg.timezone);
+		               d->to, today, ctx->cfg.timezone);
 	date_add_days(today, -BILL_RETENTION_DAYS, oldest, err);
 	if (strcmp(d->from, oldest) < 0)
 		return err_set(err, WXR_EUSAGE,
-			       "%s is older than WeChat Pay keeps bills (3 months); download it "
-			       "from the merchant platform and use 'wxrecon bill import'",
-			       d->from);
+		               "%s is older than WeChat Pay keeps bills (3 months); download it "
+		               "from the merchant platform and use 'wxrecon bill import'",
+		               d->from);
 	return 0;
 }
 
@@ -294,9 +301,11 @@ static int run_fetch(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		switch (c) {
 		case 'k':
 			kind = optarg;
-			if (strcmp(kind, "trade") && strcmp(kind, "fundflow") && strcmp(kind, "all"))
-				return cmd_usage_error(ctx, err, "--kind: '%s' (want trade, fundflow or all)",
-						       kind);
+			if (strcmp(kind, "trade") && strcmp(kind, "fundflow") &&
+			    strcmp(kind, "all"))
+				return cmd_usage_error(ctx, err,
+				                       "--kind: '%s' (want trade, fundflow or all)",
+				                       kind);
 			break;
 		case 'f':
 			f.force = true;
@@ -353,9 +362,9 @@ done:
 		return err->code < 0 ? err->code : WXR_EFAIL;
 	if (f.attention)
 		return err_set(err, WXR_EATTENTION,
-			       "bill fetch: %d bill(s) need a look (rejected rows, a summary "
-			       "mismatch or a missing bill)",
-			       f.attention);
+		               "bill fetch: %d bill(s) need a look (rejected rows, a summary "
+		               "mismatch or a missing bill)",
+		               f.attention);
 	return 0;
 }
 
@@ -390,7 +399,8 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 		}
 	}
 	if (optind != argc - 1)
-		return cmd_usage_error(ctx, err, optind >= argc ? "which file?" : "one file at a time");
+		return cmd_usage_error(ctx, err,
+		                       optind >= argc ? "which file?" : "one file at a time");
 	if (!date || !kind)
 		return cmd_usage_error(ctx, err, "--date and --kind are required");
 	if (strcmp(kind, "trade") != 0 && strcmp(kind, "fundflow") != 0)
@@ -406,14 +416,14 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	if (r < 0)
 		return err_prefix(err, "bill import");
 	if (ctx->json) {
-		r = cmd_print_json(json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:s?, s:b}",
-					     "date", date, "kind", kind, "mchid", res.mchid, "sha1",
-					     res.sha1, "rows", (json_int_t)res.rows, "rejects",
-					     (json_int_t)res.rejects, "bytes", (json_int_t)res.bytes,
-					     "summary_ok", res.summary_ok, "summary_mismatch",
-					     res.summary_ok ? NULL : res.mismatch_text, "replaced",
-					     res.replaced),
-				   err);
+		r = cmd_print_json(
+		        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:s?, s:b}", "date",
+		                  date, "kind", kind, "mchid", res.mchid, "sha1", res.sha1, "rows",
+		                  (json_int_t)res.rows, "rejects", (json_int_t)res.rejects, "bytes",
+		                  (json_int_t)res.bytes, "summary_ok", res.summary_ok,
+		                  "summary_mismatch", res.summary_ok ? NULL : res.mismatch_text,
+		                  "replaced", res.replaced),
+		        err);
 		if (r < 0)
 			return r;
 	} else {
@@ -421,18 +431,21 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 		       res.rows, res.mchid[0] ? res.mchid : "(unknown)", res.sha1,
 		       res.replaced ? ", replacing the earlier bill" : "");
 		if (res.rejects)
-			printf("%" PRId64 " rows rejected: see the bill_rejects table\n", res.rejects);
+			printf("%" PRId64 " rows rejected: see the bill_rejects table\n",
+			       res.rejects);
 		if (!res.summary_ok)
 			printf("summary mismatch: %s\n", res.mismatch_text);
 	}
 	if (res.rejects || !res.summary_ok)
 		return err_set(err, WXR_EATTENTION, "bill import: %s",
-			       res.rejects ? "rows were rejected" : "the summary disagrees with the rows");
+		               res.rejects ? "rows were rejected"
+		                           : "the summary disagrees with the rows");
 	return 0;
 }
 
 static const struct cmd bill_subs[] = {
-	{ "fetch", run_fetch, NULL, CMD_DB, "bill fetch DATES [--kind trade|fundflow|all] [--force]",
+	{ "fetch", run_fetch, NULL, CMD_DB,
+	  "bill fetch DATES [--kind trade|fundflow|all] [--force]",
 	  "download, verify and store the day's bills",
 	  "For each day: asks WeChat Pay for the trade bill (ALL) and the fund-flow bill\n"
 	  "(BASIC), skips a bill whose SHA-1 equals the stored one (unless --force), else\n"
@@ -444,8 +457,8 @@ static const struct cmd bill_subs[] = {
 	  "[bills] missing_after has passed, then BILL_MISSING (exit 3). Rejected rows and\n"
 	  "a summary that disagrees with the rows also exit 3.\n"
 	  "DATES: --date D | --from D --to D | --yesterday (default)\n" },
-	{ "import", run_import, NULL, CMD_DB, "bill import FILE(.csv|.gz) --date D --kind trade|fundflow",
-	  "store a bill saved by hand",
+	{ "import", run_import, NULL, CMD_DB,
+	  "bill import FILE(.csv|.gz) --date D --kind trade|fundflow", "store a bill saved by hand",
 	  "Parses and stores a bill file (plain or gzip) as WeChat Pay wrote it, exactly as\n"
 	  "bill fetch would, and archives it. Rejected rows or a summary mismatch: exit 3.\n" },
 	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },

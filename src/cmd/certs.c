@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/audit.h"
-#include "db/db_certs.h"
 #include "base/buf.h"
-#include "cmd/cmd.h"
-#include "cmd/wxclient.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "cmd/cmd.h"
+#include "cmd/wxclient.h"
+#include "db/audit.h"
+#include "db/db_certs.h"
 
 /* By enum db_cert_outcome. */
 static const char *const outcome_names[] = { "stored", "replaced", "unchanged" };
@@ -157,11 +157,11 @@ static int list_one(void *arg, const struct db_cert *c, struct wxr_err *err)
 
 	(void)err;
 	if (ls->arr)
-		json_array_append_new(ls->arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "serial_no",
-		                                         c->serial_no, "effective_time",
-		                                         c->effective_time, "expire_time",
-		                                         c->expire_time, "fetched_at",
-		                                         c->fetched_at, "status", status));
+		json_array_append_new(ls->arr,
+		                      json_pack("{s:s, s:s, s:s, s:s, s:s}", "serial_no",
+		                                c->serial_no, "effective_time", c->effective_time,
+		                                "expire_time", c->expire_time, "fetched_at",
+		                                c->fetched_at, "status", status));
 	else
 		printf("%s %s .. %s %s (fetched %s)\n", c->serial_no, c->effective_time,
 		       c->expire_time, status, c->fetched_at);

@@ -19,14 +19,14 @@ struct cmd;
 
 struct ctx {
 	struct config cfg;
-	bool have_config;       /* a config file was read */
-	char *db_path;          /* resolved; owned */
-	struct db *db;          /* opened by main for CMD_DB commands */
-	bool json;              /* --json: the result as JSON on stdout */
-	int64_t now;            /* business now (WXRECON_NOW or the clock) */
-	const char *mchid;      /* cfg.mchid or "" */
-	int64_t run_id;         /* the job run this command belongs to, 0 = none */
-	const struct cmd *cmd;  /* the command being run (for its usage line) */
+	bool have_config;      /* a config file was read */
+	char *db_path;         /* resolved; owned */
+	struct db *db;         /* opened by main for CMD_DB commands */
+	bool json;             /* --json: the result as JSON on stdout */
+	int64_t now;           /* business now (WXRECON_NOW or the clock) */
+	const char *mchid;     /* cfg.mchid or "" */
+	int64_t run_id;        /* the job run this command belongs to, 0 = none */
+	const struct cmd *cmd; /* the command being run (for its usage line) */
 };
 
 enum {
@@ -40,9 +40,9 @@ struct cmd {
 	int (*run)(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
 	const struct cmd *subs; /* sub-commands, terminated by a NULL name */
 	unsigned flags;
-	const char *usage;      /* "ledger import [--orders F.csv] [--refunds F.csv]" */
-	const char *summary;    /* one line for `help` */
-	const char *help;       /* longer text for `help CMD`, may be NULL */
+	const char *usage;   /* "ledger import [--orders F.csv] [--refunds F.csv]" */
+	const char *summary; /* one line for `help` */
+	const char *help;    /* longer text for `help CMD`, may be NULL */
 };
 
 /* The date options: --date D | --from D --to D | --yesterday. */
@@ -54,11 +54,12 @@ struct dates {
 };
 
 /* Long options for struct dates; use inside a command's option table. */
-#define DATES_LONG_OPTIONS                                             \
-	{ "date", required_argument, NULL, 'D' },                      \
-	{ "from", required_argument, NULL, 'F' },                      \
-	{ "to", required_argument, NULL, 'T' },                        \
-	{ "yesterday", no_argument, NULL, 'Y' }
+#define DATES_LONG_OPTIONS                                                                  \
+	{ "date", required_argument, NULL, 'D' }, { "from", required_argument, NULL, 'F' }, \
+	        { "to", required_argument, NULL, 'T' },                                     \
+	{                                                                                   \
+		"yesterday", no_argument, NULL, 'Y'                                         \
+	}
 
 /* Handles one of the date options (c is 'D', 'F', 'T' or 'Y'). */
 int dates_option(struct dates *d, int c, const char *arg, struct wxr_err *err);

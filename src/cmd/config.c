@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd/cmd.h"
 #include "base/err.h"
+#include "cmd/cmd.h"
 #include "wx/http.h"
 
 static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
@@ -18,7 +18,8 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[1]);
 	if (!ctx->have_config)
 		return err_set(err, WXR_ECONFIG,
-			       "no config file: give -c FILE, set WXRECON_CONFIG or create ./wxrecon.conf");
+		               "no config file: give -c FILE, set WXRECON_CONFIG or create "
+		               "./wxrecon.conf");
 	r = config_check_merchant(&ctx->cfg, key, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (r < 0)
@@ -40,18 +41,18 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 			snprintf(full, sizeof(full), "%s.%s", section, name);
 			json_object_set_new(keys, full, json_string(value));
 		}
-		return cmd_print_json(
-			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "config", ctx->cfg.path,
-				  "mchid", ctx->cfg.mchid, "appid", ctx->cfg.appid, "base_url",
-				  ctx->cfg.base_url, "database", ctx->db_path, "timezone",
-				  ctx->cfg.timezone, "policy_hash", policy, "keys", keys),
-			err);
+		return cmd_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
+		                                "config", ctx->cfg.path, "mchid", ctx->cfg.mchid,
+		                                "appid", ctx->cfg.appid, "base_url",
+		                                ctx->cfg.base_url, "database", ctx->db_path,
+		                                "timezone", ctx->cfg.timezone, "policy_hash",
+		                                policy, "keys", keys),
+		                      err);
 	}
 	printf("config '%s' is usable\n", ctx->cfg.path);
 	printf("  merchant   %s (appid %s)\n", ctx->cfg.mchid, ctx->cfg.appid);
-	printf("  verifying  %s\n", ctx->cfg.wechatpay_public_key
-					    ? "WeChat Pay public key"
-					    : "platform certificates");
+	printf("  verifying  %s\n",
+	       ctx->cfg.wechatpay_public_key ? "WeChat Pay public key" : "platform certificates");
 	printf("  api        %s\n", ctx->cfg.base_url);
 	printf("  database   %s\n", ctx->db_path);
 	printf("  timezone   %s\n", ctx->cfg.timezone);

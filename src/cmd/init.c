@@ -3,9 +3,9 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "cmd/cmd.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "cmd/cmd.h"
 
 static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
@@ -18,9 +18,8 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	if (r < 0)
 		return r;
 	if (ctx->json)
-		return cmd_print_json(json_pack("{s:s, s:i}", "database", ctx->db_path, "applied",
-						applied),
-				      err);
+		return cmd_print_json(
+		        json_pack("{s:s, s:i}", "database", ctx->db_path, "applied", applied), err);
 	else if (applied)
 		log_info("database '%s': applied %d migration(s)", ctx->db_path, applied);
 	else
@@ -29,7 +28,11 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 }
 
 const struct cmd cmd_init = {
-	"init", run, NULL, CMD_DB_CREATE, "init",
+	"init",
+	run,
+	NULL,
+	CMD_DB_CREATE,
+	"init",
 	"create or migrate the database (schema/*.sql, in order, recorded)",
 	"Creates the database file when it does not exist and applies, in order, every\n"
 	"schema migration it has not recorded yet, each in its own transaction. Running\n"

@@ -4,13 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd/cmd.h"
-#include "db/db_ledger.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "cmd/cmd.h"
+#include "db/db_ledger.h"
 
 static int import_one(struct ctx *ctx, const char *path, enum ledger_kind kind,
-		      struct ledger_import_result *res, struct wxr_err *err)
+                      struct ledger_import_result *res, struct wxr_err *err)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
 	int r;
@@ -18,7 +18,7 @@ static int import_one(struct ctx *ctx, const char *path, enum ledger_kind kind,
 	if (!f)
 		return err_set(err, WXR_EIO, "cannot open '%s': %s", path, strerror(errno));
 	r = ledger_import(ctx->db, f, path, kind, ctx->mchid, ctx->cfg.tz_offset_s, ctx->run_id,
-			  res, err);
+	                  res, err);
 	if (f != stdin)
 		fclose(f);
 	return r;
@@ -111,7 +111,8 @@ static const struct cmd ledger_subs[] = {
 	  "Reads UTF-8 CSV with a header row (RFC 4180 quoting; '-' reads stdin):\n"
 	  "  orders:  out_trade_no,transaction_id,amount_total,currency,state,created_at,\n"
 	  "           time_expire,paid_at,attach,business_ref\n"
-	  "  refunds: out_refund_no,out_trade_no,refund_id,amount_refund,state,created_at,success_at\n"
+	  "  refunds: "
+	  "out_refund_no,out_trade_no,refund_id,amount_refund,state,created_at,success_at\n"
 	  "Amounts are integer fen; times ISO-8601 with an offset. Each file is imported in one\n"
 	  "transaction: a bad row is reported with its line number and nothing of that file\n"
 	  "is kept.\n" },

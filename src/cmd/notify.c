@@ -26,15 +26,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db/audit.h"
 #include "base/buf.h"
-#include "cmd/cmd.h"
-#include "cmd/wxclient.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/log.h"
-#include "core/payflow.h"
 #include "base/xalloc.h"
+#include "cmd/cmd.h"
+#include "cmd/wxclient.h"
+#include "core/payflow.h"
+#include "db/audit.h"
 
 #define NOTIFY_DEFAULT_PORT 8080
 #define NOTIFY_DB_BUSY_MS   1000 /* a locked database answers 500 after this */
@@ -45,11 +45,11 @@
  * a body must arrive whole within NOTIFY_BODY_DEADLINE_S of its headers (else the
  * connection is closed), however slowly it trickles.
  */
-#define NOTIFY_CONN_TIMEOUT     5
-#define NOTIFY_CONN_LIMIT       512
-#define NOTIFY_PER_IP_LIMIT     8
-#define NOTIFY_BODY_DEADLINE_S  5
-#define NOTIFY_DRAIN_S      10 /* how long SIGTERM waits for requests in hand */
+#define NOTIFY_CONN_TIMEOUT    5
+#define NOTIFY_CONN_LIMIT      512
+#define NOTIFY_PER_IP_LIMIT    8
+#define NOTIFY_BODY_DEADLINE_S 5
+#define NOTIFY_DRAIN_S         10 /* how long SIGTERM waits for requests in hand */
 
 static const char fail_body[] = "{\"code\":\"FAIL\",\"message\":\"失败\"}";
 

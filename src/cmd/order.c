@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd/cmd.h"
-#include "cmd/wxclient.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "cmd/cmd.h"
+#include "cmd/wxclient.h"
 #include "core/payflow.h"
 
 static int run_create(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)

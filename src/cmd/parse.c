@@ -119,7 +119,7 @@ static int unknown_option(struct ctx *ctx, bool dates, const char *opt, struct w
 		suggest_options(&sg, "--date --from --to --yesterday");
 	if (sg.best)
 		return cmd_usage_error(ctx, err, "unknown option '%s'; did you mean '%.*s'?", opt,
-				       sg.best_len, sg.best);
+		                       sg.best_len, sg.best);
 	return cmd_usage_error(ctx, err, "unknown option '%s'", opt);
 }
 

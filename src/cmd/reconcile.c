@@ -18,15 +18,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/err.h"
+#include "base/log.h"
+#include "base/xalloc.h"
 #include "cmd/cmd.h"
 #include "cmd/runlock.h"
 #include "cmd/wxclient.h"
-#include "db/db_reconcile.h"
-#include "base/err.h"
-#include "base/log.h"
 #include "core/reconcile.h"
 #include "core/report.h"
-#include "base/xalloc.h"
+#include "db/db_reconcile.h"
 
 /* ---- the query hooks, over the WeChat Pay client ---- */
 
@@ -52,7 +52,7 @@ static int64_t ts_or_zero(const char *s)
 }
 
 static int hook_query_order(void *ctx, const char *mchid, const char *out_trade_no,
-			    struct recon_order_answer *out, struct wxr_err *err)
+                            struct recon_order_answer *out, struct wxr_err *err)
 {
 	struct wxpay *w = ctx;
 	struct wxpay_transaction t;
@@ -72,7 +72,7 @@ static int hook_query_order(void *ctx, const char *mchid, const char *out_trade_
 }
 
 static int hook_query_refund(void *ctx, const char *mchid, const char *out_refund_no,
-			     struct recon_refund_answer *out, struct wxr_err *err)
+                             struct recon_refund_answer *out, struct wxr_err *err)
 {
 	struct wxpay *w = ctx;
 	struct wxpay_refund rf;
@@ -100,7 +100,7 @@ static void progress(void *p, const char *date, const struct recon_result *day)
 }
 
 static json_t *result_json(const struct recon_result *res, const char *from, const char *to,
-			   int64_t run_id)
+                           int64_t run_id)
 {
 	json_t *kinds = json_object();
 
@@ -109,20 +109,20 @@ static json_t *result_json(const struct recon_result *res, const char *from, con
 
 		if (c->open || c->resolved || c->auto_resolved)
 			json_object_set_new(kinds, recon_kind_name((enum recon_kind)k),
-					    json_pack("{s:I, s:I, s:I}", "open", (json_int_t)c->open,
-						      "resolved", (json_int_t)c->resolved,
-						      "auto_resolved", (json_int_t)c->auto_resolved));
+			                    json_pack("{s:I, s:I, s:I}", "open",
+			                              (json_int_t)c->open, "resolved",
+			                              (json_int_t)c->resolved, "auto_resolved",
+			                              (json_int_t)c->auto_resolved));
 	}
-	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
-			 "from", from, "to", to, "run_id", (json_int_t)run_id, "days",
-			 (json_int_t)res->days, "open", (json_int_t)res->total.open, "opened",
-			 (json_int_t)res->opened, "reopened", (json_int_t)res->reopened,
-			 "resolved", (json_int_t)res->resolved, "auto_resolved",
-			 (json_int_t)res->auto_resolved, "pending", (json_int_t)res->pending,
-			 "queries", (json_int_t)res->queries, "query_failures",
-			 (json_int_t)res->query_failures, "bills_missing",
-			 (json_int_t)res->bills_missing, "needs_attention", res->needs_attention,
-			 "by_kind", kinds);
+	return json_pack(
+	        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
+	        "from", from, "to", to, "run_id", (json_int_t)run_id, "days", (json_int_t)res->days,
+	        "open", (json_int_t)res->total.open, "opened", (json_int_t)res->opened, "reopened",
+	        (json_int_t)res->reopened, "resolved", (json_int_t)res->resolved, "auto_resolved",
+	        (json_int_t)res->auto_resolved, "pending", (json_int_t)res->pending, "queries",
+	        (json_int_t)res->queries, "query_failures", (json_int_t)res->query_failures,
+	        "bills_missing", (json_int_t)res->bills_missing, "needs_attention",
+	        res->needs_attention, "by_kind", kinds);
 }
 
 struct changes {
@@ -138,25 +138,27 @@ static int print_change(void *p, const struct recon_change *c, struct wxr_err *e
 	ch->n++;
 	if (ch->arr) {
 		json_array_append_new(
-			ch->arr,
-			json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:o}",
-				  "discrepancy_id", (json_int_t)c->discrepancy_id, "run_id",
-				  (json_int_t)c->run_id, "event", c->event, "date", c->date, "kind",
-				  c->kind, "key", c->key, "status", c->status, "note", c->note,
-				  "ledger_amount",
-				  c->ledger_amount == RECON_NULL_AMOUNT ? json_null()
-									: json_integer(c->ledger_amount),
-				  "bill_amount",
-				  c->bill_amount == RECON_NULL_AMOUNT ? json_null()
-								      : json_integer(c->bill_amount),
-				  "prev_ledger_amount",
-				  c->prev_ledger_amount == RECON_NULL_AMOUNT
-					  ? json_null()
-					  : json_integer(c->prev_ledger_amount),
-				  "prev_bill_amount",
-				  c->prev_bill_amount == RECON_NULL_AMOUNT
-					  ? json_null()
-					  : json_integer(c->prev_bill_amount)));
+		        ch->arr,
+		        json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:o, s:o, s:o, s:o}",
+		                  "discrepancy_id", (json_int_t)c->discrepancy_id, "run_id",
+		                  (json_int_t)c->run_id, "event", c->event, "date", c->date, "kind",
+		                  c->kind, "key", c->key, "status", c->status, "note", c->note,
+		                  "ledger_amount",
+		                  c->ledger_amount == RECON_NULL_AMOUNT
+		                          ? json_null()
+		                          : json_integer(c->ledger_amount),
+		                  "bill_amount",
+		                  c->bill_amount == RECON_NULL_AMOUNT
+		                          ? json_null()
+		                          : json_integer(c->bill_amount),
+		                  "prev_ledger_amount",
+		                  c->prev_ledger_amount == RECON_NULL_AMOUNT
+		                          ? json_null()
+		                          : json_integer(c->prev_ledger_amount),
+		                  "prev_bill_amount",
+		                  c->prev_bill_amount == RECON_NULL_AMOUNT
+		                          ? json_null()
+		                          : json_integer(c->prev_bill_amount)));
 		return 0;
 	}
 	printf("  %-13s #%-6" PRId64 " %s %-24s %s", c->event, c->discrepancy_id, c->date, c->kind,
@@ -200,7 +202,8 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 
 			since = strtoll(optarg, &end, 10);
 			if (*end || since <= 0)
-				return cmd_usage_error(ctx, err, "--since-run: bad run id '%s'", optarg);
+				return cmd_usage_error(ctx, err, "--since-run: bad run id '%s'",
+				                       optarg);
 			break;
 		}
 		default:
@@ -271,15 +274,16 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 		printf("see: wxrecon discrepancies --from %s --to %s\n", d.from, d.to);
 	}
 	if (res.query_failures)
-		log_warn("%" PRId64 " WeChat Pay queries failed; those findings wait for the next run",
-			 res.query_failures);
+		log_warn("%" PRId64
+		         " WeChat Pay queries failed; those findings wait for the next run",
+		         res.query_failures);
 	if (since) {
 		struct changes ch = { ctx->json ? json_array() : NULL, 0 };
 
 		if (!ctx->json)
 			printf("changes since run %" PRId64 ":\n", since);
 		r = reconcile_changes_since(ctx->db, ctx->mchid, since, d.from, d.to, print_change,
-					    &ch, err);
+		                            &ch, err);
 		if (r < 0) {
 			json_decref(ch.arr);
 			goto out;
@@ -300,9 +304,9 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 		goto out;
 	}
 	r = res.needs_attention
-		    ? err_set(err, WXR_EATTENTION, "reconcile: %" PRId64 " discrepancies are open",
-			      res.total.open)
-		    : 0;
+	            ? err_set(err, WXR_EATTENTION, "reconcile: %" PRId64 " discrepancies are open",
+	                      res.total.open)
+	            : 0;
 out:
 	json_decref(out);
 	runlock_end(&rl, r);
@@ -324,17 +328,19 @@ static int list_one(void *p, const struct recon_disc *d, struct wxr_err *err)
 	(void)err;
 	if (arr) {
 		json_array_append_new(
-			arr,
-			json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o}", "id",
-				  (json_int_t)d->id, "date", d->date, "kind", d->kind, "out_trade_no",
-				  opt_str(d->out_trade_no), "out_refund_no", opt_str(d->out_refund_no),
-				  "transaction_id", opt_str(d->transaction_id), "ledger_amount",
-				  d->has_ledger_amount ? json_integer(d->ledger_amount) : json_null(),
-				  "bill_amount",
-				  d->has_bill_amount ? json_integer(d->bill_amount) : json_null(),
-				  "ledger_state", opt_str(d->ledger_state), "bill_state",
-				  opt_str(d->bill_state), "status", d->status, "resolution",
-				  opt_str(d->resolution)));
+		        arr,
+		        json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o}",
+		                  "id", (json_int_t)d->id, "date", d->date, "kind", d->kind,
+		                  "out_trade_no", opt_str(d->out_trade_no), "out_refund_no",
+		                  opt_str(d->out_refund_no), "transaction_id",
+		                  opt_str(d->transaction_id), "ledger_amount",
+		                  d->has_ledger_amount ? json_integer(d->ledger_amount)
+		                                       : json_null(),
+		                  "bill_amount",
+		                  d->has_bill_amount ? json_integer(d->bill_amount) : json_null(),
+		                  "ledger_state", opt_str(d->ledger_state), "bill_state",
+		                  opt_str(d->bill_state), "status", d->status, "resolution",
+		                  opt_str(d->resolution)));
 		return 0;
 	}
 	printf("%-6" PRId64 " %s %-13s %-26s %-32s", d->id, d->date, d->status, d->kind, d->key);
@@ -374,9 +380,11 @@ static int run_discrepancies(struct ctx *ctx, int argc, char **argv, struct wxr_
 		switch (c) {
 		case 's':
 			status = optarg;
-			if (strcmp(status, "open") && strcmp(status, "resolved") && strcmp(status, "all"))
-				return cmd_usage_error(ctx, err, "--status: '%s' (want open, resolved or all)",
-						       status);
+			if (strcmp(status, "open") && strcmp(status, "resolved") &&
+			    strcmp(status, "all"))
+				return cmd_usage_error(
+				        ctx, err, "--status: '%s' (want open, resolved or all)",
+				        status);
 			break;
 		default:
 			r = cmd_option(ctx, &d, c, argv, err);
@@ -392,8 +400,8 @@ static int run_discrepancies(struct ctx *ctx, int argc, char **argv, struct wxr_
 		return r;
 	if (ctx->json)
 		arr = json_array();
-	r = db_recon_list(ctx->db, ctx->mchid, d.given ? d.from : NULL, d.given ? d.to : NULL, status,
-			  list_one, arr, err);
+	r = db_recon_list(ctx->db, ctx->mchid, d.given ? d.from : NULL, d.given ? d.to : NULL,
+	                  status, list_one, arr, err);
 	if (r < 0) {
 		json_decref(arr);
 		return r;
@@ -456,14 +464,17 @@ static int run_resolve(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 		return r;
 	if (ctx->json)
 		return cmd_print_json(json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status",
-						"resolved", "resolved_by", who),
-				      err);
+		                                "resolved", "resolved_by", who),
+		                      err);
 	printf("discrepancy %" PRId64 " resolved by %s\n", id, who);
 	return 0;
 }
 
 const struct cmd cmd_reconcile = {
-	"reconcile", run_reconcile, NULL, CMD_DB,
+	"reconcile",
+	run_reconcile,
+	NULL,
+	CMD_DB,
 	"reconcile DATES [--dry-run] [--since-run RUN_ID]",
 	"diff the stored bills against the ledger; record discrepancies",
 	"Diffs each day's stored bills against the ledger tables and records every\n"
@@ -478,12 +489,21 @@ const struct cmd cmd_reconcile = {
 };
 
 const struct cmd cmd_discrepancies = {
-	"discrepancies", run_discrepancies, NULL, CMD_DB,
+	"discrepancies",
+	run_discrepancies,
+	NULL,
+	CMD_DB,
 	"discrepancies [DATES] [--status open|resolved|all]",
-	"list discrepancies (default: the open ones, every date)", NULL,
+	"list discrepancies (default: the open ones, every date)",
+	NULL,
 };
 
 const struct cmd cmd_resolve = {
-	"resolve", run_resolve, NULL, CMD_DB, "resolve ID --note TEXT",
-	"finance marks a discrepancy handled (audited)", NULL,
+	"resolve",
+	run_resolve,
+	NULL,
+	CMD_DB,
+	"resolve ID --note TEXT",
+	"finance marks a discrepancy handled (audited)",
+	NULL,
 };

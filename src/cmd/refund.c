@@ -20,14 +20,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd/cmd.h"
-#include "cmd/runlock.h"
-#include "cmd/refund_create.h"
-#include "cmd/wxclient.h"
-#include "wx/crypto.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "cmd/cmd.h"
+#include "cmd/refund_create.h"
+#include "cmd/runlock.h"
+#include "cmd/wxclient.h"
 #include "core/sweep.h"
+#include "wx/crypto.h"
 
 #define SECRET_MAX 512 /* bytes of a card number or a name file */
 

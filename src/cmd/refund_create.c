@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/err.h"
+#include "base/log.h"
 #include "cmd/cmd.h"
 #include "cmd/refund_create.h"
 #include "cmd/wxclient.h"
-#include "base/err.h"
-#include "base/log.h"
 #include "core/payflow.h"
 
 const char cmd_refund_create_usage[] =

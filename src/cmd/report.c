@@ -9,12 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cmd/cmd.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/xalloc.h"
+#include "cmd/cmd.h"
 #include "core/report.h"
 #include "db/db_report.h"
-#include "base/xalloc.h"
 
 enum format { FMT_NONE, FMT_CSV, FMT_JSON, FMT_HTML, FMT_XLSX };
 
@@ -46,7 +46,7 @@ static int make_dirs(const char *path, struct wxr_err *err)
 		*s = '\0';
 		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
 			r = err_set(err, WXR_EIO, "cannot create directory '%s': %s", p,
-				    strerror(errno));
+			            strerror(errno));
 			break;
 		}
 		*s = c;
@@ -90,7 +90,7 @@ static int close_tmp(char *tmp, const char *path, int r, struct wxr_err *err)
 {
 	if (r >= 0 && rename(tmp, path) < 0)
 		r = err_set(err, WXR_EIO, "cannot rename '%s' to '%s': %s", tmp, path,
-			    strerror(errno));
+		            strerror(errno));
 	if (r < 0)
 		unlink(tmp);
 	else
@@ -148,8 +148,7 @@ static int write_stdout(const struct buf *data, struct wxr_err *err)
 
 typedef int (*render_fn)(const struct report *, struct buf *, struct wxr_err *);
 
-static int render_to(const struct report *rep, render_fn fn, const char *path,
-		     struct wxr_err *err)
+static int render_to(const struct report *rep, render_fn fn, const char *path, struct wxr_err *err)
 {
 	struct buf b;
 	int r;
@@ -224,7 +223,7 @@ static int cmp_index_row(const void *x, const void *y)
 
 /* Reads dir's reports into rows (one per job and range) with their runs. */
 static int index_rows(struct ctx *ctx, const char *dir, struct report_index_row **out_rows,
-		      size_t *out_n, struct wxr_err *err)
+                      size_t *out_n, struct wxr_err *err)
 {
 	struct report_index_row *rows = NULL, row;
 	size_t n = 0, cap = 0;
@@ -290,7 +289,7 @@ static void write_index(struct ctx *ctx, const char *output)
 		slash[slash == parent] = '\0';
 	a = realpath(slash ? parent : ".", NULL);
 	b = ctx->cfg.reports_dir && ctx->cfg.reports_dir[0] ? realpath(ctx->cfg.reports_dir, NULL)
-							      : NULL;
+	                                                    : NULL;
 	if (!a || !b || strcmp(a, b) != 0)
 		goto out;
 	r = index_rows(ctx, b, &rows, &n, &err);
@@ -377,7 +376,8 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
 	if (ctx->json) {
 		if (fmt != FMT_NONE && fmt != FMT_JSON)
-			return cmd_usage_error(ctx, err, "--json asks for JSON; drop it or --format");
+			return cmd_usage_error(ctx, err,
+			                       "--json asks for JSON; drop it or --format");
 		fmt = FMT_JSON;
 	}
 	if (fmt == FMT_NONE)

@@ -15,32 +15,32 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "db/audit.h"
 #include "base/buf.h"
-#include "cmd/cmd.h"
-#include "cmd/runlock.h"
-#include "db/db_jobs.h"
 #include "base/clock.h"
 #include "base/err.h"
-#include "core/job.h"
-#include "core/report.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "cmd/cmd.h"
+#include "cmd/runlock.h"
+#include "core/job.h"
+#include "core/report.h"
+#include "db/audit.h"
+#include "db/db_jobs.h"
 
-#define STEP_OUTPUT_MAX (64 * 1024)
-#define STEP_STDERR_MAX (16 * 1024)
+#define STEP_OUTPUT_MAX   (64 * 1024)
+#define STEP_STDERR_MAX   (16 * 1024)
 #define STEP_REASON_ITEMS 5 /* problems of a step's result shown with its reason */
-#define MAX_PLAN        4096
+#define MAX_PLAN          4096
 /* --wait without a duration: long enough for a nightly run to finish */
 #define RUN_WAIT_DEFAULT_S (2 * 3600)
 
@@ -73,8 +73,8 @@ static int plan_add(struct run *run, enum step_kind k, const char *date, struct 
 	struct plan_step *p;
 
 	if (run->nplan == MAX_PLAN)
-		return err_set(err, WXR_EUSAGE, "the range makes more than %d steps; run it in parts",
-			       MAX_PLAN);
+		return err_set(err, WXR_EUSAGE,
+		               "the range makes more than %d steps; run it in parts", MAX_PLAN);
 	run->plan = xreallocarray(run->plan, (size_t)run->nplan + 1, sizeof(*run->plan));
 	p = &run->plan[run->nplan++];
 	memset(p, 0, sizeof(*p));
@@ -103,11 +103,12 @@ static int plan_new(struct run *run, struct wxr_err *err)
 		while (j < job->nsteps && step_is_per_day(job->steps[j]))
 			j++;
 		if (!run->from[0])
-			return err_set(err, WXR_EUSAGE,
-				       "job '%s' has per-day steps: give DATES (--date, --from/--to "
-				       "or --yesterday)",
-				       job->name);
-		for (char d[CLOCK_DATE_LEN] = ""; ; ) {
+			return err_set(
+			        err, WXR_EUSAGE,
+			        "job '%s' has per-day steps: give DATES (--date, --from/--to "
+			        "or --yesterday)",
+			        job->name);
+		for (char d[CLOCK_DATE_LEN] = "";;) {
 			if (!d[0])
 				memcpy(d, run->from, sizeof(d));
 			for (int k = i; k < j; k++) {
@@ -147,7 +148,7 @@ static int plan_resume(struct run *run, struct wxr_err *err)
 		return r;
 	if (strcmp(was.job, run->job.name) != 0) {
 		r = err_set(err, WXR_EUSAGE, "--resume: run %" PRId64 " was job '%s', not '%s'",
-			    run->resumed_from, was.job, run->job.name);
+		            run->resumed_from, was.job, run->job.name);
 		jobs_run_row_release(&was);
 		return r;
 	}
@@ -161,7 +162,7 @@ static int plan_resume(struct run *run, struct wxr_err *err)
 		return r;
 	if (!run->nplan)
 		return err_set(err, WXR_EUSAGE, "--resume: run %" PRId64 " has no step left to run",
-			       run->resumed_from);
+		               run->resumed_from);
 	return 0;
 }
 
@@ -229,7 +230,7 @@ static bool drain(int fd, struct buf *b, size_t cap, int copy_to)
  * its exit code (0..255), or 1 with a message when it could not run or was
  * killed. */
 static int spawn(struct run *run, char *const argv[], struct buf *out, struct buf *errs, char *why,
-		 size_t whylen)
+                 size_t whylen)
 {
 	int pfd[2], efd[2];
 	pid_t pid;
@@ -345,12 +346,15 @@ static char *step_reason(const struct buf *errs, const char *output, const char 
 	} else {
 		buf_adds(&r, why[0] ? why : "no reason given");
 	}
-	json_array_foreach (problems, k, it) {
+	json_array_foreach(problems, k, it)
+	{
 		if (k == STEP_REASON_ITEMS) {
-			buf_addf(&r, "\n(%zu more: wxrecon actions)", json_array_size(problems) - k);
+			buf_addf(&r, "\n(%zu more: wxrecon actions)",
+			         json_array_size(problems) - k);
 			break;
 		}
-		buf_addf(&r, "\n%s %s: %s", jstr(it, "what"), jstr(it, "target"), jstr(it, "detail"));
+		buf_addf(&r, "\n%s %s: %s", jstr(it, "what"), jstr(it, "target"),
+		         jstr(it, "detail"));
 	}
 	json_decref(res);
 	return buf_detach(&r, NULL);
@@ -392,10 +396,11 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 			av(&a, "--older-than");
 			av(&a, job->older_than);
 		}
-		if ((p->kind == STEP_SWEEP_ORDERS ? job->sweep_orders_limit : job->sweep_refunds_limit) > 0) {
+		if ((p->kind == STEP_SWEEP_ORDERS ? job->sweep_orders_limit
+		                                  : job->sweep_refunds_limit) > 0) {
 			snprintf(lim, sizeof(lim), "%ld",
-				 p->kind == STEP_SWEEP_ORDERS ? job->sweep_orders_limit
-							      : job->sweep_refunds_limit);
+			         p->kind == STEP_SWEEP_ORDERS ? job->sweep_orders_limit
+			                                      : job->sweep_refunds_limit);
 			av(&a, "--limit");
 			av(&a, lim);
 		}
@@ -441,8 +446,8 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 			goto done;
 		}
 		if (mkdir(run->ctx->cfg.reports_dir, 0750) < 0 && errno != EEXIST) {
-			snprintf(why, sizeof(why), "cannot create '%s': %s", run->ctx->cfg.reports_dir,
-				 strerror(errno));
+			snprintf(why, sizeof(why), "cannot create '%s': %s",
+			         run->ctx->cfg.reports_dir, strerror(errno));
 			code = 1;
 			free(copy);
 			break;
@@ -453,10 +458,10 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 
 			if (strcmp(f, "csv") == 0)
 				target = xasprintf("%s/%s_%s_%s-csv", run->ctx->cfg.reports_dir,
-						   job->name, run->from, run->to);
+				                   job->name, run->from, run->to);
 			else
 				target = xasprintf("%s/%s_%s_%s.%s", run->ctx->cfg.reports_dir,
-						   job->name, run->from, run->to, f);
+				                   job->name, run->from, run->to, f);
 			av_free(&a);
 			av_base(run, &a, self); /* the report goes to the file */
 			av(&a, "report");
@@ -491,7 +496,7 @@ done:
 	buf_release(&errs);
 	av_free(&a);
 	return jobs_step_set(run->ctx->db, p->id, p->state, p->exit_code,
-			     p->output[0] ? p->output : (why[0] ? why : NULL), p->reason, err);
+	                     p->output[0] ? p->output : (why[0] ? why : NULL), p->reason, err);
 }
 
 static json_t *summary_json(struct run *run, const char *state, int exit_code)
@@ -504,15 +509,15 @@ static json_t *summary_json(struct run *run, const char *state, int exit_code)
 		json_t *res = p->output && p->output[0] ? json_loads(p->output, 0, NULL) : NULL;
 
 		json_array_append_new(
-			steps, json_pack("{s:s, s:s?, s:s, s:i, s:I, s:s?, s:o?}", "step",
-					 step_name(p->kind), "date", p->date[0] ? p->date : NULL,
-					 "state", p->state, "exit_code", p->exit_code, "ms",
-					 (json_int_t)p->ms, "reason", p->reason, "result", res));
+		        steps, json_pack("{s:s, s:s?, s:s, s:i, s:I, s:s?, s:o?}", "step",
+		                         step_name(p->kind), "date", p->date[0] ? p->date : NULL,
+		                         "state", p->state, "exit_code", p->exit_code, "ms",
+		                         (json_int_t)p->ms, "reason", p->reason, "result", res));
 	}
 	o = json_pack("{s:I, s:s, s:s?, s:s?, s:b, s:s, s:i, s:o}", "run_id",
-		      (json_int_t)run->run_id, "job", run->job.name,
-		      "from", run->from[0] ? run->from : NULL, "to", run->to[0] ? run->to : NULL,
-		      "dry_run", run->dry_run, "state", state, "exit_code", exit_code, "steps", steps);
+	              (json_int_t)run->run_id, "job", run->job.name, "from",
+	              run->from[0] ? run->from : NULL, "to", run->to[0] ? run->to : NULL, "dry_run",
+	              run->dry_run, "state", state, "exit_code", exit_code, "steps", steps);
 	if (o && run->resumed_from)
 		json_object_set_new(o, "resumed_from", json_integer(run->resumed_from));
 	return o;
@@ -543,11 +548,11 @@ static void alert(struct run *run, const char *summary)
 
 		log_warn("on_attention command failed (exit %d); the run's result stands", code);
 		snprintf(detail, sizeof(detail), "{\"exit\":%d}", code);
-		audit_append(run->ctx->db, run->run_id, "jobs", "alert.failed", run->job.name, detail,
-			     &err);
+		audit_append(run->ctx->db, run->run_id, "jobs", "alert.failed", run->job.name,
+		             detail, &err);
 	} else {
 		audit_append(run->ctx->db, run->run_id, "jobs", "alert.sent", run->job.name, NULL,
-			     &err);
+		             &err);
 	}
 }
 
@@ -565,7 +570,8 @@ static void print_reason(const char *reason)
 static void print_table(struct run *run, const char *state)
 {
 	printf("run %" PRId64 " (%s%s%s%s%s): %s\n", run->run_id, run->job.name,
-	       run->from[0] ? " " : "", run->from, run->from[0] && strcmp(run->from, run->to) ? ".." : "",
+	       run->from[0] ? " " : "", run->from,
+	       run->from[0] && strcmp(run->from, run->to) ? ".." : "",
 	       run->from[0] && strcmp(run->from, run->to) ? run->to : "", state);
 	for (int i = 0; i < run->nplan; i++) {
 		struct plan_step *p = &run->plan[i];
@@ -601,7 +607,7 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	run.ctx = ctx;
 	/* under cron (stdout not a terminal) a clean run says nothing */
 	run.quiet = log_get_level() == LOG_QUIET ||
-		    (log_get_level() != LOG_VERBOSE && !isatty(STDOUT_FILENO));
+	            (log_get_level() != LOG_VERBOSE && !isatty(STDOUT_FILENO));
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -610,15 +616,17 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		case 'W':
 			wait_s = RUN_WAIT_DEFAULT_S;
 			if (optarg && (duration_parse(optarg, &wait_s, err) < 0 || wait_s <= 0))
-				return cmd_usage_error(ctx, err, "--wait: bad duration '%s' (want like 30m, 2h)",
-						       optarg);
+				return cmd_usage_error(
+				        ctx, err, "--wait: bad duration '%s' (want like 30m, 2h)",
+				        optarg);
 			break;
 		case 'R': {
 			char *end;
 
 			run.resumed_from = strtoll(optarg, &end, 10);
 			if (*end || run.resumed_from <= 0)
-				return cmd_usage_error(ctx, err, "--resume: bad run id '%s'", optarg);
+				return cmd_usage_error(ctx, err, "--resume: bad run id '%s'",
+				                       optarg);
 			break;
 		}
 		default:
@@ -629,13 +637,15 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		}
 	}
 	if (optind != argc - 1)
-		return cmd_usage_error(ctx, err, optind >= argc ? "which job?" : "unexpected argument '%s'",
-				       optind < argc ? argv[optind + 1] : "");
+		return cmd_usage_error(ctx, err,
+		                       optind >= argc ? "which job?" : "unexpected argument '%s'",
+		                       optind < argc ? argv[optind + 1] : "");
 	r = job_load(&run.job, ctx->cfg.jobs_dir, argv[optind], err);
 	if (r < 0)
 		return r;
 	if (run.resumed_from && (d.given || d.yesterday || run.dry_run)) {
-		r = cmd_usage_error(ctx, err, "--resume takes the dates and mode of the run it resumes");
+		r = cmd_usage_error(ctx, err,
+		                    "--resume takes the dates and mode of the run it resumes");
 		goto out;
 	}
 	r = self_path(self, sizeof(self), err);
@@ -655,8 +665,9 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		char why[sizeof(err->msg)];
 
 		snprintf(why, sizeof(why), "%s", err->msg);
-		err_set(err, r, "%s; try later, or let the run wait for it: wxrecon run %s --wait[=DUR]",
-			why, run.job.name);
+		err_set(err, r,
+		        "%s; try later, or let the run wait for it: wxrecon run %s --wait[=DUR]",
+		        why, run.job.name);
 	}
 	if (r < 0)
 		goto out;
@@ -667,8 +678,11 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	if (r < 0)
 		goto out;
 	{
-		struct runlock_run what = { .job = run.job.name, .from = run.from, .to = run.to,
-					    .dry_run = run.dry_run, .resumed_from = run.resumed_from };
+		struct runlock_run what = { .job = run.job.name,
+			                    .from = run.from,
+			                    .to = run.to,
+			                    .dry_run = run.dry_run,
+			                    .resumed_from = run.resumed_from };
 
 		r = runlock_start(&rl, &what, err);
 		run.run_id = rl.run_id;
@@ -677,7 +691,8 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	}
 	for (int i = 0; i < run.nplan; i++) {
 		r = jobs_step_add(ctx->db, run.run_id, i + 1, step_name(run.plan[i].kind),
-				  run.plan[i].date[0] ? run.plan[i].date : NULL, &run.plan[i].id, err);
+		                  run.plan[i].date[0] ? run.plan[i].date : NULL, &run.plan[i].id,
+		                  err);
 		if (r < 0)
 			goto out;
 	}
@@ -697,7 +712,8 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 			p->state = "skipped";
 			p->reason = xstrdup("an earlier step failed for this day");
 			r = jobs_step_set(ctx->db, p->id, "skipped", 0,
-					  "skipped: an earlier step failed for this day", p->reason, err);
+			                  "skipped: an earlier step failed for this day", p->reason,
+			                  err);
 			if (r < 0)
 				goto out;
 			continue;
@@ -726,13 +742,15 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	if (exit_code != 0)
 		alert(&run, sum_text);
 	if (exit_code == 1)
-		r = err_set(err, WXR_EFAIL, "run %" PRId64 " of '%s': a step failed; see 'wxrecon runs'"
-			    " (resume with: wxrecon run %s --resume %" PRId64 ")",
-			    run.run_id, run.job.name, run.job.name, run.run_id);
+		r = err_set(err, WXR_EFAIL,
+		            "run %" PRId64 " of '%s': a step failed; see 'wxrecon runs'"
+		            " (resume with: wxrecon run %s --resume %" PRId64 ")",
+		            run.run_id, run.job.name, run.job.name, run.run_id);
 	else if (exit_code == 3)
-		r = err_set(err, WXR_EATTENTION, "run %" PRId64 " of '%s' needs attention: open"
-			    " discrepancies or held actions",
-			    run.run_id, run.job.name);
+		r = err_set(err, WXR_EATTENTION,
+		            "run %" PRId64 " of '%s' needs attention: open"
+		            " discrepancies or held actions",
+		            run.run_id, run.job.name);
 	else
 		r = 0;
 out:
@@ -777,9 +795,9 @@ static int runs_run(void *arg, const struct job_list_run *r, struct wxr_err *err
 	}
 	o->steps = json_array();
 	o->run = json_pack("{s:I, s:s, s:s?, s:s?, s:b, s:s, s:i, s:s, s:s?}", "id",
-			   (json_int_t)r->id, "job", r->job, "from", or_null(r->from), "to",
-			   or_null(r->to), "dry_run", r->dry_run, "state", r->state, "exit_code",
-			   r->exit_code, "started_at", started, "ended_at", or_null(ended));
+	                   (json_int_t)r->id, "job", r->job, "from", or_null(r->from), "to",
+	                   or_null(r->to), "dry_run", r->dry_run, "state", r->state, "exit_code",
+	                   r->exit_code, "started_at", started, "ended_at", or_null(ended));
 	if (!o->run || !o->steps)
 		return err_set(err, WXR_EFAIL, "cannot build the JSON output");
 	return 0;
@@ -801,12 +819,12 @@ static int runs_step(void *arg, const struct job_list_step *st, struct wxr_err *
 		return 0;
 	}
 	json_array_append_new(o->steps,
-			      json_pack("{s:i, s:s, s:s?, s:s, s:i, s:s, s:s, s:s?}", "seq", st->seq,
-					"step", st->step, "date", or_null(st->date), "state",
-					st->state, "exit_code", st->exit_code, "started_at",
-					report_local_time(st->started_at, o->tz, s0), "ended_at",
-					report_local_time(st->ended_at, o->tz, s1), "reason",
-					st->reason));
+	                      json_pack("{s:i, s:s, s:s?, s:s, s:i, s:s, s:s, s:s?}", "seq",
+	                                st->seq, "step", st->step, "date", or_null(st->date),
+	                                "state", st->state, "exit_code", st->exit_code,
+	                                "started_at", report_local_time(st->started_at, o->tz, s0),
+	                                "ended_at", report_local_time(st->ended_at, o->tz, s1),
+	                                "reason", st->reason));
 	return 0;
 }
 
@@ -868,7 +886,11 @@ static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 }
 
 const struct cmd cmd_run = {
-	"run", run_job, NULL, CMD_DB, "run JOB [DATES] [--dry-run] [--resume RUN_ID] [--wait[=DUR]]",
+	"run",
+	run_job,
+	NULL,
+	CMD_DB,
+	"run JOB [DATES] [--dry-run] [--resume RUN_ID] [--wait[=DUR]]",
 	"run a job (jobs/JOB.job): its steps, with a lock, recorded",
 	"Takes the database lock, records the run and each step and day in job_runs and\n"
 	"job_steps, and runs the steps of jobs/JOB.job ([jobs] dir) in order: per-day steps\n"
@@ -884,6 +906,6 @@ const struct cmd cmd_run = {
 };
 
 const struct cmd cmd_runs = {
-	"runs", run_runs, NULL, CMD_DB, "runs [--last N]",
-	"job runs and their steps, newest first", NULL,
+	"runs", run_runs, NULL, CMD_DB, "runs [--last N]", "job runs and their steps, newest first",
+	NULL,
 };

@@ -23,11 +23,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/err.h"
+#include "base/log.h"
 #include "cmd/cmd.h"
 #include "cmd/runlock.h"
 #include "cmd/wxclient.h"
-#include "base/err.h"
-#include "base/log.h"
 #include "core/sweep.h"
 
 #define JSON_ITEMS_MAX 500

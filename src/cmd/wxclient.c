@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/audit.h"
-#include "db/db_certs.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "db/audit.h"
+#include "db/db_certs.h"
 
 #define CERT_FILE_MAX (64 * 1024) /* a PEM certificate is a few KiB */
 
@@ -35,10 +35,10 @@ static void on_call(void *p, const struct wxpay_call *c)
 	struct hook_ctx *h = p;
 	struct wxr_err err = WXR_ERR_INIT;
 	json_t *d = json_pack("{s:s, s:s, s:i, s:s, s:i, s:I, s:s?, s:b}", "method", c->method,
-			      "path", c->path, "status", (int)c->http_status, "request_id",
-			      c->request_id ? c->request_id : "", "attempt", c->attempt, "ms",
-			      (json_int_t)c->elapsed_ms, "error", c->error, "will_retry",
-			      c->will_retry);
+	                      "path", c->path, "status", (int)c->http_status, "request_id",
+	                      c->request_id ? c->request_id : "", "attempt", c->attempt, "ms",
+	                      (json_int_t)c->elapsed_ms, "error", c->error, "will_retry",
+	                      c->will_retry);
 	char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
 	char subject[300];
 
@@ -46,7 +46,7 @@ static void on_call(void *p, const struct wxpay_call *c)
 	if (audit_append(h->db, h->run_id, "wxpay", "http", subject, text, &err) < 0)
 		log_warn("cannot audit an API call: %s", err.msg);
 	log_debug("%s %s -> %ld %s%s", c->method, c->path, c->http_status,
-		  c->request_id ? c->request_id : "", c->will_retry ? " (will retry)" : "");
+	          c->request_id ? c->request_id : "", c->will_retry ? " (will retry)" : "");
 	free(text);
 	json_decref(d);
 }
@@ -58,7 +58,8 @@ static int load_cert_dir(struct wxpay *w, const char *dir, struct wxr_err *err)
 	int r = 0;
 
 	if (!d)
-		return err_set(err, WXR_ECONFIG, "platform_cert_dir '%s': %s", dir, strerror(errno));
+		return err_set(err, WXR_ECONFIG, "platform_cert_dir '%s': %s", dir,
+		               strerror(errno));
 	while ((e = readdir(d))) {
 		size_t n = strlen(e->d_name);
 		char *path;

@@ -1,5 +1,5 @@
-#include "base/utf8.h"
 #include "core/billparse.h"
+#include "base/utf8.h"
 
 #include <csv.h>
 #include <stdarg.h>
@@ -97,7 +97,8 @@ static const struct colspec coltab[NCOLS] = {
 	{ C_REFUND_ID, R_REFUNDS, { "微信退款单号" } },
 	{ C_ORN, R_REFUNDS, { "商户退款单号" } },
 	{ C_REFUND, R_REFUNDS, { "退款金额" } },
-	{ C_RECHARGE_REFUND, R_REFUNDS,
+	{ C_RECHARGE_REFUND,
+	  R_REFUNDS,
 	  { "充值券退款金额", "企业红包退款金额", "代金券或立减优惠退款金额" } },
 	{ C_REFUND_TYPE, R_REFUNDS, { "退款类型" } },
 	{ C_REFUND_STATUS, R_REFUNDS, { "退款状态" } },
@@ -136,7 +137,9 @@ static const struct sumspec sumtab[] = {
 	{ BILL_KIND_TRADE, BILL_T_COUNT, SCALE_COUNT, { "总交易单数" } },
 	{ BILL_KIND_TRADE, BILL_T_SETTLEMENT, MONEY_SCALE_FEN, { "应结订单总金额", "总交易额" } },
 	{ BILL_KIND_TRADE, BILL_T_REFUND, MONEY_SCALE_FEN, { "退款总金额", "总退款金额" } },
-	{ BILL_KIND_TRADE, BILL_T_RECHARGE_REFUND, MONEY_SCALE_FEN,
+	{ BILL_KIND_TRADE,
+	  BILL_T_RECHARGE_REFUND,
+	  MONEY_SCALE_FEN,
 	  { "充值券退款总金额", "总企业红包退款金额", "总代金券或立减优惠退款金额" } },
 	{ BILL_KIND_TRADE, BILL_T_FEE, MONEY_SCALE_FEE, { "手续费总金额" } },
 	{ BILL_KIND_TRADE, BILL_T_ORDER, MONEY_SCALE_FEN, { "订单总金额" } },
@@ -148,12 +151,11 @@ static const struct sumspec sumtab[] = {
 	{ BILL_KIND_FUNDFLOW, BILL_T_EXPENSE, MONEY_SCALE_FEN, { "支出金额" } },
 };
 
-#define TRADE_SUM_BITS                                                                      \
+#define TRADE_SUM_BITS                                                                            \
 	(BILL_T_COUNT | BILL_T_SETTLEMENT | BILL_T_REFUND | BILL_T_RECHARGE_REFUND | BILL_T_FEE | \
 	 BILL_T_ORDER | BILL_T_REFUND_APPLY)
-#define FUND_SUM_BITS                                                                  \
-	(BILL_T_COUNT | BILL_T_INCOME_COUNT | BILL_T_INCOME | BILL_T_EXPENSE_COUNT | \
-	 BILL_T_EXPENSE)
+#define FUND_SUM_BITS \
+	(BILL_T_COUNT | BILL_T_INCOME_COUNT | BILL_T_INCOME | BILL_T_EXPENSE_COUNT | BILL_T_EXPENSE)
 /* Summary columns a bill must have. */
 #define TRADE_SUM_REQUIRED (BILL_T_COUNT | BILL_T_SETTLEMENT | BILL_T_FEE)
 #define FUND_SUM_REQUIRED  FUND_SUM_BITS
@@ -179,7 +181,7 @@ struct billparse {
 	/* libcsv and the fields of the line being split */
 	struct csv_parser csv;
 	int csv_inited;
-	int fold; /* fold fields without a leading backtick into the previous one */
+	int fold;          /* fold fields without a leading backtick into the previous one */
 	struct buf fields; /* field bytes, each followed by a NUL */
 	size_t *foff;      /* start of each field in fields */
 	size_t nf, fcap;
@@ -202,7 +204,8 @@ struct billparse {
 	int64_t rows, rejects;
 
 	char reason[BILLPARSE_REASON_MAX];
-	char t_trade[BILLPARSE_TIME_LEN], t_apply[BILLPARSE_TIME_LEN], t_success[BILLPARSE_TIME_LEN];
+	char t_trade[BILLPARSE_TIME_LEN], t_apply[BILLPARSE_TIME_LEN],
+	        t_success[BILLPARSE_TIME_LEN];
 };
 
 /* ---- names ---- */
@@ -210,9 +213,12 @@ struct billparse {
 const char *billparse_kind_name(enum bill_kind kind)
 {
 	switch (kind) {
-	case BILL_KIND_TRADE: return "trade";
-	case BILL_KIND_FUNDFLOW: return "fundflow";
-	case BILL_KIND_NONE: break;
+	case BILL_KIND_TRADE:
+		return "trade";
+	case BILL_KIND_FUNDFLOW:
+		return "fundflow";
+	case BILL_KIND_NONE:
+		break;
 	}
 	return "";
 }
@@ -220,14 +226,22 @@ const char *billparse_kind_name(enum bill_kind kind)
 const char *billparse_layout_name(enum bill_layout layout)
 {
 	switch (layout) {
-	case BILL_LAYOUT_ALL: return "ALL";
-	case BILL_LAYOUT_SUCCESS: return "SUCCESS";
-	case BILL_LAYOUT_REFUND: return "REFUND";
-	case BILL_LAYOUT_LEGACY_ALL: return "LEGACY_ALL";
-	case BILL_LAYOUT_LEGACY_SUCCESS: return "LEGACY_SUCCESS";
-	case BILL_LAYOUT_LEGACY_REFUND: return "LEGACY_REFUND";
-	case BILL_LAYOUT_FUNDFLOW: return "FUNDFLOW";
-	case BILL_LAYOUT_NONE: break;
+	case BILL_LAYOUT_ALL:
+		return "ALL";
+	case BILL_LAYOUT_SUCCESS:
+		return "SUCCESS";
+	case BILL_LAYOUT_REFUND:
+		return "REFUND";
+	case BILL_LAYOUT_LEGACY_ALL:
+		return "LEGACY_ALL";
+	case BILL_LAYOUT_LEGACY_SUCCESS:
+		return "LEGACY_SUCCESS";
+	case BILL_LAYOUT_LEGACY_REFUND:
+		return "LEGACY_REFUND";
+	case BILL_LAYOUT_FUNDFLOW:
+		return "FUNDFLOW";
+	case BILL_LAYOUT_NONE:
+		break;
 	}
 	return "";
 }
@@ -235,9 +249,12 @@ const char *billparse_layout_name(enum bill_layout layout)
 const char *billparse_row_kind_name(enum bill_row_kind kind)
 {
 	switch (kind) {
-	case BILL_ROW_SUCCESS: return "SUCCESS";
-	case BILL_ROW_REFUND: return "REFUND";
-	case BILL_ROW_REVOKED: return "REVOKED";
+	case BILL_ROW_SUCCESS:
+		return "SUCCESS";
+	case BILL_ROW_REFUND:
+		return "REFUND";
+	case BILL_ROW_REVOKED:
+		return "REVOKED";
 	}
 	return "";
 }
@@ -245,8 +262,10 @@ const char *billparse_row_kind_name(enum bill_row_kind kind)
 const char *billparse_direction_name(enum bill_direction dir)
 {
 	switch (dir) {
-	case BILL_DIR_IN: return "IN";
-	case BILL_DIR_OUT: return "OUT";
+	case BILL_DIR_IN:
+		return "IN";
+	case BILL_DIR_OUT:
+		return "OUT";
 	}
 	return "";
 }
@@ -274,18 +293,30 @@ static int total_scale(enum bill_kind kind, unsigned bit)
 static int64_t *total_field(struct bill_totals *t, unsigned bit)
 {
 	switch (bit) {
-	case BILL_T_COUNT: return &t->count;
-	case BILL_T_SETTLEMENT: return &t->settlement;
-	case BILL_T_REFUND: return &t->refund;
-	case BILL_T_RECHARGE_REFUND: return &t->recharge_refund;
-	case BILL_T_FEE: return &t->fee;
-	case BILL_T_ORDER: return &t->order;
-	case BILL_T_REFUND_APPLY: return &t->refund_apply;
-	case BILL_T_INCOME_COUNT: return &t->income_count;
-	case BILL_T_INCOME: return &t->income;
-	case BILL_T_EXPENSE_COUNT: return &t->expense_count;
-	case BILL_T_EXPENSE: return &t->expense;
-	default: BUG("unknown total bit %#x", bit);
+	case BILL_T_COUNT:
+		return &t->count;
+	case BILL_T_SETTLEMENT:
+		return &t->settlement;
+	case BILL_T_REFUND:
+		return &t->refund;
+	case BILL_T_RECHARGE_REFUND:
+		return &t->recharge_refund;
+	case BILL_T_FEE:
+		return &t->fee;
+	case BILL_T_ORDER:
+		return &t->order;
+	case BILL_T_REFUND_APPLY:
+		return &t->refund_apply;
+	case BILL_T_INCOME_COUNT:
+		return &t->income_count;
+	case BILL_T_INCOME:
+		return &t->income;
+	case BILL_T_EXPENSE_COUNT:
+		return &t->expense_count;
+	case BILL_T_EXPENSE:
+		return &t->expense;
+	default:
+		BUG("unknown total bit %#x", bit);
 	}
 }
 
@@ -319,7 +350,7 @@ void billparse_mismatch_text(const struct billparse_result *res, char *out, size
 		fmt_total(res->kind, bit, total_get(&res->summary, bit), s, sizeof(s));
 		fmt_total(res->kind, bit, total_get(&res->sums, bit), r, sizeof(r));
 		buf_addf(&b, "%s%s: summary %s, rows %s", b.len ? "; " : "",
-			 billparse_total_name(res->kind, bit), s, r);
+		         billparse_total_name(res->kind, bit), s, r);
 	}
 	snprintf(out, size, "%s", buf_str(&b));
 	buf_release(&b);
@@ -387,9 +418,10 @@ static int split(struct billparse *p, const char *line, size_t len, int fold, st
 	p->nf = 0;
 	buf_reset(&p->fields);
 	p->fold = fold;
-	if (csv_parse(&p->csv, line, len, field_cb, NULL, p) != len || csv_fini(&p->csv, field_cb, NULL, p) != 0)
+	if (csv_parse(&p->csv, line, len, field_cb, NULL, p) != len ||
+	    csv_fini(&p->csv, field_cb, NULL, p) != 0)
 		return err_set(err, WXR_EFAIL, "line %lld: csv: %s", (long long)p->lineno,
-			       csv_strerror(csv_error(&p->csv)));
+		               csv_strerror(csv_error(&p->csv)));
 	return 0;
 }
 
@@ -417,14 +449,22 @@ static int find_col(const char *name, enum col *out_col, int *out_alias)
 static unsigned layout_requires(enum bill_layout l)
 {
 	switch (l) {
-	case BILL_LAYOUT_ALL: return R_TRADE | R_REFUNDS | R_CURRENT | R_CURREF;
-	case BILL_LAYOUT_SUCCESS: return R_TRADE | R_CURRENT;
-	case BILL_LAYOUT_REFUND: return R_TRADE | R_REFUNDS | R_REFUNDL | R_CURRENT | R_CURREF;
-	case BILL_LAYOUT_LEGACY_ALL: return R_TRADE | R_REFUNDS;
-	case BILL_LAYOUT_LEGACY_SUCCESS: return R_TRADE;
-	case BILL_LAYOUT_LEGACY_REFUND: return R_TRADE | R_REFUNDS | R_REFUNDL;
-	case BILL_LAYOUT_FUNDFLOW: return R_FUND;
-	case BILL_LAYOUT_NONE: break;
+	case BILL_LAYOUT_ALL:
+		return R_TRADE | R_REFUNDS | R_CURRENT | R_CURREF;
+	case BILL_LAYOUT_SUCCESS:
+		return R_TRADE | R_CURRENT;
+	case BILL_LAYOUT_REFUND:
+		return R_TRADE | R_REFUNDS | R_REFUNDL | R_CURRENT | R_CURREF;
+	case BILL_LAYOUT_LEGACY_ALL:
+		return R_TRADE | R_REFUNDS;
+	case BILL_LAYOUT_LEGACY_SUCCESS:
+		return R_TRADE;
+	case BILL_LAYOUT_LEGACY_REFUND:
+		return R_TRADE | R_REFUNDS | R_REFUNDL;
+	case BILL_LAYOUT_FUNDFLOW:
+		return R_FUND;
+	case BILL_LAYOUT_NONE:
+		break;
 	}
 	return 0;
 }
@@ -436,7 +476,7 @@ static int do_header(struct billparse *p, const char *line, size_t len, struct w
 
 	if (memchr(line, '\0', len))
 		return err_set(err, WXR_EDATA, "line %lld: NUL byte in the bill header",
-			       (long long)p->lineno);
+		               (long long)p->lineno);
 	r = split(p, line, len, 0, err);
 	if (r < 0)
 		return r;
@@ -451,7 +491,7 @@ static int do_header(struct billparse *p, const char *line, size_t len, struct w
 			continue; /* a column wxrecon does not use */
 		if (p->map[c] >= 0)
 			return err_set(err, WXR_EDATA, "line %lld: column '%s' appears twice",
-				       (long long)p->lineno, name);
+			               (long long)p->lineno, name);
 		p->map[c] = (int)i;
 		p->alias[c] = alias;
 	}
@@ -472,16 +512,17 @@ static int do_header(struct billparse *p, const char *line, size_t len, struct w
 		char first[64];
 
 		snprintf(first, sizeof(first), "%s", p->nf ? field(p, 0) : "");
-		return err_set(err, WXR_EDATA,
-			       "line %lld: not a trade or fund-flow bill header (first column '%s')",
-			       (long long)p->lineno, first);
+		return err_set(
+		        err, WXR_EDATA,
+		        "line %lld: not a trade or fund-flow bill header (first column '%s')",
+		        (long long)p->lineno, first);
 	}
 	for (i = 0; i < NCOLS; i++) {
 		if ((coltab[i].required & layout_requires(p->layout)) && p->map[i] < 0)
 			return err_set(err, WXR_EDATA,
-				       "line %lld: %s bill (layout %s) lacks column '%s'",
-				       (long long)p->lineno, billparse_kind_name(p->kind),
-				       billparse_layout_name(p->layout), coltab[i].names[0]);
+			               "line %lld: %s bill (layout %s) lacks column '%s'",
+			               (long long)p->lineno, billparse_kind_name(p->kind),
+			               billparse_layout_name(p->layout), coltab[i].names[0]);
 	}
 	p->ncols = p->nf;
 	p->val = xcalloc(p->ncols, sizeof(*p->val));
@@ -497,7 +538,7 @@ static int do_header(struct billparse *p, const char *line, size_t len, struct w
 /* ---- detail rows ---- */
 
 static int reject(struct billparse *p, const char *raw, size_t len, const char *reason,
-		  struct wxr_err *err)
+                  struct wxr_err *err)
 {
 	p->rejects++;
 	if (p->cb.reject)
@@ -532,7 +573,7 @@ static int bad_value(struct billparse *p, enum col c, const char *v)
 	size_t n = strlen(v);
 
 	return why(p, "bad %s '%.*s%s'", colname(p, c), (int)(n > QUOTE_MAX ? QUOTE_MAX : n), v,
-		   n > QUOTE_MAX ? "..." : "");
+	           n > QUOTE_MAX ? "..." : "");
 }
 
 static int amount(struct billparse *p, enum col c, int scale, int64_t *out)
@@ -550,7 +591,7 @@ static int amount(struct billparse *p, enum col c, int scale, int64_t *out)
 /* "2019-02-19 05:01:46" (Beijing) -> "2019-02-19T05:01:46+08:00". An absent
  * column gives NULL; an empty value NULL too unless required. */
 static int btime(struct billparse *p, enum col c, int required, char out[BILLPARSE_TIME_LEN],
-		 const char **res)
+                 const char **res)
 {
 	const char *v = tv(p, c);
 	int64_t ts;
@@ -664,7 +705,7 @@ static int build_fundflow(struct billparse *p, struct bill_fundflow *f, struct b
 		return -1;
 	if (f->amount < 0)
 		return why(p, "negative %s '%s' (the direction is in %s)", colname(p, F_AMOUNT),
-			   tv(p, F_AMOUNT), colname(p, F_DIR));
+		           tv(p, F_AMOUNT), colname(p, F_DIR));
 	f->applicant = tv(p, F_APPLICANT);
 	f->remark = tv(p, F_REMARK);
 	f->voucher_no = tv(p, F_VOUCHER);
@@ -672,8 +713,8 @@ static int build_fundflow(struct billparse *p, struct bill_fundflow *f, struct b
 	*sums = p->sums;
 	if (add(&sums->count, 1) < 0 ||
 	    (f->direction == BILL_DIR_IN
-		     ? add(&sums->income_count, 1) < 0 || add(&sums->income, f->amount) < 0
-		     : add(&sums->expense_count, 1) < 0 || add(&sums->expense, f->amount) < 0))
+	             ? add(&sums->income_count, 1) < 0 || add(&sums->income, f->amount) < 0
+	             : add(&sums->expense_count, 1) < 0 || add(&sums->expense, f->amount) < 0))
 		return why(p, "amount totals overflow");
 	return 0;
 }
@@ -705,16 +746,16 @@ static int do_detail(struct billparse *p, const char *line, size_t len, struct w
 		if (build_trade(p, &t, &sums) < 0)
 			return reject(p, line, len, p->reason, err);
 		r = p->cb.trade ? p->cb.trade(p->cb.ctx, p->lineno, &t, p->reason,
-					      sizeof(p->reason), err)
-				: 0;
+		                              sizeof(p->reason), err)
+		                : 0;
 	} else {
 		struct bill_fundflow f;
 
 		if (build_fundflow(p, &f, &sums) < 0)
 			return reject(p, line, len, p->reason, err);
 		r = p->cb.fundflow ? p->cb.fundflow(p->cb.ctx, p->lineno, &f, p->reason,
-						    sizeof(p->reason), err)
-				   : 0;
+		                                    sizeof(p->reason), err)
+		                   : 0;
 	}
 	if (r < 0)
 		return r;
@@ -746,7 +787,7 @@ static const struct sumspec *find_sum(const char *name, int *out_index)
 /* Returns 1 when the line is the summary header, 0 when it is not one,
  * negative on a bill error. */
 static int try_summary_header(struct billparse *p, const char *line, size_t len,
-			      struct wxr_err *err)
+                              struct wxr_err *err)
 {
 	const struct sumspec *s;
 	unsigned seen = 0, required;
@@ -763,11 +804,11 @@ static int try_summary_header(struct billparse *p, const char *line, size_t len,
 		return 0;
 	if (s->kind != p->kind)
 		return err_set(err, WXR_EDATA, "line %lld: %s bill summary in a %s bill",
-			       (long long)p->lineno, billparse_kind_name(s->kind),
-			       billparse_kind_name(p->kind));
+		               (long long)p->lineno, billparse_kind_name(s->kind),
+		               billparse_kind_name(p->kind));
 	if (p->nf > MAX_SUMMARY_COLS)
 		return err_set(err, WXR_EDATA, "line %lld: summary header has %zu columns",
-			       (long long)p->lineno, p->nf);
+		               (long long)p->lineno, p->nf);
 	for (i = 0; i < p->nf; i++) {
 		const char *name = trim(field(p, i));
 
@@ -776,36 +817,37 @@ static int try_summary_header(struct billparse *p, const char *line, size_t len,
 		if (!s || s->kind != p->kind)
 			continue;
 		if (seen & s->bit)
-			return err_set(err, WXR_EDATA, "line %lld: summary column '%s' appears twice",
-				       (long long)p->lineno, name);
+			return err_set(err, WXR_EDATA,
+			               "line %lld: summary column '%s' appears twice",
+			               (long long)p->lineno, name);
 		seen |= s->bit;
 		p->sumcol[i] = idx;
 	}
 	required = p->kind == BILL_KIND_TRADE ? TRADE_SUM_REQUIRED : FUND_SUM_REQUIRED;
 	for (i = 0; i < ARRAY_SIZE(sumtab); i++)
-		if (sumtab[i].kind == p->kind && (sumtab[i].bit & required) && !(seen & sumtab[i].bit))
+		if (sumtab[i].kind == p->kind && (sumtab[i].bit & required) &&
+		    !(seen & sumtab[i].bit))
 			return err_set(err, WXR_EDATA, "line %lld: summary lacks column '%s'",
-				       (long long)p->lineno, sumtab[i].names[0]);
+			               (long long)p->lineno, sumtab[i].names[0]);
 	p->nsum = p->nf;
 	p->state = ST_SUM_VALUES;
 	return 1;
 }
 
-static int do_summary_values(struct billparse *p, const char *line, size_t len,
-			     struct wxr_err *err)
+static int do_summary_values(struct billparse *p, const char *line, size_t len, struct wxr_err *err)
 {
 	size_t i;
 	int r;
 
 	if (memchr(line, '\0', len))
 		return err_set(err, WXR_EDATA, "line %lld: NUL byte in the summary",
-			       (long long)p->lineno);
+		               (long long)p->lineno);
 	r = split(p, line, len, 1, err);
 	if (r < 0)
 		return r;
 	if (p->nf != p->nsum)
 		return err_set(err, WXR_EDATA, "line %lld: summary has %zu values, its header %zu",
-			       (long long)p->lineno, p->nf, p->nsum);
+		               (long long)p->lineno, p->nf, p->nsum);
 	memset(&p->summary, 0, sizeof(p->summary));
 	for (i = 0; i < p->nf; i++) {
 		char *v = field(p, i);
@@ -814,8 +856,8 @@ static int do_summary_values(struct billparse *p, const char *line, size_t len,
 
 		if (v[0] != '`')
 			return err_set(err, WXR_EDATA,
-				       "line %lld: summary value %zu has no leading backtick",
-				       (long long)p->lineno, i + 1);
+			               "line %lld: summary value %zu has no leading backtick",
+			               (long long)p->lineno, i + 1);
 		v = trim(v + 1);
 		if (p->sumcol[i] < 0)
 			continue;
@@ -827,7 +869,7 @@ static int do_summary_values(struct billparse *p, const char *line, size_t len,
 			r = money_parse(v, s->scale, dst, err);
 		if (r < 0)
 			return err_prefix(err, "line %lld: summary '%s'", (long long)p->lineno,
-					  s->names[0]);
+			                  s->names[0]);
 		if (s->bit == BILL_T_FEE) {
 			const char *dot = strchr(v, '.');
 
@@ -842,7 +884,7 @@ static int do_summary_values(struct billparse *p, const char *line, size_t len,
 /* ---- lines ---- */
 
 static int end_line(struct billparse *p, const char *line, size_t len, int overlong,
-		    struct wxr_err *err)
+                    struct wxr_err *err)
 {
 	int r;
 
@@ -855,7 +897,7 @@ static int end_line(struct billparse *p, const char *line, size_t len, int overl
 	}
 	if (overlong && p->state != ST_DETAIL)
 		return err_set(err, WXR_ETOOBIG, "line %lld: longer than %zu bytes",
-			       (long long)p->lineno, p->max_line);
+		               (long long)p->lineno, p->max_line);
 	if (!overlong && is_blank(line, len))
 		return 0;
 	switch (p->state) {
@@ -894,7 +936,7 @@ static void append(struct billparse *p, const char *s, size_t n)
 }
 
 int billparse_new(const struct billparse_cb *cb, size_t max_line, struct billparse **out_p,
-		  struct wxr_err *err)
+                  struct wxr_err *err)
 {
 	struct billparse *p;
 	size_t i;
@@ -979,11 +1021,11 @@ int billparse_finish(struct billparse *p, struct billparse_result *out, struct w
 		return err_set(err, WXR_EDATA, "empty bill: no header line");
 	case ST_DETAIL:
 		return err_set(err, WXR_EDATA,
-			       "bill ends after line %lld without a summary (truncated?)",
-			       (long long)p->lineno);
+		               "bill ends after line %lld without a summary (truncated?)",
+		               (long long)p->lineno);
 	case ST_SUM_VALUES:
 		return err_set(err, WXR_EDATA, "bill ends after the summary header (line %lld)",
-			       (long long)p->lineno);
+		               (long long)p->lineno);
 	case ST_DONE:
 		break;
 	}

@@ -36,9 +36,9 @@
 
 #include "wxrecon.h"
 
-#define BILLPARSE_MAX_LINE  (64 * 1024) /* default line cap in bytes */
-#define BILLPARSE_REJECT    1           /* row callback: refuse this row */
-#define BILLPARSE_TIME_LEN  26          /* "2019-02-19T05:01:46+08:00" + NUL */
+#define BILLPARSE_MAX_LINE   (64 * 1024) /* default line cap in bytes */
+#define BILLPARSE_REJECT     1           /* row callback: refuse this row */
+#define BILLPARSE_TIME_LEN   26          /* "2019-02-19T05:01:46+08:00" + NUL */
 #define BILLPARSE_REASON_MAX 256
 
 enum bill_kind {
@@ -78,25 +78,25 @@ enum bill_direction {
  * in 0.00001 yuan. Times are RFC 3339 at +08:00 (bills are in Beijing time).
  */
 struct bill_trade {
-	const char *trade_time;          /* 交易时间 */
-	const char *appid;               /* 公众账号ID */
-	const char *mchid;               /* 商户号 */
-	const char *sub_mchid;           /* 特约商户号 (legacy 子商户号) */
-	const char *device_info;         /* 设备号 */
-	const char *transaction_id;      /* 微信订单号, never empty */
-	const char *out_trade_no;        /* 商户订单号, never empty */
-	const char *openid;              /* 用户标识 */
-	const char *trade_type;          /* 交易类型 */
-	enum bill_row_kind row_kind;     /* 交易状态 */
-	const char *bank_type;           /* 付款银行 */
-	const char *currency;            /* 货币种类 */
-	int64_t settlement_amount;       /* 应结订单金额 (legacy 总金额) */
-	int64_t coupon_amount;           /* 代金券金额 (legacy 企业红包金额 / 代金券或立减优惠金额) */
-	const char *refund_id;           /* 微信退款单号 */
-	const char *out_refund_no;       /* 商户退款单号 */
-	int64_t refund_amount;           /* 退款金额 */
-	int64_t recharge_refund_amount;  /* 充值券退款金额 (legacy 企业红包退款金额 / ...) */
-	const char *refund_type;         /* 退款类型 */
+	const char *trade_time;      /* 交易时间 */
+	const char *appid;           /* 公众账号ID */
+	const char *mchid;           /* 商户号 */
+	const char *sub_mchid;       /* 特约商户号 (legacy 子商户号) */
+	const char *device_info;     /* 设备号 */
+	const char *transaction_id;  /* 微信订单号, never empty */
+	const char *out_trade_no;    /* 商户订单号, never empty */
+	const char *openid;          /* 用户标识 */
+	const char *trade_type;      /* 交易类型 */
+	enum bill_row_kind row_kind; /* 交易状态 */
+	const char *bank_type;       /* 付款银行 */
+	const char *currency;        /* 货币种类 */
+	int64_t settlement_amount;   /* 应结订单金额 (legacy 总金额) */
+	int64_t coupon_amount; /* 代金券金额 (legacy 企业红包金额 / 代金券或立减优惠金额) */
+	const char *refund_id;     /* 微信退款单号 */
+	const char *out_refund_no; /* 商户退款单号 */
+	int64_t refund_amount;     /* 退款金额 */
+	int64_t recharge_refund_amount; /* 充值券退款金额 (legacy 企业红包退款金额 / ...) */
+	const char *refund_type;        /* 退款类型 */
 	const char *refund_status;       /* 退款状态 (a snapshot) */
 	const char *description;         /* 商品名称 */
 	const char *attach;              /* 商户数据包 */
@@ -178,23 +178,22 @@ struct billparse_result {
  */
 struct billparse_cb {
 	void *ctx;
-	int (*header)(void *ctx, enum bill_kind kind, enum bill_layout layout,
-		      struct wxr_err *err);
+	int (*header)(void *ctx, enum bill_kind kind, enum bill_layout layout, struct wxr_err *err);
 	int (*trade)(void *ctx, int64_t line, const struct bill_trade *row, char *reason,
-		     size_t reason_size, struct wxr_err *err);
+	             size_t reason_size, struct wxr_err *err);
 	int (*fundflow)(void *ctx, int64_t line, const struct bill_fundflow *row, char *reason,
-			size_t reason_size, struct wxr_err *err);
+	                size_t reason_size, struct wxr_err *err);
 	/* raw: the line without its line end (at most the line cap), not
 	 * NUL-terminated, may hold any bytes. */
-	int (*reject)(void *ctx, int64_t line, const char *raw, size_t raw_len,
-		      const char *reason, struct wxr_err *err);
+	int (*reject)(void *ctx, int64_t line, const char *raw, size_t raw_len, const char *reason,
+	              struct wxr_err *err);
 };
 
 struct billparse;
 
 /* max_line: line cap in bytes (0 = BILLPARSE_MAX_LINE). cb is copied. */
 int billparse_new(const struct billparse_cb *cb, size_t max_line, struct billparse **out_p,
-		  struct wxr_err *err);
+                  struct wxr_err *err);
 /* Pushes n bytes. Returns 0, or a negative error for the bill as a whole
  * (message "line N: ..."); after an error the parser can only be freed. */
 int billparse_feed(struct billparse *p, const void *data, size_t n, struct wxr_err *err);

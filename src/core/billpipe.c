@@ -1,5 +1,5 @@
-#include "base/hex.h"
 #include "core/billpipe.h"
+#include "base/hex.h"
 
 #include "base/fsutil.h"
 
@@ -68,7 +68,7 @@ static int archive_open(struct billpipe *p, const char *dir, struct wxr_err *err
 		free(p->tmp_path);
 		p->tmp_path = NULL;
 		return err_set(err, WXR_EIO, "cannot create a temp file in '%s': %s", dir,
-			       strerror(e));
+		               strerror(e));
 	}
 	p->tmp = fdopen(fd, "wb");
 	if (!p->tmp) {
@@ -87,13 +87,13 @@ static int archive_write(struct billpipe *p, const void *data, size_t n, struct 
 
 /* Deflates plain input into the archive (flush = Z_NO_FLUSH or Z_FINISH). */
 static int archive_deflate(struct billpipe *p, const void *data, size_t n, int flush,
-			   struct wxr_err *err)
+                           struct wxr_err *err)
 {
 	int r;
 
 	if (!p->defl_inited) {
 		if (deflateInit2(&p->defl, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-				 Z_DEFAULT_STRATEGY) != Z_OK)
+		                 Z_DEFAULT_STRATEGY) != Z_OK)
 			return err_set(err, WXR_EFAIL, "cannot start gzip for the archive");
 		p->defl_inited = 1;
 		p->defl_out = xmalloc(ARCHIVE_CHUNK);
@@ -136,7 +136,7 @@ static void archive_discard(struct billpipe *p)
 
 /* Completes the archive file and renames it to <dir>/<sha1>.gz. */
 static int archive_commit(struct billpipe *p, const char *sha1, char **out_path,
-			  struct wxr_err *err)
+                          struct wxr_err *err)
 {
 	char *final = NULL;
 	int fd, r;
@@ -156,7 +156,7 @@ static int archive_commit(struct billpipe *p, const char *sha1, char **out_path,
 	final = xasprintf("%s/%s.gz", p->archive_dir, sha1);
 	if (rename(p->tmp_path, final) < 0) {
 		r = err_set(err, WXR_EIO, "cannot rename '%s' to '%s': %s", p->tmp_path, final,
-			    strerror(errno));
+		            strerror(errno));
 		free(final);
 		return r;
 	}
@@ -174,15 +174,14 @@ static int archive_commit(struct billpipe *p, const char *sha1, char **out_path,
 
 /* ---- parser callbacks ---- */
 
-static int on_header(void *ctx, enum bill_kind kind, enum bill_layout layout,
-		     struct wxr_err *err)
+static int on_header(void *ctx, enum bill_kind kind, enum bill_layout layout, struct wxr_err *err)
 {
 	struct billpipe *p = ctx;
 
 	(void)layout;
 	if (kind != p->kind)
 		return err_set(err, WXR_EDATA, "expected a %s bill, got a %s bill",
-			       billparse_kind_name(p->kind), billparse_kind_name(kind));
+		               billparse_kind_name(p->kind), billparse_kind_name(kind));
 	return 0;
 }
 
@@ -194,8 +193,8 @@ static bool mchid_ok(const char *s)
 	for (; *s; s++, n++) {
 		char c = *s;
 
-		if (n >= 32 || !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-				 (c >= 'a' && c <= 'z')))
+		if (n >= 32 ||
+		    !((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
 			return false;
 	}
 	return n > 0;
@@ -208,7 +207,7 @@ static bool mchid_ok(const char *s)
  * that merchant when one is configured, and the same on every row.
  */
 static int on_trade(void *ctx, int64_t line, const struct bill_trade *t, char *reason,
-		    size_t reason_size, struct wxr_err *err)
+                    size_t reason_size, struct wxr_err *err)
 {
 	struct billpipe *p = ctx;
 
@@ -219,15 +218,16 @@ static int on_trade(void *ctx, int64_t line, const struct bill_trade *t, char *r
 		}
 		if (p->caller_mchid[0] && strcmp(t->mchid, p->caller_mchid) != 0) {
 			snprintf(reason, reason_size,
-				 "商户号 '%.40s' is not this merchant ('%.40s')", t->mchid,
-				 p->caller_mchid);
+			         "商户号 '%.40s' is not this merchant ('%.40s')", t->mchid,
+			         p->caller_mchid);
 			return BILLPARSE_REJECT;
 		}
 		if (!p->bill_mchid) {
 			p->bill_mchid = xstrdup(t->mchid);
 		} else if (strcmp(t->mchid, p->bill_mchid) != 0) {
-			snprintf(reason, reason_size, "商户号 '%.40s' differs from the bill's '%.40s'",
-				 t->mchid, p->bill_mchid);
+			snprintf(reason, reason_size,
+			         "商户号 '%.40s' differs from the bill's '%.40s'", t->mchid,
+			         p->bill_mchid);
 			return BILLPARSE_REJECT;
 		}
 	}
@@ -235,7 +235,7 @@ static int on_trade(void *ctx, int64_t line, const struct bill_trade *t, char *r
 }
 
 static int on_fundflow(void *ctx, int64_t line, const struct bill_fundflow *f, char *reason,
-		       size_t reason_size, struct wxr_err *err)
+                       size_t reason_size, struct wxr_err *err)
 {
 	struct billpipe *p = ctx;
 
@@ -244,8 +244,8 @@ static int on_fundflow(void *ctx, int64_t line, const struct bill_fundflow *f, c
 	return db_bills_writer_fundflow(p->w, line, p->caller_mchid, f, err);
 }
 
-static int on_reject(void *ctx, int64_t line, const char *raw, size_t raw_len,
-		     const char *reason, struct wxr_err *err)
+static int on_reject(void *ctx, int64_t line, const char *raw, size_t raw_len, const char *reason,
+                     struct wxr_err *err)
 {
 	struct billpipe *p = ctx;
 
@@ -261,7 +261,7 @@ static int plain_sink(void *ctx, const void *data, size_t n, struct wxr_err *err
 
 	if (n > p->max_bytes - p->bytes)
 		return err_set(err, WXR_ETOOBIG, "bill larger than %llu bytes",
-			       (unsigned long long)p->max_bytes);
+		               (unsigned long long)p->max_bytes);
 	p->bytes += n;
 	if (EVP_DigestUpdate(p->sha, data, n) != 1)
 		return err_set(err, WXR_EFAIL, "sha1 update failed");
@@ -277,7 +277,7 @@ static int raw_bytes(struct billpipe *p, const void *data, size_t n, struct wxr_
 		return 0;
 	if (p->tmp) {
 		r = p->is_gzip ? archive_write(p, data, n, err)
-			       : archive_deflate(p, data, n, Z_NO_FLUSH, err);
+		               : archive_deflate(p, data, n, Z_NO_FLUSH, err);
 		if (r < 0)
 			return r;
 	}
@@ -309,7 +309,7 @@ static void abort_pipe(struct billpipe *p)
 }
 
 int billpipe_new(struct db *db, const struct billpipe_opts *o, struct billpipe **out_p,
-		 struct wxr_err *err)
+                 struct wxr_err *err)
 {
 	struct billparse_cb cb;
 	struct billpipe *p;
@@ -359,7 +359,7 @@ int billpipe_feed(struct billpipe *p, const void *data, size_t n, struct wxr_err
 
 	if (p->failed || p->finished)
 		return err_set(err, WXR_EFAIL, "bill pipe: feed after %s",
-			       p->failed ? "an error" : "finish");
+		               p->failed ? "an error" : "finish");
 	if (!p->decided) {
 		while (n > 0 && p->nmagic < 2) {
 			p->magic[p->nmagic++] = *s++;
@@ -381,7 +381,7 @@ fail:
 }
 
 int billpipe_finish(struct billpipe *p, const char *expected_sha1,
-		    struct billpipe_result *out_result, struct wxr_err *err)
+                    struct billpipe_result *out_result, struct wxr_err *err)
 {
 	struct billpipe_result res;
 	struct db_bills_final fin;
@@ -392,7 +392,7 @@ int billpipe_finish(struct billpipe *p, const char *expected_sha1,
 
 	if (p->failed || p->finished)
 		return err_set(err, WXR_EFAIL, "bill pipe: finish after %s",
-			       p->failed ? "an error" : "finish");
+		               p->failed ? "an error" : "finish");
 	memset(&res, 0, sizeof(res));
 	if (!p->decided) {
 		r = decide(p, err);
@@ -412,8 +412,8 @@ int billpipe_finish(struct billpipe *p, const char *expected_sha1,
 	/* integrity first: a corrupt download must not be judged by its content */
 	if (expected_sha1 && strcasecmp(expected_sha1, res.sha1) != 0) {
 		r = err_set(err, WXR_ESIG,
-			    "bill sha1 mismatch: expected '%.64s', got '%s' (%llu bytes)",
-			    expected_sha1, res.sha1, (unsigned long long)p->bytes);
+		            "bill sha1 mismatch: expected '%.64s', got '%s' (%llu bytes)",
+		            expected_sha1, res.sha1, (unsigned long long)p->bytes);
 		goto fail;
 	}
 	r = billparse_finish(p->parser, &res.parse, err);
@@ -425,7 +425,8 @@ int billpipe_finish(struct billpipe *p, const char *expected_sha1,
 	res.rejects = res.parse.rejects;
 	res.summary_ok = res.parse.mismatch == 0;
 	billparse_mismatch_text(&res.parse, res.mismatch_text, sizeof(res.mismatch_text));
-	snprintf(res.mchid, sizeof(res.mchid), "%s", p->bill_mchid ? p->bill_mchid : p->caller_mchid);
+	snprintf(res.mchid, sizeof(res.mchid), "%s",
+	         p->bill_mchid ? p->bill_mchid : p->caller_mchid);
 
 	if (p->tmp) {
 		r = archive_commit(p, res.sha1, &archive_path, err);
@@ -475,8 +476,8 @@ struct billpipe *billpipe_free(struct billpipe *p)
 }
 
 int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const char *path,
-			 const char *expected_sha1, struct billpipe_result *out_result,
-			 struct wxr_err *err)
+                         const char *expected_sha1, struct billpipe_result *out_result,
+                         struct wxr_err *err)
 {
 	struct billpipe *p = NULL;
 	unsigned char *chunk = NULL;
@@ -500,7 +501,8 @@ int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const 
 		}
 		if (n < READ_CHUNK) {
 			if (ferror(f)) {
-				r = err_set(err, WXR_EIO, "cannot read '%s': %s", path, strerror(errno));
+				r = err_set(err, WXR_EIO, "cannot read '%s': %s", path,
+				            strerror(errno));
 				goto out;
 			}
 			break;

@@ -40,16 +40,16 @@ struct billpipe_opts {
 };
 
 struct billpipe_result {
-	int64_t file_id; /* bill_files.id */
-	int64_t rows;    /* stored detail rows */
-	int64_t rejects; /* stored in bill_rejects */
-	int64_t bytes;   /* decompressed size */
-	char sha1[DB_BILLS_SHA1_LEN]; /* lowercase hex of the decompressed bill */
-	bool gzip;       /* the input was gzip */
-	bool replaced;   /* an older bill of that (mchid, date, kind) was replaced */
-	bool summary_ok; /* the summary line agrees with the stored rows */
-	char mismatch_text[1024];     /* which totals differ ("" when summary_ok) */
-	char mchid[64];               /* the merchant the bill was stored under */
+	int64_t file_id;               /* bill_files.id */
+	int64_t rows;                  /* stored detail rows */
+	int64_t rejects;               /* stored in bill_rejects */
+	int64_t bytes;                 /* decompressed size */
+	char sha1[DB_BILLS_SHA1_LEN];  /* lowercase hex of the decompressed bill */
+	bool gzip;                     /* the input was gzip */
+	bool replaced;                 /* an older bill of that (mchid, date, kind) was replaced */
+	bool summary_ok;               /* the summary line agrees with the stored rows */
+	char mismatch_text[1024];      /* which totals differ ("" when summary_ok) */
+	char mchid[64];                /* the merchant the bill was stored under */
 	struct billparse_result parse; /* layout, summary, sums, mismatch bits */
 };
 
@@ -57,7 +57,7 @@ struct billpipe;
 
 /* Validates opts, opens the archive temp file and the transaction. */
 int billpipe_new(struct db *db, const struct billpipe_opts *opts, struct billpipe **out_p,
-		 struct wxr_err *err);
+                 struct wxr_err *err);
 /* Pushes raw bytes, any chunking. On error nothing is stored (rolled back at
  * once) and the pipe can only be freed. */
 int billpipe_feed(struct billpipe *p, const void *data, size_t n, struct wxr_err *err);
@@ -71,13 +71,13 @@ int billpipe_feed(struct billpipe *p, const void *data, size_t n, struct wxr_err
  * with its rows is stored (summary_ok false).
  */
 int billpipe_finish(struct billpipe *p, const char *expected_sha1,
-		    struct billpipe_result *out_result, struct wxr_err *err);
+                    struct billpipe_result *out_result, struct wxr_err *err);
 /* Rolls back unless finished, removes the temp file, frees. NULL-safe. */
 struct billpipe *billpipe_free(struct billpipe *p);
 
 /* Convenience: the whole file at path through a pipe (source as in opts). */
 int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const char *path,
-			 const char *expected_sha1, struct billpipe_result *out_result,
-			 struct wxr_err *err);
+                         const char *expected_sha1, struct billpipe_result *out_result,
+                         struct wxr_err *err);
 
 #endif

@@ -18,15 +18,27 @@
 
 #define CONFIG_DEFAULT_JOBS_DIR "jobs"
 
-enum key_type { K_STR, K_PATH, K_LONG, K_INT, K_BOOL, K_DUR, K_HHMM, K_FEN, K_ENUM, K_TZ, K_URL,
-		K_PAC };
+enum key_type {
+	K_STR,
+	K_PATH,
+	K_LONG,
+	K_INT,
+	K_BOOL,
+	K_DUR,
+	K_HHMM,
+	K_FEN,
+	K_ENUM,
+	K_TZ,
+	K_URL,
+	K_PAC
+};
 
 struct key_def {
 	const char *section;
 	const char *name;
 	enum key_type type;
 	size_t off;
-	long min, max;       /* K_LONG / K_INT / K_FEN */
+	long min, max;              /* K_LONG / K_INT / K_FEN */
 	const char *const *choices; /* K_ENUM */
 };
 
@@ -50,10 +62,13 @@ static const struct key_def keys[] = {
 	{ "database", "path", K_PATH, O(db_path), 0, 0, NULL },
 	{ "policy", "close_after", K_DUR, O(close_after_s), 0, 0, NULL },
 	{ "policy", "close_max_per_run", K_LONG, O(close_max_per_run), 0, 10000000, NULL },
-	{ "policy", "mark_paid_on_missed_notify", K_BOOL, O(mark_paid_on_missed_notify), 0, 0, NULL },
+	{ "policy", "mark_paid_on_missed_notify", K_BOOL, O(mark_paid_on_missed_notify), 0, 0,
+	  NULL },
 	{ "policy", "abnormal_refund_type", K_ENUM, O(abnormal_refund_type), 0, 0, refund_types },
-	{ "policy", "abnormal_refund_max_per_run", K_LONG, O(abnormal_refund_max_per_run), 0, 10000000, NULL },
-	{ "policy", "abnormal_refund_max_amount_per_run", K_FEN, O(abnormal_refund_max_amount_per_run), 0, 0, NULL },
+	{ "policy", "abnormal_refund_max_per_run", K_LONG, O(abnormal_refund_max_per_run), 0,
+	  10000000, NULL },
+	{ "policy", "abnormal_refund_max_amount_per_run", K_FEN,
+	  O(abnormal_refund_max_amount_per_run), 0, 0, NULL },
 	{ "policy", "approval_above", K_FEN, O(approval_above), 0, 0, NULL },
 	{ "policy", "paid_after_close", K_PAC, O(paid_after_close), 0, 0, NULL },
 	{ "policy", "timezone", K_TZ, O(timezone), 0, 0, NULL },
@@ -194,7 +209,7 @@ static bool all_digits(const char *s)
 }
 
 static int set_value(struct config *cfg, const struct key_def *k, const char *v, const char *where,
-		     struct wxr_err *err)
+                     struct wxr_err *err)
 {
 	long n;
 	int64_t d;
@@ -207,18 +222,20 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 		if (strcmp(k->name, "mchid") == 0 && !all_digits(v))
 			goto bad_msg_digits;
 		if (strcmp(k->name, "serial_no") == 0 && strlen(v) != 40)
-			return err_set(err, WXR_ECONFIG,
-				       "%s: bad value for '%s.%s': a certificate serial is 40 hex digits",
-				       where, k->section, k->name);
+			return err_set(
+			        err, WXR_ECONFIG,
+			        "%s: bad value for '%s.%s': a certificate serial is 40 hex digits",
+			        where, k->section, k->name);
 		set_str(FIELD(cfg, k->off, char *), *v ? v : NULL);
 		return 0;
 	case K_PATH:
 		if (!*v && (k->off == offsetof(struct config, db_path) ||
-			    k->off == offsetof(struct config, jobs_dir) ||
-			    k->off == offsetof(struct config, reports_dir)))
-			return err_set(err, WXR_ECONFIG,
-				       "%s: bad value for '%s.%s': empty (this path cannot be unset)",
-				       where, k->section, k->name);
+		            k->off == offsetof(struct config, jobs_dir) ||
+		            k->off == offsetof(struct config, reports_dir)))
+			return err_set(
+			        err, WXR_ECONFIG,
+			        "%s: bad value for '%s.%s': empty (this path cannot be unset)",
+			        where, k->section, k->name);
 		if (!*v) {
 			set_str(FIELD(cfg, k->off, char *), NULL);
 			return 0;
@@ -228,16 +245,18 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 		return 0;
 	case K_URL:
 		if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
-			return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': '%s' is not an http(s) URL",
-				       where, k->section, k->name, v);
+			return err_set(err, WXR_ECONFIG,
+			               "%s: bad value for '%s.%s': '%s' is not an http(s) URL",
+			               where, k->section, k->name, v);
 		set_str(FIELD(cfg, k->off, char *), v);
 		return 0;
 	case K_LONG:
 	case K_INT:
 		if (!parse_long(v, &n) || n < k->min || n > k->max)
 			return err_set(err, WXR_ECONFIG,
-				       "%s: bad value for '%s.%s': '%s' (want a whole number from %ld to %ld)",
-				       where, k->section, k->name, v, k->min, k->max);
+			               "%s: bad value for '%s.%s': '%s' (want a whole number from "
+			               "%ld to %ld)",
+			               where, k->section, k->name, v, k->min, k->max);
 		if (k->type == K_INT)
 			*FIELD(cfg, k->off, int) = (int)n;
 		else
@@ -246,8 +265,9 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 	case K_FEN:
 		if (!all_digits(v) || strlen(v) > 15)
 			return err_set(err, WXR_ECONFIG,
-				       "%s: bad value for '%s.%s': '%s' (want an amount in fen, a whole number)",
-				       where, k->section, k->name, v);
+			               "%s: bad value for '%s.%s': '%s' (want an amount in fen, a "
+			               "whole number)",
+			               where, k->section, k->name, v);
 		d = 0;
 		for (const char *p = v; *p; p++)
 			d = d * 10 + (*p - '0');
@@ -256,14 +276,14 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 	case K_BOOL:
 		if (!parse_bool(v, &b))
 			return err_set(err, WXR_ECONFIG,
-				       "%s: bad value for '%s.%s': '%s' (want true or false)", where,
-				       k->section, k->name, v);
+			               "%s: bad value for '%s.%s': '%s' (want true or false)",
+			               where, k->section, k->name, v);
 		*FIELD(cfg, k->off, bool) = b;
 		return 0;
 	case K_DUR:
 		if (duration_parse(v, &d, &sub) < 0)
 			return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': %s", where,
-				       k->section, k->name, sub.msg);
+			               k->section, k->name, sub.msg);
 		*FIELD(cfg, k->off, int64_t) = d;
 		return 0;
 	case K_HHMM: {
@@ -273,8 +293,8 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 		if (strlen(v) != 5 || sscanf(v, "%2d:%2d%c", &h, &m, &extra) != 2 || h < 0 ||
 		    h > 23 || m < 0 || m > 59)
 			return err_set(err, WXR_ECONFIG,
-				       "%s: bad value for '%s.%s': '%s' (want HH:MM)", where,
-				       k->section, k->name, v);
+			               "%s: bad value for '%s.%s': '%s' (want HH:MM)", where,
+			               k->section, k->name, v);
 		*FIELD(cfg, k->off, int) = h * 3600 + m * 60;
 		return 0;
 	}
@@ -285,14 +305,16 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 				return 0;
 			}
 		}
-		if (strcmp(k->name, "abnormal_refund_type") == 0 && strcmp(v, "USER_BANK_CARD") == 0)
-			return err_set(err, WXR_ECONFIG,
-				       "%s: bad value for '%s.%s': USER_BANK_CARD needs the customer's "
-				       "card and is only filed by hand ('wxrecon refund abnormal'); the "
-				       "sweep's choice is MERCHANT_BANK_CARD",
-				       where, k->section, k->name);
+		if (strcmp(k->name, "abnormal_refund_type") == 0 &&
+		    strcmp(v, "USER_BANK_CARD") == 0)
+			return err_set(
+			        err, WXR_ECONFIG,
+			        "%s: bad value for '%s.%s': USER_BANK_CARD needs the customer's "
+			        "card and is only filed by hand ('wxrecon refund abnormal'); the "
+			        "sweep's choice is MERCHANT_BANK_CARD",
+			        where, k->section, k->name);
 		return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': '%s'", where,
-			       k->section, k->name, v);
+		               k->section, k->name, v);
 	case K_PAC:
 		if (strcmp(v, "mark_paid") == 0)
 			cfg->paid_after_close = PAID_AFTER_CLOSE_MARK_PAID;
@@ -301,14 +323,15 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 		else if (strcmp(v, "hold") == 0)
 			cfg->paid_after_close = PAID_AFTER_CLOSE_HOLD;
 		else
-			return err_set(err, WXR_ECONFIG,
-				       "%s: bad value for '%s.%s': '%s' (want mark_paid, refund or hold)",
-				       where, k->section, k->name, v);
+			return err_set(
+			        err, WXR_ECONFIG,
+			        "%s: bad value for '%s.%s': '%s' (want mark_paid, refund or hold)",
+			        where, k->section, k->name, v);
 		return 0;
 	case K_TZ:
 		if (tz_offset(v, &off, &sub) < 0)
 			return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': %s", where,
-				       k->section, k->name, sub.msg);
+			               k->section, k->name, sub.msg);
 		set_str(FIELD(cfg, k->off, char *), v);
 		cfg->tz_offset_s = off;
 		return 0;
@@ -317,7 +340,7 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 
 bad_msg_digits:
 	return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': '%s' (want digits)", where,
-		       k->section, k->name, v);
+	               k->section, k->name, v);
 }
 
 static bool section_known(const char *s)
@@ -335,13 +358,13 @@ size_t config_key_count(void)
 }
 
 void config_key_value(const struct config *cfg, size_t i, const char **section, const char **name,
-		      char *buf, size_t n)
+                      char *buf, size_t n)
 {
 	const struct key_def *k = &keys[i];
 	const void *f = (const char *)cfg + k->off;
 	static const char *const pac[] = { [PAID_AFTER_CLOSE_MARK_PAID] = "mark_paid",
-					   [PAID_AFTER_CLOSE_REFUND] = "refund",
-					   [PAID_AFTER_CLOSE_HOLD] = "hold" };
+		                           [PAID_AFTER_CLOSE_REFUND] = "refund",
+		                           [PAID_AFTER_CLOSE_HOLD] = "hold" };
 
 	*section = k->section;
 	*name = k->name;
@@ -402,9 +425,9 @@ static int unknown_key(const char *where, const char *section, const char *k, st
 		return err_set(err, WXR_ECONFIG, "%s: unknown key '%s' in [%s]", where, k, section);
 	if (in == section)
 		return err_set(err, WXR_ECONFIG, "%s: unknown key '%s' in [%s]; did you mean '%s'?",
-			       where, k, section, sg.best);
+		               where, k, section, sg.best);
 	return err_set(err, WXR_ECONFIG, "%s: unknown key '%s' in [%s]; did you mean '%s' in [%s]?",
-		       where, k, section, sg.best, in);
+	               where, k, section, sg.best, in);
 }
 
 static int unknown_section(const char *where, const char *s, struct wxr_err *err)
@@ -416,7 +439,7 @@ static int unknown_section(const char *where, const char *s, struct wxr_err *err
 		suggest_try(&sg, keys[i].section);
 	if (sg.best)
 		return err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'; did you mean '[%s]'?",
-			       where, s, sg.best);
+		               where, s, sg.best);
 	return err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'", where, s);
 }
 
@@ -432,7 +455,8 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 
 	f = fopen(path, "r");
 	if (!f)
-		return err_set(err, WXR_ECONFIG, "cannot open config '%s': %s", path, strerror(errno));
+		return err_set(err, WXR_ECONFIG, "cannot open config '%s': %s", path,
+		               strerror(errno));
 	set_str(&cfg->path, path);
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		char where[600];
@@ -441,8 +465,8 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%d", path, lineno);
-		if (lineno == 1 && (unsigned char)line[0] == 0xEF && (unsigned char)line[1] == 0xBB &&
-		    (unsigned char)line[2] == 0xBF) {
+		if (lineno == 1 && (unsigned char)line[0] == 0xEF &&
+		    (unsigned char)line[1] == 0xBB && (unsigned char)line[2] == 0xBF) {
 			memmove(line, line + 3, (size_t)n - 3 + 1);
 			n -= 3; /* else the NUL check below takes every BOM for a NUL byte */
 		}
@@ -458,7 +482,8 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 			char *e = strchr(s, ']');
 
 			if (!e || e[1] != '\0') {
-				r = err_set(err, WXR_ECONFIG, "%s: malformed section header '%s'", where, s);
+				r = err_set(err, WXR_ECONFIG, "%s: malformed section header '%s'",
+				            where, s);
 				goto out;
 			}
 			*e = '\0';
@@ -472,7 +497,8 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 		}
 		eq = strchr(s, '=');
 		if (!eq) {
-			r = err_set(err, WXR_ECONFIG, "%s: expected 'key = value', got '%s'", where, s);
+			r = err_set(err, WXR_ECONFIG, "%s: expected 'key = value', got '%s'", where,
+			            s);
 			goto out;
 		}
 		*eq = '\0';
@@ -516,7 +542,7 @@ out:
 }
 
 static int read_key_file(const struct config *cfg, const char *where, char out_key[33],
-			 struct wxr_err *err)
+                         struct wxr_err *err)
 {
 	const char *path = cfg->apiv3_key_file;
 	FILE *f = fopen(path, "r");
@@ -527,15 +553,16 @@ static int read_key_file(const struct config *cfg, const char *where, char out_k
 
 	if (!f)
 		return err_set(err, WXR_ECONFIG, "cannot open APIv3 key file '%s': %s", path,
-			       strerror(errno));
+		               strerror(errno));
 	/* The same rule as the private key: it decrypts every notification and bill URL. */
 	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077)) {
 		fclose(f);
-		return err_set(err, WXR_ECONFIG,
-			       "%s:%d: apiv3_key_file '%s' is readable by group or others (mode %04o); "
-			       "run: chmod 600 '%s'",
-			       where, cfg->line_of_apiv3_key_file, path,
-			       (unsigned)(st.st_mode & 07777), path);
+		return err_set(
+		        err, WXR_ECONFIG,
+		        "%s:%d: apiv3_key_file '%s' is readable by group or others (mode %04o); "
+		        "run: chmod 600 '%s'",
+		        where, cfg->line_of_apiv3_key_file, path, (unsigned)(st.st_mode & 07777),
+		        path);
 	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
@@ -545,7 +572,7 @@ static int read_key_file(const struct config *cfg, const char *where, char out_k
 	if (n != 32) {
 		explicit_bzero(buf, sizeof(buf));
 		return err_set(err, WXR_ECONFIG,
-			       "APIv3 key in '%s' must be 32 characters (found %zu)", path, n);
+		               "APIv3 key in '%s' must be 32 characters (found %zu)", path, n);
 	}
 	memcpy(out_key, s, 33);
 	explicit_bzero(buf, sizeof(buf));
@@ -569,30 +596,33 @@ int config_check_merchant(const struct config *cfg, char out_key[33], struct wxr
 	/* Neither wechatpay_public_key nor platform_cert_dir: platform-certificate mode with
 	 * the certificates kept in the database (`wxrecon certs update` fetches them). */
 	if (cfg->wechatpay_public_key && !cfg->wechatpay_public_key_id)
-		return err_set(err, WXR_ECONFIG, "%s: [merchant] wechatpay_public_key_id is not set",
-			       where);
+		return err_set(err, WXR_ECONFIG,
+		               "%s: [merchant] wechatpay_public_key_id is not set", where);
 	if (stat(cfg->private_key, &st) < 0)
 		return err_set(err, WXR_ECONFIG, "%s:%d: private_key '%s': %s", where,
-			       cfg->line_of_private_key, cfg->private_key, strerror(errno));
+		               cfg->line_of_private_key, cfg->private_key, strerror(errno));
 	if (st.st_mode & 077)
-		return err_set(err, WXR_ECONFIG,
-			       "%s:%d: private_key '%s' is readable by group or others (mode %04o); "
-			       "run: chmod 600 '%s'",
-			       where, cfg->line_of_private_key, cfg->private_key,
-			       (unsigned)(st.st_mode & 07777), cfg->private_key);
+		return err_set(
+		        err, WXR_ECONFIG,
+		        "%s:%d: private_key '%s' is readable by group or others (mode %04o); "
+		        "run: chmod 600 '%s'",
+		        where, cfg->line_of_private_key, cfg->private_key,
+		        (unsigned)(st.st_mode & 07777), cfg->private_key);
 	env = getenv("WXRECON_APIV3_KEY");
 	if (cfg->apiv3_key_file)
 		return read_key_file(cfg, where, out_key, err);
 	if (env && *env) {
 		if (strlen(env) != 32)
-			return err_set(err, WXR_ECONFIG,
-				       "environment WXRECON_APIV3_KEY must be 32 characters (found %zu)",
-				       strlen(env));
+			return err_set(
+			        err, WXR_ECONFIG,
+			        "environment WXRECON_APIV3_KEY must be 32 characters (found %zu)",
+			        strlen(env));
 		memcpy(out_key, env, 33);
 		return 0;
 	}
 	return err_set(err, WXR_ECONFIG,
-		       "%s: [merchant] apiv3_key_file is not set and WXRECON_APIV3_KEY is empty", where);
+	               "%s: [merchant] apiv3_key_file is not set and WXRECON_APIV3_KEY is empty",
+	               where);
 }
 
 void config_policy_hash(const struct config *cfg, char out[65])
@@ -602,15 +632,16 @@ void config_policy_hash(const struct config *cfg, char out[65])
 	unsigned int len = 0;
 
 	buf_addf(&b, "close_after=%lld\nclose_max_per_run=%ld\nmark_paid_on_missed_notify=%d\n",
-		 (long long)cfg->close_after_s, cfg->close_max_per_run,
-		 (int)cfg->mark_paid_on_missed_notify);
+	         (long long)cfg->close_after_s, cfg->close_max_per_run,
+	         (int)cfg->mark_paid_on_missed_notify);
 	buf_addf(&b, "abnormal_refund_type=%s\nabnormal_refund_max_per_run=%ld\n",
-		 cfg->abnormal_refund_type, cfg->abnormal_refund_max_per_run);
+	         cfg->abnormal_refund_type, cfg->abnormal_refund_max_per_run);
 	buf_addf(&b, "abnormal_refund_max_amount_per_run=%lld\napproval_above=%lld\n",
-		 (long long)cfg->abnormal_refund_max_amount_per_run, (long long)cfg->approval_above);
+	         (long long)cfg->abnormal_refund_max_amount_per_run,
+	         (long long)cfg->approval_above);
 	buf_addf(&b, "paid_after_close=%d\ntimezone=%s\nrelease_time=%d\nmissing_after=%lld\n",
-		 (int)cfg->paid_after_close, cfg->timezone, cfg->release_time_s,
-		 (long long)cfg->missing_after_s);
+	         (int)cfg->paid_after_close, cfg->timezone, cfg->release_time_s,
+	         (long long)cfg->missing_after_s);
 	EVP_Digest(b.data, b.len, md, &len, EVP_sha256(), NULL);
 	for (unsigned int i = 0; i < len && i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);

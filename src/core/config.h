@@ -26,18 +26,18 @@ struct config {
 	char *mchid;
 	char *appid;
 	char *serial_no;
-	char *private_key;             /* path */
-	char *apiv3_key_file;          /* path */
-	char *wechatpay_public_key;    /* path */
+	char *private_key;          /* path */
+	char *apiv3_key_file;       /* path */
+	char *wechatpay_public_key; /* path */
 	char *wechatpay_public_key_id;
-	char *platform_cert_dir;       /* path */
+	char *platform_cert_dir; /* path */
 
 	/* [api] */
 	char *base_url;
 	long timeout_s;
 	int retries;
 	long retry_base_ms; /* backoff base of the retries */
-	char *ca_bundle; /* path or NULL */
+	char *ca_bundle;    /* path or NULL */
 
 	/* [database] */
 	char *db_path;
@@ -95,6 +95,6 @@ void config_policy_hash(const struct config *cfg, char out[65]);
 size_t config_key_count(void);
 /* Key i's section, name and value as it resolved (default or set), as text. */
 void config_key_value(const struct config *cfg, size_t i, const char **section, const char **name,
-		      char *buf, size_t n);
+                      char *buf, size_t n);
 
 #endif

@@ -51,12 +51,13 @@ static int parse_steps(struct job *job, char *v, const char *where, struct wxr_e
 		}
 		if (k == STEP_KIND_COUNT)
 			return err_set(err, WXR_ECONFIG,
-				       "%s: unknown step '%s' (steps: sweep-orders, sweep-refunds, "
-				       "fetch-bills, reconcile, report)",
-				       where, t);
+			               "%s: unknown step '%s' (steps: sweep-orders, sweep-refunds, "
+			               "fetch-bills, reconcile, report)",
+			               where, t);
 		for (int i = 0; i < job->nsteps; i++) {
 			if (job->steps[i] == (enum step_kind)k)
-				return err_set(err, WXR_ECONFIG, "%s: step '%s' listed twice", where, t);
+				return err_set(err, WXR_ECONFIG, "%s: step '%s' listed twice",
+				               where, t);
 		}
 		if (job->nsteps == JOB_MAX_STEPS)
 			return err_set(err, WXR_ECONFIG, "%s: too many steps", where);
@@ -76,13 +77,13 @@ static int parse_limit(const char *v, long *out, const char *where, struct wxr_e
 	n = strtol(v, &end, 10);
 	if (!*v || *end || errno || n < 1)
 		return err_set(err, WXR_ECONFIG, "%s: bad limit '%s' (want a whole number >= 1)",
-			       where, v);
+		               where, v);
 	*out = n;
 	return 0;
 }
 
-static int set_key(struct job *job, const char *section, const char *k, char *v,
-		   const char *where, struct wxr_err *err)
+static int set_key(struct job *job, const char *section, const char *k, char *v, const char *where,
+                   struct wxr_err *err)
 {
 	struct wxr_err sub = WXR_ERR_INIT;
 	int64_t secs;
@@ -102,13 +103,14 @@ static int set_key(struct job *job, const char *section, const char *k, char *v,
 				job->default_yesterday = false;
 			else
 				return err_set(err, WXR_ECONFIG,
-					       "%s: bad dates '%s' (want yesterday or none)", where, v);
+				               "%s: bad dates '%s' (want yesterday or none)", where,
+				               v);
 			return 0;
 		}
 	} else if (strcmp(section, "fetch-bills") == 0 && strcmp(k, "kind") == 0) {
 		if (strcmp(v, "trade") != 0 && strcmp(v, "fundflow") != 0 && strcmp(v, "all") != 0)
 			return err_set(err, WXR_ECONFIG,
-				       "%s: bad kind '%s' (want trade, fundflow or all)", where, v);
+			               "%s: bad kind '%s' (want trade, fundflow or all)", where, v);
 		free(job->bill_kind);
 		job->bill_kind = xstrdup(v);
 		return 0;
@@ -131,10 +133,12 @@ static int set_key(struct job *job, const char *section, const char *k, char *v,
 			char *f = trim(t);
 			char *n;
 
-			if (strcmp(f, "html") != 0 && strcmp(f, "csv") != 0 && strcmp(f, "json") != 0) {
+			if (strcmp(f, "html") != 0 && strcmp(f, "csv") != 0 &&
+			    strcmp(f, "json") != 0) {
 				/* f points into copy: format the message before freeing it */
 				int r = err_set(err, WXR_ECONFIG,
-						"%s: bad format '%s' (want html, csv or json)", where, f);
+				                "%s: bad format '%s' (want html, csv or json)",
+				                where, f);
 
 				free(copy);
 				free(out);
@@ -167,7 +171,8 @@ int job_load(struct job *job, const char *dir, const char *name, struct wxr_err 
 		const char *slash = strrchr(name, '/');
 
 		job->path = xstrdup(name);
-		job->name = xstrndup(slash ? slash + 1 : name, strlen(slash ? slash + 1 : name) - 4);
+		job->name =
+		        xstrndup(slash ? slash + 1 : name, strlen(slash ? slash + 1 : name) - 4);
 	} else {
 		for (const char *p = name; *p; p++) {
 			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
@@ -179,7 +184,7 @@ int job_load(struct job *job, const char *dir, const char *name, struct wxr_err 
 	f = fopen(job->path, "r");
 	if (!f) {
 		r = err_set(err, errno == ENOENT ? WXR_EUSAGE : WXR_EIO, "cannot open job '%s': %s",
-			    job->path, strerror(errno));
+		            job->path, strerror(errno));
 		goto out;
 	}
 	while (getline(&line, &cap, f) >= 0) {
@@ -189,7 +194,8 @@ int job_load(struct job *job, const char *dir, const char *name, struct wxr_err 
 		lineno++;
 		snprintf(where, sizeof(where), "%s:%d", job->path, lineno);
 		for (char *p = line; *p; p++) {
-			if ((*p == ';' || *p == '#') && (p == line || isspace((unsigned char)p[-1]))) {
+			if ((*p == ';' || *p == '#') &&
+			    (p == line || isspace((unsigned char)p[-1]))) {
 				*p = '\0';
 				break;
 			}
@@ -201,7 +207,8 @@ int job_load(struct job *job, const char *dir, const char *name, struct wxr_err 
 			char *e = strchr(s, ']');
 
 			if (!e || e[1]) {
-				r = err_set(err, WXR_ECONFIG, "%s: malformed section header", where);
+				r = err_set(err, WXR_ECONFIG, "%s: malformed section header",
+				            where);
 				goto out;
 			}
 			*e = '\0';
@@ -209,7 +216,8 @@ int job_load(struct job *job, const char *dir, const char *name, struct wxr_err 
 			if (strcmp(s, "job") != 0 && strcmp(s, "fetch-bills") != 0 &&
 			    strcmp(s, "sweep-orders") != 0 && strcmp(s, "sweep-refunds") != 0 &&
 			    strcmp(s, "reconcile") != 0 && strcmp(s, "report") != 0) {
-				r = err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'", where, s);
+				r = err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'", where,
+				            s);
 				goto out;
 			}
 			snprintf(section, sizeof(section), "%s", s);
@@ -218,7 +226,7 @@ int job_load(struct job *job, const char *dir, const char *name, struct wxr_err 
 		eq = strchr(s, '=');
 		if (!eq || !*section) {
 			r = err_set(err, WXR_ECONFIG, "%s: expected 'key = value' inside a section",
-				    where);
+			            where);
 			goto out;
 		}
 		*eq = '\0';

@@ -3,8 +3,8 @@
  * decisions, the order of writes and calls, and the audit trail. SQL lives
  * in db_payflow.c.
  */
-#include "base/utf8.h"
 #include "core/payflow.h"
+#include "base/utf8.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/audit.h"
-#include "db/db_payflow.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "db/audit.h"
+#include "db/db_payflow.h"
 
 #define ACTOR "payflow"
 

@@ -18,13 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/audit.h"
 #include "base/clock.h"
-#include "db/db_reconcile.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "db/audit.h"
+#include "db/db_reconcile.h"
 
-#define ACTOR "reconcile"
+#define ACTOR          "reconcile"
 #define CARRY_MAX_DAYS 31 /* how far back an empty fund-flow day may carry a balance */
 
 static const char *const kind_names[RECON_KIND_COUNT] = {
@@ -106,7 +106,7 @@ static void jset_int(json_t *o, const char *k, int64_t v)
 
 /* Appends an audit entry with detail o (consumed). */
 static int audit_json(struct day_ctx *c, const char *event, const char *subject, json_t *o,
-		      struct wxr_err *err)
+                      struct wxr_err *err)
 {
 	char *text = NULL;
 	int r = 0;
@@ -123,8 +123,8 @@ static int audit_json(struct day_ctx *c, const char *event, const char *subject,
 }
 
 static int audit_action(struct day_ctx *c, const char *event, int64_t id, const char *kind,
-			const char *target, const char *state, int64_t amount, const char *why,
-			struct wxr_err *err)
+                        const char *target, const char *state, int64_t amount, const char *why,
+                        struct wxr_err *err)
 {
 	json_t *o = json_object();
 
@@ -158,7 +158,7 @@ static int bill_time_parse(const char *s, int64_t *out_ts)
 }
 
 static int mark_paid(struct day_ctx *c, const struct db_recon_missed *m, const char *why,
-		     struct wxr_err *err)
+                     struct wxr_err *err)
 {
 	char paid_at[CLOCK_RFC3339_LEN];
 	char paid_date[CLOCK_DATE_LEN];
@@ -186,7 +186,7 @@ static int mark_paid(struct day_ctx *c, const struct db_recon_missed *m, const c
 	jset_str(o, "bill_date", c->date);
 	params = params_text(o);
 	r = db_recon_action_put(c->db, &c->day, "ORDER_MARK_PAID", m->ledger_key, "intent",
-				m->bill_amount, params, false, &id, state, &written, err);
+	                        m->bill_amount, params, false, &id, state, &written, err);
 	if (r < 0)
 		goto out;
 	if (written) {
@@ -194,7 +194,7 @@ static int mark_paid(struct day_ctx *c, const struct db_recon_missed *m, const c
 		const char *reason = why ? why : "bill shows a payment the ledger missed";
 
 		r = audit_action(c, "action.intent", id, "ORDER_MARK_PAID", m->ledger_key, state,
-				 m->bill_amount, reason, err);
+		                 m->bill_amount, reason, err);
 		if (r < 0)
 			goto out;
 	}
@@ -204,7 +204,7 @@ static int mark_paid(struct day_ctx *c, const struct db_recon_missed *m, const c
 		goto out;
 	}
 	r = db_recon_order_mark_paid(c->db, &c->day, m->ledger_key, m->transaction_id, paid_at, ts,
-				     paid_date, &changed, err);
+	                             paid_date, &changed, err);
 	if (r < 0)
 		goto out;
 	if (changed) {
@@ -226,14 +226,14 @@ static int mark_paid(struct day_ctx *c, const struct db_recon_missed *m, const c
 		if (!written)
 			c->res->actions++;
 		r = audit_action(c, "action.done", id, "ORDER_MARK_PAID", m->ledger_key, "done",
-				 m->bill_amount, "PAID", err);
+		                 m->bill_amount, "PAID", err);
 		if (r < 0)
 			goto out;
 	}
 	resolution = xasprintf("marked PAID from the trade bill (ORDER_MARK_PAID action %lld)%s%s",
-			       (long long)id, why ? "; " : "", why ? why : "");
+	                       (long long)id, why ? "; " : "", why ? why : "");
 	r = db_recon_found_set(c->db, "MISSED_PAYMENT", m->key, "auto_resolved", resolution, NULL,
-			       err);
+	                       err);
 out:
 	free(params);
 	free(note);
@@ -243,8 +243,7 @@ out:
 
 /* paid_after_close = refund: one full refund, filed as an action for the
  * runner to send. */
-static int file_pac_refund(struct day_ctx *c, const struct db_recon_missed *m,
-			   struct wxr_err *err)
+static int file_pac_refund(struct day_ctx *c, const struct db_recon_missed *m, struct wxr_err *err)
 {
 	char *orn = recon_pac_refund_no(m->ledger_key);
 	char *params = NULL, *text = NULL;
@@ -268,30 +267,30 @@ static int file_pac_refund(struct day_ctx *c, const struct db_recon_missed *m,
 	jset_str(o, "reason", "paid after close");
 	params = params_text(o);
 	r = db_recon_action_put(c->db, &c->day, "REFUND", orn, want, m->bill_amount, params, false,
-				&id, state, &written, err);
+	                        &id, state, &written, err);
 	if (r < 0)
 		goto out;
 	if (written) {
 		c->res->actions++;
 		r = audit_action(c,
-				 strcmp(state, "pending_approval") == 0 ? "action.pending_approval"
-									: "action.intent",
-				 id, "REFUND", orn, state, m->bill_amount,
-				 "paid after close; paid_after_close = refund", err);
+		                 strcmp(state, "pending_approval") == 0 ? "action.pending_approval"
+		                                                        : "action.intent",
+		                 id, "REFUND", orn, state, m->bill_amount,
+		                 "paid after close; paid_after_close = refund", err);
 		if (r < 0)
 			goto out;
 	}
 	if (strcmp(state, "intent") == 0 || strcmp(state, "sent") == 0 ||
 	    strcmp(state, "done") == 0) {
 		text = xasprintf("paid after we closed the order: full refund filed as "
-				 "REFUND action %lld (out_refund_no %s, %s)",
-				 (long long)id, orn, state);
+		                 "REFUND action %lld (out_refund_no %s, %s)",
+		                 (long long)id, orn, state);
 		r = db_recon_found_set(c->db, "MISSED_PAYMENT", m->key, "auto_resolved", text, NULL,
-				       err);
+		                       err);
 	} else {
 		text = xasprintf("paid after we closed the order: REFUND action %lld "
-				 "(out_refund_no %s) is %s",
-				 (long long)id, orn, state);
+		                 "(out_refund_no %s) is %s",
+		                 (long long)id, orn, state);
 		r = db_recon_found_set(c->db, "MISSED_PAYMENT", m->key, "open", NULL, text, err);
 	}
 out:
@@ -315,25 +314,26 @@ static int resolve_missed(struct day_ctx *c, struct wxr_err *err)
 
 		if (m->ledger_amount != m->bill_amount)
 			r = db_recon_found_set(c->db, "MISSED_PAYMENT", m->key, "open", NULL,
-					       "not marked paid: the amounts differ", err);
+			                       "not marked paid: the amounts differ", err);
 		else if (m->closed_by_us && c->opts->paid_after_close == PAID_AFTER_CLOSE_HOLD)
 			r = db_recon_found_set(c->db, "MISSED_PAYMENT", m->key, "open", NULL,
-					       "paid after we closed the order; held "
-					       "(paid_after_close = hold)",
-					       err);
+			                       "paid after we closed the order; held "
+			                       "(paid_after_close = hold)",
+			                       err);
 		else if (m->closed_by_us && c->opts->paid_after_close == PAID_AFTER_CLOSE_REFUND)
 			r = file_pac_refund(c, m, err);
 		else if (m->closed_by_us)
-			r = mark_paid(c, m, "paid after we closed the order (paid_after_close = "
-					    "mark_paid)",
-				      err);
+			r = mark_paid(c, m,
+			              "paid after we closed the order (paid_after_close = "
+			              "mark_paid)",
+			              err);
 		else if (c->opts->mark_paid_on_missed_notify)
 			r = mark_paid(c, m, NULL, err);
 		else
 			r = db_recon_found_set(c->db, "MISSED_PAYMENT", m->key, "open", NULL,
-					       "not marked paid (mark_paid_on_missed_notify = "
-					       "false)",
-					       err);
+			                       "not marked paid (mark_paid_on_missed_notify = "
+			                       "false)",
+			                       err);
 	}
 	db_recon_missed_free(v, n);
 	return r;
@@ -358,13 +358,13 @@ static int sync_refund(struct day_ctx *c, const struct db_recon_rstatus *s, stru
 	jset_str(o, "bill_state", s->bill_state);
 	params = params_text(o);
 	r = db_recon_action_put(c->db, &c->day, "REFUND_SYNC", s->ledger_key, "intent",
-				RECON_NULL_AMOUNT, params, true, &id, state, &written, err);
+	                        RECON_NULL_AMOUNT, params, true, &id, state, &written, err);
 	if (r < 0)
 		goto out;
 	if (written) {
 		c->res->actions++;
 		r = audit_action(c, "action.intent", id, "REFUND_SYNC", s->ledger_key, "intent",
-				 RECON_NULL_AMOUNT, "refund status: ledger and bill disagree", err);
+		                 RECON_NULL_AMOUNT, "refund status: ledger and bill disagree", err);
 		if (r < 0)
 			goto out;
 	}
@@ -373,7 +373,7 @@ static int sync_refund(struct day_ctx *c, const struct db_recon_rstatus *s, stru
 		sat = success_at;
 	}
 	r = db_recon_refund_sync(c->db, &c->day, s->ledger_key, s->answer_state,
-				 s->answer_refund_id, sat, s->answer_success_ts, err);
+	                         s->answer_refund_id, sat, s->answer_success_ts, err);
 	if (r < 0)
 		goto out;
 	o = json_object();
@@ -391,13 +391,13 @@ static int sync_refund(struct day_ctx *c, const struct db_recon_rstatus *s, stru
 	if (!written)
 		c->res->actions++;
 	r = audit_action(c, "action.done", id, "REFUND_SYNC", s->ledger_key, "done",
-			 RECON_NULL_AMOUNT, s->answer_state, err);
+	                 RECON_NULL_AMOUNT, s->answer_state, err);
 	if (r < 0)
 		goto out;
 	text = xasprintf("ledger synced from the refund query: %s -> %s (REFUND_SYNC action %lld)",
-			 s->ledger_state, s->answer_state, (long long)id);
-	r = db_recon_found_set(c->db, "REFUND_STATUS_MISMATCH", s->key, "auto_resolved", text,
-			       NULL, err);
+	                 s->ledger_state, s->answer_state, (long long)id);
+	r = db_recon_found_set(c->db, "REFUND_STATUS_MISMATCH", s->key, "auto_resolved", text, NULL,
+	                       err);
 out:
 	free(params);
 	free(text);
@@ -426,19 +426,19 @@ static int resolve_refund_status(struct day_ctx *c, struct wxr_err *err)
 
 		if (strcmp(s->answer_state, "NOT_FOUND") == 0) {
 			r = db_recon_found_set(c->db, "REFUND_STATUS_MISMATCH", s->key, "open",
-					       NULL, "refund query: WeChat Pay does not know it",
-					       err);
+			                       NULL, "refund query: WeChat Pay does not know it",
+			                       err);
 		} else if (!is_refund_state(s->answer_state)) {
 			text = xasprintf("refund query: unexpected status '%s'", s->answer_state);
 			r = db_recon_found_set(c->db, "REFUND_STATUS_MISMATCH", s->key, "open",
-					       NULL, text, err);
+			                       NULL, text, err);
 			free(text);
 		} else if (strcmp(s->answer_state, s->ledger_state) == 0) {
 			text = xasprintf("refund query says %s: the ledger is right, the bill's "
-					 "status is a snapshot",
-					 s->answer_state);
+			                 "status is a snapshot",
+			                 s->answer_state);
 			r = db_recon_found_set(c->db, "REFUND_STATUS_MISMATCH", s->key,
-					       "auto_resolved", text, NULL, err);
+			                       "auto_resolved", text, NULL, err);
 			free(text);
 		} else {
 			r = sync_refund(c, s, err);
@@ -449,7 +449,7 @@ static int resolve_refund_status(struct day_ctx *c, struct wxr_err *err)
 }
 
 static int check_sums(struct day_ctx *c, const char *bill, const struct db_recon_sums *s,
-		      const char *const *fields, int nfields, struct wxr_err *err)
+                      const char *const *fields, int nfields, struct wxr_err *err)
 {
 	struct db_recon_finding f;
 	int r = 0;
@@ -463,7 +463,7 @@ static int check_sums(struct day_ctx *c, const char *bill, const struct db_recon
 			return 0;
 		key = xasprintf("%s:summary", bill);
 		detail = xasprintf("the %s bill has %lld rows and no summary line", bill,
-				   (long long)s->rows);
+		                   (long long)s->rows);
 		f.key = key;
 		f.ledger_amount = s->rows;
 		f.bill_amount = RECON_NULL_AMOUNT;
@@ -480,7 +480,7 @@ static int check_sums(struct day_ctx *c, const char *bill, const struct db_recon
 			continue;
 		key = xasprintf("%s:%s", bill, fields[i]);
 		detail = xasprintf("%s bill summary %s is %lld, the stored rows sum to %lld", bill,
-				   fields[i], (long long)s->summary[i], (long long)s->sums[i]);
+		                   fields[i], (long long)s->summary[i], (long long)s->sums[i]);
 		f.key = key;
 		f.bill_amount = s->summary[i];
 		f.ledger_amount = s->sums[i];
@@ -536,8 +536,8 @@ static int balance_line(void *ctx, const struct db_recon_flow *l, struct wxr_err
 	}
 	key = *l->flow_no ? xstrdup(l->flow_no) : xasprintf("line %lld", (long long)l->line);
 	detail = xasprintf("line %lld: balance before %lld %c %lld = %lld fen, the bill says %lld",
-			   (long long)l->line, (long long)w->prev, l->income ? '+' : '-',
-			   (long long)l->amount, (long long)expected, (long long)l->balance);
+	                   (long long)l->line, (long long)w->prev, l->income ? '+' : '-',
+	                   (long long)l->amount, (long long)expected, (long long)l->balance);
 	memset(&f, 0, sizeof(f));
 	f.kind = "BALANCE_DISCONTINUITY";
 	f.key = key;
@@ -582,7 +582,7 @@ static int find_bill_missing(struct day_ctx *c, struct wxr_err *err)
 	if (c->day.trade_file > 0)
 		return 0;
 	r = db_recon_ledger_activity(c->db, c->opts->mchid, c->date, &payments, &amount, &refunds,
-				     err);
+	                             err);
 	if (r < 0)
 		return r;
 	if (payments + refunds == 0)
@@ -595,8 +595,8 @@ static int find_bill_missing(struct day_ctx *c, struct wxr_err *err)
 		return 0;
 	time_format_rfc3339(deadline, c->opts->tz_offset_s, due);
 	detail = xasprintf("no trade bill stored; the ledger has %lld payments and %lld refunds "
-			   "that day; the bill was due by %s",
-			   (long long)payments, (long long)refunds, due);
+	                   "that day; the bill was due by %s",
+	                   (long long)payments, (long long)refunds, due);
 	memset(&f, 0, sizeof(f));
 	f.kind = "BILL_MISSING";
 	f.key = "trade";
@@ -684,7 +684,7 @@ static int ask_hooks(struct day_ctx *c, struct wxr_err *err)
 		ra.refund_id[sizeof(ra.refund_id) - 1] = '\0';
 		if (q == WXR_ESIG) {
 			r = err_set(err, WXR_ESIG, "query %s '%s': %s",
-				    is_order ? "order" : "refund", asks[i].key, herr.msg);
+			            is_order ? "order" : "refund", asks[i].key, herr.msg);
 			break;
 		} else if (q == WXR_ENOTFOUND) {
 			state = is_order ? "ORDER_NOT_EXIST" : "NOT_FOUND";
@@ -707,7 +707,7 @@ static int ask_hooks(struct day_ctx *c, struct wxr_err *err)
 			sd = sdate;
 		}
 		r = db_recon_put_answer(c->db, asks[i].kind, asks[i].key, ok, state, amount, ext,
-					sts, sd, err);
+		                        sts, sd, err);
 	}
 	db_recon_asks_free(asks, n);
 	return r;
@@ -747,15 +747,9 @@ static int audit_event(void *ctx, const struct recon_change *e, struct wxr_err *
 
 /* The kinds that need D's trade bill to be looked for. */
 static const enum recon_kind trade_kinds[] = {
-	RECON_MISSING_IN_LEDGER,
-	RECON_MISSED_PAYMENT,
-	RECON_MISSING_IN_BILL,
-	RECON_AMOUNT_MISMATCH,
-	RECON_REFUND_MISSING_IN_LEDGER,
-	RECON_REFUND_MISSING_IN_BILL,
-	RECON_REFUND_AMOUNT_MISMATCH,
-	RECON_REFUND_STATUS_MISMATCH,
-	RECON_DUPLICATE_PAYMENT,
+	RECON_MISSING_IN_LEDGER,      RECON_MISSED_PAYMENT,           RECON_MISSING_IN_BILL,
+	RECON_AMOUNT_MISMATCH,        RECON_REFUND_MISSING_IN_LEDGER, RECON_REFUND_MISSING_IN_BILL,
+	RECON_REFUND_AMOUNT_MISMATCH, RECON_REFUND_STATUS_MISMATCH,   RECON_DUPLICATE_PAYMENT,
 };
 
 static int mark_checked(struct day_ctx *c, struct wxr_err *err)
@@ -816,7 +810,7 @@ static int day_work(struct day_ctx *c, struct wxr_err *err)
 	c->res->needs_attention = c->res->total.open > 0;
 	if (c->audit) {
 		r = db_recon_events(c->db, before, c->opts->mchid, c->date, c->date, audit_event, c,
-				    err);
+		                    err);
 		if (r < 0)
 			return r;
 	}
@@ -843,7 +837,7 @@ static int day_work(struct day_ctx *c, struct wxr_err *err)
 }
 
 int reconcile_day(struct db *db, const struct recon_opts *opts, const char *date,
-		  struct recon_result *out, struct wxr_err *err)
+                  struct recon_result *out, struct wxr_err *err)
 {
 	struct recon_result res;
 	struct day_ctx c;
@@ -881,11 +875,11 @@ int reconcile_day(struct db *db, const struct recon_opts *opts, const char *date
 	if (r < 0)
 		goto fail;
 	r = db_recon_bill_file(db, opts->mchid, c.date, "trade", &c.day.trade_file, res.trade_bill,
-			       err);
+	                       err);
 	if (r < 0)
 		goto fail;
 	r = db_recon_bill_file(db, opts->mchid, c.date, "fundflow", &c.day.fund_file,
-			       res.fundflow_bill, err);
+	                       res.fundflow_bill, err);
 	if (r < 0)
 		goto fail;
 	r = db_recon_bill_file(db, opts->mchid, c.next, "trade", &next_id, next_status, err);
@@ -947,10 +941,9 @@ static void result_add(struct recon_result *sum, const struct recon_result *d)
 	sum->needs_attention = sum->needs_attention || d->needs_attention;
 }
 
-int reconcile_range(struct db *db, const struct recon_opts *opts, const char *from,
-		    const char *to,
-		    void (*day_cb)(void *ctx, const char *date, const struct recon_result *day),
-		    void *cb_ctx, struct recon_result *out, struct wxr_err *err)
+int reconcile_range(struct db *db, const struct recon_opts *opts, const char *from, const char *to,
+                    void (*day_cb)(void *ctx, const char *date, const struct recon_result *day),
+                    void *cb_ctx, struct recon_result *out, struct wxr_err *err)
 {
 	struct recon_result sum;
 	char d[CLOCK_DATE_LEN];
@@ -984,7 +977,7 @@ int reconcile_range(struct db *db, const struct recon_opts *opts, const char *fr
 }
 
 int reconcile_resolve(struct db *db, int64_t id, const char *note, const char *who,
-		      struct wxr_err *err)
+                      struct wxr_err *err)
 {
 	struct db_recon_tx tx = { false, false };
 	char now[CLOCK_RFC3339_LEN];
@@ -1037,9 +1030,9 @@ out:
 }
 
 int reconcile_changes_since(struct db *db, const char *mchid, int64_t since_run_id,
-			    const char *from, const char *to,
-			    int (*cb)(void *ctx, const struct recon_change *c, struct wxr_err *err),
-			    void *cb_ctx, struct wxr_err *err)
+                            const char *from, const char *to,
+                            int (*cb)(void *ctx, const struct recon_change *c, struct wxr_err *err),
+                            void *cb_ctx, struct wxr_err *err)
 {
 	int64_t after;
 	int r;
@@ -1053,7 +1046,7 @@ int reconcile_changes_since(struct db *db, const char *mchid, int64_t since_run_
 }
 
 int recon_day_totals(struct db *db, const char *mchid, const char *date,
-		     struct recon_day_totals *out, struct wxr_err *err)
+                     struct recon_day_totals *out, struct wxr_err *err)
 {
 	if (!date_is_valid(date))
 		return err_set(err, WXR_EUSAGE, "report: bad date '%s'", date ? date : "");

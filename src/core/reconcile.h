@@ -134,18 +134,18 @@ int recon_kind_from_name(const char *s);
 
 /* What the order query (GET .../out-trade-no/{no}) said. */
 struct recon_order_answer {
-	char trade_state[32];     /* SUCCESS, REFUND, NOTPAY, CLOSED, ... */
-	char transaction_id[64];  /* "" until paid */
-	int64_t amount_total;     /* fen */
-	int64_t success_ts;       /* Unix seconds; 0 when not paid */
+	char trade_state[32];    /* SUCCESS, REFUND, NOTPAY, CLOSED, ... */
+	char transaction_id[64]; /* "" until paid */
+	int64_t amount_total;    /* fen */
+	int64_t success_ts;      /* Unix seconds; 0 when not paid */
 };
 
 /* What the refund query (GET /v3/refund/domestic/refunds/{no}) said. */
 struct recon_refund_answer {
-	char status[32];          /* SUCCESS, PROCESSING, CLOSED, ABNORMAL */
+	char status[32]; /* SUCCESS, PROCESSING, CLOSED, ABNORMAL */
 	char refund_id[64];
-	int64_t amount_refund;    /* fen */
-	int64_t success_ts;       /* Unix seconds; 0 unless SUCCESS */
+	int64_t amount_refund; /* fen */
+	int64_t success_ts;    /* Unix seconds; 0 unless SUCCESS */
 };
 
 /*
@@ -158,24 +158,24 @@ struct recon_refund_answer {
  */
 struct recon_hooks {
 	int (*query_order)(void *ctx, const char *mchid, const char *out_trade_no,
-			   struct recon_order_answer *out, struct wxr_err *err);
+	                   struct recon_order_answer *out, struct wxr_err *err);
 	int (*query_refund)(void *ctx, const char *mchid, const char *out_refund_no,
-			    struct recon_refund_answer *out, struct wxr_err *err);
+	                    struct recon_refund_answer *out, struct wxr_err *err);
 	void *ctx;
 };
 
 struct recon_opts {
-	const char *mchid;        /* borrowed; must be the mchid the ledger rows, bill_files
-				     and bill_trades/bill_fundflows rows carry */
-	int64_t run_id;           /* job_runs id: first/last/resolved_run_id; 0 = none */
-	bool dry_run;             /* compute and report, write nothing, no hooks */
-	int tz_offset_s;          /* the configured timezone, seconds east of UTC */
-	int64_t now_ts;           /* business now (clock_now()); never read here */
+	const char *mchid; /* borrowed; must be the mchid the ledger rows, bill_files
+	                      and bill_trades/bill_fundflows rows carry */
+	int64_t run_id;    /* job_runs id: first/last/resolved_run_id; 0 = none */
+	bool dry_run;      /* compute and report, write nothing, no hooks */
+	int tz_offset_s;   /* the configured timezone, seconds east of UTC */
+	int64_t now_ts;    /* business now (clock_now()); never read here */
 	bool mark_paid_on_missed_notify;
 	enum paid_after_close paid_after_close;
-	int64_t approval_above;   /* fen; a refund above it is pending_approval */
-	int64_t release_time_s;   /* [bills] release_time as seconds after 00:00 */
-	int64_t missing_after_s;  /* [bills] missing_after */
+	int64_t approval_above;          /* fen; a refund above it is pending_approval */
+	int64_t release_time_s;          /* [bills] release_time as seconds after 00:00 */
+	int64_t missing_after_s;         /* [bills] missing_after */
 	const struct recon_hooks *hooks; /* borrowed; NULL = offline */
 };
 
@@ -209,7 +209,7 @@ struct recon_result {
 	/* Trade and fund-flow bill of the (last) date: "ok", "empty", "missing". */
 	char trade_bill[8];
 	char fundflow_bill[8];
-	bool needs_attention;  /* open findings remain: the command exits 3 */
+	bool needs_attention; /* open findings remain: the command exits 3 */
 };
 
 /*
@@ -217,7 +217,7 @@ struct recon_result {
  * Returns 0, or a negative WXR_E* with nothing of that date written.
  */
 int reconcile_day(struct db *db, const struct recon_opts *opts, const char *date,
-		  struct recon_result *out, struct wxr_err *err);
+                  struct recon_result *out, struct wxr_err *err);
 
 /*
  * Each date from..to (inclusive, ascending), one transaction each; day_cb
@@ -226,10 +226,9 @@ int reconcile_day(struct db *db, const struct recon_opts *opts, const char *date
  * trade_bill/fundflow_bill are the last date's). Stops at the first error;
  * the dates before it stay done.
  */
-int reconcile_range(struct db *db, const struct recon_opts *opts, const char *from,
-		    const char *to,
-		    void (*day_cb)(void *ctx, const char *date, const struct recon_result *day),
-		    void *cb_ctx, struct recon_result *out, struct wxr_err *err);
+int reconcile_range(struct db *db, const struct recon_opts *opts, const char *from, const char *to,
+                    void (*day_cb)(void *ctx, const char *date, const struct recon_result *day),
+                    void *cb_ctx, struct recon_result *out, struct wxr_err *err);
 
 /*
  * Finance marks discrepancy id handled: status resolved, resolution = note
@@ -237,7 +236,7 @@ int reconcile_range(struct db *db, const struct recon_opts *opts, const char *fr
  * WXR_ENOTFOUND when there is no such id.
  */
 int reconcile_resolve(struct db *db, int64_t id, const char *note, const char *who,
-		      struct wxr_err *err);
+                      struct wxr_err *err);
 
 #define RECON_NULL_AMOUNT INT64_MIN /* an amount that is NULL in the database */
 
@@ -245,16 +244,16 @@ int reconcile_resolve(struct db *db, int64_t id, const char *note, const char *w
 struct recon_change {
 	int64_t event_id;
 	int64_t discrepancy_id;
-	int64_t run_id;          /* 0: a person's resolve */
-	const char *event;       /* opened, reopened, changed, resolved, auto_resolved */
+	int64_t run_id;    /* 0: a person's resolve */
+	const char *event; /* opened, reopened, changed, resolved, auto_resolved */
 	const char *date;
 	const char *kind;
 	const char *key;
-	const char *status;      /* the discrepancy's status after the event */
-	const char *actor;       /* "reconcile" or the person */
-	const char *note;        /* resolution text, or NULL */
+	const char *status; /* the discrepancy's status after the event */
+	const char *actor;  /* "reconcile" or the person */
+	const char *note;   /* resolution text, or NULL */
 	const char *at;
-	int64_t ledger_amount;   /* RECON_NULL_AMOUNT when NULL */
+	int64_t ledger_amount; /* RECON_NULL_AMOUNT when NULL */
 	int64_t bill_amount;
 	const char *ledger_state; /* NULL when NULL */
 	const char *bill_state;
@@ -272,13 +271,13 @@ struct recon_change {
  * negative return from cb stops and is returned.
  */
 int reconcile_changes_since(struct db *db, const char *mchid, int64_t since_run_id,
-			    const char *from, const char *to,
-			    int (*cb)(void *ctx, const struct recon_change *c, struct wxr_err *err),
-			    void *cb_ctx, struct wxr_err *err);
+                            const char *from, const char *to,
+                            int (*cb)(void *ctx, const struct recon_change *c, struct wxr_err *err),
+                            void *cb_ctx, struct wxr_err *err);
 
 /* Per-day totals for reports (SPEC 8). */
 struct recon_day_totals {
-	char bill[8];            /* trade bill: "ok", "empty", "missing" */
+	char bill[8]; /* trade bill: "ok", "empty", "missing" */
 	char fundflow_bill[8];
 	int64_t payments_count;  /* SUCCESS rows */
 	int64_t payments_amount; /* fen: sum of 应结订单金额 of SUCCESS rows */
@@ -290,7 +289,7 @@ struct recon_day_totals {
 };
 
 int recon_day_totals(struct db *db, const char *mchid, const char *date,
-		     struct recon_day_totals *out, struct wxr_err *err);
+                     struct recon_day_totals *out, struct wxr_err *err);
 
 /*
  * The one rounding of a bill fee (0.00001 yuan) to fen: half away from zero

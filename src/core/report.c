@@ -2,8 +2,8 @@
  * report.c - the report model: loading it (through db_report.c), the JSON
  * rendering, and the exact integer formatting shared by the renderings.
  */
-#include "base/utf8.h"
 #include "core/report.h"
+#include "base/utf8.h"
 
 #include "base/money.h"
 
@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db_report.h"
 #include "base/compat.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "db/db_report.h"
 
 const char *report_bill_name(enum report_bill b)
 {
@@ -91,7 +91,7 @@ char *report_utf8_dup(const char *s, size_t n)
 	while (i < n) {
 		size_t len = p[i] ? utf8_seq(p + i, n - i) : 0;
 
-		if (len == 0) { /* NUL too */
+		if (len == 0) {                       /* NUL too */
 			buf_adds(&b, "\xEF\xBF\xBD"); /* U+FFFD */
 			i++;
 			continue;
@@ -145,7 +145,7 @@ static int sum_days(struct report *rep, struct wxr_err *err)
 	return 0;
 overflow:
 	return err_set(err, WXR_EDATA, "report %s..%s: amounts overflow 64 bits", rep->from,
-		       rep->to);
+	               rep->to);
 }
 
 static void unique_runs(struct report *rep)
@@ -163,7 +163,7 @@ static void unique_runs(struct report *rep)
 }
 
 int report_load(struct db *db, const struct report_opts *opts, struct report **out_report,
-		struct wxr_err *err)
+                struct wxr_err *err)
 {
 	struct report *rep = xcalloc(1, sizeof(*rep));
 	bool in_tx = false;
@@ -177,12 +177,13 @@ int report_load(struct db *db, const struct report_opts *opts, struct report **o
 	n = (b - a) / 86400 + 1;
 	if (n < 1) {
 		r = err_set(err, WXR_EUSAGE, "report: --from %s is after --to %s", opts->from,
-			    opts->to);
+		            opts->to);
 		goto out;
 	}
 	if (n > REPORT_MAX_DAYS) {
-		r = err_set(err, WXR_EUSAGE, "report: %lld days is more than the %d a report covers",
-			    (long long)n, REPORT_MAX_DAYS);
+		r = err_set(err, WXR_EUSAGE,
+		            "report: %lld days is more than the %d a report covers", (long long)n,
+		            REPORT_MAX_DAYS);
 		goto out;
 	}
 	memcpy(rep->from, opts->from, CLOCK_DATE_LEN);
@@ -190,7 +191,7 @@ int report_load(struct db *db, const struct report_opts *opts, struct report **o
 	rep->mchid = xstrdup(opts->mchid ? opts->mchid : "");
 	rep->timezone = opts->timezone ? xstrdup(opts->timezone) : NULL;
 	snprintf(rep->policy_hash, sizeof(rep->policy_hash), "%s",
-		 opts->policy_hash ? opts->policy_hash : "");
+	         opts->policy_hash ? opts->policy_hash : "");
 	rep->tz_offset_s = opts->tz_offset_s;
 	rep->ndays = (size_t)n;
 	rep->days = xcalloc(rep->ndays, sizeof(*rep->days));
@@ -422,8 +423,8 @@ static json_t *json_stamp(const struct report *rep)
 static json_t *json_units(void)
 {
 	static const char *const fen[] = {
-		"days[].payments.amount", "days[].refunds.amount", "days[].net",
-		"totals.payments.amount", "totals.refunds.amount", "totals.net",
+		"days[].payments.amount",        "days[].refunds.amount",       "days[].net",
+		"totals.payments.amount",        "totals.refunds.amount",       "totals.net",
 		"discrepancies[].ledger_amount", "discrepancies[].bill_amount", "actions[].amount",
 	};
 	json_t *u = json_object();

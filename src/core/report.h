@@ -23,9 +23,9 @@
 #include "db/db.h"
 #include "wxrecon.h"
 
-#define REPORT_MAX_DAYS   3660                /* about ten years; longer ranges are refused */
-#define REPORT_OUT_MAX    ((size_t)1 << 30)   /* cap of one rendered report */
-#define REPORT_AMOUNT_LEN 32                  /* buffer for report_format_amount */
+#define REPORT_MAX_DAYS   3660              /* about ten years; longer ranges are refused */
+#define REPORT_OUT_MAX    ((size_t)1 << 30) /* cap of one rendered report */
+#define REPORT_AMOUNT_LEN 32                /* buffer for report_format_amount */
 
 enum report_bill { REPORT_BILL_MISSING, REPORT_BILL_EMPTY, REPORT_BILL_OK };
 
@@ -38,13 +38,13 @@ struct report_counts {
 /* One day of the range: the trade bill's totals and the day's findings. */
 struct report_day {
 	char date[CLOCK_DATE_LEN];
-	enum report_bill bill;   /* from bill_files, kind trade */
-	int64_t pay_count;       /* SUCCESS rows */
-	int64_t pay_fen;         /* sum of 应结订单金额 of SUCCESS rows */
-	int64_t refund_count;    /* REFUND rows */
-	int64_t refund_fen;      /* sum of 退款金额 of REFUND rows */
-	int64_t fees_e5;         /* sum of 手续费 of every row (refund rows' are negative) */
-	int64_t net_fen;         /* pay_fen - refund_fen - report_fee_to_fen(fees_e5) */
+	enum report_bill bill; /* from bill_files, kind trade */
+	int64_t pay_count;     /* SUCCESS rows */
+	int64_t pay_fen;       /* sum of 应结订单金额 of SUCCESS rows */
+	int64_t refund_count;  /* REFUND rows */
+	int64_t refund_fen;    /* sum of 退款金额 of REFUND rows */
+	int64_t fees_e5;       /* sum of 手续费 of every row (refund rows' are negative) */
+	int64_t net_fen;       /* pay_fen - refund_fen - report_fee_to_fen(fees_e5) */
 	struct report_counts disc;
 };
 
@@ -62,11 +62,11 @@ struct report_disc {
 	int64_t bill_amount;   /* fen */
 	char *ledger_state;
 	char *bill_state;
-	char *status;          /* open | resolved | auto_resolved */
+	char *status; /* open | resolved | auto_resolved */
 	char *resolution;
 	char *resolved_by;
 	char *detail;
-	char *description;     /* 商品名称 of the bill row with this transaction_id, if any */
+	char *description; /* 商品名称 of the bill row with this transaction_id, if any */
 };
 
 /* An action. Strings owned; NULL = SQL NULL. */
@@ -143,7 +143,7 @@ struct report {
  * report_free().
  */
 int report_load(struct db *db, const struct report_opts *opts, struct report **out_report,
-		struct wxr_err *err);
+                struct wxr_err *err);
 struct report *report_free(struct report *rep);
 
 /* Renderings. Each appends the whole document to out. */
@@ -188,7 +188,7 @@ int report_index_parse(const char *name, struct report_index_row *row);
 /* The static index page of rows (sorted by the caller), one self-contained
  * HTML file like the reports. */
 int report_render_index(const struct report_index_row *rows, size_t n, struct buf *out,
-			struct wxr_err *err);
+                        struct wxr_err *err);
 
 /* "ok", "empty" or "missing". */
 const char *report_bill_name(enum report_bill b);

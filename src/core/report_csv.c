@@ -119,7 +119,8 @@ static void header(struct row *w, const char *names)
 static int finish(struct row *w, const struct buf *out, struct wxr_err *err)
 {
 	if (w->r)
-		return err_set(err, WXR_ETOOBIG, "the CSV report is larger than %zu bytes", out->max);
+		return err_set(err, WXR_ETOOBIG, "the CSV report is larger than %zu bytes",
+		               out->max);
 	return 0;
 }
 
@@ -144,8 +145,9 @@ int report_render_csv_days(const struct report *rep, struct buf *out, struct wxr
 	struct row w = { out, 0, 0 };
 
 	w.r |= buf_adds(out, CSV_BOM);
-	header(&w, "date,bill,payments_count,payments_yuan,refunds_count,refunds_yuan,fees_yuan,"
-		   "net_yuan,discrepancies_open,discrepancies_resolved,discrepancies_auto_resolved");
+	header(&w,
+	       "date,bill,payments_count,payments_yuan,refunds_count,refunds_yuan,fees_yuan,"
+	       "net_yuan,discrepancies_open,discrepancies_resolved,discrepancies_auto_resolved");
 	for (size_t i = 0; i < rep->ndays; i++)
 		day_row(&w, &rep->days[i], report_bill_name(rep->days[i].bill));
 	day_row(&w, &rep->total, "");
@@ -204,8 +206,8 @@ int report_render_csv_discrepancies(const struct report *rep, struct buf *out, s
 
 	w.r |= buf_adds(out, CSV_BOM);
 	header(&w, "id,date,kind,status,out_trade_no,out_refund_no,transaction_id,"
-		   "ledger_amount_yuan,bill_amount_yuan,ledger_state,bill_state,description,"
-		   "resolution,resolved_by,detail");
+	           "ledger_amount_yuan,bill_amount_yuan,ledger_state,bill_state,description,"
+	           "resolution,resolved_by,detail");
 	for (size_t i = 0; i < rep->ndiscs; i++) {
 		const struct report_disc *d = &rep->discs[i];
 

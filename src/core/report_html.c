@@ -149,60 +149,60 @@ static void td_mono(struct page *p, const char *s)
 }
 
 static const char css[] =
-	"*{box-sizing:border-box}"
-	"body{font:14px/1.45 system-ui,-apple-system,\"Segoe UI\",\"PingFang SC\","
-	"\"Microsoft YaHei\",\"Noto Sans CJK SC\",sans-serif;color:#1a202c;"
-	"margin:24px auto;max-width:1100px;padding:0 16px}"
-	"h1{font-size:22px;margin:0 0 4px}"
-	"h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #cbd5e0;padding-bottom:4px}"
-	".sub{color:#4a5568;margin:0 0 16px}"
-	".cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}"
-	".card{border:1px solid #cbd5e0;border-radius:6px;padding:6px 12px;min-width:140px}"
-	".card .v{font-size:18px;font-weight:600;font-variant-numeric:tabular-nums}"
-	".card .k{color:#4a5568;font-size:12px}"
-	".warn{background:#fff5f5;border-left:4px solid #c53030;padding:8px 12px;margin:12px 0}"
-	"table{border-collapse:collapse;width:100%;font-size:13px}"
-	"th,td{border-bottom:1px solid #e2e8f0;padding:4px 6px;text-align:left;vertical-align:top}"
-	"th{background:#edf2f7;font-weight:600;vertical-align:bottom}"
-	"th.g{text-align:center;border-bottom:1px solid #cbd5e0}"
-	".n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
-	"th.n{white-space:normal}"
-	"tr.total td{font-weight:600;border-top:2px solid #4a5568}"
-	".neg{color:#c53030}"
-	".b-missing{color:#c53030;font-weight:600}"
-	".b-empty{color:#718096}"
-	".s-open{color:#c53030;font-weight:600}"
-	".mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}"
-	/* ids and kinds never break inside a token: ids not at all, kinds only
-	 * at the <wbr> after each '_' */
-	".id{white-space:nowrap}"
-	"td.kind{overflow-wrap:normal;word-break:normal}"
-	".none{color:#718096;font-style:italic}"
-	".d{white-space:nowrap}"
-	".chart{width:100%;height:auto;display:block}"
-	".chart text{font-size:11px;fill:#2d3748}"
-	".chart .t-pay{fill:#2b6cb0}.chart .t-ref{fill:#dd6b20}.chart .t-fee{fill:#2f855a}"
-	"footer{margin-top:32px;color:#4a5568;font-size:12px}"
-	"footer table{font-size:12px}"
-	"dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0 0 10px}"
-	"dt{font-weight:600}dd{margin:0}"
-	"@page{size:A4;margin:12mm}"
-	"@media print{"
-	"body{margin:0;max-width:none;padding:0;font-size:10pt;"
-	"-webkit-print-color-adjust:exact;print-color-adjust:exact}"
-	"table{font-size:8.5pt}th,td{padding:2px 4px}.mono{font-size:8pt}"
-	"td{overflow-wrap:anywhere}td.kind,td.mono{overflow-wrap:normal}"
-	"h2{break-after:avoid;page-break-after:avoid}"
-	"thead{display:table-header-group}"
-	"tr,.cards,.chartbox,dl{break-inside:avoid;page-break-inside:avoid}"
-	"}";
+        "*{box-sizing:border-box}"
+        "body{font:14px/1.45 system-ui,-apple-system,\"Segoe UI\",\"PingFang SC\","
+        "\"Microsoft YaHei\",\"Noto Sans CJK SC\",sans-serif;color:#1a202c;"
+        "margin:24px auto;max-width:1100px;padding:0 16px}"
+        "h1{font-size:22px;margin:0 0 4px}"
+        "h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #cbd5e0;padding-bottom:4px}"
+        ".sub{color:#4a5568;margin:0 0 16px}"
+        ".cards{display:flex;flex-wrap:wrap;gap:10px;margin:12px 0}"
+        ".card{border:1px solid #cbd5e0;border-radius:6px;padding:6px 12px;min-width:140px}"
+        ".card .v{font-size:18px;font-weight:600;font-variant-numeric:tabular-nums}"
+        ".card .k{color:#4a5568;font-size:12px}"
+        ".warn{background:#fff5f5;border-left:4px solid #c53030;padding:8px 12px;margin:12px 0}"
+        "table{border-collapse:collapse;width:100%;font-size:13px}"
+        "th,td{border-bottom:1px solid #e2e8f0;padding:4px 6px;text-align:left;vertical-align:top}"
+        "th{background:#edf2f7;font-weight:600;vertical-align:bottom}"
+        "th.g{text-align:center;border-bottom:1px solid #cbd5e0}"
+        ".n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}"
+        "th.n{white-space:normal}"
+        "tr.total td{font-weight:600;border-top:2px solid #4a5568}"
+        ".neg{color:#c53030}"
+        ".b-missing{color:#c53030;font-weight:600}"
+        ".b-empty{color:#718096}"
+        ".s-open{color:#c53030;font-weight:600}"
+        ".mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}"
+        /* ids and kinds never break inside a token: ids not at all, kinds only
+         * at the <wbr> after each '_' */
+        ".id{white-space:nowrap}"
+        "td.kind{overflow-wrap:normal;word-break:normal}"
+        ".none{color:#718096;font-style:italic}"
+        ".d{white-space:nowrap}"
+        ".chart{width:100%;height:auto;display:block}"
+        ".chart text{font-size:11px;fill:#2d3748}"
+        ".chart .t-pay{fill:#2b6cb0}.chart .t-ref{fill:#dd6b20}.chart .t-fee{fill:#2f855a}"
+        "footer{margin-top:32px;color:#4a5568;font-size:12px}"
+        "footer table{font-size:12px}"
+        "dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:0 0 10px}"
+        "dt{font-weight:600}dd{margin:0}"
+        "@page{size:A4;margin:12mm}"
+        "@media print{"
+        "body{margin:0;max-width:none;padding:0;font-size:10pt;"
+        "-webkit-print-color-adjust:exact;print-color-adjust:exact}"
+        "table{font-size:8.5pt}th,td{padding:2px 4px}.mono{font-size:8pt}"
+        "td{overflow-wrap:anywhere}td.kind,td.mono{overflow-wrap:normal}"
+        "h2{break-after:avoid;page-break-after:avoid}"
+        "thead{display:table-header-group}"
+        "tr,.cards,.chartbox,dl{break-inside:avoid;page-break-inside:avoid}"
+        "}";
 
 /* ---- the chart ---- */
 
 enum {
 	CH_W = 1000,
 	CH_H = 380,
-	CH_X0 = 92,  /* plot area */
+	CH_X0 = 92, /* plot area */
 	CH_X1 = 908,
 	CH_Y0 = 56,
 	CH_Y1 = 316,
@@ -339,15 +339,17 @@ static void chart_tooltip(struct page *p, const struct report_day *d)
 }
 
 static void legend_item(struct page *p, int x, const char *cls, const char *color, bool line,
-			const char *label)
+                        const char *label)
 {
 	if (line)
 		rawf(p,
-		     "<line x1=\"%d\" y1=\"20\" x2=\"%d\" y2=\"20\" stroke=\"%s\" stroke-width=\"2\"/>"
+		     "<line x1=\"%d\" y1=\"20\" x2=\"%d\" y2=\"20\" stroke=\"%s\" "
+		     "stroke-width=\"2\"/>"
 		     "<circle cx=\"%d\" cy=\"20\" r=\"3\" fill=\"%s\"/>",
 		     x, x + 16, color, x + 8, color);
 	else
-		rawf(p, "<rect x=\"%d\" y=\"14\" width=\"14\" height=\"12\" fill=\"%s\"/>", x, color);
+		rawf(p, "<rect x=\"%d\" y=\"14\" width=\"14\" height=\"12\" fill=\"%s\"/>", x,
+		     color);
 	rawf(p, "<text x=\"%d\" y=\"24\" class=\"%s\">%s</text>", x + 20, cls, label);
 }
 
@@ -426,8 +428,7 @@ static void chart(struct page *p, const struct report *rep)
 			break;
 	}
 	rawf(p, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">yuan</text>", CH_X0 - 6, CH_Y0 - 12);
-	rawf(p, "<text x=\"%d\" y=\"%d\" class=\"t-fee\">fees, yuan</text>", CH_X1 + 8,
-	     CH_Y0 - 12);
+	rawf(p, "<text x=\"%d\" y=\"%d\" class=\"t-fee\">fees, yuan</text>", CH_X1 + 8, CH_Y0 - 12);
 
 	/* bars: payments and refunds side by side in the middle of each day */
 	for (size_t i = 0; i < n; i++) {
@@ -462,7 +463,8 @@ static void chart(struct page *p, const struct report *rep)
 		bool prev = i > 0 && rep->days[i - 1].bill != REPORT_BILL_MISSING;
 
 		if (have && !prev)
-			rawf(p, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
+			rawf(p,
+			     "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"",
 			     fee_c);
 		if (have)
 			rawf(p, "%s%" PRId64 ",%" PRId64, prev ? " " : "", x,
@@ -485,7 +487,8 @@ static void chart(struct page *p, const struct report *rep)
 		int64_t x = (slot_x(i, n) + slot_x(i + 1, n)) / 2;
 
 		rawf(p,
-		     "<line x1=\"%" PRId64 "\" y1=\"%d\" x2=\"%" PRId64 "\" y2=\"%d\" stroke=\"#4a5568\"/>"
+		     "<line x1=\"%" PRId64 "\" y1=\"%d\" x2=\"%" PRId64
+		     "\" y2=\"%d\" stroke=\"#4a5568\"/>"
 		     "<text x=\"%" PRId64 "\" y=\"%d\" text-anchor=\"middle\">%.5s</text>",
 		     x, CH_Y1, x, CH_Y1 + 4, x, CH_Y1 + 18, rep->days[i].date + 5);
 	}
@@ -528,20 +531,22 @@ static void day_cells(struct page *p, const struct report_day *d)
 
 static void days_table(struct page *p, const struct report *rep)
 {
-	raw(p, "<table><thead><tr><th rowspan=\"2\">Date</th><th rowspan=\"2\">Bill</th>"
-	       "<th class=\"g\" colspan=\"2\">Payments</th><th class=\"g\" colspan=\"2\">Refunds</th>"
-	       "<th class=\"n\" rowspan=\"2\">Fees<br>(yuan)</th>"
-	       "<th class=\"n\" rowspan=\"2\">Net<br>(yuan)</th>"
-	       "<th class=\"g\" colspan=\"3\">Discrepancies</th></tr>"
-	       "<tr><th class=\"n\">count</th><th class=\"n\">yuan</th><th class=\"n\">count</th>"
-	       "<th class=\"n\">yuan</th><th class=\"n\">open</th><th class=\"n\">resolved</th>"
-	       "<th class=\"n\">auto</th></tr></thead>"
-	       "<tbody>\n");
+	raw(p,
+	    "<table><thead><tr><th rowspan=\"2\">Date</th><th rowspan=\"2\">Bill</th>"
+	    "<th class=\"g\" colspan=\"2\">Payments</th><th class=\"g\" colspan=\"2\">Refunds</th>"
+	    "<th class=\"n\" rowspan=\"2\">Fees<br>(yuan)</th>"
+	    "<th class=\"n\" rowspan=\"2\">Net<br>(yuan)</th>"
+	    "<th class=\"g\" colspan=\"3\">Discrepancies</th></tr>"
+	    "<tr><th class=\"n\">count</th><th class=\"n\">yuan</th><th class=\"n\">count</th>"
+	    "<th class=\"n\">yuan</th><th class=\"n\">open</th><th class=\"n\">resolved</th>"
+	    "<th class=\"n\">auto</th></tr></thead>"
+	    "<tbody>\n");
 	for (size_t i = 0; i < rep->ndays; i++) {
 		const struct report_day *d = &rep->days[i];
 		const char *bill = report_bill_name(d->bill);
 
-		rawf(p, "<tr><td class=\"d\">%s</td><td class=\"b-%s\">%s</td>", d->date, bill, bill);
+		rawf(p, "<tr><td class=\"d\">%s</td><td class=\"b-%s\">%s</td>", d->date, bill,
+		     bill);
 		day_cells(p, d);
 		raw(p, "</tr>\n");
 	}
@@ -780,9 +785,10 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
 	raw(p, "<section><h2>Daily totals</h2>\n");
 	chart(p, rep);
 	days_table(p, rep);
-	raw(p, "<p class=\"sub\">Payments: 应结订单金额 of SUCCESS rows. Refunds: 退款金额 of REFUND"
-	       " rows. Fees: 手续费 of every row (refund rows reduce it). Net: payments &minus;"
-	       " refunds &minus; fees rounded to the fen.</p></section>\n");
+	raw(p,
+	    "<p class=\"sub\">Payments: 应结订单金额 of SUCCESS rows. Refunds: 退款金额 of REFUND"
+	    " rows. Fees: 手续费 of every row (refund rows reduce it). Net: payments &minus;"
+	    " refunds &minus; fees rounded to the fen.</p></section>\n");
 	raw(p, "<section><h2>Discrepancies by kind and status</h2>\n");
 	kinds_table(p, rep);
 	raw(p, "</section>\n<section><h2>Discrepancies</h2>\n");
@@ -793,7 +799,8 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
 	stamp(p, rep);
 	raw(p, "</body></html>\n");
 	if (pg.r)
-		return err_set(err, WXR_ETOOBIG, "the HTML report is larger than %zu bytes", out->max);
+		return err_set(err, WXR_ETOOBIG, "the HTML report is larger than %zu bytes",
+		               out->max);
 	return 0;
 }
 
@@ -831,7 +838,7 @@ int report_index_parse(const char *name, struct report_index_row *row)
 }
 
 int report_render_index(const struct report_index_row *rows, size_t n, struct buf *out,
-			struct wxr_err *err)
+                        struct wxr_err *err)
 {
 	static const char *const label[4] = { "HTML", "xlsx", "JSON", "CSV" };
 	struct page pg = { out, 0 };
@@ -845,7 +852,8 @@ int report_render_index(const struct report_index_row *rows, size_t n, struct bu
 		raw(p, "<p class=\"none\">None.</p>\n");
 	else
 		raw(p, "<table><thead><tr><th>Job</th><th>From</th><th>To</th><th>Files</th>"
-		       "<th class=\"n\">Run</th><th>Run state</th><th class=\"n\">Open discrepancies</th>"
+		       "<th class=\"n\">Run</th><th>Run state</th><th class=\"n\">Open "
+		       "discrepancies</th>"
 		       "<th class=\"n\">Bills never fetched</th></tr></thead><tbody>\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct report_index_row *r = &rows[i];
@@ -882,6 +890,7 @@ int report_render_index(const struct report_index_row *rows, size_t n, struct bu
 	raw(p, "<footer>Written by wxrecon " WXR_VERSION " with each report; the run state is the "
 	       "one recorded when the report was written.</footer></body></html>\n");
 	if (pg.r)
-		return err_set(err, WXR_ETOOBIG, "the reports index is larger than %zu bytes", out->max);
+		return err_set(err, WXR_ETOOBIG, "the reports index is larger than %zu bytes",
+		               out->max);
 	return 0;
 }

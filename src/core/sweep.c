@@ -31,14 +31,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "db/audit.h"
 #include "base/clock.h"
-#include "wx/crypto.h"
+#include "base/err.h"
+#include "base/xalloc.h"
+#include "core/payflow.h"
+#include "db/audit.h"
 #include "db/db_actions.h"
 #include "db/db_payflow.h"
-#include "base/err.h"
-#include "core/payflow.h"
-#include "base/xalloc.h"
+#include "wx/crypto.h"
 
 #define WHY_LEN 768
 

@@ -67,7 +67,7 @@ void sweep_api_wxpay(struct sweep_api *api, struct wxpay *w);
 /* Orders younger than this are never closed (WeChat Pay: not within 5 minutes of
  * ordering); a shorter close_after or --older-than is refused. */
 #define SWEEP_CLOSE_MIN_AGE_S 300
-#define SWEEP_BACKOFF_CAP_MS    30000L
+#define SWEEP_BACKOFF_CAP_MS  30000L
 
 struct sweep_opts {
 	const char *mchid;

@@ -23,8 +23,8 @@ static void add_field(struct buf *b, const char *s)
 
 /* out: 65 bytes of lower-case hex + NUL. */
 static int entry_hash(const char *prev, int64_t id, const char *at, int64_t run_id,
-		      const char *actor, const char *event, const char *subject,
-		      const char *detail, char out[65], struct wxr_err *err)
+                      const char *actor, const char *event, const char *subject, const char *detail,
+                      char out[65], struct wxr_err *err)
 {
 	struct buf b = BUF_INIT;
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -57,7 +57,7 @@ out:
 }
 
 int audit_append(struct db *db, int64_t run_id, const char *actor, const char *event,
-		 const char *subject, const char *detail, struct wxr_err *err)
+                 const char *subject, const char *detail, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char prev[65] = GENESIS_HASH;
@@ -93,9 +93,9 @@ int audit_append(struct db *db, int64_t run_id, const char *actor, const char *e
 	if (r < 0)
 		goto out;
 	r = db_prepare(db,
-		       "INSERT INTO audit_log (id, at, run_id, actor, event, subject, detail,"
-		       " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		       &st, err);
+	               "INSERT INTO audit_log (id, at, run_id, actor, event, subject, detail,"
+	               " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	               &st, err);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_int64(st, 1, id);
@@ -137,33 +137,36 @@ int audit_verify(struct db *db, struct audit_verify_result *out, struct wxr_err 
 
 	memset(out, 0, sizeof(*out));
 	r = db_prepare(db,
-		       "SELECT id, at, run_id, actor, event, subject, detail, prev_hash, hash"
-		       " FROM audit_log ORDER BY id",
-		       &st, err);
+	               "SELECT id, at, run_id, actor, event, subject, detail, prev_hash, hash"
+	               " FROM audit_log ORDER BY id",
+	               &st, err);
 	if (r < 0)
 		return r;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
-		int64_t run_id = sqlite3_column_type(st, 2) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 2);
-		const char *subject = sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : db_col_text(st, 5);
+		int64_t run_id =
+		        sqlite3_column_type(st, 2) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 2);
+		const char *subject =
+		        sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : db_col_text(st, 5);
 
 		out->entries++;
 		if (id != expect_id) {
 			out->first_bad = id;
-			snprintf(out->why, sizeof(out->why), "entry %" PRId64 " is missing (found %" PRId64 " next)",
-				 expect_id, id);
+			snprintf(out->why, sizeof(out->why),
+			         "entry %" PRId64 " is missing (found %" PRId64 " next)", expect_id,
+			         id);
 			if (id > expect_id)
 				out->first_bad = expect_id;
 			break;
 		}
 		if (strcmp(db_col_text(st, 7), prev) != 0) {
 			out->first_bad = id;
-			snprintf(out->why, sizeof(out->why), "its prev_hash does not match entry %" PRId64,
-				 id - 1);
+			snprintf(out->why, sizeof(out->why),
+			         "its prev_hash does not match entry %" PRId64, id - 1);
 			break;
 		}
 		r = entry_hash(prev, id, db_col_text(st, 1), run_id, db_col_text(st, 3),
-			       db_col_text(st, 4), subject, db_col_text(st, 6), hash, err);
+		               db_col_text(st, 4), subject, db_col_text(st, 6), hash, err);
 		if (r < 0)
 			goto out;
 		if (strcmp(hash, db_col_text(st, 8)) != 0) {

@@ -20,12 +20,12 @@
  * when there is one, else in its own.
  */
 int audit_append(struct db *db, int64_t run_id, const char *actor, const char *event,
-		 const char *subject, const char *detail, struct wxr_err *err);
+                 const char *subject, const char *detail, struct wxr_err *err);
 
 struct audit_verify_result {
-	int64_t entries;  /* how many entries were checked */
+	int64_t entries;   /* how many entries were checked */
 	int64_t first_bad; /* id of the first entry that breaks the chain, 0 = none */
-	char why[256];    /* what is wrong with it */
+	char why[256];     /* what is wrong with it */
 };
 
 /* Recomputes the chain. Returns 0 when it was read (whether intact or not). */

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "db/schema.h"
 #include "base/xalloc.h"
+#include "db/schema.h"
 
 #define DB_BUSY_TIMEOUT_MS 5000
 
@@ -16,7 +16,7 @@ int db_error(struct db *db, struct wxr_err *err, const char *what)
 
 	if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
 		return err_set(err, WXR_EDB, "%s: database '%s' is locked by another process (%s)",
-			       what, db->path, sqlite3_errmsg(db->h));
+		               what, db->path, sqlite3_errmsg(db->h));
 	if ((code & 0xff) == SQLITE_FULL)
 		return err_set(err, WXR_EIO, "%s: disk full writing '%s'", what, db->path);
 	return err_set(err, WXR_EDB, "%s: %s", what, sqlite3_errmsg(db->h));
@@ -31,7 +31,7 @@ int db_open(const char *path, struct db **out_db, struct wxr_err *err)
 	r = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (r != SQLITE_OK) {
 		r = err_set(err, WXR_EDB, "cannot open database '%s': %s", path,
-			    db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(r));
+		            db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(r));
 		goto fail;
 	}
 	sqlite3_extended_result_codes(db->h, 1);
@@ -173,9 +173,9 @@ int db_migrate(struct db *db, int *out_applied, struct wxr_err *err)
 	const struct schema_migration *m;
 
 	r = db_exec(db,
-		    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-		    " name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
-		    err);
+	            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	            " name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+	            err);
 	if (r < 0)
 		return err_prefix(err, "create schema_migrations");
 	for (m = schema_migrations; m->name; m++) {
@@ -198,9 +198,9 @@ int db_migrate(struct db *db, int *out_applied, struct wxr_err *err)
 			goto fail;
 		}
 		r = db_prepare(db,
-			       "INSERT INTO schema_migrations (name, applied_at)"
-			       " VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
-			       &st, err);
+		               "INSERT INTO schema_migrations (name, applied_at)"
+		               " VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+		               &st, err);
 		if (r < 0)
 			goto fail;
 		db_bind_text(st, 1, m->name);
@@ -234,9 +234,9 @@ int db_check_schema(struct db *db, struct wxr_err *err)
 		r = migration_done(db, m->name, &done, err);
 		if (r < 0 || !done)
 			return err_set(err, WXR_EDB,
-				       "database '%s' is not initialised or is older than this "
-				       "wxrecon (missing migration %s): run 'wxrecon init'",
-				       db->path, m->name);
+			               "database '%s' is not initialised or is older than this "
+			               "wxrecon (missing migration %s): run 'wxrecon init'",
+			               db->path, m->name);
 	}
 	return 0;
 }

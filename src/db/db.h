@@ -13,8 +13,8 @@
 #include "wxrecon.h"
 
 struct db {
-	sqlite3 *h;  /* owned */
-	char *path;  /* owned */
+	sqlite3 *h; /* owned */
+	char *path; /* owned */
 	int tx_depth;
 };
 

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/audit.h"
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "db/audit.h"
 
 #define SAVEPOINT_NAME "db_bills"
 #define PENDING_DATE   "pending" /* bill_date of the provisional bill_files row */
@@ -15,8 +15,8 @@
 
 struct db_bills_writer {
 	struct db *db;
-	int own_tx;    /* 1: BEGIN .. COMMIT; 0: SAVEPOINT .. RELEASE */
-	int open;      /* the transaction / savepoint is open */
+	int own_tx; /* 1: BEGIN .. COMMIT; 0: SAVEPOINT .. RELEASE */
+	int open;   /* the transaction / savepoint is open */
 	char *bill_date;
 	enum bill_kind kind;
 	char *source;
@@ -67,7 +67,7 @@ static void tx_rollback(struct db *db, int own)
 		return;
 	}
 	sqlite3_exec(db->h, "ROLLBACK TO " SAVEPOINT_NAME "; RELEASE " SAVEPOINT_NAME, NULL, NULL,
-		     NULL);
+	             NULL);
 	if (db->tx_depth > 0)
 		db->tx_depth--;
 }
@@ -132,16 +132,17 @@ static int now_text(char out[CLOCK_RFC3339_LEN], struct wxr_err *err)
 /* Finds the bill of (mchid, date, kind) other than except_id. Returns 1 with
  * its id and sha1 (may be ""), 0 if none. */
 static int find_old(struct db *db, const char *mchid, const char *date, const char *kind,
-		    int64_t except_id, int64_t *out_id, char out_sha1[DB_BILLS_SHA1_LEN],
-		    struct wxr_err *err)
+                    int64_t except_id, int64_t *out_id, char out_sha1[DB_BILLS_SHA1_LEN],
+                    struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(db,
-		       "SELECT id, sha1 FROM bill_files WHERE mchid = ? AND bill_date = ? AND kind = ?"
-		       " AND id <> ?",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "SELECT id, sha1 FROM bill_files WHERE mchid = ? AND bill_date = ? AND kind = ?"
+	        " AND id <> ?",
+	        &st, err);
 	if (r < 0)
 		return r;
 	bt(st, 1, mchid);
@@ -179,17 +180,17 @@ static int delete_file(struct db *db, int64_t id, struct wxr_err *err)
 /* ---- queries ---- */
 
 int db_bills_get(struct db *db, const char *mchid, const char *bill_date, enum bill_kind kind,
-		 struct db_bills_file *out, struct wxr_err *err)
+                 struct db_bills_file *out, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct db_bills_file f;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT id, status, sha1, rows, rejects, bytes, layout, source, fetched_at,"
-		       " summary_mismatch IS NULL"
-		       " FROM bill_files WHERE mchid = ? AND bill_date = ? AND kind = ?",
-		       &st, err);
+	               "SELECT id, status, sha1, rows, rejects, bytes, layout, source, fetched_at,"
+	               " summary_mismatch IS NULL"
+	               " FROM bill_files WHERE mchid = ? AND bill_date = ? AND kind = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	bt(st, 1, mchid);
@@ -226,24 +227,25 @@ static int check_source(const char *source, struct wxr_err *err)
 {
 	if (!source || (strcmp(source, "api") != 0 && strcmp(source, "import") != 0))
 		return err_set(err, WXR_EFAIL, "bill source '%s' is neither 'api' nor 'import'",
-			       source ? source : "(null)");
+		               source ? source : "(null)");
 	return 0;
 }
 
 static int check_args(const char *bill_date, enum bill_kind kind, const char *source,
-		      struct wxr_err *err)
+                      struct wxr_err *err)
 {
 	if (!bill_date || !date_is_valid(bill_date))
 		return err_set(err, WXR_EUSAGE, "bad bill date '%s' (want YYYY-MM-DD)",
-			       bill_date ? bill_date : "(null)");
+		               bill_date ? bill_date : "(null)");
 	if (kind != BILL_KIND_TRADE && kind != BILL_KIND_FUNDFLOW)
-		return err_set(err, WXR_EFAIL, "bill kind %d is neither trade nor fundflow", (int)kind);
+		return err_set(err, WXR_EFAIL, "bill kind %d is neither trade nor fundflow",
+		               (int)kind);
 	return check_source(source, err);
 }
 
 int db_bills_store_empty(struct db *db, const char *mchid, const char *bill_date,
-			 enum bill_kind kind, const char *source, int64_t run_id,
-			 struct wxr_err *err)
+                         enum bill_kind kind, const char *source, int64_t run_id,
+                         struct wxr_err *err)
 {
 	const char *kname = billparse_kind_name(kind);
 	sqlite3_stmt *st = NULL;
@@ -277,10 +279,11 @@ int db_bills_store_empty(struct db *db, const char *mchid, const char *bill_date
 		if (r < 0)
 			goto out;
 	}
-	r = db_prepare(db,
-		       "INSERT INTO bill_files (mchid, bill_date, kind, status, bytes, rows, rejects,"
-		       " source, fetched_at) VALUES (?, ?, ?, 'empty', 0, 0, 0, ?, ?)",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "INSERT INTO bill_files (mchid, bill_date, kind, status, bytes, rows, rejects,"
+	        " source, fetched_at) VALUES (?, ?, ?, 'empty', 0, 0, 0, ?, ?)",
+	        &st, err);
 	if (r < 0)
 		goto out;
 	bt(st, 1, mchid);
@@ -295,7 +298,7 @@ int db_bills_store_empty(struct db *db, const char *mchid, const char *bill_date
 	buf_adds(&detail, "{\"mchid\":");
 	json_str(&detail, mchid);
 	buf_addf(&detail, ",\"date\":\"%s\",\"kind\":\"%s\",\"status\":\"empty\",\"source\":\"%s\"",
-		 bill_date, kname, source);
+	         bill_date, kname, source);
 	buf_adds(&detail, ",\"replaced_sha1\":");
 	if (replaced)
 		json_str(&detail, old_sha1);
@@ -304,7 +307,7 @@ int db_bills_store_empty(struct db *db, const char *mchid, const char *bill_date
 	buf_addc(&detail, '}');
 	buf_addf(&subject, "%s %s %s", kname, mchid, bill_date);
 	r = audit_append(db, run_id, AUDIT_ACTOR, replaced ? "bill.replace" : "bill.store",
-			 buf_str(&subject), buf_str(&detail), err);
+	                 buf_str(&subject), buf_str(&detail), err);
 	if (r < 0)
 		goto out;
 	r = tx_commit(db, own, err);
@@ -325,24 +328,24 @@ out:
 /* ---- the writer ---- */
 
 static const char SQL_TRADE[] =
-	"INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, appid, sub_mchid,"
-	" device_info, transaction_id, out_trade_no, openid, trade_type, row_kind, bank_type,"
-	" currency, settlement_amount, coupon_amount, refund_id, out_refund_no, refund_amount,"
-	" recharge_refund_amount, refund_type, refund_status, description, attach, fee, rate,"
-	" order_amount, refund_apply_amount, rate_note, refund_apply_time, refund_success_time)"
-	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-	" ?, ?, ?, ?, ?)";
+        "INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, appid, sub_mchid,"
+        " device_info, transaction_id, out_trade_no, openid, trade_type, row_kind, bank_type,"
+        " currency, settlement_amount, coupon_amount, refund_id, out_refund_no, refund_amount,"
+        " recharge_refund_amount, refund_type, refund_status, description, attach, fee, rate,"
+        " order_amount, refund_apply_amount, rate_note, refund_apply_time, refund_success_time)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+        " ?, ?, ?, ?, ?)";
 
 static const char SQL_FUND[] =
-	"INSERT INTO bill_fundflows (file_id, line, mchid, bill_date, booked_at, biz_no, flow_no,"
-	" biz_name, biz_type, direction, amount, balance, applicant, remark, voucher_no)"
-	" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        "INSERT INTO bill_fundflows (file_id, line, mchid, bill_date, booked_at, biz_no, flow_no,"
+        " biz_name, biz_type, direction, amount, balance, applicant, remark, voucher_no)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 static const char SQL_REJECT[] =
-	"INSERT INTO bill_rejects (file_id, line, raw, reason) VALUES (?, ?, ?, ?)";
+        "INSERT INTO bill_rejects (file_id, line, raw, reason) VALUES (?, ?, ?, ?)";
 
 int db_bills_writer_begin(struct db *db, const char *bill_date, enum bill_kind kind,
-			  const char *source, struct db_bills_writer **out_w, struct wxr_err *err)
+                          const char *source, struct db_bills_writer **out_w, struct wxr_err *err)
 {
 	struct db_bills_writer *w = NULL;
 	sqlite3_stmt *st = NULL;
@@ -367,9 +370,9 @@ int db_bills_writer_begin(struct db *db, const char *bill_date, enum bill_kind k
 	/* The provisional row: its (mchid, date) are set at commit, once the
 	 * bill's own 商户号 is known, after the old bill is deleted. */
 	r = db_prepare(db,
-		       "INSERT INTO bill_files (mchid, bill_date, kind, status, source, fetched_at)"
-		       " VALUES ('', '" PENDING_DATE "', ?, 'ok', ?, '')",
-		       &st, err);
+	               "INSERT INTO bill_files (mchid, bill_date, kind, status, source, fetched_at)"
+	               " VALUES ('', '" PENDING_DATE "', ?, 'ok', ?, '')",
+	               &st, err);
 	if (r < 0)
 		goto out;
 	bt(st, 1, billparse_kind_name(kind));
@@ -377,8 +380,8 @@ int db_bills_writer_begin(struct db *db, const char *bill_date, enum bill_kind k
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		if ((sqlite3_extended_errcode(db->h) & 0xff) == SQLITE_CONSTRAINT)
 			r = err_set(err, WXR_EDB,
-				    "another %s bill is being stored on this connection",
-				    billparse_kind_name(kind));
+			            "another %s bill is being stored on this connection",
+			            billparse_kind_name(kind));
 		else
 			r = db_error(db, err, "insert bill_files");
 		goto out;
@@ -405,7 +408,7 @@ out:
 }
 
 int db_bills_writer_trade(struct db_bills_writer *w, int64_t line, const char *mchid,
-			  const struct bill_trade *t, struct wxr_err *err)
+                          const struct bill_trade *t, struct wxr_err *err)
 {
 	sqlite3_stmt *st = w->ins_trade;
 
@@ -447,7 +450,7 @@ int db_bills_writer_trade(struct db_bills_writer *w, int64_t line, const char *m
 }
 
 int db_bills_writer_fundflow(struct db_bills_writer *w, int64_t line, const char *mchid,
-			     const struct bill_fundflow *f, struct wxr_err *err)
+                             const struct bill_fundflow *f, struct wxr_err *err)
 {
 	sqlite3_stmt *st = w->ins_fund;
 
@@ -471,8 +474,8 @@ int db_bills_writer_fundflow(struct db_bills_writer *w, int64_t line, const char
 	return 0;
 }
 
-int db_bills_writer_reject(struct db_bills_writer *w, int64_t line, const char *raw,
-			   size_t raw_len, const char *reason, struct wxr_err *err)
+int db_bills_writer_reject(struct db_bills_writer *w, int64_t line, const char *raw, size_t raw_len,
+                           const char *reason, struct wxr_err *err)
 {
 	sqlite3_stmt *st = w->ins_reject;
 
@@ -486,18 +489,19 @@ int db_bills_writer_reject(struct db_bills_writer *w, int64_t line, const char *
 }
 
 static int insert_summary(struct db_bills_writer *w, const struct billparse_result *res,
-			  struct wxr_err *err)
+                          struct wxr_err *err)
 {
 	const struct bill_totals *s = &res->summary;
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	if (w->kind == BILL_KIND_TRADE) {
-		r = db_prepare(w->db,
-			       "INSERT INTO bill_trade_summary (file_id, total_count, settlement_total,"
-			       " refund_total, recharge_refund_total, fee_total, order_total,"
-			       " refund_apply_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			       &st, err);
+		r = db_prepare(
+		        w->db,
+		        "INSERT INTO bill_trade_summary (file_id, total_count, settlement_total,"
+		        " refund_total, recharge_refund_total, fee_total, order_total,"
+		        " refund_apply_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		        &st, err);
 		if (r < 0)
 			return r;
 		bi(st, 1, w->file_id);
@@ -509,10 +513,11 @@ static int insert_summary(struct db_bills_writer *w, const struct billparse_resu
 		bi(st, 7, s->order);
 		bi(st, 8, s->refund_apply);
 	} else {
-		r = db_prepare(w->db,
-			       "INSERT INTO bill_fundflow_summary (file_id, total_count, income_count,"
-			       " income_amount, expense_count, expense_amount) VALUES (?, ?, ?, ?, ?, ?)",
-			       &st, err);
+		r = db_prepare(
+		        w->db,
+		        "INSERT INTO bill_fundflow_summary (file_id, total_count, income_count,"
+		        " income_amount, expense_count, expense_amount) VALUES (?, ?, ?, ?, ?, ?)",
+		        &st, err);
 		if (r < 0)
 			return r;
 		bi(st, 1, w->file_id);
@@ -528,7 +533,7 @@ static int insert_summary(struct db_bills_writer *w, const struct billparse_resu
 }
 
 int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_final *f,
-			   int64_t *out_file_id, bool *out_replaced, struct wxr_err *err)
+                           int64_t *out_file_id, bool *out_replaced, struct wxr_err *err)
 {
 	const char *kname = billparse_kind_name(w->kind);
 	const char *mchid = f->mchid ? f->mchid : "";
@@ -545,7 +550,7 @@ int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_fina
 		return err_set(err, WXR_EFAIL, "bill writer: commit without an open transaction");
 	if (f->res->kind != w->kind)
 		return err_set(err, WXR_EFAIL, "bill writer: a %s bill for a %s writer",
-			       billparse_kind_name(f->res->kind), kname);
+		               billparse_kind_name(f->res->kind), kname);
 	r = now_text(now, err);
 	if (r < 0)
 		goto out;
@@ -558,11 +563,12 @@ int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_fina
 		if (r < 0)
 			goto out;
 	}
-	r = db_prepare(w->db,
-		       "UPDATE bill_files SET mchid = ?, bill_date = ?, status = 'ok', layout = ?,"
-		       " sha1 = ?, bytes = ?, rows = ?, rejects = ?, archive_path = ?, fetched_at = ?,"
-		       " summary_mismatch = ? WHERE id = ?",
-		       &st, err);
+	r = db_prepare(
+	        w->db,
+	        "UPDATE bill_files SET mchid = ?, bill_date = ?, status = 'ok', layout = ?,"
+	        " sha1 = ?, bytes = ?, rows = ?, rejects = ?, archive_path = ?, fetched_at = ?,"
+	        " summary_mismatch = ? WHERE id = ?",
+	        &st, err);
 	if (r < 0)
 		goto out;
 	bt(st, 1, mchid);
@@ -586,13 +592,13 @@ int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_fina
 	buf_adds(&detail, "{\"mchid\":");
 	json_str(&detail, mchid);
 	buf_addf(&detail,
-		 ",\"date\":\"%s\",\"kind\":\"%s\",\"status\":\"ok\",\"source\":\"%s\","
-		 "\"layout\":\"%s\",\"sha1\":",
-		 w->bill_date, kname, w->source, billparse_layout_name(f->res->layout));
+	         ",\"date\":\"%s\",\"kind\":\"%s\",\"status\":\"ok\",\"source\":\"%s\","
+	         "\"layout\":\"%s\",\"sha1\":",
+	         w->bill_date, kname, w->source, billparse_layout_name(f->res->layout));
 	json_str(&detail, f->sha1);
 	buf_addf(&detail, ",\"bytes\":%lld,\"rows\":%lld,\"rejects\":%lld,\"summary_ok\":%s",
-		 (long long)f->bytes, (long long)f->res->rows, (long long)f->res->rejects,
-		 f->summary_mismatch ? "false" : "true");
+	         (long long)f->bytes, (long long)f->res->rows, (long long)f->res->rejects,
+	         f->summary_mismatch ? "false" : "true");
 	buf_adds(&detail, ",\"replaced_sha1\":");
 	if (replaced)
 		json_str(&detail, old_sha1);
@@ -601,7 +607,7 @@ int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_fina
 	buf_addc(&detail, '}');
 	buf_addf(&subject, "%s %s %s", kname, mchid, w->bill_date);
 	r = audit_append(w->db, f->run_id, AUDIT_ACTOR, replaced ? "bill.replace" : "bill.store",
-			 buf_str(&subject), buf_str(&detail), err);
+	                 buf_str(&subject), buf_str(&detail), err);
 	if (r < 0)
 		goto out;
 

@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/billparse.h"
 #include "base/clock.h"
+#include "core/billparse.h"
 #include "db/db.h"
 
 #define DB_BILLS_SHA1_LEN 41 /* 40 hex + NUL */
@@ -20,13 +20,13 @@
 /* One bill_files row as db_bills_get reads it. */
 struct db_bills_file {
 	int64_t id;
-	char status[8];              /* "ok" or "empty" */
+	char status[8];               /* "ok" or "empty" */
 	char sha1[DB_BILLS_SHA1_LEN]; /* lowercase hex; "" for an empty day */
 	int64_t rows, rejects, bytes; /* bytes: decompressed bill size */
-	char layout[24];             /* billparse_layout_name(); "" for an empty day */
-	char source[8];              /* "api" or "import" */
+	char layout[24];              /* billparse_layout_name(); "" for an empty day */
+	char source[8];               /* "api" or "import" */
 	char fetched_at[CLOCK_RFC3339_LEN];
-	bool summary_ok;             /* summary_mismatch IS NULL */
+	bool summary_ok; /* summary_mismatch IS NULL */
 };
 
 /*
@@ -36,7 +36,7 @@ struct db_bills_file {
  * hash_value to skip an unchanged bill.
  */
 int db_bills_get(struct db *db, const char *mchid, const char *bill_date, enum bill_kind kind,
-		 struct db_bills_file *out, struct wxr_err *err);
+                 struct db_bills_file *out, struct wxr_err *err);
 
 /*
  * Records an empty day (NO_STATEMENT_EXIST judged final): a bill_files row
@@ -44,8 +44,8 @@ int db_bills_get(struct db *db, const char *mchid, const char *bill_date, enum b
  * an audit entry. source: "api" or "import"; run_id <= 0: none.
  */
 int db_bills_store_empty(struct db *db, const char *mchid, const char *bill_date,
-			 enum bill_kind kind, const char *source, int64_t run_id,
-			 struct wxr_err *err);
+                         enum bill_kind kind, const char *source, int64_t run_id,
+                         struct wxr_err *err);
 
 /* ---- the writer used by the bill pipeline ---- */
 
@@ -57,15 +57,15 @@ struct db_bills_writer;
  * Only one writer per kind may be open on a connection at a time.
  */
 int db_bills_writer_begin(struct db *db, const char *bill_date, enum bill_kind kind,
-			  const char *source, struct db_bills_writer **out_w, struct wxr_err *err);
+                          const char *source, struct db_bills_writer **out_w, struct wxr_err *err);
 /* Insert one row (prepared statements, re-bound per row). mchid: the row's
  * merchant as the pipeline decided it. */
 int db_bills_writer_trade(struct db_bills_writer *w, int64_t line, const char *mchid,
-			  const struct bill_trade *t, struct wxr_err *err);
+                          const struct bill_trade *t, struct wxr_err *err);
 int db_bills_writer_fundflow(struct db_bills_writer *w, int64_t line, const char *mchid,
-			     const struct bill_fundflow *f, struct wxr_err *err);
-int db_bills_writer_reject(struct db_bills_writer *w, int64_t line, const char *raw,
-			   size_t raw_len, const char *reason, struct wxr_err *err);
+                             const struct bill_fundflow *f, struct wxr_err *err);
+int db_bills_writer_reject(struct db_bills_writer *w, int64_t line, const char *raw, size_t raw_len,
+                           const char *reason, struct wxr_err *err);
 
 /* What the finished bill is. */
 struct db_bills_final {
@@ -85,7 +85,7 @@ struct db_bills_final {
  * out_replaced (may be NULL): whether an older bill was replaced.
  */
 int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_final *f,
-			   int64_t *out_file_id, bool *out_replaced, struct wxr_err *err);
+                           int64_t *out_file_id, bool *out_replaced, struct wxr_err *err);
 
 /* Rolls back unless committed, and frees. NULL-safe; returns NULL. */
 struct db_bills_writer *db_bills_writer_free(struct db_bills_writer *w);

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "db/audit.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "db/audit.h"
 
 static void now_utc(char out[CLOCK_RFC3339_LEN])
 {
@@ -25,14 +25,15 @@ static void hostname(char *out, size_t n)
 }
 
 static int read_holder(struct db *db, const char *mchid, const char *name, bool *out_found,
-		       struct lock_holder *h, struct wxr_err *err)
+                       struct lock_holder *h, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(db, "SELECT coalesce(run_id, 0), pid, host, acquired_at FROM locks"
-			   " WHERE mchid = ? AND name = ?",
-		       &st, err);
+	r = db_prepare(db,
+	               "SELECT coalesce(run_id, 0), pid, host, acquired_at FROM locks"
+	               " WHERE mchid = ? AND name = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -55,7 +56,7 @@ static int read_holder(struct db *db, const char *mchid, const char *name, bool 
 }
 
 static int exec_lock(struct db *db, const char *sql, const char *mchid, const char *name,
-		     int64_t run_id, struct wxr_err *err)
+                     int64_t run_id, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char host[256];
@@ -80,7 +81,7 @@ static int exec_lock(struct db *db, const char *sql, const char *mchid, const ch
 }
 
 int jobs_lock(struct db *db, const char *mchid, const char *name, int64_t run_id,
-	      struct wxr_err *err)
+              struct wxr_err *err)
 {
 	struct lock_holder h;
 	bool found = false;
@@ -96,8 +97,9 @@ int jobs_lock(struct db *db, const char *mchid, const char *name, int64_t run_id
 	hostname(host, sizeof(host));
 	if (found) {
 		bool mine = (run_id > 0 && h.run_id == run_id) ||
-			    (h.pid == (long)getpid() && strcmp(h.host, host) == 0);
-		bool dead = strcmp(h.host, host) == 0 && kill((pid_t)h.pid, 0) < 0 && errno == ESRCH;
+		            (h.pid == (long)getpid() && strcmp(h.host, host) == 0);
+		bool dead =
+		        strcmp(h.host, host) == 0 && kill((pid_t)h.pid, 0) < 0 && errno == ESRCH;
 
 		if (mine) {
 			db_rollback(db);
@@ -105,34 +107,35 @@ int jobs_lock(struct db *db, const char *mchid, const char *name, int64_t run_id
 		}
 		if (!dead) {
 			if (h.run_id)
-				r = err_set(err, WXR_ELOCKED,
-					    "locked: run %lld (pid %ld on %s) holds the lock since %s",
-					    (long long)h.run_id, h.pid, h.host, h.since);
+				r = err_set(
+				        err, WXR_ELOCKED,
+				        "locked: run %lld (pid %ld on %s) holds the lock since %s",
+				        (long long)h.run_id, h.pid, h.host, h.since);
 			else
 				r = err_set(err, WXR_ELOCKED,
-					    "locked: pid %ld on %s holds the lock since %s", h.pid,
-					    h.host, h.since);
+				            "locked: pid %ld on %s holds the lock since %s", h.pid,
+				            h.host, h.since);
 			goto fail;
 		}
 		{
 			char detail[512];
 
 			snprintf(detail, sizeof(detail),
-				 "{\"stale_run_id\":%lld,\"stale_pid\":%ld,\"since\":\"%s\"}",
-				 (long long)h.run_id, h.pid, h.since);
+			         "{\"stale_run_id\":%lld,\"stale_pid\":%ld,\"since\":\"%s\"}",
+			         (long long)h.run_id, h.pid, h.since);
 			r = audit_append(db, run_id, "jobs", "lock.takeover", name, detail, err);
 			if (r < 0)
 				goto fail;
 		}
 		r = exec_lock(db,
-			      "UPDATE locks SET run_id = ?3, pid = ?4, host = ?5, acquired_at = ?6"
-			      " WHERE mchid = ?1 AND name = ?2",
-			      mchid, name, run_id, err);
+		              "UPDATE locks SET run_id = ?3, pid = ?4, host = ?5, acquired_at = ?6"
+		              " WHERE mchid = ?1 AND name = ?2",
+		              mchid, name, run_id, err);
 	} else {
 		r = exec_lock(db,
-			      "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at)"
-			      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-			      mchid, name, run_id, err);
+		              "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at)"
+		              " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		              mchid, name, run_id, err);
 	}
 	if (r < 0)
 		goto fail;
@@ -143,16 +146,17 @@ fail:
 }
 
 int jobs_lock_attach_run(struct db *db, const char *mchid, const char *name, int64_t run_id,
-			 struct wxr_err *err)
+                         struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char host[256];
 	int r;
 
 	hostname(host, sizeof(host));
-	r = db_prepare(db, "UPDATE locks SET run_id = ? WHERE mchid = ? AND name = ? AND pid = ?"
-			   " AND host = ?",
-		       &st, err);
+	r = db_prepare(db,
+	               "UPDATE locks SET run_id = ? WHERE mchid = ? AND name = ? AND pid = ?"
+	               " AND host = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, run_id);
@@ -166,7 +170,7 @@ int jobs_lock_attach_run(struct db *db, const char *mchid, const char *name, int
 }
 
 int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_id,
-		struct wxr_err *err)
+                struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char host[256];
@@ -174,9 +178,9 @@ int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_
 
 	hostname(host, sizeof(host));
 	r = db_prepare(db,
-		       "DELETE FROM locks WHERE mchid = ? AND name = ?"
-		       " AND ((run_id IS NOT NULL AND run_id = ?) OR (pid = ? AND host = ?))",
-		       &st, err);
+	               "DELETE FROM locks WHERE mchid = ? AND name = ?"
+	               " AND ((run_id IS NOT NULL AND run_id = ?) OR (pid = ? AND host = ?))",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -190,8 +194,8 @@ int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_
 }
 
 int jobs_run_start(struct db *db, const char *mchid, const char *job, const char *from,
-		   const char *to, bool dry_run, int64_t resumed_from, int64_t *out_run_id,
-		   struct wxr_err *err)
+                   const char *to, bool dry_run, int64_t resumed_from, int64_t *out_run_id,
+                   struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char host[256];
@@ -200,10 +204,11 @@ int jobs_run_start(struct db *db, const char *mchid, const char *job, const char
 
 	hostname(host, sizeof(host));
 	now_utc(now);
-	r = db_prepare(db,
-		       "INSERT INTO job_runs (mchid, job, date_from, date_to, dry_run, state, pid,"
-		       " host, resumed_from, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "INSERT INTO job_runs (mchid, job, date_from, date_to, dry_run, state, pid,"
+	        " host, resumed_from, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+	        &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -228,7 +233,7 @@ out:
 }
 
 int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_code,
-		    const char *summary_json, struct wxr_err *err)
+                    const char *summary_json, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
@@ -236,9 +241,9 @@ int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_c
 
 	now_utc(now);
 	r = db_prepare(db,
-		       "UPDATE job_runs SET state = ?, exit_code = ?, ended_at = ?, summary = ?"
-		       " WHERE id = ?",
-		       &st, err);
+	               "UPDATE job_runs SET state = ?, exit_code = ?, ended_at = ?, summary = ?"
+	               " WHERE id = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, state);
@@ -252,15 +257,15 @@ int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_c
 }
 
 int jobs_step_add(struct db *db, int64_t run_id, int seq, const char *step, const char *date,
-		  int64_t *out_step_id, struct wxr_err *err)
+                  int64_t *out_step_id, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "INSERT INTO job_steps (run_id, seq, step, date, state) VALUES (?, ?, ?, ?,"
-		       " 'pending')",
-		       &st, err);
+	               "INSERT INTO job_steps (run_id, seq, step, date, state) VALUES (?, ?, ?, ?,"
+	               " 'pending')",
+	               &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, run_id);
@@ -279,7 +284,7 @@ out:
 }
 
 int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_code,
-		  const char *message, const char *reason, struct wxr_err *err)
+                  const char *message, const char *reason, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
@@ -288,10 +293,10 @@ int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_co
 
 	now_utc(now);
 	r = db_prepare(db,
-		       starting ? "UPDATE job_steps SET state = ?1, started_at = ?4 WHERE id = ?5"
-				: "UPDATE job_steps SET state = ?1, exit_code = ?2, message = ?3,"
-				  " ended_at = ?4, reason = ?6 WHERE id = ?5",
-		       &st, err);
+	               starting ? "UPDATE job_steps SET state = ?1, started_at = ?4 WHERE id = ?5"
+	                        : "UPDATE job_steps SET state = ?1, exit_code = ?2, message = ?3,"
+	                          " ended_at = ?4, reason = ?6 WHERE id = ?5",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, state);
@@ -313,9 +318,9 @@ int jobs_run_get(struct db *db, int64_t run_id, struct job_run_row *out, struct 
 
 	memset(out, 0, sizeof(*out));
 	r = db_prepare(db,
-		       "SELECT job, coalesce(date_from,''), coalesce(date_to,''), dry_run"
-		       " FROM job_runs WHERE id = ?",
-		       &st, err);
+	               "SELECT job, coalesce(date_from,''), coalesce(date_to,''), dry_run"
+	               " FROM job_runs WHERE id = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, run_id);
@@ -329,7 +334,7 @@ int jobs_run_get(struct db *db, int64_t run_id, struct job_run_row *out, struct 
 		r = 0;
 	} else {
 		r = r == SQLITE_DONE ? err_set(err, WXR_ENOTFOUND, "no run %lld", (long long)run_id)
-				     : db_error(db, err, "read job_runs");
+		                     : db_error(db, err, "read job_runs");
 	}
 	sqlite3_finalize(st);
 	return r;
@@ -344,16 +349,17 @@ void jobs_run_row_release(struct job_run_row *row)
 }
 
 int jobs_steps_unfinished(struct db *db, int64_t run_id,
-			  int (*fn)(void *arg, const char *step, const char *date, struct wxr_err *err),
-			  void *arg, struct wxr_err *err)
+                          int (*fn)(void *arg, const char *step, const char *date,
+                                    struct wxr_err *err),
+                          void *arg, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT step, coalesce(date, '') FROM job_steps WHERE run_id = ?"
-		       " AND state NOT IN ('ok', 'attention') ORDER BY seq",
-		       &st, err);
+	               "SELECT step, coalesce(date, '') FROM job_steps WHERE run_id = ?"
+	               " AND state NOT IN ('ok', 'attention') ORDER BY seq",
+	               &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, run_id);
@@ -373,18 +379,20 @@ int jobs_runs_list(struct db *db, long last, const struct jobs_list_cb *cb, stru
 	sqlite3_stmt *st = NULL, *ss = NULL;
 	int r;
 
-	r = db_prepare(db,
-		       "SELECT id, job, coalesce(date_from,''), coalesce(date_to,''), dry_run, state,"
-		       " coalesce(exit_code, -1), started_at, coalesce(ended_at,'')"
-		       " FROM job_runs ORDER BY id DESC LIMIT ?",
-		       &st, err);
+	r = db_prepare(
+	        db,
+	        "SELECT id, job, coalesce(date_from,''), coalesce(date_to,''), dry_run, state,"
+	        " coalesce(exit_code, -1), started_at, coalesce(ended_at,'')"
+	        " FROM job_runs ORDER BY id DESC LIMIT ?",
+	        &st, err);
 	if (r < 0)
 		return r;
-	r = db_prepare(db,
-		       "SELECT seq, step, coalesce(date,''), state, coalesce(exit_code, -1),"
-		       " coalesce(started_at,''), coalesce(ended_at,''), coalesce(message,''), reason"
-		       " FROM job_steps WHERE run_id = ? ORDER BY seq",
-		       &ss, err);
+	r = db_prepare(
+	        db,
+	        "SELECT seq, step, coalesce(date,''), state, coalesce(exit_code, -1),"
+	        " coalesce(started_at,''), coalesce(ended_at,''), coalesce(message,''), reason"
+	        " FROM job_steps WHERE run_id = ? ORDER BY seq",
+	        &ss, err);
 	if (r < 0)
 		goto out;
 	sqlite3_bind_int64(st, 1, last);

@@ -25,27 +25,27 @@ struct lock_holder {
  * holder already (a step of the run holding it), succeeds.
  */
 int jobs_lock(struct db *db, const char *mchid, const char *name, int64_t run_id,
-	      struct wxr_err *err);
+              struct wxr_err *err);
 /* Records run_id in a lock this process holds. */
 int jobs_lock_attach_run(struct db *db, const char *mchid, const char *name, int64_t run_id,
-			 struct wxr_err *err);
+                         struct wxr_err *err);
 /* Releases it when this process (or run_id) holds it. */
 int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_id,
-		struct wxr_err *err);
+                struct wxr_err *err);
 
 int jobs_run_start(struct db *db, const char *mchid, const char *job, const char *from,
-		   const char *to, bool dry_run, int64_t resumed_from, int64_t *out_run_id,
-		   struct wxr_err *err);
+                   const char *to, bool dry_run, int64_t resumed_from, int64_t *out_run_id,
+                   struct wxr_err *err);
 /* state: ok | attention | failed */
 int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_code,
-		    const char *summary_json, struct wxr_err *err);
+                    const char *summary_json, struct wxr_err *err);
 
 int jobs_step_add(struct db *db, int64_t run_id, int seq, const char *step, const char *date,
-		  int64_t *out_step_id, struct wxr_err *err);
+                  int64_t *out_step_id, struct wxr_err *err);
 /* state: running | ok | attention | failed | skipped; reason: why it did not
  * end ok (NULL when it did), kept in job_steps.reason. */
 int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_code,
-		  const char *message, const char *reason, struct wxr_err *err);
+                  const char *message, const char *reason, struct wxr_err *err);
 
 /* A run's job, dates ("" = none) and mode; strings owned (jobs_run_row_release). */
 struct job_run_row {
@@ -63,8 +63,9 @@ void jobs_run_row_release(struct job_run_row *row);
 /* Calls fn(arg, step, date or "") for each step of run_id that did not end
  * ok or attention, in order; a negative return from fn stops and is returned. */
 int jobs_steps_unfinished(struct db *db, int64_t run_id,
-			  int (*fn)(void *arg, const char *step, const char *date, struct wxr_err *err),
-			  void *arg, struct wxr_err *err);
+                          int (*fn)(void *arg, const char *step, const char *date,
+                                    struct wxr_err *err),
+                          void *arg, struct wxr_err *err);
 
 /* One row of `wxrecon runs`: text valid during the callback; "" for none. */
 struct job_list_run {

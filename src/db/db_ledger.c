@@ -6,26 +6,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/audit.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "db/audit.h"
 
-#define MAX_FIELDS     16
-#define MAX_FIELD_LEN  4096
-#define MAX_LINE_LEN   (64 * 1024)
+#define MAX_FIELDS    16
+#define MAX_FIELD_LEN 4096
+#define MAX_LINE_LEN  (64 * 1024)
 
-static const char *const order_cols[] = { "out_trade_no", "transaction_id", "amount_total",
-					  "currency",     "state",          "created_at",
-					  "time_expire",  "paid_at",        "attach",
-					  "business_ref", NULL };
-static const char *const refund_cols[] = { "out_refund_no", "out_trade_no", "refund_id",
-					   "amount_refund", "state",        "created_at",
-					   "success_at",    NULL };
+static const char *const order_cols[] = {
+	"out_trade_no", "transaction_id", "amount_total", "currency",     "state", "created_at",
+	"time_expire",  "paid_at",        "attach",       "business_ref", NULL
+};
+static const char *const refund_cols[] = { "out_refund_no", "out_trade_no",
+	                                   "refund_id",     "amount_refund",
+	                                   "state",         "created_at",
+	                                   "success_at",    NULL };
 
-enum { OC_OTN, OC_TXN, OC_AMOUNT, OC_CURRENCY, OC_STATE, OC_CREATED, OC_EXPIRE, OC_PAID, OC_ATTACH,
-       OC_BREF };
+enum {
+	OC_OTN,
+	OC_TXN,
+	OC_AMOUNT,
+	OC_CURRENCY,
+	OC_STATE,
+	OC_CREATED,
+	OC_EXPIRE,
+	OC_PAID,
+	OC_ATTACH,
+	OC_BREF
+};
 enum { RC_ORN, RC_OTN, RC_RID, RC_AMOUNT, RC_STATE, RC_CREATED, RC_SUCCESS };
 
 struct importer {
@@ -37,17 +48,17 @@ struct importer {
 	int64_t run_id;
 	const char *const *cols;
 	int ncols;
-	int map[MAX_FIELDS];  /* field index -> column index */
+	int map[MAX_FIELDS]; /* field index -> column index */
 	struct buf fields[MAX_FIELDS];
 	int nfields;
 	bool too_many;
 	bool header_done;
-	long line;            /* physical line being fed */
-	long rec_line;        /* line of the current record */
+	long line;     /* physical line being fed */
+	long rec_line; /* line of the current record */
 	sqlite3_stmt *sel;
 	sqlite3_stmt *ups;
 	struct ledger_import_result res;
-	int rc;               /* first error */
+	int rc; /* first error */
 	struct wxr_err *err;
 	int64_t now;
 };
@@ -67,7 +78,7 @@ static void on_field(void *p, size_t n, void *data)
 	buf_reset(&im->fields[im->nfields]);
 	if (buf_add(&im->fields[im->nfields], p, n) < 0) {
 		im->rc = err_set(im->err, WXR_EDATA, "%s:%ld: field %d is longer than %d bytes",
-				 im->name, im->line, im->nfields + 1, MAX_FIELD_LEN);
+		                 im->name, im->line, im->nfields + 1, MAX_FIELD_LEN);
 		return;
 	}
 	im->nfields++;
@@ -99,17 +110,17 @@ static int header(struct importer *im)
 		}
 		if (!im->cols[c])
 			return err_set(im->err, WXR_EDATA, "%s:%ld: unknown column '%s'", im->name,
-				       im->rec_line, h);
+			               im->rec_line, h);
 		if (seen[c])
 			return err_set(im->err, WXR_EDATA, "%s:%ld: column '%s' appears twice",
-				       im->name, im->rec_line, h);
+			               im->name, im->rec_line, h);
 		seen[c] = true;
 		im->map[i] = c;
 	}
 	for (int c = 0; im->cols[c]; c++) {
 		if (!seen[c])
 			return err_set(im->err, WXR_EDATA, "%s:%ld: missing column '%s'", im->name,
-				       im->rec_line, im->cols[c]);
+			               im->rec_line, im->cols[c]);
 	}
 	return 0;
 }
@@ -143,13 +154,13 @@ static int parse_fen(struct importer *im, const char *col, const char *v, int64_
 	return 0;
 bad:
 	return err_set(im->err, WXR_EDATA,
-		       "%s:%ld: bad %s '%s' (want a whole number of fen, e.g. 2500 for 25.00 yuan)",
-		       im->name, im->rec_line, col, v);
+	               "%s:%ld: bad %s '%s' (want a whole number of fen, e.g. 2500 for 25.00 yuan)",
+	               im->name, im->rec_line, col, v);
 }
 
 /* Parses an optional time column; empty leaves *present false. */
 static int parse_time(struct importer *im, const char *col, const char *v, bool required,
-		      int64_t *out_ts, bool *present)
+                      int64_t *out_ts, bool *present)
 {
 	struct wxr_err sub = WXR_ERR_INIT;
 
@@ -157,12 +168,12 @@ static int parse_time(struct importer *im, const char *col, const char *v, bool 
 	if (!*v) {
 		if (required)
 			return err_set(im->err, WXR_EDATA, "%s:%ld: %s is empty", im->name,
-				       im->rec_line, col);
+			               im->rec_line, col);
 		return 0;
 	}
 	if (time_parse_rfc3339(v, out_ts, &sub) < 0)
 		return err_set(im->err, WXR_EDATA, "%s:%ld: %s: %s", im->name, im->rec_line, col,
-			       sub.msg);
+		               sub.msg);
 	*present = true;
 	return 0;
 }
@@ -201,8 +212,7 @@ static const char *nz(const char *s)
 }
 
 /* Reads the existing state; *out_state empty when the row is new. */
-static int existing(struct importer *im, const char *key, char *out_state, size_t n,
-		    char **out_sig)
+static int existing(struct importer *im, const char *key, char *out_state, size_t n, char **out_sig)
 {
 	int r;
 
@@ -223,8 +233,8 @@ static int existing(struct importer *im, const char *key, char *out_state, size_
 
 static int order_row(struct importer *im)
 {
-	static const char *const states[] = { "NOTPAY", "PAID", "CLOSED", "REFUNDED",
-					      "PARTIAL_REFUNDED", NULL };
+	static const char *const states[] = { "NOTPAY",           "PAID", "CLOSED", "REFUNDED",
+		                              "PARTIAL_REFUNDED", NULL };
 	const char *otn = field(im, OC_OTN), *state = field(im, OC_STATE);
 	const char *currency = field(im, OC_CURRENCY);
 	int64_t amount, created = 0, expire = 0, paid = 0;
@@ -237,11 +247,11 @@ static int order_row(struct importer *im)
 
 	if (!id_ok(otn, 6, 32, "_-|*"))
 		return err_set(im->err, WXR_EDATA,
-			       "%s:%ld: bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
-			       im->name, im->rec_line, otn);
+		               "%s:%ld: bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
+		               im->name, im->rec_line, otn);
 	if (*field(im, OC_TXN) && !id_ok(field(im, OC_TXN), 1, 32, ""))
 		return err_set(im->err, WXR_EDATA, "%s:%ld: bad transaction_id '%s'", im->name,
-			       im->rec_line, field(im, OC_TXN));
+		               im->rec_line, field(im, OC_TXN));
 	r = parse_fen(im, "amount_total", field(im, OC_AMOUNT), &amount);
 	if (r < 0)
 		return r;
@@ -249,12 +259,12 @@ static int order_row(struct importer *im)
 		currency = "CNY";
 	if (strcmp(currency, "CNY") != 0)
 		return err_set(im->err, WXR_EDATA, "%s:%ld: currency '%s' (only CNY is supported)",
-			       im->name, im->rec_line, currency);
+		               im->name, im->rec_line, currency);
 	if (!in_set(state, states))
 		return err_set(im->err, WXR_EDATA,
-			       "%s:%ld: bad state '%s' (want NOTPAY, PAID, CLOSED, REFUNDED or "
-			       "PARTIAL_REFUNDED)",
-			       im->name, im->rec_line, state);
+		               "%s:%ld: bad state '%s' (want NOTPAY, PAID, CLOSED, REFUNDED or "
+		               "PARTIAL_REFUNDED)",
+		               im->name, im->rec_line, state);
 	r = parse_time(im, "created_at", field(im, OC_CREATED), true, &created, &has_created);
 	if (r < 0)
 		return r;
@@ -267,10 +277,10 @@ static int order_row(struct importer *im)
 		return r;
 	if (!needs_paid && has_paid)
 		return err_set(im->err, WXR_EDATA, "%s:%ld: state %s with a paid_at", im->name,
-			       im->rec_line, state);
+		               im->rec_line, state);
 	if (strlen(field(im, OC_ATTACH)) > 128)
 		return err_set(im->err, WXR_EDATA, "%s:%ld: attach longer than 128 bytes", im->name,
-			       im->rec_line);
+		               im->rec_line);
 
 	time_format_rfc3339(im->now, 0, now);
 	norm_time(has_created, created, im->tz, created_s);
@@ -284,9 +294,9 @@ static int order_row(struct importer *im)
 		r = existing(im, otn, old_state, sizeof(old_state), &old_sig);
 		if (r < 0)
 			return r;
-		sig = xasprintf("%s|%lld|%s|%s|%s|%s|%s|%s|%s", field(im, OC_TXN), (long long)amount,
-				currency, state, created_s, expire_s, paid_s, field(im, OC_ATTACH),
-				field(im, OC_BREF));
+		sig = xasprintf("%s|%lld|%s|%s|%s|%s|%s|%s|%s", field(im, OC_TXN),
+		                (long long)amount, currency, state, created_s, expire_s, paid_s,
+		                field(im, OC_ATTACH), field(im, OC_BREF));
 		if (!old_sig) {
 			im->res.inserted++;
 		} else if (strcmp(old_sig, sig) == 0) {
@@ -299,11 +309,12 @@ static int order_row(struct importer *im)
 		}
 		free(sig);
 		if (old_sig && strcmp(old_state, state) != 0) {
-			char *detail = xasprintf("{\"from\":\"%s\",\"to\":\"%s\",\"source\":\"ledger import\"}",
-						 old_state, state);
+			char *detail = xasprintf(
+			        "{\"from\":\"%s\",\"to\":\"%s\",\"source\":\"ledger import\"}",
+			        old_state, state);
 
 			r = audit_append(im->db, im->run_id, "ledger", "order.state", otn, detail,
-					 im->err);
+			                 im->err);
 			free(detail);
 			if (r < 0) {
 				free(old_sig);
@@ -349,26 +360,27 @@ static int refund_row(struct importer *im)
 
 	if (!id_ok(orn, 1, 64, "_-|*@"))
 		return err_set(im->err, WXR_EDATA,
-			       "%s:%ld: bad out_refund_no '%s' (1 to 64 of 0-9 A-Z a-z _ - | * @)",
-			       im->name, im->rec_line, orn);
+		               "%s:%ld: bad out_refund_no '%s' (1 to 64 of 0-9 A-Z a-z _ - | * @)",
+		               im->name, im->rec_line, orn);
 	if (!id_ok(otn, 6, 32, "_-|*"))
 		return err_set(im->err, WXR_EDATA, "%s:%ld: bad out_trade_no '%s'", im->name,
-			       im->rec_line, otn);
+		               im->rec_line, otn);
 	if (*field(im, RC_RID) && !id_ok(field(im, RC_RID), 1, 32, ""))
 		return err_set(im->err, WXR_EDATA, "%s:%ld: bad refund_id '%s'", im->name,
-			       im->rec_line, field(im, RC_RID));
+		               im->rec_line, field(im, RC_RID));
 	r = parse_fen(im, "amount_refund", field(im, RC_AMOUNT), &amount);
 	if (r < 0)
 		return r;
 	if (!in_set(state, states))
-		return err_set(im->err, WXR_EDATA,
-			       "%s:%ld: bad state '%s' (want PROCESSING, SUCCESS, CLOSED or ABNORMAL)",
-			       im->name, im->rec_line, state);
+		return err_set(
+		        im->err, WXR_EDATA,
+		        "%s:%ld: bad state '%s' (want PROCESSING, SUCCESS, CLOSED or ABNORMAL)",
+		        im->name, im->rec_line, state);
 	r = parse_time(im, "created_at", field(im, RC_CREATED), true, &created, &has_created);
 	if (r < 0)
 		return r;
 	r = parse_time(im, "success_at", field(im, RC_SUCCESS), strcmp(state, "SUCCESS") == 0,
-		       &success, &has_success);
+	               &success, &has_success);
 	if (r < 0)
 		return r;
 
@@ -384,7 +396,7 @@ static int refund_row(struct importer *im)
 		if (r < 0)
 			return r;
 		sig = xasprintf("%s|%s|%lld|%s|%s|%s", otn, field(im, RC_RID), (long long)amount,
-				state, created_s, success_s);
+		                state, created_s, success_s);
 		if (!old_sig) {
 			im->res.inserted++;
 		} else if (strcmp(old_sig, sig) == 0) {
@@ -397,11 +409,12 @@ static int refund_row(struct importer *im)
 		}
 		free(sig);
 		if (old_sig && strcmp(old_state, state) != 0) {
-			char *detail = xasprintf("{\"from\":\"%s\",\"to\":\"%s\",\"source\":\"ledger import\"}",
-						 old_state, state);
+			char *detail = xasprintf(
+			        "{\"from\":\"%s\",\"to\":\"%s\",\"source\":\"ledger import\"}",
+			        old_state, state);
 
 			r = audit_append(im->db, im->run_id, "ledger", "refund.state", orn, detail,
-					 im->err);
+			                 im->err);
 			free(detail);
 			if (r < 0) {
 				free(old_sig);
@@ -439,7 +452,7 @@ static void on_row(int c, void *data)
 		goto done;
 	if (im->too_many) {
 		im->rc = err_set(im->err, WXR_EDATA, "%s:%ld: more than %d fields", im->name,
-				 im->rec_line, im->ncols);
+		                 im->rec_line, im->ncols);
 		goto done;
 	}
 	if (!im->header_done) {
@@ -449,7 +462,7 @@ static void on_row(int c, void *data)
 	}
 	if (im->nfields != im->ncols) {
 		im->rc = err_set(im->err, WXR_EDATA, "%s:%ld: %d fields, the header has %d",
-				 im->name, im->rec_line, im->nfields, im->ncols);
+		                 im->name, im->rec_line, im->nfields, im->ncols);
 		goto done;
 	}
 	im->res.rows++;
@@ -462,41 +475,46 @@ done:
 }
 
 static const char *const sql_sel_order =
-	"SELECT state, coalesce(transaction_id,'') || '|' || amount_total || '|' || currency || '|' ||"
-	" state || '|' || created_at || '|' || coalesce(time_expire,'') || '|' ||"
-	" coalesce(paid_at,'') || '|' || coalesce(attach,'') || '|' || coalesce(business_ref,'')"
-	" FROM ledger_orders WHERE mchid = ? AND out_trade_no = ?";
+        "SELECT state, coalesce(transaction_id,'') || '|' || amount_total || '|' || currency || "
+        "'|' ||"
+        " state || '|' || created_at || '|' || coalesce(time_expire,'') || '|' ||"
+        " coalesce(paid_at,'') || '|' || coalesce(attach,'') || '|' || coalesce(business_ref,'')"
+        " FROM ledger_orders WHERE mchid = ? AND out_trade_no = ?";
 
 static const char *const sql_ups_order =
-	"INSERT INTO ledger_orders (mchid, out_trade_no, transaction_id, amount_total, currency,"
-	" state, created_at, created_ts, time_expire, expire_ts, paid_at, paid_ts, paid_date, attach,"
-	" business_ref, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-	" ON CONFLICT (mchid, out_trade_no) DO UPDATE SET transaction_id = excluded.transaction_id,"
-	" amount_total = excluded.amount_total, currency = excluded.currency,"
-	" state = excluded.state, created_at = excluded.created_at, created_ts = excluded.created_ts,"
-	" time_expire = excluded.time_expire, expire_ts = excluded.expire_ts,"
-	" paid_at = excluded.paid_at, paid_ts = excluded.paid_ts, paid_date = excluded.paid_date,"
-	" attach = excluded.attach, business_ref = excluded.business_ref,"
-	" updated_at = excluded.updated_at";
+        "INSERT INTO ledger_orders (mchid, out_trade_no, transaction_id, amount_total, currency,"
+        " state, created_at, created_ts, time_expire, expire_ts, paid_at, paid_ts, paid_date, "
+        "attach,"
+        " business_ref, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT (mchid, out_trade_no) DO UPDATE SET transaction_id = excluded.transaction_id,"
+        " amount_total = excluded.amount_total, currency = excluded.currency,"
+        " state = excluded.state, created_at = excluded.created_at, created_ts = "
+        "excluded.created_ts,"
+        " time_expire = excluded.time_expire, expire_ts = excluded.expire_ts,"
+        " paid_at = excluded.paid_at, paid_ts = excluded.paid_ts, paid_date = excluded.paid_date,"
+        " attach = excluded.attach, business_ref = excluded.business_ref,"
+        " updated_at = excluded.updated_at";
 
 static const char *const sql_sel_refund =
-	"SELECT state, out_trade_no || '|' || coalesce(refund_id,'') || '|' || amount_refund || '|' ||"
-	" state || '|' || created_at || '|' || coalesce(success_at,'')"
-	" FROM ledger_refunds WHERE mchid = ? AND out_refund_no = ?";
+        "SELECT state, out_trade_no || '|' || coalesce(refund_id,'') || '|' || amount_refund || "
+        "'|' ||"
+        " state || '|' || created_at || '|' || coalesce(success_at,'')"
+        " FROM ledger_refunds WHERE mchid = ? AND out_refund_no = ?";
 
 static const char *const sql_ups_refund =
-	"INSERT INTO ledger_refunds (mchid, out_refund_no, out_trade_no, refund_id, amount_refund,"
-	" state, created_at, created_ts, created_date, success_at, success_ts, updated_at)"
-	" VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-	" ON CONFLICT (mchid, out_refund_no) DO UPDATE SET out_trade_no = excluded.out_trade_no,"
-	" refund_id = excluded.refund_id, amount_refund = excluded.amount_refund,"
-	" state = excluded.state, created_at = excluded.created_at, created_ts = excluded.created_ts,"
-	" created_date = excluded.created_date, success_at = excluded.success_at,"
-	" success_ts = excluded.success_ts, updated_at = excluded.updated_at";
+        "INSERT INTO ledger_refunds (mchid, out_refund_no, out_trade_no, refund_id, amount_refund,"
+        " state, created_at, created_ts, created_date, success_at, success_ts, updated_at)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+        " ON CONFLICT (mchid, out_refund_no) DO UPDATE SET out_trade_no = excluded.out_trade_no,"
+        " refund_id = excluded.refund_id, amount_refund = excluded.amount_refund,"
+        " state = excluded.state, created_at = excluded.created_at, created_ts = "
+        "excluded.created_ts,"
+        " created_date = excluded.created_date, success_at = excluded.success_at,"
+        " success_ts = excluded.success_ts, updated_at = excluded.updated_at";
 
 int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind kind,
-		  const char *mchid, int tz_offset_s, int64_t run_id,
-		  struct ledger_import_result *out, struct wxr_err *err)
+                  const char *mchid, int tz_offset_s, int64_t run_id,
+                  struct ledger_import_result *out, struct wxr_err *err)
 {
 	struct importer im;
 	struct csv_parser p;
@@ -546,8 +564,8 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 	while ((n = getline(&line, &cap, in)) >= 0) {
 		im.line++;
 		if (n > MAX_LINE_LEN) {
-			r = err_set(err, WXR_EDATA, "%s:%ld: line longer than %d bytes", name, im.line,
-				    MAX_LINE_LEN);
+			r = err_set(err, WXR_EDATA, "%s:%ld: line longer than %d bytes", name,
+			            im.line, MAX_LINE_LEN);
 			goto rollback;
 		}
 		if ((size_t)n != strlen(line)) {
@@ -556,7 +574,7 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 		}
 		if (csv_parse(&p, line, (size_t)n, on_field, on_row, &im) != (size_t)n) {
 			r = err_set(err, WXR_EDATA, "%s:%ld: %s", name, im.line,
-				    csv_strerror(csv_error(&p)));
+			            csv_strerror(csv_error(&p)));
 			goto rollback;
 		}
 		if (im.rc < 0) {
@@ -570,7 +588,7 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 	}
 	if (csv_fini(&p, on_field, on_row, &im) != 0) {
 		r = err_set(err, WXR_EDATA, "%s:%ld: %s (an unterminated quote?)", name, im.line,
-			    csv_strerror(csv_error(&p)));
+		            csv_strerror(csv_error(&p)));
 		goto rollback;
 	}
 	if (im.rc < 0) {
@@ -583,9 +601,9 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 	}
 	{
 		char *detail = xasprintf("{\"kind\":\"%s\",\"rows\":%ld,\"inserted\":%ld,"
-					 "\"updated\":%ld,\"unchanged\":%ld}",
-					 kind == LEDGER_ORDERS ? "orders" : "refunds", im.res.rows,
-					 im.res.inserted, im.res.updated, im.res.unchanged);
+		                         "\"updated\":%ld,\"unchanged\":%ld}",
+		                         kind == LEDGER_ORDERS ? "orders" : "refunds", im.res.rows,
+		                         im.res.inserted, im.res.updated, im.res.unchanged);
 
 		r = audit_append(db, run_id, "ledger", "ledger.import", name, detail, err);
 		free(detail);
@@ -621,10 +639,11 @@ int ledger_day_has_activity(struct db *db, const char *mchid, const char *date, 
                             struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int r = db_prepare(db,
-	                   "SELECT EXISTS (SELECT 1 FROM ledger_orders WHERE mchid = ?1 AND paid_date = ?2)"
-	                   " OR EXISTS (SELECT 1 FROM ledger_refunds WHERE mchid = ?1 AND created_date = ?2)",
-	                   &st, err);
+	int r = db_prepare(
+	        db,
+	        "SELECT EXISTS (SELECT 1 FROM ledger_orders WHERE mchid = ?1 AND paid_date = ?2)"
+	        " OR EXISTS (SELECT 1 FROM ledger_refunds WHERE mchid = ?1 AND created_date = ?2)",
+	        &st, err);
 
 	if (r < 0)
 		return r;

@@ -14,22 +14,22 @@
 enum ledger_kind { LEDGER_ORDERS, LEDGER_REFUNDS };
 
 struct ledger_import_result {
-	long rows;      /* data rows read */
+	long rows; /* data rows read */
 	long inserted;
-	long updated;   /* existing rows whose content changed */
+	long updated; /* existing rows whose content changed */
 	long unchanged;
 };
 
 /*
  * Imports a CSV (UTF-8, header row, RFC 4180) of orders or refunds in one
- * transaction (the caller's when it has one open, else its own): every row is validated, then upserted; the first bad row
- * stops the import with "<name>:<line>: <why>" and nothing is kept. Rows get
- * the given mchid; business dates use tz_offset_s. State changes of existing
- * rows are audited one by one, the import as a whole once.
+ * transaction (the caller's when it has one open, else its own): every row is validated, then
+ * upserted; the first bad row stops the import with "<name>:<line>: <why>" and nothing is kept.
+ * Rows get the given mchid; business dates use tz_offset_s. State changes of existing rows are
+ * audited one by one, the import as a whole once.
  */
 int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind kind,
-		  const char *mchid, int tz_offset_s, int64_t run_id,
-		  struct ledger_import_result *out, struct wxr_err *err);
+                  const char *mchid, int tz_offset_s, int64_t run_id,
+                  struct ledger_import_result *out, struct wxr_err *err);
 
 /* Whether the ledger has a payment or a refund of mchid on date (a day a bill is due for). */
 int ledger_day_has_activity(struct db *db, const char *mchid, const char *date, bool *out,

@@ -84,7 +84,7 @@ static void bind_day(sqlite3_stmt *st, const struct db_recon_day *d)
 }
 
 static int prepare_day(struct db *db, const struct db_recon_day *day, const char *sql,
-		       sqlite3_stmt **out_st, struct wxr_err *err)
+                       sqlite3_stmt **out_st, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r = db_prepare(db, sql, &st, err);
@@ -114,8 +114,8 @@ static int finish(struct db *db, sqlite3_stmt *st, const char *what, struct wxr_
 	return 0;
 }
 
-static int run_day(struct db *db, const struct db_recon_day *day, const char *what,
-		   const char *sql, struct wxr_err *err)
+static int run_day(struct db *db, const struct db_recon_day *day, const char *what, const char *sql,
+                   struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r = prepare_day(db, day, sql, &st, err);
@@ -167,45 +167,45 @@ static void sql_fee_to_fen(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 static const char temp_schema[] =
-	"CREATE TEMP TABLE IF NOT EXISTS recon_found ("
-	" kind TEXT NOT NULL, key TEXT NOT NULL, ledger_key TEXT,"
-	" out_trade_no TEXT, out_refund_no TEXT, transaction_id TEXT,"
-	" ledger_amount INTEGER, bill_amount INTEGER, ledger_state TEXT, bill_state TEXT,"
-	" bill_time TEXT, detail TEXT, pending INTEGER NOT NULL DEFAULT 0,"
-	" status TEXT NOT NULL DEFAULT 'open', resolution TEXT,"
-	" PRIMARY KEY (kind, key));"
-	"CREATE TEMP TABLE IF NOT EXISTS recon_ask ("
-	" kind TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (kind, key));"
-	"CREATE TEMP TABLE IF NOT EXISTS recon_answers ("
-	" kind TEXT NOT NULL, key TEXT NOT NULL, ok INTEGER NOT NULL, state TEXT,"
-	" amount INTEGER, ext_id TEXT, success_ts INTEGER, success_date TEXT,"
-	" PRIMARY KEY (kind, key));"
-	"CREATE TEMP TABLE IF NOT EXISTS recon_pay ("
-	" key TEXT, line INTEGER, out_trade_no TEXT, transaction_id TEXT, trade_time TEXT,"
-	" amt INTEGER, fee INTEGER, fee_fen INTEGER, fee_lines INTEGER, lkey TEXT, lstate TEXT,"
-	" lamount INTEGER, bref TEXT, bref_dup INTEGER, txn_multi INTEGER);"
-	"CREATE TEMP TABLE IF NOT EXISTS recon_ref ("
-	" key TEXT, out_refund_no TEXT, refund_id TEXT, out_trade_no TEXT, transaction_id TEXT,"
-	" amt INTEGER, bstatus TEXT, lkey TEXT, lstate TEXT, lamount INTEGER);"
-	"CREATE TEMP TABLE IF NOT EXISTS recon_checked (kind TEXT PRIMARY KEY);"
-	"CREATE TEMP TABLE IF NOT EXISTS recon_merge ("
-	" kind TEXT NOT NULL, key TEXT NOT NULL, did INTEGER, old_status TEXT,"
-	" new_status TEXT, event TEXT, same INTEGER,"
-	" p_la INTEGER, p_ba INTEGER, p_ls TEXT, p_bs TEXT, PRIMARY KEY (kind, key));"
-	"CREATE TEMP TABLE IF NOT EXISTS recon_events ("
-	" seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, event TEXT NOT NULL,"
-	" p_la INTEGER, p_ba INTEGER, p_ls TEXT, p_bs TEXT);"
-	"DELETE FROM recon_found; DELETE FROM recon_ask; DELETE FROM recon_answers;"
-	"DELETE FROM recon_pay; DELETE FROM recon_ref; DELETE FROM recon_checked;"
-	"DELETE FROM recon_merge; DELETE FROM recon_events;";
+        "CREATE TEMP TABLE IF NOT EXISTS recon_found ("
+        " kind TEXT NOT NULL, key TEXT NOT NULL, ledger_key TEXT,"
+        " out_trade_no TEXT, out_refund_no TEXT, transaction_id TEXT,"
+        " ledger_amount INTEGER, bill_amount INTEGER, ledger_state TEXT, bill_state TEXT,"
+        " bill_time TEXT, detail TEXT, pending INTEGER NOT NULL DEFAULT 0,"
+        " status TEXT NOT NULL DEFAULT 'open', resolution TEXT,"
+        " PRIMARY KEY (kind, key));"
+        "CREATE TEMP TABLE IF NOT EXISTS recon_ask ("
+        " kind TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (kind, key));"
+        "CREATE TEMP TABLE IF NOT EXISTS recon_answers ("
+        " kind TEXT NOT NULL, key TEXT NOT NULL, ok INTEGER NOT NULL, state TEXT,"
+        " amount INTEGER, ext_id TEXT, success_ts INTEGER, success_date TEXT,"
+        " PRIMARY KEY (kind, key));"
+        "CREATE TEMP TABLE IF NOT EXISTS recon_pay ("
+        " key TEXT, line INTEGER, out_trade_no TEXT, transaction_id TEXT, trade_time TEXT,"
+        " amt INTEGER, fee INTEGER, fee_fen INTEGER, fee_lines INTEGER, lkey TEXT, lstate TEXT,"
+        " lamount INTEGER, bref TEXT, bref_dup INTEGER, txn_multi INTEGER);"
+        "CREATE TEMP TABLE IF NOT EXISTS recon_ref ("
+        " key TEXT, out_refund_no TEXT, refund_id TEXT, out_trade_no TEXT, transaction_id TEXT,"
+        " amt INTEGER, bstatus TEXT, lkey TEXT, lstate TEXT, lamount INTEGER);"
+        "CREATE TEMP TABLE IF NOT EXISTS recon_checked (kind TEXT PRIMARY KEY);"
+        "CREATE TEMP TABLE IF NOT EXISTS recon_merge ("
+        " kind TEXT NOT NULL, key TEXT NOT NULL, did INTEGER, old_status TEXT,"
+        " new_status TEXT, event TEXT, same INTEGER,"
+        " p_la INTEGER, p_ba INTEGER, p_ls TEXT, p_bs TEXT, PRIMARY KEY (kind, key));"
+        "CREATE TEMP TABLE IF NOT EXISTS recon_events ("
+        " seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, event TEXT NOT NULL,"
+        " p_la INTEGER, p_ba INTEGER, p_ls TEXT, p_bs TEXT);"
+        "DELETE FROM recon_found; DELETE FROM recon_ask; DELETE FROM recon_answers;"
+        "DELETE FROM recon_pay; DELETE FROM recon_ref; DELETE FROM recon_checked;"
+        "DELETE FROM recon_merge; DELETE FROM recon_events;";
 
 int db_recon_setup(struct db *db, struct wxr_err *err)
 {
 	int r;
 
 	if (sqlite3_create_function(db->h, "recon_fee_to_fen", 1,
-				    SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_fee_to_fen, NULL,
-				    NULL) != SQLITE_OK)
+	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_fee_to_fen, NULL,
+	                            NULL) != SQLITE_OK)
 		return db_error(db, err, "register recon_fee_to_fen");
 	r = db_exec(db, temp_schema, err);
 	if (r < 0)
@@ -216,7 +216,7 @@ int db_recon_setup(struct db *db, struct wxr_err *err)
 /* ---- day facts ------------------------------------------------------------ */
 
 int db_recon_bill_file(struct db *db, const char *mchid, const char *date, const char *kind,
-		       int64_t *out_id, char out_status[8], struct wxr_err *err)
+                       int64_t *out_id, char out_status[8], struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int64_t id = 0;
@@ -224,9 +224,9 @@ int db_recon_bill_file(struct db *db, const char *mchid, const char *date, const
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT id, status FROM bill_files WHERE mchid = ? AND bill_date = ? AND"
-		       " kind = ?",
-		       &st, err);
+	               "SELECT id, status FROM bill_files WHERE mchid = ? AND bill_date = ? AND"
+	               " kind = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -249,21 +249,21 @@ out:
 }
 
 int db_recon_ledger_activity(struct db *db, const char *mchid, const char *date,
-			     int64_t *out_payments, int64_t *out_amount, int64_t *out_refunds,
-			     struct wxr_err *err)
+                             int64_t *out_payments, int64_t *out_amount, int64_t *out_refunds,
+                             struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT (SELECT COUNT(*) FROM ledger_orders WHERE mchid = ?1 AND paid_date ="
-		       " ?2"
-		       "        AND state IN " PAID_STATES "),"
-		       " (SELECT COALESCE(SUM(amount_total), 0) FROM ledger_orders"
-		       "  WHERE mchid = ?1 AND paid_date = ?2 AND state IN " PAID_STATES "),"
-		       " (SELECT COUNT(*) FROM ledger_refunds WHERE mchid = ?1 AND created_date ="
-		       " ?2)",
-		       &st, err);
+	               "SELECT (SELECT COUNT(*) FROM ledger_orders WHERE mchid = ?1 AND paid_date ="
+	               " ?2"
+	               "        AND state IN " PAID_STATES "),"
+	               " (SELECT COALESCE(SUM(amount_total), 0) FROM ledger_orders"
+	               "  WHERE mchid = ?1 AND paid_date = ?2 AND state IN " PAID_STATES "),"
+	               " (SELECT COUNT(*) FROM ledger_refunds WHERE mchid = ?1 AND created_date ="
+	               " ?2)",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -282,15 +282,15 @@ out:
 }
 
 int db_recon_closing_balance(struct db *db, int64_t file_id, bool *out_have, int64_t *out_balance,
-			     struct wxr_err *err)
+                             struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT balance FROM bill_fundflows WHERE file_id = ? ORDER BY line DESC"
-		       " LIMIT 1",
-		       &st, err);
+	               "SELECT balance FROM bill_fundflows WHERE file_id = ? ORDER BY line DESC"
+	               " LIMIT 1",
+	               &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, file_id);
@@ -311,17 +311,17 @@ out:
 }
 
 int db_recon_fund_rows(struct db *db, int64_t file_id,
-		       int (*cb)(void *ctx, const struct db_recon_flow *f, struct wxr_err *err),
-		       void *ctx, struct wxr_err *err)
+                       int (*cb)(void *ctx, const struct db_recon_flow *f, struct wxr_err *err),
+                       void *ctx, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT line, flow_no, biz_no, direction, amount, balance FROM"
-		       " bill_fundflows"
-		       " WHERE file_id = ? ORDER BY line",
-		       &st, err);
+	               "SELECT line, flow_no, biz_no, direction, amount, balance FROM"
+	               " bill_fundflows"
+	               " WHERE file_id = ? ORDER BY line",
+	               &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, file_id);
@@ -358,76 +358,76 @@ out:
  * covering indexes), and the fund-flow fee lines (FEE_MISMATCH part A).
  * Rows left unmatched are then matched by transaction_id.
  */
-#define BILL_ORDER_AMOUNT                                                                      \
+#define BILL_ORDER_AMOUNT \
 	"CASE WHEN t.order_amount > 0 THEN t.order_amount ELSE t.settlement_amount END"
 
 static const char sql_fill_pay[] =
-	"INSERT INTO recon_pay (key, line, out_trade_no, transaction_id, trade_time, amt, fee,"
-	" fee_fen, fee_lines, lkey, lstate, lamount, bref, bref_dup, txn_multi)"
-	" SELECT COALESCE(NULLIF(x.out_trade_no, ''), x.transaction_id), x.line, x.out_trade_no,"
-	"  x.transaction_id, x.trade_time, x.amt, x.fee, x.fee_fen, x.fee_lines, x.lkey, x.lstate,"
-	"  x.lamount, x.bref, x.bref_dup, x.txn_multi"
-	" FROM (SELECT t.line AS line, t.out_trade_no AS out_trade_no,"
-	"        t.transaction_id AS transaction_id, t.trade_time AS trade_time,"
-	"        " BILL_ORDER_AMOUNT " AS amt, t.fee AS fee,"
-	"        ABS(recon_fee_to_fen(t.fee)) AS fee_fen,"
-	"        (SELECT SUM(l.amount) FROM bill_fundflows l WHERE l.biz_no = t.transaction_id"
-	"         AND l.biz_type = " FEE_PAY " AND l.mchid = :m) AS fee_lines,"
-	"        o.out_trade_no AS lkey, o.state AS lstate, o.amount_total AS lamount,"
-	"        o.business_ref AS bref,"
-	"        CASE WHEN o.business_ref <> ''"
-	"              AND (SELECT COUNT(*) FROM ledger_orders c WHERE c.mchid = :m"
-	"                   AND c.business_ref = o.business_ref) > 1 THEN 1 ELSE 0 END AS bref_dup,"
-	"        CASE WHEN t.transaction_id <> ''"
-	"              AND (SELECT COUNT(*) FROM bill_trades c"
-	"                   WHERE c.transaction_id = t.transaction_id"
-	"                     AND c.row_kind = 'SUCCESS') > 1 THEN 1 ELSE 0 END"
-	"          AS txn_multi"
-	"       FROM bill_trades t"
-	"       LEFT JOIN ledger_orders o ON o.mchid = :m AND o.out_trade_no = t.out_trade_no"
-	"       WHERE t.file_id = :tf AND t.row_kind = 'SUCCESS') x"
-	" WHERE x.lkey IS NULL OR x.lstate IN ('NOTPAY', 'CLOSED') OR x.lamount <> x.amt"
-	"    OR x.bref_dup = 1 OR x.txn_multi = 1 OR COALESCE(x.fee_lines, x.fee_fen) <> x.fee_fen";
+        "INSERT INTO recon_pay (key, line, out_trade_no, transaction_id, trade_time, amt, fee,"
+        " fee_fen, fee_lines, lkey, lstate, lamount, bref, bref_dup, txn_multi)"
+        " SELECT COALESCE(NULLIF(x.out_trade_no, ''), x.transaction_id), x.line, x.out_trade_no,"
+        "  x.transaction_id, x.trade_time, x.amt, x.fee, x.fee_fen, x.fee_lines, x.lkey, x.lstate,"
+        "  x.lamount, x.bref, x.bref_dup, x.txn_multi"
+        " FROM (SELECT t.line AS line, t.out_trade_no AS out_trade_no,"
+        "        t.transaction_id AS transaction_id, t.trade_time AS trade_time,"
+        "        " BILL_ORDER_AMOUNT " AS amt, t.fee AS fee,"
+        "        ABS(recon_fee_to_fen(t.fee)) AS fee_fen,"
+        "        (SELECT SUM(l.amount) FROM bill_fundflows l WHERE l.biz_no = t.transaction_id"
+        "         AND l.biz_type = " FEE_PAY " AND l.mchid = :m) AS fee_lines,"
+        "        o.out_trade_no AS lkey, o.state AS lstate, o.amount_total AS lamount,"
+        "        o.business_ref AS bref,"
+        "        CASE WHEN o.business_ref <> ''"
+        "              AND (SELECT COUNT(*) FROM ledger_orders c WHERE c.mchid = :m"
+        "                   AND c.business_ref = o.business_ref) > 1 THEN 1 ELSE 0 END AS bref_dup,"
+        "        CASE WHEN t.transaction_id <> ''"
+        "              AND (SELECT COUNT(*) FROM bill_trades c"
+        "                   WHERE c.transaction_id = t.transaction_id"
+        "                     AND c.row_kind = 'SUCCESS') > 1 THEN 1 ELSE 0 END"
+        "          AS txn_multi"
+        "       FROM bill_trades t"
+        "       LEFT JOIN ledger_orders o ON o.mchid = :m AND o.out_trade_no = t.out_trade_no"
+        "       WHERE t.file_id = :tf AND t.row_kind = 'SUCCESS') x"
+        " WHERE x.lkey IS NULL OR x.lstate IN ('NOTPAY', 'CLOSED') OR x.lamount <> x.amt"
+        "    OR x.bref_dup = 1 OR x.txn_multi = 1 OR COALESCE(x.fee_lines, x.fee_fen) <> x.fee_fen";
 
 /* "+o.mchid" keeps SQLite's min() optimisation off the primary key (mchid,
  * out_trade_no), which would walk every ledger order of the merchant per
  * unmatched bill row: ledger_orders_txn finds the one or two rows. */
 static const char sql_pay_by_txn[] =
-	"UPDATE recon_pay SET lkey = (SELECT MIN(o.out_trade_no) FROM ledger_orders o"
-	"  WHERE o.transaction_id = recon_pay.transaction_id AND +o.mchid = :m)"
-	" WHERE lkey IS NULL AND transaction_id <> ''";
+        "UPDATE recon_pay SET lkey = (SELECT MIN(o.out_trade_no) FROM ledger_orders o"
+        "  WHERE o.transaction_id = recon_pay.transaction_id AND +o.mchid = :m)"
+        " WHERE lkey IS NULL AND transaction_id <> ''";
 
 static const char sql_pay_by_txn_fill[] =
-	"UPDATE recon_pay SET lstate = o.state, lamount = o.amount_total"
-	" FROM ledger_orders o"
-	" WHERE recon_pay.lkey IS NOT NULL AND recon_pay.lstate IS NULL"
-	"   AND o.mchid = :m AND o.out_trade_no = recon_pay.lkey";
+        "UPDATE recon_pay SET lstate = o.state, lamount = o.amount_total"
+        " FROM ledger_orders o"
+        " WHERE recon_pay.lkey IS NOT NULL AND recon_pay.lstate IS NULL"
+        "   AND o.mchid = :m AND o.out_trade_no = recon_pay.lkey";
 
 static const char sql_missing_in_ledger[] =
-	"INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, bill_amount, bill_state,"
-	" bill_time, detail)"
-	" SELECT 'MISSING_IN_LEDGER', key, NULLIF(out_trade_no, ''), NULLIF(transaction_id, ''),"
-	"  amt, 'SUCCESS', trade_time, 'bill: paid at ' || trade_time || ', no ledger order'"
-	" FROM recon_pay WHERE lkey IS NULL"
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, bill_amount, bill_state,"
+        " bill_time, detail)"
+        " SELECT 'MISSING_IN_LEDGER', key, NULLIF(out_trade_no, ''), NULLIF(transaction_id, ''),"
+        "  amt, 'SUCCESS', trade_time, 'bill: paid at ' || trade_time || ', no ledger order'"
+        " FROM recon_pay WHERE lkey IS NULL"
+        " ON CONFLICT DO NOTHING";
 
 static const char sql_missed_payment[] =
-	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
-	" ledger_amount, bill_amount, ledger_state, bill_state, bill_time, detail)"
-	" SELECT 'MISSED_PAYMENT', key, lkey, NULLIF(out_trade_no, ''),"
-	"  NULLIF(transaction_id, ''), lamount, amt, lstate, 'SUCCESS', trade_time,"
-	"  'bill: paid at ' || trade_time || '; ledger: ' || lstate"
-	" FROM recon_pay WHERE lkey IS NOT NULL AND lstate IN ('NOTPAY', 'CLOSED')"
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
+        " ledger_amount, bill_amount, ledger_state, bill_state, bill_time, detail)"
+        " SELECT 'MISSED_PAYMENT', key, lkey, NULLIF(out_trade_no, ''),"
+        "  NULLIF(transaction_id, ''), lamount, amt, lstate, 'SUCCESS', trade_time,"
+        "  'bill: paid at ' || trade_time || '; ledger: ' || lstate"
+        " FROM recon_pay WHERE lkey IS NOT NULL AND lstate IN ('NOTPAY', 'CLOSED')"
+        " ON CONFLICT DO NOTHING";
 
 static const char sql_amount_mismatch[] =
-	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
-	" ledger_amount, bill_amount, ledger_state, bill_state, bill_time, detail)"
-	" SELECT 'AMOUNT_MISMATCH', key, lkey, NULLIF(out_trade_no, ''),"
-	"  NULLIF(transaction_id, ''), lamount, amt, lstate, 'SUCCESS', trade_time,"
-	"  'ledger amount_total ' || lamount || ' fen, bill order amount ' || amt || ' fen'"
-	" FROM recon_pay WHERE lkey IS NOT NULL AND lamount <> amt"
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
+        " ledger_amount, bill_amount, ledger_state, bill_state, bill_time, detail)"
+        " SELECT 'AMOUNT_MISMATCH', key, lkey, NULLIF(out_trade_no, ''),"
+        "  NULLIF(transaction_id, ''), lamount, amt, lstate, 'SUCCESS', trade_time,"
+        "  'ledger amount_total ' || lamount || ' fen, bill order amount ' || amt || ' fen'"
+        " FROM recon_pay WHERE lkey IS NOT NULL AND lamount <> amt"
+        " ON CONFLICT DO NOTHING";
 
 /* (a) another ledger order with the same business_ref was paid earlier per
  * a stored bill (trade time, then out_trade_no): this payment is the extra.
@@ -435,97 +435,95 @@ static const char sql_amount_mismatch[] =
  * finds its bill rows by out_trade_no (else SQLite may walk the merchant's
  * bill rows per duplicate). */
 static const char sql_dup_business_ref[] =
-	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
-	" ledger_amount, bill_amount, ledger_state, bill_state, bill_time, detail)"
-	" SELECT 'DUPLICATE_PAYMENT', x.key, x.lkey, x.lkey, NULLIF(x.transaction_id, ''),"
-	"  x.lamount, x.amt, x.lstate, 'SUCCESS', x.trade_time,"
-	"  'business_ref ' || x.bref || ' was already paid by order ' || x.other"
-	" FROM (SELECT p.key AS key, p.lkey AS lkey, p.transaction_id AS transaction_id,"
-	"        p.lamount AS lamount, p.amt AS amt, p.lstate AS lstate, p.trade_time AS"
-	" trade_time,"
-	"        p.bref AS bref,"
-	"        (SELECT o2.out_trade_no FROM ledger_orders o2"
-	"         CROSS JOIN bill_trades t2 ON t2.mchid = :m AND t2.out_trade_no = o2.out_trade_no"
-	"         WHERE o2.mchid = :m AND o2.business_ref = p.bref"
-	"           AND o2.out_trade_no <> p.lkey AND t2.row_kind = 'SUCCESS'"
-	"           AND (t2.trade_time < p.trade_time"
-	"                OR (t2.trade_time = p.trade_time AND o2.out_trade_no < p.lkey))"
-	"         ORDER BY t2.trade_time, o2.out_trade_no LIMIT 1) AS other"
-	"       FROM recon_pay p WHERE p.bref_dup = 1) x"
-	" WHERE x.other IS NOT NULL"
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
+        " ledger_amount, bill_amount, ledger_state, bill_state, bill_time, detail)"
+        " SELECT 'DUPLICATE_PAYMENT', x.key, x.lkey, x.lkey, NULLIF(x.transaction_id, ''),"
+        "  x.lamount, x.amt, x.lstate, 'SUCCESS', x.trade_time,"
+        "  'business_ref ' || x.bref || ' was already paid by order ' || x.other"
+        " FROM (SELECT p.key AS key, p.lkey AS lkey, p.transaction_id AS transaction_id,"
+        "        p.lamount AS lamount, p.amt AS amt, p.lstate AS lstate, p.trade_time AS"
+        " trade_time,"
+        "        p.bref AS bref,"
+        "        (SELECT o2.out_trade_no FROM ledger_orders o2"
+        "         CROSS JOIN bill_trades t2 ON t2.mchid = :m AND t2.out_trade_no = o2.out_trade_no"
+        "         WHERE o2.mchid = :m AND o2.business_ref = p.bref"
+        "           AND o2.out_trade_no <> p.lkey AND t2.row_kind = 'SUCCESS'"
+        "           AND (t2.trade_time < p.trade_time"
+        "                OR (t2.trade_time = p.trade_time AND o2.out_trade_no < p.lkey))"
+        "         ORDER BY t2.trade_time, o2.out_trade_no LIMIT 1) AS other"
+        "       FROM recon_pay p WHERE p.bref_dup = 1) x"
+        " WHERE x.other IS NOT NULL"
+        " ON CONFLICT DO NOTHING";
 
 /* (b) the transaction_id is on an earlier SUCCESS row of any stored bill
  * (earlier date, or same file and earlier line). */
 static const char sql_dup_transaction[] =
-	"INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, bill_amount, bill_state,"
-	" bill_time, detail)"
-	" SELECT 'DUPLICATE_PAYMENT', p.key, NULLIF(p.out_trade_no, ''), p.transaction_id, p.amt,"
-	"  'SUCCESS', p.trade_time,"
-	"  'transaction_id ' || p.transaction_id || ' is on an earlier bill row too'"
-	" FROM recon_pay p"
-	" WHERE p.txn_multi = 1"
-	"   AND EXISTS (SELECT 1 FROM bill_trades t2"
-	"               WHERE t2.transaction_id = p.transaction_id AND t2.row_kind = 'SUCCESS'"
-	"                 AND t2.mchid = :m"
-	"                 AND (t2.bill_date < :d OR (t2.file_id = :tf AND t2.line < p.line)))"
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, bill_amount, bill_state,"
+        " bill_time, detail)"
+        " SELECT 'DUPLICATE_PAYMENT', p.key, NULLIF(p.out_trade_no, ''), p.transaction_id, p.amt,"
+        "  'SUCCESS', p.trade_time,"
+        "  'transaction_id ' || p.transaction_id || ' is on an earlier bill row too'"
+        " FROM recon_pay p"
+        " WHERE p.txn_multi = 1"
+        "   AND EXISTS (SELECT 1 FROM bill_trades t2"
+        "               WHERE t2.transaction_id = p.transaction_id AND t2.row_kind = 'SUCCESS'"
+        "                 AND t2.mchid = :m"
+        "                 AND (t2.bill_date < :d OR (t2.file_id = :tf AND t2.line < p.line)))"
+        " ON CONFLICT DO NOTHING";
 
 /* FEE_MISMATCH part A for payments, from the pass above. "+l.mchid" (here and
  * in FEE_SELECT) keeps the max() optimisation off (mchid, bill_date), which
  * would walk every fund-flow line of the merchant per row: the business
  * number index finds the lines. */
 static const char sql_fee_pay_a[] =
-	"INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, ledger_amount,"
-	" bill_amount, bill_state, detail)"
-	" SELECT 'FEE_MISMATCH', p.transaction_id, NULLIF(p.out_trade_no, ''), p.transaction_id,"
-	"  p.fee_lines, p.fee_fen, 'SUCCESS',"
-	"  'trade bill ' || :d || ' fee ' || p.fee || ' (0.00001 yuan) = ' || p.fee_fen"
-	"  || ' fen; fund flow ' || " FEE_PAY " || ' ' || p.fee_lines || ' fen'"
-	" FROM recon_pay p"
-	" WHERE p.fee_lines IS NOT NULL AND p.fee_lines <> p.fee_fen AND p.transaction_id <> ''"
-	"   AND (SELECT MAX(l.bill_date) FROM bill_fundflows l WHERE l.biz_no = p.transaction_id"
-	"        AND l.biz_type = " FEE_PAY " AND +l.mchid = :m) <= :d"
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_found (kind, key, out_trade_no, transaction_id, ledger_amount,"
+        " bill_amount, bill_state, detail)"
+        " SELECT 'FEE_MISMATCH', p.transaction_id, NULLIF(p.out_trade_no, ''), p.transaction_id,"
+        "  p.fee_lines, p.fee_fen, 'SUCCESS',"
+        "  'trade bill ' || :d || ' fee ' || p.fee || ' (0.00001 yuan) = ' || p.fee_fen"
+        "  || ' fen; fund flow ' || " FEE_PAY " || ' ' || p.fee_lines || ' fen'"
+        " FROM recon_pay p"
+        " WHERE p.fee_lines IS NOT NULL AND p.fee_lines <> p.fee_fen AND p.transaction_id <> ''"
+        "   AND (SELECT MAX(l.bill_date) FROM bill_fundflows l WHERE l.biz_no = p.transaction_id"
+        "        AND l.biz_type = " FEE_PAY " AND +l.mchid = :m) <= :d"
+        " ON CONFLICT DO NOTHING";
 
 /* Ledger payments of D with no SUCCESS row in the bills of D-1, D, D+1. */
-#define LEDGER_NOT_IN_BILL                                                                     \
-	" WHERE o.mchid = :m AND o.paid_date = :d AND o.state IN " PAID_STATES                 \
-	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE t.mchid = :m"                    \
-	"       AND t.out_trade_no = o.out_trade_no AND t.row_kind = 'SUCCESS'"                \
-	"       AND t.bill_date BETWEEN :dprev AND :dnext)"                                    \
-	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE o.transaction_id <> ''"          \
-	"       AND t.transaction_id = o.transaction_id AND t.row_kind = 'SUCCESS'"            \
+#define LEDGER_NOT_IN_BILL                                                            \
+	" WHERE o.mchid = :m AND o.paid_date = :d AND o.state IN " PAID_STATES        \
+	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE t.mchid = :m"           \
+	"       AND t.out_trade_no = o.out_trade_no AND t.row_kind = 'SUCCESS'"       \
+	"       AND t.bill_date BETWEEN :dprev AND :dnext)"                           \
+	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE o.transaction_id <> ''" \
+	"       AND t.transaction_id = o.transaction_id AND t.row_kind = 'SUCCESS'"   \
 	"       AND t.mchid = :m AND t.bill_date BETWEEN :dprev AND :dnext)"
 
 /* pending: D+1's bill not stored and no answer says it must be raised.
  * paid_at is fetched only for the rows found, so the scan of the day's
  * ledger orders stays on the covering index ledger_orders_paid_date. */
 static const char sql_missing_in_bill[] =
-	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
-	" ledger_amount, ledger_state, detail, pending)"
-	" SELECT 'MISSING_IN_BILL', o.out_trade_no, o.out_trade_no, o.out_trade_no,"
-	"  NULLIF(o.transaction_id, ''), o.amount_total, o.state,"
-	"  'ledger: paid at ' || COALESCE((SELECT p.paid_at FROM ledger_orders p"
-	"   WHERE p.mchid = :m AND p.out_trade_no = o.out_trade_no), '?')"
-	"  || CASE WHEN :next_stored = 1 THEN '; not in the bills of ' || :dprev || '..' || :dnext"
-	"          WHEN a.ok = 1 THEN '; query: ' || COALESCE(a.state, '?')"
-	"               || COALESCE(' at ' || a.success_date, '')"
-	"          ELSE '' END,"
-	"  CASE WHEN :next_stored = 1 THEN 0"
-	"       WHEN a.ok IS NULL OR a.ok = 0 THEN 1"
-	"       WHEN a.state IN ('SUCCESS', 'REFUND') AND a.success_date > :d THEN 1"
-	"       ELSE 0 END"
-	" FROM ledger_orders o"
-	" LEFT JOIN recon_answers a ON a.kind = 'order' AND a.key = o.out_trade_no"
-	LEDGER_NOT_IN_BILL
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, transaction_id,"
+        " ledger_amount, ledger_state, detail, pending)"
+        " SELECT 'MISSING_IN_BILL', o.out_trade_no, o.out_trade_no, o.out_trade_no,"
+        "  NULLIF(o.transaction_id, ''), o.amount_total, o.state,"
+        "  'ledger: paid at ' || COALESCE((SELECT p.paid_at FROM ledger_orders p"
+        "   WHERE p.mchid = :m AND p.out_trade_no = o.out_trade_no), '?')"
+        "  || CASE WHEN :next_stored = 1 THEN '; not in the bills of ' || :dprev || '..' || :dnext"
+        "          WHEN a.ok = 1 THEN '; query: ' || COALESCE(a.state, '?')"
+        "               || COALESCE(' at ' || a.success_date, '')"
+        "          ELSE '' END,"
+        "  CASE WHEN :next_stored = 1 THEN 0"
+        "       WHEN a.ok IS NULL OR a.ok = 0 THEN 1"
+        "       WHEN a.state IN ('SUCCESS', 'REFUND') AND a.success_date > :d THEN 1"
+        "       ELSE 0 END"
+        " FROM ledger_orders o"
+        " LEFT JOIN recon_answers a ON a.kind = 'order' AND a.key = "
+        "o.out_trade_no" LEDGER_NOT_IN_BILL " ON CONFLICT DO NOTHING";
 
 /* Phase 1: the orders whose MISSING_IN_BILL a query must decide. */
 static const char sql_ask_orders[] =
-	"INSERT INTO recon_ask (kind, key) SELECT 'order', o.out_trade_no"
-	" FROM ledger_orders o" LEDGER_NOT_IN_BILL
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_ask (kind, key) SELECT 'order', o.out_trade_no"
+        " FROM ledger_orders o" LEDGER_NOT_IN_BILL " ON CONFLICT DO NOTHING";
 
 /* ---- refunds -------------------------------------------------------------- */
 
@@ -533,78 +531,78 @@ static const char sql_ask_orders[] =
  * out_refund_no, else refund_id). Bill statuses REFUNDCLOSE and CHANGE
  * (older spellings) read as CLOSED and ABNORMAL. */
 static const char sql_fill_ref[] =
-	"INSERT INTO recon_ref (key, out_refund_no, refund_id, out_trade_no, transaction_id, amt,"
-	" bstatus, lkey, lstate, lamount)"
-	" SELECT b.key, b.out_refund_no, b.refund_id, b.out_trade_no, b.transaction_id, b.amt,"
-	"  b.bstatus, r.out_refund_no, r.state, r.amount_refund"
-	" FROM (SELECT COALESCE(NULLIF(t.out_refund_no, ''), t.refund_id) AS key,"
-	"        NULLIF(t.out_refund_no, '') AS out_refund_no, NULLIF(t.refund_id, '') AS"
-	" refund_id,"
-	"        NULLIF(t.out_trade_no, '') AS out_trade_no,"
-	"        NULLIF(t.transaction_id, '') AS transaction_id,"
-	"        CASE WHEN t.refund_apply_amount > 0 THEN t.refund_apply_amount"
-	"             ELSE t.refund_amount END AS amt,"
-	"        CASE upper(COALESCE(t.refund_status, '')) WHEN 'REFUNDCLOSE' THEN 'CLOSED'"
-	"             WHEN 'CHANGE' THEN 'ABNORMAL'"
-	"             ELSE upper(COALESCE(t.refund_status, '')) END AS bstatus,"
-	"        COALESCE((SELECT r1.out_refund_no FROM ledger_refunds r1"
-	"                  WHERE r1.mchid = :m AND r1.out_refund_no = t.out_refund_no),"
-	/* "+r2.mchid": the min() optimisation would walk the primary key. */
-	"                 (SELECT MIN(r2.out_refund_no) FROM ledger_refunds r2"
-	"                  WHERE r2.refund_id = t.refund_id AND +r2.mchid = :m"
-	"                    AND t.refund_id <> '')) AS lk"
-	"       FROM bill_trades t WHERE t.file_id = :tf AND t.row_kind = 'REFUND') b"
-	" LEFT JOIN ledger_refunds r ON r.mchid = :m AND r.out_refund_no = b.lk"
-	" WHERE r.out_refund_no IS NULL OR r.amount_refund <> b.amt"
-	"    OR (b.bstatus <> '' AND r.state <> b.bstatus)";
+        "INSERT INTO recon_ref (key, out_refund_no, refund_id, out_trade_no, transaction_id, amt,"
+        " bstatus, lkey, lstate, lamount)"
+        " SELECT b.key, b.out_refund_no, b.refund_id, b.out_trade_no, b.transaction_id, b.amt,"
+        "  b.bstatus, r.out_refund_no, r.state, r.amount_refund"
+        " FROM (SELECT COALESCE(NULLIF(t.out_refund_no, ''), t.refund_id) AS key,"
+        "        NULLIF(t.out_refund_no, '') AS out_refund_no, NULLIF(t.refund_id, '') AS"
+        " refund_id,"
+        "        NULLIF(t.out_trade_no, '') AS out_trade_no,"
+        "        NULLIF(t.transaction_id, '') AS transaction_id,"
+        "        CASE WHEN t.refund_apply_amount > 0 THEN t.refund_apply_amount"
+        "             ELSE t.refund_amount END AS amt,"
+        "        CASE upper(COALESCE(t.refund_status, '')) WHEN 'REFUNDCLOSE' THEN 'CLOSED'"
+        "             WHEN 'CHANGE' THEN 'ABNORMAL'"
+        "             ELSE upper(COALESCE(t.refund_status, '')) END AS bstatus,"
+        "        COALESCE((SELECT r1.out_refund_no FROM ledger_refunds r1"
+        "                  WHERE r1.mchid = :m AND r1.out_refund_no = t.out_refund_no),"
+        /* "+r2.mchid": the min() optimisation would walk the primary key. */
+        "                 (SELECT MIN(r2.out_refund_no) FROM ledger_refunds r2"
+        "                  WHERE r2.refund_id = t.refund_id AND +r2.mchid = :m"
+        "                    AND t.refund_id <> '')) AS lk"
+        "       FROM bill_trades t WHERE t.file_id = :tf AND t.row_kind = 'REFUND') b"
+        " LEFT JOIN ledger_refunds r ON r.mchid = :m AND r.out_refund_no = b.lk"
+        " WHERE r.out_refund_no IS NULL OR r.amount_refund <> b.amt"
+        "    OR (b.bstatus <> '' AND r.state <> b.bstatus)";
 
 static const char sql_refund_missing_in_ledger[] =
-	"INSERT INTO recon_found (kind, key, out_trade_no, out_refund_no, transaction_id,"
-	" bill_amount, bill_state, detail)"
-	" SELECT 'REFUND_MISSING_IN_LEDGER', key, out_trade_no, out_refund_no, transaction_id,"
-	"  amt, NULLIF(bstatus, ''), 'bill: refund ' || COALESCE(refund_id, '?')"
-	"  || ' of order ' || COALESCE(out_trade_no, '?') || ', no ledger refund'"
-	" FROM recon_ref WHERE lkey IS NULL"
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_found (kind, key, out_trade_no, out_refund_no, transaction_id,"
+        " bill_amount, bill_state, detail)"
+        " SELECT 'REFUND_MISSING_IN_LEDGER', key, out_trade_no, out_refund_no, transaction_id,"
+        "  amt, NULLIF(bstatus, ''), 'bill: refund ' || COALESCE(refund_id, '?')"
+        "  || ' of order ' || COALESCE(out_trade_no, '?') || ', no ledger refund'"
+        " FROM recon_ref WHERE lkey IS NULL"
+        " ON CONFLICT DO NOTHING";
 
 static const char sql_refund_amount_mismatch[] =
-	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, out_refund_no,"
-	" transaction_id, ledger_amount, bill_amount, ledger_state, bill_state, detail)"
-	" SELECT 'REFUND_AMOUNT_MISMATCH', key, lkey, out_trade_no, out_refund_no, transaction_id,"
-	"  lamount, amt, lstate, NULLIF(bstatus, ''),"
-	"  'ledger amount_refund ' || lamount || ' fen, bill refund amount ' || amt || ' fen'"
-	" FROM recon_ref WHERE lkey IS NOT NULL AND lamount <> amt"
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, out_refund_no,"
+        " transaction_id, ledger_amount, bill_amount, ledger_state, bill_state, detail)"
+        " SELECT 'REFUND_AMOUNT_MISMATCH', key, lkey, out_trade_no, out_refund_no, transaction_id,"
+        "  lamount, amt, lstate, NULLIF(bstatus, ''),"
+        "  'ledger amount_refund ' || lamount || ' fen, bill refund amount ' || amt || ' fen'"
+        " FROM recon_ref WHERE lkey IS NOT NULL AND lamount <> amt"
+        " ON CONFLICT DO NOTHING";
 
 static const char sql_refund_status_mismatch[] =
-	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, out_refund_no,"
-	" transaction_id, ledger_amount, bill_amount, ledger_state, bill_state, detail)"
-	" SELECT 'REFUND_STATUS_MISMATCH', key, lkey, out_trade_no, out_refund_no, transaction_id,"
-	"  lamount, amt, lstate, bstatus,"
-	"  'ledger ' || lstate || ', bill snapshot ' || bstatus"
-	" FROM recon_ref WHERE lkey IS NOT NULL AND bstatus <> '' AND lstate <> bstatus"
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, out_refund_no,"
+        " transaction_id, ledger_amount, bill_amount, ledger_state, bill_state, detail)"
+        " SELECT 'REFUND_STATUS_MISMATCH', key, lkey, out_trade_no, out_refund_no, transaction_id,"
+        "  lamount, amt, lstate, bstatus,"
+        "  'ledger ' || lstate || ', bill snapshot ' || bstatus"
+        " FROM recon_ref WHERE lkey IS NOT NULL AND bstatus <> '' AND lstate <> bstatus"
+        " ON CONFLICT DO NOTHING";
 
 static const char sql_refund_missing_in_bill[] =
-	"INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, out_refund_no,"
-	" ledger_amount, ledger_state, detail)"
-	" SELECT 'REFUND_MISSING_IN_BILL', r.out_refund_no, r.out_refund_no, r.out_trade_no,"
-	"  r.out_refund_no, r.amount_refund, r.state,"
-	"  'ledger: refund SUCCESS created ' || r.created_at || ', not in the bills of '"
-	"  || :dprev || '..' || :dnext"
-	" FROM ledger_refunds r"
-	" WHERE r.mchid = :m AND r.created_date = :d AND r.state = 'SUCCESS'"
-	/* The refund-number indexes (partial: REFUND rows, which the plain
-	 * "t.row_kind = 'REFUND'" selects) find the one row; "+t.bill_date"
-	 * keeps SQLite off any (mchid, bill_date) prefix, which would scan the
-	 * whole day per refund. */
-	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE t.mchid = :m"
-	"       AND t.out_refund_no = r.out_refund_no AND t.row_kind = 'REFUND'"
-	"       AND +t.bill_date BETWEEN :dprev AND :dnext)"
-	"   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE r.refund_id <> ''"
-	"       AND t.refund_id = r.refund_id AND t.row_kind = 'REFUND'"
-	"       AND +t.mchid = :m AND +t.bill_date BETWEEN :dprev AND :dnext)"
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_found (kind, key, ledger_key, out_trade_no, out_refund_no,"
+        " ledger_amount, ledger_state, detail)"
+        " SELECT 'REFUND_MISSING_IN_BILL', r.out_refund_no, r.out_refund_no, r.out_trade_no,"
+        "  r.out_refund_no, r.amount_refund, r.state,"
+        "  'ledger: refund SUCCESS created ' || r.created_at || ', not in the bills of '"
+        "  || :dprev || '..' || :dnext"
+        " FROM ledger_refunds r"
+        " WHERE r.mchid = :m AND r.created_date = :d AND r.state = 'SUCCESS'"
+        /* The refund-number indexes (partial: REFUND rows, which the plain
+         * "t.row_kind = 'REFUND'" selects) find the one row; "+t.bill_date"
+         * keeps SQLite off any (mchid, bill_date) prefix, which would scan the
+         * whole day per refund. */
+        "   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE t.mchid = :m"
+        "       AND t.out_refund_no = r.out_refund_no AND t.row_kind = 'REFUND'"
+        "       AND +t.bill_date BETWEEN :dprev AND :dnext)"
+        "   AND NOT EXISTS (SELECT 1 FROM bill_trades t WHERE r.refund_id <> ''"
+        "       AND t.refund_id = r.refund_id AND t.row_kind = 'REFUND'"
+        "       AND +t.mchid = :m AND +t.bill_date BETWEEN :dprev AND :dnext)"
+        " ON CONFLICT DO NOTHING";
 
 /* ---- fees ----------------------------------------------------------------- */
 
@@ -615,43 +613,47 @@ static const char sql_refund_missing_in_bill[] =
  * or before D. Part B: rows of earlier days with a line booked on D and none
  * later.
  */
-#define FEE_LINES(IDCOL, BIZTYPE, AGG)                                                         \
-	"(SELECT " AGG " FROM bill_fundflows l WHERE l.biz_no = t." IDCOL                       \
+#define FEE_LINES(IDCOL, BIZTYPE, AGG)                                    \
+	"(SELECT " AGG " FROM bill_fundflows l WHERE l.biz_no = t." IDCOL \
 	" AND l.biz_type = " BIZTYPE " AND l.mchid = :m)"
 
-#define FEE_SELECT(ROWKIND, IDCOL, BIZTYPE, ORN, FROM_WHERE)                                   \
-	"INSERT INTO recon_found (kind, key, out_trade_no, out_refund_no, transaction_id,"     \
-	" ledger_amount, bill_amount, bill_state, detail)"                                     \
-	" SELECT 'FEE_MISMATCH', x.biz, NULLIF(x.out_trade_no, ''), x.orn,"                    \
-	"  NULLIF(x.transaction_id, ''), x.lines, x.fee_fen, '" ROWKIND "',"                   \
-	"  'trade bill ' || x.bill_date || ' fee ' || x.fee || ' (0.00001 yuan) = '"           \
-	"  || x.fee_fen || ' fen; fund flow ' || " BIZTYPE " || ' ' || x.lines || ' fen'"      \
-	" FROM (SELECT t.out_trade_no AS out_trade_no, " ORN " AS orn,"                        \
-	"        t.transaction_id AS transaction_id, t.bill_date AS bill_date, t.fee AS fee,"  \
-	"        t." IDCOL " AS biz, ABS(recon_fee_to_fen(t.fee)) AS fee_fen,"                 \
-	"        " FEE_LINES(IDCOL, BIZTYPE, "SUM(l.amount)") " AS lines"                      \
-	"       " FROM_WHERE " AND t.row_kind = '" ROWKIND "' AND t." IDCOL " <> '') x"        \
-	" WHERE COALESCE(x.lines, x.fee_fen) <> x.fee_fen"                                     \
-	"   AND (SELECT MAX(l.bill_date) FROM bill_fundflows l WHERE l.biz_no = x.biz"         \
-	"        AND l.biz_type = " BIZTYPE " AND +l.mchid = :m) <= :d"                        \
-	" ON CONFLICT DO NOTHING"
+#define FEE_SELECT(ROWKIND, IDCOL, BIZTYPE, ORN, FROM_WHERE)                                     \
+	"INSERT INTO recon_found (kind, key, out_trade_no, out_refund_no, transaction_id,"       \
+	" ledger_amount, bill_amount, bill_state, detail)"                                       \
+	" SELECT 'FEE_MISMATCH', x.biz, NULLIF(x.out_trade_no, ''), x.orn,"                      \
+	"  NULLIF(x.transaction_id, ''), x.lines, x.fee_fen, '" ROWKIND "',"                     \
+	"  'trade bill ' || x.bill_date || ' fee ' || x.fee || ' (0.00001 yuan) = '"             \
+	"  || x.fee_fen || ' fen; fund flow ' || " BIZTYPE " || ' ' || x.lines || ' fen'"        \
+	" FROM (SELECT t.out_trade_no AS out_trade_no, " ORN " AS orn,"                          \
+	"        t.transaction_id AS transaction_id, t.bill_date AS bill_date, t.fee AS fee,"    \
+	"        t." IDCOL " AS biz, ABS(recon_fee_to_fen(t.fee)) AS fee_fen,"                   \
+	"        " FEE_LINES(IDCOL, BIZTYPE,                                                     \
+	                     "SUM(l.amount)") " AS lines"                                        \
+	                                      "       " FROM_WHERE " AND t.row_kind = '" ROWKIND \
+	                                      "' AND t." IDCOL " <> '') x"                       \
+	                                      " WHERE COALESCE(x.lines, x.fee_fen) <> x.fee_fen" \
+	                                      "   AND (SELECT MAX(l.bill_date) FROM "            \
+	                                      "bill_fundflows l WHERE l.biz_no = x.biz"          \
+	                                      "        AND l.biz_type = " BIZTYPE                \
+	                                      " AND +l.mchid = :m) <= :d"                        \
+	                                      " ON CONFLICT DO NOTHING"
 
 #define FEE_ROWS_OF_D "FROM bill_trades t WHERE t.file_id = :tf"
 /* Driven by D's fee lines (CROSS JOIN keeps that order), rows of earlier days,
  * found by their transaction_id / refund_id index ("+" keeps SQLite off the
  * (mchid, bill_date) index: all of history per line). */
-#define FEE_ROWS_BEFORE(IDCOL, BIZTYPE)                                                        \
-	"FROM bill_fundflows d CROSS JOIN bill_trades t"                                       \
-	" WHERE d.file_id = :ff AND d.biz_type = " BIZTYPE " AND t." IDCOL " = d.biz_no"       \
+#define FEE_ROWS_BEFORE(IDCOL, BIZTYPE)                                                  \
+	"FROM bill_fundflows d CROSS JOIN bill_trades t"                                 \
+	" WHERE d.file_id = :ff AND d.biz_type = " BIZTYPE " AND t." IDCOL " = d.biz_no" \
 	"   AND +t.mchid = :m AND +t.bill_date < :d"
 
 static const char sql_fee_refund_a[] =
-	FEE_SELECT("REFUND", "refund_id", FEE_REFUND, "NULLIF(t.out_refund_no, '')", FEE_ROWS_OF_D);
+        FEE_SELECT("REFUND", "refund_id", FEE_REFUND, "NULLIF(t.out_refund_no, '')", FEE_ROWS_OF_D);
 static const char sql_fee_pay_b[] = FEE_SELECT("SUCCESS", "transaction_id", FEE_PAY, "NULL",
-					       FEE_ROWS_BEFORE("transaction_id", FEE_PAY));
+                                               FEE_ROWS_BEFORE("transaction_id", FEE_PAY));
 static const char sql_fee_refund_b[] =
-	FEE_SELECT("REFUND", "refund_id", FEE_REFUND, "NULLIF(t.out_refund_no, '')",
-		   FEE_ROWS_BEFORE("refund_id", FEE_REFUND));
+        FEE_SELECT("REFUND", "refund_id", FEE_REFUND, "NULLIF(t.out_refund_no, '')",
+                   FEE_ROWS_BEFORE("refund_id", FEE_REFUND));
 
 struct finder {
 	const char *what;
@@ -706,20 +708,20 @@ int db_recon_find(struct db *db, const struct db_recon_day *day, struct wxr_err 
 /* Refund status mismatches that a query must settle: not those already
  * settled (auto_resolved, or resolved by a person) with the same values. */
 static const char sql_ask_refunds[] =
-	"INSERT INTO recon_ask (kind, key) SELECT 'refund', x.key FROM recon_ref x"
-	" WHERE x.lkey IS NOT NULL AND x.bstatus <> '' AND x.lstate <> x.bstatus"
-	"   AND NOT EXISTS (SELECT 1 FROM discrepancies d WHERE d.mchid = :m AND d.date = :d"
-	"       AND d.kind = 'REFUND_STATUS_MISMATCH' AND d.key = x.key"
-	"       AND (d.status = 'auto_resolved'"
-	"            OR (d.status = 'resolved' AND COALESCE(d.resolved_by, '') <> 'reconcile'))"
-	"       AND d.ledger_amount IS NOT DISTINCT FROM x.lamount"
-	"       AND d.bill_amount IS NOT DISTINCT FROM x.amt"
-	"       AND d.ledger_state IS NOT DISTINCT FROM x.lstate"
-	"       AND d.bill_state IS NOT DISTINCT FROM x.bstatus)"
-	" ON CONFLICT DO NOTHING";
+        "INSERT INTO recon_ask (kind, key) SELECT 'refund', x.key FROM recon_ref x"
+        " WHERE x.lkey IS NOT NULL AND x.bstatus <> '' AND x.lstate <> x.bstatus"
+        "   AND NOT EXISTS (SELECT 1 FROM discrepancies d WHERE d.mchid = :m AND d.date = :d"
+        "       AND d.kind = 'REFUND_STATUS_MISMATCH' AND d.key = x.key"
+        "       AND (d.status = 'auto_resolved'"
+        "            OR (d.status = 'resolved' AND COALESCE(d.resolved_by, '') <> 'reconcile'))"
+        "       AND d.ledger_amount IS NOT DISTINCT FROM x.lamount"
+        "       AND d.bill_amount IS NOT DISTINCT FROM x.amt"
+        "       AND d.ledger_state IS NOT DISTINCT FROM x.lstate"
+        "       AND d.bill_state IS NOT DISTINCT FROM x.bstatus)"
+        " ON CONFLICT DO NOTHING";
 
-int db_recon_collect_asks(struct db *db, const struct db_recon_day *day, bool orders,
-			  bool refunds, struct wxr_err *err)
+int db_recon_collect_asks(struct db *db, const struct db_recon_day *day, bool orders, bool refunds,
+                          struct wxr_err *err)
 {
 	int r;
 
@@ -787,21 +789,21 @@ void db_recon_asks_free(struct db_recon_ask *asks, size_t n)
 }
 
 int db_recon_put_answer(struct db *db, const char *kind, const char *key, bool ok,
-			const char *state, int64_t amount, const char *ext_id, int64_t success_ts,
-			const char *success_date, struct wxr_err *err)
+                        const char *state, int64_t amount, const char *ext_id, int64_t success_ts,
+                        const char *success_date, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "INSERT INTO recon_answers (kind, key, ok, state, amount, ext_id,"
-		       " success_ts,"
-		       " success_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-		       " ON CONFLICT (kind, key) DO UPDATE SET ok = excluded.ok,"
-		       " state = excluded.state, amount = excluded.amount, ext_id ="
-		       " excluded.ext_id,"
-		       " success_ts = excluded.success_ts, success_date = excluded.success_date",
-		       &st, err);
+	               "INSERT INTO recon_answers (kind, key, ok, state, amount, ext_id,"
+	               " success_ts,"
+	               " success_date) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+	               " ON CONFLICT (kind, key) DO UPDATE SET ok = excluded.ok,"
+	               " state = excluded.state, amount = excluded.amount, ext_id ="
+	               " excluded.ext_id,"
+	               " success_ts = excluded.success_ts, success_date = excluded.success_date",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, kind);
@@ -826,7 +828,7 @@ int db_recon_check_kind(struct db *db, const char *kind, struct wxr_err *err)
 	int r;
 
 	r = db_prepare(db, "INSERT INTO recon_checked (kind) VALUES (?) ON CONFLICT DO NOTHING",
-		       &st, err);
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, kind);
@@ -847,11 +849,11 @@ int db_recon_add_found(struct db *db, const struct db_recon_finding *f, struct w
 	int r;
 
 	r = db_prepare(db,
-		       "INSERT INTO recon_found (kind, key, out_trade_no, out_refund_no,"
-		       " transaction_id, ledger_amount, bill_amount, ledger_state, bill_state,"
-		       " detail)"
-		       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-		       &st, err);
+	               "INSERT INTO recon_found (kind, key, out_trade_no, out_refund_no,"
+	               " transaction_id, ledger_amount, bill_amount, ledger_state, bill_state,"
+	               " detail)"
+	               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, f->kind);
@@ -868,17 +870,17 @@ int db_recon_add_found(struct db *db, const struct db_recon_finding *f, struct w
 }
 
 int db_recon_found_set(struct db *db, const char *kind, const char *key, const char *status,
-		       const char *resolution, const char *note, struct wxr_err *err)
+                       const char *resolution, const char *note, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "UPDATE recon_found SET status = ?, resolution = ?,"
-		       " detail = CASE WHEN ? IS NULL THEN detail"
-		       "          ELSE COALESCE(detail || '; ', '') || ? END"
-		       " WHERE kind = ? AND key = ?",
-		       &st, err);
+	               "UPDATE recon_found SET status = ?, resolution = ?,"
+	               " detail = CASE WHEN ? IS NULL THEN detail"
+	               "          ELSE COALESCE(detail || '; ', '') || ? END"
+	               " WHERE kind = ? AND key = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, status);
@@ -893,7 +895,7 @@ int db_recon_found_set(struct db *db, const char *kind, const char *key, const c
 /* ---- bill summaries --------------------------------------------------------- */
 
 const char *const db_recon_trade_fields[DB_RECON_TRADE_FIELDS] = {
-	"total_count", "settlement_total", "refund_total", "recharge_refund_total",
+	"total_count", "settlement_total", "refund_total",       "recharge_refund_total",
 	"fee_total",   "order_total",      "refund_apply_total",
 };
 
@@ -901,9 +903,8 @@ const char *const db_recon_fund_fields[DB_RECON_FUND_FIELDS] = {
 	"total_count", "income_count", "income_amount", "expense_count", "expense_amount",
 };
 
-static int read_sums(struct db *db, int64_t file_id, const char *sql_rows,
-		     const char *sql_summary, int nfields, struct db_recon_sums *out,
-		     struct wxr_err *err)
+static int read_sums(struct db *db, int64_t file_id, const char *sql_rows, const char *sql_summary,
+                     int nfields, struct db_recon_sums *out, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct db_recon_sums s;
@@ -945,33 +946,33 @@ out:
 }
 
 int db_recon_trade_sums(struct db *db, int64_t file_id, struct db_recon_sums *out,
-			struct wxr_err *err)
+                        struct wxr_err *err)
 {
 	return read_sums(db, file_id,
-			 "SELECT COUNT(*), COALESCE(SUM(settlement_amount), 0),"
-			 " COALESCE(SUM(refund_amount), 0), COALESCE(SUM(recharge_refund_amount),"
-			 " 0),"
-			 " COALESCE(SUM(fee), 0), COALESCE(SUM(order_amount), 0),"
-			 " COALESCE(SUM(refund_apply_amount), 0)"
-			 " FROM bill_trades WHERE file_id = ?",
-			 "SELECT total_count, settlement_total, refund_total,"
-			 " recharge_refund_total,"
-			 " fee_total, order_total, refund_apply_total"
-			 " FROM bill_trade_summary WHERE file_id = ?",
-			 DB_RECON_TRADE_FIELDS, out, err);
+	                 "SELECT COUNT(*), COALESCE(SUM(settlement_amount), 0),"
+	                 " COALESCE(SUM(refund_amount), 0), COALESCE(SUM(recharge_refund_amount),"
+	                 " 0),"
+	                 " COALESCE(SUM(fee), 0), COALESCE(SUM(order_amount), 0),"
+	                 " COALESCE(SUM(refund_apply_amount), 0)"
+	                 " FROM bill_trades WHERE file_id = ?",
+	                 "SELECT total_count, settlement_total, refund_total,"
+	                 " recharge_refund_total,"
+	                 " fee_total, order_total, refund_apply_total"
+	                 " FROM bill_trade_summary WHERE file_id = ?",
+	                 DB_RECON_TRADE_FIELDS, out, err);
 }
 
 int db_recon_fund_summary(struct db *db, int64_t file_id, struct db_recon_sums *out,
-			  struct wxr_err *err)
+                          struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	memset(out, 0, sizeof(*out));
 	r = db_prepare(db,
-		       "SELECT total_count, income_count, income_amount, expense_count,"
-		       " expense_amount FROM bill_fundflow_summary WHERE file_id = ?",
-		       &st, err);
+	               "SELECT total_count, income_count, income_amount, expense_count,"
+	               " expense_amount FROM bill_fundflow_summary WHERE file_id = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, file_id);
@@ -992,8 +993,8 @@ out:
 
 /* ---- auto-resolution inputs ------------------------------------------------ */
 
-int db_recon_missed(struct db *db, const struct db_recon_day *day,
-		    struct db_recon_missed **out, size_t *out_n, struct wxr_err *err)
+int db_recon_missed(struct db *db, const struct db_recon_day *day, struct db_recon_missed **out,
+                    size_t *out_n, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct db_recon_missed *v = NULL;
@@ -1001,14 +1002,14 @@ int db_recon_missed(struct db *db, const struct db_recon_day *day,
 	int r;
 
 	r = prepare_day(db, day,
-			"SELECT f.key, f.ledger_key, COALESCE(f.transaction_id, ''),"
-			" COALESCE(f.bill_time, ''), COALESCE(f.ledger_state, ''),"
-			" f.ledger_amount, f.bill_amount,"
-			" EXISTS (SELECT 1 FROM actions a WHERE a.mchid = :m"
-			"   AND a.kind = 'ORDER_CLOSE' AND a.target = f.ledger_key"
-			"   AND a.state IN ('sent', 'done'))"
-			" FROM recon_found f WHERE f.kind = 'MISSED_PAYMENT' ORDER BY f.key",
-			&st, err);
+	                "SELECT f.key, f.ledger_key, COALESCE(f.transaction_id, ''),"
+	                " COALESCE(f.bill_time, ''), COALESCE(f.ledger_state, ''),"
+	                " f.ledger_amount, f.bill_amount,"
+	                " EXISTS (SELECT 1 FROM actions a WHERE a.mchid = :m"
+	                "   AND a.kind = 'ORDER_CLOSE' AND a.target = f.ledger_key"
+	                "   AND a.state IN ('sent', 'done'))"
+	                " FROM recon_found f WHERE f.kind = 'MISSED_PAYMENT' ORDER BY f.key",
+	                &st, err);
 	if (r < 0)
 		return r;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1054,7 +1055,7 @@ void db_recon_missed_free(struct db_recon_missed *m, size_t n)
 }
 
 int db_recon_rstatus(struct db *db, struct db_recon_rstatus **out, size_t *out_n,
-		     struct wxr_err *err)
+                     struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct db_recon_rstatus *v = NULL;
@@ -1062,13 +1063,13 @@ int db_recon_rstatus(struct db *db, struct db_recon_rstatus **out, size_t *out_n
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT f.key, f.ledger_key, COALESCE(f.ledger_state, ''),"
-		       " COALESCE(f.bill_state, ''), COALESCE(a.state, ''), COALESCE(a.ext_id, ''),"
-		       " COALESCE(a.success_ts, 0)"
-		       " FROM recon_found f"
-		       " JOIN recon_answers a ON a.kind = 'refund' AND a.key = f.key AND a.ok = 1"
-		       " WHERE f.kind = 'REFUND_STATUS_MISMATCH' ORDER BY f.key",
-		       &st, err);
+	               "SELECT f.key, f.ledger_key, COALESCE(f.ledger_state, ''),"
+	               " COALESCE(f.bill_state, ''), COALESCE(a.state, ''), COALESCE(a.ext_id, ''),"
+	               " COALESCE(a.success_ts, 0)"
+	               " FROM recon_found f"
+	               " JOIN recon_answers a ON a.kind = 'refund' AND a.key = f.key AND a.ok = 1"
+	               " WHERE f.kind = 'REFUND_STATUS_MISMATCH' ORDER BY f.key",
+	               &st, err);
 	if (r < 0)
 		return r;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1116,9 +1117,9 @@ void db_recon_rstatus_free(struct db_recon_rstatus *r, size_t n)
 /* ---- actions and ledger changes -------------------------------------------- */
 
 int db_recon_action_put(struct db *db, const struct db_recon_day *day, const char *kind,
-			const char *target, const char *state, int64_t amount, const char *params,
-			bool rearm, int64_t *out_id, char out_state[24], bool *out_written,
-			struct wxr_err *err)
+                        const char *target, const char *state, int64_t amount, const char *params,
+                        bool rearm, int64_t *out_id, char out_state[24], bool *out_written,
+                        struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	bool written;
@@ -1127,13 +1128,13 @@ int db_recon_action_put(struct db *db, const struct db_recon_day *day, const cha
 	int r;
 
 	r = prepare_day(db, day,
-			"INSERT INTO actions (mchid, kind, target, state, amount, date, params,"
-			" run_id,"
-			" created_at, updated_at)"
-			" VALUES (:m, :kind, :target, :state, :amount, :d, :params, :run, :now,"
-			" :now)"
-			" ON CONFLICT (mchid, kind, target) DO NOTHING",
-			&st, err);
+	                "INSERT INTO actions (mchid, kind, target, state, amount, date, params,"
+	                " run_id,"
+	                " created_at, updated_at)"
+	                " VALUES (:m, :kind, :target, :state, :amount, :d, :params, :run, :now,"
+	                " :now)"
+	                " ON CONFLICT (mchid, kind, target) DO NOTHING",
+	                &st, err);
 	if (r < 0)
 		return r;
 	bind_text_name(st, ":kind", kind);
@@ -1147,9 +1148,9 @@ int db_recon_action_put(struct db *db, const struct db_recon_day *day, const cha
 	written = sqlite3_changes(db->h) > 0;
 
 	r = prepare_day(db, day,
-			"SELECT id, state FROM actions WHERE mchid = :m AND kind = :kind"
-			" AND target = :target",
-			&st, err);
+	                "SELECT id, state FROM actions WHERE mchid = :m AND kind = :kind"
+	                " AND target = :target",
+	                &st, err);
 	if (r < 0)
 		return r;
 	bind_text_name(st, ":kind", kind);
@@ -1166,12 +1167,12 @@ int db_recon_action_put(struct db *db, const struct db_recon_day *day, const cha
 
 	if (!written && rearm && (strcmp(cur, "done") == 0 || strcmp(cur, "failed") == 0)) {
 		r = prepare_day(db, day,
-				"UPDATE actions SET state = :state, amount = :amount, params ="
-				" :params,"
-				" date = :d, result = NULL, error = NULL,"
-				" run_id = COALESCE(:run, run_id), updated_at = :now WHERE id ="
-				" :id",
-				&st, err);
+		                "UPDATE actions SET state = :state, amount = :amount, params ="
+		                " :params,"
+		                " date = :d, result = NULL, error = NULL,"
+		                " run_id = COALESCE(:run, run_id), updated_at = :now WHERE id ="
+		                " :id",
+		                &st, err);
 		if (r < 0)
 			return r;
 		bind_text_name(st, ":state", state);
@@ -1191,15 +1192,15 @@ int db_recon_action_put(struct db *db, const struct db_recon_day *day, const cha
 }
 
 int db_recon_action_done(struct db *db, const struct db_recon_day *day, int64_t id,
-			 const char *result, struct wxr_err *err)
+                         const char *result, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = prepare_day(db, day,
-			"UPDATE actions SET state = 'done', result = :result, error = NULL,"
-			" run_id = COALESCE(:run, run_id), updated_at = :now WHERE id = :id",
-			&st, err);
+	                "UPDATE actions SET state = 'done', result = :result, error = NULL,"
+	                " run_id = COALESCE(:run, run_id), updated_at = :now WHERE id = :id",
+	                &st, err);
 	if (r < 0)
 		return r;
 	bind_text_name(st, ":result", result);
@@ -1208,21 +1209,21 @@ int db_recon_action_done(struct db *db, const struct db_recon_day *day, int64_t 
 }
 
 int db_recon_order_mark_paid(struct db *db, const struct db_recon_day *day,
-			     const char *out_trade_no, const char *transaction_id,
-			     const char *paid_at, int64_t paid_ts, const char *paid_date,
-			     bool *out_changed, struct wxr_err *err)
+                             const char *out_trade_no, const char *transaction_id,
+                             const char *paid_at, int64_t paid_ts, const char *paid_date,
+                             bool *out_changed, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = prepare_day(db, day,
-			"UPDATE ledger_orders SET state = 'PAID',"
-			" transaction_id = COALESCE(NULLIF(:txn, ''), transaction_id),"
-			" paid_at = :paid_at, paid_ts = :paid_ts, paid_date = :paid_date,"
-			" updated_at = :now"
-			" WHERE mchid = :m AND out_trade_no = :otn AND state IN ('NOTPAY',"
-			" 'CLOSED')",
-			&st, err);
+	                "UPDATE ledger_orders SET state = 'PAID',"
+	                " transaction_id = COALESCE(NULLIF(:txn, ''), transaction_id),"
+	                " paid_at = :paid_at, paid_ts = :paid_ts, paid_date = :paid_date,"
+	                " updated_at = :now"
+	                " WHERE mchid = :m AND out_trade_no = :otn AND state IN ('NOTPAY',"
+	                " 'CLOSED')",
+	                &st, err);
 	if (r < 0)
 		return r;
 	bind_text_name(st, ":txn", transaction_id);
@@ -1237,20 +1238,20 @@ int db_recon_order_mark_paid(struct db *db, const struct db_recon_day *day,
 	return 0;
 }
 
-int db_recon_refund_sync(struct db *db, const struct db_recon_day *day,
-			 const char *out_refund_no, const char *state, const char *refund_id,
-			 const char *success_at, int64_t success_ts, struct wxr_err *err)
+int db_recon_refund_sync(struct db *db, const struct db_recon_day *day, const char *out_refund_no,
+                         const char *state, const char *refund_id, const char *success_at,
+                         int64_t success_ts, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = prepare_day(db, day,
-			"UPDATE ledger_refunds SET state = :state,"
-			" refund_id = COALESCE(NULLIF(refund_id, ''), NULLIF(:rid, '')),"
-			" success_at = COALESCE(:sat, success_at),"
-			" success_ts = COALESCE(:sts, success_ts), updated_at = :now"
-			" WHERE mchid = :m AND out_refund_no = :orn",
-			&st, err);
+	                "UPDATE ledger_refunds SET state = :state,"
+	                " refund_id = COALESCE(NULLIF(refund_id, ''), NULLIF(:rid, '')),"
+	                " success_at = COALESCE(:sat, success_at),"
+	                " success_ts = COALESCE(:sts, success_ts), updated_at = :now"
+	                " WHERE mchid = :m AND out_refund_no = :orn",
+	                &st, err);
 	if (r < 0)
 		return r;
 	bind_text_name(st, ":state", state);
@@ -1273,115 +1274,115 @@ int db_recon_refund_sync(struct db *db, const struct db_recon_day *day,
  * while the values are the same; any other change reopens.
  */
 static const char sql_merge_classify[] =
-	"INSERT INTO recon_merge (kind, key, did, old_status, new_status, same, p_la, p_ba, p_ls,"
-	" p_bs)"
-	" SELECT j.kind, j.key, j.did, j.old_status,"
-	"  CASE WHEN j.did IS NOT NULL AND j.old_status = 'resolved'"
-	"            AND COALESCE(j.old_by, '') <> 'reconcile' AND j.same = 1 THEN 'resolved'"
-	"       WHEN j.fstatus = 'auto_resolved' THEN 'auto_resolved'"
-	"       WHEN j.did IS NULL OR j.old_status = 'open' THEN 'open'"
-	"       WHEN j.old_status = 'resolved' THEN 'open'"
-	"       WHEN j.same = 1 THEN j.old_status"
-	"       ELSE 'open' END,"
-	"  j.same, j.p_la, j.p_ba, j.p_ls, j.p_bs"
-	" FROM (SELECT f.kind AS kind, f.key AS key, f.status AS fstatus, d.id AS did,"
-	"        d.status AS old_status, d.resolved_by AS old_by,"
-	"        CASE WHEN d.id IS NOT NULL"
-	"              AND d.ledger_amount IS NOT DISTINCT FROM f.ledger_amount"
-	"              AND d.bill_amount IS NOT DISTINCT FROM f.bill_amount"
-	"              AND d.ledger_state IS NOT DISTINCT FROM f.ledger_state"
-	"              AND d.bill_state IS NOT DISTINCT FROM f.bill_state THEN 1 ELSE 0 END AS"
-	" same,"
-	"        d.ledger_amount AS p_la, d.bill_amount AS p_ba, d.ledger_state AS p_ls,"
-	"        d.bill_state AS p_bs"
-	"       FROM recon_found f"
-	"       LEFT JOIN discrepancies d ON d.mchid = :m AND d.date = :d AND d.kind = f.kind"
-	"         AND d.key = f.key"
-	"       WHERE f.pending = 0) j";
+        "INSERT INTO recon_merge (kind, key, did, old_status, new_status, same, p_la, p_ba, p_ls,"
+        " p_bs)"
+        " SELECT j.kind, j.key, j.did, j.old_status,"
+        "  CASE WHEN j.did IS NOT NULL AND j.old_status = 'resolved'"
+        "            AND COALESCE(j.old_by, '') <> 'reconcile' AND j.same = 1 THEN 'resolved'"
+        "       WHEN j.fstatus = 'auto_resolved' THEN 'auto_resolved'"
+        "       WHEN j.did IS NULL OR j.old_status = 'open' THEN 'open'"
+        "       WHEN j.old_status = 'resolved' THEN 'open'"
+        "       WHEN j.same = 1 THEN j.old_status"
+        "       ELSE 'open' END,"
+        "  j.same, j.p_la, j.p_ba, j.p_ls, j.p_bs"
+        " FROM (SELECT f.kind AS kind, f.key AS key, f.status AS fstatus, d.id AS did,"
+        "        d.status AS old_status, d.resolved_by AS old_by,"
+        "        CASE WHEN d.id IS NOT NULL"
+        "              AND d.ledger_amount IS NOT DISTINCT FROM f.ledger_amount"
+        "              AND d.bill_amount IS NOT DISTINCT FROM f.bill_amount"
+        "              AND d.ledger_state IS NOT DISTINCT FROM f.ledger_state"
+        "              AND d.bill_state IS NOT DISTINCT FROM f.bill_state THEN 1 ELSE 0 END AS"
+        " same,"
+        "        d.ledger_amount AS p_la, d.bill_amount AS p_ba, d.ledger_state AS p_ls,"
+        "        d.bill_state AS p_bs"
+        "       FROM recon_found f"
+        "       LEFT JOIN discrepancies d ON d.mchid = :m AND d.date = :d AND d.kind = f.kind"
+        "         AND d.key = f.key"
+        "       WHERE f.pending = 0) j";
 
 static const char sql_merge_event[] =
-	"UPDATE recon_merge SET event ="
-	" CASE WHEN did IS NULL THEN"
-	"        CASE new_status WHEN 'auto_resolved' THEN 'auto_resolved' ELSE 'opened' END"
-	"      WHEN new_status <> old_status THEN"
-	"        CASE new_status WHEN 'open' THEN 'reopened' ELSE new_status END"
-	"      WHEN same = 0 THEN 'changed'"
-	"      ELSE NULL END";
+        "UPDATE recon_merge SET event ="
+        " CASE WHEN did IS NULL THEN"
+        "        CASE new_status WHEN 'auto_resolved' THEN 'auto_resolved' ELSE 'opened' END"
+        "      WHEN new_status <> old_status THEN"
+        "        CASE new_status WHEN 'open' THEN 'reopened' ELSE new_status END"
+        "      WHEN same = 0 THEN 'changed'"
+        "      ELSE NULL END";
 
 static const char sql_merge_events[] =
-	"INSERT INTO recon_events (kind, key, event, p_la, p_ba, p_ls, p_bs)"
-	" SELECT kind, key, event, p_la, p_ba, p_ls, p_bs FROM recon_merge"
-	" WHERE event IS NOT NULL ORDER BY kind, key";
+        "INSERT INTO recon_events (kind, key, event, p_la, p_ba, p_ls, p_bs)"
+        " SELECT kind, key, event, p_la, p_ba, p_ls, p_bs FROM recon_merge"
+        " WHERE event IS NOT NULL ORDER BY kind, key";
 
 static const char sql_merge_insert[] =
-	"INSERT INTO discrepancies (mchid, date, kind, key, out_trade_no, out_refund_no,"
-	" transaction_id, ledger_amount, bill_amount, ledger_state, bill_state, detail, status,"
-	" resolution, resolved_by, first_run_id, last_run_id, resolved_run_id, created_at,"
-	" updated_at)"
-	" SELECT :m, :d, f.kind, f.key, f.out_trade_no, f.out_refund_no, f.transaction_id,"
-	"  f.ledger_amount, f.bill_amount, f.ledger_state, f.bill_state, f.detail, m.new_status,"
-	"  CASE WHEN m.new_status = 'auto_resolved' THEN f.resolution END,"
-	"  CASE WHEN m.new_status = 'auto_resolved' THEN 'reconcile' END,"
-	"  :run, :run, CASE WHEN m.new_status = 'auto_resolved' THEN :run END, :now, :now"
-	" FROM recon_merge m JOIN recon_found f ON f.kind = m.kind AND f.key = m.key"
-	" WHERE m.did IS NULL ORDER BY f.kind, f.key";
+        "INSERT INTO discrepancies (mchid, date, kind, key, out_trade_no, out_refund_no,"
+        " transaction_id, ledger_amount, bill_amount, ledger_state, bill_state, detail, status,"
+        " resolution, resolved_by, first_run_id, last_run_id, resolved_run_id, created_at,"
+        " updated_at)"
+        " SELECT :m, :d, f.kind, f.key, f.out_trade_no, f.out_refund_no, f.transaction_id,"
+        "  f.ledger_amount, f.bill_amount, f.ledger_state, f.bill_state, f.detail, m.new_status,"
+        "  CASE WHEN m.new_status = 'auto_resolved' THEN f.resolution END,"
+        "  CASE WHEN m.new_status = 'auto_resolved' THEN 'reconcile' END,"
+        "  :run, :run, CASE WHEN m.new_status = 'auto_resolved' THEN :run END, :now, :now"
+        " FROM recon_merge m JOIN recon_found f ON f.kind = m.kind AND f.key = m.key"
+        " WHERE m.did IS NULL ORDER BY f.kind, f.key";
 
 static const char sql_merge_update[] =
-	"UPDATE discrepancies SET"
-	" out_trade_no = f.out_trade_no, out_refund_no = f.out_refund_no,"
-	" transaction_id = f.transaction_id, ledger_amount = f.ledger_amount,"
-	" bill_amount = f.bill_amount, ledger_state = f.ledger_state, bill_state = f.bill_state,"
-	" detail = f.detail, status = m.new_status,"
-	" resolution = CASE WHEN m.new_status = 'open' THEN NULL"
-	"   WHEN m.new_status = 'auto_resolved' AND f.status = 'auto_resolved' THEN f.resolution"
-	"   ELSE discrepancies.resolution END,"
-	" resolved_by = CASE WHEN m.new_status = 'open' THEN NULL"
-	"   WHEN m.new_status = 'auto_resolved' AND f.status = 'auto_resolved' THEN 'reconcile'"
-	"   ELSE discrepancies.resolved_by END,"
-	" resolved_run_id = CASE WHEN m.new_status = 'open' THEN NULL"
-	"   WHEN m.event = 'auto_resolved' THEN :run"
-	"   ELSE discrepancies.resolved_run_id END,"
-	" last_run_id = COALESCE(:run, discrepancies.last_run_id),"
-	" updated_at = CASE WHEN m.event IS NULL THEN discrepancies.updated_at ELSE :now END"
-	" FROM recon_merge m JOIN recon_found f ON f.kind = m.kind AND f.key = m.key"
-	" WHERE m.did IS NOT NULL AND discrepancies.id = m.did";
+        "UPDATE discrepancies SET"
+        " out_trade_no = f.out_trade_no, out_refund_no = f.out_refund_no,"
+        " transaction_id = f.transaction_id, ledger_amount = f.ledger_amount,"
+        " bill_amount = f.bill_amount, ledger_state = f.ledger_state, bill_state = f.bill_state,"
+        " detail = f.detail, status = m.new_status,"
+        " resolution = CASE WHEN m.new_status = 'open' THEN NULL"
+        "   WHEN m.new_status = 'auto_resolved' AND f.status = 'auto_resolved' THEN f.resolution"
+        "   ELSE discrepancies.resolution END,"
+        " resolved_by = CASE WHEN m.new_status = 'open' THEN NULL"
+        "   WHEN m.new_status = 'auto_resolved' AND f.status = 'auto_resolved' THEN 'reconcile'"
+        "   ELSE discrepancies.resolved_by END,"
+        " resolved_run_id = CASE WHEN m.new_status = 'open' THEN NULL"
+        "   WHEN m.event = 'auto_resolved' THEN :run"
+        "   ELSE discrepancies.resolved_run_id END,"
+        " last_run_id = COALESCE(:run, discrepancies.last_run_id),"
+        " updated_at = CASE WHEN m.event IS NULL THEN discrepancies.updated_at ELSE :now END"
+        " FROM recon_merge m JOIN recon_found f ON f.kind = m.kind AND f.key = m.key"
+        " WHERE m.did IS NOT NULL AND discrepancies.id = m.did";
 
 /* Open findings of a looked-at kind that were not found (pending ones are
  * in recon_found, so they stay). */
-#define WENT_AWAY                                                                              \
-	" d.mchid = :m AND d.date = :d AND d.status = 'open'"                                  \
-	" AND d.kind IN (SELECT kind FROM recon_checked)"                                      \
+#define WENT_AWAY                                             \
+	" d.mchid = :m AND d.date = :d AND d.status = 'open'" \
+	" AND d.kind IN (SELECT kind FROM recon_checked)"     \
 	" AND NOT EXISTS (SELECT 1 FROM recon_found f WHERE f.kind = d.kind AND f.key = d.key)"
 
 static const char sql_gone_events[] =
-	"INSERT INTO recon_events (kind, key, event)"
-	" SELECT d.kind, d.key, 'resolved' FROM discrepancies d WHERE" WENT_AWAY
-	" ORDER BY d.kind, d.key";
+        "INSERT INTO recon_events (kind, key, event)"
+        " SELECT d.kind, d.key, 'resolved' FROM discrepancies d WHERE" WENT_AWAY
+        " ORDER BY d.kind, d.key";
 
 static const char sql_gone_update[] =
-	"UPDATE discrepancies SET status = 'resolved', resolution = 'no longer found',"
-	" resolved_by = 'reconcile', resolved_run_id = :run,"
-	" last_run_id = COALESCE(:run, last_run_id), updated_at = :now"
-	" WHERE id IN (SELECT d.id FROM discrepancies d WHERE" WENT_AWAY ")";
+        "UPDATE discrepancies SET status = 'resolved', resolution = 'no longer found',"
+        " resolved_by = 'reconcile', resolved_run_id = :run,"
+        " last_run_id = COALESCE(:run, last_run_id), updated_at = :now"
+        " WHERE id IN (SELECT d.id FROM discrepancies d WHERE" WENT_AWAY ")";
 
 static const char sql_events_copy[] =
-	"INSERT INTO discrepancy_events (discrepancy_id, mchid, date, kind, key, run_id, event,"
-	" status, ledger_amount, bill_amount, ledger_state, bill_state, prev_ledger_amount,"
-	" prev_bill_amount, prev_ledger_state, prev_bill_state, actor, note, at)"
-	" SELECT d.id, d.mchid, d.date, d.kind, d.key, :run, e.event, d.status, d.ledger_amount,"
-	"  d.bill_amount, d.ledger_state, d.bill_state,"
-	"  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_la END,"
-	"  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_ba END,"
-	"  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_ls END,"
-	"  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_bs END,"
-	"  'reconcile', CASE WHEN d.status <> 'open' THEN d.resolution END, :now"
-	" FROM recon_events e"
-	" JOIN discrepancies d ON d.mchid = :m AND d.date = :d AND d.kind = e.kind AND d.key ="
-	" e.key"
-	" ORDER BY e.seq";
+        "INSERT INTO discrepancy_events (discrepancy_id, mchid, date, kind, key, run_id, event,"
+        " status, ledger_amount, bill_amount, ledger_state, bill_state, prev_ledger_amount,"
+        " prev_bill_amount, prev_ledger_state, prev_bill_state, actor, note, at)"
+        " SELECT d.id, d.mchid, d.date, d.kind, d.key, :run, e.event, d.status, d.ledger_amount,"
+        "  d.bill_amount, d.ledger_state, d.bill_state,"
+        "  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_la END,"
+        "  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_ba END,"
+        "  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_ls END,"
+        "  CASE WHEN e.event IN ('changed', 'reopened') THEN e.p_bs END,"
+        "  'reconcile', CASE WHEN d.status <> 'open' THEN d.resolution END, :now"
+        " FROM recon_events e"
+        " JOIN discrepancies d ON d.mchid = :m AND d.date = :d AND d.kind = e.kind AND d.key ="
+        " e.key"
+        " ORDER BY e.seq";
 
-static int count_rows(struct db *db, const struct db_recon_day *day, const char *sql,
-		      int64_t *out, struct wxr_err *err)
+static int count_rows(struct db *db, const struct db_recon_day *day, const char *sql, int64_t *out,
+                      struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r = prepare_day(db, day, sql, &st, err);
@@ -1399,7 +1400,7 @@ static int count_rows(struct db *db, const struct db_recon_day *day, const char 
 }
 
 int db_recon_merge(struct db *db, const struct db_recon_day *day, struct recon_result *out,
-		   struct wxr_err *err)
+                   struct wxr_err *err)
 {
 	static const struct {
 		const char *what;
@@ -1422,8 +1423,8 @@ int db_recon_merge(struct db *db, const struct db_recon_day *day, struct recon_r
 		if (r < 0)
 			return r;
 	}
-	r = prepare_day(db, day,
-			"SELECT event, COUNT(*) FROM recon_events GROUP BY event", &st, err);
+	r = prepare_day(db, day, "SELECT event, COUNT(*) FROM recon_events GROUP BY event", &st,
+	                err);
 	if (r < 0)
 		return r;
 	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1448,11 +1449,11 @@ int db_recon_merge(struct db *db, const struct db_recon_day *day, struct recon_r
 	}
 	sqlite3_finalize(st);
 	r = count_rows(db, day, "SELECT COUNT(*) FROM recon_merge WHERE event IS NULL",
-		       &out->unchanged, err);
+	               &out->unchanged, err);
 	if (r < 0)
 		return r;
 	return count_rows(db, day, "SELECT COUNT(*) FROM recon_found WHERE pending = 1",
-			  &out->pending, err);
+	                  &out->pending, err);
 }
 
 /* ---- events and runs ---------------------------------------------------------- */
@@ -1460,27 +1461,27 @@ int db_recon_merge(struct db *db, const struct db_recon_day *day, struct recon_r
 int db_recon_max_event_id(struct db *db, int64_t *out_id, struct wxr_err *err)
 {
 	return count_rows(db, NULL, "SELECT COALESCE(MAX(id), 0) FROM discrepancy_events", out_id,
-			  err);
+	                  err);
 }
 
 int db_recon_events(struct db *db, int64_t after_id, const char *mchid, const char *from,
-		    const char *to,
-		    int (*cb)(void *ctx, const struct recon_change *c, struct wxr_err *err),
-		    void *ctx, struct wxr_err *err)
+                    const char *to,
+                    int (*cb)(void *ctx, const struct recon_change *c, struct wxr_err *err),
+                    void *ctx, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT id, discrepancy_id, COALESCE(run_id, 0), event, date, kind, key,"
-		       " status, actor, note, at, ledger_amount, bill_amount, ledger_state,"
-		       " bill_state, prev_ledger_amount, prev_bill_amount, prev_ledger_state,"
-		       " prev_bill_state"
-		       " FROM discrepancy_events"
-		       " WHERE id > :after AND (:mchid IS NULL OR mchid = :mchid)"
-		       "   AND (:from IS NULL OR date >= :from) AND (:to IS NULL OR date <= :to)"
-		       " ORDER BY id",
-		       &st, err);
+	               "SELECT id, discrepancy_id, COALESCE(run_id, 0), event, date, kind, key,"
+	               " status, actor, note, at, ledger_amount, bill_amount, ledger_state,"
+	               " bill_state, prev_ledger_amount, prev_bill_amount, prev_ledger_state,"
+	               " prev_bill_state"
+	               " FROM discrepancy_events"
+	               " WHERE id > :after AND (:mchid IS NULL OR mchid = :mchid)"
+	               "   AND (:from IS NULL OR date >= :from) AND (:to IS NULL OR date <= :to)"
+	               " ORDER BY id",
+	               &st, err);
 	if (r < 0)
 		return r;
 	bind_int_name(st, ":after", after_id);
@@ -1524,14 +1525,14 @@ out:
 }
 
 int db_recon_run_mark(struct db *db, const char *mchid, int64_t run_id, int64_t *out_event_id,
-		      struct wxr_err *err)
+                      struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT MAX(last_event_id) FROM recon_runs WHERE mchid = ? AND run_id = ?",
-		       &st, err);
+	               "SELECT MAX(last_event_id) FROM recon_runs WHERE mchid = ? AND run_id = ?",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -1542,7 +1543,7 @@ int db_recon_run_mark(struct db *db, const char *mchid, int64_t run_id, int64_t 
 	}
 	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
 		r = err_set(err, WXR_ENOTFOUND, "run %lld reconciled nothing for merchant '%s'",
-			    (long long)run_id, mchid);
+		            (long long)run_id, mchid);
 		goto out;
 	}
 	*out_event_id = sqlite3_column_int64(st, 0);
@@ -1552,16 +1553,16 @@ out:
 	return r;
 }
 
-int db_recon_counts(struct db *db, const char *mchid, const char *date,
-		    struct recon_result *out, struct wxr_err *err)
+int db_recon_counts(struct db *db, const char *mchid, const char *date, struct recon_result *out,
+                    struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT kind, status, COUNT(*) FROM discrepancies"
-		       " WHERE mchid = ? AND date = ? GROUP BY kind, status",
-		       &st, err);
+	               "SELECT kind, status, COUNT(*) FROM discrepancies"
+	               " WHERE mchid = ? AND date = ? GROUP BY kind, status",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
@@ -1597,31 +1598,30 @@ out:
 	return r;
 }
 
-int db_recon_record_run(struct db *db, const struct db_recon_day *day,
-			const struct recon_result *r, int64_t last_event_id,
-			struct wxr_err *err)
+int db_recon_record_run(struct db *db, const struct db_recon_day *day, const struct recon_result *r,
+                        int64_t last_event_id, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
 
 	rc = prepare_day(db, day,
-			 "INSERT INTO recon_runs (mchid, date, run_id, at, trade_bill,"
-			 " fundflow_bill,"
-			 " opened, reopened, changed, resolved, auto_resolved, pending, open_total,"
-			 " last_event_id)"
-			 " VALUES (:m, :d, :run_id, :now, :tb, :fb, :opened, :reopened, :changed,"
-			 "  :resolved, :auto, :pending, :open_total, :last)"
-			 " ON CONFLICT (mchid, date, run_id) DO UPDATE SET at = excluded.at,"
-			 " trade_bill = excluded.trade_bill, fundflow_bill ="
-			 " excluded.fundflow_bill,"
-			 " opened = recon_runs.opened + excluded.opened,"
-			 " reopened = recon_runs.reopened + excluded.reopened,"
-			 " changed = recon_runs.changed + excluded.changed,"
-			 " resolved = recon_runs.resolved + excluded.resolved,"
-			 " auto_resolved = recon_runs.auto_resolved + excluded.auto_resolved,"
-			 " pending = excluded.pending, open_total = excluded.open_total,"
-			 " last_event_id = excluded.last_event_id",
-			 &st, err);
+	                 "INSERT INTO recon_runs (mchid, date, run_id, at, trade_bill,"
+	                 " fundflow_bill,"
+	                 " opened, reopened, changed, resolved, auto_resolved, pending, open_total,"
+	                 " last_event_id)"
+	                 " VALUES (:m, :d, :run_id, :now, :tb, :fb, :opened, :reopened, :changed,"
+	                 "  :resolved, :auto, :pending, :open_total, :last)"
+	                 " ON CONFLICT (mchid, date, run_id) DO UPDATE SET at = excluded.at,"
+	                 " trade_bill = excluded.trade_bill, fundflow_bill ="
+	                 " excluded.fundflow_bill,"
+	                 " opened = recon_runs.opened + excluded.opened,"
+	                 " reopened = recon_runs.reopened + excluded.reopened,"
+	                 " changed = recon_runs.changed + excluded.changed,"
+	                 " resolved = recon_runs.resolved + excluded.resolved,"
+	                 " auto_resolved = recon_runs.auto_resolved + excluded.auto_resolved,"
+	                 " pending = excluded.pending, open_total = excluded.open_total,"
+	                 " last_event_id = excluded.last_event_id",
+	                 &st, err);
 	if (rc < 0)
 		return rc;
 	bind_int_name(st, ":run_id", day->run_id);
@@ -1640,16 +1640,16 @@ int db_recon_record_run(struct db *db, const struct db_recon_day *day,
 
 /* ---- a person's resolve ----------------------------------------------------- */
 
-int db_recon_resolve(struct db *db, int64_t id, const char *note, const char *who,
-		     const char *now, char **out_old_status, char **out_kind, char **out_key,
-		     char **out_date, struct wxr_err *err)
+int db_recon_resolve(struct db *db, int64_t id, const char *note, const char *who, const char *now,
+                     char **out_old_status, char **out_kind, char **out_key, char **out_date,
+                     struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	char *old_status = NULL, *kind = NULL, *key = NULL, *date = NULL;
 	int r;
 
 	r = db_prepare(db, "SELECT status, kind, key, date FROM discrepancies WHERE id = ?", &st,
-		       err);
+	               err);
 	if (r < 0)
 		return r;
 	sqlite3_bind_int64(st, 1, id);
@@ -1670,10 +1670,10 @@ int db_recon_resolve(struct db *db, int64_t id, const char *note, const char *wh
 	st = NULL;
 
 	r = db_prepare(db,
-		       "UPDATE discrepancies SET status = 'resolved', resolution = :note,"
-		       " resolved_by = :who, resolved_run_id = NULL, updated_at = :now"
-		       " WHERE id = :id",
-		       &st, err);
+	               "UPDATE discrepancies SET status = 'resolved', resolution = :note,"
+	               " resolved_by = :who, resolved_run_id = NULL, updated_at = :now"
+	               " WHERE id = :id",
+	               &st, err);
 	if (r < 0)
 		goto out;
 	bind_text_name(st, ":note", note);
@@ -1686,15 +1686,15 @@ int db_recon_resolve(struct db *db, int64_t id, const char *note, const char *wh
 		goto out;
 
 	r = db_prepare(db,
-		       "INSERT INTO discrepancy_events (discrepancy_id, mchid, date, kind, key,"
-		       " run_id, event, status, ledger_amount, bill_amount, ledger_state,"
-		       " bill_state,"
-		       " actor, note, at)"
-		       " SELECT id, mchid, date, kind, key, NULL, 'resolved', status,"
-		       " ledger_amount,"
-		       "  bill_amount, ledger_state, bill_state, :who, :note, :now"
-		       " FROM discrepancies WHERE id = :id",
-		       &st, err);
+	               "INSERT INTO discrepancy_events (discrepancy_id, mchid, date, kind, key,"
+	               " run_id, event, status, ledger_amount, bill_amount, ledger_state,"
+	               " bill_state,"
+	               " actor, note, at)"
+	               " SELECT id, mchid, date, kind, key, NULL, 'resolved', status,"
+	               " ledger_amount,"
+	               "  bill_amount, ledger_state, bill_state, :who, :note, :now"
+	               " FROM discrepancies WHERE id = :id",
+	               &st, err);
 	if (r < 0)
 		goto out;
 	bind_text_name(st, ":note", note);
@@ -1722,7 +1722,7 @@ out:
 /* ---- report totals ------------------------------------------------------------ */
 
 int db_recon_day_totals(struct db *db, const char *mchid, const char *date,
-			struct recon_day_totals *out, struct wxr_err *err)
+                        struct recon_day_totals *out, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	struct recon_day_totals t;
@@ -1740,16 +1740,16 @@ int db_recon_day_totals(struct db *db, const char *mchid, const char *date,
 		return r;
 	if (trade > 0) {
 		r = db_prepare(db,
-			       "SELECT COALESCE(SUM(CASE WHEN row_kind = 'SUCCESS' THEN 1 ELSE 0"
-			       " END), 0),"
-			       " COALESCE(SUM(CASE WHEN row_kind = 'SUCCESS' THEN settlement_amount"
-			       "              ELSE 0 END), 0),"
-			       " COALESCE(SUM(CASE WHEN row_kind = 'REFUND' THEN 1 ELSE 0 END), 0),"
-			       " COALESCE(SUM(CASE WHEN row_kind = 'REFUND' THEN refund_amount"
-			       "              ELSE 0 END), 0),"
-			       " COALESCE(SUM(fee), 0)"
-			       " FROM bill_trades WHERE file_id = ?",
-			       &st, err);
+		               "SELECT COALESCE(SUM(CASE WHEN row_kind = 'SUCCESS' THEN 1 ELSE 0"
+		               " END), 0),"
+		               " COALESCE(SUM(CASE WHEN row_kind = 'SUCCESS' THEN settlement_amount"
+		               "              ELSE 0 END), 0),"
+		               " COALESCE(SUM(CASE WHEN row_kind = 'REFUND' THEN 1 ELSE 0 END), 0),"
+		               " COALESCE(SUM(CASE WHEN row_kind = 'REFUND' THEN refund_amount"
+		               "              ELSE 0 END), 0),"
+		               " COALESCE(SUM(fee), 0)"
+		               " FROM bill_trades WHERE file_id = ?",
+		               &st, err);
 		if (r < 0)
 			return r;
 		sqlite3_bind_int64(st, 1, trade);
@@ -1820,26 +1820,27 @@ int db_recon_end(struct db *db, struct db_recon_tx *tx, bool commit, struct wxr_
 
 static const char *col_or_null(sqlite3_stmt *st, int i)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : (const char *)sqlite3_column_text(st, i);
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL
+	                                                 : (const char *)sqlite3_column_text(st, i);
 }
 
 int db_recon_list(struct db *db, const char *mchid, const char *from, const char *to,
-		  const char *status,
-		  int (*cb)(void *ctx, const struct recon_disc *d, struct wxr_err *err), void *ctx,
-		  struct wxr_err *err)
+                  const char *status,
+                  int (*cb)(void *ctx, const struct recon_disc *d, struct wxr_err *err), void *ctx,
+                  struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
-		       "SELECT id, date, kind, key, out_trade_no, out_refund_no, transaction_id,"
-		       " ledger_amount, bill_amount, ledger_state, bill_state, status, resolution,"
-		       " resolved_by FROM discrepancies"
-		       " WHERE (?1 = '' OR mchid = ?1) AND date >= ?2 AND date <= ?3"
-		       " AND (?4 = 'all' OR (?4 = 'open' AND status = 'open')"
-		       "      OR (?4 = 'resolved' AND status IN ('resolved', 'auto_resolved')))"
-		       " ORDER BY date, id",
-		       &st, err);
+	               "SELECT id, date, kind, key, out_trade_no, out_refund_no, transaction_id,"
+	               " ledger_amount, bill_amount, ledger_state, bill_state, status, resolution,"
+	               " resolved_by FROM discrepancies"
+	               " WHERE (?1 = '' OR mchid = ?1) AND date >= ?2 AND date <= ?3"
+	               " AND (?4 = 'all' OR (?4 = 'open' AND status = 'open')"
+	               "      OR (?4 = 'resolved' AND status IN ('resolved', 'auto_resolved')))"
+	               " ORDER BY date, id",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid ? mchid : "");

@@ -27,7 +27,7 @@ static long day_index(const struct report *rep, const char *date)
 }
 
 static int prepare_range(struct db *db, const struct report *rep, const char *sql,
-			 sqlite3_stmt **out_st, struct wxr_err *err)
+                         sqlite3_stmt **out_st, struct wxr_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	int r = db_prepare(db, sql, &st, err);
@@ -67,9 +67,9 @@ static void copy_date(char out[CLOCK_DATE_LEN], sqlite3_stmt *st, int i)
 int db_report_bills(struct db *db, struct report *rep, struct wxr_err *err)
 {
 	static const char sql[] = "SELECT bill_date, kind, status, sha1 FROM bill_files"
-				  " WHERE bill_date >= ?1 AND bill_date <= ?2"
-				  " AND (?3 = '' OR mchid = ?3)"
-				  " ORDER BY bill_date, kind, mchid";
+	                          " WHERE bill_date >= ?1 AND bill_date <= ?2"
+	                          " AND (?3 = '' OR mchid = ?3)"
+	                          " ORDER BY bill_date, kind, mchid";
 	sqlite3_stmt *st = NULL;
 	size_t cap = 0;
 	int r;
@@ -114,19 +114,20 @@ int db_report_trades(struct db *db, struct report *rep, struct wxr_err *err)
 	 * rows by primary key (file_id, line): the month asked for is read,
 	 * not the whole table. */
 	static const char sql[] =
-		"SELECT f.bill_date, s.pay_n, s.pay, s.ref_n, s.ref, s.fee"
-		" FROM bill_files f JOIN ("
-		"  SELECT t.file_id,"
-		"   SUM(CASE WHEN t.row_kind = 'SUCCESS' THEN 1 ELSE 0 END) AS pay_n,"
-		"   SUM(CASE WHEN t.row_kind = 'SUCCESS' THEN t.settlement_amount ELSE 0 END) AS pay,"
-		"   SUM(CASE WHEN t.row_kind = 'REFUND' THEN 1 ELSE 0 END) AS ref_n,"
-		"   SUM(CASE WHEN t.row_kind = 'REFUND' THEN t.refund_amount ELSE 0 END) AS ref,"
-		"   SUM(t.fee) AS fee"
-		"  FROM bill_trades t"
-		"  WHERE t.file_id IN (SELECT id FROM bill_files WHERE kind = 'trade'"
-		"   AND bill_date >= ?1 AND bill_date <= ?2 AND (?3 = '' OR mchid = ?3))"
-		"  GROUP BY t.file_id) s ON s.file_id = f.id"
-		" ORDER BY f.bill_date, f.id";
+	        "SELECT f.bill_date, s.pay_n, s.pay, s.ref_n, s.ref, s.fee"
+	        " FROM bill_files f JOIN ("
+	        "  SELECT t.file_id,"
+	        "   SUM(CASE WHEN t.row_kind = 'SUCCESS' THEN 1 ELSE 0 END) AS pay_n,"
+	        "   SUM(CASE WHEN t.row_kind = 'SUCCESS' THEN t.settlement_amount ELSE 0 END) AS "
+	        "pay,"
+	        "   SUM(CASE WHEN t.row_kind = 'REFUND' THEN 1 ELSE 0 END) AS ref_n,"
+	        "   SUM(CASE WHEN t.row_kind = 'REFUND' THEN t.refund_amount ELSE 0 END) AS ref,"
+	        "   SUM(t.fee) AS fee"
+	        "  FROM bill_trades t"
+	        "  WHERE t.file_id IN (SELECT id FROM bill_files WHERE kind = 'trade'"
+	        "   AND bill_date >= ?1 AND bill_date <= ?2 AND (?3 = '' OR mchid = ?3))"
+	        "  GROUP BY t.file_id) s ON s.file_id = f.id"
+	        " ORDER BY f.bill_date, f.id";
 	sqlite3_stmt *st = NULL;
 	int r;
 
@@ -157,10 +158,10 @@ out:
 	return r;
 }
 
-#define STATUS_COUNTS                                                        \
-	" SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END),"                 \
-	" SUM(CASE WHEN status = 'resolved' THEN 1 ELSE 0 END),"             \
-	" SUM(CASE WHEN status = 'auto_resolved' THEN 1 ELSE 0 END)"         \
+#define STATUS_COUNTS                                                \
+	" SUM(CASE WHEN status = 'open' THEN 1 ELSE 0 END),"         \
+	" SUM(CASE WHEN status = 'resolved' THEN 1 ELSE 0 END),"     \
+	" SUM(CASE WHEN status = 'auto_resolved' THEN 1 ELSE 0 END)" \
 	" FROM discrepancies WHERE date >= ?1 AND date <= ?2 AND (?3 = '' OR mchid = ?3)"
 
 static void read_counts(sqlite3_stmt *st, int first, struct report_counts *c)
@@ -233,16 +234,17 @@ static int disc_list(struct db *db, struct report *rep, struct wxr_err *err)
 	/* The goods name comes from the bill row of the same transaction (the
 	 * payment row first): finance asks "what was it" before anything else. */
 	static const char sql[] =
-		"SELECT d.id, d.date, d.kind, d.out_trade_no, d.out_refund_no, d.transaction_id,"
-		" d.ledger_amount, d.bill_amount, d.ledger_state, d.bill_state, d.status,"
-		" d.resolution, d.resolved_by, d.detail,"
-		" (SELECT t.description FROM bill_trades t WHERE t.transaction_id = d.transaction_id"
-		"  ORDER BY CASE WHEN t.row_kind = 'SUCCESS' THEN 0 ELSE 1 END, t.file_id, t.line"
-		"  LIMIT 1),"
-		" d.first_run_id, d.last_run_id, d.resolved_run_id"
-		" FROM discrepancies d"
-		" WHERE d.date >= ?1 AND d.date <= ?2 AND (?3 = '' OR d.mchid = ?3)"
-		" ORDER BY d.date, d.id";
+	        "SELECT d.id, d.date, d.kind, d.out_trade_no, d.out_refund_no, d.transaction_id,"
+	        " d.ledger_amount, d.bill_amount, d.ledger_state, d.bill_state, d.status,"
+	        " d.resolution, d.resolved_by, d.detail,"
+	        " (SELECT t.description FROM bill_trades t WHERE t.transaction_id = "
+	        "d.transaction_id"
+	        "  ORDER BY CASE WHEN t.row_kind = 'SUCCESS' THEN 0 ELSE 1 END, t.file_id, t.line"
+	        "  LIMIT 1),"
+	        " d.first_run_id, d.last_run_id, d.resolved_run_id"
+	        " FROM discrepancies d"
+	        " WHERE d.date >= ?1 AND d.date <= ?2 AND (?3 = '' OR d.mchid = ?3)"
+	        " ORDER BY d.date, d.id";
 	sqlite3_stmt *st = NULL;
 	size_t cap = 0, rcap = 0;
 	int r;
@@ -334,22 +336,23 @@ int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err)
 	 * below. ?4 is the timezone's offset in seconds.
 	 */
 	static const char sql[] =
-		"SELECT a.id, a.kind, a.target, a.state, a.result, a.error, a.run_id, a.amount,"
-		" a.bdate, a.updated_at, a.created_at,"
-		" CASE WHEN a.bdate IS NULL AND r.date_from IS NULL THEN 1 ELSE 0 END"
-		" FROM (SELECT x.*, COALESCE(CASE WHEN x.kind IN ('ORDER_CLOSE', 'ORDER_MARK_PAID')"
-		"   THEN (SELECT COALESCE(o.paid_date, date(o.created_ts + ?4, 'unixepoch'))"
-		"         FROM ledger_orders o WHERE o.mchid = x.mchid AND o.out_trade_no = x.target)"
-		"   ELSE (SELECT f.created_date FROM ledger_refunds f"
-		"         WHERE f.mchid = x.mchid AND f.out_refund_no = x.target) END,"
-		"   x.date) AS bdate"
-		"  FROM actions x WHERE (?3 = '' OR x.mchid = ?3)) a"
-		" LEFT JOIN job_runs r ON r.id = a.run_id"
-		" WHERE (a.bdate >= ?1 AND a.bdate <= ?2)"
-		"  OR (r.date_from IS NOT NULL AND r.date_from <= ?2"
-		"      AND COALESCE(r.date_to, r.date_from) >= ?1)"
-		"  OR (a.bdate IS NULL AND r.date_from IS NULL)"
-		" ORDER BY a.id";
+	        "SELECT a.id, a.kind, a.target, a.state, a.result, a.error, a.run_id, a.amount,"
+	        " a.bdate, a.updated_at, a.created_at,"
+	        " CASE WHEN a.bdate IS NULL AND r.date_from IS NULL THEN 1 ELSE 0 END"
+	        " FROM (SELECT x.*, COALESCE(CASE WHEN x.kind IN ('ORDER_CLOSE', 'ORDER_MARK_PAID')"
+	        "   THEN (SELECT COALESCE(o.paid_date, date(o.created_ts + ?4, 'unixepoch'))"
+	        "         FROM ledger_orders o WHERE o.mchid = x.mchid AND o.out_trade_no = "
+	        "x.target)"
+	        "   ELSE (SELECT f.created_date FROM ledger_refunds f"
+	        "         WHERE f.mchid = x.mchid AND f.out_refund_no = x.target) END,"
+	        "   x.date) AS bdate"
+	        "  FROM actions x WHERE (?3 = '' OR x.mchid = ?3)) a"
+	        " LEFT JOIN job_runs r ON r.id = a.run_id"
+	        " WHERE (a.bdate >= ?1 AND a.bdate <= ?2)"
+	        "  OR (r.date_from IS NOT NULL AND r.date_from <= ?2"
+	        "      AND COALESCE(r.date_to, r.date_from) >= ?1)"
+	        "  OR (a.bdate IS NULL AND r.date_from IS NULL)"
+	        " ORDER BY a.id";
 	sqlite3_stmt *st = NULL;
 	size_t cap = 0, rcap = rep->nruns;
 	int r;
@@ -413,18 +416,18 @@ out:
 }
 
 int db_report_index_row(struct db *db, struct report_index_row *row, const char *mchid,
-			struct wxr_err *err)
+                        struct wxr_err *err)
 {
 	static const char sql[] =
-		"SELECT"
-		" (SELECT id FROM job_runs WHERE job = ?4 AND date_from = ?1 AND date_to = ?2"
-		"   AND (?3 = '' OR mchid = ?3) ORDER BY id DESC LIMIT 1),"
-		" (SELECT state FROM job_runs WHERE job = ?4 AND date_from = ?1 AND date_to = ?2"
-		"   AND (?3 = '' OR mchid = ?3) ORDER BY id DESC LIMIT 1),"
-		" (SELECT count(*) FROM discrepancies WHERE date >= ?1 AND date <= ?2"
-		"   AND status = 'open' AND (?3 = '' OR mchid = ?3)),"
-		" (SELECT count(DISTINCT bill_date) FROM bill_files WHERE kind = 'trade'"
-		"   AND bill_date >= ?1 AND bill_date <= ?2 AND (?3 = '' OR mchid = ?3))";
+	        "SELECT"
+	        " (SELECT id FROM job_runs WHERE job = ?4 AND date_from = ?1 AND date_to = ?2"
+	        "   AND (?3 = '' OR mchid = ?3) ORDER BY id DESC LIMIT 1),"
+	        " (SELECT state FROM job_runs WHERE job = ?4 AND date_from = ?1 AND date_to = ?2"
+	        "   AND (?3 = '' OR mchid = ?3) ORDER BY id DESC LIMIT 1),"
+	        " (SELECT count(*) FROM discrepancies WHERE date >= ?1 AND date <= ?2"
+	        "   AND status = 'open' AND (?3 = '' OR mchid = ?3)),"
+	        " (SELECT count(DISTINCT bill_date) FROM bill_files WHERE kind = 'trade'"
+	        "   AND bill_date >= ?1 AND bill_date <= ?2 AND (?3 = '' OR mchid = ?3))";
 	sqlite3_stmt *st = NULL;
 	int64_t a, b;
 	int r;

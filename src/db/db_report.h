@@ -7,8 +7,8 @@
 #ifndef WXR_DB_REPORT_H
 #define WXR_DB_REPORT_H
 
-#include "db/db.h"
 #include "core/report.h"
+#include "db/db.h"
 
 /* bill_files of the range: rep->bills, and days[].bill from the trade bills. */
 int db_report_bills(struct db *db, struct report *rep, struct wxr_err *err);
@@ -23,6 +23,6 @@ int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err);
  * 0 and state "" when none), the open discrepancies dated in the range and
  * the days of the range whose trade bill was never fetched. */
 int db_report_index_row(struct db *db, struct report_index_row *row, const char *mchid,
-			struct wxr_err *err);
+                        struct wxr_err *err);
 
 #endif

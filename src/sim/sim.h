@@ -338,7 +338,7 @@ struct sim {
 	uint64_t reqno;
 	char reqid_prefix[24];
 	FILE *journal_fp;
-	void *daemon; /* struct MHD_Daemon * */
+	void *daemon;                  /* struct MHD_Daemon * */
 	struct sim_notifier *notifier; /* callback notifications; NULL until first used */
 };
 

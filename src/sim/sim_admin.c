@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "sim/sim_notify.h"
 #include "base/xalloc.h"
+#include "sim/sim_notify.h"
 
 static void admin_error(struct sim_resp *rs, int status, const char *code, const char *msg)
 {

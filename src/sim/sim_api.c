@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "base/err.h"
-#include "sim/sim_notify.h"
 #include "base/xalloc.h"
+#include "sim/sim_notify.h"
 
 #define NINETY_DAYS_S (90 * 86400)
 #define SEVEN_DAYS_S  (7 * 86400)

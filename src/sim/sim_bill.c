@@ -27,78 +27,107 @@ struct sim_bill_writer {
 	enum sim_bill_style style;
 	sim_bill_sink sink;
 	void *ctx;
-	int err;                /* first failure; sticky */
-	char *line;             /* the reused line buffer */
+	int err;    /* first failure; sticky */
+	char *line; /* the reused line buffer */
 	size_t len;
 	size_t cap;
 	int64_t skew_fen;
 	struct sim_bill_totals t;
-	int64_t cached_ts;      /* last formatted time, rows often share a second */
+	int64_t cached_ts; /* last formatted time, rows often share a second */
 	char cached_time[32];
 	size_t cached_time_len;
 };
 
 /* Column ids; each layout is a list of them (PROTOCOL 6.2). */
 enum col {
-	C_TRADE_TIME, C_APPID, C_MCHID, C_SUB_MCHID, C_DEVICE, C_TXN, C_OUT_TRADE_NO, C_OPENID,
-	C_TRADE_TYPE, C_ROW_KIND, C_BANK, C_CURRENCY, C_SETTLEMENT, C_COUPON, C_REFUND_ID,
-	C_OUT_REFUND_NO, C_REFUND, C_RECHARGE_REFUND, C_REFUND_TYPE, C_REFUND_STATUS, C_DESC,
-	C_ATTACH, C_FEE, C_RATE, C_ORDER, C_REFUND_APPLY, C_RATE_NOTE, C_APPLY_TIME,
+	C_TRADE_TIME,
+	C_APPID,
+	C_MCHID,
+	C_SUB_MCHID,
+	C_DEVICE,
+	C_TXN,
+	C_OUT_TRADE_NO,
+	C_OPENID,
+	C_TRADE_TYPE,
+	C_ROW_KIND,
+	C_BANK,
+	C_CURRENCY,
+	C_SETTLEMENT,
+	C_COUPON,
+	C_REFUND_ID,
+	C_OUT_REFUND_NO,
+	C_REFUND,
+	C_RECHARGE_REFUND,
+	C_REFUND_TYPE,
+	C_REFUND_STATUS,
+	C_DESC,
+	C_ATTACH,
+	C_FEE,
+	C_RATE,
+	C_ORDER,
+	C_REFUND_APPLY,
+	C_RATE_NOTE,
+	C_APPLY_TIME,
 	C_SUCCESS_TIME
 };
 
 static const unsigned char cols_all[] = {
-	C_TRADE_TIME, C_APPID, C_MCHID, C_SUB_MCHID, C_DEVICE, C_TXN, C_OUT_TRADE_NO, C_OPENID,
-	C_TRADE_TYPE, C_ROW_KIND, C_BANK, C_CURRENCY, C_SETTLEMENT, C_COUPON, C_REFUND_ID,
-	C_OUT_REFUND_NO, C_REFUND, C_RECHARGE_REFUND, C_REFUND_TYPE, C_REFUND_STATUS, C_DESC,
-	C_ATTACH, C_FEE, C_RATE, C_ORDER, C_REFUND_APPLY, C_RATE_NOTE
+	C_TRADE_TIME,   C_APPID,         C_MCHID,      C_SUB_MCHID,     C_DEVICE, C_TXN,
+	C_OUT_TRADE_NO, C_OPENID,        C_TRADE_TYPE, C_ROW_KIND,      C_BANK,   C_CURRENCY,
+	C_SETTLEMENT,   C_COUPON,        C_REFUND_ID,  C_OUT_REFUND_NO, C_REFUND, C_RECHARGE_REFUND,
+	C_REFUND_TYPE,  C_REFUND_STATUS, C_DESC,       C_ATTACH,        C_FEE,    C_RATE,
+	C_ORDER,        C_REFUND_APPLY,  C_RATE_NOTE
 };
 
 static const unsigned char cols_success[] = {
-	C_TRADE_TIME, C_APPID, C_MCHID, C_SUB_MCHID, C_DEVICE, C_TXN, C_OUT_TRADE_NO, C_OPENID,
-	C_TRADE_TYPE, C_ROW_KIND, C_BANK, C_CURRENCY, C_SETTLEMENT, C_COUPON, C_DESC, C_ATTACH,
-	C_FEE, C_RATE, C_ORDER, C_RATE_NOTE
+	C_TRADE_TIME, C_APPID,        C_MCHID,      C_SUB_MCHID,  C_DEVICE,
+	C_TXN,        C_OUT_TRADE_NO, C_OPENID,     C_TRADE_TYPE, C_ROW_KIND,
+	C_BANK,       C_CURRENCY,     C_SETTLEMENT, C_COUPON,     C_DESC,
+	C_ATTACH,     C_FEE,          C_RATE,       C_ORDER,      C_RATE_NOTE
 };
 
 static const unsigned char cols_refund[] = {
-	C_TRADE_TIME, C_APPID, C_MCHID, C_SUB_MCHID, C_DEVICE, C_TXN, C_OUT_TRADE_NO, C_OPENID,
-	C_TRADE_TYPE, C_ROW_KIND, C_BANK, C_CURRENCY, C_SETTLEMENT, C_COUPON, C_APPLY_TIME,
-	C_SUCCESS_TIME, C_REFUND_ID, C_OUT_REFUND_NO, C_REFUND, C_RECHARGE_REFUND, C_REFUND_TYPE,
-	C_REFUND_STATUS, C_DESC, C_ATTACH, C_FEE, C_RATE, C_ORDER, C_REFUND_APPLY, C_RATE_NOTE
+	C_TRADE_TIME,   C_APPID,         C_MCHID,         C_SUB_MCHID,  C_DEVICE,
+	C_TXN,          C_OUT_TRADE_NO,  C_OPENID,        C_TRADE_TYPE, C_ROW_KIND,
+	C_BANK,         C_CURRENCY,      C_SETTLEMENT,    C_COUPON,     C_APPLY_TIME,
+	C_SUCCESS_TIME, C_REFUND_ID,     C_OUT_REFUND_NO, C_REFUND,     C_RECHARGE_REFUND,
+	C_REFUND_TYPE,  C_REFUND_STATUS, C_DESC,          C_ATTACH,     C_FEE,
+	C_RATE,         C_ORDER,         C_REFUND_APPLY,  C_RATE_NOTE
 };
 
 static const char bom_header_all[] =
-	"\xEF\xBB\xBF"
-	"交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
-	"交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"
-	"充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,"
-	"费率备注\r\n";
+        "\xEF\xBB\xBF"
+        "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+        "交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,"
+        "充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,申请退款金额,"
+        "费率备注\r\n";
 
 static const char bom_header_success[] =
-	"\xEF\xBB\xBF"
-	"交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
-	"交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,"
-	"订单金额,费率备注\r\n";
+        "\xEF\xBB\xBF"
+        "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+        "交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,"
+        "订单金额,费率备注\r\n";
 
 static const char bom_header_refund[] =
-	"\xEF\xBB\xBF"
-	"交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
-	"交易状态,付款银行,货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,"
-	"商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,"
-	"订单金额,申请退款金额,费率备注\r\n";
+        "\xEF\xBB\xBF"
+        "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,"
+        "交易状态,付款银行,货币种类,应结订单金额,代金券金额,退款申请时间,退款成功时间,微信退款单号,"
+        "商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,"
+        "订单金额,申请退款金额,费率备注\r\n";
 
 static const char bom_header_fundflow[] =
-	"\xEF\xBB\xBF"
-	"记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),"
-	"账户结余(元),资金变更提交申请人,备注,业务凭证号\r\n";
+        "\xEF\xBB\xBF"
+        "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),"
+        "账户结余(元),资金变更提交申请人,备注,业务凭证号\r\n";
 
 static const char summary_header_trade7[] =
-	"总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,"
-	"申请退款总金额\r\n";
+        "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,"
+        "申请退款总金额\r\n";
 
 static const char summary_header_trade4[] = "总交易单数,应结订单总金额,手续费总金额,订单总金额\r\n";
 
-static const char summary_header_fundflow[] = "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额\r\n";
+static const char summary_header_fundflow[] =
+        "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额\r\n";
 
 /* ---- number and time formatting (no libc time, no floating point) ---- */
 
@@ -216,8 +245,8 @@ static size_t fmt_bj_time(char *dst, int64_t ts)
 	civil_from_days(days, &y, &mo, &d);
 	if (y < 0 || y > 9999)
 		return (size_t)snprintf(dst, 32, "%04lld-%02u-%02u %02u:%02u:%02u", (long long)y,
-					mo, d, (unsigned)(sec / 3600), (unsigned)(sec / 60 % 60),
-					(unsigned)(sec % 60));
+		                        mo, d, (unsigned)(sec / 3600), (unsigned)(sec / 60 % 60),
+		                        (unsigned)(sec % 60));
 	put2(dst, (unsigned)(y / 100));
 	put2(dst + 2, (unsigned)(y % 100));
 	dst[4] = '-';
@@ -430,7 +459,7 @@ void sim_bill_get_totals(const struct sim_bill_writer *w, struct sim_bill_totals
 }
 
 static int put_trade_col(struct sim_bill_writer *w, int first, unsigned col,
-			 const struct sim_trade_row *row)
+                         const struct sim_trade_row *row)
 {
 	switch (col) {
 	case C_TRADE_TIME:

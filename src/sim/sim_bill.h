@@ -18,16 +18,16 @@
 
 /* A trade-bill row. Strings are borrowed for the call; NULL writes an empty value. */
 struct sim_trade_row {
-	int64_t trade_ts;            /* Unix seconds; written as Beijing time */
+	int64_t trade_ts; /* Unix seconds; written as Beijing time */
 	const char *appid;
 	const char *mchid;
-	const char *sub_mchid;       /* NULL -> "0" */
+	const char *sub_mchid; /* NULL -> "0" */
 	const char *device_info;
 	const char *transaction_id;
 	const char *out_trade_no;
 	const char *openid;
-	const char *trade_type;      /* "APP" */
-	const char *row_kind;        /* "SUCCESS" (payment row) or "REFUND" (refund row) */
+	const char *trade_type; /* "APP" */
+	const char *row_kind;   /* "SUCCESS" (payment row) or "REFUND" (refund row) */
 	const char *bank_type;
 	const char *currency;        /* "CNY" */
 	int64_t settlement_fen;      /* 应结订单金额 */
@@ -51,17 +51,17 @@ struct sim_trade_row {
 
 /* A fund-flow (BASIC) row. */
 struct sim_fund_row {
-	int64_t booked_ts;       /* 记账时间 */
-	const char *biz_no;      /* 微信支付业务单号 */
-	const char *flow_no;     /* 资金流水单号 */
-	const char *biz_name;    /* 业务名称: 交易, 退款 ... */
-	const char *biz_type;    /* 业务类型: 交易, 扣除交易手续费, 退款, 退还交易手续费 ... */
-	int income;              /* 1: 收入, 0: 支出 */
-	int64_t amount_fen;      /* 收支金额(元), unsigned */
-	int64_t balance_fen;     /* 账户结余(元) */
-	const char *applicant;   /* 资金变更提交申请人 */
-	const char *remark;      /* 备注 */
-	const char *voucher_no;  /* 业务凭证号 */
+	int64_t booked_ts;    /* 记账时间 */
+	const char *biz_no;   /* 微信支付业务单号 */
+	const char *flow_no;  /* 资金流水单号 */
+	const char *biz_name; /* 业务名称: 交易, 退款 ... */
+	const char *biz_type; /* 业务类型: 交易, 扣除交易手续费, 退款, 退还交易手续费 ... */
+	int income;             /* 1: 收入, 0: 支出 */
+	int64_t amount_fen;     /* 收支金额(元), unsigned */
+	int64_t balance_fen;    /* 账户结余(元) */
+	const char *applicant;  /* 资金变更提交申请人 */
+	const char *remark;     /* 备注 */
+	const char *voucher_no; /* 业务凭证号 */
 };
 
 enum sim_bill_layout {
@@ -94,10 +94,7 @@ int sim_bill_fund_row(struct sim_bill_writer *w, const struct sim_fund_row *row)
  * shortest decimal with at least one fraction digit (`45.0`, `0.47`, `0.0`,
  * fee total `0.08`). Detail rows are the same in both styles.
  */
-enum sim_bill_style {
-	SIM_BILL_STYLE_DEFAULT,
-	SIM_BILL_STYLE_SAMPLE
-};
+enum sim_bill_style { SIM_BILL_STYLE_DEFAULT, SIM_BILL_STYLE_SAMPLE };
 /* Call before sim_bill_end(); the last call wins. */
 void sim_bill_set_style(struct sim_bill_writer *w, enum sim_bill_style style);
 /*
@@ -109,19 +106,19 @@ void sim_bill_skew_summary(struct sim_bill_writer *w, int64_t fen);
 
 /* The running totals of the rows written so far (not skewed). */
 struct sim_bill_totals {
-	int64_t rows;                /* detail rows */
-	int64_t settlement_fen;      /* trade: sums of the columns */
+	int64_t rows;           /* detail rows */
+	int64_t settlement_fen; /* trade: sums of the columns */
 	int64_t coupon_fen;
 	int64_t refund_fen;
 	int64_t recharge_refund_fen;
 	int64_t fee_e5;
 	int64_t order_fen;
 	int64_t refund_apply_fen;
-	int64_t income_rows;         /* fund flow */
+	int64_t income_rows; /* fund flow */
 	int64_t income_fen;
 	int64_t expense_rows;
 	int64_t expense_fen;
-	uint64_t bytes;              /* bytes given to the sink so far */
+	uint64_t bytes; /* bytes given to the sink so far */
 };
 void sim_bill_get_totals(const struct sim_bill_writer *w, struct sim_bill_totals *out);
 

@@ -22,8 +22,8 @@
 #include <zlib.h>
 
 #include "base/err.h"
-#include "sim/sim_bill.h"
 #include "base/xalloc.h"
+#include "sim/sim_bill.h"
 
 #define IO_CHUNK (64 * 1024)
 

@@ -32,18 +32,18 @@
 #include "base/err.h"
 #include "base/xalloc.h"
 
-#define RING_SIZE      16384u          /* payments remembered for refunds; power of 2 */
-#define ROWS_MAX       100000000       /* ids have room for this many */
-#define PLANT_MIN_ROWS 50              /* room for every planted case */
-#define CHUNK          (256u * 1024u)  /* gzip input/output chunk */
-#define OPENING_FEN    100000000       /* fund account opening balance: 1,000,000.00 yuan */
+#define RING_SIZE      16384u         /* payments remembered for refunds; power of 2 */
+#define ROWS_MAX       100000000      /* ids have room for this many */
+#define PLANT_MIN_ROWS 50             /* room for every planted case */
+#define CHUNK          (256u * 1024u) /* gzip input/output chunk */
+#define OPENING_FEN    100000000      /* fund account opening balance: 1,000,000.00 yuan */
 #define BJ_OFFSET_S    (8 * 3600)
-#define FEE_RATE_PPT   6               /* 0.60% = 6 per thousand */
+#define FEE_RATE_PPT   6 /* 0.60% = 6 per thousand */
 
 static const char usage_text[] =
-	"usage: wxrecon-sim generate --rows N --date YYYY-MM-DD --out DIR [--seed S]\n"
-	"                            [--mchid M] [--appid A] [--no-plant]\n"
-	"                            [--plant-summary-mismatch] [--gzip-level 1-9]\n";
+        "usage: wxrecon-sim generate --rows N --date YYYY-MM-DD --out DIR [--seed S]\n"
+        "                            [--mchid M] [--appid A] [--no-plant]\n"
+        "                            [--plant-summary-mismatch] [--gzip-level 1-9]\n";
 
 /* ---- the discrepancies that can be planted (SPEC 6) ---- */
 
@@ -60,7 +60,7 @@ enum plant_kind {
 	P_DUPLICATE_PAYMENT,
 	P_FEE_MISMATCH,
 	P_BALANCE_DISCONTINUITY,
-	P_ROW_KINDS,            /* above: planted at a row of the day */
+	P_ROW_KINDS, /* above: planted at a row of the day */
 	P_BILL_MISSING = P_ROW_KINDS,
 	P_BILL_SUMMARY_MISMATCH,
 	P_KINDS
@@ -113,18 +113,18 @@ struct gen_opts {
 
 /* A payment still in the ring. */
 struct pay {
-	uint64_t seq;            /* ids derive from it */
-	uint64_t bref_seq;       /* business_ref BIZ<ymd><bref_seq> */
+	uint64_t seq;      /* ids derive from it */
+	uint64_t bref_seq; /* business_ref BIZ<ymd><bref_seq> */
 	int64_t paid_ts;
 	int64_t created_ts;
-	int64_t amount;          /* fen, as the bill says */
-	int64_t fee;             /* fen, 0.60% half-up */
-	int64_t refunded;        /* bill side, fen */
+	int64_t amount;   /* fen, as the bill says */
+	int64_t fee;      /* fen, 0.60% half-up */
+	int64_t refunded; /* bill side, fen */
 	int64_t fee_refunded;
 	int64_t ledger_refunded; /* ledger side, fen */
 	uint32_t user;
 	uint8_t bank, desc, attach;
-	uint8_t plant;           /* enum plant_kind or P_NONE */
+	uint8_t plant; /* enum plant_kind or P_NONE */
 	uint8_t in_bill;
 	uint8_t live;
 };
@@ -143,9 +143,9 @@ struct gzout {
 	z_stream z;
 	int z_ready;
 	EVP_MD_CTX *sha;
-	unsigned char *fill;     /* generator side */
+	unsigned char *fill; /* generator side */
 	size_t fill_len;
-	unsigned char *work;     /* worker side */
+	unsigned char *work; /* worker side */
 	size_t work_len;
 	unsigned char *out;
 	uint64_t raw_bytes;
@@ -154,10 +154,10 @@ struct gzout {
 	int thread_started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int sync_ready;          /* mu and cv initialised */
-	int work_ready;          /* guarded by mu: a chunk is handed over */
-	int work_last;           /* guarded by mu: and it is the last */
-	int err;                 /* guarded by mu: first failure */
+	int sync_ready; /* mu and cv initialised */
+	int work_ready; /* guarded by mu: a chunk is handed over */
+	int work_last;  /* guarded by mu: and it is the last */
+	int err;        /* guarded by mu: first failure */
 	char sha1_hex[41];
 };
 
@@ -165,8 +165,8 @@ struct gen {
 	struct gen_opts o;
 	struct wxr_err *err;
 	uint64_t rng;
-	int64_t day_start;       /* Unix seconds of D 00:00:00 +08:00 */
-	char ymd[9];             /* D as YYYYMMDD */
+	int64_t day_start; /* Unix seconds of D 00:00:00 +08:00 */
+	char ymd[9];       /* D as YYYYMMDD */
 	char ymd_prev[9];
 	char date_prev[11];
 	struct gzout trade_gz, fund_gz;
@@ -174,16 +174,16 @@ struct gen {
 	FILE *orders, *refunds;
 	char *orders_tmp, *orders_path, *refunds_tmp, *refunds_path;
 	struct pay *ring;
-	uint64_t ring_head;      /* number of payments ever pushed */
-	uint64_t ring_tail;      /* number evicted */
+	uint64_t ring_head; /* number of payments ever pushed */
+	uint64_t ring_tail; /* number evicted */
 	uint64_t pay_seq, refund_seq, flow_seq;
 	uint64_t users;
-	int64_t balance;         /* running fund-flow balance, fen */
+	int64_t balance; /* running fund-flow balance, fen */
 	int64_t orders_written, refunds_written;
-	int64_t pay_rows, refund_rows;       /* bill rows written */
+	int64_t pay_rows, refund_rows; /* bill rows written */
 	struct planted plants[P_KINDS + 4];
 	size_t nplants;
-	char line[8192];         /* ledger line buffer */
+	char line[8192]; /* ledger line buffer */
 };
 
 /* ---- small helpers ---- */
@@ -317,22 +317,14 @@ static const char *const banks[] = {
 
 /* Goods names: Chinese, some with a comma or double quotes (the parser's hard cases). */
 static const char *const goods[] = {
-	"月卡",
-	"季卡",
-	"年卡会员",
-	"金币礼包x100",
-	"皮肤:星河漫游",
-	"VIP会员(连续包月)",
-	"礼包,\"大号\"",
-	"限定礼盒,含周边",
-	"\"新春\"特惠包",
-	"咖啡兑换券",
-	"电子书《三体》",
-	"课程:C语言入门",
-	"充值 50 元",
-	"外卖订单 #A-17",
-	"Premium plan",
-	"月卡",
+	"月卡",           "季卡",
+	"年卡会员",       "金币礼包x100",
+	"皮肤:星河漫游",  "VIP会员(连续包月)",
+	"礼包,\"大号\"",  "限定礼盒,含周边",
+	"\"新春\"特惠包", "咖啡兑换券",
+	"电子书《三体》", "课程:C语言入门",
+	"充值 50 元",     "外卖订单 #A-17",
+	"Premium plan",   "月卡",
 };
 
 static const char *const refund_reasons[] = {
@@ -346,8 +338,7 @@ static const char *const refund_reasons[] = {
 /* The i-th byte of a 27-char openid tail, base64url-ish, from the user number. */
 static void openid_of(const struct gen *g, uint32_t user, char out[29])
 {
-	static const char al[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	uint64_t h = g->o.seed ^ ((uint64_t)user * 0xD1B54A32D192ED03u);
 
 	out[0] = 'o';
@@ -438,11 +429,11 @@ static int64_t random_amount(struct gen *g)
 	uint64_t r = rnd_below(g, 100);
 
 	if (r < 3)
-		return 1 + (int64_t)rnd_below(g, 99);          /* 0.01 - 0.99 */
+		return 1 + (int64_t)rnd_below(g, 99); /* 0.01 - 0.99 */
 	if (r < 60)
-		return 100 + (int64_t)rnd_below(g, 19900);     /* 1 - 199.99 */
+		return 100 + (int64_t)rnd_below(g, 19900); /* 1 - 199.99 */
 	if (r < 92)
-		return 20000 + (int64_t)rnd_below(g, 80000);   /* 200 - 999.99 */
+		return 20000 + (int64_t)rnd_below(g, 80000); /* 200 - 999.99 */
 	if (r < 99)
 		return 100000 + (int64_t)rnd_below(g, 400000); /* 1000 - 4999.99 */
 	return 500000 + (int64_t)rnd_below(g, 300001);         /* 5000 - 8000 */
@@ -508,7 +499,7 @@ static void *gz_worker(void *arg)
 }
 
 static int gz_open(struct gzout *gz, const char *dir, const char *name, int level,
-		   struct wxr_err *err)
+                   struct wxr_err *err)
 {
 	memset(gz, 0, sizeof(*gz));
 	gz->path = xasprintf("%s/%s", dir, name);
@@ -516,7 +507,7 @@ static int gz_open(struct gzout *gz, const char *dir, const char *name, int leve
 	gz->f = fopen(gz->tmp_path, "wb");
 	if (!gz->f)
 		return err_set(err, WXR_EIO, "cannot create '%s': %s", gz->tmp_path,
-			       strerror(errno));
+		               strerror(errno));
 	if (deflateInit2(&gz->z, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return err_set(err, WXR_EFAIL, "deflateInit2 failed");
 	gz->z_ready = 1;
@@ -637,10 +628,10 @@ static int gz_finish(struct gzout *gz, struct wxr_err *err)
 	gz->f = NULL;
 	if (r != 0)
 		return err_set(err, WXR_EIO, "cannot write '%s': %s", gz->tmp_path,
-			       strerror(errno));
+		               strerror(errno));
 	if (rename(gz->tmp_path, gz->path) != 0)
 		return err_set(err, WXR_EIO, "cannot rename '%s': %s", gz->tmp_path,
-			       strerror(errno));
+		               strerror(errno));
 	snprintf(text, sizeof(text), "%s\n", gz->sha1_hex);
 	sha_path = xasprintf("%s.sha1", gz->path);
 	r = write_small_file(sha_path, text, err);
@@ -686,7 +677,7 @@ static int ledger_put(struct gen *g, FILE *f, const char *end)
  * PARTIAL_REFUNDED). amount is what the ledger says.
  */
 static int ledger_order(struct gen *g, const char *ymd, const struct pay *p, const char *state,
-			int64_t amount, int with_payment)
+                        int64_t amount, int with_payment)
 {
 	char otn[40], txn[40], bref[40], att[64];
 	char *e = g->line;
@@ -728,7 +719,7 @@ static int ledger_order(struct gen *g, const char *ymd, const struct pay *p, con
 }
 
 static int ledger_refund(struct gen *g, const char *orn, const char *otn, const char *refund_id,
-			 int64_t amount, const char *state, int64_t created_ts, int64_t success_ts)
+                         int64_t amount, const char *state, int64_t created_ts, int64_t success_ts)
 {
 	char *e = g->line;
 
@@ -793,8 +784,8 @@ static struct pay *ring_push(struct gen *g)
 /* ---- bill rows ---- */
 
 static int fund_line(struct gen *g, int64_t ts, const char *biz_no, const char *name,
-		     const char *type, int income, int64_t amount, const char *applicant,
-		     const char *remark, const char *voucher, int64_t balance_jump)
+                     const char *type, int income, int64_t amount, const char *applicant,
+                     const char *remark, const char *voucher, int64_t balance_jump)
 {
 	struct sim_fund_row f;
 	char flow[64];
@@ -826,8 +817,8 @@ struct pay_text {
 };
 
 /* The columns a payment's rows share (payment and refund rows alike). */
-static void trade_row_of(const struct gen *g, const struct pay *p, int64_t ts,
-			 struct pay_text *pt, struct sim_trade_row *t)
+static void trade_row_of(const struct gen *g, const struct pay *p, int64_t ts, struct pay_text *pt,
+                         struct sim_trade_row *t)
 {
 	out_trade_no_of(g->ymd, p->seq, pt->otn);
 	txn_of(g->ymd, p->seq, pt->txn);
@@ -850,7 +841,7 @@ static void trade_row_of(const struct gen *g, const struct pay *p, int64_t ts,
 
 /* A new payment at ts: its bill row and fund-flow lines; returns it (in the ring). */
 static struct pay *payment(struct gen *g, int64_t ts, enum plant_kind plant, int64_t amount,
-			   int64_t fee_skew_fen, int64_t balance_jump)
+                           int64_t fee_skew_fen, int64_t balance_jump)
 {
 	struct sim_trade_row t;
 	struct pay_text pt;
@@ -886,10 +877,10 @@ static struct pay *payment(struct gen *g, int64_t ts, enum plant_kind plant, int
 	}
 	g->pay_rows++;
 	r = fund_line(g, ts + 1, pt.txn, "交易", "交易", 1, p->amount, "system", "", pt.otn,
-		      balance_jump);
+	              balance_jump);
 	if (r >= 0 && p->fee > 0)
-		r = fund_line(g, ts + 1, pt.txn, "交易", "扣除交易手续费", 0, p->fee, "system",
-			      "", pt.otn, 0);
+		r = fund_line(g, ts + 1, pt.txn, "交易", "扣除交易手续费", 0, p->fee, "system", "",
+		              pt.otn, 0);
 	return r < 0 ? NULL : p;
 }
 
@@ -898,7 +889,7 @@ static struct pay *payment(struct gen *g, int64_t ts, enum plant_kind plant, int
  * planted otherwise) its ledger line. out: the refund's ids.
  */
 static int refund(struct gen *g, struct pay *p, int64_t ts, int64_t amount, enum plant_kind plant,
-		  char orn[40], char rid[40])
+                  char orn[40], char rid[40])
 {
 	struct sim_trade_row t;
 	struct pay_text pt;
@@ -957,7 +948,7 @@ static int refund(struct gen *g, struct pay *p, int64_t ts, int64_t amount, enum
 		r = fund_line(g, ts + 1, rid, "退款", "退款", 0, amount, applicant, remark, orn, 0);
 		if (r >= 0 && fee_back > 0)
 			r = fund_line(g, ts + 1, rid, "退款", "退还交易手续费", 1, fee_back,
-				      applicant, "", orn, 0);
+			              applicant, "", orn, 0);
 		if (r < 0)
 			return r;
 	}
@@ -1001,7 +992,7 @@ static void plant_ids(struct gen *g, struct planted *pl, const struct pay *p)
 }
 
 static void plant_amounts(struct planted *pl, int has_ledger, int64_t ledger, int has_bill,
-			  int64_t bill)
+                          int64_t bill)
 {
 	pl->has_ledger = has_ledger;
 	pl->ledger_amount = ledger;
@@ -1039,7 +1030,7 @@ static int64_t plant_at(struct gen *g, enum plant_kind kind, int64_t i)
 		plant_ids(g, pl, p);
 		plant_amounts(pl, 1, p->amount, 1, p->amount);
 		pl->note = xstrdup("ledger NOTPAY (no transaction_id, no paid_at); the bill says "
-				   "paid; the query should answer SUCCESS");
+		                   "paid; the query should answer SUCCESS");
 		return 1;
 	case P_MISSING_IN_BILL:
 		p = ring_push(g);
@@ -1060,8 +1051,8 @@ static int64_t plant_at(struct gen *g, enum plant_kind kind, int64_t i)
 		plant_ids(g, pl, p);
 		plant_amounts(pl, 1, p->amount, 0, 0);
 		pl->note = xstrdup("ledger PAID on this date with a transaction_id WeChat Pay does "
-				   "not know; in no bill and no fund flow, and not paid on the "
-				   "next day either (the query should answer NOTPAY or CLOSED)");
+		                   "not know; in no bill and no fund flow, and not paid on the "
+		                   "next day either (the query should answer NOTPAY or CLOSED)");
 		return 0;
 	case P_AMOUNT_MISMATCH:
 		p = payment(g, ts, kind, 0, 0, 0);
@@ -1089,15 +1080,16 @@ static int64_t plant_at(struct gen *g, enum plant_kind kind, int64_t i)
 		if (kind == P_REFUND_MISSING_IN_LEDGER) {
 			plant_amounts(pl, 0, 0, 1, amt);
 			pl->note = xstrdup("refund row in the bill and the fund flow; no "
-					   "ledger_refunds line (ledger order stays PAID)");
+			                   "ledger_refunds line (ledger order stays PAID)");
 		} else if (kind == P_REFUND_AMOUNT_MISMATCH) {
 			plant_amounts(pl, 1, p->ledger_refunded, 1, amt);
 			pl->note = xstrdup("ledger amount_refund is the bill's 退款金额 + 100 fen");
 		} else {
 			plant_amounts(pl, 1, amt, 1, amt);
-			pl->note = xstrdup("bill 退款状态 PROCESSING (a snapshot, 退款成功时间 empty), "
-					   "ledger SUCCESS; the refund query decides: it should "
-					   "answer SUCCESS");
+			pl->note = xstrdup(
+			        "bill 退款状态 PROCESSING (a snapshot, 退款成功时间 empty), "
+			        "ledger SUCCESS; the refund query decides: it should "
+			        "answer SUCCESS");
 		}
 		return 2;
 	case P_REFUND_MISSING_IN_BILL:
@@ -1123,7 +1115,7 @@ static int64_t plant_at(struct gen *g, enum plant_kind kind, int64_t i)
 		pl->refund_id = xstrdup(rid);
 		plant_amounts(pl, 1, amt, 0, 0);
 		pl->note = xstrdup("ledger refund SUCCESS created on this date; the payment is in "
-				   "the bill, the refund is in neither bill");
+		                   "the bill, the refund is in neither bill");
 		return 1;
 	case P_DUPLICATE_PAYMENT:
 		p = payment(g, ts, kind, 0, 0, 0);
@@ -1142,8 +1134,8 @@ static int64_t plant_at(struct gen *g, enum plant_kind kind, int64_t i)
 			bref_of(g->ymd, p->bref_seq, bref);
 			out_trade_no_of(g->ymd, p->seq, first);
 			pl->note = xasprintf("second paid order for business_ref %s (the first is "
-					     "%s); both in the bill and the ledger",
-					     bref, first);
+			                     "%s); both in the bill and the ledger",
+			                     bref, first);
 		}
 		return 2;
 	case P_FEE_MISMATCH:
@@ -1154,8 +1146,8 @@ static int64_t plant_at(struct gen *g, enum plant_kind kind, int64_t i)
 		plant_ids(g, pl, p);
 		plant_amounts(pl, 1, p->fee, 1, p->fee + 1);
 		pl->note = xstrdup("amounts are fees in fen: ledger_amount = the fund flow's "
-				   "扣除交易手续费 line, bill_amount = the trade bill's 手续费 "
-				   "(one fen more)");
+		                   "扣除交易手续费 line, bill_amount = the trade bill's 手续费 "
+		                   "(one fen more)");
 		return 1;
 	case P_BALANCE_DISCONTINUITY: {
 		int64_t before = g->balance;
@@ -1166,12 +1158,13 @@ static int64_t plant_at(struct gen *g, enum plant_kind kind, int64_t i)
 		pl = plant_add(g, kind, date);
 		plant_ids(g, pl, p);
 		plant_amounts(pl, 1, before + p->amount, 1, before + p->amount + 10000);
-		pl->note = xasprintf("fund flow: the 交易 income line of this payment (资金流水单号 "
-				     "%s%s%010" PRIu64 ") shows a balance 100.00 yuan above the "
-				     "running sum (ledger_amount = expected, bill_amount = "
-				     "written); later lines continue from it, so there is exactly "
-				     "one break",
-				     g->o.mchid, g->ymd, g->flow_seq - (p->fee > 0 ? 1 : 0));
+		pl->note =
+		        xasprintf("fund flow: the 交易 income line of this payment (资金流水单号 "
+		                  "%s%s%010" PRIu64 ") shows a balance 100.00 yuan above the "
+		                  "running sum (ledger_amount = expected, bill_amount = "
+		                  "written); later lines continue from it, so there is exactly "
+		                  "one break",
+		                  g->o.mchid, g->ymd, g->flow_seq - (p->fee > 0 ? 1 : 0));
 		return 1;
 	}
 	default:
@@ -1209,9 +1202,9 @@ static int plant_prev_day(struct gen *g)
 	pl->transaction_id = xstrdup(b);
 	plant_amounts(pl, 1, total, 0, 0);
 	pl->note = xasprintf("2 ledger orders paid on %s (ORD%s000000001, ORD%s000000002; "
-			     "ledger_amount is their sum); DIR has no bill for that date, so the "
-			     "trade-bill API should answer NO_STATEMENT_EXIST or not ready",
-			     g->date_prev, g->ymd_prev, g->ymd_prev);
+	                     "ledger_amount is their sum); DIR has no bill for that date, so the "
+	                     "trade-bill API should answer NO_STATEMENT_EXIST or not ready",
+	                     g->date_prev, g->ymd_prev, g->ymd_prev);
 	return 0;
 }
 
@@ -1294,7 +1287,7 @@ static json_t *jstr_or_null(const char *s)
 }
 
 static int write_manifest(struct gen *g, const struct sim_bill_totals *tt,
-			  const struct sim_bill_totals *ft)
+                          const struct sim_bill_totals *ft)
 {
 	json_t *root = json_object();
 	json_t *arr = json_array();
@@ -1333,9 +1326,9 @@ static int write_manifest(struct gen *g, const struct sim_bill_totals *tt,
 		json_object_set_new(totals, "fees", json_integer((json_int_t)tt->fee_e5));
 		json_object_set_new(totals, "fundflow_rows", json_integer((json_int_t)ft->rows));
 		json_object_set_new(totals, "fundflow_income",
-				    json_integer((json_int_t)ft->income_fen));
+		                    json_integer((json_int_t)ft->income_fen));
 		json_object_set_new(totals, "fundflow_expense",
-				    json_integer((json_int_t)ft->expense_fen));
+		                    json_integer((json_int_t)ft->expense_fen));
 		json_object_set_new(totals, "ledger_orders", json_integer(g->orders_written));
 		json_object_set_new(totals, "ledger_refunds", json_integer(g->refunds_written));
 		json_object_set_new(root, "totals", totals);
@@ -1351,10 +1344,12 @@ static int write_manifest(struct gen *g, const struct sim_bill_totals *tt,
 		json_object_set_new(e, "out_refund_no", jstr_or_null(pl->out_refund_no));
 		json_object_set_new(e, "transaction_id", jstr_or_null(pl->transaction_id));
 		json_object_set_new(e, "refund_id", jstr_or_null(pl->refund_id));
-		json_object_set_new(e, "ledger_amount", pl->has_ledger ?
-				    json_integer((json_int_t)pl->ledger_amount) : json_null());
-		json_object_set_new(e, "bill_amount", pl->has_bill ?
-				    json_integer((json_int_t)pl->bill_amount) : json_null());
+		json_object_set_new(e, "ledger_amount",
+		                    pl->has_ledger ? json_integer((json_int_t)pl->ledger_amount)
+		                                   : json_null());
+		json_object_set_new(e, "bill_amount",
+		                    pl->has_bill ? json_integer((json_int_t)pl->bill_amount)
+		                                 : json_null());
 		json_object_set_new(e, "note", jstr_or_null(pl->note));
 		json_array_append_new(arr, e);
 	}
@@ -1438,8 +1433,8 @@ static int parse_args(int argc, char **argv, struct gen_opts *o, struct wxr_err 
 		switch (c) {
 		case 'n':
 			if (parse_u64(optarg, ROWS_MAX, &v) < 0 || v == 0)
-				return err_set(err, WXR_EUSAGE, "bad --rows '%s' (1 to %d)",
-					       optarg, ROWS_MAX);
+				return err_set(err, WXR_EUSAGE, "bad --rows '%s' (1 to %d)", optarg,
+				               ROWS_MAX);
 			o->rows = (int64_t)v;
 			break;
 		case 'd':
@@ -1468,14 +1463,14 @@ static int parse_args(int argc, char **argv, struct gen_opts *o, struct wxr_err 
 		case 'z':
 			if (parse_u64(optarg, 9, &v) < 0 || v == 0)
 				return err_set(err, WXR_EUSAGE, "bad --gzip-level '%s' (1 to 9)",
-					       optarg);
+				               optarg);
 			o->level = (int)v;
 			break;
 		case 'h':
 			return 1;
 		default:
 			return err_set(err, WXR_EUSAGE, "unknown or incomplete option '%s'",
-				       argv[optind - 1]);
+			               argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -1487,13 +1482,13 @@ static int parse_args(int argc, char **argv, struct gen_opts *o, struct wxr_err 
 	if (!valid_id(o->mchid) || !valid_id(o->appid))
 		return err_set(err, WXR_EUSAGE, "--mchid and --appid take 1-32 letters or digits");
 	if (o->plant && o->rows < PLANT_MIN_ROWS)
-		return err_set(err, WXR_EUSAGE,
-			       "planting needs --rows %d or more (or --no-plant)", PLANT_MIN_ROWS);
+		return err_set(err, WXR_EUSAGE, "planting needs --rows %d or more (or --no-plant)",
+		               PLANT_MIN_ROWS);
 	return 0;
 }
 
 static int open_text(const char *dir, const char *name, char **out_tmp, char **out_path,
-		     FILE **out_f, struct wxr_err *err)
+                     FILE **out_f, struct wxr_err *err)
 {
 	*out_path = xasprintf("%s/%s", dir, name);
 	*out_tmp = xasprintf("%s.tmp", *out_path);
@@ -1529,7 +1524,7 @@ static int generate(struct gen *g, int64_t *out_ms)
 		return err_set(g->err, WXR_EUSAGE, "bad --date '%s' (YYYY-MM-DD)", g->o.date);
 	if (mkdir(g->o.out, 0777) != 0 && errno != EEXIST)
 		return err_set(g->err, WXR_EIO, "cannot create '%s': %s", g->o.out,
-			       strerror(errno));
+		               strerror(errno));
 	date_strings(g->day_start, date, g->ymd);
 	date_strings(g->day_start - 86400, g->date_prev, g->ymd_prev);
 	g->rng = g->o.seed;
@@ -1548,15 +1543,16 @@ static int generate(struct gen *g, int64_t *out_ms)
 	if (r < 0)
 		return r;
 	r = open_text(g->o.out, "ledger_orders.csv", &g->orders_tmp, &g->orders_path, &g->orders,
-		      g->err);
+	              g->err);
 	if (r < 0)
 		return r;
 	r = open_text(g->o.out, "ledger_refunds.csv", &g->refunds_tmp, &g->refunds_path,
-		      &g->refunds, g->err);
+	              &g->refunds, g->err);
 	if (r < 0)
 		return r;
 	fputs("out_trade_no,transaction_id,amount_total,currency,state,created_at,time_expire,"
-	      "paid_at,attach,business_ref\n", g->orders);
+	      "paid_at,attach,business_ref\n",
+	      g->orders);
 	fputs("out_refund_no,out_trade_no,refund_id,amount_refund,state,created_at,success_at\n",
 	      g->refunds);
 	g->trade = sim_bill_begin(SIM_BILL_ALL, gz_sink, &g->trade_gz);
@@ -1573,8 +1569,9 @@ static int generate(struct gen *g, int64_t *out_ms)
 
 		sim_bill_skew_summary(g->trade, 1);
 		plant_amounts(pl, 1, tt.settlement_fen, 1, tt.settlement_fen + 1);
-		pl->note = xstrdup("trade bill summary 应结订单总金额 is the sum of the rows + 1 fen "
-				   "(ledger_amount = row sum, bill_amount = summary)");
+		pl->note =
+		        xstrdup("trade bill summary 应结订单总金额 is the sum of the rows + 1 fen "
+		                "(ledger_amount = row sum, bill_amount = summary)");
 	}
 	r = sim_bill_end(g->trade);
 	g->trade = NULL;

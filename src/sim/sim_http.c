@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "base/err.h"
-#include "sim/sim_notify.h"
 #include "base/xalloc.h"
+#include "sim/sim_notify.h"
 
 static const char *const fault_names[] = {
 	"status",           "delay", "bad_signature", "wrong_bill_hash", "truncate_download",

@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/xalloc.h"
 #include "sim/sim.h"
 #include "sim/sim_bill.h"
-#include "base/xalloc.h"
 
 static const char usage[] =
         "usage: wxrecon-sim [--port P] [--portfile F] [--keys DIR] [--state DIR] [--mchid M]\n"

@@ -3,8 +3,8 @@
  * handle (keep-alive, except for non-idempotent requests), explicit connect
  * and total timeouts, no signals, no redirects, http/https only, TLS
  * verification always on, plain http only to the loopback simulator,
- * response headers captured, bodies capped or streamed. One attempt per call: retries belong to the caller, which must
- * re-sign every attempt.
+ * response headers captured, bodies capped or streamed. One attempt per call: retries belong to the
+ * caller, which must re-sign every attempt.
  */
 #ifndef WXR_HTTP_H
 #define WXR_HTTP_H

@@ -514,7 +514,9 @@ int wxpay_verify(const struct wxpay *w, const char *what, const char *ts, const 
 			        err, WXR_ESIG,
 			        "%s is signed with unknown platform certificate serial '%s'%s",
 			        what, shown(serial, tmp, sizeof(tmp)),
-			        w->ncerts ? "" : " (no platform certificates loaded: run 'wxrecon certs update')");
+			        w->ncerts ? ""
+			                  : " (no platform certificates loaded: run 'wxrecon certs "
+			                    "update')");
 	}
 	buf_addf(&msg, "%s\n%s\n", ts, nonce);
 	buf_add(&msg, body ? body : "", body ? len : 0);
@@ -806,7 +808,8 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 		if (attempt >= max_attempts + (probe_retry ? 1 : 0))
 			retriable = false;
 		/* what a later attempt's answer cannot undo: this one may have acted */
-		if (r == WXR_ENET || w->last.probe || (r == WXR_EAPI && status_retriable(resp->status)))
+		if (r == WXR_ENET || w->last.probe ||
+		    (r == WXR_EAPI && status_retriable(resp->status)))
 			unsure = true;
 
 		memset(&call, 0, sizeof(call));

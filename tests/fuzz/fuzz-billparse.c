@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/money.h"
 #include "core/billparse.h"
 #include "fuzzutil.h"
-#include "base/money.h"
 
 struct run {
 	uint64_t digest;   /* of every callback and its values */

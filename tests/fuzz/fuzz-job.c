@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "fuzzutil.h"
 #include "core/job.h"
+#include "fuzzutil.h"
 
 struct outcome {
 	int rc;

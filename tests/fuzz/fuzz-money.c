@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzzutil.h"
 #include "base/money.h"
+#include "fuzzutil.h"
 
 /* Writes the canonical form of s at scale into out; false when the model refuses s. */
 static bool model(const char *s, size_t n, int scale, char *out, size_t size)

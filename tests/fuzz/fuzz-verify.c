@@ -35,10 +35,10 @@
 #include <jansson.h>
 
 #include "base/buf.h"
-#include "wx/crypto.h"
 #include "fuzzutil.h"
-#include "wxpay.h"
+#include "wx/crypto.h"
 #include "wx/wxpay_int.h"
+#include "wxpay.h"
 
 #define V11_TS     1624523846
 #define PUB_KEY_ID "PUB_KEY_ID_0114232134912410000000000000"

@@ -13,10 +13,10 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "db/db.h"
 #include "base/err.h"
-#include "core/reconcile.h"
 #include "base/xalloc.h"
+#include "core/reconcile.h"
+#include "db/db.h"
 
 #define MCH "1900000001"
 
@@ -35,7 +35,7 @@ FX_UNUSED static struct db *fx_open(void)
 }
 
 FX_UNUSED static void sqlf(struct db *db, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 FX_UNUSED static void sqlf(struct db *db, const char *fmt, ...)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -54,7 +54,7 @@ FX_UNUSED static void sqlf(struct db *db, const char *fmt, ...)
 
 /* The first column of the first row as an integer (-1 when no row). */
 FX_UNUSED static int64_t qint(struct db *db, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 FX_UNUSED static int64_t qint(struct db *db, const char *fmt, ...)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -80,7 +80,7 @@ FX_UNUSED static int64_t qint(struct db *db, const char *fmt, ...)
 /* The first column of the first row as text into a rotating buffer ("(none)"
  * when no row, "(null)" for NULL). */
 FX_UNUSED static const char *qstr(struct db *db, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 FX_UNUSED static const char *qstr(struct db *db, const char *fmt, ...)
 {
 	static char ring[8][512];
@@ -101,7 +101,7 @@ FX_UNUSED static const char *qstr(struct db *db, const char *fmt, ...)
 	snprintf(out, 512, "(none)");
 	if (sqlite3_step(st) == SQLITE_ROW)
 		snprintf(out, 512, "%s",
-			 sqlite3_column_type(st, 0) == SQLITE_NULL ? "(null)" : db_col_text(st, 0));
+		         sqlite3_column_type(st, 0) == SQLITE_NULL ? "(null)" : db_col_text(st, 0));
 	sqlite3_finalize(st);
 	buf_release(&b);
 	return out;
@@ -123,7 +123,7 @@ FX_UNUSED static const char *q(const char *s)
 /* A ledger order; paid_at "YYYY-MM-DDTHH:MM:SS+08:00" or NULL; its date is
  * the paid_date. */
 FX_UNUSED static void fx_order(struct db *db, const char *otn, const char *txn, int64_t amount,
-			       const char *state, const char *paid_at, const char *bref)
+                               const char *state, const char *paid_at, const char *bref)
 {
 	char date[11] = "";
 
@@ -138,7 +138,7 @@ FX_UNUSED static void fx_order(struct db *db, const char *otn, const char *txn, 
 }
 
 FX_UNUSED static void fx_refund(struct db *db, const char *orn, const char *otn, const char *rid,
-				int64_t amount, const char *state, const char *created_date)
+                                int64_t amount, const char *state, const char *created_date)
 {
 	sqlf(db,
 	     "INSERT INTO ledger_refunds (mchid, out_refund_no, out_trade_no, refund_id,"
@@ -149,20 +149,22 @@ FX_UNUSED static void fx_refund(struct db *db, const char *orn, const char *otn,
 }
 
 FX_UNUSED static int64_t fx_bill(struct db *db, const char *date, const char *kind,
-				 const char *status)
+                                 const char *status)
 {
 	sqlf(db,
 	     "INSERT INTO bill_files (mchid, bill_date, kind, status, source, fetched_at)"
 	     " VALUES ('" MCH "', '%s', '%s', '%s', 'import', '2026-11-02T10:00:00+08:00')",
 	     date, kind, status);
-	return qint(db, "SELECT id FROM bill_files WHERE mchid = '" MCH "' AND bill_date = '%s'"
-			" AND kind = '%s'", date, kind);
+	return qint(db,
+	            "SELECT id FROM bill_files WHERE mchid = '" MCH "' AND bill_date = '%s'"
+	            " AND kind = '%s'",
+	            date, kind);
 }
 
 /* A SUCCESS row: 应结订单金额 = 订单金额 = amount; fee in 0.00001 yuan. */
 FX_UNUSED static void fx_pay(struct db *db, int64_t file, int line, const char *date,
-			     const char *hms, const char *txn, const char *otn, int64_t amount,
-			     int64_t fee)
+                             const char *hms, const char *txn, const char *otn, int64_t amount,
+                             int64_t fee)
 {
 	sqlf(db,
 	     "INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, transaction_id,"
@@ -176,9 +178,9 @@ FX_UNUSED static void fx_pay(struct db *db, int64_t file, int line, const char *
 
 /* A REFUND row: 退款金额 = 申请退款金额 = amount, 应结/订单金额 0. */
 FX_UNUSED static void fx_bill_refund(struct db *db, int64_t file, int line, const char *date,
-				     const char *txn, const char *otn, const char *rid,
-				     const char *orn, int64_t amount, const char *status,
-				     int64_t fee)
+                                     const char *txn, const char *otn, const char *rid,
+                                     const char *orn, int64_t amount, const char *status,
+                                     int64_t fee)
 {
 	sqlf(db,
 	     "INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, transaction_id,"
@@ -204,8 +206,8 @@ FX_UNUSED static void fx_trade_summary(struct db *db, int64_t file)
 
 /* A fund-flow line; dir "IN" or "OUT"; amounts in fen. */
 FX_UNUSED static void fx_flow(struct db *db, int64_t file, int line, const char *date,
-			      const char *biz_no, const char *biz_type, const char *dir,
-			      int64_t amount, int64_t balance)
+                              const char *biz_no, const char *biz_type, const char *dir,
+                              int64_t amount, int64_t balance)
 {
 	sqlf(db,
 	     "INSERT INTO bill_fundflows (file_id, line, mchid, bill_date, booked_at, biz_no,"

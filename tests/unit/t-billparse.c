@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/billparse.h"
 #include "base/buf.h"
 #include "base/money.h"
+#include "core/billparse.h"
 #include "tap.h"
 #include "testutil.h"
 
@@ -47,7 +47,7 @@ static int on_header(void *ctx, enum bill_kind kind, enum bill_layout layout, st
 }
 
 static int on_trade(void *ctx, int64_t line, const struct bill_trade *t, char *reason,
-		    size_t reason_size, struct wxr_err *err)
+                    size_t reason_size, struct wxr_err *err)
 {
 	struct seen *s = ctx;
 	struct buf b = BUF_INIT;
@@ -58,17 +58,17 @@ static int on_trade(void *ctx, int64_t line, const struct bill_trade *t, char *r
 		return BILLPARSE_REJECT;
 	}
 	buf_addf(&b,
-		 "T%lld|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%lld|%lld|%s|%s|%lld|%lld|%s|%s|%s|%s|"
-		 "%lld|%s|%lld|%lld|%s|%s|%s\n",
-		 (long long)line, S(t->trade_time), S(t->appid), S(t->mchid), S(t->sub_mchid),
-		 S(t->device_info), S(t->transaction_id), S(t->out_trade_no), S(t->openid),
-		 S(t->trade_type), billparse_row_kind_name(t->row_kind), S(t->bank_type),
-		 S(t->currency), (long long)t->settlement_amount, (long long)t->coupon_amount,
-		 S(t->refund_id), S(t->out_refund_no), (long long)t->refund_amount,
-		 (long long)t->recharge_refund_amount, S(t->refund_type), S(t->refund_status),
-		 S(t->description), S(t->attach), (long long)t->fee, S(t->rate),
-		 (long long)t->order_amount, (long long)t->refund_apply_amount, S(t->rate_note),
-		 S(t->refund_apply_time), S(t->refund_success_time));
+	         "T%lld|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%lld|%lld|%s|%s|%lld|%lld|%s|%s|%s|%s|"
+	         "%lld|%s|%lld|%lld|%s|%s|%s\n",
+	         (long long)line, S(t->trade_time), S(t->appid), S(t->mchid), S(t->sub_mchid),
+	         S(t->device_info), S(t->transaction_id), S(t->out_trade_no), S(t->openid),
+	         S(t->trade_type), billparse_row_kind_name(t->row_kind), S(t->bank_type),
+	         S(t->currency), (long long)t->settlement_amount, (long long)t->coupon_amount,
+	         S(t->refund_id), S(t->out_refund_no), (long long)t->refund_amount,
+	         (long long)t->recharge_refund_amount, S(t->refund_type), S(t->refund_status),
+	         S(t->description), S(t->attach), (long long)t->fee, S(t->rate),
+	         (long long)t->order_amount, (long long)t->refund_apply_amount, S(t->rate_note),
+	         S(t->refund_apply_time), S(t->refund_success_time));
 	buf_add(&s->trace, b.data, b.len);
 	if (s->nrows < 8)
 		buf_add(&s->rowtext[s->nrows], b.data, b.len);
@@ -85,7 +85,7 @@ static int on_trade(void *ctx, int64_t line, const struct bill_trade *t, char *r
 }
 
 static int on_fund(void *ctx, int64_t line, const struct bill_fundflow *f, char *reason,
-		   size_t reason_size, struct wxr_err *err)
+                   size_t reason_size, struct wxr_err *err)
 {
 	struct seen *s = ctx;
 	struct buf b = BUF_INIT;
@@ -94,9 +94,9 @@ static int on_fund(void *ctx, int64_t line, const struct bill_fundflow *f, char 
 	(void)reason;
 	(void)reason_size;
 	buf_addf(&b, "F%lld|%s|%s|%s|%s|%s|%s|%lld|%lld|%s|%s|%s\n", (long long)line,
-		 S(f->booked_at), S(f->biz_no), S(f->flow_no), S(f->biz_name), S(f->biz_type),
-		 billparse_direction_name(f->direction), (long long)f->amount,
-		 (long long)f->balance, S(f->applicant), S(f->remark), S(f->voucher_no));
+	         S(f->booked_at), S(f->biz_no), S(f->flow_no), S(f->biz_name), S(f->biz_type),
+	         billparse_direction_name(f->direction), (long long)f->amount,
+	         (long long)f->balance, S(f->applicant), S(f->remark), S(f->voucher_no));
 	buf_add(&s->trace, b.data, b.len);
 	if (s->nrows < 8)
 		buf_add(&s->rowtext[s->nrows], b.data, b.len);
@@ -106,7 +106,7 @@ static int on_fund(void *ctx, int64_t line, const struct bill_fundflow *f, char 
 }
 
 static int on_reject(void *ctx, int64_t line, const char *raw, size_t raw_len, const char *reason,
-		     struct wxr_err *err)
+                     struct wxr_err *err)
 {
 	struct seen *s = ctx;
 
@@ -136,7 +136,7 @@ static void seen_release(struct seen *s)
 /* Parses data fed in chunks of `chunk` bytes (0 = all at once). Returns the
  * first error, or 0; res is written on success. */
 static int parse(const char *data, size_t len, size_t chunk, size_t max_line, struct seen *s,
-		 struct billparse_result *res, struct wxr_err *err)
+                 struct billparse_result *res, struct wxr_err *err)
 {
 	struct billparse_cb cb = { s, on_header, on_trade, on_fund, on_reject };
 	struct billparse *p = NULL;
@@ -163,7 +163,7 @@ out:
 }
 
 static int parse_file(const char *name, struct seen *s, struct billparse_result *res,
-		      struct wxr_err *err)
+                      struct wxr_err *err)
 {
 	size_t len;
 	char *data = t_slurp(name, &len);
@@ -193,7 +193,7 @@ static char *to_lf_nobom(const char *in, size_t len, size_t *out_len)
 
 /* Parses a NUL-terminated bill given as a string. */
 static int parse_str(const char *bill, struct seen *s, struct billparse_result *res,
-		     struct wxr_err *err)
+                     struct wxr_err *err)
 {
 	return parse(bill, strlen(bill), 0, 0, s, res, err);
 }
@@ -232,9 +232,9 @@ static void test_v16(void)
 	is_int(res.mismatch, 0, "V16 every total equals its summary");
 	ok(res.fee_total_2dp, "V16 fee total written with 2 decimals");
 	ok(strstr(s.rowtext[0].data ? s.rowtext[0].data : "",
-		  "T2|2019-02-19T05:01:46+08:00|wxab8acd895ab1638a|1921000401|0|harryma007|"
-		  "4200000263201902167700134212|autotest_20190216081946_82335|"
-		  "oHkLxtx0vUqe-18p_AXTZ1innxkCY|JSAPI|REFUND|OTHERS|CNY|0|0|") != NULL,
+	          "T2|2019-02-19T05:01:46+08:00|wxab8acd895ab1638a|1921000401|0|harryma007|"
+	          "4200000263201902167700134212|autotest_20190216081946_82335|"
+	          "oHkLxtx0vUqe-18p_AXTZ1innxkCY|JSAPI|REFUND|OTHERS|CNY|0|0|") != NULL,
 	   "V16 first row: BOM stripped, time as RFC 3339 +08:00, values without backticks");
 	ok(s.rowtext[0].data && strstr(s.rowtext[0].data, "|39.00%|0|1||(null)|(null)\n"),
 	   "V16 first row: rate, 订单金额 0, 申请退款金额 1, empty 费率备注 is \"\"");
@@ -257,8 +257,10 @@ static void test_chunking(const char *file)
 	snprintf(name, sizeof(name), "%s: one chunk, 1-byte and 7-byte feeding all succeed", file);
 	ok(x == 0 && y == 0 && z == 0, name);
 	snprintf(name, sizeof(name), "%s: byte-at-a-time gives the same rows as one chunk", file);
-	ok(a.trace.len > 0 && b.trace.len == a.trace.len && memcmp(a.trace.data, b.trace.data, a.trace.len) == 0 &&
-		   c.trace.len == a.trace.len && memcmp(a.trace.data, c.trace.data, a.trace.len) == 0,
+	ok(a.trace.len > 0 && b.trace.len == a.trace.len &&
+	           memcmp(a.trace.data, b.trace.data, a.trace.len) == 0 &&
+	           c.trace.len == a.trace.len &&
+	           memcmp(a.trace.data, c.trace.data, a.trace.len) == 0,
 	   name);
 	snprintf(name, sizeof(name), "%s: and the same result", file);
 	ok(memcmp(&r1, &r2, sizeof(r1)) == 0 && memcmp(&r1, &r3, sizeof(r1)) == 0, name);
@@ -275,7 +277,8 @@ static void test_gunsluo(void)
 	struct seen s = { 0 };
 	char text[512];
 
-	is_int(parse_file(FIX "gunsluo_tradebill_ALL.csv", &s, &res, &err), 0, "gunsluo ALL parses");
+	is_int(parse_file(FIX "gunsluo_tradebill_ALL.csv", &s, &res, &err), 0,
+	       "gunsluo ALL parses");
 	is_str(billparse_layout_name(res.layout), "ALL", "gunsluo ALL layout");
 	is_int(res.rows, 3, "gunsluo ALL 3 rows");
 	is_int(res.sums.settlement, 3, "gunsluo ALL Σ应结 3");
@@ -293,7 +296,8 @@ static void test_gunsluo(void)
 	is_int(res.rows, 1, "gunsluo SUCCESS 1 row");
 	is_int(res.summary.present, 0x7f, "gunsluo SUCCESS summary has 7 columns, mapped by name");
 	is_int(res.mismatch, 0, "gunsluo SUCCESS summary agrees");
-	ok(strstr(s.trace.data, "|SUCCESS|OTHERS|CNY|1|0|(null)|(null)|0|0|(null)|(null)|for testing|") != NULL,
+	ok(strstr(s.trace.data,
+	          "|SUCCESS|OTHERS|CNY|1|0|(null)|(null)|0|0|(null)|(null)|for testing|") != NULL,
 	   "gunsluo SUCCESS: refund columns absent are NULL / 0");
 	seen_release(&s);
 
@@ -321,11 +325,12 @@ static void test_gunsluo(void)
 	       "gunsluo fund flow: summary disagrees on count, income count and income");
 	billparse_mismatch_text(&res, text, sizeof(text));
 	is_str(text,
-	       "资金流水总笔数: summary 3, rows 2; 收入笔数: summary 1, rows 0; 收入金额: summary 0.01, rows 0.00",
+	       "资金流水总笔数: summary 3, rows 2; 收入笔数: summary 1, rows 0; 收入金额: summary "
+	       "0.01, rows 0.00",
 	       "mismatch text names them");
 	ok(strstr(s.trace.data, "F2|2021-02-01T13:54:01+08:00|50300806962021020105978994968|"
-				"4200000920202101197964319284|退款|退款|OUT|1|22|1601959334API|"
-				"退款总金额0.01元;含手续费0.00元|S20210201135356381941\n") != NULL,
+	                        "4200000920202101197964319284|退款|退款|OUT|1|22|1601959334API|"
+	                        "退款总金额0.01元;含手续费0.00元|S20210201135356381941\n") != NULL,
 	   "gunsluo fund flow row values");
 	seen_release(&s);
 }
@@ -345,14 +350,17 @@ static void test_hand_all(void)
 	is_int(s.n_revoked, 1, "hand ALL REVOKED row kind");
 	is_str(s.rowtext[0].data,
 	       "T2|2025-03-01T09:15:02+08:00|wx1111222233334444|1900000001|1900000099|DEV-01|"
-	       "4200000001202503010000000001|ORD20250301A|oABCdefGHIjklMNOpqr|APP|SUCCESS|CMB_DEBIT|"
-	       "CNY|2500|100|0|0|0|0|||礼包,\"大号\"|u=42,k=\"v,w\"|15000|0.60%|2600|0|费率备注一|(null)|"
+	       "4200000001202503010000000001|ORD20250301A|oABCdefGHIjklMNOpqr|APP|SUCCESS|CMB_"
+	       "DEBIT|"
+	       "CNY|2500|100|0|0|0|0|||礼包,\"大号\"|u=42,k=\"v,w\"|15000|0.60%|2600|0|费率备注一|("
+	       "null)|"
 	       "(null)\n",
 	       "hand ALL row 1: every column, comma and quote in 商品名称 and 商户数据包");
 	is_str(s.rowtext[1].data,
 	       "T3|2025-03-01T18:40:11+08:00|wx1111222233334444|1900000001|1900000099|DEV-02|"
 	       "4200000001202502280000000007|ORD20250228Z|oXYZuvw|APP|REFUND|OTHERS|CNY|0|0|"
-	       "50300000012025030100000000001|RF20250301-1|1000|50|ORIGINAL|PROCESSING|季卡 \"Pro\"|"
+	       "50300000012025030100000000001|RF20250301-1|1000|50|ORIGINAL|PROCESSING|季卡 "
+	       "\"Pro\"|"
 	       "a,b,,c|-6000|0.60%|0|1050|r|(null)|(null)\n",
 	       "hand ALL row 2: refund row, negative fee, empty field folded back ('a,b,,c')");
 	ok(s.rowtext[2].data && strstr(s.rowtext[2].data, "|撤销, 测试|x|0|") != NULL,
@@ -383,7 +391,8 @@ static void test_layouts(void)
 	       "hand SUCCESS 4-column summary");
 	is_int(res.mismatch, 0, "hand SUCCESS summary agrees");
 	is_int(res.sums.order, 10001, "hand SUCCESS Σ订单金额");
-	ok(strstr(s.trace.data, "T3|2025-03-02T23:59:59+08:00|") != NULL, "hand SUCCESS row line 3");
+	ok(strstr(s.trace.data, "T3|2025-03-02T23:59:59+08:00|") != NULL,
+	   "hand SUCCESS row line 3");
 	seen_release(&s);
 
 	memset(&s, 0, sizeof(s));
@@ -393,7 +402,8 @@ static void test_layouts(void)
 	is_int(res.sums.fee, -9000, "hand REFUND Σ手续费 -0.09000");
 	ok(strstr(s.rowtext[0].data, "|2025-03-01T18:40:11+08:00|(null)\n") != NULL,
 	   "hand REFUND empty 退款成功时间 is NULL");
-	ok(strstr(s.rowtext[1].data, "|2025-03-01T19:00:00+08:00|2025-03-01T19:00:05+08:00\n") != NULL,
+	ok(strstr(s.rowtext[1].data, "|2025-03-01T19:00:00+08:00|2025-03-01T19:00:05+08:00\n") !=
+	           NULL,
 	   "hand REFUND both times");
 	seen_release(&s);
 
@@ -404,7 +414,8 @@ static void test_layouts(void)
 	is_int(res.summary.settlement, 1234, "legacy 总交易额 read as settlement total");
 	is_int(res.summary.refund, 200, "legacy 总退款金额");
 	is_int(res.summary.present,
-	       BILL_T_COUNT | BILL_T_SETTLEMENT | BILL_T_REFUND | BILL_T_RECHARGE_REFUND | BILL_T_FEE,
+	       BILL_T_COUNT | BILL_T_SETTLEMENT | BILL_T_REFUND | BILL_T_RECHARGE_REFUND |
+	               BILL_T_FEE,
 	       "legacy 5-column summary");
 	is_int(res.mismatch, 0, "legacy summary agrees");
 	ok(strstr(s.rowtext[0].data, "|0.60%|0|0|(null)|(null)|(null)\n") != NULL,
@@ -414,7 +425,8 @@ static void test_layouts(void)
 	data = t_slurp(FIX "hand_legacy_all.csv", &len);
 	p = strstr(data, "特约商户号");
 	memcpy(p, "子商户号", strlen("子商户号"));
-	memmove(p + strlen("子商户号"), p + strlen("特约商户号"), strlen(p + strlen("特约商户号")) + 1);
+	memmove(p + strlen("子商户号"), p + strlen("特约商户号"),
+	        strlen(p + strlen("特约商户号")) + 1);
 	len = strlen(data);
 	is_int(parse(data, len, 0, 0, &s2, &res2, &err), 0, "legacy with 子商户号 parses");
 	ok(s.trace.len == s2.trace.len && memcmp(s.trace.data, s2.trace.data, s.trace.len) == 0,
@@ -424,7 +436,8 @@ static void test_layouts(void)
 	free(data);
 
 	memset(&s, 0, sizeof(s));
-	is_int(parse_file(FIX "hand_fundflow_bom_crlf.csv", &s, &res, &err), 0, "hand fund flow parses");
+	is_int(parse_file(FIX "hand_fundflow_bom_crlf.csv", &s, &res, &err), 0,
+	       "hand fund flow parses");
 	is_int(res.kind, BILL_KIND_FUNDFLOW, "hand fund flow kind");
 	is_int(res.rows, 3, "hand fund flow 3 rows");
 	is_int(res.summary.count, 3, "hand fund flow count '3.0'");
@@ -455,9 +468,11 @@ static void test_malformed(void)
 	is_int(res.rejects, 5, "5 rows rejected");
 	is_int(s.nrej, 5, "reject callback called 5 times");
 	is_int(s.reject_lines[0], 3, "bad amount on line 3");
-	ok(strstr(s.reject_reasons[0], "bad 应结订单金额 '1.2.3'") != NULL, "reason names the column and value");
+	ok(strstr(s.reject_reasons[0], "bad 应结订单金额 '1.2.3'") != NULL,
+	   "reason names the column and value");
 	is_int(s.reject_lines[1], 4, "short row on line 4");
-	is_str(s.reject_reasons[1], "26 fields, the header has 27", "reason gives the field counts");
+	is_str(s.reject_reasons[1], "26 fields, the header has 27",
+	       "reason gives the field counts");
 	is_int(s.reject_lines[2], 5, "unknown 交易状态 on line 5");
 	is_str(s.reject_reasons[2], "unknown 交易状态 'PAYING'", "reason for the row kind");
 	is_int(s.reject_lines[3], 6, "bad time on line 6");
@@ -545,12 +560,15 @@ static void test_bill_errors(void)
 	ok(r == WXR_EDATA, "data without a header is an error");
 	seen_release(&s);
 
-#define FF_HEAD "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),账户结余(元),资金变更提交申请人,备注,业务凭证号\n"
+#define FF_HEAD                                                                                                                           \
+	"记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额(元),账户结余(" \
+	"元),资金变更提交申请人,备注,业务凭证号\n"
 #define FF_ROW  "`2025-03-01 09:15:03,`42,`19,`交易,`交易,`收入,`25.00,`125.00,`system,`,`O1\n"
 #define FF_SUMH "资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额\n"
 	memset(&s, 0, sizeof(s));
 	r = parse_str(FF_HEAD FF_ROW FF_SUMH "`1,`1,`25.00,`0,`0.00\n\r\n\n  \n", &s, &res, &err);
-	ok(r == 0 && res.rows == 1 && res.mismatch == 0, "blank lines after the summary are ignored");
+	ok(r == 0 && res.rows == 1 && res.mismatch == 0,
+	   "blank lines after the summary are ignored");
 	seen_release(&s);
 	memset(&s, 0, sizeof(s));
 	r = parse_str(FF_HEAD FF_ROW FF_SUMH "`1,`1,`25.00,`0,`0.00\n" FF_ROW, &s, &res, &err);
@@ -563,20 +581,22 @@ static void test_bill_errors(void)
 	seen_release(&s);
 	memset(&s, 0, sizeof(s));
 	r = parse_str(FF_HEAD FF_ROW FF_SUMH "`1,`1,`25.0x,`0,`0.00\n", &s, &res, &err);
-	ok(r == WXR_EDATA && strstr(err.msg, "summary '收入金额'"), "bad summary value is an error");
+	ok(r == WXR_EDATA && strstr(err.msg, "summary '收入金额'"),
+	   "bad summary value is an error");
 	seen_release(&s);
 	memset(&s, 0, sizeof(s));
 	r = parse_str(FF_HEAD FF_ROW FF_SUMH "`1.5,`1,`25.00,`0,`0.00\n", &s, &res, &err);
 	ok(r == WXR_EDATA, "fractional summary count is an error");
 	seen_release(&s);
 	memset(&s, 0, sizeof(s));
-	r = parse_str(FF_HEAD FF_ROW "总交易单数,应结订单总金额,手续费总金额\n`1,`1,`1\n", &s, &res, &err);
+	r = parse_str(FF_HEAD FF_ROW "总交易单数,应结订单总金额,手续费总金额\n`1,`1,`1\n", &s, &res,
+	              &err);
 	ok(r == WXR_EDATA && strstr(err.msg, "trade bill summary in a fundflow bill"),
 	   "trade summary in a fund-flow bill is an error");
 	seen_release(&s);
 	memset(&s, 0, sizeof(s));
-	r = parse_str(FF_HEAD FF_ROW "资金流水总笔数,收入笔数,收入金额,支出笔数\n`1,`1,`25.00,`0\n", &s,
-		      &res, &err);
+	r = parse_str(FF_HEAD FF_ROW "资金流水总笔数,收入笔数,收入金额,支出笔数\n`1,`1,`25.00,`0\n",
+	              &s, &res, &err);
 	ok(r == WXR_EDATA && strstr(err.msg, "summary lacks column '支出金额'"),
 	   "summary without a required column is an error");
 	seen_release(&s);
@@ -589,31 +609,34 @@ static void test_bill_errors(void)
 
 	/* bad fund-flow rows */
 	memset(&s, 0, sizeof(s));
-	r = parse_str(FF_HEAD "`2025-03-01 09:15:03,`42,`19,`交易,`交易,`转账,`25.00,`125.00,`system,`,`O1\n"
-			      "`2025-03-01 09:15:03,`42,`19,`交易,`交易,`收入,`-25.00,`125.00,`system,`,`O1\n"
-			      "`2025-03-01 09:15:03,`42,`19,`交易,`交易,`收入,`25.00,`-1.00,`system,`,`O1\n"
-			      "`2025-03-01,`42,`19,`交易,`交易,`收入,`25.00,`125.00,`system,`,`O1\n"
-			      "`2025-03-01 09:15:03,`42,`19,`交易,`交易,`支出,`,`125.00,`system,`,`O1\n" FF_SUMH
-			      "`1,`1,`25.00,`0,`0.00\n",
-		      &s, &res, &err);
+	r = parse_str(
+	        FF_HEAD
+	        "`2025-03-01 09:15:03,`42,`19,`交易,`交易,`转账,`25.00,`125.00,`system,`,`O1\n"
+	        "`2025-03-01 09:15:03,`42,`19,`交易,`交易,`收入,`-25.00,`125.00,`system,`,`O1\n"
+	        "`2025-03-01 09:15:03,`42,`19,`交易,`交易,`收入,`25.00,`-1.00,`system,`,`O1\n"
+	        "`2025-03-01,`42,`19,`交易,`交易,`收入,`25.00,`125.00,`system,`,`O1\n"
+	        "`2025-03-01 09:15:03,`42,`19,`交易,`交易,`支出,`,`125.00,`system,`,`O1\n" FF_SUMH
+	        "`1,`1,`25.00,`0,`0.00\n",
+	        &s, &res, &err);
 	ok(r == 0 && res.rows == 1 && res.rejects == 4, "fund flow: 3 bad rows of 5 rejected");
 	ok(s.nrej == 4 && strstr(s.reject_reasons[0], "unknown 收支类型 '转账'") &&
-		   strstr(s.reject_reasons[1], "negative 收支金额(元)") &&
-		   strstr(s.reject_reasons[2], "bad 记账时间") &&
-		   strstr(s.reject_reasons[3], "bad 收支金额(元) ''"),
+	           strstr(s.reject_reasons[1], "negative 收支金额(元)") &&
+	           strstr(s.reject_reasons[2], "bad 记账时间") &&
+	           strstr(s.reject_reasons[3], "bad 收支金额(元) ''"),
 	   "fund flow reject reasons");
 	ok(strstr(s.trace.data, "|IN|2500|-100|") != NULL, "negative balance accepted");
 	seen_release(&s);
 }
 
 /* A tiny trade bill around the given detail lines (SUCCESS layout). */
-#define SU_HEAD                                                                                  \
+#define SU_HEAD                                                                                                                      \
 	"交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型," \
 	"交易状态,付款银行,货币种类,应结订单金额,代金券金额,商品名称,商户数据包,手续费,费率,"   \
 	"订单金额,费率备注\n"
-#define SU_ROW(amount, fee)                                                                \
-	"`2025-03-02 08:00:00,`wx1,`1900000001,`0,`,`42001,`O1,`oA,`APP,`SUCCESS,`OTHERS,`CNY,`" \
-	amount ",`0.00,`n,`,`" fee ",`0.60%,`" amount ",`\n"
+#define SU_ROW(amount, fee)                                                                 \
+	"`2025-03-02 "                                                                      \
+	"08:00:00,`wx1,`1900000001,`0,`,`42001,`O1,`oA,`APP,`SUCCESS,`OTHERS,`CNY,`" amount \
+	",`0.00,`n,`,`" fee ",`0.60%,`" amount ",`\n"
 #define SU_SUMH "总交易单数,应结订单总金额,手续费总金额,订单总金额\n"
 
 static void test_rows_edge(void)
@@ -626,38 +649,39 @@ static void test_rows_edge(void)
 
 	/* fee total with 2 decimals is compared at the fen (money_fee_to_fen) */
 	r = parse_str(SU_HEAD SU_ROW("1.00", "0.00600") SU_ROW("1.00", "0.00000") SU_SUMH
-		      "`2,`2.00,`0.01,`2.00\n",
-		      &s, &res, &err);
-	ok(r == 0 && res.mismatch == 0 && res.sums.fee == 600, "fee total '0.01' agrees with 0.00600");
+	              "`2,`2.00,`0.01,`2.00\n",
+	              &s, &res, &err);
+	ok(r == 0 && res.mismatch == 0 && res.sums.fee == 600,
+	   "fee total '0.01' agrees with 0.00600");
 	seen_release(&s);
 	memset(&s, 0, sizeof(s));
-	r = parse_str(SU_HEAD SU_ROW("1.00", "0.00600") SU_SUMH "`1,`1.00,`0.00600,`1.00\n", &s, &res,
-		      &err);
+	r = parse_str(SU_HEAD SU_ROW("1.00", "0.00600") SU_SUMH "`1,`1.00,`0.00600,`1.00\n", &s,
+	              &res, &err);
 	ok(r == 0 && res.mismatch == 0, "fee total '0.00600' agrees exactly");
 	seen_release(&s);
 	memset(&s, 0, sizeof(s));
-	r = parse_str(SU_HEAD SU_ROW("1.00", "0.00600") SU_SUMH "`1,`1.00,`0.00700,`1.00\n", &s, &res,
-		      &err);
+	r = parse_str(SU_HEAD SU_ROW("1.00", "0.00600") SU_SUMH "`1,`1.00,`0.00700,`1.00\n", &s,
+	              &res, &err);
 	ok(r == 0 && res.mismatch == BILL_T_FEE, "fee total '0.00700' disagrees with 0.00600");
 	seen_release(&s);
 	memset(&s, 0, sizeof(s));
 	r = parse_str(SU_HEAD SU_ROW("1.00", "0.00600") SU_SUMH "`1,`1.00,`0.02,`1.00\n", &s, &res,
-		      &err);
+	              &err);
 	ok(r == 0 && res.mismatch == BILL_T_FEE, "fee total '0.02' disagrees with 0.00600");
 	seen_release(&s);
 
 	/* amounts: too many decimals, huge, overflow of the totals */
 	memset(&s, 0, sizeof(s));
 	r = parse_str(SU_HEAD SU_ROW("1.001", "0.00000") SU_ROW("1.000", "0.000001")
-			      SU_ROW("99999999999999999999", "0.00000")
-				      SU_ROW("92233720368547758.07", "0.00000")
-					      SU_ROW("1.00", "0.00000") SU_SUMH "`2,`1.00,`0,`1.00\n",
-		      &s, &res, &err);
+	                      SU_ROW("99999999999999999999",
+	                             "0.00000") SU_ROW("92233720368547758.07", "0.00000")
+	                              SU_ROW("1.00", "0.00000") SU_SUMH "`2,`1.00,`0,`1.00\n",
+	              &s, &res, &err);
 	ok(r == 0 && res.rows == 1 && res.rejects == 4, "bad amounts and total overflow rejected");
 	ok(s.nrej == 4 && strstr(s.reject_reasons[0], "bad 应结订单金额 '1.001'") &&
-		   strstr(s.reject_reasons[1], "bad 手续费 '0.000001'") &&
-		   strstr(s.reject_reasons[2], "bad 应结订单金额") &&
-		   strstr(s.reject_reasons[3], "amount totals overflow") && s.reject_lines[3] == 6,
+	           strstr(s.reject_reasons[1], "bad 手续费 '0.000001'") &&
+	           strstr(s.reject_reasons[2], "bad 应结订单金额") &&
+	           strstr(s.reject_reasons[3], "amount totals overflow") && s.reject_lines[3] == 6,
 	   "amount reject reasons");
 	seen_release(&s);
 
@@ -665,15 +689,16 @@ static void test_rows_edge(void)
 	memset(&s, 0, sizeof(s));
 	buf_adds(&b, SU_HEAD);
 	buf_add(&b, "`2025-03-02 08:00:00,`wx1\0,`1900000001\n",
-		sizeof("`2025-03-02 08:00:00,`wx1\0,`1900000001\n") - 1);
+	        sizeof("`2025-03-02 08:00:00,`wx1\0,`1900000001\n") - 1);
 	buf_adds(&b, "`2025-03-02 08:00:00,`wx1\xff\xfe,`1900000001\n");
 	buf_adds(&b, "`2025-03-02 08:00:00,`wx1\xed\xa0\x80,`1900000001\n");
 	buf_adds(&b, SU_ROW("1.00", "0.00000") SU_SUMH "`1,`1.00,`0,`1.00\n");
 	r = parse(b.data, b.len, 0, 0, &s, &res, &err);
 	if (!ok(r == 0 && res.rows == 1 && res.rejects == 3, "NUL and bad UTF-8 rows rejected"))
-		diag("r=%d rows=%lld rej=%lld %s\n%s", r, (long long)res.rows, (long long)res.rejects, err.msg, s.trace.data);
+		diag("r=%d rows=%lld rej=%lld %s\n%s", r, (long long)res.rows,
+		     (long long)res.rejects, err.msg, s.trace.data);
 	ok(s.nrej == 3 && strstr(s.reject_reasons[0], "NUL") &&
-		   strstr(s.reject_reasons[1], "UTF-8") && strstr(s.reject_reasons[2], "UTF-8"),
+	           strstr(s.reject_reasons[1], "UTF-8") && strstr(s.reject_reasons[2], "UTF-8"),
 	   "NUL / UTF-8 reasons");
 	seen_release(&s);
 	buf_reset(&b);
@@ -701,26 +726,32 @@ static void test_rows_edge(void)
 	/* an overlong header is an error */
 	memset(&s, 0, sizeof(s));
 	r = parse(b.data, b.len, 0, 64, &s, &res, &err);
-	ok(r == WXR_ETOOBIG && strstr(err.msg, "line 1: longer than 64"), "overlong header is an error");
+	ok(r == WXR_ETOOBIG && strstr(err.msg, "line 1: longer than 64"),
+	   "overlong header is an error");
 	seen_release(&s);
 	buf_release(&b);
 
 	/* a quote at the start of a value does not swallow the rest (quoting is off) */
 	memset(&s, 0, sizeof(s));
-	r = parse_str(SU_HEAD
-		      "`2025-03-02 08:00:00,`wx1,`1900000001,`0,`,`42001,`O1,`oA,`APP,`SUCCESS,`OTHERS,"
-		      "`CNY,`1.00,`0.00,`\"礼包,`\"x\"y,`0.00000,`0.60%,`1.00,`\n" SU_ROW("1.00", "0.00000")
-			      SU_SUMH "`2,`2.00,`0,`2.00\n",
-		      &s, &res, &err);
-	ok(r == 0 && res.rows == 2 && res.mismatch == 0, "leading double quotes are plain characters");
-	ok(strstr(s.trace.data, "|\"礼包|\"x\"y|0|") != NULL, "quoted-looking values kept verbatim");
+	r = parse_str(
+	        SU_HEAD
+	        "`2025-03-02 08:00:00,`wx1,`1900000001,`0,`,`42001,`O1,`oA,`APP,`SUCCESS,`OTHERS,"
+	        "`CNY,`1.00,`0.00,`\"礼包,`\"x\"y,`0.00000,`0.60%,`1.00,`\n" SU_ROW(
+	                "1.00", "0.00000") SU_SUMH "`2,`2.00,`0,`2.00\n",
+	        &s, &res, &err);
+	ok(r == 0 && res.rows == 2 && res.mismatch == 0,
+	   "leading double quotes are plain characters");
+	ok(strstr(s.trace.data, "|\"礼包|\"x\"y|0|") != NULL,
+	   "quoted-looking values kept verbatim");
 	seen_release(&s);
 
 	/* names */
 	is_str(billparse_kind_name(BILL_KIND_FUNDFLOW), "fundflow", "kind name");
 	is_str(billparse_kind_name(BILL_KIND_NONE), "", "kind name none");
-	is_str(billparse_total_name(BILL_KIND_TRADE, BILL_T_COUNT), "总交易单数", "total name trade");
-	is_str(billparse_total_name(BILL_KIND_FUNDFLOW, BILL_T_COUNT), "资金流水总笔数", "total name fund");
+	is_str(billparse_total_name(BILL_KIND_TRADE, BILL_T_COUNT), "总交易单数",
+	       "total name trade");
+	is_str(billparse_total_name(BILL_KIND_FUNDFLOW, BILL_T_COUNT), "资金流水总笔数",
+	       "total name fund");
 	is_str(billparse_total_name(BILL_KIND_FUNDFLOW, BILL_T_FEE), "", "total name absent");
 }
 

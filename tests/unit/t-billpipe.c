@@ -11,18 +11,18 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/buf.h"
+#include "base/gz.h"
 #include "core/billparse.h"
 #include "core/billpipe.h"
-#include "base/buf.h"
 #include "db/db.h"
 #include "db/db_bills.h"
-#include "base/gz.h"
 #include "tap.h"
 #include "testutil.h"
 
-#define FIX "fixtures/bills/"
+#define FIX      "fixtures/bills/"
 #define V16_SHA1 "9bb6cd819be348f17a9cbcedddc8eb62fefbd790"
-#define DATE "2019-02-19"
+#define DATE     "2019-02-19"
 
 static char tmpdir[256];
 
@@ -114,9 +114,9 @@ static const char *q_text(struct db *db, const char *sql)
 	}
 	if (sqlite3_step(st) == SQLITE_ROW)
 		snprintf(qbuf, sizeof(qbuf), "%s",
-			 sqlite3_column_type(st, 0) == SQLITE_NULL
-				 ? "(null)"
-				 : (const char *)sqlite3_column_text(st, 0));
+		         sqlite3_column_type(st, 0) == SQLITE_NULL
+		                 ? "(null)"
+		                 : (const char *)sqlite3_column_text(st, 0));
 	else
 		snprintf(qbuf, sizeof(qbuf), "(no row)");
 	sqlite3_finalize(st);
@@ -138,8 +138,8 @@ static struct billpipe_opts opts(const char *date, enum bill_kind kind, const ch
 
 /* Feeds data to a new pipe in chunks of `chunk` bytes (0 = one go). */
 static int pipe_data(struct db *db, const struct billpipe_opts *o, const void *data, size_t len,
-		     size_t chunk, const char *sha1, struct billpipe_result *res,
-		     struct wxr_err *err)
+                     size_t chunk, const char *sha1, struct billpipe_result *res,
+                     struct wxr_err *err)
 {
 	struct billpipe *p = NULL;
 	const char *s = data;
@@ -199,7 +199,8 @@ static void test_gz(void)
 	r = gz_feed(g, z1.data, z1.len - 3, collect, &out, &err);
 	is_int(r, 0, "gz: truncated input feeds");
 	r = gz_finish(g, &err);
-	ok(r == WXR_EDATA && strstr(err.msg, "truncated gzip stream"), "gz: truncated stream is an error");
+	ok(r == WXR_EDATA && strstr(err.msg, "truncated gzip stream"),
+	   "gz: truncated stream is an error");
 	g = gz_free(g);
 
 	gz_new(0, &g, &err);
@@ -281,8 +282,8 @@ static void test_v16(void)
 	snprintf(archive, sizeof(archive), "%s/archive-v16", tmpdir);
 	o = opts(DATE, BILL_KIND_TRADE, archive);
 	o.mchid = "1921000401"; /* the SDK sample's merchant */
-	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv", "9BB6CD819BE348F17A9CBCEDDDC8EB62FEFBD790",
-				 &res, &err);
+	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv",
+	                         "9BB6CD819BE348F17A9CBCEDDDC8EB62FEFBD790", &res, &err);
 	if (!is_int(r, 0, "V16 imports (expected sha1 given in upper case)"))
 		diag("%s", err.msg);
 	is_int(res.rows, 45, "V16 45 rows");
@@ -297,33 +298,44 @@ static void test_v16(void)
 	ok(res.file_id > 0, "V16 file id");
 
 	is_int(q_int(db, "SELECT count(*) FROM bill_trades"), 45, "db: 45 bill_trades rows");
-	is_int(q_int(db, "SELECT count(*) FROM bill_trades WHERE row_kind = 'SUCCESS'"), 31, "db: 31 SUCCESS");
-	is_int(q_int(db, "SELECT count(*) FROM bill_trades WHERE row_kind = 'REFUND'"), 14, "db: 14 REFUND");
-	is_int(q_int(db, "SELECT sum(settlement_amount) FROM bill_trades"), 47, "db: Σ应结订单金额 47");
+	is_int(q_int(db, "SELECT count(*) FROM bill_trades WHERE row_kind = 'SUCCESS'"), 31,
+	       "db: 31 SUCCESS");
+	is_int(q_int(db, "SELECT count(*) FROM bill_trades WHERE row_kind = 'REFUND'"), 14,
+	       "db: 14 REFUND");
+	is_int(q_int(db, "SELECT sum(settlement_amount) FROM bill_trades"), 47,
+	       "db: Σ应结订单金额 47");
 	is_int(q_int(db, "SELECT sum(refund_amount) FROM bill_trades"), 14, "db: Σ退款金额 14");
 	is_int(q_int(db, "SELECT sum(fee) FROM bill_trades"), 8000, "db: Σ手续费 8000");
 	is_int(q_int(db, "SELECT sum(order_amount) FROM bill_trades"), 47, "db: Σ订单金额 47");
-	is_int(q_int(db, "SELECT sum(refund_apply_amount) FROM bill_trades"), 14, "db: Σ申请退款金额 14");
+	is_int(q_int(db, "SELECT sum(refund_apply_amount) FROM bill_trades"), 14,
+	       "db: Σ申请退款金额 14");
 	is_int(q_int(db, "SELECT sum(coupon_amount) FROM bill_trades"), 4, "db: Σ代金券金额 4");
-	is_int(q_int(db, "SELECT count(*) FROM bill_trades WHERE mchid = '1921000401' AND bill_date = '2019-02-19'"),
+	is_int(q_int(db, "SELECT count(*) FROM bill_trades WHERE mchid = '1921000401' AND "
+	                 "bill_date = '2019-02-19'"),
 	       45, "db: rows carry mchid and bill date");
-	is_str(q_text(db, "SELECT trade_time FROM bill_trades WHERE line = 2"), "2019-02-19T05:01:46+08:00",
-	       "db: trade time RFC 3339");
-	is_str(q_text(db, "SELECT rate_note FROM bill_trades WHERE line = 2"), "", "db: empty value is ''");
+	is_str(q_text(db, "SELECT trade_time FROM bill_trades WHERE line = 2"),
+	       "2019-02-19T05:01:46+08:00", "db: trade time RFC 3339");
+	is_str(q_text(db, "SELECT rate_note FROM bill_trades WHERE line = 2"), "",
+	       "db: empty value is ''");
 	is_str(q_text(db, "SELECT refund_apply_time FROM bill_trades WHERE line = 2"), "(null)",
 	       "db: absent column is NULL");
-	is_str(q_text(db, "SELECT total_count || ',' || settlement_total || ',' || refund_total || ',' ||"
-			  " recharge_refund_total || ',' || fee_total || ',' || order_total || ',' ||"
-			  " refund_apply_total FROM bill_trade_summary"),
+	is_str(q_text(db,
+	              "SELECT total_count || ',' || settlement_total || ',' || refund_total || ',' "
+	              "||"
+	              " recharge_refund_total || ',' || fee_total || ',' || order_total || ',' ||"
+	              " refund_apply_total FROM bill_trade_summary"),
 	       "45,47,14,0,8000,47,14", "db: summary row");
-	is_str(q_text(db, "SELECT status || ',' || sha1 || ',' || bytes || ',' || rows || ',' || rejects"
-			  " || ',' || layout || ',' || source || ',' || kind || ',' || mchid || ',' ||"
-			  " bill_date || ',' || coalesce(summary_mismatch, 'agree') FROM bill_files"),
+	is_str(q_text(db,
+	              "SELECT status || ',' || sha1 || ',' || bytes || ',' || rows || ',' || "
+	              "rejects"
+	              " || ',' || layout || ',' || source || ',' || kind || ',' || mchid || ',' ||"
+	              " bill_date || ',' || coalesce(summary_mismatch, 'agree') FROM bill_files"),
 	       "ok," V16_SHA1 ",14686,45,0,ALL,import,trade,1921000401,2019-02-19,agree",
 	       "db: bill_files row");
 	is_int(nothing_pending(db), 0, "db: no provisional row left");
 	is_int(q_int(db, "SELECT count(*) FROM audit_log WHERE event = 'bill.store' AND subject ="
-			 " 'trade 1921000401 2019-02-19' AND detail LIKE '%\"sha1\":\"" V16_SHA1 "\"%'"),
+	                 " 'trade 1921000401 2019-02-19' AND detail LIKE '%\"sha1\":\"" V16_SHA1
+	                 "\"%'"),
 	       1, "audit: bill.store entry");
 
 	r = db_bills_get(db, "1921000401", DATE, BILL_KIND_TRADE, &f, &err);
@@ -356,13 +368,17 @@ static void test_v16(void)
 	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv", V16_SHA1, &res, &err);
 	is_int(r, 0, "V16 re-import");
 	ok(res.replaced, "re-import replaced the older bill");
-	is_int(q_int(db, "SELECT count(*) FROM bill_trades"), 45, "re-import: still 45 rows, not 90");
+	is_int(q_int(db, "SELECT count(*) FROM bill_trades"), 45,
+	       "re-import: still 45 rows, not 90");
 	is_int(q_int(db, "SELECT count(*) FROM bill_files"), 1, "re-import: one bill_files row");
-	is_int(q_int(db, "SELECT count(*) FROM bill_trade_summary"), 1, "re-import: one summary row");
-	is_int(q_int(db, "SELECT count(*) FROM bill_trades WHERE file_id = " "(SELECT id FROM bill_files)"),
+	is_int(q_int(db, "SELECT count(*) FROM bill_trade_summary"), 1,
+	       "re-import: one summary row");
+	is_int(q_int(db, "SELECT count(*) FROM bill_trades WHERE file_id = "
+	                 "(SELECT id FROM bill_files)"),
 	       45, "re-import: rows belong to the new file row");
-	is_int(q_int(db, "SELECT count(*) FROM audit_log WHERE event = 'bill.replace' AND detail LIKE"
-			 " '%\"replaced_sha1\":\"" V16_SHA1 "\"%'"),
+	is_int(q_int(db,
+	             "SELECT count(*) FROM audit_log WHERE event = 'bill.replace' AND detail LIKE"
+	             " '%\"replaced_sha1\":\"" V16_SHA1 "\"%'"),
 	       1, "audit: bill.replace entry names the old sha1");
 	is_int(count_files(archive), 1, "archive: same content, same single file");
 
@@ -370,8 +386,9 @@ static void test_v16(void)
 	{
 		struct db *db2 = open_db(NULL);
 		char d1[4096], d2[4096];
-		const char *dump = "SELECT group_concat(line || '|' || transaction_id || '|' || fee, ';')"
-				    " FROM (SELECT * FROM bill_trades ORDER BY line)";
+		const char *dump =
+		        "SELECT group_concat(line || '|' || transaction_id || '|' || fee, ';')"
+		        " FROM (SELECT * FROM bill_trades ORDER BY line)";
 
 		o.archive_dir = NULL;
 		r = pipe_data(db2, &o, plain, len, 1, V16_SHA1, &res, &err);
@@ -402,7 +419,7 @@ static void test_gunsluo(void)
 	o = opts("2021-01-28", BILL_KIND_TRADE, archive);
 	o.source = "api";
 	r = billpipe_import_file(db, &o, FIX "gunsluo_tradebill_ALL.csv.gz",
-				 "b18b51eb64422040e5ad738d47b358a40b1a7997", &res, &err);
+	                         "b18b51eb64422040e5ad738d47b358a40b1a7997", &res, &err);
 	if (!is_int(r, 0, "gunsluo ALL.gz through the pipeline"))
 		diag("%s", err.msg);
 	ok(res.gzip, "gzip detected by magic");
@@ -440,7 +457,7 @@ static void test_gunsluo(void)
 	ok(r == 0 && res.rows == 2 && res.summary_ok && res.parse.layout == BILL_LAYOUT_REFUND,
 	   "gunsluo REFUND stored");
 	is_str(q_text(db, "SELECT refund_apply_time || ' ' || refund_success_time FROM bill_trades"
-			  " WHERE out_refund_no = 'S20210201143320649393'"),
+	                  " WHERE out_refund_no = 'S20210201143320649393'"),
 	       "2021-02-01T14:33:21+08:00 2021-02-01T14:33:24+08:00", "REFUND times stored");
 
 	/* fund flow .gz whose summary disagrees: stored, mismatch reported */
@@ -448,7 +465,7 @@ static void test_gunsluo(void)
 	o.source = "api";
 	o.mchid = "1900000001";
 	r = billpipe_import_file(db, &o, FIX "gunsluo_fundflowbill_BASIC.csv.gz",
-				 "0d4e4e2518a94c053f58e0db78d62ccc6e46ac34", &res, &err);
+	                         "0d4e4e2518a94c053f58e0db78d62ccc6e46ac34", &res, &err);
 	if (!is_int(r, 0, "gunsluo fund flow .gz stored despite its summary"))
 		diag("%s", err.msg);
 	ok(!res.summary_ok, "fund flow summary mismatch reported");
@@ -459,17 +476,20 @@ static void test_gunsluo(void)
 	is_int(q_int(db, "SELECT count(*) FROM bill_fundflows"), 2, "fund flow rows stored");
 	is_str(q_text(db, "SELECT summary_mismatch FROM bill_files WHERE kind = 'fundflow'"),
 	       res.mismatch_text, "bill_files.summary_mismatch recorded");
-	is_str(q_text(db, "SELECT total_count || ',' || income_count || ',' || income_amount || ',' ||"
-			  " expense_count || ',' || expense_amount FROM bill_fundflow_summary"),
+	is_str(q_text(db,
+	              "SELECT total_count || ',' || income_count || ',' || income_amount || ',' ||"
+	              " expense_count || ',' || expense_amount FROM bill_fundflow_summary"),
 	       "3,1,1,2,2", "fund flow summary row as the bill says");
-	is_str(q_text(db, "SELECT direction || ' ' || amount || ' ' || balance || ' ' || biz_no FROM"
-			  " bill_fundflows WHERE line = 2"),
+	is_str(q_text(db,
+	              "SELECT direction || ' ' || amount || ' ' || balance || ' ' || biz_no FROM"
+	              " bill_fundflows WHERE line = 2"),
 	       "OUT 1 22 50300806962021020105978994968", "fund flow row values");
 	{
 		struct db_bills_file f;
 
-		ok(db_bills_get(db, "1900000001", "2021-02-01", BILL_KIND_FUNDFLOW, &f, &err) == 1 &&
-			   !f.summary_ok,
+		ok(db_bills_get(db, "1900000001", "2021-02-01", BILL_KIND_FUNDFLOW, &f, &err) ==
+		                   1 &&
+		           !f.summary_ok,
 		   "db_bills_get: summary_ok false");
 	}
 	db_close(db);
@@ -488,13 +508,16 @@ static void test_hand(void)
 	r = billpipe_import_file(db, &o, FIX "hand_all_bom_crlf.csv", NULL, &res, &err);
 	ok(r == 0 && res.rows == 3 && res.summary_ok, "hand ALL stored");
 	is_str(q_text(db, "SELECT description || ' / ' || attach FROM bill_trades WHERE line = 2"),
-	       "礼包,\"大号\" / u=42,k=\"v,w\"", "comma and quote in 商品名称 and 商户数据包 stored");
+	       "礼包,\"大号\" / u=42,k=\"v,w\"",
+	       "comma and quote in 商品名称 and 商户数据包 stored");
 	is_str(q_text(db, "SELECT row_kind || ' ' || fee || ' ' || recharge_refund_amount || ' ' ||"
-			  " refund_apply_amount || ' ' || refund_status FROM bill_trades WHERE line = 3"),
+	                  " refund_apply_amount || ' ' || refund_status FROM bill_trades WHERE "
+	                  "line = 3"),
 	       "REFUND -6000 50 1050 PROCESSING", "refund row stored");
-	is_str(q_text(db, "SELECT row_kind FROM bill_trades WHERE line = 4"), "REVOKED", "REVOKED row");
+	is_str(q_text(db, "SELECT row_kind FROM bill_trades WHERE line = 4"), "REVOKED",
+	       "REVOKED row");
 	is_str(q_text(db, "SELECT sub_mchid || ' ' || device_info || ' ' || bank_type || ' ' ||"
-			  " rate_note FROM bill_trades WHERE line = 2"),
+	                  " rate_note FROM bill_trades WHERE line = 2"),
 	       "1900000099 DEV-01 CMB_DEBIT 费率备注一", "every column stored");
 
 	/* a 商户号 that cannot name a merchant is rejected */
@@ -506,9 +529,11 @@ static void test_hand(void)
 		memcpy(m, "`19000!0001,", 12);
 		o.bill_date = "2025-03-04";
 		r = pipe_data(db, &o, data, len, 0, NULL, &res, &err);
-		ok(r == 0 && res.rows == 2 && res.rejects == 1 && !res.summary_ok, "bad 商户号 row rejected");
-		is_str(q_text(db, "SELECT line || ' ' || reason FROM bill_rejects r JOIN bill_files f ON"
-				  " f.id = r.file_id WHERE f.bill_date = '2025-03-04'"),
+		ok(r == 0 && res.rows == 2 && res.rejects == 1 && !res.summary_ok,
+		   "bad 商户号 row rejected");
+		is_str(q_text(db, "SELECT line || ' ' || reason FROM bill_rejects r JOIN "
+		                  "bill_files f ON"
+		                  " f.id = r.file_id WHERE f.bill_date = '2025-03-04'"),
 		       "3 bad 商户号 '19000!0001'", "bad 商户号 reason");
 		free(data);
 	}
@@ -517,7 +542,7 @@ static void test_hand(void)
 	r = billpipe_import_file(db, &o, FIX "hand_success_lf.csv", NULL, &res, &err);
 	ok(r == 0 && res.rows == 2 && res.summary_ok, "hand SUCCESS stored");
 	is_str(q_text(db, "SELECT total_count || ' ' || refund_total FROM bill_trade_summary s JOIN"
-			  " bill_files f ON f.id = s.file_id WHERE f.bill_date = '2025-03-02'"),
+	                  " bill_files f ON f.id = s.file_id WHERE f.bill_date = '2025-03-02'"),
 	       "2 0", "SUCCESS summary: count '2.0', absent totals 0");
 
 	o.bill_date = "2025-03-03";
@@ -528,12 +553,14 @@ static void test_hand(void)
 	o.mchid = "1900007291";
 	r = billpipe_import_file(db, &o, FIX "hand_legacy_all.csv", NULL, &res, &err);
 	ok(r == 0 && res.rows == 2 && res.summary_ok, "legacy bill stored");
-	is_str(q_text(db, "SELECT layout || ' ' || mchid FROM bill_files WHERE bill_date = '2017-05-01'"),
+	is_str(q_text(db, "SELECT layout || ' ' || mchid FROM bill_files WHERE bill_date = "
+	                  "'2017-05-01'"),
 	       "LEGACY_ALL 1900007291", "legacy layout recorded");
 	o.mchid = "";
-	is_str(q_text(db, "SELECT settlement_total || ' ' || refund_total || ' ' || fee_total || ' ' ||"
-			  " order_total FROM bill_trade_summary s JOIN bill_files f ON f.id = s.file_id"
-			  " WHERE f.bill_date = '2017-05-01'"),
+	is_str(q_text(db,
+	              "SELECT settlement_total || ' ' || refund_total || ' ' || fee_total || ' ' ||"
+	              " order_total FROM bill_trade_summary s JOIN bill_files f ON f.id = s.file_id"
+	              " WHERE f.bill_date = '2017-05-01'"),
 	       "1234 200 6000 0", "legacy summary stored");
 
 	o = opts("2025-03-01", BILL_KIND_FUNDFLOW, NULL);
@@ -549,17 +576,24 @@ static void test_hand(void)
 	is_int(res.rows, 2, "2 good rows stored");
 	is_int(res.rejects, 6, "6 rejects (5 malformed + 1 other merchant)");
 	ok(res.summary_ok, "summary agrees with the stored rows");
-	is_str(q_text(db, "SELECT group_concat(line, ',') FROM (SELECT line FROM bill_rejects r JOIN"
-			  " bill_files f ON f.id = r.file_id WHERE f.bill_date = '2025-03-05' ORDER BY line)"),
+	is_str(q_text(db,
+	              "SELECT group_concat(line, ',') FROM (SELECT line FROM bill_rejects r JOIN"
+	              " bill_files f ON f.id = r.file_id WHERE f.bill_date = '2025-03-05' ORDER BY "
+	              "line)"),
 	       "3,4,5,6,7,8", "reject lines");
 	is_str(q_text(db, "SELECT reason FROM bill_rejects WHERE line = 8"),
-	       "商户号 '1900000002' differs from the bill's '1900000001'", "other merchant's row rejected");
-	ok(strncmp(q_text(db, "SELECT raw FROM bill_rejects WHERE line = 7"), "ORD-no-backtick,`wx", 19) == 0,
+	       "商户号 '1900000002' differs from the bill's '1900000001'",
+	       "other merchant's row rejected");
+	ok(strncmp(q_text(db, "SELECT raw FROM bill_rejects WHERE line = 7"), "ORD-no-backtick,`wx",
+	           19) == 0,
 	   "raw line stored");
-	is_str(q_text(db, "SELECT group_concat(line, ',') FROM (SELECT t.line FROM bill_trades t JOIN"
-			  " bill_files f ON f.id = t.file_id WHERE f.bill_date = '2025-03-05' ORDER BY t.line)"),
+	is_str(q_text(db,
+	              "SELECT group_concat(line, ',') FROM (SELECT t.line FROM bill_trades t JOIN"
+	              " bill_files f ON f.id = t.file_id WHERE f.bill_date = '2025-03-05' ORDER BY "
+	              "t.line)"),
 	       "2,9", "good rows stored with their lines");
-	is_str(q_text(db, "SELECT rows || ' ' || rejects FROM bill_files WHERE bill_date = '2025-03-05'"),
+	is_str(q_text(db, "SELECT rows || ' ' || rejects FROM bill_files WHERE bill_date = "
+	                  "'2025-03-05'"),
 	       "2 6", "bill_files rows and rejects");
 	db_close(db);
 }
@@ -583,7 +617,8 @@ static void test_refusals(void)
 	audit0 = q_int(db, "SELECT count(*) FROM audit_log");
 
 	r = billpipe_import_file(db, &o, FIX "hand_missing_column.csv", NULL, &res, &err);
-	ok(r == WXR_EDATA && strstr(err.msg, "lacks column '商户订单号'"), "missing column: bill refused");
+	ok(r == WXR_EDATA && strstr(err.msg, "lacks column '商户订单号'"),
+	   "missing column: bill refused");
 	is_int(q_int(db, "SELECT count(*) FROM bill_files"), 0, "missing column: nothing stored");
 	is_int(count_files(archive), 0, "missing column: no archive file");
 
@@ -595,12 +630,13 @@ static void test_refusals(void)
 	is_int(q_int(db, "SELECT count(*) FROM bill_trades"), 0, "truncated gzip: no rows");
 	is_int(count_files(archive), 0, "truncated gzip: no archive file");
 	r = pipe_data(db, &o, z, len / 2, 7, NULL, &res, &err);
-	ok(r < 0 && q_int(db, "SELECT count(*) FROM bill_files") == 0, "gzip cut in half: nothing stored");
+	ok(r < 0 && q_int(db, "SELECT count(*) FROM bill_files") == 0,
+	   "gzip cut in half: nothing stored");
 	free(z);
 
 	/* wrong sha1 */
-	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv", "0000000000000000000000000000000000000000",
-				 &res, &err);
+	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv",
+	                         "0000000000000000000000000000000000000000", &res, &err);
 	is_int(r, WXR_ESIG, "wrong sha1: WXR_ESIG");
 	ok(strstr(err.msg, "0000000000000000000000000000000000000000") && strstr(err.msg, V16_SHA1),
 	   "wrong sha1: both hashes in the message");
@@ -673,7 +709,7 @@ static void test_empty_and_tx(void)
 	is_int(r, 0, "store an empty day");
 	r = db_bills_get(db, "1921000401", DATE, BILL_KIND_TRADE, &f, &err);
 	ok(r == 1 && strcmp(f.status, "empty") == 0 && f.rows == 0 && f.sha1[0] == '\0' &&
-		   strcmp(f.source, "api") == 0,
+	           strcmp(f.source, "api") == 0,
 	   "empty day: status empty, 0 rows, no sha1");
 	r = db_bills_store_empty(db, "1921000401", DATE, BILL_KIND_TRADE, "api", 0, &err);
 	is_int(q_int(db, "SELECT count(*) FROM bill_files"), 1, "empty day twice: one row");
@@ -687,18 +723,21 @@ static void test_empty_and_tx(void)
 	r = db_bills_store_empty(db, "1921000401", DATE, BILL_KIND_TRADE, "import", 0, &err);
 	is_int(r, 0, "empty day replaces the bill");
 	is_int(q_int(db, "SELECT count(*) FROM bill_trades"), 0, "cascade removed the rows");
-	is_int(q_int(db, "SELECT count(*) FROM bill_trade_summary"), 0, "cascade removed the summary");
+	is_int(q_int(db, "SELECT count(*) FROM bill_trade_summary"), 0,
+	       "cascade removed the summary");
 	is_int(q_int(db, "SELECT count(*) FROM audit_log WHERE event = 'bill.replace'"), 3,
 	       "audit: empty-over-empty, bill-over-empty, empty-over-bill are replacements");
-	ok(db_bills_store_empty(db, "1", "2025-02-30", BILL_KIND_TRADE, "api", 0, &err) == WXR_EUSAGE,
+	ok(db_bills_store_empty(db, "1", "2025-02-30", BILL_KIND_TRADE, "api", 0, &err) ==
+	           WXR_EUSAGE,
 	   "empty day: bad date refused");
 
 	/* inside the caller's transaction: a savepoint */
 	r = db_begin(db, &err);
 	is_int(r, 0, "caller begins a transaction");
-	db_exec(db, "INSERT INTO ledger_orders (out_trade_no, amount_total, state, created_at,"
-		    " created_ts, updated_at) VALUES ('OUTER', 1, 'NOTPAY', 'x', 0, 'x')",
-		&err);
+	db_exec(db,
+	        "INSERT INTO ledger_orders (out_trade_no, amount_total, state, created_at,"
+	        " created_ts, updated_at) VALUES ('OUTER', 1, 'NOTPAY', 'x', 0, 'x')",
+	        &err);
 	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv", NULL, &res, &err);
 	is_int(r, 0, "pipe inside the caller's transaction");
 	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv", "deadbeef", &res, &err);
@@ -764,22 +803,24 @@ static void gen_push(struct gen *g, int flush)
 			deflate(&g->z, flush ? Z_FINISH : Z_NO_FLUSH);
 			if (sizeof(g->zout) - g->z.avail_out > 0 && g->r >= 0) {
 				g->fed_bytes += sizeof(g->zout) - g->z.avail_out;
-				g->r = g->sink(g->ctx, g->zout, sizeof(g->zout) - g->z.avail_out, g->err);
+				g->r = g->sink(g->ctx, g->zout, sizeof(g->zout) - g->z.avail_out,
+				               g->err);
 			}
 		} while (g->z.avail_out == 0);
 	}
 	buf_reset(&g->chunk);
 }
 
-#define GEN_HEADER                                                                                 \
-	"\xef\xbb\xbf交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,"  \
-	"交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,"  \
+#define GEN_HEADER                                                                                                                      \
+	"\xef\xbb\xbf交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,"     \
+	"交易类型,交易状态,付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号," \
 	"退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,手续费,费率,订单金额,"      \
 	"申请退款金额,费率备注\r\n"
 
 /* A trade bill of n rows (every 10th a refund), gzip or plain, pushed to sink. */
-static int gen_bill(int64_t n, int gzip, int (*sink)(void *, const void *, size_t, struct wxr_err *),
-		    void *ctx, struct wxr_err *err, uint64_t *out_raw, uint64_t *out_fed)
+static int gen_bill(int64_t n, int gzip,
+                    int (*sink)(void *, const void *, size_t, struct wxr_err *), void *ctx,
+                    struct wxr_err *err, uint64_t *out_raw, uint64_t *out_fed)
 {
 	struct gen g;
 	int64_t i;
@@ -799,19 +840,23 @@ static int gen_bill(int64_t n, int gzip, int (*sink)(void *, const void *, size_
 		int sec = (int)(i % 86400);
 
 		buf_addf(&g.chunk,
-			 "`2025-03-01 %02d:%02d:%02d,`wx1111222233334444,`1900000001,`0,`,"
-			 "`42000000012025030%011lld,`ORD%011lld,`oUser%05lld,`APP,`%s,`OTHERS,`CNY,"
-			 "`%lld.%02lld,`0.00,`%s,`%s,`%lld.%02lld,`0.00,`%s,`%s,`商品%lld,"
-			 "`attach=%lld,`%s0.%05lld,`0.60%%,`%lld.%02lld,`%lld.%02lld,`\r\n",
-			 sec / 3600, sec / 60 % 60, sec % 60, (long long)i, (long long)i,
-			 (long long)(i % 100000), refund ? "REFUND" : "SUCCESS",
-			 (long long)(refund ? 0 : amount / 100), (long long)(refund ? 0 : amount % 100),
-			 refund ? "503000000120250301" : "0", refund ? "RF" : "0",
-			 (long long)(refund ? amount / 100 : 0), (long long)(refund ? amount % 100 : 0),
-			 refund ? "ORIGINAL" : "", refund ? "SUCCESS" : "", (long long)(i % 50),
-			 (long long)i, fee < 0 ? "-" : "", (long long)(fee < 0 ? -fee : fee),
-			 (long long)(refund ? 0 : amount / 100), (long long)(refund ? 0 : amount % 100),
-			 (long long)(refund ? amount / 100 : 0), (long long)(refund ? amount % 100 : 0));
+		         "`2025-03-01 %02d:%02d:%02d,`wx1111222233334444,`1900000001,`0,`,"
+		         "`42000000012025030%011lld,`ORD%011lld,`oUser%05lld,`APP,`%s,`OTHERS,`CNY,"
+		         "`%lld.%02lld,`0.00,`%s,`%s,`%lld.%02lld,`0.00,`%s,`%s,`商品%lld,"
+		         "`attach=%lld,`%s0.%05lld,`0.60%%,`%lld.%02lld,`%lld.%02lld,`\r\n",
+		         sec / 3600, sec / 60 % 60, sec % 60, (long long)i, (long long)i,
+		         (long long)(i % 100000), refund ? "REFUND" : "SUCCESS",
+		         (long long)(refund ? 0 : amount / 100),
+		         (long long)(refund ? 0 : amount % 100),
+		         refund ? "503000000120250301" : "0", refund ? "RF" : "0",
+		         (long long)(refund ? amount / 100 : 0),
+		         (long long)(refund ? amount % 100 : 0), refund ? "ORIGINAL" : "",
+		         refund ? "SUCCESS" : "", (long long)(i % 50), (long long)i,
+		         fee < 0 ? "-" : "", (long long)(fee < 0 ? -fee : fee),
+		         (long long)(refund ? 0 : amount / 100),
+		         (long long)(refund ? 0 : amount % 100),
+		         (long long)(refund ? amount / 100 : 0),
+		         (long long)(refund ? amount % 100 : 0));
 		if (refund)
 			g.refund += amount;
 		else
@@ -823,15 +868,18 @@ static int gen_bill(int64_t n, int gzip, int (*sink)(void *, const void *, size_
 	{
 		char s[64], f[64], rf[64];
 
-		snprintf(s, sizeof(s), "%lld.%02lld", (long long)(g.settle / 100), (long long)(g.settle % 100));
-		snprintf(rf, sizeof(rf), "%lld.%02lld", (long long)(g.refund / 100), (long long)(g.refund % 100));
+		snprintf(s, sizeof(s), "%lld.%02lld", (long long)(g.settle / 100),
+		         (long long)(g.settle % 100));
+		snprintf(rf, sizeof(rf), "%lld.%02lld", (long long)(g.refund / 100),
+		         (long long)(g.refund % 100));
 		snprintf(f, sizeof(f), "%s%lld.%05lld", g.fee < 0 ? "-" : "",
-			 (long long)((g.fee < 0 ? -g.fee : g.fee) / 100000),
-			 (long long)((g.fee < 0 ? -g.fee : g.fee) % 100000));
+		         (long long)((g.fee < 0 ? -g.fee : g.fee) / 100000),
+		         (long long)((g.fee < 0 ? -g.fee : g.fee) % 100000));
 		buf_addf(&g.chunk,
-			 "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,"
-			 "申请退款总金额\r\n`%lld.0,`%s,`%s,`0.00,`%s,`%s,`%s\r\n",
-			 (long long)n, s, rf, f, s, rf);
+		         "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,"
+		         "订单总金额,"
+		         "申请退款总金额\r\n`%lld.0,`%s,`%s,`0.00,`%s,`%s,`%s\r\n",
+		         (long long)n, s, rf, f, s, rf);
 	}
 	gen_push(&g, 1);
 	if (gzip)
@@ -897,7 +945,8 @@ static void test_big(int64_t nrows)
 	ok(res.summary_ok, "generated bill's summary agrees");
 	is_int(res.bytes, (int64_t)raw, "bytes = generated size");
 	is_int(q_int(db, "SELECT count(*) FROM bill_trades"), nrows, "rows in the table");
-	diag("%lld rows, %.1f MiB bill (%.1f MiB gzip): %.2f s, %.0f rows/s; peak RSS %ld KiB -> %ld KiB",
+	diag("%lld rows, %.1f MiB bill (%.1f MiB gzip): %.2f s, %.0f rows/s; peak RSS %ld KiB -> "
+	     "%ld KiB",
 	     (long long)nrows, (double)raw / 1048576.0, (double)fed / 1048576.0, t1 - t0,
 	     (double)nrows / (t1 - t0), rss0, rss1);
 #if defined(__SANITIZE_ADDRESS__)

@@ -40,18 +40,23 @@ static void test_read_file(void)
 	is_int(b.len, 10000, "all of it");
 	ok(b.data && b.data[10000] == '\0', "NUL-terminated");
 	buf_reset(&b);
-	is_int(buf_read_file(&b, path, 9999, &err), WXR_ETOOBIG, "one byte past the cap is refused");
-	ok(strstr(err.msg, path) && strstr(err.msg, "larger than 9999 bytes"), "the error names the file and the cap");
+	is_int(buf_read_file(&b, path, 9999, &err), WXR_ETOOBIG,
+	       "one byte past the cap is refused");
+	ok(strstr(err.msg, path) && strstr(err.msg, "larger than 9999 bytes"),
+	   "the error names the file and the cap");
 	buf_reset(&b);
 	buf_init_max(&capped, 10000);
-	is_int(buf_read_file(&capped, path, 20000, &err), 0, "a file exactly at the buffer's own cap is read");
+	is_int(buf_read_file(&capped, path, 20000, &err), 0,
+	       "a file exactly at the buffer's own cap is read");
 	buf_release(&capped);
 	buf_init_max(&capped, 9000);
-	is_int(buf_read_file(&capped, path, 20000, &err), WXR_ETOOBIG, "past the buffer's own cap is refused");
+	is_int(buf_read_file(&capped, path, 20000, &err), WXR_ETOOBIG,
+	       "past the buffer's own cap is refused");
 	buf_release(&capped);
 	buf_adds(&b, "head:");
 	write_file(path, "tail");
-	is_int(buf_read_file(&b, path, 4, &err), 0, "appends to what the buffer holds; the cap counts the file only");
+	is_int(buf_read_file(&b, path, 4, &err), 0,
+	       "appends to what the buffer holds; the cap counts the file only");
 	is_str(buf_str(&b), "head:tail", "appended");
 	buf_reset(&b);
 	write_file(path, "");
@@ -94,7 +99,8 @@ int main(void)
 	is_str(buf_str(&capped), "12345", "content unchanged after refusal");
 	buf_release(&capped);
 
-	is_int(err_set(&err, WXR_EIO, "cannot open '%s'", "x.csv"), WXR_EIO, "err_set returns code");
+	is_int(err_set(&err, WXR_EIO, "cannot open '%s'", "x.csv"), WXR_EIO,
+	       "err_set returns code");
 	err_prefix(&err, "ledger import");
 	is_str(err.msg, "ledger import: cannot open 'x.csv'", "err_prefix prefixes");
 	is_int(wxr_exit_code(WXR_ECONFIG), 2, "config errors exit 2");

@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "base/buf.h"
-#include "wx/crypto.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "wx/crypto.h"
 
 static char vec_dir[4096];
 

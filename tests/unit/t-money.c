@@ -130,12 +130,15 @@ int main(void)
 	fmt_is(INT64_MIN, 2, "-92233720368547758.08");
 	fmt_is(INT64_MIN, 18, "-9.223372036854775808");
 	fmt_is(1, 18, "0.000000000000000001");
-	is_int(money_format(12345, 2, small, sizeof(small)), WXR_ETOOBIG, "format into a small buffer");
+	is_int(money_format(12345, 2, small, sizeof(small)), WXR_ETOOBIG,
+	       "format into a small buffer");
 	is_str(small, "", "format leaves \"\" on overflow");
 
 	/* round trip */
 	{
-		static const int64_t vals[] = { 0, 1, -1, 99, -100, 123456789, -987654321, INT64_MAX };
+		static const int64_t vals[] = {
+			0, 1, -1, 99, -100, 123456789, -987654321, INT64_MAX
+		};
 		size_t i;
 		int good = 1;
 
@@ -165,8 +168,10 @@ int main(void)
 	is_int(money_fee_to_fen(-499), 0, "fee -0.00499 -> 0");
 	is_int(money_fee_to_fen(-500), -1, "fee -0.00500 -> -1 (away from zero)");
 	is_int(money_fee_to_fen(-1500), -2, "fee -0.01500 -> -2");
-	is_int(money_fee_to_fen(INT64_MAX), INT64_MAX / 1000 + 1, "fee INT64_MAX does not overflow");
-	is_int(money_fee_to_fen(INT64_MIN), INT64_MIN / 1000 - 1, "fee INT64_MIN does not overflow");
+	is_int(money_fee_to_fen(INT64_MAX), INT64_MAX / 1000 + 1,
+	       "fee INT64_MAX does not overflow");
+	is_int(money_fee_to_fen(INT64_MIN), INT64_MIN / 1000 - 1,
+	       "fee INT64_MIN does not overflow");
 
 	return done_testing();
 }

@@ -44,81 +44,81 @@ static void generate(struct db *db, long n)
 	/* Ledger: n paid orders, each with its own business_ref; every 20th refunded 50 fen. */
 	sqlf(db,
 	     SERIES "INSERT INTO ledger_orders (mchid, out_trade_no, transaction_id, amount_total,"
-		    " state, created_at, created_ts, paid_at, paid_ts, paid_date, business_ref,"
-		    " updated_at)"
-		    " SELECT '" MCH "', printf('O%%09d', i), printf('4200000001202611010%%09d', i),"
-		    " 100 + i %% 5000, CASE WHEN i %% 20 = 0 THEN 'PARTIAL_REFUNDED' ELSE 'PAID'"
-		    " END,"
-		    " '2026-11-01T00:00:00+08:00', 0,"
-		    " printf('2026-11-01T%%02d:%%02d:%%02d+08:00', i / 3600 %% 24, i / 60 %% 60, i"
-		    " %% 60),"
-		    " 0, '" D "', printf('B%%09d', i), 'bench' FROM s",
+	            " state, created_at, created_ts, paid_at, paid_ts, paid_date, business_ref,"
+	            " updated_at)"
+	            " SELECT '" MCH "', printf('O%%09d', i), printf('4200000001202611010%%09d', i),"
+	            " 100 + i %% 5000, CASE WHEN i %% 20 = 0 THEN 'PARTIAL_REFUNDED' ELSE 'PAID'"
+	            " END,"
+	            " '2026-11-01T00:00:00+08:00', 0,"
+	            " printf('2026-11-01T%%02d:%%02d:%%02d+08:00', i / 3600 %% 24, i / 60 %% 60, i"
+	            " %% 60),"
+	            " 0, '" D "', printf('B%%09d', i), 'bench' FROM s",
 	     n);
 	sqlf(db,
 	     SERIES "INSERT INTO ledger_refunds (mchid, out_refund_no, out_trade_no, refund_id,"
-		    " amount_refund, state, created_at, created_ts, created_date, updated_at)"
-		    " SELECT '" MCH "', printf('R%%09d', i), printf('O%%09d', i),"
-		    " printf('5030000001202611010%%09d', i), 50, 'SUCCESS',"
-		    " '2026-11-01T20:00:00+08:00', 0, '" D "', 'bench' FROM s WHERE i %% 20 = 0",
+	            " amount_refund, state, created_at, created_ts, created_date, updated_at)"
+	            " SELECT '" MCH "', printf('R%%09d', i), printf('O%%09d', i),"
+	            " printf('5030000001202611010%%09d', i), 50, 'SUCCESS',"
+	            " '2026-11-01T20:00:00+08:00', 0, '" D "', 'bench' FROM s WHERE i %% 20 = 0",
 	     n);
 
 	/* Trade bill: one SUCCESS row per order (fee 0.6%), one REFUND row per refund. */
 	tf = fx_bill(db, D, "trade", "ok");
 	sqlf(db,
 	     SERIES "INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time,"
-		    " transaction_id, out_trade_no, trade_type, row_kind, currency,"
-		    " settlement_amount, refund_id, out_refund_no, fee, order_amount)"
-		    " SELECT %" PRId64 ", i, '" MCH "', '" D "',"
-		    " printf('2026-11-01T%%02d:%%02d:%%02d+08:00', i / 3600 %% 24, i / 60 %% 60, i"
-		    " %% 60),"
-		    " printf('4200000001202611010%%09d', i), printf('O%%09d', i), 'APP', 'SUCCESS',"
-		    " 'CNY', 100 + i %% 5000, '0', '0', (100 + i %% 5000) * 6, 100 + i %% 5000 FROM"
-		    " s",
+	            " transaction_id, out_trade_no, trade_type, row_kind, currency,"
+	            " settlement_amount, refund_id, out_refund_no, fee, order_amount)"
+	            " SELECT %" PRId64 ", i, '" MCH "', '" D "',"
+	            " printf('2026-11-01T%%02d:%%02d:%%02d+08:00', i / 3600 %% 24, i / 60 %% 60, i"
+	            " %% 60),"
+	            " printf('4200000001202611010%%09d', i), printf('O%%09d', i), 'APP', 'SUCCESS',"
+	            " 'CNY', 100 + i %% 5000, '0', '0', (100 + i %% 5000) * 6, 100 + i %% 5000 FROM"
+	            " s",
 	     n, tf);
 	sqlf(db,
 	     SERIES "INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time,"
-		    " transaction_id, out_trade_no, trade_type, row_kind, currency, refund_id,"
-		    " out_refund_no, refund_amount, refund_status, fee, refund_apply_amount)"
-		    " SELECT %" PRId64 ", %ld + i, '" MCH "', '" D "', '2026-11-01T20:00:00+08:00',"
-		    " printf('4200000001202611010%%09d', i), printf('O%%09d', i), 'APP', 'REFUND',"
-		    " 'CNY', printf('5030000001202611010%%09d', i), printf('R%%09d', i), 50,"
-		    " 'SUCCESS', -300, 50 FROM s WHERE i %% 20 = 0",
+	            " transaction_id, out_trade_no, trade_type, row_kind, currency, refund_id,"
+	            " out_refund_no, refund_amount, refund_status, fee, refund_apply_amount)"
+	            " SELECT %" PRId64 ", %ld + i, '" MCH "', '" D "', '2026-11-01T20:00:00+08:00',"
+	            " printf('4200000001202611010%%09d', i), printf('O%%09d', i), 'APP', 'REFUND',"
+	            " 'CNY', printf('5030000001202611010%%09d', i), printf('R%%09d', i), 50,"
+	            " 'SUCCESS', -300, 50 FROM s WHERE i %% 20 = 0",
 	     n, tf, n);
 
 	/* Fund flow: income and fee per payment, refund out per refund; running balance. */
 	ff = fx_bill(db, D, "fundflow", "ok");
 	sqlf(db,
 	     SERIES ", l(line, biz_no, biz_type, dir, amount) AS ("
-		    "  SELECT 3 * i - 2, printf('4200000001202611010%%09d', i), '交易', 'IN',"
-		    "   100 + i %% 5000 FROM s"
-		    "  UNION ALL SELECT 3 * i - 1, printf('4200000001202611010%%09d', i),"
-		    "   '扣除交易手续费', 'OUT', ((100 + i %% 5000) * 6 + 500) / 1000 FROM s"
-		    "  UNION ALL SELECT 3 * i, printf('5030000001202611010%%09d', i), '退款',"
-		    " 'OUT', 50"
-		    "   FROM s WHERE i %% 20 = 0)"
-		    " INSERT INTO bill_fundflows (file_id, line, mchid, bill_date, booked_at,"
-		    " biz_no,"
-		    " flow_no, biz_name, biz_type, direction, amount, balance)"
-		    " SELECT %" PRId64 ", line, '" MCH "', '" D "', '2026-11-01T23:00:00+08:00',"
-		    " biz_no,"
-		    " printf('F%%012d', line), '交易', biz_type, dir, amount,"
-		    " 1000000 + SUM(CASE dir WHEN 'IN' THEN amount ELSE -amount END)"
-		    "   OVER (ORDER BY line ROWS UNBOUNDED PRECEDING)"
-		    " FROM l",
+	            "  SELECT 3 * i - 2, printf('4200000001202611010%%09d', i), '交易', 'IN',"
+	            "   100 + i %% 5000 FROM s"
+	            "  UNION ALL SELECT 3 * i - 1, printf('4200000001202611010%%09d', i),"
+	            "   '扣除交易手续费', 'OUT', ((100 + i %% 5000) * 6 + 500) / 1000 FROM s"
+	            "  UNION ALL SELECT 3 * i, printf('5030000001202611010%%09d', i), '退款',"
+	            " 'OUT', 50"
+	            "   FROM s WHERE i %% 20 = 0)"
+	            " INSERT INTO bill_fundflows (file_id, line, mchid, bill_date, booked_at,"
+	            " biz_no,"
+	            " flow_no, biz_name, biz_type, direction, amount, balance)"
+	            " SELECT %" PRId64 ", line, '" MCH "', '" D "', '2026-11-01T23:00:00+08:00',"
+	            " biz_no,"
+	            " printf('F%%012d', line), '交易', biz_type, dir, amount,"
+	            " 1000000 + SUM(CASE dir WHEN 'IN' THEN amount ELSE -amount END)"
+	            "   OVER (ORDER BY line ROWS UNBOUNDED PRECEDING)"
+	            " FROM l",
 	     n, ff);
 	fx_bill(db, "2026-11-02", "trade", "empty");
 
 	/* Planted: 5 orders missing in the ledger, 5 amounts off, 5 fees off,
 	 * 5 payments missing in the bill. */
 	sqlf(db, "DELETE FROM ledger_orders WHERE out_trade_no IN"
-		 " ('O000000011', 'O000000012', 'O000000013', 'O000000014', 'O000000015')");
+	         " ('O000000011', 'O000000012', 'O000000013', 'O000000014', 'O000000015')");
 	sqlf(db, "UPDATE ledger_orders SET amount_total = amount_total + 1 WHERE out_trade_no IN"
-		 " ('O000000031', 'O000000032', 'O000000033', 'O000000034', 'O000000035')");
+	         " ('O000000031', 'O000000032', 'O000000033', 'O000000034', 'O000000035')");
 	sqlf(db, "UPDATE bill_trades SET fee = fee + 1000 WHERE out_trade_no IN"
-		 " ('O000000051', 'O000000052', 'O000000053', 'O000000054', 'O000000055')"
-		 " AND row_kind = 'SUCCESS'");
+	         " ('O000000051', 'O000000052', 'O000000053', 'O000000054', 'O000000055')"
+	         " AND row_kind = 'SUCCESS'");
 	sqlf(db, "DELETE FROM bill_trades WHERE out_trade_no IN"
-		 " ('O000000071', 'O000000072', 'O000000073', 'O000000074', 'O000000075')");
+	         " ('O000000071', 'O000000072', 'O000000073', 'O000000074', 'O000000075')");
 	fx_trade_summary(db, tf);
 	fx_fund_summary(db, ff);
 	sqlf(db, "COMMIT");

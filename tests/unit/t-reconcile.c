@@ -7,8 +7,8 @@
 
 #include "recon-fixture.h"
 
-#include "db/audit.h"
 #include "base/clock.h"
+#include "db/audit.h"
 
 #define D     "2026-11-01"
 #define DPREV "2026-10-31"
@@ -21,7 +21,7 @@ static struct wxr_err err = WXR_ERR_INIT;
 struct fake {
 	int order_calls;
 	int refund_calls;
-	int order_rc;            /* < 0: fail with it */
+	int order_rc; /* < 0: fail with it */
 	const char *order_state;
 	int64_t order_success_ts;
 	int refund_rc;
@@ -29,8 +29,8 @@ struct fake {
 	int64_t refund_success_ts;
 };
 
-static int fake_order(void *ctx, const char *mchid, const char *otn,
-		      struct recon_order_answer *out, struct wxr_err *e)
+static int fake_order(void *ctx, const char *mchid, const char *otn, struct recon_order_answer *out,
+                      struct wxr_err *e)
 {
 	struct fake *f = ctx;
 
@@ -45,7 +45,7 @@ static int fake_order(void *ctx, const char *mchid, const char *otn,
 }
 
 static int fake_refund(void *ctx, const char *mchid, const char *orn,
-		       struct recon_refund_answer *out, struct wxr_err *e)
+                       struct recon_refund_answer *out, struct wxr_err *e)
 {
 	struct fake *f = ctx;
 
@@ -71,9 +71,9 @@ static int64_t ts_of(const char *rfc3339)
 static const char *status_of(struct db *db, const char *date, const char *kind, const char *key)
 {
 	return qstr(db,
-		    "SELECT status FROM discrepancies WHERE mchid = '" MCH "' AND date = '%s'"
-		    " AND kind = '%s' AND key = '%s'",
-		    date, kind, key);
+	            "SELECT status FROM discrepancies WHERE mchid = '" MCH "' AND date = '%s'"
+	            " AND kind = '%s' AND key = '%s'",
+	            date, kind, key);
 }
 
 /* "kind key status" lines of a date's discrepancies, sorted; valid until
@@ -86,14 +86,14 @@ static const char *findings(struct db *db, const char *date)
 	struct buf b = BUF_INIT;
 	sqlite3_stmt *st = NULL;
 	char *sql = xasprintf("SELECT kind, key, status FROM discrepancies WHERE mchid = '" MCH
-			      "' AND date = '%s' ORDER BY kind, key",
-			      date);
+	                      "' AND date = '%s' ORDER BY kind, key",
+	                      date);
 
 	if (db_prepare(db, sql, &st, &err) < 0)
 		exit(99);
 	while (sqlite3_step(st) == SQLITE_ROW)
 		buf_addf(&b, "%s %s %s\n", db_col_text(st, 0), db_col_text(st, 1),
-			 db_col_text(st, 2));
+		         db_col_text(st, 2));
 	sqlite3_finalize(st);
 	free(sql);
 	snprintf(out, sizeof(ring[0]), "%s", buf_str(&b));
@@ -108,7 +108,7 @@ static char *dump(struct db *db)
 	sqlite3_stmt *tables = NULL;
 
 	if (db_prepare(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-		       &tables, &err) < 0)
+	               &tables, &err) < 0)
 		exit(99);
 	while (sqlite3_step(tables) == SQLITE_ROW) {
 		char *sql = xasprintf("SELECT * FROM \"%s\"", db_col_text(tables, 0));
@@ -236,7 +236,8 @@ static void test_clean_days(void)
 	is_int(t.net, 3500 - 200 - 20, "net in fen");
 	is_int(qint(db, "SELECT payments_amount FROM recon_day_totals_v WHERE date = '" D "'"),
 	       3500, "the view agrees");
-	is_int(recon_day_totals(db, MCH, "2026-12-01", &t, &err), 0, "totals of a day without bills");
+	is_int(recon_day_totals(db, MCH, "2026-12-01", &t, &err), 0,
+	       "totals of a day without bills");
 	is_str(t.bill, "missing", "bill missing");
 	is_int(t.payments_count, 0, "no payments");
 
@@ -245,9 +246,11 @@ static void test_clean_days(void)
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "reconcile with a broken carry");
 	is_str(findings(db, D), "BALANCE_DISCONTINUITY F2026-11-01-1 open\n",
 	       "BALANCE_DISCONTINUITY across days, at the first line only");
-	is_int(qint(db, "SELECT ledger_amount FROM discrepancies WHERE kind = 'BALANCE_DISCONTINUITY'"),
+	is_int(qint(db,
+	            "SELECT ledger_amount FROM discrepancies WHERE kind = 'BALANCE_DISCONTINUITY'"),
 	       qint(db, "SELECT balance FROM bill_fundflows WHERE bill_date = '" DPREV "'"
-		    " ORDER BY line DESC LIMIT 1") + 1000,
+	                " ORDER BY line DESC LIMIT 1") +
+	               1000,
 	       "expected balance = previous closing + income");
 	ok(res.needs_attention, "attention needed");
 	db_close(db);
@@ -299,20 +302,19 @@ static void messy_day(struct db *db)
 	fx_fund_summary(db, ff);
 }
 
-static const char messy_expected[] =
-	"AMOUNT_MISMATCH AM open\n"
-	"BALANCE_DISCONTINUITY F2026-11-01-3 open\n"
-	"BILL_SUMMARY_MISMATCH trade:fee_total open\n"
-	"DUPLICATE_PAYMENT D2 open\n"
-	"DUPLICATE_PAYMENT DUPT open\n"
-	"FEE_MISMATCH T-OK1 open\n"
-	"MISSED_PAYMENT MP auto_resolved\n"
-	"MISSING_IN_BILL MIB open\n"
-	"MISSING_IN_LEDGER ML open\n"
-	"REFUND_AMOUNT_MISMATCH RF-AM open\n"
-	"REFUND_MISSING_IN_BILL RF-MIB open\n"
-	"REFUND_MISSING_IN_LEDGER RF-ML open\n"
-	"REFUND_STATUS_MISMATCH RF-SM open\n";
+static const char messy_expected[] = "AMOUNT_MISMATCH AM open\n"
+                                     "BALANCE_DISCONTINUITY F2026-11-01-3 open\n"
+                                     "BILL_SUMMARY_MISMATCH trade:fee_total open\n"
+                                     "DUPLICATE_PAYMENT D2 open\n"
+                                     "DUPLICATE_PAYMENT DUPT open\n"
+                                     "FEE_MISMATCH T-OK1 open\n"
+                                     "MISSED_PAYMENT MP auto_resolved\n"
+                                     "MISSING_IN_BILL MIB open\n"
+                                     "MISSING_IN_LEDGER ML open\n"
+                                     "REFUND_AMOUNT_MISMATCH RF-AM open\n"
+                                     "REFUND_MISSING_IN_BILL RF-MIB open\n"
+                                     "REFUND_MISSING_IN_LEDGER RF-ML open\n"
+                                     "REFUND_STATUS_MISMATCH RF-SM open\n";
 
 static int count_change(void *ctx, const struct recon_change *c, struct wxr_err *e)
 {
@@ -350,35 +352,39 @@ static void test_messy_day_and_lifecycle(void)
 	is_int(res.pending, 0, "nothing pending (D+1 stored)");
 
 	/* The compared columns. */
-	is_int(qint(db, "SELECT ledger_amount FROM discrepancies WHERE kind = 'AMOUNT_MISMATCH'"), 1000,
-	       "AMOUNT_MISMATCH ledger side");
-	is_int(qint(db, "SELECT bill_amount FROM discrepancies WHERE kind = 'AMOUNT_MISMATCH'"), 900,
-	       "AMOUNT_MISMATCH bill side (订单金额)");
+	is_int(qint(db, "SELECT ledger_amount FROM discrepancies WHERE kind = 'AMOUNT_MISMATCH'"),
+	       1000, "AMOUNT_MISMATCH ledger side");
+	is_int(qint(db, "SELECT bill_amount FROM discrepancies WHERE kind = 'AMOUNT_MISMATCH'"),
+	       900, "AMOUNT_MISMATCH bill side (订单金额)");
 	is_int(qint(db, "SELECT bill_amount FROM discrepancies WHERE kind = 'FEE_MISMATCH'"), 6,
 	       "FEE_MISMATCH trade fee in fen");
 	is_int(qint(db, "SELECT ledger_amount FROM discrepancies WHERE kind = 'FEE_MISMATCH'"), 7,
 	       "FEE_MISMATCH fund-flow fee");
 	is_int(qint(db, "SELECT bill_amount - ledger_amount FROM discrepancies"
-			" WHERE kind = 'BILL_SUMMARY_MISMATCH'"),
+	                " WHERE kind = 'BILL_SUMMARY_MISMATCH'"),
 	       1, "summary vs rows");
-	is_int(qint(db, "SELECT ledger_amount FROM discrepancies WHERE kind = 'BALANCE_DISCONTINUITY'"),
+	is_int(qint(db,
+	            "SELECT ledger_amount FROM discrepancies WHERE kind = 'BALANCE_DISCONTINUITY'"),
 	       11793, "expected balance");
 	is_str(qstr(db, "SELECT ledger_state || '/' || bill_state FROM discrepancies"
-			" WHERE kind = 'REFUND_STATUS_MISMATCH'"),
+	                " WHERE kind = 'REFUND_STATUS_MISMATCH'"),
 	       "PROCESSING/SUCCESS", "refund states");
-	is_int(qint(db, "SELECT bill_amount FROM discrepancies WHERE kind = 'REFUND_AMOUNT_MISMATCH'"),
+	is_int(qint(db,
+	            "SELECT bill_amount FROM discrepancies WHERE kind = 'REFUND_AMOUNT_MISMATCH'"),
 	       400, "refund bill amount (申请退款金额)");
-	is_str(qstr(db, "SELECT out_trade_no FROM discrepancies WHERE kind = 'MISSING_IN_LEDGER'"), "ML",
-	       "out_trade_no kept");
+	is_str(qstr(db, "SELECT out_trade_no FROM discrepancies WHERE kind = 'MISSING_IN_LEDGER'"),
+	       "ML", "out_trade_no kept");
 	is_int(qint(db, "SELECT first_run_id FROM discrepancies WHERE key = 'AM'"), 1, "first run");
 
 	/* MISSED_PAYMENT was marked paid. */
-	is_str(qstr(db, "SELECT state || ' ' || transaction_id || ' ' || paid_date || ' ' || paid_at"
-			" FROM ledger_orders WHERE out_trade_no = 'MP'"),
-	       "PAID T-MP 2026-11-01 2026-11-01T13:00:00+08:00", "ledger order marked paid from the"
+	is_str(qstr(db,
+	            "SELECT state || ' ' || transaction_id || ' ' || paid_date || ' ' || paid_at"
+	            " FROM ledger_orders WHERE out_trade_no = 'MP'"),
+	       "PAID T-MP 2026-11-01 2026-11-01T13:00:00+08:00",
+	       "ledger order marked paid from the"
 	       " bill");
 	is_str(qstr(db, "SELECT state || ' ' || result FROM actions WHERE kind = 'ORDER_MARK_PAID'"
-			" AND target = 'MP'"),
+	                " AND target = 'MP'"),
 	       "done PAID", "ORDER_MARK_PAID action done");
 	is_int(qint(db, "SELECT COUNT(*) FROM audit_log WHERE event = 'ledger.order_paid'"), 1,
 	       "ledger change audited");
@@ -393,11 +399,11 @@ static void test_messy_day_and_lifecycle(void)
 
 	/* Re-run: same rows, nothing new. */
 	ids1 = xstrdup(qstr(db, "SELECT group_concat(id) FROM (SELECT id FROM discrepancies"
-				" ORDER BY kind, key)"));
+	                        " ORDER BY kind, key)"));
 	fx_opts(&o, 2);
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "re-run");
 	ids2 = xstrdup(qstr(db, "SELECT group_concat(id) FROM (SELECT id FROM discrepancies"
-				" ORDER BY kind, key)"));
+	                        " ORDER BY kind, key)"));
 	is_str(ids2, ids1, "same ids");
 	f = findings(db, D);
 	is_str(f, messy_expected, "same findings");
@@ -406,7 +412,7 @@ static void test_messy_day_and_lifecycle(void)
 	is_int(res.unchanged, 12, "12 found as they were");
 	is_int(qint(db, "SELECT COUNT(*) FROM discrepancies"), 13, "no duplicates");
 	is_int(qint(db, "SELECT COUNT(*) FROM discrepancies WHERE status = 'open'"
-			" AND last_run_id = 2"),
+	                " AND last_run_id = 2"),
 	       12, "last_run_id moves on");
 	is_int(qint(db, "SELECT COUNT(*) FROM actions WHERE kind = 'ORDER_MARK_PAID'"), 1,
 	       "no second mark-paid");
@@ -422,8 +428,10 @@ static void test_messy_day_and_lifecycle(void)
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "run 3");
 	is_int(res.resolved, 1, "one went away");
 	is_int(res.changed, 1, "one changed");
-	is_str(qstr(db, "SELECT status || ' ' || resolved_by || ' ' || resolved_run_id"
-			" FROM discrepancies WHERE id = %" PRId64, ml_id),
+	is_str(qstr(db,
+	            "SELECT status || ' ' || resolved_by || ' ' || resolved_run_id"
+	            " FROM discrepancies WHERE id = %" PRId64,
+	            ml_id),
 	       "resolved reconcile 3", "resolved by the run that saw it go");
 	is_int(qint(db, "SELECT ledger_amount FROM discrepancies WHERE id = %" PRId64, am_id), 1100,
 	       "amount refreshed");
@@ -435,9 +443,10 @@ static void test_messy_day_and_lifecycle(void)
 	fx_opts(&o, 4);
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "run 4");
 	is_int(res.reopened, 1, "reopened");
-	is_str(qstr(db, "SELECT status || ' ' || COALESCE(resolved_by, '-') || ' '"
-			" || COALESCE(resolved_run_id, '-') FROM discrepancies WHERE id = %" PRId64,
-		    ml_id),
+	is_str(qstr(db,
+	            "SELECT status || ' ' || COALESCE(resolved_by, '-') || ' '"
+	            " || COALESCE(resolved_run_id, '-') FROM discrepancies WHERE id = %" PRId64,
+	            ml_id),
 	       "open - -", "reopened, same id");
 	is_int(qint(db, "SELECT COUNT(*) FROM discrepancies WHERE kind = 'MISSING_IN_LEDGER'"), 1,
 	       "still one row");
@@ -459,23 +468,25 @@ static void test_messy_day_and_lifecycle(void)
 	       "changes of later dates");
 	is_str(buf_str(&ch), "", "none");
 	ok(reconcile_changes_since(db, MCH, 99, NULL, NULL, count_change, &ch, &err) ==
-		   WXR_ENOTFOUND,
+	           WXR_ENOTFOUND,
 	   "unknown run");
 
 	/* Finance resolves; it stays resolved while unchanged. */
 	is_int(reconcile_resolve(db, am_id, "agreed with ops: ledger typo", "alice", &err), 0,
 	       "resolve");
-	is_str(qstr(db, "SELECT status || '|' || resolution || '|' || resolved_by FROM discrepancies"
-			" WHERE id = %" PRId64, am_id),
+	is_str(qstr(db,
+	            "SELECT status || '|' || resolution || '|' || resolved_by FROM discrepancies"
+	            " WHERE id = %" PRId64,
+	            am_id),
 	       "resolved|agreed with ops: ledger typo|alice", "resolved with the note");
 	is_int(qint(db, "SELECT COUNT(*) FROM audit_log WHERE event = 'discrepancy.resolved'"
-			" AND actor = 'alice'"),
+	                " AND actor = 'alice'"),
 	       1, "audited as alice");
 	fx_opts(&o, 5);
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "run 5");
 	is_str(status_of(db, D, "AMOUNT_MISMATCH", "AM"), "resolved", "stays resolved");
-	is_str(qstr(db, "SELECT resolved_by FROM discrepancies WHERE id = %" PRId64, am_id), "alice",
-	       "by alice");
+	is_str(qstr(db, "SELECT resolved_by FROM discrepancies WHERE id = %" PRId64, am_id),
+	       "alice", "by alice");
 	buf_reset(&ch);
 	is_int(reconcile_changes_since(db, MCH, 4, NULL, NULL, count_change, &ch, &err), 0,
 	       "changes since run 4");
@@ -544,7 +555,7 @@ static struct db *missed_setup(const char *ledger_state, bool closed_by_us, int6
 	fx_order(db, "X", NULL, 1000, ledger_state, NULL, NULL);
 	if (closed_by_us)
 		sqlf(db, "INSERT INTO actions (mchid, kind, target, state, created_at, updated_at)"
-			 " VALUES ('" MCH "', 'ORDER_CLOSE', 'X', 'done', 'x', 'x')");
+		         " VALUES ('" MCH "', 'ORDER_CLOSE', 'X', 'done', 'x', 'x')");
 	tf = fx_bill(db, D, "trade", "ok");
 	fx_pay(db, tf, 1, D, "12:00:00", "T-X", "X", bill_amount, 0);
 	fx_trade_summary(db, tf);
@@ -574,14 +585,16 @@ static void test_missed_payment_policy(void)
 	fx_opts(&o, 1);
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "policy on");
 	is_str(status_of(db, D, "MISSED_PAYMENT", "X"), "auto_resolved", "auto-resolved");
-	is_str(qstr(db, "SELECT state || ' ' || transaction_id || ' ' || paid_date FROM ledger_orders"
-			" WHERE out_trade_no = 'X'"),
+	is_str(qstr(db,
+	            "SELECT state || ' ' || transaction_id || ' ' || paid_date FROM ledger_orders"
+	            " WHERE out_trade_no = 'X'"),
 	       "PAID T-X 2026-11-01", "ledger marked paid");
 	is_str(qstr(db, "SELECT state FROM actions WHERE kind = 'ORDER_MARK_PAID'"), "done",
 	       "action intent -> done");
 	is_int(res.actions, 1, "one action");
 	ok(!res.needs_attention, "nothing left open");
-	ok(strstr(qstr(db, "SELECT resolution FROM discrepancies"), "ORDER_MARK_PAID action") != NULL,
+	ok(strstr(qstr(db, "SELECT resolution FROM discrepancies"), "ORDER_MARK_PAID action") !=
+	           NULL,
 	   "resolution names the action");
 	db_close(db);
 
@@ -621,12 +634,13 @@ static void test_missed_payment_policy(void)
 	o.paid_after_close = PAID_AFTER_CLOSE_REFUND;
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "paid after close, refund");
 	is_str(qstr(db, "SELECT state || ' ' || amount FROM actions WHERE kind = 'REFUND'"
-			" AND target = 'PAC-X'"),
+	                " AND target = 'PAC-X'"),
 	       "intent 1000", "REFUND action filed as intent, stable out_refund_no");
 	ok(strstr(qstr(db, "SELECT params FROM actions WHERE kind = 'REFUND'"),
-		  "\"out_refund_no\":\"PAC-X\"") != NULL,
+	          "\"out_refund_no\":\"PAC-X\"") != NULL,
 	   "params carry the out_refund_no");
-	is_str(status_of(db, D, "MISSED_PAYMENT", "X"), "auto_resolved", "auto-resolved by the refund");
+	is_str(status_of(db, D, "MISSED_PAYMENT", "X"), "auto_resolved",
+	       "auto-resolved by the refund");
 	is_str(qstr(db, "SELECT state FROM ledger_orders WHERE out_trade_no = 'X'"), "CLOSED",
 	       "ledger stays CLOSED");
 	fx_opts(&o, 2);
@@ -705,7 +719,8 @@ static void test_cross_day(void)
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "query says not paid");
 	is_str(findings(db, D), "MISSING_IN_BILL LATE open\nMISSING_IN_BILL LOST open\n",
 	       "raised on the query's word");
-	ok(strstr(qstr(db, "SELECT detail FROM discrepancies WHERE key = 'LATE'"), "NOTPAY") != NULL,
+	ok(strstr(qstr(db, "SELECT detail FROM discrepancies WHERE key = 'LATE'"), "NOTPAY") !=
+	           NULL,
 	   "detail has the query's answer");
 
 	fk.order_rc = WXR_ENET;
@@ -720,7 +735,8 @@ static void test_cross_day(void)
 	fk.order_rc = WXR_ESIG;
 	fx_opts(&o, 5);
 	o.hooks = &hooks;
-	ok(reconcile_day(db, &o, D, &res, &err) == WXR_ESIG, "an unverifiable answer stops the day");
+	ok(reconcile_day(db, &o, D, &res, &err) == WXR_ESIG,
+	   "an unverifiable answer stops the day");
 	ok(strstr(err.msg, "query order") != NULL, "error names the query");
 	is_int(qint(db, "SELECT COUNT(*) FROM recon_runs WHERE run_id = 5"), 0, "nothing written");
 	fk.order_rc = 0;
@@ -788,15 +804,15 @@ static void test_refund_hooks(void)
 	       " auto_resolved\n",
 	       "both settled");
 	is_str(qstr(db, "SELECT state || ' ' || success_at FROM ledger_refunds"
-			" WHERE out_refund_no = 'RS1'"),
+	                " WHERE out_refund_no = 'RS1'"),
 	       "SUCCESS 2026-11-01T18:05:00+08:00", "RS1 synced from the query");
 	is_str(qstr(db, "SELECT state || ' ' || result FROM actions WHERE kind = 'REFUND_SYNC'"
-			" AND target = 'RS1'"),
+	                " AND target = 'RS1'"),
 	       "done SUCCESS", "REFUND_SYNC action done");
 	is_int(qint(db, "SELECT COUNT(*) FROM actions WHERE target = 'RS2'"), 0,
 	       "RS2: the ledger was right, nothing to sync");
 	ok(strstr(qstr(db, "SELECT resolution FROM discrepancies WHERE key = 'RS2'"), "snapshot") !=
-		   NULL,
+	           NULL,
 	   "resolution says the bill is a snapshot");
 	is_int(res.auto_resolved, 2, "two auto-resolved");
 	is_int(qint(db, "SELECT COUNT(*) FROM audit_log WHERE event = 'ledger.refund_sync'"), 1,
@@ -822,8 +838,8 @@ static void test_refund_hooks(void)
 	o.hooks = &hooks;
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "refund unknown to WeChat Pay");
 	is_str(status_of(db, D, "REFUND_STATUS_MISMATCH", "RS3"), "open", "stays open");
-	is_str(qstr(db, "SELECT state FROM ledger_refunds WHERE out_refund_no = 'RS3'"), "PROCESSING",
-	       "ledger untouched");
+	is_str(qstr(db, "SELECT state FROM ledger_refunds WHERE out_refund_no = 'RS3'"),
+	       "PROCESSING", "ledger untouched");
 	fk.refund_rc = 0;
 	fk.refund_state = "WEIRD";
 	fx_opts(&o, 5);
@@ -892,10 +908,12 @@ static void test_fee_late_line(void)
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "D: the fee line is booked later");
 	is_str(findings(db, D), "", "no finding on D");
 	is_int(reconcile_day(db, &o, DNEXT, &res, &err), 0, "D+1");
-	is_str(findings(db, DNEXT), "FEE_MISMATCH T-P open\n", "FEE_MISMATCH dated when the line came");
+	is_str(findings(db, DNEXT), "FEE_MISMATCH T-P open\n",
+	       "FEE_MISMATCH dated when the line came");
 	is_int(qint(db, "SELECT bill_amount * 100 + ledger_amount FROM discrepancies"), 1516,
 	       "15 fen in the trade bill, 16 in the fund flow");
-	sqlf(db, "UPDATE bill_fundflows SET amount = 15, balance = 2485 WHERE file_id = %" PRId64, fn);
+	sqlf(db, "UPDATE bill_fundflows SET amount = 15, balance = 2485 WHERE file_id = %" PRId64,
+	     fn);
 	sqlf(db, "DELETE FROM bill_fundflow_summary WHERE file_id = %" PRId64, fn);
 	fx_fund_summary(db, fn);
 	is_int(reconcile_day(db, &o, DNEXT, &res, &err), 0, "fixed");
@@ -920,7 +938,7 @@ static void test_amount_columns(void)
 	fx_pay(db, tf, 2, D, "09:10:00", "T-L", "L", 800, 0);
 	fx_pay(db, tf, 3, D, "09:20:00", "T-LB", "LB", 750, 0);
 	sqlf(db, "UPDATE bill_trades SET settlement_amount = 900, coupon_amount = 100"
-		 " WHERE out_trade_no = 'C'");
+	         " WHERE out_trade_no = 'C'");
 	sqlf(db, "UPDATE bill_trades SET order_amount = 0 WHERE out_trade_no IN ('L', 'LB')");
 	fx_trade_summary(db, tf);
 	fx_bill(db, DNEXT, "trade", "empty");
@@ -933,7 +951,8 @@ static void test_amount_columns(void)
 	/* Fallback match by transaction_id. */
 	sqlf(db, "UPDATE bill_trades SET out_trade_no = 'C-RENAMED' WHERE out_trade_no = 'C'");
 	is_int(reconcile_day(db, &o, D, &res, &err), 0, "matched by transaction_id");
-	is_str(status_of(db, D, "MISSING_IN_LEDGER", "C-RENAMED"), "(none)", "not missing in ledger");
+	is_str(status_of(db, D, "MISSING_IN_LEDGER", "C-RENAMED"), "(none)",
+	       "not missing in ledger");
 	is_str(status_of(db, D, "MISSING_IN_BILL", "C"), "(none)", "not missing in bill");
 	db_close(db);
 }

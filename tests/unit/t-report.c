@@ -5,9 +5,9 @@
 #include <stdlib.h>
 
 #include "base/buf.h"
-#include "db/db.h"
 #include "base/err.h"
 #include "core/report.h"
+#include "db/db.h"
 
 static void amount_is(int64_t v, int scale, bool group, const char *want)
 {
@@ -16,7 +16,7 @@ static void amount_is(int64_t v, int scale, bool group, const char *want)
 	int len = report_format_amount(v, scale, group, out);
 
 	snprintf(name, sizeof(name), "format %" PRId64 " scale %d%s -> %s", v, scale,
-		 group ? " grouped" : "", want);
+	         group ? " grouped" : "", want);
 	is_str(out, want, name);
 	is_int(len, (int64_t)strlen(want), "  and returns its length");
 }
@@ -118,9 +118,14 @@ static void test_csv(void)
 
 static void test_html(void)
 {
-	html_is("<a href='x'>&\"", "&lt;a href=&#39;x&#39;&gt;&amp;&quot;", "HTML specials escaped");
+	html_is("<a href='x'>&\"", "&lt;a href=&#39;x&#39;&gt;&amp;&quot;",
+	        "HTML specials escaped");
 	html_is("礼包", "礼包", "Chinese as is");
-	html_is("a\x01" "b\x7f", "a\xEF\xBF\xBD" "b\xEF\xBF\xBD", "control characters replaced");
+	html_is("a\x01"
+	        "b\x7f",
+	        "a\xEF\xBF\xBD"
+	        "b\xEF\xBF\xBD",
+	        "control characters replaced");
 	html_is("a\tb\nc", "a\tb\nc", "TAB and LF kept");
 }
 
@@ -132,41 +137,45 @@ static void test_utf8(void)
 	utf8_is("\xc0\xaf", 2, "\xEF\xBF\xBD\xEF\xBF\xBD", "overlong replaced");
 	utf8_is("\xed\xa0\x80", 3, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD", "surrogate replaced");
 	utf8_is("\xe4\xb8", 2, "\xEF\xBF\xBD\xEF\xBF\xBD", "truncated sequence replaced");
-	utf8_is("a\0b", 3, "a\xEF\xBF\xBD" "b", "embedded NUL replaced");
-	utf8_is("\xf4\x90\x80\x80", 4,
-		"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD", "above U+10FFFF replaced");
+	utf8_is("a\0b", 3,
+	        "a\xEF\xBF\xBD"
+	        "b",
+	        "embedded NUL replaced");
+	utf8_is("\xf4\x90\x80\x80", 4, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD",
+	        "above U+10FFFF replaced");
 	utf8_is("\xf0\x9f\x98\x80", 4, "\xf0\x9f\x98\x80", "4-byte sequence kept");
 }
 
 static const char fill[] =
-	"INSERT INTO bill_files (id, mchid, bill_date, kind, status, sha1, source, fetched_at)"
-	" VALUES (1, 'M1', '2026-11-01', 'trade', 'ok', 'abc', 'api', 'x'),"
-	" (2, 'M2', '2026-11-01', 'trade', 'ok', 'def', 'api', 'x'),"
-	" (3, 'M1', '2026-11-02', 'trade', 'empty', NULL, 'api', 'x');"
-	"INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, transaction_id,"
-	" out_trade_no, row_kind, settlement_amount, refund_amount, fee, description) VALUES"
-	" (1, 2, 'M1', '2026-11-01', 't', 'T1', 'O1', 'SUCCESS', 1000, 0, 6000, '=x'),"
-	" (1, 3, 'M1', '2026-11-01', 't', 'T2', 'O2', 'SUCCESS', 2001, 0, 12006, '@y'),"
-	" (1, 4, 'M1', '2026-11-01', 't', 'T1', 'O1', 'REFUND', 0, 1000, -6000, '=x'),"
-	" (2, 2, 'M2', '2026-11-01', 't', 'T9', 'O9', 'SUCCESS', 777, 0, 4662, 'z');"
-	"INSERT INTO discrepancies (mchid, date, kind, key, out_trade_no, transaction_id,"
-	" ledger_amount, bill_amount, status, resolution, first_run_id, last_run_id,"
-	" created_at, updated_at) VALUES"
-	" ('M1', '2026-11-01', 'AMOUNT_MISMATCH', 'O2', 'O2', 'T2', 2000, 2001, 'open', NULL, 4, 9,"
-	"  'x', 'x'),"
-	" ('M1', '2026-11-03', 'BILL_MISSING', 'trade', NULL, NULL, NULL, NULL, 'resolved', '-ok',"
-	"  4, 4, 'x', 'x');"
-	"INSERT INTO actions (mchid, kind, target, state, date, run_id, created_at, updated_at)"
-	" VALUES ('M1', 'ORDER_CLOSE', 'O7', 'done', '2026-11-02', 7, 'x', 'x'),"
-	" ('M1', 'ORDER_CLOSE', 'O8', 'done', '2026-11-09', 8, 'x', 'x');";
+        "INSERT INTO bill_files (id, mchid, bill_date, kind, status, sha1, source, fetched_at)"
+        " VALUES (1, 'M1', '2026-11-01', 'trade', 'ok', 'abc', 'api', 'x'),"
+        " (2, 'M2', '2026-11-01', 'trade', 'ok', 'def', 'api', 'x'),"
+        " (3, 'M1', '2026-11-02', 'trade', 'empty', NULL, 'api', 'x');"
+        "INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, transaction_id,"
+        " out_trade_no, row_kind, settlement_amount, refund_amount, fee, description) VALUES"
+        " (1, 2, 'M1', '2026-11-01', 't', 'T1', 'O1', 'SUCCESS', 1000, 0, 6000, '=x'),"
+        " (1, 3, 'M1', '2026-11-01', 't', 'T2', 'O2', 'SUCCESS', 2001, 0, 12006, '@y'),"
+        " (1, 4, 'M1', '2026-11-01', 't', 'T1', 'O1', 'REFUND', 0, 1000, -6000, '=x'),"
+        " (2, 2, 'M2', '2026-11-01', 't', 'T9', 'O9', 'SUCCESS', 777, 0, 4662, 'z');"
+        "INSERT INTO discrepancies (mchid, date, kind, key, out_trade_no, transaction_id,"
+        " ledger_amount, bill_amount, status, resolution, first_run_id, last_run_id,"
+        " created_at, updated_at) VALUES"
+        " ('M1', '2026-11-01', 'AMOUNT_MISMATCH', 'O2', 'O2', 'T2', 2000, 2001, 'open', NULL, 4, 9,"
+        "  'x', 'x'),"
+        " ('M1', '2026-11-03', 'BILL_MISSING', 'trade', NULL, NULL, NULL, NULL, 'resolved', '-ok',"
+        "  4, 4, 'x', 'x');"
+        "INSERT INTO actions (mchid, kind, target, state, date, run_id, created_at, updated_at)"
+        " VALUES ('M1', 'ORDER_CLOSE', 'O7', 'done', '2026-11-02', 7, 'x', 'x'),"
+        " ('M1', 'ORDER_CLOSE', 'O8', 'done', '2026-11-09', 8, 'x', 'x');";
 
 static void test_load(void)
 {
 	struct wxr_err err = WXR_ERR_INIT;
 	struct db *db = NULL;
 	struct report *rep = NULL;
-	struct report_opts o = { "2026-11-01", "2026-11-03", "M1", 8 * 3600, "Asia/Shanghai",
-				 "ph" };
+	struct report_opts o = {
+		"2026-11-01", "2026-11-03", "M1", 8 * 3600, "Asia/Shanghai", "ph"
+	};
 	struct buf b = BUF_INIT;
 	int r;
 
@@ -207,7 +216,8 @@ static void test_load(void)
 	report_render_csv_days(rep, &b, &err);
 	is_str(buf_str(&b),
 	       "\xEF\xBB\xBF"
-	       "date,bill,payments_count,payments_yuan,refunds_count,refunds_yuan,fees_yuan,net_yuan,"
+	       "date,bill,payments_count,payments_yuan,refunds_count,refunds_yuan,fees_yuan,net_"
+	       "yuan,"
 	       "discrepancies_open,discrepancies_resolved,discrepancies_auto_resolved\r\n"
 	       "2026-11-01,ok,2,30.01,1,10.00,0.12006,19.89,1,0,0\r\n"
 	       "2026-11-02,empty,0,0.00,0,0.00,0.00000,0.00,0,0,0\r\n"

@@ -146,7 +146,7 @@ struct bill_line {
 
 struct bill {
 	struct buf raw;
-	char *text;              /* copy we cut up */
+	char *text; /* copy we cut up */
 	struct bill_line *rows;
 	int nrows;
 	struct bill_line summary;
@@ -349,7 +349,7 @@ static void check_sha1(const char *dir, const char *name)
 	sha1_hex(raw.data, raw.len, want);
 	slurp(pathf(dir, shaname), &file);
 	snprintf(msg, sizeof(msg), "%s.sha1 is 40 lower-case hex + LF of the decompressed bytes",
-		 name);
+	         name);
 	ok(file.len == 41 && memcmp(file.data, want, 40) == 0 && file.data[40] == '\n', msg);
 	buf_release(&raw);
 	buf_release(&file);
@@ -383,9 +383,11 @@ static void check_trade_summary(const struct bill *t, int64_t skew, const char *
 	is_int(dec(t->summary.f[0], 0), s.rows, msg);
 	snprintf(msg, sizeof(msg), "%s: 应结订单总金额 = row sum%s", what, skew ? " + skew" : "");
 	is_int(dec(t->summary.f[1], 2), s.settle + skew, msg);
-	snprintf(msg, sizeof(msg), "%s: 退款总金额, 充值券退款总金额, 订单总金额, 申请退款总金额", what);
+	snprintf(msg, sizeof(msg), "%s: 退款总金额, 充值券退款总金额, 订单总金额, 申请退款总金额",
+	         what);
 	ok(dec(t->summary.f[2], 2) == s.refund && dec(t->summary.f[3], 2) == s.recharge &&
-	   dec(t->summary.f[5], 2) == s.order && dec(t->summary.f[6], 2) == s.apply, msg);
+	           dec(t->summary.f[5], 2) == s.order && dec(t->summary.f[6], 2) == s.apply,
+	   msg);
 	snprintf(msg, sizeof(msg), "%s: 手续费总金额 = row sum, 5 decimals", what);
 	ok(dec(t->summary.f[4], 5) == s.fee && strlen(strchr(t->summary.f[4], '.')) == 6, msg);
 }
@@ -395,7 +397,7 @@ static void check_trade_summary(const struct bill *t, int64_t skew, const char *
  * breaks), and the fee lines against the trade rows (returns mismatches).
  */
 static void check_fund(const struct bill *t, const struct bill *ff, int64_t opening,
-		       int *out_breaks, int *out_fee_bad, const char *what)
+                       int *out_breaks, int *out_fee_bad, const char *what)
 {
 	int64_t in = 0, out = 0, nin = 0, nout = 0, bal = opening;
 	int breaks = 0, fee_bad = 0, fee_seen = 0;
@@ -422,8 +424,9 @@ static void check_fund(const struct bill *t, const struct bill *ff, int64_t open
 	}
 	snprintf(msg, sizeof(msg), "%s: fund-flow summary = rows (counts as N.0)", what);
 	ok(ff->summary.n == 5 && dec(ff->summary.f[0], 1) == ff->nrows * 10 &&
-	   dec(ff->summary.f[1], 1) == nin * 10 && dec(ff->summary.f[2], 2) == in &&
-	   dec(ff->summary.f[3], 1) == nout * 10 && dec(ff->summary.f[4], 2) == out, msg);
+	           dec(ff->summary.f[1], 1) == nin * 10 && dec(ff->summary.f[2], 2) == in &&
+	           dec(ff->summary.f[3], 1) == nout * 10 && dec(ff->summary.f[4], 2) == out,
+	   msg);
 
 	/* Fee lines: payment -> 扣除交易手续费 by transaction_id; refund -> 退还 by refund_id. */
 	for (int i = 0; i < t->nrows; i++) {
@@ -468,8 +471,8 @@ static void check_ledger_vs_bill(const struct bill *t, const char *dir)
 			k = csv_find(&o, 0, f[6]);
 			if (k < 0 || o.nf[k] != 10 || strcmp(o.rows[k][1], f[5]) != 0 ||
 			    dec(o.rows[k][2], 0) != dec(f[24], 2) ||
-			    strcmp(o.rows[k][3], "CNY") != 0 ||
-			    strcmp(o.rows[k][7], when) != 0 || strcmp(o.rows[k][8], f[21]) != 0) {
+			    strcmp(o.rows[k][3], "CNY") != 0 || strcmp(o.rows[k][7], when) != 0 ||
+			    strcmp(o.rows[k][8], f[21]) != 0) {
 				if (bad_pay++ < 3)
 					diag("payment %s does not match its ledger line", f[6]);
 			}
@@ -486,15 +489,15 @@ static void check_ledger_vs_bill(const struct bill *t, const char *dir)
 			    strcmp(r.rows[k][2], f[14]) != 0 ||
 			    dec(r.rows[k][3], 0) != dec(f[16], 2) ||
 			    strcmp(r.rows[k][4], "SUCCESS") != 0 ||
-			    strcmp(r.rows[k][5], when) != 0 ||
-			    strcmp(f[19], "SUCCESS") != 0) {
+			    strcmp(r.rows[k][5], when) != 0 || strcmp(f[19], "SUCCESS") != 0) {
 				if (bad_ref++ < 3)
 					diag("refund %s does not match its ledger line", f[15]);
 			}
 		}
 	}
-	is_int(bad_pay, 0, "--no-plant: every bill payment has its ledger order (ids, amount, "
-			   "paid_at, attach)");
+	is_int(bad_pay, 0,
+	       "--no-plant: every bill payment has its ledger order (ids, amount, "
+	       "paid_at, attach)");
 	is_int(bad_state, 0, "--no-plant: every paid order is PAID, REFUNDED or PARTIAL_REFUNDED");
 	is_int(o.nrows, pays, "--no-plant: the ledger has no other order");
 	is_int(bad_ref, 0, "--no-plant: every bill refund has its ledger refund");
@@ -534,9 +537,8 @@ static int has_kind(json_t *m, const char *kind)
 	size_t i;
 	json_t *e;
 
-	json_array_foreach(arr, i, e)
-		if (strcmp(json_string_value(json_object_get(e, "kind")), kind) == 0)
-			return 1;
+	json_array_foreach(arr, i, e) if (strcmp(json_string_value(json_object_get(e, "kind")),
+	                                         kind) == 0) return 1;
 	return 0;
 }
 
@@ -556,15 +558,20 @@ int main(void)
 {
 	char d1[300], d2[300], d3[300], d4[300], d5[300], d6[300];
 	static const char *const names[] = {
-		DATE ".trade.ALL.csv.gz", DATE ".trade.ALL.csv.gz.sha1",
-		DATE ".fundflow.BASIC.csv.gz", DATE ".fundflow.BASIC.csv.gz.sha1",
-		"ledger_orders.csv", "ledger_refunds.csv", "manifest.json",
+		DATE ".trade.ALL.csv.gz",
+		DATE ".trade.ALL.csv.gz.sha1",
+		DATE ".fundflow.BASIC.csv.gz",
+		DATE ".fundflow.BASIC.csv.gz.sha1",
+		"ledger_orders.csv",
+		"ledger_refunds.csv",
+		"manifest.json",
 	};
 	static const char *const kinds[] = {
-		"MISSING_IN_LEDGER", "MISSED_PAYMENT", "MISSING_IN_BILL", "AMOUNT_MISMATCH",
-		"REFUND_MISSING_IN_LEDGER", "REFUND_MISSING_IN_BILL", "REFUND_AMOUNT_MISMATCH",
-		"REFUND_STATUS_MISMATCH", "DUPLICATE_PAYMENT", "FEE_MISMATCH",
-		"BALANCE_DISCONTINUITY", "BILL_MISSING", "BILL_SUMMARY_MISMATCH",
+		"MISSING_IN_LEDGER",      "MISSED_PAYMENT",           "MISSING_IN_BILL",
+		"AMOUNT_MISMATCH",        "REFUND_MISSING_IN_LEDGER", "REFUND_MISSING_IN_BILL",
+		"REFUND_AMOUNT_MISMATCH", "REFUND_STATUS_MISMATCH",   "DUPLICATE_PAYMENT",
+		"FEE_MISMATCH",           "BALANCE_DISCONTINUITY",    "BILL_MISSING",
+		"BILL_SUMMARY_MISMATCH",
 	};
 	struct buf out = BUF_INIT;
 	struct bill t, ff;
@@ -584,18 +591,23 @@ int main(void)
 
 	/* 1. Planted run, twice: same bytes. */
 	{
-		const char *a1[] = { "--rows", "200", "--date", DATE, "--out", d1, "--seed", "42",
-				     "--plant-summary-mismatch", NULL };
-		const char *a2[] = { "--rows", "200", "--date", DATE, "--out", d2, "--seed", "42",
-				     "--plant-summary-mismatch", NULL };
-		const char *a3[] = { "--rows", "200", "--date", DATE, "--out", d3, "--seed", "43",
-				     NULL };
+		const char *a1[] = { "--rows", "200",   "--date",
+			             DATE,     "--out", d1,
+			             "--seed", "42",    "--plant-summary-mismatch",
+			             NULL };
+		const char *a2[] = { "--rows", "200",   "--date",
+			             DATE,     "--out", d2,
+			             "--seed", "42",    "--plant-summary-mismatch",
+			             NULL };
+		const char *a3[] = { "--rows", "200",    "--date", DATE, "--out",
+			             d3,       "--seed", "43",     NULL };
 
 		is_int(run_gen(a1, &out), 0, "generate 200 rows, planted");
 		ok(strncmp(buf_str(&out), "generate: wrote " DATE ".trade.ALL.csv.gz (200 rows",
-			   40) == 0 &&
-		   strchr(buf_str(&out), '\n') == buf_str(&out) + out.len - 1 &&
-		   strstr(buf_str(&out), " s\n"), "one line on stdout: what, and how long");
+		           40) == 0 &&
+		           strchr(buf_str(&out), '\n') == buf_str(&out) + out.len - 1 &&
+		           strstr(buf_str(&out), " s\n"),
+		   "one line on stdout: what, and how long");
 		is_int(run_gen(a2, NULL), 0, "again with the same seed");
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 			if (!files_equal(pathf(d1, names[i]), pathf(d2, names[i]))) {
@@ -617,12 +629,12 @@ int main(void)
 	bill_load(pathf(d1, DATE ".trade.ALL.csv.gz"), 27, &t);
 	bill_load(pathf(d1, DATE ".fundflow.BASIC.csv.gz"), 11, &ff);
 	ok(t.bom_ok && t.crlf_ok && t.shape_ok, "trade bill: BOM, CRLF everywhere, 27 backticked "
-						 "values a row");
+	                                        "values a row");
 	ok(ff.bom_ok && ff.crlf_ok && ff.shape_ok, "fund flow: BOM, CRLF everywhere, 11 values");
 	is_int(t.nrows, 200, "trade bill has --rows rows");
 	check_trade_summary(&t, 1, "planted");
 	check_fund(&t, &ff, json_integer_value(json_object_get(m, "opening_balance")), &breaks,
-		   &fee_bad, "planted");
+	           &fee_bad, "planted");
 	is_int(breaks, 1, "planted: exactly one balance break");
 	is_int(fee_bad, 1, "planted: exactly one trade fee disagrees with its fund-flow line");
 	{
@@ -695,9 +707,20 @@ int main(void)
 
 	/* 4. --no-plant: a perfectly matching pair. */
 	{
-		const char *a[] = { "--rows", "300", "--date", DATE, "--out", d4, "--seed", "9",
-				    "--no-plant", "--mchid", "1900000002", "--appid",
-				    "wx1111222233334444", NULL };
+		const char *a[] = { "--rows",
+			            "300",
+			            "--date",
+			            DATE,
+			            "--out",
+			            d4,
+			            "--seed",
+			            "9",
+			            "--no-plant",
+			            "--mchid",
+			            "1900000002",
+			            "--appid",
+			            "wx1111222233334444",
+			            NULL };
 
 		is_int(run_gen(a, NULL), 0, "generate 300 rows, --no-plant");
 	}
@@ -710,7 +733,7 @@ int main(void)
 	is_str(t.rows[0].f[1], "wx1111222233334444", "--appid is the bill's 公众账号ID");
 	check_trade_summary(&t, 0, "--no-plant");
 	check_fund(&t, &ff, json_integer_value(json_object_get(m, "opening_balance")), &breaks,
-		   &fee_bad, "--no-plant");
+	           &fee_bad, "--no-plant");
 	is_int(breaks, 0, "--no-plant: the running balance never breaks");
 	is_int(fee_bad, 0, "--no-plant: every fee agrees with its fund-flow line");
 	{
@@ -731,8 +754,9 @@ int main(void)
 			if (strcmp(t.rows[i].f[9], "REFUND") == 0 && dec(t.rows[i].f[22], 5) > 0)
 				bad++;
 		}
-		is_int(bad, 0, "--no-plant: payment fees are 0.60% half-up to the fen, refund fees "
-			       "negative or zero");
+		is_int(bad, 0,
+		       "--no-plant: payment fees are 0.60% half-up to the fen, refund fees "
+		       "negative or zero");
 	}
 	check_ledger_vs_bill(&t, d4);
 	json_decref(m);
@@ -742,15 +766,16 @@ int main(void)
 	/* 5. Usage and errors. */
 	{
 		const char *no_rows[] = { "--date", DATE, "--out", d5, NULL };
-		const char *bad_date[] = { "--rows", "100", "--date", "2025-02-29", "--out", d5,
-					   NULL };
+		const char *bad_date[] = { "--rows", "100", "--date", "2025-02-29",
+			                   "--out",  d5,    NULL };
 		const char *few[] = { "--rows", "10", "--date", DATE, "--out", d5, NULL };
-		const char *few_ok[] = { "--rows", "1", "--date", DATE, "--out", d5, "--no-plant",
-					 NULL };
-		const char *bad_id[] = { "--rows", "100", "--date", DATE, "--out", d5, "--mchid",
-					 "19,00", NULL };
-		const char *extra[] = { "--rows", "100", "--date", DATE, "--out", d5, "junk",
-					NULL };
+		const char *few_ok[] = { "--rows", "1", "--date",     DATE,
+			                 "--out",  d5,  "--no-plant", NULL };
+		const char *bad_id[] = { "--rows", "100",     "--date", DATE, "--out",
+			                 d5,       "--mchid", "19,00",  NULL };
+		const char *extra[] = {
+			"--rows", "100", "--date", DATE, "--out", d5, "junk", NULL
+		};
 		const char *help[] = { "--help", NULL };
 		char notdir[400];
 		const char *bad_out[] = { "--rows", "100", "--date", DATE, "--out", notdir, NULL };
@@ -778,19 +803,20 @@ int main(void)
 			struct stat st;
 
 			ok(stat(d5, &st) == 0 && stat(pathf(d5, "manifest.json"), &st) == 0 &&
-			   stat(pathf(d5, "ledger_orders.csv.tmp"), &st) != 0,
+			           stat(pathf(d5, "ledger_orders.csv.tmp"), &st) != 0,
 			   "no .tmp file is left behind after a run");
 		}
 		{
-			const char *blocked[] = { "--rows", "100", "--date", DATE, "--out", d6,
-						  NULL };
+			const char *blocked[] = {
+				"--rows", "100", "--date", DATE, "--out", d6, NULL
+			};
 			struct stat st;
 
 			mkdir(d6, 0700);
 			mkdir(pathf(d6, "ledger_orders.csv.tmp"), 0700);
 			is_int(run_gen(blocked, NULL), 1, "a file that cannot be created: 1");
 			ok(stat(pathf(d6, DATE ".trade.ALL.csv.gz.tmp"), &st) != 0 &&
-			   stat(pathf(d6, DATE ".trade.ALL.csv.gz"), &st) != 0,
+			           stat(pathf(d6, DATE ".trade.ALL.csv.gz"), &st) != 0,
 			   "and the half-made bill is removed, not left in place");
 		}
 	}

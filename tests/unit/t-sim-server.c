@@ -12,8 +12,8 @@
 #include <zlib.h>
 
 #include "base/err.h"
-#include "sim/sim.h"
 #include "base/xalloc.h"
+#include "sim/sim.h"
 
 #define SERIAL "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"
 

@@ -16,12 +16,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/err.h"
+#include "base/xalloc.h"
 #include "core/config.h"
+#include "core/sweep.h"
 #include "db/db.h"
 #include "db/db_actions.h"
-#include "base/err.h"
-#include "core/sweep.h"
-#include "base/xalloc.h"
 
 /* ---- the fake WeChat Pay ---- */
 

@@ -37,7 +37,8 @@ int main(void)
 	ok(!valid("\xE6\x9C"), "a truncated 3-byte character refused");
 	ok(!utf8_valid("\xE6\x9C\x88", 2), "a character cut by the length refused");
 	ok(!valid("\xE6\x28\x88"), "a bad continuation byte refused");
-	is_int(utf8_seq((const unsigned char *)"\xE6\x9C\x88x", 4), 3, "utf8_seq: the length of one character");
+	is_int(utf8_seq((const unsigned char *)"\xE6\x9C\x88x", 4), 3,
+	       "utf8_seq: the length of one character");
 	is_int(utf8_seq((const unsigned char *)"\xFF", 1), 0, "utf8_seq: 0 when invalid");
 
 	ok(bmp("月卡"), "BMP text passes the BMP check");

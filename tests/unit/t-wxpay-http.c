@@ -24,11 +24,11 @@
 #include <jansson.h>
 
 #include "base/buf.h"
-#include "wx/crypto.h"
 #include "base/err.h"
+#include "base/xalloc.h"
+#include "wx/crypto.h"
 #include "wx/http.h"
 #include "wxpay.h"
-#include "base/xalloc.h"
 
 #define MAXR 40
 

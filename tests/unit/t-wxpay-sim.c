@@ -33,11 +33,11 @@
 #include <jansson.h>
 
 #include "base/buf.h"
-#include "wx/crypto.h"
 #include "base/err.h"
 #include "base/gz.h"
-#include "wxpay.h"
 #include "base/xalloc.h"
+#include "wx/crypto.h"
+#include "wxpay.h"
 
 #define MAXCALLS  64
 #define WATCHDOG  180 /* seconds; the test takes a few */
@@ -1253,7 +1253,8 @@ static void test_fault_probe(void)
 	must(&sim_pk, "POST", "/_sim/orders", "[{\"out_trade_no\":\"ORD-PROBE-1\",\"total\":100}]");
 	must(&sim_pk, "POST", "/_sim/faults",
 	     "{\"match\":\"query\",\"kind\":\"bad_signature\",\"probe\":true}");
-	if (!ok(wxpay_query_order(w, "ORD-PROBE-1", &t, &err) == 0, "probe on a query: retried, OK"))
+	if (!ok(wxpay_query_order(w, "ORD-PROBE-1", &t, &err) == 0,
+	        "probe on a query: retried, OK"))
 		diag("%s", err.msg);
 	wxpay_transaction_release(&t);
 	is_int(ncalls, 2, "two attempts");
@@ -1278,7 +1279,8 @@ static void test_fault_probe(void)
 	is_int(ncalls, 1, "a money-moving call is not retried on a probe");
 	ok(wxpay_last(w)->probe, "wxpay_last: probe");
 	ok(!wxpay_poisoned(w), "not poisoned");
-	ok(wxpay_query_order(w, "ORD-PROBE-1", &t, &err) == 0 && strcmp(t.trade_state, "CLOSED") == 0,
+	ok(wxpay_query_order(w, "ORD-PROBE-1", &t, &err) == 0 &&
+	           strcmp(t.trade_state, "CLOSED") == 0,
 	   "the query settles it: CLOSED");
 	wxpay_transaction_release(&t);
 	admin(&sim_pk, "GET", "/_sim/orders/ORD-PROBE-1", NULL, &o);
@@ -1449,8 +1451,7 @@ static void drop_after_kept_alive(struct wxpay *w, const char *match)
 		bail("warming the connection: %s", err.msg);
 	wxpay_transaction_release(&t);
 	fresh(&sim_pk);
-	snprintf(body, sizeof(body), "{\"match\":\"%s\",\"kind\":\"drop\",\"after\":true}",
-	         match);
+	snprintf(body, sizeof(body), "{\"match\":\"%s\",\"kind\":\"drop\",\"after\":true}", match);
 	must(&sim_pk, "POST", "/_sim/faults", body);
 }
 

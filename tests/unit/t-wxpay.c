@@ -16,11 +16,11 @@
 #include <jansson.h>
 
 #include "base/buf.h"
-#include "wx/crypto.h"
 #include "base/err.h"
-#include "wxpay.h"
-#include "wx/wxpay_int.h"
 #include "base/xalloc.h"
+#include "wx/crypto.h"
+#include "wx/wxpay_int.h"
+#include "wxpay.h"
 
 /* A string literal and its length. */
 #define SL(s) (s), (sizeof(s) - 1)
