@@ -1,8 +1,8 @@
 /*
- * cmd_sweep.c - `wxrecon sweep orders` and `wxrecon sweep refunds`.
+ * sweep.c - `wxrecon sweep orders` and `wxrecon sweep refunds`.
  *
  * Takes the run lock (or shares it, as a step of `wxrecon run`), builds the
- * client, runs the sweep (src/sweep.c) and prints what it did: one line per
+ * client, runs the sweep (src/core/sweep*.c) and prints what it did: one line per
  * item and a summary, or with --json one document:
  *   {"candidates":N, "closed":N, "marked_paid":N, "held":N, "failed":N,
  *    "actions":[ids], ...}   (refunds: "synced", "abnormal_refunds", "refunds")
