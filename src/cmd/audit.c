@@ -142,16 +142,18 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	return list(ctx, &d, err);
 }
 
+static const char audit_help[] =
+        "Lists audit entries (all, or those of DATES in the configured timezone):\n"
+        "id, time (in the configured timezone, with its offset), actor, event, subject,\n"
+        "detail. --verify recomputes the hash chain and names the first entry that was\n"
+        "edited, removed or inserted (exit 1).\n"
+        "DATES: --date D | --from D --to D | --yesterday\n";
+
 const struct cmd cmd_audit = {
-	"audit",
-	run,
-	NULL,
-	CMD_DB,
-	"audit [DATES] [--verify]",
-	"list the audit log, or prove it was not edited",
-	"Lists audit entries (all, or those of DATES in the configured timezone):\n"
-	"id, time (in the configured timezone, with its offset), actor, event, subject,\n"
-	"detail. --verify recomputes the hash chain and names the first entry that was\n"
-	"edited, removed or inserted (exit 1).\n"
-	"DATES: --date D | --from D --to D | --yesterday\n",
+	.name = "audit",
+	.run = run,
+	.flags = CMD_DB,
+	.usage = "audit [DATES] [--verify]",
+	.summary = "list the audit log, or prove it was not edited",
+	.help = audit_help,
 };
