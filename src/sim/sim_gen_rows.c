@@ -20,7 +20,6 @@
 #include "base/err.h"
 #include "base/xalloc.h"
 
-
 /* ---- small helpers ---- */
 
 static uint64_t rnd(struct gen *g)
