@@ -144,10 +144,11 @@ int main(int argc, char **argv)
 		sqlite3_stmt *st;
 		char **names = NULL;
 
-		if (sqlite3_prepare_v2(f.h,
-		                       "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-		                       "tbl_name = 'bill_trades' AND sql IS NOT NULL",
-		                       -1, &st, NULL) != SQLITE_OK)
+		if (sqlite3_prepare_v2(
+		            f.h,
+		            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
+		            "tbl_name = 'bill_trades' AND sql IS NOT NULL",
+		            -1, &st, NULL) != SQLITE_OK)
 			die(f.h, "list indexes");
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			indexes = realloc(indexes, (nindexes + 1) * sizeof(*indexes));
