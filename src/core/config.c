@@ -13,6 +13,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ini.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
 
@@ -128,29 +129,7 @@ void config_release(struct config *cfg)
 	cfg->path = NULL;
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* Cuts an inline comment: ';' or '#' at the start or after white space. */
-static void cut_comment(char *s)
-{
-	for (char *p = s; *p; p++) {
-		if ((*p == ';' || *p == '#') && (p == s || isspace((unsigned char)p[-1]))) {
-			*p = '\0';
-			return;
-		}
-	}
-}
-
 static bool parse_long(const char *v, long *out)
 {
 	char *end;
@@ -443,91 +422,59 @@ static int unknown_section(const char *where, const char *s, struct wxr_err *err
 	return err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'", where, s);
 }
 
+static int on_section(void *ctx, const char *where, const char *section, const char *name,
+                      struct wxr_err *err)
+{
+	(void)ctx;
+	if (name) {
+		char full[160];
+
+		snprintf(full, sizeof(full), "%s \"%s\"", section, name);
+		return unknown_section(where, full, err);
+	}
+	if (!section_known(section))
+		return unknown_section(where, section, err);
+	return 0;
+}
+
+static int on_key(void *ctx, const char *where, int lineno, const char *section, const char *name,
+                  const char *k, const char *v, struct wxr_err *err)
+{
+	struct config *cfg = ctx;
+	const struct key_def *def = NULL;
+	int r;
+
+	(void)name; /* on_section refuses named sections */
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, k) == 0) {
+			def = &keys[i];
+			break;
+		}
+	}
+	if (!def)
+		return unknown_key(where, section, k, err);
+	r = set_value(cfg, def, v, where, err);
+	if (r < 0)
+		return r;
+	if (def->off == offsetof(struct config, private_key))
+		cfg->line_of_private_key = lineno;
+	if (def->off == offsetof(struct config, apiv3_key_file))
+		cfg->line_of_apiv3_key_file = lineno;
+	return 0;
+}
+
 int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 {
-	FILE *f = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int lineno = 0;
-	char section[64] = "";
-	int r = 0;
+	const struct ini_cb cb = { .ctx = cfg, .section = on_section, .key = on_key };
+	FILE *f;
+	int r;
 
 	f = fopen(path, "r");
 	if (!f)
 		return err_set(err, WXR_ECONFIG, "cannot open config '%s': %s", path,
 		               strerror(errno));
 	set_str(&cfg->path, path);
-	while ((n = getline(&line, &cap, f)) >= 0) {
-		char where[600];
-		char *s, *eq, *k, *v;
-		const struct key_def *def = NULL;
-
-		lineno++;
-		snprintf(where, sizeof(where), "%s:%d", path, lineno);
-		if (lineno == 1 && (unsigned char)line[0] == 0xEF &&
-		    (unsigned char)line[1] == 0xBB && (unsigned char)line[2] == 0xBF) {
-			memmove(line, line + 3, (size_t)n - 3 + 1);
-			n -= 3; /* else the NUL check below takes every BOM for a NUL byte */
-		}
-		if (strlen(line) != (size_t)n) {
-			r = err_set(err, WXR_ECONFIG, "%s: NUL byte in config", where);
-			goto out;
-		}
-		cut_comment(line);
-		s = trim(line);
-		if (!*s)
-			continue;
-		if (*s == '[') {
-			char *e = strchr(s, ']');
-
-			if (!e || e[1] != '\0') {
-				r = err_set(err, WXR_ECONFIG, "%s: malformed section header '%s'",
-				            where, s);
-				goto out;
-			}
-			*e = '\0';
-			s = trim(s + 1);
-			if (!section_known(s)) {
-				r = unknown_section(where, s, err);
-				goto out;
-			}
-			snprintf(section, sizeof(section), "%s", s);
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (!eq) {
-			r = err_set(err, WXR_ECONFIG, "%s: expected 'key = value', got '%s'", where,
-			            s);
-			goto out;
-		}
-		*eq = '\0';
-		k = trim(s);
-		v = trim(eq + 1);
-		if (!*section) {
-			r = err_set(err, WXR_ECONFIG, "%s: key '%s' outside any section", where, k);
-			goto out;
-		}
-		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-			if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, k) == 0) {
-				def = &keys[i];
-				break;
-			}
-		}
-		if (!def) {
-			r = unknown_key(where, section, k, err);
-			goto out;
-		}
-		r = set_value(cfg, def, v, where, err);
-		if (r < 0)
-			goto out;
-		if (def->off == offsetof(struct config, private_key))
-			cfg->line_of_private_key = lineno;
-		if (def->off == offsetof(struct config, apiv3_key_file))
-			cfg->line_of_apiv3_key_file = lineno;
-	}
-	if (ferror(f))
-		r = err_set(err, WXR_ECONFIG, "cannot read config '%s': %s", path, strerror(errno));
+	r = ini_parse(f, path, &cb, err);
 	/* the default job dir is the one beside the config, wherever it runs from */
 	if (r >= 0 && strcmp(cfg->jobs_dir, CONFIG_DEFAULT_JOBS_DIR) == 0) {
 		char *dir = resolve_path(cfg->path, CONFIG_DEFAULT_JOBS_DIR);
@@ -535,8 +482,6 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 		free(cfg->jobs_dir);
 		cfg->jobs_dir = dir;
 	}
-out:
-	free(line);
 	fclose(f);
 	return r;
 }
@@ -567,7 +512,7 @@ static int read_key_file(const struct config *cfg, const char *where, char out_k
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	s = trim(buf);
+	s = ini_trim(buf);
 	n = strlen(s);
 	if (n != 32) {
 		explicit_bzero(buf, sizeof(buf));
