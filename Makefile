@@ -2,7 +2,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS     = libcurl openssl zlib sqlite3 jansson xlsxwriter
+PKGS     = libcurl openssl zlib sqlite3 jansson xlsxwriter libpq
 SIMPKGS  = libmicrohttpd
 
 CSTD     = -std=c11

@@ -35,6 +35,7 @@ else
 	need_pc openssl libssl-dev
 	need_pc zlib zlib1g-dev
 	need_pc sqlite3 libsqlite3-dev
+	need_pc libpq libpq-dev
 	need_pc jansson libjansson-dev
 	need_pc xlsxwriter libxlsxwriter-dev
 	need_pc libmicrohttpd libmicrohttpd-dev
