@@ -73,8 +73,6 @@ start)
 	fi
 	chmod 755 "$dir" # the socket is there, for the tests' own user
 	pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-	printf '%s\n' "$pw" >"$dir/pw"
-	[ -z "$osuser" ] || chown "$osuser" "$dir/pw"
 	as_pg "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
 		--no-sync >"$dir/initdb.log" 2>&1 ||
 		{ cat "$dir/initdb.log" >&2; die "initdb failed in '$dir/data'"; }
@@ -110,6 +108,7 @@ EOF
 		echo "WXRECON_TEST_PGPW_PASSWORD=$pw"
 		echo "WXRECON_TEST_PGBIN=$bindir"
 	} >"$dir/env"
+	chmod 600 "$dir/env" # a throwaway role's password, still nobody else's business
 	cat "$dir/env"
 	;;
 stop)
