@@ -16,6 +16,7 @@
 #include "base/ini.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
+#include "db/db_pg_conn.h"
 
 #define CONFIG_DEFAULT_JOBS_DIR "jobs"
 
@@ -31,7 +32,8 @@ enum key_type {
 	K_ENUM,
 	K_TZ,
 	K_URL,
-	K_PAC
+	K_PAC,
+	K_CONNINFO
 };
 
 struct key_def {
@@ -61,6 +63,7 @@ static const struct key_def keys[] = {
 	{ "api", "retry_base_ms", K_LONG, O(retry_base_ms), 1, 60000, NULL },
 	{ "api", "ca_bundle", K_PATH, O(ca_bundle), 0, 0, NULL },
 	{ "database", "path", K_PATH, O(db_path), 0, 0, NULL },
+	{ "database", "url", K_CONNINFO, O(db_url), 0, 0, NULL },
 	{ "policy", "close_after", K_DUR, O(close_after_s), 0, 0, NULL },
 	{ "policy", "close_max_per_run", K_LONG, O(close_max_per_run), 0, 10000000, NULL },
 	{ "policy", "mark_paid_on_missed_notify", K_BOOL, O(mark_paid_on_missed_notify), 0, 0,
@@ -122,7 +125,7 @@ void config_release(struct config *cfg)
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		if (keys[i].type == K_STR || keys[i].type == K_PATH || keys[i].type == K_ENUM ||
-		    keys[i].type == K_TZ || keys[i].type == K_URL)
+		    keys[i].type == K_TZ || keys[i].type == K_URL || keys[i].type == K_CONNINFO)
 			set_str(FIELD(cfg, keys[i].off, char *), NULL);
 	}
 	free(cfg->path);
@@ -227,6 +230,16 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 			return err_set(err, WXR_ECONFIG,
 			               "%s: bad value for '%s.%s': '%s' is not an http(s) URL",
 			               where, k->section, k->name, v);
+		set_str(FIELD(cfg, k->off, char *), v);
+		return 0;
+	case K_CONNINFO:
+		if (!*v) {
+			set_str(FIELD(cfg, k->off, char *), NULL);
+			return 0;
+		}
+		if (db_pg_check_conninfo(v, &sub) < 0)
+			return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': %s", where,
+			               k->section, k->name, sub.msg);
 		set_str(FIELD(cfg, k->off, char *), v);
 		return 0;
 	case K_LONG:
@@ -355,6 +368,16 @@ void config_key_value(const struct config *cfg, size_t i, const char **section, 
 	case K_TZ:
 		snprintf(buf, n, "%s", *(char *const *)f ? *(char *const *)f : "(unset)");
 		return;
+	case K_CONNINFO:
+		if (*(char *const *)f) {
+			char *shown = db_pg_redact(*(char *const *)f);
+
+			snprintf(buf, n, "%s", shown);
+			free(shown);
+		} else {
+			snprintf(buf, n, "(unset)");
+		}
+		return;
 	case K_LONG:
 		snprintf(buf, n, "%ld", *(const long *)f);
 		return;
@@ -460,6 +483,10 @@ static int on_key(void *ctx, const char *where, int lineno, const char *section,
 		cfg->line_of_private_key = lineno;
 	if (def->off == offsetof(struct config, apiv3_key_file))
 		cfg->line_of_apiv3_key_file = lineno;
+	if (def->off == offsetof(struct config, db_path))
+		cfg->line_of_db_path = lineno;
+	if (def->off == offsetof(struct config, db_url))
+		cfg->line_of_db_url = cfg->db_url ? lineno : 0;
 	return 0;
 }
 
@@ -475,6 +502,11 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 		               strerror(errno));
 	set_str(&cfg->path, path);
 	r = ini_parse(f, path, &cb, err);
+	if (r >= 0 && cfg->line_of_db_path && cfg->line_of_db_url)
+		r = err_set(err, WXR_ECONFIG,
+		            "%s:%d: [database] url and path (line %d) are exclusive: keep path for "
+		            "a SQLite file or url for PostgreSQL",
+		            path, cfg->line_of_db_url, cfg->line_of_db_path);
 	/* the default job dir is the one beside the config, wherever it runs from */
 	if (r >= 0 && strcmp(cfg->jobs_dir, CONFIG_DEFAULT_JOBS_DIR) == 0) {
 		char *dir = resolve_path(cfg->path, CONFIG_DEFAULT_JOBS_DIR);
