@@ -137,7 +137,11 @@ size_t db_col_bytes(struct db_stmt *st, int i);
  * adds one row (bind its values with the db_bind_* calls on db_bulk_stmt()
  * first, parameters 1..n in the column order), db_bulk_end finishes and
  * frees. SQLite runs one prepared INSERT per row; PostgreSQL can stream
- * COPY ... FROM STDIN. A failed row fails the load: end it and roll back.
+ * COPY ... FROM STDIN. Other statements may run between rows (the bill
+ * writer stores rejected lines as it meets them), so a streaming backend
+ * sends what it holds before it runs one; the rows are only sure to be
+ * readable after db_bulk_end. A failed row fails the load: end it and roll
+ * back.
  */
 struct db_bulk;
 int db_bulk_begin(struct db *db, const char *table, const char *columns, struct db_bulk **out,

@@ -21,8 +21,7 @@ struct db_bills_writer {
 	enum bill_kind kind;
 	char *source;
 	int64_t file_id;
-	struct db_stmt *ins_trade;
-	struct db_stmt *ins_fund;
+	struct db_bulk *rows; /* the bill's rows: bill_trades or bill_fundflows */
 	struct db_stmt *ins_reject;
 };
 
@@ -317,19 +316,17 @@ out:
 
 /* ---- the writer ---- */
 
-static const char SQL_TRADE[] =
-        "INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, appid, sub_mchid,"
+/* The rows go in through a bulk load (COPY where the backend has it). */
+static const char TRADE_COLS[] =
+        "file_id, line, mchid, bill_date, trade_time, appid, sub_mchid,"
         " device_info, transaction_id, out_trade_no, openid, trade_type, row_kind, bank_type,"
         " currency, settlement_amount, coupon_amount, refund_id, out_refund_no, refund_amount,"
         " recharge_refund_amount, refund_type, refund_status, description, attach, fee, rate,"
-        " order_amount, refund_apply_amount, rate_note, refund_apply_time, refund_success_time)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-        " ?, ?, ?, ?, ?)";
+        " order_amount, refund_apply_amount, rate_note, refund_apply_time, refund_success_time";
 
-static const char SQL_FUND[] =
-        "INSERT INTO bill_fundflows (file_id, line, mchid, bill_date, booked_at, biz_no, flow_no,"
-        " biz_name, biz_type, direction, amount, balance, applicant, remark, voucher_no)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char FUND_COLS[] =
+        "file_id, line, mchid, bill_date, booked_at, biz_no, flow_no,"
+        " biz_name, biz_type, direction, amount, balance, applicant, remark, voucher_no";
 
 static const char SQL_REJECT[] =
         "INSERT INTO bill_rejects (file_id, line, raw, reason) VALUES (?, ?, ?, ?)";
@@ -376,10 +373,10 @@ int db_bills_writer_begin(struct db *db, const char *bill_date, enum bill_kind k
 		goto out;
 	}
 	w->file_id = db_last_insert_id(db);
-	r = db_prepare(db, SQL_TRADE, &w->ins_trade, err);
-	if (r < 0)
-		goto out;
-	r = db_prepare(db, SQL_FUND, &w->ins_fund, err);
+	if (kind == BILL_KIND_TRADE)
+		r = db_bulk_begin(db, "bill_trades", TRADE_COLS, &w->rows, err);
+	else
+		r = db_bulk_begin(db, "bill_fundflows", FUND_COLS, &w->rows, err);
 	if (r < 0)
 		goto out;
 	r = db_prepare(db, SQL_REJECT, &w->ins_reject, err);
@@ -399,8 +396,12 @@ out:
 int db_bills_writer_trade(struct db_bills_writer *w, int64_t line, const char *mchid,
                           const struct bill_trade *t, struct wxr_err *err)
 {
-	struct db_stmt *st = w->ins_trade;
+	struct db_stmt *st;
 
+	if (w->kind != BILL_KIND_TRADE || !w->rows)
+		return err_set(err, WXR_EFAIL, "bill writer: a trade row for a %s writer",
+		               billparse_kind_name(w->kind));
+	st = db_bulk_stmt(w->rows);
 	bi(st, 1, w->file_id);
 	bi(st, 2, line);
 	bt(st, 3, mchid ? mchid : "");
@@ -433,7 +434,7 @@ int db_bills_writer_trade(struct db_bills_writer *w, int64_t line, const char *m
 	bt(st, 30, t->rate_note);
 	bt(st, 31, t->refund_apply_time);
 	bt(st, 32, t->refund_success_time);
-	if (step_done(w->db, st, "insert bill_trades", err) < 0)
+	if (db_bulk_row(w->rows, err) < 0)
 		return err_prefix(err, "line %lld", (long long)line);
 	return 0;
 }
@@ -441,8 +442,12 @@ int db_bills_writer_trade(struct db_bills_writer *w, int64_t line, const char *m
 int db_bills_writer_fundflow(struct db_bills_writer *w, int64_t line, const char *mchid,
                              const struct bill_fundflow *f, struct wxr_err *err)
 {
-	struct db_stmt *st = w->ins_fund;
+	struct db_stmt *st;
 
+	if (w->kind == BILL_KIND_TRADE || !w->rows)
+		return err_set(err, WXR_EFAIL, "bill writer: a fundflow row for a %s writer",
+		               billparse_kind_name(w->kind));
+	st = db_bulk_stmt(w->rows);
 	bi(st, 1, w->file_id);
 	bi(st, 2, line);
 	bt(st, 3, mchid ? mchid : "");
@@ -458,7 +463,7 @@ int db_bills_writer_fundflow(struct db_bills_writer *w, int64_t line, const char
 	bt(st, 13, f->applicant);
 	bt(st, 14, f->remark);
 	bt(st, 15, f->voucher_no);
-	if (step_done(w->db, st, "insert bill_fundflows", err) < 0)
+	if (db_bulk_row(w->rows, err) < 0)
 		return err_prefix(err, "line %lld", (long long)line);
 	return 0;
 }
@@ -540,6 +545,11 @@ int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_fina
 	if (f->res->kind != w->kind)
 		return err_set(err, WXR_EFAIL, "bill writer: a %s bill for a %s writer",
 		               billparse_kind_name(f->res->kind), kname);
+	/* the rows are all in before anything reads them */
+	r = db_bulk_end(w->rows, err);
+	w->rows = NULL;
+	if (r < 0)
+		goto out;
 	r = now_text(now, err);
 	if (r < 0)
 		goto out;
@@ -601,10 +611,8 @@ int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_fina
 		goto out;
 
 	/* the statements must be finalized before COMMIT/RELEASE */
-	db_finalize(w->ins_trade);
-	db_finalize(w->ins_fund);
 	db_finalize(w->ins_reject);
-	w->ins_trade = w->ins_fund = w->ins_reject = NULL;
+	w->ins_reject = NULL;
 	r = tx_commit(w->db, w->own_tx, err);
 	if (r < 0) {
 		/* db_commit rolled back already; a savepoint is still open */
@@ -624,10 +632,10 @@ out:
 	buf_release(&subject);
 	if (r < 0) {
 		if (w->open) {
-			db_finalize(w->ins_trade);
-			db_finalize(w->ins_fund);
+			db_bulk_end(w->rows, NULL);
 			db_finalize(w->ins_reject);
-			w->ins_trade = w->ins_fund = w->ins_reject = NULL;
+			w->rows = NULL;
+			w->ins_reject = NULL;
 			tx_rollback(w->db, w->own_tx);
 			w->open = 0;
 		}
@@ -640,8 +648,7 @@ struct db_bills_writer *db_bills_writer_free(struct db_bills_writer *w)
 {
 	if (!w)
 		return NULL;
-	db_finalize(w->ins_trade);
-	db_finalize(w->ins_fund);
+	db_bulk_end(w->rows, NULL);
 	db_finalize(w->ins_reject);
 	if (w->open)
 		tx_rollback(w->db, w->own_tx);
