@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/xalloc.h"
 #include "db/db_backend.h"
@@ -54,11 +55,6 @@ int db_function_i64(struct db *db, const char *name, int64_t (*fn)(int64_t), str
 int64_t db_changes(struct db *db)
 {
 	return db->ops->changes(db);
-}
-
-int64_t db_last_insert_id(struct db *db)
-{
-	return db->ops->last_insert_id(db);
 }
 
 /* ---- transactions ---- */
@@ -320,6 +316,11 @@ int db_migrate(struct db *db, int *out_applied, struct wxr_err *err)
 	int applied = 0;
 	int r;
 	const struct schema_migration *m;
+	char now[CLOCK_RFC3339_LEN];
+
+	/* UTC with a Z, as strftime('%Y-%m-%dT%H:%M:%SZ', 'now') wrote it */
+	time_format_rfc3339(clock_real_now(), 0, now);
+	now[19] = 'Z', now[20] = '\0';
 
 	r = db_exec(db,
 	            "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -348,11 +349,12 @@ int db_migrate(struct db *db, int *out_applied, struct wxr_err *err)
 		}
 		r = db_prepare(db,
 		               "INSERT INTO schema_migrations (name, applied_at)"
-		               " VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+		               " VALUES (?, ?)",
 		               &st, err);
 		if (r < 0)
 			goto fail;
 		db_bind_text(st, 1, m->name);
+		db_bind_text(st, 2, now);
 		r = db_step(st);
 		db_finalize(st);
 		if (r != DB_DONE) {

@@ -103,10 +103,9 @@ void db_clear_bindings(struct db_stmt *st);
 /* DB_ROW (a row is there to read), DB_DONE, or a negative WXR_E* code with
  * the message left for db_error(). */
 int db_step(struct db_stmt *st);
-/* Rows changed by the last INSERT, UPDATE or DELETE of the connection. */
+/* Rows changed by the last INSERT, UPDATE or DELETE of the connection. The
+ * id of a row an INSERT adds: INSERT ... RETURNING id (DB_ROW). */
 int64_t db_changes(struct db *db);
-/* The id of the row the last INSERT added (prefer INSERT ... RETURNING). */
-int64_t db_last_insert_id(struct db *db);
 /* Sets err from the connection's last error: "<what>: <message>", and
  * returns its code (WXR_EBUSY, WXR_EUNIQUE, WXR_EIO or WXR_EDB). */
 int db_error(struct db *db, struct wxr_err *err, const char *what);

@@ -30,7 +30,6 @@ struct db_ops {
 	int (*bulk_cache)(struct db *db, struct wxr_err *err);
 	void (*busy_timeout)(struct db *db, int ms);
 	int64_t (*changes)(struct db *db);
-	int64_t (*last_insert_id)(struct db *db);
 	int (*function_i64)(struct db *db, const char *name, int64_t (*fn)(int64_t),
 	                    struct wxr_err *err);
 

@@ -358,13 +358,13 @@ int db_bills_writer_begin(struct db *db, const char *bill_date, enum bill_kind k
 	 * bill's own 商户号 is known, after the old bill is deleted. */
 	r = db_prepare(db,
 	               "INSERT INTO bill_files (mchid, bill_date, kind, status, source, fetched_at)"
-	               " VALUES ('', '" PENDING_DATE "', ?, 'ok', ?, '')",
+	               " VALUES ('', '" PENDING_DATE "', ?, 'ok', ?, '') RETURNING id",
 	               &st, err);
 	if (r < 0)
 		goto out;
 	bt(st, 1, billparse_kind_name(kind));
 	bt(st, 2, source);
-	if (db_step(st) != DB_DONE) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "insert bill_files");
 		if (r == WXR_EUNIQUE)
 			r = err_set(err, WXR_EDB,
@@ -372,7 +372,7 @@ int db_bills_writer_begin(struct db *db, const char *bill_date, enum bill_kind k
 			            billparse_kind_name(kind));
 		goto out;
 	}
-	w->file_id = db_last_insert_id(db);
+	w->file_id = db_col_i64(st, 0);
 	if (kind == BILL_KIND_TRADE)
 		r = db_bulk_begin(db, "bill_trades", TRADE_COLS, &w->rows, err);
 	else

@@ -207,7 +207,8 @@ int jobs_run_start(struct db *db, const char *mchid, const char *job, const char
 	r = db_prepare(
 	        db,
 	        "INSERT INTO job_runs (mchid, job, date_from, date_to, dry_run, state, pid,"
-	        " host, resumed_from, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+	        " host, resumed_from, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)"
+	        " RETURNING id",
 	        &st, err);
 	if (r < 0)
 		return r;
@@ -221,11 +222,11 @@ int jobs_run_start(struct db *db, const char *mchid, const char *job, const char
 	if (resumed_from > 0)
 		db_bind_i64(st, 8, resumed_from);
 	db_bind_text(st, 9, now);
-	if (db_step(st) != DB_DONE) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "record job run");
 		goto out;
 	}
-	*out_run_id = db_last_insert_id(db);
+	*out_run_id = db_col_i64(st, 0);
 	r = 0;
 out:
 	db_finalize(st);
@@ -264,7 +265,7 @@ int jobs_step_add(struct db *db, int64_t run_id, int seq, const char *step, cons
 
 	r = db_prepare(db,
 	               "INSERT INTO job_steps (run_id, seq, step, date, state) VALUES (?, ?, ?, ?,"
-	               " 'pending')",
+	               " 'pending') RETURNING id",
 	               &st, err);
 	if (r < 0)
 		return r;
@@ -272,11 +273,11 @@ int jobs_step_add(struct db *db, int64_t run_id, int seq, const char *step, cons
 	db_bind_i64(st, 2, seq);
 	db_bind_text(st, 3, step);
 	db_bind_text(st, 4, date);
-	if (db_step(st) != DB_DONE) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "record job step");
 		goto out;
 	}
-	*out_step_id = db_last_insert_id(db);
+	*out_step_id = db_col_i64(st, 0);
 	r = 0;
 out:
 	db_finalize(st);

@@ -168,11 +168,6 @@ static int64_t sq_changes(struct db *db)
 	return sqlite3_changes64(H(db));
 }
 
-static int64_t sq_last_insert_id(struct db *db)
-{
-	return sqlite3_last_insert_rowid(H(db));
-}
-
 struct sq_fn {
 	int64_t (*fn)(int64_t);
 };
@@ -319,7 +314,6 @@ static const struct db_ops sq_ops = {
 	.bulk_cache = sq_bulk_cache,
 	.busy_timeout = sq_busy_timeout,
 	.changes = sq_changes,
-	.last_insert_id = sq_last_insert_id,
 	.function_i64 = sq_function_i64,
 	.prepare = sq_prepare,
 	.finalize = sq_finalize,

@@ -43,21 +43,23 @@ static void statements(struct db *db)
 	is_int(db_exec(db, "CREATE TABLE t (id INTEGER PRIMARY KEY, k TEXT UNIQUE, v INTEGER)",
 	               &err),
 	       0, "create a table");
-	is_int(db_prepare(db, "INSERT INTO t (k, v) VALUES (?, ?)", &st, &err), 0, "prepare");
+	is_int(db_prepare(db, "INSERT INTO t (k, v) VALUES (?, ?) RETURNING id", &st, &err), 0,
+	       "prepare");
 	db_bind_text(st, 1, "a");
 	db_bind_i64(st, 2, INT64_MAX);
-	is_int(db_step(st), DB_DONE, "insert steps to DB_DONE");
+	is_int(db_step(st), DB_ROW, "insert ... RETURNING steps to a row");
+	is_int(db_col_i64(st, 0), 1, "the new id");
+	is_int(db_step(st), DB_DONE, "then done");
 	is_int(db_changes(db), 1, "one row changed");
-	is_int(db_last_insert_id(db), 1, "its id");
 	db_reset(st);
 	db_bind_text(st, 1, NULL);
 	db_bind_null(st, 2);
-	is_int(db_step(st), DB_DONE, "NULL text binds SQL NULL");
+	is_int(db_step(st), DB_ROW, "NULL text binds SQL NULL");
 	db_reset(st);
 	db_bind_text_ref(st, 1, raw, 3);
 	db_clear_bindings(st);
 	db_bind_text_ref(st, 1, raw, 3);
-	is_int(db_step(st), DB_DONE, "a counted string, not copied");
+	is_int(db_step(st), DB_ROW, "a counted string, not copied");
 	db_finalize(st);
 	is_int(q_int(db, "SELECT count(*) FROM t WHERE k = 'abc' AND v IS NULL"), 1,
 	       "three bytes of it, and cleared bindings are NULL");
