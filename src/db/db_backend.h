@@ -1,11 +1,27 @@
 /*
  * db_backend.h - what a database backend provides (private to src/db).
  *
- * db_open.c picks the backend for a target. db.c holds the
- * backend-neutral part of db.h (dispatch, transactions counted in tx_depth,
- * migrations, bulk loads) and calls a backend through its struct db_ops. A backend embeds struct db
- * at the start of its connection and struct db_stmt at the start of its statement. Every dialect
- * difference lives in a backend's file; nothing above src/db sees one.
+ * db_open.c picks the backend for a target. db.c holds the backend-neutral
+ * part of db.h (dispatch, transactions counted in tx_depth, migrations, bulk
+ * loads) and calls a backend through its struct db_ops. A backend embeds
+ * struct db at the start of its connection and struct db_stmt at the start
+ * of its statement. Every dialect difference lives in a backend's file;
+ * nothing above src/db sees one.
+ *
+ * The SQL the store modules give prepare() is SQLite's, kept portable where
+ * SQLite allows. What another backend has to translate or provide:
+ *   - placeholders: '?' (the next number), '?NNN' (that number, reused) and
+ *     ':name' (numbered by first appearance, as sqlite3_bind_parameter_index
+ *     does; param_index() answers the same), never inside a '...' literal
+ *     ("COALESCE(x, '?')" occurs) or a comment;
+ *   - '+t.col', SQLite's "use no index for this" hint: a unary plus that
+ *     PostgreSQL refuses on text; drop the '+';
+ *   - parameters whose type only the binding tells (":run" in a CASE, "?3 IS
+ *     NULL"): prepare with the bound types (int8, text);
+ *   - results: booleans (EXISTS ... OR EXISTS) and SUM() (numeric) are read
+ *     through col_i64; text orders bytewise (COLLATE "C");
+ *   - recon_fee_to_fen() (function_i64), and the temp table recon_events,
+ *     whose "seq INTEGER PRIMARY KEY" numbers rows in insertion order.
  */
 #ifndef WXR_DB_BACKEND_H
 #define WXR_DB_BACKEND_H
