@@ -343,7 +343,7 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	if (r < 0)
 		return err_prefix(err, "notify serve");
 	/* A locked database must not hold an answer past WeChat Pay's 5 seconds. */
-	sqlite3_busy_timeout(ctx->db->h, NOTIFY_DB_BUSY_MS);
+	db_busy_timeout(ctx->db, NOTIFY_DB_BUSY_MS);
 
 	/* The server's thread inherits this mask; only sigwait() below sees the signals. */
 	sigemptyset(&set);
