@@ -85,7 +85,13 @@ fi
 BASE=${BENCH_DIR:-${TMPDIR:-/tmp}}
 W=$(mktemp -d "$BASE/wxrecon-bench.XXXXXX") || die "cannot make a directory in $BASE"
 SIM_PID=
+SC_PID=
 cleanup() {
+	# a scenario's own simulator (4.), if a step died while it ran
+	if [ -n "$SC_PID" ]; then
+		kill "$SC_PID" 2>/dev/null
+		wait "$SC_PID" 2>/dev/null
+	fi
 	if [ -n "$SIM_PID" ]; then
 		kill "$SIM_PID" 2>/dev/null
 		wait "$SIM_PID" 2>/dev/null
@@ -536,6 +542,7 @@ if wanted scale; then
 			P_S=$M_S P_KB=$M_KB
 			kill "$SC_PID" 2>/dev/null
 			wait "$SC_PID" 2>/dev/null
+			SC_PID=
 			"$WX" -c "$dir/wx.conf" --json discrepancies --date "$D" --status all >"$dir/disc.json" 2>/dev/null
 			json_objects <"$dir/gen/manifest.json" | grep '"kind":' | grep -v '"kind":"BILL_MISSING"' >"$dir/planted.lines"
 			json_objects <"$dir/disc.json" >"$dir/found.lines"
