@@ -36,6 +36,7 @@
 #include "core/report.h"
 #include "db/audit.h"
 #include "db/db_jobs.h"
+#include "wxpay.h"
 
 #define STEP_OUTPUT_MAX   (64 * 1024)
 #define STEP_STDERR_MAX   (16 * 1024)
@@ -53,7 +54,14 @@ struct plan_step {
 	char *output; /* owned: the child's --json stdout */
 	char *reason; /* owned: why it did not end ok, or NULL */
 	int64_t ms;
+	bool unreached; /* not tried: an earlier step could not reach WeChat Pay */
 };
+
+/* The steps that need WeChat Pay (reconcile works offline when it must). */
+static bool talks_to_wechat(enum step_kind k)
+{
+	return k == STEP_SWEEP_ORDERS || k == STEP_SWEEP_REFUNDS || k == STEP_FETCH_BILLS;
+}
 
 struct run {
 	struct ctx *ctx;
@@ -598,6 +606,7 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	struct runlock rl = { .ctx = ctx };
 	const char *state;
 	int exit_code = 0;
+	const struct plan_step *unreachable = NULL; /* the step that found WeChat Pay unreachable */
 	json_t *sum = NULL;
 	char *sum_text = NULL;
 	int c;
@@ -702,10 +711,23 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		struct plan_step *p = &run.plan[i];
 		bool skip = false;
 
+		/* WeChat Pay unreachable: said once, by the step that found it */
+		if (unreachable && talks_to_wechat(p->kind)) {
+			p->state = "skipped";
+			p->unreached = true;
+			p->reason = xasprintf(
+			        "not tried: WeChat Pay could not be reached (step %s%s%s)",
+			        step_name(unreachable->kind), unreachable->date[0] ? " " : "",
+			        unreachable->date);
+			r = jobs_step_set(ctx->db, p->id, "skipped", 0, p->reason, p->reason, err);
+			if (r < 0)
+				goto out;
+			continue;
+		}
 		/* a failed per-day step skips the later per-day steps of that day */
 		for (int k = 0; k < i && p->date[0]; k++) {
 			if (strcmp(run.plan[k].date, p->date) == 0 &&
-			    strcmp(run.plan[k].state, "failed") == 0)
+			    (strcmp(run.plan[k].state, "failed") == 0 || run.plan[k].unreached))
 				skip = true;
 		}
 		if (skip) {
@@ -722,6 +744,9 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		r = run_step(&run, p, self, err);
 		if (r < 0)
 			goto out;
+		if (strcmp(p->state, "failed") == 0 && p->reason &&
+		    strstr(p->reason, WXPAY_UNREACHABLE) && !unreachable)
+			unreachable = p;
 		if (strcmp(p->state, "failed") == 0)
 			exit_code = 1;
 		else if (strcmp(p->state, "attention") == 0 && exit_code == 0)

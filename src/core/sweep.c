@@ -172,7 +172,8 @@ int sweep_status(const struct sweep_result *r, const char *what, struct wxr_err 
 	long held = r->held + (r->dry_run ? r->new_held : 0);
 
 	if (r->stopped)
-		return err_set(err, WXR_ESIG, "%s: stopped: %s", what, r->stop);
+		return err_set(err, r->stop_code ? r->stop_code : WXR_ESIG, "%s: stopped: %s", what,
+		               r->stop);
 	if (r->failed)
 		return err_set(err, WXR_EFAIL,
 		               "%s: %ld failed (a later sweep tries again; see above)", what,
@@ -486,11 +487,12 @@ static int in_flight(struct sw *sw, struct action *a, bool *wait, struct wxr_err
 
 enum cc { CC_OK, CC_STOP, CC_NOTFOUND, CC_FAIL };
 
-static void stop(struct sw *sw, const char *why)
+static void stop(struct sw *sw, int code, const char *why)
 {
 	if (sw->res->stopped)
 		return;
 	sw->res->stopped = true;
+	sw->res->stop_code = code;
 	snprintf(sw->res->stop, sizeof(sw->res->stop), "%s", why);
 }
 
@@ -508,7 +510,12 @@ static enum cc classify(struct sw *sw, int r, const char *notfound_code, const s
 	if (r == WXR_ESIG && st && st->probe && !sw->api->poisoned(sw->api->ctx))
 		return CC_FAIL;
 	if (r == WXR_ESIG || sw->api->poisoned(sw->api->ctx)) {
-		stop(sw, e->msg);
+		stop(sw, WXR_ESIG, e->msg);
+		return CC_STOP;
+	}
+	/* unreachable: every later call would fail alike; one line says it */
+	if (r == WXR_ENET && st && st->unreachable) {
+		stop(sw, WXR_ENET, e->msg);
 		return CC_STOP;
 	}
 	if (r == WXR_EAPI && notfound_code && st && st->http_status == 404 &&
@@ -849,7 +856,7 @@ static int close_judge(struct sw *sw, const struct sweep_order *o, struct action
 	c = query_order(sw, o->out_trade_no, &t, why, sizeof(why));
 	if (c == CC_STOP) {
 		item_add(sw, o->out_trade_no, "stopped", a->id,
-		         "close sent (%s); the query after it failed verification: left as sent",
+		         "close sent (%s); the query after it was stopped: left as sent",
 		         close_answer);
 		goto out;
 	}
@@ -941,7 +948,7 @@ static int close_send(struct sw *sw, const struct sweep_order *o, struct action 
 	c = classify(sw, r, NULL, &e);
 	if (c == CC_STOP) {
 		item_add(sw, o->out_trade_no, "stopped", a->id,
-		         "the close answer failed verification: left as sent");
+		         "the close was stopped before a verified answer: left as sent");
 		return 0;
 	}
 	st = sw->api->last(sw->api->ctx);
@@ -1649,7 +1656,7 @@ static int abnormal_send(struct sw *sw, struct sweep_refund *rf, struct action *
 	c = classify(sw, cr, NULL, &e);
 	if (c == CC_STOP) {
 		item_add(sw, rf->out_refund_no, "stopped", a->id,
-		         "the abnormal refund answer failed verification: left as sent");
+		         "the abnormal refund was stopped before a verified answer: left as sent");
 		goto out;
 	}
 	st = sw->api->last(sw->api->ctx);
@@ -2665,7 +2672,7 @@ static int eng_send(struct sw *sw, struct eng *e, struct wxr_err *err)
 	c = classify(sw, cr, NULL, &e2);
 	if (c == CC_STOP) {
 		item_add(sw, e->p.out_refund_no, "stopped", e->a.id,
-		         "the refund answer failed verification: left as sent");
+		         "the refund was stopped before a verified answer: left as sent");
 		goto out;
 	}
 	if (c == CC_OK) {
@@ -2940,7 +2947,7 @@ int sweep_refund_user_card(struct db *db, const struct sweep_api *api, const str
 	}
 	c = query_refund(&sw, card->out_refund_no, &q, why, sizeof(why));
 	if (c == CC_STOP) {
-		r = err_set(err, WXR_ESIG, "%s", out->stop);
+		r = err_set(err, out->stop_code ? out->stop_code : WXR_ESIG, "%s", out->stop);
 		goto out;
 	}
 	if (c == CC_NOTFOUND) {
