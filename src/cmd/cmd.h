@@ -20,6 +20,7 @@ struct cmd;
 struct ctx {
 	struct config cfg;
 	bool have_config;      /* a config file was read */
+	const char *sysconf;   /* the config file looked up last (static) */
 	char *db_path;         /* resolved; owned */
 	struct db *db;         /* opened by main for CMD_DB commands */
 	bool json;             /* --json: the result as JSON on stdout */

@@ -18,8 +18,9 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[1]);
 	if (!ctx->have_config)
 		return err_set(err, WXR_ECONFIG,
-		               "no config file: give -c FILE, set WXRECON_CONFIG or create "
-		               "./wxrecon.conf");
+		               "no config file: give -c FILE, set WXRECON_CONFIG, or create "
+		               "./wxrecon.conf or %s",
+		               ctx->sysconf);
 	r = config_check_merchant(&ctx->cfg, key, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (r < 0)
