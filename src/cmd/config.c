@@ -73,8 +73,11 @@ static const struct cmd config_subs[] = {
 	{ "check", run_check, NULL, 0, "config check",
 	  "load the config and check the merchant keys (no network)",
 	  "Reads the configuration, checks every value, that the merchant keys are set,\n"
-	  "that the private key is not readable by group or others, and that the APIv3 key\n"
-	  "is 32 characters. Prints a summary without any secret.\n" },
+	  "that the private key is not readable by group or others, that the APIv3 key\n"
+	  "is 32 characters, and that [api] base_url and [notify] url are https (plain\n"
+	  "http only to 127.0.0.1, localhost or [::1]). Prints a summary and every key as\n"
+	  "it resolved (set or default), without any secret. The file: -c FILE, else\n"
+	  "$WXRECON_CONFIG, else ./wxrecon.conf, else the system one (wxrecon -h).\n" },
 	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
 };
 
