@@ -95,6 +95,13 @@ test_expect_success 'run nightly: the reason once, under the step that found it;
 	test_grep "^  ok        report" out &&
 	test "$(wc -l <err)" = 1 && test_grep "^wxrecon: run [0-9]* of .nightly.: a step failed" err
 '
+if command -v script >/dev/null 2>&1; then
+	test_expect_success 'run nightly on a terminal: the step table says it, the live stderr not again' '
+		{ script -qec "$WXRECON_BIN run nightly --from 2026-11-01 --to 2026-11-02" /dev/null >tty.out 2>&1; test $? = 1; } &&
+		test_grep "^  failed    sweep-orders" tty.out &&
+		test "$(grep -c "cannot reach WeChat Pay" tty.out)" = 1
+	'
+fi
 test_expect_success 'runs shows the same: the reason once' '
 	wxrecon runs --last 1 >out 2>err &&
 	test "$(grep -c "cannot reach WeChat Pay" out)" = 1
