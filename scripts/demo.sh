@@ -81,7 +81,10 @@ cp "$ROOT"/fixtures/keys/*.pem "$ROOT"/fixtures/keys/*.txt "$ROOT"/fixtures/keys
 chmod 600 "$DEMO/keys/apiclient_key.pem" "$DEMO/keys/wechatpay_key.pem" "$DEMO/keys/apiv3.key"
 
 # ---- which commands exist (others are being built) -------------------------
-CMDS=$("$WX" help 2>/dev/null | awk '/^commands:/ { f = 1; next } /^$/ { f = 0 } f { print $1 }')
+# (help reads ./wxrecon.conf when there is one: a broken one must not pass for
+# "nothing is built yet")
+"$WX" help >"$DEMO/help.out" 2>&1 || die "wxrecon help failed: $(cat "$DEMO/help.out")"
+CMDS=$(awk '/^commands:/ { f = 1; next } /^$/ { f = 0 } f { print $1 }' "$DEMO/help.out")
 has() { printf '%s\n' "$CMDS" | grep -qx "$1"; }
 step_cmd() {
 	case $1 in
