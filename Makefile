@@ -38,6 +38,7 @@ LIB = $(BUILD)/libwxrecon.a
 SIMLIB = $(BUILD)/libwxsim.a
 BIN = $(BUILD)/wxrecon
 SIM = $(BUILD)/wxrecon-sim
+SYSCONF_TEST_BIN = $(BUILD)/tests/wxrecon-sysconf
 
 PROVE ?= prove
 JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
@@ -48,7 +49,7 @@ VG_JOBS ?= 1
 	fuzz fuzz-build fuzz-smoke fuzz-merge check check-format check-headers check-banned \
 	check-layers format
 
-all: $(BIN) $(SIM) $(UNIT_BINS)
+all: $(BIN) $(SIM) $(UNIT_BINS) $(SYSCONF_TEST_BIN)
 
 help:
 	@echo "make            build $(BIN), $(SIM) and the unit tests"
@@ -77,6 +78,24 @@ $(LIB): $(LIB_OBJS)
 
 $(BIN): $(CMD_OBJS) $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CMD_OBJS) $(LIB) $(PKGLIBS) $(SIMLIBS)
+
+# The config file looked up last, after -c, $WXRECON_CONFIG and ./wxrecon.conf:
+# SYSCONFDIR/wxrecon/wxrecon.conf (make SYSCONFDIR=/usr/local/etc for another).
+SYSCONFDIR ?= /etc
+$(BUILD)/src/main.o: CPPFLAGS += -DWXRECON_SYSCONF='"$(SYSCONFDIR)/wxrecon/wxrecon.conf"'
+$(BUILD)/src/main.o: $(BUILD)/gen/sysconf.stamp
+$(BUILD)/gen/sysconf.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(SYSCONFDIR)' | cmp -s - $@ || echo '$(SYSCONFDIR)' >$@
+
+# The same wxrecon with a relative system config dir, so that t0205 can test
+# that last step of the lookup without touching /etc.
+$(BUILD)/tests/sysconf/main.o: src/main.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -include $(BANNED_H) \
+		-DWXRECON_SYSCONF='"sysconf/wxrecon/wxrecon.conf"' $(CFLAGS) -c -o $@ $<
+$(SYSCONF_TEST_BIN): $(BUILD)/tests/sysconf/main.o $(filter-out $(BUILD)/src/main.o,$(CMD_OBJS)) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(PKGLIBS) $(SIMLIBS)
 
 $(SIMLIB): $(SIMLIB_OBJS) $(BUILD)/gen/empty.o
 	@rm -f $@
@@ -310,9 +329,10 @@ VERSION     := $(shell sed -n 's/^\#define WXR_VERSION "\(.*\)"/\1/p' include/wx
 MANPAGES    = $(BUILD)/man/wxrecon.1 $(BUILD)/man/wxrecon.conf.5
 JOBFILES    = $(wildcard jobs/*.job) jobs/crontab.example jobs/alert-mail.sh
 UNITS       = $(wildcard jobs/wxrecon-*.service jobs/wxrecon-*.timer)
-# the shipped files name /usr/local; installed, they name PREFIX
+# the shipped files name /usr/local and /etc; installed, PREFIX and SYSCONFDIR
 SUBST       = sed -e 's|/usr/local/bin/wxrecon|$(BINDIR)/wxrecon|g' \
-		  -e 's|/usr/local/share/wxrecon|$(DATADIR)|g' -e 's|@DATADIR@|$(DATADIR)|g'
+		  -e 's|/usr/local/share/wxrecon|$(DATADIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
+		  -e 's|/etc/wxrecon/|$(SYSCONFDIR)/wxrecon/|g'
 
 $(BUILD)/man/%: doc/%.pod
 	@mkdir -p $(dir $@)
@@ -326,8 +346,9 @@ install: $(BIN) $(MANPAGES)
 		$(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/jobs $(DESTDIR)$(BASHCOMPDIR) \
 		$(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/wxrecon
-	install -m 0644 $(BUILD)/man/wxrecon.1 $(DESTDIR)$(MANDIR)/man1/wxrecon.1
-	install -m 0644 $(BUILD)/man/wxrecon.conf.5 $(DESTDIR)$(MANDIR)/man5/wxrecon.conf.5
+	$(SUBST) $(BUILD)/man/wxrecon.1 >$(DESTDIR)$(MANDIR)/man1/wxrecon.1
+	$(SUBST) $(BUILD)/man/wxrecon.conf.5 >$(DESTDIR)$(MANDIR)/man5/wxrecon.conf.5
+	chmod 0644 $(DESTDIR)$(MANDIR)/man1/wxrecon.1 $(DESTDIR)$(MANDIR)/man5/wxrecon.conf.5
 	install -m 0644 doc/completion/wxrecon.bash $(DESTDIR)$(BASHCOMPDIR)/wxrecon
 	install -m 0644 doc/completion/_wxrecon $(DESTDIR)$(ZSHCOMPDIR)/_wxrecon
 	$(SUBST) doc/wxrecon.conf.example >$(DESTDIR)$(DOCDIR)/wxrecon.conf.example

@@ -100,7 +100,13 @@ struct wxpay_status {
 	bool probe;           /* the answer carried a signature probe (not believed) */
 	bool unsure;          /* an earlier attempt of this call may have reached WeChat Pay
 	                         and been acted on (transport error, 5xx, 429, probe) */
+	bool unreachable;     /* the last attempt reached no server (DNS, proxy, connect): the
+	                         error is WXPAY_UNREACHABLE ..., naming the origin and what to
+	                         check; later calls would fail alike, so callers stop */
 };
+
+/* How the error of an unreachable WeChat Pay begins (the run looks for it). */
+#define WXPAY_UNREACHABLE "cannot reach WeChat Pay at"
 
 struct wxpay;
 

@@ -81,7 +81,10 @@ cp "$ROOT"/fixtures/keys/*.pem "$ROOT"/fixtures/keys/*.txt "$ROOT"/fixtures/keys
 chmod 600 "$DEMO/keys/apiclient_key.pem" "$DEMO/keys/wechatpay_key.pem" "$DEMO/keys/apiv3.key"
 
 # ---- which commands exist (others are being built) -------------------------
-CMDS=$("$WX" help 2>/dev/null | awk '/^commands:/ { f = 1; next } /^$/ { f = 0 } f { print $1 }')
+# (help reads ./wxrecon.conf when there is one: a broken one must not pass for
+# "nothing is built yet")
+"$WX" help >"$DEMO/help.out" 2>&1 || die "wxrecon help failed: $(cat "$DEMO/help.out")"
+CMDS=$(awk '/^commands:/ { f = 1; next } /^$/ { f = 0 } f { print $1 }' "$DEMO/help.out")
 has() { printf '%s\n' "$CMDS" | grep -qx "$1"; }
 step_cmd() {
 	case $1 in
@@ -289,8 +292,26 @@ if [ -f "$DEMO/discrepancies.lines" ] || [ -f "$DEMO/actions.lines" ]; then
 	step "did wxrecon find what was planted?"
 	: >"$DEMO/check.txt"
 	tab=$(printf '\t')
+	left=0
+	# record RESULT LABEL ID WHAT KEY: a line in check.txt, and on screen unless LABEL is -
+	record() {
+		echo "$1 $3 $4 $5" >>"$DEMO/check.txt"
+		[ "$2" = - ] || printf '  %-7s %-3s %-24s %s\n' "$2" "$3" "$4" "$5"
+	}
 	while IFS=$tab read -r id expect key _ _; do
-		[ "$id" = id ] || [ "$expect" = - ] && continue
+		[ "$id" = id ] && continue
+		if [ "$expect" = - ]; then
+			# a row that only sets a case up, or must be left alone: no action on it
+			[ -f "$DEMO/actions.lines" ] || continue
+			if grep -qF "\"target\":\"$key\"" "$DEMO/actions.lines"; then
+				missed=$((missed + 1))
+				record missed ACTED "$id" acted-on "$key"
+			else
+				left=$((left + 1))
+				record left - "$id" - "$key"
+			fi
+			continue
+		fi
 		case $expect in
 		ORDER_* | REFUND_SYNC | ABNORMAL_REFUND | REFUND)
 			f=$DEMO/actions.lines k="\"target\":\"$key\"" ;;
@@ -299,12 +320,10 @@ if [ -f "$DEMO/discrepancies.lines" ] || [ -f "$DEMO/actions.lines" ]; then
 		[ -f "$f" ] || continue
 		if grep -F "\"kind\":\"$expect\"" "$f" | grep -qF "$k"; then
 			found=$((found + 1))
-			echo "found $id $expect $key" >>"$DEMO/check.txt"
-			printf '  found   %-3s %-24s %s\n' "$id" "$expect" "$key"
+			record found found "$id" "$expect" "$key"
 		else
 			missed=$((missed + 1))
-			echo "missed $id $expect $key" >>"$DEMO/check.txt"
-			printf '  MISSED  %-3s %-24s %s\n' "$id" "$expect" "$key"
+			record missed MISSED "$id" "$expect" "$key"
 		fi
 	done <"$DEMO/seed/planted.tsv"
 	if [ -f "$DEMO/discrepancies.lines" ]; then
@@ -321,7 +340,9 @@ if [ -f "$DEMO/discrepancies.lines" ] || [ -f "$DEMO/actions.lines" ]; then
 			printf '  also    %-28s %s\n' "$kind" "$otn"
 		done <"$DEMO/discrepancies.lines"
 	fi
-	say "$found found, $missed missed"
+	others=$(awk -F '\t' 'NR > 1 && $2 == "-" { printf "%s%s", n++ ? ", " : "", $1 }' \
+		"$DEMO/seed/planted.tsv")
+	say "$found found, $missed missed; the $left planted rows that only set cases up or must be left alone ($others) were left alone"
 fi
 
 # ---- reports -------------------------------------------------------------
@@ -359,7 +380,8 @@ has resolve && try "mark one handled, with a note (audited)" "resolve ${rid:-ID}
 has actions && try "the closes, mark-paids and abnormal refunds it did" "actions"
 has report && try "the week for scripts: days, discrepancies, actions, stamp" "report --from $FROM --to $TO --format csv -o week/"
 try "prove the audit log was not edited" "audit --verify"
-try "every call to WeChat Pay and every decision of one day" "audit --date $TO"
+# audit dates are when the entries were written: today, the run's day
+try "every call to WeChat Pay and every decision the run made (today)" "audit --date $(sh_date 0)"
 say "  # what was planted and why: fixtures/demo/planted.tsv; the data: $rel/seed/"
 say "  # all again, from scratch: make demo"
 exit 0

@@ -179,6 +179,7 @@ static int setup(struct ctx *ctx, const char *config_path, bool config_given, co
 	int r;
 
 	config_defaults(&ctx->cfg);
+	ctx->sysconf = WXRECON_SYSCONF;
 	if (!config_path) {
 		const char *env = getenv("WXRECON_CONFIG");
 

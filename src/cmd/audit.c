@@ -140,8 +140,9 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 }
 
 static const char audit_help[] =
-        "Lists audit entries (all, or those of DATES in the configured timezone):\n"
-        "id, time (in the configured timezone, with its offset), actor, event, subject,\n"
+        "Lists audit entries (all, or those written on DATES, in the configured timezone:\n"
+        "an entry's date is when it was written, not the business day it is about): id,\n"
+        "time (in the configured timezone, with its offset), actor, event, subject,\n"
         "detail. --verify recomputes the hash chain and names the first entry that was\n"
         "edited, removed or inserted (exit 1).\n"
         "DATES: --date D | --from D --to D | --yesterday\n";

@@ -126,6 +126,8 @@ static void add_result(struct fetch *f, const char *date, enum bill_kind k, enum
 		printf("%s %-8s stored %" PRId64 " rows (sha1 %.12s)%s%s\n", date, kind_name(k),
 		       res->rows, res->sha1, res->summary_ok ? "" : "; summary mismatch: ",
 		       res->summary_ok ? "" : res->mismatch_text);
+	else if (o == OUT_FAILED) /* why: on stderr, once */
+		printf("%s %-8s %s\n", date, kind_name(k), outcome_names[o]);
 	else
 		printf("%s %-8s %s%s%s\n", date, kind_name(k), outcome_names[o], note ? ": " : "",
 		       note ? note : "");
@@ -339,12 +341,15 @@ static int run_fetch(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 				continue;
 			r = fetch_one(&f, date, k, &e);
 			if (r < 0) {
-				f.failed++;
-				log_warn("%s", e.msg);
+				/* each failure on stderr once: the last one is the error */
+				if (f.failed++)
+					log_warn("%s", err->msg);
 				add_result(&f, date, k, OUT_FAILED, NULL, e.msg);
 				*err = e;
 				if (wxpay_poisoned(f.w))
 					goto done; /* nothing more is believed in this invocation */
+				if (wxpay_last(f.w)->unreachable)
+					goto done; /* every other bill would fail alike */
 			}
 		}
 		if (strcmp(date, d.to) >= 0)
@@ -357,6 +362,12 @@ done:
 		r = cmd_print_json(f.results, err);
 		if (r < 0)
 			return r;
+	}
+	if (f.failed > 1) {
+		size_t l = strlen(err->msg);
+
+		snprintf(err->msg + l, sizeof(err->msg) - l, " (%d bills failed: the others above)",
+		         f.failed);
 	}
 	if (f.failed)
 		return err->code < 0 ? err->code : WXR_EFAIL;

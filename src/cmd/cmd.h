@@ -20,6 +20,7 @@ struct cmd;
 struct ctx {
 	struct config cfg;
 	bool have_config;      /* a config file was read */
+	const char *sysconf;   /* the config file looked up last (static) */
 	char *db_path;         /* resolved; owned: a SQLite path, or with db_url a PostgreSQL
 	                        * connection string (may hold no password) */
 	bool db_url;           /* db_path is a PostgreSQL connection string */

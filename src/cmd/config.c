@@ -22,8 +22,9 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[1]);
 	if (!ctx->have_config)
 		return err_set(err, WXR_ECONFIG,
-		               "no config file: give -c FILE, set WXRECON_CONFIG or create "
-		               "./wxrecon.conf");
+		               "no config file: give -c FILE, set WXRECON_CONFIG, or create "
+		               "./wxrecon.conf or %s",
+		               ctx->sysconf);
 	r = config_check_merchant(&ctx->cfg, key, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (r < 0)
@@ -86,8 +87,11 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 
 static const char check_help[] =
         "Reads the configuration, checks every value, that the merchant keys are set,\n"
-        "that the private key is not readable by group or others, and that the APIv3 key\n"
-        "is 32 characters. Prints a summary without any secret.\n"
+        "that the private key is not readable by group or others, that the APIv3 key\n"
+        "is 32 characters, and that [api] base_url and [notify] url are https (plain\n"
+        "http only to 127.0.0.1, localhost or [::1]). Prints a summary and every key as\n"
+        "it resolved (set or default), without any secret. The file: -c FILE, else\n"
+        "$WXRECON_CONFIG, else ./wxrecon.conf, else the system one (wxrecon -h).\n"
         "With a PostgreSQL store ([database] url, or --db postgresql://...) it connects\n"
         "and reports the server: 'PostgreSQL 15.4 at HOST:PORT/DBNAME'. The password comes\n"
         "from PGPASSWORD, ~/.pgpass or a service file, never from the config.\n";

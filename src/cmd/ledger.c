@@ -111,9 +111,9 @@ static const char import_help[] =
         "           time_expire,paid_at,attach,business_ref\n"
         "  refunds: "
         "out_refund_no,out_trade_no,refund_id,amount_refund,state,created_at,success_at\n"
-        "Amounts are integer fen; times ISO-8601 with an offset. Each file is imported in one\n"
-        "transaction: a bad row is reported with its line number and nothing of that file\n"
-        "is kept.\n";
+        "Amounts are integer fen; times ISO-8601 with an offset. Both files are imported in\n"
+        "one transaction: a bad row in either is reported with its file and line number and\n"
+        "nothing of the import is kept.\n";
 
 static const struct cmd ledger_subs[] = {
 	{

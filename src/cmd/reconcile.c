@@ -472,13 +472,14 @@ static int run_resolve(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 
 static const char reconcile_help[] =
         "Diffs each day's stored bills against the ledger tables and records every\n"
-        "finding as a discrepancy with a stable kind (SPEC 6). Re-running a day updates\n"
-        "the same rows; a finding that went away is marked resolved with the run that saw\n"
-        "it go. MISSED_PAYMENT is marked paid when [policy] allows; the rest stay open for\n"
-        "finance. With a merchant config it asks WeChat Pay about orders missing from the\n"
-        "bill and refunds whose status disagrees; without one, those wait. --dry-run shows\n"
-        "the result and writes nothing. --since-run RUN_ID also lists what changed since\n"
-        "that run (opened, resolved, amounts changed). Exit 3 while discrepancies are open.\n"
+        "finding as a discrepancy with a stable kind (listed in the README). Re-running a\n"
+        "day updates the same rows; a finding that went away is marked resolved with the\n"
+        "run that saw it go. MISSED_PAYMENT is marked paid when [policy] allows; the rest\n"
+        "stay open for finance. With a merchant config it asks WeChat Pay about orders\n"
+        "missing from the bill and refunds whose status disagrees; without one, those\n"
+        "wait. --dry-run shows the result and writes nothing. --since-run RUN_ID also\n"
+        "lists what changed since that run (opened, resolved, amounts changed). Exit 3\n"
+        "while discrepancies are open.\n"
         "DATES: --date D | --from D --to D | --yesterday (default)\n";
 
 const struct cmd cmd_reconcile = {

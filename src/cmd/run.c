@@ -37,6 +37,7 @@
 #include "core/store.h"
 #include "db/audit.h"
 #include "db/db_jobs.h"
+#include "wxpay.h"
 
 #define STEP_OUTPUT_MAX   (64 * 1024)
 #define STEP_STDERR_MAX   (16 * 1024)
@@ -54,7 +55,14 @@ struct plan_step {
 	char *output; /* owned: the child's --json stdout */
 	char *reason; /* owned: why it did not end ok, or NULL */
 	int64_t ms;
+	bool unreached; /* not tried: an earlier step could not reach WeChat Pay */
 };
+
+/* The steps that need WeChat Pay (reconcile works offline when it must). */
+static bool talks_to_wechat(enum step_kind k)
+{
+	return k == STEP_SWEEP_ORDERS || k == STEP_SWEEP_REFUNDS || k == STEP_FETCH_BILLS;
+}
 
 struct run {
 	struct ctx *ctx;
@@ -212,10 +220,29 @@ static void av_base(struct run *run, struct argv_b *a, const char *self)
 }
 
 /* Adds what a read from fd gave to b (capped at cap); false at its end. */
-static bool drain(int fd, struct buf *b, size_t cap, int copy_to)
+/* Writes the first n bytes of pass to our stderr and drops them from pass. */
+static void pass_on(struct buf *pass, size_t n)
+{
+	if (!n)
+		return;
+	if (write(STDERR_FILENO, pass->data, n) < 0) {
+		/* our stderr is gone: the step's lines are still kept in errs */
+	}
+	memmove(pass->data, pass->data + n, pass->len - n);
+	pass->len -= n;
+}
+
+/*
+ * Reads what fd has into b (up to cap). pass, when not NULL, gets a copy for
+ * our stderr, which is written on except its last complete line (and what
+ * follows): that may be the child's error line, which the step table shows
+ * as the step's reason; spawn() decides when the child has exited.
+ */
+static bool drain(int fd, struct buf *b, size_t cap, struct buf *pass)
 {
 	char chunk[4096];
 	ssize_t n = read(fd, chunk, sizeof(chunk));
+	size_t keep;
 
 	if (n < 0)
 		return errno == EINTR || errno == EAGAIN;
@@ -223,9 +250,23 @@ static bool drain(int fd, struct buf *b, size_t cap, int copy_to)
 		return false;
 	if (b->len + (size_t)n <= cap)
 		buf_add(b, chunk, (size_t)n);
-	if (copy_to >= 0 && write(copy_to, chunk, (size_t)n) < 0) {
-		/* our stderr is gone: the step's lines are still kept in b */
+	if (!pass)
+		return true;
+	buf_add(pass, chunk, (size_t)n);
+	if (pass->len > STEP_STDERR_MAX) {
+		pass_on(pass, pass->len);
+		return true;
 	}
+	/* hold back the last complete line and the partial one after it */
+	keep = pass->len;
+	while (keep && pass->data[keep - 1] != '\n')
+		keep--;
+	if (keep) {
+		keep--;
+		while (keep && pass->data[keep - 1] != '\n')
+			keep--;
+	}
+	pass_on(pass, keep);
 	return true;
 }
 
@@ -239,8 +280,10 @@ static int spawn(struct run *run, char *const argv[], struct buf *out, struct bu
 	int pfd[2], efd[2];
 	pid_t pid;
 	int status = 0;
+	int code;
 	char idbuf[32];
 	struct pollfd fds[2];
+	struct buf pass = BUF_INIT; /* stderr to pass on, when not quiet */
 
 	if (pipe(pfd) < 0) {
 		snprintf(why, whylen, "pipe: %s", strerror(errno));
@@ -287,12 +330,12 @@ static int spawn(struct run *run, char *const argv[], struct buf *out, struct bu
 				continue;
 			break;
 		}
-		if (fds[0].revents && !drain(fds[0].fd, out, STEP_OUTPUT_MAX, -1)) {
+		if (fds[0].revents && !drain(fds[0].fd, out, STEP_OUTPUT_MAX, NULL)) {
 			close(fds[0].fd);
 			fds[0].fd = -1;
 		}
 		if (fds[1].revents &&
-		    !drain(fds[1].fd, errs, STEP_STDERR_MAX, run->quiet ? -1 : STDERR_FILENO)) {
+		    !drain(fds[1].fd, errs, STEP_STDERR_MAX, run->quiet ? NULL : &pass)) {
 			close(fds[1].fd);
 			fds[1].fd = -1;
 		}
@@ -304,14 +347,22 @@ static int spawn(struct run *run, char *const argv[], struct buf *out, struct bu
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			snprintf(why, whylen, "waitpid: %s", strerror(errno));
-			return 1;
+			code = 1;
+			goto out;
 		}
 	}
 	if (WIFSIGNALED(status)) {
 		snprintf(why, whylen, "killed by signal %d", WTERMSIG(status));
-		return 1;
+		code = 1;
+		goto out;
 	}
-	return WEXITSTATUS(status);
+	code = WEXITSTATUS(status);
+out:
+	/* a step that did not end ok shows its last line as its reason: say it once */
+	if (code == 0)
+		pass_on(&pass, pass.len);
+	buf_release(&pass);
+	return code;
 }
 
 static const char *jstr(const json_t *o, const char *key)
@@ -602,6 +653,7 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	struct runlock rl = { .ctx = ctx };
 	const char *state;
 	int exit_code = 0;
+	const struct plan_step *unreachable = NULL; /* the step that found WeChat Pay unreachable */
 	json_t *sum = NULL;
 	char *sum_text = NULL;
 	int c;
@@ -706,10 +758,23 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		struct plan_step *p = &run.plan[i];
 		bool skip = false;
 
+		/* WeChat Pay unreachable: said once, by the step that found it */
+		if (unreachable && talks_to_wechat(p->kind)) {
+			p->state = "skipped";
+			p->unreached = true;
+			p->reason = xasprintf(
+			        "not tried: WeChat Pay could not be reached (step %s%s%s)",
+			        step_name(unreachable->kind), unreachable->date[0] ? " " : "",
+			        unreachable->date);
+			r = jobs_step_set(ctx->db, p->id, "skipped", 0, p->reason, p->reason, err);
+			if (r < 0)
+				goto out;
+			continue;
+		}
 		/* a failed per-day step skips the later per-day steps of that day */
 		for (int k = 0; k < i && p->date[0]; k++) {
 			if (strcmp(run.plan[k].date, p->date) == 0 &&
-			    strcmp(run.plan[k].state, "failed") == 0)
+			    (strcmp(run.plan[k].state, "failed") == 0 || run.plan[k].unreached))
 				skip = true;
 		}
 		if (skip) {
@@ -726,6 +791,9 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		r = run_step(&run, p, self, err);
 		if (r < 0)
 			goto out;
+		if (strcmp(p->state, "failed") == 0 && p->reason &&
+		    strstr(p->reason, WXPAY_UNREACHABLE) && !unreachable)
+			unreachable = p;
 		if (strcmp(p->state, "failed") == 0)
 			exit_code = 1;
 		else if (strcmp(p->state, "attention") == 0 && exit_code == 0)

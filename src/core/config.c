@@ -226,6 +226,11 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 		*FIELD(cfg, k->off, char *) = resolve_path(cfg->path, v);
 		return 0;
 	case K_URL:
+		/* like ca_bundle =, an empty [notify] url is unset (base_url has a default) */
+		if (!*v && k->off == offsetof(struct config, notify_url)) {
+			set_str(FIELD(cfg, k->off, char *), NULL);
+			return 0;
+		}
 		if (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
 			return err_set(err, WXR_ECONFIG,
 			               "%s: bad value for '%s.%s': '%s' is not an http(s) URL",

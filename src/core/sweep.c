@@ -170,7 +170,8 @@ int sweep_status(const struct sweep_result *r, const char *what, struct wxr_err 
 	long held = r->held + (r->dry_run ? r->new_held : 0);
 
 	if (r->stopped)
-		return err_set(err, WXR_ESIG, "%s: stopped: %s", what, r->stop);
+		return err_set(err, r->stop_code ? r->stop_code : WXR_ESIG, "%s: stopped: %s", what,
+		               r->stop);
 	if (r->failed)
 		return err_set(err, WXR_EFAIL,
 		               "%s: %ld failed (a later sweep tries again; see above)", what,

@@ -118,7 +118,9 @@ struct sweep_result {
 	bool braked;
 	char brake[256]; /* why, one line */
 	bool stopped;
-	char stop[512];   /* why every call stopped (a response failed verification) */
+	char stop[512];   /* why every call stopped (a response failed verification, or
+	                     WeChat Pay could not be reached) */
+	int stop_code;    /* WXR_ESIG or WXR_ENET, when stopped */
 	int64_t *actions; /* ids of the actions this run wrote or moved, in order */
 	size_t nactions;
 	struct sweep_item *items;
@@ -171,7 +173,7 @@ int sweep_refund_user_card(struct db *db, const struct sweep_api *api, const str
                            struct wxr_err *err);
 
 /*
- * The exit status of a result: WXR_ESIG when calls were stopped, WXR_EFAIL
+ * The exit status of a result: stop_code when calls were stopped, WXR_EFAIL
  * when something failed, WXR_EATTENTION for a brake, a held action or a
  * conflict, else 0; err gets one line saying why.
  */

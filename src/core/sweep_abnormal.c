@@ -158,8 +158,9 @@ int sw_abnormal_send(struct sw *sw, struct sweep_refund *rf, struct action *a,
 	sw_checkpoint(sw, SWEEP_AT_AFTER_CALL);
 	c = sw_classify(sw, cr, NULL, &e);
 	if (c == CC_STOP) {
-		sw_item_add(sw, rf->out_refund_no, "stopped", a->id,
-		            "the abnormal refund answer failed verification: left as sent");
+		sw_item_add(
+		        sw, rf->out_refund_no, "stopped", a->id,
+		        "the abnormal refund was stopped before a verified answer: left as sent");
 		goto out;
 	}
 	st = sw->api->last(sw->api->ctx);

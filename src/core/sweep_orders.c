@@ -267,7 +267,7 @@ static int close_judge(struct sw *sw, const struct sweep_order *o, struct action
 	c = sw_query_order(sw, o->out_trade_no, &t, why, sizeof(why));
 	if (c == CC_STOP) {
 		sw_item_add(sw, o->out_trade_no, "stopped", a->id,
-		            "close sent (%s); the query after it failed verification: left as sent",
+		            "close sent (%s); the query after it was stopped: left as sent",
 		            close_answer);
 		goto out;
 	}
@@ -362,7 +362,7 @@ static int close_send(struct sw *sw, const struct sweep_order *o, struct action 
 	c = sw_classify(sw, r, NULL, &e);
 	if (c == CC_STOP) {
 		sw_item_add(sw, o->out_trade_no, "stopped", a->id,
-		            "the close answer failed verification: left as sent");
+		            "the close was stopped before a verified answer: left as sent");
 		return 0;
 	}
 	st = sw->api->last(sw->api->ctx);

@@ -634,7 +634,7 @@ static int eng_send(struct sw *sw, struct eng *e, struct wxr_err *err)
 	c = sw_classify(sw, cr, NULL, &e2);
 	if (c == CC_STOP) {
 		sw_item_add(sw, e->p.out_refund_no, "stopped", e->a.id,
-		            "the refund answer failed verification: left as sent");
+		            "the refund was stopped before a verified answer: left as sent");
 		goto out;
 	}
 	if (c == CC_OK) {
@@ -910,7 +910,7 @@ int sweep_refund_user_card(struct db *db, const struct sweep_api *api, const str
 	}
 	c = sw_query_refund(&sw, card->out_refund_no, &q, why, sizeof(why));
 	if (c == CC_STOP) {
-		r = err_set(err, WXR_ESIG, "%s", out->stop);
+		r = err_set(err, out->stop_code ? out->stop_code : WXR_ESIG, "%s", out->stop);
 		goto out;
 	}
 	if (c == CC_NOTFOUND) {

@@ -298,11 +298,12 @@ int sw_in_flight(struct sw *sw, struct action *a, bool *wait, struct wxr_err *er
 
 /* ---- calls ---- */
 
-void sw_stop(struct sw *sw, const char *why)
+void sw_stop(struct sw *sw, int code, const char *why)
 {
 	if (sw->res->stopped)
 		return;
 	sw->res->stopped = true;
+	sw->res->stop_code = code;
 	snprintf(sw->res->stop, sizeof(sw->res->stop), "%s", why);
 }
 
@@ -320,7 +321,12 @@ enum cc sw_classify(struct sw *sw, int r, const char *notfound_code, const struc
 	if (r == WXR_ESIG && st && st->probe && !sw->api->poisoned(sw->api->ctx))
 		return CC_FAIL;
 	if (r == WXR_ESIG || sw->api->poisoned(sw->api->ctx)) {
-		sw_stop(sw, e->msg);
+		sw_stop(sw, WXR_ESIG, e->msg);
+		return CC_STOP;
+	}
+	/* unreachable: every later call would fail alike; one line says it */
+	if (r == WXR_ENET && st && st->unreachable) {
+		sw_stop(sw, WXR_ENET, e->msg);
 		return CC_STOP;
 	}
 	if (r == WXR_EAPI && notfound_code && st && st->http_status == 404 &&

@@ -69,7 +69,7 @@ int sw_open_action(struct sw *sw, const char *kind, const char *target, const ch
                    const char *const *rearm, const char *event, json_t *extra, struct action *out,
                    bool *out_written, struct wxr_err *err);
 int sw_in_flight(struct sw *sw, struct action *a, bool *wait, struct wxr_err *err);
-void sw_stop(struct sw *sw, const char *why);
+void sw_stop(struct sw *sw, int code, const char *why);
 enum cc sw_classify(struct sw *sw, int r, const char *notfound_code, const struct wxr_err *e);
 enum cc sw_query_order(struct sw *sw, const char *otn, struct wxpay_transaction *t, char *why,
                        size_t n);

@@ -308,6 +308,14 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
+/* Whether the transfer got a TCP connection (to the server or its proxy). */
+static bool connected(CURL *c)
+{
+	curl_off_t us = 0;
+
+	return curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &us) == CURLE_OK && us > 0;
+}
+
 int http_do(struct http *h, const struct http_request *req, struct http_response *resp,
             struct wxr_err *err)
 {
@@ -411,6 +419,9 @@ int http_do(struct http *h, const struct http_request *req, struct http_response
 		r = err_set(err, WXR_ETOOBIG, "response headers too large");
 	} else {
 		resp->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+		resp->unreachable =
+		        rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
+		        rc == CURLE_COULDNT_CONNECT || (resp->timed_out && !connected(c));
 		r = err_set(err, WXR_ENET, "%s", h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);

@@ -54,6 +54,8 @@ struct http_response {
 	size_t nheaders;
 	size_t streamed; /* bytes handed to the sink */
 	bool timed_out;
+	bool unreachable; /* no connection was made (name, proxy or connect failed, or the
+	                     connect timed out): nothing was sent */
 	bool sink_failed; /* the sink stopped the transfer */
 };
 

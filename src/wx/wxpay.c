@@ -691,6 +691,7 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 	int max_attempts = rq->retry ? w->retries + 1 : 1;
 	int attempts = 0;
 	bool probe_retry = false, unsure = false;
+	char net_why[sizeof(err->msg)] = "";
 	int r = 0;
 
 	memset(&w->last, 0, sizeof(w->last));
@@ -757,6 +758,7 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 			set_last(w, resp, got);
 			retriable = r == WXR_ENET && (resp->streamed == 0 || rq->reset);
 			err_set(err, r, "%s %s: %s", rq->method, path, aerr.msg);
+			snprintf(net_why, sizeof(net_why), "%s", aerr.msg);
 		} else if (resp->status >= 200 && resp->status < 300) {
 			set_last(w, resp, true);
 			if (rq->verify) {
@@ -837,7 +839,18 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 			}
 		}
 	}
-	if (r < 0 && attempts > 1 && err) {
+	if (r == WXR_ENET && resp->unreachable) {
+		/* not about this call: every call would fail alike; said once, with what to do */
+		char n[32] = "";
+
+		w->last.unreachable = true;
+		if (attempts > 1)
+			snprintf(n, sizeof(n), " (after %d attempts)", attempts);
+		err_set(err, WXR_ENET,
+		        WXPAY_UNREACHABLE " '%s': %s%s; check DNS, the proxy (https_proxy) and "
+		                          "[api] base_url",
+		        w->origin, net_why, n);
+	} else if (r < 0 && attempts > 1 && err) {
 		size_t l = strlen(err->msg);
 
 		snprintf(err->msg + l, sizeof(err->msg) - l, " (after %d attempts)", attempts);

@@ -55,6 +55,14 @@ bad_line 'bad mchid' "$(printf '[merchant]\nmchid = abc')" "bad value for 'merch
 bad_line 'bad serial' "$(printf '[merchant]\nserial_no = 1234')" "bad value for 'merchant.serial_no': a certificate serial is 40 hex digits"
 bad_line 'bad url' "$(printf '[api]\nbase_url = ftp://x')" "bad value for 'api.base_url': 'ftp://x' is not an http(s) URL"
 
+test_expect_success 'an empty [notify] url is unset, like ca_bundle =; an empty base_url is not' '
+	printf "[notify]\nurl =\n" >>nu.conf && cat wxrecon.conf nu.conf >n.conf &&
+	wxrecon -c n.conf config check >out &&
+	test_grep "^  \[notify\] url = (unset)$" out &&
+	printf "[api]\nbase_url =\n" >bu.conf && cat wxrecon.conf bu.conf >b.conf &&
+	test_exit_code 2 wxrecon -c b.conf config check 2>err &&
+	test_grep "bad value for .api.base_url.: .. is not an http(s) URL" err
+'
 test_expect_code 2 'a key outside any section' '
 	printf "mchid = 1\n" >s.conf && wxrecon -c s.conf version
 '

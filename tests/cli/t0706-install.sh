@@ -51,6 +51,18 @@ test_expect_success 'installed files name PREFIX, not /usr/local' '
 	test_grep "^ExecStart=/usr/bin/wxrecon run nightly" "$D/usr/lib/systemd/system/wxrecon-nightly.service" &&
 	test_grep "^dir = /usr/share/wxrecon/jobs$" "$D/usr/share/doc/wxrecon/wxrecon.conf.example"
 '
+test_expect_success 'SYSCONFDIR: the units, the crontab and the example config name it' '
+	make -s -C "$SRC_ROOT" BUILD="$BUILD_DIR" -o "$BUILD_DIR/wxrecon" DESTDIR="$TRASH/d2" \
+		PREFIX=/usr SYSCONFDIR=/opt/etc install >out 2>err &&
+	test_grep "^Environment=WXRECON_CONFIG=/opt/etc/wxrecon/wxrecon.conf$" \
+		"$TRASH/d2/usr/lib/systemd/system/wxrecon-nightly.service" &&
+	test_grep "^WXRECON_CONFIG=/opt/etc/wxrecon/wxrecon.conf$" "$TRASH/d2/usr/share/wxrecon/jobs/crontab.example" &&
+	test_grep "^private_key = /opt/etc/wxrecon/keys/" "$TRASH/d2/usr/share/doc/wxrecon/wxrecon.conf.example" &&
+	! grep -rlE "(^|[^a-z])/etc/wxrecon" "$TRASH/d2/usr/lib" "$TRASH/d2/usr/share/wxrecon" \
+		"$TRASH/d2/usr/share/man" "$TRASH/d2/usr/share/doc/wxrecon/wxrecon.conf.example" &&
+	test_grep "^Environment=WXRECON_CONFIG=/etc/wxrecon/wxrecon.conf$" \
+		"$D/usr/lib/systemd/system/wxrecon-nightly.service"
+'
 test_expect_success 'the example config loads as shipped' '
 	wxrecon -c "$D/usr/share/doc/wxrecon/wxrecon.conf.example" --db x.db init 2>err &&
 	test -f x.db

@@ -106,4 +106,11 @@ test_expect_success 'the demo refuses a directory it did not make' '
 	test "$(cat other/file)" = precious
 '
 
+test_expect_success 'a broken ./wxrecon.conf stops the demo, saying why' '
+	mkdir broken && cd broken && echo junk >wxrecon.conf &&
+	{ DEMO_DIR=$TRASH/broken/demo sh "$SRC_ROOT/scripts/demo.sh" --no-build >o 2>e; rc=$?; } &&
+	test "$rc" = 1 &&
+	test_grep "^demo: wxrecon help failed: wxrecon: wxrecon.conf:1: " e
+'
+
 test_done
