@@ -114,4 +114,18 @@ test_expect_success 'xlsx without -o is a usage error; nothing is left behind on
 	test "$rc" = 1 && test_grep "^wxrecon: report 2026-11-01..2026-11-04: cannot create" err &&
 	! test -e nodir
 '
+test_expect_success 'a job report step writes xlsx too (formats = xlsx)' '
+	mkdir jobs &&
+	printf "[job]\ndescription = the workbook\nsteps = report\ndates = yesterday\n[report]\nformats = xlsx, html\n" >jobs/book.job &&
+	printf "[database]\npath = db.sqlite\n[jobs]\ndir = jobs\nreports_dir = reports\n" >job.conf &&
+	wxrecon -q -c job.conf run book $RANGE >out &&
+	test -s reports/book_2026-11-01_2026-11-04.html &&
+	cmp r.xlsx reports/book_2026-11-01_2026-11-04.xlsx &&
+	test_grep "book_2026-11-01_2026-11-04.xlsx" reports/index.html
+'
+test_expect_success 'a job with an unknown report format is refused, naming xlsx among the choices' '
+	printf "[job]\ndescription = x\nsteps = report\n[report]\nformats = pdf\n" >jobs/bad.job &&
+	test_must_fail wxrecon -c job.conf run bad $RANGE 2>err &&
+	test_grep "bad format .pdf. (want html, csv, json or xlsx)" err
+'
 test_done
