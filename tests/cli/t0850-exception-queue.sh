@@ -189,6 +189,40 @@ test_expect_success '... and nothing resolved; several open ids resolve together
 test_expect_code 2 'resolve with ids and a filter: a usage error' '
 	wxrecon --db db.sqlite resolve 6 --kind BILL_MISSING --note x
 '
+# The report's aging is as of the end of its range, whatever the clock.
+test_expect_success 'setup: a bill missing since 2026-08-01, past its download window by 11-05' '
+	db "INSERT INTO discrepancies (date, kind, key, status, created_at, updated_at, assignee) VALUES (\"2026-08-01\", \"BILL_MISSING\", \"trade\", \"open\", \"2026-08-03T02:00:00Z\", \"2026-08-03T02:00:00Z\", \"dana\")" &&
+	db "SELECT id FROM discrepancies WHERE date = \"2026-08-01\"" >old.id
+'
+test_expect_success 'report: the aging table in JSON and aging.csv, overdue counted' '
+	wxrecon --db db.sqlite report --from 2026-08-01 --to 2026-11-04 --format json >r.json &&
+	python3 -c "
+import json
+d = json.load(open(\"r.json\"))
+a = d[\"aging\"]
+assert a[\"as_of\"] == \"2026-11-05T00:00:00+08:00\", a
+old = [b for b in a[\"buckets\"] if b[\"age\"] == \"90d+\"][0]
+assert old[\"critical\"][\"count\"] == 1 and old[\"overdue\"][\"count\"] == 1, old
+assert a[\"total\"][\"open\"][\"count\"] == 2 and a[\"total\"][\"overdue\"][\"count\"] == 1, a
+x = [x for x in d[\"discrepancies\"] if x[\"date\"] == \"2026-08-01\"][0]
+assert (x[\"due_date\"], x[\"overdue\"], x[\"severity\"], x[\"assignee\"]) == \\
+    (\"2026-10-31\", True, \"critical\", \"dana\"), x
+" &&
+	wxrecon -q --db db.sqlite report --from 2026-08-01 --to 2026-11-04 -o csv &&
+	test_grep "age,low_count,low_yuan,medium_count,medium_yuan,high_count,high_yuan,critical_count,critical_yuan,open_count,open_yuan,overdue_count,overdue_yuan" csv/aging.csv &&
+	grep -a -q "^90d+,0,0.00,0,0.00,0,0.00,1,0.00,1,0.00,1,0.00" csv/aging.csv &&
+	grep -a -q "^total,1,0.00,0,0.00,0,0.00,1,0.00,2,0.00,1,0.00" csv/aging.csv
+'
+test_expect_success 'report HTML: the aging table, and the overdue row marked' '
+	wxrecon --db db.sqlite report --from 2026-08-01 --to 2026-11-04 --format html >r.html &&
+	test_grep "<h2>Aging of open discrepancies</h2>" r.html &&
+	test_grep "1 open discrepancy is overdue" r.html &&
+	test_grep "<tr class=\"overdue\"><td class=\"n\">$(cat old.id)</td>" r.html &&
+	test_grep "due 2026-10-31</span><br><span class=\"overdue\">OVERDUE</span><br>owner dana" r.html &&
+	test "$(grep -c "<tr class=\"overdue\">" r.html)" = 1 &&
+	WXRECON_NOW=2031-01-01T00:00:00+08:00 wxrecon --db db.sqlite report --from 2026-08-01 --to 2026-11-04 --format html >later.html &&
+	cmp r.html later.html
+'
 test_expect_success 'the audit chain holds' '
 	wxrecon --db db.sqlite audit --verify
 '
