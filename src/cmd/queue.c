@@ -131,26 +131,30 @@ static int run_comment(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 	return 0;
 }
 
+static const char assign_help[] =
+        "Makes WHO the owner of each discrepancy, in one transaction: an unknown ID\n"
+        "assigns none. Each change is kept in the assignment history and audited\n"
+        "(discrepancy.assigned, from and to); giving one to its current owner changes\n"
+        "nothing. See them with: wxrecon discrepancies --assignee WHO\n";
+
 const struct cmd cmd_assign = {
-	"assign",
-	run_assign,
-	NULL,
-	CMD_DB,
-	"assign ID... --to WHO",
-	"give discrepancies an owner (audited, history kept)",
-	"Makes WHO the owner of each discrepancy, in one transaction: an unknown ID\n"
-	"assigns none. Each change is kept in the assignment history and audited\n"
-	"(discrepancy.assigned, from and to); giving one to its current owner changes\n"
-	"nothing. See them with: wxrecon discrepancies --assignee WHO\n",
+	.name = "assign",
+	.run = run_assign,
+	.flags = CMD_DB,
+	.usage = "assign ID... --to WHO",
+	.summary = "give discrepancies an owner (audited, history kept)",
+	.help = assign_help,
 };
 
+static const char comment_help[] =
+        "Appends a comment to the discrepancy's history (who, when, the note) and to\n"
+        "the audit log (discrepancy.commented). Comments are never edited or deleted.\n";
+
 const struct cmd cmd_comment = {
-	"comment",
-	run_comment,
-	NULL,
-	CMD_DB,
-	"comment ID --note TEXT",
-	"add a comment to a discrepancy (audited, history kept)",
-	"Appends a comment to the discrepancy's history (who, when, the note) and to\n"
-	"the audit log (discrepancy.commented). Comments are never edited or deleted.\n",
+	.name = "comment",
+	.run = run_comment,
+	.flags = CMD_DB,
+	.usage = "comment ID --note TEXT",
+	.summary = "add a comment to a discrepancy (audited, history kept)",
+	.help = comment_help,
 };

@@ -644,59 +644,65 @@ out:
 	return r;
 }
 
+static const char reconcile_help[] =
+        "Diffs each day's stored bills against the ledger tables and records every\n"
+        "finding as a discrepancy with a stable kind (SPEC 6). Re-running a day updates\n"
+        "the same rows; a finding that went away is marked resolved with the run that saw\n"
+        "it go. MISSED_PAYMENT is marked paid when [policy] allows; the rest stay open for\n"
+        "finance. With a merchant config it asks WeChat Pay about orders missing from the\n"
+        "bill and refunds whose status disagrees; without one, those wait. --dry-run shows\n"
+        "the result and writes nothing. --since-run RUN_ID also lists what changed since\n"
+        "that run (opened, resolved, amounts changed). Exit 3 while discrepancies are open.\n"
+        "DATES: --date D | --from D --to D | --yesterday (default)\n";
+
 const struct cmd cmd_reconcile = {
-	"reconcile",
-	run_reconcile,
-	NULL,
-	CMD_DB,
-	"reconcile DATES [--dry-run] [--since-run RUN_ID]",
-	"diff the stored bills against the ledger; record discrepancies",
-	"Diffs each day's stored bills against the ledger tables and records every\n"
-	"finding as a discrepancy with a stable kind (SPEC 6). Re-running a day updates\n"
-	"the same rows; a finding that went away is marked resolved with the run that saw\n"
-	"it go. MISSED_PAYMENT is marked paid when [policy] allows; the rest stay open for\n"
-	"finance. With a merchant config it asks WeChat Pay about orders missing from the\n"
-	"bill and refunds whose status disagrees; without one, those wait. --dry-run shows\n"
-	"the result and writes nothing. --since-run RUN_ID also lists what changed since\n"
-	"that run (opened, resolved, amounts changed). Exit 3 while discrepancies are open.\n"
-	"DATES: --date D | --from D --to D | --yesterday (default)\n",
+	.name = "reconcile",
+	.run = run_reconcile,
+	.flags = CMD_DB,
+	.usage = "reconcile DATES [--dry-run] [--since-run RUN_ID]",
+	.summary = "diff the stored bills against the ledger; record discrepancies",
+	.help = reconcile_help,
 };
+
+static const char discrepancies_help[] =
+        "Lists discrepancies by date then id (--status open, the default, resolved or\n"
+        "all). An open one shows its severity, its age (since it was first found), its\n"
+        "due date where WeChat Pay imposes one (a\n"
+        "refund-type fix: 365 days after the payment; a bill-type fix: while the bill\n"
+        "of its date can still be downloaded, about three months), OVERDUE past it, its\n"
+        "owner and how many comments it has. Severity is the worst of: the amount at\n"
+        "stake against [policy] severity_{medium,high,critical}_above (yuan), the age\n"
+        "against severity_{medium,high,critical}_after (DUR), and critical from\n"
+        "due_warn_days days before the due date. Filters: --kind K; --assignee WHO\n"
+        "(none: nobody's); --severity S: S or worse; --older-than DUR (7d, 36h): open\n"
+        "ones at least that old. --json adds assignee, comments, age_s, age_days,\n"
+        "severity, due_date and overdue (null when not open) to each entry.\n"
+        "DATES: --date D | --from D --to D (default: every date)\n";
 
 const struct cmd cmd_discrepancies = {
-	"discrepancies",
-	run_discrepancies,
-	NULL,
-	CMD_DB,
-	"discrepancies [DATES] [--status S] [--kind K] [--assignee WHO] [--severity S] "
-	"[--older-than DUR]",
-	"list discrepancies (default: the open ones, every date)",
-	"Lists discrepancies by date then id (--status open, the default, resolved or all). An "
-	"open one shows its severity, its age\n"
-	"(since it was first found), its due date where WeChat Pay imposes one (a\n"
-	"refund-type fix: 365 days after the payment; a bill-type fix: while the bill\n"
-	"of its date can still be downloaded, about three months), OVERDUE past it, its\n"
-	"owner and how many comments it has. Severity is the worst of: the amount at\n"
-	"stake against [policy] severity_{medium,high,critical}_above (yuan), the age\n"
-	"against severity_{medium,high,critical}_after (DUR), and critical from\n"
-	"due_warn_days days before the due date. Filters: --kind K; --assignee WHO\n"
-	"(none: nobody's); --severity S: S or worse; --older-than DUR (7d, 36h): open\n"
-	"ones at least that old. --json adds assignee, comments, age_s, age_days,\n"
-	"severity, due_date and overdue (null when not open) to each entry.\n"
-	"DATES: --date D | --from D --to D (default: every date)\n",
+	.name = "discrepancies",
+	.run = run_discrepancies,
+	.flags = CMD_DB,
+	.usage = "discrepancies [DATES] [--status S] [--kind K] [--assignee WHO] [--severity S] "
+	         "[--older-than DUR]",
+	.summary = "list discrepancies (default: the open ones, every date)",
+	.help = discrepancies_help,
 };
 
+static const char resolve_help[] =
+        "Resolves the discrepancies named by their IDs, or the open ones a filter picks\n"
+        "(DATES, --kind K, --assignee WHO|none, --severity S, --older-than DUR, as for\n"
+        "discrepancies), all with the note, in one transaction: an unknown ID, or one\n"
+        "already resolved among several, resolves nothing. It prints how many match\n"
+        "first; more than [policy] resolve_confirm_above (default 20) needs --yes,\n"
+        "else nothing is resolved and it exits 2. Each is audited (discrepancy.resolved);\n"
+        "several at once also get one discrepancy.bulk_resolved entry.\n";
+
 const struct cmd cmd_resolve = {
-	"resolve",
-	run_resolve,
-	NULL,
-	CMD_DB,
-	"resolve ID...|FILTER --note TEXT [--yes]",
-	"finance marks discrepancies handled (audited)",
-	"Resolves the discrepancies named by their IDs, or the open ones a filter picks\n"
-	"(DATES, --kind K, --assignee WHO|none, --severity S, --older-than DUR, as for\n"
-	"discrepancies), all with the note, in one transaction: an unknown ID, or one\n"
-	"already resolved among several, resolves nothing. It prints how many match\n"
-	"first; more than [policy] resolve_confirm_above (default 20) needs --yes,\n"
-	"else nothing is resolved and it exits 2. Each is audited (discrepancy.resolved);\n"
-	"several at once also get one discrepancy.bulk_resolved entry.\n",
+	.name = "resolve",
+	.run = run_resolve,
+	.flags = CMD_DB,
+	.usage = "resolve ID...|FILTER --note TEXT [--yes]",
+	.summary = "finance marks discrepancies handled (audited)",
+	.help = resolve_help,
 };

@@ -12,12 +12,12 @@
 #include "base/err.h"
 #include "base/xalloc.h"
 
-static const char *col_opt(sqlite3_stmt *st, int i)
+static const char *col_opt(struct db_stmt *st, int i)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : db_col_text(st, i);
+	return db_col_is_null(st, i) ? NULL : db_col_text(st, i);
 }
 
-static char *col_opt_dup(sqlite3_stmt *st, int i)
+static char *col_opt_dup(struct db_stmt *st, int i)
 {
 	const char *s = col_opt(st, i);
 
@@ -25,12 +25,12 @@ static char *col_opt_dup(sqlite3_stmt *st, int i)
 }
 
 /* Steps a statement that returns no rows, then frees it. */
-static int run_once(struct db *db, sqlite3_stmt *st, const char *what, struct wxr_err *err)
+static int run_once(struct db *db, struct db_stmt *st, const char *what, struct wxr_err *err)
 {
-	int r = sqlite3_step(st);
+	int r = db_step(st);
 
-	r = r == SQLITE_DONE ? 0 : db_error(db, err, what);
-	sqlite3_finalize(st);
+	r = r == DB_DONE ? 0 : db_error(db, err, what);
+	db_finalize(st);
 	return r;
 }
 
@@ -38,7 +38,7 @@ int db_exc_list(struct db *db, const struct db_exc_query *q,
                 int (*cb)(void *ctx, const struct db_exc_row *row, struct wxr_err *err), void *ctx,
                 struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	const char *mchid = q->mchid ? q->mchid : "";
 	const char *kind = q->kind ? q->kind : "";
 	int amode = !q->assignee ? 0 : !*q->assignee ? 1 : 2;
@@ -77,13 +77,13 @@ int db_exc_list(struct db *db, const struct db_exc_query *q,
 	db_bind_text(st, i++, kind);
 	db_bind_text(st, i++, kind);
 	for (int k = 0; k < 3; k++)
-		sqlite3_bind_int64(st, i++, amode);
+		db_bind_i64(st, i++, amode);
 	db_bind_text(st, i++, q->assignee ? q->assignee : "");
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		struct db_exc_row row;
 
 		memset(&row, 0, sizeof(row));
-		row.id = sqlite3_column_int64(st, 0);
+		row.id = db_col_i64(st, 0);
 		row.mchid = db_col_text(st, 1);
 		row.date = db_col_text(st, 2);
 		row.kind = db_col_text(st, 3);
@@ -91,10 +91,10 @@ int db_exc_list(struct db *db, const struct db_exc_query *q,
 		row.out_trade_no = col_opt(st, 5);
 		row.out_refund_no = col_opt(st, 6);
 		row.transaction_id = col_opt(st, 7);
-		row.has_ledger_amount = sqlite3_column_type(st, 8) != SQLITE_NULL;
-		row.ledger_amount = sqlite3_column_int64(st, 8);
-		row.has_bill_amount = sqlite3_column_type(st, 9) != SQLITE_NULL;
-		row.bill_amount = sqlite3_column_int64(st, 9);
+		row.has_ledger_amount = !db_col_is_null(st, 8);
+		row.ledger_amount = db_col_i64(st, 8);
+		row.has_bill_amount = !db_col_is_null(st, 9);
+		row.bill_amount = db_col_i64(st, 9);
 		row.ledger_state = col_opt(st, 10);
 		row.bill_state = col_opt(st, 11);
 		row.status = db_col_text(st, 12);
@@ -102,24 +102,24 @@ int db_exc_list(struct db *db, const struct db_exc_query *q,
 		row.resolved_by = col_opt(st, 14);
 		row.assignee = col_opt(st, 15);
 		row.created_at = db_col_text(st, 16);
-		row.has_paid_ts = sqlite3_column_type(st, 17) != SQLITE_NULL;
-		row.paid_ts = sqlite3_column_int64(st, 17);
+		row.has_paid_ts = !db_col_is_null(st, 17);
+		row.paid_ts = db_col_i64(st, 17);
 		row.bill_paid_time = col_opt(st, 18);
-		row.comments = sqlite3_column_int64(st, 19);
+		row.comments = db_col_i64(st, 19);
 		r = cb(ctx, &row, err);
 		if (r < 0)
 			goto out;
 	}
-	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read discrepancies");
+	r = r == DB_DONE ? 0 : db_error(db, err, "read discrepancies");
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int db_exc_get(struct db *db, const char *mchid, int64_t id, struct db_exc_brief *out,
                struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -128,23 +128,23 @@ int db_exc_get(struct db *db, const char *mchid, int64_t id, struct db_exc_brief
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_i64(st, 1, id);
 	db_bind_text(st, 2, mchid ? mchid : "");
 	db_bind_text(st, 3, mchid ? mchid : "");
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	r = db_step(st);
+	if (r == DB_ROW) {
 		out->date = xstrdup(db_col_text(st, 0));
 		out->kind = xstrdup(db_col_text(st, 1));
 		out->key = xstrdup(db_col_text(st, 2));
 		out->status = xstrdup(db_col_text(st, 3));
 		out->assignee = col_opt_dup(st, 4);
 		r = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		r = err_set(err, WXR_ENOTFOUND, "no discrepancy %lld", (long long)id);
 	} else {
 		r = db_error(db, err, "read discrepancy");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -163,7 +163,7 @@ void db_exc_brief_release(struct db_exc_brief *b)
 int db_exc_assign(struct db *db, int64_t id, const char *assignee, const char *previous,
                   const char *who, const char *now, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db, "UPDATE discrepancies SET assignee = ?, updated_at = ? WHERE id = ?",
@@ -172,7 +172,7 @@ int db_exc_assign(struct db *db, int64_t id, const char *assignee, const char *p
 		return r;
 	db_bind_text(st, 1, assignee);
 	db_bind_text(st, 2, now);
-	sqlite3_bind_int64(st, 3, id);
+	db_bind_i64(st, 3, id);
 	r = run_once(db, st, "assign discrepancy", err);
 	if (r < 0)
 		return r;
@@ -182,7 +182,7 @@ int db_exc_assign(struct db *db, int64_t id, const char *assignee, const char *p
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_i64(st, 1, id);
 	db_bind_text(st, 2, now);
 	db_bind_text(st, 3, who);
 	db_bind_text(st, 4, assignee);
@@ -193,7 +193,7 @@ int db_exc_assign(struct db *db, int64_t id, const char *assignee, const char *p
 int db_exc_comment(struct db *db, int64_t id, const char *who, const char *now, const char *note,
                    struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -202,7 +202,7 @@ int db_exc_comment(struct db *db, int64_t id, const char *who, const char *now, 
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_i64(st, 1, id);
 	db_bind_text(st, 2, now);
 	db_bind_text(st, 3, who);
 	db_bind_text(st, 4, note);
@@ -213,7 +213,7 @@ int db_exc_history(struct db *db, int64_t id,
                    int (*cb)(void *ctx, const struct db_exc_event *e, struct wxr_err *err),
                    void *ctx, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -226,9 +226,9 @@ int db_exc_history(struct db *db, int64_t id,
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, id);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_i64(st, 1, id);
+	db_bind_i64(st, 2, id);
+	while ((r = db_step(st)) == DB_ROW) {
 		struct db_exc_event e = {
 			.what = db_col_text(st, 0),
 			.at = db_col_text(st, 1),
@@ -241,8 +241,8 @@ int db_exc_history(struct db *db, int64_t id,
 		if (r < 0)
 			goto out;
 	}
-	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read discrepancy history");
+	r = r == DB_DONE ? 0 : db_error(db, err, "read discrepancy history");
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }

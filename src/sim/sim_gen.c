@@ -38,7 +38,12 @@
 static const char usage_text[] =
         "usage: wxrecon-sim generate --rows N --date YYYY-MM-DD --out DIR [--seed S]\n"
         "                            [--mchid M] [--appid A] [--no-plant]\n"
-        "                            [--plant-summary-mismatch] [--gzip-level 1-9]\n";
+        "                            [--plant-summary-mismatch] [--gzip-level 1-9]\n"
+        "                            [--anomaly-rate R] [--rate KIND=R]...\n"
+        "  --anomaly-rate R  plant R of the rows as each row kind of discrepancy (R: 0.001\n"
+        "                    or 0.1%; default: one case of each kind)\n"
+        "  --rate KIND=R     the same for one kind (e.g. MISSING_IN_LEDGER=10%: the ledger\n"
+        "                    lost a tenth of the day); 0 plants none of that kind\n";
 
 /* ---- the discrepancies that can be planted (SPEC 6) ---- */
 
@@ -62,6 +67,8 @@ static const char *const plant_names[P_KINDS] = {
 /* ---- options and run state ---- */
 
 /* ---- the day ---- */
+
+static int plants_flush(struct gen *g);
 
 /* A normal row: mostly a payment, else a refund of a payment still in the ring. */
 static int normal_row(struct gen *g, int64_t i)
@@ -87,34 +94,67 @@ static int normal_row(struct gen *g, int64_t i)
 	return gen_payment(g, ts, P_NONE, 0, 0, 0) ? 0 : -1;
 }
 
+#define ROW_KINDS (P_ROW_KINDS - 1) /* the kinds planted at a row: P_NONE + 1 ... */
+
+/* How many cases of a row kind the day gets: one each by default, else its rate. */
+static int64_t plant_count(const struct gen *g, int kind)
+{
+	int64_t ppm = g->o.rate_ppm[kind];
+
+	if (!g->o.plant)
+		return 0;
+	if (ppm < 0)
+		return 1;
+	return (g->o.rows * ppm + 500000) / 1000000;
+}
+
+/* The row of case j (of n) of the kind with index k: the cases of every kind
+ * spread evenly over the day, interleaved so kinds do not fall on one row. */
+static int64_t plant_row(const struct gen *g, int k, int64_t j, int64_t n)
+{
+	return (((j * ROW_KINDS + k) * 2 + 1) * g->o.rows) / (2 * n * ROW_KINDS);
+}
+
 static int run_day(struct gen *g)
 {
-	enum plant_kind sched[P_ROW_KINDS];
-	int64_t at[P_ROW_KINDS];
-	size_t nsched = 0, next = 0;
-	int64_t i = 0;
+	int64_t count[ROW_KINDS], done[ROW_KINDS], next_at[ROW_KINDS];
+	int64_t i = 0, left = 0;
 	int r;
 
+	for (int k = 0; k < ROW_KINDS; k++) {
+		count[k] = plant_count(g, P_NONE + 1 + k);
+		done[k] = 0;
+		next_at[k] = count[k] ? plant_row(g, k, 0, count[k]) : INT64_MAX;
+		left += count[k];
+	}
 	if (g->o.plant) {
-		size_t k = P_ROW_KINDS - 1;
-
-		for (int kind = P_NONE + 1; kind < P_ROW_KINDS; kind++)
-			sched[nsched++] = (enum plant_kind)kind;
-		for (size_t j = 0; j < k; j++)
-			at[j] = (int64_t)((2 * j + 1) * (uint64_t)g->o.rows / (2 * k));
 		r = gen_plant_prev_day(g);
+		if (r >= 0)
+			r = plants_flush(g);
 		if (r < 0)
 			return r;
 	}
 	while (i < g->o.rows) {
+		int best = -1;
+
+		for (int k = 0; k < ROW_KINDS && left; k++)
+			if (next_at[k] <= i && (best < 0 || next_at[k] < next_at[best]))
+				best = k;
 		/* A planted case uses at most 2 rows; it must not run past the day. */
-		if (next < nsched && at[next] <= i && i + 2 <= g->o.rows) {
-			int64_t used = gen_plant_at(g, sched[next], i);
+		if (best >= 0 && i + 2 <= g->o.rows) {
+			int64_t used = gen_plant_at(g, (enum plant_kind)(P_NONE + 1 + best), i);
 
 			if (used < 0)
 				return g->err->code < 0 ? g->err->code : WXR_EFAIL;
+			r = plants_flush(g);
+			if (r < 0)
+				return r;
 			i += used;
-			next++;
+			left--;
+			done[best]++;
+			next_at[best] = done[best] < count[best]
+			                        ? plant_row(g, best, done[best], count[best])
+			                        : INT64_MAX;
 			continue;
 		}
 		r = normal_row(g, i);
@@ -122,8 +162,11 @@ static int run_day(struct gen *g)
 			return r;
 		i++;
 	}
-	if (next != nsched)
-		BUG("planted %zu of %zu cases", next, nsched);
+	if (left)
+		return err_set(g->err, WXR_EUSAGE,
+		               "%" PRId64 " planted cases did not fit in %" PRId64
+		               " rows: lower the rates or raise --rows",
+		               left, g->o.rows);
 	while (g->ring_tail < g->ring_head) {
 		r = gen_ring_evict(g);
 		if (r < 0)
@@ -139,14 +182,84 @@ static json_t *jstr_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* The JSON of one planted entry, as the manifest's "planted" array holds it. */
+static json_t *planted_json(const struct planted *pl)
+{
+	json_t *e = json_object();
+
+	json_object_set_new(e, "kind", json_string(plant_names[pl->kind]));
+	json_object_set_new(e, "date", json_string(pl->date));
+	json_object_set_new(e, "out_trade_no", jstr_or_null(pl->out_trade_no));
+	json_object_set_new(e, "out_refund_no", jstr_or_null(pl->out_refund_no));
+	json_object_set_new(e, "transaction_id", jstr_or_null(pl->transaction_id));
+	json_object_set_new(e, "refund_id", jstr_or_null(pl->refund_id));
+	json_object_set_new(e, "ledger_amount",
+	                    pl->has_ledger ? json_integer((json_int_t)pl->ledger_amount)
+	                                   : json_null());
+	json_object_set_new(e, "bill_amount",
+	                    pl->has_bill ? json_integer((json_int_t)pl->bill_amount) : json_null());
+	json_object_set_new(e, "note", jstr_or_null(pl->note));
+	return e;
+}
+
+static void planted_release(struct planted *pl)
+{
+	free(pl->out_trade_no);
+	free(pl->out_refund_no);
+	free(pl->refund_id);
+	free(pl->transaction_id);
+	free(pl->note);
+	memset(pl, 0, sizeof(*pl));
+}
+
+/* Writes the current case's entries to the manifest's scratch file: the
+ * planted list streams, so a day with 1% of every kind stays small in memory. */
+static int plants_flush(struct gen *g)
+{
+	int r = 0;
+
+	for (size_t k = 0; k < g->npending; k++) {
+		json_t *e = planted_json(&g->pending[k]);
+		char *text = json_dumps(e, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+		json_decref(e);
+		if (!text)
+			abort(); /* only on out of memory */
+		if (r == 0 && !g->plants_f) {
+			g->plants_tmp = xasprintf("%s/.manifest-planted.tmp", g->o.out);
+			g->plants_f = fopen(g->plants_tmp, "w+b");
+			if (!g->plants_f)
+				r = err_set(g->err, WXR_EIO, "cannot create '%s': %s",
+				            g->plants_tmp, strerror(errno));
+		}
+		if (r == 0) {
+			/* Indented as the entry of an array inside the root object. */
+			fputs(g->nplants ? ",\n    " : "    ", g->plants_f);
+			for (const char *c = text; *c; c++) {
+				putc(*c, g->plants_f);
+				if (*c == '\n')
+					fputs("    ", g->plants_f);
+			}
+			if (ferror(g->plants_f))
+				r = err_set(g->err, WXR_EIO, "cannot write '%s'", g->plants_tmp);
+			g->nplants++;
+		}
+		free(text);
+		planted_release(&g->pending[k]);
+	}
+	g->npending = 0;
+	return r;
+}
+
 static int write_manifest(struct gen *g, const struct sim_bill_totals *tt,
                           const struct sim_bill_totals *ft)
 {
 	json_t *root = json_object();
-	json_t *arr = json_array();
 	json_t *files = json_object();
 	json_t *totals = json_object();
-	char *path = NULL, *text = NULL, *full = NULL;
+	char *path = NULL, *tmp = NULL, *text = NULL;
+	FILE *f = NULL;
+	size_t len;
 	int r;
 
 	json_object_set_new(root, "date", json_string(g->o.date));
@@ -187,41 +300,58 @@ static int write_manifest(struct gen *g, const struct sim_bill_totals *tt,
 		json_object_set_new(root, "totals", totals);
 	}
 
-	for (size_t k = 0; k < g->nplants; k++) {
-		const struct planted *pl = &g->plants[k];
-		json_t *e = json_object();
-
-		json_object_set_new(e, "kind", json_string(plant_names[pl->kind]));
-		json_object_set_new(e, "date", json_string(pl->date));
-		json_object_set_new(e, "out_trade_no", jstr_or_null(pl->out_trade_no));
-		json_object_set_new(e, "out_refund_no", jstr_or_null(pl->out_refund_no));
-		json_object_set_new(e, "transaction_id", jstr_or_null(pl->transaction_id));
-		json_object_set_new(e, "refund_id", jstr_or_null(pl->refund_id));
-		json_object_set_new(e, "ledger_amount",
-		                    pl->has_ledger ? json_integer((json_int_t)pl->ledger_amount)
-		                                   : json_null());
-		json_object_set_new(e, "bill_amount",
-		                    pl->has_bill ? json_integer((json_int_t)pl->bill_amount)
-		                                 : json_null());
-		json_object_set_new(e, "note", jstr_or_null(pl->note));
-		json_array_append_new(arr, e);
-	}
-	json_object_set_new(root, "planted", arr);
-
+	/* The root without "planted", then the streamed entries as its last key. */
 	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	if (!text) {
 		r = err_set(g->err, WXR_EFAIL, "cannot render manifest.json");
 		goto out;
 	}
-	full = xasprintf("%s\n", text);
+	len = strlen(text);
+	if (len < 2 || text[len - 1] != '}' || text[len - 2] != '\n')
+		BUG("unexpected JSON layout from json_dumps");
+	text[len - 2] = '\0';
 	path = xasprintf("%s/manifest.json", g->o.out);
-	r = sim_write_file_atomic(path, full, strlen(full)) == 0
-	            ? 0
-	            : err_set(g->err, WXR_EIO, "cannot write '%s': %s", path, strerror(errno));
+	tmp = xasprintf("%s.tmp", path);
+	f = fopen(tmp, "wb");
+	if (!f) {
+		r = err_set(g->err, WXR_EIO, "cannot create '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "%s,\n  \"planted\": [", text);
+	if (g->nplants) {
+		char chunk[65536];
+		size_t n;
+
+		fputs("\n", f);
+		rewind(g->plants_f);
+		while ((n = fread(chunk, 1, sizeof(chunk), g->plants_f)) > 0)
+			fwrite(chunk, 1, n, f);
+		if (ferror(g->plants_f)) {
+			r = err_set(g->err, WXR_EIO, "cannot read '%s'", g->plants_tmp);
+			goto out;
+		}
+		fputs("\n  ", f);
+	}
+	fputs("]\n}\n", f);
+	r = fclose(f);
+	f = NULL;
+	if (r != 0) {
+		r = err_set(g->err, WXR_EIO, "cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, path) != 0) {
+		r = err_set(g->err, WXR_EIO, "cannot rename '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	r = 0;
 out:
+	if (f) {
+		fclose(f);
+		remove(tmp);
+	}
 	json_decref(root);
 	free(text);
-	free(full);
+	free(tmp);
 	free(path);
 	return r;
 }
@@ -256,6 +386,48 @@ static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* A rate as parts per million: "0.001" (a fraction) or "0.1%" (a percentage),
+ * exactly, without floating point; at most 1 (100%). */
+static int parse_ppm(const char *s, int64_t *out)
+{
+	size_t n = strlen(s);
+	int64_t scale = 1000000, whole = 0, frac = 0, div = 1;
+	const char *p = s;
+
+	if (n && s[n - 1] == '%') {
+		scale = 10000;
+		n--;
+	}
+	if (n == 0 || *p < '0' || *p > '9')
+		return -1;
+	for (; p < s + n && *p >= '0' && *p <= '9'; p++) {
+		whole = whole * 10 + (*p - '0');
+		if (whole > 100)
+			return -1;
+	}
+	if (p < s + n && *p == '.') {
+		for (p++; p < s + n && *p >= '0' && *p <= '9'; p++) {
+			if (div >= 1000000)
+				return -1;
+			frac = frac * 10 + (*p - '0');
+			div *= 10;
+		}
+	}
+	if (p != s + n || (frac * scale) % div != 0)
+		return -1;
+	*out = whole * scale + frac * scale / div;
+	return *out <= 1000000 ? 0 : -1;
+}
+
+/* The row kind named by the n bytes at name, or -1. */
+static int row_kind_of(const char *name, size_t n)
+{
+	for (int k = P_NONE + 1; k < P_ROW_KINDS; k++)
+		if (strlen(plant_names[k]) == n && memcmp(plant_names[k], name, n) == 0)
+			return k;
+	return -1;
+}
+
 static int parse_args(int argc, char **argv, struct gen_opts *o, struct wxr_err *err)
 {
 	static const struct option longopts[] = {
@@ -268,13 +440,19 @@ static int parse_args(int argc, char **argv, struct gen_opts *o, struct wxr_err 
 		{ "no-plant", no_argument, NULL, 'P' },
 		{ "plant-summary-mismatch", no_argument, NULL, 'S' },
 		{ "gzip-level", required_argument, NULL, 'z' },
+		{ "anomaly-rate", required_argument, NULL, 'R' },
+		{ "rate", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int64_t kind_ppm[P_ROW_KINDS];
+	int64_t all_ppm = -1, total = 0;
 	int64_t day_start;
 	uint64_t v;
 	int c;
 
+	for (int k = 0; k < P_ROW_KINDS; k++)
+		kind_ppm[k] = -1;
 	memset(o, 0, sizeof(*o));
 	o->rows = -1;
 	o->seed = 1;
@@ -321,6 +499,27 @@ static int parse_args(int argc, char **argv, struct gen_opts *o, struct wxr_err 
 				               optarg);
 			o->level = (int)v;
 			break;
+		case 'R':
+			if (parse_ppm(optarg, &all_ppm) < 0)
+				return err_set(
+				        err, WXR_EUSAGE,
+				        "bad --anomaly-rate '%s' (a fraction such as 0.001, or "
+				        "0.1%%; at most 6 decimals)",
+				        optarg);
+			break;
+		case 'K': {
+			const char *eq = strchr(optarg, '=');
+			int kind = eq ? row_kind_of(optarg, (size_t)(eq - optarg)) : -1;
+			int64_t ppm;
+
+			if (kind < 0 || parse_ppm(eq + 1, &ppm) < 0)
+				return err_set(err, WXR_EUSAGE,
+				               "bad --rate '%s' (KIND=R, KIND one of the row kinds "
+				               "MISSING_IN_LEDGER ... BALANCE_DISCONTINUITY)",
+				               optarg);
+			kind_ppm[kind] = ppm;
+			break;
+		}
 		case 'h':
 			return 1;
 		default:
@@ -339,6 +538,16 @@ static int parse_args(int argc, char **argv, struct gen_opts *o, struct wxr_err 
 	if (o->plant && o->rows < PLANT_MIN_ROWS)
 		return err_set(err, WXR_EUSAGE, "planting needs --rows %d or more (or --no-plant)",
 		               PLANT_MIN_ROWS);
+	for (int k = P_NONE + 1; k < P_ROW_KINDS; k++) {
+		o->rate_ppm[k] = kind_ppm[k] >= 0 ? kind_ppm[k] : all_ppm;
+		total += o->rate_ppm[k] < 0 ? 1 : (o->rows * o->rate_ppm[k] + 500000) / 1000000;
+	}
+	/* Each case takes at most 2 rows; half the day stays normal. */
+	if (o->plant && 4 * total > o->rows)
+		return err_set(err, WXR_EUSAGE,
+		               "%" PRId64 " planted cases need more than --rows %" PRId64
+		               " (4 rows each): lower the rates",
+		               total, o->rows);
 	return 0;
 }
 
@@ -427,6 +636,9 @@ static int generate(struct gen *g, int64_t *out_ms)
 		pl->note =
 		        xstrdup("trade bill summary 应结订单总金额 is the sum of the rows + 1 fen "
 		                "(ledger_amount = row sum, bill_amount = summary)");
+		r = plants_flush(g);
+		if (r < 0)
+			return r;
 	}
 	r = sim_bill_end(g->trade);
 	g->trade = NULL;
@@ -469,13 +681,13 @@ static void gen_release(struct gen *g)
 	free(g->refunds_tmp);
 	free(g->refunds_path);
 	free(g->ring);
-	for (size_t k = 0; k < g->nplants; k++) {
-		free(g->plants[k].out_trade_no);
-		free(g->plants[k].out_refund_no);
-		free(g->plants[k].refund_id);
-		free(g->plants[k].transaction_id);
-		free(g->plants[k].note);
+	for (size_t k = 0; k < g->npending; k++)
+		planted_release(&g->pending[k]);
+	if (g->plants_f) {
+		fclose(g->plants_f);
+		remove(g->plants_tmp);
 	}
+	free(g->plants_tmp);
 }
 
 int sim_gen_main(int argc, char **argv)
@@ -506,7 +718,8 @@ int sim_gen_main(int argc, char **argv)
 	}
 	printf("generate: wrote %s (%" PRId64 " rows, %" PRIu64 " bytes, sha1 %s), %s (%" PRIu64
 	       " bytes), ledger_orders.csv (%" PRId64 " orders), ledger_refunds.csv (%" PRId64
-	       " refunds), manifest.json (%zu planted) into %s in %" PRId64 ".%03" PRId64 " s\n",
+	       " refunds), manifest.json (%" PRId64 " planted) into %s in %" PRId64 ".%03" PRId64
+	       " s\n",
 	       strrchr(g->trade_gz.path, '/') + 1, g->o.rows, g->trade_gz.raw_bytes,
 	       g->trade_gz.sha1_hex, strrchr(g->fund_gz.path, '/') + 1, g->fund_gz.raw_bytes,
 	       g->orders_written, g->refunds_written, g->nplants, g->o.out, ms / 1000, ms % 1000);

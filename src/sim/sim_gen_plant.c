@@ -15,9 +15,9 @@ struct planted *gen_plant_add(struct gen *g, enum plant_kind kind, const char *d
 {
 	struct planted *pl;
 
-	if (g->nplants >= sizeof(g->plants) / sizeof(g->plants[0]))
-		BUG("too many planted entries");
-	pl = &g->plants[g->nplants++];
+	if (g->npending >= sizeof(g->pending) / sizeof(g->pending[0]))
+		BUG("too many entries for one planted case");
+	pl = &g->pending[g->npending++];
 	memset(pl, 0, sizeof(*pl));
 	pl->kind = kind;
 	snprintf(pl->date, sizeof(pl->date), "%s", date);

@@ -20,10 +20,6 @@
 #include "base/err.h"
 #include "base/xalloc.h"
 
-#define ROWS_MAX       100000000 /* ids have room for this many */
-#define PLANT_MIN_ROWS 50        /* room for every planted case */
-#define OPENING_FEN    100000000 /* fund account opening balance: 1,000,000.00 yuan */
-
 /* ---- small helpers ---- */
 
 static uint64_t rnd(struct gen *g)

@@ -61,6 +61,8 @@ struct gen_opts {
 	int plant;
 	int plant_summary;
 	int level;
+	/* Planted cases of each row kind per million rows; -1: one (the default). */
+	int64_t rate_ppm[P_ROW_KINDS];
 };
 
 /* A payment still in the ring. */
@@ -101,8 +103,11 @@ struct gen {
 	int64_t balance; /* running fund-flow balance, fen */
 	int64_t orders_written, refunds_written;
 	int64_t pay_rows, refund_rows; /* bill rows written */
-	struct planted plants[P_KINDS + 4];
-	size_t nplants;
+	struct planted pending[2];     /* the current case's entries, not yet in the manifest */
+	size_t npending;
+	FILE *plants_f; /* the manifest's planted entries so far (streamed) */
+	char *plants_tmp;
+	int64_t nplants; /* entries written to plants_f */
 	char line[8192]; /* ledger line buffer */
 };
 
