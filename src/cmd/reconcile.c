@@ -348,15 +348,52 @@ static json_t *item_json(const struct exc_item *it)
 	return o;
 }
 
-static int list_one(void *p, const struct exc_item *it, struct wxr_err *err)
+struct list_ctx {
+	struct ctx *ctx;
+	json_t *arr;  /* --json */
+	bool history; /* --id: each one's comments and assignments too */
+	json_t *hist; /* the current entry's, for --json */
+};
+
+static int history_one(void *p, const struct db_exc_event *e, struct wxr_err *err)
 {
-	const struct db_exc_row *d = it->row;
-	json_t *arr = p;
+	struct list_ctx *lc = p;
+	char at[CLOCK_RFC3339_LEN];
+	const char *when = report_local_time(e->at, lc->ctx->cfg.tz_offset_s, at);
+	bool comment = strcmp(e->what, "comment") == 0;
 
 	(void)err;
-	if (arr) {
-		json_array_append_new(arr, item_json(it));
+	if (lc->hist) {
+		json_array_append_new(
+		        lc->hist, comment ? json_pack("{s:s, s:s, s:s, s:s}", "event", "comment",
+		                                      "at", when, "by", e->who, "note", e->text)
+		                          : json_pack("{s:s, s:s, s:s, s:s, s:o}", "event",
+		                                      "assigned", "at", when, "by", e->who, "to",
+		                                      e->text, "from", opt_str(e->previous)));
 		return 0;
+	}
+	if (comment)
+		printf("       %s %s: %s\n", when, e->who, e->text);
+	else
+		printf("       %s %s: assigned to %s (was %s)\n", when, e->who, e->text,
+		       e->previous ? e->previous : "nobody");
+	return 0;
+}
+
+static int list_one(void *p, const struct exc_item *it, struct wxr_err *err)
+{
+	struct list_ctx *lc = p;
+	const struct db_exc_row *d = it->row;
+
+	if (lc->arr) {
+		json_t *o = item_json(it);
+
+		json_array_append_new(lc->arr, o);
+		if (!lc->history)
+			return 0;
+		lc->hist = json_array();
+		json_object_set_new(o, "history", lc->hist);
+		return exc_history(lc->ctx->db, d->id, history_one, lc, err);
 	}
 	printf("%-6" PRId64 " %s %-13s %-26s %-32s", d->id, d->date, d->status, d->kind, d->key);
 	if (d->has_ledger_amount || d->has_bill_amount) {
@@ -384,7 +421,7 @@ static int list_one(void *p, const struct exc_item *it, struct wxr_err *err)
 	if (d->resolution)
 		printf(" note: %s", d->resolution);
 	printf("\n");
-	return 0;
+	return lc->history ? exc_history(lc->ctx->db, d->id, history_one, lc, err) : 0;
 }
 
 /* The queue's filter options, shared by discrepancies and resolve. */
@@ -450,12 +487,14 @@ static int run_discrepancies(struct ctx *ctx, int argc, char **argv, struct wxr_
 		DATES_LONG_OPTIONS,
 		FILTER_LONG_OPTIONS,
 		{ "status", required_argument, NULL, 's' },
+		{ "id", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dates d = { .given = false };
 	struct exc_filter f;
 	struct exc_policy pol;
-	json_t *arr = NULL;
+	struct list_ctx lc = { ctx, NULL, false, NULL };
+	bool status_given = false;
 	int c;
 	int r;
 
@@ -467,7 +506,14 @@ static int run_discrepancies(struct ctx *ctx, int argc, char **argv, struct wxr_
 		if (r > 0)
 			continue;
 		switch (c) {
+		case 'i':
+			if (cmd_parse_id(optarg, &f.q.id) < 0)
+				return cmd_usage_error(ctx, err, "--id: bad discrepancy id '%s'",
+				                       optarg);
+			lc.history = true;
+			break;
 		case 's':
+			status_given = true;
 			f.q.status = optarg;
 			if (strcmp(optarg, "open") && strcmp(optarg, "resolved") &&
 			    strcmp(optarg, "all"))
@@ -489,15 +535,17 @@ static int run_discrepancies(struct ctx *ctx, int argc, char **argv, struct wxr_
 		return r;
 	f.q.from = d.given ? d.from : NULL;
 	f.q.to = d.given ? d.to : NULL;
+	if (lc.history && !status_given)
+		f.q.status = "all"; /* --id shows it whatever its status */
 	exc_policy_from_config(&ctx->cfg, &pol);
 	if (ctx->json)
-		arr = json_array();
-	r = exc_list(ctx->db, &f, &pol, ctx->now, list_one, arr, err);
+		lc.arr = json_array();
+	r = exc_list(ctx->db, &f, &pol, ctx->now, list_one, &lc, err);
 	if (r < 0) {
-		json_decref(arr);
+		json_decref(lc.arr);
 		return r;
 	}
-	return arr ? cmd_print_json(arr, err) : 0;
+	return lc.arr ? cmd_print_json(lc.arr, err) : 0;
 }
 
 /* ---- resolve ---- */
@@ -676,7 +724,9 @@ static const char discrepancies_help[] =
         "due_warn_days days before the due date. Filters: --kind K; --assignee WHO\n"
         "(none: nobody's); --severity S: S or worse; --older-than DUR (7d, 36h): open\n"
         "ones at least that old. --json adds assignee, comments, age_s, age_days,\n"
-        "severity, due_date and overdue (null when not open) to each entry.\n"
+        "severity, due_date and overdue (null when not open) to each entry. --id ID\n"
+        "shows that one, whatever its status, with its history: every comment and\n"
+        "assignment, oldest first (--json: a history array).\n"
         "DATES: --date D | --from D --to D (default: every date)\n";
 
 const struct cmd cmd_discrepancies = {
@@ -684,7 +734,7 @@ const struct cmd cmd_discrepancies = {
 	.run = run_discrepancies,
 	.flags = CMD_DB,
 	.usage = "discrepancies [DATES] [--status S] [--kind K] [--assignee WHO] [--severity S] "
-	         "[--older-than DUR]",
+	         "[--older-than DUR] [--id ID]",
 	.summary = "list discrepancies (default: the open ones, every date)",
 	.help = discrepancies_help,
 };

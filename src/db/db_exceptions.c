@@ -64,6 +64,7 @@ int db_exc_list(struct db *db, const struct db_exc_query *q,
 	        " AND (? = '' OR d.kind = ?)"
 	        " AND (? = 0 OR (? = 1 AND d.assignee IS NULL)"
 	        "      OR (? = 2 AND d.assignee = ?))"
+	        " AND (? = 0 OR d.id = ?)"
 	        " ORDER BY d.date, d.id",
 	        &st, err);
 	if (r < 0)
@@ -79,6 +80,8 @@ int db_exc_list(struct db *db, const struct db_exc_query *q,
 	for (int k = 0; k < 3; k++)
 		db_bind_i64(st, i++, amode);
 	db_bind_text(st, i++, q->assignee ? q->assignee : "");
+	db_bind_i64(st, i++, q->id);
+	db_bind_i64(st, i++, q->id);
 	while ((r = db_step(st)) == DB_ROW) {
 		struct db_exc_row row;
 

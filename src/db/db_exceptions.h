@@ -21,6 +21,7 @@ struct db_exc_query {
 	const char *status;   /* "open", "resolved" (with auto_resolved) or "all" */
 	const char *kind;     /* a SPEC 6 kind, or "" */
 	const char *assignee; /* NULL = anyone's or nobody's; "" = nobody's; else that owner's */
+	int64_t id;           /* 0 = any; else only that discrepancy */
 };
 
 /* One discrepancy as the queue reads it. Strings borrowed for the

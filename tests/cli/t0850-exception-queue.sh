@@ -58,6 +58,27 @@ assert d[2][\"comments\"] == 2 and d[2][\"assignee\"] == \"alice\", d[2]
 assert d[1][\"assignee\"] == \"bob\" and d[6][\"assignee\"] is None, d
 "
 '
+test_expect_success 'discrepancies --id ID: the one, with its history oldest first' '
+	wxrecon --db db.sqlite discrepancies --id 1 >h.txt &&
+	test "$(wc -l <h.txt)" = 3 &&
+	head -1 h.txt | grep -q "^1 .* AMOUNT_MISMATCH .*, owner bob$" &&
+	sed -n 2p h.txt | grep -q "^       [0-9T:-]*+08:00 user:fin1: assigned to alice (was nobody)$" &&
+	sed -n 3p h.txt | grep -q "^       [0-9T:-]*+08:00 user:fin1: assigned to bob (was alice)$" &&
+	wxrecon --db db.sqlite --json discrepancies --id 2 >h.json &&
+	python3 -c "
+import json
+d = json.load(open(\"h.json\"))
+assert [x[\"id\"] for x in d] == [2], d
+h = d[0][\"history\"]
+# by time; within one second comments come first (two tables, no common order)
+assert sorted((e[\"event\"], e.get(\"note\") or e.get(\"to\")) for e in h) == [
+    (\"assigned\", \"alice\"), (\"comment\", \"asked the bank for the slip\"),
+    (\"comment\", \"slip received\")], h
+assert [e[\"at\"] for e in h] == sorted(e[\"at\"] for e in h), h
+" &&
+	wxrecon --db db.sqlite discrepancies --id 3 >r.txt &&
+	test_grep "^3 .* resolved .* MISSING_IN_LEDGER" r.txt
+'
 test_expect_code 2 'comment without a note: a usage error' '
 	wxrecon --db db.sqlite comment 2
 '
