@@ -386,7 +386,7 @@ int exc_resolve(struct db *db, const char *mchid, const int64_t *ids, size_t n, 
 		if (r >= 0)
 			r = reconcile_resolve(db, ids[i], note, who, err);
 	}
-	if (r >= 0 && n > 1) {
+	if (r >= 0 && (n > 1 || filter)) {
 		list = json_array();
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(list, json_integer(ids[i]));

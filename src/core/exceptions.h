@@ -145,9 +145,10 @@ int exc_comment(struct db *db, const char *mchid, int64_t id, const char *note, 
 /*
  * Resolves discrepancies ids[0..n) with note, in one transaction, each as
  * `resolve ID` does (reconcile_resolve: its event and its
- * discrepancy.resolved audit entry); with several, one more audit entry
- * discrepancy.bulk_resolved {count, ids, note, filter} (filter: the text
- * that chose them, may be NULL). Ids that are not open fail the lot.
+ * discrepancy.resolved audit entry); with several, or chosen by a filter,
+ * one more audit entry discrepancy.bulk_resolved {count, ids, note,
+ * filter} (filter: the text that chose them, NULL for a list of ids). Ids that are not open fail
+ * the lot.
  */
 int exc_resolve(struct db *db, const char *mchid, const int64_t *ids, size_t n, const char *note,
                 const char *who, const char *filter, struct wxr_err *err);

@@ -244,6 +244,13 @@ test_expect_success 'report HTML: the aging table, and the overdue row marked' '
 	WXRECON_NOW=2031-01-01T00:00:00+08:00 wxrecon --db db.sqlite report --from 2026-08-01 --to 2026-11-04 --format html >later.html &&
 	cmp r.html later.html
 '
+test_expect_success 'resolve FILTER matching one: resolved, and the filter audited' '
+	wxrecon --db db.sqlite resolve --kind BILL_MISSING --date 2026-11-03 --note "fetched by hand" >out &&
+	test_grep "^1 open discrepancy matches$" out &&
+	test "$(db "SELECT status FROM discrepancies WHERE id = 6")" = resolved &&
+	wxrecon --db db.sqlite audit >audit.txt &&
+	test_grep "discrepancy.bulk_resolved		.*\"count\":1,\"filter\":\"dates 2026-11-03..2026-11-03 kind BILL_MISSING.*\"ids\":\[6\]" audit.txt
+'
 test_expect_success 'the audit chain holds' '
 	wxrecon --db db.sqlite audit --verify
 '
