@@ -1,7 +1,7 @@
 # bash completion for wxrecon(1)
 _wxrecon() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-	local cmds="actions approve audit bill certs config discrepancies help init ledger
+	local cmds="actions approve assign audit bill certs comment config discrepancies help init ledger
 		notify order reconcile refund report resolve run runs sweep version"
 	local i cmd= sub=
 	for ((i = 1; i < COMP_CWORD; i++)); do
@@ -15,7 +15,18 @@ _wxrecon() {
 	-c | --config | --db | -o | --orders | --refunds | --account-file | --name-file)
 		COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--format) COMPREPLY=($(compgen -W "csv json html xlsx" -- "$cur")); return ;;
-	--kind) COMPREPLY=($(compgen -W "trade fundflow all" -- "$cur")); return ;;
+	--kind)
+		if [[ $cmd == discrepancies || $cmd == resolve ]]; then
+			COMPREPLY=($(compgen -W "MISSING_IN_LEDGER MISSED_PAYMENT MISSING_IN_BILL AMOUNT_MISMATCH
+				REFUND_MISSING_IN_LEDGER REFUND_MISSING_IN_BILL REFUND_AMOUNT_MISMATCH
+				REFUND_STATUS_MISMATCH DUPLICATE_PAYMENT BILL_SUMMARY_MISMATCH BILL_MISSING
+				BALANCE_DISCONTINUITY FEE_MISMATCH" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "trade fundflow all" -- "$cur"))
+		fi
+		return ;;
+	--severity) COMPREPLY=($(compgen -W "low medium high critical" -- "$cur")); return ;;
+	--assignee) COMPREPLY=($(compgen -W "none" -- "$cur")); return ;;
 	--status) COMPREPLY=($(compgen -W "open resolved all" -- "$cur")); return ;;
 	esac
 	if [[ -z $cmd ]]; then

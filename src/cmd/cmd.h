@@ -82,6 +82,12 @@ int cmd_print_json(struct json_t *v, struct wxr_err *err);
  */
 int cmd_option(struct ctx *ctx, struct dates *d, int c, char **argv, struct wxr_err *err);
 
+/* Who runs this command, for audit entries: "user:$USER", else the login
+ * name of the uid. Returns buf. */
+const char *cmd_whoami(char *buf, size_t n);
+/* Parses a positive id (a discrepancy's, an action's); -1 when s is none. */
+int cmd_parse_id(const char *s, int64_t *out_id);
+
 /* Resets getopt for a command's own option parsing. */
 void cmd_getopt_reset(void);
 /* A usage error for a command: "usage: wxrecon <usage>". */
@@ -104,6 +110,8 @@ extern const struct cmd cmd_runs;
 extern const struct cmd cmd_report;
 extern const struct cmd cmd_actions;
 extern const struct cmd cmd_approve;
+extern const struct cmd cmd_assign;
+extern const struct cmd cmd_comment;
 extern const struct cmd cmd_refund;
 extern const struct cmd cmd_sweep;
 extern const struct cmd cmd_notify;

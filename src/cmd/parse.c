@@ -5,9 +5,12 @@
  */
 #include <getopt.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/suggest.h"
@@ -153,5 +156,33 @@ int dates_finish(struct ctx *ctx, struct dates *d, bool need_default, struct wxr
 		memcpy(d->to, d->from, sizeof(d->to));
 		d->given = true;
 	}
+	return 0;
+}
+
+const char *cmd_whoami(char *buf, size_t n)
+{
+	const char *u = getenv("USER");
+	struct passwd *pw;
+
+	if (u && *u) {
+		snprintf(buf, n, "user:%s", u);
+		return buf;
+	}
+	pw = getpwuid(getuid());
+	snprintf(buf, n, "user:%s", pw ? pw->pw_name : "unknown");
+	return buf;
+}
+
+int cmd_parse_id(const char *s, int64_t *out_id)
+{
+	char *end;
+	long long v;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -1;
+	v = strtoll(s, &end, 10);
+	if (*end || v <= 0)
+		return -1;
+	*out_id = v;
 	return 0;
 }

@@ -12,7 +12,6 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include "cmd/cmd.h"
 #include "cmd/runlock.h"
 #include "cmd/wxclient.h"
+#include "core/exceptions.h"
 #include "core/reconcile.h"
 #include "core/report.h"
 #include "db/db_reconcile.h"
@@ -321,27 +321,79 @@ static json_t *opt_str(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-static int list_one(void *p, const struct recon_disc *d, struct wxr_err *err)
+static json_t *item_json(const struct exc_item *it)
 {
-	json_t *arr = p;
+	const struct db_exc_row *d = it->row;
+	json_t *o = json_pack(
+	        "{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:I}", "id",
+	        (json_int_t)d->id, "date", d->date, "kind", d->kind, "out_trade_no",
+	        opt_str(d->out_trade_no), "out_refund_no", opt_str(d->out_refund_no),
+	        "transaction_id", opt_str(d->transaction_id), "ledger_amount",
+	        d->has_ledger_amount ? json_integer(d->ledger_amount) : json_null(), "bill_amount",
+	        d->has_bill_amount ? json_integer(d->bill_amount) : json_null(), "ledger_state",
+	        opt_str(d->ledger_state), "bill_state", opt_str(d->bill_state), "status", d->status,
+	        "resolution", opt_str(d->resolution), "assignee", opt_str(d->assignee), "comments",
+	        (json_int_t)d->comments);
+
+	/* computed at read time: null for what is no longer open */
+	json_object_set_new(o, "age_s", it->open ? json_integer(it->a.age_s) : json_null());
+	json_object_set_new(o, "age_days",
+	                    it->open ? json_integer(it->a.age_s / EXC_DAY_S) : json_null());
+	json_object_set_new(o, "severity",
+	                    it->open ? json_string(exc_severity_name(it->a.severity))
+	                             : json_null());
+	json_object_set_new(o, "due_date",
+	                    it->open && it->a.has_due ? json_string(it->a.due_date) : json_null());
+	json_object_set_new(o, "overdue", it->open ? json_boolean(it->a.overdue) : json_null());
+	return o;
+}
+
+struct list_ctx {
+	struct ctx *ctx;
+	json_t *arr;  /* --json */
+	bool history; /* --id: each one's comments and assignments too */
+	json_t *hist; /* the current entry's, for --json */
+};
+
+static int history_one(void *p, const struct db_exc_event *e, struct wxr_err *err)
+{
+	struct list_ctx *lc = p;
+	char at[CLOCK_RFC3339_LEN];
+	const char *when = report_local_time(e->at, lc->ctx->cfg.tz_offset_s, at);
+	bool comment = strcmp(e->what, "comment") == 0;
 
 	(void)err;
-	if (arr) {
+	if (lc->hist) {
 		json_array_append_new(
-		        arr,
-		        json_pack("{s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:o}",
-		                  "id", (json_int_t)d->id, "date", d->date, "kind", d->kind,
-		                  "out_trade_no", opt_str(d->out_trade_no), "out_refund_no",
-		                  opt_str(d->out_refund_no), "transaction_id",
-		                  opt_str(d->transaction_id), "ledger_amount",
-		                  d->has_ledger_amount ? json_integer(d->ledger_amount)
-		                                       : json_null(),
-		                  "bill_amount",
-		                  d->has_bill_amount ? json_integer(d->bill_amount) : json_null(),
-		                  "ledger_state", opt_str(d->ledger_state), "bill_state",
-		                  opt_str(d->bill_state), "status", d->status, "resolution",
-		                  opt_str(d->resolution)));
+		        lc->hist, comment ? json_pack("{s:s, s:s, s:s, s:s}", "event", "comment",
+		                                      "at", when, "by", e->who, "note", e->text)
+		                          : json_pack("{s:s, s:s, s:s, s:s, s:o}", "event",
+		                                      "assigned", "at", when, "by", e->who, "to",
+		                                      e->text, "from", opt_str(e->previous)));
 		return 0;
+	}
+	if (comment)
+		printf("       %s %s: %s\n", when, e->who, e->text);
+	else
+		printf("       %s %s: assigned to %s (was %s)\n", when, e->who, e->text,
+		       e->previous ? e->previous : "nobody");
+	return 0;
+}
+
+static int list_one(void *p, const struct exc_item *it, struct wxr_err *err)
+{
+	struct list_ctx *lc = p;
+	const struct db_exc_row *d = it->row;
+
+	if (lc->arr) {
+		json_t *o = item_json(it);
+
+		json_array_append_new(lc->arr, o);
+		if (!lc->history)
+			return 0;
+		lc->hist = json_array();
+		json_object_set_new(o, "history", lc->hist);
+		return exc_history(lc->ctx->db, d->id, history_one, lc, err);
 	}
 	printf("%-6" PRId64 " %s %-13s %-26s %-32s", d->id, d->date, d->status, d->kind, d->key);
 	if (d->has_ledger_amount || d->has_bill_amount) {
@@ -357,34 +409,117 @@ static int list_one(void *p, const struct recon_disc *d, struct wxr_err *err)
 	if (d->ledger_state || d->bill_state)
 		printf(" [%s/%s]", d->ledger_state ? d->ledger_state : "-",
 		       d->bill_state ? d->bill_state : "-");
+	if (it->open) {
+		printf(" | %s, %" PRId64 "d old", exc_severity_name(it->a.severity),
+		       it->a.age_s / EXC_DAY_S);
+		if (it->a.has_due)
+			printf(", due %s%s", it->a.due_date, it->a.overdue ? " OVERDUE" : "");
+		printf(", owner %s", d->assignee ? d->assignee : "-");
+		if (d->comments)
+			printf(", %" PRId64 " comment%s", d->comments, d->comments == 1 ? "" : "s");
+	}
 	if (d->resolution)
 		printf(" note: %s", d->resolution);
 	printf("\n");
-	return 0;
+	return lc->history ? exc_history(lc->ctx->db, d->id, history_one, lc, err) : 0;
+}
+
+/* The queue's filter options, shared by discrepancies and resolve. */
+#define FILTER_LONG_OPTIONS                                     \
+	{ "assignee", required_argument, NULL, 'a' },           \
+	        { "severity", required_argument, NULL, 'S' },   \
+	        { "older-than", required_argument, NULL, 'O' }, \
+	{                                                       \
+		"kind", required_argument, NULL, 'K'            \
+	}
+
+/* Handles one filter option; 1 when c was one, 0 when not, < 0 on error. */
+static int filter_option(struct ctx *ctx, struct exc_filter *f, int c, const char *arg,
+                         struct wxr_err *err)
+{
+	struct wxr_err derr = WXR_ERR_INIT;
+	bool known = false;
+
+	switch (c) {
+	case 'a':
+		/* "none": the unassigned ones */
+		f->q.assignee = strcmp(arg, "none") == 0 ? "" : arg;
+		return 1;
+	case 'S':
+		f->min_severity = exc_severity_parse(arg);
+		if (f->min_severity < 0)
+			return cmd_usage_error(
+			        ctx, err, "--severity: '%s' (want low, medium, high or critical)",
+			        arg);
+		return 1;
+	case 'O':
+		if (duration_parse(arg, &f->older_than_s, &derr) < 0 || f->older_than_s <= 0)
+			return cmd_usage_error(ctx, err, "--older-than: %s",
+			                       derr.msg[0] ? derr.msg : "want a duration like 7d");
+		return 1;
+	case 'K':
+		for (int k = 0; k < RECON_KIND_COUNT; k++)
+			known = known || strcmp(arg, recon_kind_name((enum recon_kind)k)) == 0;
+		if (!known)
+			return cmd_usage_error(
+			        ctx, err,
+			        "--kind: '%s' is no discrepancy kind (see SPEC 6, e.g. "
+			        "AMOUNT_MISMATCH)",
+			        arg);
+		f->q.kind = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static void filter_init(struct ctx *ctx, struct exc_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->q.mchid = ctx->mchid;
+	f->q.status = "open";
+	f->min_severity = -1;
 }
 
 static int run_discrepancies(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	static const struct option opts[] = {
 		DATES_LONG_OPTIONS,
+		FILTER_LONG_OPTIONS,
 		{ "status", required_argument, NULL, 's' },
+		{ "id", required_argument, NULL, 'i' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dates d = { .given = false };
-	const char *status = "open";
-	json_t *arr = NULL;
+	struct exc_filter f;
+	struct exc_policy pol;
+	struct list_ctx lc = { ctx, NULL, false, NULL };
+	bool status_given = false;
 	int c;
 	int r;
 
+	filter_init(ctx, &f);
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		r = filter_option(ctx, &f, c, optarg, err);
+		if (r < 0)
+			return r;
+		if (r > 0)
+			continue;
 		switch (c) {
+		case 'i':
+			if (cmd_parse_id(optarg, &f.q.id) < 0)
+				return cmd_usage_error(ctx, err, "--id: bad discrepancy id '%s'",
+				                       optarg);
+			lc.history = true;
+			break;
 		case 's':
-			status = optarg;
-			if (strcmp(status, "open") && strcmp(status, "resolved") &&
-			    strcmp(status, "all"))
+			status_given = true;
+			f.q.status = optarg;
+			if (strcmp(optarg, "open") && strcmp(optarg, "resolved") &&
+			    strcmp(optarg, "all"))
 				return cmd_usage_error(
 				        ctx, err, "--status: '%s' (want open, resolved or all)",
-				        status);
+				        optarg);
 			break;
 		default:
 			r = cmd_option(ctx, &d, c, argv, err);
@@ -398,76 +533,163 @@ static int run_discrepancies(struct ctx *ctx, int argc, char **argv, struct wxr_
 	r = dates_finish(ctx, &d, false, err);
 	if (r < 0)
 		return r;
+	f.q.from = d.given ? d.from : NULL;
+	f.q.to = d.given ? d.to : NULL;
+	if (lc.history && !status_given)
+		f.q.status = "all"; /* --id shows it whatever its status */
+	exc_policy_from_config(&ctx->cfg, &pol);
 	if (ctx->json)
-		arr = json_array();
-	r = db_recon_list(ctx->db, ctx->mchid, d.given ? d.from : NULL, d.given ? d.to : NULL,
-	                  status, list_one, arr, err);
+		lc.arr = json_array();
+	r = exc_list(ctx->db, &f, &pol, ctx->now, list_one, &lc, err);
 	if (r < 0) {
-		json_decref(arr);
+		json_decref(lc.arr);
 		return r;
 	}
-	return arr ? cmd_print_json(arr, err) : 0;
+	return lc.arr ? cmd_print_json(lc.arr, err) : 0;
 }
 
 /* ---- resolve ---- */
 
-static const char *who_am_i(char *buf, size_t n)
-{
-	const char *u = getenv("USER");
-	struct passwd *pw;
-
-	if (u && *u) {
-		snprintf(buf, n, "user:%s", u);
-		return buf;
-	}
-	pw = getpwuid(getuid());
-	snprintf(buf, n, "user:%s", pw ? pw->pw_name : "unknown");
-	return buf;
-}
-
 static int run_resolve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	static const struct option opts[] = {
+		DATES_LONG_OPTIONS,
+		FILTER_LONG_OPTIONS,
 		{ "note", required_argument, NULL, 'n' },
+		{ "yes", no_argument, NULL, 'y' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct dates d = { .given = false };
+	struct exc_filter f;
+	struct exc_policy pol;
 	const char *note = NULL;
+	bool yes = false, filtered = false;
+	int64_t *ids = NULL;
+	size_t n = 0;
 	char who[128];
-	char *end;
-	int64_t id;
+	char *filter_text = NULL;
 	int c;
 	int r;
 
+	filter_init(ctx, &f);
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		r = filter_option(ctx, &f, c, optarg, err);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			filtered = true;
+			continue;
+		}
 		switch (c) {
 		case 'n':
 			note = optarg;
 			break;
+		case 'y':
+			yes = true;
+			break;
 		default:
-			r = cmd_option(ctx, NULL, c, argv, err);
+			r = cmd_option(ctx, &d, c, argv, err);
 			if (r < 0)
 				return r;
+			filtered = true;
 			break;
 		}
 	}
-	if (optind != argc - 1)
-		return cmd_usage_error(ctx, err, "give one discrepancy ID");
-	id = strtoll(argv[optind], &end, 10);
-	if (*end || id <= 0)
-		return cmd_usage_error(ctx, err, "bad discrepancy id '%s'", argv[optind]);
 	if (!note || !*note)
 		return cmd_usage_error(ctx, err, "--note TEXT is required: say how it was handled");
-	r = reconcile_resolve(ctx->db, id, note, who_am_i(who, sizeof(who)), err);
-	if (r == WXR_ENOTFOUND)
-		return err_set(err, WXR_EUSAGE, "no discrepancy %" PRId64, id);
+	if (filtered && optind < argc)
+		return cmd_usage_error(ctx, err, "give discrepancy IDs or a filter, not both");
+	if (!filtered && optind >= argc)
+		return cmd_usage_error(ctx, err,
+		                       "give one or more discrepancy IDs, or a filter (--kind K "
+		                       "--date D ...)");
+	exc_policy_from_config(&ctx->cfg, &pol);
+	cmd_whoami(who, sizeof(who));
+	if (filtered) {
+		r = dates_finish(ctx, &d, false, err);
+		if (r < 0)
+			return r;
+		f.q.from = d.given ? d.from : NULL;
+		f.q.to = d.given ? d.to : NULL;
+		r = exc_match_ids(ctx->db, &f, &pol, ctx->now, &ids, &n, err);
+		if (r < 0)
+			return r;
+		filter_text = xasprintf(
+		        "dates %s..%s kind %s assignee %s severity %s older_than %llds",
+		        d.given ? d.from : "-", d.given ? d.to : "-", f.q.kind ? f.q.kind : "-",
+		        !f.q.assignee   ? "-"
+		        : *f.q.assignee ? f.q.assignee
+		                        : "none",
+		        f.min_severity < 0 ? "-" : exc_severity_name(f.min_severity),
+		        (long long)f.older_than_s);
+	} else {
+		n = (size_t)(argc - optind);
+		ids = xcalloc(n, sizeof(*ids));
+		for (size_t i = 0; i < n; i++) {
+			r = cmd_parse_id(argv[optind + (int)i], &ids[i]);
+			if (r < 0) {
+				r = cmd_usage_error(ctx, err, "bad discrepancy id '%s'",
+				                    argv[optind + (int)i]);
+				goto out;
+			}
+		}
+	}
+	if (filtered && !ctx->json)
+		printf("%zu open discrepanc%s match%s\n", n, n == 1 ? "y" : "ies",
+		       n == 1 ? "es" : "");
+	if (n == 0) {
+		r = ctx->json ? cmd_print_json(json_pack("{s:i, s:[]}", "resolved", 0, "ids"), err)
+		              : 0;
+		goto out;
+	}
+	if (n > (size_t)ctx->cfg.resolve_confirm_above && !yes) {
+		r = err_set(err, WXR_EUSAGE,
+		            "resolve: %zu discrepancies is more than [policy] "
+		            "resolve_confirm_above = %ld; check the list (wxrecon discrepancies "
+		            "with the same filter) and add --yes",
+		            n, ctx->cfg.resolve_confirm_above);
+		goto out;
+	}
+	if (n == 1 && !filtered)
+		r = reconcile_resolve(ctx->db, ids[0], note, who, err);
+	else
+		r = exc_resolve(ctx->db, ctx->mchid, ids, n, note, who, filter_text, err);
+	if (r == WXR_ENOTFOUND && n == 1) {
+		r = err_set(err, WXR_EUSAGE, "no discrepancy %" PRId64, ids[0]);
+		goto out;
+	}
+	if (r == WXR_ENOTFOUND) {
+		char msg[sizeof(err->msg)];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		r = err_set(err, WXR_EUSAGE, "%s; nothing resolved", msg);
+		goto out;
+	}
 	if (r < 0)
-		return r;
-	if (ctx->json)
-		return cmd_print_json(json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "status",
-		                                "resolved", "resolved_by", who),
-		                      err);
-	printf("discrepancy %" PRId64 " resolved by %s\n", id, who);
-	return 0;
+		goto out;
+	if (ctx->json) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(arr, json_integer(ids[i]));
+		r = cmd_print_json(n == 1 && !filtered
+		                           ? json_pack("{s:I, s:s, s:s}", "id", (json_int_t)ids[0],
+		                                       "status", "resolved", "resolved_by", who)
+		                           : json_pack("{s:I, s:o, s:s, s:s}", "resolved",
+		                                       (json_int_t)n, "ids", arr, "status",
+		                                       "resolved", "resolved_by", who),
+		                   err);
+		if (n == 1 && !filtered)
+			json_decref(arr);
+	} else if (n == 1) {
+		printf("discrepancy %" PRId64 " resolved by %s\n", ids[0], who);
+	} else {
+		printf("%zu discrepancies resolved by %s\n", n, who);
+	}
+out:
+	free(ids);
+	free(filter_text);
+	return r;
 }
 
 static const char reconcile_help[] =
@@ -491,18 +713,47 @@ const struct cmd cmd_reconcile = {
 	.help = reconcile_help,
 };
 
+static const char discrepancies_help[] =
+        "Lists discrepancies by date then id (--status open, the default, resolved or\n"
+        "all). An open one shows its severity, its age (since it was first found), its\n"
+        "due date where WeChat Pay imposes one (a\n"
+        "refund-type fix: 365 days after the payment; a bill-type fix: while the bill\n"
+        "of its date can still be downloaded, about three months), OVERDUE past it, its\n"
+        "owner and how many comments it has. Severity is the worst of: the amount at\n"
+        "stake against [policy] severity_{medium,high,critical}_above (yuan), the age\n"
+        "against severity_{medium,high,critical}_after (DUR), and critical from\n"
+        "due_warn_days days before the due date. Filters: --kind K; --assignee WHO\n"
+        "(none: nobody's); --severity S: S or worse; --older-than DUR (7d, 36h): open\n"
+        "ones at least that old. --json adds assignee, comments, age_s, age_days,\n"
+        "severity, due_date and overdue (null when not open) to each entry. --id ID\n"
+        "shows that one, whatever its status, with its history: every comment and\n"
+        "assignment, oldest first (--json: a history array).\n"
+        "DATES: --date D | --from D --to D (default: every date)\n";
+
 const struct cmd cmd_discrepancies = {
 	.name = "discrepancies",
 	.run = run_discrepancies,
 	.flags = CMD_DB,
-	.usage = "discrepancies [DATES] [--status open|resolved|all]",
+	.usage = "discrepancies [DATES] [--status S] [--kind K] [--assignee WHO] [--severity S] "
+	         "[--older-than DUR] [--id ID]",
 	.summary = "list discrepancies (default: the open ones, every date)",
+	.help = discrepancies_help,
 };
+
+static const char resolve_help[] =
+        "Resolves the discrepancies named by their IDs, or the open ones a filter picks\n"
+        "(DATES, --kind K, --assignee WHO|none, --severity S, --older-than DUR, as for\n"
+        "discrepancies), all with the note, in one transaction: an unknown ID, or one\n"
+        "already resolved among several, resolves nothing. It prints how many match\n"
+        "first; more than [policy] resolve_confirm_above (default 20) needs --yes,\n"
+        "else nothing is resolved and it exits 2. Each is audited (discrepancy.resolved);\n"
+        "several at once also get one discrepancy.bulk_resolved entry.\n";
 
 const struct cmd cmd_resolve = {
 	.name = "resolve",
 	.run = run_resolve,
 	.flags = CMD_DB,
-	.usage = "resolve ID --note TEXT",
-	.summary = "finance marks a discrepancy handled (audited)",
+	.usage = "resolve ID...|FILTER --note TEXT [--yes]",
+	.summary = "finance marks discrepancies handled (audited)",
+	.help = resolve_help,
 };

@@ -13,6 +13,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
+#include "core/exceptions.h"
 #include "core/report.h"
 #include "db/db_report.h"
 
@@ -172,6 +173,7 @@ static const struct csv_table {
 	{ "days", "the daily totals", report_render_csv_days },
 	{ "discrepancies", "the discrepancies", report_render_csv_discrepancies },
 	{ "actions", "the actions", report_render_csv_actions },
+	{ "aging", "the open discrepancies by age and severity", report_render_csv_aging },
 	{ "stamp", "the stamp (what the report was made from)", report_render_csv_stamp },
 };
 
@@ -340,6 +342,7 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	const char *output = NULL;
 	char policy_hash[65];
 	struct report_opts ro;
+	struct exc_policy pol;
 	struct report *rep = NULL;
 	char *path = NULL;
 	int c;
@@ -401,6 +404,8 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	ro.tz_offset_s = ctx->cfg.tz_offset_s;
 	ro.timezone = ctx->cfg.timezone;
 	ro.policy_hash = policy_hash;
+	exc_policy_from_config(&ctx->cfg, &pol);
+	ro.exc = &pol;
 	r = report_load(ctx->db, &ro, &rep, err);
 	if (r < 0)
 		goto out;
@@ -446,20 +451,24 @@ out:
 static const char report_help[] =
         "Writes, for each day of DATES (default --yesterday, in the configured timezone):\n"
         "the trade bill's status (ok, empty, missing), payments, refunds, fees, net and the\n"
-        "day's discrepancies; then the range's discrepancies and actions. Reads only.\n"
+        "day's discrepancies; then the range's discrepancies and actions, and the aging\n"
+        "table: the open ones by age (since first found) and severity, with the yuan at\n"
+        "stake and what is overdue, as of the end of the range (not the clock), with the\n"
+        "[policy] severity thresholds (see 'wxrecon help discrepancies'). Reads only.\n"
         "\n"
         "  --format csv   (default) for scripts: UTF-8 with BOM, CRLF; amounts in yuan,\n"
         "                 fees exact (5 decimals); ids as they are. People: --format xlsx\n"
         "  --format json  amounts in fen, fees in 0.00001 yuan (\"units\" names each); also "
         "--json\n"
         "  --format html  one self-contained page with a chart, prints on A4\n"
-        "  --format xlsx  for people: sheets days, discrepancies, actions, stamp; ids as\n"
+        "  --format xlsx  for people: sheets days, discrepancies, actions, aging, stamp; ids as\n"
         "                 text, amounts as numbers in yuan, dates as dates (needs -o)\n"
         "  -o PATH        a file (default, or -o -: stdout). For csv a directory (an\n"
         "                 existing one, PATH/ or a new PATH not ending in .csv) receives\n"
-        "                 days.csv, discrepancies.csv, actions.csv and stamp.csv; a file\n"
-        "                 or stdout gets one table, days unless --table says which.\n"
-        "  --table T      csv: days, discrepancies, actions or stamp\n"
+        "                 days.csv, discrepancies.csv, actions.csv, aging.csv and\n"
+        "                 stamp.csv; a file or stdout gets one table, days unless\n"
+        "                 --table says which.\n"
+        "  --table T      csv: days, discrepancies, actions, aging or stamp\n"
         "                 For json/html/xlsx an existing directory gets report.json etc.\n"
         "\n"
         "Every report is stamped with what it was made from (bill SHA1s, run ids, version,\n"

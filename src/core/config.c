@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/ini.h"
+#include "base/money.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
 #include "db/db_pg_conn.h"
@@ -29,6 +30,7 @@ enum key_type {
 	K_DUR,
 	K_HHMM,
 	K_FEN,
+	K_YUAN, /* an amount written in yuan ("1000.00"), stored in fen */
 	K_ENUM,
 	K_TZ,
 	K_URL,
@@ -76,6 +78,14 @@ static const struct key_def keys[] = {
 	{ "policy", "approval_above", K_FEN, O(approval_above), 0, 0, NULL },
 	{ "policy", "paid_after_close", K_PAC, O(paid_after_close), 0, 0, NULL },
 	{ "policy", "timezone", K_TZ, O(timezone), 0, 0, NULL },
+	{ "policy", "severity_medium_above", K_YUAN, O(severity_medium_above), 0, 0, NULL },
+	{ "policy", "severity_high_above", K_YUAN, O(severity_high_above), 0, 0, NULL },
+	{ "policy", "severity_critical_above", K_YUAN, O(severity_critical_above), 0, 0, NULL },
+	{ "policy", "severity_medium_after", K_DUR, O(severity_medium_after_s), 0, 0, NULL },
+	{ "policy", "severity_high_after", K_DUR, O(severity_high_after_s), 0, 0, NULL },
+	{ "policy", "severity_critical_after", K_DUR, O(severity_critical_after_s), 0, 0, NULL },
+	{ "policy", "due_warn_days", K_LONG, O(due_warn_days), 0, 365, NULL },
+	{ "policy", "resolve_confirm_above", K_LONG, O(resolve_confirm_above), 0, 1000000, NULL },
 	{ "bills", "archive_dir", K_PATH, O(archive_dir), 0, 0, NULL },
 	{ "bills", "release_time", K_HHMM, O(release_time_s), 0, 0, NULL },
 	{ "bills", "missing_after", K_DUR, O(missing_after_s), 0, 0, NULL },
@@ -112,6 +122,14 @@ void config_defaults(struct config *cfg)
 	cfg->paid_after_close = PAID_AFTER_CLOSE_MARK_PAID;
 	set_str(&cfg->timezone, "Asia/Shanghai");
 	cfg->tz_offset_s = 8 * 3600;
+	cfg->severity_medium_above = 10000;     /* 100.00 yuan */
+	cfg->severity_high_above = 100000;      /* 1000.00 yuan */
+	cfg->severity_critical_above = 1000000; /* 10000.00 yuan */
+	cfg->severity_medium_after_s = 3 * 86400;
+	cfg->severity_high_after_s = 7 * 86400;
+	cfg->severity_critical_after_s = 30 * 86400;
+	cfg->due_warn_days = 14;
+	cfg->resolve_confirm_above = 20;
 	set_str(&cfg->archive_dir, "var/bills");
 	cfg->release_time_s = 10 * 3600;
 	cfg->missing_after_s = 24 * 3600;
@@ -270,6 +288,14 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 			d = d * 10 + (*p - '0');
 		*FIELD(cfg, k->off, int64_t) = d;
 		return 0;
+	case K_YUAN:
+		if (money_parse(v, MONEY_SCALE_FEN, &d, NULL) < 0 || d < 0)
+			return err_set(err, WXR_ECONFIG,
+			               "%s: bad value for '%s.%s': '%s' (want an amount in yuan, "
+			               "such as 1000.00)",
+			               where, k->section, k->name, v);
+		*FIELD(cfg, k->off, int64_t) = d;
+		return 0;
 	case K_BOOL:
 		if (!parse_bool(v, &b))
 			return err_set(err, WXR_ECONFIG,
@@ -401,6 +427,13 @@ void config_key_value(const struct config *cfg, size_t i, const char **section, 
 	case K_FEN:
 		snprintf(buf, n, "%lld fen", (long long)*(const int64_t *)f);
 		return;
+	case K_YUAN: {
+		char y[MONEY_FMT_LEN];
+
+		money_format(*(const int64_t *)f, MONEY_SCALE_FEN, y, sizeof(y));
+		snprintf(buf, n, "%s yuan", y);
+		return;
+	}
 	case K_PAC:
 		snprintf(buf, n, "%s", pac[cfg->paid_after_close]);
 		return;
@@ -624,6 +657,11 @@ void config_policy_hash(const struct config *cfg, char out[65])
 	buf_addf(&b, "paid_after_close=%d\ntimezone=%s\nrelease_time=%d\nmissing_after=%lld\n",
 	         (int)cfg->paid_after_close, cfg->timezone, cfg->release_time_s,
 	         (long long)cfg->missing_after_s);
+	buf_addf(&b, "severity_above=%lld,%lld,%lld\nseverity_after=%lld,%lld,%lld\n",
+	         (long long)cfg->severity_medium_above, (long long)cfg->severity_high_above,
+	         (long long)cfg->severity_critical_above, (long long)cfg->severity_medium_after_s,
+	         (long long)cfg->severity_high_after_s, (long long)cfg->severity_critical_after_s);
+	buf_addf(&b, "due_warn_days=%ld\n", cfg->due_warn_days);
 	EVP_Digest(b.data, b.len, md, &len, EVP_sha256(), NULL);
 	for (unsigned int i = 0; i < len && i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);

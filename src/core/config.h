@@ -55,6 +55,16 @@ struct config {
 	enum paid_after_close paid_after_close;
 	char *timezone;
 	int tz_offset_s;
+	/* the exception queue (core/exceptions.h): amounts above which (fen) and
+	 * ages from which an open discrepancy is medium, high, critical */
+	int64_t severity_medium_above;
+	int64_t severity_high_above;
+	int64_t severity_critical_above;
+	int64_t severity_medium_after_s;
+	int64_t severity_high_after_s;
+	int64_t severity_critical_after_s;
+	long due_warn_days;         /* critical from this many days before a due date */
+	long resolve_confirm_above; /* resolving more at once than this needs --yes */
 
 	/* [bills] */
 	char *archive_dir;

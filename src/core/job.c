@@ -123,11 +123,12 @@ static int set_key(struct job *job, const char *section, const char *k, char *v,
 			char *n;
 
 			if (strcmp(f, "html") != 0 && strcmp(f, "csv") != 0 &&
-			    strcmp(f, "json") != 0) {
+			    strcmp(f, "json") != 0 && strcmp(f, "xlsx") != 0) {
 				/* f points into copy: format the message before freeing it */
-				int r = err_set(err, WXR_ECONFIG,
-				                "%s: bad format '%s' (want html, csv or json)",
-				                where, f);
+				int r = err_set(
+				        err, WXR_ECONFIG,
+				        "%s: bad format '%s' (want html, csv, json or xlsx)", where,
+				        f);
 
 				free(copy);
 				free(out);

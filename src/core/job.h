@@ -13,7 +13,7 @@
  *   older_than = 30m
  *   limit = 500
  *   [report]
- *   formats = html, csv, json
+ *   formats = html, csv, json, xlsx
  */
 #ifndef WXR_JOB_H
 #define WXR_JOB_H
@@ -45,7 +45,7 @@ struct job {
 	char *older_than;
 	long sweep_orders_limit;
 	long sweep_refunds_limit;
-	char *report_formats; /* "html,csv,json" */
+	char *report_formats; /* "html,csv,json,xlsx" */
 };
 
 /* The step's name as written in job files ("fetch-bills"). */

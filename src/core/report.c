@@ -162,6 +162,94 @@ static void unique_runs(struct report *rep)
 	rep->nruns = j;
 }
 
+const char *const report_aging_buckets[REPORT_AGING_BUCKETS] = { "<1d",   "1-3d",   "3-7d",
+	                                                         "7-30d", "30-90d", "90d+" };
+
+static size_t aging_bucket(int64_t age_s)
+{
+	static const int64_t upto_days[REPORT_AGING_BUCKETS - 1] = { 1, 3, 7, 30, 90 };
+	size_t i = 0;
+
+	while (i < REPORT_AGING_BUCKETS - 1 && age_s >= upto_days[i] * EXC_DAY_S)
+		i++;
+	return i;
+}
+
+static void aging_add(struct report_aging_row *row, const struct exc_assessment *a)
+{
+	row->sev[a->severity].count++;
+	row->sev[a->severity].amount += a->amount;
+	row->total.count++;
+	row->total.amount += a->amount;
+	if (a->overdue) {
+		row->overdue.count++;
+		row->overdue.amount += a->amount;
+	}
+}
+
+struct aging_ctx {
+	struct report *rep;
+	size_t next; /* rep->discs and the listing are both by date then id */
+};
+
+static int aging_one(void *p, const struct exc_item *it, struct wxr_err *err)
+{
+	struct aging_ctx *ac = p;
+	struct report *rep = ac->rep;
+	struct report_disc *d;
+
+	(void)err;
+	while (ac->next < rep->ndiscs && (strcmp(rep->discs[ac->next].date, it->row->date) < 0 ||
+	                                  (strcmp(rep->discs[ac->next].date, it->row->date) == 0 &&
+	                                   rep->discs[ac->next].id < it->row->id)))
+		ac->next++;
+	if (ac->next >= rep->ndiscs || rep->discs[ac->next].id != it->row->id || !it->open)
+		return 0;
+	d = &rep->discs[ac->next];
+	d->queued = true;
+	d->assignee = it->row->assignee ? xstrdup(it->row->assignee) : NULL;
+	d->a = it->a;
+	aging_add(&rep->aging[aging_bucket(it->a.age_s)], &it->a);
+	aging_add(&rep->aging_total, &it->a);
+	return 0;
+}
+
+/* The queue's view of the range's open discrepancies, as of rep->as_of_ts. */
+static int load_aging(struct db *db, const struct report_opts *opts, struct report *rep,
+                      struct wxr_err *err)
+{
+	struct exc_policy defaults;
+	struct exc_filter f;
+	struct aging_ctx ac = { rep, 0 };
+	const struct exc_policy *p = opts->exc;
+	char next[CLOCK_DATE_LEN];
+	int r;
+
+	if (!p) {
+		struct config cfg;
+
+		config_defaults(&cfg);
+		exc_policy_from_config(&cfg, &defaults);
+		config_release(&cfg);
+		defaults.tz_offset_s = opts->tz_offset_s;
+		p = &defaults;
+	}
+	r = date_add_days(rep->to, 1, next, err);
+	if (r < 0)
+		return r;
+	r = date_parse(next, opts->tz_offset_s, &rep->as_of_ts, err);
+	if (r < 0)
+		return r;
+	time_format_rfc3339(rep->as_of_ts, opts->tz_offset_s, rep->as_of);
+	memset(&f, 0, sizeof(f));
+	f.q.mchid = rep->mchid;
+	f.q.from = rep->from;
+	f.q.to = rep->to;
+	f.q.status = "open";
+	f.min_severity = -1;
+	return exc_list(db, &f, p, rep->as_of_ts, aging_one, &ac, err);
+}
+
 int report_load(struct db *db, const struct report_opts *opts, struct report **out_report,
                 struct wxr_err *err)
 {
@@ -221,6 +309,9 @@ int report_load(struct db *db, const struct report_opts *opts, struct report **o
 	r = db_report_actions(db, rep, err);
 	if (r < 0)
 		goto out;
+	r = load_aging(db, opts, rep, err);
+	if (r < 0)
+		goto out;
 	if (in_tx) {
 		in_tx = false;
 		r = db_commit(db, err);
@@ -257,6 +348,7 @@ struct report *report_free(struct report *rep)
 		free(d->status);
 		free(d->resolution);
 		free(d->resolved_by);
+		free(d->assignee);
 		free(d->detail);
 		free(d->description);
 	}
@@ -371,6 +463,47 @@ static json_t *json_disc(const struct report_disc *d)
 	set(o, "resolved_by", jstr(d->resolved_by));
 	set(o, "description", jstr(d->description));
 	set(o, "detail", jstr(d->detail));
+	/* the queue, as of the report's aging_as_of: null when not open */
+	set(o, "assignee", d->queued ? jstr(d->assignee) : json_null());
+	set(o, "age_s", d->queued ? jint(d->a.age_s) : json_null());
+	set(o, "severity", d->queued ? jstr(exc_severity_name(d->a.severity)) : json_null());
+	set(o, "due_date", d->queued && d->a.has_due ? jstr(d->a.due_date) : json_null());
+	set(o, "overdue", d->queued ? json_boolean(d->a.overdue) : json_null());
+	return o;
+}
+
+static json_t *json_aging_cell(const struct report_aging_cell *c)
+{
+	json_t *o = json_object();
+
+	set(o, "count", jint(c->count));
+	set(o, "amount", jint(c->amount));
+	return o;
+}
+
+static json_t *json_aging_row(const char *age, const struct report_aging_row *a)
+{
+	json_t *o = json_object();
+
+	set(o, "age", jstr(age));
+	for (int s = 0; s < EXC_SEVERITY_COUNT; s++)
+		set(o, exc_severity_name((enum exc_severity)s), json_aging_cell(&a->sev[s]));
+	set(o, "open", json_aging_cell(&a->total));
+	set(o, "overdue", json_aging_cell(&a->overdue));
+	return o;
+}
+
+static json_t *json_aging(const struct report *rep)
+{
+	json_t *o = json_object();
+	json_t *rows = json_array();
+
+	for (size_t i = 0; i < REPORT_AGING_BUCKETS; i++)
+		json_array_append_new(rows,
+		                      json_aging_row(report_aging_buckets[i], &rep->aging[i]));
+	set(o, "as_of", jstr(rep->as_of));
+	set(o, "buckets", rows);
+	set(o, "total", json_aging_row("total", &rep->aging_total));
 	return o;
 }
 
@@ -433,6 +566,8 @@ static json_t *json_units(void)
 		set(u, fen[i], jstr("fen (0.01 yuan)"));
 	set(u, "days[].fees", jstr("0.00001 yuan"));
 	set(u, "totals.fees", jstr("0.00001 yuan"));
+	set(u, "aging.*.amount", jstr("fen (0.01 yuan) at stake"));
+	set(u, "discrepancies[].age_s", jstr("seconds"));
 	set(u, "times", jstr("RFC 3339 in the configured timezone"));
 	return u;
 }
@@ -477,6 +612,7 @@ int report_render_json(const struct report *rep, struct buf *out, struct wxr_err
 	set(root, "totals", totals);
 	set(root, "discrepancies_by_kind", kinds);
 	set(root, "missing_bills", missing);
+	set(root, "aging", json_aging(rep));
 	set(root, "generated_from", json_stamp(rep));
 
 	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -20,6 +20,7 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "core/exceptions.h"
 #include "db/db.h"
 #include "wxrecon.h"
 
@@ -67,6 +68,25 @@ struct report_disc {
 	char *resolved_by;
 	char *detail;
 	char *description; /* 商品名称 of the bill row with this transaction_id, if any */
+	/* The exception queue, for one open as of the report's as_of (queued). */
+	bool queued;
+	char *assignee;          /* NULL = nobody */
+	struct exc_assessment a; /* as of as_of */
+};
+
+/* The aging table: open discrepancies by age (as of the report's as_of,
+ * since each was first found) and severity, counted and with the fen at
+ * stake; overdue ones also on their own. */
+#define REPORT_AGING_BUCKETS 6
+extern const char *const report_aging_buckets[REPORT_AGING_BUCKETS]; /* "<1d" ... "90d+" */
+struct report_aging_cell {
+	int64_t count;
+	int64_t amount; /* fen at stake */
+};
+struct report_aging_row {
+	struct report_aging_cell sev[EXC_SEVERITY_COUNT];
+	struct report_aging_cell total;
+	struct report_aging_cell overdue;
 };
 
 /* An action. Strings owned; NULL = SQL NULL. */
@@ -105,6 +125,8 @@ struct report_opts {
 	int tz_offset_s;         /* the configured timezone */
 	const char *timezone;    /* its name, for the stamp; may be NULL */
 	const char *policy_hash; /* config_policy_hash() */
+	/* the severity thresholds for the aging table; NULL = the defaults */
+	const struct exc_policy *exc;
 };
 
 struct report {
@@ -130,6 +152,13 @@ struct report {
 	size_t nbills;
 	int64_t *runs; /* distinct run ids behind the discrepancies and actions, ascending */
 	size_t nruns;
+
+	/* Aging is as of the end of the range (the start of the day after `to`,
+	 * in the timezone), not the clock: the same inputs give the same bytes. */
+	int64_t as_of_ts;
+	char as_of[CLOCK_RFC3339_LEN]; /* in the configured timezone */
+	struct report_aging_row aging[REPORT_AGING_BUCKETS];
+	struct report_aging_row aging_total;
 };
 
 /*
@@ -156,6 +185,9 @@ int report_render_csv_days(const struct report *rep, struct buf *out, struct wxr
 int report_render_csv_stamp(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_csv_discrepancies(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_csv_actions(const struct report *rep, struct buf *out, struct wxr_err *err);
+/* aging.csv: one row per age bucket and a total row: count and yuan at stake
+ * per severity, in total, and overdue. */
+int report_render_csv_aging(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_html(const struct report *rep, struct buf *out, struct wxr_err *err);
 /* The workbook (days, discrepancies, actions, stamp sheets) written to path;
  * on failure path may hold a partial file, which the caller removes. */

@@ -173,6 +173,8 @@ int report_render_csv_stamp(const struct report *rep, struct buf *out, struct wx
 	end_row(&w);
 	stamp_row(&w, "timezone", rep->timezone);
 	end_row(&w);
+	stamp_row(&w, "aging_as_of", rep->as_of);
+	end_row(&w);
 	if (rep->mchid[0]) {
 		stamp_row(&w, "mchid", rep->mchid);
 		end_row(&w);
@@ -255,5 +257,34 @@ int report_render_csv_actions(const struct report *rep, struct buf *out, struct 
 		text(&w, a->at);
 		end_row(&w);
 	}
+	return finish(&w, out, err);
+}
+
+static void aging_cell(struct row *w, const struct report_aging_cell *c)
+{
+	integer(w, c->count);
+	amount(w, c->amount, 2);
+}
+
+static void aging_row(struct row *w, const char *age, const struct report_aging_row *a)
+{
+	text(w, age);
+	for (int s = 0; s < EXC_SEVERITY_COUNT; s++)
+		aging_cell(w, &a->sev[s]);
+	aging_cell(w, &a->total);
+	aging_cell(w, &a->overdue);
+	end_row(w);
+}
+
+int report_render_csv_aging(const struct report *rep, struct buf *out, struct wxr_err *err)
+{
+	struct row w = { out, 0, 0 };
+
+	w.r |= buf_adds(out, CSV_BOM);
+	header(&w, "age,low_count,low_yuan,medium_count,medium_yuan,high_count,high_yuan,"
+	           "critical_count,critical_yuan,open_count,open_yuan,overdue_count,overdue_yuan");
+	for (size_t i = 0; i < REPORT_AGING_BUCKETS; i++)
+		aging_row(&w, report_aging_buckets[i], &rep->aging[i]);
+	aging_row(&w, "total", &rep->aging_total);
 	return finish(&w, out, err);
 }

@@ -172,6 +172,9 @@ static const char css[] =
         ".b-missing{color:#c53030;font-weight:600}"
         ".b-empty{color:#718096}"
         ".s-open{color:#c53030;font-weight:600}"
+        "tr.overdue td{background:#fff5f5}"
+        ".overdue{color:#c53030;font-weight:700}"
+        ".sev-critical{color:#c53030;font-weight:600}.sev-high{color:#dd6b20;font-weight:600}"
         ".mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}"
         /* ids and kinds never break inside a token: ids not at all, kinds only
          * at the <wbr> after each '_' */
@@ -612,6 +615,66 @@ static void key_line(struct page *p, const char *label, const char *v, bool *fir
 	id_span(p, v);
 }
 
+/* Severity, due date (OVERDUE past it) and owner of an open one. */
+static void queue_lines(struct page *p, const struct report_disc *d)
+{
+	const char *sev = exc_severity_name(d->a.severity);
+
+	rawf(p, "<br><span class=\"sev-%s\">%s</span>", sev, sev);
+	if (d->a.has_due) {
+		rawf(p, "<br><span class=\"d\">due %s</span>", d->a.due_date);
+		if (d->a.overdue)
+			raw(p, "<br><span class=\"overdue\">OVERDUE</span>");
+	}
+	if (d->assignee) {
+		raw(p, "<br>owner ");
+		esc(p, d->assignee);
+	}
+}
+
+static void td_aging(struct page *p, const struct report_aging_cell *c, bool overdue)
+{
+	raw(p, overdue && c->count ? "<td class=\"n overdue\">" : "<td class=\"n\">");
+	rawf(p, "%lld", (long long)c->count);
+	if (c->count) {
+		raw(p, "<br>");
+		money(p, c->amount, 2);
+	}
+	raw(p, "</td>");
+}
+
+static void aging_row(struct page *p, const char *age, const struct report_aging_row *a, bool total)
+{
+	raw(p, total ? "<tr class=\"total\"><td>" : "<tr><td>");
+	esc(p, age);
+	raw(p, "</td>");
+	for (int s = 0; s < EXC_SEVERITY_COUNT; s++)
+		td_aging(p, &a->sev[s], false);
+	td_aging(p, &a->total, false);
+	td_aging(p, &a->overdue, true);
+	raw(p, "</tr>\n");
+}
+
+static void aging_table(struct page *p, const struct report *rep)
+{
+	if (rep->aging_total.total.count == 0) {
+		raw(p, "<p class=\"none\">No open discrepancies in this range.</p>\n");
+		return;
+	}
+	raw(p, "<table><thead><tr><th>Age</th><th class=\"n\">Low</th><th class=\"n\">Medium"
+	       "</th><th class=\"n\">High</th><th class=\"n\">Critical</th>"
+	       "<th class=\"n\">Open</th><th class=\"n\">Overdue</th></tr></thead><tbody>\n");
+	for (size_t i = 0; i < REPORT_AGING_BUCKETS; i++)
+		aging_row(p, report_aging_buckets[i], &rep->aging[i], false);
+	aging_row(p, "Total", &rep->aging_total, true);
+	raw(p, "</tbody></table>\n");
+	raw(p, "<p class=\"sub\">Open discrepancies by age since first found, as of ");
+	esc(p, rep->as_of);
+	raw(p, " (the end of the range), and severity: count, then yuan at stake. Overdue: past"
+	       " WeChat Pay&rsquo;s deadline (a refund within 365 days of the payment; a bill"
+	       " within its three-month download window).</p>\n");
+}
+
 static void discs_table(struct page *p, const struct report *rep)
 {
 	if (rep->ndiscs == 0) {
@@ -626,7 +689,7 @@ static void discs_table(struct page *p, const struct report *rep)
 		const struct report_disc *d = &rep->discs[i];
 		bool first = true;
 
-		raw(p, "<tr>");
+		raw(p, d->queued && d->a.overdue ? "<tr class=\"overdue\">" : "<tr>");
 		td_int(p, d->id);
 		td_date(p, d->date);
 		td_kind(p, d->kind);
@@ -634,6 +697,8 @@ static void discs_table(struct page *p, const struct report *rep)
 		esc(p, d->status);
 		raw(p, "\">");
 		esc_wbr(p, d->status);
+		if (d->queued)
+			queue_lines(p, d);
 		raw(p, "</td><td class=\"mono\">");
 		key_line(p, "order", d->out_trade_no, &first);
 		key_line(p, "refund", d->out_refund_no, &first);
@@ -770,6 +835,13 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
 	card(p, "Open discrepancies", rep->total.disc.open, -1, NULL);
 	card(p, "Actions", (int64_t)rep->nactions, -1, NULL);
 	raw(p, "</div>\n");
+	if (rep->aging_total.overdue.count)
+		rawf(p,
+		     "<p class=\"warn\"><strong class=\"overdue\">%lld open discrepanc%s "
+		     "overdue</strong> (past a WeChat Pay deadline, as of %s): see the aging "
+		     "table and the rows marked OVERDUE.</p>\n",
+		     (long long)rep->aging_total.overdue.count,
+		     rep->aging_total.overdue.count == 1 ? "y is" : "ies are", rep->as_of);
 	if (rep->nmissing) {
 		size_t k = 0;
 
@@ -791,6 +863,8 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
 	    " refunds &minus; fees rounded to the fen.</p></section>\n");
 	raw(p, "<section><h2>Discrepancies by kind and status</h2>\n");
 	kinds_table(p, rep);
+	raw(p, "</section>\n<section><h2>Aging of open discrepancies</h2>\n");
+	aging_table(p, rep);
 	raw(p, "</section>\n<section><h2>Discrepancies</h2>\n");
 	discs_table(p, rep);
 	raw(p, "</section>\n<section><h2>Actions</h2>\n");

@@ -179,11 +179,11 @@ static void discs_sheet(struct sheet *s, const struct report *rep)
 		"id",           "date",          "kind",           "status",
 		"out_trade_no", "out_refund_no", "transaction_id", "ledger (yuan)",
 		"bill (yuan)",  "ledger state",  "bill state",     "description",
-		"resolution",   "resolved by",   "detail",
+		"resolution",   "resolved by",   "detail",         "severity",
+		"due date",     "overdue",       "owner",
 	};
-	static const double widths[] = {
-		6, 12, 26, 14, 24, 24, 32, 14, 14, 12, 12, 24, 24, 16, 40
-	};
+	static const double widths[] = { 6,  12, 26, 14, 24, 24, 32, 14, 14, 12,
+		                         12, 24, 24, 16, 40, 10, 12, 8,  16 };
 
 	HEADER(s, names, widths);
 	for (size_t i = 0; i < rep->ndiscs; i++) {
@@ -204,8 +204,46 @@ static void discs_sheet(struct sheet *s, const struct report *rep)
 		text(s, d->resolution);
 		text(s, d->resolved_by);
 		text(s, d->detail);
+		/* the queue, as of the report's aging_as_of, for open ones */
+		text(s, d->queued ? exc_severity_name(d->a.severity) : NULL);
+		if (d->queued && d->a.has_due)
+			when(s, d->a.due_date);
+		else
+			s->col++;
+		text(s, d->queued && d->a.overdue ? "OVERDUE" : NULL);
+		text(s, d->queued ? d->assignee : NULL);
 		end_row(s);
 	}
+}
+
+static void aging_row(struct sheet *s, const char *age, const struct report_aging_row *a)
+{
+	text(s, age);
+	for (int k = 0; k < EXC_SEVERITY_COUNT; k++) {
+		integer(s, a->sev[k].count);
+		amount(s, a->sev[k].amount, 100);
+	}
+	integer(s, a->total.count);
+	amount(s, a->total.amount, 100);
+	integer(s, a->overdue.count);
+	amount(s, a->overdue.amount, 100);
+	end_row(s);
+}
+
+/* The open discrepancies by age and severity: count and yuan at stake. */
+static void aging_sheet(struct sheet *s, const struct report *rep)
+{
+	static const char *const names[] = {
+		"age",         "low",         "low (yuan)",     "medium",          "medium (yuan)",
+		"high",        "high (yuan)", "critical",       "critical (yuan)", "open",
+		"open (yuan)", "overdue",     "overdue (yuan)",
+	};
+	static const double widths[] = { 10, 8, 14, 8, 14, 8, 14, 8, 14, 8, 14, 8, 14 };
+
+	HEADER(s, names, widths);
+	for (size_t i = 0; i < REPORT_AGING_BUCKETS; i++)
+		aging_row(s, report_aging_buckets[i], &rep->aging[i]);
+	aging_row(s, "total", &rep->aging_total);
 }
 
 static void actions_sheet(struct sheet *s, const struct report *rep)
@@ -252,6 +290,9 @@ static void stamp_sheet(struct sheet *s, const struct report *rep)
 	text(s, "timezone");
 	text(s, rep->timezone);
 	end_row(s);
+	text(s, "aging_as_of");
+	when(s, rep->as_of);
+	end_row(s);
 	if (rep->mchid[0]) {
 		text(s, "mchid");
 		text(s, rep->mchid);
@@ -293,12 +334,10 @@ static lxw_format *add_format(lxw_workbook *wb, const char *num_format, bool bol
 int report_render_xlsx(const struct report *rep, const char *path, struct wxr_err *err)
 {
 	static void (*const fill[])(struct sheet *, const struct report *) = {
-		days_sheet,
-		discs_sheet,
-		actions_sheet,
-		stamp_sheet,
+		days_sheet, discs_sheet, actions_sheet, aging_sheet, stamp_sheet,
 	};
-	static const char *const sheet_names[] = { "days", "discrepancies", "actions", "stamp" };
+	static const char *const sheet_names[] = { "days", "discrepancies", "actions", "aging",
+		                                   "stamp" };
 	char title[64];
 	char author[] = "wxrecon " WXR_VERSION;
 	lxw_doc_properties props = { 0 };

@@ -243,25 +243,3 @@ int db_recon_begin(struct db *db, struct db_recon_tx *tx, struct wxr_err *err);
 int db_recon_end(struct db *db, struct db_recon_tx *tx, bool commit, struct wxr_err *err);
 
 #endif
-
-/* One discrepancy as `wxrecon discrepancies` lists it (SPEC 8); borrowed for the callback. */
-struct recon_disc {
-	int64_t id;
-	const char *date, *kind, *key;
-	const char *out_trade_no, *out_refund_no, *transaction_id; /* NULL when NULL */
-	bool has_ledger_amount, has_bill_amount;
-	int64_t ledger_amount, bill_amount;
-	const char *ledger_state, *bill_state; /* NULL when NULL */
-	const char *status;
-	const char *resolution, *resolved_by; /* NULL when NULL */
-};
-
-/*
- * Lists the discrepancies of mchid ("" = every merchant) dated from..to
- * (NULL = open-ended) whose status is status ("open", "resolved" — which
- * includes auto_resolved — or "all"), by date then id.
- */
-int db_recon_list(struct db *db, const char *mchid, const char *from, const char *to,
-                  const char *status,
-                  int (*cb)(void *ctx, const struct recon_disc *d, struct wxr_err *err), void *ctx,
-                  struct wxr_err *err);

@@ -31,7 +31,7 @@ def no_floats(v, path="$"):
 
 no_floats(d)
 keys(d, ["from", "to", "days", "discrepancies", "actions"],
-     ["totals", "discrepancies_by_kind", "missing_bills", "generated_from", "units"])
+     ["totals", "discrepancies_by_kind", "missing_bills", "generated_from", "units", "aging"])
 assert (d["from"], d["to"]) == ("2026-11-01", "2026-11-04")
 
 want_days = [
@@ -65,7 +65,8 @@ assert d["missing_bills"] == ["2026-11-03"]
 spec_disc = ["id", "date", "kind", "out_trade_no", "out_refund_no", "transaction_id",
              "ledger_amount", "bill_amount", "ledger_state", "bill_state", "status", "resolution"]
 for x in d["discrepancies"]:
-    keys(x, spec_disc, ["resolved_by", "description", "detail"])
+    keys(x, spec_disc, ["resolved_by", "description", "detail", "assignee", "age_s", "severity",
+                        "due_date", "overdue"])
     assert type(x["id"]) is int
     for k in ("ledger_amount", "bill_amount"):
         assert x[k] is None or type(x[k]) is int
@@ -75,7 +76,22 @@ assert x == {"id": 2, "date": "2026-11-01", "kind": "AMOUNT_MISMATCH", "out_trad
              "out_refund_no": None, "transaction_id": "4200000001202611010000000002",
              "ledger_amount": 10000, "bill_amount": 10050, "ledger_state": "PAID",
              "bill_state": "SUCCESS", "status": "open", "resolution": None,
-             "resolved_by": None, "description": "=cmd|' /c calc'!A1", "detail": None}, x
+             "resolved_by": None, "description": "=cmd|' /c calc'!A1", "detail": None,
+             # the queue as of the end of the range, 2026-11-05T00:00+08:00: found
+             # 2026-11-02T02:05Z, paid 2026-11-01 10:00 (the bill), so due a year on
+             "assignee": None, "age_s": 222900, "severity": "low", "due_date": "2027-11-01",
+             "overdue": False}, x
+assert [(x["severity"], x["due_date"]) for x in d["discrepancies"][4:6]] == \
+    [("low", "2027-02-02"), ("low", None)], d["discrepancies"][4:6]
+assert all(x["severity"] is None and x["overdue"] is None
+           for x in d["discrepancies"] if x["status"] != "open")
+a = d["aging"]
+assert a["as_of"] == "2026-11-05T00:00:00+08:00", a
+assert [b["age"] for b in a["buckets"]] == ["<1d", "1-3d", "3-7d", "7-30d", "30-90d", "90d+"]
+assert a["buckets"][0]["low"] == {"count": 2, "amount": 5000}, a["buckets"][0]
+assert a["buckets"][1]["low"] == {"count": 1, "amount": 50}, a["buckets"][1]
+assert a["total"]["open"] == {"count": 3, "amount": 5050}, a["total"]
+assert a["total"]["overdue"] == {"count": 0, "amount": 0}, a["total"]
 x = d["discrepancies"][1]
 assert (x["ledger_amount"], x["bill_amount"], x["status"], x["resolution"], x["resolved_by"]) == \
     (None, 99, "resolved", "=cmd|' /c calc'!A1", "finance:李四"), x
@@ -274,12 +290,12 @@ test_expect_success 'CSV: the day never fetched is named' '
 	grep -a -q "^2026-11-03,missing," days.csv &&
 	grep -a -q "^missing_bill,2026-11-03" stamp.csv
 '
-test_expect_success '-o DIR writes days.csv, discrepancies.csv, actions.csv and stamp.csv' '
+test_expect_success '-o DIR writes days.csv, discrepancies.csv, actions.csv, aging.csv and stamp.csv' '
 	wxrecon -q --db db.sqlite report $RANGE -o out/csv &&
 	test -d out/csv && cmp days.csv out/csv/days.csv && cmp stamp.csv out/csv/stamp.csv &&
 	test_cmp "$FIXTURES/report/expected/discrepancies.csv" out/csv/discrepancies.csv &&
 	test_cmp "$FIXTURES/report/expected/actions.csv" out/csv/actions.csv &&
-	test "$(ls out/csv | tr "\n" " ")" = "actions.csv days.csv discrepancies.csv stamp.csv "
+	test "$(ls out/csv | tr "\n" " ")" = "actions.csv aging.csv days.csv discrepancies.csv stamp.csv "
 '
 test_expect_success 'CSV: each file is well formed and escapes every formula' '
 	python3 check-csv.py out/csv/discrepancies.csv >n &&

@@ -16,7 +16,7 @@ M = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 z = zipfile.ZipFile(sys.argv[1])
 wb = ET.fromstring(z.read("xl/workbook.xml"))
 names = [s.get("name") for s in wb.iter(M + "sheet")]
-assert names == ["days", "discrepancies", "actions", "stamp"], names
+assert names == ["days", "discrepancies", "actions", "aging", "stamp"], names
 strings = ["".join(t.text or "" for t in si.iter(M + "t"))
            for si in ET.fromstring(z.read("xl/sharedStrings.xml")).iter(M + "si")]
 styles = ET.fromstring(z.read("xl/styles.xml"))
@@ -74,6 +74,10 @@ assert x["L4"] == ("text", '礼包,"大号"'), x["L4"]
 is_num(x["H2"], 100, YUAN)
 is_num(x["I2"], 100.5, YUAN)
 is_num(x["B2"], serial(2026, 11, 1), DATE)
+# the queue as of the end of the range: open, low, due a year after its payment
+assert x["P2"] == ("text", "low"), x.get("P2")
+is_num(x["Q2"], serial(2027, 11, 1), DATE)
+assert "R2" not in x and "S2" not in x, x
 
 a = sheet(3)
 assert a["C3"] == ("text", "ORD-1"), a["C3"]
@@ -82,8 +86,20 @@ assert a["H5"][1].startswith("+86 bank: 账户名不符"), a["H5"]
 # updated_at 2026-11-05T02:05:01Z is 10:05:01 in Asia/Shanghai
 is_num(a["J3"], serial(2026, 11, 5, 10, 5, 1), TIME)
 
-s = sheet(4)
+g = sheet(4)
+assert g["A2"] == ("text", "<1d") and g["A8"] == ("text", "total"), g
+is_num(g["B2"], 2, "0")
+is_num(g["C2"], 50, YUAN)           # 7: 50.00 yuan at stake, 6: none
+is_num(g["B3"], 1, "0")             # 2, found 2.6 days before the end of the range
+is_num(g["C3"], 0.5, YUAN)
+is_num(g["J8"], 3, "0")
+is_num(g["K8"], 50.5, YUAN)
+is_num(g["L8"], 0, "0")
+
+s = sheet(5)
 assert s["A2"] == ("text", "version"), s["A2"]
+assert s["A5"] == ("text", "aging_as_of"), s["A5"]
+is_num(s["B5"], serial(2026, 11, 5), TIME)
 assert any(v == ("text", "missing_bill") for v in s.values()), s
 PY
 
@@ -91,7 +107,7 @@ test_expect_success 'setup: the report fixture' '
 	wxrecon --db db.sqlite init 2>/dev/null &&
 	db_sql db.sqlite <"$FIXTURES/report/fill.sql"
 '
-test_expect_success 'xlsx: four sheets, text ids, yuan numbers, date cells, frozen headers' '
+test_expect_success 'xlsx: five sheets, text ids, yuan numbers, date cells, frozen headers' '
 	wxrecon -q --db db.sqlite report $RANGE --format xlsx -o r.xlsx &&
 	python3 sheets.py r.xlsx
 '
@@ -113,5 +129,19 @@ test_expect_success 'xlsx without -o is a usage error; nothing is left behind on
 	{ wxrecon --db db.sqlite report $RANGE --format xlsx -o nodir/r.xlsx 2>err; rc=$?; } &&
 	test "$rc" = 1 && test_grep "^wxrecon: report 2026-11-01..2026-11-04: cannot create" err &&
 	! test -e nodir
+'
+test_expect_success 'a job report step writes xlsx too (formats = xlsx)' '
+	mkdir jobs &&
+	printf "[job]\ndescription = the workbook\nsteps = report\ndates = yesterday\n[report]\nformats = xlsx, html\n" >jobs/book.job &&
+	printf "[database]\npath = db.sqlite\n[jobs]\ndir = jobs\nreports_dir = reports\n" >job.conf &&
+	wxrecon -q -c job.conf run book $RANGE >out &&
+	test -s reports/book_2026-11-01_2026-11-04.html &&
+	cmp r.xlsx reports/book_2026-11-01_2026-11-04.xlsx &&
+	test_grep "book_2026-11-01_2026-11-04.xlsx" reports/index.html
+'
+test_expect_success 'a job with an unknown report format is refused, naming xlsx among the choices' '
+	printf "[job]\ndescription = x\nsteps = report\n[report]\nformats = pdf\n" >jobs/bad.job &&
+	test_must_fail wxrecon -c job.conf run bad $RANGE 2>err &&
+	test_grep "bad format .pdf. (want html, csv, json or xlsx)" err
 '
 test_done

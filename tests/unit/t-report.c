@@ -173,9 +173,8 @@ static void test_load(void)
 	struct wxr_err err = WXR_ERR_INIT;
 	struct db *db = NULL;
 	struct report *rep = NULL;
-	struct report_opts o = {
-		"2026-11-01", "2026-11-03", "M1", 8 * 3600, "Asia/Shanghai", "ph"
-	};
+	struct report_opts o = { "2026-11-01",    "2026-11-03", "M1", 8 * 3600,
+		                 "Asia/Shanghai", "ph",         NULL };
 	struct buf b = BUF_INIT;
 	int r;
 
@@ -232,6 +231,7 @@ static void test_load(void)
 	       "version," WXR_VERSION "\r\n"
 	       "policy_hash,ph\r\n"
 	       "timezone,Asia/Shanghai\r\n"
+	       "aging_as_of,2026-11-04T00:00:00+08:00\r\n"
 	       "mchid,M1\r\n"
 	       "bill,2026-11-01,trade,ok,abc\r\n"
 	       "bill,2026-11-02,trade,empty,\r\n"

@@ -494,7 +494,8 @@ static void run_everything(struct db *db)
 {
 	static const char *const days[] = { "2026-11-25", "2026-11-26" };
 	struct recon_hooks hooks = { fake_order, fake_refund, NULL };
-	struct report_opts ro = { "2026-11-01", "2026-11-30", MCH, 8 * 3600, "Asia/Shanghai", "" };
+	struct report_opts ro = { "2026-11-01",    "2026-11-30", MCH, 8 * 3600,
+		                  "Asia/Shanghai", "",           NULL };
 	struct recon_opts o;
 	struct recon_result res;
 	struct report *rep = NULL;
