@@ -15,7 +15,6 @@
 #include "cmd/cmd.h"
 #include "core/exceptions.h"
 #include "core/report.h"
-#include "db/db_report.h"
 
 enum format { FMT_NONE, FMT_CSV, FMT_JSON, FMT_HTML, FMT_XLSX };
 
@@ -213,62 +212,6 @@ static bool csv_wants_dir(const char *path)
 	return ends_with(path, "/") || !ends_with(path, ".csv");
 }
 
-static int cmp_index_row(const void *x, const void *y)
-{
-	const struct report_index_row *a = x, *b = y;
-	int c = strcmp(b->to, a->to); /* the newest first */
-
-	if (!c)
-		c = strcmp(b->from, a->from);
-	return c ? c : strcmp(a->job, b->job);
-}
-
-/* Reads dir's reports into rows (one per job and range) with their runs. */
-static int index_rows(struct ctx *ctx, const char *dir, struct report_index_row **out_rows,
-                      size_t *out_n, struct wxr_err *err)
-{
-	struct report_index_row *rows = NULL, row;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int r = 0;
-
-	if (!d)
-		return err_set(err, WXR_EIO, "cannot read '%s': %s", dir, strerror(errno));
-	while ((de = readdir(d))) {
-		int slot = report_index_parse(de->d_name, &row);
-		size_t i;
-
-		if (slot < 0)
-			continue;
-		for (i = 0; i < n; i++) {
-			if (!strcmp(rows[i].job, row.job) && !strcmp(rows[i].from, row.from) &&
-			    !strcmp(rows[i].to, row.to))
-				break;
-		}
-		if (i == n) {
-			if (n == cap) {
-				cap = cap ? 2 * cap : 16;
-				rows = xreallocarray(rows, cap, sizeof(*rows));
-			}
-			memset(&rows[n], 0, sizeof(rows[n]));
-			snprintf(rows[n].job, sizeof(rows[n].job), "%s", row.job);
-			memcpy(rows[n].from, row.from, sizeof(row.from));
-			memcpy(rows[n].to, row.to, sizeof(row.to));
-			n++;
-		}
-		snprintf(rows[i].files[slot], sizeof(rows[i].files[slot]), "%s", de->d_name);
-	}
-	closedir(d);
-	if (n)
-		qsort(rows, n, sizeof(*rows), cmp_index_row);
-	for (size_t i = 0; r >= 0 && i < n; i++)
-		r = db_report_index_row(ctx->db, &rows[i], ctx->mchid, err);
-	*out_rows = rows;
-	*out_n = n;
-	return r;
-}
-
 /*
  * When the report went into reports_dir (the run's report step), rewrites
  * reports_dir/index.html: every report there with its dates, run and state.
@@ -294,7 +237,7 @@ static void write_index(struct ctx *ctx, const char *output)
 	                                                    : NULL;
 	if (!a || !b || strcmp(a, b) != 0)
 		goto out;
-	r = index_rows(ctx, b, &rows, &n, &err);
+	r = report_index_load(ctx->db, b, ctx->mchid, &rows, &n, &err);
 	if (r >= 0)
 		r = report_render_index(rows, n, &page, &err);
 	path = xasprintf("%s/index.html", b);

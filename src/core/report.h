@@ -217,6 +217,11 @@ struct report_index_row {
 /* Parses a reports_dir entry name into row (job, dates, the file's slot);
  * returns the slot 0..3, or -1 when name is not a report's. */
 int report_index_parse(const char *name, struct report_index_row *row);
+/* Reads dir's reports (report_index_parse) into *out_rows, one per job and
+ * range, newest first, each with its latest run and open discrepancies
+ * (db_report_index_row); the caller frees *out_rows. */
+int report_index_load(struct db *db, const char *dir, const char *mchid,
+                      struct report_index_row **out_rows, size_t *out_n, struct wxr_err *err);
 /* The static index page of rows (sorted by the caller), one self-contained
  * HTML file like the reports. */
 int report_render_index(const struct report_index_row *rows, size_t n, struct buf *out,

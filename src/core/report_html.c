@@ -9,11 +9,15 @@
  */
 #include "core/report.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/err.h"
+#include "base/xalloc.h"
+#include "db/db_report.h"
 
 int report_html_escape(struct buf *b, const char *s)
 {
@@ -967,4 +971,59 @@ int report_render_index(const struct report_index_row *rows, size_t n, struct bu
 		return err_set(err, WXR_ETOOBIG, "the reports index is larger than %zu bytes",
 		               out->max);
 	return 0;
+}
+
+static int cmp_index_row(const void *x, const void *y)
+{
+	const struct report_index_row *a = x, *b = y;
+	int c = strcmp(b->to, a->to); /* the newest first */
+
+	if (!c)
+		c = strcmp(b->from, a->from);
+	return c ? c : strcmp(a->job, b->job);
+}
+
+int report_index_load(struct db *db, const char *dir, const char *mchid,
+                      struct report_index_row **out_rows, size_t *out_n, struct wxr_err *err)
+{
+	struct report_index_row *rows = NULL, row;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int r = 0;
+
+	if (!d)
+		return err_set(err, WXR_EIO, "cannot read '%s': %s", dir, strerror(errno));
+	while ((de = readdir(d))) {
+		int slot = report_index_parse(de->d_name, &row);
+		size_t i;
+
+		if (slot < 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (!strcmp(rows[i].job, row.job) && !strcmp(rows[i].from, row.from) &&
+			    !strcmp(rows[i].to, row.to))
+				break;
+		}
+		if (i == n) {
+			if (n == cap) {
+				cap = cap ? 2 * cap : 16;
+				rows = xreallocarray(rows, cap, sizeof(*rows));
+			}
+			memset(&rows[n], 0, sizeof(rows[n]));
+			snprintf(rows[n].job, sizeof(rows[n].job), "%s", row.job);
+			memcpy(rows[n].from, row.from, sizeof(row.from));
+			memcpy(rows[n].to, row.to, sizeof(row.to));
+			n++;
+		}
+		snprintf(rows[i].files[slot], sizeof(rows[i].files[slot]), "%s", de->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(rows, n, sizeof(*rows), cmp_index_row);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = db_report_index_row(db, &rows[i], mchid, err);
+	*out_rows = rows;
+	*out_n = n;
+	return r;
 }
