@@ -14,7 +14,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "cmd/cmd.h"
-#include "db/audit.h"
+#include "core/approve.h"
 #include "db/db_actions.h"
 
 static json_t *str_or_null(const char *s)
@@ -154,8 +154,7 @@ static int run_approve(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 	const char *who = who_am_i();
 	char now[CLOCK_RFC3339_LEN];
 	struct action a;
-	json_t *d;
-	char *text = NULL, *end;
+	char *end;
 	int64_t id;
 	int c;
 	int r;
@@ -183,29 +182,11 @@ static int run_approve(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 	if (errno || *end || end == argv[optind] || id < 1)
 		return cmd_usage_error(ctx, err, "bad ACTION_ID '%s'", argv[optind]);
 	time_format_rfc3339(ctx->now, ctx->cfg.tz_offset_s, now);
-	r = db_begin(ctx->db, err);
-	if (r < 0)
-		return r;
-	r = actions_approve(ctx->db, id, ctx->mchid, who, note, now, &a, err);
-	if (r < 0)
-		goto fail;
-	d = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:o}", "action_id", (json_int_t)id,
-	              "kind", a.kind, "before", "pending_approval", "after", "intent", "by", who,
-	              "why_held", a.note ? a.note : "", "note", note, "amount",
-	              a.has_amount ? json_integer(a.amount) : json_null());
-	text = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(d);
-	if (!text) {
-		r = err_set(err, WXR_EFAIL, "cannot build the audit entry");
-		goto fail;
-	}
-	r = audit_append(ctx->db, ctx->run_id, "approve", "action.approve", a.target, text, err);
-	free(text);
-	if (r < 0)
-		goto fail;
-	r = db_commit(ctx->db, err);
-	if (r < 0)
+	r = approve_action(ctx->db, ctx->run_id, ctx->mchid, id, who, note, now, &a, err);
+	if (r < 0) {
+		err_prefix(err, "approve");
 		goto out;
+	}
 	if (ctx->json) {
 		bool found = false;
 
@@ -220,10 +201,6 @@ static int run_approve(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 		printf("approved action %" PRId64 ": %s %s (%s yuan) by %s; the next %s sends it\n",
 		       id, a.kind, a.target, amount, who, sent_by(a.kind));
 	}
-	goto out;
-fail:
-	db_rollback(ctx->db);
-	err_prefix(err, "approve");
 out:
 	action_release(&a);
 	return r;
