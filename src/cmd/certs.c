@@ -2,7 +2,7 @@
  * cmd_certs.c - `wxrecon certs update` and `wxrecon certs list`: the WeChat
  * Pay platform certificates kept in the database (platform-certificate mode
  * without platform_cert_dir). The client loads them at every start
- * (cmd_wxclient.c), so `certs update` is the bootstrap and the rotation step.
+ * (core/wxclient.c), so `certs update` is the bootstrap and the rotation step.
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -16,12 +16,7 @@
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
 #include "cmd/wxclient.h"
-#include "db/audit.h"
-#include "db/db_certs.h"
-
-/* By enum db_cert_outcome. */
-static const char *const outcome_names[] = { "stored", "replaced", "unchanged" };
-static const char *const outcome_events[] = { "cert.store", "cert.replace", "cert.refresh" };
+#include "core/certs.h"
 
 static int no_args(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
@@ -34,35 +29,12 @@ static int no_args(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	return 0;
 }
 
-/* Upserts one certificate and audits it (inside the caller's transaction). */
-static int store_one(struct ctx *ctx, const struct wxpay_platform_cert *pc, const char *now,
-                     enum db_cert_outcome *out, struct wxr_err *err)
-{
-	struct db_cert c = { pc->serial_no, pc->effective_time, pc->expire_time, pc->pem, now };
-	json_t *d = NULL;
-	char *detail = NULL;
-	int r = db_cert_store(ctx->db, &c, out, err);
-
-	if (r < 0)
-		return r;
-	d = json_pack("{s:s, s:s, s:s}", "effective_time", pc->effective_time, "expire_time",
-	              pc->expire_time, "outcome", outcome_names[*out]);
-	detail = d ? json_dumps(d, JSON_COMPACT) : NULL;
-	r = audit_append(ctx->db, ctx->run_id, "wxrecon", outcome_events[*out], pc->serial_no,
-	                 detail, err);
-	free(detail);
-	json_decref(d);
-	return r;
-}
-
 static int run_update(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	struct wxpay *w = NULL;
 	struct wxpay_cert_list l = { NULL, 0 };
 	enum db_cert_outcome *outcomes = NULL;
-	char now[CLOCK_RFC3339_LEN];
 	json_t *arr = NULL;
-	bool in_tx = false;
 	int r;
 
 	r = no_args(ctx, argc, argv, err);
@@ -71,37 +43,11 @@ static int run_update(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	r = wxclient_open(ctx, &w, err);
 	if (r < 0)
 		return r;
-	/* Decrypted with the APIv3 key and the answer verified, with a known
-	 * certificate or (first download, rotation) the one it carries. */
-	r = wxpay_certificates(w, &l, err);
+	r = certs_update(w, ctx->db, ctx->run_id, ctx->now, &l, &outcomes, err);
 	if (r < 0) {
 		err_prefix(err, "certs update");
 		goto out;
 	}
-	for (size_t i = 0; i < l.n; i++) {
-		r = wxpay_add_platform_cert(w, l.items[i].pem, l.items[i].pem_len, err);
-		if (r < 0) {
-			err_prefix(err, "certs update: '%s'", l.items[i].serial_no);
-			goto out;
-		}
-	}
-	outcomes = xcalloc(l.n ? l.n : 1, sizeof(*outcomes));
-	time_format_rfc3339(ctx->now, 0, now);
-	r = db_begin(ctx->db, err);
-	if (r < 0)
-		goto out;
-	in_tx = true;
-	for (size_t i = 0; i < l.n; i++) {
-		r = store_one(ctx, &l.items[i], now, &outcomes[i], err);
-		if (r < 0) {
-			err_prefix(err, "certs update: '%s'", l.items[i].serial_no);
-			goto out;
-		}
-	}
-	r = db_commit(ctx->db, err);
-	if (r < 0)
-		goto out;
-	in_tx = false;
 	if (ctx->json)
 		arr = json_array();
 	for (size_t i = 0; i < l.n; i++) {
@@ -112,18 +58,16 @@ static int run_update(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 			                                     pc->serial_no, "effective_time",
 			                                     pc->effective_time, "expire_time",
 			                                     pc->expire_time, "outcome",
-			                                     outcome_names[outcomes[i]]));
+			                                     certs_outcome_name(outcomes[i])));
 		else
 			printf("%s %s .. %s %s\n", pc->serial_no, pc->effective_time,
-			       pc->expire_time, outcome_names[outcomes[i]]);
+			       pc->expire_time, certs_outcome_name(outcomes[i]));
 	}
 	if (arr) {
 		r = cmd_print_json(arr, err);
 		arr = NULL;
 	}
 out:
-	if (in_tx)
-		db_rollback(ctx->db);
 	json_decref(arr);
 	free(outcomes);
 	wxpay_cert_list_release(&l);
@@ -179,7 +123,7 @@ static int run_list(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		return r;
 	if (ctx->json)
 		ls.arr = json_array();
-	r = db_certs_each(ctx->db, list_one, &ls, err);
+	r = certs_each(ctx->db, list_one, &ls, err);
 	if (r < 0)
 		goto out;
 	if (ls.arr) {

@@ -1,8 +1,8 @@
 /*
- * cmd_wxclient.c - builds the WeChat Pay client from the configuration for the
- * commands that talk to WeChat Pay, with every API call audited.
+ * wxclient.c - builds the WeChat Pay client from the configuration for
+ * everything that talks to WeChat Pay, with every API call audited.
  */
-#include "cmd/wxclient.h"
+#include "core/wxclient.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,8 +16,8 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/xalloc.h"
+#include "core/certs.h"
 #include "db/audit.h"
-#include "db/db_certs.h"
 
 #define CERT_FILE_MAX (64 * 1024) /* a PEM certificate is a few KiB */
 
@@ -87,55 +87,46 @@ static int load_cert_dir(struct wxpay *w, const char *dir, struct wxr_err *err)
 	return r;
 }
 
-static int add_db_cert(void *arg, const struct db_cert *c, struct wxr_err *err)
-{
-	return wxpay_add_platform_cert(arg, c->pem, strlen(c->pem), err);
-}
-
-static int load_db_certs(struct wxpay *w, struct db *db, struct wxr_err *err)
-{
-	return db_certs_each(db, add_db_cert, w, err);
-}
-
-int wxclient_open(struct ctx *ctx, struct wxpay **out, struct wxr_err *err)
+int wxclient_new(const struct config *cfg, struct db *db, int64_t run_id, struct wxpay **out,
+                 struct wxr_err *err)
 {
 	struct wxpay_config wc;
 	struct wxpay *w = NULL;
 	char key[33];
 	int r;
 
-	r = config_check_merchant(&ctx->cfg, key, err);
+	r = config_check_merchant(cfg, key, err);
 	if (r < 0)
 		return r;
-	hook.db = ctx->db;
-	hook.run_id = ctx->run_id;
+	hook.db = db;
+	hook.run_id = run_id;
 	memset(&wc, 0, sizeof(wc));
-	wc.mchid = ctx->cfg.mchid;
-	wc.appid = ctx->cfg.appid;
-	wc.serial_no = ctx->cfg.serial_no;
-	wc.private_key_path = ctx->cfg.private_key;
+	wc.mchid = cfg->mchid;
+	wc.appid = cfg->appid;
+	wc.serial_no = cfg->serial_no;
+	wc.private_key_path = cfg->private_key;
 	wc.apiv3_key = key;
 	wc.apiv3_key_len = 32;
-	wc.wechatpay_public_key_path = ctx->cfg.wechatpay_public_key;
-	wc.wechatpay_public_key_id = ctx->cfg.wechatpay_public_key_id;
-	wc.base_url = ctx->cfg.base_url;
-	wc.timeout_s = ctx->cfg.timeout_s;
-	wc.retries = ctx->cfg.retries;
-	wc.ca_bundle = ctx->cfg.ca_bundle;
-	wc.on_call = ctx->db ? on_call : NULL;
+	wc.wechatpay_public_key_path = cfg->wechatpay_public_key;
+	wc.wechatpay_public_key_id = cfg->wechatpay_public_key_id;
+	wc.base_url = cfg->base_url;
+	wc.timeout_s = cfg->timeout_s;
+	wc.retries = cfg->retries;
+	wc.ca_bundle = cfg->ca_bundle;
+	wc.on_call = db ? on_call : NULL;
 	wc.on_call_ctx = &hook;
-	wc.retry_base_ms = ctx->cfg.retry_base_ms;
+	wc.retry_base_ms = cfg->retry_base_ms;
 	w = wxpay_new(&wc, err);
 	OPENSSL_cleanse(key, sizeof(key));
 	if (!w)
 		return err ? err->code : WXR_ECONFIG;
-	if (ctx->cfg.platform_cert_dir) {
-		r = load_cert_dir(w, ctx->cfg.platform_cert_dir, err);
+	if (cfg->platform_cert_dir) {
+		r = load_cert_dir(w, cfg->platform_cert_dir, err);
 		if (r < 0)
 			goto fail;
 	}
-	if (ctx->db) {
-		r = load_db_certs(w, ctx->db, err);
+	if (db) {
+		r = certs_load(w, db, err);
 		if (r < 0)
 			goto fail;
 	}
