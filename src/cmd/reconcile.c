@@ -26,7 +26,6 @@
 #include "core/exceptions.h"
 #include "core/reconcile.h"
 #include "core/report.h"
-#include "db/db_reconcile.h"
 
 /* ---- the query hooks, over the WeChat Pay client ---- */
 
