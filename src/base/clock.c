@@ -217,21 +217,28 @@ int64_t clock_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static const char *now_text;   /* the business clock's override, or NULL */
+static const char *now_source; /* where it came from, for the message */
+
+void clock_set_now(const char *text, const char *source)
+{
+	now_text = text && *text ? text : NULL;
+	now_source = source;
+}
+
 int clock_now(int64_t *out_ts, struct wxr_err *err)
 {
-	const char *env = getenv("WXRECON_NOW");
 	int r;
 
-	if (!env || !*env) {
+	if (!now_text) {
 		*out_ts = clock_real_now();
 		return 0;
 	}
-	r = time_parse_rfc3339(env, out_ts, NULL);
+	r = time_parse_rfc3339(now_text, out_ts, NULL);
 	if (r < 0)
 		return err_set(err, WXR_ECONFIG,
-		               "environment WXRECON_NOW: bad time '%s' (want RFC 3339, e.g. "
-		               "2026-11-02T10:30:00+08:00)",
-		               env);
+		               "%s: bad time '%s' (want RFC 3339, e.g. 2026-11-02T10:30:00+08:00)",
+		               now_source ? now_source : "the business clock", now_text);
 	return 0;
 }
 

@@ -19,6 +19,10 @@
  * real clock. Order ages, expiries, --yesterday and bill availability use it.
  */
 int clock_now(int64_t *out_ts, struct wxr_err *err);
+/* Sets the business clock to the RFC 3339 time text (NULL or "": the real
+ * clock); source names it in clock_now()'s message ("environment
+ * WXRECON_NOW"). The string must outlive the calls. */
+void clock_set_now(const char *text, const char *source);
 /* The real clock, for protocol timestamps and audit entries. */
 int64_t clock_real_now(void);
 /* Milliseconds of a monotonic clock, for timeouts, backoffs and durations only. */

@@ -1007,7 +1007,7 @@ int main(void)
 	if (rows_env)
 		big = atoll(rows_env);
 	t_tmpdir(tmpdir, sizeof(tmpdir), "t-billpipe");
-	setenv("WXRECON_NOW", "2025-03-02T10:30:00+08:00", 1);
+	clock_set_now("2025-03-02T10:30:00+08:00", "environment WXRECON_NOW");
 	test_big(big); /* first: peak RSS is the process's */
 	test_gz();
 	test_v16();

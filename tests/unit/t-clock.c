@@ -50,10 +50,10 @@ int main(void)
 	ok(duration_parse("3w", &ts, &err) < 0, "3w refused");
 	ok(duration_parse("m", &ts, &err) < 0, "no number refused");
 
-	setenv("WXRECON_NOW", "2026-11-02T10:30:00+08:00", 1);
+	clock_set_now("2026-11-02T10:30:00+08:00", "environment WXRECON_NOW");
 	is_int(clock_now(&ts, &err), 0, "WXRECON_NOW is read");
 	is_int(ts, 1793586600, "and overrides now");
-	setenv("WXRECON_NOW", "yesterday", 1);
+	clock_set_now("yesterday", "environment WXRECON_NOW");
 	is_int(clock_now(&ts, &err), WXR_ECONFIG, "a bad WXRECON_NOW is a config error");
 	ok(strstr(err.msg, "WXRECON_NOW") != NULL, "the message names it");
 	return done_testing();
