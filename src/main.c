@@ -180,6 +180,7 @@ static int setup(struct ctx *ctx, const char *config_path, bool config_given, co
 	int r;
 
 	config_defaults(&ctx->cfg);
+	ctx->cfg.apiv3_key_env = getenv("WXRECON_APIV3_KEY");
 	ctx->sysconf = WXRECON_SYSCONF;
 	if (!config_path) {
 		const char *env = getenv("WXRECON_CONFIG");

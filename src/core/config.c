@@ -623,7 +623,7 @@ int config_check_merchant(const struct config *cfg, char out_key[33], struct wxr
 		        "run: chmod 600 '%s'",
 		        where, cfg->line_of_private_key, cfg->private_key,
 		        (unsigned)(st.st_mode & 07777), cfg->private_key);
-	env = getenv("WXRECON_APIV3_KEY");
+	env = cfg->apiv3_key_env;
 	if (cfg->apiv3_key_file)
 		return read_key_file(cfg, where, out_key, err);
 	if (env && *env) {

@@ -84,6 +84,9 @@ struct config {
 	/* Where each merchant key was set, for messages ("file:line"). */
 	int line_of_private_key;
 	int line_of_apiv3_key_file;
+	/* The APIv3 key from the environment (WXRECON_APIV3_KEY), when there is no
+	 * apiv3_key_file; set by main, never read from the config file. */
+	const char *apiv3_key_env;
 	/* Where [database] path and url were set (0: not set), for their exclusion. */
 	int line_of_db_path;
 	int line_of_db_url;
