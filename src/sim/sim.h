@@ -295,6 +295,7 @@ struct sim_config {
 	const char *appid;
 	const char *journal_path;
 	const char *bills_dir;
+	const char *tmp_dir; /* where made bills live ($TMPDIR; NULL: /tmp) */
 	int release_minutes; /* minutes after midnight, Asia/Shanghai */
 	bool cert_mode;      /* Wechatpay-Serial = platform cert serial */
 	bool quiet;

@@ -723,7 +723,7 @@ void sim_persist(struct sim *s)
 int sim_init(struct sim *s, const struct sim_config *cfg, struct wxr_err *err)
 {
 	char tmpl[4096];
-	const char *tmp = getenv("TMPDIR");
+	const char *tmp = cfg->tmp_dir;
 	char rnd[17];
 	int r;
 

@@ -88,6 +88,7 @@ int main(int argc, char **argv)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.keys_dir = "keys";
+	cfg.tmp_dir = getenv("TMPDIR");
 	cfg.mchid = "1900000001";
 	cfg.appid = "wx8888888888888888";
 	cfg.release_minutes = 10 * 60;
