@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "base/clock.h"
-#include "core/billparse.h"
+#include "db/bill_rows.h"
 #include "db/db.h"
 
 #define DB_BILLS_SHA1_LEN 41 /* 40 hex + NUL */
