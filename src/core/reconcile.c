@@ -27,37 +27,6 @@
 #define ACTOR          "reconcile"
 #define CARRY_MAX_DAYS 31 /* how far back an empty fund-flow day may carry a balance */
 
-static const char *const kind_names[RECON_KIND_COUNT] = {
-	[RECON_MISSING_IN_LEDGER] = "MISSING_IN_LEDGER",
-	[RECON_MISSED_PAYMENT] = "MISSED_PAYMENT",
-	[RECON_MISSING_IN_BILL] = "MISSING_IN_BILL",
-	[RECON_AMOUNT_MISMATCH] = "AMOUNT_MISMATCH",
-	[RECON_REFUND_MISSING_IN_LEDGER] = "REFUND_MISSING_IN_LEDGER",
-	[RECON_REFUND_MISSING_IN_BILL] = "REFUND_MISSING_IN_BILL",
-	[RECON_REFUND_AMOUNT_MISMATCH] = "REFUND_AMOUNT_MISMATCH",
-	[RECON_REFUND_STATUS_MISMATCH] = "REFUND_STATUS_MISMATCH",
-	[RECON_DUPLICATE_PAYMENT] = "DUPLICATE_PAYMENT",
-	[RECON_BILL_SUMMARY_MISMATCH] = "BILL_SUMMARY_MISMATCH",
-	[RECON_BILL_MISSING] = "BILL_MISSING",
-	[RECON_BALANCE_DISCONTINUITY] = "BALANCE_DISCONTINUITY",
-	[RECON_FEE_MISMATCH] = "FEE_MISMATCH",
-};
-
-const char *recon_kind_name(enum recon_kind kind)
-{
-	if ((int)kind < 0 || kind >= RECON_KIND_COUNT)
-		return NULL;
-	return kind_names[kind];
-}
-
-int recon_kind_from_name(const char *s)
-{
-	for (int i = 0; i < RECON_KIND_COUNT; i++)
-		if (s && strcmp(s, kind_names[i]) == 0)
-			return i;
-	return -1;
-}
-
 void recon_opts_init(struct recon_opts *opts)
 {
 	memset(opts, 0, sizeof(*opts));
@@ -758,7 +727,7 @@ static int mark_checked(struct day_ctx *c, struct wxr_err *err)
 
 	if (c->day.trade_file > 0)
 		for (size_t i = 0; i < ARRAY_SIZE(trade_kinds) && r >= 0; i++)
-			r = db_recon_check_kind(c->db, kind_names[trade_kinds[i]], err);
+			r = db_recon_check_kind(c->db, recon_kind_name(trade_kinds[i]), err);
 	if (r >= 0)
 		r = db_recon_check_kind(c->db, "BILL_MISSING", err);
 	if (r >= 0)

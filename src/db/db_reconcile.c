@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/money.h"
 #include "base/xalloc.h"
 
 #define PAID_STATES "('PAID','PARTIAL_REFUNDED','REFUNDED')"
@@ -193,7 +194,7 @@ int db_recon_setup(struct db *db, struct wxr_err *err)
 {
 	int r;
 
-	r = db_function_i64(db, "recon_fee_to_fen", recon_fee_to_fen, err);
+	r = db_function_i64(db, "recon_fee_to_fen", money_fee_to_fen, err);
 	if (r < 0)
 		return r;
 	r = db_exec(db, temp_schema, err);
@@ -1754,7 +1755,7 @@ int db_recon_day_totals(struct db *db, const char *mchid, const char *date,
 		t.fees = db_col_i64(st, 4);
 		db_finalize(st);
 	}
-	t.net = t.payments_amount - t.refunds_amount - recon_fee_to_fen(t.fees);
+	t.net = t.payments_amount - t.refunds_amount - money_fee_to_fen(t.fees);
 	r = db_recon_counts(db, mchid, date, &counts, err);
 	if (r < 0)
 		return r;

@@ -18,8 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/reconcile.h"
 #include "db/db.h"
+#include "db/recon_rows.h"
 
 /* Everything a day's statements bind, by name (:m, :d, ...). */
 struct db_recon_day {
