@@ -19,19 +19,33 @@ static int verify(struct ctx *ctx, struct wxr_err *err)
 	if (r < 0)
 		return r;
 	if (ctx->json) {
-		r = cmd_print_json(json_pack("{s:b, s:I, s:I, s:s}", "ok", v.first_bad == 0,
+		r = cmd_print_json(json_pack("{s:b, s:I, s:I, s:s, s:I, s:I, s:s}", "ok", v.ok,
 		                             "entries", (json_int_t)v.entries, "first_bad",
-		                             (json_int_t)v.first_bad, "why", v.why),
+		                             (json_int_t)v.first_bad, "why", v.why, "keyed_from",
+		                             (json_int_t)v.keyed_from, "checkpoints",
+		                             (json_int_t)v.checkpoints, "missing_triggers",
+		                             v.missing_triggers),
 		                   err);
 		if (r < 0)
 			return r;
-	} else if (v.first_bad == 0) {
+	} else if (v.ok) {
 		printf("audit log intact: %" PRId64 " entries\n", v.entries);
 	}
-	if (v.first_bad)
+	if (v.ok)
+		return 0;
+	if (v.why[0] && v.missing_triggers[0])
+		log_error("audit log: trigger(s) %s missing or altered: run 'wxrecon init' to"
+		          " restore them",
+		          v.missing_triggers);
+	if (v.why[0] && v.first_bad)
 		return err_set(err, WXR_EFAIL, "audit log broken at entry %" PRId64 ": %s",
 		               v.first_bad, v.why);
-	return 0;
+	if (v.why[0])
+		return err_set(err, WXR_EFAIL, "audit log broken: %s", v.why);
+	return err_set(err, WXR_EFAIL,
+	               "audit log: trigger(s) %s missing or altered, so it is not append-only:"
+	               " run 'wxrecon init' to restore them",
+	               v.missing_triggers);
 }
 
 static int list(struct ctx *ctx, const struct dates *d, struct wxr_err *err)
@@ -151,7 +165,10 @@ const struct cmd cmd_audit = {
 	"list the audit log, or prove it was not edited",
 	"Lists audit entries (all, or those of DATES in the configured timezone):\n"
 	"id, time (in the configured timezone, with its offset), actor, event, subject,\n"
-	"detail. --verify recomputes the hash chain and names the first entry that was\n"
-	"edited, removed or inserted (exit 1).\n"
+	"detail. --verify recomputes the hash chain (HMAC under the audit key from the\n"
+	"key's first entry on) and names the first entry that was edited, removed or\n"
+	"inserted; checks the head record and every run's checkpoint, so a log cut short\n"
+	"or emptied is found; that every action and run has audit entries; and that the\n"
+	"append-only triggers are there (exit 1 naming what is wrong).\n"
 	"DATES: --date D | --from D --to D | --yesterday\n",
 };

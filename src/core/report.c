@@ -15,6 +15,7 @@
 #include "base/compat.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "db/audit.h"
 #include "db/db_report.h"
 
 const char *report_bill_name(enum report_bill b)
@@ -221,6 +222,15 @@ int report_load(struct db *db, const struct report_opts *opts, struct report **o
 	r = db_report_actions(db, rep, err);
 	if (r < 0)
 		goto out;
+	{
+		struct audit_head h;
+
+		r = audit_get_head(db, &h, err);
+		if (r < 0)
+			goto out;
+		rep->audit_entries = h.entries;
+		memcpy(rep->audit_head, h.hash, sizeof(rep->audit_head));
+	}
 	if (in_tx) {
 		in_tx = false;
 		r = db_exec(db, "COMMIT", err);
@@ -415,6 +425,9 @@ static json_t *json_stamp(const struct report *rep)
 	set(o, "policy_hash", jstr(rep->policy_hash));
 	set(o, "timezone", jstr(rep->timezone));
 	set(o, "mchid", rep->mchid[0] ? jstr(rep->mchid) : json_null());
+	set(o, "audit",
+	    json_pack("{s:I, s:s}", "entries", (json_int_t)rep->audit_entries, "head",
+	              rep->audit_head));
 	return o;
 }
 

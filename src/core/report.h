@@ -130,6 +130,10 @@ struct report {
 	size_t nbills;
 	int64_t *runs; /* distinct run ids behind the discrepancies and actions, ascending */
 	size_t nruns;
+	/* The audit log's head when the report was made (issue 20 item 5): a log
+	 * later cut below it no longer holds this entry with this hash. */
+	int64_t audit_entries;
+	char audit_head[65];
 };
 
 /*

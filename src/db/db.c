@@ -60,6 +60,7 @@ void db_close(struct db *db)
 		return;
 	if (db->h)
 		sqlite3_close_v2(db->h);
+	explicit_bzero(&db->audit, sizeof(db->audit));
 	free(db->path);
 	free(db);
 }

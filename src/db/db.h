@@ -12,10 +12,19 @@
 
 #include "wxrecon.h"
 
+/* The key of the audit chain (db/audit.h), set by audit_use_key(); wiped at close. */
+struct db_audit_key {
+	bool set;              /* the key is known: appends are keyed, verify checks MACs */
+	unsigned char key[32]; /* the secret, from the key file; never written anywhere */
+	int64_t keyed_from;    /* the first entry id the key covers */
+	char where[512];       /* the key file, for messages (also when it is missing) */
+};
+
 struct db {
 	sqlite3 *h; /* owned */
 	char *path; /* owned */
 	int tx_depth;
+	struct db_audit_key audit;
 };
 
 /*

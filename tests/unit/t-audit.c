@@ -3,6 +3,77 @@
 #include "base/err.h"
 #include "db/audit.h"
 
+static int64_t count(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+	struct wxr_err err = WXR_ERR_INIT;
+
+	if (db_prepare(db, sql, &st, &err) == 0 && sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* A log of before the key, keyed from its 4th entry on (issue 20 item 5). */
+static void keyed_era(void)
+{
+	static const unsigned char key[AUDIT_KEY_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	struct wxr_err err = WXR_ERR_INIT;
+	struct audit_verify_result v;
+	struct db *db = NULL;
+
+	is_int(db_open(":memory:", &db, &err), 0, "keyed: open");
+	is_int(db_migrate(db, NULL, &err), 0, "keyed: migrate");
+	for (int i = 0; i < 3; i++)
+		audit_append(db, 0, "test", "old", NULL, NULL, &err);
+	audit_use_key(db, key, 4, "test.key");
+	is_int(audit_append(db, 0, "test", "audit.keyed", NULL, NULL, &err), 0, "opens the era");
+	is_int(audit_append(db, 0, "test", "new", "S", NULL, &err), 0, "a keyed entry");
+	is_int(count(db, "SELECT count(*) FROM audit_log WHERE alg = 'sha256'"), 3,
+	       "the old entries stay unkeyed");
+	is_int(count(db, "SELECT count(*) FROM audit_log WHERE alg = 'hmac-sha256'"), 2,
+	       "the new ones are keyed");
+	is_int(audit_verify(db, &v, &err), 0, "verify runs");
+	ok(v.ok, "both eras verify");
+	is_int(v.entries, 5, "five entries");
+
+	/* an old backup of the head record, then a run's checkpoint further on */
+	db_exec(db, "CREATE TABLE old_head AS SELECT * FROM audit_heads", &err);
+	db_exec(db, "INSERT INTO job_runs (id, job, state, started_at) VALUES (1, 'j', 'ok', 'x')",
+	        &err);
+	audit_append(db, 1, "jobs", "run.start", "j", NULL, &err);
+	audit_append(db, 1, "jobs", "run.end", "j", NULL, &err);
+	is_int(audit_checkpoint_run(db, 1, &err), 0, "checkpoint the run");
+	is_int(count(db, "SELECT audit_entries FROM job_runs WHERE id = 1"), 7, "at entry 7");
+	is_int(audit_verify(db, &v, &err), 0, "verify runs");
+	ok(v.ok && v.checkpoints == 1, "intact, one checkpoint checked");
+
+	/* rolled back to the backup: the head verifies, the run's checkpoint does not */
+	db_exec(db, "DROP TRIGGER audit_log_no_delete", &err);
+	db_exec(db, "DELETE FROM audit_log WHERE id > 5", &err);
+	db_exec(db, "DELETE FROM audit_heads; INSERT INTO audit_heads SELECT * FROM old_head",
+	        &err);
+	is_int(audit_verify(db, &v, &err), 0, "verify runs");
+	ok(!v.ok, "a rollback below a run's checkpoint is found");
+	is_int(v.first_bad, 6, "at the first entry gone");
+	is_str(v.why, "entries 6 to 7 were deleted: run 1 recorded 7 entries", "saying which run");
+	is_str(v.missing_triggers, "audit_log_no_delete", "and the dropped trigger");
+
+	/* the unkeyed era is pinned by the first keyed entry */
+	db_exec(db, "DELETE FROM job_runs", &err);
+	db_exec(db, "DROP TRIGGER audit_log_no_update", &err);
+	db_exec(db, "UPDATE audit_log SET actor = 'x' WHERE id = 2", &err);
+	is_int(audit_verify(db, &v, &err), 0, "verify runs");
+	is_int(v.first_bad, 2, "an edit of before the key is found");
+
+	/* without the key, the keyed log takes no unkeyed entry */
+	audit_use_key(db, NULL, 0, "gone.key");
+	ok(audit_append(db, 0, "test", "sneak", NULL, NULL, &err) < 0, "no unkeyed append");
+	ok(strstr(err.msg, "'gone.key' is missing") != NULL, "naming the key file");
+	db_close(db);
+}
+
 int main(void)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -42,5 +113,6 @@ int main(void)
 	is_int(v.first_bad, 2, "names the edited entry");
 
 	db_close(db);
+	keyed_era();
 	return done_testing();
 }
