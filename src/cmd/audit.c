@@ -1,21 +1,81 @@
 /* cmd_audit.c - `wxrecon audit [DATES] [--verify]`. */
+#include <dirent.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/log.h"
+#include "base/xalloc.h"
 #include "cmd/cmd.h"
 #include "core/report.h"
 #include "db/audit.h"
 
-static int verify(struct ctx *ctx, struct wxr_err *err)
+/* One written report's stamp against the log; a file with none is passed over
+ * (named == false) or refused (named: given with --stamp). */
+static int check_stamp(struct ctx *ctx, const char *path, bool named, struct audit_verify_result *v,
+                       struct wxr_err *err)
+{
+	char head[65], what[PATH_MAX + 16];
+	int64_t n = 0;
+	int r = report_read_audit_stamp(path, &n, head, err);
+
+	if (r < 0)
+		return r;
+	if (r == 0)
+		return named ? err_set(err, WXR_EUSAGE,
+		                       "--stamp '%s': not a JSON report or stamp.csv with an"
+		                       " audit stamp",
+		                       path)
+		             : 0;
+	snprintf(what, sizeof(what), "report '%s'", path);
+	return audit_verify_checkpoint(ctx->db, what, n, head, v, err);
+}
+
+/* The reports that `wxrecon run` wrote to reports_dir (their JSON and stamp.csv
+ * files), when a config names it: a log cut below what they recorded is found
+ * even when the database's own records were cut with it. */
+static int check_reports_dir(struct ctx *ctx, struct audit_verify_result *v, struct wxr_err *err)
+{
+	const char *dir = ctx->cfg.reports_dir;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if (!ctx->have_config || !dir || !*dir || !(d = opendir(dir)))
+		return 0;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char *path = NULL;
+
+		if (len > 5 && strcmp(de->d_name + len - 5, ".json") == 0)
+			path = xasprintf("%s/%s", dir, de->d_name);
+		else if (len > 4 && strcmp(de->d_name + len - 4, "-csv") == 0)
+			path = xasprintf("%s/%s/stamp.csv", dir, de->d_name);
+		if (path && access(path, R_OK) == 0)
+			r = check_stamp(ctx, path, false, v, err);
+		free(path);
+	}
+	closedir(d);
+	return r;
+}
+
+static int verify(struct ctx *ctx, char **stamps, int nstamps, struct wxr_err *err)
 {
 	struct audit_verify_result v;
 	int r = audit_verify(ctx->db, &v, err);
 
+	if (r < 0)
+		return r;
+	for (int i = 0; r == 0 && i < nstamps; i++)
+		r = check_stamp(ctx, stamps[i], true, &v, err);
+	if (r == 0)
+		r = check_reports_dir(ctx, &v, err);
 	if (r < 0)
 		return r;
 	if (ctx->json) {
@@ -123,10 +183,13 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	static const struct option opts[] = {
 		DATES_LONG_OPTIONS,
 		{ "verify", no_argument, NULL, 'V' },
+		{ "stamp", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct dates d = { .given = false };
 	bool do_verify = false;
+	char **stamps = NULL;
+	int nstamps = 0;
 	int c;
 	int r;
 
@@ -135,25 +198,40 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		case 'V':
 			do_verify = true;
 			break;
+		case 'S':
+			stamps = xrealloc(stamps, (size_t)(nstamps + 1) * sizeof(*stamps));
+			stamps[nstamps++] = optarg;
+			break;
 		default:
 			r = cmd_option(ctx, &d, c, argv, err);
 			if (r < 0)
-				return r;
+				goto out;
 			break;
 		}
 	}
-	if (optind < argc)
-		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
+	if (optind < argc) {
+		r = cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
 	r = dates_finish(ctx, &d, false, err);
 	if (r < 0)
-		return r;
+		goto out;
+	if (nstamps && !do_verify) {
+		r = cmd_usage_error(ctx, err, "--stamp goes with --verify");
+		goto out;
+	}
 	if (do_verify) {
 		if (d.given)
-			return cmd_usage_error(ctx, err,
-			                       "--verify checks the whole log; drop the dates");
-		return verify(ctx, err);
+			r = cmd_usage_error(ctx, err,
+			                    "--verify checks the whole log; drop the dates");
+		else
+			r = verify(ctx, stamps, nstamps, err);
+		goto out;
 	}
-	return list(ctx, &d, err);
+	r = list(ctx, &d, err);
+out:
+	free(stamps);
+	return r;
 }
 
 const struct cmd cmd_audit = {
@@ -161,7 +239,7 @@ const struct cmd cmd_audit = {
 	run,
 	NULL,
 	CMD_DB,
-	"audit [DATES] [--verify]",
+	"audit [DATES] [--verify [--stamp REPORT]...]",
 	"list the audit log, or prove it was not edited",
 	"Lists audit entries (all, or those of DATES in the configured timezone):\n"
 	"id, time (in the configured timezone, with its offset), actor, event, subject,\n"
@@ -169,6 +247,8 @@ const struct cmd cmd_audit = {
 	"key's first entry on) and names the first entry that was edited, removed or\n"
 	"inserted; checks the head record and every run's checkpoint, so a log cut short\n"
 	"or emptied is found; that every action and run has audit entries; and that the\n"
-	"append-only triggers are there (exit 1 naming what is wrong).\n"
+	"append-only triggers are there (exit 1 naming what is wrong). The reports in\n"
+	"reports_dir (with a config) and each --stamp REPORT (a JSON report or a\n"
+	"stamp.csv) must find the log still holding the entries their stamp recorded.\n"
 	"DATES: --date D | --from D --to D | --yesterday\n",
 };

@@ -150,13 +150,23 @@ int report_load(struct db *db, const struct report_opts *opts, struct report **o
                 struct wxr_err *err);
 struct report *report_free(struct report *rep);
 
+/*
+ * Reads the audit head a written report was stamped with: a JSON report
+ * (generated_from.audit) or a stamp.csv (its audit row). Returns 1 and sets
+ * the outputs when path holds one, 0 when it is no report or has no audit
+ * stamp (made before it existed), < 0 when it cannot be read.
+ */
+int report_read_audit_stamp(const char *path, int64_t *out_entries, char out_head[65],
+                            struct wxr_err *err);
+
 /* Renderings. Each appends the whole document to out. */
 int report_render_json(const struct report *rep, struct buf *out, struct wxr_err *err);
 /* days.csv: the daily totals and a total row. */
 int report_render_csv_days(const struct report *rep, struct buf *out, struct wxr_err *err);
 /* stamp.csv: field,value,kind,status,sha1 rows: version, policy_hash,
  * timezone, mchid, one bill row per bill file, one run row per run, one
- * missing_bill row per day never fetched. */
+ * missing_bill row per day never fetched, and the audit row: its value the
+ * log's entries, its sha1 cell the last entry's hash. */
 int report_render_csv_stamp(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_csv_discrepancies(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_csv_actions(const struct report *rep, struct buf *out, struct wxr_err *err);

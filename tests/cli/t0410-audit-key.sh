@@ -180,6 +180,34 @@ test_expect_success 'a key file others can read is refused' '
 	test_grep "audit key file .mode/audit.key. is readable by group or others (mode 0644); run: chmod 600" err
 '
 
+test_expect_success 'the reports the demo run wrote are checked against the log' '
+	wxrecon -c "$DEMO/wxrecon.conf" --json audit --verify >out.json &&
+	test_grep "\"ok\": *true" out.json &&
+	test_grep "\"checkpoints\": *[3-9]" out.json &&
+	test_grep "^audit,[0-9]*,,,[0-9a-f]\{64\}" "$DEMO"/reports/*-csv/stamp.csv
+'
+
+test_expect_success 'a database rolled back to a backup is found by a later report stamp' '
+	mkdir rb && wxrecon --db rb/wxrecon.db init 2>/dev/null &&
+	wxrecon --db rb/wxrecon.db ledger import --orders "$FIXTURES/ledger/orders.csv" >/dev/null &&
+	cp rb/wxrecon.db backup.db &&
+	wxrecon --db rb/wxrecon.db ledger import --refunds "$FIXTURES/ledger/refunds.csv" >/dev/null &&
+	wxrecon --db rb/wxrecon.db report --from 2026-11-01 --to 2026-11-01 --format json -o rb.json &&
+	wxrecon --db rb/wxrecon.db report --from 2026-11-01 --to 2026-11-01 --table stamp -o rb-stamp.csv &&
+	n=$(q rb "SELECT count(*) FROM audit_log") &&
+	cp backup.db rb/wxrecon.db &&
+	m=$(q rb "SELECT count(*) FROM audit_log") && test "$m" -lt "$n" &&
+	verify rb &&
+	{ wxrecon --db rb/wxrecon.db audit --verify --stamp rb.json >out 2>err; rc=$?; } && test $rc = 1 &&
+	test_grep "broken at entry $((m + 1)): entries $((m + 1)) to $n were deleted: report .rb.json. recorded $n entries" err &&
+	{ wxrecon --db rb/wxrecon.db audit --verify --stamp rb-stamp.csv >out 2>err; rc=$?; } && test $rc = 1 &&
+	test_grep "report .rb-stamp.csv. recorded $n entries" err
+'
+
+test_expect_code 2 '--stamp of a file that is no report is a usage error' '
+	wxrecon --db intact/wxrecon.db audit --verify --stamp rechain.py
+'
+
 test_expect_success '[audit] key_file puts the key elsewhere' '
 	mkdir -p cfg/keys cfg/var &&
 	printf "[database]\npath = var/x.db\n[audit]\nkey_file = keys/audit.key\n" >cfg/wxrecon.conf &&
