@@ -221,8 +221,13 @@ demo: deps
 
 # Benchmarks, separate from the tests (scripts/bench.sh): figures and same-run baselines.
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) $(SIM)
+	@$(MAKE) --no-print-directory $(BIN) $(SIM) $(BUILD)/tests/bench/floor
 	@WXRECON_BUILD=$(abspath $(BUILD)) sh scripts/bench.sh
+
+# The bill import floor of make bench (tests/bench/floor.c).
+$(BUILD)/tests/bench/floor: tests/bench/floor.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKGLIBS)
 
 clean:
 	rm -rf build build-asan build-vg build-fuzz

@@ -23,8 +23,10 @@
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
 
 static const struct cmd cmd_help = {
-	"help", run_help, NULL, 0, "help [COMMAND]", "show the commands, or one command's usage",
-	NULL,
+	.name = "help",
+	.run = run_help,
+	.usage = "help [COMMAND]",
+	.summary = "show the commands, or one command's usage",
 };
 
 /* Sorted by name, one per line (t0000-basic checks the order). */

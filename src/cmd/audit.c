@@ -234,21 +234,23 @@ out:
 	return r;
 }
 
+static const char audit_help[] =
+        "Lists audit entries (all, or those of DATES in the configured timezone):\n"
+        "id, time (in the configured timezone, with its offset), actor, event, subject,\n"
+        "detail. --verify recomputes the hash chain (HMAC under the audit key from the\n"
+        "key's first entry on) and names the first entry that was edited, removed or\n"
+        "inserted; checks the head record and every run's checkpoint, so a log cut short\n"
+        "or emptied is found; that every action and run has audit entries; and that the\n"
+        "append-only triggers are there (exit 1 naming what is wrong). The reports in\n"
+        "reports_dir (with a config) and each --stamp REPORT (a JSON report or a\n"
+        "stamp.csv) must find the log still holding the entries their stamp recorded.\n"
+        "DATES: --date D | --from D --to D | --yesterday\n";
+
 const struct cmd cmd_audit = {
-	"audit",
-	run,
-	NULL,
-	CMD_DB,
-	"audit [DATES] [--verify [--stamp REPORT]...]",
-	"list the audit log, or prove it was not edited",
-	"Lists audit entries (all, or those of DATES in the configured timezone):\n"
-	"id, time (in the configured timezone, with its offset), actor, event, subject,\n"
-	"detail. --verify recomputes the hash chain (HMAC under the audit key from the\n"
-	"key's first entry on) and names the first entry that was edited, removed or\n"
-	"inserted; checks the head record and every run's checkpoint, so a log cut short\n"
-	"or emptied is found; that every action and run has audit entries; and that the\n"
-	"append-only triggers are there (exit 1 naming what is wrong). The reports in\n"
-	"reports_dir (with a config) and each --stamp REPORT (a JSON report or a\n"
-	"stamp.csv) must find the log still holding the entries their stamp recorded.\n"
-	"DATES: --date D | --from D --to D | --yesterday\n",
+	.name = "audit",
+	.run = run,
+	.flags = CMD_DB,
+	.usage = "audit [DATES] [--verify [--stamp REPORT]...]",
+	.summary = "list the audit log, or prove it was not edited",
+	.help = audit_help,
 };

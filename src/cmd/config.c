@@ -68,15 +68,26 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	return 0;
 }
 
+static const char check_help[] =
+        "Reads the configuration, checks every value, that the merchant keys are set,\n"
+        "that the private key is not readable by group or others, and that the APIv3 key\n"
+        "is 32 characters. Prints a summary without any secret.\n";
+
 static const struct cmd config_subs[] = {
-	{ "check", run_check, NULL, 0, "config check",
-	  "load the config and check the merchant keys (no network)",
-	  "Reads the configuration, checks every value, that the merchant keys are set,\n"
-	  "that the private key is not readable by group or others, and that the APIv3 key\n"
-	  "is 32 characters. Prints a summary without any secret.\n" },
-	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+	{
+	        .name = "check",
+	        .run = run_check,
+	        .flags = 0,
+	        .usage = "config check",
+	        .summary = "load the config and check the merchant keys (no network)",
+	        .help = check_help,
+	},
+	{ .name = NULL },
 };
 
 const struct cmd cmd_config = {
-	"config", NULL, config_subs, 0, "config check", "the configuration", NULL,
+	.name = "config",
+	.subs = config_subs,
+	.usage = "config check",
+	.summary = "the configuration",
 };

@@ -48,16 +48,18 @@ out:
 	return r;
 }
 
+static const char init_help[] =
+        "Creates the database file when it does not exist and applies, in order, every\n"
+        "schema migration it has not recorded yet, each in its own transaction. Running\n"
+        "it again is harmless. It also makes the audit key ([audit] key_file, by default\n"
+        "audit.key beside the database) when there is none and the log was never keyed,\n"
+        "and recreates the audit log's append-only triggers when they were dropped.\n";
+
 const struct cmd cmd_init = {
-	"init",
-	run,
-	NULL,
-	CMD_DB_CREATE,
-	"init",
-	"create or migrate the database (schema/*.sql, in order, recorded)",
-	"Creates the database file when it does not exist and applies, in order, every\n"
-	"schema migration it has not recorded yet, each in its own transaction. Running\n"
-	"it again is harmless. It also makes the audit key ([audit] key_file, by default\n"
-	"audit.key beside the database) when there is none and the log was never keyed,\n"
-	"and recreates the audit log's append-only triggers when they were dropped.\n",
+	.name = "init",
+	.run = run,
+	.flags = CMD_DB_CREATE,
+	.usage = "init",
+	.summary = "create or migrate the database (schema/*.sql, in order, recorded)",
+	.help = init_help,
 };
