@@ -1,6 +1,12 @@
 #include "tap.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "base/err.h"
+#include "core/auditkey.h"
 #include "db/audit.h"
 
 static int64_t count(struct db *db, const char *sql)
@@ -74,6 +80,46 @@ static void keyed_era(void)
 	db_close(db);
 }
 
+/* An older database (unkeyed entries) meets `wxrecon init` (core/auditkey.c). */
+static void upgrade(void)
+{
+	char dir[] = "/tmp/t-audit.XXXXXX";
+	char path[64];
+	struct wxr_err err = WXR_ERR_INIT;
+	struct auditkey_init_result ki;
+	struct audit_verify_result v;
+	struct stat st;
+	struct db *db = NULL;
+
+	if (!mkdtemp(dir)) {
+		skip("mkdtemp failed", "upgrade");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/audit.key", dir);
+	db_open(":memory:", &db, &err);
+	db_migrate(db, NULL, &err);
+	for (int i = 0; i < 3; i++)
+		audit_append(db, 0, "test", "old", NULL, NULL, &err);
+	is_int(auditkey_attach(db, path, &err), 0, "upgrade: no key file yet is fine");
+	is_int(auditkey_init(db, path, &ki, &err), 0, "upgrade: init makes the key");
+	ok(ki.key_made, "upgrade: says so");
+	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600, "upgrade: the key file is 0600");
+	is_int(count(db, "SELECT id FROM audit_log WHERE event = 'audit.keyed' AND alg ="
+	                 " 'hmac-sha256'"),
+	       4, "upgrade: the keyed era opens after the 3 old entries");
+	is_int(audit_verify(db, &v, &err), 0, "upgrade: verify runs");
+	ok(v.ok && v.keyed_from == 4, "upgrade: both eras verify, keyed from 4");
+	is_int(auditkey_init(db, path, &ki, &err), 0, "upgrade: init again");
+	ok(!ki.key_made && count(db, "SELECT count(*) FROM audit_log") == 4,
+	   "upgrade: keeps the key and adds no entry");
+	unlink(path);
+	ok(auditkey_init(db, path, &ki, &err) < 0 && strstr(err.msg, "restore it"),
+	   "upgrade: a keyed log whose key is gone gets no new one");
+	ok(access(path, F_OK) != 0, "upgrade: and no key file is left behind");
+	db_close(db);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -114,5 +160,6 @@ int main(void)
 
 	db_close(db);
 	keyed_era();
+	upgrade();
 	return done_testing();
 }
