@@ -38,6 +38,7 @@
 
 #define NOTIFY_DEFAULT_PORT 8080
 #define NOTIFY_DB_BUSY_MS   1000 /* a locked database answers 500 after this */
+#define NOTIFY_STOP_BUSY_MS 5000 /* at the stop, for the last rejections' audit entry */
 /*
  * Against slow clients holding every slot (slowloris): a connection silent this long is
  * dropped; one address holds at most NOTIFY_PER_IP_LIMIT connections (WeChat Pay sends
@@ -414,7 +415,7 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	if (r < 0)
 		return err_prefix(err, "notify serve");
 	/* A locked database must not hold an answer past WeChat Pay's 5 seconds. */
-	sqlite3_busy_timeout(ctx->db->h, NOTIFY_DB_BUSY_MS);
+	db_busy_timeout(ctx->db, NOTIFY_DB_BUSY_MS);
 
 	/* The server's thread inherits this mask; only sigwait() below sees the signals. */
 	sigemptyset(&set);
@@ -486,9 +487,10 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	d = NULL;
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
-	/* what the last interval counted, before the stop (a busy database gets a few tries) */
-	for (int i = 0; i < 5 && !flush_rejects(&sv, true); i++)
-		sleep_ms(200);
+	/* what the last interval counted, before the stop: no answer waits on it now, so a
+	 * busy database gets the usual timeout */
+	db_busy_timeout(ctx->db, NOTIFY_STOP_BUSY_MS);
+	flush_rejects(&sv, true);
 	audit_event(ctx, "notify.stop",
 	            sig == SIGINT ? "{\"signal\":\"INT\"}" : "{\"signal\":\"TERM\"}");
 	log_info("notify: stopped");

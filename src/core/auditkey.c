@@ -203,13 +203,13 @@ static int open_era(struct db *db, const char *path, struct wxr_err *err)
 
 	if (r < 0)
 		return r;
-	if (h.entries + 1 != db->audit.keyed_from)
+	if (h.entries + 1 != audit_keyed_from(db))
 		return err_set(err, WXR_ECONFIG,
 		               "audit key '%s' covers entries from %" PRId64 " on, but this audit"
 		               " log has %" PRId64 " and none keyed: the key belongs to another"
 		               " database (give this one its own [audit] key_file), or the log's"
 		               " keyed entries were deleted (see 'wxrecon audit --verify')",
-		               path, db->audit.keyed_from, h.entries);
+		               path, audit_keyed_from(db), h.entries);
 	snprintf(detail, sizeof(detail),
 	         "{\"keyed_from\":%" PRId64 ",\"unkeyed_entries\":%" PRId64 "}", h.entries + 1,
 	         h.entries);

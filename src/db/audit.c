@@ -5,6 +5,7 @@
 #include <openssl/hmac.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
@@ -12,13 +13,16 @@
 #include "base/compat.h"
 #include "base/err.h"
 #include "base/hex.h"
+#include "db/db_backend.h"
 
 #define GENESIS_HASH "0000000000000000000000000000000000000000000000000000000000000000"
 #define ALG_SHA256   "sha256"
 #define ALG_HMAC     "hmac-sha256"
 #define CHAIN        "" /* the one chain; a merchant's mchid when issue 17 splits it */
 
-/* The append-only triggers, as schema/001_core.sql creates them. */
+/* The append-only triggers, as schema/001_core.sql creates them (SQLite's text:
+ * the PostgreSQL backend, when it lands, compares and restores those of
+ * schema/pg/001_core.sql, audit_log_no_truncate too). */
 static const struct {
 	const char *name;
 	const char *sql;
@@ -38,6 +42,11 @@ void audit_use_key(struct db *db, const unsigned char *key, int64_t keyed_from, 
 		db->audit.set = true;
 	}
 	snprintf(db->audit.where, sizeof(db->audit.where), "%s", where ? where : "");
+}
+
+int64_t audit_keyed_from(const struct db *db)
+{
+	return db->audit.set ? db->audit.keyed_from : 0;
 }
 
 static void add_field(struct buf *b, const char *s)
@@ -140,7 +149,7 @@ static const char *no_key_hint(const struct db *db)
 
 static int write_head(struct db *db, int64_t entries, const char *hash, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char mac[AUDIT_HASH_LEN];
 	int r = checkpoint_mac(db, "head", 0, entries, hash, mac, err);
 
@@ -154,24 +163,24 @@ static int write_head(struct db *db, int64_t entries, const char *hash, struct w
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, CHAIN);
-	sqlite3_bind_int64(st, 2, entries);
+	db_bind_i64(st, 2, entries);
 	db_bind_text(st, 3, hash);
 	db_bind_text(st, 4, mac);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "write audit_heads");
-	sqlite3_finalize(st);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "write audit_heads");
+	db_finalize(st);
 	return r;
 }
 
 int audit_append(struct db *db, int64_t run_id, const char *actor, const char *event,
                  const char *subject, const char *detail, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char prev[AUDIT_HASH_LEN] = GENESIS_HASH;
 	char hash[AUDIT_HASH_LEN];
 	char at[CLOCK_RFC3339_LEN];
 	bool prev_keyed = false, keyed;
 	int64_t id = 1;
-	int own_tx = db->tx_depth == 0;
+	int own_tx = db_tx_depth(db) == 0;
 	int r;
 
 	if (!detail)
@@ -185,16 +194,16 @@ int audit_append(struct db *db, int64_t run_id, const char *actor, const char *e
 	               err);
 	if (r < 0)
 		goto out;
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0) + 1;
+	r = db_step(st);
+	if (r == DB_ROW) {
+		id = db_col_i64(st, 0) + 1;
 		snprintf(prev, sizeof(prev), "%s", db_col_text(st, 1));
 		prev_keyed = strcmp(db_col_text(st, 2), ALG_SHA256) != 0;
-	} else if (r != SQLITE_DONE) {
+	} else if (r != DB_DONE) {
 		r = db_error(db, err, "read audit_log");
 		goto out;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	st = NULL;
 
 	if (!db->audit.set && prev_keyed) {
@@ -223,12 +232,12 @@ int audit_append(struct db *db, int64_t run_id, const char *actor, const char *e
 	               &st, err);
 	if (r < 0)
 		goto out;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_i64(st, 1, id);
 	db_bind_text(st, 2, at);
 	if (run_id > 0)
-		sqlite3_bind_int64(st, 3, run_id);
+		db_bind_i64(st, 3, run_id);
 	else
-		sqlite3_bind_null(st, 3);
+		db_bind_null(st, 3);
 	db_bind_text(st, 4, actor);
 	db_bind_text(st, 5, event);
 	db_bind_text(st, 6, subject);
@@ -236,13 +245,13 @@ int audit_append(struct db *db, int64_t run_id, const char *actor, const char *e
 	db_bind_text(st, 8, prev);
 	db_bind_text(st, 9, hash);
 	db_bind_text(st, 10, keyed ? ALG_HMAC : ALG_SHA256);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (db_step(st) != DB_DONE) {
 		r = db_error(db, err, "append to audit_log");
 		goto out;
 	}
 	r = keyed ? write_head(db, id, hash, err) : 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	if (own_tx) {
 		if (r < 0)
 			db_rollback(db);
@@ -254,49 +263,49 @@ out:
 
 int audit_get_head(struct db *db, struct audit_head *out, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1", &st, err);
 	if (r < 0)
 		return r;
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		out->entries = sqlite3_column_int64(st, 0);
+	r = db_step(st);
+	if (r == DB_ROW) {
+		out->entries = db_col_i64(st, 0);
 		snprintf(out->hash, sizeof(out->hash), "%s", db_col_text(st, 1));
 		r = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		out->entries = 0;
 		snprintf(out->hash, sizeof(out->hash), "%s", GENESIS_HASH);
 		r = 0;
 	} else {
 		r = db_error(db, err, "read audit_log");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int audit_count_keyed(struct db *db, int64_t *out, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db, "SELECT count(*) FROM audit_log WHERE alg <> 'sha256'", &st, err);
 	if (r < 0)
 		return r;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*out = sqlite3_column_int64(st, 0);
+	if (db_step(st) == DB_ROW) {
+		*out = db_col_i64(st, 0);
 		r = 0;
 	} else {
 		r = db_error(db, err, "read audit_log");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int audit_checkpoint_run(struct db *db, int64_t run_id, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct audit_head h;
 	char mac[AUDIT_HASH_LEN];
 	int r;
@@ -315,12 +324,12 @@ int audit_checkpoint_run(struct db *db, int64_t run_id, struct wxr_err *err)
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, h.entries);
+	db_bind_i64(st, 1, h.entries);
 	db_bind_text(st, 2, h.hash);
 	db_bind_text(st, 3, mac);
-	sqlite3_bind_int64(st, 4, run_id);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "checkpoint the audit log");
-	sqlite3_finalize(st);
+	db_bind_i64(st, 4, run_id);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "checkpoint the audit log");
+	db_finalize(st);
 	return r;
 }
 
@@ -348,23 +357,14 @@ static int triggers_state(struct db *db, unsigned *out_bad, struct wxr_err *err)
 	unsigned bad = 0;
 
 	for (size_t i = 0; i < sizeof(triggers) / sizeof(triggers[0]); i++) {
-		sqlite3_stmt *st = NULL;
-		int r = db_prepare(
-		        db, "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-		        &st, err);
+		char *sql = NULL;
+		int r = db_schema_sql(db, "trigger", triggers[i].name, &sql, err);
 
 		if (r < 0)
 			return r;
-		db_bind_text(st, 1, triggers[i].name);
-		r = sqlite3_step(st);
-		if (r == SQLITE_DONE ||
-		    (r == SQLITE_ROW && !same_sql(db_col_text(st, 0), triggers[i].sql)))
+		if (!sql || !same_sql(sql, triggers[i].sql))
 			bad |= 1u << i;
-		else if (r != SQLITE_ROW)
-			r = db_error(db, err, "read the schema");
-		sqlite3_finalize(st);
-		if (r < 0)
-			return r;
+		free(sql);
 	}
 	*out_bad = bad;
 	return 0;
@@ -424,18 +424,18 @@ static void set_bad(struct audit_verify_result *out, int64_t id, const char *fmt
 /* The hash of entry id into out ("" when there is no such entry). */
 static int hash_of(struct db *db, int64_t id, char out[AUDIT_HASH_LEN], struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r = db_prepare(db, "SELECT hash FROM audit_log WHERE id = ?", &st, err);
 
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	r = sqlite3_step(st);
+	db_bind_i64(st, 1, id);
+	r = db_step(st);
 	out[0] = '\0';
-	if (r == SQLITE_ROW)
+	if (r == DB_ROW)
 		snprintf(out, AUDIT_HASH_LEN, "%s", db_col_text(st, 0));
-	r = (r == SQLITE_ROW || r == SQLITE_DONE) ? 0 : db_error(db, err, "read audit_log");
-	sqlite3_finalize(st);
+	r = (r == DB_ROW || r == DB_DONE) ? 0 : db_error(db, err, "read audit_log");
+	db_finalize(st);
 	return r;
 }
 
@@ -467,7 +467,7 @@ int audit_verify_checkpoint(struct db *db, const char *what, int64_t entries, co
 static int verify_chain(struct db *db, struct audit_verify_result *out, char last[AUDIT_HASH_LEN],
                         struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char prev[AUDIT_HASH_LEN] = GENESIS_HASH;
 	char hash[AUDIT_HASH_LEN];
 	int64_t expect_id = 1;
@@ -480,12 +480,10 @@ static int verify_chain(struct db *db, struct audit_verify_result *out, char las
 	               &st, err);
 	if (r < 0)
 		return r;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		int64_t run_id =
-		        sqlite3_column_type(st, 2) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 2);
-		const char *subject =
-		        sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : db_col_text(st, 5);
+	while ((step = db_step(st)) == DB_ROW) {
+		int64_t id = db_col_i64(st, 0);
+		int64_t run_id = db_col_is_null(st, 2) ? 0 : db_col_i64(st, 2);
+		const char *subject = db_col_is_null(st, 5) ? NULL : db_col_text(st, 5);
 		bool keyed = strcmp(db_col_text(st, 9), ALG_SHA256) != 0;
 		bool want_keyed = db->audit.set && id >= db->audit.keyed_from;
 
@@ -534,14 +532,14 @@ static int verify_chain(struct db *db, struct audit_verify_result *out, char las
 		memcpy(prev, hash, sizeof(prev));
 		expect_id++;
 	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+	if (step != DB_ROW && step != DB_DONE) {
 		r = db_error(db, err, "read audit_log");
 		goto out;
 	}
 	memcpy(last, prev, AUDIT_HASH_LEN);
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -549,7 +547,7 @@ out:
 static int verify_checkpoints(struct db *db, struct audit_verify_result *out,
                               const char last[AUDIT_HASH_LEN], struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char mac[AUDIT_HASH_LEN];
 	int r, step;
 
@@ -564,11 +562,11 @@ static int verify_checkpoints(struct db *db, struct audit_verify_result *out,
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, CHAIN);
-	step = sqlite3_step(st);
-	if (step == SQLITE_DONE) {
+	step = db_step(st);
+	if (step == DB_DONE) {
 		set_bad(out, 0, "its head record (audit_heads) is missing");
-	} else if (step == SQLITE_ROW) {
-		int64_t n = sqlite3_column_int64(st, 0);
+	} else if (step == DB_ROW) {
+		int64_t n = db_col_i64(st, 0);
 
 		r = checkpoint_mac(db, "head", 0, n, db_col_text(st, 1), mac, err);
 		if (r < 0)
@@ -590,7 +588,7 @@ static int verify_checkpoints(struct db *db, struct audit_verify_result *out,
 		r = db_error(db, err, "read audit_heads");
 		goto out;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	st = NULL;
 
 	r = db_prepare(db,
@@ -599,9 +597,9 @@ static int verify_checkpoints(struct db *db, struct audit_verify_result *out,
 	               &st, err);
 	if (r < 0)
 		return r;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t run = sqlite3_column_int64(st, 0);
-		int64_t n = sqlite3_column_int64(st, 1);
+	while ((step = db_step(st)) == DB_ROW) {
+		int64_t run = db_col_i64(st, 0);
+		int64_t n = db_col_i64(st, 1);
 		char what[64];
 
 		r = checkpoint_mac(db, "run", run, n, db_col_text(st, 2), mac, err);
@@ -619,9 +617,9 @@ static int verify_checkpoints(struct db *db, struct audit_verify_result *out,
 		if (r < 0)
 			goto out;
 	}
-	r = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_error(db, err, "read job_runs");
+	r = step == DB_ROW || step == DB_DONE ? 0 : db_error(db, err, "read job_runs");
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -629,18 +627,18 @@ out:
 static int cross_one(struct db *db, struct audit_verify_result *out, const char *sql,
                      const char *kind, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r = db_prepare(db, sql, &st, err);
 	int step;
 
 	if (r < 0)
 		return r;
-	step = sqlite3_step(st);
-	if (step == SQLITE_ROW)
-		set_bad(out, 0, "%s %" PRId64 " (%s) has no audit entry", kind,
-		        (int64_t)sqlite3_column_int64(st, 0), db_col_text(st, 1));
-	r = step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_error(db, err, "cross-check");
-	sqlite3_finalize(st);
+	step = db_step(st);
+	if (step == DB_ROW)
+		set_bad(out, 0, "%s %" PRId64 " (%s) has no audit entry", kind, db_col_i64(st, 0),
+		        db_col_text(st, 1));
+	r = step == DB_ROW || step == DB_DONE ? 0 : db_error(db, err, "cross-check");
+	db_finalize(st);
 	return r;
 }
 

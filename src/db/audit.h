@@ -46,6 +46,9 @@
  */
 void audit_use_key(struct db *db, const unsigned char *key, int64_t keyed_from, const char *where);
 
+/* The first entry id db's key covers; 0 when db has no key. */
+int64_t audit_keyed_from(const struct db *db);
+
 /*
  * Appends one entry. run_id <= 0 stores NULL; subject may be NULL; detail is
  * a JSON object as text (NULL stores "{}"). Inside the caller's transaction

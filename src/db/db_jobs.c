@@ -27,7 +27,7 @@ static void hostname(char *out, size_t n)
 static int read_holder(struct db *db, const char *mchid, const char *name, bool *out_found,
                        struct lock_holder *h, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -38,27 +38,27 @@ static int read_holder(struct db *db, const char *mchid, const char *name, bool 
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, name);
-	r = sqlite3_step(st);
-	*out_found = r == SQLITE_ROW;
-	if (r == SQLITE_ROW) {
-		h->run_id = sqlite3_column_int64(st, 0);
-		h->pid = (long)sqlite3_column_int64(st, 1);
+	r = db_step(st);
+	*out_found = r == DB_ROW;
+	if (r == DB_ROW) {
+		h->run_id = db_col_i64(st, 0);
+		h->pid = (long)db_col_i64(st, 1);
 		snprintf(h->host, sizeof(h->host), "%s", db_col_text(st, 2));
 		snprintf(h->since, sizeof(h->since), "%s", db_col_text(st, 3));
 		r = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		r = 0;
 	} else {
 		r = db_error(db, err, "read locks");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 static int exec_lock(struct db *db, const char *sql, const char *mchid, const char *name,
                      int64_t run_id, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char host[256];
 	char now[CLOCK_RFC3339_LEN];
 	int r;
@@ -71,12 +71,12 @@ static int exec_lock(struct db *db, const char *sql, const char *mchid, const ch
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, name);
 	if (run_id > 0)
-		sqlite3_bind_int64(st, 3, run_id);
-	sqlite3_bind_int64(st, 4, (int64_t)getpid());
+		db_bind_i64(st, 3, run_id);
+	db_bind_i64(st, 4, (int64_t)getpid());
 	db_bind_text(st, 5, host);
 	db_bind_text(st, 6, now);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "write locks");
-	sqlite3_finalize(st);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "write locks");
+	db_finalize(st);
 	return r;
 }
 
@@ -148,7 +148,7 @@ fail:
 int jobs_lock_attach_run(struct db *db, const char *mchid, const char *name, int64_t run_id,
                          struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char host[256];
 	int r;
 
@@ -159,20 +159,20 @@ int jobs_lock_attach_run(struct db *db, const char *mchid, const char *name, int
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, run_id);
+	db_bind_i64(st, 1, run_id);
 	db_bind_text(st, 2, mchid);
 	db_bind_text(st, 3, name);
-	sqlite3_bind_int64(st, 4, (int64_t)getpid());
+	db_bind_i64(st, 4, (int64_t)getpid());
 	db_bind_text(st, 5, host);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "update lock");
-	sqlite3_finalize(st);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "update lock");
+	db_finalize(st);
 	return r;
 }
 
 int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_id,
                 struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char host[256];
 	int r;
 
@@ -185,11 +185,11 @@ int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, name);
-	sqlite3_bind_int64(st, 3, run_id);
-	sqlite3_bind_int64(st, 4, (int64_t)getpid());
+	db_bind_i64(st, 3, run_id);
+	db_bind_i64(st, 4, (int64_t)getpid());
 	db_bind_text(st, 5, host);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "release lock");
-	sqlite3_finalize(st);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "release lock");
+	db_finalize(st);
 	return r;
 }
 
@@ -197,7 +197,7 @@ int jobs_run_start(struct db *db, const char *mchid, const char *job, const char
                    const char *to, bool dry_run, int64_t resumed_from, int64_t *out_run_id,
                    struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char host[256];
 	char now[CLOCK_RFC3339_LEN];
 	int r;
@@ -207,7 +207,8 @@ int jobs_run_start(struct db *db, const char *mchid, const char *job, const char
 	r = db_prepare(
 	        db,
 	        "INSERT INTO job_runs (mchid, job, date_from, date_to, dry_run, state, pid,"
-	        " host, resumed_from, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+	        " host, resumed_from, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)"
+	        " RETURNING id",
 	        &st, err);
 	if (r < 0)
 		return r;
@@ -215,20 +216,20 @@ int jobs_run_start(struct db *db, const char *mchid, const char *job, const char
 	db_bind_text(st, 2, job);
 	db_bind_text(st, 3, from && *from ? from : NULL);
 	db_bind_text(st, 4, to && *to ? to : NULL);
-	sqlite3_bind_int(st, 5, dry_run);
-	sqlite3_bind_int64(st, 6, (int64_t)getpid());
+	db_bind_i64(st, 5, dry_run);
+	db_bind_i64(st, 6, (int64_t)getpid());
 	db_bind_text(st, 7, host);
 	if (resumed_from > 0)
-		sqlite3_bind_int64(st, 8, resumed_from);
+		db_bind_i64(st, 8, resumed_from);
 	db_bind_text(st, 9, now);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "record job run");
 		goto out;
 	}
-	*out_run_id = sqlite3_last_insert_rowid(db->h);
+	*out_run_id = db_col_i64(st, 0);
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -240,7 +241,7 @@ int jobs_run_checkpoint(struct db *db, int64_t run_id, struct wxr_err *err)
 int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_code,
                     const char *summary_json, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -252,46 +253,46 @@ int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_c
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, state);
-	sqlite3_bind_int(st, 2, exit_code);
+	db_bind_i64(st, 2, exit_code);
 	db_bind_text(st, 3, now);
 	db_bind_text(st, 4, summary_json);
-	sqlite3_bind_int64(st, 5, run_id);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "finish job run");
-	sqlite3_finalize(st);
+	db_bind_i64(st, 5, run_id);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "finish job run");
+	db_finalize(st);
 	return r;
 }
 
 int jobs_step_add(struct db *db, int64_t run_id, int seq, const char *step, const char *date,
                   int64_t *out_step_id, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
 	               "INSERT INTO job_steps (run_id, seq, step, date, state) VALUES (?, ?, ?, ?,"
-	               " 'pending')",
+	               " 'pending') RETURNING id",
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, run_id);
-	sqlite3_bind_int(st, 2, seq);
+	db_bind_i64(st, 1, run_id);
+	db_bind_i64(st, 2, seq);
 	db_bind_text(st, 3, step);
 	db_bind_text(st, 4, date);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "record job step");
 		goto out;
 	}
-	*out_step_id = sqlite3_last_insert_rowid(db->h);
+	*out_step_id = db_col_i64(st, 0);
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_code,
                   const char *message, const char *reason, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
 	int r;
 	bool starting = strcmp(state, "running") == 0;
@@ -305,20 +306,20 @@ int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_co
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, state);
-	sqlite3_bind_int(st, 2, exit_code);
+	db_bind_i64(st, 2, exit_code);
 	db_bind_text(st, 3, message);
 	db_bind_text(st, 4, now);
-	sqlite3_bind_int64(st, 5, step_id);
+	db_bind_i64(st, 5, step_id);
 	if (!starting)
 		db_bind_text(st, 6, reason);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "update job step");
-	sqlite3_finalize(st);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "update job step");
+	db_finalize(st);
 	return r;
 }
 
 int jobs_run_get(struct db *db, int64_t run_id, struct job_run_row *out, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -328,20 +329,20 @@ int jobs_run_get(struct db *db, int64_t run_id, struct job_run_row *out, struct 
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, run_id);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	db_bind_i64(st, 1, run_id);
+	r = db_step(st);
+	if (r == DB_ROW) {
 		out->id = run_id;
 		out->job = xstrdup(db_col_text(st, 0));
 		out->from = xstrdup(db_col_text(st, 1));
 		out->to = xstrdup(db_col_text(st, 2));
-		out->dry_run = sqlite3_column_int(st, 3) != 0;
+		out->dry_run = (int)db_col_i64(st, 3) != 0;
 		r = 0;
 	} else {
-		r = r == SQLITE_DONE ? err_set(err, WXR_ENOTFOUND, "no run %lld", (long long)run_id)
-		                     : db_error(db, err, "read job_runs");
+		r = r == DB_DONE ? err_set(err, WXR_ENOTFOUND, "no run %lld", (long long)run_id)
+		                 : db_error(db, err, "read job_runs");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -358,7 +359,7 @@ int jobs_steps_unfinished(struct db *db, int64_t run_id,
                                     struct wxr_err *err),
                           void *arg, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -367,21 +368,21 @@ int jobs_steps_unfinished(struct db *db, int64_t run_id,
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, run_id);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_i64(st, 1, run_id);
+	while ((r = db_step(st)) == DB_ROW) {
 		r = fn(arg, db_col_text(st, 0), db_col_text(st, 1), err);
 		if (r < 0)
 			goto out;
 	}
-	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read job_steps");
+	r = r == DB_DONE ? 0 : db_error(db, err, "read job_steps");
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int jobs_runs_list(struct db *db, long last, const struct jobs_list_cb *cb, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL, *ss = NULL;
+	struct db_stmt *st = NULL, *ss = NULL;
 	int r;
 
 	r = db_prepare(
@@ -400,16 +401,16 @@ int jobs_runs_list(struct db *db, long last, const struct jobs_list_cb *cb, stru
 	        &ss, err);
 	if (r < 0)
 		goto out;
-	sqlite3_bind_int64(st, 1, last);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_i64(st, 1, last);
+	while ((r = db_step(st)) == DB_ROW) {
 		struct job_list_run run = {
-			.id = sqlite3_column_int64(st, 0),
+			.id = db_col_i64(st, 0),
 			.job = db_col_text(st, 1),
 			.from = db_col_text(st, 2),
 			.to = db_col_text(st, 3),
-			.dry_run = sqlite3_column_int(st, 4) != 0,
+			.dry_run = (int)db_col_i64(st, 4) != 0,
 			.state = db_col_text(st, 5),
-			.exit_code = sqlite3_column_int(st, 6),
+			.exit_code = (int)db_col_i64(st, 6),
 			.started_at = db_col_text(st, 7),
 			.ended_at = db_col_text(st, 8),
 		};
@@ -417,26 +418,26 @@ int jobs_runs_list(struct db *db, long last, const struct jobs_list_cb *cb, stru
 		r = cb->run(cb->arg, &run, err);
 		if (r < 0)
 			goto out;
-		sqlite3_reset(ss);
-		sqlite3_bind_int64(ss, 1, run.id);
-		while ((r = sqlite3_step(ss)) == SQLITE_ROW) {
+		db_reset(ss);
+		db_bind_i64(ss, 1, run.id);
+		while ((r = db_step(ss)) == DB_ROW) {
 			struct job_list_step step = {
-				.seq = sqlite3_column_int(ss, 0),
+				.seq = (int)db_col_i64(ss, 0),
 				.step = db_col_text(ss, 1),
 				.date = db_col_text(ss, 2),
 				.state = db_col_text(ss, 3),
-				.exit_code = sqlite3_column_int(ss, 4),
+				.exit_code = (int)db_col_i64(ss, 4),
 				.started_at = db_col_text(ss, 5),
 				.ended_at = db_col_text(ss, 6),
 				.message = db_col_text(ss, 7),
-				.reason = (const char *)sqlite3_column_text(ss, 8),
+				.reason = db_col_is_null(ss, 8) ? NULL : db_col_text(ss, 8),
 			};
 
 			r = cb->step(cb->arg, &step, err);
 			if (r < 0)
 				goto out;
 		}
-		if (r != SQLITE_DONE) {
+		if (r != DB_DONE) {
 			r = db_error(db, err, "read job_steps");
 			goto out;
 		}
@@ -444,9 +445,9 @@ int jobs_runs_list(struct db *db, long last, const struct jobs_list_cb *cb, stru
 		if (r < 0)
 			goto out;
 	}
-	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read job_runs");
+	r = r == DB_DONE ? 0 : db_error(db, err, "read job_runs");
 out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(ss);
+	db_finalize(st);
+	db_finalize(ss);
 	return r;
 }

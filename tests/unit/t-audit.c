@@ -11,13 +11,13 @@
 
 static int64_t count(struct db *db, const char *sql)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int64_t n = -1;
 	struct wxr_err err = WXR_ERR_INIT;
 
-	if (db_prepare(db, sql, &st, &err) == 0 && sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (db_prepare(db, sql, &st, &err) == 0 && db_step(st) == DB_ROW)
+		n = db_col_i64(st, 0);
+	db_finalize(st);
 	return n;
 }
 
