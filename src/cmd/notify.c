@@ -450,7 +450,10 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	       port);
 	fflush(stdout);
 	detail = xasprintf("{\"bind\":\"%s\",\"port\":%u}", bind_addr, port);
+	/* the server's thread may be handling a request already */
+	pthread_mutex_lock(&sv.lock);
 	audit_event(ctx, "notify.start", detail);
+	pthread_mutex_unlock(&sv.lock);
 	free(detail);
 	/* The portfile last: it tells a waiting script that everything is ready. */
 	if (portfile) {
