@@ -19,6 +19,7 @@
 #include "base/suggest.h"
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
+#include "core/auditkey.h"
 #include "core/store.h"
 
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
@@ -267,9 +268,19 @@ static int open_db(struct ctx *ctx, bool create, struct wxr_err *err)
 	r = db_open(ctx->db_path, &ctx->db, err);
 	if (r < 0)
 		return r;
-	if (!create)
-		return db_check_schema(ctx->db, err);
-	return 0;
+	if (!create) {
+		r = db_check_schema(ctx->db, err);
+		if (r < 0)
+			return r;
+	}
+	/* init makes the key when there is none (cmd/init.c) */
+	{
+		char *key_path = auditkey_path(ctx->cfg.audit_key_file, ctx->db_path);
+
+		r = auditkey_attach(ctx->db, key_path, err);
+		free(key_path);
+	}
+	return r;
 }
 
 /* $JOURNAL_STREAM is "DEV:INODE" of the stream journald gave a service; it

@@ -1,5 +1,8 @@
 #include "base/utf8.h"
 
+#include <stdio.h>
+#include <string.h>
+
 size_t utf8_seq(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0];
@@ -56,4 +59,32 @@ bool utf8_valid(const char *s, size_t n)
 bool utf8_valid_bmp(const char *s, size_t n)
 {
 	return valid_upto(s, n, 3);
+}
+
+void utf8_clip(const char *s, size_t max, char *out, size_t cap)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, o = 0;
+
+	if (cap == 0)
+		return;
+	if (max > cap - 1)
+		max = cap - 1;
+	while (i < n) {
+		size_t len = utf8_seq(p + i, n - i);
+
+		if (o + (len ? len : 1) > max)
+			break;
+		if (len == 0) {
+			out[o++] = '?';
+			i++;
+		} else {
+			memcpy(out + o, s + i, len);
+			o += len;
+			i += len;
+		}
+	}
+	out[o] = '\0';
+	if (i < n)
+		snprintf(out + o, cap - o, "...(%zu bytes)", n);
 }

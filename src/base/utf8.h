@@ -20,4 +20,12 @@ bool utf8_valid(const char *s, size_t n);
 /* Valid, and every character in the BMP (at most 3 bytes): what WeChat Pay takes in text. */
 bool utf8_valid_bmp(const char *s, size_t n);
 
+/*
+ * Copies the string s to out (cap bytes with the NUL) as valid UTF-8 of at
+ * most max bytes, for text from outside that goes into a log or an audit row:
+ * an invalid byte becomes '?'; a longer s is cut at a character boundary and
+ * "...(N bytes)" appended, N its whole length (cap should leave room for it).
+ */
+void utf8_clip(const char *s, size_t max, char *out, size_t cap);
+
 #endif

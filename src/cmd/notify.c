@@ -38,6 +38,7 @@
 
 #define NOTIFY_DEFAULT_PORT 8080
 #define NOTIFY_DB_BUSY_MS   1000 /* a locked database answers 500 after this */
+#define NOTIFY_STOP_BUSY_MS 5000 /* at the stop, for the last rejections' audit entry */
 /*
  * Against slow clients holding every slot (slowloris): a connection silent this long is
  * dropped; one address holds at most NOTIFY_PER_IP_LIMIT connections (WeChat Pay sends
@@ -50,6 +51,8 @@
 #define NOTIFY_PER_IP_LIMIT    8
 #define NOTIFY_BODY_DEADLINE_S 5
 #define NOTIFY_DRAIN_S         10 /* how long SIGTERM waits for requests in hand */
+/* Rejections are audited as one entry per this many seconds (--reject-interval). */
+#define NOTIFY_REJECT_INTERVAL_S 60
 
 static const char fail_body[] = "{\"code\":\"FAIL\",\"message\":\"失败\"}";
 
@@ -57,7 +60,34 @@ struct server {
 	struct ctx *ctx;
 	struct wxpay *w;
 	atomic_int inflight; /* requests begun and not yet completed */
+	/* The database connection and rejects are used by the server's thread and
+	 * by the main one (the interval's flush): one at a time. */
+	pthread_mutex_t lock;
+	struct payflow_rejects rejects;
+	long reject_interval_s;
 };
+
+/* Audits the rejections counted, when their interval is over (or force); false
+ * when they could not be written (they stay counted). */
+static bool flush_rejects(struct server *sv, bool force)
+{
+	struct payflow_env env;
+	struct wxr_err err = WXR_ERR_INIT;
+
+	if (!sv->rejects.count ||
+	    (!force && !payflow_rejects_due(&sv->rejects, clock_real_now(), sv->reject_interval_s)))
+		return true;
+	memset(&env, 0, sizeof(env));
+	env.db = sv->ctx->db;
+	env.mchid = sv->ctx->mchid;
+	env.run_id = sv->ctx->run_id;
+	if (payflow_rejects_flush(&env, &sv->rejects, &err) < 0) {
+		log_warn("notify: cannot audit %lld rejected notification(s) yet: %s",
+		         (long long)sv->rejects.count, err.msg);
+		return false;
+	}
+	return true;
+}
 
 struct request {
 	struct buf body;
@@ -123,16 +153,33 @@ static void log_answer(struct MHD_Connection *con, const struct payflow_notify_a
 	}
 }
 
+/* A body refused for its size, counted with the rejections. */
+static void count_too_large(struct server *sv, struct MHD_Connection *con, size_t len)
+{
+	char from[INET6_ADDRSTRLEN + 1];
+	struct wxpay_notify_headers h = { 0 };
+
+	peer(con, from, sizeof(from));
+	h.serial = header(con, "Wechatpay-Serial");
+	h.timestamp = header(con, "Wechatpay-Timestamp");
+	pthread_mutex_lock(&sv->lock);
+	payflow_rejects_add(&sv->rejects, PAYFLOW_REJECT_TOO_LARGE, from, &h, len,
+	                    "the body is larger than the limit", clock_real_now());
+	pthread_mutex_unlock(&sv->lock);
+}
+
 static enum MHD_Result handle(struct server *sv, struct MHD_Connection *con, struct request *rq)
 {
 	struct wxpay_notify_headers h;
 	struct payflow_notify_answer a;
 	struct payflow_env env;
 	struct wxr_err err = WXR_ERR_INIT;
+	char from[INET6_ADDRSTRLEN + 1];
 	int64_t now;
 
 	if (rq->too_big) {
 		log_warn("notify: refused a body larger than %d bytes", PAYFLOW_NOTIFY_BODY_MAX);
+		count_too_large(sv, con, rq->body.len);
 		return respond(con, 413);
 	}
 	memset(&h, 0, sizeof(h));
@@ -151,7 +198,13 @@ static enum MHD_Result handle(struct server *sv, struct MHD_Connection *con, str
 	env.now = now;
 	env.run_id = sv->ctx->run_id;
 	env.paid_after_close = sv->ctx->cfg.paid_after_close;
+	peer(con, from, sizeof(from));
+	env.peer = from;
+	env.rejects = &sv->rejects;
+	pthread_mutex_lock(&sv->lock);
+	flush_rejects(sv, false);
 	payflow_notify_handle(&env, &h, rq->body.data ? rq->body.data : "", rq->body.len, &a);
+	pthread_mutex_unlock(&sv->lock);
 	log_answer(con, &a);
 	return respond(con, (unsigned)a.http_status);
 }
@@ -177,8 +230,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 			return respond(con, MHD_HTTP_METHOD_NOT_ALLOWED);
 		if (cl && (strlen(cl) > 9 || strtol(cl, NULL, 10) > PAYFLOW_NOTIFY_BODY_MAX)) {
 			/* answered before the body is read; MHD then closes the connection */
-			log_warn("notify: refused a body of %s bytes (at most %d)", cl,
+			log_warn("notify: refused a body of %.20s bytes (at most %d)", cl,
 			         PAYFLOW_NOTIFY_BODY_MAX);
+			count_too_large(sv, con, 0);
 			return respond(con, 413);
 		}
 		return MHD_YES;
@@ -285,6 +339,7 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		{ "bind", required_argument, NULL, 'b' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "portfile", required_argument, NULL, 'P' },
+		{ "reject-interval", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server sv;
@@ -293,6 +348,8 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	const struct sockaddr *sa;
 	const char *bind_addr = "127.0.0.1", *portfile = NULL;
 	unsigned port = NOTIFY_DEFAULT_PORT, flags;
+	long reject_interval_s = NOTIFY_REJECT_INTERVAL_S;
+	struct timespec tick = { 1, 0 };
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d = NULL;
 	MHD_socket lsock = MHD_INVALID_SOCKET;
@@ -314,6 +371,19 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		case 'P':
 			portfile = optarg;
 			break;
+		case 'R': {
+			char *end;
+
+			errno = 0;
+			reject_interval_s = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || reject_interval_s < 1 ||
+			    reject_interval_s > 86400)
+				return err_set(err, WXR_EUSAGE,
+				               "--reject-interval: '%s' is not a number of seconds"
+				               " (1-86400)",
+				               optarg);
+			break;
+		}
 		default:
 			return cmd_option(ctx, NULL, c, argv, err);
 		}
@@ -338,7 +408,9 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 
 	memset(&sv, 0, sizeof(sv));
 	sv.ctx = ctx;
+	sv.reject_interval_s = reject_interval_s;
 	atomic_init(&sv.inflight, 0);
+	pthread_mutex_init(&sv.lock, NULL);
 	r = wxclient_open(ctx, &sv.w, err);
 	if (r < 0)
 		return err_prefix(err, "notify serve");
@@ -378,7 +450,10 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	       port);
 	fflush(stdout);
 	detail = xasprintf("{\"bind\":\"%s\",\"port\":%u}", bind_addr, port);
+	/* the server's thread may be handling a request already */
+	pthread_mutex_lock(&sv.lock);
 	audit_event(ctx, "notify.start", detail);
+	pthread_mutex_unlock(&sv.lock);
 	free(detail);
 	/* The portfile last: it tells a waiting script that everything is ready. */
 	if (portfile) {
@@ -390,10 +465,19 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	}
 	log_info("notify: serving on %s port %u (SIGTERM stops)", bind_addr, port);
 
-	do {
-		if (sigwait(&set, &sig) != 0)
+	/* Each second: the rejections of an interval that ended are audited. */
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		if (sig < 0 && errno != EAGAIN && errno != EINTR) {
 			sig = SIGTERM;
-	} while (sig != SIGTERM && sig != SIGINT);
+			break;
+		}
+		pthread_mutex_lock(&sv.lock);
+		flush_rejects(&sv, false);
+		pthread_mutex_unlock(&sv.lock);
+	}
 
 	/* Stop accepting, let the requests in hand finish, then stop. */
 	lsock = MHD_quiesce_daemon(d);
@@ -406,6 +490,10 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	d = NULL;
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
+	/* what the last interval counted, before the stop: no answer waits on it now, so a
+	 * busy database gets the usual timeout */
+	db_busy_timeout(ctx->db, NOTIFY_STOP_BUSY_MS);
+	flush_rejects(&sv, true);
 	audit_event(ctx, "notify.stop",
 	            sig == SIGINT ? "{\"signal\":\"INT\"}" : "{\"signal\":\"TERM\"}");
 	log_info("notify: stopped");
@@ -414,6 +502,7 @@ out:
 	if (d)
 		MHD_stop_daemon(d);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_destroy(&sv.lock);
 	wxpay_free(sv.w);
 	return r;
 }
@@ -434,14 +523,18 @@ static const char serve_help[] =
         "400 malformed; 413 too big; 405 not POST; 500 not recorded (database locked for\n"
         "more than a second, or cannot write): WeChat Pay retries. Failures carry\n"
         "{\"code\":\"FAIL\",\"message\":\"失败\"}. SIGTERM or SIGINT: stop accepting, finish\n"
-        "the requests in hand, exit 0.\n";
+        "the requests in hand, exit 0.\n"
+        "Rejected requests (401, 400, 413) are audited as one notify.rejected entry per\n"
+        "--reject-interval S seconds (default 60, and at the stop): counts by reason and by\n"
+        "sender, the first one's headers cut to 128 bytes.\n";
 
 static const struct cmd notify_subs[] = {
 	{
 	        .name = "serve",
 	        .run = run_serve,
 	        .flags = CMD_DB,
-	        .usage = "notify serve [--bind ADDR] [--port P] [--portfile F]",
+	        .usage = "notify serve [--bind ADDR] [--port P] [--portfile F] [--reject-interval "
+	                 "S]",
 	        .summary = "receive WeChat Pay's payment and refund notifications",
 	        .help = serve_help,
 	},

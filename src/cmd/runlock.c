@@ -101,6 +101,12 @@ void runlock_end(struct runlock *rl, int r)
 			         e2.msg);
 		err_clear(&e2);
 	}
+	/* the audit log's head as the run leaves it: a log later cut below it is found */
+	if (rl->own_run && jobs_run_checkpoint(rl->ctx->db, rl->run_id, &e2) < 0) {
+		log_warn("cannot checkpoint the audit log into run %lld: %s", (long long)rl->run_id,
+		         e2.msg);
+		err_clear(&e2);
+	}
 	if (rl->locked) {
 		if (jobs_unlock(rl->ctx->db, rl->ctx->mchid, "run", rl->run_id, &e2) < 0)
 			log_warn("cannot release the lock: %s", e2.msg);

@@ -93,6 +93,7 @@ static const struct key_def keys[] = {
 	{ "notify", "url", K_URL, O(notify_url), 0, 0, NULL },
 	{ "jobs", "dir", K_PATH, O(jobs_dir), 0, 0, NULL },
 	{ "jobs", "reports_dir", K_PATH, O(reports_dir), 0, 0, NULL },
+	{ "audit", "key_file", K_PATH, O(audit_key_file), 0, 0, NULL },
 };
 #undef O
 

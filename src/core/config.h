@@ -81,6 +81,9 @@ struct config {
 	char *jobs_dir;
 	char *reports_dir;
 
+	/* [audit] */
+	char *audit_key_file; /* path; NULL = audit.key beside the database */
+
 	/* Where each merchant key was set, for messages ("file:line"). */
 	int line_of_private_key;
 	int line_of_apiv3_key_file;

@@ -1072,16 +1072,101 @@ static void answer_set(struct payflow_notify_answer *a, int status, const char *
 	snprintf(a->detail, sizeof(a->detail), "%s", detail ? detail : "");
 }
 
-/* Audits a rejected notification in its own transaction; best effort. */
-static void audit_rejected(const struct payflow_env *env, const struct wxpay_notify_headers *hdr,
-                           size_t len, const char *why)
-{
-	struct wxr_err sub = WXR_ERR_INIT;
-	json_t *j = json_pack("{s:s, s:o, s:o, s:I}", "error", why, "timestamp",
-	                      jstr_or_null(hdr->timestamp), "serial", jstr_or_null(hdr->serial),
-	                      "bytes", (json_int_t)len);
+/* ---- rejected notifications ---- */
 
-	audit_json(env, "notify.rejected", NULL, j, &sub);
+static const char *const reject_names[PAYFLOW_REJECT_NREASONS] = { "unverified", "malformed",
+	                                                           "too_large" };
+
+static void clip(const char *s, size_t max, char *out, size_t cap)
+{
+	utf8_clip(s ? s : "", max, out, cap);
+}
+
+void payflow_rejects_add(struct payflow_rejects *rj, enum payflow_reject_reason reason,
+                         const char *source, const struct wxpay_notify_headers *hdr, size_t len,
+                         const char *why, int64_t now_ts)
+{
+	char addr[sizeof(rj->sources[0].addr)];
+	int i;
+
+	if (rj->count++ == 0) {
+		rj->first_ts = now_ts;
+		clip(why, 2 * PAYFLOW_CLIP_LEN, rj->error, sizeof(rj->error));
+		clip(hdr ? hdr->serial : NULL, PAYFLOW_CLIP_LEN, rj->serial, sizeof(rj->serial));
+		clip(hdr ? hdr->timestamp : NULL, PAYFLOW_CLIP_LEN, rj->timestamp,
+		     sizeof(rj->timestamp));
+		rj->bytes = (int64_t)len;
+	}
+	rj->last_ts = now_ts;
+	rj->by_reason[reason]++;
+	clip(source && *source ? source : "?", sizeof(addr) - 1, addr, sizeof(addr));
+	for (i = 0; i < rj->nsources; i++) {
+		if (strcmp(rj->sources[i].addr, addr) == 0)
+			break;
+	}
+	if (i == rj->nsources && i < PAYFLOW_REJECT_SOURCES) {
+		memcpy(rj->sources[i].addr, addr, sizeof(addr));
+		rj->nsources++;
+	}
+	if (i < rj->nsources)
+		rj->sources[i].n++;
+	else
+		rj->other_sources++;
+}
+
+bool payflow_rejects_due(const struct payflow_rejects *rj, int64_t now_ts, int64_t interval_s)
+{
+	return rj->count > 0 && now_ts - rj->first_ts >= interval_s;
+}
+
+int payflow_rejects_flush(const struct payflow_env *env, struct payflow_rejects *rj,
+                          struct wxr_err *err)
+{
+	char from[CLOCK_RFC3339_LEN], to[CLOCK_RFC3339_LEN];
+	json_t *reasons, *sources, *j;
+	int r;
+
+	if (rj->count == 0)
+		return 0;
+	reasons = json_object();
+	for (int i = 0; i < PAYFLOW_REJECT_NREASONS; i++) {
+		if (rj->by_reason[i])
+			json_object_set_new(reasons, reject_names[i],
+			                    json_integer((json_int_t)rj->by_reason[i]));
+	}
+	sources = json_object();
+	for (int i = 0; i < rj->nsources; i++)
+		json_object_set_new(sources, rj->sources[i].addr,
+		                    json_integer((json_int_t)rj->sources[i].n));
+	time_format_rfc3339(rj->first_ts, 0, from);
+	time_format_rfc3339(rj->last_ts, 0, to);
+	j = json_pack("{s:s, s:s, s:I, s:o, s:o, s:I, s:{s:s, s:s, s:s, s:I}}", "from", from, "to",
+	              to, "count", (json_int_t)rj->count, "reasons", reasons, "sources", sources,
+	              "other_sources", (json_int_t)rj->other_sources, "sample", "error", rj->error,
+	              "serial", rj->serial, "timestamp", rj->timestamp, "bytes",
+	              (json_int_t)rj->bytes);
+	r = audit_json(env, "notify.rejected", NULL, j, err);
+	if (r == 0)
+		memset(rj, 0, sizeof(*rj));
+	return r;
+}
+
+/* A rejected notification: counted in env->rejects, else audited in its own
+ * transaction (best effort); the sender's text clipped either way. */
+static void audit_rejected(const struct payflow_env *env, const struct wxpay_notify_headers *hdr,
+                           enum payflow_reject_reason reason, size_t len, const char *why)
+{
+	struct payflow_rejects one;
+	struct wxr_err sub = WXR_ERR_INIT;
+
+	if (env->rejects) {
+		payflow_rejects_add(env->rejects, reason, env->peer, hdr, len, why,
+		                    clock_real_now());
+		return;
+	}
+	memset(&one, 0, sizeof(one));
+	payflow_rejects_add(&one, reason, env->peer, hdr, len, why, clock_real_now());
+	payflow_rejects_flush(env, &one, &sub);
 }
 
 void payflow_notify_handle(const struct payflow_env *env, const struct wxpay_notify_headers *hdr,
@@ -1112,7 +1197,11 @@ void payflow_notify_handle(const struct payflow_env *env, const struct wxpay_not
 		                                                               : "error",
 		           err.msg);
 		if (r == WXR_ESIG || r == WXR_EDATA || r == WXR_ETOOBIG)
-			audit_rejected(env, hdr, len, err.msg);
+			audit_rejected(env, hdr,
+			               r == WXR_ESIG    ? PAYFLOW_REJECT_UNVERIFIED
+			               : r == WXR_EDATA ? PAYFLOW_REJECT_MALFORMED
+			                                : PAYFLOW_REJECT_TOO_LARGE,
+			               len, err.msg);
 		goto out;
 	}
 	snprintf(out->id, sizeof(out->id), "%s", n.id);

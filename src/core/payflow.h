@@ -42,6 +42,10 @@ struct payflow_env {
 	int64_t now;     /* business now (WXRECON_NOW or the clock) */
 	int64_t run_id;  /* audit run id, 0 = none */
 	enum paid_after_close paid_after_close;
+	const char *peer;                /* notifications: the sender's address, or NULL */
+	struct payflow_rejects *rejects; /* notifications: rejections are counted here
+	                                    (payflow_rejects_flush audits them) instead
+	                                    of one audit entry each; NULL: one each */
 };
 
 /* ---- checks (no I/O) ---- */
@@ -155,6 +159,52 @@ struct payflow_notify_answer {
 	char subject[72]; /* out_trade_no or out_refund_no */
 	char detail[512]; /* why (held, unknown, rejected, error) */
 };
+/*
+ * Rejected notifications (not verified, malformed, too large) counted over
+ * an interval, for one audit entry instead of one each (issue 20 item 6):
+ * whoever can reach the receiver must not fill the disk through the audit
+ * log. Text from the sender (its headers, the error naming them) is kept to
+ * PAYFLOW_CLIP_LEN bytes of valid UTF-8.
+ */
+#define PAYFLOW_CLIP_LEN       128
+#define PAYFLOW_REJECT_SOURCES 5
+enum payflow_reject_reason {
+	PAYFLOW_REJECT_UNVERIFIED, /* 401: signature, serial, timestamp, tag */
+	PAYFLOW_REJECT_MALFORMED,  /* 400 */
+	PAYFLOW_REJECT_TOO_LARGE,  /* 413 */
+	PAYFLOW_REJECT_NREASONS
+};
+struct payflow_rejects {
+	int64_t count;
+	int64_t first_ts, last_ts; /* real time of the first and the last counted */
+	int64_t by_reason[PAYFLOW_REJECT_NREASONS];
+	struct {
+		char addr[48];
+		int64_t n;
+	} sources[PAYFLOW_REJECT_SOURCES]; /* the first addresses seen, with their counts */
+	int nsources;
+	int64_t other_sources; /* rejections from addresses past those */
+	/* the first rejection's error and headers, clipped */
+	char error[2 * PAYFLOW_CLIP_LEN + 32];
+	char serial[PAYFLOW_CLIP_LEN + 32];
+	char timestamp[PAYFLOW_CLIP_LEN + 32];
+	int64_t bytes;
+};
+/* Counts one rejection at real time now_ts; hdr may be NULL. */
+void payflow_rejects_add(struct payflow_rejects *rj, enum payflow_reject_reason reason,
+                         const char *source, const struct wxpay_notify_headers *hdr, size_t len,
+                         const char *why, int64_t now_ts);
+/* Whether rj holds rejections counted interval_s or more ago. */
+bool payflow_rejects_due(const struct payflow_rejects *rj, int64_t now_ts, int64_t interval_s);
+/*
+ * Writes what rj counted as one notify.rejected audit entry ({from, to,
+ * count, reasons, sources, other_sources, sample}) and empties it; nothing
+ * when it is empty. When the entry cannot be written rj keeps its counts,
+ * so the next flush writes them all.
+ */
+int payflow_rejects_flush(const struct payflow_env *env, struct payflow_rejects *rj,
+                          struct wxr_err *err);
+
 /*
  * Handles one notification: verifies and decrypts it with env->wx (5-minute
  * window, probes and tampering rejected), dedupes it by id, applies

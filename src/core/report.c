@@ -15,6 +15,7 @@
 #include "base/compat.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "db/audit.h"
 #include "db/db_report.h"
 
 const char *report_bill_name(enum report_bill b)
@@ -312,6 +313,15 @@ int report_load(struct db *db, const struct report_opts *opts, struct report **o
 	r = load_aging(db, opts, rep, err);
 	if (r < 0)
 		goto out;
+	{
+		struct audit_head h;
+
+		r = audit_get_head(db, &h, err);
+		if (r < 0)
+			goto out;
+		rep->audit_entries = h.entries;
+		memcpy(rep->audit_head, h.hash, sizeof(rep->audit_head));
+	}
 	if (in_tx) {
 		in_tx = false;
 		r = db_commit(db, err);
@@ -548,6 +558,9 @@ static json_t *json_stamp(const struct report *rep)
 	set(o, "policy_hash", jstr(rep->policy_hash));
 	set(o, "timezone", jstr(rep->timezone));
 	set(o, "mchid", rep->mchid[0] ? jstr(rep->mchid) : json_null());
+	set(o, "audit",
+	    json_pack("{s:I, s:s}", "entries", (json_int_t)rep->audit_entries, "head",
+	              rep->audit_head));
 	return o;
 }
 
@@ -570,6 +583,58 @@ static json_t *json_units(void)
 	set(u, "discrepancies[].age_s", jstr("seconds"));
 	set(u, "times", jstr("RFC 3339 in the configured timezone"));
 	return u;
+}
+
+#define STAMP_FILE_MAX ((size_t)256 << 20)
+
+static bool is_head(const char *s)
+{
+	if (strlen(s) != 64)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	}
+	return true;
+}
+
+int report_read_audit_stamp(const char *path, int64_t *out_entries, char out_head[65],
+                            struct wxr_err *err)
+{
+	struct buf b = BUF_INIT;
+	const char *text, *row;
+	long long n = 0;
+	char head[65] = "";
+	int r = buf_read_file(&b, path, STAMP_FILE_MAX, err);
+
+	if (r < 0)
+		return r;
+	text = buf_str(&b);
+	r = 0;
+	if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+		text += 3;
+	if (text[0] == '{') {
+		json_t *root = json_loads(text, 0, NULL);
+		json_t *a = json_object_get(json_object_get(root, "generated_from"), "audit");
+		json_t *e = json_object_get(a, "entries"), *h = json_object_get(a, "head");
+
+		if (json_is_integer(e) && json_is_string(h)) {
+			n = json_integer_value(e);
+			snprintf(head, sizeof(head), "%s", json_string_value(h));
+		}
+		json_decref(root);
+	} else if (strncmp(text, "field,value,", 12) == 0 &&
+	           (row = strstr(text, "\naudit,")) != NULL) {
+		if (sscanf(row, "\naudit,%lld,,,%64[0-9a-f]", &n, head) != 2)
+			n = 0;
+	}
+	if (n > 0 && is_head(head)) {
+		*out_entries = (int64_t)n;
+		memcpy(out_head, head, 65);
+		r = 1;
+	}
+	buf_release(&b);
+	return r;
 }
 
 int report_render_json(const struct report *rep, struct buf *out, struct wxr_err *err)

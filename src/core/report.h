@@ -159,6 +159,10 @@ struct report {
 	char as_of[CLOCK_RFC3339_LEN]; /* in the configured timezone */
 	struct report_aging_row aging[REPORT_AGING_BUCKETS];
 	struct report_aging_row aging_total;
+	/* The audit log's head when the report was made (issue 20 item 5): a log
+	 * later cut below it no longer holds this entry with this hash. */
+	int64_t audit_entries;
+	char audit_head[65];
 };
 
 /*
@@ -175,13 +179,23 @@ int report_load(struct db *db, const struct report_opts *opts, struct report **o
                 struct wxr_err *err);
 struct report *report_free(struct report *rep);
 
+/*
+ * Reads the audit head a written report was stamped with: a JSON report
+ * (generated_from.audit) or a stamp.csv (its audit row). Returns 1 and sets
+ * the outputs when path holds one, 0 when it is no report or has no audit
+ * stamp (made before it existed), < 0 when it cannot be read.
+ */
+int report_read_audit_stamp(const char *path, int64_t *out_entries, char out_head[65],
+                            struct wxr_err *err);
+
 /* Renderings. Each appends the whole document to out. */
 int report_render_json(const struct report *rep, struct buf *out, struct wxr_err *err);
 /* days.csv: the daily totals and a total row. */
 int report_render_csv_days(const struct report *rep, struct buf *out, struct wxr_err *err);
 /* stamp.csv: field,value,kind,status,sha1 rows: version, policy_hash,
  * timezone, mchid, one bill row per bill file, one run row per run, one
- * missing_bill row per day never fetched. */
+ * missing_bill row per day never fetched, and the audit row: its value the
+ * log's entries, its sha1 cell the last entry's hash. */
 int report_render_csv_stamp(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_csv_discrepancies(const struct report *rep, struct buf *out, struct wxr_err *err);
 int report_render_csv_actions(const struct report *rep, struct buf *out, struct wxr_err *err);

@@ -199,6 +199,13 @@ int report_render_csv_stamp(const struct report *rep, struct buf *out, struct wx
 			end_row(&w);
 		}
 	}
+	/* field audit, value the entry count, sha1 column the head's hash */
+	text(&w, "audit");
+	integer(&w, rep->audit_entries);
+	sep(&w);
+	sep(&w);
+	text(&w, rep->audit_head);
+	end_row(&w);
 	return finish(&w, out, err);
 }
 

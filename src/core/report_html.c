@@ -786,7 +786,10 @@ static void stamp(struct page *p, const struct report *rep)
 		rawf(p, "%s%" PRId64, i ? ", " : "", rep->runs[i]);
 	if (rep->nruns == 0)
 		raw(p, "none");
-	raw(p, "</dd></dl>\n");
+	rawf(p, "</dd><dt>Audit log</dt><dd>%" PRId64 " entries, head <span class=\"mono\">",
+	     rep->audit_entries);
+	esc(p, rep->audit_head);
+	raw(p, "</span></dd></dl>\n");
 	if (rep->nbills == 0) {
 		raw(p, "<p class=\"none\">No bill of this range was fetched.</p>\n");
 	} else {

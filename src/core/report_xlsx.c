@@ -318,6 +318,12 @@ static void stamp_sheet(struct sheet *s, const struct report *rep)
 			end_row(s);
 		}
 	}
+	text(s, "audit");
+	integer(s, rep->audit_entries);
+	text(s, "");
+	text(s, "");
+	text(s, rep->audit_head);
+	end_row(s);
 }
 
 static lxw_format *add_format(lxw_workbook *wb, const char *num_format, bool bold)

@@ -18,8 +18,10 @@
 
 void db_close(struct db *db)
 {
-	if (db)
-		db->ops->close(db);
+	if (!db)
+		return;
+	explicit_bzero(&db->audit, sizeof(db->audit));
+	db->ops->close(db);
 }
 
 const char *db_target(const struct db *db)
@@ -40,6 +42,12 @@ int db_exec(struct db *db, const char *sql, struct wxr_err *err)
 int db_bulk_cache(struct db *db, struct wxr_err *err)
 {
 	return db->ops->bulk_cache(db, err);
+}
+
+int db_schema_sql(struct db *db, const char *type, const char *name, char **out_sql,
+                  struct wxr_err *err)
+{
+	return db->ops->schema_sql(db, type, name, out_sql, err);
 }
 
 void db_busy_timeout(struct db *db, int ms)

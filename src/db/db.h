@@ -128,6 +128,14 @@ int64_t db_col_i64(struct db_stmt *st, int i);
 const char *db_col_text(struct db_stmt *st, int i);
 size_t db_col_bytes(struct db_stmt *st, int i);
 
+/* ---- the schema itself ---- */
+
+/* The definition of the schema object of that type ("trigger") and name, as
+ * the backend keeps it (a new string in *out_sql), or NULL when there is no
+ * such object: for checks that the schema was not altered (audit triggers). */
+int db_schema_sql(struct db *db, const char *type, const char *name, char **out_sql,
+                  struct wxr_err *err);
+
 /* ---- bulk load ---- */
 
 /*

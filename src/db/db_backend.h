@@ -63,12 +63,26 @@ struct db_ops {
 	int64_t (*col_i64)(struct db_stmt *st, int i);
 	const char *(*col_text)(struct db_stmt *st, int i);
 	size_t (*col_bytes)(struct db_stmt *st, int i);
+
+	/* db_schema_sql(): the definition of a schema object as the backend holds it
+	 * (PostgreSQL: pg_get_triggerdef and the like), NULL when there is none */
+	int (*schema_sql)(struct db *db, const char *type, const char *name, char **out_sql,
+	                  struct wxr_err *err);
+};
+
+/* The key of the audit chain (db/audit.h), set by audit_use_key(); wiped at close. */
+struct db_audit_key {
+	bool set;              /* the key is known: appends are keyed, verify checks MACs */
+	unsigned char key[32]; /* the secret, from the key file; never written anywhere */
+	int64_t keyed_from;    /* the first entry id the key covers */
+	char where[512];       /* the key file, for messages (also when it is missing) */
 };
 
 struct db {
 	const struct db_ops *ops;
 	char *target; /* owned: the path or URI given to db_open */
 	int tx_depth;
+	struct db_audit_key audit;
 };
 
 struct db_stmt {

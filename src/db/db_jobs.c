@@ -233,6 +233,11 @@ out:
 	return r;
 }
 
+int jobs_run_checkpoint(struct db *db, int64_t run_id, struct wxr_err *err)
+{
+	return audit_checkpoint_run(db, run_id, err);
+}
+
 int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_code,
                     const char *summary_json, struct wxr_err *err)
 {

@@ -36,6 +36,9 @@ int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_
 int jobs_run_start(struct db *db, const char *mchid, const char *job, const char *from,
                    const char *to, bool dry_run, int64_t resumed_from, int64_t *out_run_id,
                    struct wxr_err *err);
+/* Records the audit log's head (count, last hash, under the audit key) into
+ * run_id's row, for `audit --verify` (db/audit.h). */
+int jobs_run_checkpoint(struct db *db, int64_t run_id, struct wxr_err *err);
 /* state: ok | attention | failed */
 int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_code,
                     const char *summary_json, struct wxr_err *err);

@@ -298,6 +298,34 @@ static size_t sq_col_bytes(struct db_stmt *st, int i)
 	return (size_t)sqlite3_column_bytes(S(st), i);
 }
 
+/* SQLite keeps each object's CREATE statement as it was written. */
+static int sq_schema_sql(struct db *db, const char *type, const char *name, char **out_sql,
+                         struct wxr_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int r;
+
+	*out_sql = NULL;
+	if (sqlite3_prepare_v2(H(db), "SELECT sql FROM sqlite_master WHERE type = ? AND name = ?",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return sq_error(db, err, "read the schema");
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	if (r == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+
+		*out_sql = xstrdup(t ? (const char *)t : "");
+		r = 0;
+	} else if (r == SQLITE_DONE) {
+		r = 0;
+	} else {
+		r = sq_error(db, err, "read the schema");
+	}
+	sqlite3_finalize(st);
+	return r;
+}
+
 static const struct db_ops sq_ops = {
 	.name = "SQLite",
 	.close = sq_close,
@@ -324,4 +352,5 @@ static const struct db_ops sq_ops = {
 	.col_i64 = sq_col_i64,
 	.col_text = sq_col_text,
 	.col_bytes = sq_col_bytes,
+	.schema_sql = sq_schema_sql,
 };

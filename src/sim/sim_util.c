@@ -302,17 +302,6 @@ bool sim_str_charset(const char *s, size_t min, size_t max, const char *extra)
 	return true;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *sim_pct_decode(const char *s, size_t n)
 {
 	char *out = xmalloc(n + 1);
@@ -324,8 +313,8 @@ char *sim_pct_decode(const char *s, size_t n)
 
 			if (i + 2 >= n)
 				goto bad;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = hex_digit(s[i + 1]);
+			lo = hex_digit(s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 				goto bad;
 			out[o++] = (char)(hi << 4 | lo);

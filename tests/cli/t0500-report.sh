@@ -125,7 +125,9 @@ assert d["actions"][3]["error"] == '+86 bank: 账户名不符, "x"' and d["actio
 assert d["actions"][4]["run_id"] is None
 
 g = d["generated_from"]
-keys(g, ["bills", "runs", "version", "policy_hash"], ["timezone", "mchid"])
+keys(g, ["bills", "runs", "version", "policy_hash", "audit"], ["timezone", "mchid"])
+keys(g["audit"], ["entries", "head"], [])
+assert g["audit"]["entries"] > 0 and re.fullmatch(r"[0-9a-f]{64}", g["audit"]["head"]), g["audit"]
 assert g["bills"] == [
     {"date": "2026-11-01", "kind": "fundflow", "status": "ok",
      "sha1": "0bee89b07a248e27c83fc3d5951213c1f1d1d1a2"},
@@ -275,8 +277,9 @@ test_expect_success 'CSV: days on stdout byte for byte (BOM, CRLF, totals), no s
 test_expect_success 'CSV: the stamp is its own table (--table stamp, -o - is stdout)' '
 	wxrecon --db db.sqlite report $RANGE --table stamp -o - >stamp.csv &&
 	v=$(wxrecon version | sed -n "1s/^wxrecon \([^ ]*\).*/\1/p") &&
+	audit=$(sqlite3 db.sqlite "SELECT id || '"',,,'"' || hash FROM audit_log ORDER BY id DESC LIMIT 1") &&
 	sed -e "s/@VERSION@/$v/" -e "s/@POLICY_HASH@/$(cat policy_hash)/" \
-		"$FIXTURES/report/expected/stamp.csv" >stamp.expect &&
+		-e "s/@AUDIT@/$audit/" "$FIXTURES/report/expected/stamp.csv" >stamp.expect &&
 	test_cmp stamp.expect stamp.csv &&
 	python3 check-csv.py stamp.csv >/dev/null
 '

@@ -238,7 +238,8 @@ static void test_load(void)
 	       "run,4\r\n"
 	       "run,7\r\n"
 	       "run,9\r\n"
-	       "missing_bill,2026-11-03\r\n",
+	       "missing_bill,2026-11-03\r\n"
+	       "audit,0,,,0000000000000000000000000000000000000000000000000000000000000000\r\n",
 	       "stamp.csv byte for byte");
 	buf_reset(&b);
 	report_render_csv_discrepancies(rep, &b, &err);

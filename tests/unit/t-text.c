@@ -49,5 +49,23 @@ int main(void)
 	is_str(out, "0001abff", "hex_encode: lowercase, two digits a byte");
 	hex_encode("", 0, out);
 	is_str(out, "", "hex_encode of nothing is the empty string");
+	{
+		char clipped[64], big[300];
+
+		utf8_clip("short", 8, clipped, sizeof(clipped));
+		is_str(clipped, "short", "clip: a short string is kept");
+		utf8_clip("abcdefghij", 4, clipped, sizeof(clipped));
+		is_str(clipped, "abcd...(10 bytes)",
+		       "clip: cut, with the marker and the whole length");
+		utf8_clip("a\xe4\xbd\xa0\xe5\xa5\xbd", 5, clipped, sizeof(clipped));
+		is_str(clipped, "a\xe4\xbd\xa0...(7 bytes)", "clip: never inside a character");
+		utf8_clip("x\xff\xfey\xc3", 16, clipped, sizeof(clipped));
+		is_str(clipped, "x??y?", "clip: invalid bytes become '?'");
+		memset(big, 'S', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		utf8_clip(big, 128, clipped, sizeof(clipped));
+		ok(strlen(clipped) < sizeof(clipped) && utf8_valid(clipped, strlen(clipped)),
+		   "clip: a small clipped is never overrun");
+	}
 	return done_testing();
 }
