@@ -34,6 +34,7 @@
 #include "cmd/runlock.h"
 #include "core/job.h"
 #include "core/report.h"
+#include "core/store.h"
 #include "db/audit.h"
 #include "db/db_jobs.h"
 
@@ -202,8 +203,11 @@ static void av_base(struct run *run, struct argv_b *a, const char *self)
 		av(a, "-c");
 		av(a, run->ctx->cfg.path);
 	}
-	av(a, "--db");
-	av(a, run->ctx->db_path);
+	/* --db takes a path or a URI: key=value conninfo reaches the steps through -c */
+	if (!run->ctx->db_url || store_is_pg_uri(run->ctx->db_path)) {
+		av(a, "--db");
+		av(a, run->ctx->db_path);
+	}
 	av(a, "-q");
 }
 

@@ -15,6 +15,7 @@
 #include "base/err.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
+#include "db/db_pg_conn.h"
 
 #define CONFIG_DEFAULT_JOBS_DIR "jobs"
 
@@ -30,7 +31,8 @@ enum key_type {
 	K_ENUM,
 	K_TZ,
 	K_URL,
-	K_PAC
+	K_PAC,
+	K_CONNINFO
 };
 
 struct key_def {
@@ -60,6 +62,7 @@ static const struct key_def keys[] = {
 	{ "api", "retry_base_ms", K_LONG, O(retry_base_ms), 1, 60000, NULL },
 	{ "api", "ca_bundle", K_PATH, O(ca_bundle), 0, 0, NULL },
 	{ "database", "path", K_PATH, O(db_path), 0, 0, NULL },
+	{ "database", "url", K_CONNINFO, O(db_url), 0, 0, NULL },
 	{ "policy", "close_after", K_DUR, O(close_after_s), 0, 0, NULL },
 	{ "policy", "close_max_per_run", K_LONG, O(close_max_per_run), 0, 10000000, NULL },
 	{ "policy", "mark_paid_on_missed_notify", K_BOOL, O(mark_paid_on_missed_notify), 0, 0,
@@ -121,7 +124,7 @@ void config_release(struct config *cfg)
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		if (keys[i].type == K_STR || keys[i].type == K_PATH || keys[i].type == K_ENUM ||
-		    keys[i].type == K_TZ || keys[i].type == K_URL)
+		    keys[i].type == K_TZ || keys[i].type == K_URL || keys[i].type == K_CONNINFO)
 			set_str(FIELD(cfg, keys[i].off, char *), NULL);
 	}
 	free(cfg->path);
@@ -250,6 +253,16 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 			               where, k->section, k->name, v);
 		set_str(FIELD(cfg, k->off, char *), v);
 		return 0;
+	case K_CONNINFO:
+		if (!*v) {
+			set_str(FIELD(cfg, k->off, char *), NULL);
+			return 0;
+		}
+		if (db_pg_check_conninfo(v, &sub) < 0)
+			return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': %s", where,
+			               k->section, k->name, sub.msg);
+		set_str(FIELD(cfg, k->off, char *), v);
+		return 0;
 	case K_LONG:
 	case K_INT:
 		if (!parse_long(v, &n) || n < k->min || n > k->max)
@@ -375,6 +388,16 @@ void config_key_value(const struct config *cfg, size_t i, const char **section, 
 	case K_ENUM:
 	case K_TZ:
 		snprintf(buf, n, "%s", *(char *const *)f ? *(char *const *)f : "(unset)");
+		return;
+	case K_CONNINFO:
+		if (*(char *const *)f) {
+			char *shown = db_pg_redact(*(char *const *)f);
+
+			snprintf(buf, n, "%s", shown);
+			free(shown);
+		} else {
+			snprintf(buf, n, "(unset)");
+		}
 		return;
 	case K_LONG:
 		snprintf(buf, n, "%ld", *(const long *)f);
@@ -525,6 +548,17 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 			cfg->line_of_private_key = lineno;
 		if (def->off == offsetof(struct config, apiv3_key_file))
 			cfg->line_of_apiv3_key_file = lineno;
+		if (def->off == offsetof(struct config, db_path))
+			cfg->line_of_db_path = lineno;
+		if (def->off == offsetof(struct config, db_url))
+			cfg->line_of_db_url = cfg->db_url ? lineno : 0;
+	}
+	if (r >= 0 && cfg->line_of_db_path && cfg->line_of_db_url) {
+		r = err_set(err, WXR_ECONFIG,
+		            "%s:%d: [database] url and path (line %d) are exclusive: keep path for "
+		            "a SQLite file or url for PostgreSQL",
+		            path, cfg->line_of_db_url, cfg->line_of_db_path);
+		goto out;
 	}
 	if (ferror(f))
 		r = err_set(err, WXR_ECONFIG, "cannot read config '%s': %s", path, strerror(errno));
