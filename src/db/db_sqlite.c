@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "db/db_backend.h"
 #include "db/db_sqlite.h"
+#include "db/schema.h"
 
 #define DB_BUSY_TIMEOUT_MS 5000
 
@@ -329,4 +330,5 @@ static const struct db_ops sq_ops = {
 	.col_i64 = sq_col_i64,
 	.col_text = sq_col_text,
 	.col_bytes = sq_col_bytes,
+	.migrations = schema_migrations,
 };
