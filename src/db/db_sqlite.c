@@ -44,11 +44,6 @@ struct sqlite3 *db_sqlite_handle(struct db *db)
 	return db->ops == &sq_ops ? H(db) : NULL;
 }
 
-struct sqlite3_stmt *db_sqlite_stmt(struct db_stmt *st)
-{
-	return st->ops == &sq_ops ? S(st) : NULL;
-}
-
 const char *db_sqlite_version(void)
 {
 	return sqlite3_libversion();
