@@ -473,7 +473,8 @@ db_sql() {
 }
 
 # _pg_args ARGS...: the global options of a wxrecon call with every --db FILE turned
-# into its database's URI, quoted for eval into _pg_argv.
+# into its database's URI (a value starting "postgres...:" is left as written),
+# quoted for eval into _pg_argv.
 _pg_args() {
 	_pg_argv=
 	_pa_next=
@@ -481,7 +482,7 @@ _pg_args() {
 	for _pa in "$@"; do
 		if [ "$_pa_next" = db ]; then
 			case $_pa in
-			postgres://*|postgresql://*) ;;
+			postgres*:*) ;; # a URI (or a test of one) as written
 			*) _pa=$(test_db_target "$_pa") || return 1 ;;
 			esac
 			_pa_next=
@@ -490,7 +491,7 @@ _pg_args() {
 		elif [ $_pa_opts = 1 ]; then
 			case $_pa in
 			--db) _pa_next=db ;;
-			--db=postgres://*|--db=postgresql://*) ;;
+			--db=postgres*:*) ;;
 			--db=*) _pa="--db=$(test_db_target "${_pa#--db=}")" || return 1 ;;
 			-c|--config) _pa_next=value ;;
 			-*) ;;
