@@ -146,13 +146,16 @@ static struct pg_stmt *PS(struct db_stmt *st)
  *     the temp table recon_events) an identity column;
  *   - date(X, 'unixepoch') is X's UTC date, YYYY-MM-DD;
  *   - "CROSS JOIN t ON ..." (SQLite: an inner join in the order written) is
- *     an INNER JOIN.
+ *     an INNER JOIN;
+ *   - "LIMIT ?" is "LIMIT NULLIF(?, -1)": SQLite's LIMIT -1 is no limit,
+ *     PostgreSQL's LIMIT NULL.
  * The schema's own dialect lives in schema/pg/ (its README).
  */
 struct tr {
 	const char *s, *end;
 	struct buf out;
 	bool params;
+	bool limit; /* the placeholder next is a LIMIT's */
 	int maxn;
 	char **names; /* by number, 1..maxn; owned */
 	int ncap;
@@ -220,6 +223,16 @@ static bool word_is(const char *w, size_t n, const char *kw)
 }
 
 static void tr_run(struct tr *t, const char *s, const char *end);
+
+/* $n; after LIMIT, SQLite's "no limit" -1 is PostgreSQL's NULL */
+static void tr_param(struct tr *t, int n)
+{
+	if (t->limit)
+		buf_addf(&t->out, "NULLIF($%d, -1)", n);
+	else
+		buf_addf(&t->out, "$%d", n);
+	t->limit = false;
+}
 
 /* After "CROSS" at p: "JOIN table [AS] [alias] ON"? */
 static bool cross_on(const char *p, const char *end)
@@ -302,7 +315,7 @@ static void tr_run(struct tr *t, const char *s, const char *end)
 			if (!n)
 				n = t->maxn + 1;
 			tr_name(t, n, NULL, 0);
-			buf_addf(&t->out, "$%d", n);
+			tr_param(t, n);
 		} else if (ch == ':' && p + 1 < end && p[1] == ':') {
 			buf_add(&t->out, p, 2);
 			p += 2;
@@ -318,7 +331,7 @@ static void tr_run(struct tr *t, const char *s, const char *end)
 			}
 			if (n > t->maxn)
 				tr_name(t, n, p, (size_t)(q - p));
-			buf_addf(&t->out, "$%d", n);
+			tr_param(t, n);
 			p = q;
 		} else if (ch == '+' && p + 1 < end && is_word(p[1]) &&
 		           !(p[1] >= '0' && p[1] <= '9') && t->out.len &&
@@ -341,6 +354,14 @@ static void tr_run(struct tr *t, const char *s, const char *end)
 				} else {
 					buf_adds(&t->out, "BIGINT");
 				}
+				p = q;
+			} else if (word_is(p, (size_t)(q - p), "LIMIT")) {
+				const char *r = q;
+
+				while (r < end && *r == ' ')
+					r++;
+				t->limit = r < end && (*r == '?' || *r == ':');
+				buf_add(&t->out, p, (size_t)(q - p));
 				p = q;
 			} else if (word_is(p, (size_t)(q - p), "CROSS") && cross_on(q, end)) {
 				buf_adds(&t->out, "INNER");
