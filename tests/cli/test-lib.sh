@@ -316,6 +316,10 @@ pg_db_name() {
 	/*) _pn=$1 ;;
 	*) _pn=$(pwd)/$1 ;;
 	esac
+	# "../db.sqlite" from a subdirectory is the same database as "db.sqlite"
+	if [ -d "${_pn%/*}" ]; then
+		_pn=$(cd "${_pn%/*}" && pwd)/${_pn##*/}
+	fi
 	_pn=${_pn#"$TRASH"/}
 	_pc=$(printf '%s' "$_pn" | cksum | cut -d' ' -f1)
 	printf 'wxt_%s_%s_%s' "${TRASH##*.}" "$_pc" "${_pn##*/}" | tr -c 'A-Za-z0-9_' '_' |
@@ -346,6 +350,7 @@ pg_createdb() {
 #   sum(boolean)  SQLite's booleans are integers: sum(x = 'y') counts;
 #   date(d, m)    SQLite's date with one modifier ('+3 days');
 #   printf(f, n)  for a format "PREFIX%0Nd" only;
+#   group_concat(x, sep);
 #   char(n)       is chr(n) (_pg_dq_strings: char is a type name in PostgreSQL).
 _pg_compat_sql="CREATE SCHEMA wxt_compat;
 CREATE FUNCTION wxt_compat.typeof(anyelement) RETURNS text LANGUAGE sql IMMUTABLE AS
@@ -361,6 +366,9 @@ CREATE FUNCTION wxt_compat.date(text, text) RETURNS text LANGUAGE sql IMMUTABLE 
 CREATE FUNCTION wxt_compat.printf(text, bigint) RETURNS text LANGUAGE sql IMMUTABLE AS
  \$\$SELECT regexp_replace(\$1, '%0([0-9]+)d.*', '') ||
    lpad(\$2::text, substring(\$1 from '%0([0-9]+)d')::int, '0')\$\$;
+CREATE FUNCTION wxt_compat.gc_add(text, text, text) RETURNS text LANGUAGE sql IMMUTABLE AS
+ \$\$SELECT CASE WHEN \$2 IS NULL THEN \$1 WHEN \$1 IS NULL THEN \$2 ELSE \$1 || \$3 || \$2 END\$\$;
+CREATE AGGREGATE wxt_compat.group_concat(text, text) (SFUNC = wxt_compat.gc_add, STYPE = text);
 CREATE AGGREGATE wxt_compat.sum(boolean) (SFUNC = wxt_compat.bool_add, STYPE = bigint,
  INITCOND = '0');"
 
