@@ -55,7 +55,7 @@ help:
 	@echo "make            build $(BIN), $(SIM) and the unit tests"
 	@echo "make deps       check (and as root install) the Debian packages"
 	@echo "make test       install what is missing, build, run every test under prove"
-	@echo "make test-pg    the PostgreSQL tests against a throwaway PostgreSQL 15 (TEST_PG_ALL=1: all)"
+	@echo "make test-pg    the PostgreSQL tests against a throwaway PostgreSQL 15 (TEST_PG_ALL=0: only the pg tests)"
 	@echo "make asan       the same tests built with AddressSanitizer + UBSan (build-asan/)"
 	@echo "make valgrind   the tests under valgrind memcheck (build-vg/)"
 	@echo "make fuzz       libFuzzer targets (clang) in build-fuzz/, FUZZ_SECONDS=60 each"
@@ -227,14 +227,16 @@ test: deps
 # with scripts/pg-tmp.sh and stops it at the end, also on failure or interrupt). They skip
 # in make test. TEST_PG_ALL=1 runs every test with every CLI database on that server
 # (WXRECON_TEST_DB=pg, tests/cli/test-lib.sh): the suite's switch for the PostgreSQL backend.
+# The whole suite by default (issue 16); TEST_PG_ALL=0: only the PostgreSQL tests.
+TEST_PG_ALL ?= 1
 PG_TESTS = $(BUILD)/tests/unit/t-pg.t $(sort $(wildcard tests/cli/t015[0-9]-pg-*.sh))
 
 test-pg: deps
 	@sh scripts/deps.sh pg
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check-tests
-	WXRECON_BUILD=$(abspath $(BUILD)) $(if $(TEST_PG_ALL),WXRECON_TEST_DB=pg) \
-		sh scripts/test-pg.sh -j$(JOBS) --timer $(if $(TEST_PG_ALL),$(TESTS),$(PG_TESTS))
+	WXRECON_BUILD=$(abspath $(BUILD)) $(if $(filter 1,$(TEST_PG_ALL)),WXRECON_TEST_DB=pg) \
+		sh scripts/test-pg.sh -j$(JOBS) --timer $(if $(filter 1,$(TEST_PG_ALL)),$(TESTS),$(PG_TESTS))
 
 unit: all check-tests
 	WXRECON_BUILD=$(abspath $(BUILD)) $(PROVE) -j$(JOBS) $(UNIT_BINS)

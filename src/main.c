@@ -243,24 +243,12 @@ static int open_db(struct ctx *ctx, bool create, struct wxr_err *err)
 {
 	int r;
 
-	/* A connection string never reaches the SQLite open (it would create a file named
-	 * after it): until the PostgreSQL backend is built in, it is refused here. */
-	if (ctx->db_url) {
-		char *shown = store_redact(ctx->db_path);
-
-		r = err_set(err, WXR_EDB,
-		            "database '%s': the PostgreSQL store is not available in this build "
-		            "yet; use [database] path (SQLite) for now ('config check' tests the "
-		            "connection)",
-		            shown);
-		free(shown);
-		return r;
-	}
-	if (!create && access(ctx->db_path, F_OK) != 0)
+	/* a connection string goes to the PostgreSQL backend (db_open) */
+	if (!ctx->db_url && !create && access(ctx->db_path, F_OK) != 0)
 		return err_set(err, WXR_EDB,
 		               "no database at '%s': run 'wxrecon init' first (or give --db PATH)",
 		               ctx->db_path);
-	if (create) {
+	if (create && !ctx->db_url) {
 		r = ensure_parent_dir(ctx->db_path, err);
 		if (r < 0)
 			return r;

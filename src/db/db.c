@@ -65,6 +65,20 @@ int64_t db_changes(struct db *db)
 	return db->ops->changes(db);
 }
 
+int db_session_lock(struct db *db, const char *key, struct wxr_err *err)
+{
+	if (!db->ops->session_lock)
+		return DB_LOCK_NONE;
+	return db->ops->session_lock(db, key, false, err);
+}
+
+int db_session_unlock(struct db *db, const char *key, struct wxr_err *err)
+{
+	if (!db->ops->session_lock)
+		return 0;
+	return db->ops->session_lock(db, key, true, err);
+}
+
 /* ---- transactions ---- */
 
 static int begin_with(struct db *db, const char *sql, struct wxr_err *err)
@@ -248,16 +262,20 @@ int db_bulk_begin(struct db *db, const char *table, const char *columns, struct 
 
 	for (i = 0; columns[i]; i++)
 		n += columns[i] == ',';
-	len = strlen(table) + strlen(columns) + 3 * n + 32;
-	sql = xmalloc(len);
-	i = (size_t)snprintf(sql, len, "INSERT INTO %s (%s) VALUES (", table, columns);
-	while (n--)
-		i += (size_t)snprintf(sql + i, len - i, n ? "?, " : "?)");
 	b = xcalloc(1, sizeof(*b));
 	b->db = db;
 	b->table = xstrdup(table);
-	r = db_prepare(db, sql, &b->st, err);
-	free(sql);
+	if (db->ops->bulk_begin) {
+		r = db->ops->bulk_begin(db, table, columns, (int)n, &b->st, err);
+	} else {
+		len = strlen(table) + strlen(columns) + 3 * n + 32;
+		sql = xmalloc(len);
+		i = (size_t)snprintf(sql, len, "INSERT INTO %s (%s) VALUES (", table, columns);
+		while (n--)
+			i += (size_t)snprintf(sql + i, len - i, n ? "?, " : "?)");
+		r = db_prepare(db, sql, &b->st, err);
+		free(sql);
+	}
 	if (r < 0) {
 		free(b->table);
 		free(b);
@@ -274,8 +292,11 @@ struct db_stmt *db_bulk_stmt(struct db_bulk *b)
 
 int db_bulk_row(struct db_bulk *b, struct wxr_err *err)
 {
-	int r = db_step(b->st);
+	int r;
 
+	if (b->db->ops->bulk_row)
+		return b->db->ops->bulk_row(b->st, err);
+	r = db_step(b->st);
 	if (r != DB_DONE) {
 		char what[96];
 
@@ -290,14 +311,18 @@ int db_bulk_row(struct db_bulk *b, struct wxr_err *err)
 
 int db_bulk_end(struct db_bulk *b, struct wxr_err *err)
 {
-	(void)err;
+	int r = 0;
+
 	if (!b)
 		return 0;
+	if (b->db->ops->bulk_end)
+		r = b->db->ops->bulk_end(b->st, err);
 	db_finalize(b->st);
 	free(b->table);
 	free(b);
-	return 0;
+	return r;
 }
+
 static int migration_done(struct db *db, const char *name, bool *out_done, struct wxr_err *err)
 {
 	struct db_stmt *st = NULL;
@@ -336,7 +361,7 @@ int db_migrate(struct db *db, int *out_applied, struct wxr_err *err)
 	            err);
 	if (r < 0)
 		return err_prefix(err, "create schema_migrations");
-	for (m = schema_migrations; m->name; m++) {
+	for (m = db->ops->migrations; m->name; m++) {
 		bool done = false;
 		struct db_stmt *st = NULL;
 
@@ -387,7 +412,7 @@ int db_check_schema(struct db *db, struct wxr_err *err)
 	const struct schema_migration *m;
 	int r;
 
-	for (m = schema_migrations; m->name; m++) {
+	for (m = db->ops->migrations; m->name; m++) {
 		bool done = false;
 
 		r = migration_done(db, m->name, &done, err);

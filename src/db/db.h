@@ -34,8 +34,8 @@ enum db_step_result { DB_ROW = 100, DB_DONE = 101 };
 /*
  * Opens the database named by target. A path opens (creating if needed)
  * the SQLite file with WAL, foreign keys and a busy timeout; its parent
- * directory must exist. A postgresql:// URI is refused until that backend
- * exists.
+ * directory must exist. A postgresql:// (postgres://) URI or key=value
+ * conninfo connects to that PostgreSQL server (src/db/db_pg.c).
  */
 int db_open(const char *target, struct db **out_db, struct wxr_err *err);
 void db_close(struct db *db);
@@ -69,6 +69,19 @@ void db_busy_timeout(struct db *db, int ms);
  * function of one integer, NULL giving NULL (recon_fee_to_fen). A server
  * backend checks that the schema defines it instead. */
 int db_function_i64(struct db *db, const char *name, int64_t (*fn)(int64_t), struct wxr_err *err);
+
+/*
+ * A lock named key (a run lock: "MCHID/run") held by this connection until
+ * db_session_unlock() or until the connection ends, however it ends: a
+ * holder that dies cannot leave it behind. PostgreSQL: a session advisory
+ * lock. Returns DB_LOCK_TAKEN, DB_LOCK_HELD (another connection holds it),
+ * DB_LOCK_NONE (the backend has no such lock: SQLite; the caller tells a
+ * live holder from a dead one itself) or a negative WXR_E* code.
+ */
+enum db_lock_result { DB_LOCK_NONE = 0, DB_LOCK_TAKEN = 1, DB_LOCK_HELD = 2 };
+int db_session_lock(struct db *db, const char *key, struct wxr_err *err);
+/* Releases every hold this connection has on key; nothing when it has none. */
+int db_session_unlock(struct db *db, const char *key, struct wxr_err *err);
 
 /* ---- transactions ---- */
 

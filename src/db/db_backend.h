@@ -68,6 +68,20 @@ struct db_ops {
 	 * (PostgreSQL: pg_get_triggerdef and the like), NULL when there is none */
 	int (*schema_sql)(struct db *db, const char *type, const char *name, char **out_sql,
 	                  struct wxr_err *err);
+	/* The migrations this backend applies (schema.h). */
+	const struct schema_migration *migrations;
+	/* A streaming bulk load (NULL: db.c runs one INSERT a row): bulk_begin
+	 * returns a statement that only holds the n column bindings of a row;
+	 * bulk_row sends them; bulk_end sends what is held and finishes (the
+	 * statement is then finalized by db.c). */
+	int (*bulk_begin)(struct db *db, const char *table, const char *columns, int n,
+	                  struct db_stmt **out, struct wxr_err *err);
+	int (*bulk_row)(struct db_stmt *st, struct wxr_err *err);
+	int (*bulk_end)(struct db_stmt *st, struct wxr_err *err);
+	/* A lock named key held by this connection until it is released or the
+	 * connection ends (NULL: the backend has none, db_session_lock() says
+	 * DB_LOCK_NONE). lock: DB_LOCK_TAKEN or DB_LOCK_HELD; unlock: 0. */
+	int (*session_lock)(struct db *db, const char *key, bool unlock, struct wxr_err *err);
 };
 
 /* The key of the audit chain (db/audit.h), set by audit_use_key(); wiped at close. */
@@ -93,5 +107,10 @@ struct db_stmt {
 /* The SQLite backend (db_sqlite.c): opens the file at path. */
 int db_sqlite_open(const char *path, struct db **out_db, struct wxr_err *err);
 const char *db_sqlite_version(void);
+/* The PostgreSQL backend (db_pg.c): connects to conninfo (a URI or key=value). */
+int db_pg_open(const char *conninfo, struct db **out_db, struct wxr_err *err);
+/* Whether target is a connection string rather than a path: a postgresql:// or
+ * postgres:// URI, or key=value conninfo libpq parses ("host=... dbname=..."). */
+bool db_pg_is_target(const char *target);
 
 #endif

@@ -80,30 +80,53 @@ static int exec_lock(struct db *db, const char *sql, const char *mchid, const ch
 	return r;
 }
 
+static void lock_key(char *out, size_t n, const char *mchid, const char *name)
+{
+	snprintf(out, n, "wxrecon.lock/%s/%s", mchid, name);
+}
+
+/*
+ * The lock is a row of `locks` (who holds it, for the message) and, where
+ * the backend has one, a session lock on the same name (PostgreSQL: a
+ * session advisory lock) that says whether the holder is alive: the server
+ * drops it when the holder's connection ends, on any host. Without one
+ * (SQLite) a holder on this host whose pid is gone is dead. The session
+ * lock is taken before the row is read, so two processes cannot both find
+ * the row free; on SQLite BEGIN IMMEDIATE serialises them.
+ */
 int jobs_lock(struct db *db, const char *mchid, const char *name, int64_t run_id,
               struct wxr_err *err)
 {
 	struct lock_holder h;
 	bool found = false;
-	char host[256];
-	int r;
+	char host[256], key[256];
+	int r, sess;
 
+	lock_key(key, sizeof(key), mchid, name);
+	sess = db_session_lock(db, key, err);
+	if (sess < 0)
+		return sess;
 	r = db_begin(db, err);
 	if (r < 0)
-		return r;
+		goto out;
 	r = read_holder(db, mchid, name, &found, &h, err);
 	if (r < 0)
 		goto fail;
 	hostname(host, sizeof(host));
-	if (found) {
-		bool mine = (run_id > 0 && h.run_id == run_id) ||
-		            (h.pid == (long)getpid() && strcmp(h.host, host) == 0);
-		bool dead =
-		        strcmp(h.host, host) == 0 && kill((pid_t)h.pid, 0) < 0 && errno == ESRCH;
+	if (found || sess == DB_LOCK_HELD) {
+		bool mine = found && ((run_id > 0 && h.run_id == run_id) ||
+		                      (h.pid == (long)getpid() && strcmp(h.host, host) == 0));
+		bool dead = sess == DB_LOCK_TAKEN ||
+		            (sess == DB_LOCK_NONE && strcmp(h.host, host) == 0 &&
+		             kill((pid_t)h.pid, 0) < 0 && errno == ESRCH);
 
 		if (mine) {
 			db_rollback(db);
 			return 0;
+		}
+		if (!found) {
+			r = err_set(err, WXR_ELOCKED, "locked: another process is taking the lock");
+			goto fail;
 		}
 		if (!dead) {
 			if (h.run_id)
@@ -139,9 +162,13 @@ int jobs_lock(struct db *db, const char *mchid, const char *name, int64_t run_id
 	}
 	if (r < 0)
 		goto fail;
-	return db_commit(db, err);
+	r = db_commit(db, err);
+	goto out;
 fail:
 	db_rollback(db);
+out:
+	if (r < 0 && sess == DB_LOCK_TAKEN)
+		db_session_unlock(db, key, NULL);
 	return r;
 }
 
@@ -190,6 +217,12 @@ int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_
 	db_bind_text(st, 5, host);
 	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "release lock");
 	db_finalize(st);
+	if (r == 0) {
+		char key[256];
+
+		lock_key(key, sizeof(key), mchid, name);
+		r = db_session_unlock(db, key, err);
+	}
 	return r;
 }
 

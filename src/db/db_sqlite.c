@@ -13,6 +13,7 @@
 #include "db/db.h"
 #include "db/db_backend.h"
 #include "db/db_sqlite.h"
+#include "db/schema.h"
 
 #define DB_BUSY_TIMEOUT_MS 5000
 
@@ -353,4 +354,5 @@ static const struct db_ops sq_ops = {
 	.col_text = sq_col_text,
 	.col_bytes = sq_col_bytes,
 	.schema_sql = sq_schema_sql,
+	.migrations = schema_migrations,
 };

@@ -74,14 +74,14 @@ test_expect_success '--db that only looks like a URI is refused, not made a file
 	! ls -d postgres* 2>/dev/null
 '
 
-# ---- until the PostgreSQL backend: only config check uses a url ----
+# ---- a URI goes to the PostgreSQL store, never to a file ----
 
-test_expect_code 1 'a command given a URI fails: the store is not in this build yet' '
+test_expect_code 1 'a command given an unreachable URI fails' '
 	wxrecon --db "postgresql://wx@127.0.0.1:1/wx" init
 '
 test_expect_success '... in one line, and no SQLite file named after the URI appears' '
 	test_must_fail wxrecon --db "postgresql://wx@127.0.0.1:1/wx" init 2>err &&
-	test_grep "^wxrecon: database .postgresql://wx@127.0.0.1:1/wx.: the PostgreSQL store is not available in this build yet" err &&
+	test_grep "^wxrecon: database .postgresql://wx@127.0.0.1:1/wx.: cannot reach PostgreSQL at 127.0.0.1:1" err &&
 	test "$(wc -l <err)" = 1 &&
 	test_must_fail wxrecon -c unreach.conf discrepancies 2>/dev/null &&
 	! ls -d postgres* var 2>/dev/null
@@ -164,8 +164,10 @@ test_expect_success 'a server socket that is not there: unreachable, naming it' 
 	test_exit_code 1 wxrecon -c sqlite.conf --db "postgresql:///wxt_t0150?host=$TRASH&port=$P" config check 2>err &&
 	test_grep "cannot reach PostgreSQL at $TRASH:$P (" err
 '
-test_expect_code 1 'with a reachable server, commands other than config check still refuse the url' '
-	wxrecon -c real.conf init
+test_expect_success 'with a reachable server, init applies the migrations and a command runs' '
+	wxrecon -c real.conf init 2>err &&
+	test_grep "applied [0-9]* migration" err &&
+	wxrecon -c real.conf discrepancies >out
 '
 
 test_done

@@ -33,21 +33,21 @@ test_expect_success 'DELETE is rejected by a trigger' '
 	! db "DELETE FROM audit_log WHERE id = 1" 2>err && grep -q "append-only" err
 '
 test_expect_success 'an edited entry is found and named (trigger dropped by hand)' '
-	cp db.sqlite edited.sqlite &&
-	sqlite3 edited.sqlite "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET detail = replace(detail, \"CLOSED\", \"PAID\") WHERE event = \"order.state\"" &&
-	id=$(sqlite3 edited.sqlite "SELECT min(id) FROM audit_log WHERE event = \"order.state\"") &&
+	db_copy db.sqlite edited.sqlite &&
+	db_sql_untriggered edited.sqlite audit_log_no_update "UPDATE audit_log SET detail = replace(detail, \"CLOSED\", \"PAID\") WHERE event = \"order.state\"" &&
+	id=$(db_sql edited.sqlite "SELECT min(id) FROM audit_log WHERE event = \"order.state\"") &&
 	test_exit_code 1 wxrecon --db edited.sqlite audit --verify 2>err &&
 	grep -q "^wxrecon: audit log broken at entry $id: its content does not match its hash$" err
 '
 test_expect_success 'a removed entry is found' '
-	cp db.sqlite removed.sqlite &&
-	sqlite3 removed.sqlite "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id = 2" &&
+	db_copy db.sqlite removed.sqlite &&
+	db_sql_untriggered removed.sqlite audit_log_no_delete "DELETE FROM audit_log WHERE id = 2" &&
 	test_exit_code 1 wxrecon --db removed.sqlite audit --verify 2>err &&
 	grep -q "broken at entry 2: entry 2 is missing" err
 '
 test_expect_success 'a re-hashed edit is still found by the next entry' '
-	cp db.sqlite rehash.sqlite &&
-	sqlite3 rehash.sqlite "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET hash = \"00\" || substr(hash, 3) WHERE id = 1" &&
+	db_copy db.sqlite rehash.sqlite &&
+	db_sql_untriggered rehash.sqlite audit_log_no_update "UPDATE audit_log SET hash = \"00\" || substr(hash, 3) WHERE id = 1" &&
 	test_exit_code 1 wxrecon --db rehash.sqlite audit --verify 2>err &&
 	grep -q "broken at entry 1" err
 '

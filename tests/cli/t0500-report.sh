@@ -250,7 +250,7 @@ test_expect_success 'setup: a database filled by fixtures/report/fill.sql' '
 	wxrecon --db db.sqlite init 2>/dev/null &&
 	db_sql db.sqlite <"$FIXTURES/report/fill.sql" &&
 	test "$(db_sql db.sqlite "SELECT count(*) FROM discrepancies")" = 8 &&
-	sqlite3 db.sqlite .dump >dump.before
+	db_sql db.sqlite .dump >dump.before
 '
 
 test_expect_success 'JSON: the SPEC 8 shape, field by field' '
@@ -392,7 +392,7 @@ test_expect_success 'same database and arguments: byte-identical, whatever the c
 	for f in days discrepancies actions; do cmp out/csv/$f.csv again/$f.csv || return 1; done
 '
 test_expect_success 'report writes nothing to the database' '
-	sqlite3 db.sqlite .dump >dump.after && cmp dump.before dump.after
+	db_sql db.sqlite .dump >dump.after && cmp dump.before dump.after
 '
 test_expect_success 'default range is yesterday in the configured timezone' '
 	WXRECON_NOW=2026-11-02T00:30:00+08:00 wxrecon --db db.sqlite report --format json >y.json &&
@@ -423,7 +423,7 @@ test_expect_success 'the policy hash in the stamp follows the config' '
 	! grep -q "$(cat policy_hash)" utc.json
 '
 test_expect_success 'a configured merchant sees only its own rows' '
-	cp db.sqlite two.sqlite &&
+	db_copy db.sqlite two.sqlite &&
 	db_sql two.sqlite "INSERT INTO bill_files (id, mchid, bill_date, kind, status, sha1, source, fetched_at) VALUES (99, '"'"'1900000002'"'"', '"'"'2026-11-01'"'"', '"'"'trade'"'"', '"'"'ok'"'"', '"'"'ffff'"'"', '"'"'api'"'"', '"'"'x'"'"'); INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, transaction_id, out_trade_no, row_kind, settlement_amount, fee) VALUES (99, 2, '"'"'1900000002'"'"', '"'"'2026-11-01'"'"', '"'"'t'"'"', '"'"'T'"'"', '"'"'X-1'"'"', '"'"'SUCCESS'"'"', 77700, 466200);" &&
 	wxrecon --db two.sqlite report --date 2026-11-01 --format json >all.json &&
 	grep -q "\"amount\": 112849" all.json &&
@@ -463,7 +463,7 @@ test_expect_success 'an empty range: zeros, every day missing' '
 	grep -q "No discrepancies in this range" e.html
 '
 test_expect_success 'a month of bill rows renders quickly and sums right' '
-	cp db.sqlite month.sqlite &&
+	db_copy db.sqlite month.sqlite &&
 	db_sql month.sqlite <<-\EOF &&
 	WITH RECURSIVE d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < 30)
 	INSERT INTO bill_files (id, mchid, bill_date, kind, status, sha1, rows, source, fetched_at)

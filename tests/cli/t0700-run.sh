@@ -38,7 +38,7 @@ test_expect_success 'setup' '
 test_expect_success 'a clean range runs every step day by day and exits 0' '
 	wxrecon --verbose run daily --from 2026-11-01 --to 2026-11-02 >out &&
 	grep -q "^run 1 (daily 2026-11-01..2026-11-02): ok$" out &&
-	test "$(db "SELECT group_concat(step || \" \" || coalesce(date, \"-\") || \" \" || state, \", \") FROM (SELECT * FROM job_steps WHERE run_id = 1 ORDER BY seq)")" = \
+	test "$(db "SELECT group_concat(step || \" \" || coalesce(date, \"-\") || \" \" || state, \", \") FROM (SELECT * FROM job_steps WHERE run_id = 1 ORDER BY seq) AS s")" = \
 		"fetch-bills 2026-11-01 ok, reconcile 2026-11-01 ok, fetch-bills 2026-11-02 ok, reconcile 2026-11-02 ok, report - ok"
 '
 test_expect_success 'the report files are written' '
@@ -57,6 +57,7 @@ test_expect_success 're-running the range changes nothing' '
 	db "SELECT * FROM bill_files ORDER BY id" >b2 && db "SELECT * FROM discrepancies" >d2 &&
 	test_cmp b1 b2 && test_cmp d1 d2
 '
+test_db_is_pg && test_skip 'a second run while one holds the lock is refused, naming the holder' 'on PostgreSQL a holder is alive while its session lock is held, not while its pid is: a planted row with no session is stale (t0700 cannot plant a session)' ||
 test_expect_success 'a second run while one holds the lock is refused, naming the holder' '
 	{ sleep 30 & } && holder=$! &&
 	db "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at) VALUES (\"1900000001\", \"run\", 77, $holder, \"$(hostname)\", \"2026-11-03T03:00:00Z\")" &&
@@ -84,7 +85,7 @@ test_expect_success 'resume runs only the steps that did not finish' '
 	wxrecon run daily --resume $failed >out &&
 	new=$(db "SELECT max(id) FROM job_runs") &&
 	test "$(db "SELECT resumed_from FROM job_runs WHERE id = $new")" = "$failed" &&
-	test "$(db "SELECT group_concat(step || \" \" || coalesce(date, \"-\") || \" \" || state, \", \") FROM (SELECT * FROM job_steps WHERE run_id = $new ORDER BY seq)")" = \
+	test "$(db "SELECT group_concat(step || \" \" || coalesce(date, \"-\") || \" \" || state, \", \") FROM (SELECT * FROM job_steps WHERE run_id = $new ORDER BY seq) AS s")" = \
 		"fetch-bills 2026-11-02 ok, reconcile 2026-11-02 ok"
 '
 test_expect_code 2 'resume of a run with nothing left is refused' '

@@ -44,7 +44,7 @@ test_expect_success 'with --wait, two overlapping runs both complete' '
 	slow_run &&
 	{ wxrecon run bills --date 2026-11-02 --wait=30s >out 2>err; rc=$?; wait $slow; } &&
 	test $rc = 0 && test "$(cat slow.rc)" = 0 &&
-	test "$(db "SELECT group_concat(state, \",\") FROM (SELECT state FROM job_runs WHERE date_from >= \"2026-11-01\" ORDER BY id DESC LIMIT 2)")" = ok,ok &&
+	test "$(db "SELECT group_concat(state, \",\") FROM (SELECT state FROM job_runs WHERE date_from >= \"2026-11-01\" ORDER BY id DESC LIMIT 2) AS r")" = ok,ok &&
 	test "$(db "SELECT count(*) FROM locks")" = 0
 '
 test_expect_success 'a --wait that runs out exits 75, saying how long it waited' '

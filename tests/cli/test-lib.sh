@@ -316,6 +316,10 @@ pg_db_name() {
 	/*) _pn=$1 ;;
 	*) _pn=$(pwd)/$1 ;;
 	esac
+	# "../db.sqlite" from a subdirectory is the same database as "db.sqlite"
+	if [ -d "${_pn%/*}" ]; then
+		_pn=$(cd "${_pn%/*}" && pwd)/${_pn##*/}
+	fi
 	_pn=${_pn#"$TRASH"/}
 	_pc=$(printf '%s' "$_pn" | cksum | cut -d' ' -f1)
 	printf 'wxt_%s_%s_%s' "${TRASH##*.}" "$_pc" "${_pn##*/}" | tr -c 'A-Za-z0-9_' '_' |
@@ -338,6 +342,35 @@ pg_createdb() {
 	pg_psql postgres -c "CREATE DATABASE \"$1\"" || return 1
 	echo "$1" >>"$TRASH/.pgdbs"
 }
+
+# What the tests' own SQL (db_sql) takes from SQLite, for psql: in a schema of its own,
+# on psql's search path only (PGOPTIONS in db_sql), so wxrecon never sees it; made at
+# the first db_sql on a database.
+#   typeof(x)     SQLite's type names: integer, text, real, null;
+#   sum(boolean)  SQLite's booleans are integers: sum(x = 'y') counts;
+#   date(d, m)    SQLite's date with one modifier ('+3 days');
+#   printf(f, n)  for a format "PREFIX%0Nd" only;
+#   group_concat(x, sep);
+#   char(n)       is chr(n) (_pg_dq_strings: char is a type name in PostgreSQL).
+_pg_compat_sql="CREATE SCHEMA wxt_compat;
+CREATE FUNCTION wxt_compat.typeof(anyelement) RETURNS text LANGUAGE sql IMMUTABLE AS
+ \$\$SELECT CASE WHEN \$1 IS NULL THEN 'null'
+   WHEN pg_typeof(\$1) IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype,
+     'boolean'::regtype) THEN 'integer'
+   WHEN pg_typeof(\$1) IN ('numeric'::regtype, 'double precision'::regtype) THEN 'real'
+   ELSE 'text' END\$\$;
+CREATE FUNCTION wxt_compat.bool_add(bigint, boolean) RETURNS bigint LANGUAGE sql IMMUTABLE AS
+ \$\$SELECT \$1 + CASE WHEN \$2 THEN 1 ELSE 0 END\$\$;
+CREATE FUNCTION wxt_compat.date(text, text) RETURNS text LANGUAGE sql IMMUTABLE AS
+ \$\$SELECT to_char(\$1::date + \$2::interval, 'YYYY-MM-DD')\$\$;
+CREATE FUNCTION wxt_compat.printf(text, bigint) RETURNS text LANGUAGE sql IMMUTABLE AS
+ \$\$SELECT regexp_replace(\$1, '%0([0-9]+)d.*', '') ||
+   lpad(\$2::text, substring(\$1 from '%0([0-9]+)d')::int, '0')\$\$;
+CREATE FUNCTION wxt_compat.gc_add(text, text, text) RETURNS text LANGUAGE sql IMMUTABLE AS
+ \$\$SELECT CASE WHEN \$2 IS NULL THEN \$1 WHEN \$1 IS NULL THEN \$2 ELSE \$1 || \$3 || \$2 END\$\$;
+CREATE AGGREGATE wxt_compat.group_concat(text, text) (SFUNC = wxt_compat.gc_add, STYPE = text);
+CREATE AGGREGATE wxt_compat.sum(boolean) (SFUNC = wxt_compat.bool_add, STYPE = bigint,
+ INITCOND = '0');"
 
 pg_drop_all() {
 	[ -s "$TRASH/.pgdbs" ] || return 0
@@ -365,15 +398,82 @@ test_config_db() {
 	fi
 }
 
+# db_copy FROM TO: the database FILE FROM copied to TO (cp, or CREATE DATABASE ... TEMPLATE).
+db_copy() {
+	if test_db_is_pg; then
+		_dc_to=$(pg_db_name "$2")
+		pg_psql postgres -c "DROP DATABASE IF EXISTS \"$_dc_to\"" &&
+			pg_psql postgres -c "CREATE DATABASE \"$_dc_to\" TEMPLATE \"$(pg_db_name "$1")\"" || return 1
+		grep -qx "$_dc_to" "$TRASH/.pgdbs" 2>/dev/null || echo "$_dc_to" >>"$TRASH/.pgdbs"
+		grep -qx "$(pg_db_name "$1")" "$TRASH/.pgcompat" 2>/dev/null &&
+			echo "$_dc_to" >>"$TRASH/.pgcompat"
+		return 0
+	fi
+	cp "$1" "$2"
+}
+
+# db_sql_untriggered FILE TRIGGER SQL: SQL run with the audit trigger TRIGGER out of the
+# way, as someone with the file (SQLite: DROP TRIGGER) or the schema's owner
+# (PostgreSQL: ALTER TABLE audit_log DISABLE TRIGGER) would do it by hand.
+db_sql_untriggered() {
+	if test_db_is_pg; then
+		db_sql "$1" "ALTER TABLE audit_log DISABLE TRIGGER $2; $3"
+	else
+		db_sql "$1" "DROP TRIGGER $2; $3"
+	fi
+}
+
+# _pg_dq_strings: stdin's SQL with each "..." outside '...' as the literal '...'.
+_pg_dq_strings() {
+	awk 'BEGIN { q = sprintf("%c", 39); st = 0 }
+	{
+		out = ""
+		n = length($0)
+		for (i = 1; i <= n; i++) {
+			c = substr($0, i, 1)
+			if (st == 0 && substr($0, i, 5) == "char(") { out = out "chr("; i += 4; continue }
+			if (st == 0 && c == q) st = 1
+			else if (st == 1 && c == q) st = 0
+			else if (st == 0 && c == "\"") { st = 2; c = q }
+			else if (st == 2 && c == "\"") { st = 0; c = q }
+			else if (st == 2 && c == q) c = q q
+			out = out c
+		}
+		print out
+	}'
+}
+
+_pg_compat_psql() {
+	if ! grep -qx "$1" "$TRASH/.pgcompat" 2>/dev/null; then
+		pg_psql "$1" -c "$_pg_compat_sql" || return 1
+		echo "$1" >>"$TRASH/.pgcompat"
+	fi
+	(
+		PGOPTIONS='-c search_path=public,wxt_compat'
+		export PGOPTIONS
+		pg_psql "$1"
+	)
+}
+
 db_sql() {
 	_ds_file=$1
 	shift
 	if test_db_is_pg; then
 		pg_createdb "$(pg_db_name "$_ds_file")" || return 1
-		if [ $# -gt 0 ]; then
-			pg_psql "$(pg_db_name "$_ds_file")" -c "$1"
+		# SQLite reads "x" as the string 'x' where no column is named x: the tests
+		# write strings so, and name no column in double quotes
+		_ds_db=$(pg_db_name "$_ds_file")
+		if [ "${1:-}" = .dump ]; then
+			# the data as INSERTs, one a row in table order, as sqlite3 .dump writes them
+			# (no schema, no sequences: a rolled back INSERT moves a sequence on)
+			"$PG_BIN/pg_dump" -h "$WXRECON_TEST_PGHOST" -p "$WXRECON_TEST_PGPORT" \
+				-U "${WXRECON_TEST_PGUSER:-postgres}" -a --inserts --no-comments \
+				--exclude-schema=wxt_compat "$_ds_db" 2>"$TRASH/.pgdump.err" |
+				sed -n 's/^INSERT INTO public\./INSERT INTO /p'
+		elif [ $# -gt 0 ]; then
+			printf '%s\n' "$1" | _pg_dq_strings | _pg_compat_psql "$_ds_db"
 		else
-			pg_psql "$(pg_db_name "$_ds_file")"
+			_pg_dq_strings | _pg_compat_psql "$_ds_db"
 		fi
 	else
 		sqlite3 "$_ds_file" "$@"
