@@ -115,7 +115,8 @@ static const struct cmd ledger_subs[] = {
 	  "out_refund_no,out_trade_no,refund_id,amount_refund,state,created_at,success_at\n"
 	  "Amounts are integer fen; times ISO-8601 with an offset. Each file is imported in one\n"
 	  "transaction: a bad row is reported with its line number and nothing of that file\n"
-	  "is kept.\n" },
+	  "is kept. A key appears once per file (a second row with it is refused, naming\n"
+	  "both lines); a re-imported row that changes is audited field by field.\n" },
 	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
 };
 
