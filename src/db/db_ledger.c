@@ -103,9 +103,6 @@ static int header(struct importer *im)
 		const char *h = buf_str(&im->fields[i]);
 		int c;
 
-		if (i == 0 && (unsigned char)h[0] == 0xEF && (unsigned char)h[1] == 0xBB &&
-		    (unsigned char)h[2] == 0xBF)
-			h += 3;
 		for (c = 0; im->cols[c]; c++) {
 			if (strcmp(im->cols[c], h) == 0)
 				break;
@@ -655,6 +652,8 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 		goto rollback;
 
 	while ((n = getline(&line, &cap, in)) >= 0) {
+		const char *text = line;
+
 		im.line++;
 		if (n > MAX_LINE_LEN) {
 			r = err_set(err, WXR_EDATA, "%s:%ld: line longer than %d bytes", name,
@@ -665,9 +664,19 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 			r = err_set(err, WXR_EDATA, "%s:%ld: NUL byte in line", name, im.line);
 			goto rollback;
 		}
-		if (csv_parse(&p, line, (size_t)n, on_field, on_row, &im) != (size_t)n) {
-			r = err_set(err, WXR_EDATA, "%s:%ld: %s", name, im.line,
-			            csv_strerror(csv_error(&p)));
+		/* A UTF-8 BOM (Excel writes one) goes before libcsv sees it: before a quoted
+		 * header ("\xEF\xBB\xBF\"out_trade_no\",...") it made the quote stray. */
+		if (im.line == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+			text += 3;
+			n -= 3;
+		}
+		if (csv_parse(&p, text, (size_t)n, on_field, on_row, &im) != (size_t)n) {
+			r = err_set(
+			        err, WXR_EDATA,
+			        "%s:%ld: not valid CSV (%s): a quote inside an unquoted field, "
+			        "or text after a closing quote? Quote a whole field, and write a "
+			        "quote inside one as \"\"",
+			        name, im.line, csv_strerror(csv_error(&p)));
 			goto rollback;
 		}
 		if (im.rc < 0) {

@@ -85,6 +85,16 @@ test_expect_success 'a header with a UTF-8 BOM and CRLF lines is fine' '
 	printf "\357\273\277" >bom.csv && sed "s/$/\r/" orders.csv >>bom.csv &&
 	wxrecon --db db.sqlite ledger import --orders bom.csv >out && grep -q "4 rows" out
 '
+test_expect_success 'a BOM before a quoted header is fine (Excel writes both)' '
+	{ printf "\357\273\277" && head -1 orders.csv | sed "s/\([a-z_]*\)/\"\1\"/g" && tail -n +2 orders.csv; } >bomq.csv &&
+	head -c 20 bomq.csv | grep -q "\"out_trade_no\"," &&
+	wxrecon --db db.sqlite ledger import --orders bomq.csv >out && grep -q "4 rows" out
+'
+test_expect_success 'a stray quote is explained, not just "error parsing data"' '
+	{ head -1 orders.csv; echo "ORD20261101A,,1,CNY,NOTPAY,2026-11-01T09:00:00+08:00,,,a\"b,"; } >sq.csv &&
+	test_must_fail wxrecon --db db.sqlite ledger import --orders sq.csv 2>err &&
+	grep -q "sq.csv:2: not valid CSV (.*): a quote inside an unquoted field" err
+'
 test_expect_code 2 'import needs a file option' 'wxrecon --db db.sqlite ledger import'
 test_expect_code 1 'a missing file exits 1' 'wxrecon --db db.sqlite ledger import --orders nope.csv'
 test_expect_success 'hostile values are stored as data, not run as SQL' '
