@@ -3,6 +3,7 @@
 
 #include "base/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -523,6 +524,44 @@ struct billpipe *billpipe_free(struct billpipe *p)
 	free(p->bill_mchid);
 	free(p);
 	return NULL;
+}
+
+int billpipe_clean_temp(const char *dir, int *out_removed, struct wxr_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int removed = 0;
+	int r = 0;
+
+	if (!d) {
+		if (errno == ENOENT)
+			goto out;
+		return err_set(err, WXR_EIO, "cannot read '%s': %s", dir, strerror(errno));
+	}
+	while ((e = readdir(d)) != NULL) {
+		char *path;
+		struct stat sb;
+
+		/* mkstemp's name: ".bill-" and six characters */
+		if (strncmp(e->d_name, ".bill-", 6) != 0 || strlen(e->d_name) != 12)
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			if (unlink(path) == 0)
+				removed++;
+			else if (errno != ENOENT)
+				r = err_set(err, WXR_EIO, "cannot remove '%s': %s", path,
+				            strerror(errno));
+		}
+		free(path);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+out:
+	if (r == 0 && out_removed)
+		*out_removed = removed;
+	return r;
 }
 
 int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const char *path,

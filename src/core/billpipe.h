@@ -80,6 +80,13 @@ int billpipe_finish(struct billpipe *p, const char *expected_sha1,
 /* Rolls back unless finished, removes the temp file, frees. NULL-safe. */
 struct billpipe *billpipe_free(struct billpipe *p);
 
+/*
+ * Removes the archive temp files (".bill-XXXXXX") that a bill pipe killed before it
+ * finished left in dir; for a caller holding the run lock, so that no other pipe is
+ * writing one. *out_removed (may be NULL) counts them; a missing dir is no error.
+ */
+int billpipe_clean_temp(const char *dir, int *out_removed, struct wxr_err *err);
+
 /* Convenience: the whole file at path through a pipe (source as in opts). */
 int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const char *path,
                          const char *expected_sha1, struct billpipe_result *out_result,

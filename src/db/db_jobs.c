@@ -305,6 +305,21 @@ int jobs_lock(struct db *db, const char *mchid, const char *name, int64_t run_id
 	struct judged j;
 	int r;
 
+	/* A live holder is named at once, from a read: a write transaction would wait for
+	 * the holder's own long one (a bill being stored) and fail after the busy timeout
+	 * with no name. Only a free or stale lock is then taken under the write lock. */
+	memset(&j, 0, sizeof(j));
+	proc_self(&j.me);
+	r = read_holder(db, mchid, name, &j.found, &j.h, err);
+	if (r < 0)
+		return r;
+	if (j.found) {
+		j.v = judge(&j.h, &j.me, run_id, clock_real_now(), j.why, sizeof(j.why));
+		if (j.v == LOCK_MINE)
+			return 0;
+		if (j.v == LOCK_ALIVE || j.v == LOCK_UNCHECKABLE)
+			return lock_refused(&j.h, j.v, j.why, err);
+	}
 	r = begin_judged(db, mchid, name, run_id, &j, err);
 	if (r < 0)
 		return r;
