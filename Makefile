@@ -2,7 +2,7 @@
 
 BUILD   ?= build
 CC      ?= cc
-PKGS     = libcurl openssl zlib sqlite3 jansson xlsxwriter
+PKGS     = libcurl openssl zlib sqlite3 jansson xlsxwriter libpq
 SIMPKGS  = libmicrohttpd
 
 CSTD     = -std=c11
@@ -26,8 +26,9 @@ SIM_SRCS  = $(wildcard src/sim/*.c)
 SIMLIB_SRCS = $(filter-out src/sim/sim_main.c,$(SIM_SRCS))
 UNIT_SRCS = $(wildcard tests/unit/t-*.c)
 SCHEMA    = $(sort $(wildcard schema/*.sql))
+SCHEMA_PG = $(sort $(wildcard schema/pg/*.sql))
 
-LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o
+LIB_OBJS  = $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema_sql.o $(BUILD)/gen/schema_pg_sql.o
 CMD_OBJS  = $(CMD_SRCS:%.c=$(BUILD)/%.o)
 SIM_OBJS  = $(SIM_SRCS:%.c=$(BUILD)/%.o)
 SIMLIB_OBJS = $(SIMLIB_SRCS:%.c=$(BUILD)/%.o)
@@ -43,7 +44,7 @@ JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 # valgrind slows every process tenfold: one test at a time keeps the timing tests honest
 VG_JOBS ?= 1
 
-.PHONY: all deps test unit asan valgrind clean demo bench keys help check-tests install uninstall man \
+.PHONY: all deps test test-pg unit asan valgrind clean demo bench keys help check-tests install uninstall man \
 	fuzz fuzz-build fuzz-smoke fuzz-merge check check-format check-headers check-banned \
 	check-layers format
 
@@ -53,6 +54,7 @@ help:
 	@echo "make            build $(BIN), $(SIM) and the unit tests"
 	@echo "make deps       check (and as root install) the Debian packages"
 	@echo "make test       install what is missing, build, run every test under prove"
+	@echo "make test-pg    the PostgreSQL tests against a throwaway PostgreSQL 15 (TEST_PG_ALL=1: all)"
 	@echo "make asan       the same tests built with AddressSanitizer + UBSan (build-asan/)"
 	@echo "make valgrind   the tests under valgrind memcheck (build-vg/)"
 	@echo "make fuzz       libFuzzer targets (clang) in build-fuzz/, FUZZ_SECONDS=60 each"
@@ -125,6 +127,14 @@ $(BUILD)/gen/schema_sql.c: $(SCHEMA) scripts/embed-schema.sh
 $(BUILD)/gen/schema_sql.o: $(BUILD)/gen/schema_sql.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
 
+# The same migrations for PostgreSQL: schema/pg/NNN_*.sql where the dialects differ.
+$(BUILD)/gen/schema_pg_sql.c: $(SCHEMA) $(SCHEMA_PG) scripts/embed-schema.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed-schema.sh --pg $(SCHEMA) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/schema_pg_sql.o: $(BUILD)/gen/schema_pg_sql.c
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-overlength-strings -c -o $@ $<
+
 # ---- fuzzing (STYLE 3.7): tests/fuzz/fuzz-<t>.c are libFuzzer targets. Each is also linked
 # with replay.c into $(BUILD)/tests/fuzz/replay-<t>.t, which replays fixtures/corpus/<t>/
 # in make test and make asan. make fuzz builds them with clang in build-fuzz/ and fuzzes each
@@ -194,6 +204,19 @@ test: deps
 	@$(MAKE) --no-print-directory check-tests
 	WXRECON_BUILD=$(abspath $(BUILD)) $(PROVE) -j$(JOBS) --timer $(TESTS)
 
+# The tests that need PostgreSQL, against a throwaway server (scripts/test-pg.sh starts it
+# with scripts/pg-tmp.sh and stops it at the end, also on failure or interrupt). They skip
+# in make test. TEST_PG_ALL=1 runs every test with every CLI database on that server
+# (WXRECON_TEST_DB=pg, tests/cli/test-lib.sh): the suite's switch for the PostgreSQL backend.
+PG_TESTS = $(BUILD)/tests/unit/t-pg.t $(sort $(wildcard tests/cli/t015[0-9]-pg-*.sh))
+
+test-pg: deps
+	@sh scripts/deps.sh pg
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory check-tests
+	WXRECON_BUILD=$(abspath $(BUILD)) $(if $(TEST_PG_ALL),WXRECON_TEST_DB=pg) \
+		sh scripts/test-pg.sh -j$(JOBS) --timer $(if $(TEST_PG_ALL),$(TESTS),$(PG_TESTS))
+
 unit: all check-tests
 	WXRECON_BUILD=$(abspath $(BUILD)) $(PROVE) -j$(JOBS) $(UNIT_BINS)
 
@@ -221,8 +244,13 @@ demo: deps
 
 # Benchmarks, separate from the tests (scripts/bench.sh): figures and same-run baselines.
 bench: deps
-	@$(MAKE) --no-print-directory $(BIN) $(SIM)
+	@$(MAKE) --no-print-directory $(BIN) $(SIM) $(BUILD)/tests/bench/floor
 	@WXRECON_BUILD=$(abspath $(BUILD)) sh scripts/bench.sh
+
+# The bill import floor of make bench (tests/bench/floor.c).
+$(BUILD)/tests/bench/floor: tests/bench/floor.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(PKGLIBS)
 
 clean:
 	rm -rf build build-asan build-vg build-fuzz

@@ -22,10 +22,25 @@
 #            process sending as many plain GETs to the same simulator
 #            (connection reuse, no signing): the loopback HTTP floor.
 #
+# 4. scale   days of BENCH_SCALE_ROWS rows at each of BENCH_SCALE_RATES (0%,
+#            0.1% and 1% of every kind; lost10: the ledger lost a tenth of the
+#            day's payments), each in a fresh database: ledger import, bill
+#            import (trade + fundflow files), reconcile, report; seconds and
+#            us per row beside the same-run `gzip -dc` of the trade bill and
+#            the floor (tests/bench/floor.c: zlib + the parser + one prepared
+#            INSERT into the same table, with its indexes or building them
+#            after), every planted case checked found.
+# 5. history the largest 1%-day imported again into a database that already
+#            holds BENCH_HISTORY_DAYS days (of BENCH_HISTORY_ROWS rows):
+#            time against its import into an empty one, bytes per bill row.
+#
 # Environment: WXRECON_BUILD (binaries; default build/), BENCH_DIR (scratch
 # space, default $TMPDIR or /tmp; ~1 GB for 1M rows, removed at the end),
 # BENCH_ROWS, BENCH_SWEEP, BENCH_RESULTS (default bench/RESULTS.md),
-# BENCH_ONLY (e.g. "bill sweep": run only those), BENCH_TIMEOUT (seconds one
+# BENCH_ONLY (e.g. "bill sweep": run only those), BENCH_SCALE_ROWS (the
+# day sizes of 4., default "100000 1000000"), BENCH_SCALE_RATES (default
+# "0 0.1% 1% lost10"), BENCH_HISTORY_DAYS / BENCH_HISTORY_ROWS (the history of
+# 5., default 30 days of 100000 rows), BENCH_TIMEOUT (seconds one
 # measured command may take, default 300; past it, it is killed and reported
 # as a MISS "did not finish").
 set -u
@@ -37,7 +52,11 @@ SIM=$BUILD/wxrecon-sim
 ROWS=${BENCH_ROWS:-1000000}
 SWEEP_N=${BENCH_SWEEP:-10000}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}
-ONLY=${BENCH_ONLY:-bill reconcile sweep}
+ONLY=${BENCH_ONLY:-bill reconcile sweep scale history}
+SCALE_ROWS=${BENCH_SCALE_ROWS:-100000 1000000}
+SCALE_RATES=${BENCH_SCALE_RATES:-0 0.1% 1% lost10}
+HIST_DAYS=${BENCH_HISTORY_DAYS:-30}
+HIST_ROWS=${BENCH_HISTORY_ROWS:-100000}
 LIMIT=${BENCH_TIMEOUT:-300}
 
 die() {
@@ -86,16 +105,19 @@ calc() { awk "BEGIN { printf \"${2:-%.2f}\", $1 }"; }
 
 # measure NAME CMD...: runs CMD (stdout NAME.out, stderr NAME.err), killed
 # after $LIMIT s; sets M_S (wall seconds), M_KB (peak RSS of CMD, KiB) and
-# M_RC (exit code; 124 when it was killed for taking too long).
+# M_RC (exit code; 124 when it was killed for taking too long), M_CPU (user +
+# sys CPU seconds; the wall seconds without GNU time), which a shared machine's
+# load does not swing the way it swings wall time.
 measure() {
 	_n=$1
 	shift
 	_t0=$(now_ns)
 	if [ -x /usr/bin/time ]; then
-		/usr/bin/time -f '%M' -o "$W/$_n.rss" timeout -k 5 "$LIMIT" "$@" \
+		/usr/bin/time -f '%M %U %S' -o "$W/$_n.rss" timeout -k 5 "$LIMIT" "$@" \
 			>"$W/$_n.out" 2>"$W/$_n.err"
 		M_RC=$?
-		M_KB=$(tail -n 1 "$W/$_n.rss")
+		M_KB=$(tail -n 1 "$W/$_n.rss" | awk '{ print $1 }')
+		M_CPU=$(tail -n 1 "$W/$_n.rss" | awk '{ printf "%.2f", $2 + $3 }')
 	else
 		"$@" >"$W/$_n.out" 2>"$W/$_n.err" &
 		_p=$!
@@ -116,6 +138,7 @@ measure() {
 		[ $_killed = yes ] && M_RC=124
 	fi
 	M_S=$(secs "$_t0" "$(now_ns)")
+	[ -x /usr/bin/time ] || M_CPU=$M_S
 }
 
 # median of three runs of CMD (stdout discarded); sets MED_S
@@ -152,6 +175,29 @@ json_objects() {
 }
 
 CMDS=$("$WX" help 2>/dev/null | awk '/^commands:/ { f = 1; next } /^$/ { f = 0 } f { print $1 }')
+# keyed FILE: "KIND ID" per JSON object line of FILE (planted or found), sorted
+keyed() {
+	awk '
+	function get(s, k,    v) {
+		if (!match(s, "\"" k "\":(\"[^\"]*\"|null)")) return ""
+		v = substr(s, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
+		if (v == "null") return ""
+		gsub(/"/, "", v)
+		return v
+	}
+	{
+		kind = get($0, "kind")
+		key = get($0, "out_refund_no")
+		if (kind !~ /^REFUND_/ || key == "") key = get($0, "out_trade_no")
+		if (key == "") key = get($0, "transaction_id")
+		if (kind == "FEE_MISMATCH" && get($0, "transaction_id") != "")
+			key = get($0, "transaction_id")
+		if (kind ~ /^(BILL_MISSING|BILL_SUMMARY_MISMATCH|BALANCE_DISCONTINUITY)$/)
+			key = get($0, "date")
+		print kind " " key
+	}' "$1" | sort
+}
+
 has() { printf '%s\n' "$CMDS" | grep -qx "$1"; }
 wanted() { case " $ONLY " in *" $1 "*) return 0 ;; esac; return 1; }
 
@@ -309,27 +355,6 @@ elif wanted reconcile; then
 		# planted (manifest.json) against found: kind + the first id each carries
 		json_objects <gen/manifest.json | grep '"kind":' >planted.lines
 		json_objects <disc.json >found.lines
-		keyed() {
-			awk '
-			function get(s, k,    v) {
-				if (!match(s, "\"" k "\":(\"[^\"]*\"|null)")) return ""
-				v = substr(s, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
-				if (v == "null") return ""
-				gsub(/"/, "", v)
-				return v
-			}
-			{
-				kind = get($0, "kind")
-				key = get($0, "out_refund_no")
-				if (kind !~ /^REFUND_/ || key == "") key = get($0, "out_trade_no")
-				if (key == "") key = get($0, "transaction_id")
-				if (kind == "FEE_MISMATCH" && get($0, "transaction_id") != "")
-					key = get($0, "transaction_id")
-				if (kind ~ /^(BILL_MISSING|BILL_SUMMARY_MISMATCH|BALANCE_DISCONTINUITY)$/)
-					key = get($0, "date")
-				print kind " " key
-			}' "$1" | sort
-		}
 		keyed planted.lines >planted.keys
 		keyed found.lines >found.keys
 		NPLANT=$(wc -l <planted.keys)
@@ -446,6 +471,174 @@ EOF
 	say "  sweep $SW_S s for $SWEEP_N orders ($CALLS calls, $CLOSED closed); curl $C_S s"
 fi
 
+# ---- 4. scale: rows x discrepancy rates -------------------------------------
+R_SCALE=
+FLOOR_BIN=$BUILD/tests/bench/floor
+# conf_for DIR PORT: a config for a scenario's own database and simulator
+conf_for() {
+	sed -e "s#^path = bench.db\$#path = $1/wx.db#" -e "s#^base_url = .*#base_url = http://127.0.0.1:$2#" \
+		-e "s#^archive_dir = bills\$#archive_dir = $1/bills#" -e "s#= keys/#= $W/keys/#" bench.conf >"$1/wx.conf"
+}
+# sim_for DIR: a simulator serving DIR/gen; sets SC_PID and SC_PORT
+sim_for() {
+	rm -f "$1/sim.port"
+	"$SIM" --port 0 --portfile "$1/sim.port" --keys keys --bills "$1/gen" --release-time 00:00 \
+		--quiet >"$1/sim.log" 2>&1 &
+	SC_PID=$!
+	_i=0
+	while [ ! -s "$1/sim.port" ]; do
+		_i=$((_i + 1))
+		{ [ $_i -gt 200 ] || ! kill -0 "$SC_PID" 2>/dev/null; } && die "wxrecon-sim did not start for $1"
+		sleep 0.05
+	done
+	SC_PORT=$(cat "$1/sim.port")
+}
+us_row() { calc "$1 * 1e6 / $2" %.1f; }
+if wanted scale; then
+	say "bench: 4. scale: rows $SCALE_ROWS x rates $SCALE_RATES"
+	SC_ROWS_MD=
+	SC_FLOOR_MD=
+	SC_ALL_FOUND=PASS
+	SC_RSS_MAX=0
+	for n in $SCALE_ROWS; do
+		GZREF=
+		for rate in $SCALE_RATES; do
+			case $rate in
+			lost10) opts="--anomaly-rate 0 --rate MISSING_IN_LEDGER=10%" what="ledger lost 10%" ;;
+			*) opts="--anomaly-rate $rate" what="$rate of each kind" ;;
+			esac
+			dir=$W/scale-$n-$(printf '%s' "$rate" | tr -c 'a-z0-9' '_')
+			mkdir -p "$dir"
+			# shellcheck disable=SC2086
+			"$SIM" generate --rows "$n" --date "$D" --out "$dir/gen" $opts >"$dir/gen.out" 2>&1 ||
+				die "generate $n rows at $rate failed: $(cat "$dir/gen.out")"
+			TGZ=$dir/gen/$D.trade.ALL.csv.gz FGZ=$dir/gen/$D.fundflow.BASIC.csv.gz
+			sim_for "$dir"
+			conf_for "$dir" "$SC_PORT"
+			"$WX" -c "$dir/wx.conf" init >/dev/null 2>&1 || die "init ($dir) failed"
+			measure sc_led "$WX" -c "$dir/wx.conf" ledger import --orders "$dir/gen/ledger_orders.csv" \
+				--refunds "$dir/gen/ledger_refunds.csv"
+			[ "$M_RC" = 0 ] || die "ledger import ($dir) failed: $(cat sc_led.err)"
+			L_S=$M_S L_KB=$M_KB L_C=$M_CPU
+			LROWS=$(($(wc -l <"$dir/gen/ledger_orders.csv") + $(wc -l <"$dir/gen/ledger_refunds.csv") - 2))
+			cat "$TGZ" >/dev/null
+			measure sc_bill "$WX" -c "$dir/wx.conf" bill import "$TGZ" --date "$D" --kind trade
+			case $M_RC in 0 | 3) ;; *) die "bill import ($dir) failed: $(cat sc_bill.err)" ;; esac
+			B_S=$M_S B_KB=$M_KB B_C=$M_CPU
+			[ "$rate" = 1% ] && { SC_1PCT_GZ=$TGZ; SC_1PCT_DAY1_S=$B_C; SC_1PCT_ROWS=$n; }
+			"$WX" -c "$dir/wx.conf" bill import "$FGZ" --date "$D" --kind fundflow >/dev/null 2>&1
+			case $? in 0 | 3) ;; *) die "bill import fundflow ($dir) failed" ;; esac
+			measure sc_rec "$WX" -c "$dir/wx.conf" reconcile --date "$D"
+			case $M_RC in 0 | 3) ;; *) die "reconcile ($dir) failed (exit $M_RC): $(cat sc_rec.err)" ;; esac
+			R_S=$M_S R_KB=$M_KB R_C=$M_CPU
+			measure sc_rep "$WX" -c "$dir/wx.conf" report --date "$D" -o "$dir/report.html"
+			case $M_RC in 0 | 3) ;; *) die "report ($dir) failed (exit $M_RC): $(cat sc_rep.err)" ;; esac
+			P_S=$M_S P_KB=$M_KB
+			kill "$SC_PID" 2>/dev/null
+			wait "$SC_PID" 2>/dev/null
+			"$WX" -c "$dir/wx.conf" --json discrepancies --date "$D" --status all >"$dir/disc.json" 2>/dev/null
+			json_objects <"$dir/gen/manifest.json" | grep '"kind":' | grep -v '"kind":"BILL_MISSING"' >"$dir/planted.lines"
+			json_objects <"$dir/disc.json" >"$dir/found.lines"
+			keyed "$dir/planted.lines" >"$dir/planted.keys"
+			keyed "$dir/found.lines" >"$dir/found.keys"
+			NP=$(wc -l <"$dir/planted.keys")
+			NF=$(wc -l <"$dir/found.keys")
+			if cmp -s "$dir/planted.keys" "$dir/found.keys"; then V=PASS; else V=MISS SC_ALL_FOUND=MISS; fi
+			if [ -z "$GZREF" ]; then
+				measure sc_gz sh -c "gzip -dc '$TGZ' >/dev/null"
+				GZREF=$M_S GZCPU=$M_CPU
+			fi
+			STEP_KB=$(printf '%s\n' "$L_KB" "$B_KB" "$R_KB" "$P_KB" | sort -n | tail -1)
+			[ "$STEP_KB" -gt "$SC_RSS_MAX" ] && SC_RSS_MAX=$STEP_KB
+			SC_ROWS_MD="$SC_ROWS_MD
+| $n | $what | $GZREF / $GZCPU | $L_S / $L_C ($(us_row "$L_C" "$LROWS")) | $B_S / $B_C ($(us_row "$B_C" "$n")) | $(calc "$B_C / $GZCPU" %.1f)x | $R_S / $R_C ($(us_row "$R_C" "$n")) | $(calc "$R_C / $GZCPU" %.1f)x | $P_S | $(mib "$STEP_KB") MiB | $NP / $NF $V |"
+			say "  $n rows, $what: ledger $L_S s, bill $B_S s (CPU $(calc "$B_C / $GZCPU" %.1f)x gzip), reconcile $R_S s (CPU $(calc "$R_C / $GZCPU" %.1f)x), report $P_S s; planted $NP found $NF $V"
+			if [ "$rate" = 1% ] && [ -x "$FLOOR_BIN" ]; then
+				for mode in indexed index-after; do
+					"$WX" --db "$dir/floor.db" init >/dev/null 2>&1 || die "init (floor) failed"
+					measure sc_floor "$FLOOR_BIN" "$dir/floor.db" "$TGZ" "$mode"
+					[ "$M_RC" = 0 ] || die "the floor ($mode) failed: $(cat sc_floor.err)"
+					SC_FLOOR_MD="$SC_FLOOR_MD
+| $n | bill floor: zlib + the parser + one INSERT, $mode | $M_S / $M_CPU | $(us_row "$M_CPU" "$n") | CPU $(calc "$M_CPU / $GZCPU" %.1f)x gzip; bill import / floor = $(calc "$B_C / $M_CPU" %.2f)x |"
+					rm -f "$dir/floor.db" "$dir/floor.db-wal" "$dir/floor.db-shm"
+				done
+				# the ledger floor: sqlite3 inserting the same order rows from a staging table
+				"$WX" --db "$dir/lfloor.db" init >/dev/null 2>&1 || die "init (ledger floor) failed"
+				measure sc_lfloor sqlite3 "$dir/lfloor.db" ".mode csv" ".import $dir/gen/ledger_orders.csv lo_stage" \
+					"PRAGMA cache_size=-24576; BEGIN; INSERT INTO ledger_orders (mchid, out_trade_no, transaction_id, amount_total, currency, state, created_at, created_ts, time_expire, expire_ts, paid_at, paid_ts, paid_date, attach, business_ref, updated_at) SELECT '1900000001', out_trade_no, NULLIF(transaction_id, ''), CAST(amount_total AS INTEGER), currency, state, created_at, unixepoch(created_at), NULLIF(time_expire, ''), unixepoch(NULLIF(time_expire, '')), NULLIF(paid_at, ''), unixepoch(NULLIF(paid_at, '')), date(NULLIF(paid_at, ''), '+8 hours'), attach, business_ref, created_at FROM lo_stage; COMMIT;"
+				if [ "$M_RC" = 0 ]; then
+					SC_FLOOR_MD="$SC_FLOOR_MD
+| $n | ledger floor: sqlite3 .import + one INSERT ... SELECT of the orders | $M_S / $M_CPU | $(us_row "$M_CPU" "$LROWS") | ledger import / floor = $(calc "$L_C / $M_CPU" %.2f)x CPU (target <= 2x) |"
+				else
+					SC_FLOOR_MD="$SC_FLOOR_MD
+| $n | ledger floor | failed: $(head -c 200 sc_lfloor.err | tr '\n|' '  ') | | |"
+				fi
+				rm -f "$dir/lfloor.db" "$dir/lfloor.db-wal" "$dir/lfloor.db-shm"
+			fi
+			rm -rf "$dir/gen/ledger_orders.csv" "$dir/gen/ledger_refunds.csv" "$dir/bills" "$dir/wx.db" "$dir/wx.db-wal"
+			[ "$rate" = 1% ] || rm -rf "$dir"
+		done
+	done
+	R_SCALE=$(cat <<EOF
+Each cell: wall seconds / CPU seconds (user + sys; us of CPU per row). Ratios are of CPU seconds to those of the same-run \`gzip -dc\` of the day's trade bill: on a shared machine load swings wall time, not CPU time. Ledger import counts orders + refunds; the others count bill rows. "planted / found" compares the manifest's cases of the day with \`discrepancies --status all\` by kind and id.
+
+| rows | anomalies | gzip -dc | ledger import | bill import (trade) | bill / gzip | reconcile --date | reconcile / gzip | report s | peak RSS (max of steps) | planted / found |
+|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|$SC_ROWS_MD
+
+| rows | floor | wall | us/row | |
+|---:|---|---:|---:|---|$SC_FLOOR_MD
+
+- every planted case found and nothing else, at every size and rate: **$SC_ALL_FOUND**
+- peak RSS of any step: $(mib "$SC_RSS_MAX") MiB (target <= 64 MiB): **$(verdict "$SC_RSS_MAX <= 65536")**
+- targets on the 1%-day of the largest size: bill import <= 5x gzip, reconcile <= 5x gzip (see the table)
+EOF
+)
+fi
+
+# ---- 5. history: the same day into a database holding weeks -----------------
+R_HIST=
+if wanted history && [ -n "${SC_1PCT_GZ:-}" ]; then
+	say "bench: 5. history: $HIST_DAYS days of $HIST_ROWS rows, then the $SC_1PCT_ROWS-row 1% day"
+	hd=$W/history
+	mkdir -p "$hd"
+	conf_for "$hd" 1
+	"$WX" -c "$hd/wx.conf" init >/dev/null 2>&1 || die "init (history) failed"
+	day=1
+	while [ $day -le "$HIST_DAYS" ]; do
+		hdate=$(date -u -d "$D - $((HIST_DAYS + 1 - day)) days" +%F)
+		"$SIM" generate --rows "$HIST_ROWS" --date "$hdate" --out "$hd/g" --seed "$day" >/dev/null 2>&1 ||
+			die "generate (history day $day) failed"
+		"$WX" -c "$hd/wx.conf" bill import "$hd/g/$hdate.trade.ALL.csv.gz" --date "$hdate" --kind trade >/dev/null 2>&1
+		case $? in 0 | 3) ;; *) die "bill import (history $hdate) failed" ;; esac
+		"$WX" -c "$hd/wx.conf" ledger import --orders "$hd/g/ledger_orders.csv" --refunds "$hd/g/ledger_refunds.csv" >/dev/null 2>&1 ||
+			die "ledger import (history $hdate) failed"
+		rm -rf "$hd/g" "$hd/bills"
+		day=$((day + 1))
+	done
+	sqlite3 "$hd/wx.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+	H_BYTES0=$(wc -c <"$hd/wx.db")
+	HROWS0=$(sqlite3 "$hd/wx.db" "SELECT count(*) FROM bill_trades")
+	cat "$SC_1PCT_GZ" >/dev/null
+	measure hist "$WX" -c "$hd/wx.conf" bill import "$SC_1PCT_GZ" --date "$D" --kind trade
+	case $M_RC in 0 | 3) ;; *) die "bill import (after history) failed: $(cat hist.err)" ;; esac
+	H_S=$M_CPU
+	sqlite3 "$hd/wx.db" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+	H_BYTES1=$(wc -c <"$hd/wx.db")
+	BPR=$(calc "($H_BYTES1 - $H_BYTES0) / $SC_1PCT_ROWS" %.0f)
+	CSV_BPR=$(calc "$(gzip -dc "$SC_1PCT_GZ" | wc -c) / $SC_1PCT_ROWS" %.0f)
+	R_HIST=$(cat <<EOF
+| | wall | |
+|---|---:|---|
+| bill import of the $SC_1PCT_ROWS-row 1% day into an empty database (4.), CPU | $SC_1PCT_DAY1_S s | |
+| the same into a database holding $HIST_DAYS days ($HROWS0 bill rows), CPU | $H_S s | $(calc "$H_S / $SC_1PCT_DAY1_S")x day 1 (target <= 1.2x): **$(verdict "$H_S / $SC_1PCT_DAY1_S <= 1.2")** |
+
+- stored per bill row (database growth after a checkpoint / rows; table and indexes): $BPR bytes; the raw CSV: $CSV_BPR bytes per row (target: stored <= raw): **$(verdict "$BPR <= $CSV_BPR")**
+EOF
+)
+	say "  after $HIST_DAYS days: $H_S s (day 1: $SC_1PCT_DAY1_S s); $BPR B/row stored, CSV $CSV_BPR B/row"
+	rm -rf "$hd"
+fi
+
 # ---- RESULTS.md --------------------------------------------------------------
 mkdir -p "$(dirname "$RESULTS")"
 {
@@ -471,10 +664,13 @@ mkdir -p "$(dirname "$RESULTS")"
 	echo "## 3. Sweep (issue 11)"
 	echo
 	if [ -n "$R_SWEEP" ]; then echo "$R_SWEEP"; else echo "Not run (BENCH_ONLY)."; fi
-	# issue 14's hand-measured figures, kept until the scaling table is measured here
-	if [ -f "$ROOT/bench/SCALE.md" ]; then
-		echo
-		cat "$ROOT/bench/SCALE.md"
-	fi
+	echo
+	echo "## 4. Scale: rows x discrepancy rates (issue 14)"
+	echo
+	if [ -n "$R_SCALE" ]; then echo "$R_SCALE"; else echo "Not run (BENCH_ONLY)."; fi
+	echo
+	echo "## 5. History: a day into a database holding weeks (issue 14)"
+	echo
+	if [ -n "$R_HIST" ]; then echo "$R_HIST"; else echo "Not run (BENCH_ONLY, or no 1% day in 4.)."; fi
 } >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 say "bench: wrote $RESULTS"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # deps.sh - checks the build dependencies of wxrecon; as root, installs the
 # missing Debian packages, otherwise prints the apt-get line and fails.
-# "deps.sh fuzz" checks only what make fuzz needs (clang and libFuzzer).
+# "deps.sh fuzz" checks only what make fuzz needs (clang and libFuzzer), "deps.sh pg"
+# what make test-pg needs (a PostgreSQL 15 server).
 set -u
 
 missing=""
@@ -15,7 +16,12 @@ need_cmd() { # command, Debian package
 	command -v "$1" >/dev/null 2>&1 || missing="$missing $2"
 }
 
-if [ "${1:-}" = fuzz ]; then
+if [ "${1:-}" = pg ]; then
+	# Only for make test-pg: a PostgreSQL 15 server (initdb, pg_ctl) and psql.
+	bindir=$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
+	[ -x "$bindir/initdb" ] && [ -x "$bindir/pg_ctl" ] || missing="$missing postgresql-15"
+	[ -x "$bindir/psql" ] || command -v psql >/dev/null 2>&1 || missing="$missing postgresql-client-15"
+elif [ "${1:-}" = fuzz ]; then
 	# Only for make fuzz / fuzz-smoke / fuzz-merge: clang with its libFuzzer runtime.
 	need_cmd clang clang
 	ver=14
@@ -35,6 +41,7 @@ else
 	need_pc openssl libssl-dev
 	need_pc zlib zlib1g-dev
 	need_pc sqlite3 libsqlite3-dev
+	need_pc libpq libpq-dev
 	need_pc jansson libjansson-dev
 	need_pc xlsxwriter libxlsxwriter-dev
 	need_pc libmicrohttpd libmicrohttpd-dev

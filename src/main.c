@@ -18,12 +18,15 @@
 #include "base/suggest.h"
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
+#include "core/store.h"
 
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
 
 static const struct cmd cmd_help = {
-	"help", run_help, NULL, 0, "help [COMMAND]", "show the commands, or one command's usage",
-	NULL,
+	.name = "help",
+	.run = run_help,
+	.usage = "help [COMMAND]",
+	.summary = "show the commands, or one command's usage",
 };
 
 /* Sorted by name, one per line (t0000-basic checks the order). */
@@ -40,7 +43,7 @@ static const struct cmd *const commands[] = {
 #endif
 
 static const char global_usage[] =
-        "usage: wxrecon [-c CONFIG] [--db PATH] [-v|-q] [--json] COMMAND [ARGS]\n";
+        "usage: wxrecon [-c CONFIG] [--db PATH|URI] [-v|-q] [--json] COMMAND [ARGS]\n";
 
 static const struct cmd *find_cmd(const struct cmd *const *table, size_t n, const char *name)
 {
@@ -121,8 +124,8 @@ static void print_overview(void)
 	printf("\nglobal options:\n"
 	       "  -c, --config FILE   config file (default $WXRECON_CONFIG, else ./wxrecon.conf,\n"
 	       "                      else " WXRECON_SYSCONF ")\n"
-	       "      --db PATH       database file (default [database] path, else "
-	       "var/wxrecon.db;\n"
+	       "      --db PATH|URI   SQLite database file, or postgresql://USER@HOST:PORT/DBNAME\n"
+	       "                      (default [database] url, else path, else var/wxrecon.db;\n"
 	       "                      with no config file, --db is needed)\n"
 	       "  -v, --verbose       more detail on stderr\n"
 	       "  -q, --quiet         only errors and warnings on stderr\n"
@@ -216,7 +219,19 @@ static int setup(struct ctx *ctx, const char *config_path, bool config_given, co
 				return err_set(err, WXR_EUSAGE, "bad WXRECON_RUN_ID '%s'", rid);
 		}
 	}
-	ctx->db_path = xstrdup(db_opt ? db_opt : ctx->cfg.db_path);
+	/* the store: --db (a path or a postgresql:// URI), else [database] url, else path */
+	if (db_opt) {
+		r = store_check_db_option(db_opt, err);
+		if (r < 0)
+			return r;
+		ctx->db_path = xstrdup(db_opt);
+		ctx->db_url = store_is_pg_uri(db_opt);
+	} else if (ctx->cfg.db_url) {
+		ctx->db_path = xstrdup(ctx->cfg.db_url);
+		ctx->db_url = true;
+	} else {
+		ctx->db_path = xstrdup(ctx->cfg.db_path);
+	}
 	return clock_now(&ctx->now, err);
 }
 
@@ -224,6 +239,19 @@ static int open_db(struct ctx *ctx, bool create, struct wxr_err *err)
 {
 	int r;
 
+	/* A connection string never reaches the SQLite open (it would create a file named
+	 * after it): until the PostgreSQL backend is built in, it is refused here. */
+	if (ctx->db_url) {
+		char *shown = store_redact(ctx->db_path);
+
+		r = err_set(err, WXR_EDB,
+		            "database '%s': the PostgreSQL store is not available in this build "
+		            "yet; use [database] path (SQLite) for now ('config check' tests the "
+		            "connection)",
+		            shown);
+		free(shown);
+		return r;
+	}
 	if (!create && access(ctx->db_path, F_OK) != 0)
 		return err_set(err, WXR_EDB,
 		               "no database at '%s': run 'wxrecon init' first (or give --db PATH)",
@@ -314,7 +342,8 @@ int main(int argc, char **argv)
 			config_path = a + 9;
 		} else if (strcmp(a, "--db") == 0) {
 			if (++i >= argc) {
-				r = err_set(&err, WXR_EUSAGE, "--db needs a path");
+				r = err_set(&err, WXR_EUSAGE,
+				            "--db needs a path or a postgresql:// URI");
 				goto out;
 			}
 			db_opt = argv[i];

@@ -73,6 +73,10 @@ const char *wxr_strerror(int code)
 		return "too big";
 	case WXR_EATTENTION:
 		return "needs attention";
+	case WXR_EBUSY:
+		return "database busy";
+	case WXR_EUNIQUE:
+		return "duplicate key";
 	default:
 		return "unknown error";
 	}

@@ -229,28 +229,32 @@ out:
 	return r;
 }
 
+static const char actions_help[] =
+        "Lists the actions (ORDER_CLOSE, ORDER_MARK_PAID, REFUND_SYNC, ABNORMAL_REFUND,\n"
+        "REFUND) of the dates given (all when none), or with --pending those not\n"
+        "finished, whatever their date: intent, sent, failed and pending_approval.\n"
+        "--json prints an array of {id, kind, target, state, result, run_id, at, ...}.\n";
+
 const struct cmd cmd_actions = {
-	"actions",
-	run_actions,
-	NULL,
-	CMD_DB,
-	"actions [--pending] [DATES]",
-	"money-moving actions and their states",
-	"Lists the actions (ORDER_CLOSE, ORDER_MARK_PAID, REFUND_SYNC, ABNORMAL_REFUND,\n"
-	"REFUND) of the dates given (all when none), or with --pending those not\n"
-	"finished, whatever their date: intent, sent, failed and pending_approval.\n"
-	"--json prints an array of {id, kind, target, state, result, run_id, at, ...}.\n",
+	.name = "actions",
+	.run = run_actions,
+	.flags = CMD_DB,
+	.usage = "actions [--pending] [DATES]",
+	.summary = "money-moving actions and their states",
+	.help = actions_help,
 };
 
+static const char approve_help[] =
+        "Moves a pending_approval action to intent, recording who ($USER) and the note;\n"
+        "the next sweep sends it (ABNORMAL_REFUND, REFUND: 'sweep refunds'; ORDER_*:\n"
+        "'sweep orders'), ABNORMAL_REFUND and ORDER_* after a query shows it is still\n"
+        "needed.\n";
+
 const struct cmd cmd_approve = {
-	"approve",
-	run_approve,
-	NULL,
-	CMD_DB,
-	"approve ACTION_ID [--note TEXT]",
-	"release an action held for approval (audited)",
-	"Moves a pending_approval action to intent, recording who ($USER) and the note;\n"
-	"the next sweep sends it (ABNORMAL_REFUND, REFUND: 'sweep refunds'; ORDER_*:\n"
-	"'sweep orders'), ABNORMAL_REFUND and ORDER_* after a query shows it is still\n"
-	"needed.\n",
+	.name = "approve",
+	.run = run_approve,
+	.flags = CMD_DB,
+	.usage = "approve ACTION_ID [--note TEXT]",
+	.summary = "release an action held for approval (audited)",
+	.help = approve_help,
 };

@@ -36,7 +36,7 @@ static int verify(struct ctx *ctx, struct wxr_err *err)
 
 static int list(struct ctx *ctx, const struct dates *d, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	json_t *arr = NULL;
 	char from[CLOCK_RFC3339_LEN] = "", to[CLOCK_RFC3339_LEN] = "9999";
 	int r;
@@ -64,43 +64,40 @@ static int list(struct ctx *ctx, const struct dates *d, struct wxr_err *err)
 	db_bind_text(st, 2, to);
 	if (ctx->json)
 		arr = json_array();
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		if (arr) {
 			json_t *detail = json_loads(db_col_text(st, 6), 0, NULL);
 
 			json_array_append_new(
-			        arr, json_pack("{s:I, s:s, s:o, s:s, s:s, s:s?, s:o}", "id",
-			                       (json_int_t)sqlite3_column_int64(st, 0), "at",
-			                       db_col_text(st, 1), "run_id",
-			                       sqlite3_column_type(st, 2) == SQLITE_NULL
-			                               ? json_null()
-			                               : json_integer(sqlite3_column_int64(st, 2)),
-			                       "actor", db_col_text(st, 3), "event",
-			                       db_col_text(st, 4), "subject",
-			                       sqlite3_column_type(st, 5) == SQLITE_NULL
-			                               ? NULL
-			                               : db_col_text(st, 5),
-			                       "detail",
-			                       detail ? detail : json_string(db_col_text(st, 6))));
+			        arr,
+			        json_pack("{s:I, s:s, s:o, s:s, s:s, s:s?, s:o}", "id",
+			                  (json_int_t)db_col_i64(st, 0), "at", db_col_text(st, 1),
+			                  "run_id",
+			                  db_col_is_null(st, 2) ? json_null()
+			                                        : json_integer(db_col_i64(st, 2)),
+			                  "actor", db_col_text(st, 3), "event", db_col_text(st, 4),
+			                  "subject",
+			                  db_col_is_null(st, 5) ? NULL : db_col_text(st, 5),
+			                  "detail",
+			                  detail ? detail : json_string(db_col_text(st, 6))));
 		} else {
 			char at[CLOCK_RFC3339_LEN];
 
 			/* the recorded time (UTC, hashed) in the configured timezone */
-			printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\n",
-			       (int64_t)sqlite3_column_int64(st, 0),
+			printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\n", (int64_t)db_col_i64(st, 0),
 			       report_local_time(db_col_text(st, 1), ctx->cfg.tz_offset_s, at),
 			       db_col_text(st, 3), db_col_text(st, 4), db_col_text(st, 5),
 			       db_col_text(st, 6));
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(ctx->db, err, "read audit_log");
 		json_decref(arr);
 		goto out;
 	}
 	r = arr ? cmd_print_json(arr, err) : 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -142,16 +139,18 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	return list(ctx, &d, err);
 }
 
+static const char audit_help[] =
+        "Lists audit entries (all, or those of DATES in the configured timezone):\n"
+        "id, time (in the configured timezone, with its offset), actor, event, subject,\n"
+        "detail. --verify recomputes the hash chain and names the first entry that was\n"
+        "edited, removed or inserted (exit 1).\n"
+        "DATES: --date D | --from D --to D | --yesterday\n";
+
 const struct cmd cmd_audit = {
-	"audit",
-	run,
-	NULL,
-	CMD_DB,
-	"audit [DATES] [--verify]",
-	"list the audit log, or prove it was not edited",
-	"Lists audit entries (all, or those of DATES in the configured timezone):\n"
-	"id, time (in the configured timezone, with its offset), actor, event, subject,\n"
-	"detail. --verify recomputes the hash chain and names the first entry that was\n"
-	"edited, removed or inserted (exit 1).\n"
-	"DATES: --date D | --from D --to D | --yesterday\n",
+	.name = "audit",
+	.run = run,
+	.flags = CMD_DB,
+	.usage = "audit [DATES] [--verify]",
+	.summary = "list the audit log, or prove it was not edited",
+	.help = audit_help,
 };

@@ -484,27 +484,45 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	return 0;
 }
 
+static const char fetch_help[] =
+        "For each day: asks WeChat Pay for the trade bill (ALL) and the fund-flow bill\n"
+        "(BASIC), skips a bill whose SHA-1 equals the stored one (unless --force), else\n"
+        "downloads the gzip, checks the SHA-1 of the decompressed bytes, parses and stores\n"
+        "every row in one transaction, and keeps the .gz in [bills] archive_dir as\n"
+        "<sha1>.gz. A SHA-1 mismatch is retried, then refused with nothing stored.\n"
+        "A day without a bill: before the release time, 'not ready' (exit 0); after it,\n"
+        "an empty day when the ledger has no activity that day, else 'not ready' until\n"
+        "[bills] missing_after has passed, then BILL_MISSING (exit 3). Rejected rows and\n"
+        "a summary that disagrees with the rows also exit 3.\n"
+        "DATES: --date D | --from D --to D | --yesterday (default)\n";
+
+static const char import_help[] =
+        "Parses and stores a bill file (plain or gzip) as WeChat Pay wrote it, exactly as\n"
+        "bill fetch would, and archives it. Rejected rows or a summary mismatch: exit 3.\n";
+
 static const struct cmd bill_subs[] = {
-	{ "fetch", run_fetch, NULL, CMD_DB,
-	  "bill fetch DATES [--kind trade|fundflow|all] [--force]",
-	  "download, verify and store the day's bills",
-	  "For each day: asks WeChat Pay for the trade bill (ALL) and the fund-flow bill\n"
-	  "(BASIC), skips a bill whose SHA-1 equals the stored one (unless --force), else\n"
-	  "downloads the gzip, checks the SHA-1 of the decompressed bytes, parses and stores\n"
-	  "every row in one transaction, and keeps the .gz in [bills] archive_dir as\n"
-	  "<sha1>.gz. A SHA-1 mismatch is retried, then refused with nothing stored.\n"
-	  "A day without a bill: before the release time, 'not ready' (exit 0); after it,\n"
-	  "an empty day when the ledger has no activity that day, else 'not ready' until\n"
-	  "[bills] missing_after has passed, then BILL_MISSING (exit 3). Rejected rows and\n"
-	  "a summary that disagrees with the rows also exit 3.\n"
-	  "DATES: --date D | --from D --to D | --yesterday (default)\n" },
-	{ "import", run_import, NULL, CMD_DB,
-	  "bill import FILE(.csv|.gz) --date D --kind trade|fundflow", "store a bill saved by hand",
-	  "Parses and stores a bill file (plain or gzip) as WeChat Pay wrote it, exactly as\n"
-	  "bill fetch would, and archives it. Rejected rows or a summary mismatch: exit 3.\n" },
-	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+	{
+	        .name = "fetch",
+	        .run = run_fetch,
+	        .flags = CMD_DB,
+	        .usage = "bill fetch DATES [--kind trade|fundflow|all] [--force]",
+	        .summary = "download, verify and store the day's bills",
+	        .help = fetch_help,
+	},
+	{
+	        .name = "import",
+	        .run = run_import,
+	        .flags = CMD_DB,
+	        .usage = "bill import FILE(.csv|.gz) --date D --kind trade|fundflow",
+	        .summary = "store a bill saved by hand",
+	        .help = import_help,
+	},
+	{ .name = NULL },
 };
 
 const struct cmd cmd_bill = {
-	"bill", NULL, bill_subs, 0, "bill fetch|import ...", "the daily bills", NULL,
+	.name = "bill",
+	.subs = bill_subs,
+	.usage = "bill fetch|import ...",
+	.summary = "the daily bills",
 };

@@ -194,24 +194,43 @@ out:
 	return r;
 }
 
+static const char update_help[] =
+        "Downloads GET /v3/certificates, decrypts each certificate with the APIv3 key,\n"
+        "verifies the answer (with a stored certificate, or the first time with the one it\n"
+        "carries, whose AES-GCM tag proves it came with our APIv3 key) and stores each one\n"
+        "in the platform_certs table, audited. Every command that talks to WeChat Pay then\n"
+        "verifies answers with them: the platform-certificate mode for a config without\n"
+        "wechatpay_public_key and platform_cert_dir. Run it again to pick up a new\n"
+        "certificate before the old one expires. A download that fails verification\n"
+        "stores nothing (exit 1).\n";
+
+static const char list_help[] =
+        "Lists the WeChat Pay platform certificates in the database: serial, validity,\n"
+        "whether they are valid now, and when they were fetched. --json for a JSON array.\n";
+
 static const struct cmd certs_subs[] = {
-	{ "update", run_update, NULL, CMD_DB, "certs update",
-	  "download the platform certificates into the database",
-	  "Downloads GET /v3/certificates, decrypts each certificate with the APIv3 key,\n"
-	  "verifies the answer (with a stored certificate, or the first time with the one it\n"
-	  "carries, whose AES-GCM tag proves it came with our APIv3 key) and stores each one\n"
-	  "in the platform_certs table, audited. Every command that talks to WeChat Pay then\n"
-	  "verifies answers with them: the platform-certificate mode for a config without\n"
-	  "wechatpay_public_key and platform_cert_dir. Run it again to pick up a new\n"
-	  "certificate before the old one expires. A download that fails verification\n"
-	  "stores nothing (exit 1).\n" },
-	{ "list", run_list, NULL, CMD_DB, "certs list", "list the stored platform certificates",
-	  "Lists the WeChat Pay platform certificates in the database: serial, validity,\n"
-	  "whether they are valid now, and when they were fetched. --json for a JSON array.\n" },
-	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+	{
+	        .name = "update",
+	        .run = run_update,
+	        .flags = CMD_DB,
+	        .usage = "certs update",
+	        .summary = "download the platform certificates into the database",
+	        .help = update_help,
+	},
+	{
+	        .name = "list",
+	        .run = run_list,
+	        .flags = CMD_DB,
+	        .usage = "certs list",
+	        .summary = "list the stored platform certificates",
+	        .help = list_help,
+	},
+	{ .name = NULL },
 };
 
 const struct cmd cmd_certs = {
-	"certs", NULL, certs_subs, 0, "certs update|list", "the WeChat Pay platform certificates",
-	NULL,
+	.name = "certs",
+	.subs = certs_subs,
+	.usage = "certs update|list",
+	.summary = "the WeChat Pay platform certificates",
 };

@@ -20,7 +20,9 @@ struct cmd;
 struct ctx {
 	struct config cfg;
 	bool have_config;      /* a config file was read */
-	char *db_path;         /* resolved; owned */
+	char *db_path;         /* resolved; owned: a SQLite path, or with db_url a PostgreSQL
+	                        * connection string (may hold no password) */
+	bool db_url;           /* db_path is a PostgreSQL connection string */
 	struct db *db;         /* opened by main for CMD_DB commands */
 	bool json;             /* --json: the result as JSON on stdout */
 	int64_t now;           /* business now (WXRECON_NOW or the clock) */

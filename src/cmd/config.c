@@ -6,12 +6,16 @@
 
 #include "base/err.h"
 #include "cmd/cmd.h"
+#include "core/store.h"
 #include "wx/http.h"
 
 static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	char key[33];
 	char policy[65];
+	char server[600] = "";
+	char *shown = NULL;
+	const char *database = ctx->db_path;
 	int r;
 
 	if (argc > 1)
@@ -29,6 +33,14 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		return err_prefix(err, "config '%s': [api] base_url", ctx->cfg.path);
 	if (ctx->cfg.notify_url && http_url_check(ctx->cfg.notify_url, err) < 0)
 		return err_prefix(err, "config '%s': [notify] url", ctx->cfg.path);
+	/* a PostgreSQL store: connect, and say which server answered (no password shown) */
+	if (ctx->db_url) {
+		r = store_probe(ctx->db_path, server, sizeof(server), err);
+		if (r < 0)
+			return r;
+		shown = store_redact(ctx->db_path);
+		database = server;
+	}
 	config_policy_hash(&ctx->cfg, policy);
 	if (ctx->json) {
 		json_t *keys = json_object();
@@ -41,20 +53,24 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 			snprintf(full, sizeof(full), "%s.%s", section, name);
 			json_object_set_new(keys, full, json_string(value));
 		}
-		return cmd_print_json(json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
-		                                "config", ctx->cfg.path, "mchid", ctx->cfg.mchid,
-		                                "appid", ctx->cfg.appid, "base_url",
-		                                ctx->cfg.base_url, "database", ctx->db_path,
-		                                "timezone", ctx->cfg.timezone, "policy_hash",
-		                                policy, "keys", keys),
-		                      err);
+		json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "config",
+		                        ctx->cfg.path, "mchid", ctx->cfg.mchid, "appid",
+		                        ctx->cfg.appid, "base_url", ctx->cfg.base_url, "database",
+		                        shown ? shown : ctx->db_path, "timezone", ctx->cfg.timezone,
+		                        "policy_hash", policy, "keys", keys);
+
+		if (shown)
+			json_object_set_new(doc, "database_server", json_string(server));
+		free(shown);
+		return cmd_print_json(doc, err);
 	}
+	free(shown);
 	printf("config '%s' is usable\n", ctx->cfg.path);
 	printf("  merchant   %s (appid %s)\n", ctx->cfg.mchid, ctx->cfg.appid);
 	printf("  verifying  %s\n",
 	       ctx->cfg.wechatpay_public_key ? "WeChat Pay public key" : "platform certificates");
 	printf("  api        %s\n", ctx->cfg.base_url);
-	printf("  database   %s\n", ctx->db_path);
+	printf("  database   %s\n", database);
 	printf("  timezone   %s\n", ctx->cfg.timezone);
 	printf("  policy     %.16s\n", policy);
 	printf("every key as it resolved (set or default):\n");
@@ -68,15 +84,28 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	return 0;
 }
 
+static const char check_help[] =
+        "Reads the configuration, checks every value, that the merchant keys are set,\n"
+        "that the private key is not readable by group or others, and that the APIv3 key\n"
+        "is 32 characters. Prints a summary without any secret.\n"
+        "With a PostgreSQL store ([database] url, or --db postgresql://...) it connects\n"
+        "and reports the server: 'PostgreSQL 15.4 at HOST:PORT/DBNAME'. The password comes\n"
+        "from PGPASSWORD, ~/.pgpass or a service file, never from the config.\n";
+
 static const struct cmd config_subs[] = {
-	{ "check", run_check, NULL, 0, "config check",
-	  "load the config and check the merchant keys (no network)",
-	  "Reads the configuration, checks every value, that the merchant keys are set,\n"
-	  "that the private key is not readable by group or others, and that the APIv3 key\n"
-	  "is 32 characters. Prints a summary without any secret.\n" },
-	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+	{
+	        .name = "check",
+	        .run = run_check,
+	        .usage = "config check",
+	        .summary = "load the config and check the merchant keys (no WeChat Pay call)",
+	        .help = check_help,
+	},
+	{ .name = NULL },
 };
 
 const struct cmd cmd_config = {
-	"config", NULL, config_subs, 0, "config check", "the configuration", NULL,
+	.name = "config",
+	.subs = config_subs,
+	.usage = "config check",
+	.summary = "the configuration",
 };

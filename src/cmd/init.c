@@ -27,14 +27,16 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	return 0;
 }
 
+static const char init_help[] =
+        "Creates the database file when it does not exist and applies, in order, every\n"
+        "schema migration it has not recorded yet, each in its own transaction. Running\n"
+        "it again is harmless.\n";
+
 const struct cmd cmd_init = {
-	"init",
-	run,
-	NULL,
-	CMD_DB_CREATE,
-	"init",
-	"create or migrate the database (schema/*.sql, in order, recorded)",
-	"Creates the database file when it does not exist and applies, in order, every\n"
-	"schema migration it has not recorded yet, each in its own transaction. Running\n"
-	"it again is harmless.\n",
+	.name = "init",
+	.run = run,
+	.flags = CMD_DB_CREATE,
+	.usage = "init",
+	.summary = "create or migrate the database (schema/*.sql, in order, recorded)",
+	.help = init_help,
 };

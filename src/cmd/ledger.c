@@ -105,21 +105,32 @@ fail:
 	return err_prefix(err, "ledger import");
 }
 
+static const char import_help[] =
+        "Reads UTF-8 CSV with a header row (RFC 4180 quoting; '-' reads stdin):\n"
+        "  orders:  out_trade_no,transaction_id,amount_total,currency,state,created_at,\n"
+        "           time_expire,paid_at,attach,business_ref\n"
+        "  refunds: "
+        "out_refund_no,out_trade_no,refund_id,amount_refund,state,created_at,success_at\n"
+        "Amounts are integer fen; times ISO-8601 with an offset. Each file is imported in one\n"
+        "transaction: a bad row is reported with its line number and nothing of that file\n"
+        "is kept. A key appears once per file (a second row with it is refused, naming\n"
+        "both lines); a re-imported row that changes is audited field by field.\n";
+
 static const struct cmd ledger_subs[] = {
-	{ "import", run_import, NULL, CMD_DB, "ledger import [--orders F.csv] [--refunds F.csv]",
-	  "upsert ledger rows from CSV",
-	  "Reads UTF-8 CSV with a header row (RFC 4180 quoting; '-' reads stdin):\n"
-	  "  orders:  out_trade_no,transaction_id,amount_total,currency,state,created_at,\n"
-	  "           time_expire,paid_at,attach,business_ref\n"
-	  "  refunds: "
-	  "out_refund_no,out_trade_no,refund_id,amount_refund,state,created_at,success_at\n"
-	  "Amounts are integer fen; times ISO-8601 with an offset. Each file is imported in one\n"
-	  "transaction: a bad row is reported with its line number and nothing of that file\n"
-	  "is kept. A key appears once per file (a second row with it is refused, naming\n"
-	  "both lines); a re-imported row that changes is audited field by field.\n" },
-	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+	{
+	        .name = "import",
+	        .run = run_import,
+	        .flags = CMD_DB,
+	        .usage = "ledger import [--orders F.csv] [--refunds F.csv]",
+	        .summary = "upsert ledger rows from CSV",
+	        .help = import_help,
+	},
+	{ .name = NULL },
 };
 
 const struct cmd cmd_ledger = {
-	"ledger", NULL, ledger_subs, 0, "ledger import ...", "the merchant's ledger", NULL,
+	.name = "ledger",
+	.subs = ledger_subs,
+	.usage = "ledger import ...",
+	.summary = "the merchant's ledger",
 };

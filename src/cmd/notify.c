@@ -343,7 +343,7 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	if (r < 0)
 		return err_prefix(err, "notify serve");
 	/* A locked database must not hold an answer past WeChat Pay's 5 seconds. */
-	sqlite3_busy_timeout(ctx->db->h, NOTIFY_DB_BUSY_MS);
+	db_busy_timeout(ctx->db, NOTIFY_DB_BUSY_MS);
 
 	/* The server's thread inherits this mask; only sigwait() below sees the signals. */
 	sigemptyset(&set);
@@ -418,29 +418,39 @@ out:
 	return r;
 }
 
+static const char serve_help[] =
+        "Serves HTTP on ADDR (default 127.0.0.1; put it behind the proxy that owns the\n"
+        "public notify_url) and port P (default 8080; 0 picks a free one). The address is\n"
+        "printed on stdout; --portfile F also writes the port to F. Accepts POST on any path;\n"
+        "bodies up to 64 KiB. Each notification is verified (signature by Wechatpay-Serial,\n"
+        "5-minute window, AES-GCM) and deduplicated by its id, then applied to the ledger:\n"
+        "TRANSACTION.SUCCESS -> order PAID (transaction_id, paid_at); REFUND.SUCCESS,\n"
+        "REFUND.ABNORMAL, REFUND.CLOSED -> the refund's state (the order becomes\n"
+        "PARTIAL_REFUNDED/REFUNDED on success). A payment whose amount differs from the\n"
+        "ledger's, or that contradicts it, is held: recorded and audited, the ledger left as\n"
+        "it was. Unknown orders/refunds are recorded. Every notification is in the\n"
+        "'notifications' table and the audit log.\n"
+        "Answers: 204 received (repeats too); 401 not verified (tampered, stale, a probe);\n"
+        "400 malformed; 413 too big; 405 not POST; 500 not recorded (database locked for\n"
+        "more than a second, or cannot write): WeChat Pay retries. Failures carry\n"
+        "{\"code\":\"FAIL\",\"message\":\"失败\"}. SIGTERM or SIGINT: stop accepting, finish\n"
+        "the requests in hand, exit 0.\n";
+
 static const struct cmd notify_subs[] = {
-	{ "serve", run_serve, NULL, CMD_DB, "notify serve [--bind ADDR] [--port P] [--portfile F]",
-	  "receive WeChat Pay's payment and refund notifications",
-	  "Serves HTTP on ADDR (default 127.0.0.1; put it behind the proxy that owns the\n"
-	  "public notify_url) and port P (default 8080; 0 picks a free one). The address is\n"
-	  "printed on stdout; --portfile F also writes the port to F. Accepts POST on any path;\n"
-	  "bodies up to 64 KiB. Each notification is verified (signature by Wechatpay-Serial,\n"
-	  "5-minute window, AES-GCM) and deduplicated by its id, then applied to the ledger:\n"
-	  "TRANSACTION.SUCCESS -> order PAID (transaction_id, paid_at); REFUND.SUCCESS,\n"
-	  "REFUND.ABNORMAL, REFUND.CLOSED -> the refund's state (the order becomes\n"
-	  "PARTIAL_REFUNDED/REFUNDED on success). A payment whose amount differs from the\n"
-	  "ledger's, or that contradicts it, is held: recorded and audited, the ledger left as\n"
-	  "it was. Unknown orders/refunds are recorded. Every notification is in the\n"
-	  "'notifications' table and the audit log.\n"
-	  "Answers: 204 received (repeats too); 401 not verified (tampered, stale, a probe);\n"
-	  "400 malformed; 413 too big; 405 not POST; 500 not recorded (database locked for\n"
-	  "more than a second, or cannot write): WeChat Pay retries. Failures carry\n"
-	  "{\"code\":\"FAIL\",\"message\":\"失败\"}. SIGTERM or SIGINT: stop accepting, finish\n"
-	  "the requests in hand, exit 0.\n" },
-	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+	{
+	        .name = "serve",
+	        .run = run_serve,
+	        .flags = CMD_DB,
+	        .usage = "notify serve [--bind ADDR] [--port P] [--portfile F]",
+	        .summary = "receive WeChat Pay's payment and refund notifications",
+	        .help = serve_help,
+	},
+	{ .name = NULL },
 };
 
 const struct cmd cmd_notify = {
-	"notify", NULL, notify_subs, 0, "notify serve ...", "receive WeChat Pay notifications",
-	NULL,
+	.name = "notify",
+	.subs = notify_subs,
+	.usage = "notify serve ...",
+	.summary = "receive WeChat Pay notifications",
 };

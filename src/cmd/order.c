@@ -178,38 +178,57 @@ out:
 	return r;
 }
 
+static const char create_help[] =
+        "Writes the order to the ledger as NOTPAY (created_at = now) and then asks WeChat\n"
+        "Pay for a prepay_id (POST /v3/pay/transactions/app), printed on stdout; with --json:\n"
+        "{\"out_trade_no\", \"prepay_id\", \"expires_at\", \"new\"} (a prepay_id lives 2 hours;\n"
+        "expires_at is that, or the order's time_expire if sooner).\n"
+        "  --out-trade-no NO  6 to 32 of 0-9 A-Z a-z _ - | *\n"
+        "  --amount FEN       whole fen, at least 1 (2500 = 25.00 yuan)\n"
+        "  --description TEXT shown to the payer; at most 127 bytes of UTF-8, no emoji\n"
+        "  --time-expire T    RFC 3339 payment deadline, 1 minute to 90 days after now\n"
+        "                     (refused outside that window; WeChat Pay would move it).\n"
+        "                     Without it the order is payable for 7 days.\n"
+        "  --attach A         echoed back when paid; at most 128 bytes\n"
+        "  --notify-url URL   where WeChat Pay posts the result; default [notify] url\n"
+        "The same out_trade_no with the same parameters, while the order is unpaid and\n"
+        "payable, gets a fresh prepay_id (the ledger row is not duplicated). Other\n"
+        "parameters, or an out_trade_no the ledger has from elsewhere, are refused (exit 2);\n"
+        "a paid or expired order: exit 1. A failed prepay leaves the order NOTPAY: run the\n"
+        "same command again, or let 'sweep orders' close it.\n";
+
+static const char sign_help[] =
+        "Prints {\"appid\", \"partnerid\", \"prepayid\", \"package\": \"Sign=WXPay\", "
+        "\"noncestr\",\n"
+        "\"timestamp\", \"sign\"} for the app's OpenSDK PayReq. sign is SHA256withRSA, with the\n"
+        "merchant API key, over \"appid\\ntimestamp\\nnoncestr\\nprepayid\\n\" (the bare\n"
+        "prepay_id). The app's result code proves nothing: wait for the notification.\n";
+
 static const struct cmd order_subs[] = {
-	{ "create", run_create, NULL, CMD_DB,
-	  "order create --out-trade-no NO --amount FEN --description TEXT [--time-expire T] "
-	  "[--attach A] [--notify-url URL]",
-	  "place an APP order: ledger row first, then WeChat Pay's prepay_id",
-	  "Writes the order to the ledger as NOTPAY (created_at = now) and then asks WeChat\n"
-	  "Pay for a prepay_id (POST /v3/pay/transactions/app), printed on stdout; with --json:\n"
-	  "{\"out_trade_no\", \"prepay_id\", \"expires_at\", \"new\"} (a prepay_id lives 2 hours;\n"
-	  "expires_at is that, or the order's time_expire if sooner).\n"
-	  "  --out-trade-no NO  6 to 32 of 0-9 A-Z a-z _ - | *\n"
-	  "  --amount FEN       whole fen, at least 1 (2500 = 25.00 yuan)\n"
-	  "  --description TEXT shown to the payer; at most 127 bytes of UTF-8, no emoji\n"
-	  "  --time-expire T    RFC 3339 payment deadline, 1 minute to 90 days after now\n"
-	  "                     (refused outside that window; WeChat Pay would move it).\n"
-	  "                     Without it the order is payable for 7 days.\n"
-	  "  --attach A         echoed back when paid; at most 128 bytes\n"
-	  "  --notify-url URL   where WeChat Pay posts the result; default [notify] url\n"
-	  "The same out_trade_no with the same parameters, while the order is unpaid and\n"
-	  "payable, gets a fresh prepay_id (the ledger row is not duplicated). Other\n"
-	  "parameters, or an out_trade_no the ledger has from elsewhere, are refused (exit 2);\n"
-	  "a paid or expired order: exit 1. A failed prepay leaves the order NOTPAY: run the\n"
-	  "same command again, or let 'sweep orders' close it.\n" },
-	{ "sign", run_sign, NULL, 0, "order sign --prepay-id ID",
-	  "the APP invoke parameters for a prepay_id, as JSON",
-	  "Prints {\"appid\", \"partnerid\", \"prepayid\", \"package\": \"Sign=WXPay\", "
-	  "\"noncestr\",\n"
-	  "\"timestamp\", \"sign\"} for the app's OpenSDK PayReq. sign is SHA256withRSA, with the\n"
-	  "merchant API key, over \"appid\\ntimestamp\\nnoncestr\\nprepayid\\n\" (the bare\n"
-	  "prepay_id). The app's result code proves nothing: wait for the notification.\n" },
-	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+	{
+	        .name = "create",
+	        .run = run_create,
+	        .flags = CMD_DB,
+	        .usage = "order create --out-trade-no NO --amount FEN --description TEXT "
+	                 "[--time-expire T] "
+	                 "[--attach A] [--notify-url URL]",
+	        .summary = "place an APP order: ledger row first, then WeChat Pay's prepay_id",
+	        .help = create_help,
+	},
+	{
+	        .name = "sign",
+	        .run = run_sign,
+	        .flags = 0,
+	        .usage = "order sign --prepay-id ID",
+	        .summary = "the APP invoke parameters for a prepay_id, as JSON",
+	        .help = sign_help,
+	},
+	{ .name = NULL },
 };
 
 const struct cmd cmd_order = {
-	"order", NULL, order_subs, 0, "order create|sign ...", "place APP orders", NULL,
+	.name = "order",
+	.subs = order_subs,
+	.usage = "order create|sign ...",
+	.summary = "place APP orders",
 };

@@ -470,40 +470,38 @@ static int run_resolve(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 	return 0;
 }
 
+static const char reconcile_help[] =
+        "Diffs each day's stored bills against the ledger tables and records every\n"
+        "finding as a discrepancy with a stable kind (SPEC 6). Re-running a day updates\n"
+        "the same rows; a finding that went away is marked resolved with the run that saw\n"
+        "it go. MISSED_PAYMENT is marked paid when [policy] allows; the rest stay open for\n"
+        "finance. With a merchant config it asks WeChat Pay about orders missing from the\n"
+        "bill and refunds whose status disagrees; without one, those wait. --dry-run shows\n"
+        "the result and writes nothing. --since-run RUN_ID also lists what changed since\n"
+        "that run (opened, resolved, amounts changed). Exit 3 while discrepancies are open.\n"
+        "DATES: --date D | --from D --to D | --yesterday (default)\n";
+
 const struct cmd cmd_reconcile = {
-	"reconcile",
-	run_reconcile,
-	NULL,
-	CMD_DB,
-	"reconcile DATES [--dry-run] [--since-run RUN_ID]",
-	"diff the stored bills against the ledger; record discrepancies",
-	"Diffs each day's stored bills against the ledger tables and records every\n"
-	"finding as a discrepancy with a stable kind (SPEC 6). Re-running a day updates\n"
-	"the same rows; a finding that went away is marked resolved with the run that saw\n"
-	"it go. MISSED_PAYMENT is marked paid when [policy] allows; the rest stay open for\n"
-	"finance. With a merchant config it asks WeChat Pay about orders missing from the\n"
-	"bill and refunds whose status disagrees; without one, those wait. --dry-run shows\n"
-	"the result and writes nothing. --since-run RUN_ID also lists what changed since\n"
-	"that run (opened, resolved, amounts changed). Exit 3 while discrepancies are open.\n"
-	"DATES: --date D | --from D --to D | --yesterday (default)\n",
+	.name = "reconcile",
+	.run = run_reconcile,
+	.flags = CMD_DB,
+	.usage = "reconcile DATES [--dry-run] [--since-run RUN_ID]",
+	.summary = "diff the stored bills against the ledger; record discrepancies",
+	.help = reconcile_help,
 };
 
 const struct cmd cmd_discrepancies = {
-	"discrepancies",
-	run_discrepancies,
-	NULL,
-	CMD_DB,
-	"discrepancies [DATES] [--status open|resolved|all]",
-	"list discrepancies (default: the open ones, every date)",
-	NULL,
+	.name = "discrepancies",
+	.run = run_discrepancies,
+	.flags = CMD_DB,
+	.usage = "discrepancies [DATES] [--status open|resolved|all]",
+	.summary = "list discrepancies (default: the open ones, every date)",
 };
 
 const struct cmd cmd_resolve = {
-	"resolve",
-	run_resolve,
-	NULL,
-	CMD_DB,
-	"resolve ID --note TEXT",
-	"finance marks a discrepancy handled (audited)",
-	NULL,
+	.name = "resolve",
+	.run = run_resolve,
+	.flags = CMD_DB,
+	.usage = "resolve ID --note TEXT",
+	.summary = "finance marks a discrepancy handled (audited)",
 };

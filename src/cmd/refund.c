@@ -269,27 +269,38 @@ out:
 	return r;
 }
 
+static const char abnormal_help[] =
+        "For a refund WeChat Pay reports ABNORMAL (the original path failed): files\n"
+        "apply-abnormal-refund with type USER_BANK_CARD. The card number and the\n"
+        "holder's name are read from files only their owner can read (chmod 600; one\n"
+        "trailing newline is dropped), encrypted for WeChat Pay and wiped: they are\n"
+        "never stored, logged, printed or audited. --bank-type is one of CMB_DEBIT,\n"
+        "COMM_DEBIT, ABC_DEBIT, CCB_DEBIT, ICBC_DEBIT, BOC_DEBIT, PAB_DEBIT,\n"
+        "SPDB_DEBIT, CITIC_DEBIT, CEB_DEBIT, CMBC_DEBIT, CIB_DEBIT, GDB_DEBIT,\n"
+        "PSBC_DEBIT, NBCB_DEBIT. The refund must be in the ledger.\n";
+
 static const struct cmd refund_subs[] = {
-	{ "abnormal", run_abnormal, NULL, CMD_DB,
-	  "refund abnormal OUT_REFUND_NO --user-card --bank-type T --account-file F --name-file F",
-	  "file an abnormal refund to the customer's debit card",
-	  "For a refund WeChat Pay reports ABNORMAL (the original path failed): files\n"
-	  "apply-abnormal-refund with type USER_BANK_CARD. The card number and the\n"
-	  "holder's name are read from files only their owner can read (chmod 600; one\n"
-	  "trailing newline is dropped), encrypted for WeChat Pay and wiped: they are\n"
-	  "never stored, logged, printed or audited. --bank-type is one of CMB_DEBIT,\n"
-	  "COMM_DEBIT, ABC_DEBIT, CCB_DEBIT, ICBC_DEBIT, BOC_DEBIT, PAB_DEBIT,\n"
-	  "SPDB_DEBIT, CITIC_DEBIT, CEB_DEBIT, CMBC_DEBIT, CIB_DEBIT, GDB_DEBIT,\n"
-	  "PSBC_DEBIT, NBCB_DEBIT. The refund must be in the ledger.\n" },
+	{
+	        .name = "abnormal",
+	        .run = run_abnormal,
+	        .flags = CMD_DB,
+	        .usage = "refund abnormal OUT_REFUND_NO --user-card --bank-type T --account-file F "
+	                 "--name-file F",
+	        .summary = "file an abnormal refund to the customer's debit card",
+	        .help = abnormal_help,
+	},
 	{ .name = "create",
 	  .run = cmd_refund_create_run,
 	  .flags = CMD_DB,
 	  .usage = cmd_refund_create_usage,
 	  .summary = cmd_refund_create_summary,
 	  .help = cmd_refund_create_help },
-	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+	{ .name = NULL },
 };
 
 const struct cmd cmd_refund = {
-	"refund", NULL, refund_subs, 0, "refund abnormal|create ...", "refunds filed by hand", NULL,
+	.name = "refund",
+	.subs = refund_subs,
+	.usage = "refund abnormal|create ...",
+	.summary = "refunds filed by hand",
 };

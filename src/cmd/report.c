@@ -443,31 +443,33 @@ out:
 	return r;
 }
 
+static const char report_help[] =
+        "Writes, for each day of DATES (default --yesterday, in the configured timezone):\n"
+        "the trade bill's status (ok, empty, missing), payments, refunds, fees, net and the\n"
+        "day's discrepancies; then the range's discrepancies and actions. Reads only.\n"
+        "\n"
+        "  --format csv   (default) for scripts: UTF-8 with BOM, CRLF; amounts in yuan,\n"
+        "                 fees exact (5 decimals); ids as they are. People: --format xlsx\n"
+        "  --format json  amounts in fen, fees in 0.00001 yuan (SPEC 8); also --json\n"
+        "  --format html  one self-contained page with a chart, prints on A4\n"
+        "  --format xlsx  for people: sheets days, discrepancies, actions, stamp; ids as\n"
+        "                 text, amounts as numbers in yuan, dates as dates (needs -o)\n"
+        "  -o PATH        a file (default, or -o -: stdout). For csv a directory (an\n"
+        "                 existing one, PATH/ or a new PATH not ending in .csv) receives\n"
+        "                 days.csv, discrepancies.csv, actions.csv and stamp.csv; a file\n"
+        "                 or stdout gets one table, days unless --table says which.\n"
+        "  --table T      csv: days, discrepancies, actions or stamp\n"
+        "                 For json/html/xlsx an existing directory gets report.json etc.\n"
+        "\n"
+        "Every report is stamped with what it was made from (bill SHA1s, run ids, version,\n"
+        "policy hash) and nothing else: the same database and options give the same bytes.\n"
+        "DATES: --date D | --from D --to D | --yesterday\n";
+
 const struct cmd cmd_report = {
-	"report",
-	run,
-	NULL,
-	CMD_DB,
-	"report [DATES] [--format csv|json|html|xlsx] [--table T] [-o FILE|DIR|-]",
-	"finance reports: daily totals, discrepancies and actions of a date range",
-	"Writes, for each day of DATES (default --yesterday, in the configured timezone):\n"
-	"the trade bill's status (ok, empty, missing), payments, refunds, fees, net and the\n"
-	"day's discrepancies; then the range's discrepancies and actions. Reads only.\n"
-	"\n"
-	"  --format csv   (default) for scripts: UTF-8 with BOM, CRLF; amounts in yuan,\n"
-	"                 fees exact (5 decimals); ids as they are. People: --format xlsx\n"
-	"  --format json  amounts in fen, fees in 0.00001 yuan (SPEC 8); also --json\n"
-	"  --format html  one self-contained page with a chart, prints on A4\n"
-	"  --format xlsx  for people: sheets days, discrepancies, actions, stamp; ids as\n"
-	"                 text, amounts as numbers in yuan, dates as dates (needs -o)\n"
-	"  -o PATH        a file (default, or -o -: stdout). For csv a directory (an\n"
-	"                 existing one, PATH/ or a new PATH not ending in .csv) receives\n"
-	"                 days.csv, discrepancies.csv, actions.csv and stamp.csv; a file\n"
-	"                 or stdout gets one table, days unless --table says which.\n"
-	"  --table T      csv: days, discrepancies, actions or stamp\n"
-	"                 For json/html/xlsx an existing directory gets report.json etc.\n"
-	"\n"
-	"Every report is stamped with what it was made from (bill SHA1s, run ids, version,\n"
-	"policy hash) and nothing else: the same database and options give the same bytes.\n"
-	"DATES: --date D | --from D --to D | --yesterday\n",
+	.name = "report",
+	.run = run,
+	.flags = CMD_DB,
+	.usage = "report [DATES] [--format csv|json|html|xlsx] [--table T] [-o FILE|DIR|-]",
+	.summary = "finance reports: daily totals, discrepancies and actions of a date range",
+	.help = report_help,
 };

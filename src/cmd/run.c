@@ -34,6 +34,7 @@
 #include "cmd/runlock.h"
 #include "core/job.h"
 #include "core/report.h"
+#include "core/store.h"
 #include "db/audit.h"
 #include "db/db_jobs.h"
 
@@ -204,8 +205,11 @@ static void av_base(struct run *run, struct argv_b *a, const char *self)
 		av(a, "-c");
 		av(a, run->ctx->cfg.path);
 	}
-	av(a, "--db");
-	av(a, run->ctx->db_path);
+	/* --db takes a path or a URI: key=value conninfo reaches the steps through -c */
+	if (!run->ctx->db_url || store_is_pg_uri(run->ctx->db_path)) {
+		av(a, "--db");
+		av(a, run->ctx->db_path);
+	}
 	av(a, "-q");
 }
 
@@ -909,27 +913,32 @@ static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	return r;
 }
 
+static const char run_help[] =
+        "Takes the database lock, records the run and each step and day in job_runs and\n"
+        "job_steps, and runs the steps of jobs/JOB.job ([jobs] dir) in order: per-day steps\n"
+        "(fetch-bills, reconcile) day by day over DATES, the others once. A step that fails\n"
+        "for a day skips the later steps of that day; the run goes on and exits 1 at the end\n"
+        "(3 when all went through but something needs a person). --resume RUN_ID runs again\n"
+        "only the steps of that run that did not finish. --dry-run: sweeps and reconcile\n"
+        "only look; no bill is fetched and no report written. When the run exits 1 or 3,\n"
+        "[alerts] on_attention is run with the run's JSON summary on stdin.\n"
+        "When another live run holds the lock, exits 75 (try later); --wait[=DUR] waits\n"
+        "for it instead, up to DUR (default 2h; like 30m, 2h), then exits 75.\n"
+        "DATES: --date D | --from D --to D | --yesterday (the job's default)\n";
+
 const struct cmd cmd_run = {
-	"run",
-	run_job,
-	NULL,
-	CMD_DB,
-	"run JOB [DATES] [--dry-run] [--resume RUN_ID] [--wait[=DUR]]",
-	"run a job (jobs/JOB.job): its steps, with a lock, recorded",
-	"Takes the database lock, records the run and each step and day in job_runs and\n"
-	"job_steps, and runs the steps of jobs/JOB.job ([jobs] dir) in order: per-day steps\n"
-	"(fetch-bills, reconcile) day by day over DATES, the others once. A step that fails\n"
-	"for a day skips the later steps of that day; the run goes on and exits 1 at the end\n"
-	"(3 when all went through but something needs a person). --resume RUN_ID runs again\n"
-	"only the steps of that run that did not finish. --dry-run: sweeps and reconcile\n"
-	"only look; no bill is fetched and no report written. When the run exits 1 or 3,\n"
-	"[alerts] on_attention is run with the run's JSON summary on stdin.\n"
-	"When another live run holds the lock, exits 75 (try later); --wait[=DUR] waits\n"
-	"for it instead, up to DUR (default 2h; like 30m, 2h), then exits 75.\n"
-	"DATES: --date D | --from D --to D | --yesterday (the job's default)\n",
+	.name = "run",
+	.run = run_job,
+	.flags = CMD_DB,
+	.usage = "run JOB [DATES] [--dry-run] [--resume RUN_ID] [--wait[=DUR]]",
+	.summary = "run a job (jobs/JOB.job): its steps, with a lock, recorded",
+	.help = run_help,
 };
 
 const struct cmd cmd_runs = {
-	"runs", run_runs, NULL, CMD_DB, "runs [--last N]", "job runs and their steps, newest first",
-	NULL,
+	.name = "runs",
+	.run = run_runs,
+	.flags = CMD_DB,
+	.usage = "runs [--last N]",
+	.summary = "job runs and their steps, newest first",
 };

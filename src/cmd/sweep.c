@@ -1,8 +1,8 @@
 /*
- * cmd_sweep.c - `wxrecon sweep orders` and `wxrecon sweep refunds`.
+ * sweep.c - `wxrecon sweep orders` and `wxrecon sweep refunds`.
  *
  * Takes the run lock (or shares it, as a step of `wxrecon run`), builds the
- * client, runs the sweep (src/sweep.c) and prints what it did: one line per
+ * client, runs the sweep (src/core/sweep*.c) and prints what it did: one line per
  * item and a summary, or with --json one document:
  *   {"candidates":N, "closed":N, "marked_paid":N, "held":N, "failed":N,
  *    "actions":[ids], ...}   (refunds: "synced", "abnormal_refunds", "refunds")
@@ -249,37 +249,55 @@ static int run_refunds(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 	return run_sweep(ctx, argc, argv, true, err);
 }
 
+static const char orders_help[] =
+        "Looks at the ledger's NOTPAY orders created longer ago than close_after (or\n"
+        "--older-than, e.g. 30m, 2h, 7d) and past their time_expire, oldest first, and\n"
+        "asks WeChat Pay about each: SUCCESS is recorded as paid (ORDER_MARK_PAID,\n"
+        "when mark_paid_on_missed_notify), NOTPAY is closed (ORDER_CLOSE: intent,\n"
+        "close, then a query confirms CLOSED), CLOSED is copied to the ledger, and an\n"
+        "order WeChat Pay does not know is held for approval. Unfinished actions of\n"
+        "earlier runs are settled first, by a query. More candidates than\n"
+        "close_max_per_run: nothing is done (exit 3). --dry-run only queries and\n"
+        "prints the plan. --limit N looks at N candidates this run.\n";
+
+static const char refunds_help[] =
+        "Queries the ledger's PROCESSING and ABNORMAL refunds: SUCCESS and CLOSED are\n"
+        "synced into the ledger (REFUND_SYNC), and an order whose successful refunds\n"
+        "reach its total becomes REFUNDED (PARTIAL_REFUNDED below); an ABNORMAL one\n"
+        "gets one abnormal refund to the merchant's bank card (ABNORMAL_REFUND,\n"
+        "abnormal_refund_type), intent first, at most once per refund. It also sends\n"
+        "the refunds the engine filed itself (REFUND actions, e.g. paid_after_close =\n"
+        "refund): the ledger order is marked PAID from the trade bill and the ledger\n"
+        "refund written before the call; one sent by a run that died is settled by a\n"
+        "query first and sent again, same out_refund_no, only when WeChat Pay does not\n"
+        "have it. A refund above approval_above waits for 'wxrecon approve ID'; more\n"
+        "than abnormal_refund_max_per_run refunds or abnormal_refund_max_amount_per_run\n"
+        "fen to send (abnormal and engine refunds together): nothing is sent (exit 3).\n";
+
 static const struct cmd sweep_subs[] = {
-	{ "orders", run_orders, NULL, CMD_DB,
-	  "sweep orders [--older-than DUR] [--dry-run] [--limit N]",
-	  "close stale unpaid orders, record missed payments",
-	  "Looks at the ledger's NOTPAY orders created longer ago than close_after (or\n"
-	  "--older-than, e.g. 30m, 2h, 7d) and past their time_expire, oldest first, and\n"
-	  "asks WeChat Pay about each: SUCCESS is recorded as paid (ORDER_MARK_PAID,\n"
-	  "when mark_paid_on_missed_notify), NOTPAY is closed (ORDER_CLOSE: intent,\n"
-	  "close, then a query confirms CLOSED), CLOSED is copied to the ledger, and an\n"
-	  "order WeChat Pay does not know is held for approval. Unfinished actions of\n"
-	  "earlier runs are settled first, by a query. More candidates than\n"
-	  "close_max_per_run: nothing is done (exit 3). --dry-run only queries and\n"
-	  "prints the plan. --limit N looks at N candidates this run.\n" },
-	{ "refunds", run_refunds, NULL, CMD_DB, "sweep refunds [--dry-run] [--limit N]",
-	  "sync refunds in PROCESSING, file abnormal refunds, send the engine's refunds",
-	  "Queries the ledger's PROCESSING and ABNORMAL refunds: SUCCESS and CLOSED are\n"
-	  "synced into the ledger (REFUND_SYNC), and an order whose successful refunds\n"
-	  "reach its total becomes REFUNDED (PARTIAL_REFUNDED below); an ABNORMAL one\n"
-	  "gets one abnormal refund to the merchant's bank card (ABNORMAL_REFUND,\n"
-	  "abnormal_refund_type), intent first, at most once per refund. It also sends\n"
-	  "the refunds the engine filed itself (REFUND actions, e.g. paid_after_close =\n"
-	  "refund): the ledger order is marked PAID from the trade bill and the ledger\n"
-	  "refund written before the call; one sent by a run that died is settled by a\n"
-	  "query first and sent again, same out_refund_no, only when WeChat Pay does not\n"
-	  "have it. A refund above approval_above waits for 'wxrecon approve ID'; more\n"
-	  "than abnormal_refund_max_per_run refunds or abnormal_refund_max_amount_per_run\n"
-	  "fen to send (abnormal and engine refunds together): nothing is sent (exit 3).\n" },
-	{ NULL, NULL, NULL, 0, NULL, NULL, NULL },
+	{
+	        .name = "orders",
+	        .run = run_orders,
+	        .flags = CMD_DB,
+	        .usage = "sweep orders [--older-than DUR] [--dry-run] [--limit N]",
+	        .summary = "close stale unpaid orders, record missed payments",
+	        .help = orders_help,
+	},
+	{
+	        .name = "refunds",
+	        .run = run_refunds,
+	        .flags = CMD_DB,
+	        .usage = "sweep refunds [--dry-run] [--limit N]",
+	        .summary = "sync refunds in PROCESSING, file abnormal refunds, send the engine's "
+	                   "refunds",
+	        .help = refunds_help,
+	},
+	{ .name = NULL },
 };
 
 const struct cmd cmd_sweep = {
-	"sweep", NULL, sweep_subs, 0, "sweep orders|refunds ...", "the order and refund sweeps",
-	NULL,
+	.name = "sweep",
+	.subs = sweep_subs,
+	.usage = "sweep orders|refunds ...",
+	.summary = "the order and refund sweeps",
 };

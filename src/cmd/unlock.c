@@ -43,19 +43,21 @@ static int run_unlock(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	return 0;
 }
 
+static const char unlock_help[] =
+        "Releases the run lock when its holder is gone: a dead process on this host, a pid\n"
+        "now used by another process, or a holder that cannot be checked from here (another\n"
+        "host, container or pod) and has not refreshed its heartbeat for longer than its\n"
+        "limit (such a lock is also taken over by the next run, audited). --force releases\n"
+        "the lock of a holder that cannot be checked even while its heartbeat is recent:\n"
+        "use it once you know that holder is gone. A live holder on this host is never\n"
+        "released; the command names it and exits 75, as it does for a holder that cannot\n"
+        "be checked without --force. Every release is written to the audit log.\n";
+
 const struct cmd cmd_unlock = {
-	"unlock",
-	run_unlock,
-	NULL,
-	CMD_DB,
-	"unlock [--force]",
-	"release a run lock whose holder is gone (audited)",
-	"Releases the run lock when its holder is gone: a dead process on this host, a pid\n"
-	"now used by another process, or a holder that cannot be checked from here (another\n"
-	"host, container or pod) and has not refreshed its heartbeat for longer than its\n"
-	"limit (such a lock is also taken over by the next run, audited). --force releases\n"
-	"the lock of a holder that cannot be checked even while its heartbeat is recent:\n"
-	"use it once you know that holder is gone. A live holder on this host is never\n"
-	"released; the command names it and exits 75, as it does for a holder that cannot\n"
-	"be checked without --force. Every release is written to the audit log.\n",
+	.name = "unlock",
+	.run = run_unlock,
+	.flags = CMD_DB,
+	.usage = "unlock [--force]",
+	.summary = "release a run lock whose holder is gone (audited)",
+	.help = unlock_help,
 };

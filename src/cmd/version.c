@@ -7,7 +7,6 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <zlib.h>
 
@@ -30,13 +29,13 @@ int cmd_version_print(bool as_json, struct wxr_err *err)
 		                                "version", WXR_VERSION, "git",
 		                                git_commit[0] ? git_commit : NULL, "libraries",
 		                                "curl", curl, "openssl", openssl, "sqlite",
-		                                sqlite3_libversion(), "zlib", zlibVersion(),
+		                                db_library_version(), "zlib", zlibVersion(),
 		                                "jansson", jansson_version_str()),
 		                      err);
 	printf("wxrecon %s%s%s%s\n", WXR_VERSION, git_commit[0] ? " (git " : "", git_commit,
 	       git_commit[0] ? ")" : "");
-	printf("libcurl %s, %s, SQLite %s, zlib %s, jansson %s\n", curl, openssl,
-	       sqlite3_libversion(), zlibVersion(), jansson_version_str());
+	printf("libcurl %s, %s, %s %s, zlib %s, jansson %s\n", curl, openssl, db_library_name(),
+	       db_library_version(), zlibVersion(), jansson_version_str());
 	return 0;
 }
 

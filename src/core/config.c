@@ -13,8 +13,10 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ini.h"
 #include "base/suggest.h"
 #include "base/xalloc.h"
+#include "db/db_pg_conn.h"
 
 #define CONFIG_DEFAULT_JOBS_DIR "jobs"
 
@@ -30,7 +32,8 @@ enum key_type {
 	K_ENUM,
 	K_TZ,
 	K_URL,
-	K_PAC
+	K_PAC,
+	K_CONNINFO
 };
 
 struct key_def {
@@ -60,6 +63,7 @@ static const struct key_def keys[] = {
 	{ "api", "retry_base_ms", K_LONG, O(retry_base_ms), 1, 60000, NULL },
 	{ "api", "ca_bundle", K_PATH, O(ca_bundle), 0, 0, NULL },
 	{ "database", "path", K_PATH, O(db_path), 0, 0, NULL },
+	{ "database", "url", K_CONNINFO, O(db_url), 0, 0, NULL },
 	{ "policy", "close_after", K_DUR, O(close_after_s), 0, 0, NULL },
 	{ "policy", "close_max_per_run", K_LONG, O(close_max_per_run), 0, 10000000, NULL },
 	{ "policy", "mark_paid_on_missed_notify", K_BOOL, O(mark_paid_on_missed_notify), 0, 0,
@@ -121,36 +125,14 @@ void config_release(struct config *cfg)
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		if (keys[i].type == K_STR || keys[i].type == K_PATH || keys[i].type == K_ENUM ||
-		    keys[i].type == K_TZ || keys[i].type == K_URL)
+		    keys[i].type == K_TZ || keys[i].type == K_URL || keys[i].type == K_CONNINFO)
 			set_str(FIELD(cfg, keys[i].off, char *), NULL);
 	}
 	free(cfg->path);
 	cfg->path = NULL;
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* Cuts an inline comment: ';' or '#' at the start or after white space. */
-static void cut_comment(char *s)
-{
-	for (char *p = s; *p; p++) {
-		if ((*p == ';' || *p == '#') && (p == s || isspace((unsigned char)p[-1]))) {
-			*p = '\0';
-			return;
-		}
-	}
-}
-
 static bool parse_long(const char *v, long *out)
 {
 	char *end;
@@ -248,6 +230,16 @@ static int set_value(struct config *cfg, const struct key_def *k, const char *v,
 			return err_set(err, WXR_ECONFIG,
 			               "%s: bad value for '%s.%s': '%s' is not an http(s) URL",
 			               where, k->section, k->name, v);
+		set_str(FIELD(cfg, k->off, char *), v);
+		return 0;
+	case K_CONNINFO:
+		if (!*v) {
+			set_str(FIELD(cfg, k->off, char *), NULL);
+			return 0;
+		}
+		if (db_pg_check_conninfo(v, &sub) < 0)
+			return err_set(err, WXR_ECONFIG, "%s: bad value for '%s.%s': %s", where,
+			               k->section, k->name, sub.msg);
 		set_str(FIELD(cfg, k->off, char *), v);
 		return 0;
 	case K_LONG:
@@ -376,6 +368,16 @@ void config_key_value(const struct config *cfg, size_t i, const char **section, 
 	case K_TZ:
 		snprintf(buf, n, "%s", *(char *const *)f ? *(char *const *)f : "(unset)");
 		return;
+	case K_CONNINFO:
+		if (*(char *const *)f) {
+			char *shown = db_pg_redact(*(char *const *)f);
+
+			snprintf(buf, n, "%s", shown);
+			free(shown);
+		} else {
+			snprintf(buf, n, "(unset)");
+		}
+		return;
 	case K_LONG:
 		snprintf(buf, n, "%ld", *(const long *)f);
 		return;
@@ -443,91 +445,68 @@ static int unknown_section(const char *where, const char *s, struct wxr_err *err
 	return err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'", where, s);
 }
 
+static int on_section(void *ctx, const char *where, const char *section, const char *name,
+                      struct wxr_err *err)
+{
+	(void)ctx;
+	if (name) {
+		char full[160];
+
+		snprintf(full, sizeof(full), "%s \"%s\"", section, name);
+		return unknown_section(where, full, err);
+	}
+	if (!section_known(section))
+		return unknown_section(where, section, err);
+	return 0;
+}
+
+static int on_key(void *ctx, const char *where, int lineno, const char *section, const char *name,
+                  const char *k, const char *v, struct wxr_err *err)
+{
+	struct config *cfg = ctx;
+	const struct key_def *def = NULL;
+	int r;
+
+	(void)name; /* on_section refuses named sections */
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, k) == 0) {
+			def = &keys[i];
+			break;
+		}
+	}
+	if (!def)
+		return unknown_key(where, section, k, err);
+	r = set_value(cfg, def, v, where, err);
+	if (r < 0)
+		return r;
+	if (def->off == offsetof(struct config, private_key))
+		cfg->line_of_private_key = lineno;
+	if (def->off == offsetof(struct config, apiv3_key_file))
+		cfg->line_of_apiv3_key_file = lineno;
+	if (def->off == offsetof(struct config, db_path))
+		cfg->line_of_db_path = lineno;
+	if (def->off == offsetof(struct config, db_url))
+		cfg->line_of_db_url = cfg->db_url ? lineno : 0;
+	return 0;
+}
+
 int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 {
-	FILE *f = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int lineno = 0;
-	char section[64] = "";
-	int r = 0;
+	const struct ini_cb cb = { .ctx = cfg, .section = on_section, .key = on_key };
+	FILE *f;
+	int r;
 
 	f = fopen(path, "r");
 	if (!f)
 		return err_set(err, WXR_ECONFIG, "cannot open config '%s': %s", path,
 		               strerror(errno));
 	set_str(&cfg->path, path);
-	while ((n = getline(&line, &cap, f)) >= 0) {
-		char where[600];
-		char *s, *eq, *k, *v;
-		const struct key_def *def = NULL;
-
-		lineno++;
-		snprintf(where, sizeof(where), "%s:%d", path, lineno);
-		if (lineno == 1 && (unsigned char)line[0] == 0xEF &&
-		    (unsigned char)line[1] == 0xBB && (unsigned char)line[2] == 0xBF) {
-			memmove(line, line + 3, (size_t)n - 3 + 1);
-			n -= 3; /* else the NUL check below takes every BOM for a NUL byte */
-		}
-		if (strlen(line) != (size_t)n) {
-			r = err_set(err, WXR_ECONFIG, "%s: NUL byte in config", where);
-			goto out;
-		}
-		cut_comment(line);
-		s = trim(line);
-		if (!*s)
-			continue;
-		if (*s == '[') {
-			char *e = strchr(s, ']');
-
-			if (!e || e[1] != '\0') {
-				r = err_set(err, WXR_ECONFIG, "%s: malformed section header '%s'",
-				            where, s);
-				goto out;
-			}
-			*e = '\0';
-			s = trim(s + 1);
-			if (!section_known(s)) {
-				r = unknown_section(where, s, err);
-				goto out;
-			}
-			snprintf(section, sizeof(section), "%s", s);
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (!eq) {
-			r = err_set(err, WXR_ECONFIG, "%s: expected 'key = value', got '%s'", where,
-			            s);
-			goto out;
-		}
-		*eq = '\0';
-		k = trim(s);
-		v = trim(eq + 1);
-		if (!*section) {
-			r = err_set(err, WXR_ECONFIG, "%s: key '%s' outside any section", where, k);
-			goto out;
-		}
-		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-			if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, k) == 0) {
-				def = &keys[i];
-				break;
-			}
-		}
-		if (!def) {
-			r = unknown_key(where, section, k, err);
-			goto out;
-		}
-		r = set_value(cfg, def, v, where, err);
-		if (r < 0)
-			goto out;
-		if (def->off == offsetof(struct config, private_key))
-			cfg->line_of_private_key = lineno;
-		if (def->off == offsetof(struct config, apiv3_key_file))
-			cfg->line_of_apiv3_key_file = lineno;
-	}
-	if (ferror(f))
-		r = err_set(err, WXR_ECONFIG, "cannot read config '%s': %s", path, strerror(errno));
+	r = ini_parse(f, path, &cb, err);
+	if (r >= 0 && cfg->line_of_db_path && cfg->line_of_db_url)
+		r = err_set(err, WXR_ECONFIG,
+		            "%s:%d: [database] url and path (line %d) are exclusive: keep path for "
+		            "a SQLite file or url for PostgreSQL",
+		            path, cfg->line_of_db_url, cfg->line_of_db_path);
 	/* the default job dir is the one beside the config, wherever it runs from */
 	if (r >= 0 && strcmp(cfg->jobs_dir, CONFIG_DEFAULT_JOBS_DIR) == 0) {
 		char *dir = resolve_path(cfg->path, CONFIG_DEFAULT_JOBS_DIR);
@@ -535,8 +514,6 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 		free(cfg->jobs_dir);
 		cfg->jobs_dir = dir;
 	}
-out:
-	free(line);
 	fclose(f);
 	return r;
 }
@@ -567,7 +544,7 @@ static int read_key_file(const struct config *cfg, const char *where, char out_k
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
-	s = trim(buf);
+	s = ini_trim(buf);
 	n = strlen(s);
 	if (n != 32) {
 		explicit_bzero(buf, sizeof(buf));

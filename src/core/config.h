@@ -39,8 +39,10 @@ struct config {
 	long retry_base_ms; /* backoff base of the retries */
 	char *ca_bundle;    /* path or NULL */
 
-	/* [database] */
+	/* [database]: a SQLite file (path, the default) or a PostgreSQL connection
+	 * string (url: a libpq URI or key=value conninfo, never with a password) */
 	char *db_path;
+	char *db_url; /* NULL unless set */
 
 	/* [policy] */
 	int64_t close_after_s;
@@ -72,6 +74,9 @@ struct config {
 	/* Where each merchant key was set, for messages ("file:line"). */
 	int line_of_private_key;
 	int line_of_apiv3_key_file;
+	/* Where [database] path and url were set (0: not set), for their exclusion. */
+	int line_of_db_path;
+	int line_of_db_url;
 };
 
 /* Fills cfg with the defaults (no file). */

@@ -8,6 +8,7 @@
 
 #include "base/clock.h"
 #include "base/err.h"
+#include "base/ini.h"
 #include "base/xalloc.h"
 
 static const char *const step_names[STEP_KIND_COUNT] = {
@@ -24,25 +25,13 @@ bool step_is_per_day(enum step_kind k)
 	return k == STEP_FETCH_BILLS || k == STEP_RECONCILE;
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 static int parse_steps(struct job *job, char *v, const char *where, struct wxr_err *err)
 {
 	char *save = NULL;
 
 	job->nsteps = 0;
 	for (char *tok = strtok_r(v, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *t = trim(tok);
+		char *t = ini_trim(tok);
 		int k;
 
 		for (k = 0; k < STEP_KIND_COUNT; k++) {
@@ -130,7 +119,7 @@ static int set_key(struct job *job, const char *section, const char *k, char *v,
 		char *out = xstrdup("");
 
 		for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			char *f = trim(t);
+			char *f = ini_trim(t);
 			char *n;
 
 			if (strcmp(f, "html") != 0 && strcmp(f, "csv") != 0 &&
@@ -156,13 +145,39 @@ static int set_key(struct job *job, const char *section, const char *k, char *v,
 	return err_set(err, WXR_ECONFIG, "%s: unknown key '%s' in [%s]", where, k, section);
 }
 
+static int on_section(void *ctx, const char *where, const char *section, const char *name,
+                      struct wxr_err *err)
+{
+	static const char *const known[] = { "job",           "fetch-bills", "sweep-orders",
+		                             "sweep-refunds", "reconcile",   "report" };
+
+	(void)ctx;
+	for (size_t i = 0; !name && i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(section, known[i]) == 0)
+			return 0;
+	if (name)
+		return err_set(err, WXR_ECONFIG, "%s: unknown section '[%s \"%s\"]'", where,
+		               section, name);
+	return err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'", where, section);
+}
+
+static int on_key(void *ctx, const char *where, int lineno, const char *section, const char *name,
+                  const char *k, const char *v, struct wxr_err *err)
+{
+	char *value = xstrdup(v);
+	int r;
+
+	(void)lineno;
+	(void)name;
+	r = set_key(ctx, section, k, value, where, err);
+	free(value);
+	return r;
+}
+
 int job_load(struct job *job, const char *dir, const char *name, struct wxr_err *err)
 {
+	const struct ini_cb cb = { .ctx = job, .section = on_section, .key = on_key };
 	FILE *f = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	char section[32] = "";
-	int lineno = 0;
 	size_t nlen = strlen(name);
 	int r = 0;
 
@@ -187,57 +202,12 @@ int job_load(struct job *job, const char *dir, const char *name, struct wxr_err 
 		            job->path, strerror(errno));
 		goto out;
 	}
-	while (getline(&line, &cap, f) >= 0) {
-		char where[600];
-		char *s, *eq;
-
-		lineno++;
-		snprintf(where, sizeof(where), "%s:%d", job->path, lineno);
-		for (char *p = line; *p; p++) {
-			if ((*p == ';' || *p == '#') &&
-			    (p == line || isspace((unsigned char)p[-1]))) {
-				*p = '\0';
-				break;
-			}
-		}
-		s = trim(line);
-		if (!*s)
-			continue;
-		if (*s == '[') {
-			char *e = strchr(s, ']');
-
-			if (!e || e[1]) {
-				r = err_set(err, WXR_ECONFIG, "%s: malformed section header",
-				            where);
-				goto out;
-			}
-			*e = '\0';
-			s = trim(s + 1);
-			if (strcmp(s, "job") != 0 && strcmp(s, "fetch-bills") != 0 &&
-			    strcmp(s, "sweep-orders") != 0 && strcmp(s, "sweep-refunds") != 0 &&
-			    strcmp(s, "reconcile") != 0 && strcmp(s, "report") != 0) {
-				r = err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'", where,
-				            s);
-				goto out;
-			}
-			snprintf(section, sizeof(section), "%s", s);
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (!eq || !*section) {
-			r = err_set(err, WXR_ECONFIG, "%s: expected 'key = value' inside a section",
-			            where);
-			goto out;
-		}
-		*eq = '\0';
-		r = set_key(job, section, trim(s), trim(eq + 1), where, err);
-		if (r < 0)
-			goto out;
-	}
+	r = ini_parse(f, job->path, &cb, err);
+	if (r < 0)
+		goto out;
 	if (job->nsteps == 0)
 		r = err_set(err, WXR_ECONFIG, "%s: no 'steps' in [job]", job->path);
 out:
-	free(line);
 	if (f)
 		fclose(f);
 	if (r < 0)

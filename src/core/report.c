@@ -203,8 +203,8 @@ int report_load(struct db *db, const struct report_opts *opts, struct report **o
 	}
 
 	/* One snapshot for every query (a read transaction: takes no write lock). */
-	if (db->tx_depth == 0) {
-		r = db_exec(db, "BEGIN", err);
+	if (db_tx_depth(db) == 0) {
+		r = db_begin_read(db, err);
 		if (r < 0)
 			goto out;
 		in_tx = true;
@@ -223,7 +223,7 @@ int report_load(struct db *db, const struct report_opts *opts, struct report **o
 		goto out;
 	if (in_tx) {
 		in_tx = false;
-		r = db_exec(db, "COMMIT", err);
+		r = db_commit(db, err);
 		if (r < 0)
 			goto out;
 	}
@@ -236,7 +236,7 @@ int report_load(struct db *db, const struct report_opts *opts, struct report **o
 	r = 0;
 out:
 	if (in_tx)
-		db_exec(db, "ROLLBACK", NULL);
+		db_rollback(db);
 	report_free(rep);
 	return r;
 }

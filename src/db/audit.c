@@ -59,12 +59,12 @@ out:
 int audit_append(struct db *db, int64_t run_id, const char *actor, const char *event,
                  const char *subject, const char *detail, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char prev[65] = GENESIS_HASH;
 	char hash[65];
 	char at[CLOCK_RFC3339_LEN];
 	int64_t id = 1;
-	int own_tx = db->tx_depth == 0;
+	int own_tx = db_tx_depth(db) == 0;
 	int r;
 
 	if (!detail)
@@ -77,15 +77,15 @@ int audit_append(struct db *db, int64_t run_id, const char *actor, const char *e
 	r = db_prepare(db, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1", &st, err);
 	if (r < 0)
 		goto out;
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0) + 1;
+	r = db_step(st);
+	if (r == DB_ROW) {
+		id = db_col_i64(st, 0) + 1;
 		snprintf(prev, sizeof(prev), "%s", db_col_text(st, 1));
-	} else if (r != SQLITE_DONE) {
+	} else if (r != DB_DONE) {
 		r = db_error(db, err, "read audit_log");
 		goto out;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	st = NULL;
 
 	time_format_rfc3339(clock_real_now(), 0, at);
@@ -98,25 +98,25 @@ int audit_append(struct db *db, int64_t run_id, const char *actor, const char *e
 	               &st, err);
 	if (r < 0)
 		goto out;
-	sqlite3_bind_int64(st, 1, id);
+	db_bind_i64(st, 1, id);
 	db_bind_text(st, 2, at);
 	if (run_id > 0)
-		sqlite3_bind_int64(st, 3, run_id);
+		db_bind_i64(st, 3, run_id);
 	else
-		sqlite3_bind_null(st, 3);
+		db_bind_null(st, 3);
 	db_bind_text(st, 4, actor);
 	db_bind_text(st, 5, event);
 	db_bind_text(st, 6, subject);
 	db_bind_text(st, 7, detail);
 	db_bind_text(st, 8, prev);
 	db_bind_text(st, 9, hash);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (db_step(st) != DB_DONE) {
 		r = db_error(db, err, "append to audit_log");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	if (own_tx) {
 		if (r < 0)
 			db_rollback(db);
@@ -128,7 +128,7 @@ out:
 
 int audit_verify(struct db *db, struct audit_verify_result *out, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char prev[65] = GENESIS_HASH;
 	char hash[65];
 	int64_t expect_id = 1;
@@ -142,12 +142,10 @@ int audit_verify(struct db *db, struct audit_verify_result *out, struct wxr_err 
 	               &st, err);
 	if (r < 0)
 		return r;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(st, 0);
-		int64_t run_id =
-		        sqlite3_column_type(st, 2) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 2);
-		const char *subject =
-		        sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : db_col_text(st, 5);
+	while ((step = db_step(st)) == DB_ROW) {
+		int64_t id = db_col_i64(st, 0);
+		int64_t run_id = db_col_is_null(st, 2) ? 0 : db_col_i64(st, 2);
+		const char *subject = db_col_is_null(st, 5) ? NULL : db_col_text(st, 5);
 
 		out->entries++;
 		if (id != expect_id) {
@@ -177,12 +175,12 @@ int audit_verify(struct db *db, struct audit_verify_result *out, struct wxr_err 
 		memcpy(prev, hash, sizeof(prev));
 		expect_id++;
 	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+	if (step != DB_ROW && step != DB_DONE) {
 		r = db_error(db, err, "read audit_log");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }

@@ -1,97 +1,82 @@
+/*
+ * db.c - the backend-neutral part of db.h: it calls the backend db_open()
+ * chose through its struct db_ops (db_backend.h); transactions and
+ * savepoints are counted here, migrations and bulk loads are built on the
+ * statement calls.
+ */
 #include "db/db.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "db/db_backend.h"
 #include "db/schema.h"
-
-#define DB_BUSY_TIMEOUT_MS 5000
-
-int db_error(struct db *db, struct wxr_err *err, const char *what)
-{
-	int code = sqlite3_extended_errcode(db->h);
-
-	if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
-		return err_set(err, WXR_EDB, "%s: database '%s' is locked by another process (%s)",
-		               what, db->path, sqlite3_errmsg(db->h));
-	if ((code & 0xff) == SQLITE_FULL)
-		return err_set(err, WXR_EIO, "%s: disk full writing '%s'", what, db->path);
-	return err_set(err, WXR_EDB, "%s: %s", what, sqlite3_errmsg(db->h));
-}
-
-int db_open(const char *path, struct db **out_db, struct wxr_err *err)
-{
-	struct db *db = xcalloc(1, sizeof(*db));
-	int r;
-
-	db->path = xstrdup(path);
-	r = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
-	if (r != SQLITE_OK) {
-		r = err_set(err, WXR_EDB, "cannot open database '%s': %s", path,
-		            db->h ? sqlite3_errmsg(db->h) : sqlite3_errstr(r));
-		goto fail;
-	}
-	sqlite3_extended_result_codes(db->h, 1);
-	sqlite3_busy_timeout(db->h, DB_BUSY_TIMEOUT_MS);
-	r = db_exec(db, "PRAGMA foreign_keys = ON", err);
-	if (r < 0)
-		goto fail;
-	/* WAL is persistent; on a read-only or odd filesystem fall back quietly. */
-	r = db_exec(db, "PRAGMA journal_mode = WAL", err);
-	if (r < 0)
-		goto fail;
-	r = db_exec(db, "PRAGMA synchronous = NORMAL", err);
-	if (r < 0)
-		goto fail;
-	*out_db = db;
-	return 0;
-fail:
-	err_prefix(err, "database '%s'", path);
-	db_close(db);
-	return err ? err->code : WXR_EDB;
-}
 
 void db_close(struct db *db)
 {
-	if (!db)
-		return;
-	if (db->h)
-		sqlite3_close_v2(db->h);
-	free(db->path);
-	free(db);
+	if (db)
+		db->ops->close(db);
+}
+
+const char *db_target(const struct db *db)
+{
+	return db->target;
+}
+
+int db_error(struct db *db, struct wxr_err *err, const char *what)
+{
+	return db->ops->error(db, err, what);
 }
 
 int db_exec(struct db *db, const char *sql, struct wxr_err *err)
 {
-	char *msg = NULL;
-	int r = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
-
-	if (r != SQLITE_OK) {
-		int code = (r & 0xff) == SQLITE_BUSY ? WXR_EDB : WXR_EDB;
-
-		if ((r & 0xff) == SQLITE_BUSY || (r & 0xff) == SQLITE_LOCKED)
-			err_set(err, code, "database '%s' is locked by another process", db->path);
-		else if ((r & 0xff) == SQLITE_FULL)
-			err_set(err, WXR_EIO, "disk full writing '%s'", db->path);
-		else
-			err_set(err, code, "%s", msg ? msg : sqlite3_errstr(r));
-		sqlite3_free(msg);
-		return err ? err->code : code;
-	}
-	return 0;
+	return db->ops->exec(db, sql, err);
 }
 
-int db_begin(struct db *db, struct wxr_err *err)
+int db_bulk_cache(struct db *db, struct wxr_err *err)
 {
-	int r = db_exec(db, "BEGIN IMMEDIATE", err);
+	return db->ops->bulk_cache(db, err);
+}
+
+void db_busy_timeout(struct db *db, int ms)
+{
+	db->ops->busy_timeout(db, ms);
+}
+
+int db_function_i64(struct db *db, const char *name, int64_t (*fn)(int64_t), struct wxr_err *err)
+{
+	return db->ops->function_i64(db, name, fn, err);
+}
+
+int64_t db_changes(struct db *db)
+{
+	return db->ops->changes(db);
+}
+
+/* ---- transactions ---- */
+
+static int begin_with(struct db *db, const char *sql, struct wxr_err *err)
+{
+	int r = db_exec(db, sql, err);
 
 	if (r < 0)
 		return err_prefix(err, "begin transaction");
 	db->tx_depth++;
 	return 0;
+}
+
+int db_begin(struct db *db, struct wxr_err *err)
+{
+	return begin_with(db, db->ops->begin_sql, err);
+}
+
+int db_begin_read(struct db *db, struct wxr_err *err)
+{
+	return begin_with(db, db->ops->begin_read_sql, err);
 }
 
 int db_commit(struct db *db, struct wxr_err *err)
@@ -108,61 +93,221 @@ int db_commit(struct db *db, struct wxr_err *err)
 
 void db_rollback(struct db *db)
 {
-	if (!sqlite3_get_autocommit(db->h))
-		sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	if (db->ops->in_tx(db))
+		db->ops->exec(db, "ROLLBACK", NULL);
 	db->tx_depth = 0;
 }
 
-int db_bulk_cache(struct db *db, struct wxr_err *err)
+int db_tx_depth(const struct db *db)
 {
-	char sql[64];
-
-	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", DB_BULK_CACHE_KIB);
-	return db_exec(db, sql, err);
+	return db->tx_depth;
 }
 
-int db_prepare(struct db *db, const char *sql, sqlite3_stmt **out_stmt, struct wxr_err *err)
+bool db_in_tx(struct db *db)
 {
-	sqlite3_stmt *st = NULL;
+	return db->ops->in_tx(db);
+}
 
-	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_error(db, err, "prepare");
-	*out_stmt = st;
+int db_savepoint(struct db *db, const char *name, struct wxr_err *err)
+{
+	char sql[80];
+	int r;
+
+	snprintf(sql, sizeof(sql), "SAVEPOINT %s", name);
+	r = db_exec(db, sql, err);
+	if (r < 0)
+		return err_prefix(err, "savepoint");
+	db->tx_depth++;
 	return 0;
 }
 
-int db_bind_text(sqlite3_stmt *st, int i, const char *s)
+int db_release(struct db *db, const char *name, struct wxr_err *err)
 {
-	if (!s)
-		return sqlite3_bind_null(st, i);
-	return sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	char sql[80];
+	int r;
+
+	snprintf(sql, sizeof(sql), "RELEASE %s", name);
+	r = db_exec(db, sql, err);
+	if (r < 0)
+		return err_prefix(err, "release savepoint");
+	db->tx_depth--;
+	return 0;
 }
 
-const char *db_col_text(sqlite3_stmt *st, int i)
+void db_rollback_to(struct db *db, const char *name)
 {
-	const unsigned char *t = sqlite3_column_text(st, i);
+	char sql[160];
 
-	return t ? (const char *)t : "";
+	snprintf(sql, sizeof(sql), "ROLLBACK TO %s; RELEASE %s", name, name);
+	db->ops->exec(db, sql, NULL);
+	if (db->tx_depth > 0)
+		db->tx_depth--;
 }
 
+/* ---- statements ---- */
+
+int db_prepare(struct db *db, const char *sql, struct db_stmt **out_stmt, struct wxr_err *err)
+{
+	return db->ops->prepare(db, sql, out_stmt, err);
+}
+
+void db_finalize(struct db_stmt *st)
+{
+	if (st)
+		st->ops->finalize(st);
+}
+
+void db_reset(struct db_stmt *st)
+{
+	st->ops->reset(st);
+}
+
+void db_clear_bindings(struct db_stmt *st)
+{
+	st->ops->clear_bindings(st);
+}
+
+int db_step(struct db_stmt *st)
+{
+	return st->ops->step(st);
+}
+
+int db_param_index(struct db_stmt *st, const char *name)
+{
+	return st->ops->param_index(st, name);
+}
+
+int db_bind_i64(struct db_stmt *st, int i, int64_t v)
+{
+	return st->ops->bind_i64(st, i, v);
+}
+
+int db_bind_null(struct db_stmt *st, int i)
+{
+	return st->ops->bind_null(st, i);
+}
+
+int db_bind_text(struct db_stmt *st, int i, const char *s)
+{
+	return st->ops->bind_text(st, i, s, -1, true);
+}
+
+int db_bind_text_ref(struct db_stmt *st, int i, const char *s, ptrdiff_t len)
+{
+	return st->ops->bind_text(st, i, s, len, false);
+}
+
+int db_col_count(struct db_stmt *st)
+{
+	return st->ops->col_count(st);
+}
+
+bool db_col_is_null(struct db_stmt *st, int i)
+{
+	return st->ops->col_is_null(st, i);
+}
+
+int64_t db_col_i64(struct db_stmt *st, int i)
+{
+	return st->ops->col_i64(st, i);
+}
+
+const char *db_col_text(struct db_stmt *st, int i)
+{
+	return st->ops->col_text(st, i);
+}
+
+size_t db_col_bytes(struct db_stmt *st, int i)
+{
+	return st->ops->col_bytes(st, i);
+}
+
+/* ---- bulk load ---- */
+
+struct db_bulk {
+	struct db *db;
+	struct db_stmt *st;
+	char *table;
+};
+
+int db_bulk_begin(struct db *db, const char *table, const char *columns, struct db_bulk **out,
+                  struct wxr_err *err)
+{
+	struct db_bulk *b;
+	char *sql;
+	size_t n = 1, len, i;
+	int r;
+
+	for (i = 0; columns[i]; i++)
+		n += columns[i] == ',';
+	len = strlen(table) + strlen(columns) + 3 * n + 32;
+	sql = xmalloc(len);
+	i = (size_t)snprintf(sql, len, "INSERT INTO %s (%s) VALUES (", table, columns);
+	while (n--)
+		i += (size_t)snprintf(sql + i, len - i, n ? "?, " : "?)");
+	b = xcalloc(1, sizeof(*b));
+	b->db = db;
+	b->table = xstrdup(table);
+	r = db_prepare(db, sql, &b->st, err);
+	free(sql);
+	if (r < 0) {
+		free(b->table);
+		free(b);
+		return err_prefix(err, "bulk load into %s", table);
+	}
+	*out = b;
+	return 0;
+}
+
+struct db_stmt *db_bulk_stmt(struct db_bulk *b)
+{
+	return b->st;
+}
+
+int db_bulk_row(struct db_bulk *b, struct wxr_err *err)
+{
+	int r = db_step(b->st);
+
+	if (r != DB_DONE) {
+		char what[96];
+
+		snprintf(what, sizeof(what), "insert %s", b->table);
+		r = db_error(b->db, err, what);
+		db_reset(b->st);
+		return r;
+	}
+	db_reset(b->st);
+	return 0;
+}
+
+int db_bulk_end(struct db_bulk *b, struct wxr_err *err)
+{
+	(void)err;
+	if (!b)
+		return 0;
+	db_finalize(b->st);
+	free(b->table);
+	free(b);
+	return 0;
+}
 static int migration_done(struct db *db, const char *name, bool *out_done, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db, "SELECT 1 FROM schema_migrations WHERE name = ?", &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, name);
-	r = sqlite3_step(st);
-	if (r != SQLITE_ROW && r != SQLITE_DONE) {
+	r = db_step(st);
+	if (r != DB_ROW && r != DB_DONE) {
 		r = db_error(db, err, "read schema_migrations");
 		goto out;
 	}
-	*out_done = (r == SQLITE_ROW);
+	*out_done = (r == DB_ROW);
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -171,6 +316,11 @@ int db_migrate(struct db *db, int *out_applied, struct wxr_err *err)
 	int applied = 0;
 	int r;
 	const struct schema_migration *m;
+	char now[CLOCK_RFC3339_LEN];
+
+	/* UTC with a Z, as strftime('%Y-%m-%dT%H:%M:%SZ', 'now') wrote it */
+	time_format_rfc3339(clock_real_now(), 0, now);
+	now[19] = 'Z', now[20] = '\0';
 
 	r = db_exec(db,
 	            "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -180,7 +330,7 @@ int db_migrate(struct db *db, int *out_applied, struct wxr_err *err)
 		return err_prefix(err, "create schema_migrations");
 	for (m = schema_migrations; m->name; m++) {
 		bool done = false;
-		sqlite3_stmt *st = NULL;
+		struct db_stmt *st = NULL;
 
 		r = db_begin(db, err);
 		if (r < 0)
@@ -199,14 +349,15 @@ int db_migrate(struct db *db, int *out_applied, struct wxr_err *err)
 		}
 		r = db_prepare(db,
 		               "INSERT INTO schema_migrations (name, applied_at)"
-		               " VALUES (?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+		               " VALUES (?, ?)",
 		               &st, err);
 		if (r < 0)
 			goto fail;
 		db_bind_text(st, 1, m->name);
-		r = sqlite3_step(st);
-		sqlite3_finalize(st);
-		if (r != SQLITE_DONE) {
+		db_bind_text(st, 2, now);
+		r = db_step(st);
+		db_finalize(st);
+		if (r != DB_DONE) {
 			r = db_error(db, err, "record migration");
 			goto fail;
 		}
@@ -236,7 +387,7 @@ int db_check_schema(struct db *db, struct wxr_err *err)
 			return err_set(err, WXR_EDB,
 			               "database '%s' is not initialised or is older than this "
 			               "wxrecon (missing migration %s): run 'wxrecon init'",
-			               db->path, m->name);
+			               db->target, m->name);
 	}
 	return 0;
 }

@@ -1,29 +1,49 @@
 /*
  * db.h - the database module: every SQL statement of wxrecon goes through
- * here or through a store module (src/db_*.c) built on it. SQLite is the
- * embedded store; core SQL stays portable (SPEC 10).
+ * here or through a store module (src/db_*.c) built on it.
+ *
+ * One interface, several backends (issue 16): struct db and struct db_stmt
+ * are opaque, and the backend behind them (src/db/db_backend.h) is chosen by
+ * db_open() from its target. SQLite (src/db/db_sqlite.c) is the only one
+ * today and the only file that calls the SQLite API. SQL given to
+ * db_prepare() uses '?' placeholders, or ':name' ones bound through
+ * db_param_index(); core SQL stays portable (SPEC 10).
+ *
+ * Errors: a failing call returns a negative WXR_E* code. A busy or locked
+ * database (PostgreSQL: a serialization failure or a deadlock) is WXR_EBUSY,
+ * which a caller may retry; a unique or primary key violation is
+ * WXR_EUNIQUE; a full disk is WXR_EIO; anything else WXR_EDB. db_step() and
+ * the bind calls leave the message on the connection: db_error() turns it
+ * into one line of err.
  */
 #ifndef WXR_DB_H
 #define WXR_DB_H
 
-#include <sqlite3.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "wxrecon.h"
 
-struct db {
-	sqlite3 *h; /* owned */
-	char *path; /* owned */
-	int tx_depth;
-};
+struct db;
+struct db_stmt;
+
+/* What db_step() returns when it did not fail (failures are negative). */
+enum db_step_result { DB_ROW = 100, DB_DONE = 101 };
 
 /*
- * Opens (creating if needed) the database at path with WAL, foreign keys
- * and a busy timeout. The parent directory must exist.
+ * Opens the database named by target. A path opens (creating if needed)
+ * the SQLite file with WAL, foreign keys and a busy timeout; its parent
+ * directory must exist. A postgresql:// URI is refused until that backend
+ * exists.
  */
-int db_open(const char *path, struct db **out_db, struct wxr_err *err);
+int db_open(const char *target, struct db **out_db, struct wxr_err *err);
 void db_close(struct db *db);
+/* The target db_open() was given (a path for SQLite), for messages. */
+const char *db_target(const struct db *db);
+/* "SQLite 3.40.1": the backend's library and its version, for `version`. */
+const char *db_library_name(void);
+const char *db_library_version(void);
 
 /* Applies the embedded schema migrations that are not yet recorded in
  * schema_migrations, each in its own transaction, in order. out_applied
@@ -33,6 +53,7 @@ int db_migrate(struct db *db, int *out_applied, struct wxr_err *err);
  * is behind the binary's schema. */
 int db_check_schema(struct db *db, struct wxr_err *err);
 
+/* Runs one or more statements that return no rows. */
 int db_exec(struct db *db, const char *sql, struct wxr_err *err);
 /* A page cache of DB_BULK_CACHE_KIB for the rest of the connection, for one
  * large transaction whose index pages are hit at random (a bill, a ledger
@@ -40,18 +61,92 @@ int db_exec(struct db *db, const char *sql, struct wxr_err *err);
  * are written there again and again. Peak RSS stays within 64 MiB. */
 #define DB_BULK_CACHE_KIB 24576
 int db_bulk_cache(struct db *db, struct wxr_err *err);
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Rollback never fails the caller. */
+/* How long a statement waits for a lock held by another connection before
+ * it fails with WXR_EBUSY. */
+void db_busy_timeout(struct db *db, int ms);
+
+/* Makes fn callable from this connection's SQL as name(x): a deterministic
+ * function of one integer, NULL giving NULL (recon_fee_to_fen). A server
+ * backend checks that the schema defines it instead. */
+int db_function_i64(struct db *db, const char *name, int64_t (*fn)(int64_t), struct wxr_err *err);
+
+/* ---- transactions ---- */
+
+/* BEGIN IMMEDIATE (takes the write lock) / COMMIT / ROLLBACK. A failed
+ * commit rolls back. Rollback never fails the caller. */
 int db_begin(struct db *db, struct wxr_err *err);
 int db_commit(struct db *db, struct wxr_err *err);
 void db_rollback(struct db *db);
+/* A read transaction: one snapshot for several queries, no write lock.
+ * Ended by db_commit() or db_rollback(). */
+int db_begin_read(struct db *db, struct wxr_err *err);
+/* Transactions and savepoints opened through this interface and still open
+ * (0: none). */
+int db_tx_depth(const struct db *db);
+/* Whether the connection is inside a transaction, however it was opened. */
+bool db_in_tx(struct db *db);
+/* SAVEPOINT name / RELEASE name / ROLLBACK TO name then RELEASE name (the
+ * last never fails the caller). Each counts in db_tx_depth(). */
+int db_savepoint(struct db *db, const char *name, struct wxr_err *err);
+int db_release(struct db *db, const char *name, struct wxr_err *err);
+void db_rollback_to(struct db *db, const char *name);
 
-int db_prepare(struct db *db, const char *sql, sqlite3_stmt **out_stmt, struct wxr_err *err);
-/* Sets err from the connection's last error: "<what>: <sqlite message>". */
+/* ---- statements ---- */
+
+int db_prepare(struct db *db, const char *sql, struct db_stmt **out_stmt, struct wxr_err *err);
+/* Frees the statement; NULL is fine. */
+void db_finalize(struct db_stmt *st);
+/* Rewinds the statement to run again; its bindings stay. */
+void db_reset(struct db_stmt *st);
+/* Sets every parameter back to NULL. */
+void db_clear_bindings(struct db_stmt *st);
+/* DB_ROW (a row is there to read), DB_DONE, or a negative WXR_E* code with
+ * the message left for db_error(). */
+int db_step(struct db_stmt *st);
+/* Rows changed by the last INSERT, UPDATE or DELETE of the connection. The
+ * id of a row an INSERT adds: INSERT ... RETURNING id (DB_ROW). */
+int64_t db_changes(struct db *db);
+/* Sets err from the connection's last error: "<what>: <message>", and
+ * returns its code (WXR_EBUSY, WXR_EUNIQUE, WXR_EIO or WXR_EDB). */
 int db_error(struct db *db, struct wxr_err *err, const char *what);
 
-/* Bind helpers: a NULL string binds SQL NULL. */
-int db_bind_text(sqlite3_stmt *st, int i, const char *s);
-/* Column helper: NULL reads as "". */
-const char *db_col_text(sqlite3_stmt *st, int i);
+/* Bindings, parameters numbered from 1. A NULL string binds SQL NULL.
+ * db_bind_text copies the string; db_bind_text_ref does not: the len bytes
+ * at s (len < 0: up to its NUL) must stay until the statement is next
+ * stepped, reset or finalized. */
+int db_param_index(struct db_stmt *st, const char *name);
+int db_bind_i64(struct db_stmt *st, int i, int64_t v);
+int db_bind_null(struct db_stmt *st, int i);
+int db_bind_text(struct db_stmt *st, int i, const char *s);
+int db_bind_text_ref(struct db_stmt *st, int i, const char *s, ptrdiff_t len);
+
+/* Columns of the current row, numbered from 0. Text of SQL NULL reads "";
+ * db_col_bytes is the length of db_col_text. */
+int db_col_count(struct db_stmt *st);
+bool db_col_is_null(struct db_stmt *st, int i);
+int64_t db_col_i64(struct db_stmt *st, int i);
+const char *db_col_text(struct db_stmt *st, int i);
+size_t db_col_bytes(struct db_stmt *st, int i);
+
+/* ---- bulk load ---- */
+
+/*
+ * Loads many rows into one table inside the caller's open transaction:
+ * db_bulk_begin names the table and its columns ("a, b, c"), db_bulk_row
+ * adds one row (bind its values with the db_bind_* calls on db_bulk_stmt()
+ * first, parameters 1..n in the column order), db_bulk_end finishes and
+ * frees. SQLite runs one prepared INSERT per row; PostgreSQL can stream
+ * COPY ... FROM STDIN. Other statements may run between rows (the bill
+ * writer stores rejected lines as it meets them), so a streaming backend
+ * sends what it holds before it runs one; the rows are only sure to be
+ * readable after db_bulk_end. A failed row fails the load: end it and roll
+ * back.
+ */
+struct db_bulk;
+int db_bulk_begin(struct db *db, const char *table, const char *columns, struct db_bulk **out,
+                  struct wxr_err *err);
+struct db_stmt *db_bulk_stmt(struct db_bulk *b);
+int db_bulk_row(struct db_bulk *b, struct wxr_err *err);
+int db_bulk_end(struct db_bulk *b, struct wxr_err *err);
 
 #endif

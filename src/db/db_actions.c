@@ -16,14 +16,12 @@
 	"id, mchid, kind, target, state, amount, date, params, result, error, note, run_id," \
 	" attempts, created_at, updated_at, approved_by, approval_note, approved_at, sent_ts"
 
-static char *col_dup(sqlite3_stmt *st, int i)
+static char *col_dup(struct db_stmt *st, int i)
 {
-	const unsigned char *s = sqlite3_column_text(st, i);
-
-	return s ? xstrdup((const char *)s) : NULL;
+	return db_col_is_null(st, i) ? NULL : xstrdup(db_col_text(st, i));
 }
 
-static void col_copy(sqlite3_stmt *st, int i, char *out, size_t n)
+static void col_copy(struct db_stmt *st, int i, char *out, size_t n)
 {
 	snprintf(out, n, "%s", db_col_text(st, i));
 }
@@ -53,29 +51,29 @@ void actions_free(struct action *v, size_t n)
 	free(v);
 }
 
-static void action_read(sqlite3_stmt *st, struct action *a)
+static void action_read(struct db_stmt *st, struct action *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(st, 0);
+	a->id = db_col_i64(st, 0);
 	a->mchid = col_dup(st, 1);
 	col_copy(st, 2, a->kind, sizeof(a->kind));
 	a->target = col_dup(st, 3);
 	col_copy(st, 4, a->state, sizeof(a->state));
-	a->has_amount = sqlite3_column_type(st, 5) != SQLITE_NULL;
-	a->amount = sqlite3_column_int64(st, 5);
+	a->has_amount = !db_col_is_null(st, 5);
+	a->amount = db_col_i64(st, 5);
 	col_copy(st, 6, a->date, sizeof(a->date));
 	a->params = col_dup(st, 7);
 	a->result = col_dup(st, 8);
 	a->error = col_dup(st, 9);
 	a->note = col_dup(st, 10);
-	a->run_id = sqlite3_column_int64(st, 11);
-	a->attempts = sqlite3_column_int(st, 12);
+	a->run_id = db_col_i64(st, 11);
+	a->attempts = (int)db_col_i64(st, 12);
 	a->created_at = col_dup(st, 13);
 	a->updated_at = col_dup(st, 14);
 	a->approved_by = col_dup(st, 15);
 	a->approval_note = col_dup(st, 16);
 	a->approved_at = col_dup(st, 17);
-	a->sent_ts = sqlite3_column_int64(st, 18);
+	a->sent_ts = db_col_i64(st, 18);
 }
 
 static bool in_list(const char *s, const char *const *list)
@@ -87,27 +85,27 @@ static bool in_list(const char *s, const char *const *list)
 	return false;
 }
 
-static void bind_run(sqlite3_stmt *st, int i, int64_t run_id)
+static void bind_run(struct db_stmt *st, int i, int64_t run_id)
 {
 	if (run_id > 0)
-		sqlite3_bind_int64(st, i, run_id);
+		db_bind_i64(st, i, run_id);
 	else
-		sqlite3_bind_null(st, i);
+		db_bind_null(st, i);
 }
 
 /* Runs a statement that returns nothing. */
-static int step_done(struct db *db, sqlite3_stmt *st, const char *what, struct wxr_err *err)
+static int step_done(struct db *db, struct db_stmt *st, const char *what, struct wxr_err *err)
 {
-	int r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, what);
+	int r = db_step(st) == DB_DONE ? 0 : db_error(db, err, what);
 
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int actions_get(struct db *db, const char *mchid, const char *kind, const char *target,
                 struct action *out, bool *out_found, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -119,50 +117,50 @@ int actions_get(struct db *db, const char *mchid, const char *kind, const char *
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, kind);
 	db_bind_text(st, 3, target);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	r = db_step(st);
+	if (r == DB_ROW) {
 		action_read(st, out);
 		*out_found = true;
 		r = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		*out_found = false;
 		r = 0;
 	} else {
 		r = db_error(db, err, "read action");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int actions_get_id(struct db *db, int64_t id, struct action *out, bool *out_found,
                    struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db, "SELECT " ACTION_COLS " FROM actions WHERE id = ?", &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	db_bind_i64(st, 1, id);
+	r = db_step(st);
+	if (r == DB_ROW) {
 		action_read(st, out);
 		*out_found = true;
 		r = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		*out_found = false;
 		r = 0;
 	} else {
 		r = db_error(db, err, "read action");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int actions_open(struct db *db, const struct action_new *a, const char *const *rearm,
                  struct action *out, bool *out_written, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct action cur;
 	bool found = false;
 	bool written = false;
@@ -181,7 +179,7 @@ int actions_open(struct db *db, const struct action_new *a, const char *const *r
 	db_bind_text(st, 3, a->target);
 	db_bind_text(st, 4, a->state);
 	if (a->has_amount)
-		sqlite3_bind_int64(st, 5, a->amount);
+		db_bind_i64(st, 5, a->amount);
 	db_bind_text(st, 6, a->date);
 	db_bind_text(st, 7, a->params);
 	db_bind_text(st, 8, a->note);
@@ -191,7 +189,7 @@ int actions_open(struct db *db, const struct action_new *a, const char *const *r
 	r = step_done(db, st, "write action", err);
 	if (r < 0)
 		return r;
-	written = sqlite3_changes(db->h) > 0;
+	written = db_changes(db) > 0;
 	r = actions_get(db, a->mchid, a->kind, a->target, &cur, &found, err);
 	if (r < 0)
 		return r;
@@ -207,18 +205,18 @@ int actions_open(struct db *db, const struct action_new *a, const char *const *r
 			goto out;
 		db_bind_text(st, 1, a->state);
 		if (a->has_amount)
-			sqlite3_bind_int64(st, 2, a->amount);
+			db_bind_i64(st, 2, a->amount);
 		db_bind_text(st, 3, a->date);
 		db_bind_text(st, 4, a->params);
 		db_bind_text(st, 5, a->note);
 		bind_run(st, 6, a->run_id);
 		db_bind_text(st, 7, a->now);
-		sqlite3_bind_int64(st, 8, cur.id);
+		db_bind_i64(st, 8, cur.id);
 		db_bind_text(st, 9, cur.state);
 		r = step_done(db, st, "re-arm action", err);
 		if (r < 0)
 			goto out;
-		if (sqlite3_changes(db->h) != 1) {
+		if (db_changes(db) != 1) {
 			r = err_set(err, WXR_EFAIL, "action %lld changed under us",
 			            (long long)cur.id);
 			goto out;
@@ -240,7 +238,7 @@ out:
 int actions_move(struct db *db, int64_t id, const char *from, const struct action_change *c,
                  struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(
@@ -262,13 +260,13 @@ int actions_move(struct db *db, int64_t id, const char *from, const struct actio
 	db_bind_text(st, 5, c->params);
 	bind_run(st, 6, c->run_id);
 	db_bind_text(st, 7, c->now);
-	sqlite3_bind_int64(st, 8, id);
+	db_bind_i64(st, 8, id);
 	db_bind_text(st, 9, from);
-	sqlite3_bind_int64(st, 10, c->sent_ts);
+	db_bind_i64(st, 10, c->sent_ts);
 	r = step_done(db, st, "update action", err);
 	if (r < 0)
 		return r;
-	if (sqlite3_changes(db->h) != 1)
+	if (db_changes(db) != 1)
 		return err_set(err, WXR_EFAIL, "action %lld is no longer %s", (long long)id, from);
 	return 0;
 }
@@ -276,7 +274,7 @@ int actions_move(struct db *db, int64_t id, const char *from, const struct actio
 int actions_approve(struct db *db, int64_t id, const char *mchid, const char *who, const char *note,
                     const char *now, struct action *out, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct action a;
 	bool found = false;
 	int r;
@@ -305,11 +303,11 @@ int actions_approve(struct db *db, int64_t id, const char *mchid, const char *wh
 	db_bind_text(st, 2, note);
 	db_bind_text(st, 3, now);
 	db_bind_text(st, 4, now);
-	sqlite3_bind_int64(st, 5, id);
+	db_bind_i64(st, 5, id);
 	r = step_done(db, st, "approve action", err);
 	if (r < 0)
 		goto out;
-	if (sqlite3_changes(db->h) != 1) {
+	if (db_changes(db) != 1) {
 		r = err_set(err, WXR_EFAIL, "action %lld changed while approving it",
 		            (long long)id);
 		goto out;
@@ -337,7 +335,7 @@ static void add_in(char *sql, size_t n, const char *col, const char *const *list
 	snprintf(sql + len, n - len, ")");
 }
 
-static int bind_list(sqlite3_stmt *st, int i, const char *const *list)
+static int bind_list(struct db_stmt *st, int i, const char *const *list)
 {
 	for (; list && *list; list++)
 		db_bind_text(st, i++, *list);
@@ -363,7 +361,7 @@ int actions_list(struct db *db, const struct action_filter *f, struct action **o
 	static const char *const pending[] = { "intent", "sent", "failed", "pending_approval",
 		                               NULL };
 	char sql[1024];
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct action *v = NULL;
 	size_t n = 0, cap = 0;
 	int i = 1;
@@ -392,14 +390,14 @@ int actions_list(struct db *db, const struct action_filter *f, struct action **o
 	db_bind_text(st, i++, f->to);
 	i = bind_list(st, i, f->kinds);
 	bind_list(st, i, f->pending ? pending : f->states);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
 			v = xreallocarray(v, cap, sizeof(*v));
 		}
 		action_read(st, &v[n++]);
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "list actions");
 		actions_free(v, n);
 		goto out;
@@ -408,7 +406,7 @@ int actions_list(struct db *db, const struct action_filter *f, struct action **o
 	*out = v;
 	*out_n = n;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -416,7 +414,7 @@ int actions_count(struct db *db, const char *mchid, const char *const *kinds, co
                   long *out, struct wxr_err *err)
 {
 	char sql[512];
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = check_list(kinds, err);
@@ -430,13 +428,13 @@ int actions_count(struct db *db, const char *mchid, const char *const *kinds, co
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, state);
 	bind_list(st, 3, kinds);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "count actions");
 	} else {
-		*out = (long)sqlite3_column_int64(st, 0);
+		*out = (long)db_col_i64(st, 0);
 		r = 0;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -453,15 +451,15 @@ void sweep_orders_free(struct sweep_order *v, size_t n)
 
 #define ORDER_COLS "out_trade_no, amount_total, state, created_ts, expire_ts, created_at"
 
-static void order_read(sqlite3_stmt *st, struct sweep_order *o)
+static void order_read(struct db_stmt *st, struct sweep_order *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->out_trade_no = col_dup(st, 0);
-	o->amount_total = sqlite3_column_int64(st, 1);
+	o->amount_total = db_col_i64(st, 1);
 	col_copy(st, 2, o->state, sizeof(o->state));
-	o->created_ts = sqlite3_column_int64(st, 3);
-	o->has_expire = sqlite3_column_type(st, 4) != SQLITE_NULL;
-	o->expire_ts = sqlite3_column_int64(st, 4);
+	o->created_ts = db_col_i64(st, 3);
+	o->has_expire = !db_col_is_null(st, 4);
+	o->expire_ts = db_col_i64(st, 4);
 	o->created_at = col_dup(st, 5);
 }
 
@@ -477,7 +475,7 @@ int actions_order_candidates(struct db *db, const char *mchid, int64_t created_b
                              long limit, struct sweep_order **out, size_t *out_n, long *out_total,
                              struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct sweep_order *v = NULL;
 	size_t n = 0, cap = 0;
 	long total;
@@ -487,15 +485,15 @@ int actions_order_candidates(struct db *db, const char *mchid, int64_t created_b
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
-	sqlite3_bind_int64(st, 2, created_before);
-	sqlite3_bind_int64(st, 3, now);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	db_bind_i64(st, 2, created_before);
+	db_bind_i64(st, 3, now);
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "count candidate orders");
-		sqlite3_finalize(st);
+		db_finalize(st);
 		return r;
 	}
-	total = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	total = (long)db_col_i64(st, 0);
+	db_finalize(st);
 	st = NULL;
 
 	r = db_prepare(db,
@@ -505,17 +503,17 @@ int actions_order_candidates(struct db *db, const char *mchid, int64_t created_b
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
-	sqlite3_bind_int64(st, 2, created_before);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int64(st, 4, limit > 0 ? limit : -1);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_i64(st, 2, created_before);
+	db_bind_i64(st, 3, now);
+	db_bind_i64(st, 4, limit > 0 ? limit : -1);
+	while ((r = db_step(st)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
 			v = xreallocarray(v, cap, sizeof(*v));
 		}
 		order_read(st, &v[n++]);
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "read candidate orders");
 		sweep_orders_free(v, n);
 		goto out;
@@ -525,7 +523,7 @@ int actions_order_candidates(struct db *db, const char *mchid, int64_t created_b
 	*out_n = n;
 	*out_total = total;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -534,10 +532,10 @@ out:
  * *out_found says whether there was one.
  */
 static int get_one(struct db *db, const char *sql, const char *a, const char *b,
-                   void (*read)(sqlite3_stmt *, void *), void *out, bool *out_found,
+                   void (*read)(struct db_stmt *, void *), void *out, bool *out_found,
                    const char *what, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db, sql, &st, err);
@@ -545,22 +543,22 @@ static int get_one(struct db *db, const char *sql, const char *a, const char *b,
 		return r;
 	db_bind_text(st, 1, a);
 	db_bind_text(st, 2, b);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	r = db_step(st);
+	if (r == DB_ROW) {
 		read(st, out);
 		*out_found = true;
 		r = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		*out_found = false;
 		r = 0;
 	} else {
 		r = db_error(db, err, what);
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
-static void order_read_any(sqlite3_stmt *st, void *o)
+static void order_read_any(struct db_stmt *st, void *o)
 {
 	order_read(st, o);
 }
@@ -577,7 +575,7 @@ int actions_order_get(struct db *db, const char *mchid, const char *out_trade_no
 int actions_order_refunded(struct db *db, const char *mchid, const char *out_trade_no,
                            int64_t *out_fen, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -588,20 +586,20 @@ int actions_order_refunded(struct db *db, const char *mchid, const char *out_tra
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, out_trade_no);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "sum refunds");
 	} else {
-		*out_fen = sqlite3_column_int64(st, 0);
+		*out_fen = db_col_i64(st, 0);
 		r = 0;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int actions_order_close(struct db *db, const char *mchid, const char *out_trade_no, const char *now,
                         bool *out_changed, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -616,7 +614,7 @@ int actions_order_close(struct db *db, const char *mchid, const char *out_trade_
 	r = step_done(db, st, "close order in the ledger", err);
 	if (r < 0)
 		return r;
-	*out_changed = sqlite3_changes(db->h) > 0;
+	*out_changed = db_changes(db) > 0;
 	return 0;
 }
 
@@ -625,7 +623,7 @@ int actions_order_paid(struct db *db, const char *mchid, const char *out_trade_n
                        int64_t paid_ts, const char *paid_date, const char *now, bool *out_changed,
                        struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -638,7 +636,7 @@ int actions_order_paid(struct db *db, const char *mchid, const char *out_trade_n
 	db_bind_text(st, 1, state);
 	db_bind_text(st, 2, transaction_id);
 	db_bind_text(st, 3, paid_at);
-	sqlite3_bind_int64(st, 4, paid_ts);
+	db_bind_i64(st, 4, paid_ts);
 	db_bind_text(st, 5, paid_date);
 	db_bind_text(st, 6, now);
 	db_bind_text(st, 7, mchid);
@@ -646,7 +644,7 @@ int actions_order_paid(struct db *db, const char *mchid, const char *out_trade_n
 	r = step_done(db, st, "mark order paid in the ledger", err);
 	if (r < 0)
 		return r;
-	*out_changed = sqlite3_changes(db->h) > 0;
+	*out_changed = db_changes(db) > 0;
 	return 0;
 }
 
@@ -654,7 +652,7 @@ int actions_bill_payment(struct db *db, const char *mchid, const char *out_trade
                          const char *transaction_id, char **out_trade_time,
                          char **out_transaction_id, bool *out_found, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -668,20 +666,20 @@ int actions_bill_payment(struct db *db, const char *mchid, const char *out_trade
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, out_trade_no);
 	db_bind_text(st, 3, transaction_id && *transaction_id ? transaction_id : NULL);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	r = db_step(st);
+	if (r == DB_ROW) {
 		/* both columns are NOT NULL */
 		*out_trade_time = xstrdup(db_col_text(st, 0));
 		*out_transaction_id = xstrdup(db_col_text(st, 1));
 		*out_found = true;
 		r = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		*out_found = false;
 		r = 0;
 	} else {
 		r = db_error(db, err, "read the bill's payment");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -699,13 +697,13 @@ void sweep_refunds_free(struct sweep_refund *v, size_t n)
 
 #define REFUND_COLS "out_refund_no, out_trade_no, refund_id, amount_refund, state"
 
-static void refund_read(sqlite3_stmt *st, struct sweep_refund *r)
+static void refund_read(struct db_stmt *st, struct sweep_refund *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->out_refund_no = col_dup(st, 0);
 	r->out_trade_no = col_dup(st, 1);
 	r->refund_id = col_dup(st, 2);
-	r->amount_refund = sqlite3_column_int64(st, 3);
+	r->amount_refund = db_col_i64(st, 3);
 	col_copy(st, 4, r->state, sizeof(r->state));
 }
 
@@ -713,7 +711,7 @@ int actions_refund_candidates(struct db *db, const char *mchid, long limit,
                               struct sweep_refund **out, size_t *out_n, long *out_total,
                               struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct sweep_refund *v = NULL;
 	size_t n = 0, cap = 0;
 	long total;
@@ -726,13 +724,13 @@ int actions_refund_candidates(struct db *db, const char *mchid, long limit,
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "count candidate refunds");
-		sqlite3_finalize(st);
+		db_finalize(st);
 		return r;
 	}
-	total = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	total = (long)db_col_i64(st, 0);
+	db_finalize(st);
 	st = NULL;
 	r = db_prepare(db,
 	               "SELECT " REFUND_COLS " FROM ledger_refunds WHERE mchid = ?"
@@ -742,15 +740,15 @@ int actions_refund_candidates(struct db *db, const char *mchid, long limit,
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
-	sqlite3_bind_int64(st, 2, limit > 0 ? limit : -1);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_i64(st, 2, limit > 0 ? limit : -1);
+	while ((r = db_step(st)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? 2 * cap : 64;
 			v = xreallocarray(v, cap, sizeof(*v));
 		}
 		refund_read(st, &v[n++]);
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "read candidate refunds");
 		sweep_refunds_free(v, n);
 		goto out;
@@ -760,11 +758,11 @@ int actions_refund_candidates(struct db *db, const char *mchid, long limit,
 	*out_n = n;
 	*out_total = total;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
-static void refund_read_any(sqlite3_stmt *st, void *r)
+static void refund_read_any(struct db_stmt *st, void *r)
 {
 	refund_read(st, r);
 }
@@ -783,7 +781,7 @@ int actions_refund_sync(struct db *db, const char *mchid, const char *out_refund
                         const char *success_at, int64_t success_ts, const char *now,
                         bool *out_changed, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -797,7 +795,7 @@ int actions_refund_sync(struct db *db, const char *mchid, const char *out_refund
 	db_bind_text(st, 1, to);
 	db_bind_text(st, 2, refund_id && *refund_id ? refund_id : NULL);
 	db_bind_text(st, 3, success_at);
-	sqlite3_bind_int64(st, 4, success_ts);
+	db_bind_i64(st, 4, success_ts);
 	db_bind_text(st, 5, now);
 	db_bind_text(st, 6, mchid);
 	db_bind_text(st, 7, out_refund_no);
@@ -805,6 +803,6 @@ int actions_refund_sync(struct db *db, const char *mchid, const char *out_refund
 	r = step_done(db, st, "sync refund in the ledger", err);
 	if (r < 0)
 		return r;
-	*out_changed = sqlite3_changes(db->h) > 0;
+	*out_changed = db_changes(db) > 0;
 	return 0;
 }

@@ -21,9 +21,8 @@ struct db_bills_writer {
 	enum bill_kind kind;
 	char *source;
 	int64_t file_id;
-	sqlite3_stmt *ins_trade;
-	sqlite3_stmt *ins_fund;
-	sqlite3_stmt *ins_reject;
+	struct db_bulk *rows; /* the bill's rows: bill_trades or bill_fundflows */
+	struct db_stmt *ins_reject;
 };
 
 /* ---- transactions that nest under the caller's ---- */
@@ -32,32 +31,25 @@ static int tx_begin(struct db *db, int *out_own, struct wxr_err *err)
 {
 	int r;
 
-	if (db->tx_depth == 0) {
+	if (db_tx_depth(db) == 0) {
 		r = db_begin(db, err);
 		if (r < 0)
 			return r;
 		*out_own = 1;
 		return 0;
 	}
-	r = db_exec(db, "SAVEPOINT " SAVEPOINT_NAME, err);
+	r = db_savepoint(db, SAVEPOINT_NAME, err);
 	if (r < 0)
-		return err_prefix(err, "savepoint");
-	db->tx_depth++;
+		return r;
 	*out_own = 0;
 	return 0;
 }
 
 static int tx_commit(struct db *db, int own, struct wxr_err *err)
 {
-	int r;
-
 	if (own)
 		return db_commit(db, err);
-	r = db_exec(db, "RELEASE " SAVEPOINT_NAME, err);
-	if (r < 0)
-		return err_prefix(err, "release savepoint");
-	db->tx_depth--;
-	return 0;
+	return db_release(db, SAVEPOINT_NAME, err);
 }
 
 static void tx_rollback(struct db *db, int own)
@@ -66,37 +58,34 @@ static void tx_rollback(struct db *db, int own)
 		db_rollback(db);
 		return;
 	}
-	sqlite3_exec(db->h, "ROLLBACK TO " SAVEPOINT_NAME "; RELEASE " SAVEPOINT_NAME, NULL, NULL,
-	             NULL);
-	if (db->tx_depth > 0)
-		db->tx_depth--;
+	db_rollback_to(db, SAVEPOINT_NAME);
 }
 
-/* ---- binding (strings live until the step returns: SQLITE_STATIC) ---- */
+/* ---- binding (strings live until the step returns: not copied) ---- */
 
-static void bt(sqlite3_stmt *st, int i, const char *s)
+static void bt(struct db_stmt *st, int i, const char *s)
 {
 	if (s)
-		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+		db_bind_text_ref(st, i, s, -1);
 	else
-		sqlite3_bind_null(st, i);
+		db_bind_null(st, i);
 }
 
-static void bi(sqlite3_stmt *st, int i, int64_t v)
+static void bi(struct db_stmt *st, int i, int64_t v)
 {
-	sqlite3_bind_int64(st, i, v);
+	db_bind_i64(st, i, v);
 }
 
-static int step_done(struct db *db, sqlite3_stmt *st, const char *what, struct wxr_err *err)
+static int step_done(struct db *db, struct db_stmt *st, const char *what, struct wxr_err *err)
 {
-	int r = sqlite3_step(st);
+	int r = db_step(st);
 
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		db_error(db, err, what);
-		sqlite3_reset(st);
+		db_reset(st);
 		return err ? err->code : WXR_EDB;
 	}
-	sqlite3_reset(st);
+	db_reset(st);
 	return 0;
 }
 
@@ -117,7 +106,7 @@ static int find_old(struct db *db, const char *mchid, const char *date, const ch
                     int64_t except_id, int64_t *out_id, char out_sha1[DB_BILLS_SHA1_LEN],
                     struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(
@@ -131,23 +120,23 @@ static int find_old(struct db *db, const char *mchid, const char *date, const ch
 	bt(st, 2, date);
 	bt(st, 3, kind);
 	bi(st, 4, except_id);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		*out_id = sqlite3_column_int64(st, 0);
+	r = db_step(st);
+	if (r == DB_ROW) {
+		*out_id = db_col_i64(st, 0);
 		snprintf(out_sha1, DB_BILLS_SHA1_LEN, "%s", db_col_text(st, 1));
 		r = 1;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		r = 0;
 	} else {
 		r = db_error(db, err, "read bill_files");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 static int delete_file(struct db *db, int64_t id, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db, "DELETE FROM bill_files WHERE id = ?", &st, err);
@@ -155,7 +144,7 @@ static int delete_file(struct db *db, int64_t id, struct wxr_err *err)
 		return r;
 	bi(st, 1, id);
 	r = step_done(db, st, "delete the old bill", err);
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -164,7 +153,7 @@ static int delete_file(struct db *db, int64_t id, struct wxr_err *err)
 int db_bills_get(struct db *db, const char *mchid, const char *bill_date, enum bill_kind kind,
                  struct db_bills_file *out, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct db_bills_file f;
 	int r;
 
@@ -178,30 +167,30 @@ int db_bills_get(struct db *db, const char *mchid, const char *bill_date, enum b
 	bt(st, 1, mchid);
 	bt(st, 2, bill_date);
 	bt(st, 3, billparse_kind_name(kind));
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
+	r = db_step(st);
+	if (r == DB_DONE) {
 		r = 0;
 		goto out;
 	}
-	if (r != SQLITE_ROW) {
+	if (r != DB_ROW) {
 		r = db_error(db, err, "read bill_files");
 		goto out;
 	}
 	memset(&f, 0, sizeof(f));
-	f.id = sqlite3_column_int64(st, 0);
+	f.id = db_col_i64(st, 0);
 	snprintf(f.status, sizeof(f.status), "%s", db_col_text(st, 1));
 	snprintf(f.sha1, sizeof(f.sha1), "%s", db_col_text(st, 2));
-	f.rows = sqlite3_column_int64(st, 3);
-	f.rejects = sqlite3_column_int64(st, 4);
-	f.bytes = sqlite3_column_int64(st, 5);
+	f.rows = db_col_i64(st, 3);
+	f.rejects = db_col_i64(st, 4);
+	f.bytes = db_col_i64(st, 5);
 	snprintf(f.layout, sizeof(f.layout), "%s", db_col_text(st, 6));
 	snprintf(f.source, sizeof(f.source), "%s", db_col_text(st, 7));
 	snprintf(f.fetched_at, sizeof(f.fetched_at), "%s", db_col_text(st, 8));
-	f.summary_ok = sqlite3_column_int(st, 9) != 0;
+	f.summary_ok = (int)db_col_i64(st, 9) != 0;
 	*out = f;
 	r = 1;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -230,7 +219,7 @@ int db_bills_store_empty(struct db *db, const char *mchid, const char *bill_date
                          struct wxr_err *err)
 {
 	const char *kname = billparse_kind_name(kind);
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct buf detail = BUF_INIT;
 	struct buf subject = BUF_INIT;
 	char now[CLOCK_RFC3339_LEN];
@@ -297,7 +286,7 @@ int db_bills_store_empty(struct db *db, const char *mchid, const char *bill_date
 		tx_rollback(db, 0);
 	open = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	if (open && r < 0)
 		tx_rollback(db, own);
 	buf_release(&detail);
@@ -309,19 +298,17 @@ out:
 
 /* ---- the writer ---- */
 
-static const char SQL_TRADE[] =
-        "INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, appid, sub_mchid,"
+/* The rows go in through a bulk load (COPY where the backend has it). */
+static const char TRADE_COLS[] =
+        "file_id, line, mchid, bill_date, trade_time, appid, sub_mchid,"
         " device_info, transaction_id, out_trade_no, openid, trade_type, row_kind, bank_type,"
         " currency, settlement_amount, coupon_amount, refund_id, out_refund_no, refund_amount,"
         " recharge_refund_amount, refund_type, refund_status, description, attach, fee, rate,"
-        " order_amount, refund_apply_amount, rate_note, refund_apply_time, refund_success_time)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-        " ?, ?, ?, ?, ?)";
+        " order_amount, refund_apply_amount, rate_note, refund_apply_time, refund_success_time";
 
-static const char SQL_FUND[] =
-        "INSERT INTO bill_fundflows (file_id, line, mchid, bill_date, booked_at, biz_no, flow_no,"
-        " biz_name, biz_type, direction, amount, balance, applicant, remark, voucher_no)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+static const char FUND_COLS[] =
+        "file_id, line, mchid, bill_date, booked_at, biz_no, flow_no,"
+        " biz_name, biz_type, direction, amount, balance, applicant, remark, voucher_no";
 
 static const char SQL_REJECT[] =
         "INSERT INTO bill_rejects (file_id, line, raw, reason) VALUES (?, ?, ?, ?)";
@@ -330,7 +317,7 @@ int db_bills_writer_begin(struct db *db, const char *bill_date, enum bill_kind k
                           const char *source, struct db_bills_writer **out_w, struct wxr_err *err)
 {
 	struct db_bills_writer *w = NULL;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = check_args(bill_date, kind, source, err);
@@ -353,26 +340,25 @@ int db_bills_writer_begin(struct db *db, const char *bill_date, enum bill_kind k
 	 * bill's own 商户号 is known, after the old bill is deleted. */
 	r = db_prepare(db,
 	               "INSERT INTO bill_files (mchid, bill_date, kind, status, source, fetched_at)"
-	               " VALUES ('', '" PENDING_DATE "', ?, 'ok', ?, '')",
+	               " VALUES ('', '" PENDING_DATE "', ?, 'ok', ?, '') RETURNING id",
 	               &st, err);
 	if (r < 0)
 		goto out;
 	bt(st, 1, billparse_kind_name(kind));
 	bt(st, 2, source);
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		if ((sqlite3_extended_errcode(db->h) & 0xff) == SQLITE_CONSTRAINT)
+	if (db_step(st) != DB_ROW) {
+		r = db_error(db, err, "insert bill_files");
+		if (r == WXR_EUNIQUE)
 			r = err_set(err, WXR_EDB,
 			            "another %s bill is being stored on this connection",
 			            billparse_kind_name(kind));
-		else
-			r = db_error(db, err, "insert bill_files");
 		goto out;
 	}
-	w->file_id = sqlite3_last_insert_rowid(db->h);
-	r = db_prepare(db, SQL_TRADE, &w->ins_trade, err);
-	if (r < 0)
-		goto out;
-	r = db_prepare(db, SQL_FUND, &w->ins_fund, err);
+	w->file_id = db_col_i64(st, 0);
+	if (kind == BILL_KIND_TRADE)
+		r = db_bulk_begin(db, "bill_trades", TRADE_COLS, &w->rows, err);
+	else
+		r = db_bulk_begin(db, "bill_fundflows", FUND_COLS, &w->rows, err);
 	if (r < 0)
 		goto out;
 	r = db_prepare(db, SQL_REJECT, &w->ins_reject, err);
@@ -380,7 +366,7 @@ int db_bills_writer_begin(struct db *db, const char *bill_date, enum bill_kind k
 		goto out;
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	if (r < 0) {
 		db_bills_writer_free(w);
 		return err_prefix(err, "store %s bill of %s", billparse_kind_name(kind), bill_date);
@@ -392,8 +378,12 @@ out:
 int db_bills_writer_trade(struct db_bills_writer *w, int64_t line, const char *mchid,
                           const struct bill_trade *t, struct wxr_err *err)
 {
-	sqlite3_stmt *st = w->ins_trade;
+	struct db_stmt *st;
 
+	if (w->kind != BILL_KIND_TRADE || !w->rows)
+		return err_set(err, WXR_EFAIL, "bill writer: a trade row for a %s writer",
+		               billparse_kind_name(w->kind));
+	st = db_bulk_stmt(w->rows);
 	bi(st, 1, w->file_id);
 	bi(st, 2, line);
 	bt(st, 3, mchid ? mchid : "");
@@ -426,7 +416,7 @@ int db_bills_writer_trade(struct db_bills_writer *w, int64_t line, const char *m
 	bt(st, 30, t->rate_note);
 	bt(st, 31, t->refund_apply_time);
 	bt(st, 32, t->refund_success_time);
-	if (step_done(w->db, st, "insert bill_trades", err) < 0)
+	if (db_bulk_row(w->rows, err) < 0)
 		return err_prefix(err, "line %lld", (long long)line);
 	return 0;
 }
@@ -434,8 +424,12 @@ int db_bills_writer_trade(struct db_bills_writer *w, int64_t line, const char *m
 int db_bills_writer_fundflow(struct db_bills_writer *w, int64_t line, const char *mchid,
                              const struct bill_fundflow *f, struct wxr_err *err)
 {
-	sqlite3_stmt *st = w->ins_fund;
+	struct db_stmt *st;
 
+	if (w->kind == BILL_KIND_TRADE || !w->rows)
+		return err_set(err, WXR_EFAIL, "bill writer: a fundflow row for a %s writer",
+		               billparse_kind_name(w->kind));
+	st = db_bulk_stmt(w->rows);
 	bi(st, 1, w->file_id);
 	bi(st, 2, line);
 	bt(st, 3, mchid ? mchid : "");
@@ -451,7 +445,7 @@ int db_bills_writer_fundflow(struct db_bills_writer *w, int64_t line, const char
 	bt(st, 13, f->applicant);
 	bt(st, 14, f->remark);
 	bt(st, 15, f->voucher_no);
-	if (step_done(w->db, st, "insert bill_fundflows", err) < 0)
+	if (db_bulk_row(w->rows, err) < 0)
 		return err_prefix(err, "line %lld", (long long)line);
 	return 0;
 }
@@ -459,11 +453,11 @@ int db_bills_writer_fundflow(struct db_bills_writer *w, int64_t line, const char
 int db_bills_writer_reject(struct db_bills_writer *w, int64_t line, const char *raw, size_t raw_len,
                            const char *reason, struct wxr_err *err)
 {
-	sqlite3_stmt *st = w->ins_reject;
+	struct db_stmt *st = w->ins_reject;
 
 	bi(st, 1, w->file_id);
 	bi(st, 2, line);
-	sqlite3_bind_text64(st, 3, raw ? raw : "", raw ? raw_len : 0, SQLITE_STATIC, SQLITE_UTF8);
+	db_bind_text_ref(st, 3, raw ? raw : "", raw ? (ptrdiff_t)raw_len : 0);
 	bt(st, 4, reason);
 	if (step_done(w->db, st, "insert bill_rejects", err) < 0)
 		return err_prefix(err, "line %lld", (long long)line);
@@ -474,7 +468,7 @@ static int insert_summary(struct db_bills_writer *w, const struct billparse_resu
                           struct wxr_err *err)
 {
 	const struct bill_totals *s = &res->summary;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	if (w->kind == BILL_KIND_TRADE) {
@@ -510,7 +504,7 @@ static int insert_summary(struct db_bills_writer *w, const struct billparse_resu
 		bi(st, 6, s->expense);
 	}
 	r = step_done(w->db, st, "insert the bill summary", err);
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -519,7 +513,7 @@ int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_fina
 {
 	const char *kname = billparse_kind_name(w->kind);
 	const char *mchid = f->mchid ? f->mchid : "";
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct buf detail = BUF_INIT;
 	struct buf subject = BUF_INIT;
 	char now[CLOCK_RFC3339_LEN];
@@ -533,6 +527,11 @@ int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_fina
 	if (f->res->kind != w->kind)
 		return err_set(err, WXR_EFAIL, "bill writer: a %s bill for a %s writer",
 		               billparse_kind_name(f->res->kind), kname);
+	/* the rows are all in before anything reads them */
+	r = db_bulk_end(w->rows, err);
+	w->rows = NULL;
+	if (r < 0)
+		goto out;
 	r = now_text(now, err);
 	if (r < 0)
 		goto out;
@@ -594,10 +593,8 @@ int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_fina
 		goto out;
 
 	/* the statements must be finalized before COMMIT/RELEASE */
-	sqlite3_finalize(w->ins_trade);
-	sqlite3_finalize(w->ins_fund);
-	sqlite3_finalize(w->ins_reject);
-	w->ins_trade = w->ins_fund = w->ins_reject = NULL;
+	db_finalize(w->ins_reject);
+	w->ins_reject = NULL;
 	r = tx_commit(w->db, w->own_tx, err);
 	if (r < 0) {
 		/* db_commit rolled back already; a savepoint is still open */
@@ -612,15 +609,15 @@ int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_fina
 	if (out_replaced)
 		*out_replaced = replaced;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	buf_release(&detail);
 	buf_release(&subject);
 	if (r < 0) {
 		if (w->open) {
-			sqlite3_finalize(w->ins_trade);
-			sqlite3_finalize(w->ins_fund);
-			sqlite3_finalize(w->ins_reject);
-			w->ins_trade = w->ins_fund = w->ins_reject = NULL;
+			db_bulk_end(w->rows, NULL);
+			db_finalize(w->ins_reject);
+			w->rows = NULL;
+			w->ins_reject = NULL;
 			tx_rollback(w->db, w->own_tx);
 			w->open = 0;
 		}
@@ -633,9 +630,8 @@ struct db_bills_writer *db_bills_writer_free(struct db_bills_writer *w)
 {
 	if (!w)
 		return NULL;
-	sqlite3_finalize(w->ins_trade);
-	sqlite3_finalize(w->ins_fund);
-	sqlite3_finalize(w->ins_reject);
+	db_bulk_end(w->rows, NULL);
+	db_finalize(w->ins_reject);
 	if (w->open)
 		tx_rollback(w->db, w->own_tx);
 	free(w->bill_date);

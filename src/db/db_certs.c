@@ -1,13 +1,11 @@
 #include "db/db_certs.h"
 
-#include <sqlite3.h>
-
 #include "base/err.h"
 
 /* 0 not stored, 1 stored with the same PEM and times, 2 stored but different. */
 static int stored_as(struct db *db, const struct db_cert *c, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r = db_prepare(db,
 	                   "SELECT pem = ? AND effective_time = ? AND expire_time = ?"
 	                   " FROM platform_certs WHERE serial_no = ?",
@@ -19,21 +17,21 @@ static int stored_as(struct db *db, const struct db_cert *c, struct wxr_err *err
 	db_bind_text(st, 2, c->effective_time);
 	db_bind_text(st, 3, c->expire_time);
 	db_bind_text(st, 4, c->serial_no);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW)
-		r = sqlite3_column_int(st, 0) ? 1 : 2;
-	else if (r == SQLITE_DONE)
+	r = db_step(st);
+	if (r == DB_ROW)
+		r = (int)db_col_i64(st, 0) ? 1 : 2;
+	else if (r == DB_DONE)
 		r = 0;
 	else
 		r = db_error(db, err, "read platform_certs");
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int db_cert_store(struct db *db, const struct db_cert *c, enum db_cert_outcome *out,
                   struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r = stored_as(db, c, err);
 
 	if (r < 0)
@@ -53,15 +51,15 @@ int db_cert_store(struct db *db, const struct db_cert *c, enum db_cert_outcome *
 	db_bind_text(st, 3, c->expire_time);
 	db_bind_text(st, 4, c->pem);
 	db_bind_text(st, 5, c->fetched_at);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "store platform certificate");
-	sqlite3_finalize(st);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "store platform certificate");
+	db_finalize(st);
 	return r;
 }
 
 int db_certs_each(struct db *db, int (*fn)(void *arg, const struct db_cert *c, struct wxr_err *err),
                   void *arg, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r = db_prepare(db,
 	                   "SELECT serial_no, effective_time, expire_time, pem, fetched_at"
 	                   " FROM platform_certs ORDER BY effective_time, serial_no",
@@ -69,7 +67,7 @@ int db_certs_each(struct db *db, int (*fn)(void *arg, const struct db_cert *c, s
 
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		struct db_cert c = { db_col_text(st, 0), db_col_text(st, 1), db_col_text(st, 2),
 			             db_col_text(st, 3), db_col_text(st, 4) };
 
@@ -77,8 +75,8 @@ int db_certs_each(struct db *db, int (*fn)(void *arg, const struct db_cert *c, s
 		if (r < 0)
 			goto out;
 	}
-	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read platform_certs");
+	r = r == DB_DONE ? 0 : db_error(db, err, "read platform_certs");
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }

@@ -89,7 +89,7 @@ static void proc_self(struct proc_id *me)
 static int read_holder(struct db *db, const char *mchid, const char *name, bool *out_found,
                        struct lock_holder *h, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(
@@ -102,26 +102,26 @@ static int read_holder(struct db *db, const char *mchid, const char *name, bool 
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, name);
-	r = sqlite3_step(st);
-	*out_found = r == SQLITE_ROW;
+	r = db_step(st);
+	*out_found = r == DB_ROW;
 	memset(h, 0, sizeof(*h));
-	if (r == SQLITE_ROW) {
-		h->run_id = sqlite3_column_int64(st, 0);
-		h->pid = (long)sqlite3_column_int64(st, 1);
+	if (r == DB_ROW) {
+		h->run_id = db_col_i64(st, 0);
+		h->pid = (long)db_col_i64(st, 1);
 		snprintf(h->host, sizeof(h->host), "%s", db_col_text(st, 2));
 		snprintf(h->since, sizeof(h->since), "%s", db_col_text(st, 3));
-		h->heartbeat_ts = sqlite3_column_int64(st, 4);
-		h->stale_s = sqlite3_column_int64(st, 5);
+		h->heartbeat_ts = db_col_i64(st, 4);
+		h->stale_s = db_col_i64(st, 5);
 		snprintf(h->boot_id, sizeof(h->boot_id), "%s", db_col_text(st, 6));
 		snprintf(h->pid_ns, sizeof(h->pid_ns), "%s", db_col_text(st, 7));
-		h->pid_start = sqlite3_column_int64(st, 8);
+		h->pid_start = db_col_i64(st, 8);
 		r = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		r = 0;
 	} else {
 		r = db_error(db, err, "read locks");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -240,10 +240,11 @@ static int write_holder(struct db *db, bool update, const char *mchid, const cha
 	        "INSERT INTO locks (mchid, name, run_id, pid, host, acquired_at, heartbeat_ts,"
 	        " stale_s, boot_id, pid_ns, pid_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 	static const char *const sql_update =
-	        "UPDATE locks SET run_id = ?3, pid = ?4, host = ?5, acquired_at = ?6,"
-	        " heartbeat_ts = ?7, stale_s = ?8, boot_id = ?9, pid_ns = ?10, pid_start = ?11"
-	        " WHERE mchid = ?1 AND name = ?2";
-	sqlite3_stmt *st = NULL;
+	        "UPDATE locks SET run_id = ?, pid = ?, host = ?, acquired_at = ?, heartbeat_ts = ?,"
+	        " stale_s = ?, boot_id = ?, pid_ns = ?, pid_start = ? WHERE mchid = ? AND name = ?";
+	/* the holder's values from v, the key at k */
+	int v = update ? 1 : 3, k = update ? 10 : 1;
+	struct db_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -251,21 +252,25 @@ static int write_holder(struct db *db, bool update, const char *mchid, const cha
 	r = db_prepare(db, update ? sql_update : sql_insert, &st, err);
 	if (r < 0)
 		return r;
-	db_bind_text(st, 1, mchid);
-	db_bind_text(st, 2, name);
+	db_bind_text(st, k, mchid);
+	db_bind_text(st, k + 1, name);
 	if (run_id > 0)
-		sqlite3_bind_int64(st, 3, run_id);
-	sqlite3_bind_int64(st, 4, (int64_t)me->pid);
-	db_bind_text(st, 5, me->host);
-	db_bind_text(st, 6, now);
-	sqlite3_bind_int64(st, 7, clock_real_now());
-	sqlite3_bind_int64(st, 8, JOBS_LOCK_STALE_S);
-	db_bind_text(st, 9, me->boot_id[0] ? me->boot_id : NULL);
-	db_bind_text(st, 10, me->pid_ns[0] ? me->pid_ns : NULL);
+		db_bind_i64(st, v, run_id);
+	else
+		db_bind_null(st, v);
+	db_bind_i64(st, v + 1, (int64_t)me->pid);
+	db_bind_text(st, v + 2, me->host);
+	db_bind_text(st, v + 3, now);
+	db_bind_i64(st, v + 4, clock_real_now());
+	db_bind_i64(st, v + 5, JOBS_LOCK_STALE_S);
+	db_bind_text(st, v + 6, me->boot_id[0] ? me->boot_id : NULL);
+	db_bind_text(st, v + 7, me->pid_ns[0] ? me->pid_ns : NULL);
 	if (me->start > 0)
-		sqlite3_bind_int64(st, 11, me->start);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "write locks");
-	sqlite3_finalize(st);
+		db_bind_i64(st, v + 8, me->start);
+	else
+		db_bind_null(st, v + 8);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "write locks");
+	db_finalize(st);
 	return r;
 }
 
@@ -349,7 +354,7 @@ int jobs_lock_release(struct db *db, const char *mchid, const char *name, bool f
                       struct lock_holder *out_holder, bool *out_released, struct wxr_err *err)
 {
 	struct judged j;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char who[512];
 	bool forced;
 	int r;
@@ -386,8 +391,8 @@ int jobs_lock_release(struct db *db, const char *mchid, const char *name, bool f
 		goto fail;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, name);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "release lock");
-	sqlite3_finalize(st);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "release lock");
+	db_finalize(st);
 	if (r < 0)
 		goto fail;
 	r = db_commit(db, err);
@@ -402,7 +407,7 @@ fail:
 int jobs_lock_attach_run(struct db *db, const char *mchid, const char *name, int64_t run_id,
                          struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char host[256];
 	int r;
 
@@ -413,20 +418,20 @@ int jobs_lock_attach_run(struct db *db, const char *mchid, const char *name, int
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, run_id);
+	db_bind_i64(st, 1, run_id);
 	db_bind_text(st, 2, mchid);
 	db_bind_text(st, 3, name);
-	sqlite3_bind_int64(st, 4, (int64_t)getpid());
+	db_bind_i64(st, 4, (int64_t)getpid());
 	db_bind_text(st, 5, host);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "update lock");
-	sqlite3_finalize(st);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "update lock");
+	db_finalize(st);
 	return r;
 }
 
 int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_id,
                 struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char host[256];
 	int r;
 
@@ -439,11 +444,11 @@ int jobs_unlock(struct db *db, const char *mchid, const char *name, int64_t run_
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, name);
-	sqlite3_bind_int64(st, 3, run_id);
-	sqlite3_bind_int64(st, 4, (int64_t)getpid());
+	db_bind_i64(st, 3, run_id);
+	db_bind_i64(st, 4, (int64_t)getpid());
 	db_bind_text(st, 5, host);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "release lock");
-	sqlite3_finalize(st);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "release lock");
+	db_finalize(st);
 	return r;
 }
 
@@ -466,20 +471,20 @@ struct jobs_heartbeat {
 
 static void beat(struct jobs_heartbeat *hb)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	bool ok = false;
 
 	if (db_prepare(hb->db,
 	               "UPDATE locks SET heartbeat_ts = ? WHERE mchid = ? AND name = ? AND pid = ?"
 	               " AND host = ?",
 	               &st, NULL) == 0) {
-		sqlite3_bind_int64(st, 1, clock_real_now());
+		db_bind_i64(st, 1, clock_real_now());
 		db_bind_text(st, 2, hb->mchid);
 		db_bind_text(st, 3, hb->name);
-		sqlite3_bind_int64(st, 4, (int64_t)hb->pid);
+		db_bind_i64(st, 4, (int64_t)hb->pid);
 		db_bind_text(st, 5, hb->host);
-		ok = sqlite3_step(st) == SQLITE_DONE;
-		sqlite3_finalize(st);
+		ok = db_step(st) == DB_DONE;
+		db_finalize(st);
 	}
 	pthread_mutex_lock(&hb->mu);
 	if (ok)
@@ -582,7 +587,7 @@ int jobs_run_start(struct db *db, const char *mchid, const char *job, const char
                    const char *to, bool dry_run, int64_t resumed_from, int64_t *out_run_id,
                    struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char host[256];
 	char now[CLOCK_RFC3339_LEN];
 	int r;
@@ -592,7 +597,8 @@ int jobs_run_start(struct db *db, const char *mchid, const char *job, const char
 	r = db_prepare(
 	        db,
 	        "INSERT INTO job_runs (mchid, job, date_from, date_to, dry_run, state, pid,"
-	        " host, resumed_from, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+	        " host, resumed_from, started_at) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)"
+	        " RETURNING id",
 	        &st, err);
 	if (r < 0)
 		return r;
@@ -600,27 +606,27 @@ int jobs_run_start(struct db *db, const char *mchid, const char *job, const char
 	db_bind_text(st, 2, job);
 	db_bind_text(st, 3, from && *from ? from : NULL);
 	db_bind_text(st, 4, to && *to ? to : NULL);
-	sqlite3_bind_int(st, 5, dry_run);
-	sqlite3_bind_int64(st, 6, (int64_t)getpid());
+	db_bind_i64(st, 5, dry_run);
+	db_bind_i64(st, 6, (int64_t)getpid());
 	db_bind_text(st, 7, host);
 	if (resumed_from > 0)
-		sqlite3_bind_int64(st, 8, resumed_from);
+		db_bind_i64(st, 8, resumed_from);
 	db_bind_text(st, 9, now);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "record job run");
 		goto out;
 	}
-	*out_run_id = sqlite3_last_insert_rowid(db->h);
+	*out_run_id = db_col_i64(st, 0);
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_code,
                     const char *summary_json, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -632,46 +638,46 @@ int jobs_run_finish(struct db *db, int64_t run_id, const char *state, int exit_c
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, state);
-	sqlite3_bind_int(st, 2, exit_code);
+	db_bind_i64(st, 2, exit_code);
 	db_bind_text(st, 3, now);
 	db_bind_text(st, 4, summary_json);
-	sqlite3_bind_int64(st, 5, run_id);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "finish job run");
-	sqlite3_finalize(st);
+	db_bind_i64(st, 5, run_id);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "finish job run");
+	db_finalize(st);
 	return r;
 }
 
 int jobs_step_add(struct db *db, int64_t run_id, int seq, const char *step, const char *date,
                   int64_t *out_step_id, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
 	               "INSERT INTO job_steps (run_id, seq, step, date, state) VALUES (?, ?, ?, ?,"
-	               " 'pending')",
+	               " 'pending') RETURNING id",
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, run_id);
-	sqlite3_bind_int(st, 2, seq);
+	db_bind_i64(st, 1, run_id);
+	db_bind_i64(st, 2, seq);
 	db_bind_text(st, 3, step);
 	db_bind_text(st, 4, date);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "record job step");
 		goto out;
 	}
-	*out_step_id = sqlite3_last_insert_rowid(db->h);
+	*out_step_id = db_col_i64(st, 0);
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_code,
                   const char *message, const char *reason, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
 	int r;
 	bool starting = strcmp(state, "running") == 0;
@@ -685,20 +691,20 @@ int jobs_step_set(struct db *db, int64_t step_id, const char *state, int exit_co
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, state);
-	sqlite3_bind_int(st, 2, exit_code);
+	db_bind_i64(st, 2, exit_code);
 	db_bind_text(st, 3, message);
 	db_bind_text(st, 4, now);
-	sqlite3_bind_int64(st, 5, step_id);
+	db_bind_i64(st, 5, step_id);
 	if (!starting)
 		db_bind_text(st, 6, reason);
-	r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, "update job step");
-	sqlite3_finalize(st);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, "update job step");
+	db_finalize(st);
 	return r;
 }
 
 int jobs_run_get(struct db *db, int64_t run_id, struct job_run_row *out, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -708,20 +714,20 @@ int jobs_run_get(struct db *db, int64_t run_id, struct job_run_row *out, struct 
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, run_id);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	db_bind_i64(st, 1, run_id);
+	r = db_step(st);
+	if (r == DB_ROW) {
 		out->id = run_id;
 		out->job = xstrdup(db_col_text(st, 0));
 		out->from = xstrdup(db_col_text(st, 1));
 		out->to = xstrdup(db_col_text(st, 2));
-		out->dry_run = sqlite3_column_int(st, 3) != 0;
+		out->dry_run = (int)db_col_i64(st, 3) != 0;
 		r = 0;
 	} else {
-		r = r == SQLITE_DONE ? err_set(err, WXR_ENOTFOUND, "no run %lld", (long long)run_id)
-		                     : db_error(db, err, "read job_runs");
+		r = r == DB_DONE ? err_set(err, WXR_ENOTFOUND, "no run %lld", (long long)run_id)
+		                 : db_error(db, err, "read job_runs");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -738,7 +744,7 @@ int jobs_steps_unfinished(struct db *db, int64_t run_id,
                                     struct wxr_err *err),
                           void *arg, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -747,21 +753,21 @@ int jobs_steps_unfinished(struct db *db, int64_t run_id,
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, run_id);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_i64(st, 1, run_id);
+	while ((r = db_step(st)) == DB_ROW) {
 		r = fn(arg, db_col_text(st, 0), db_col_text(st, 1), err);
 		if (r < 0)
 			goto out;
 	}
-	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read job_steps");
+	r = r == DB_DONE ? 0 : db_error(db, err, "read job_steps");
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int jobs_runs_list(struct db *db, long last, const struct jobs_list_cb *cb, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL, *ss = NULL;
+	struct db_stmt *st = NULL, *ss = NULL;
 	int r;
 
 	r = db_prepare(
@@ -780,16 +786,16 @@ int jobs_runs_list(struct db *db, long last, const struct jobs_list_cb *cb, stru
 	        &ss, err);
 	if (r < 0)
 		goto out;
-	sqlite3_bind_int64(st, 1, last);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_i64(st, 1, last);
+	while ((r = db_step(st)) == DB_ROW) {
 		struct job_list_run run = {
-			.id = sqlite3_column_int64(st, 0),
+			.id = db_col_i64(st, 0),
 			.job = db_col_text(st, 1),
 			.from = db_col_text(st, 2),
 			.to = db_col_text(st, 3),
-			.dry_run = sqlite3_column_int(st, 4) != 0,
+			.dry_run = (int)db_col_i64(st, 4) != 0,
 			.state = db_col_text(st, 5),
-			.exit_code = sqlite3_column_int(st, 6),
+			.exit_code = (int)db_col_i64(st, 6),
 			.started_at = db_col_text(st, 7),
 			.ended_at = db_col_text(st, 8),
 		};
@@ -797,26 +803,26 @@ int jobs_runs_list(struct db *db, long last, const struct jobs_list_cb *cb, stru
 		r = cb->run(cb->arg, &run, err);
 		if (r < 0)
 			goto out;
-		sqlite3_reset(ss);
-		sqlite3_bind_int64(ss, 1, run.id);
-		while ((r = sqlite3_step(ss)) == SQLITE_ROW) {
+		db_reset(ss);
+		db_bind_i64(ss, 1, run.id);
+		while ((r = db_step(ss)) == DB_ROW) {
 			struct job_list_step step = {
-				.seq = sqlite3_column_int(ss, 0),
+				.seq = (int)db_col_i64(ss, 0),
 				.step = db_col_text(ss, 1),
 				.date = db_col_text(ss, 2),
 				.state = db_col_text(ss, 3),
-				.exit_code = sqlite3_column_int(ss, 4),
+				.exit_code = (int)db_col_i64(ss, 4),
 				.started_at = db_col_text(ss, 5),
 				.ended_at = db_col_text(ss, 6),
 				.message = db_col_text(ss, 7),
-				.reason = (const char *)sqlite3_column_text(ss, 8),
+				.reason = db_col_is_null(ss, 8) ? NULL : db_col_text(ss, 8),
 			};
 
 			r = cb->step(cb->arg, &step, err);
 			if (r < 0)
 				goto out;
 		}
-		if (r != SQLITE_DONE) {
+		if (r != DB_DONE) {
 			r = db_error(db, err, "read job_steps");
 			goto out;
 		}
@@ -824,9 +830,9 @@ int jobs_runs_list(struct db *db, long last, const struct jobs_list_cb *cb, stru
 		if (r < 0)
 			goto out;
 	}
-	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read job_runs");
+	r = r == DB_DONE ? 0 : db_error(db, err, "read job_runs");
 out:
-	sqlite3_finalize(st);
-	sqlite3_finalize(ss);
+	db_finalize(st);
+	db_finalize(ss);
 	return r;
 }

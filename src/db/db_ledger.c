@@ -55,10 +55,10 @@ struct importer {
 	bool header_done;
 	long line;     /* physical line being fed */
 	long rec_line; /* line of the current record */
-	sqlite3_stmt *sel;
-	sqlite3_stmt *ups;
-	sqlite3_stmt *seen_sel; /* the keys of this file so far, in ledger_import_keys */
-	sqlite3_stmt *seen_ins;
+	struct db_stmt *sel;
+	struct db_stmt *ups;
+	struct db_stmt *seen_sel; /* the keys of this file so far, in ledger_import_keys */
+	struct db_stmt *seen_ins;
 	struct ledger_import_result res;
 	int rc; /* first error */
 	struct wxr_err *err;
@@ -194,15 +194,15 @@ static void norm_time(bool present, int64_t ts, int tz, char out[CLOCK_RFC3339_L
 		time_format_rfc3339(ts, tz, out);
 }
 
-static void bind_time(sqlite3_stmt *st, int i, const char *s, int64_t ts)
+static void bind_time(struct db_stmt *st, int i, const char *s, int64_t ts)
 {
 	if (!*s) {
-		sqlite3_bind_null(st, i);
-		sqlite3_bind_null(st, i + 1);
+		db_bind_null(st, i);
+		db_bind_null(st, i + 1);
 		return;
 	}
 	db_bind_text(st, i, s);
-	sqlite3_bind_int64(st, i + 1, ts);
+	db_bind_i64(st, i + 1, ts);
 }
 
 static const char *nz(const char *s)
@@ -231,21 +231,21 @@ static int key_once(struct importer *im, const char *key)
 	const char *what = im->kind == LEDGER_ORDERS ? "out_trade_no" : "out_refund_no";
 	int r;
 
-	sqlite3_reset(im->seen_sel);
+	db_reset(im->seen_sel);
 	db_bind_text(im->seen_sel, 1, key);
-	r = sqlite3_step(im->seen_sel);
-	if (r == SQLITE_ROW)
+	r = db_step(im->seen_sel);
+	if (r == DB_ROW)
 		return err_set(im->err, WXR_EDATA,
 		               "%s:%ld: %s '%s' is also on line %lld (a key may appear once in a "
 		               "file; keep one of the two rows)",
 		               im->name, im->rec_line, what, key,
-		               (long long)sqlite3_column_int64(im->seen_sel, 0));
-	if (r != SQLITE_DONE)
+		               (long long)db_col_i64(im->seen_sel, 0));
+	if (r != DB_DONE)
 		return db_error(im->db, im->err, "read the keys of this import");
-	sqlite3_reset(im->seen_ins);
+	db_reset(im->seen_ins);
 	db_bind_text(im->seen_ins, 1, key);
-	sqlite3_bind_int64(im->seen_ins, 2, im->rec_line);
-	if (sqlite3_step(im->seen_ins) != SQLITE_DONE)
+	db_bind_i64(im->seen_ins, 2, im->rec_line);
+	if (db_step(im->seen_ins) != DB_DONE)
 		return db_error(im->db, im->err, "record the keys of this import");
 	return 0;
 }
@@ -268,15 +268,15 @@ static int compare_row(struct importer *im, const char *key, const char *const *
 	int r;
 
 	*out_skip = false;
-	sqlite3_reset(im->sel);
+	db_reset(im->sel);
 	db_bind_text(im->sel, 1, im->mchid);
 	db_bind_text(im->sel, 2, key);
-	r = sqlite3_step(im->sel);
-	if (r == SQLITE_DONE) {
+	r = db_step(im->sel);
+	if (r == DB_DONE) {
 		im->res.inserted++;
 		return 0;
 	}
-	if (r != SQLITE_ROW)
+	if (r != DB_ROW)
 		return db_error(im->db, im->err, "read ledger");
 	for (int i = 0; names[i]; i++) {
 		const char *old = db_col_text(im->sel, i);
@@ -292,7 +292,7 @@ static int compare_row(struct importer *im, const char *key, const char *const *
 		buf_addc(&changes, '}');
 	}
 	old_state = xstrdup(db_col_text(im->sel, FIELD_STATE));
-	sqlite3_reset(im->sel);
+	db_reset(im->sel);
 	if (nchanged == 0) {
 		im->res.unchanged++;
 		*out_skip = true;
@@ -405,12 +405,12 @@ static int order_row(struct importer *im)
 			return r;
 	}
 
-	sqlite3_reset(im->ups);
-	sqlite3_clear_bindings(im->ups);
+	db_reset(im->ups);
+	db_clear_bindings(im->ups);
 	db_bind_text(im->ups, 1, im->mchid);
 	db_bind_text(im->ups, 2, otn);
 	db_bind_text(im->ups, 3, nz(field(im, OC_TXN)));
-	sqlite3_bind_int64(im->ups, 4, amount);
+	db_bind_i64(im->ups, 4, amount);
 	db_bind_text(im->ups, 5, currency);
 	db_bind_text(im->ups, 6, state);
 	bind_time(im->ups, 7, created_s, created);
@@ -423,7 +423,7 @@ static int order_row(struct importer *im)
 	db_bind_text(im->ups, 14, nz(field(im, OC_ATTACH)));
 	db_bind_text(im->ups, 15, nz(field(im, OC_BREF)));
 	db_bind_text(im->ups, 16, now);
-	if (sqlite3_step(im->ups) != SQLITE_DONE)
+	if (db_step(im->ups) != DB_DONE)
 		return db_error(im->db, im->err, "upsert order");
 	return 0;
 }
@@ -488,20 +488,20 @@ static int refund_row(struct importer *im)
 			return r;
 	}
 
-	sqlite3_reset(im->ups);
-	sqlite3_clear_bindings(im->ups);
+	db_reset(im->ups);
+	db_clear_bindings(im->ups);
 	db_bind_text(im->ups, 1, im->mchid);
 	db_bind_text(im->ups, 2, orn);
 	db_bind_text(im->ups, 3, otn);
 	db_bind_text(im->ups, 4, nz(field(im, RC_RID)));
-	sqlite3_bind_int64(im->ups, 5, amount);
+	db_bind_i64(im->ups, 5, amount);
 	db_bind_text(im->ups, 6, state);
 	bind_time(im->ups, 7, created_s, created);
 	time_date(created, im->tz, date);
 	db_bind_text(im->ups, 9, date);
 	bind_time(im->ups, 10, success_s, success);
 	db_bind_text(im->ups, 12, now);
-	if (sqlite3_step(im->ups) != SQLITE_DONE)
+	if (db_step(im->ups) != DB_DONE)
 		return db_error(im->db, im->err, "upsert refund");
 	return 0;
 }
@@ -586,10 +586,10 @@ static const char *const sql_ups_refund =
 
 static void finalize_all(struct importer *im)
 {
-	sqlite3_finalize(im->sel);
-	sqlite3_finalize(im->ups);
-	sqlite3_finalize(im->seen_sel);
-	sqlite3_finalize(im->seen_ins);
+	db_finalize(im->sel);
+	db_finalize(im->ups);
+	db_finalize(im->seen_sel);
+	db_finalize(im->seen_ins);
 	im->sel = im->ups = im->seen_sel = im->seen_ins = NULL;
 }
 
@@ -626,7 +626,7 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 		goto out;
 	}
 	csv_ok = true;
-	own_tx = db->tx_depth == 0;
+	own_tx = db_tx_depth(db) == 0;
 	if (own_tx) {
 		r = db_begin(db, err);
 		if (r < 0)
@@ -739,7 +739,7 @@ out:
 int ledger_day_has_activity(struct db *db, const char *mchid, const char *date, bool *out,
                             struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r = db_prepare(
 	        db,
 	        "SELECT EXISTS (SELECT 1 FROM ledger_orders WHERE mchid = ?1 AND paid_date = ?2)"
@@ -750,12 +750,12 @@ int ledger_day_has_activity(struct db *db, const char *mchid, const char *date, 
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, date);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "read ledger");
 	} else {
-		*out = sqlite3_column_int(st, 0) != 0;
+		*out = (int)db_col_i64(st, 0) != 0;
 		r = 0;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }

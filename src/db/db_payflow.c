@@ -12,14 +12,14 @@
 #include "base/err.h"
 #include "base/xalloc.h"
 
-static char *col_dup(sqlite3_stmt *st, int i)
+static char *col_dup(struct db_stmt *st, int i)
 {
 	return xstrdup(db_col_text(st, i));
 }
 
-static int64_t col_i64(sqlite3_stmt *st, int i)
+static int64_t col_i64(struct db_stmt *st, int i)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, i);
+	return db_col_is_null(st, i) ? 0 : db_col_i64(st, i);
 }
 
 static const char *null_if_empty(const char *s)
@@ -34,11 +34,11 @@ static void stamp_now(char out[CLOCK_RFC3339_LEN])
 }
 
 /* Steps a statement that returns no row; frees it. */
-static int step_done(struct db *db, sqlite3_stmt *st, const char *what, struct wxr_err *err)
+static int step_done(struct db *db, struct db_stmt *st, const char *what, struct wxr_err *err)
 {
-	int r = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(db, err, what);
+	int r = db_step(st) == DB_DONE ? 0 : db_error(db, err, what);
 
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -61,7 +61,7 @@ void payflow_db_order_release(struct payflow_db_order *o)
 int payflow_db_order_get(struct db *db, const char *mchid, const char *out_trade_no,
                          struct payflow_db_order *out, bool *out_found, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct payflow_db_order o;
 	int r;
 
@@ -77,13 +77,13 @@ int payflow_db_order_get(struct db *db, const char *mchid, const char *out_trade
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, out_trade_no);
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
+	r = db_step(st);
+	if (r == DB_DONE) {
 		*out_found = false;
 		r = 0;
 		goto out;
 	}
-	if (r != SQLITE_ROW) {
+	if (r != DB_ROW) {
 		r = db_error(db, err, "read ledger_orders");
 		goto out;
 	}
@@ -93,7 +93,7 @@ int payflow_db_order_get(struct db *db, const char *mchid, const char *out_trade
 	o.amount_total = col_i64(st, 2);
 	o.created_ts = col_i64(st, 3);
 	o.paid_ts = col_i64(st, 4);
-	o.placed = sqlite3_column_int(st, 5) != 0;
+	o.placed = (int)db_col_i64(st, 5) != 0;
 	o.description = col_dup(st, 6);
 	o.time_expire = col_dup(st, 7);
 	o.attach = col_dup(st, 8);
@@ -105,14 +105,14 @@ int payflow_db_order_get(struct db *db, const char *mchid, const char *out_trade
 	*out_found = true;
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int payflow_db_order_insert(struct db *db, const char *mchid, int tz_offset_s,
                             const struct payflow_db_new_order *o, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char created[CLOCK_RFC3339_LEN], now[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -128,12 +128,12 @@ int payflow_db_order_insert(struct db *db, const char *mchid, int tz_offset_s,
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, o->out_trade_no);
-	sqlite3_bind_int64(st, 3, o->amount_total);
+	db_bind_i64(st, 3, o->amount_total);
 	db_bind_text(st, 4, created);
-	sqlite3_bind_int64(st, 5, o->created_ts);
+	db_bind_i64(st, 5, o->created_ts);
 	db_bind_text(st, 6, o->time_expire);
 	if (o->time_expire)
-		sqlite3_bind_int64(st, 7, o->expire_ts);
+		db_bind_i64(st, 7, o->expire_ts);
 	db_bind_text(st, 8, null_if_empty(o->attach));
 	db_bind_text(st, 9, now);
 	r = step_done(db, st, "insert ledger order", err);
@@ -149,11 +149,11 @@ int payflow_db_order_insert(struct db *db, const char *mchid, int tz_offset_s,
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, o->out_trade_no);
 	db_bind_text(st, 3, o->description);
-	sqlite3_bind_int64(st, 4, o->amount_total);
+	db_bind_i64(st, 4, o->amount_total);
 	db_bind_text(st, 5, o->time_expire);
 	db_bind_text(st, 6, null_if_empty(o->attach));
 	db_bind_text(st, 7, o->notify_url);
-	sqlite3_bind_int64(st, 8, o->payable_until_ts);
+	db_bind_i64(st, 8, o->payable_until_ts);
 	db_bind_text(st, 9, created);
 	db_bind_text(st, 10, now);
 	return step_done(db, st, "insert payflow order", err);
@@ -163,7 +163,7 @@ int payflow_db_prepay_record(struct db *db, const char *mchid, const char *out_t
                              const char *prepay_id, const char *prepay_at, const char *expires_at,
                              struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -188,7 +188,7 @@ int payflow_db_prepay_record(struct db *db, const char *mchid, const char *out_t
 int payflow_db_prepay_error(struct db *db, const char *mchid, const char *out_trade_no,
                             const char *error, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -210,7 +210,7 @@ int payflow_db_order_mark_paid(struct db *db, const char *mchid, const char *out
                                const char *transaction_id, int64_t paid_ts, int tz_offset_s,
                                bool *out_changed, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char paid_at[CLOCK_RFC3339_LEN], paid_date[CLOCK_DATE_LEN], now[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -226,26 +226,26 @@ int payflow_db_order_mark_paid(struct db *db, const char *mchid, const char *out
 		return r;
 	db_bind_text(st, 1, transaction_id);
 	db_bind_text(st, 2, paid_at);
-	sqlite3_bind_int64(st, 3, paid_ts);
+	db_bind_i64(st, 3, paid_ts);
 	db_bind_text(st, 4, paid_date);
 	db_bind_text(st, 5, now);
 	db_bind_text(st, 6, mchid);
 	db_bind_text(st, 7, out_trade_no);
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	if (db_step(st) != DB_DONE) {
 		r = db_error(db, err, "mark order paid");
 		goto out;
 	}
-	*out_changed = sqlite3_changes(db->h) == 1;
+	*out_changed = db_changes(db) == 1;
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int payflow_db_order_set_txn(struct db *db, const char *mchid, const char *out_trade_no,
                              const char *transaction_id, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -267,7 +267,7 @@ int payflow_db_order_set_txn(struct db *db, const char *mchid, const char *out_t
 int payflow_db_order_set_state(struct db *db, const char *mchid, const char *out_trade_no,
                                const char *state, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char now[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -302,7 +302,7 @@ void payflow_db_refund_release(struct payflow_db_refund *f)
 int payflow_db_refund_get(struct db *db, const char *mchid, const char *out_refund_no,
                           struct payflow_db_refund *out, bool *out_found, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct payflow_db_refund f;
 	int r;
 
@@ -318,13 +318,13 @@ int payflow_db_refund_get(struct db *db, const char *mchid, const char *out_refu
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, out_refund_no);
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
+	r = db_step(st);
+	if (r == DB_DONE) {
 		*out_found = false;
 		r = 0;
 		goto out;
 	}
-	if (r != SQLITE_ROW) {
+	if (r != DB_ROW) {
 		r = db_error(db, err, "read ledger_refunds");
 		goto out;
 	}
@@ -335,7 +335,7 @@ int payflow_db_refund_get(struct db *db, const char *mchid, const char *out_refu
 	f.amount_refund = col_i64(st, 3);
 	f.created_ts = col_i64(st, 4);
 	f.created_at = col_dup(st, 5);
-	f.filed = sqlite3_column_int(st, 6) != 0;
+	f.filed = (int)db_col_i64(st, 6) != 0;
 	f.amount_total = col_i64(st, 7);
 	f.reason = col_dup(st, 8);
 	f.notify_url = col_dup(st, 9);
@@ -343,14 +343,14 @@ int payflow_db_refund_get(struct db *db, const char *mchid, const char *out_refu
 	*out_found = true;
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int payflow_db_refund_stats(struct db *db, const char *mchid, const char *out_trade_no,
                             struct payflow_db_refund_stats *out, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -364,24 +364,24 @@ int payflow_db_refund_stats(struct db *db, const char *mchid, const char *out_tr
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, out_trade_no);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "read refunds of an order");
 		goto out;
 	}
-	out->count = (long)sqlite3_column_int64(st, 0);
-	out->active_fen = sqlite3_column_int64(st, 1);
-	out->success_fen = sqlite3_column_int64(st, 2);
-	out->last_created_ts = sqlite3_column_int64(st, 3);
+	out->count = (long)db_col_i64(st, 0);
+	out->active_fen = db_col_i64(st, 1);
+	out->success_fen = db_col_i64(st, 2);
+	out->last_created_ts = db_col_i64(st, 3);
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int payflow_db_refund_insert(struct db *db, const char *mchid, int tz_offset_s,
                              const struct payflow_db_new_refund *f, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char created[CLOCK_RFC3339_LEN], date[CLOCK_DATE_LEN], now[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -399,9 +399,9 @@ int payflow_db_refund_insert(struct db *db, const char *mchid, int tz_offset_s,
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, f->out_refund_no);
 	db_bind_text(st, 3, f->out_trade_no);
-	sqlite3_bind_int64(st, 4, f->amount_refund);
+	db_bind_i64(st, 4, f->amount_refund);
 	db_bind_text(st, 5, created);
-	sqlite3_bind_int64(st, 6, f->created_ts);
+	db_bind_i64(st, 6, f->created_ts);
 	db_bind_text(st, 7, date);
 	db_bind_text(st, 8, now);
 	r = step_done(db, st, "insert ledger refund", err);
@@ -417,8 +417,8 @@ int payflow_db_refund_insert(struct db *db, const char *mchid, int tz_offset_s,
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, f->out_refund_no);
 	db_bind_text(st, 3, f->out_trade_no);
-	sqlite3_bind_int64(st, 4, f->amount_refund);
-	sqlite3_bind_int64(st, 5, f->amount_total);
+	db_bind_i64(st, 4, f->amount_refund);
+	db_bind_i64(st, 5, f->amount_total);
 	db_bind_text(st, 6, null_if_empty(f->reason));
 	db_bind_text(st, 7, null_if_empty(f->notify_url));
 	db_bind_text(st, 8, created);
@@ -434,7 +434,7 @@ int payflow_db_refund_delete(struct db *db, const char *mchid, const char *out_r
 	};
 
 	for (size_t i = 0; i < 2; i++) {
-		sqlite3_stmt *st = NULL;
+		struct db_stmt *st = NULL;
 		int r = db_prepare(db, sql[i], &st, err);
 
 		if (r < 0)
@@ -452,7 +452,7 @@ int payflow_db_refund_update(struct db *db, const char *mchid, const char *out_r
                              const char *state, const char *refund_id, int64_t created_ts,
                              int64_t success_ts, int tz_offset_s, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char created[CLOCK_RFC3339_LEN], date[CLOCK_DATE_LEN], success[CLOCK_RFC3339_LEN];
 	char now[CLOCK_RFC3339_LEN];
 	int r;
@@ -477,13 +477,13 @@ int payflow_db_refund_update(struct db *db, const char *mchid, const char *out_r
 		time_format_rfc3339(created_ts, tz_offset_s, created);
 		time_date(created_ts, tz_offset_s, date);
 		db_bind_text(st, 4, created);
-		sqlite3_bind_int64(st, 5, created_ts);
+		db_bind_i64(st, 5, created_ts);
 		db_bind_text(st, 6, date);
 	}
 	if (success_ts > 0) {
 		time_format_rfc3339(success_ts, tz_offset_s, success);
 		db_bind_text(st, 7, success);
-		sqlite3_bind_int64(st, 8, success_ts);
+		db_bind_i64(st, 8, success_ts);
 	}
 	db_bind_text(st, 9, now);
 	db_bind_text(st, 10, mchid);
@@ -496,7 +496,7 @@ int payflow_db_refund_update(struct db *db, const char *mchid, const char *out_r
 int payflow_db_notification_seen(struct db *db, const char *mchid, const char *id, bool *out_found,
                                  char out_outcome[16], struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db, "SELECT outcome FROM notifications WHERE mchid = ? AND id = ?", &st,
@@ -505,25 +505,25 @@ int payflow_db_notification_seen(struct db *db, const char *mchid, const char *i
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, id);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	r = db_step(st);
+	if (r == DB_ROW) {
 		*out_found = true;
 		snprintf(out_outcome, 16, "%s", db_col_text(st, 0));
 		r = 0;
-	} else if (r == SQLITE_DONE) {
+	} else if (r == DB_DONE) {
 		*out_found = false;
 		r = 0;
 	} else {
 		r = db_error(db, err, "read notifications");
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int payflow_db_notification_insert(struct db *db, const char *mchid,
                                    const struct payflow_db_notification *n, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char at[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -545,19 +545,19 @@ int payflow_db_notification_insert(struct db *db, const char *mchid,
 	db_bind_text(st, 7, null_if_empty(n->transaction_id));
 	db_bind_text(st, 8, null_if_empty(n->refund_id));
 	if (n->has_amount)
-		sqlite3_bind_int64(st, 9, n->amount);
+		db_bind_i64(st, 9, n->amount);
 	db_bind_text(st, 10, null_if_empty(n->state));
 	db_bind_text(st, 11, n->outcome);
 	db_bind_text(st, 12, null_if_empty(n->reason));
 	db_bind_text(st, 13, at);
-	sqlite3_bind_int64(st, 14, n->received_ts);
+	db_bind_i64(st, 14, n->received_ts);
 	return step_done(db, st, "record notification", err);
 }
 
 int payflow_db_notification_repeat(struct db *db, const char *mchid, const char *id, int64_t at_ts,
                                    struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char at[CLOCK_RFC3339_LEN];
 	int r;
 

@@ -25,31 +25,31 @@
 
 /* ---- binding and running ------------------------------------------------ */
 
-static void bind_text_name(sqlite3_stmt *st, const char *name, const char *v)
+static void bind_text_name(struct db_stmt *st, const char *name, const char *v)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
+	int i = db_param_index(st, name);
 
 	if (i > 0)
 		db_bind_text(st, i, v);
 }
 
-static void bind_int_name(sqlite3_stmt *st, const char *name, int64_t v)
+static void bind_int_name(struct db_stmt *st, const char *name, int64_t v)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
+	int i = db_param_index(st, name);
 
 	if (i > 0)
-		sqlite3_bind_int64(st, i, v);
+		db_bind_i64(st, i, v);
 }
 
-static void bind_null_name(sqlite3_stmt *st, const char *name)
+static void bind_null_name(struct db_stmt *st, const char *name)
 {
-	int i = sqlite3_bind_parameter_index(st, name);
+	int i = db_param_index(st, name);
 
 	if (i > 0)
-		sqlite3_bind_null(st, i);
+		db_bind_null(st, i);
 }
 
-static void bind_amount_name(sqlite3_stmt *st, const char *name, int64_t v)
+static void bind_amount_name(struct db_stmt *st, const char *name, int64_t v)
 {
 	if (v == RECON_NULL_AMOUNT)
 		bind_null_name(st, name);
@@ -57,7 +57,7 @@ static void bind_amount_name(sqlite3_stmt *st, const char *name, int64_t v)
 		bind_int_name(st, name, v);
 }
 
-static void bind_day(sqlite3_stmt *st, const struct db_recon_day *d)
+static void bind_day(struct db_stmt *st, const struct db_recon_day *d)
 {
 	bind_text_name(st, ":m", d->mchid);
 	bind_text_name(st, ":d", d->date);
@@ -84,9 +84,9 @@ static void bind_day(sqlite3_stmt *st, const struct db_recon_day *d)
 }
 
 static int prepare_day(struct db *db, const struct db_recon_day *day, const char *sql,
-                       sqlite3_stmt **out_st, struct wxr_err *err)
+                       struct db_stmt **out_st, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r = db_prepare(db, sql, &st, err);
 
 	if (r < 0)
@@ -98,26 +98,26 @@ static int prepare_day(struct db *db, const struct db_recon_day *day, const char
 }
 
 /* Steps st to the end and finalizes it. */
-static int finish(struct db *db, sqlite3_stmt *st, const char *what, struct wxr_err *err)
+static int finish(struct db *db, struct db_stmt *st, const char *what, struct wxr_err *err)
 {
 	int r;
 
 	do
-		r = sqlite3_step(st);
-	while (r == SQLITE_ROW);
-	if (r != SQLITE_DONE) {
+		r = db_step(st);
+	while (r == DB_ROW);
+	if (r != DB_DONE) {
 		r = db_error(db, err, what);
-		sqlite3_finalize(st);
+		db_finalize(st);
 		return r;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return 0;
 }
 
 static int run_day(struct db *db, const struct db_recon_day *day, const char *what, const char *sql,
                    struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r = prepare_day(db, day, sql, &st, err);
 
 	if (r < 0)
@@ -125,21 +125,21 @@ static int run_day(struct db *db, const struct db_recon_day *day, const char *wh
 	return finish(db, st, what, err);
 }
 
-static char *col_dup(sqlite3_stmt *st, int i)
+static char *col_dup(struct db_stmt *st, int i)
 {
 	return xstrdup(db_col_text(st, i));
 }
 
-static int64_t col_amount(sqlite3_stmt *st, int i)
+static int64_t col_amount(struct db_stmt *st, int i)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	if (db_col_is_null(st, i))
 		return RECON_NULL_AMOUNT;
-	return sqlite3_column_int64(st, i);
+	return db_col_i64(st, i);
 }
 
-static const char *col_opt(sqlite3_stmt *st, int i)
+static const char *col_opt(struct db_stmt *st, int i)
 {
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	if (db_col_is_null(st, i))
 		return NULL;
 	return db_col_text(st, i);
 }
@@ -155,16 +155,6 @@ static void copy_status(char out[8], const char *s)
 }
 
 /* ---- setup --------------------------------------------------------------- */
-
-static void sql_fee_to_fen(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-	(void)argc;
-	if (sqlite3_value_type(argv[0]) == SQLITE_NULL) {
-		sqlite3_result_null(ctx);
-		return;
-	}
-	sqlite3_result_int64(ctx, recon_fee_to_fen(sqlite3_value_int64(argv[0])));
-}
 
 static const char temp_schema[] =
         "CREATE TEMP TABLE IF NOT EXISTS recon_found ("
@@ -203,10 +193,9 @@ int db_recon_setup(struct db *db, struct wxr_err *err)
 {
 	int r;
 
-	if (sqlite3_create_function(db->h, "recon_fee_to_fen", 1,
-	                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_fee_to_fen, NULL,
-	                            NULL) != SQLITE_OK)
-		return db_error(db, err, "register recon_fee_to_fen");
+	r = db_function_i64(db, "recon_fee_to_fen", recon_fee_to_fen, err);
+	if (r < 0)
+		return r;
 	r = db_exec(db, temp_schema, err);
 	if (r < 0)
 		return err_prefix(err, "reconcile work tables");
@@ -218,7 +207,7 @@ int db_recon_setup(struct db *db, struct wxr_err *err)
 int db_recon_bill_file(struct db *db, const char *mchid, const char *date, const char *kind,
                        int64_t *out_id, char out_status[8], struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int64_t id = 0;
 	char status[8] = "missing";
 	int r;
@@ -232,11 +221,11 @@ int db_recon_bill_file(struct db *db, const char *mchid, const char *date, const
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, date);
 	db_bind_text(st, 3, kind);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
-		id = sqlite3_column_int64(st, 0);
+	r = db_step(st);
+	if (r == DB_ROW) {
+		id = db_col_i64(st, 0);
 		copy_status(status, db_col_text(st, 1));
-	} else if (r != SQLITE_DONE) {
+	} else if (r != DB_DONE) {
 		r = db_error(db, err, "read bill_files");
 		goto out;
 	}
@@ -244,7 +233,7 @@ int db_recon_bill_file(struct db *db, const char *mchid, const char *date, const
 	memcpy(out_status, status, sizeof(status));
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -252,7 +241,7 @@ int db_recon_ledger_activity(struct db *db, const char *mchid, const char *date,
                              int64_t *out_payments, int64_t *out_amount, int64_t *out_refunds,
                              struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -268,23 +257,23 @@ int db_recon_ledger_activity(struct db *db, const char *mchid, const char *date,
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, date);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "count ledger activity");
 		goto out;
 	}
-	*out_payments = sqlite3_column_int64(st, 0);
-	*out_amount = sqlite3_column_int64(st, 1);
-	*out_refunds = sqlite3_column_int64(st, 2);
+	*out_payments = db_col_i64(st, 0);
+	*out_amount = db_col_i64(st, 1);
+	*out_refunds = db_col_i64(st, 2);
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int db_recon_closing_balance(struct db *db, int64_t file_id, bool *out_have, int64_t *out_balance,
                              struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -293,12 +282,12 @@ int db_recon_closing_balance(struct db *db, int64_t file_id, bool *out_have, int
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, file_id);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	db_bind_i64(st, 1, file_id);
+	r = db_step(st);
+	if (r == DB_ROW) {
 		*out_have = true;
-		*out_balance = sqlite3_column_int64(st, 0);
-	} else if (r == SQLITE_DONE) {
+		*out_balance = db_col_i64(st, 0);
+	} else if (r == DB_DONE) {
 		*out_have = false;
 	} else {
 		r = db_error(db, err, "read fund-flow balance");
@@ -306,7 +295,7 @@ int db_recon_closing_balance(struct db *db, int64_t file_id, bool *out_have, int
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -314,7 +303,7 @@ int db_recon_fund_rows(struct db *db, int64_t file_id,
                        int (*cb)(void *ctx, const struct db_recon_flow *f, struct wxr_err *err),
                        void *ctx, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -324,27 +313,27 @@ int db_recon_fund_rows(struct db *db, int64_t file_id,
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, file_id);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_i64(st, 1, file_id);
+	while ((r = db_step(st)) == DB_ROW) {
 		struct db_recon_flow f;
 
-		f.line = sqlite3_column_int64(st, 0);
+		f.line = db_col_i64(st, 0);
 		f.flow_no = db_col_text(st, 1);
 		f.biz_no = db_col_text(st, 2);
 		f.income = strcmp(db_col_text(st, 3), "IN") == 0;
-		f.amount = sqlite3_column_int64(st, 4);
-		f.balance = sqlite3_column_int64(st, 5);
+		f.amount = db_col_i64(st, 4);
+		f.balance = db_col_i64(st, 5);
 		r = cb(ctx, &f, err);
 		if (r < 0)
 			goto out;
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "read fund flow");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -748,7 +737,7 @@ int db_recon_collect_asks(struct db *db, const struct db_recon_day *day, bool or
 
 int db_recon_asks(struct db *db, struct db_recon_ask **out, size_t *out_n, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct db_recon_ask *v = NULL;
 	size_t n = 0, cap = 0;
 	int r;
@@ -756,7 +745,7 @@ int db_recon_asks(struct db *db, struct db_recon_ask **out, size_t *out_n, struc
 	r = db_prepare(db, "SELECT kind, key FROM recon_ask ORDER BY kind, key", &st, err);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
 			v = xreallocarray(v, cap, sizeof(*v));
@@ -766,7 +755,7 @@ int db_recon_asks(struct db *db, struct db_recon_ask **out, size_t *out_n, struc
 		v[n].key = col_dup(st, 1);
 		n++;
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "read recon_ask");
 		db_recon_asks_free(v, n);
 		goto out;
@@ -775,7 +764,7 @@ int db_recon_asks(struct db *db, struct db_recon_ask **out, size_t *out_n, struc
 	*out_n = n;
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -792,7 +781,7 @@ int db_recon_put_answer(struct db *db, const char *kind, const char *key, bool o
                         const char *state, int64_t amount, const char *ext_id, int64_t success_ts,
                         const char *success_date, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -808,14 +797,14 @@ int db_recon_put_answer(struct db *db, const char *kind, const char *key, bool o
 		return r;
 	db_bind_text(st, 1, kind);
 	db_bind_text(st, 2, key);
-	sqlite3_bind_int(st, 3, ok ? 1 : 0);
+	db_bind_i64(st, 3, ok ? 1 : 0);
 	db_bind_text(st, 4, state);
-	sqlite3_bind_int64(st, 5, amount);
+	db_bind_i64(st, 5, amount);
 	db_bind_text(st, 6, ext_id);
 	if (success_ts > 0)
-		sqlite3_bind_int64(st, 7, success_ts);
+		db_bind_i64(st, 7, success_ts);
 	else
-		sqlite3_bind_null(st, 7);
+		db_bind_null(st, 7);
 	db_bind_text(st, 8, success_date);
 	return finish(db, st, "record query answer", err);
 }
@@ -824,7 +813,7 @@ int db_recon_put_answer(struct db *db, const char *kind, const char *key, bool o
 
 int db_recon_check_kind(struct db *db, const char *kind, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db, "INSERT INTO recon_checked (kind) VALUES (?) ON CONFLICT DO NOTHING",
@@ -835,17 +824,17 @@ int db_recon_check_kind(struct db *db, const char *kind, struct wxr_err *err)
 	return finish(db, st, "record checked kind", err);
 }
 
-static void bind_amount(sqlite3_stmt *st, int i, int64_t v)
+static void bind_amount(struct db_stmt *st, int i, int64_t v)
 {
 	if (v == RECON_NULL_AMOUNT)
-		sqlite3_bind_null(st, i);
+		db_bind_null(st, i);
 	else
-		sqlite3_bind_int64(st, i, v);
+		db_bind_i64(st, i, v);
 }
 
 int db_recon_add_found(struct db *db, const struct db_recon_finding *f, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -872,7 +861,7 @@ int db_recon_add_found(struct db *db, const struct db_recon_finding *f, struct w
 int db_recon_found_set(struct db *db, const char *kind, const char *key, const char *status,
                        const char *resolution, const char *note, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -906,7 +895,7 @@ const char *const db_recon_fund_fields[DB_RECON_FUND_FIELDS] = {
 static int read_sums(struct db *db, int64_t file_id, const char *sql_rows, const char *sql_summary,
                      int nfields, struct db_recon_sums *out, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct db_recon_sums s;
 	int r;
 
@@ -914,34 +903,34 @@ static int read_sums(struct db *db, int64_t file_id, const char *sql_rows, const
 	r = db_prepare(db, sql_rows, &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, file_id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	db_bind_i64(st, 1, file_id);
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "sum bill rows");
 		goto out;
 	}
 	for (int i = 0; i < nfields; i++)
-		s.sums[i] = sqlite3_column_int64(st, i);
+		s.sums[i] = db_col_i64(st, i);
 	s.rows = s.sums[0];
-	sqlite3_finalize(st);
+	db_finalize(st);
 	st = NULL;
 
 	r = db_prepare(db, sql_summary, &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, file_id);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	db_bind_i64(st, 1, file_id);
+	r = db_step(st);
+	if (r == DB_ROW) {
 		s.have_summary = true;
 		for (int i = 0; i < nfields; i++)
-			s.summary[i] = sqlite3_column_int64(st, i);
-	} else if (r != SQLITE_DONE) {
+			s.summary[i] = db_col_i64(st, i);
+	} else if (r != DB_DONE) {
 		r = db_error(db, err, "read bill summary");
 		goto out;
 	}
 	*out = s;
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -965,7 +954,7 @@ int db_recon_trade_sums(struct db *db, int64_t file_id, struct db_recon_sums *ou
 int db_recon_fund_summary(struct db *db, int64_t file_id, struct db_recon_sums *out,
                           struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -975,19 +964,19 @@ int db_recon_fund_summary(struct db *db, int64_t file_id, struct db_recon_sums *
 	               &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, file_id);
-	r = sqlite3_step(st);
-	if (r == SQLITE_ROW) {
+	db_bind_i64(st, 1, file_id);
+	r = db_step(st);
+	if (r == DB_ROW) {
 		out->have_summary = true;
 		for (int i = 0; i < DB_RECON_FUND_FIELDS; i++)
-			out->summary[i] = sqlite3_column_int64(st, i);
-	} else if (r != SQLITE_DONE) {
+			out->summary[i] = db_col_i64(st, i);
+	} else if (r != DB_DONE) {
 		r = db_error(db, err, "read fund-flow summary");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -996,7 +985,7 @@ out:
 int db_recon_missed(struct db *db, const struct db_recon_day *day, struct db_recon_missed **out,
                     size_t *out_n, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct db_recon_missed *v = NULL;
 	size_t n = 0, cap = 0;
 	int r;
@@ -1012,7 +1001,7 @@ int db_recon_missed(struct db *db, const struct db_recon_day *day, struct db_rec
 	                &st, err);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
 			v = xreallocarray(v, cap, sizeof(*v));
@@ -1024,10 +1013,10 @@ int db_recon_missed(struct db *db, const struct db_recon_day *day, struct db_rec
 		v[n].ledger_state = col_dup(st, 4);
 		v[n].ledger_amount = col_amount(st, 5);
 		v[n].bill_amount = col_amount(st, 6);
-		v[n].closed_by_us = sqlite3_column_int(st, 7) != 0;
+		v[n].closed_by_us = (int)db_col_i64(st, 7) != 0;
 		n++;
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "read MISSED_PAYMENT findings");
 		db_recon_missed_free(v, n);
 		goto out;
@@ -1036,7 +1025,7 @@ int db_recon_missed(struct db *db, const struct db_recon_day *day, struct db_rec
 	*out_n = n;
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -1057,7 +1046,7 @@ void db_recon_missed_free(struct db_recon_missed *m, size_t n)
 int db_recon_rstatus(struct db *db, struct db_recon_rstatus **out, size_t *out_n,
                      struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct db_recon_rstatus *v = NULL;
 	size_t n = 0, cap = 0;
 	int r;
@@ -1072,7 +1061,7 @@ int db_recon_rstatus(struct db *db, struct db_recon_rstatus **out, size_t *out_n
 	               &st, err);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
 			v = xreallocarray(v, cap, sizeof(*v));
@@ -1083,10 +1072,10 @@ int db_recon_rstatus(struct db *db, struct db_recon_rstatus **out, size_t *out_n
 		v[n].bill_state = col_dup(st, 3);
 		v[n].answer_state = col_dup(st, 4);
 		v[n].answer_refund_id = col_dup(st, 5);
-		v[n].answer_success_ts = sqlite3_column_int64(st, 6);
+		v[n].answer_success_ts = db_col_i64(st, 6);
 		n++;
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "read REFUND_STATUS_MISMATCH findings");
 		db_recon_rstatus_free(v, n);
 		goto out;
@@ -1095,7 +1084,7 @@ int db_recon_rstatus(struct db *db, struct db_recon_rstatus **out, size_t *out_n
 	*out_n = n;
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -1121,7 +1110,7 @@ int db_recon_action_put(struct db *db, const struct db_recon_day *day, const cha
                         bool rearm, int64_t *out_id, char out_state[24], bool *out_written,
                         struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	bool written;
 	int64_t id;
 	char cur[24];
@@ -1145,7 +1134,7 @@ int db_recon_action_put(struct db *db, const struct db_recon_day *day, const cha
 	r = finish(db, st, "write action", err);
 	if (r < 0)
 		return r;
-	written = sqlite3_changes(db->h) > 0;
+	written = db_changes(db) > 0;
 
 	r = prepare_day(db, day,
 	                "SELECT id, state FROM actions WHERE mchid = :m AND kind = :kind"
@@ -1155,14 +1144,14 @@ int db_recon_action_put(struct db *db, const struct db_recon_day *day, const cha
 		return r;
 	bind_text_name(st, ":kind", kind);
 	bind_text_name(st, ":target", target);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "read action");
-		sqlite3_finalize(st);
+		db_finalize(st);
 		return r;
 	}
-	id = sqlite3_column_int64(st, 0);
+	id = db_col_i64(st, 0);
 	snprintf(cur, sizeof(cur), "%s", db_col_text(st, 1));
-	sqlite3_finalize(st);
+	db_finalize(st);
 	st = NULL;
 
 	if (!written && rearm && (strcmp(cur, "done") == 0 || strcmp(cur, "failed") == 0)) {
@@ -1194,7 +1183,7 @@ int db_recon_action_put(struct db *db, const struct db_recon_day *day, const cha
 int db_recon_action_done(struct db *db, const struct db_recon_day *day, int64_t id,
                          const char *result, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = prepare_day(db, day,
@@ -1213,7 +1202,7 @@ int db_recon_order_mark_paid(struct db *db, const struct db_recon_day *day,
                              const char *paid_at, int64_t paid_ts, const char *paid_date,
                              bool *out_changed, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = prepare_day(db, day,
@@ -1234,7 +1223,7 @@ int db_recon_order_mark_paid(struct db *db, const struct db_recon_day *day,
 	r = finish(db, st, "mark ledger order paid", err);
 	if (r < 0)
 		return r;
-	*out_changed = sqlite3_changes(db->h) > 0;
+	*out_changed = db_changes(db) > 0;
 	return 0;
 }
 
@@ -1242,7 +1231,7 @@ int db_recon_refund_sync(struct db *db, const struct db_recon_day *day, const ch
                          const char *state, const char *refund_id, const char *success_at,
                          int64_t success_ts, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = prepare_day(db, day,
@@ -1384,18 +1373,18 @@ static const char sql_events_copy[] =
 static int count_rows(struct db *db, const struct db_recon_day *day, const char *sql, int64_t *out,
                       struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r = prepare_day(db, day, sql, &st, err);
 
 	if (r < 0)
 		return r;
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "count");
-		sqlite3_finalize(st);
+		db_finalize(st);
 		return r;
 	}
-	*out = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	*out = db_col_i64(st, 0);
+	db_finalize(st);
 	return 0;
 }
 
@@ -1415,7 +1404,7 @@ int db_recon_merge(struct db *db, const struct db_recon_day *day, struct recon_r
 		{ "resolve discrepancies gone", sql_gone_update },
 		{ "write discrepancy events", sql_events_copy },
 	};
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
@@ -1427,9 +1416,9 @@ int db_recon_merge(struct db *db, const struct db_recon_day *day, struct recon_r
 	                err);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		const char *ev = db_col_text(st, 0);
-		int64_t n = sqlite3_column_int64(st, 1);
+		int64_t n = db_col_i64(st, 1);
 
 		if (strcmp(ev, "opened") == 0)
 			out->opened += n;
@@ -1442,12 +1431,12 @@ int db_recon_merge(struct db *db, const struct db_recon_day *day, struct recon_r
 		else if (strcmp(ev, "auto_resolved") == 0)
 			out->auto_resolved += n;
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "count changes");
-		sqlite3_finalize(st);
+		db_finalize(st);
 		return r;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	r = count_rows(db, day, "SELECT COUNT(*) FROM recon_merge WHERE event IS NULL",
 	               &out->unchanged, err);
 	if (r < 0)
@@ -1469,7 +1458,7 @@ int db_recon_events(struct db *db, int64_t after_id, const char *mchid, const ch
                     int (*cb)(void *ctx, const struct recon_change *c, struct wxr_err *err),
                     void *ctx, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -1488,12 +1477,12 @@ int db_recon_events(struct db *db, int64_t after_id, const char *mchid, const ch
 	bind_text_name(st, ":mchid", mchid);
 	bind_text_name(st, ":from", from);
 	bind_text_name(st, ":to", to);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		struct recon_change c;
 
-		c.event_id = sqlite3_column_int64(st, 0);
-		c.discrepancy_id = sqlite3_column_int64(st, 1);
-		c.run_id = sqlite3_column_int64(st, 2);
+		c.event_id = db_col_i64(st, 0);
+		c.discrepancy_id = db_col_i64(st, 1);
+		c.run_id = db_col_i64(st, 2);
 		c.event = db_col_text(st, 3);
 		c.date = db_col_text(st, 4);
 		c.kind = db_col_text(st, 5);
@@ -1514,20 +1503,20 @@ int db_recon_events(struct db *db, int64_t after_id, const char *mchid, const ch
 		if (r < 0)
 			goto out;
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "read discrepancy_events");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int db_recon_run_mark(struct db *db, const char *mchid, int64_t run_id, int64_t *out_event_id,
                       struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -1536,27 +1525,27 @@ int db_recon_run_mark(struct db *db, const char *mchid, int64_t run_id, int64_t 
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, mchid);
-	sqlite3_bind_int64(st, 2, run_id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	db_bind_i64(st, 2, run_id);
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "read recon_runs");
 		goto out;
 	}
-	if (sqlite3_column_type(st, 0) == SQLITE_NULL) {
+	if (db_col_is_null(st, 0)) {
 		r = err_set(err, WXR_ENOTFOUND, "run %lld reconciled nothing for merchant '%s'",
 		            (long long)run_id, mchid);
 		goto out;
 	}
-	*out_event_id = sqlite3_column_int64(st, 0);
+	*out_event_id = db_col_i64(st, 0);
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int db_recon_counts(struct db *db, const char *mchid, const char *date, struct recon_result *out,
                     struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -1567,10 +1556,10 @@ int db_recon_counts(struct db *db, const char *mchid, const char *date, struct r
 		return r;
 	db_bind_text(st, 1, mchid);
 	db_bind_text(st, 2, date);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		int k = recon_kind_from_name(db_col_text(st, 0));
 		const char *status = db_col_text(st, 1);
-		int64_t n = sqlite3_column_int64(st, 2);
+		int64_t n = db_col_i64(st, 2);
 		int64_t *slot, *tot;
 
 		if (k < 0)
@@ -1588,20 +1577,20 @@ int db_recon_counts(struct db *db, const char *mchid, const char *date, struct r
 		*slot += n;
 		*tot += n;
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "count discrepancies");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 int db_recon_record_run(struct db *db, const struct db_recon_day *day, const struct recon_result *r,
                         int64_t last_event_id, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int rc;
 
 	rc = prepare_day(db, day,
@@ -1644,7 +1633,7 @@ int db_recon_resolve(struct db *db, int64_t id, const char *note, const char *wh
                      char **out_old_status, char **out_kind, char **out_key, char **out_date,
                      struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char *old_status = NULL, *kind = NULL, *key = NULL, *date = NULL;
 	int r;
 
@@ -1652,13 +1641,13 @@ int db_recon_resolve(struct db *db, int64_t id, const char *note, const char *wh
 	               err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int64(st, 1, id);
-	r = sqlite3_step(st);
-	if (r == SQLITE_DONE) {
+	db_bind_i64(st, 1, id);
+	r = db_step(st);
+	if (r == DB_DONE) {
 		r = err_set(err, WXR_ENOTFOUND, "no discrepancy with id %lld", (long long)id);
 		goto out;
 	}
-	if (r != SQLITE_ROW) {
+	if (r != DB_ROW) {
 		r = db_error(db, err, "read discrepancy");
 		goto out;
 	}
@@ -1666,7 +1655,7 @@ int db_recon_resolve(struct db *db, int64_t id, const char *note, const char *wh
 	kind = col_dup(st, 1);
 	key = col_dup(st, 2);
 	date = col_dup(st, 3);
-	sqlite3_finalize(st);
+	db_finalize(st);
 	st = NULL;
 
 	r = db_prepare(db,
@@ -1711,7 +1700,7 @@ int db_recon_resolve(struct db *db, int64_t id, const char *note, const char *wh
 	*out_date = date;
 	old_status = kind = key = date = NULL;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	free(old_status);
 	free(kind);
 	free(key);
@@ -1724,7 +1713,7 @@ out:
 int db_recon_day_totals(struct db *db, const char *mchid, const char *date,
                         struct recon_day_totals *out, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct recon_day_totals t;
 	struct recon_result counts;
 	int64_t trade = 0, fund = 0;
@@ -1752,18 +1741,18 @@ int db_recon_day_totals(struct db *db, const char *mchid, const char *date,
 		               &st, err);
 		if (r < 0)
 			return r;
-		sqlite3_bind_int64(st, 1, trade);
-		if (sqlite3_step(st) != SQLITE_ROW) {
+		db_bind_i64(st, 1, trade);
+		if (db_step(st) != DB_ROW) {
 			r = db_error(db, err, "sum trade bill");
-			sqlite3_finalize(st);
+			db_finalize(st);
 			return r;
 		}
-		t.payments_count = sqlite3_column_int64(st, 0);
-		t.payments_amount = sqlite3_column_int64(st, 1);
-		t.refunds_count = sqlite3_column_int64(st, 2);
-		t.refunds_amount = sqlite3_column_int64(st, 3);
-		t.fees = sqlite3_column_int64(st, 4);
-		sqlite3_finalize(st);
+		t.payments_count = db_col_i64(st, 0);
+		t.payments_amount = db_col_i64(st, 1);
+		t.refunds_count = db_col_i64(st, 2);
+		t.refunds_amount = db_col_i64(st, 3);
+		t.fees = db_col_i64(st, 4);
+		db_finalize(st);
 	}
 	t.net = t.payments_amount - t.refunds_amount - recon_fee_to_fen(t.fees);
 	r = db_recon_counts(db, mchid, date, &counts, err);
@@ -1781,12 +1770,11 @@ int db_recon_begin(struct db *db, struct db_recon_tx *tx, struct wxr_err *err)
 	int r;
 
 	tx->active = false;
-	tx->savepoint = !sqlite3_get_autocommit(db->h);
+	tx->savepoint = db_in_tx(db);
 	if (tx->savepoint) {
-		r = db_exec(db, "SAVEPOINT recon_day", err);
+		r = db_savepoint(db, "recon_day", err);
 		if (r < 0)
-			return err_prefix(err, "savepoint");
-		db->tx_depth++;
+			return r;
 	} else {
 		r = db_begin(db, err);
 		if (r < 0)
@@ -1804,13 +1792,11 @@ int db_recon_end(struct db *db, struct db_recon_tx *tx, bool commit, struct wxr_
 		return 0;
 	tx->active = false;
 	if (tx->savepoint) {
-		db->tx_depth--;
-		if (!commit)
-			db_exec(db, "ROLLBACK TO recon_day", NULL);
-		r = db_exec(db, "RELEASE recon_day", commit ? err : NULL);
-		if (r < 0 && commit)
-			return err_prefix(err, "release savepoint");
-		return 0;
+		if (!commit) {
+			db_rollback_to(db, "recon_day");
+			return 0;
+		}
+		return db_release(db, "recon_day", err);
 	}
 	if (commit)
 		return db_commit(db, err);
@@ -1818,10 +1804,9 @@ int db_recon_end(struct db *db, struct db_recon_tx *tx, bool commit, struct wxr_
 	return r;
 }
 
-static const char *col_or_null(sqlite3_stmt *st, int i)
+static const char *col_or_null(struct db_stmt *st, int i)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL
-	                                                 : (const char *)sqlite3_column_text(st, i);
+	return db_col_is_null(st, i) ? NULL : db_col_text(st, i);
 }
 
 int db_recon_list(struct db *db, const char *mchid, const char *from, const char *to,
@@ -1829,7 +1814,7 @@ int db_recon_list(struct db *db, const char *mchid, const char *from, const char
                   int (*cb)(void *ctx, const struct recon_disc *d, struct wxr_err *err), void *ctx,
                   struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = db_prepare(db,
@@ -1847,21 +1832,21 @@ int db_recon_list(struct db *db, const char *mchid, const char *from, const char
 	db_bind_text(st, 2, from ? from : "0000-00-00");
 	db_bind_text(st, 3, to ? to : "9999-99-99");
 	db_bind_text(st, 4, status);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		struct recon_disc d;
 
 		memset(&d, 0, sizeof(d));
-		d.id = sqlite3_column_int64(st, 0);
+		d.id = db_col_i64(st, 0);
 		d.date = db_col_text(st, 1);
 		d.kind = db_col_text(st, 2);
 		d.key = db_col_text(st, 3);
 		d.out_trade_no = col_or_null(st, 4);
 		d.out_refund_no = col_or_null(st, 5);
 		d.transaction_id = col_or_null(st, 6);
-		d.has_ledger_amount = sqlite3_column_type(st, 7) != SQLITE_NULL;
-		d.ledger_amount = sqlite3_column_int64(st, 7);
-		d.has_bill_amount = sqlite3_column_type(st, 8) != SQLITE_NULL;
-		d.bill_amount = sqlite3_column_int64(st, 8);
+		d.has_ledger_amount = !db_col_is_null(st, 7);
+		d.ledger_amount = db_col_i64(st, 7);
+		d.has_bill_amount = !db_col_is_null(st, 8);
+		d.bill_amount = db_col_i64(st, 8);
 		d.ledger_state = col_or_null(st, 9);
 		d.bill_state = col_or_null(st, 10);
 		d.status = db_col_text(st, 11);
@@ -1871,8 +1856,8 @@ int db_recon_list(struct db *db, const char *mchid, const char *from, const char
 		if (r < 0)
 			goto out;
 	}
-	r = r == SQLITE_DONE ? 0 : db_error(db, err, "read discrepancies");
+	r = r == DB_DONE ? 0 : db_error(db, err, "read discrepancies");
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }

@@ -27,9 +27,9 @@ static long day_index(const struct report *rep, const char *date)
 }
 
 static int prepare_range(struct db *db, const struct report *rep, const char *sql,
-                         sqlite3_stmt **out_st, struct wxr_err *err)
+                         struct db_stmt **out_st, struct wxr_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r = db_prepare(db, sql, &st, err);
 
 	if (r < 0)
@@ -42,22 +42,22 @@ static int prepare_range(struct db *db, const struct report *rep, const char *sq
 }
 
 /* The text of column i, as an owned valid-UTF-8 string; NULL for SQL NULL. */
-static char *col_dup(sqlite3_stmt *st, int i)
+static char *col_dup(struct db_stmt *st, int i)
 {
-	const unsigned char *s;
+	const char *s;
 
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+	if (db_col_is_null(st, i))
 		return NULL;
-	s = sqlite3_column_text(st, i);
-	return report_utf8_dup((const char *)s, (size_t)sqlite3_column_bytes(st, i));
+	s = db_col_text(st, i);
+	return report_utf8_dup(s, db_col_bytes(st, i));
 }
 
-static bool col_is_null(sqlite3_stmt *st, int i)
+static bool col_is_null(struct db_stmt *st, int i)
 {
-	return sqlite3_column_type(st, i) == SQLITE_NULL;
+	return db_col_is_null(st, i);
 }
 
-static void copy_date(char out[CLOCK_DATE_LEN], sqlite3_stmt *st, int i)
+static void copy_date(char out[CLOCK_DATE_LEN], struct db_stmt *st, int i)
 {
 	const char *s = db_col_text(st, i);
 
@@ -70,14 +70,14 @@ int db_report_bills(struct db *db, struct report *rep, struct wxr_err *err)
 	                          " WHERE bill_date >= ?1 AND bill_date <= ?2"
 	                          " AND (?3 = '' OR mchid = ?3)"
 	                          " ORDER BY bill_date, kind, mchid";
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	size_t cap = 0;
 	int r;
 
 	r = prepare_range(db, rep, sql, &st, err);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		struct report_bill_file *bf;
 		long i;
 
@@ -98,13 +98,13 @@ int db_report_bills(struct db *db, struct report *rep, struct wxr_err *err)
 		else if (rep->days[i].bill == REPORT_BILL_MISSING)
 			rep->days[i].bill = REPORT_BILL_EMPTY;
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "read bill_files");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -128,13 +128,13 @@ int db_report_trades(struct db *db, struct report *rep, struct wxr_err *err)
 	        "   AND bill_date >= ?1 AND bill_date <= ?2 AND (?3 = '' OR mchid = ?3))"
 	        "  GROUP BY t.file_id) s ON s.file_id = f.id"
 	        " ORDER BY f.bill_date, f.id";
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = prepare_range(db, rep, sql, &st, err);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		long i = day_index(rep, db_col_text(st, 0));
 		struct report_day *d;
 
@@ -142,19 +142,19 @@ int db_report_trades(struct db *db, struct report *rep, struct wxr_err *err)
 			continue;
 		/* += : with every merchant (mchid ''), a date can have several files */
 		d = &rep->days[i];
-		d->pay_count += sqlite3_column_int64(st, 1);
-		d->pay_fen += sqlite3_column_int64(st, 2);
-		d->refund_count += sqlite3_column_int64(st, 3);
-		d->refund_fen += sqlite3_column_int64(st, 4);
-		d->fees_e5 += sqlite3_column_int64(st, 5);
+		d->pay_count += db_col_i64(st, 1);
+		d->pay_fen += db_col_i64(st, 2);
+		d->refund_count += db_col_i64(st, 3);
+		d->refund_fen += db_col_i64(st, 4);
+		d->fees_e5 += db_col_i64(st, 5);
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "sum bill_trades");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -164,49 +164,49 @@ out:
 	" SUM(CASE WHEN status = 'auto_resolved' THEN 1 ELSE 0 END)" \
 	" FROM discrepancies WHERE date >= ?1 AND date <= ?2 AND (?3 = '' OR mchid = ?3)"
 
-static void read_counts(sqlite3_stmt *st, int first, struct report_counts *c)
+static void read_counts(struct db_stmt *st, int first, struct report_counts *c)
 {
-	c->open = sqlite3_column_int64(st, first);
-	c->resolved = sqlite3_column_int64(st, first + 1);
-	c->auto_resolved = sqlite3_column_int64(st, first + 2);
+	c->open = db_col_i64(st, first);
+	c->resolved = db_col_i64(st, first + 1);
+	c->auto_resolved = db_col_i64(st, first + 2);
 }
 
 static int disc_per_day(struct db *db, struct report *rep, struct wxr_err *err)
 {
 	static const char sql[] = "SELECT date," STATUS_COUNTS " GROUP BY date";
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int r;
 
 	r = prepare_range(db, rep, sql, &st, err);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		long i = day_index(rep, db_col_text(st, 0));
 
 		if (i >= 0)
 			read_counts(st, 1, &rep->days[i].disc);
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "count discrepancies");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
 static int disc_per_kind(struct db *db, struct report *rep, struct wxr_err *err)
 {
 	static const char sql[] = "SELECT kind," STATUS_COUNTS " GROUP BY kind ORDER BY kind";
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	size_t cap = 0;
 	int r;
 
 	r = prepare_range(db, rep, sql, &st, err);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		struct report_kind *k;
 
 		if (rep->nkinds == cap) {
@@ -219,13 +219,13 @@ static int disc_per_kind(struct db *db, struct report *rep, struct wxr_err *err)
 			k->kind = xstrdup("");
 		read_counts(st, 1, &k->c);
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "count discrepancies by kind");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -245,14 +245,14 @@ static int disc_list(struct db *db, struct report *rep, struct wxr_err *err)
 	        " FROM discrepancies d"
 	        " WHERE d.date >= ?1 AND d.date <= ?2 AND (?3 = '' OR d.mchid = ?3)"
 	        " ORDER BY d.date, d.id";
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	size_t cap = 0, rcap = 0;
 	int r;
 
 	r = prepare_range(db, rep, sql, &st, err);
 	if (r < 0)
 		return r;
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((r = db_step(st)) == DB_ROW) {
 		struct report_disc *d;
 
 		if (rep->ndiscs == cap) {
@@ -261,16 +261,16 @@ static int disc_list(struct db *db, struct report *rep, struct wxr_err *err)
 		}
 		d = &rep->discs[rep->ndiscs++];
 		memset(d, 0, sizeof(*d));
-		d->id = sqlite3_column_int64(st, 0);
+		d->id = db_col_i64(st, 0);
 		copy_date(d->date, st, 1);
 		d->kind = col_dup(st, 2);
 		d->out_trade_no = col_dup(st, 3);
 		d->out_refund_no = col_dup(st, 4);
 		d->transaction_id = col_dup(st, 5);
 		d->has_ledger_amount = !col_is_null(st, 6);
-		d->ledger_amount = sqlite3_column_int64(st, 6);
+		d->ledger_amount = db_col_i64(st, 6);
 		d->has_bill_amount = !col_is_null(st, 7);
-		d->bill_amount = sqlite3_column_int64(st, 7);
+		d->bill_amount = db_col_i64(st, 7);
 		d->ledger_state = col_dup(st, 8);
 		d->bill_state = col_dup(st, 9);
 		d->status = col_dup(st, 10);
@@ -285,16 +285,16 @@ static int disc_list(struct db *db, struct report *rep, struct wxr_err *err)
 				rcap = rcap ? 2 * rcap : 64;
 				rep->runs = xreallocarray(rep->runs, rcap, sizeof(*rep->runs));
 			}
-			rep->runs[rep->nruns++] = sqlite3_column_int64(st, c);
+			rep->runs[rep->nruns++] = db_col_i64(st, c);
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "read discrepancies");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -353,18 +353,18 @@ int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err)
 	        "      AND COALESCE(r.date_to, r.date_from) >= ?1)"
 	        "  OR (a.bdate IS NULL AND r.date_from IS NULL)"
 	        " ORDER BY a.id";
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	size_t cap = 0, rcap = rep->nruns;
 	int r;
 
 	r = prepare_range(db, rep, sql, &st, err);
 	if (r < 0)
 		return r;
-	sqlite3_bind_int(st, 4, rep->tz_offset_s);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_i64(st, 4, rep->tz_offset_s);
+	while ((r = db_step(st)) == DB_ROW) {
 		struct report_action *a;
 
-		if (sqlite3_column_int(st, 11)) {
+		if ((int)db_col_i64(st, 11)) {
 			char day[CLOCK_DATE_LEN];
 
 			local_date(db_col_text(st, 10), rep->tz_offset_s, day);
@@ -377,16 +377,16 @@ int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err)
 		}
 		a = &rep->actions[rep->nactions++];
 		memset(a, 0, sizeof(*a));
-		a->id = sqlite3_column_int64(st, 0);
+		a->id = db_col_i64(st, 0);
 		a->kind = col_dup(st, 1);
 		a->target = col_dup(st, 2);
 		a->state = col_dup(st, 3);
 		a->result = col_dup(st, 4);
 		a->error = col_dup(st, 5);
 		a->has_run_id = !col_is_null(st, 6);
-		a->run_id = sqlite3_column_int64(st, 6);
+		a->run_id = db_col_i64(st, 6);
 		a->has_amount = !col_is_null(st, 7);
-		a->amount = sqlite3_column_int64(st, 7);
+		a->amount = db_col_i64(st, 7);
 		a->date = col_dup(st, 8);
 		a->at = col_dup(st, 9);
 		/* "at" in the configured timezone, like every time a person reads */
@@ -405,13 +405,13 @@ int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err)
 			rep->runs[rep->nruns++] = a->run_id;
 		}
 	}
-	if (r != SQLITE_DONE) {
+	if (r != DB_DONE) {
 		r = db_error(db, err, "read actions");
 		goto out;
 	}
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }
 
@@ -428,7 +428,7 @@ int db_report_index_row(struct db *db, struct report_index_row *row, const char 
 	        "   AND status = 'open' AND (?3 = '' OR mchid = ?3)),"
 	        " (SELECT count(DISTINCT bill_date) FROM bill_files WHERE kind = 'trade'"
 	        "   AND bill_date >= ?1 AND bill_date <= ?2 AND (?3 = '' OR mchid = ?3))";
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int64_t a, b;
 	int r;
 
@@ -441,16 +441,16 @@ int db_report_index_row(struct db *db, struct report_index_row *row, const char 
 	db_bind_text(st, 2, row->to);
 	db_bind_text(st, 3, mchid);
 	db_bind_text(st, 4, row->job);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	if (db_step(st) != DB_ROW) {
 		r = db_error(db, err, "read the reports' runs");
 		goto out;
 	}
-	row->run_id = sqlite3_column_int64(st, 0);
+	row->run_id = db_col_i64(st, 0);
 	snprintf(row->state, sizeof(row->state), "%s", db_col_text(st, 1));
-	row->open = sqlite3_column_int64(st, 2);
-	row->missing = (b - a) / 86400 + 1 - sqlite3_column_int64(st, 3);
+	row->open = db_col_i64(st, 2);
+	row->missing = (b - a) / 86400 + 1 - db_col_i64(st, 3);
 	r = 0;
 out:
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return r;
 }

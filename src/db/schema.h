@@ -9,5 +9,8 @@ struct schema_migration {
 
 /* Terminated by an entry whose name is NULL. */
 extern const struct schema_migration schema_migrations[];
+/* The same migrations, in the same order and under the same names, for
+ * PostgreSQL (build/gen/schema_pg_sql.c: schema/pg/ where the dialects differ). */
+extern const struct schema_migration schema_pg_migrations[];
 
 #endif

@@ -20,14 +20,16 @@ pf_setup() {
 	keys_setup
 	sim_start "$@" || return 1
 	sim_admin POST /_sim/clock "{\"now\":\"$PF_NOW\"}" >/dev/null || return 1
-	sed -e "s#^base_url = .*#base_url = $SIM_URL#" -e "s#^path = .*#path = db.sqlite#" \
+	_pf_db=$(test_config_db db.sqlite) || return 1
+	_pf_db=$(sed_repl "$_pf_db")
+	sed -e "s#^base_url = .*#base_url = $SIM_URL#" -e "s#^path = .*#$_pf_db#" \
 		-e "s#^retries = .*#retries = 2\nretry_base_ms = 20#" \
 		"$FIXTURES/config/good.conf" >wxrecon.conf
 	wxrecon init 2>/dev/null
 }
 
 db() {
-	sqlite3 db.sqlite "$1"
+	db_sql db.sqlite "$1"
 }
 
 jget() {

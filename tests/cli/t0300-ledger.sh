@@ -2,7 +2,7 @@
 # wxrecon ledger import: validation with line numbers, upsert, all-or-nothing.
 . "$(dirname "$0")/test-lib.sh"
 
-db() { sqlite3 db.sqlite "$1"; }
+db() { db_sql db.sqlite "$1"; }
 
 test_expect_success 'setup' '
 	wxrecon --db db.sqlite init 2>/dev/null &&

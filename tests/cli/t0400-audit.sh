@@ -2,7 +2,7 @@
 # The audit log: append-only by trigger, hash-chained, tamper-evident.
 . "$(dirname "$0")/test-lib.sh"
 
-db() { sqlite3 db.sqlite "$1"; }
+db() { db_sql db.sqlite "$1"; }
 
 test_expect_success 'setup: a few audited changes' '
 	wxrecon --db db.sqlite init 2>/dev/null &&

@@ -230,8 +230,8 @@ EOF
 
 test_expect_success 'setup: a database filled by fixtures/report/fill.sql' '
 	wxrecon --db db.sqlite init 2>/dev/null &&
-	sqlite3 db.sqlite <"$FIXTURES/report/fill.sql" &&
-	test "$(sqlite3 db.sqlite "SELECT count(*) FROM discrepancies")" = 8 &&
+	db_sql db.sqlite <"$FIXTURES/report/fill.sql" &&
+	test "$(db_sql db.sqlite "SELECT count(*) FROM discrepancies")" = 8 &&
 	sqlite3 db.sqlite .dump >dump.before
 '
 
@@ -405,7 +405,7 @@ test_expect_success 'the policy hash in the stamp follows the config' '
 '
 test_expect_success 'a configured merchant sees only its own rows' '
 	cp db.sqlite two.sqlite &&
-	sqlite3 two.sqlite "INSERT INTO bill_files (id, mchid, bill_date, kind, status, sha1, source, fetched_at) VALUES (99, '"'"'1900000002'"'"', '"'"'2026-11-01'"'"', '"'"'trade'"'"', '"'"'ok'"'"', '"'"'ffff'"'"', '"'"'api'"'"', '"'"'x'"'"'); INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, transaction_id, out_trade_no, row_kind, settlement_amount, fee) VALUES (99, 2, '"'"'1900000002'"'"', '"'"'2026-11-01'"'"', '"'"'t'"'"', '"'"'T'"'"', '"'"'X-1'"'"', '"'"'SUCCESS'"'"', 77700, 466200);" &&
+	db_sql two.sqlite "INSERT INTO bill_files (id, mchid, bill_date, kind, status, sha1, source, fetched_at) VALUES (99, '"'"'1900000002'"'"', '"'"'2026-11-01'"'"', '"'"'trade'"'"', '"'"'ok'"'"', '"'"'ffff'"'"', '"'"'api'"'"', '"'"'x'"'"'); INSERT INTO bill_trades (file_id, line, mchid, bill_date, trade_time, transaction_id, out_trade_no, row_kind, settlement_amount, fee) VALUES (99, 2, '"'"'1900000002'"'"', '"'"'2026-11-01'"'"', '"'"'t'"'"', '"'"'T'"'"', '"'"'X-1'"'"', '"'"'SUCCESS'"'"', 77700, 466200);" &&
 	wxrecon --db two.sqlite report --date 2026-11-01 --format json >all.json &&
 	grep -q "\"amount\": 112849" all.json &&
 	printf "[merchant]\nmchid = 1900000001\n" >m.conf &&
@@ -445,7 +445,7 @@ test_expect_success 'an empty range: zeros, every day missing' '
 '
 test_expect_success 'a month of bill rows renders quickly and sums right' '
 	cp db.sqlite month.sqlite &&
-	sqlite3 month.sqlite <<-\EOF &&
+	db_sql month.sqlite <<-\EOF &&
 	WITH RECURSIVE d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < 30)
 	INSERT INTO bill_files (id, mchid, bill_date, kind, status, sha1, rows, source, fetched_at)
 	SELECT 1000 + n, '"'"'1900000001'"'"', date('"'"'2027-01-01'"'"', '"'"'+'"'"' || n || '"'"' days'"'"'), '"'"'trade'"'"', '"'"'ok'"'"', printf('"'"'%040d'"'"', n), 2000, '"'"'api'"'"', '"'"'x'"'"' FROM d;
@@ -456,7 +456,7 @@ test_expect_success 'a month of bill rows renders quickly and sums right' '
 	 CASE WHEN n % 10 = 0 THEN 0 ELSE 100 + n % 997 END, CASE WHEN n % 10 = 0 THEN 50 ELSE 0 END,
 	 CASE WHEN n % 10 = 0 THEN -300 ELSE 600 + n % 7 END FROM r;
 	EOF
-	want=$(sqlite3 month.sqlite "SELECT sum(settlement_amount) FROM bill_trades WHERE row_kind = '"'"'SUCCESS'"'"' AND bill_date LIKE '"'"'2027-01-%'"'"'") &&
+	want=$(db_sql month.sqlite "SELECT sum(settlement_amount) FROM bill_trades WHERE row_kind = '"'"'SUCCESS'"'"' AND bill_date LIKE '"'"'2027-01-%'"'"'") &&
 	start=$(date +%s%N) &&
 	wxrecon --db month.sqlite report --from 2027-01-01 --to 2027-01-31 --format json >m.json &&
 	wxrecon --db month.sqlite report --from 2027-01-01 --to 2027-01-31 --format html >m.html &&

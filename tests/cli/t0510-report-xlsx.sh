@@ -89,7 +89,7 @@ PY
 
 test_expect_success 'setup: the report fixture' '
 	wxrecon --db db.sqlite init 2>/dev/null &&
-	sqlite3 db.sqlite <"$FIXTURES/report/fill.sql"
+	db_sql db.sqlite <"$FIXTURES/report/fill.sql"
 '
 test_expect_success 'xlsx: four sheets, text ids, yuan numbers, date cells, frozen headers' '
 	wxrecon -q --db db.sqlite report $RANGE --format xlsx -o r.xlsx &&

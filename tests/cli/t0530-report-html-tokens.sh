@@ -64,7 +64,7 @@ PY
 
 test_expect_success 'setup: the report fixture' '
 	wxrecon --db db.sqlite init 2>/dev/null &&
-	sqlite3 db.sqlite <"$FIXTURES/report/fill.sql" &&
+	db_sql db.sqlite <"$FIXTURES/report/fill.sql" &&
 	wxrecon --db db.sqlite report $RANGE --format html >r.html
 '
 test_expect_success 'HTML: ids whole in nowrap spans, kinds break only after _, lang en' '

@@ -6,7 +6,7 @@
 
 test_expect_success 'setup: the report fixture, reports_dir = rep' '
 	wxrecon --db db.sqlite init 2>/dev/null &&
-	sqlite3 db.sqlite <"$FIXTURES/report/fill.sql" &&
+	db_sql db.sqlite <"$FIXTURES/report/fill.sql" &&
 	printf "[jobs]\nreports_dir = rep\n" >c.conf && mkdir rep
 '
 test_expect_success 'a report into reports_dir writes index.html with its run and state' '

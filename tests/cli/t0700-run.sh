@@ -3,7 +3,7 @@
 # resume of a failed run; re-run idempotence; on_attention; dry run.
 . "$(dirname "$0")/test-lib.sh"
 
-db() { sqlite3 var/test.db "$1"; }
+db() { db_sql var/test.db "$1"; }
 at() {
 	WXRECON_NOW=$1 && export WXRECON_NOW &&
 	sim_admin POST /_sim/clock "{\"now\":\"$1\"}" >/dev/null

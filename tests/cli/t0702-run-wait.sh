@@ -4,7 +4,7 @@
 # runs both complete.
 . "$(dirname "$0")/test-lib.sh"
 
-db() { sqlite3 var/test.db "$1"; }
+db() { db_sql var/test.db "$1"; }
 
 mkdir billsdir jobs reports
 sim_start --bills billsdir

@@ -4,7 +4,7 @@
 # that needs a person with its reason, which `runs` and --json show too.
 . "$(dirname "$0")/test-lib.sh"
 
-db() { sqlite3 var/test.db "$1"; }
+db() { db_sql var/test.db "$1"; }
 is_empty() { if test -s "$1"; then echo "$1 is not empty:" >&2; cat "$1" >&2; return 1; fi; }
 
 mkdir billsdir jobs reports

@@ -2,7 +2,7 @@
 # wxrecon bill import: bills saved by hand, through the same pipeline as fetch.
 . "$(dirname "$0")/test-lib.sh"
 
-db() { sqlite3 db.sqlite "$1"; }
+db() { db_sql db.sqlite "$1"; }
 B=$FIXTURES/bills
 
 test_expect_success 'setup' 'wxrecon --db db.sqlite init 2>/dev/null'

@@ -3,7 +3,7 @@
 # unchanged bill; retry and refuse a bad hash; SPEC 5's empty/not-ready/missing.
 . "$(dirname "$0")/test-lib.sh"
 
-db() { sqlite3 var/test.db "$1"; }
+db() { db_sql var/test.db "$1"; }
 at() { # sets both clocks (business clock of wxrecon and the simulator's)
 	WXRECON_NOW=$1 && export WXRECON_NOW &&
 	sim_admin POST /_sim/clock "{\"now\":\"$1\"}" >/dev/null

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/test-lib.sh"
 
 D=2026-11-01
-db() { sqlite3 var/test.db "$1"; }
+db() { db_sql var/test.db "$1"; }
 at() {
 	WXRECON_NOW=$1 && export WXRECON_NOW &&
 	sim_admin POST /_sim/clock "{\"now\":\"$1\"}" >/dev/null

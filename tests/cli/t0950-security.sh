@@ -4,7 +4,7 @@
 # loopback simulator; hostile values are data, never SQL or markup.
 . "$(dirname "$0")/test-lib.sh"
 
-db() { sqlite3 var/test.db "$1"; }
+db() { db_sql var/test.db "$1"; }
 D=2026-11-01
 
 sim_start

@@ -27,8 +27,10 @@ fresh() {
 	sim_admin POST /_sim/refunds/RFPROC0001/status '{"status":"SUCCESS","success_time":"2026-11-01T12:01:00+08:00"}' >/dev/null &&
 	rm -rf "$TRASH/$1" && mkdir "$TRASH/$1" && cd "$TRASH/$1" &&
 	ln -s "$TRASH/keys" keys && mkdir jobs && cp "$SRC_ROOT/jobs/nightly.job" jobs/ &&
+	dbline=$(test_config_db var/test.db) && dbline=$(sed_repl "$dbline") &&
 	sed -e "s|^base_url = .*|base_url = $SIM_URL|" -e "s|^timeout_s = .*|timeout_s = 1|" \
-		-e "s|^retries = .*|retries = 2\nretry_base_ms = 10|" "$FIXTURES/config/good.conf" >wxrecon.conf &&
+		-e "s|^retries = .*|retries = 2\nretry_base_ms = 10|" -e "s#^path = .*#$dbline#" \
+		"$FIXTURES/config/good.conf" >wxrecon.conf &&
 	wxrecon init 2>/dev/null &&
 	printf "%s\n" "out_trade_no,transaction_id,amount_total,currency,state,created_at,time_expire,paid_at,attach,business_ref" \
 		"ORDPAID0001,4200000001202611010000000001,5000,CNY,PAID,2026-11-01T09:59:00+08:00,,2026-11-01T10:00:00+08:00,," \
@@ -39,7 +41,7 @@ fresh() {
 	wxrecon ledger import --orders o.csv --refunds r.csv >/dev/null
 }
 fault() { sim_admin POST /_sim/faults "$1" >/dev/null; }
-db() { sqlite3 var/test.db "$1"; }
+db() { db_sql var/test.db "$1"; }
 nightly() { wxrecon run nightly --date $D; }
 # Every money-moving action at most once, and WeChat Pay closed each order at most once for real.
 no_duplicates() {

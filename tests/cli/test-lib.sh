@@ -30,11 +30,14 @@ WXRECON_SIM_BIN=$BUILD_DIR/wxrecon-sim
 # A clean, predictable environment (tmux regress uses env -i).
 for v in $(env | sed -n 's/^\(WXRECON_[A-Z_]*\)=.*/\1/p'); do
 	case $v in
-	WXRECON_BUILD|WXRECON_VALGRIND|WXRECON_KEEP_TMP) ;;
+	WXRECON_BUILD|WXRECON_VALGRIND|WXRECON_KEEP_TMP|WXRECON_TEST_DB|WXRECON_TEST_PG*) ;;
 	*) unset "$v" ;;
 	esac
 done
 export LC_ALL=C.UTF-8 TZ=America/New_York HOME=/nonexistent
+# libpq reads these; a test names its server itself (HOME is gone, so no ~/.pgpass either)
+unset PGHOST PGHOSTADDR PGPORT PGUSER PGPASSWORD PGPASSFILE PGDATABASE PGSERVICE \
+	PGSERVICEFILE PGOPTIONS PGAPPNAME PGCONNECT_TIMEOUT PGSSLMODE PGTARGETSESSIONATTRS
 
 TRASH=$(mktemp -d "${TMPDIR:-/tmp}/wxrecon-test.XXXXXX")
 cd "$TRASH" || exit 1
@@ -51,6 +54,7 @@ test_when_finished() {
 _finish() {
 	[ -n "$_cleanup_cmds" ] && eval "$_cleanup_cmds" >/dev/null 2>&1
 	sim_stop
+	pg_drop_all
 	cd /
 	if [ "${WXRECON_KEEP_TMP:-}" = 1 ]; then
 		echo "# kept $TRASH"
@@ -71,6 +75,10 @@ _vg() {
 }
 
 wxrecon() {
+	if [ "$WXRECON_TEST_DB" = pg ]; then
+		_pg_args "$@" || return 1
+		eval "set -- $_pg_argv"
+	fi
 	_vg "$WXRECON_BIN" "$@"
 }
 
@@ -248,10 +256,167 @@ sim_admin() {
 }
 
 # config_setup: writes ./wxrecon.conf (fixtures/config/good.conf) for the test
-# keys, pointing at the running simulator (or at nothing when none runs).
+# keys, pointing at the running simulator (or at nothing when none runs), and at
+# the test's database (test_config_db).
 config_setup() {
 	[ -f keys/apiclient_key.pem ] || keys_setup
+	_cs_db=$(test_config_db var/test.db) || return 1
+	_cs_db=$(sed_repl "$_cs_db")
 	sed -e "s|^base_url = .*|base_url = ${SIM_URL:-http://127.0.0.1:1}|" \
 		-e "s|^retries = .*|retries = 2\nretry_base_ms = 10|" \
+		-e "s#^path = .*#$_cs_db#" \
 		"$FIXTURES/config/good.conf" >wxrecon.conf
+}
+
+# ---- the store under test: SQLite (default) or PostgreSQL (WXRECON_TEST_DB=pg) ----
+#
+# A test names its databases by file, as it always has ("db.sqlite", "var/test.db").
+# With WXRECON_TEST_DB=pg each such name is a fresh PostgreSQL database of the server
+# `make test-pg` started (WXRECON_TEST_PGHOST/PGPORT/PGUSER, scripts/pg-tmp.sh):
+# created on first use, dropped when the script ends. So:
+#   wxrecon --db FILE ...     the wrapper above passes that database's URI instead;
+#   test_db_target FILE       prints what --db gets: FILE, or the URI;
+#   test_config_db FILE       prints the [database] line: "path = FILE" or "url = URI";
+#   db_sql FILE [SQL]         runs SQL (or stdin) with sqlite3 on FILE, or psql on its
+#                             database; rows come out alike ('|'-separated, no header);
+#   test_db_is_pg             true when the store under test is PostgreSQL.
+# A check that only means something on one engine (PRAGMA journal_mode, the file's
+# mode) says so: `test_db_is_pg && test_skip 'why' || test_expect_success ...`.
+WXRECON_TEST_DB=${WXRECON_TEST_DB:-sqlite}
+case $WXRECON_TEST_DB in
+sqlite|pg) ;;
+*) echo "Bail out! WXRECON_TEST_DB is '$WXRECON_TEST_DB' (want sqlite or pg)"; exit 1 ;;
+esac
+PG_BIN=${WXRECON_TEST_PGBIN:-/usr/lib/postgresql/15/bin}
+
+test_db_is_pg() {
+	[ "$WXRECON_TEST_DB" = pg ]
+}
+
+# pg_available: a test server was started (make test-pg) and answers.
+pg_available() {
+	[ -n "${WXRECON_TEST_PGHOST:-}" ] && [ -n "${WXRECON_TEST_PGPORT:-}" ] &&
+		"$PG_BIN/psql" -X -q -At -h "$WXRECON_TEST_PGHOST" -p "$WXRECON_TEST_PGPORT" \
+			-U "${WXRECON_TEST_PGUSER:-postgres}" -d postgres -c 'SELECT 1' >/dev/null 2>&1
+}
+
+# pg_psql DBNAME [psql args...]: psql as the test superuser over the socket, quiet,
+# unaligned, no header, stopping at the first error.
+pg_psql() {
+	_pp_db=$1
+	shift
+	"$PG_BIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h "$WXRECON_TEST_PGHOST" \
+		-p "$WXRECON_TEST_PGPORT" -U "${WXRECON_TEST_PGUSER:-postgres}" -d "$_pp_db" "$@"
+}
+
+# pg_db_name FILE: the database that stands for FILE (relative to the current
+# directory, as a path would be) in this script: "wxt_<script>_<cksum>_<name>".
+pg_db_name() {
+	case $1 in
+	/*) _pn=$1 ;;
+	*) _pn=$(pwd)/$1 ;;
+	esac
+	_pn=${_pn#"$TRASH"/}
+	_pc=$(printf '%s' "$_pn" | cksum | cut -d' ' -f1)
+	printf 'wxt_%s_%s_%s' "${TRASH##*.}" "$_pc" "${_pn##*/}" | tr -c 'A-Za-z0-9_' '_' |
+		tr 'A-Z' 'a-z' | cut -c1-63
+}
+
+# pg_url DBNAME: the URI of DBNAME on the test server (socket; no password).
+pg_url() {
+	printf 'postgresql:///%s?host=%s&port=%s&user=%s' "$1" "$WXRECON_TEST_PGHOST" \
+		"$WXRECON_TEST_PGPORT" "${WXRECON_TEST_PGUSER:-postgres}"
+}
+
+# pg_createdb DBNAME: a fresh database, dropped when the script ends.
+pg_createdb() {
+	if [ -z "${WXRECON_TEST_PGHOST:-}" ]; then
+		echo "pg_createdb: no test server (run the tests through make test-pg)" >&2
+		return 1
+	fi
+	grep -qx "$1" "$TRASH/.pgdbs" 2>/dev/null && return 0
+	pg_psql postgres -c "CREATE DATABASE \"$1\"" || return 1
+	echo "$1" >>"$TRASH/.pgdbs"
+}
+
+pg_drop_all() {
+	[ -s "$TRASH/.pgdbs" ] || return 0
+	while read -r _pd; do
+		pg_psql postgres -c "DROP DATABASE IF EXISTS \"$_pd\" WITH (FORCE)" >/dev/null 2>&1
+	done <"$TRASH/.pgdbs"
+	: >"$TRASH/.pgdbs"
+}
+
+test_db_target() {
+	if test_db_is_pg; then
+		pg_createdb "$(pg_db_name "$1")" || return 1
+		pg_url "$(pg_db_name "$1")"
+	else
+		printf '%s\n' "$1"
+	fi
+}
+
+test_config_db() {
+	_tcd=$(test_db_target "$1") || return 1
+	if test_db_is_pg; then
+		printf 'url = %s\n' "$_tcd"
+	else
+		printf 'path = %s\n' "$_tcd"
+	fi
+}
+
+db_sql() {
+	_ds_file=$1
+	shift
+	if test_db_is_pg; then
+		pg_createdb "$(pg_db_name "$_ds_file")" || return 1
+		if [ $# -gt 0 ]; then
+			pg_psql "$(pg_db_name "$_ds_file")" -c "$1"
+		else
+			pg_psql "$(pg_db_name "$_ds_file")"
+		fi
+	else
+		sqlite3 "$_ds_file" "$@"
+	fi
+}
+
+# _pg_args ARGS...: the global options of a wxrecon call with every --db FILE turned
+# into its database's URI (a value starting "postgres...:" is left as written),
+# quoted for eval into _pg_argv.
+_pg_args() {
+	_pg_argv=
+	_pa_next=
+	_pa_opts=1
+	for _pa in "$@"; do
+		if [ "$_pa_next" = db ]; then
+			case $_pa in
+			postgres*:*) ;; # a URI (or a test of one) as written
+			*) _pa=$(test_db_target "$_pa") || return 1 ;;
+			esac
+			_pa_next=
+		elif [ "$_pa_next" = value ]; then
+			_pa_next=
+		elif [ $_pa_opts = 1 ]; then
+			case $_pa in
+			--db) _pa_next=db ;;
+			--db=postgres*:*) ;;
+			--db=*) _pa="--db=$(test_db_target "${_pa#--db=}")" || return 1 ;;
+			-c|--config) _pa_next=value ;;
+			-*) ;;
+			*) _pa_opts=0 ;;
+			esac
+		fi
+		_pg_argv="$_pg_argv '$(printf '%s' "$_pa" | sed "s/'/'\\\\''/g")'"
+	done
+}
+
+# sed_repl TEXT: TEXT for the replacement of a sed s### or s||| (& # | \ escaped).
+sed_repl() {
+	printf '%s\n' "$1" | sed 's/[&#|\\]/\\&/g'
+}
+
+# test_skip DESC WHY: reports DESC as skipped (TAP "# SKIP") with the reason.
+test_skip() {
+	test_count=$((test_count + 1))
+	echo "ok $test_count - $1 # SKIP $2"
 }

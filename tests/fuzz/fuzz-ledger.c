@@ -13,6 +13,7 @@
  *     `inserted` rows, one audit entry is added for the import;
  *   - importing the same orders again inserts nothing.
  */
+#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include "db/db.h"
 #include "db/db_ledger.h"
+#include "db/db_sqlite.h"
 #include "fuzzutil.h"
 
 #define NAME  "fuzz.csv"
@@ -36,7 +38,7 @@ static void setup(void)
 
 	FUZZ_ASSERT(db_open(":memory:", &db, &err) == 0, "db_open: %s", err.msg);
 	FUZZ_ASSERT(db_migrate(db, NULL, &err) == 0, "db_migrate: %s", err.msg);
-	p = sqlite3_serialize(db->h, "main", &snapshot_len, 0);
+	p = sqlite3_serialize(db_sqlite_handle(db), "main", &snapshot_len, 0);
 	FUZZ_ASSERT(p != NULL, "sqlite3_serialize failed");
 	snapshot = malloc((size_t)snapshot_len);
 	if (!snapshot)
@@ -53,23 +55,23 @@ static void restore(void)
 	if (!p)
 		abort();
 	memcpy(p, snapshot, (size_t)snapshot_len);
-	r = sqlite3_deserialize(db->h, "main", p, snapshot_len, snapshot_len,
+	r = sqlite3_deserialize(db_sqlite_handle(db), "main", p, snapshot_len, snapshot_len,
 	                        SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE);
 	FUZZ_ASSERT(r == SQLITE_OK, "sqlite3_deserialize: %d", r);
-	db->tx_depth = 0;
+	db_rollback(db); /* resets the transaction count */
 }
 
 static long count(const char *table)
 {
 	char sql[128];
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	long n;
 
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s", table);
-	FUZZ_ASSERT(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) == SQLITE_OK, "prepare %s", sql);
-	FUZZ_ASSERT(sqlite3_step(st) == SQLITE_ROW, "step %s", sql);
-	n = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	FUZZ_ASSERT(db_prepare(db, sql, &st, NULL) == 0, "prepare %s", sql);
+	FUZZ_ASSERT(db_step(st) == DB_ROW, "step %s", sql);
+	n = (long)db_col_i64(st, 0);
+	db_finalize(st);
 	return n;
 }
 
@@ -87,7 +89,7 @@ static int import(const uint8_t *data, size_t size, enum ledger_kind kind,
 	memset(res, 0, sizeof(*res));
 	r = ledger_import(db, in, NAME, kind, MCHID, 8 * 3600, 0, res, &err);
 	fclose(in);
-	FUZZ_ASSERT(db->tx_depth == 0, "transaction left open (depth %d)", db->tx_depth);
+	FUZZ_ASSERT(db_tx_depth(db) == 0, "transaction left open (depth %d)", db_tx_depth(db));
 	if (r < 0) {
 		FUZZ_ASSERT(r == WXR_EDATA, "error %d: %s", r, err.msg);
 		FUZZ_ASSERT(strncmp(err.msg, NAME ":", strlen(NAME ":")) == 0,

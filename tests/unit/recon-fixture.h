@@ -59,7 +59,7 @@ FX_UNUSED static int64_t qint(struct db *db, const char *fmt, ...)
 {
 	struct wxr_err err = WXR_ERR_INIT;
 	struct buf b = BUF_INIT;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int64_t v = -1;
 	va_list ap;
 
@@ -70,9 +70,9 @@ FX_UNUSED static int64_t qint(struct db *db, const char *fmt, ...)
 		fprintf(stderr, "fixture SQL failed: %s\n  %s\n", err.msg, buf_str(&b));
 		exit(99);
 	}
-	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (db_step(st) == DB_ROW && !db_col_is_null(st, 0))
+		v = db_col_i64(st, 0);
+	db_finalize(st);
 	buf_release(&b);
 	return v;
 }
@@ -87,7 +87,7 @@ FX_UNUSED static const char *qstr(struct db *db, const char *fmt, ...)
 	static int slot;
 	struct wxr_err err = WXR_ERR_INIT;
 	struct buf b = BUF_INIT;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char *out = ring[slot++ % 8];
 	va_list ap;
 
@@ -99,10 +99,9 @@ FX_UNUSED static const char *qstr(struct db *db, const char *fmt, ...)
 		exit(99);
 	}
 	snprintf(out, 512, "(none)");
-	if (sqlite3_step(st) == SQLITE_ROW)
-		snprintf(out, 512, "%s",
-		         sqlite3_column_type(st, 0) == SQLITE_NULL ? "(null)" : db_col_text(st, 0));
-	sqlite3_finalize(st);
+	if (db_step(st) == DB_ROW)
+		snprintf(out, 512, "%s", db_col_is_null(st, 0) ? "(null)" : db_col_text(st, 0));
+	db_finalize(st);
 	buf_release(&b);
 	return out;
 }

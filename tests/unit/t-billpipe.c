@@ -88,16 +88,17 @@ static struct db *open_db(const char *name)
 
 static int64_t q_int(struct db *db, const char *sql)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
+	struct wxr_err err = WXR_ERR_INIT;
 	int64_t v = -999;
 
-	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
-		diag("sql error: %s: %s", sql, sqlite3_errmsg(db->h));
+	if (db_prepare(db, sql, &st, &err) < 0) {
+		diag("sql error: %s: %s", sql, err.msg);
 		return -999;
 	}
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (db_step(st) == DB_ROW)
+		v = db_col_i64(st, 0);
+	db_finalize(st);
 	return v;
 }
 
@@ -105,21 +106,20 @@ static char qbuf[4096];
 
 static const char *q_text(struct db *db, const char *sql)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
+	struct wxr_err err = WXR_ERR_INIT;
 
 	snprintf(qbuf, sizeof(qbuf), "(error)");
-	if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK) {
-		diag("sql error: %s: %s", sql, sqlite3_errmsg(db->h));
+	if (db_prepare(db, sql, &st, &err) < 0) {
+		diag("sql error: %s: %s", sql, err.msg);
 		return qbuf;
 	}
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (db_step(st) == DB_ROW)
 		snprintf(qbuf, sizeof(qbuf), "%s",
-		         sqlite3_column_type(st, 0) == SQLITE_NULL
-		                 ? "(null)"
-		                 : (const char *)sqlite3_column_text(st, 0));
+		         db_col_is_null(st, 0) ? "(null)" : db_col_text(st, 0));
 	else
 		snprintf(qbuf, sizeof(qbuf), "(no row)");
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return qbuf;
 }
 
@@ -861,8 +861,8 @@ static void test_empty_and_tx(void)
 	is_int(r, 0, "pipe inside the caller's transaction");
 	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv", "deadbeef", &res, &err);
 	is_int(r, WXR_ESIG, "failing pipe inside the caller's transaction");
-	ok(!sqlite3_get_autocommit(db->h), "the caller's transaction is still open");
-	is_int(db->tx_depth, 1, "tx depth back to the caller's");
+	ok(db_in_tx(db), "the caller's transaction is still open");
+	is_int(db_tx_depth(db), 1, "tx depth back to the caller's");
 	is_int(db_commit(db, &err), 0, "caller commits");
 	is_int(q_int(db, "SELECT count(*) FROM ledger_orders WHERE out_trade_no = 'OUTER'"), 1,
 	       "the caller's own write survived");
@@ -887,9 +887,9 @@ static void test_empty_and_tx(void)
 	r = billpipe_new(db, &o, &p, &err);
 	r = r < 0 ? r : billpipe_feed(p, "\xef\xbb\xbf", 3, &err);
 	is_int(r, 0, "pipe started");
-	ok(!sqlite3_get_autocommit(db->h), "pipe holds a transaction");
+	ok(db_in_tx(db), "pipe holds a transaction");
 	p = billpipe_free(p);
-	ok(sqlite3_get_autocommit(db->h), "free rolled it back");
+	ok(!db_in_tx(db), "free rolled it back");
 	is_int(nothing_pending(db), 0, "no provisional row");
 	ok(billpipe_free(NULL) == NULL && db_bills_writer_free(NULL) == NULL, "NULL-safe frees");
 	db_close(db);

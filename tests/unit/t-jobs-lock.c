@@ -27,12 +27,12 @@ static char path[4200];
 
 static int64_t q_int(struct db *db, const char *sql)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int64_t v = -1;
 
-	if (db_prepare(db, sql, &st, NULL) == 0 && sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (db_prepare(db, sql, &st, NULL) == 0 && db_step(st) == DB_ROW)
+		v = db_col_i64(st, 0);
+	db_finalize(st);
 	return v;
 }
 

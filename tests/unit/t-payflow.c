@@ -183,7 +183,7 @@ static struct db *db;
 
 static int64_t q_int(const char *sql, const char *arg)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct wxr_err err = WXR_ERR_INIT;
 	int64_t v = -1;
 
@@ -193,9 +193,9 @@ static int64_t q_int(const char *sql, const char *arg)
 	}
 	if (arg)
 		db_bind_text(st, 1, arg);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	if (db_step(st) == DB_ROW)
+		v = db_col_i64(st, 0);
+	db_finalize(st);
 	return v;
 }
 
@@ -203,7 +203,7 @@ static char qbuf[512];
 
 static const char *q_str(const char *sql, const char *arg)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	struct wxr_err err = WXR_ERR_INIT;
 
 	snprintf(qbuf, sizeof(qbuf), "(none)");
@@ -213,9 +213,9 @@ static const char *q_str(const char *sql, const char *arg)
 	}
 	if (arg)
 		db_bind_text(st, 1, arg);
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (db_step(st) == DB_ROW)
 		snprintf(qbuf, sizeof(qbuf), "%s", db_col_text(st, 0));
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return qbuf;
 }
 
@@ -242,12 +242,12 @@ static void add_order(const char *otn, int64_t total, const char *state)
 		                ? ""
 		                : ", transaction_id = 'T-PRE', paid_ts = 1793500000,"
 		                  " paid_at = '2026-11-01T10:00:00+08:00'");
-		sqlite3_stmt *st = NULL;
+		struct db_stmt *st = NULL;
 
 		db_prepare(db, sql, &st, &err);
 		db_bind_text(st, 1, otn);
-		sqlite3_step(st);
-		sqlite3_finalize(st);
+		db_step(st);
+		db_finalize(st);
 		free(sql);
 	}
 }
@@ -679,7 +679,7 @@ static void test_locked(struct wxpay *w, const char *path)
 		return;
 	}
 	db_exec(other, "UPDATE ledger_orders SET updated_at = updated_at WHERE 0", &err);
-	sqlite3_busy_timeout(db->h, 200);
+	db_busy_timeout(db, 200);
 	t0 = time(NULL);
 	send_txn(w, "N-L-1", "ORD-LOCK-1", "4200000010", 1000, MCHID, F_NONE,
 	         PAID_AFTER_CLOSE_MARK_PAID, &a);

@@ -7,8 +7,10 @@
  */
 #include "tap.h"
 
+#include "db/db_sqlite.h"
 #include "recon-fixture.h"
 
+#include <sqlite3.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -172,7 +174,7 @@ int main(void)
 	     n / 20, 2 * n + n / 20, t_gen);
 
 	if (getenv("RECON_BENCH_TRACE"))
-		sqlite3_trace_v2(db->h, SQLITE_TRACE_PROFILE, trace, NULL);
+		sqlite3_trace_v2(db_sqlite_handle(db), SQLITE_TRACE_PROFILE, trace, NULL);
 	fx_opts(&o, 1);
 	t0 = ms_now();
 	c0 = cpu_ms();

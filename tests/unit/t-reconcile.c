@@ -84,17 +84,17 @@ static const char *findings(struct db *db, const char *date)
 	static int slot;
 	char *out = ring[slot++ % 4];
 	struct buf b = BUF_INIT;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char *sql = xasprintf("SELECT kind, key, status FROM discrepancies WHERE mchid = '" MCH
 	                      "' AND date = '%s' ORDER BY kind, key",
 	                      date);
 
 	if (db_prepare(db, sql, &st, &err) < 0)
 		exit(99);
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while (db_step(st) == DB_ROW)
 		buf_addf(&b, "%s %s %s\n", db_col_text(st, 0), db_col_text(st, 1),
 		         db_col_text(st, 2));
-	sqlite3_finalize(st);
+	db_finalize(st);
 	free(sql);
 	snprintf(out, sizeof(ring[0]), "%s", buf_str(&b));
 	buf_release(&b);
@@ -105,27 +105,27 @@ static const char *findings(struct db *db, const char *date)
 static char *dump(struct db *db)
 {
 	struct buf b = BUF_INIT;
-	sqlite3_stmt *tables = NULL;
+	struct db_stmt *tables = NULL;
 
 	if (db_prepare(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
 	               &tables, &err) < 0)
 		exit(99);
-	while (sqlite3_step(tables) == SQLITE_ROW) {
+	while (db_step(tables) == DB_ROW) {
 		char *sql = xasprintf("SELECT * FROM \"%s\"", db_col_text(tables, 0));
-		sqlite3_stmt *st = NULL;
+		struct db_stmt *st = NULL;
 
 		buf_addf(&b, "[%s]\n", db_col_text(tables, 0));
 		if (db_prepare(db, sql, &st, &err) < 0)
 			exit(99);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			for (int i = 0; i < sqlite3_column_count(st); i++)
+		while (db_step(st) == DB_ROW) {
+			for (int i = 0; i < db_col_count(st); i++)
 				buf_addf(&b, "%s|", db_col_text(st, i));
 			buf_addc(&b, '\n');
 		}
-		sqlite3_finalize(st);
+		db_finalize(st);
 		free(sql);
 	}
-	sqlite3_finalize(tables);
+	db_finalize(tables);
 	return buf_detach(&b, NULL);
 }
 

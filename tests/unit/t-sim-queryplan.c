@@ -18,6 +18,7 @@
 #include "tap.h"
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #include "db/db.h"
 #include "db/db_actions.h"
 #include "db/db_ledger.h"
+#include "db/db_sqlite.h"
 #include "sim/sim_bill.h"
 
 #define MCH "1900000001"
@@ -166,7 +168,7 @@ static bool watched_name(const char *sql, const char *name, size_t namelen)
 static bool watched_index(struct db *db, const char *idx, size_t n, bool *partial)
 {
 	char name[128];
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	bool w = false;
 
 	*partial = false;
@@ -179,13 +181,13 @@ static bool watched_index(struct db *db, const char *idx, size_t n, bool *partia
 	               &st, &err) < 0)
 		return false;
 	db_bind_text(st, 1, name);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if (db_step(st) == DB_ROW) {
 		for (size_t t = 0; watched[t]; t++)
 			if (strcmp(db_col_text(st, 0), watched[t]) == 0)
 				w = true;
-		*partial = sqlite3_column_int(st, 1) != 0;
+		*partial = (int)db_col_i64(st, 1) != 0;
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return w;
 }
 
@@ -278,21 +280,21 @@ static int check_plans(struct db *db, const char *pass)
 
 	for (size_t i = 0; i < nseen; i++) {
 		struct buf q = BUF_INIT, why = BUF_INIT;
-		sqlite3_stmt *st = NULL;
+		struct db_stmt *st = NULL;
 		int r;
 
 		if (skip_stmt(seen[i]))
 			continue;
 		buf_addf(&q, "EXPLAIN QUERY PLAN %s", seen[i]);
-		r = sqlite3_prepare_v2(db->h, buf_str(&q), -1, &st, NULL);
-		if (r != SQLITE_OK) {
+		r = db_prepare(db, buf_str(&q), &st, &err);
+		if (r < 0) {
 			ok(0, "explain a statement");
-			diag("%s\n  %s", sqlite3_errmsg(db->h), seen[i]);
+			diag("%s\n  %s", err.msg, seen[i]);
 			buf_release(&q);
 			bad_stmts++;
 			continue;
 		}
-		while (sqlite3_step(st) == SQLITE_ROW) {
+		while (db_step(st) == DB_ROW) {
 			const char *d = db_col_text(st, 3);
 			const char *b = bad_access(db, seen[i], d);
 			const char *ix = strstr(d, "INDEX ");
@@ -308,7 +310,7 @@ static int check_plans(struct db *db, const char *pass)
 			if (b && !allowed_for(seen[i], d))
 				buf_addf(&why, "    %s: %s\n", d, b);
 		}
-		sqlite3_finalize(st);
+		db_finalize(st);
 		checked++;
 		if (why.len) {
 			bad_stmts++;
@@ -368,7 +370,7 @@ static const char *const stat1_30d[][3] = {
 
 static void load_stats(struct db *db)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 
 	if (db_exec(db, "ANALYZE; DELETE FROM sqlite_stat1", &err) < 0 ||
 	    db_prepare(db, "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", &st,
@@ -378,20 +380,19 @@ static void load_stats(struct db *db)
 		db_bind_text(st, 1, stat1_30d[i][0]);
 		db_bind_text(st, 2, stat1_30d[i][1]);
 		db_bind_text(st, 3, stat1_30d[i][2]);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			bail("stat1 insert: %s", sqlite3_errmsg(db->h));
-		sqlite3_reset(st);
+		if (db_step(st) != DB_DONE)
+			bail("stat1 insert: %s", (db_error(db, &err, "step"), err.msg));
+		db_reset(st);
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	/* Reloads the figures into the planner. */
 	if (db_exec(db, "ANALYZE sqlite_schema", &err) < 0)
 		bail("stat1 reload: %s", err.msg);
 	if (db_prepare(db, "SELECT count(*) FROM sqlite_stat1 WHERE stat LIKE '30000000 %'", &st,
 	               &err) < 0)
 		bail("stat1: %s", err.msg);
-	ok(sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 3,
-	   "the 30-day figures are in place");
-	sqlite3_finalize(st);
+	ok(db_step(st) == DB_ROW && (int)db_col_i64(st, 0) == 3, "the 30-day figures are in place");
+	db_finalize(st);
 }
 
 /* Every index of the bill tables (a million rows a day each) is read by
@@ -399,7 +400,7 @@ static void load_stats(struct db *db)
  * file. */
 static void unused_bill_indexes(struct db *db)
 {
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	int unused = 0;
 
 	if (db_prepare(db,
@@ -408,7 +409,7 @@ static void unused_bill_indexes(struct db *db)
 	               " AND name NOT LIKE 'sqlite_autoindex_%'",
 	               &st, &err) < 0)
 		bail("indexes: %s", err.msg);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while (db_step(st) == DB_ROW) {
 		char key[160];
 
 		snprintf(key, sizeof(key), "|%s|", db_col_text(st, 0));
@@ -417,7 +418,7 @@ static void unused_bill_indexes(struct db *db)
 			unused++;
 		}
 	}
-	sqlite3_finalize(st);
+	db_finalize(st);
 	is_int(unused, 0, "every index of the bill tables is read by some statement");
 }
 
@@ -569,9 +570,9 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/q.db", tmproot);
 	if (db_open(path, &db, &err) < 0 || db_migrate(db, NULL, &err) < 0)
 		bail("db: %s", err.msg);
-	sqlite3_trace_v2(db->h, SQLITE_TRACE_STMT, on_trace, NULL);
+	sqlite3_trace_v2(db_sqlite_handle(db), SQLITE_TRACE_STMT, on_trace, NULL);
 	run_everything(db);
-	sqlite3_trace_v2(db->h, 0, NULL, NULL);
+	sqlite3_trace_v2(db_sqlite_handle(db), 0, NULL, NULL);
 
 	ok(seen_containing("UPDATE recon_pay SET lkey"), "reconcile's statements were seen");
 	ok(seen_containing("INSERT INTO bill_trades"), "the bill import's were seen");

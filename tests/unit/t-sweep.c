@@ -430,7 +430,7 @@ static char *q1(struct db *db, const char *fmt, ...)
 {
 	static char out[1024];
 	struct wxr_err err = WXR_ERR_INIT;
-	sqlite3_stmt *st = NULL;
+	struct db_stmt *st = NULL;
 	char buf[2048];
 	va_list ap;
 
@@ -442,9 +442,9 @@ static char *q1(struct db *db, const char *fmt, ...)
 		diag("q1: %s", err.msg);
 		exit(1);
 	}
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (db_step(st) == DB_ROW)
 		snprintf(out, sizeof(out), "%s", db_col_text(st, 0));
-	sqlite3_finalize(st);
+	db_finalize(st);
 	return out;
 }
 
