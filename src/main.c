@@ -235,7 +235,7 @@ static int setup(struct ctx *ctx, const char *config_path, bool config_given, co
 	return clock_now(&ctx->now, err);
 }
 
-static int open_db(struct ctx *ctx, bool create, struct wxr_err *err)
+static int open_db(struct ctx *ctx, bool create, bool readonly, struct wxr_err *err)
 {
 	int r;
 
@@ -261,7 +261,8 @@ static int open_db(struct ctx *ctx, bool create, struct wxr_err *err)
 		if (r < 0)
 			return r;
 	}
-	r = db_open(ctx->db_path, &ctx->db, err);
+	r = readonly ? db_open_readonly(ctx->db_path, &ctx->db, err)
+	             : db_open(ctx->db_path, &ctx->db, err);
 	if (r < 0)
 		return r;
 	if (!create)
@@ -410,7 +411,8 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	if (c->flags & (CMD_DB | CMD_DB_CREATE)) {
-		r = open_db(&ctx, (c->flags & CMD_DB_CREATE) != 0, &err);
+		r = open_db(&ctx, (c->flags & CMD_DB_CREATE) != 0,
+		            (c->flags & CMD_DB_READONLY) != 0, &err);
 		if (r < 0)
 			goto out;
 	}

@@ -32,8 +32,10 @@ struct ctx {
 };
 
 enum {
-	CMD_DB = 1 << 0,        /* needs the database, initialised */
-	CMD_DB_CREATE = 1 << 1, /* opens or creates the database itself (init) */
+	CMD_DB = 1 << 0,          /* needs the database, initialised */
+	CMD_DB_CREATE = 1 << 1,   /* opens or creates the database itself (init) */
+	CMD_DB_READONLY = 1 << 2, /* with CMD_DB: never writes, so opened read-only (works on
+	                           * a read-only filesystem) */
 };
 
 struct cmd {

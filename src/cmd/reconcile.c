@@ -493,7 +493,7 @@ const struct cmd cmd_reconcile = {
 const struct cmd cmd_discrepancies = {
 	.name = "discrepancies",
 	.run = run_discrepancies,
-	.flags = CMD_DB,
+	.flags = CMD_DB | CMD_DB_READONLY,
 	.usage = "discrepancies [DATES] [--status open|resolved|all]",
 	.summary = "list discrepancies (default: the open ones, every date)",
 };

@@ -938,7 +938,7 @@ const struct cmd cmd_run = {
 const struct cmd cmd_runs = {
 	.name = "runs",
 	.run = run_runs,
-	.flags = CMD_DB,
+	.flags = CMD_DB | CMD_DB_READONLY,
 	.usage = "runs [--last N]",
 	.summary = "job runs and their steps, newest first",
 };

@@ -63,6 +63,9 @@ struct db_ops {
 	int64_t (*col_i64)(struct db_stmt *st, int i);
 	const char *(*col_text)(struct db_stmt *st, int i);
 	size_t (*col_bytes)(struct db_stmt *st, int i);
+	/* Whether the store is still the one opened (a file not removed or replaced);
+	 * checked before every COMMIT. NULL: nothing to check. */
+	int (*check_same)(struct db *db, struct wxr_err *err);
 };
 
 struct db {
@@ -78,6 +81,8 @@ struct db_stmt {
 
 /* The SQLite backend (db_sqlite.c): opens the file at path. */
 int db_sqlite_open(const char *path, struct db **out_db, struct wxr_err *err);
+/* Opens the file at path to read only (db_open_readonly). */
+int db_sqlite_open_readonly(const char *path, struct db **out_db, struct wxr_err *err);
 const char *db_sqlite_version(void);
 
 #endif

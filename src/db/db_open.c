@@ -21,6 +21,14 @@ int db_open(const char *target, struct db **out_db, struct wxr_err *err)
 	return db_sqlite_open(target, out_db, err);
 }
 
+int db_open_readonly(const char *target, struct db **out_db, struct wxr_err *err)
+{
+	if (is_pg_uri(target))
+		return err_set(err, WXR_ECONFIG,
+		               "database '%s': this wxrecon has no PostgreSQL backend yet", target);
+	return db_sqlite_open_readonly(target, out_db, err);
+}
+
 const char *db_library_name(void)
 {
 	return "SQLite";
