@@ -51,8 +51,15 @@ test_expect_success 'setup: the simulator serves a bill' '
 	mkdir dbdir && wxrecon --db dbdir/x.db init 2>/dev/null
 '
 test_expect_code 1 'a database removed while bill fetch waits: the bill is not stored into the deleted file' '
-	sim_admin POST /_sim/faults "{\"match\":\"/v3/bill/tradebill\",\"kind\":\"delay\",\"ms\":2000,\"count\":1}" >/dev/null &&
-	{ { sleep 1 && rm -rf dbdir; } & } &&
+	sim_admin POST /_sim/faults "{\"match\":\"/v3/bill/tradebill\",\"kind\":\"delay\",\"ms\":3000,\"count\":1}" >/dev/null &&
+	{ {
+		# once bill fetch holds the lock (the database is open), remove it
+		for i in $(seq 200); do
+			test "$(sqlite3 dbdir/x.db "SELECT count(*) FROM locks" 2>/dev/null)" = 1 && break
+			sleep 0.05
+		done
+		rm -rf dbdir
+	} & } &&
 	wxrecon --db dbdir/x.db bill fetch --date 2026-11-01 --kind trade >out 2>err
 '
 test_expect_success 'and it says so' '
