@@ -37,6 +37,8 @@
 #include "wxrecon.h"
 
 #define WXPAY_DEFAULT_BASE_URL "https://api.mch.weixin.qq.com"
+/* WeChat Pay's documented backup access point (PROTOCOL 0). */
+#define WXPAY_BACKUP_BASE_URL "https://api2.mch.weixin.qq.com"
 
 /* One attempt of one API call, as reported to the audit hook. Never holds secrets. */
 struct wxpay_call {
@@ -252,8 +254,10 @@ typedef int (*wxpay_sink)(void *ctx, const void *p, size_t n);
 /* Called before a retry when bytes were already delivered; NULL -> no retry after bytes. */
 typedef int (*wxpay_sink_reset)(void *ctx);
 /*
- * GETs download_url (signed; its origin must be the configured base_url's,
- * else WXR_EDATA: signed requests go nowhere else) and streams the raw bytes
+ * GETs download_url (signed; its origin must be the configured base_url's or
+ * one of WeChat Pay's documented API hosts, WXPAY_DEFAULT_BASE_URL and
+ * WXPAY_BACKUP_BASE_URL, which a download_url may name; else WXR_EDATA:
+ * signed requests go nowhere else) and streams the raw bytes
  * (gzip when asked for) to sink, unverified: the caller checks the SHA-1.
  * *out_bytes (may be NULL) = bytes delivered by the final attempt.
  */

@@ -33,10 +33,10 @@ static const struct cmd cmd_help = {
 
 /* Sorted by name, one per line (t0000-basic checks the order). */
 static const struct cmd *const commands[] = {
-	&cmd_actions, &cmd_approve, &cmd_assign,        &cmd_audit,   &cmd_bill,   &cmd_certs,
-	&cmd_comment, &cmd_config,  &cmd_discrepancies, &cmd_help,    &cmd_init,   &cmd_ledger,
-	&cmd_notify,  &cmd_order,   &cmd_reconcile,     &cmd_refund,  &cmd_report, &cmd_resolve,
-	&cmd_run,     &cmd_runs,    &cmd_sweep,         &cmd_version,
+	&cmd_actions, &cmd_approve, &cmd_assign,        &cmd_audit,  &cmd_bill,    &cmd_certs,
+	&cmd_comment, &cmd_config,  &cmd_discrepancies, &cmd_help,   &cmd_init,    &cmd_ledger,
+	&cmd_notify,  &cmd_order,   &cmd_reconcile,     &cmd_refund, &cmd_report,  &cmd_resolve,
+	&cmd_run,     &cmd_runs,    &cmd_sweep,         &cmd_unlock, &cmd_version,
 };
 
 /* The config file looked up last, after -c, $WXRECON_CONFIG and ./wxrecon.conf. */
@@ -239,7 +239,7 @@ static int setup(struct ctx *ctx, const char *config_path, bool config_given, co
 	return clock_now(&ctx->now, err);
 }
 
-static int open_db(struct ctx *ctx, bool create, struct wxr_err *err)
+static int open_db(struct ctx *ctx, bool create, bool readonly, struct wxr_err *err)
 {
 	int r;
 
@@ -253,7 +253,8 @@ static int open_db(struct ctx *ctx, bool create, struct wxr_err *err)
 		if (r < 0)
 			return r;
 	}
-	r = db_open(ctx->db_path, &ctx->db, err);
+	r = readonly ? db_open_readonly(ctx->db_path, &ctx->db, err)
+	             : db_open(ctx->db_path, &ctx->db, err);
 	if (r < 0)
 		return r;
 	if (!create) {
@@ -414,7 +415,8 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out;
 	if (c->flags & (CMD_DB | CMD_DB_CREATE)) {
-		r = open_db(&ctx, (c->flags & CMD_DB_CREATE) != 0, &err);
+		r = open_db(&ctx, (c->flags & CMD_DB_CREATE) != 0,
+		            (c->flags & CMD_DB_READONLY) != 0, &err);
 		if (r < 0)
 			goto out;
 	}

@@ -68,6 +68,22 @@ int buf_addc(struct buf *b, char c)
 	return buf_add(b, &c, 1);
 }
 
+int buf_add_json_str(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	int r = buf_addc(b, '"');
+
+	for (; *p && r == 0; p++) {
+		if (*p == '"' || *p == '\\')
+			r = buf_addf(b, "\\%c", *p);
+		else if (*p < 0x20)
+			r = buf_addf(b, "\\u%04x", *p);
+		else
+			r = buf_addc(b, (char)*p);
+	}
+	return r < 0 ? r : buf_addc(b, '"');
+}
+
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;

@@ -30,6 +30,9 @@ int buf_adds(struct buf *b, const char *s);
 int buf_addc(struct buf *b, char c);
 int buf_addf(struct buf *b, const char *fmt, ...) WXR_PRINTF(2, 3);
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+/* Appends s (NULL as "") as a JSON string: quoted, '"' and '\\' escaped, control bytes
+ * as \u00XX; other bytes as they are (the caller's text is UTF-8). */
+int buf_add_json_str(struct buf *b, const char *s);
 /* Returns the string ("" when empty); valid until the next change. */
 const char *buf_str(const struct buf *b);
 void buf_reset(struct buf *b);

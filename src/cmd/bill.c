@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
+#include "cmd/runlock.h"
 #include "cmd/wxclient.h"
 #include "core/billpipe.h"
 #include "db/db_bills.h"
@@ -282,6 +283,31 @@ static int check_dates(struct ctx *ctx, const struct dates *d, struct wxr_err *e
 	return 0;
 }
 
+/*
+ * Storing a bill is one long write transaction: it runs under the run lock (a step of a
+ * run shares its run's), so that a reconcile or a run started meanwhile is told at once
+ * who holds the database (exit 75) instead of failing after the busy timeout. Holding
+ * it, the archive temp files of a pipe that was killed are removed.
+ */
+static int bill_lock(struct ctx *ctx, struct runlock *rl, struct wxr_err *err)
+{
+	int removed = 0;
+	int r = runlock_take(rl, ctx, 0, err);
+
+	if (r < 0)
+		return r;
+	if (!ctx->cfg.archive_dir)
+		return 0;
+	if (billpipe_clean_temp(ctx->cfg.archive_dir, &removed, err) < 0) {
+		log_warn("%s", err->msg);
+		err_clear(err);
+	} else if (removed) {
+		log_info("removed %d temp file(s) left in '%s' by an interrupted bill fetch",
+		         removed, ctx->cfg.archive_dir);
+	}
+	return 0;
+}
+
 static int run_fetch(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	static const struct option opts[] = {
@@ -292,6 +318,7 @@ static int run_fetch(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	};
 	struct dates d = { .given = false };
 	struct fetch f;
+	struct runlock rl;
 	const char *kind = "all";
 	char date[CLOCK_DATE_LEN];
 	int c;
@@ -330,6 +357,11 @@ static int run_fetch(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	r = wxclient_open(ctx, &f.w, err);
 	if (r < 0)
 		return r;
+	r = bill_lock(ctx, &rl, err);
+	if (r < 0) {
+		wxpay_free(f.w);
+		return r;
+	}
 	if (ctx->json)
 		f.results = json_array();
 	memcpy(date, d.from, sizeof(date));
@@ -361,7 +393,7 @@ done:
 	if (f.results) {
 		r = cmd_print_json(f.results, err);
 		if (r < 0)
-			return r;
+			goto out;
 	}
 	if (f.failed > 1) {
 		size_t l = strlen(err->msg);
@@ -370,13 +402,17 @@ done:
 		         f.failed);
 	}
 	if (f.failed)
-		return err->code < 0 ? err->code : WXR_EFAIL;
-	if (f.attention)
-		return err_set(err, WXR_EATTENTION,
-		               "bill fetch: %d bill(s) need a look (rejected rows, a summary "
-		               "mismatch or a missing bill)",
-		               f.attention);
-	return 0;
+		r = err->code < 0 ? err->code : WXR_EFAIL;
+	else if (f.attention)
+		r = err_set(err, WXR_EATTENTION,
+		            "bill fetch: %d bill(s) need a look (rejected rows, a summary "
+		            "mismatch or a missing bill)",
+		            f.attention);
+	else
+		r = 0;
+out:
+	runlock_end(&rl, r);
+	return r;
 }
 
 static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
@@ -388,6 +424,7 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	};
 	struct billpipe_opts po;
 	struct billpipe_result res;
+	struct runlock rl;
 	const char *date = NULL, *kind = NULL;
 	int c;
 	int r;
@@ -423,7 +460,11 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	po.source = "import";
 	po.archive_dir = ctx->cfg.archive_dir;
 	po.run_id = ctx->run_id;
+	r = bill_lock(ctx, &rl, err);
+	if (r < 0)
+		return r;
 	r = billpipe_import_file(ctx->db, &po, argv[optind], NULL, &res, err);
+	runlock_end(&rl, r);
 	if (r < 0)
 		return err_prefix(err, "bill import");
 	if (ctx->json) {

@@ -33,8 +33,10 @@ struct ctx {
 };
 
 enum {
-	CMD_DB = 1 << 0,        /* needs the database, initialised */
-	CMD_DB_CREATE = 1 << 1, /* opens or creates the database itself (init) */
+	CMD_DB = 1 << 0,          /* needs the database, initialised */
+	CMD_DB_CREATE = 1 << 1,   /* opens or creates the database itself (init) */
+	CMD_DB_READONLY = 1 << 2, /* with CMD_DB: never writes, so opened read-only (works on
+	                           * a read-only filesystem) */
 };
 
 struct cmd {
@@ -116,6 +118,7 @@ extern const struct cmd cmd_refund;
 extern const struct cmd cmd_sweep;
 extern const struct cmd cmd_notify;
 extern const struct cmd cmd_order;
+extern const struct cmd cmd_unlock;
 extern const struct cmd cmd_version;
 
 /* Prints the version, git commit and library versions (as JSON when as_json). */

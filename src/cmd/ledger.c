@@ -113,7 +113,9 @@ static const char import_help[] =
         "out_refund_no,out_trade_no,refund_id,amount_refund,state,created_at,success_at\n"
         "Amounts are integer fen; times ISO-8601 with an offset. Both files are imported in\n"
         "one transaction: a bad row in either is reported with its file and line number and\n"
-        "nothing of the import is kept.\n";
+        "nothing of the import is kept. A key appears once per file (a second row with\n"
+        "it is refused, naming both lines); a re-imported row that changes is audited\n"
+        "field by field.\n";
 
 static const struct cmd ledger_subs[] = {
 	{

@@ -732,7 +732,7 @@ static const char discrepancies_help[] =
 const struct cmd cmd_discrepancies = {
 	.name = "discrepancies",
 	.run = run_discrepancies,
-	.flags = CMD_DB,
+	.flags = CMD_DB | CMD_DB_READONLY,
 	.usage = "discrepancies [DATES] [--status S] [--kind K] [--assignee WHO] [--severity S] "
 	         "[--older-than DUR] [--id ID]",
 	.summary = "list discrepancies (default: the open ones, every date)",

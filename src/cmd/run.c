@@ -39,6 +39,8 @@
 #include "db/db_jobs.h"
 #include "wxpay.h"
 
+extern char **environ; /* POSIX: declared by no header without _GNU_SOURCE */
+
 #define STEP_OUTPUT_MAX   (64 * 1024)
 #define STEP_STDERR_MAX   (16 * 1024)
 #define STEP_REASON_ITEMS 5 /* problems of a step's result shown with its reason */
@@ -284,6 +286,10 @@ static int spawn(struct run *run, char *const argv[], struct buf *out, struct bu
 	char idbuf[32];
 	struct pollfd fds[2];
 	struct buf pass = BUF_INIT; /* stderr to pass on, when not quiet */
+	char **envp = NULL;
+	size_t nenv = 0;
+	char cannot_run[512];
+	int ncannot;
 
 	if (pipe(pfd) < 0) {
 		snprintf(why, whylen, "pipe: %s", strerror(errno));
@@ -295,11 +301,28 @@ static int spawn(struct run *run, char *const argv[], struct buf *out, struct bu
 		close(pfd[1]);
 		return 1;
 	}
+	/* The child's environment is built before fork: this process has other threads (the
+	 * lock's heartbeat), so between fork and exec the child calls only what is
+	 * async-signal-safe (no setenv, no stdio, no malloc). */
+	snprintf(idbuf, sizeof(idbuf), "WXRECON_RUN_ID=%" PRId64, run->run_id);
+	while (environ[nenv])
+		nenv++;
+	envp = xcalloc(nenv + 2, sizeof(*envp));
+	nenv = 0;
+	for (char **e = environ; *e; e++) {
+		if (strncmp(*e, "WXRECON_RUN_ID=", 15) != 0)
+			envp[nenv++] = *e;
+	}
+	envp[nenv] = idbuf;
+	ncannot = snprintf(cannot_run, sizeof(cannot_run), "wxrecon: cannot run '%s'\n", argv[0]);
+	if (ncannot < 0 || (size_t)ncannot >= sizeof(cannot_run))
+		ncannot = (int)strlen(cannot_run);
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
 	if (pid < 0) {
 		snprintf(why, whylen, "fork: %s", strerror(errno));
+		free(envp);
 		close(pfd[0]);
 		close(pfd[1]);
 		close(efd[0]);
@@ -307,18 +330,19 @@ static int spawn(struct run *run, char *const argv[], struct buf *out, struct bu
 		return 1;
 	}
 	if (pid == 0) {
-		snprintf(idbuf, sizeof(idbuf), "%" PRId64, run->run_id);
-		setenv("WXRECON_RUN_ID", idbuf, 1);
 		dup2(pfd[1], STDOUT_FILENO);
 		dup2(efd[1], STDERR_FILENO);
 		close(pfd[0]);
 		close(pfd[1]);
 		close(efd[0]);
 		close(efd[1]);
-		execv(argv[0], argv);
-		fprintf(stderr, "wxrecon: cannot run '%s': %s\n", argv[0], strerror(errno));
+		execve(argv[0], argv, envp);
+		if (write(STDERR_FILENO, cannot_run, (size_t)ncannot) < 0) {
+			/* nothing more to say */
+		}
 		_exit(127);
 	}
+	free(envp);
 	close(pfd[1]);
 	close(efd[1]);
 	fds[0].fd = pfd[0];
@@ -982,7 +1006,7 @@ const struct cmd cmd_run = {
 const struct cmd cmd_runs = {
 	.name = "runs",
 	.run = run_runs,
-	.flags = CMD_DB,
+	.flags = CMD_DB | CMD_DB_READONLY,
 	.usage = "runs [--last N]",
 	.summary = "job runs and their steps, newest first",
 };

@@ -64,6 +64,13 @@ int runlock_take(struct runlock *rl, struct ctx *ctx, int64_t wait_s, struct wxr
 	if (r < 0)
 		return r;
 	rl->locked = ctx->run_id <= 0;
+	if (rl->locked) {
+		r = jobs_heartbeat_start(ctx->db_path, ctx->mchid, "run", 0, &rl->heartbeat, err);
+		if (r < 0) {
+			runlock_end(rl, r);
+			return r;
+		}
+	}
 	return 0;
 }
 
@@ -101,6 +108,7 @@ void runlock_end(struct runlock *rl, int r)
 			         e2.msg);
 		err_clear(&e2);
 	}
+	rl->heartbeat = jobs_heartbeat_stop(rl->heartbeat);
 	/* the audit log's head as the run leaves it: a log later cut below it is found */
 	if (rl->own_run && jobs_run_checkpoint(rl->ctx->db, rl->run_id, &e2) < 0) {
 		log_warn("cannot checkpoint the audit log into run %lld: %s", (long long)rl->run_id,
@@ -112,4 +120,17 @@ void runlock_end(struct runlock *rl, int r)
 			log_warn("cannot release the lock: %s", e2.msg);
 		rl->locked = false;
 	}
+}
+
+int runlock_release_stale(struct ctx *ctx, bool force, char *out_holder, size_t holder_size,
+                          bool *out_released, struct wxr_err *err)
+{
+	struct lock_holder h;
+	int r = jobs_lock_release(ctx->db, ctx->mchid, "run", force, &h, out_released, err);
+
+	if (r < 0)
+		return r;
+	if (*out_released)
+		jobs_lock_holder_text(&h, out_holder, holder_size);
+	return 0;
 }

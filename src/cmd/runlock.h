@@ -8,16 +8,20 @@
 #define WXR_CMD_RUNLOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cmd/cmd.h"
 
+struct jobs_heartbeat;
+
 struct runlock {
 	struct ctx *ctx;
-	int64_t run_id; /* the run the work is recorded under; 0 = none */
-	bool locked;    /* this process took the lock and releases it */
-	bool own_run;   /* this process started run_id and finishes it */
-	bool finished;  /* run_id has its final state */
+	struct jobs_heartbeat *heartbeat; /* while this process holds the lock; owned */
+	int64_t run_id;                   /* the run the work is recorded under; 0 = none */
+	bool locked;                      /* this process took the lock and releases it */
+	bool own_run;                     /* this process started run_id and finishes it */
+	bool finished;                    /* run_id has its final state */
 };
 
 /* What a run is: its job name, dates ("" = none), mode, the run it resumes. */
@@ -34,7 +38,9 @@ struct runlock_run {
  * its run holds the lock and releases nothing. Otherwise the lock is
  * taken for this process; when wait_s > 0 and a live run holds it, waits
  * up to wait_s seconds for it (polling with backoff, progress on a
- * terminal). Fails with WXR_ELOCKED naming the holder.
+ * terminal). Fails with WXR_ELOCKED naming the holder. While this process
+ * holds the lock, a heartbeat thread refreshes it (db_jobs.h), so it is
+ * never taken for stale; runlock_end stops it.
  */
 int runlock_take(struct runlock *rl, struct ctx *ctx, int64_t wait_s, struct wxr_err *err);
 
@@ -53,6 +59,15 @@ int runlock_finish(struct runlock *rl, const char *state, int exit_code, const c
  * logged, never returned: r stands.
  */
 void runlock_end(struct runlock *rl, int r);
+
+/*
+ * `wxrecon unlock [--force]`: releases the run lock of ctx's merchant when its holder is
+ * gone, or (force) cannot be checked from here; never a live one (WXR_ELOCKED naming it).
+ * Audited. *out_released false when no lock was held; out_holder ("run 7 (pid 123 on
+ * host) holds the lock since T") names what was released.
+ */
+int runlock_release_stale(struct ctx *ctx, bool force, char *out_holder, size_t holder_size,
+                          bool *out_released, struct wxr_err *err);
 
 /* "ok", "attention" or "failed" for an exit code. */
 const char *runlock_state(int exit_code);

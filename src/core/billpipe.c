@@ -3,6 +3,7 @@
 
 #include "base/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -28,6 +29,11 @@ struct billpipe {
 	struct gz *gz;
 	EVP_MD_CTX *sha;
 	enum bill_kind kind;
+	char bill_date[11]; /* YYYY-MM-DD; "" when the caller gave none */
+	/* The first row that shows the bill is not this merchant's bill of bill_date: the
+	 * bill will be refused, after the SHA-1 is checked (a corrupt download is told as
+	 * such, and retried); rows after it are not written. */
+	struct wxr_err refusal;
 	char *caller_mchid;
 	char *bill_mchid; /* from the first accepted row's 商户号 */
 	int64_t run_id;
@@ -201,34 +207,69 @@ static bool mchid_ok(const char *s)
 }
 
 /*
+ * A bill is of one day, cut at 00:00:00 Beijing time (PROTOCOL 6.1), and the parser gives
+ * its times at +08:00: a row of another day means the file is another day's bill (a bill of
+ * 2025-03-01 imported as 2026-11-01), so the whole bill is refused and the stored one of
+ * that day stays. Decided per row, while the rows stream in, before anything commits.
+ */
+static bool check_day(struct billpipe *p, int64_t line, const char *col, const char *t)
+{
+	if (!p->bill_date[0] || !t || strncmp(t, p->bill_date, 10) == 0)
+		return true;
+	err_set(&p->refusal, WXR_EDATA,
+	        "line %lld: %s '%.10s %.8s' is not on %s (Beijing time): not the bill of %s; "
+	        "refused whole, nothing of it stored",
+	        (long long)line, col, t, strlen(t) > 11 ? t + 11 : "", p->bill_date, p->bill_date);
+	return false;
+}
+
+/*
  * Rows are stored under the caller's merchant (the configured mchid; "" for
  * a database kept without a config), so that the ledger, the bills and
  * reconcile always speak of the same merchant. The bill's own 商户号 must be
- * that merchant when one is configured, and the same on every row.
+ * that merchant when one is configured, and the same on every row: a row of
+ * another merchant refuses the whole bill (it would otherwise replace the
+ * merchant's good bill of that day with one of 0 rows).
  */
 static int on_trade(void *ctx, int64_t line, const struct bill_trade *t, char *reason,
                     size_t reason_size, struct wxr_err *err)
 {
 	struct billpipe *p = ctx;
+	bool day_ok;
 
+	if (p->refusal.code)
+		return 0;
+	/* a refund's day is when it was accepted: 退款申请时间 where the layout has it
+	 * (REFUND), else 交易时间 (PROTOCOL 6.2) */
+	if (t->refund_apply_time && *t->refund_apply_time)
+		day_ok = check_day(p, line, "退款申请时间", t->refund_apply_time);
+	else
+		day_ok = check_day(p, line, "交易时间", t->trade_time);
+	if (!day_ok)
+		return 0;
 	if (t->mchid && *t->mchid) {
 		if (!mchid_ok(t->mchid)) {
 			snprintf(reason, reason_size, "bad 商户号 '%.40s'", t->mchid);
 			return BILLPARSE_REJECT;
 		}
 		if (p->caller_mchid[0] && strcmp(t->mchid, p->caller_mchid) != 0) {
-			snprintf(reason, reason_size,
-			         "商户号 '%.40s' is not this merchant ('%.40s')", t->mchid,
-			         p->caller_mchid);
-			return BILLPARSE_REJECT;
+			err_set(&p->refusal, WXR_EDATA,
+			        "line %lld: 商户号 '%.40s' is not this merchant ('%.40s'): another "
+			        "merchant's bill; refused whole, nothing of it stored (check the "
+			        "file "
+			        "and [merchant] mchid)",
+			        (long long)line, t->mchid, p->caller_mchid);
+			return 0;
 		}
 		if (!p->bill_mchid) {
 			p->bill_mchid = xstrdup(t->mchid);
 		} else if (strcmp(t->mchid, p->bill_mchid) != 0) {
-			snprintf(reason, reason_size,
-			         "商户号 '%.40s' differs from the bill's '%.40s'", t->mchid,
-			         p->bill_mchid);
-			return BILLPARSE_REJECT;
+			err_set(&p->refusal, WXR_EDATA,
+			        "line %lld: 商户号 '%.40s' differs from the bill's '%.40s' (rows "
+			        "of two "
+			        "merchants); refused whole, nothing of it stored",
+			        (long long)line, t->mchid, p->bill_mchid);
+			return 0;
 		}
 	}
 	return db_bills_writer_trade(p->w, line, p->caller_mchid, t, err);
@@ -241,6 +282,8 @@ static int on_fundflow(void *ctx, int64_t line, const struct bill_fundflow *f, c
 
 	(void)reason;
 	(void)reason_size;
+	if (p->refusal.code || !check_day(p, line, "记账时间", f->booked_at))
+		return 0;
 	return db_bills_writer_fundflow(p->w, line, p->caller_mchid, f, err);
 }
 
@@ -249,6 +292,8 @@ static int on_reject(void *ctx, int64_t line, const char *raw, size_t raw_len, c
 {
 	struct billpipe *p = ctx;
 
+	if (p->refusal.code)
+		return 0;
 	return db_bills_writer_reject(p->w, line, raw, raw_len, reason, err);
 }
 
@@ -321,6 +366,8 @@ int billpipe_new(struct db *db, const struct billpipe_opts *o, struct billpipe *
 	p->db = db;
 	p->kind = o->kind;
 	p->caller_mchid = xstrdup(o->mchid ? o->mchid : "");
+	if (o->bill_date)
+		snprintf(p->bill_date, sizeof(p->bill_date), "%s", o->bill_date);
 	p->run_id = o->run_id;
 	p->max_bytes = o->max_bytes ? o->max_bytes : GZ_DEFAULT_MAX;
 	p->sha = EVP_MD_CTX_new();
@@ -419,6 +466,10 @@ int billpipe_finish(struct billpipe *p, const char *expected_sha1,
 	r = billparse_finish(p->parser, &res.parse, err);
 	if (r < 0)
 		goto fail;
+	if (p->refusal.code) {
+		r = err_set(err, p->refusal.code, "%s", p->refusal.msg);
+		goto fail;
+	}
 	res.gzip = p->is_gzip;
 	res.bytes = (int64_t)p->bytes;
 	res.rows = res.parse.rows;
@@ -473,6 +524,44 @@ struct billpipe *billpipe_free(struct billpipe *p)
 	free(p->bill_mchid);
 	free(p);
 	return NULL;
+}
+
+int billpipe_clean_temp(const char *dir, int *out_removed, struct wxr_err *err)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int removed = 0;
+	int r = 0;
+
+	if (!d) {
+		if (errno == ENOENT)
+			goto out;
+		return err_set(err, WXR_EIO, "cannot read '%s': %s", dir, strerror(errno));
+	}
+	while ((e = readdir(d)) != NULL) {
+		char *path;
+		struct stat sb;
+
+		/* mkstemp's name: ".bill-" and six characters */
+		if (strncmp(e->d_name, ".bill-", 6) != 0 || strlen(e->d_name) != 12)
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			if (unlink(path) == 0)
+				removed++;
+			else if (errno != ENOENT)
+				r = err_set(err, WXR_EIO, "cannot remove '%s': %s", path,
+				            strerror(errno));
+		}
+		free(path);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+out:
+	if (r == 0 && out_removed)
+		*out_removed = removed;
+	return r;
 }
 
 int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const char *path,

@@ -15,8 +15,13 @@
  * The merchant: rows are stored under opts->mchid (the configured merchant;
  * "" for a database kept without a config), so the ledger, the bills and
  * reconcile always agree on it. The trade bill's 商户号 must equal opts->mchid
- * when that is set, and be the same on every row; other rows are rejected.
- * The result's mchid names the bill's own 商户号 when it has one.
+ * when that is set, and be the same on every row; and every row must be of
+ * opts->bill_date in Beijing time (交易时间; 退款申请时间 where the layout has
+ * it; the fund flow's 记账时间). A row that breaks either makes it another
+ * merchant's or another day's bill: it is refused whole (WXR_EDATA, the
+ * message names the line) at finish, after the SHA-1 check, and the stored
+ * bill of that day stays. The result's mchid names the bill's own 商户号 when
+ * it has one.
  */
 #ifndef WXR_BILLPIPE_H
 #define WXR_BILLPIPE_H
@@ -74,6 +79,13 @@ int billpipe_finish(struct billpipe *p, const char *expected_sha1,
                     struct billpipe_result *out_result, struct wxr_err *err);
 /* Rolls back unless finished, removes the temp file, frees. NULL-safe. */
 struct billpipe *billpipe_free(struct billpipe *p);
+
+/*
+ * Removes the archive temp files (".bill-XXXXXX") that a bill pipe killed before it
+ * finished left in dir; for a caller holding the run lock, so that no other pipe is
+ * writing one. *out_removed (may be NULL) counts them; a missing dir is no error.
+ */
+int billpipe_clean_temp(const char *dir, int *out_removed, struct wxr_err *err);
 
 /* Convenience: the whole file at path through a pipe (source as in opts). */
 int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const char *path,

@@ -103,7 +103,13 @@ int db_begin_read(struct db *db, struct wxr_err *err)
 
 int db_commit(struct db *db, struct wxr_err *err)
 {
-	int r = db_exec(db, "COMMIT", err);
+	int r = db->ops->check_same ? db->ops->check_same(db, err) : 0;
+
+	if (r < 0) {
+		db_rollback(db);
+		return r;
+	}
+	r = db_exec(db, "COMMIT", err);
 
 	if (r < 0) {
 		db_rollback(db);

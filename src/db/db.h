@@ -38,6 +38,14 @@ enum db_step_result { DB_ROW = 100, DB_DONE = 101 };
  * conninfo connects to that PostgreSQL server (src/db/db_pg.c).
  */
 int db_open(const char *target, struct db **out_db, struct wxr_err *err);
+/*
+ * Opens the store to read only, for the commands that never write (audit, report, the
+ * listings): it works on a read-only filesystem or directory, where db_open cannot even
+ * switch on WAL. An SQLite file there is read as immutable (nothing can change it), unless
+ * a WAL with frames not yet folded into the file was left beside it: that fails, saying so.
+ * Any write through it fails.
+ */
+int db_open_readonly(const char *target, struct db **out_db, struct wxr_err *err);
 void db_close(struct db *db);
 /* The target db_open() was given (a path for SQLite), for messages. */
 const char *db_target(const struct db *db);
@@ -86,7 +94,9 @@ int db_session_unlock(struct db *db, const char *key, struct wxr_err *err);
 /* ---- transactions ---- */
 
 /* BEGIN IMMEDIATE (takes the write lock) / COMMIT / ROLLBACK. A failed
- * commit rolls back. Rollback never fails the caller. */
+ * commit rolls back; so does one into a store that is no longer the one
+ * opened (its file removed or replaced meanwhile: WXR_EIO, saying so).
+ * Rollback never fails the caller. */
 int db_begin(struct db *db, struct wxr_err *err);
 int db_commit(struct db *db, struct wxr_err *err);
 void db_rollback(struct db *db);

@@ -82,6 +82,9 @@ struct db_ops {
 	 * connection ends (NULL: the backend has none, db_session_lock() says
 	 * DB_LOCK_NONE). lock: DB_LOCK_TAKEN or DB_LOCK_HELD; unlock: 0. */
 	int (*session_lock)(struct db *db, const char *key, bool unlock, struct wxr_err *err);
+	/* Whether the store is still the one opened (a file not removed or replaced);
+	 * checked before every COMMIT. NULL: nothing to check. */
+	int (*check_same)(struct db *db, struct wxr_err *err);
 };
 
 /* The key of the audit chain (db/audit.h), set by audit_use_key(); wiped at close. */
@@ -106,6 +109,8 @@ struct db_stmt {
 
 /* The SQLite backend (db_sqlite.c): opens the file at path. */
 int db_sqlite_open(const char *path, struct db **out_db, struct wxr_err *err);
+/* Opens the file at path to read only (db_open_readonly). */
+int db_sqlite_open_readonly(const char *path, struct db **out_db, struct wxr_err *err);
 const char *db_sqlite_version(void);
 /* The PostgreSQL backend (db_pg.c): connects to conninfo (a URI or key=value). */
 int db_pg_open(const char *conninfo, struct db **out_db, struct wxr_err *err);

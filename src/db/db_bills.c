@@ -89,24 +89,6 @@ static int step_done(struct db *db, struct db_stmt *st, const char *what, struct
 	return 0;
 }
 
-/* ---- JSON for the audit detail ---- */
-
-static void json_str(struct buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)(s ? s : "");
-
-	buf_addc(b, '"');
-	for (; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_addf(b, "\\%c", *p);
-		else if (*p < 0x20)
-			buf_addf(b, "\\u%04x", *p);
-		else
-			buf_addc(b, (char)*p);
-	}
-	buf_addc(b, '"');
-}
-
 static int now_text(char out[CLOCK_RFC3339_LEN], struct wxr_err *err)
 {
 	int64_t now;
@@ -285,12 +267,12 @@ int db_bills_store_empty(struct db *db, const char *mchid, const char *bill_date
 		goto out;
 
 	buf_adds(&detail, "{\"mchid\":");
-	json_str(&detail, mchid);
+	buf_add_json_str(&detail, mchid);
 	buf_addf(&detail, ",\"date\":\"%s\",\"kind\":\"%s\",\"status\":\"empty\",\"source\":\"%s\"",
 	         bill_date, kname, source);
 	buf_adds(&detail, ",\"replaced_sha1\":");
 	if (replaced)
-		json_str(&detail, old_sha1);
+		buf_add_json_str(&detail, old_sha1);
 	else
 		buf_adds(&detail, "null");
 	buf_addc(&detail, '}');
@@ -589,18 +571,18 @@ int db_bills_writer_commit(struct db_bills_writer *w, const struct db_bills_fina
 		goto out;
 
 	buf_adds(&detail, "{\"mchid\":");
-	json_str(&detail, mchid);
+	buf_add_json_str(&detail, mchid);
 	buf_addf(&detail,
 	         ",\"date\":\"%s\",\"kind\":\"%s\",\"status\":\"ok\",\"source\":\"%s\","
 	         "\"layout\":\"%s\",\"sha1\":",
 	         w->bill_date, kname, w->source, billparse_layout_name(f->res->layout));
-	json_str(&detail, f->sha1);
+	buf_add_json_str(&detail, f->sha1);
 	buf_addf(&detail, ",\"bytes\":%lld,\"rows\":%lld,\"rejects\":%lld,\"summary_ok\":%s",
 	         (long long)f->bytes, (long long)f->res->rows, (long long)f->res->rejects,
 	         f->summary_mismatch ? "false" : "true");
 	buf_adds(&detail, ",\"replaced_sha1\":");
 	if (replaced)
-		json_str(&detail, old_sha1);
+		buf_add_json_str(&detail, old_sha1);
 	else
 		buf_adds(&detail, "null");
 	buf_addc(&detail, '}');

@@ -57,6 +57,8 @@ struct importer {
 	long rec_line; /* line of the current record */
 	struct db_stmt *sel;
 	struct db_stmt *ups;
+	struct db_stmt *seen_sel; /* the keys of this file so far, in ledger_import_keys */
+	struct db_stmt *seen_ins;
 	struct ledger_import_result res;
 	int rc; /* first error */
 	struct wxr_err *err;
@@ -101,9 +103,6 @@ static int header(struct importer *im)
 		const char *h = buf_str(&im->fields[i]);
 		int c;
 
-		if (i == 0 && (unsigned char)h[0] == 0xEF && (unsigned char)h[1] == 0xBB &&
-		    (unsigned char)h[2] == 0xBF)
-			h += 3;
 		for (c = 0; im->cols[c]; c++) {
 			if (strcmp(im->cols[c], h) == 0)
 				break;
@@ -211,24 +210,121 @@ static const char *nz(const char *s)
 	return *s ? s : NULL;
 }
 
-/* Reads the existing state; *out_state empty when the row is new. */
-static int existing(struct importer *im, const char *key, char *out_state, size_t n, char **out_sig)
+/* The stored columns compared on re-import, in the order of sql_sel_order/sql_sel_refund. */
+static const char *const order_fields[] = {
+	"transaction_id", "amount_total", "currency", "state",        "created_at",
+	"time_expire",    "paid_at",      "attach",   "business_ref", NULL
+};
+static const char *const refund_fields[] = {
+	"out_trade_no", "refund_id", "amount_refund", "state", "created_at", "success_at", NULL
+};
+#define FIELD_STATE  3 /* "state" in both lists */
+#define MAX_COMPARED 9
+
+/*
+ * A key once per file: a second row with the same key would be merged into the first
+ * (NOTPAY 100 then PAID 99999 read as "1 new, 1 updated"), so it refuses the file,
+ * naming both lines.
+ */
+static int key_once(struct importer *im, const char *key)
 {
+	const char *what = im->kind == LEDGER_ORDERS ? "out_trade_no" : "out_refund_no";
 	int r;
 
+	db_reset(im->seen_sel);
+	db_bind_text(im->seen_sel, 1, key);
+	r = db_step(im->seen_sel);
+	if (r == DB_ROW)
+		return err_set(im->err, WXR_EDATA,
+		               "%s:%ld: %s '%s' is also on line %lld (a key may appear once in a "
+		               "file; keep one of the two rows)",
+		               im->name, im->rec_line, what, key,
+		               (long long)db_col_i64(im->seen_sel, 0));
+	if (r != DB_DONE)
+		return db_error(im->db, im->err, "read the keys of this import");
+	db_reset(im->seen_ins);
+	db_bind_text(im->seen_ins, 1, key);
+	db_bind_i64(im->seen_ins, 2, im->rec_line);
+	if (db_step(im->seen_ins) != DB_DONE)
+		return db_error(im->db, im->err, "record the keys of this import");
+	return 0;
+}
+
+/*
+ * Compares the stored row of key (if any) with vals (the stored forms of the file's row,
+ * in the order of the kind's field list) and counts it as new, updated or unchanged.
+ * A changed row gets one audit entry naming every changed field, old -> new, and a
+ * changed state also its <kind>.state entry. *out_skip: nothing to write.
+ */
+static int compare_row(struct importer *im, const char *key, const char *const *vals,
+                       bool *out_skip)
+{
+	const char *const *names = im->kind == LEDGER_ORDERS ? order_fields : refund_fields;
+	const char *noun = im->kind == LEDGER_ORDERS ? "order" : "refund";
+	struct buf changes = BUF_INIT;
+	char *old_state = NULL;
+	char event[32];
+	int nchanged = 0;
+	int r;
+
+	*out_skip = false;
 	db_reset(im->sel);
 	db_bind_text(im->sel, 1, im->mchid);
 	db_bind_text(im->sel, 2, key);
 	r = db_step(im->sel);
-	out_state[0] = '\0';
-	*out_sig = NULL;
-	if (r == DB_ROW) {
-		snprintf(out_state, n, "%s", db_col_text(im->sel, 0));
-		*out_sig = xstrdup(db_col_text(im->sel, 1));
-	} else if (r != DB_DONE) {
-		return db_error(im->db, im->err, "read ledger");
+	if (r == DB_DONE) {
+		im->res.inserted++;
+		return 0;
 	}
-	return 0;
+	if (r != DB_ROW)
+		return db_error(im->db, im->err, "read ledger");
+	for (int i = 0; names[i]; i++) {
+		const char *old = db_col_text(im->sel, i);
+
+		if (strcmp(old, vals[i]) == 0)
+			continue;
+		buf_adds(&changes, nchanged++ ? "," : "{");
+		buf_add_json_str(&changes, names[i]);
+		buf_adds(&changes, ":{\"from\":");
+		buf_add_json_str(&changes, old);
+		buf_adds(&changes, ",\"to\":");
+		buf_add_json_str(&changes, vals[i]);
+		buf_addc(&changes, '}');
+	}
+	old_state = xstrdup(db_col_text(im->sel, FIELD_STATE));
+	db_reset(im->sel);
+	if (nchanged == 0) {
+		im->res.unchanged++;
+		*out_skip = true;
+		r = 0;
+		goto out;
+	}
+	im->res.updated++;
+	buf_addc(&changes, '}');
+	{
+		char *detail = xasprintf("{\"changes\":%s,\"source\":\"ledger import\","
+		                         "\"line\":%ld}",
+		                         buf_str(&changes), im->rec_line);
+
+		snprintf(event, sizeof(event), "%s.update", noun);
+		r = audit_append(im->db, im->run_id, "ledger", event, key, detail, im->err);
+		free(detail);
+		if (r < 0)
+			goto out;
+	}
+	if (strcmp(old_state, vals[FIELD_STATE]) != 0) {
+		char *detail = xasprintf("{\"from\":\"%s\",\"to\":\"%s\",\"source\":\"ledger "
+		                         "import\"}",
+		                         old_state, vals[FIELD_STATE]);
+
+		snprintf(event, sizeof(event), "%s.state", noun);
+		r = audit_append(im->db, im->run_id, "ledger", event, key, detail, im->err);
+		free(detail);
+	}
+out:
+	free(old_state);
+	buf_release(&changes);
+	return r;
 }
 
 static int order_row(struct importer *im)
@@ -249,6 +345,9 @@ static int order_row(struct importer *im)
 		return err_set(im->err, WXR_EDATA,
 		               "%s:%ld: bad out_trade_no '%s' (6 to 32 of 0-9 A-Z a-z _ - | *)",
 		               im->name, im->rec_line, otn);
+	r = key_once(im, otn);
+	if (r < 0)
+		return r;
 	if (*field(im, OC_TXN) && !id_ok(field(im, OC_TXN), 1, 32, ""))
 		return err_set(im->err, WXR_EDATA, "%s:%ld: bad transaction_id '%s'", im->name,
 		               im->rec_line, field(im, OC_TXN));
@@ -287,41 +386,23 @@ static int order_row(struct importer *im)
 	norm_time(has_expire, expire, im->tz, expire_s);
 	norm_time(has_paid, paid, im->tz, paid_s);
 	{
-		char old_state[32];
-		char *old_sig = NULL;
-		char *sig;
+		char amount_s[24];
+		const char *vals[MAX_COMPARED];
+		bool skip;
 
-		r = existing(im, otn, old_state, sizeof(old_state), &old_sig);
-		if (r < 0)
+		snprintf(amount_s, sizeof(amount_s), "%lld", (long long)amount);
+		vals[0] = field(im, OC_TXN);
+		vals[1] = amount_s;
+		vals[2] = currency;
+		vals[3] = state;
+		vals[4] = created_s;
+		vals[5] = expire_s;
+		vals[6] = paid_s;
+		vals[7] = field(im, OC_ATTACH);
+		vals[8] = field(im, OC_BREF);
+		r = compare_row(im, otn, vals, &skip);
+		if (r < 0 || skip)
 			return r;
-		sig = xasprintf("%s|%lld|%s|%s|%s|%s|%s|%s|%s", field(im, OC_TXN),
-		                (long long)amount, currency, state, created_s, expire_s, paid_s,
-		                field(im, OC_ATTACH), field(im, OC_BREF));
-		if (!old_sig) {
-			im->res.inserted++;
-		} else if (strcmp(old_sig, sig) == 0) {
-			im->res.unchanged++;
-			free(old_sig);
-			free(sig);
-			return 0;
-		} else {
-			im->res.updated++;
-		}
-		free(sig);
-		if (old_sig && strcmp(old_state, state) != 0) {
-			char *detail = xasprintf(
-			        "{\"from\":\"%s\",\"to\":\"%s\",\"source\":\"ledger import\"}",
-			        old_state, state);
-
-			r = audit_append(im->db, im->run_id, "ledger", "order.state", otn, detail,
-			                 im->err);
-			free(detail);
-			if (r < 0) {
-				free(old_sig);
-				return r;
-			}
-		}
-		free(old_sig);
 	}
 
 	db_reset(im->ups);
@@ -362,6 +443,9 @@ static int refund_row(struct importer *im)
 		return err_set(im->err, WXR_EDATA,
 		               "%s:%ld: bad out_refund_no '%s' (1 to 64 of 0-9 A-Z a-z _ - | * @)",
 		               im->name, im->rec_line, orn);
+	r = key_once(im, orn);
+	if (r < 0)
+		return r;
 	if (!id_ok(otn, 6, 32, "_-|*"))
 		return err_set(im->err, WXR_EDATA, "%s:%ld: bad out_trade_no '%s'", im->name,
 		               im->rec_line, otn);
@@ -388,40 +472,20 @@ static int refund_row(struct importer *im)
 	norm_time(has_created, created, im->tz, created_s);
 	norm_time(has_success, success, im->tz, success_s);
 	{
-		char old_state[32];
-		char *old_sig = NULL;
-		char *sig;
+		char amount_s[24];
+		const char *vals[MAX_COMPARED];
+		bool skip;
 
-		r = existing(im, orn, old_state, sizeof(old_state), &old_sig);
-		if (r < 0)
+		snprintf(amount_s, sizeof(amount_s), "%lld", (long long)amount);
+		vals[0] = otn;
+		vals[1] = field(im, RC_RID);
+		vals[2] = amount_s;
+		vals[3] = state;
+		vals[4] = created_s;
+		vals[5] = success_s;
+		r = compare_row(im, orn, vals, &skip);
+		if (r < 0 || skip)
 			return r;
-		sig = xasprintf("%s|%s|%lld|%s|%s|%s", otn, field(im, RC_RID), (long long)amount,
-		                state, created_s, success_s);
-		if (!old_sig) {
-			im->res.inserted++;
-		} else if (strcmp(old_sig, sig) == 0) {
-			im->res.unchanged++;
-			free(old_sig);
-			free(sig);
-			return 0;
-		} else {
-			im->res.updated++;
-		}
-		free(sig);
-		if (old_sig && strcmp(old_state, state) != 0) {
-			char *detail = xasprintf(
-			        "{\"from\":\"%s\",\"to\":\"%s\",\"source\":\"ledger import\"}",
-			        old_state, state);
-
-			r = audit_append(im->db, im->run_id, "ledger", "refund.state", orn, detail,
-			                 im->err);
-			free(detail);
-			if (r < 0) {
-				free(old_sig);
-				return r;
-			}
-		}
-		free(old_sig);
 	}
 
 	db_reset(im->ups);
@@ -475,10 +539,9 @@ done:
 }
 
 static const char *const sql_sel_order =
-        "SELECT state, coalesce(transaction_id,'') || '|' || amount_total || '|' || currency || "
-        "'|' ||"
-        " state || '|' || created_at || '|' || coalesce(time_expire,'') || '|' ||"
-        " coalesce(paid_at,'') || '|' || coalesce(attach,'') || '|' || coalesce(business_ref,'')"
+        "SELECT coalesce(transaction_id,''), CAST(amount_total AS TEXT), currency, state,"
+        " created_at, coalesce(time_expire,''), coalesce(paid_at,''), coalesce(attach,''),"
+        " coalesce(business_ref,'')"
         " FROM ledger_orders WHERE mchid = ? AND out_trade_no = ?";
 
 static const char *const sql_ups_order =
@@ -496,10 +559,19 @@ static const char *const sql_ups_order =
         " updated_at = excluded.updated_at";
 
 static const char *const sql_sel_refund =
-        "SELECT state, out_trade_no || '|' || coalesce(refund_id,'') || '|' || amount_refund || "
-        "'|' ||"
-        " state || '|' || created_at || '|' || coalesce(success_at,'')"
+        "SELECT out_trade_no, coalesce(refund_id,''), CAST(amount_refund AS TEXT), state,"
+        " created_at, coalesce(success_at,'')"
         " FROM ledger_refunds WHERE mchid = ? AND out_refund_no = ?";
+
+/* The keys of the file being imported and their lines (key_once); a temporary table, so
+ * memory stays flat however long the file is. Emptied before and after each file; it
+ * lives as long as the connection. */
+static const char *const sql_keys_create =
+        "CREATE TEMP TABLE IF NOT EXISTS ledger_import_keys (k TEXT PRIMARY KEY,"
+        " line INTEGER NOT NULL); DELETE FROM ledger_import_keys";
+static const char *const sql_keys_sel = "SELECT line FROM ledger_import_keys WHERE k = ?";
+static const char *const sql_keys_ins = "INSERT INTO ledger_import_keys (k, line) VALUES (?, ?)";
+static const char *const sql_keys_empty = "DELETE FROM ledger_import_keys";
 
 static const char *const sql_ups_refund =
         "INSERT INTO ledger_refunds (mchid, out_refund_no, out_trade_no, refund_id, amount_refund,"
@@ -511,6 +583,15 @@ static const char *const sql_ups_refund =
         "excluded.created_ts,"
         " created_date = excluded.created_date, success_at = excluded.success_at,"
         " success_ts = excluded.success_ts, updated_at = excluded.updated_at";
+
+static void finalize_all(struct importer *im)
+{
+	db_finalize(im->sel);
+	db_finalize(im->ups);
+	db_finalize(im->seen_sel);
+	db_finalize(im->seen_ins);
+	im->sel = im->ups = im->seen_sel = im->seen_ins = NULL;
+}
 
 int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind kind,
                   const char *mchid, int tz_offset_s, int64_t run_id,
@@ -560,8 +641,19 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 	r = db_prepare(db, kind == LEDGER_ORDERS ? sql_ups_order : sql_ups_refund, &im.ups, err);
 	if (r < 0)
 		goto rollback;
+	r = db_exec(db, sql_keys_create, err);
+	if (r < 0)
+		goto rollback;
+	r = db_prepare(db, sql_keys_sel, &im.seen_sel, err);
+	if (r < 0)
+		goto rollback;
+	r = db_prepare(db, sql_keys_ins, &im.seen_ins, err);
+	if (r < 0)
+		goto rollback;
 
 	while ((n = getline(&line, &cap, in)) >= 0) {
+		const char *text = line;
+
 		im.line++;
 		if (n > MAX_LINE_LEN) {
 			r = err_set(err, WXR_EDATA, "%s:%ld: line longer than %d bytes", name,
@@ -572,9 +664,19 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 			r = err_set(err, WXR_EDATA, "%s:%ld: NUL byte in line", name, im.line);
 			goto rollback;
 		}
-		if (csv_parse(&p, line, (size_t)n, on_field, on_row, &im) != (size_t)n) {
-			r = err_set(err, WXR_EDATA, "%s:%ld: %s", name, im.line,
-			            csv_strerror(csv_error(&p)));
+		/* A UTF-8 BOM (Excel writes one) goes before libcsv sees it: before a quoted
+		 * header ("\xEF\xBB\xBF\"out_trade_no\",...") it made the quote stray. */
+		if (im.line == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+			text += 3;
+			n -= 3;
+		}
+		if (csv_parse(&p, text, (size_t)n, on_field, on_row, &im) != (size_t)n) {
+			r = err_set(
+			        err, WXR_EDATA,
+			        "%s:%ld: not valid CSV (%s): a quote inside an unquoted field, "
+			        "or text after a closing quote? Quote a whole field, and write a "
+			        "quote inside one as \"\"",
+			        name, im.line, csv_strerror(csv_error(&p)));
 			goto rollback;
 		}
 		if (im.rc < 0) {
@@ -610,9 +712,10 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 		if (r < 0)
 			goto rollback;
 	}
-	db_finalize(im.sel);
-	db_finalize(im.ups);
-	im.sel = im.ups = NULL;
+	finalize_all(&im);
+	r = db_exec(db, sql_keys_empty, err);
+	if (r < 0)
+		goto rollback;
 	if (own_tx) {
 		r = db_commit(db, err);
 		if (r < 0)
@@ -621,9 +724,7 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 	*out = im.res;
 	goto out;
 rollback:
-	db_finalize(im.sel);
-	db_finalize(im.ups);
-	im.sel = im.ups = NULL;
+	finalize_all(&im);
 	if (own_tx)
 		db_rollback(db);
 out:

@@ -24,8 +24,10 @@ struct ledger_import_result {
  * Imports a CSV (UTF-8, header row, RFC 4180) of orders or refunds in one
  * transaction (the caller's when it has one open, else its own): every row is validated, then
  * upserted; the first bad row stops the import with "<name>:<line>: <why>" and nothing is kept.
- * Rows get the given mchid; business dates use tz_offset_s. State changes of existing rows are
- * audited one by one, the import as a whole once.
+ * A key appearing twice in the file is such a bad row (the message names both lines). Rows get
+ * the given mchid; business dates use tz_offset_s. A changed existing row is audited as
+ * <kind>.update with every changed field old -> new (and <kind>.state when its state changed),
+ * the import as a whole once.
  */
 int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind kind,
                   const char *mchid, int tz_offset_s, int64_t run_id,

@@ -14,6 +14,14 @@ int db_open(const char *target, struct db **out_db, struct wxr_err *err)
 	return db_sqlite_open(target, out_db, err);
 }
 
+int db_open_readonly(const char *target, struct db **out_db, struct wxr_err *err)
+{
+	/* A server needs no read-only open: the commands that only read never write. */
+	if (db_pg_is_target(target))
+		return db_pg_open(target, out_db, err);
+	return db_sqlite_open_readonly(target, out_db, err);
+}
+
 const char *db_library_name(void)
 {
 	return "SQLite";

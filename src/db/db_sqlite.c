@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/xalloc.h"
 #include "db/db.h"
@@ -20,6 +22,10 @@
 struct sq_db {
 	struct db base;
 	sqlite3 *h; /* owned */
+	/* the file opened (st_dev, st_ino), to tell it was removed or replaced meanwhile */
+	bool have_id;
+	dev_t dev;
+	ino_t ino;
 };
 
 struct sq_stmt {
@@ -107,6 +113,17 @@ static void sq_close(struct db *db)
 	free(db);
 }
 
+static void remember_file(struct sq_db *s, const char *path)
+{
+	struct stat sb;
+
+	s->have_id = stat(path, &sb) == 0;
+	if (s->have_id) {
+		s->dev = sb.st_dev;
+		s->ino = sb.st_ino;
+	}
+}
+
 int db_sqlite_open(const char *path, struct db **out_db, struct wxr_err *err)
 {
 	struct sq_db *s = xcalloc(1, sizeof(*s));
@@ -133,12 +150,122 @@ int db_sqlite_open(const char *path, struct db **out_db, struct wxr_err *err)
 	r = sq_exec(db, "PRAGMA synchronous = NORMAL", err);
 	if (r < 0)
 		goto fail;
+	remember_file(s, path);
 	*out_db = db;
 	return 0;
 fail:
 	err_prefix(err, "database '%s'", path);
 	sq_close(db);
 	return err ? err->code : WXR_EDB;
+}
+
+/* "file:PATH?mode=ro&immutable=1", PATH percent-encoded where a URI needs it. */
+static char *immutable_uri(const char *path)
+{
+	struct buf b = BUF_INIT;
+
+	buf_adds(&b, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (*p == '%' || *p == '?' || *p == '#' || *p < 0x21 || *p >= 0x7f)
+			buf_addf(&b, "%%%02X", *p);
+		else
+			buf_addc(&b, (char)*p);
+	}
+	buf_adds(&b, "?mode=ro&immutable=1");
+	return buf_detach(&b, NULL);
+}
+
+/* Whether the WAL file beside path holds frames (not yet copied into the database). */
+static bool wal_has_frames(const char *path)
+{
+	char *wal = xasprintf("%s-wal", path);
+	struct stat sb;
+	bool frames = stat(wal, &sb) == 0 && sb.st_size > 0;
+
+	free(wal);
+	return frames;
+}
+
+int db_sqlite_open_readonly(const char *path, struct db **out_db, struct wxr_err *err)
+{
+	struct sq_db *s = xcalloc(1, sizeof(*s));
+	struct db *db = &s->base;
+	char *uri = NULL;
+	int r;
+
+	db->ops = &sq_ops;
+	db->target = xstrdup(path);
+	r = sqlite3_open_v2(path, &s->h, SQLITE_OPEN_READONLY, NULL);
+	if (r == SQLITE_OK) {
+		sqlite3_extended_result_codes(s->h, 1);
+		sqlite3_busy_timeout(s->h, DB_BUSY_TIMEOUT_MS);
+		/* the first read opens the WAL index: it needs the -shm, which a read-only
+		 * directory cannot get */
+		r = sqlite3_exec(s->h, "SELECT count(*) FROM sqlite_schema", NULL, NULL, NULL);
+	}
+	if (r != SQLITE_OK) {
+		int rc = r;
+
+		if (!s->h || ((rc & 0xff) != SQLITE_CANTOPEN && (rc & 0xff) != SQLITE_READONLY)) {
+			r = err_set(err, WXR_EDB, "cannot open database '%s' to read: %s", path,
+			            s->h ? sqlite3_errmsg(s->h) : sqlite3_errstr(rc));
+			goto fail;
+		}
+		/* Nothing on this filesystem can change the file: read it as immutable, unless
+		 * a WAL with frames was left, which immutable would not read. */
+		if (wal_has_frames(path)) {
+			r = err_set(
+			        err, WXR_EIO,
+			        "cannot read database '%s' on a read-only filesystem: its WAL "
+			        "('%s-wal') holds changes not yet in the file, and reading them "
+			        "needs '%s-shm'; open it once where it is writable (any wxrecon "
+			        "command) to fold them in",
+			        path, path, path);
+			goto fail;
+		}
+		sqlite3_close_v2(s->h);
+		s->h = NULL;
+		uri = immutable_uri(path);
+		r = sqlite3_open_v2(uri, &s->h, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+		if (r == SQLITE_OK)
+			r = sqlite3_exec(s->h, "SELECT count(*) FROM sqlite_schema", NULL, NULL,
+			                 NULL);
+		if (r != SQLITE_OK) {
+			r = err_set(err, WXR_EDB, "cannot open database '%s' to read: %s", path,
+			            s->h ? sqlite3_errmsg(s->h) : sqlite3_errstr(r));
+			goto fail;
+		}
+		sqlite3_extended_result_codes(s->h, 1);
+	}
+	free(uri);
+	remember_file(s, path);
+	*out_db = db;
+	return 0;
+fail:
+	free(uri);
+	sq_close(db);
+	return r;
+}
+
+/* Before a COMMIT: the file at the path is still the one opened. A database removed (or
+ * its directory) or replaced meanwhile would take the commit into a deleted file, and a
+ * step would report 'ok' for work that is gone. */
+static int sq_check_same(struct db *db, struct wxr_err *err)
+{
+	struct sq_db *s = (struct sq_db *)db;
+	struct stat sb;
+	bool there;
+
+	if (!s->have_id)
+		return 0; /* ":memory:", or a file that could not be looked at when opened */
+	there = stat(db->target, &sb) == 0;
+	if (there && sb.st_dev == s->dev && sb.st_ino == s->ino)
+		return 0;
+	return err_set(err, WXR_EIO,
+	               "database '%s' was %s since this command opened it: nothing of this "
+	               "step was kept (it would have gone into a deleted file); restore the "
+	               "database and run it again",
+	               db->target, there ? "replaced" : "removed");
 }
 
 static bool sq_in_tx(struct db *db)
@@ -355,4 +482,5 @@ static const struct db_ops sq_ops = {
 	.col_bytes = sq_col_bytes,
 	.schema_sql = sq_schema_sql,
 	.migrations = schema_migrations,
+	.check_same = sq_check_same,
 };

@@ -705,7 +705,7 @@ int wxpay_request(struct wxpay *w, const struct wxpay_req *rq, struct http_respo
 		        rq->method, path);
 		goto out;
 	}
-	url = xasprintf("%s%s", w->origin, rq->target);
+	url = xasprintf("%s%s", rq->origin ? rq->origin : w->origin, rq->target);
 	serial = rq->wechatpay_serial ? rq->wechatpay_serial : wxpay_request_serial(w, NULL);
 	h_serial = serial ? xasprintf("Wechatpay-Serial: %s", serial) : NULL;
 

@@ -773,11 +773,13 @@ int wxpay_bill_download(struct wxpay *w, const char *download_url, wxpay_sink si
 		r = err_set(err, WXR_EDATA, "bill download: download_url is not a usable URL");
 		goto out;
 	}
-	if (strcmp(origin, w->origin) != 0) {
+	if (strcmp(origin, w->origin) != 0 && strcmp(origin, WXPAY_DEFAULT_BASE_URL) != 0 &&
+	    strcmp(origin, WXPAY_BACKUP_BASE_URL) != 0) {
 		r = err_set(err, WXR_EDATA,
 		            "refusing to download a bill from '%s': signed requests go only to "
-		            "the configured WeChat Pay host '%s'",
-		            origin, w->origin);
+		            "the configured WeChat Pay host '%s' or WeChat Pay's documented API "
+		            "hosts (%s, %s)",
+		            origin, w->origin, WXPAY_DEFAULT_BASE_URL, WXPAY_BACKUP_BASE_URL);
 		goto out;
 	}
 	memset(&rq, 0, sizeof(rq));
@@ -790,6 +792,7 @@ int wxpay_bill_download(struct wxpay *w, const char *download_url, wxpay_sink si
 	rq.reset = reset;
 	rq.sink_ctx = ctx;
 	rq.timeout_s = w->download_timeout_s;
+	rq.origin = origin;
 	r = wxpay_request(w, &rq, &resp, err);
 	if (r == 0 && out_bytes)
 		*out_bytes = (int64_t)resp.streamed;

@@ -73,7 +73,8 @@ struct wxpay_req {
 	http_sink sink;               /* stream 2xx bodies here (bill download) */
 	wxpay_sink_reset reset;
 	void *sink_ctx;
-	long timeout_s; /* 0 -> the handle's */
+	long timeout_s;     /* 0 -> the handle's */
+	const char *origin; /* "https://host[:port]" to send to; NULL -> the handle's base_url's */
 	/* Runs on a 2xx body before verification; may fill *extra with more keys. */
 	int (*bootstrap)(struct wxpay *w, const struct http_response *resp,
 	                 struct wxpay_keyset *extra, void *ctx, struct wxr_err *err);

@@ -85,6 +85,16 @@ test_expect_success 'a header with a UTF-8 BOM and CRLF lines is fine' '
 	printf "\357\273\277" >bom.csv && sed "s/$/\r/" orders.csv >>bom.csv &&
 	wxrecon --db db.sqlite ledger import --orders bom.csv >out && grep -q "4 rows" out
 '
+test_expect_success 'a BOM before a quoted header is fine (Excel writes both)' '
+	{ printf "\357\273\277" && head -1 orders.csv | sed "s/\([a-z_]*\)/\"\1\"/g" && tail -n +2 orders.csv; } >bomq.csv &&
+	head -c 20 bomq.csv | grep -q "\"out_trade_no\"," &&
+	wxrecon --db db.sqlite ledger import --orders bomq.csv >out && grep -q "4 rows" out
+'
+test_expect_success 'a stray quote is explained, not just "error parsing data"' '
+	{ head -1 orders.csv; echo "ORD20261101A,,1,CNY,NOTPAY,2026-11-01T09:00:00+08:00,,,a\"b,"; } >sq.csv &&
+	test_must_fail wxrecon --db db.sqlite ledger import --orders sq.csv 2>err &&
+	grep -q "sq.csv:2: not valid CSV (.*): a quote inside an unquoted field" err
+'
 test_expect_code 2 'import needs a file option' 'wxrecon --db db.sqlite ledger import'
 test_expect_code 1 'a missing file exits 1' 'wxrecon --db db.sqlite ledger import --orders nope.csv'
 test_expect_success 'hostile values are stored as data, not run as SQL' '
@@ -95,5 +105,54 @@ test_expect_success 'hostile values are stored as data, not run as SQL' '
 test_expect_success 'ledger import --json' '
 	wxrecon --db db.sqlite ledger import --orders orders.csv --json >out &&
 	grep -q "^{\"orders\":{\"rows\":4," out
+'
+# Issue 20 item 8: a key twice in one file was merged ("1 new, 1 updated"): NOTPAY 100
+# then PAID 99999 kept the second row. The whole file is refused, naming both lines.
+test_expect_success 'a duplicate out_trade_no in one file refuses the file, naming both lines' '
+	{ head -1 orders.csv &&
+	  echo "ORDDUP0001,,100,CNY,NOTPAY,2026-11-05T09:00:00+08:00,,,," &&
+	  echo "ORD20261105B,,7,CNY,NOTPAY,2026-11-05T09:00:00+08:00,,,," &&
+	  echo "ORDDUP0001,4200000001202611050000000001,99999,CNY,PAID,2026-11-05T09:00:00+08:00,,2026-11-05T09:01:00+08:00,,"; } >dup.csv &&
+	before=$(db "SELECT count(*) FROM ledger_orders") &&
+	test_exit_code 1 wxrecon --db db.sqlite ledger import --orders dup.csv 2>err &&
+	grep -q "^wxrecon: ledger import: dup.csv:4: out_trade_no .ORDDUP0001. is also on line 2" err &&
+	test "$(db "SELECT count(*) FROM ledger_orders")" = "$before" &&
+	test "$(db "SELECT count(*) FROM ledger_orders WHERE out_trade_no IN (\"ORDDUP0001\", \"ORD20261105B\")")" = 0
+'
+test_expect_success 'a duplicate out_refund_no in one file refuses it too' '
+	{ head -1 refunds.csv &&
+	  echo "RFDUP-1,ORD20261101A,,100,PROCESSING,2026-11-05T09:00:00+08:00," &&
+	  echo "RFDUP-1,ORD20261101A,,2400,PROCESSING,2026-11-05T09:00:00+08:00,"; } >rdup.csv &&
+	test_exit_code 1 wxrecon --db db.sqlite ledger import --refunds rdup.csv 2>err &&
+	grep -q "rdup.csv:3: out_refund_no .RFDUP-1. is also on line 2" err &&
+	test "$(db "SELECT count(*) FROM ledger_refunds WHERE out_refund_no = \"RFDUP-1\"")" = 0
+'
+test_expect_success 'the same key in the orders and the refunds file is no duplicate' '
+	{ head -1 orders.csv && echo "ORD20261106A,,5,CNY,NOTPAY,2026-11-06T09:00:00+08:00,,,,"; } >o6.csv &&
+	{ head -1 refunds.csv && echo "ORD20261106A,ORD20261106A,,5,PROCESSING,2026-11-06T09:00:00+08:00,"; } >r6.csv &&
+	wxrecon --db db.sqlite ledger import --orders o6.csv --refunds r6.csv >out &&
+	grep -q "orders: 1 rows: 1 new" out && grep -q "refunds: 1 rows: 1 new" out
+'
+test_expect_success 'a changed amount on re-import is audited, old -> new, with every changed field' '
+	sed "s/^ORD20261101D,,88800,CNY,CLOSED,\(.*\),,,,$/ORD20261101D,,88000,CNY,CLOSED,\1,,,,BIZ-4/" orders.csv >amt.csv &&
+	! cmp -s orders.csv amt.csv &&
+	wxrecon --db db.sqlite ledger import --orders amt.csv >out &&
+	grep -q "1 updated" out &&
+	db "SELECT detail FROM audit_log WHERE event = \"order.update\" AND subject = \"ORD20261101D\"" >detail &&
+	test "$(wc -l <detail)" -eq 1 &&
+	grep -q "\"amount_total\":{\"from\":\"88800\",\"to\":\"88000\"}" detail &&
+	grep -q "\"business_ref\":{\"from\":\"\",\"to\":\"BIZ-4\"}" detail &&
+	! grep -q "\"state\"" detail &&
+	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"order.state\" AND subject = \"ORD20261101D\"")" = 0
+'
+test_expect_success 'a changed refund amount is audited too' '
+	sed "s/^RF20261101-2,ORD20261101C,,100,/RF20261101-2,ORD20261101C,,90,/" refunds.csv >ramt.csv &&
+	wxrecon --db db.sqlite ledger import --refunds ramt.csv >out &&
+	grep -q "1 updated" out &&
+	db "SELECT detail FROM audit_log WHERE event = \"refund.update\" AND subject = \"RF20261101-2\"" >detail &&
+	grep -q "\"amount_refund\":{\"from\":\"100\",\"to\":\"90\"}" detail
+'
+test_expect_success 'the audit chain holds after the field audits' '
+	wxrecon --db db.sqlite audit --verify >/dev/null
 '
 test_done

@@ -165,6 +165,19 @@ out:
 	return r;
 }
 
+/* The bill at path with every "`from" (a date at the start of a value) made "`to": the same
+ * bill for another day (a bill is refused whole when a row is of another day). Caller frees. */
+static char *redated(const char *path, const char *from, const char *to, size_t *out_len)
+{
+	char *data = t_slurp(path, out_len);
+	char pat[16];
+
+	snprintf(pat, sizeof(pat), "`%s", from);
+	for (char *m = strstr(data, pat); m; m = strstr(m + 1, pat))
+		memcpy(m + 1, to, strlen(to));
+	return data;
+}
+
 static int64_t nothing_pending(struct db *db)
 {
 	return q_int(db, "SELECT count(*) FROM bill_files WHERE bill_date = 'pending'");
@@ -452,7 +465,7 @@ static void test_gunsluo(void)
 	r = billpipe_import_file(db, &o, FIX "gunsluo_tradebill_SUCCESS.csv", NULL, &res, &err);
 	ok(r == 0 && res.rows == 1 && res.summary_ok && res.parse.layout == BILL_LAYOUT_SUCCESS,
 	   "gunsluo SUCCESS stored");
-	o.bill_date = "2021-02-02";
+	o.bill_date = "2021-02-01"; /* 退款申请时间; its 交易时间 are the payments' days */
 	r = billpipe_import_file(db, &o, FIX "gunsluo_tradebill_REFUND.csv", NULL, &res, &err);
 	ok(r == 0 && res.rows == 2 && res.summary_ok && res.parse.layout == BILL_LAYOUT_REFUND,
 	   "gunsluo REFUND stored");
@@ -523,7 +536,7 @@ static void test_hand(void)
 	/* a 商户号 that cannot name a merchant is rejected */
 	{
 		size_t len;
-		char *data = t_slurp(FIX "hand_all_bom_crlf.csv", &len);
+		char *data = redated(FIX "hand_all_bom_crlf.csv", "2025-03-01", "2025-03-04", &len);
 		char *m = strstr(strstr(data, "`1900000001,") + 1, "`1900000001,");
 
 		memcpy(m, "`19000!0001,", 12);
@@ -545,9 +558,15 @@ static void test_hand(void)
 	                  " bill_files f ON f.id = s.file_id WHERE f.bill_date = '2025-03-02'"),
 	       "2 0", "SUCCESS summary: count '2.0', absent totals 0");
 
-	o.bill_date = "2025-03-03";
-	r = billpipe_import_file(db, &o, FIX "hand_refund_crlf.csv", NULL, &res, &err);
-	ok(r == 0 && res.rows == 2 && res.summary_ok, "hand REFUND stored");
+	{
+		size_t len;
+		char *data = redated(FIX "hand_refund_crlf.csv", "2025-03-01", "2025-03-03", &len);
+
+		o.bill_date = "2025-03-03";
+		r = pipe_data(db, &o, data, len, 0, NULL, &res, &err);
+		ok(r == 0 && res.rows == 2 && res.summary_ok, "hand REFUND stored");
+		free(data);
+	}
 
 	o.bill_date = "2017-05-01";
 	o.mchid = "1900007291";
@@ -569,12 +588,32 @@ static void test_hand(void)
 	is_str(q_text(db, "SELECT remark FROM bill_fundflows WHERE line = 4"),
 	       "退款总金额10.00元;含手续费0.06元,其他\\n第二行", "fund flow remark kept");
 
-	/* malformed rows: rejected with their lines, the others stored */
-	o = opts("2025-03-05", BILL_KIND_TRADE, NULL);
-	r = billpipe_import_file(db, &o, FIX "hand_malformed_rows.csv", NULL, &res, &err);
+	/* a row of another merchant makes it another merchant's bill: refused whole */
+	{
+		size_t len;
+		char *data =
+		        redated(FIX "hand_malformed_rows.csv", "2025-03-01", "2025-03-05", &len);
+		char *m = strstr(data, "`1900000002,");
+
+		o = opts("2025-03-05", BILL_KIND_TRADE, NULL);
+		r = pipe_data(db, &o, data, len, 0, NULL, &res, &err);
+		is_int(r, WXR_EDATA, "a row of a second merchant refuses the bill");
+		is_str(err.msg,
+		       "line 8: 商户号 '1900000002' differs from the bill's '1900000001' (rows of "
+		       "two "
+		       "merchants); refused whole, nothing of it stored",
+		       "the message names the line and both merchants");
+		is_int(q_int(db, "SELECT count(*) FROM bill_files WHERE bill_date = '2025-03-05'"),
+		       0, "nothing stored");
+
+		/* malformed rows: rejected with their lines, the others stored */
+		memcpy(m, "`19000!0002,", 12);
+		r = pipe_data(db, &o, data, len, 0, NULL, &res, &err);
+		free(data);
+	}
 	ok(r == 0, "malformed bill stored");
 	is_int(res.rows, 2, "2 good rows stored");
-	is_int(res.rejects, 6, "6 rejects (5 malformed + 1 other merchant)");
+	is_int(res.rejects, 6, "6 rejects (5 malformed + 1 bad 商户号)");
 	ok(res.summary_ok, "summary agrees with the stored rows");
 	is_str(q_text(db,
 	              "SELECT group_concat(line, ',') FROM (SELECT line FROM bill_rejects r JOIN"
@@ -582,8 +621,7 @@ static void test_hand(void)
 	              "line)"),
 	       "3,4,5,6,7,8", "reject lines");
 	is_str(q_text(db, "SELECT reason FROM bill_rejects WHERE line = 8"),
-	       "商户号 '1900000002' differs from the bill's '1900000001'",
-	       "other merchant's row rejected");
+	       "bad 商户号 '19000!0002'", "bad 商户号 row rejected");
 	ok(strncmp(q_text(db, "SELECT raw FROM bill_rejects WHERE line = 7"), "ORD-no-backtick,`wx",
 	           19) == 0,
 	   "raw line stored");
@@ -646,10 +684,9 @@ static void test_refusals(void)
 	is_int(q_int(db, "SELECT count(*) FROM audit_log"), audit0, "refusals: nothing audited");
 
 	/* a wrong sha1 does not touch the bill already stored for that day */
-	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv", V16_SHA1, &res, &err);
-	is_int(r, 0, "V16 stored");
 	o.bill_date = DATE;
 	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv", V16_SHA1, &res, &err);
+	is_int(r, 0, "V16 stored");
 	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv", "deadbeef", &res, &err);
 	is_int(r, WXR_ESIG, "refetch with a bad hash refused");
 	is_int(q_int(db, "SELECT count(*) FROM bill_trades WHERE bill_date = '" DATE "'"), 45,
@@ -687,6 +724,88 @@ static void test_refusals(void)
 	o.bill_date = "2025-13-01";
 	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv", NULL, &res, &err);
 	ok(r == WXR_EUSAGE, "bad date refused");
+	is_int(count_files(archive), 1, "archive: only the stored bill's file");
+	is_int(nothing_pending(db), 0, "no provisional row left behind");
+	db_close(db);
+}
+
+/* ---- a bill is one merchant's bill of one day (issue 20 item 7) ---- */
+
+static void test_day_and_merchant(void)
+{
+	struct wxr_err err = WXR_ERR_INIT;
+	struct billpipe_result res;
+	struct db *db = open_db(NULL);
+	char archive[512];
+	struct billpipe_opts o;
+	size_t len;
+	char *data;
+	int r;
+
+	snprintf(archive, sizeof(archive), "%s/archive-day", tmpdir);
+	o = opts("2025-03-01", BILL_KIND_TRADE, archive);
+	o.mchid = "1900000001";
+	r = billpipe_import_file(db, &o, FIX "hand_all_bom_crlf.csv", NULL, &res, &err);
+	ok(r == 0 && res.rows == 3, "the merchant's bill of 2025-03-01 stored");
+
+	/* another merchant's bill of that day: every row was rejected, and the 0-row bill
+	 * replaced the good one */
+	data = t_slurp(FIX "hand_all_bom_crlf.csv", &len);
+	for (char *m = strstr(data, "`1900000001,"); m; m = strstr(m + 1, "`1900000001,"))
+		memcpy(m, "`1900000077,", 12);
+	r = pipe_data(db, &o, data, len, 0, NULL, &res, &err);
+	is_int(r, WXR_EDATA, "another merchant's bill refused");
+	ok(strstr(err.msg, "line 2: 商户号 '1900000077' is not this merchant ('1900000001')") !=
+	           NULL,
+	   "the message names the line and both merchants");
+	is_str(q_text(db, "SELECT rows || ' ' || rejects FROM bill_files WHERE bill_date = "
+	                  "'2025-03-01'"),
+	       "3 0", "the stored bill stays");
+	is_int(q_int(db, "SELECT count(*) FROM bill_rejects"), 0, "no rejects written for it");
+
+	/* streaming: a bad row after good ones still refuses it all; one byte at a time */
+	free(data);
+	data = t_slurp(FIX "hand_all_bom_crlf.csv", &len);
+	{
+		char *m = strstr(data, "`2025-03-01 ");
+
+		m = strstr(m + 1, "`2025-03-01 ");
+		m = strstr(m + 1, "`2025-03-01 "); /* line 4, the last detail row */
+		memcpy(m, "`2025-02-28", 11);
+	}
+	r = pipe_data(db, &o, data, len, 1, NULL, &res, &err);
+	is_int(r, WXR_EDATA, "a last row of the day before refuses the bill");
+	ok(strstr(err.msg, "line 4: 交易时间 '2025-02-28 ") != NULL &&
+	           strstr(err.msg, "is not on 2025-03-01 (Beijing time)") != NULL,
+	   "the message names the line, its time and the date");
+	is_str(q_text(db, "SELECT rows FROM bill_files WHERE bill_date = '2025-03-01'"), "3",
+	       "the stored bill still stays");
+
+	/* integrity first: a download whose hash is wrong is told as such (and retried) */
+	r = pipe_data(db, &o, data, len, 0, "0000000000000000000000000000000000000000", &res, &err);
+	is_int(r, WXR_ESIG, "a wrong SHA-1 is reported before the day");
+	free(data);
+
+	/* a bill of 2025-03-01 given as 2026-11-01 */
+	o.bill_date = "2026-11-01";
+	r = billpipe_import_file(db, &o, FIX "hand_all_bom_crlf.csv", NULL, &res, &err);
+	is_int(r, WXR_EDATA, "a bill of another day refused");
+	is_int(q_int(db, "SELECT count(*) FROM bill_files WHERE bill_date = '2026-11-01'"), 0,
+	       "nothing stored for the date given");
+	is_int(q_int(db, "SELECT count(*) FROM bill_trades WHERE bill_date = '2026-11-01'"), 0,
+	       "no rows");
+
+	/* a refund's day is its 退款申请时间 where the layout has one */
+	o = opts("2021-01-24", BILL_KIND_TRADE, archive);
+	r = billpipe_import_file(db, &o, FIX "gunsluo_tradebill_REFUND.csv", NULL, &res, &err);
+	ok(r == WXR_EDATA && strstr(err.msg, "line 2: 退款申请时间 '2021-02-01 14:33:21'"),
+	   "REFUND layout: the day of 退款申请时间, not of the payment");
+
+	/* fund flow: 记账时间 */
+	o = opts("2025-03-02", BILL_KIND_FUNDFLOW, archive);
+	r = billpipe_import_file(db, &o, FIX "hand_fundflow_bom_crlf.csv", NULL, &res, &err);
+	ok(r == WXR_EDATA && strstr(err.msg, "line 2: 记账时间 '2025-03-01 "),
+	   "a fund-flow bill of another day refused");
 	is_int(count_files(archive), 1, "archive: only the stored bill's file");
 	is_int(nothing_pending(db), 0, "no provisional row left behind");
 	db_close(db);
@@ -752,7 +871,13 @@ static void test_empty_and_tx(void)
 	/* a caller's rollback takes the bill with it */
 	db_begin(db, &err);
 	o.bill_date = "2019-02-20";
-	r = billpipe_import_file(db, &o, FIX "bill.ALL.csv", NULL, &res, &err);
+	{
+		size_t len;
+		char *data = redated(FIX "bill.ALL.csv", DATE, "2019-02-20", &len);
+
+		r = pipe_data(db, &o, data, len, 0, NULL, &res, &err);
+		free(data);
+	}
 	is_int(r, 0, "pipe in a transaction the caller then rolls back");
 	db_rollback(db);
 	is_int(q_int(db, "SELECT count(*) FROM bill_files WHERE bill_date = '2019-02-20'"), 0,
@@ -1014,6 +1139,7 @@ int main(void)
 	test_gunsluo();
 	test_hand();
 	test_refusals();
+	test_day_and_merchant();
 	test_empty_and_tx();
 	if (getenv("WXR_BENCH"))
 		bench();

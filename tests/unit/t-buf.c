@@ -49,6 +49,17 @@ static void test_read_file(void)
 	is_int(buf_read_file(&capped, path, 20000, &err), 0,
 	       "a file exactly at the buffer's own cap is read");
 	buf_release(&capped);
+
+	buf_adds(&b, "{");
+	buf_add_json_str(&b, "a\"b\\c\n\x01"
+	                     "\xe5\xb9\xb3");
+	buf_add_json_str(&b, NULL);
+	is_str(buf_str(&b),
+	       "{\"a\\\"b\\\\c\\u000a\\u0001"
+	       "\xe5\xb9\xb3\"\"\"",
+	       "json strings: quotes, backslashes and control bytes escaped, UTF-8 kept, NULL as "
+	       "\"\"");
+	buf_release(&b);
 	buf_init_max(&capped, 9000);
 	is_int(buf_read_file(&capped, path, 20000, &err), WXR_ETOOBIG,
 	       "past the buffer's own cap is refused");

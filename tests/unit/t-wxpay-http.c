@@ -929,6 +929,16 @@ static void test_bills(struct wxpay *w, const char *base)
 	ok(strstr(err.msg, "evil.example.com") != NULL, "the message names the host");
 	is_int(srv.nseen, 0, "nothing was sent");
 	free(other);
+	/* WeChat Pay's documented backup host may serve the download (issue 20 item 11): it
+	 * is tried (there, not at base_url); here, with no network, the attempt fails */
+	other = xasprintf("%s/v3/billdownload/file?token=T", WXPAY_BACKUP_BASE_URL);
+	calls.n = 0;
+	r1[0].status = 0;
+	ok(wxpay_bill_download(w, other, sink_write, NULL, &s, NULL, &err) != 0 &&
+	           strstr(err.msg, "refusing") == NULL,
+	   "a download URL on api2.mch.weixin.qq.com is not refused");
+	ok(calls.n >= 1 && srv.nseen == 0, "it was tried there, not at base_url");
+	free(other);
 	other = xasprintf("%s/v3/billdownload/file?token=T", "http://localhost:1");
 	is_int(wxpay_bill_download(w, other, sink_write, NULL, &s, NULL, &err), WXR_EDATA,
 	       "another port is another host");
