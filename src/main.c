@@ -264,7 +264,8 @@ static int open_db(struct ctx *ctx, bool create, bool readonly, struct wxr_err *
 	}
 	/* init makes the key when there is none (cmd/init.c) */
 	{
-		char *key_path = auditkey_path(ctx->cfg.audit_key_file, ctx->db_path);
+		char *key_path = auditkey_path(ctx->cfg.audit_key_file, ctx->db_path, ctx->db_url,
+		                               ctx->cfg.path);
 
 		r = auditkey_attach(ctx->db, key_path, err);
 		free(key_path);

@@ -21,7 +21,7 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	r = db_migrate(ctx->db, &applied, err);
 	if (r < 0)
 		return r;
-	key_path = auditkey_path(ctx->cfg.audit_key_file, ctx->db_path);
+	key_path = auditkey_path(ctx->cfg.audit_key_file, ctx->db_path, ctx->db_url, ctx->cfg.path);
 	r = auditkey_init(ctx->db, key_path, &ki, err);
 	if (r < 0)
 		goto out;

@@ -19,13 +19,17 @@
 
 #define KEYFILE_MAX 4096
 
-char *auditkey_path(const char *configured, const char *db_path)
+char *auditkey_path(const char *configured, const char *db_path, bool db_is_server,
+                    const char *config_path)
 {
 	const char *slash;
 	struct buf b = BUF_INIT;
 
 	if (configured && *configured)
 		return xstrdup(configured);
+	/* A server store has no directory: the key goes beside the config (or here). */
+	if (db_is_server)
+		db_path = config_path ? config_path : "audit.key";
 	slash = strrchr(db_path, '/');
 	if (slash)
 		buf_add(&b, db_path, (size_t)(slash - db_path) + 1);

@@ -25,7 +25,8 @@
 
 /* The key file of a database: configured (may be NULL), else audit.key in
  * the database's directory. Owned by the caller. */
-char *auditkey_path(const char *configured, const char *db_path);
+char *auditkey_path(const char *configured, const char *db_path, bool db_is_server,
+                    const char *config_path);
 
 /* Gives db the key in path; a missing file leaves db without one (it then
  * refuses appends to a keyed log, naming path). Any other problem with the

@@ -44,9 +44,18 @@ int db_bulk_cache(struct db *db, struct wxr_err *err)
 	return db->ops->bulk_cache(db, err);
 }
 
+bool db_has_schema_sql(const struct db *db)
+{
+	return db->ops->schema_sql != NULL;
+}
+
 int db_schema_sql(struct db *db, const char *type, const char *name, char **out_sql,
                   struct wxr_err *err)
 {
+	if (!db->ops->schema_sql) {
+		*out_sql = NULL;
+		return 0;
+	}
 	return db->ops->schema_sql(db, type, name, out_sql, err);
 }
 

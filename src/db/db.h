@@ -156,6 +156,8 @@ size_t db_col_bytes(struct db_stmt *st, int i);
 /* The definition of the schema object of that type ("trigger") and name, as
  * the backend keeps it (a new string in *out_sql), or NULL when there is no
  * such object: for checks that the schema was not altered (audit triggers). */
+/* Whether db_schema_sql() can show this backend's schema objects. */
+bool db_has_schema_sql(const struct db *db);
 int db_schema_sql(struct db *db, const char *type, const char *name, char **out_sql,
                   struct wxr_err *err);
 
