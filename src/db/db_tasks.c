@@ -422,6 +422,21 @@ int db_task_fence(struct db *db, int64_t id, int64_t gen, int64_t now, struct wx
 	return fenced_touch(db, id, gen, now, "check a task's claim", err);
 }
 
+static int fence_check(struct db *db, void *arg, struct wxr_err *err)
+{
+	const struct db_task_fence *f = arg;
+
+	return fenced_touch(db, f->id, f->gen, 0, "check the worker's claim before a commit", err);
+}
+
+void db_task_fence_commits(struct db *db, const struct db_task_fence *f)
+{
+	if (f)
+		db_on_commit(db, fence_check, (void *)f);
+	else
+		db_on_commit(db, NULL, NULL);
+}
+
 int db_task_done(struct db *db, int64_t id, int64_t gen, const char *finished_at,
                  struct wxr_err *err)
 {

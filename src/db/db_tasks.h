@@ -74,6 +74,18 @@ int db_task_renew(struct db *db, int64_t id, int64_t gen, int64_t now, int64_t l
  * UPDATE it runs keeps the row locked until the caller commits. */
 int db_task_fence(struct db *db, int64_t id, int64_t gen, int64_t now, struct wxr_err *err);
 
+/* Fences every later write transaction of db (a step's process, run for a
+ * claimed task): each commits only if the claim of generation f->gen still
+ * holds task f->id, checked inside the transaction (db_on_commit), else it
+ * is rolled back with WXR_ELOCKED. So an intent to move money, which is
+ * committed before it is sent, is never committed by a worker that lost its
+ * lease. *f is borrowed for as long as db is used; NULL ends the fence.
+ * Statements run outside db_begin are not fenced. */
+struct db_task_fence {
+	int64_t id, gen;
+};
+void db_task_fence_commits(struct db *db, const struct db_task_fence *f);
+
 /* Inside the caller's write transaction: marks the task done (fenced like
  * db_task_fence) and readies the tasks whose last pending one it was. */
 int db_task_done(struct db *db, int64_t id, int64_t gen, const char *finished_at,

@@ -311,6 +311,58 @@ static void failures(struct db *db, const char *be)
 	       1, "%s: ... saying why", be);
 }
 
+/* A step's own connection, fenced by the claim it runs for: its commits
+ * hold while the claim does, and stop the moment the lease is taken over. */
+static void fenced_commits(const char *target, const char *be)
+{
+	struct wxr_err err = WXR_ERR_INIT;
+	const struct db_task_new one[] = {
+		{ "m4/nightly/2027-01-01/sweep", "m4", "nightly", "sweep", "2027-01-01", NULL, 0 },
+	};
+	struct db *db = open_db(target), *step = open_db(target);
+	struct db_task_fence fence;
+	struct db_task a, b;
+	int added = 0, r;
+
+	if (!ok(db && step, "%s: two connections", be))
+		goto out;
+	db_exec(db, "CREATE TABLE fence_probe (x BIGINT)", &err);
+	db_tasks_enqueue(db, 0, one, 1, 3, "2027-01-15T00:00:00Z", &added, &err);
+	ok(claim(db, "w-old", T0, 30, &a) > 0, "%s: a worker claims the sweep", be);
+	fence = (struct db_task_fence){ a.id, a.lease_gen };
+	db_task_fence_commits(step, &fence);
+	r = db_begin(step, &err);
+	if (r == 0)
+		r = db_exec(step, "INSERT INTO fence_probe VALUES (1)", &err);
+	if (r == 0)
+		r = db_commit(step, &err);
+	ok(r == 0, "%s: the step commits while its claim holds", be);
+	ok(claim(db, "w-new", T0 + 31, 30, &b) == a.id, "%s: the lease lapses and is taken over",
+	   be);
+	r = db_begin(step, &err);
+	if (r == 0)
+		r = db_exec(step, "INSERT INTO fence_probe VALUES (2)", &err);
+	if (r == 0)
+		r = db_commit(step, &err);
+	ok(r == WXR_ELOCKED && strstr(err.msg, "took it over"),
+	   "%s: then the old step's commit is refused", be);
+	is_int(q_int(db, "SELECT COUNT(*) FROM fence_probe"), 1,
+	       "%s: ... and what it wrote is not stored", be);
+	fence.gen = b.lease_gen;
+	r = db_begin(step, &err);
+	if (r == 0)
+		r = db_exec(step, "INSERT INTO fence_probe VALUES (3)", &err);
+	if (r == 0)
+		r = db_commit(step, &err);
+	ok(r == 0, "%s: a step fenced by the new claim commits", be);
+	db_task_fence_commits(step, NULL);
+	db_task_release(&a);
+	db_task_release(&b);
+out:
+	db_close(step);
+	db_close(db);
+}
+
 #define RACE_TASKS   120
 #define RACE_WORKERS 4
 
@@ -419,6 +471,7 @@ static void suite(const char *target, const char *dir, const char *be)
 	leases_and_fencing(db, be);
 	failures(db, be);
 	db_close(db);
+	fenced_commits(target, be);
 	race(target, dir, be);
 }
 
