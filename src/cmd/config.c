@@ -76,13 +76,12 @@ static int run_check(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	if (r < 0)
 		goto out;
 	/* every real call refuses plain http to anything but the simulator: say so now */
-	r = -1;
 	if (http_url_check(ctx->cfg.base_url, err) < 0) {
-		err_prefix(err, "config '%s': [api] base_url", ctx->cfg.path);
+		r = err_prefix(err, "config '%s': [api] base_url", ctx->cfg.path);
 		goto out;
 	}
 	if (ctx->cfg.notify_url && http_url_check(ctx->cfg.notify_url, err) < 0) {
-		err_prefix(err, "config '%s': [notify] url", ctx->cfg.path);
+		r = err_prefix(err, "config '%s': [notify] url", ctx->cfg.path);
 		goto out;
 	}
 	/* a PostgreSQL store: connect, and say which server answered (no password shown) */
