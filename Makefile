@@ -231,7 +231,7 @@ test: deps
 # each with why it does not pass on PostgreSQL yet (the list is printed, and shrinks);
 # TEST_PG_ALL=0: only the PostgreSQL tests; PG_PENDING= runs the pending ones too.
 TEST_PG_ALL ?= 1
-PG_TESTS = $(BUILD)/tests/unit/t-pg.t $(sort $(wildcard tests/cli/t015[0-9]-pg-*.sh))
+PG_TESTS = $(BUILD)/tests/unit/t-pg.t $(BUILD)/tests/unit/t-tasks.t $(sort $(wildcard tests/cli/t015[0-9]-pg-*.sh))
 PG_PENDING ?= $(addprefix tests/cli/,$(shell sed -n 's/^\(t[0-9][^ ]*\.sh\).*/\1/p' tests/cli/pg-pending.txt))
 PG_SUITE = $(filter-out $(PG_PENDING),$(TESTS))
 

@@ -149,6 +149,15 @@ void config_release(struct config *cfg)
 	}
 	free(cfg->path);
 	cfg->path = NULL;
+	for (size_t i = 0; i < cfg->n_merchants; i++) {
+		free(cfg->merchants[i].name);
+		free(cfg->merchants[i].mchid);
+	}
+	free(cfg->merchants);
+	cfg->merchants = NULL;
+	cfg->n_merchants = 0;
+	free(cfg->merchant_name);
+	cfg->merchant_name = NULL;
 }
 
 /* Cuts an inline comment: ';' or '#' at the start or after white space. */
@@ -484,11 +493,31 @@ static int unknown_section(const char *where, const char *s, struct wxr_err *err
 	return err_set(err, WXR_ECONFIG, "%s: unknown section '[%s]'", where, s);
 }
 
+/* The sections that may be named, one per merchant (SPEC 10). */
+static bool nameable(const char *section)
+{
+	return strcmp(section, "merchant") == 0 || strcmp(section, "policy") == 0;
+}
+
+/* What one pass of the file applies: the shared sections (pass 1), or the
+ * named ones of cfg->merchant_name (pass 2). */
+struct load {
+	struct config *cfg;
+	bool named_pass;
+	/* pass 1: each [policy "NAME"] key's section name and line, to match
+	 * against the merchants once they are all known */
+	struct policy_ref {
+		char *name;
+		int line;
+	} * policies;
+	size_t n_policies;
+};
+
 static int on_section(void *ctx, const char *where, const char *section, const char *name,
                       struct wxr_err *err)
 {
 	(void)ctx;
-	if (name) {
+	if (name && !nameable(section)) {
 		char full[160];
 
 		snprintf(full, sizeof(full), "%s \"%s\"", section, name);
@@ -499,22 +528,67 @@ static int on_section(void *ctx, const char *where, const char *section, const c
 	return 0;
 }
 
+static struct config_merchant *merchant_slot(struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_merchants; i++) {
+		if (strcmp(cfg->merchants[i].name, name) == 0)
+			return &cfg->merchants[i];
+	}
+	cfg->merchants = xrealloc(cfg->merchants, (cfg->n_merchants + 1) * sizeof(*cfg->merchants));
+	cfg->merchants[cfg->n_merchants] = (struct config_merchant){ xstrdup(name), NULL };
+	return &cfg->merchants[cfg->n_merchants++];
+}
+
+static const struct key_def *key_find(const char *section, const char *k)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, k) == 0)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+/* A key of a named section in the shared pass: checked on a scratch config
+ * (a bad value is an error whichever merchant runs), the mchid recorded. */
+static int check_named(struct load *ld, const struct key_def *def, const char *section,
+                       const char *name, const char *k, const char *v, const char *where,
+                       int lineno, struct wxr_err *err)
+{
+	struct config *cfg = ld->cfg;
+	struct config scratch;
+	int r;
+
+	if (strcmp(section, "policy") == 0) {
+		ld->policies =
+		        xreallocarray(ld->policies, ld->n_policies + 1, sizeof(*ld->policies));
+		ld->policies[ld->n_policies++] = (struct policy_ref){ xstrdup(name), lineno };
+	} else {
+		struct config_merchant *m = merchant_slot(cfg, name);
+
+		if (strcmp(k, "mchid") == 0)
+			set_str(&m->mchid, v);
+	}
+	config_defaults(&scratch);
+	set_str(&scratch.path, cfg->path);
+	r = set_value(&scratch, def, v, where, err);
+	config_release(&scratch);
+	return r;
+}
+
 static int on_key(void *ctx, const char *where, int lineno, const char *section, const char *name,
                   const char *k, const char *v, struct wxr_err *err)
 {
-	struct config *cfg = ctx;
-	const struct key_def *def = NULL;
+	struct load *ld = ctx;
+	struct config *cfg = ld->cfg;
+	const struct key_def *def = key_find(section, k);
 	int r;
 
-	(void)name; /* on_section refuses named sections */
-	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-		if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, k) == 0) {
-			def = &keys[i];
-			break;
-		}
-	}
 	if (!def)
 		return unknown_key(where, section, k, err);
+	if (!ld->named_pass && name)
+		return check_named(ld, def, section, name, k, v, where, lineno, err);
+	if (ld->named_pass && (!name || strcmp(name, cfg->merchant_name) != 0))
+		return 0;
 	r = set_value(cfg, def, v, where, err);
 	if (r < 0)
 		return r;
@@ -529,9 +603,65 @@ static int on_key(void *ctx, const char *where, int lineno, const char *section,
 	return 0;
 }
 
+/* After the shared pass: every named merchant has its own mchid, no two
+ * share one, and every [policy "NAME"] names a merchant. */
+static int check_merchants(const struct load *ld, const char *path, struct wxr_err *err)
+{
+	const struct config *cfg = ld->cfg;
+
+	for (size_t i = 0; i < cfg->n_merchants; i++) {
+		const struct config_merchant *m = &cfg->merchants[i];
+
+		if (!m->mchid)
+			return err_set(err, WXR_ECONFIG, "%s: [merchant \"%s\"] mchid is not set",
+			               path, m->name);
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(cfg->merchants[j].mchid, m->mchid) == 0)
+				return err_set(
+				        err, WXR_ECONFIG,
+				        "%s: [merchant \"%s\"] and [merchant \"%s\"] have the"
+				        " same mchid %s: one section per merchant",
+				        path, cfg->merchants[j].name, m->name, m->mchid);
+		}
+	}
+	for (size_t i = 0; i < ld->n_policies; i++) {
+		int m = config_merchant_find(cfg, ld->policies[i].name);
+
+		if (m < 0 || strcmp(cfg->merchants[m].name, ld->policies[i].name) != 0)
+			return err_set(err, WXR_ECONFIG,
+			               "%s:%d: [policy \"%s\"] has no [merchant \"%s\"]", path,
+			               ld->policies[i].line, ld->policies[i].name,
+			               ld->policies[i].name);
+	}
+	return 0;
+}
+
+int config_merchant_find(const struct config *cfg, const char *name_or_mchid)
+{
+	for (size_t i = 0; i < cfg->n_merchants; i++) {
+		if (strcmp(cfg->merchants[i].name, name_or_mchid) == 0)
+			return (int)i;
+	}
+	for (size_t i = 0; i < cfg->n_merchants; i++) {
+		if (cfg->merchants[i].mchid && strcmp(cfg->merchants[i].mchid, name_or_mchid) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+static int load_pass(struct load *ld, FILE *f, const char *path, bool named_pass,
+                     struct wxr_err *err)
+{
+	const struct ini_cb cb = { .ctx = ld, .section = on_section, .key = on_key };
+
+	ld->named_pass = named_pass;
+	rewind(f);
+	return ini_parse(f, path, &cb, err);
+}
+
 int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 {
-	const struct ini_cb cb = { .ctx = cfg, .section = on_section, .key = on_key };
+	struct load ld = { .cfg = cfg };
 	FILE *f;
 	int r;
 
@@ -540,7 +670,14 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 		return err_set(err, WXR_ECONFIG, "cannot open config '%s': %s", path,
 		               strerror(errno));
 	set_str(&cfg->path, path);
-	r = ini_parse(f, path, &cb, err);
+	r = load_pass(&ld, f, path, false, err);
+	if (r >= 0)
+		r = check_merchants(&ld, path, err);
+	if (r >= 0 && cfg->merchant_name)
+		r = load_pass(&ld, f, path, true, err);
+	for (size_t i = 0; i < ld.n_policies; i++)
+		free(ld.policies[i].name);
+	free(ld.policies);
 	if (r >= 0 && cfg->line_of_db_path && cfg->line_of_db_url)
 		r = err_set(err, WXR_ECONFIG,
 		            "%s:%d: [database] url and path (line %d) are exclusive: keep path for "
@@ -555,6 +692,35 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 	}
 	fclose(f);
 	return r;
+}
+
+int config_load_merchant(struct config *cfg, const char *path, const char *name,
+                         struct wxr_err *err)
+{
+	struct config list;
+	struct buf names = BUF_INIT;
+	int i, r;
+
+	config_defaults(&list);
+	r = config_load(&list, path, err);
+	if (r < 0) {
+		config_release(&list);
+		return r;
+	}
+	i = config_merchant_find(&list, name);
+	if (i < 0) {
+		for (size_t k = 0; k < list.n_merchants; k++)
+			buf_addf(&names, "%s%s (%s)", k ? ", " : "", list.merchants[k].name,
+			         list.merchants[k].mchid);
+		r = err_set(err, WXR_ECONFIG, "%s: no merchant '%s'; the config has %s", path, name,
+		            list.n_merchants ? names.data : "no [merchant \"NAME\"] section");
+		buf_release(&names);
+		config_release(&list);
+		return r;
+	}
+	set_str(&cfg->merchant_name, list.merchants[i].name);
+	config_release(&list);
+	return config_load(cfg, path, err);
 }
 
 static int read_key_file(const struct config *cfg, const char *where, char out_key[33],

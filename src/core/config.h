@@ -93,6 +93,18 @@ struct config {
 	/* Where [database] path and url were set (0: not set), for their exclusion. */
 	int line_of_db_path;
 	int line_of_db_url;
+
+	/* Several merchants (SPEC 10): the [merchant "NAME"] sections in the
+	 * order they first appear, with the mchid each sets. Empty with one
+	 * merchant ([merchant] alone). */
+	struct config_merchant {
+		char *name, *mchid;
+	} * merchants;
+	size_t n_merchants;
+	/* The merchant whose [merchant "NAME"] and [policy "NAME"] keys this
+	 * config carries over the shared ones (config_load_merchant); NULL for
+	 * the shared config. */
+	char *merchant_name;
 };
 
 /* Fills cfg with the defaults (no file). */
@@ -100,6 +112,16 @@ void config_defaults(struct config *cfg);
 /* Loads path over the defaults. */
 int config_load(struct config *cfg, const char *path, struct wxr_err *err);
 void config_release(struct config *cfg);
+
+/* Loads path for one of its merchants: the shared sections, then that
+ * merchant's [merchant "NAME"] and [policy "NAME"] keys over them (in that
+ * order, wherever they stand in the file). name is a NAME or an mchid of
+ * cfg's list. WXR_ECONFIG naming the configured ones when there is no such
+ * merchant. */
+int config_load_merchant(struct config *cfg, const char *path, const char *name,
+                         struct wxr_err *err);
+/* The index in cfg->merchants of NAME or mchid, -1 when none. */
+int config_merchant_find(const struct config *cfg, const char *name_or_mchid);
 
 /*
  * For commands that talk to WeChat Pay: checks that the merchant keys are

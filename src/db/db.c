@@ -102,18 +102,31 @@ static int begin_with(struct db *db, const char *sql, struct wxr_err *err)
 
 int db_begin(struct db *db, struct wxr_err *err)
 {
-	return begin_with(db, db->ops->begin_sql, err);
+	int r = begin_with(db, db->ops->begin_sql, err);
+
+	db->tx_write = r == 0;
+	return r;
 }
 
 int db_begin_read(struct db *db, struct wxr_err *err)
 {
+	db->tx_write = false;
 	return begin_with(db, db->ops->begin_read_sql, err);
+}
+
+void db_on_commit(struct db *db, int (*check)(struct db *db, void *arg, struct wxr_err *err),
+                  void *arg)
+{
+	db->commit_check = check;
+	db->commit_check_arg = arg;
 }
 
 int db_commit(struct db *db, struct wxr_err *err)
 {
 	int r = db->ops->check_same ? db->ops->check_same(db, err) : 0;
 
+	if (r == 0 && db->commit_check && db->tx_write)
+		r = db->commit_check(db, db->commit_check_arg, err);
 	if (r < 0) {
 		db_rollback(db);
 		return r;

@@ -103,6 +103,11 @@ void db_rollback(struct db *db);
 /* A read transaction: one snapshot for several queries, no write lock.
  * Ended by db_commit() or db_rollback(). */
 int db_begin_read(struct db *db, struct wxr_err *err);
+/* check runs inside every transaction db_begin opened, just before its
+ * COMMIT; an error from it rolls the transaction back and is what db_commit
+ * returns (db_tasks.h: a worker's fence). NULL removes it. One at a time. */
+void db_on_commit(struct db *db, int (*check)(struct db *db, void *arg, struct wxr_err *err),
+                  void *arg);
 /* Transactions and savepoints opened through this interface and still open
  * (0: none). */
 int db_tx_depth(const struct db *db);

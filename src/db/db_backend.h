@@ -99,7 +99,11 @@ struct db {
 	const struct db_ops *ops;
 	char *target; /* owned: the path or URI given to db_open */
 	int tx_depth;
+	bool tx_write; /* the open transaction was begun by db_begin */
 	struct db_audit_key audit;
+	/* db_on_commit(): run inside every write transaction before COMMIT */
+	int (*commit_check)(struct db *db, void *arg, struct wxr_err *err);
+	void *commit_check_arg;
 };
 
 struct db_stmt {
