@@ -114,7 +114,7 @@ static int enqueue_one(struct db *db, struct db_stmt *ins, struct db_stmt *find,
                        struct db_stmt *dep, int64_t run_id, const struct db_task_new *t,
                        int max_attempts, const char *created_at, int *added, struct wxr_err *err)
 {
-	int64_t changes = 0, id = 0, pending = 0;
+	int64_t changes = 0, id = 0;
 	int r;
 
 	db_bind_text(ins, 1, t->key);
@@ -143,8 +143,6 @@ static int enqueue_one(struct db *db, struct db_stmt *ins, struct db_stmt *find,
 		return r;
 	for (int i = 0; i < t->n_after; i++) {
 		int64_t after = 0;
-		struct db_stmt *st = NULL;
-		bool done = false;
 
 		r = task_id_of(db, find, t->after[i], &after, err);
 		if (r == 0)
@@ -158,27 +156,20 @@ static int enqueue_one(struct db *db, struct db_stmt *ins, struct db_stmt *find,
 		r = step_done(db, dep, "store a task's order", NULL, err);
 		if (r < 0)
 			return r;
-		r = db_prepare(db, "SELECT state FROM tasks WHERE id = ?", &st, err);
-		if (r < 0)
-			return r;
-		db_bind_i64(st, 1, after);
-		r = db_step(st);
-		if (r == DB_ROW)
-			done = strcmp(db_col_text(st, 0), "done") == 0;
-		r = r == DB_ROW ? 0 : db_error(db, err, "read a task's state");
-		db_finalize(st);
-		if (r < 0)
-			return r;
-		if (!done)
-			pending++;
 	}
 	if (t->n_after == 0)
 		return 0;
-	return exec_i64(db,
-	                "UPDATE tasks SET pending = ?,"
-	                " state = CASE WHEN ? = 0 THEN 'ready' ELSE 'blocked' END WHERE id = ?",
-	                (int64_t[]){ pending, pending, id }, 3, "count a task's pending ones", NULL,
-	                err);
+	/* pending: the stored order rows (a task named twice counts once) whose
+	 * task is not done yet; through task_deps' primary key */
+	r = exec_i64(db,
+	             "UPDATE tasks SET pending = (SELECT COUNT(*) FROM task_deps d"
+	             " JOIN tasks a ON a.id = d.after_id WHERE d.task_id = ? AND a.state <> 'done')"
+	             " WHERE id = ?",
+	             (int64_t[]){ id, id }, 2, "count a task's pending ones", NULL, err);
+	if (r < 0)
+		return r;
+	return exec_i64(db, "UPDATE tasks SET state = 'ready' WHERE id = ? AND pending = 0",
+	                (int64_t[]){ id }, 1, "ready a task", NULL, err);
 }
 
 int db_tasks_enqueue(struct db *db, int64_t run_id, const struct db_task_new *tasks, int n,

@@ -456,6 +456,39 @@ static void race(const char *target, const char *dir, const char *be)
 	free(plan);
 }
 
+/* A task named twice in after[] is waited for once. */
+static void after_twice(struct db *db, const char *be)
+{
+	struct wxr_err err = WXR_ERR_INIT;
+	const char *const twice[] = { "m5/nightly/2027-01-01/fetch-bills",
+		                      "m5/nightly/2027-01-01/fetch-bills" };
+	const struct db_task_new plan[] = {
+		{ "m5/nightly/2027-01-01/fetch-bills", "m5", "nightly", "fetch-bills", "2027-01-01",
+		  NULL, 0 },
+		{ "m5/nightly/2027-01-01/reconcile", "m5", "nightly", "reconcile", "2027-01-01",
+		  twice, 2 },
+	};
+	const char *const mine[] = { "m5" };
+	struct db_task a;
+	char buf[32];
+	int added = 0;
+
+	ok(db_tasks_enqueue(db, 0, plan, 2, 3, "2027-01-15T00:00:00Z", &added, &err) == 0 &&
+	           q_int(db, "SELECT pending FROM tasks WHERE task_key ="
+	                     " 'm5/nightly/2027-01-01/reconcile'") == 1,
+	   "%s: a task named twice in after[] is counted once", be);
+	ok(db_task_claim(db, "w", T0, 30, mine, 1, &a, &err) == 1 &&
+	           strcmp(a.step, "fetch-bills") == 0 && finish(db, &a, T0 + 1, &err) == 0,
+	   "%s: ... and once it is done", be);
+	db_task_release(&a);
+	is_str(state_of(db, "m5/nightly/2027-01-01/reconcile", buf, sizeof(buf)), "ready",
+	       "%s: ... the task after it is ready", be);
+	ok(db_task_claim(db, "w", T0 + 2, 30, mine, 1, &a, &err) == 1 &&
+	           finish(db, &a, T0 + 3, &err) == 0,
+	   "%s: ... and runs", be);
+	db_task_release(&a);
+}
+
 static void suite(const char *target, const char *dir, const char *be)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -470,6 +503,7 @@ static void suite(const char *target, const char *dir, const char *be)
 	order_and_idempotence(db, be);
 	leases_and_fencing(db, be);
 	failures(db, be);
+	after_twice(db, be);
 	db_close(db);
 	fenced_commits(target, be);
 	race(target, dir, be);
