@@ -27,7 +27,7 @@ static int check_each(struct ctx *ctx, json_t *list, struct buf *text, struct wx
 
 		config_defaults(&m);
 		m.apiv3_key_env = ctx->cfg.apiv3_key_env;
-		r = config_load_merchant(&m, ctx->cfg.path, name, err);
+		r = config_load_merchant(&m, &ctx->cfg, name, err);
 		if (r == 0)
 			r = config_check_merchant(&m, key, err);
 		OPENSSL_cleanse(key, sizeof(key));

@@ -694,33 +694,25 @@ int config_load(struct config *cfg, const char *path, struct wxr_err *err)
 	return r;
 }
 
-int config_load_merchant(struct config *cfg, const char *path, const char *name,
+int config_load_merchant(struct config *cfg, const struct config *shared, const char *name,
                          struct wxr_err *err)
 {
-	struct config list;
 	struct buf names = BUF_INIT;
-	int i, r;
+	int i = config_merchant_find(shared, name);
+	int r;
 
-	config_defaults(&list);
-	r = config_load(&list, path, err);
-	if (r < 0) {
-		config_release(&list);
-		return r;
-	}
-	i = config_merchant_find(&list, name);
 	if (i < 0) {
-		for (size_t k = 0; k < list.n_merchants; k++)
-			buf_addf(&names, "%s%s (%s)", k ? ", " : "", list.merchants[k].name,
-			         list.merchants[k].mchid);
-		r = err_set(err, WXR_ECONFIG, "%s: no merchant '%s'; the config has %s", path, name,
-		            list.n_merchants ? names.data : "no [merchant \"NAME\"] section");
+		for (size_t k = 0; k < shared->n_merchants; k++)
+			buf_addf(&names, "%s%s (%s)", k ? ", " : "", shared->merchants[k].name,
+			         shared->merchants[k].mchid);
+		r = err_set(err, WXR_ECONFIG, "%s: no merchant '%s'; the config has %s",
+		            shared->path, name,
+		            shared->n_merchants ? names.data : "no [merchant \"NAME\"] section");
 		buf_release(&names);
-		config_release(&list);
 		return r;
 	}
-	set_str(&cfg->merchant_name, list.merchants[i].name);
-	config_release(&list);
-	return config_load(cfg, path, err);
+	set_str(&cfg->merchant_name, shared->merchants[i].name);
+	return config_load(cfg, shared->path, err);
 }
 
 static int read_key_file(const struct config *cfg, const char *where, char out_key[33],

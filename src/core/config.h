@@ -113,12 +113,12 @@ void config_defaults(struct config *cfg);
 int config_load(struct config *cfg, const char *path, struct wxr_err *err);
 void config_release(struct config *cfg);
 
-/* Loads path for one of its merchants: the shared sections, then that
- * merchant's [merchant "NAME"] and [policy "NAME"] keys over them (in that
- * order, wherever they stand in the file). name is a NAME or an mchid of
- * cfg's list. WXR_ECONFIG naming the configured ones when there is no such
- * merchant. */
-int config_load_merchant(struct config *cfg, const char *path, const char *name,
+/* Loads shared's file for one of its merchants (shared: that file loaded by
+ * config_load): the shared sections, then that merchant's [merchant "NAME"]
+ * and [policy "NAME"] keys over them (in that order, wherever they stand in
+ * the file). name is a NAME or an mchid of shared's list. WXR_ECONFIG naming
+ * the configured ones when there is no such merchant. */
+int config_load_merchant(struct config *cfg, const struct config *shared, const char *name,
                          struct wxr_err *err);
 /* The index in cfg->merchants of NAME or mchid, -1 when none. */
 int config_merchant_find(const struct config *cfg, const char *name_or_mchid);

@@ -78,7 +78,6 @@ static void several(void)
 {
 	struct wxr_err err = WXR_ERR_INIT;
 	struct config cfg, a, b, byid;
-	const char *path;
 	char want[4300];
 
 	if (!ok(load(two, &cfg, &err) == 0, "two named merchants load"))
@@ -94,10 +93,9 @@ static void several(void)
 	is_int(config_merchant_find(&cfg, "shop-b"), 1, "found by name");
 	is_int(config_merchant_find(&cfg, "1900000001"), 0, "found by mchid");
 	is_int(config_merchant_find(&cfg, "shop-c"), -1, "an unknown one is not found");
-	path = cfg.path;
 
 	config_defaults(&a);
-	ok(config_load_merchant(&a, path, "shop-a", &err) == 0, "shop-a loads");
+	ok(config_load_merchant(&a, &cfg, "shop-a", &err) == 0, "shop-a loads");
 	is_str(a.mchid, "1900000001", "... its own mchid");
 	is_str(a.appid, "wxshared", "... the shared appid where it sets none");
 	is_int(a.close_after_s, 45 * 60, "... the shared policy");
@@ -106,13 +104,13 @@ static void several(void)
 	is_str(a.merchant_name, "shop-a", "... and its name");
 
 	config_defaults(&b);
-	ok(config_load_merchant(&b, path, "shop-b", &err) == 0, "shop-b loads");
+	ok(config_load_merchant(&b, &cfg, "shop-b", &err) == 0, "shop-b loads");
 	is_str(b.appid, "wxb", "... its own appid over the shared one");
 	is_int(b.close_after_s, 2 * 3600, "... its [policy \"shop-b\"] over [policy], set earlier");
 	is_int(b.close_max_per_run, 7, "... and the shared keys it does not override");
 
 	config_defaults(&byid);
-	ok(config_load_merchant(&byid, path, "1900000002", &err) == 0 && byid.merchant_name &&
+	ok(config_load_merchant(&byid, &cfg, "1900000002", &err) == 0 && byid.merchant_name &&
 	           strcmp(byid.merchant_name, "shop-b") == 0,
 	   "a merchant loads by its mchid too");
 
@@ -120,7 +118,7 @@ static void several(void)
 		struct config none;
 
 		config_defaults(&none);
-		ok(config_load_merchant(&none, path, "shop-z", &err) == WXR_ECONFIG &&
+		ok(config_load_merchant(&none, &cfg, "shop-z", &err) == WXR_ECONFIG &&
 		           strstr(err.msg, "no merchant 'shop-z'") &&
 		           strstr(err.msg, "shop-a (1900000001), shop-b (1900000002)"),
 		   "an unknown merchant is refused, naming the configured ones");
