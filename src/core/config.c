@@ -528,12 +528,21 @@ static int on_section(void *ctx, const char *where, const char *section, const c
 	return 0;
 }
 
-static struct config_merchant *merchant_slot(struct config *cfg, const char *name)
+static int merchant_by_name(const struct config *cfg, const char *name)
 {
 	for (size_t i = 0; i < cfg->n_merchants; i++) {
 		if (strcmp(cfg->merchants[i].name, name) == 0)
-			return &cfg->merchants[i];
+			return (int)i;
 	}
+	return -1;
+}
+
+static struct config_merchant *merchant_slot(struct config *cfg, const char *name)
+{
+	int i = merchant_by_name(cfg, name);
+
+	if (i >= 0)
+		return &cfg->merchants[i];
 	cfg->merchants = xrealloc(cfg->merchants, (cfg->n_merchants + 1) * sizeof(*cfg->merchants));
 	cfg->merchants[cfg->n_merchants] = (struct config_merchant){ xstrdup(name), NULL };
 	return &cfg->merchants[cfg->n_merchants++];
@@ -625,9 +634,7 @@ static int check_merchants(const struct load *ld, const char *path, struct wxr_e
 		}
 	}
 	for (size_t i = 0; i < ld->n_policies; i++) {
-		int m = config_merchant_find(cfg, ld->policies[i].name);
-
-		if (m < 0 || strcmp(cfg->merchants[m].name, ld->policies[i].name) != 0)
+		if (merchant_by_name(cfg, ld->policies[i].name) < 0)
 			return err_set(err, WXR_ECONFIG,
 			               "%s:%d: [policy \"%s\"] has no [merchant \"%s\"]", path,
 			               ld->policies[i].line, ld->policies[i].name,
@@ -638,10 +645,10 @@ static int check_merchants(const struct load *ld, const char *path, struct wxr_e
 
 int config_merchant_find(const struct config *cfg, const char *name_or_mchid)
 {
-	for (size_t i = 0; i < cfg->n_merchants; i++) {
-		if (strcmp(cfg->merchants[i].name, name_or_mchid) == 0)
-			return (int)i;
-	}
+	int by_name = merchant_by_name(cfg, name_or_mchid);
+
+	if (by_name >= 0)
+		return by_name;
 	for (size_t i = 0; i < cfg->n_merchants; i++) {
 		if (cfg->merchants[i].mchid && strcmp(cfg->merchants[i].mchid, name_or_mchid) == 0)
 			return (int)i;
