@@ -84,7 +84,6 @@ void sw_init(struct sw *sw, struct db *db, const struct sweep_api *api, const st
 int sw_finish(struct sw *sw, const char *what, const char *const *kinds, int r,
               struct wxr_err *err);
 int sw_cancel_stale_holds(struct sw *sw, bool refunds, struct wxr_err *err);
-bool sw_order_is_paid(const char *state);
 int sw_order_follow_refunds(struct sw *sw, const char *out_trade_no, const char *why,
                             struct wxr_err *err);
 int sw_refund_sync_tx(struct sw *sw, struct sweep_refund *rf, const char *status,
