@@ -313,58 +313,25 @@ out:
 	return r;
 }
 
+/* An unfinished ABNORMAL_REFUND: its refund, settled by query. */
+static int settle_refund_action(struct sw *sw, struct action *a, bool *out_found,
+                                struct wxr_err *err)
+{
+	struct sweep_refund rf;
+	int r = actions_refund_get(sw->db, sw->o->mchid, a->target, &rf, out_found, err);
+
+	if (r < 0 || !*out_found)
+		return r;
+	r = settle_abnormal(sw, a, &rf, err);
+	free(rf.out_refund_no);
+	free(rf.out_trade_no);
+	free(rf.refund_id);
+	return r;
+}
+
 int sw_settle_refunds(struct sw *sw, struct wxr_err *err)
 {
-	static const char *const unfinished[] = { "intent", "sent", NULL };
-	struct action_filter f;
-	struct action *v = NULL;
-	size_t n = 0;
-	int r;
-
-	memset(&f, 0, sizeof(f));
-	f.mchid = sw->o->mchid;
-	f.kinds = sw_refund_kinds;
-	f.states = unfinished;
-	r = actions_list(sw->db, &f, &v, &n, err);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n && !sw->res->stopped; i++) {
-		struct action *a = &v[i];
-		struct sweep_refund rf;
-		bool found = false, wait = false;
-
-		r = sw_in_flight(sw, a, &wait, err);
-		if (r < 0)
-			break;
-		if (wait)
-			continue;
-		r = actions_refund_get(sw->db, sw->o->mchid, a->target, &rf, &found, err);
-		if (r < 0)
-			break;
-		if (!found) {
-			sw->res->attention++;
-			sw_item_add(sw, a->target, "attention", a->id,
-			            "ABNORMAL_REFUND action %" PRId64
-			            " is %s but the ledger has no "
-			            "such refund",
-			            a->id, a->state);
-			if (!sw->o->dry_run)
-				r = sw_move_tx(sw, a, "failed", NULL,
-				               "the ledger has no such refund", "action.failed",
-				               NULL, err);
-			if (r < 0)
-				break;
-			continue;
-		}
-		r = settle_abnormal(sw, a, &rf, err);
-		free(rf.out_refund_no);
-		free(rf.out_trade_no);
-		free(rf.refund_id);
-		if (r < 0)
-			break;
-	}
-	actions_free(v, n);
-	return r;
+	return sw_settle_unfinished(sw, sw_refund_kinds, "refund", settle_refund_action, err);
 }
 
 int sw_refund_candidate(struct sw *sw, struct sweep_refund *rf, struct plan **plan, size_t *nplan,
