@@ -16,11 +16,6 @@
 	"id, mchid, kind, target, state, amount, date, params, result, error, note, run_id," \
 	" attempts, created_at, updated_at, approved_by, approval_note, approved_at, sent_ts"
 
-static char *col_dup(struct db_stmt *st, int i)
-{
-	return db_col_is_null(st, i) ? NULL : xstrdup(db_col_text(st, i));
-}
-
 static void col_copy(struct db_stmt *st, int i, char *out, size_t n)
 {
 	snprintf(out, n, "%s", db_col_text(st, i));
@@ -55,24 +50,24 @@ static void action_read(struct db_stmt *st, struct action *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->id = db_col_i64(st, 0);
-	a->mchid = col_dup(st, 1);
+	a->mchid = db_col_dup(st, 1);
 	col_copy(st, 2, a->kind, sizeof(a->kind));
-	a->target = col_dup(st, 3);
+	a->target = db_col_dup(st, 3);
 	col_copy(st, 4, a->state, sizeof(a->state));
 	a->has_amount = !db_col_is_null(st, 5);
 	a->amount = db_col_i64(st, 5);
 	col_copy(st, 6, a->date, sizeof(a->date));
-	a->params = col_dup(st, 7);
-	a->result = col_dup(st, 8);
-	a->error = col_dup(st, 9);
-	a->note = col_dup(st, 10);
+	a->params = db_col_dup(st, 7);
+	a->result = db_col_dup(st, 8);
+	a->error = db_col_dup(st, 9);
+	a->note = db_col_dup(st, 10);
 	a->run_id = db_col_i64(st, 11);
 	a->attempts = (int)db_col_i64(st, 12);
-	a->created_at = col_dup(st, 13);
-	a->updated_at = col_dup(st, 14);
-	a->approved_by = col_dup(st, 15);
-	a->approval_note = col_dup(st, 16);
-	a->approved_at = col_dup(st, 17);
+	a->created_at = db_col_dup(st, 13);
+	a->updated_at = db_col_dup(st, 14);
+	a->approved_by = db_col_dup(st, 15);
+	a->approval_note = db_col_dup(st, 16);
+	a->approved_at = db_col_dup(st, 17);
 	a->sent_ts = db_col_i64(st, 18);
 }
 
@@ -454,13 +449,13 @@ void sweep_orders_free(struct sweep_order *v, size_t n)
 static void order_read(struct db_stmt *st, struct sweep_order *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->out_trade_no = col_dup(st, 0);
+	o->out_trade_no = db_col_dup(st, 0);
 	o->amount_total = db_col_i64(st, 1);
 	col_copy(st, 2, o->state, sizeof(o->state));
 	o->created_ts = db_col_i64(st, 3);
 	o->has_expire = !db_col_is_null(st, 4);
 	o->expire_ts = db_col_i64(st, 4);
-	o->created_at = col_dup(st, 5);
+	o->created_at = db_col_dup(st, 5);
 }
 
 /* Shared WHERE of the candidates: ?1 mchid, ?2 created before, ?3 now. */
@@ -700,9 +695,9 @@ void sweep_refunds_free(struct sweep_refund *v, size_t n)
 static void refund_read(struct db_stmt *st, struct sweep_refund *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->out_refund_no = col_dup(st, 0);
-	r->out_trade_no = col_dup(st, 1);
-	r->refund_id = col_dup(st, 2);
+	r->out_refund_no = db_col_dup(st, 0);
+	r->out_trade_no = db_col_dup(st, 1);
+	r->refund_id = db_col_dup(st, 2);
 	r->amount_refund = db_col_i64(st, 3);
 	col_copy(st, 4, r->state, sizeof(r->state));
 }

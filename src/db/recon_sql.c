@@ -123,13 +123,6 @@ int64_t recon_col_amount(struct db_stmt *st, int i)
 	return db_col_i64(st, i);
 }
 
-const char *recon_col_opt(struct db_stmt *st, int i)
-{
-	if (db_col_is_null(st, i))
-		return NULL;
-	return db_col_text(st, i);
-}
-
 void recon_copy_status(char out[8], const char *s)
 {
 	size_t n = strlen(s);

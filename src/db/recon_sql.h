@@ -30,10 +30,9 @@ int recon_run_day(struct db *db, const struct db_recon_day *day, const char *wha
                   struct wxr_err *err);
 
 /* Column i: a copy of its text (caller frees; "" for NULL), an amount
- * (RECON_NULL_AMOUNT for NULL), its text or NULL. */
+ * (RECON_NULL_AMOUNT for NULL). */
 char *recon_col_dup(struct db_stmt *st, int i);
 int64_t recon_col_amount(struct db_stmt *st, int i);
-const char *recon_col_opt(struct db_stmt *st, int i);
 /* Copies a status word into out (at most 7 bytes). */
 void recon_copy_status(char out[8], const char *s);
 

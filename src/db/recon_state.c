@@ -526,16 +526,16 @@ int db_recon_events(struct db *db, int64_t after_id, const char *mchid, const ch
 		c.key = db_col_text(st, 6);
 		c.status = db_col_text(st, 7);
 		c.actor = db_col_text(st, 8);
-		c.note = recon_col_opt(st, 9);
+		c.note = db_col_opt(st, 9);
 		c.at = db_col_text(st, 10);
 		c.ledger_amount = recon_col_amount(st, 11);
 		c.bill_amount = recon_col_amount(st, 12);
-		c.ledger_state = recon_col_opt(st, 13);
-		c.bill_state = recon_col_opt(st, 14);
+		c.ledger_state = db_col_opt(st, 13);
+		c.bill_state = db_col_opt(st, 14);
 		c.prev_ledger_amount = recon_col_amount(st, 15);
 		c.prev_bill_amount = recon_col_amount(st, 16);
-		c.prev_ledger_state = recon_col_opt(st, 17);
-		c.prev_bill_state = recon_col_opt(st, 18);
+		c.prev_ledger_state = db_col_opt(st, 17);
+		c.prev_bill_state = db_col_opt(st, 18);
 		r = cb(ctx, &c, err);
 		if (r < 0)
 			goto out;
