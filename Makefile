@@ -47,7 +47,7 @@ VG_JOBS ?= 1
 
 .PHONY: all deps test test-pg unit asan valgrind clean demo bench keys help check-tests install uninstall man \
 	fuzz fuzz-build fuzz-smoke fuzz-merge check check-format check-headers check-banned \
-	check-layers format
+	check-layers check-cmd-tables format
 
 all: $(BIN) $(SIM) $(UNIT_BINS) $(SYSCONF_TEST_BIN)
 
@@ -62,7 +62,7 @@ help:
 	@echo "make fuzz-smoke each fuzz target for FUZZ_SMOKE_SECONDS=5 (CI)"
 	@echo "make fuzz-merge add new coverage from build-fuzz/corpus/ to fixtures/corpus/"
 	@echo "make demo       run the nightly job against the simulator and print the report"
-	@echo "make check      check-format check-headers check-banned check-layers (before make test)"
+	@echo "make check      check-format check-headers check-banned check-layers check-cmd-tables (before make test)"
 	@echo "make format     clang-format -i every C file (the repo's .clang-format)"
 	@echo "make bench      benchmarks with same-run baselines -> bench/RESULTS.md (a few minutes)"
 	@echo "make install    PREFIX=/usr/local DESTDIR=: binary, man pages, completion, jobs, units"
@@ -285,7 +285,7 @@ clean:
 C_FILES = $(sort $(shell find src include tests -name '*.[ch]'))
 HEADERS = $(sort $(shell find src include -name '*.h'))
 
-check: check-format check-headers check-banned check-layers
+check: check-format check-headers check-banned check-layers check-cmd-tables
 
 # Every C file as the repo's .clang-format has it; make format rewrites them.
 check-format:
@@ -318,6 +318,10 @@ check-banned:
 # The includes, and the calls read from the objects (so they are built first).
 check-layers: $(BIN) $(SIM)
 	@BUILD=$(BUILD) sh scripts/check-layers.sh
+
+# Every struct cmd initializer names its fields (.name = ...), never positional.
+check-cmd-tables:
+	@sh scripts/check-cmd-tables.sh
 
 # ---- install -------------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the man pages

@@ -15,7 +15,6 @@
 #include "base/log.h"
 #include "cmd/cmd.h"
 #include "core/approve.h"
-#include "db/db_actions.h"
 
 static json_t *str_or_null(const char *s)
 {
@@ -95,7 +94,7 @@ static int run_actions(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 		f.from = d.from;
 		f.to = d.to;
 	}
-	r = actions_list(ctx->db, &f, &v, &n, err);
+	r = approve_list(ctx->db, &f, &v, &n, err);
 	if (r < 0)
 		return err_prefix(err, "actions");
 	if (ctx->json) {
@@ -191,7 +190,7 @@ static int run_approve(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 		bool found = false;
 
 		action_release(&a);
-		r = actions_get_id(ctx->db, id, &a, &found, err);
+		r = approve_get(ctx->db, id, &a, &found, err);
 		if (r >= 0)
 			r = cmd_print_json(action_json(&a), err);
 	} else {

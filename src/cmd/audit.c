@@ -13,8 +13,8 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
+#include "core/auditlog.h"
 #include "core/report.h"
-#include "db/audit.h"
 
 /* One written report's stamp against the log; a file with none is passed over
  * (named == false) or refused (named: given with --stamp). */
@@ -34,7 +34,7 @@ static int check_stamp(struct ctx *ctx, const char *path, bool named, struct aud
 		                       path)
 		             : 0;
 	snprintf(what, sizeof(what), "report '%s'", path);
-	return audit_verify_checkpoint(ctx->db, what, n, head, v, err);
+	return auditlog_verify_stamp(ctx->db, what, n, head, v, err);
 }
 
 /* The reports that `wxrecon run` wrote to reports_dir (their JSON and stamp.csv
@@ -68,7 +68,7 @@ static int check_reports_dir(struct ctx *ctx, struct audit_verify_result *v, str
 static int verify(struct ctx *ctx, char **stamps, int nstamps, struct wxr_err *err)
 {
 	struct audit_verify_result v;
-	int r = audit_verify(ctx->db, &v, err);
+	int r = auditlog_verify(ctx->db, &v, err);
 
 	if (r < 0)
 		return r;
@@ -108,10 +108,40 @@ static int verify(struct ctx *ctx, char **stamps, int nstamps, struct wxr_err *e
 	               v.missing_triggers);
 }
 
+struct list {
+	struct ctx *ctx;
+	json_t *arr; /* --json: the entries, else printed one a line */
+};
+
+static int list_row(void *arg, const struct audit_row *row, struct wxr_err *err)
+{
+	struct list *l = arg;
+
+	(void)err;
+	if (l->arr) {
+		json_t *detail = json_loads(row->detail, 0, NULL);
+
+		json_array_append_new(
+		        l->arr,
+		        json_pack("{s:I, s:s, s:o, s:s, s:s, s:s?, s:o}", "id", (json_int_t)row->id,
+		                  "at", row->at, "run_id",
+		                  row->has_run_id ? json_integer(row->run_id) : json_null(),
+		                  "actor", row->actor, "event", row->event, "subject", row->subject,
+		                  "detail", detail ? detail : json_string(row->detail)));
+	} else {
+		char at[CLOCK_RFC3339_LEN];
+
+		/* the recorded time (UTC, hashed) in the configured timezone */
+		printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\n", row->id,
+		       report_local_time(row->at, l->ctx->cfg.tz_offset_s, at), row->actor,
+		       row->event, row->subject ? row->subject : "", row->detail);
+	}
+	return 0;
+}
+
 static int list(struct ctx *ctx, const struct dates *d, struct wxr_err *err)
 {
-	struct db_stmt *st = NULL;
-	json_t *arr = NULL;
+	struct list l = { .ctx = ctx, .arr = NULL };
 	char from[CLOCK_RFC3339_LEN] = "", to[CLOCK_RFC3339_LEN] = "9999";
 	int r;
 
@@ -128,51 +158,14 @@ static int list(struct ctx *ctx, const struct dates *d, struct wxr_err *err)
 		from[19] = 'Z', from[20] = '\0';
 		to[19] = 'Z', to[20] = '\0';
 	}
-	r = db_prepare(ctx->db,
-	               "SELECT id, at, run_id, actor, event, subject, detail FROM audit_log"
-	               " WHERE at >= ? AND at < ? ORDER BY id",
-	               &st, err);
-	if (r < 0)
-		return r;
-	db_bind_text(st, 1, from);
-	db_bind_text(st, 2, to);
 	if (ctx->json)
-		arr = json_array();
-	while ((r = db_step(st)) == DB_ROW) {
-		if (arr) {
-			json_t *detail = json_loads(db_col_text(st, 6), 0, NULL);
-
-			json_array_append_new(
-			        arr,
-			        json_pack("{s:I, s:s, s:o, s:s, s:s, s:s?, s:o}", "id",
-			                  (json_int_t)db_col_i64(st, 0), "at", db_col_text(st, 1),
-			                  "run_id",
-			                  db_col_is_null(st, 2) ? json_null()
-			                                        : json_integer(db_col_i64(st, 2)),
-			                  "actor", db_col_text(st, 3), "event", db_col_text(st, 4),
-			                  "subject",
-			                  db_col_is_null(st, 5) ? NULL : db_col_text(st, 5),
-			                  "detail",
-			                  detail ? detail : json_string(db_col_text(st, 6))));
-		} else {
-			char at[CLOCK_RFC3339_LEN];
-
-			/* the recorded time (UTC, hashed) in the configured timezone */
-			printf("%" PRId64 "\t%s\t%s\t%s\t%s\t%s\n", (int64_t)db_col_i64(st, 0),
-			       report_local_time(db_col_text(st, 1), ctx->cfg.tz_offset_s, at),
-			       db_col_text(st, 3), db_col_text(st, 4), db_col_text(st, 5),
-			       db_col_text(st, 6));
-		}
+		l.arr = json_array();
+	r = auditlog_list(ctx->db, from, to, list_row, &l, err);
+	if (r < 0) {
+		json_decref(l.arr);
+		return r;
 	}
-	if (r != DB_DONE) {
-		r = db_error(ctx->db, err, "read audit_log");
-		json_decref(arr);
-		goto out;
-	}
-	r = arr ? cmd_print_json(arr, err) : 0;
-out:
-	db_finalize(st);
-	return r;
+	return l.arr ? cmd_print_json(l.arr, err) : 0;
 }
 
 static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)

@@ -21,11 +21,9 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
-#include "cmd/runlock.h"
 #include "cmd/wxclient.h"
 #include "core/billpipe.h"
-#include "db/db_bills.h"
-#include "db/db_ledger.h"
+#include "core/jobrun.h"
 
 /* WeChat Pay keeps bills for three months (PROTOCOL 4.7); we say 92 days. */
 #define BILL_RETENTION_DAYS 92
@@ -141,7 +139,15 @@ static int fetch_one(struct fetch *f, const char *date, enum bill_kind k, struct
 {
 	struct ctx *ctx = f->ctx;
 	struct wxpay_bill bill;
-	struct db_bills_file have;
+	const struct billpipe_opts o = {
+		.mchid = ctx->mchid,
+		.bill_date = date,
+		.kind = k,
+		.source = "api",
+		.archive_dir = ctx->cfg.archive_dir,
+		.run_id = ctx->run_id,
+	};
+	bool unchanged = false;
 	struct billpipe_result res;
 	struct dl d;
 	int attempts = ctx->cfg.retries + 1;
@@ -166,34 +172,29 @@ static int fetch_one(struct fetch *f, const char *date, enum bill_kind k, struct
 				return 0;
 			}
 			if (wxpay_code_is(s->code, "NO_STATEMENT_EXIST")) {
-				bool active = false;
+				enum billpipe_absent a;
 
-				if (since < 0) {
+				r = billpipe_absent(ctx->db, &o, since, ctx->cfg.missing_after_s,
+				                    &a, err);
+				if (r < 0)
+					return r;
+				switch (a) {
+				case BILLPIPE_ABSENT_EARLY:
 					add_result(
 					        f, date, k, OUT_NOT_READY, NULL,
 					        "before the release time; a later run tries again");
 					return 0;
-				}
-				if (k == BILL_KIND_TRADE) {
-					r = ledger_day_has_activity(ctx->db, ctx->mchid, date,
-					                            &active, err);
-					if (r < 0)
-						return r;
-				}
-				if (!active) {
-					r = db_bills_store_empty(ctx->db, ctx->mchid, date, k,
-					                         "api", ctx->run_id, err);
-					if (r < 0)
-						return r;
+				case BILLPIPE_ABSENT_EMPTY:
 					add_result(f, date, k, OUT_EMPTY, NULL,
 					           "no activity that day");
 					return 0;
-				}
-				if (since < ctx->cfg.missing_after_s) {
+				case BILLPIPE_ABSENT_WAIT:
 					add_result(f, date, k, OUT_NOT_READY, NULL,
 					           "the ledger has activity that day; a later run "
 					           "tries again");
 					return 0;
+				case BILLPIPE_ABSENT_MISSING:
+					break;
 				}
 				f->attention++;
 				add_result(
@@ -206,11 +207,10 @@ static int fetch_one(struct fetch *f, const char *date, enum bill_kind k, struct
 		if (r < 0)
 			return err_prefix(err, "bill fetch %s %s", date, kind_name(k));
 
-		r = db_bills_get(ctx->db, ctx->mchid, date, k, &have, err);
+		r = billpipe_unchanged(ctx->db, &o, bill.hash_value, &unchanged, err);
 		if (r < 0)
 			goto out;
-		if (r == 1 && !f->force && strcmp(have.status, "ok") == 0 &&
-		    strcasecmp(have.sha1, bill.hash_value) == 0) {
+		if (unchanged && !f->force) {
 			add_result(f, date, k, OUT_UNCHANGED, NULL, NULL);
 			r = 0;
 			goto out;
@@ -224,12 +224,7 @@ static int fetch_one(struct fetch *f, const char *date, enum bill_kind k, struct
 		memset(&d, 0, sizeof(d));
 		d.f = f;
 		d.label = label;
-		d.opts.mchid = ctx->mchid;
-		d.opts.bill_date = date;
-		d.opts.kind = k;
-		d.opts.source = "api";
-		d.opts.archive_dir = ctx->cfg.archive_dir;
-		d.opts.run_id = ctx->run_id;
+		d.opts = o;
 		r = billpipe_new(ctx->db, &d.opts, &d.pipe, err);
 		if (r < 0)
 			goto out;
@@ -292,7 +287,7 @@ static int check_dates(struct ctx *ctx, const struct dates *d, struct wxr_err *e
 static int bill_lock(struct ctx *ctx, struct runlock *rl, struct wxr_err *err)
 {
 	int removed = 0;
-	int r = runlock_take(rl, ctx, 0, err);
+	int r = cmd_runlock_take(ctx, rl, 0, err);
 
 	if (r < 0)
 		return r;

@@ -12,7 +12,7 @@
 #include "base/clock.h"
 #include "base/compat.h"
 #include "core/config.h"
-#include "db/db.h"
+#include "core/store.h"
 #include "wxrecon.h"
 
 struct cmd;
@@ -89,6 +89,11 @@ int cmd_option(struct ctx *ctx, struct dates *d, int c, char **argv, struct wxr_
 const char *cmd_whoami(char *buf, size_t n);
 /* Parses a positive id (a discrepancy's, an action's); -1 when s is none. */
 int cmd_parse_id(const char *s, int64_t *out_id);
+
+/* Takes the run lock (core/jobrun.h) for ctx's store and merchant, as a step of
+ * ctx->run_id when it is set. */
+struct runlock;
+int cmd_runlock_take(struct ctx *ctx, struct runlock *rl, int64_t wait_s, struct wxr_err *err);
 
 /* Resets getopt for a command's own option parsing. */
 void cmd_getopt_reset(void);

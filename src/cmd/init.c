@@ -18,7 +18,7 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 
 	if (argc > 1)
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[1]);
-	r = db_migrate(ctx->db, &applied, err);
+	r = store_migrate(ctx->db, &applied, err);
 	if (r < 0)
 		return r;
 	key_path = auditkey_path(ctx->cfg.audit_key_file, ctx->db_path, ctx->db_url, ctx->cfg.path);

@@ -1,5 +1,4 @@
 /* cmd_ledger.c - `wxrecon ledger import`. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,22 +6,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "cmd/cmd.h"
-#include "db/db_ledger.h"
-
-static int import_one(struct ctx *ctx, const char *path, enum ledger_kind kind,
-                      struct ledger_import_result *res, struct wxr_err *err)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-	int r;
-
-	if (!f)
-		return err_set(err, WXR_EIO, "cannot open '%s': %s", path, strerror(errno));
-	r = ledger_import(ctx->db, f, path, kind, ctx->mchid, ctx->cfg.tz_offset_s, ctx->run_id,
-	                  res, err);
-	if (f != stdin)
-		fclose(f);
-	return r;
-}
+#include "core/ledger.h"
 
 static void print_result(const char *what, const struct ledger_import_result *r)
 {
@@ -45,6 +29,11 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	};
 	const char *orders = NULL, *refunds = NULL;
 	struct ledger_import_result ro = { 0 }, rr = { 0 };
+	struct ledger_files lf = {
+		.mchid = ctx->mchid,
+		.tz_offset_s = ctx->cfg.tz_offset_s,
+		.run_id = ctx->run_id,
+	};
 	int c;
 	int r;
 
@@ -67,21 +56,9 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
 	if (!orders && !refunds)
 		return cmd_usage_error(ctx, err, "give --orders FILE, --refunds FILE or both");
-	/* Both files in one transaction: a bad row in either keeps nothing. */
-	r = db_begin(ctx->db, err);
-	if (r < 0)
-		return err_prefix(err, "ledger import");
-	if (orders) {
-		r = import_one(ctx, orders, LEDGER_ORDERS, &ro, err);
-		if (r < 0)
-			goto fail;
-	}
-	if (refunds) {
-		r = import_one(ctx, refunds, LEDGER_REFUNDS, &rr, err);
-		if (r < 0)
-			goto fail;
-	}
-	r = db_commit(ctx->db, err);
+	lf.orders = orders;
+	lf.refunds = refunds;
+	r = ledger_import_files(ctx->db, &lf, &ro, &rr, err);
 	if (r < 0)
 		return err_prefix(err, "ledger import");
 	if (ctx->json) {
@@ -100,9 +77,6 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 			print_result("refunds", &rr);
 	}
 	return 0;
-fail:
-	db_rollback(ctx->db);
-	return err_prefix(err, "ledger import");
 }
 
 static const char import_help[] =

@@ -33,8 +33,8 @@
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
 #include "cmd/wxclient.h"
+#include "core/auditlog.h"
 #include "core/payflow.h"
-#include "db/audit.h"
 
 #define NOTIFY_DEFAULT_PORT 8080
 #define NOTIFY_DB_BUSY_MS   1000 /* a locked database answers 500 after this */
@@ -329,7 +329,7 @@ static void audit_event(struct ctx *ctx, const char *event, const char *detail)
 {
 	struct wxr_err err = WXR_ERR_INIT;
 
-	if (audit_append(ctx->db, ctx->run_id, "payflow", event, NULL, detail, &err) < 0)
+	if (auditlog_append(ctx->db, ctx->run_id, "payflow", event, NULL, detail, &err) < 0)
 		log_warn("notify: cannot audit '%s': %s", event, err.msg);
 }
 
@@ -415,7 +415,7 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	if (r < 0)
 		return err_prefix(err, "notify serve");
 	/* A locked database must not hold an answer past WeChat Pay's 5 seconds. */
-	db_busy_timeout(ctx->db, NOTIFY_DB_BUSY_MS);
+	store_busy_timeout(ctx->db, NOTIFY_DB_BUSY_MS);
 
 	/* The server's thread inherits this mask; only sigwait() below sees the signals. */
 	sigemptyset(&set);
@@ -492,7 +492,7 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		close(lsock);
 	/* what the last interval counted, before the stop: no answer waits on it now, so a
 	 * busy database gets the usual timeout */
-	db_busy_timeout(ctx->db, NOTIFY_STOP_BUSY_MS);
+	store_busy_timeout(ctx->db, NOTIFY_STOP_BUSY_MS);
 	flush_rejects(&sv, true);
 	audit_event(ctx, "notify.stop",
 	            sig == SIGINT ? "{\"signal\":\"INT\"}" : "{\"signal\":\"TERM\"}");

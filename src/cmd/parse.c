@@ -15,6 +15,7 @@
 #include "base/err.h"
 #include "base/suggest.h"
 #include "cmd/cmd.h"
+#include "core/jobrun.h"
 
 void cmd_print_help(const struct cmd *cmd)
 {
@@ -171,6 +172,18 @@ const char *cmd_whoami(char *buf, size_t n)
 	pw = getpwuid(getuid());
 	snprintf(buf, n, "user:%s", pw ? pw->pw_name : "unknown");
 	return buf;
+}
+
+int cmd_runlock_take(struct ctx *ctx, struct runlock *rl, int64_t wait_s, struct wxr_err *err)
+{
+	const struct runlock_where where = {
+		.db = ctx->db,
+		.db_path = ctx->db_path,
+		.mchid = ctx->mchid,
+		.run_id = ctx->run_id,
+	};
+
+	return runlock_take(rl, &where, wait_s, err);
 }
 
 int cmd_parse_id(const char *s, int64_t *out_id)

@@ -21,9 +21,9 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
-#include "cmd/runlock.h"
 #include "cmd/wxclient.h"
 #include "core/exceptions.h"
+#include "core/jobrun.h"
 #include "core/reconcile.h"
 #include "core/report.h"
 
@@ -186,7 +186,7 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 	struct wxpay *w = NULL;
 	bool dry = false;
 	int64_t since = 0;
-	struct runlock rl = { .ctx = ctx, .run_id = ctx->run_id };
+	struct runlock rl = { .run_id = ctx->run_id };
 	json_t *out = NULL;
 	int c;
 	int r;
@@ -241,7 +241,7 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 	if (!dry) {
 		struct runlock_run what = { .job = "reconcile", .from = d.from, .to = d.to };
 
-		r = runlock_take(&rl, ctx, 0, err);
+		r = cmd_runlock_take(ctx, &rl, 0, err);
 		if (r >= 0 && rl.locked)
 			r = runlock_start(&rl, &what, err);
 		if (r < 0)

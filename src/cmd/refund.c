@@ -24,8 +24,8 @@
 #include "base/log.h"
 #include "cmd/cmd.h"
 #include "cmd/refund_create.h"
-#include "cmd/runlock.h"
 #include "cmd/wxclient.h"
+#include "core/jobrun.h"
 #include "core/sweep.h"
 #include "wx/crypto.h"
 
@@ -171,7 +171,7 @@ static int run_abnormal(struct ctx *ctx, int argc, char **argv, struct wxr_err *
 	const char *bank = NULL, *account_file = NULL, *name_file = NULL, *orn;
 	const char *who = getenv("USER");
 	bool user_card = false;
-	struct runlock rl = { .ctx = ctx };
+	struct runlock rl = { .run_id = 0 };
 	struct sweep_user_card card;
 	struct sweep_opts so;
 	struct sweep_api api;
@@ -237,7 +237,7 @@ static int run_abnormal(struct ctx *ctx, int argc, char **argv, struct wxr_err *
 	r = wxclient_open(ctx, &w, err);
 	if (r < 0)
 		goto out;
-	r = runlock_take(&rl, ctx, 0, err);
+	r = cmd_runlock_take(ctx, &rl, 0, err);
 	if (r < 0)
 		goto out;
 	sweep_api_wxpay(&api, w);

@@ -31,12 +31,11 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
-#include "cmd/runlock.h"
+#include "core/auditlog.h"
 #include "core/job.h"
+#include "core/jobrun.h"
 #include "core/report.h"
 #include "core/store.h"
-#include "db/audit.h"
-#include "db/db_jobs.h"
 #include "wxpay.h"
 
 extern char **environ; /* POSIX: declared by no header without _GNU_SOURCE */
@@ -152,7 +151,7 @@ static int plan_resume(struct run *run, struct wxr_err *err)
 	struct job_run_row was;
 	int r;
 
-	r = jobs_run_get(run->ctx->db, run->resumed_from, &was, err);
+	r = jobrun_get(run->ctx->db, run->resumed_from, &was, err);
 	if (r == WXR_ENOTFOUND)
 		return err_set(err, WXR_EUSAGE, "--resume: no run %" PRId64, run->resumed_from);
 	if (r < 0)
@@ -160,15 +159,15 @@ static int plan_resume(struct run *run, struct wxr_err *err)
 	if (strcmp(was.job, run->job.name) != 0) {
 		r = err_set(err, WXR_EUSAGE, "--resume: run %" PRId64 " was job '%s', not '%s'",
 		            run->resumed_from, was.job, run->job.name);
-		jobs_run_row_release(&was);
+		jobrun_release(&was);
 		return r;
 	}
 	/* A run still marked running whose lock we now hold has died: resumable. */
 	snprintf(run->from, sizeof(run->from), "%s", was.from);
 	snprintf(run->to, sizeof(run->to), "%s", was.to);
 	run->dry_run = was.dry_run;
-	jobs_run_row_release(&was);
-	r = jobs_steps_unfinished(run->ctx->db, run->resumed_from, resume_step, run, err);
+	jobrun_release(&was);
+	r = jobrun_steps_unfinished(run->ctx->db, run->resumed_from, resume_step, run, err);
 	if (r < 0)
 		return r;
 	if (!run->nplan)
@@ -462,7 +461,7 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 	const struct job *job = &run->job;
 	int r;
 
-	r = jobs_step_set(run->ctx->db, p->id, "running", 0, NULL, NULL, err);
+	r = jobrun_step_set(run->ctx->db, p->id, "running", 0, NULL, NULL, err);
 	if (r < 0)
 		return r;
 	switch (p->kind) {
@@ -574,8 +573,8 @@ done:
 		p->reason = step_reason(&errs, p->output, why);
 	buf_release(&errs);
 	av_free(&a);
-	return jobs_step_set(run->ctx->db, p->id, p->state, p->exit_code,
-	                     p->output[0] ? p->output : (why[0] ? why : NULL), p->reason, err);
+	return jobrun_step_set(run->ctx->db, p->id, p->state, p->exit_code,
+	                       p->output[0] ? p->output : (why[0] ? why : NULL), p->reason, err);
 }
 
 static json_t *summary_json(struct run *run, const char *state, int exit_code)
@@ -627,11 +626,11 @@ static void alert(struct run *run, const char *summary)
 
 		log_warn("on_attention command failed (exit %d); the run's result stands", code);
 		snprintf(detail, sizeof(detail), "{\"exit\":%d}", code);
-		audit_append(run->ctx->db, run->run_id, "jobs", "alert.failed", run->job.name,
-		             detail, &err);
+		auditlog_append(run->ctx->db, run->run_id, "jobs", "alert.failed", run->job.name,
+		                detail, &err);
 	} else {
-		audit_append(run->ctx->db, run->run_id, "jobs", "alert.sent", run->job.name, NULL,
-		             &err);
+		auditlog_append(run->ctx->db, run->run_id, "jobs", "alert.sent", run->job.name,
+		                NULL, &err);
 	}
 }
 
@@ -674,7 +673,7 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	struct run run;
 	struct dates d = { .given = false };
 	char self[4096];
-	struct runlock rl = { .ctx = ctx };
+	struct runlock rl = { .run_id = 0 };
 	const char *state;
 	int exit_code = 0;
 	const struct plan_step *unreachable = NULL; /* the step that found WeChat Pay unreachable */
@@ -740,7 +739,7 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 			memcpy(run.to, d.to, sizeof(run.to));
 		}
 	}
-	r = runlock_take(&rl, ctx, wait_s, err);
+	r = cmd_runlock_take(ctx, &rl, wait_s, err);
 	if (r == WXR_ELOCKED && !wait_s) {
 		char why[sizeof(err->msg)];
 
@@ -770,13 +769,13 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 			goto out;
 	}
 	for (int i = 0; i < run.nplan; i++) {
-		r = jobs_step_add(ctx->db, run.run_id, i + 1, step_name(run.plan[i].kind),
-		                  run.plan[i].date[0] ? run.plan[i].date : NULL, &run.plan[i].id,
-		                  err);
+		r = jobrun_step_add(ctx->db, run.run_id, i + 1, step_name(run.plan[i].kind),
+		                    run.plan[i].date[0] ? run.plan[i].date : NULL, &run.plan[i].id,
+		                    err);
 		if (r < 0)
 			goto out;
 	}
-	audit_append(ctx->db, run.run_id, "jobs", "run.start", run.job.name, NULL, err);
+	auditlog_append(ctx->db, run.run_id, "jobs", "run.start", run.job.name, NULL, err);
 
 	for (int i = 0; i < run.nplan; i++) {
 		struct plan_step *p = &run.plan[i];
@@ -790,7 +789,8 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 			        "not tried: WeChat Pay could not be reached (step %s%s%s)",
 			        step_name(unreachable->kind), unreachable->date[0] ? " " : "",
 			        unreachable->date);
-			r = jobs_step_set(ctx->db, p->id, "skipped", 0, p->reason, p->reason, err);
+			r = jobrun_step_set(ctx->db, p->id, "skipped", 0, p->reason, p->reason,
+			                    err);
 			if (r < 0)
 				goto out;
 			continue;
@@ -804,9 +804,9 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		if (skip) {
 			p->state = "skipped";
 			p->reason = xstrdup("an earlier step failed for this day");
-			r = jobs_step_set(ctx->db, p->id, "skipped", 0,
-			                  "skipped: an earlier step failed for this day", p->reason,
-			                  err);
+			r = jobrun_step_set(ctx->db, p->id, "skipped", 0,
+			                    "skipped: an earlier step failed for this day",
+			                    p->reason, err);
 			if (r < 0)
 				goto out;
 			continue;
@@ -830,7 +830,7 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	r = runlock_finish(&rl, state, exit_code, sum_text, err);
 	if (r < 0)
 		goto out;
-	audit_append(ctx->db, run.run_id, "jobs", "run.end", run.job.name, sum_text, err);
+	auditlog_append(ctx->db, run.run_id, "jobs", "run.end", run.job.name, sum_text, err);
 	if (ctx->json)
 		printf("%s\n", sum_text);
 	else if (!run.quiet || exit_code != 0)
@@ -970,7 +970,7 @@ static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
 	if (ctx->json)
 		o.arr = json_array();
-	r = jobs_runs_list(ctx->db, last, &cb, err);
+	r = jobrun_list(ctx->db, last, &cb, err);
 	if (r >= 0 && o.arr) {
 		r = cmd_print_json(o.arr, err);
 		o.arr = NULL;

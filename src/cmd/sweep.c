@@ -26,8 +26,8 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "cmd/cmd.h"
-#include "cmd/runlock.h"
 #include "cmd/wxclient.h"
+#include "core/jobrun.h"
 #include "core/sweep.h"
 
 #define JSON_ITEMS_MAX 500
@@ -163,7 +163,7 @@ static int run_sweep(struct ctx *ctx, int argc, char **argv, bool refunds, struc
 	struct sweep_api api;
 	struct sweep_result res;
 	struct wxpay *w = NULL;
-	struct runlock rl = { .ctx = ctx };
+	struct runlock rl = { .run_id = 0 };
 	int c;
 	int r;
 
@@ -209,7 +209,7 @@ static int run_sweep(struct ctx *ctx, int argc, char **argv, bool refunds, struc
 	r = wxclient_open(ctx, &w, err);
 	if (r < 0)
 		return r;
-	r = runlock_take(&rl, ctx, 0, err);
+	r = cmd_runlock_take(ctx, &rl, 0, err);
 	if (r < 0)
 		goto out;
 	sweep_api_wxpay(&api, w);

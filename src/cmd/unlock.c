@@ -5,7 +5,7 @@
 
 #include "base/err.h"
 #include "cmd/cmd.h"
-#include "cmd/runlock.h"
+#include "core/jobrun.h"
 
 static int run_unlock(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
@@ -29,7 +29,7 @@ static int run_unlock(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	}
 	if (optind < argc)
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
-	r = runlock_release_stale(ctx, force, who, sizeof(who), &released, err);
+	r = runlock_release_stale(ctx->db, ctx->mchid, force, who, sizeof(who), &released, err);
 	if (r < 0)
 		return err_prefix(err, "unlock");
 	if (ctx->json)

@@ -29,13 +29,13 @@ int cmd_version_print(bool as_json, struct wxr_err *err)
 		                                "version", WXR_VERSION, "git",
 		                                git_commit[0] ? git_commit : NULL, "libraries",
 		                                "curl", curl, "openssl", openssl, "sqlite",
-		                                db_library_version(), "zlib", zlibVersion(),
+		                                store_library_version(), "zlib", zlibVersion(),
 		                                "jansson", jansson_version_str()),
 		                      err);
 	printf("wxrecon %s%s%s%s\n", WXR_VERSION, git_commit[0] ? " (git " : "", git_commit,
 	       git_commit[0] ? ")" : "");
-	printf("libcurl %s, %s, %s %s, zlib %s, jansson %s\n", curl, openssl, db_library_name(),
-	       db_library_version(), zlibVersion(), jansson_version_str());
+	printf("libcurl %s, %s, %s %s, zlib %s, jansson %s\n", curl, openssl, store_library_name(),
+	       store_library_version(), zlibVersion(), jansson_version_str());
 	return 0;
 }
 

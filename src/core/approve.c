@@ -42,3 +42,14 @@ fail:
 	db_rollback(db);
 	return r;
 }
+
+int approve_list(struct db *db, const struct action_filter *f, struct action **out, size_t *out_n,
+                 struct wxr_err *err)
+{
+	return actions_list(db, f, out, out_n, err);
+}
+
+int approve_get(struct db *db, int64_t id, struct action *out, bool *out_found, struct wxr_err *err)
+{
+	return actions_get_id(db, id, out, out_found, err);
+}

@@ -18,6 +18,7 @@
 #include "base/err.h"
 #include "base/gz.h"
 #include "base/xalloc.h"
+#include "db/db_ledger.h"
 
 #define ARCHIVE_CHUNK (64 * 1024)
 #define READ_CHUNK    (64 * 1024)
@@ -604,5 +605,46 @@ out:
 	fclose(f);
 	if (r < 0)
 		return err_prefix(err, "'%s'", path);
+	return 0;
+}
+
+int billpipe_absent(struct db *db, const struct billpipe_opts *o, int64_t since_release_s,
+                    int64_t missing_after_s, enum billpipe_absent *out, struct wxr_err *err)
+{
+	bool active = false;
+	int r;
+
+	if (since_release_s < 0) {
+		*out = BILLPIPE_ABSENT_EARLY;
+		return 0;
+	}
+	if (o->kind == BILL_KIND_TRADE) {
+		r = ledger_day_has_activity(db, o->mchid, o->bill_date, &active, err);
+		if (r < 0)
+			return r;
+	}
+	if (!active) {
+		r = db_bills_store_empty(db, o->mchid, o->bill_date, o->kind, o->source, o->run_id,
+		                         err);
+		if (r < 0)
+			return r;
+		*out = BILLPIPE_ABSENT_EMPTY;
+		return 0;
+	}
+	*out = since_release_s < missing_after_s ? BILLPIPE_ABSENT_WAIT : BILLPIPE_ABSENT_MISSING;
+	return 0;
+}
+
+int billpipe_unchanged(struct db *db, const struct billpipe_opts *o, const char *sha1,
+                       bool *out_unchanged, struct wxr_err *err)
+{
+	struct db_bills_file have;
+	int r = db_bills_get(db, o->mchid, o->bill_date, o->kind, &have, err);
+
+	*out_unchanged = false;
+	if (r < 0)
+		return r;
+	*out_unchanged =
+	        r == 1 && strcmp(have.status, "ok") == 0 && strcasecmp(have.sha1, sha1) == 0;
 	return 0;
 }

@@ -87,6 +87,29 @@ struct billpipe *billpipe_free(struct billpipe *p);
  */
 int billpipe_clean_temp(const char *dir, int *out_removed, struct wxr_err *err);
 
+/* What a day WeChat Pay says has no bill (NO_STATEMENT_EXIST) is. */
+enum billpipe_absent {
+	BILLPIPE_ABSENT_EARLY,   /* before the release time: a later run asks again */
+	BILLPIPE_ABSENT_EMPTY,   /* no ledger activity that day: stored as an empty day */
+	BILLPIPE_ABSENT_WAIT,    /* activity, missing_after not yet passed: ask again later */
+	BILLPIPE_ABSENT_MISSING, /* activity and missing_after passed: BILL_MISSING */
+};
+
+/*
+ * Judges a day without a bill: since_release_s is how long after the bill's
+ * release time it is now (< 0: before it), missing_after_s the config's
+ * [bills] missing_after. A fund-flow bill is never awaited (its absence is an
+ * empty day). An empty day is stored (db_bills_store_empty(), audited) under
+ * o->mchid, o->source and o->run_id.
+ */
+int billpipe_absent(struct db *db, const struct billpipe_opts *o, int64_t since_release_s,
+                    int64_t missing_after_s, enum billpipe_absent *out, struct wxr_err *err);
+
+/* *out_unchanged: the stored bill of (o->mchid, o->bill_date, o->kind) is a whole one
+ * ("ok") with the SHA-1 sha1 (case-insensitive): fetching it again changes nothing. */
+int billpipe_unchanged(struct db *db, const struct billpipe_opts *o, const char *sha1,
+                       bool *out_unchanged, struct wxr_err *err);
+
 /* Convenience: the whole file at path through a pipe (source as in opts). */
 int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const char *path,
                          const char *expected_sha1, struct billpipe_result *out_result,

@@ -43,12 +43,8 @@
 #include "base/clock.h"
 #include "core/config.h"
 #include "db/db_exceptions.h"
+#include "db/exc_rows.h"
 #include "wxrecon.h"
-
-enum exc_severity { EXC_LOW, EXC_MEDIUM, EXC_HIGH, EXC_CRITICAL };
-#define EXC_SEVERITY_COUNT 4
-
-enum exc_fix { EXC_FIX_NONE, EXC_FIX_REFUND, EXC_FIX_BILL };
 
 #define EXC_REFUND_WINDOW_S ((int64_t)365 * 86400) /* refunds: success_time + 365 days */
 #define EXC_BILL_WINDOW_MON 3                      /* bills: the last 3 months */
@@ -80,18 +76,6 @@ struct exc_facts {
 	int64_t found_ts; /* when it was first found */
 	bool has_payment_ts;
 	int64_t payment_ts; /* the payment behind it, when known */
-};
-
-struct exc_assessment {
-	int64_t age_s;  /* now - found_ts, never negative */
-	int64_t amount; /* fen at stake, never negative */
-	enum exc_severity severity;
-	enum exc_fix fix;
-	bool has_due;
-	int64_t due_ts;                /* the deadline: overdue from here on */
-	char due_date[CLOCK_DATE_LEN]; /* the last day to act; "" when none */
-	bool overdue;
-	int64_t days_left; /* whole days from now to due_ts, rounded down; < 0 overdue */
 };
 
 /* Assesses f at now. Pure: no clock, no database. */

@@ -17,6 +17,7 @@
 
 #include "base/clock.h"
 #include "core/config.h"
+#include "core/payflow_ledger.h"
 #include "db/db.h"
 #include "wxpay.h"
 
@@ -32,21 +33,6 @@
 #define PAYFLOW_ATTACH_MAX        128
 #define PAYFLOW_REASON_MAX        80
 #define PAYFLOW_URL_MAX           255
-
-/* What every payflow call works with (all borrowed). */
-struct payflow_env {
-	struct db *db;
-	struct wxpay *wx; /* NULL for notifications (only the verifier is used then) */
-	const char *mchid;
-	int tz_offset_s; /* business timezone, for the ledger's dates */
-	int64_t now;     /* business now (WXRECON_NOW or the clock) */
-	int64_t run_id;  /* audit run id, 0 = none */
-	enum paid_after_close paid_after_close;
-	const char *peer;                /* notifications: the sender's address, or NULL */
-	struct payflow_rejects *rejects; /* notifications: rejections are counted here
-	                                    (payflow_rejects_flush audits them) instead
-	                                    of one audit entry each; NULL: one each */
-};
 
 /* ---- checks (no I/O) ---- */
 

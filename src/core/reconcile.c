@@ -1,6 +1,6 @@
 /*
  * reconcile.c - the decisions of the reconciliation engine; the SQL is in
- * db_reconcile.c. See reconcile.h for the rule of each kind.
+ * db/recon_find.c and recon_state.c. See reconcile.h for the rule of each kind.
  *
  * One day, in three phases:
  *   1. (no transaction of ours) list what needs a query and ask the hooks;

@@ -3,7 +3,6 @@
  * rendering, and the exact integer formatting shared by the renderings.
  */
 #include "core/report.h"
-#include "base/utf8.h"
 
 #include "base/money.h"
 
@@ -29,16 +28,6 @@ const char *report_bill_name(enum report_bill b)
 		return "missing";
 	}
 	return "missing";
-}
-
-const char *report_local_time(const char *s, int tz_offset_s, char out[CLOCK_RFC3339_LEN])
-{
-	int64_t ts;
-
-	if (!s || time_parse_rfc3339(s, &ts, NULL) < 0)
-		return s;
-	time_format_rfc3339(ts, tz_offset_s, out);
-	return out;
 }
 
 int64_t report_fee_to_fen(int64_t fee_e5)
@@ -81,26 +70,6 @@ int report_format_amount(int64_t v, int scale, bool group, char out[REPORT_AMOUN
 	tmp[len] = '\0';
 	memcpy(out, tmp, (size_t)len + 1);
 	return len;
-}
-
-char *report_utf8_dup(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	struct buf b = BUF_INIT;
-	size_t i = 0;
-
-	while (i < n) {
-		size_t len = p[i] ? utf8_seq(p + i, n - i) : 0;
-
-		if (len == 0) {                       /* NUL too */
-			buf_adds(&b, "\xEF\xBF\xBD"); /* U+FFFD */
-			i++;
-			continue;
-		}
-		buf_add(&b, p + i, len);
-		i += len;
-	}
-	return buf_detach(&b, NULL); /* "" when nothing was added */
 }
 
 static bool add_ok(int64_t *acc, int64_t v)

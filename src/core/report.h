@@ -22,101 +22,15 @@
 #include "base/clock.h"
 #include "core/exceptions.h"
 #include "db/db.h"
+#include "db/report_rows.h"
 #include "wxrecon.h"
 
 #define REPORT_MAX_DAYS   3660              /* about ten years; longer ranges are refused */
 #define REPORT_OUT_MAX    ((size_t)1 << 30) /* cap of one rendered report */
 #define REPORT_AMOUNT_LEN 32                /* buffer for report_format_amount */
 
-enum report_bill { REPORT_BILL_MISSING, REPORT_BILL_EMPTY, REPORT_BILL_OK };
-
-struct report_counts {
-	int64_t open;
-	int64_t resolved;
-	int64_t auto_resolved;
-};
-
-/* One day of the range: the trade bill's totals and the day's findings. */
-struct report_day {
-	char date[CLOCK_DATE_LEN];
-	enum report_bill bill; /* from bill_files, kind trade */
-	int64_t pay_count;     /* SUCCESS rows */
-	int64_t pay_fen;       /* sum of 应结订单金额 of SUCCESS rows */
-	int64_t refund_count;  /* REFUND rows */
-	int64_t refund_fen;    /* sum of 退款金额 of REFUND rows */
-	int64_t fees_e5;       /* sum of 手续费 of every row (refund rows' are negative) */
-	int64_t net_fen;       /* pay_fen - refund_fen - report_fee_to_fen(fees_e5) */
-	struct report_counts disc;
-};
-
-/* A discrepancy. Strings are owned (freed by report_free); NULL = SQL NULL. */
-struct report_disc {
-	int64_t id;
-	char date[CLOCK_DATE_LEN];
-	char *kind;
-	char *out_trade_no;
-	char *out_refund_no;
-	char *transaction_id;
-	bool has_ledger_amount;
-	bool has_bill_amount;
-	int64_t ledger_amount; /* fen */
-	int64_t bill_amount;   /* fen */
-	char *ledger_state;
-	char *bill_state;
-	char *status; /* open | resolved | auto_resolved */
-	char *resolution;
-	char *resolved_by;
-	char *detail;
-	char *description; /* 商品名称 of the bill row with this transaction_id, if any */
-	/* The exception queue, for one open as of the report's as_of (queued). */
-	bool queued;
-	char *assignee;          /* NULL = nobody */
-	struct exc_assessment a; /* as of as_of */
-};
-
-/* The aging table: open discrepancies by age (as of the report's as_of,
- * since each was first found) and severity, counted and with the fen at
- * stake; overdue ones also on their own. */
-#define REPORT_AGING_BUCKETS 6
+/* The aging table's age buckets (REPORT_AGING_BUCKETS). */
 extern const char *const report_aging_buckets[REPORT_AGING_BUCKETS]; /* "<1d" ... "90d+" */
-struct report_aging_cell {
-	int64_t count;
-	int64_t amount; /* fen at stake */
-};
-struct report_aging_row {
-	struct report_aging_cell sev[EXC_SEVERITY_COUNT];
-	struct report_aging_cell total;
-	struct report_aging_cell overdue;
-};
-
-/* An action. Strings owned; NULL = SQL NULL. */
-struct report_action {
-	int64_t id;
-	char *kind;
-	char *target;
-	char *state;
-	char *result;
-	char *error;
-	bool has_run_id;
-	bool has_amount;
-	int64_t run_id;
-	int64_t amount; /* fen */
-	char *date;     /* the business date it concerns */
-	char *at;       /* updated_at, in the configured timezone when it parses */
-};
-
-/* A bill file of the range (trade or fundflow). Strings owned. */
-struct report_bill_file {
-	char date[CLOCK_DATE_LEN];
-	char *kind;
-	char *status;
-	char *sha1; /* NULL for an empty day */
-};
-
-struct report_kind {
-	char *kind; /* owned */
-	struct report_counts c;
-};
 
 struct report_opts {
 	const char *from;        /* YYYY-MM-DD, inclusive */
@@ -127,42 +41,6 @@ struct report_opts {
 	const char *policy_hash; /* config_policy_hash() */
 	/* the severity thresholds for the aging table; NULL = the defaults */
 	const struct exc_policy *exc;
-};
-
-struct report {
-	char from[CLOCK_DATE_LEN];
-	char to[CLOCK_DATE_LEN];
-	char *mchid;
-	char *timezone;
-	char policy_hash[65];
-	int tz_offset_s;
-
-	struct report_day *days; /* one per date of the range, in order */
-	size_t ndays;
-	struct report_day total; /* sums over the days; date "total"; bill unused */
-	size_t nmissing;         /* days whose trade bill was never fetched */
-
-	struct report_disc *discs; /* every discrepancy dated in the range, by date then id */
-	size_t ndiscs;
-	struct report_kind *kinds; /* those counted by kind and status, by kind */
-	size_t nkinds;
-	struct report_action *actions; /* by id; see report_load for which */
-	size_t nactions;
-	struct report_bill_file *bills; /* bill files of the range, by date then kind */
-	size_t nbills;
-	int64_t *runs; /* distinct run ids behind the discrepancies and actions, ascending */
-	size_t nruns;
-
-	/* Aging is as of the end of the range (the start of the day after `to`,
-	 * in the timezone), not the clock: the same inputs give the same bytes. */
-	int64_t as_of_ts;
-	char as_of[CLOCK_RFC3339_LEN]; /* in the configured timezone */
-	struct report_aging_row aging[REPORT_AGING_BUCKETS];
-	struct report_aging_row aging_total;
-	/* The audit log's head when the report was made (issue 20 item 5): a log
-	 * later cut below it no longer holds this entry with this hash. */
-	int64_t audit_entries;
-	char audit_head[65];
 };
 
 /*
@@ -207,27 +85,6 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
  * on failure path may hold a partial file, which the caller removes. */
 int report_render_xlsx(const struct report *rep, const char *path, struct wxr_err *err);
 
-/*
- * The RFC 3339 time s in the configured timezone, with its offset
- * ("2026-11-02T02:31:05Z" at +08:00 is "2026-11-02T10:31:05+08:00"): the one
- * clock of every view a person reads (reports, runs, audit, actions).
- * Returns out, or s itself when it does not parse (NULL stays NULL).
- */
-const char *report_local_time(const char *s, int tz_offset_s, char out[CLOCK_RFC3339_LEN]);
-
-/* One report of the reports directory (reports_dir/index.html): the files
- * named JOB_FROM_TO.html|.json|.xlsx and the JOB_FROM_TO-csv directory. */
-struct report_index_row {
-	char job[64];
-	char from[CLOCK_DATE_LEN];
-	char to[CLOCK_DATE_LEN];
-	char files[4][96]; /* the names present, "" for none: html, xlsx, json, csv */
-	int64_t run_id;    /* latest run of job over from..to; 0 = none */
-	char state[16];    /* its state: ok, attention, failed, running */
-	int64_t open;      /* open discrepancies dated in the range */
-	int64_t missing;   /* days of the range without a trade bill */
-};
-
 /* Parses a reports_dir entry name into row (job, dates, the file's slot);
  * returns the slot 0..3, or -1 when name is not a report's. */
 int report_index_parse(const char *name, struct report_index_row *row);
@@ -270,9 +127,5 @@ int report_csv_number(struct buf *b, const char *s);
 
 /* Appends s HTML-escaped (& < > " '), control characters replaced by U+FFFD. */
 int report_html_escape(struct buf *b, const char *s);
-
-/* Returns a copy of the n bytes at s with every invalid UTF-8 sequence
- * replaced by U+FFFD (caller frees). */
-char *report_utf8_dup(const char *s, size_t n);
 
 #endif

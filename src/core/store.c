@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "db/db.h"
 #include "db/db_pg_conn.h"
 
 bool store_is_pg_uri(const char *target)
@@ -39,4 +40,24 @@ char *store_redact(const char *conninfo)
 int store_probe(const char *conninfo, char *out, size_t n, struct wxr_err *err)
 {
 	return db_pg_probe(conninfo, out, n, err);
+}
+
+const char *store_library_name(void)
+{
+	return db_library_name();
+}
+
+const char *store_library_version(void)
+{
+	return db_library_version();
+}
+
+void store_busy_timeout(struct db *db, int ms)
+{
+	db_busy_timeout(db, ms);
+}
+
+int store_migrate(struct db *db, int *out_applied, struct wxr_err *err)
+{
+	return db_migrate(db, out_applied, err);
 }

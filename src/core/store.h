@@ -12,6 +12,9 @@
 
 #include "wxrecon.h"
 
+/* The open store (db/db.h): a handle the commands pass to core, never look into. */
+struct db;
+
 /* True when target is a postgresql:// or postgres:// URI. */
 bool store_is_pg_uri(const char *target);
 
@@ -25,6 +28,17 @@ int store_check_db_option(const char *target, struct wxr_err *err);
 /* A new string (caller frees): the connection string without its password,
  * for messages and output. */
 char *store_redact(const char *conninfo);
+
+/* The database library the store is built with ("SQLite") and its version, for
+ * `wxrecon version`. */
+const char *store_library_name(void);
+const char *store_library_version(void);
+
+/* How long (ms) a write waits for another writer before it fails busy. */
+void store_busy_timeout(struct db *db, int ms);
+
+/* Applies the schema migrations the store lacks; *out_applied counts them. */
+int store_migrate(struct db *db, int *out_applied, struct wxr_err *err);
 
 /* Connects to the PostgreSQL server of conninfo and writes "PostgreSQL 15.4
  * at HOST:PORT/DBNAME" into out (n bytes). Errors: db_pg_connect()'s. */

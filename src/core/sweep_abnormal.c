@@ -27,53 +27,30 @@ static const char *const rearm_abnormal[] = { "failed", "cancelled", NULL };
 static const char *const rearm_any[] = { "intent",           "sent",      "done", "failed",
 	                                 "pending_approval", "cancelled", NULL };
 
-bool sw_order_is_paid(const char *state)
-{
-	return strcmp(state, "PAID") == 0 || strcmp(state, "PARTIAL_REFUNDED") == 0 ||
-	       strcmp(state, "REFUNDED") == 0;
-}
-
 /*
- * A paid ledger order follows its successful refunds: PAID, PARTIAL_REFUNDED
- * or REFUNDED by their sum (as `refund create` and the refund notifications
- * do); an order in another state, or none, is left alone. Audited, inside
- * the caller's transaction.
+ * A paid ledger order follows its successful refunds
+ * (payflow_order_follow_refunds), audited as order.sync with why, inside the
+ * caller's transaction.
  */
 int sw_order_follow_refunds(struct sw *sw, const char *out_trade_no, const char *why,
                             struct wxr_err *err)
 {
-	struct payflow_db_order o;
-	struct payflow_db_refund_stats rs;
-	bool found = false;
-	const char *to;
-	int r;
+	struct payflow_follow f;
+	int r = payflow_order_follow_refunds(sw->db, sw->o->mchid, out_trade_no, &f, err);
 
-	memset(&o, 0, sizeof(o));
-	r = payflow_db_order_get(sw->db, sw->o->mchid, out_trade_no, &o, &found, err);
-	if (r < 0 || !found || !sw_order_is_paid(o.state))
-		goto out;
-	r = payflow_db_refund_stats(sw->db, sw->o->mchid, out_trade_no, &rs, err);
-	if (r < 0)
-		goto out;
-	to = sweep_paid_state("REFUND", o.amount_total, rs.success_fen);
-	if (strcmp(to, o.state) == 0)
-		goto out;
-	r = payflow_db_order_set_state(sw->db, sw->o->mchid, out_trade_no, to, err);
-	if (r < 0)
-		goto out;
+	if (r < 0 || !f.changed)
+		return r;
 	r = sw_audit_ev(sw, "order.sync", out_trade_no,
-	                json_pack("{s:s, s:s, s:I, s:I, s:s}", "ledger_before", o.state,
-	                          "ledger_after", to, "refunded", (json_int_t)rs.success_fen,
-	                          "amount_total", (json_int_t)o.amount_total, "why", why),
+	                json_pack("{s:s, s:s, s:I, s:I, s:s}", "ledger_before", f.from,
+	                          "ledger_after", f.to, "refunded", (json_int_t)f.refunded_fen,
+	                          "amount_total", (json_int_t)f.amount_total, "why", why),
 	                err);
 	if (r < 0)
-		goto out;
+		return r;
 	sw_item_add(sw, out_trade_no, "order_synced", 0,
-	            "ledger order %s -> %s: %" PRId64 " of %" PRId64 " fen refunded", o.state, to,
-	            rs.success_fen, o.amount_total);
-out:
-	payflow_db_order_release(&o);
-	return r;
+	            "ledger order %s -> %s: %" PRId64 " of %" PRId64 " fen refunded", f.from, f.to,
+	            f.refunded_fen, f.amount_total);
+	return 0;
 }
 
 /* The ledger follows WeChat Pay's refund status (REFUND_SYNC), inside the
@@ -336,58 +313,25 @@ out:
 	return r;
 }
 
+/* An unfinished ABNORMAL_REFUND: its refund, settled by query. */
+static int settle_refund_action(struct sw *sw, struct action *a, bool *out_found,
+                                struct wxr_err *err)
+{
+	struct sweep_refund rf;
+	int r = actions_refund_get(sw->db, sw->o->mchid, a->target, &rf, out_found, err);
+
+	if (r < 0 || !*out_found)
+		return r;
+	r = settle_abnormal(sw, a, &rf, err);
+	free(rf.out_refund_no);
+	free(rf.out_trade_no);
+	free(rf.refund_id);
+	return r;
+}
+
 int sw_settle_refunds(struct sw *sw, struct wxr_err *err)
 {
-	static const char *const unfinished[] = { "intent", "sent", NULL };
-	struct action_filter f;
-	struct action *v = NULL;
-	size_t n = 0;
-	int r;
-
-	memset(&f, 0, sizeof(f));
-	f.mchid = sw->o->mchid;
-	f.kinds = sw_refund_kinds;
-	f.states = unfinished;
-	r = actions_list(sw->db, &f, &v, &n, err);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n && !sw->res->stopped; i++) {
-		struct action *a = &v[i];
-		struct sweep_refund rf;
-		bool found = false, wait = false;
-
-		r = sw_in_flight(sw, a, &wait, err);
-		if (r < 0)
-			break;
-		if (wait)
-			continue;
-		r = actions_refund_get(sw->db, sw->o->mchid, a->target, &rf, &found, err);
-		if (r < 0)
-			break;
-		if (!found) {
-			sw->res->attention++;
-			sw_item_add(sw, a->target, "attention", a->id,
-			            "ABNORMAL_REFUND action %" PRId64
-			            " is %s but the ledger has no "
-			            "such refund",
-			            a->id, a->state);
-			if (!sw->o->dry_run)
-				r = sw_move_tx(sw, a, "failed", NULL,
-				               "the ledger has no such refund", "action.failed",
-				               NULL, err);
-			if (r < 0)
-				break;
-			continue;
-		}
-		r = settle_abnormal(sw, a, &rf, err);
-		free(rf.out_refund_no);
-		free(rf.out_trade_no);
-		free(rf.refund_id);
-		if (r < 0)
-			break;
-	}
-	actions_free(v, n);
-	return r;
+	return sw_settle_unfinished(sw, sw_refund_kinds, "refund", settle_refund_action, err);
 }
 
 int sw_refund_candidate(struct sw *sw, struct sweep_refund *rf, struct plan **plan, size_t *nplan,

@@ -772,57 +772,21 @@ int sw_cancel_stale_holds(struct sw *sw, bool refunds, struct wxr_err *err)
 	return r;
 }
 
-static int settle_orders(struct sw *sw, struct wxr_err *err)
+/* An unfinished ORDER_CLOSE or ORDER_MARK_PAID: its order, settled by query. */
+static int settle_order_action(struct sw *sw, struct action *a, bool *out_found,
+                               struct wxr_err *err)
 {
-	static const char *const unfinished[] = { "intent", "sent", NULL };
-	struct action_filter f;
-	struct action *v = NULL;
-	size_t n = 0;
-	int r;
+	struct sweep_order o;
+	int r = actions_order_get(sw->db, sw->o->mchid, a->target, &o, out_found, err);
 
-	memset(&f, 0, sizeof(f));
-	f.mchid = sw->o->mchid;
-	f.kinds = order_kinds;
-	f.states = unfinished;
-	r = actions_list(sw->db, &f, &v, &n, err);
-	if (r < 0)
+	if (r < 0 || !*out_found)
 		return r;
-	for (size_t i = 0; i < n && !sw->res->stopped; i++) {
-		struct action *a = &v[i];
-		struct sweep_order o;
-		bool found = false, wait = false;
-
-		r = sw_in_flight(sw, a, &wait, err);
-		if (r < 0)
-			break;
-		if (wait)
-			continue;
-		r = actions_order_get(sw->db, sw->o->mchid, a->target, &o, &found, err);
-		if (r < 0)
-			break;
-		if (!found) {
-			sw->res->attention++;
-			sw_item_add(sw, a->target, "attention", a->id,
-			            "%s action %" PRId64 " is %s but the ledger has no such order",
-			            a->kind, a->id, a->state);
-			if (!sw->o->dry_run)
-				r = sw_move_tx(sw, a, "failed", NULL,
-				               "the ledger has no such order", "action.failed",
-				               NULL, err);
-			if (r < 0)
-				break;
-			continue;
-		}
-		if (strcmp(a->kind, "ORDER_CLOSE") == 0)
-			r = settle_close(sw, a, &o, err);
-		else
-			r = settle_mark_paid(sw, a, &o, err);
-		free(o.out_trade_no);
-		free(o.created_at);
-		if (r < 0)
-			break;
-	}
-	actions_free(v, n);
+	if (strcmp(a->kind, "ORDER_CLOSE") == 0)
+		r = settle_close(sw, a, &o, err);
+	else
+		r = settle_mark_paid(sw, a, &o, err);
+	free(o.out_trade_no);
+	free(o.created_at);
 	return r;
 }
 
@@ -852,7 +816,7 @@ int sweep_orders(struct db *db, const struct sweep_api *api, const struct sweep_
 	/* 1. what earlier runs left unfinished, or a person approved; stale holds */
 	r = sw_cancel_stale_holds(&sw, false, err);
 	if (r >= 0)
-		r = settle_orders(&sw, err);
+		r = sw_settle_unfinished(&sw, order_kinds, "order", settle_order_action, err);
 	if (r < 0 || out->stopped)
 		goto out;
 	/* 2. the candidates, and the brake */

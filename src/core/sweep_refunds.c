@@ -411,7 +411,7 @@ static int eng_check(struct sw *sw, struct eng *e, bool *have_row, bool *mark_pa
 		r = eng_payment(sw, e, paid, v, why, n, err);
 		if (r < 0 || *v != EV_GO)
 			goto out;
-	} else if (sw_order_is_paid(o.state) && *o.transaction_id && *e->p.transaction_id &&
+	} else if (payflow_order_is_paid(o.state) && *o.transaction_id && *e->p.transaction_id &&
 	           strcmp(o.transaction_id, e->p.transaction_id) != 0) {
 		snprintf(why, n,
 		         "the ledger has order '%s' paid by transaction %s, the refund names %s",

@@ -469,3 +469,50 @@ int sw_finish(struct sw *sw, const char *what, const char *const *kinds, int r, 
 	r2 = sw_audit_ev(sw, "sweep.end", what, d, err);
 	return r2;
 }
+
+int sw_settle_unfinished(struct sw *sw, const char *const *kinds, const char *target,
+                         sw_settle_fn settle, struct wxr_err *err)
+{
+	static const char *const unfinished[] = { "intent", "sent", NULL };
+	struct action_filter f;
+	struct action *v = NULL;
+	size_t n = 0;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	f.mchid = sw->o->mchid;
+	f.kinds = kinds;
+	f.states = unfinished;
+	r = actions_list(sw->db, &f, &v, &n, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && !sw->res->stopped; i++) {
+		struct action *a = &v[i];
+		bool found = false, wait = false;
+
+		r = sw_in_flight(sw, a, &wait, err);
+		if (r < 0)
+			break;
+		if (wait)
+			continue;
+		r = settle(sw, a, &found, err);
+		if (r < 0)
+			break;
+		if (found)
+			continue;
+		sw->res->attention++;
+		sw_item_add(sw, a->target, "attention", a->id,
+		            "%s action %" PRId64 " is %s but the ledger has no such %s", a->kind,
+		            a->id, a->state, target);
+		if (!sw->o->dry_run) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "the ledger has no such %s", target);
+			r = sw_move_tx(sw, a, "failed", NULL, why, "action.failed", NULL, err);
+		}
+		if (r < 0)
+			break;
+	}
+	actions_free(v, n);
+	return r;
+}

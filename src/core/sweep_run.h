@@ -83,8 +83,17 @@ void sw_init(struct sw *sw, struct db *db, const struct sweep_api *api, const st
              struct sweep_result *res, const char *actor);
 int sw_finish(struct sw *sw, const char *what, const char *const *kinds, int r,
               struct wxr_err *err);
+/*
+ * Settles each action of kinds left intent or sent by an earlier run (a crash,
+ * a lost answer), or approved, unless another process has it in flight:
+ * settle reads its target (a noun: "order", "refund") and settles it by
+ * query; *out_found false when the ledger has no such target, and the action
+ * fails (counted for attention). Stops with the run (sw_stop).
+ */
+typedef int (*sw_settle_fn)(struct sw *sw, struct action *a, bool *out_found, struct wxr_err *err);
+int sw_settle_unfinished(struct sw *sw, const char *const *kinds, const char *target,
+                         sw_settle_fn settle, struct wxr_err *err);
 int sw_cancel_stale_holds(struct sw *sw, bool refunds, struct wxr_err *err);
-bool sw_order_is_paid(const char *state);
 int sw_order_follow_refunds(struct sw *sw, const char *out_trade_no, const char *why,
                             struct wxr_err *err);
 int sw_refund_sync_tx(struct sw *sw, struct sweep_refund *rf, const char *status,

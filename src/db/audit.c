@@ -692,3 +692,39 @@ int audit_verify(struct db *db, struct audit_verify_result *out, struct wxr_err 
 		out->ok = false;
 	return 0;
 }
+
+int audit_list(struct db *db, const char *from, const char *to,
+               int (*fn)(void *arg, const struct audit_row *row, struct wxr_err *err), void *arg,
+               struct wxr_err *err)
+{
+	struct db_stmt *st = NULL;
+	int r = db_prepare(db,
+	                   "SELECT id, at, run_id, actor, event, subject, detail FROM audit_log"
+	                   " WHERE at >= ? AND at < ? ORDER BY id",
+	                   &st, err);
+
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, from);
+	db_bind_text(st, 2, to);
+	while ((r = db_step(st)) == DB_ROW) {
+		struct audit_row row = {
+			.id = db_col_i64(st, 0),
+			.at = db_col_text(st, 1),
+			.has_run_id = !db_col_is_null(st, 2),
+			.run_id = db_col_i64(st, 2),
+			.actor = db_col_text(st, 3),
+			.event = db_col_text(st, 4),
+			.subject = db_col_is_null(st, 5) ? NULL : db_col_text(st, 5),
+			.detail = db_col_text(st, 6),
+		};
+
+		r = fn(arg, &row, err);
+		if (r < 0)
+			goto out;
+	}
+	r = r == DB_DONE ? 0 : db_error(db, err, "read audit_log");
+out:
+	db_finalize(st);
+	return r;
+}

@@ -58,6 +58,24 @@ int64_t audit_keyed_from(const struct db *db);
 int audit_append(struct db *db, int64_t run_id, const char *actor, const char *event,
                  const char *subject, const char *detail, struct wxr_err *err);
 
+/* One entry as audit_list() reads it; the strings live until fn returns. */
+struct audit_row {
+	int64_t id;
+	const char *at; /* RFC 3339 UTC, as hashed */
+	bool has_run_id;
+	int64_t run_id;
+	const char *actor;
+	const char *event;
+	const char *subject; /* NULL when there is none */
+	const char *detail;  /* JSON object as text */
+};
+
+/* Calls fn for each entry written at from <= at < to (the stored ...Z form), by
+ * id; a negative return from fn stops and is returned. */
+int audit_list(struct db *db, const char *from, const char *to,
+               int (*fn)(void *arg, const struct audit_row *row, struct wxr_err *err), void *arg,
+               struct wxr_err *err);
+
 /* The chain's length and its last entry's hash (64 zeros when empty). */
 struct audit_head {
 	int64_t entries;

@@ -272,6 +272,18 @@ size_t db_col_bytes(struct db_stmt *st, int i)
 	return st->ops->col_bytes(st, i);
 }
 
+const char *db_col_opt(struct db_stmt *st, int i)
+{
+	return db_col_is_null(st, i) ? NULL : db_col_text(st, i);
+}
+
+char *db_col_dup(struct db_stmt *st, int i)
+{
+	const char *s = db_col_opt(st, i);
+
+	return s ? xstrdup(s) : NULL;
+}
+
 /* ---- bulk load ---- */
 
 struct db_bulk {

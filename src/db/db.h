@@ -155,6 +155,9 @@ bool db_col_is_null(struct db_stmt *st, int i);
 int64_t db_col_i64(struct db_stmt *st, int i);
 const char *db_col_text(struct db_stmt *st, int i);
 size_t db_col_bytes(struct db_stmt *st, int i);
+/* Column i's text, or NULL for SQL NULL; and a copy of that (caller frees). */
+const char *db_col_opt(struct db_stmt *st, int i);
+char *db_col_dup(struct db_stmt *st, int i);
 
 /* ---- the schema itself ---- */
 

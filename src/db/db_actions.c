@@ -16,11 +16,6 @@
 	"id, mchid, kind, target, state, amount, date, params, result, error, note, run_id," \
 	" attempts, created_at, updated_at, approved_by, approval_note, approved_at, sent_ts"
 
-static char *col_dup(struct db_stmt *st, int i)
-{
-	return db_col_is_null(st, i) ? NULL : xstrdup(db_col_text(st, i));
-}
-
 static void col_copy(struct db_stmt *st, int i, char *out, size_t n)
 {
 	snprintf(out, n, "%s", db_col_text(st, i));
@@ -55,24 +50,24 @@ static void action_read(struct db_stmt *st, struct action *a)
 {
 	memset(a, 0, sizeof(*a));
 	a->id = db_col_i64(st, 0);
-	a->mchid = col_dup(st, 1);
+	a->mchid = db_col_dup(st, 1);
 	col_copy(st, 2, a->kind, sizeof(a->kind));
-	a->target = col_dup(st, 3);
+	a->target = db_col_dup(st, 3);
 	col_copy(st, 4, a->state, sizeof(a->state));
 	a->has_amount = !db_col_is_null(st, 5);
 	a->amount = db_col_i64(st, 5);
 	col_copy(st, 6, a->date, sizeof(a->date));
-	a->params = col_dup(st, 7);
-	a->result = col_dup(st, 8);
-	a->error = col_dup(st, 9);
-	a->note = col_dup(st, 10);
+	a->params = db_col_dup(st, 7);
+	a->result = db_col_dup(st, 8);
+	a->error = db_col_dup(st, 9);
+	a->note = db_col_dup(st, 10);
 	a->run_id = db_col_i64(st, 11);
 	a->attempts = (int)db_col_i64(st, 12);
-	a->created_at = col_dup(st, 13);
-	a->updated_at = col_dup(st, 14);
-	a->approved_by = col_dup(st, 15);
-	a->approval_note = col_dup(st, 16);
-	a->approved_at = col_dup(st, 17);
+	a->created_at = db_col_dup(st, 13);
+	a->updated_at = db_col_dup(st, 14);
+	a->approved_by = db_col_dup(st, 15);
+	a->approval_note = db_col_dup(st, 16);
+	a->approved_at = db_col_dup(st, 17);
 	a->sent_ts = db_col_i64(st, 18);
 }
 
@@ -454,13 +449,85 @@ void sweep_orders_free(struct sweep_order *v, size_t n)
 static void order_read(struct db_stmt *st, struct sweep_order *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->out_trade_no = col_dup(st, 0);
+	o->out_trade_no = db_col_dup(st, 0);
 	o->amount_total = db_col_i64(st, 1);
 	col_copy(st, 2, o->state, sizeof(o->state));
 	o->created_ts = db_col_i64(st, 3);
 	o->has_expire = !db_col_is_null(st, 4);
 	o->expire_ts = db_col_i64(st, 4);
-	o->created_at = col_dup(st, 5);
+	o->created_at = db_col_dup(st, 5);
+}
+
+/* What a sweep's candidates are: a count and a list statement with the same
+ * parameters (?1 mchid, then args; the list's next one is the limit), and how
+ * one row of the list is read into an element of size bytes (freed by release
+ * on a failure). */
+struct candidates {
+	const char *count_sql;
+	const char *list_sql;
+	int64_t args[2];
+	int nargs;
+	size_t size;
+	void (*read)(struct db_stmt *st, void *elem);
+	void (*release)(void *v, size_t n);
+	const char *count_what; /* "count candidate orders" */
+	const char *read_what;  /* "read candidate orders" */
+};
+
+static void bind_candidates(struct db_stmt *st, const struct candidates *c, const char *mchid)
+{
+	db_bind_text(st, 1, mchid);
+	for (int i = 0; i < c->nargs; i++)
+		db_bind_i64(st, 2 + i, c->args[i]);
+}
+
+/* *out_total the matching rows, *out the first limit of them (<= 0: all). */
+static int candidates_read(struct db *db, const struct candidates *c, const char *mchid, long limit,
+                           void **out, size_t *out_n, long *out_total, struct wxr_err *err)
+{
+	struct db_stmt *st = NULL;
+	char *v = NULL;
+	size_t n = 0, cap = 0;
+	long total;
+	int r;
+
+	r = db_prepare(db, c->count_sql, &st, err);
+	if (r < 0)
+		return r;
+	bind_candidates(st, c, mchid);
+	if (db_step(st) != DB_ROW) {
+		r = db_error(db, err, c->count_what);
+		db_finalize(st);
+		return r;
+	}
+	total = (long)db_col_i64(st, 0);
+	db_finalize(st);
+	st = NULL;
+
+	r = db_prepare(db, c->list_sql, &st, err);
+	if (r < 0)
+		return r;
+	bind_candidates(st, c, mchid);
+	db_bind_i64(st, 2 + c->nargs, limit > 0 ? limit : -1);
+	while ((r = db_step(st)) == DB_ROW) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 64;
+			v = xreallocarray(v, cap, c->size);
+		}
+		c->read(st, v + n++ * c->size);
+	}
+	if (r != DB_DONE) {
+		r = db_error(db, err, c->read_what);
+		c->release(v, n);
+		goto out;
+	}
+	r = 0;
+	*out = v;
+	*out_n = n;
+	*out_total = total;
+out:
+	db_finalize(st);
+	return r;
 }
 
 /* Shared WHERE of the candidates: ?1 mchid, ?2 created before, ?3 now. */
@@ -471,59 +538,37 @@ static void order_read(struct db_stmt *st, struct sweep_order *o)
 	"   AND a.target = o.out_trade_no AND a.kind IN ('ORDER_CLOSE', 'ORDER_MARK_PAID')" \
 	"   AND a.state IN ('intent', 'sent', 'pending_approval'))"
 
+static void order_read_any(struct db_stmt *st, void *o)
+{
+	order_read(st, o);
+}
+
+static void orders_release(void *v, size_t n)
+{
+	sweep_orders_free(v, n);
+}
+
 int actions_order_candidates(struct db *db, const char *mchid, int64_t created_before, int64_t now,
                              long limit, struct sweep_order **out, size_t *out_n, long *out_total,
                              struct wxr_err *err)
 {
-	struct db_stmt *st = NULL;
-	struct sweep_order *v = NULL;
-	size_t n = 0, cap = 0;
-	long total;
-	int r;
+	const struct candidates c = {
+		.count_sql = "SELECT count(*)" ORDER_CANDIDATES,
+		.list_sql = "SELECT " ORDER_COLS ORDER_CANDIDATES
+		            " ORDER BY o.created_ts, o.out_trade_no LIMIT ?4",
+		.args = { created_before, now },
+		.nargs = 2,
+		.size = sizeof(**out),
+		.read = order_read_any,
+		.release = orders_release,
+		.count_what = "count candidate orders",
+		.read_what = "read candidate orders",
+	};
+	void *v = NULL;
+	int r = candidates_read(db, &c, mchid, limit, &v, out_n, out_total, err);
 
-	r = db_prepare(db, "SELECT count(*)" ORDER_CANDIDATES, &st, err);
-	if (r < 0)
-		return r;
-	db_bind_text(st, 1, mchid);
-	db_bind_i64(st, 2, created_before);
-	db_bind_i64(st, 3, now);
-	if (db_step(st) != DB_ROW) {
-		r = db_error(db, err, "count candidate orders");
-		db_finalize(st);
-		return r;
-	}
-	total = (long)db_col_i64(st, 0);
-	db_finalize(st);
-	st = NULL;
-
-	r = db_prepare(db,
-	               "SELECT " ORDER_COLS ORDER_CANDIDATES
-	               " ORDER BY o.created_ts, o.out_trade_no LIMIT ?4",
-	               &st, err);
-	if (r < 0)
-		return r;
-	db_bind_text(st, 1, mchid);
-	db_bind_i64(st, 2, created_before);
-	db_bind_i64(st, 3, now);
-	db_bind_i64(st, 4, limit > 0 ? limit : -1);
-	while ((r = db_step(st)) == DB_ROW) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			v = xreallocarray(v, cap, sizeof(*v));
-		}
-		order_read(st, &v[n++]);
-	}
-	if (r != DB_DONE) {
-		r = db_error(db, err, "read candidate orders");
-		sweep_orders_free(v, n);
-		goto out;
-	}
-	r = 0;
-	*out = v;
-	*out_n = n;
-	*out_total = total;
-out:
-	db_finalize(st);
+	if (r == 0)
+		*out = v;
 	return r;
 }
 
@@ -556,11 +601,6 @@ static int get_one(struct db *db, const char *sql, const char *a, const char *b,
 	}
 	db_finalize(st);
 	return r;
-}
-
-static void order_read_any(struct db_stmt *st, void *o)
-{
-	order_read(st, o);
 }
 
 int actions_order_get(struct db *db, const char *mchid, const char *out_trade_no,
@@ -700,71 +740,46 @@ void sweep_refunds_free(struct sweep_refund *v, size_t n)
 static void refund_read(struct db_stmt *st, struct sweep_refund *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->out_refund_no = col_dup(st, 0);
-	r->out_trade_no = col_dup(st, 1);
-	r->refund_id = col_dup(st, 2);
+	r->out_refund_no = db_col_dup(st, 0);
+	r->out_trade_no = db_col_dup(st, 1);
+	r->refund_id = db_col_dup(st, 2);
 	r->amount_refund = db_col_i64(st, 3);
 	col_copy(st, 4, r->state, sizeof(r->state));
+}
+
+static void refund_read_any(struct db_stmt *st, void *r)
+{
+	refund_read(st, r);
+}
+
+static void refunds_release(void *v, size_t n)
+{
+	sweep_refunds_free(v, n);
 }
 
 int actions_refund_candidates(struct db *db, const char *mchid, long limit,
                               struct sweep_refund **out, size_t *out_n, long *out_total,
                               struct wxr_err *err)
 {
-	struct db_stmt *st = NULL;
-	struct sweep_refund *v = NULL;
-	size_t n = 0, cap = 0;
-	long total;
-	int r;
+	const struct candidates c = {
+		.count_sql = "SELECT count(*) FROM ledger_refunds WHERE mchid = ?1"
+		             " AND state IN ('PROCESSING', 'ABNORMAL')",
+		.list_sql = "SELECT " REFUND_COLS " FROM ledger_refunds WHERE mchid = ?1"
+		            " AND state IN ('PROCESSING', 'ABNORMAL')"
+		            " ORDER BY created_ts, out_refund_no LIMIT ?2",
+		.nargs = 0,
+		.size = sizeof(**out),
+		.read = refund_read_any,
+		.release = refunds_release,
+		.count_what = "count candidate refunds",
+		.read_what = "read candidate refunds",
+	};
+	void *v = NULL;
+	int r = candidates_read(db, &c, mchid, limit, &v, out_n, out_total, err);
 
-	r = db_prepare(db,
-	               "SELECT count(*) FROM ledger_refunds WHERE mchid = ?"
-	               " AND state IN ('PROCESSING', 'ABNORMAL')",
-	               &st, err);
-	if (r < 0)
-		return r;
-	db_bind_text(st, 1, mchid);
-	if (db_step(st) != DB_ROW) {
-		r = db_error(db, err, "count candidate refunds");
-		db_finalize(st);
-		return r;
-	}
-	total = (long)db_col_i64(st, 0);
-	db_finalize(st);
-	st = NULL;
-	r = db_prepare(db,
-	               "SELECT " REFUND_COLS " FROM ledger_refunds WHERE mchid = ?"
-	               " AND state IN ('PROCESSING', 'ABNORMAL')"
-	               " ORDER BY created_ts, out_refund_no LIMIT ?",
-	               &st, err);
-	if (r < 0)
-		return r;
-	db_bind_text(st, 1, mchid);
-	db_bind_i64(st, 2, limit > 0 ? limit : -1);
-	while ((r = db_step(st)) == DB_ROW) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			v = xreallocarray(v, cap, sizeof(*v));
-		}
-		refund_read(st, &v[n++]);
-	}
-	if (r != DB_DONE) {
-		r = db_error(db, err, "read candidate refunds");
-		sweep_refunds_free(v, n);
-		goto out;
-	}
-	r = 0;
-	*out = v;
-	*out_n = n;
-	*out_total = total;
-out:
-	db_finalize(st);
+	if (r == 0)
+		*out = v;
 	return r;
-}
-
-static void refund_read_any(struct db_stmt *st, void *r)
-{
-	refund_read(st, r);
 }
 
 int actions_refund_get(struct db *db, const char *mchid, const char *out_refund_no,

@@ -12,18 +12,6 @@
 #include "base/err.h"
 #include "base/xalloc.h"
 
-static const char *col_opt(struct db_stmt *st, int i)
-{
-	return db_col_is_null(st, i) ? NULL : db_col_text(st, i);
-}
-
-static char *col_opt_dup(struct db_stmt *st, int i)
-{
-	const char *s = col_opt(st, i);
-
-	return s ? xstrdup(s) : NULL;
-}
-
 /* Steps a statement that returns no rows, then frees it. */
 static int run_once(struct db *db, struct db_stmt *st, const char *what, struct wxr_err *err)
 {
@@ -91,23 +79,23 @@ int db_exc_list(struct db *db, const struct db_exc_query *q,
 		row.date = db_col_text(st, 2);
 		row.kind = db_col_text(st, 3);
 		row.key = db_col_text(st, 4);
-		row.out_trade_no = col_opt(st, 5);
-		row.out_refund_no = col_opt(st, 6);
-		row.transaction_id = col_opt(st, 7);
+		row.out_trade_no = db_col_opt(st, 5);
+		row.out_refund_no = db_col_opt(st, 6);
+		row.transaction_id = db_col_opt(st, 7);
 		row.has_ledger_amount = !db_col_is_null(st, 8);
 		row.ledger_amount = db_col_i64(st, 8);
 		row.has_bill_amount = !db_col_is_null(st, 9);
 		row.bill_amount = db_col_i64(st, 9);
-		row.ledger_state = col_opt(st, 10);
-		row.bill_state = col_opt(st, 11);
+		row.ledger_state = db_col_opt(st, 10);
+		row.bill_state = db_col_opt(st, 11);
 		row.status = db_col_text(st, 12);
-		row.resolution = col_opt(st, 13);
-		row.resolved_by = col_opt(st, 14);
-		row.assignee = col_opt(st, 15);
+		row.resolution = db_col_opt(st, 13);
+		row.resolved_by = db_col_opt(st, 14);
+		row.assignee = db_col_opt(st, 15);
 		row.created_at = db_col_text(st, 16);
 		row.has_paid_ts = !db_col_is_null(st, 17);
 		row.paid_ts = db_col_i64(st, 17);
-		row.bill_paid_time = col_opt(st, 18);
+		row.bill_paid_time = db_col_opt(st, 18);
 		row.comments = db_col_i64(st, 19);
 		r = cb(ctx, &row, err);
 		if (r < 0)
@@ -140,7 +128,7 @@ int db_exc_get(struct db *db, const char *mchid, int64_t id, struct db_exc_brief
 		out->kind = xstrdup(db_col_text(st, 1));
 		out->key = xstrdup(db_col_text(st, 2));
 		out->status = xstrdup(db_col_text(st, 3));
-		out->assignee = col_opt_dup(st, 4);
+		out->assignee = db_col_dup(st, 4);
 		r = 0;
 	} else if (r == DB_DONE) {
 		r = err_set(err, WXR_ENOTFOUND, "no discrepancy %lld", (long long)id);
@@ -237,7 +225,7 @@ int db_exc_history(struct db *db, int64_t id,
 			.at = db_col_text(st, 1),
 			.who = db_col_text(st, 2),
 			.text = db_col_text(st, 3),
-			.previous = col_opt(st, 4),
+			.previous = db_col_opt(st, 4),
 		};
 
 		r = cb(ctx, &e, err);

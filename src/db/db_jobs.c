@@ -1,6 +1,7 @@
 #include "db/db_jobs.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,7 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/xalloc.h"
@@ -216,19 +216,18 @@ static int audit_lock_end(struct db *db, int64_t run_id, const char *event, cons
                           const struct lock_holder *h, const char *why, bool forced,
                           struct wxr_err *err)
 {
-	struct buf d = BUF_INIT;
+	json_t *d = json_pack(
+	        "{s:I, s:I, s:s, s:s, s:I, s:s, s:b}", "stale_run_id", (json_int_t)h->run_id,
+	        "stale_pid", (json_int_t)h->pid, "host", h->host, "since", h->since, "heartbeat_ts",
+	        (json_int_t)h->heartbeat_ts, "reason", why ? why : "", "forced", forced);
+	char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
 	int r;
 
-	buf_addf(&d, "{\"stale_run_id\":%lld,\"stale_pid\":%ld,\"host\":", (long long)h->run_id,
-	         h->pid);
-	buf_add_json_str(&d, h->host);
-	buf_adds(&d, ",\"since\":");
-	buf_add_json_str(&d, h->since);
-	buf_addf(&d, ",\"heartbeat_ts\":%lld,\"reason\":", (long long)h->heartbeat_ts);
-	buf_add_json_str(&d, why);
-	buf_addf(&d, ",\"forced\":%s}", forced ? "true" : "false");
-	r = audit_append(db, run_id, "jobs", event, name, buf_str(&d), err);
-	buf_release(&d);
+	json_decref(d);
+	if (!text)
+		return err_set(err, WXR_EFAIL, "cannot build the audit entry %s", event);
+	r = audit_append(db, run_id, "jobs", event, name, text, err);
+	free(text);
 	return r;
 }
 

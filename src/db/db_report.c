@@ -42,7 +42,7 @@ static int prepare_range(struct db *db, const struct report *rep, const char *sq
 }
 
 /* The text of column i, as an owned valid-UTF-8 string; NULL for SQL NULL. */
-static char *col_dup(struct db_stmt *st, int i)
+static char *col_utf8_dup(struct db_stmt *st, int i)
 {
 	const char *s;
 
@@ -87,9 +87,9 @@ int db_report_bills(struct db *db, struct report *rep, struct wxr_err *err)
 		}
 		bf = &rep->bills[rep->nbills++];
 		copy_date(bf->date, st, 0);
-		bf->kind = col_dup(st, 1);
-		bf->status = col_dup(st, 2);
-		bf->sha1 = col_dup(st, 3);
+		bf->kind = col_utf8_dup(st, 1);
+		bf->status = col_utf8_dup(st, 2);
+		bf->sha1 = col_utf8_dup(st, 3);
 		i = day_index(rep, bf->date);
 		if (i < 0 || !bf->kind || strcmp(bf->kind, "trade") != 0)
 			continue;
@@ -214,7 +214,7 @@ static int disc_per_kind(struct db *db, struct report *rep, struct wxr_err *err)
 			rep->kinds = xreallocarray(rep->kinds, cap, sizeof(*rep->kinds));
 		}
 		k = &rep->kinds[rep->nkinds++];
-		k->kind = col_dup(st, 0);
+		k->kind = col_utf8_dup(st, 0);
 		if (!k->kind)
 			k->kind = xstrdup("");
 		read_counts(st, 1, &k->c);
@@ -263,21 +263,21 @@ static int disc_list(struct db *db, struct report *rep, struct wxr_err *err)
 		memset(d, 0, sizeof(*d));
 		d->id = db_col_i64(st, 0);
 		copy_date(d->date, st, 1);
-		d->kind = col_dup(st, 2);
-		d->out_trade_no = col_dup(st, 3);
-		d->out_refund_no = col_dup(st, 4);
-		d->transaction_id = col_dup(st, 5);
+		d->kind = col_utf8_dup(st, 2);
+		d->out_trade_no = col_utf8_dup(st, 3);
+		d->out_refund_no = col_utf8_dup(st, 4);
+		d->transaction_id = col_utf8_dup(st, 5);
 		d->has_ledger_amount = !col_is_null(st, 6);
 		d->ledger_amount = db_col_i64(st, 6);
 		d->has_bill_amount = !col_is_null(st, 7);
 		d->bill_amount = db_col_i64(st, 7);
-		d->ledger_state = col_dup(st, 8);
-		d->bill_state = col_dup(st, 9);
-		d->status = col_dup(st, 10);
-		d->resolution = col_dup(st, 11);
-		d->resolved_by = col_dup(st, 12);
-		d->detail = col_dup(st, 13);
-		d->description = col_dup(st, 14);
+		d->ledger_state = col_utf8_dup(st, 8);
+		d->bill_state = col_utf8_dup(st, 9);
+		d->status = col_utf8_dup(st, 10);
+		d->resolution = col_utf8_dup(st, 11);
+		d->resolved_by = col_utf8_dup(st, 12);
+		d->detail = col_utf8_dup(st, 13);
+		d->description = col_utf8_dup(st, 14);
 		for (int c = 15; c <= 17; c++) {
 			if (col_is_null(st, c))
 				continue;
@@ -378,17 +378,17 @@ int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err)
 		a = &rep->actions[rep->nactions++];
 		memset(a, 0, sizeof(*a));
 		a->id = db_col_i64(st, 0);
-		a->kind = col_dup(st, 1);
-		a->target = col_dup(st, 2);
-		a->state = col_dup(st, 3);
-		a->result = col_dup(st, 4);
-		a->error = col_dup(st, 5);
+		a->kind = col_utf8_dup(st, 1);
+		a->target = col_utf8_dup(st, 2);
+		a->state = col_utf8_dup(st, 3);
+		a->result = col_utf8_dup(st, 4);
+		a->error = col_utf8_dup(st, 5);
 		a->has_run_id = !col_is_null(st, 6);
 		a->run_id = db_col_i64(st, 6);
 		a->has_amount = !col_is_null(st, 7);
 		a->amount = db_col_i64(st, 7);
-		a->date = col_dup(st, 8);
-		a->at = col_dup(st, 9);
+		a->date = col_utf8_dup(st, 8);
+		a->at = col_utf8_dup(st, 9);
 		/* "at" in the configured timezone, like every time a person reads */
 		if (a->at) {
 			char buf[CLOCK_RFC3339_LEN];

@@ -7,8 +7,8 @@
 #ifndef WXR_DB_REPORT_H
 #define WXR_DB_REPORT_H
 
-#include "core/report.h"
 #include "db/db.h"
+#include "db/report_rows.h"
 
 /* bill_files of the range: rep->bills, and days[].bill from the trade bills. */
 int db_report_bills(struct db *db, struct report *rep, struct wxr_err *err);

@@ -1,6 +1,6 @@
 /*
  * recon_rows.h - what reconciliation records, as core/reconcile.c decides it
- * and db_reconcile.c stores and reads it: the discrepancy kinds (SPEC 6),
+ * and db/recon_find.c, recon_state.c store and read it: the discrepancy kinds (SPEC 6),
  * the counts of a run, one discrepancy event, a day's totals. Amounts are
  * integer fen, fees 0.00001 yuan.
  */

@@ -6,10 +6,15 @@
  *   sim_crypto.c   keys, SHA256withRSA sign/verify, AES-256-GCM, RSA-OAEP (OpenSSL EVP)
  *   sim_auth.c     the Authorization header and request verification
  *   sim_state.c    orders, refunds, the sim clock, JSON (de)serialisation, --state
+ *   sim_resp.c     endpoint names, query arguments, JSON and error responses
+ *   sim_record.c   the fault queue, the journal, saving --state
  *   sim_api.c      the /v3 endpoints as functions of (request) -> (response)
  *   sim_billsrv.c  bill apply/download: bills from state or --bills DIR, tokens
  *   sim_admin.c    the /_sim admin endpoints
- *   sim_http.c     libmicrohttpd glue, faults, journal, response signing
+ *   sim_http.c     libmicrohttpd glue, request checks, response signing
+ *
+ * Calls go one way: http -> api, admin, auth -> billsrv, notify -> record, resp
+ * -> state -> crypto, util.
  *   sim_main.c     command line
  *
  * This verification code is written independently of src/crypto.c on purpose:
@@ -402,7 +407,8 @@ enum sim_ep sim_api_route(const char *method, const char *path, char **out_param
 /* Runs a /v3 endpoint (auth already verified). Called with s->lock held. */
 void sim_api_handle(struct sim *s, enum sim_ep ep, const char *param, struct sim_req *rq,
                     struct sim_resp *rs, const struct sim_fault *fault);
-/* The APIs' shared persistence hook: saves the state when --state is set. */
+/* The APIs' shared persistence hook: saves the state when --state is set
+ * (sim_record.c). */
 void sim_persist(struct sim *s);
 
 /* Bills (sim_billsrv.c). Called with s->lock held. */
@@ -431,10 +437,21 @@ int sim_init(struct sim *s, const struct sim_config *cfg, struct wxr_err *err);
 int sim_start(struct sim *s, unsigned port, struct wxr_err *err);
 void sim_stop(struct sim *s);
 void sim_release(struct sim *s);
+
+/* The fault queue and the journal (sim_record.c). */
 void sim_journal_clear(struct sim *s);
 void sim_faults_clear(struct sim *s);
 int sim_fault_from_json(json_t *j, struct sim_fault *out, struct wxr_err *err);
 json_t *sim_fault_to_json(const struct sim_fault *f);
 json_t *sim_journal_to_json(const struct sim *s);
+/* "status", "delay", ... as POST /_sim/faults names them. */
+const char *sim_fault_kind_name(enum sim_fault_kind kind);
+/* Takes the first queued fault that applies to ep at path (queue order) into
+ * out (release it with sim_fault_release); a counted one is used up. */
+bool sim_fault_take(struct sim *s, enum sim_ep ep, const char *path, struct sim_fault *out);
+void sim_fault_release(struct sim_fault *f);
+/* Journals one request (and prints it unless quiet); takes s->lock. */
+void sim_journal_add(struct sim *s, const char *method, const char *path, const char *url,
+                     int status, const char *request_id, bool auth_ok, const char *fault);
 
 #endif

@@ -1,7 +1,7 @@
 /*
- * runlock.c - the run-lock protocol (runlock.h).
+ * jobrun.c - the run-lock protocol and a run's step records (jobrun.h).
  */
-#include "cmd/runlock.h"
+#include "core/jobrun.h"
 
 #include <string.h>
 #include <time.h>
@@ -34,19 +34,20 @@ static void sleep_ms(int64_t ms)
 	nanosleep(&ts, NULL);
 }
 
-int runlock_take(struct runlock *rl, struct ctx *ctx, int64_t wait_s, struct wxr_err *err)
+int runlock_take(struct runlock *rl, const struct runlock_where *where, int64_t wait_s,
+                 struct wxr_err *err)
 {
 	int64_t deadline = clock_mono_ms() + wait_s * 1000;
 	int64_t pause = RUNLOCK_POLL_FIRST_MS;
 	int r;
 
 	memset(rl, 0, sizeof(*rl));
-	rl->ctx = ctx;
-	rl->run_id = ctx->run_id;
+	rl->at = *where;
+	rl->run_id = where->run_id;
 	for (;;) {
 		int64_t left;
 
-		r = jobs_lock(ctx->db, ctx->mchid, "run", ctx->run_id, err);
+		r = jobs_lock(rl->at.db, rl->at.mchid, "run", rl->run_id, err);
 		if (r != WXR_ELOCKED || wait_s <= 0)
 			break;
 		left = deadline - clock_mono_ms();
@@ -63,9 +64,10 @@ int runlock_take(struct runlock *rl, struct ctx *ctx, int64_t wait_s, struct wxr
 	log_progress_done();
 	if (r < 0)
 		return r;
-	rl->locked = ctx->run_id <= 0;
+	rl->locked = rl->run_id <= 0;
 	if (rl->locked) {
-		r = jobs_heartbeat_start(ctx->db_path, ctx->mchid, "run", 0, &rl->heartbeat, err);
+		r = jobs_heartbeat_start(rl->at.db_path, rl->at.mchid, "run", 0, &rl->heartbeat,
+		                         err);
 		if (r < 0) {
 			runlock_end(rl, r);
 			return r;
@@ -76,24 +78,23 @@ int runlock_take(struct runlock *rl, struct ctx *ctx, int64_t wait_s, struct wxr
 
 int runlock_start(struct runlock *rl, const struct runlock_run *what, struct wxr_err *err)
 {
-	struct ctx *ctx = rl->ctx;
 	int r;
 
 	if (!rl->locked)
 		BUG("runlock_start without the lock");
-	r = jobs_run_start(ctx->db, ctx->mchid, what->job, what->from, what->to, what->dry_run,
+	r = jobs_run_start(rl->at.db, rl->at.mchid, what->job, what->from, what->to, what->dry_run,
 	                   what->resumed_from, &rl->run_id, err);
 	if (r < 0)
 		return r;
 	rl->own_run = true;
-	return jobs_lock_attach_run(ctx->db, ctx->mchid, "run", rl->run_id, err);
+	return jobs_lock_attach_run(rl->at.db, rl->at.mchid, "run", rl->run_id, err);
 }
 
 int runlock_finish(struct runlock *rl, const char *state, int exit_code, const char *summary,
                    struct wxr_err *err)
 {
 	rl->finished = true;
-	return jobs_run_finish(rl->ctx->db, rl->run_id, state, exit_code, summary, err);
+	return jobs_run_finish(rl->at.db, rl->run_id, state, exit_code, summary, err);
 }
 
 void runlock_end(struct runlock *rl, int r)
@@ -110,27 +111,62 @@ void runlock_end(struct runlock *rl, int r)
 	}
 	rl->heartbeat = jobs_heartbeat_stop(rl->heartbeat);
 	/* the audit log's head as the run leaves it: a log later cut below it is found */
-	if (rl->own_run && jobs_run_checkpoint(rl->ctx->db, rl->run_id, &e2) < 0) {
+	if (rl->own_run && jobs_run_checkpoint(rl->at.db, rl->run_id, &e2) < 0) {
 		log_warn("cannot checkpoint the audit log into run %lld: %s", (long long)rl->run_id,
 		         e2.msg);
 		err_clear(&e2);
 	}
 	if (rl->locked) {
-		if (jobs_unlock(rl->ctx->db, rl->ctx->mchid, "run", rl->run_id, &e2) < 0)
+		if (jobs_unlock(rl->at.db, rl->at.mchid, "run", rl->run_id, &e2) < 0)
 			log_warn("cannot release the lock: %s", e2.msg);
 		rl->locked = false;
 	}
 }
 
-int runlock_release_stale(struct ctx *ctx, bool force, char *out_holder, size_t holder_size,
-                          bool *out_released, struct wxr_err *err)
+int runlock_release_stale(struct db *db, const char *mchid, bool force, char *out_holder,
+                          size_t holder_size, bool *out_released, struct wxr_err *err)
 {
 	struct lock_holder h;
-	int r = jobs_lock_release(ctx->db, ctx->mchid, "run", force, &h, out_released, err);
+	int r = jobs_lock_release(db, mchid, "run", force, &h, out_released, err);
 
 	if (r < 0)
 		return r;
 	if (*out_released)
 		jobs_lock_holder_text(&h, out_holder, holder_size);
 	return 0;
+}
+
+int jobrun_step_add(struct db *db, int64_t run_id, int seq, const char *step, const char *date,
+                    int64_t *out_step_id, struct wxr_err *err)
+{
+	return jobs_step_add(db, run_id, seq, step, date, out_step_id, err);
+}
+
+int jobrun_step_set(struct db *db, int64_t step_id, const char *state, int exit_code,
+                    const char *message, const char *reason, struct wxr_err *err)
+{
+	return jobs_step_set(db, step_id, state, exit_code, message, reason, err);
+}
+
+int jobrun_get(struct db *db, int64_t run_id, struct job_run_row *out, struct wxr_err *err)
+{
+	return jobs_run_get(db, run_id, out, err);
+}
+
+void jobrun_release(struct job_run_row *row)
+{
+	jobs_run_row_release(row);
+}
+
+int jobrun_steps_unfinished(struct db *db, int64_t run_id,
+                            int (*fn)(void *arg, const char *step, const char *date,
+                                      struct wxr_err *err),
+                            void *arg, struct wxr_err *err)
+{
+	return jobs_steps_unfinished(db, run_id, fn, arg, err);
+}
+
+int jobrun_list(struct db *db, long last, const struct jobs_list_cb *cb, struct wxr_err *err)
+{
+	return jobs_runs_list(db, last, cb, err);
 }
