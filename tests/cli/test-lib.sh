@@ -428,7 +428,39 @@ db_sql_untriggered() {
 	fi
 }
 
-# _pg_dq_strings: stdin's SQL with each "..." outside '...' as the literal '...'.
+# db_hold_writer FILE SECONDS: another writer holds the database FILE for SECONDS, in
+# the background (its pid in DB_WRITER_PID; killing it ends the hold); returns once
+# the lock is held. SQLite: the sqlite3 shell in BEGIN IMMEDIATE with a write.
+# PostgreSQL: a psql session in a transaction holding the advisory lock every
+# wxrecon write transaction takes (PG_WRITER_KEY in src/db/db_pg.c).
+DB_PG_WRITER_KEY=33884928217820014
+db_hold_writer() {
+	if test_db_is_pg; then
+		_dh_db=$(pg_db_name "$1")
+		pg_psql "$_dh_db" -c "BEGIN" -c "SELECT pg_advisory_xact_lock($DB_PG_WRITER_KEY)" \
+			-c "SELECT pg_sleep($2)" -c "COMMIT" >/dev/null &
+		DB_WRITER_PID=$!
+		_dh_held="SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND (classid::bigint << 32 | objid::bigint) = $DB_PG_WRITER_KEY"
+		for _dh in $(seq 100); do
+			[ "$(pg_psql "$_dh_db" -c "$_dh_held")" = 1 ] && return 0
+			sleep 0.05
+		done
+	else
+		{ echo ".bail on"; echo ".timeout 5000"; echo "BEGIN IMMEDIATE;";
+		  echo "SELECT 'held';"; sleep "$2"; echo "COMMIT;"; } | sqlite3 "$1" >"$TRASH/.writer" &
+		DB_WRITER_PID=$!
+		for _dh in $(seq 100); do
+			grep -q held "$TRASH/.writer" 2>/dev/null && return 0
+			sleep 0.05
+		done
+	fi
+	echo "db_hold_writer: no hold on $1 after 5 s" >&2
+	return 1
+}
+
+# _pg_dq_strings: stdin's SQL with each "..." outside '...' as the literal '...'
+# ("" in it is one ", as SQLite reads it).
 _pg_dq_strings() {
 	awk 'BEGIN { q = sprintf("%c", 39); st = 0 }
 	{
@@ -440,6 +472,7 @@ _pg_dq_strings() {
 			if (st == 0 && c == q) st = 1
 			else if (st == 1 && c == q) st = 0
 			else if (st == 0 && c == "\"") { st = 2; c = q }
+			else if (st == 2 && c == "\"" && substr($0, i + 1, 1) == "\"") i++
 			else if (st == 2 && c == "\"") { st = 0; c = q }
 			else if (st == 2 && c == q) c = q q
 			out = out c
