@@ -9,8 +9,9 @@
  * modules prepare again and again is parsed by the server once. Parameters
  * go as text (an int64 in decimal, NULL as NULL); their types are left to
  * the server (text and NULL "unknown", integers int8), and where the server
- * cannot tell a type from the SQL alone ("?3 IS NULL") the statement is
- * prepared again with the bound types (text for text and NULL). Inside a
+ * cannot tell a parameter's type from the SQL alone ("?3 IS NULL") the
+ * statement is prepared again with that one parameter as text (or int8 for
+ * a NULL where text does not fit), the others still the server's. Inside a
  * transaction a prepare runs under a savepoint so that a failed one does not
  * abort the caller's transaction (as a failed sqlite3_prepare does not).
  *
@@ -855,40 +856,70 @@ static int stmt_name(struct pg_stmt *s, const char **out)
 	memcpy(e->key + sl + 1, s->kinds, kl);
 	snprintf(e->name, sizeof(e->name), "s%u", ++d->next_name);
 	types = xcalloc((size_t)s->nparams + 1, sizeof(*types));
+	for (int i = 0; i < s->nparams; i++)
+		types[i] = s->kinds[i] == 'i' ? OID_INT8 : OID_UNKNOWN;
 	in_tx = PQtransactionStatus(d->c) == PQTRANS_INTRANS;
 	if (in_tx)
 		r = run_exec(d, "SAVEPOINT wxr_prepare");
-	/* first the server's types for text and NULL; if it cannot tell one,
-	 * text for both; then text for text and int8 for NULL (":run" in a
-	 * CASE that gives a BIGINT column) */
-	for (int attempt = 0; r == 0 && attempt < 3 && !ok; attempt++) {
-		PGresult *res;
+	/* First the server's types for text and NULL. A parameter it cannot
+	 * type ("?3 IS NULL" alone) is named in the error: that one is text,
+	 * and if text does not fit there either (a type mismatch next, ":run"
+	 * in a CASE that gives a BIGINT column) and it is NULL, int8. So each
+	 * parameter keeps the type the server infers wherever it can. */
+	for (int attempt = 0, guessed = -1, fallback = 0;
+	     r == 0 && !ok && attempt <= 2 * s->nparams + 3; attempt++) {
+		PGresult *res = PQprepare(d->c, e->name, s->sql, s->nparams, types);
+		const char *state, *msg;
+		long n;
 
-		for (int i = 0; i < s->nparams; i++) {
-			if (s->kinds[i] == 'i')
-				types[i] = OID_INT8;
-			else if (attempt == 0)
-				types[i] = OID_UNKNOWN;
-			else
-				types[i] = s->kinds[i] == 't' || attempt == 1 ? OID_TEXT : OID_INT8;
-		}
-		res = PQprepare(d->c, e->name, s->sql, s->nparams, types);
 		if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
 			ok = true;
-		} else {
-			const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-			r = set_result_error(d, res);
-			if (in_tx)
-				run_exec(d, "ROLLBACK TO wxr_prepare");
-			/* 42P18 indeterminate_datatype, 42P08 ambiguous_parameter,
-			 * 42804 datatype_mismatch, 42883 undefined_function (an
-			 * operator on unknown), 42725 ambiguous_function */
-			if (attempt < 2 && state &&
-			    (!strcmp(state, "42P18") || !strcmp(state, "42P08") ||
-			     !strcmp(state, "42804") || !strcmp(state, "42883") ||
-			     !strcmp(state, "42725")))
-				r = 0;
+			PQclear(res);
+			break;
+		}
+		state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+		r = set_result_error(d, res);
+		if (in_tx)
+			run_exec(d, "ROLLBACK TO wxr_prepare");
+		n = 0;
+		if (state && (!strcmp(state, "42P18") || !strcmp(state, "42P08")) && msg &&
+		    strstr(msg, "parameter $"))
+			n = strtol(strstr(msg, "parameter $") + 11, NULL, 10);
+		if (n >= 1 && n <= s->nparams && types[n - 1] == OID_UNKNOWN) {
+			/* 42P18 indeterminate_datatype, 42P08 ambiguous_parameter:
+			 * this one as text */
+			types[n - 1] = OID_TEXT;
+			guessed = (int)n - 1;
+			r = 0;
+		} else if (n >= 1 && n <= s->nparams && types[n - 1] == OID_TEXT &&
+		           s->kinds[n - 1] == 'n') {
+			types[n - 1] = OID_INT8;
+			guessed = -1;
+			r = 0;
+		} else if (state && guessed >= 0 && s->kinds[guessed] == 'n' &&
+		           types[guessed] == OID_TEXT &&
+		           (!strcmp(state, "42804") || !strcmp(state, "42883") ||
+		            !strcmp(state, "42725") || !strcmp(state, "42P08"))) {
+			/* 42804 datatype_mismatch, 42883 undefined_function, 42725
+			 * ambiguous_function, 42P08 ambiguous_parameter: the text
+			 * guessed last does not fit; a NULL there is int8 */
+			types[guessed] = OID_INT8;
+			guessed = -1;
+			r = 0;
+		} else if (state && fallback < 2 &&
+		           (!strcmp(state, "42P18") || !strcmp(state, "42804") ||
+		            !strcmp(state, "42883") || !strcmp(state, "42725") ||
+		            !strcmp(state, "42P08"))) {
+			/* none of that: every text and NULL as text, then NULL as int8 */
+			fallback++;
+			for (int i = 0; i < s->nparams; i++) {
+				if (s->kinds[i] != 'i')
+					types[i] = s->kinds[i] == 't' || fallback == 1 ? OID_TEXT
+					                                               : OID_INT8;
+			}
+			guessed = -1;
+			r = 0;
 		}
 		PQclear(res);
 	}

@@ -350,7 +350,7 @@ pg_createdb() {
 #   sum(boolean)  SQLite's booleans are integers: sum(x = 'y') counts;
 #   date(d, m)    SQLite's date with one modifier ('+3 days');
 #   printf(f, n)  for a format "PREFIX%0Nd" only;
-#   group_concat(x, sep);
+#   group_concat(x[, sep]);
 #   json_extract(json, path) as text (true 1, false 0), NULL when absent: compare it
 #                 with a number after CAST(... AS INTEGER);
 #   char(n)       is chr(n) (_pg_dq_strings: char is a type name in PostgreSQL).
@@ -371,6 +371,9 @@ CREATE FUNCTION wxt_compat.printf(text, bigint) RETURNS text LANGUAGE sql IMMUTA
 CREATE FUNCTION wxt_compat.gc_add(text, text, text) RETURNS text LANGUAGE sql IMMUTABLE AS
  \$\$SELECT CASE WHEN \$2 IS NULL THEN \$1 WHEN \$1 IS NULL THEN \$2 ELSE \$1 || \$3 || \$2 END\$\$;
 CREATE AGGREGATE wxt_compat.group_concat(text, text) (SFUNC = wxt_compat.gc_add, STYPE = text);
+CREATE FUNCTION wxt_compat.gc_add(text, text) RETURNS text LANGUAGE sql IMMUTABLE AS
+ \$\$SELECT wxt_compat.gc_add(\$1, \$2, ',')\$\$;
+CREATE AGGREGATE wxt_compat.group_concat(text) (SFUNC = wxt_compat.gc_add, STYPE = text);
 CREATE FUNCTION wxt_compat.json_extract(text, text) RETURNS text LANGUAGE sql IMMUTABLE AS
  \$\$SELECT CASE jsonb_typeof(v) WHEN 'boolean' THEN v::boolean::int::text ELSE v #>> '{}' END
    FROM jsonb_path_query_first(\$1::jsonb, \$2::jsonpath) AS v\$\$;
