@@ -69,6 +69,11 @@ int db_exec(struct db *db, const char *sql, struct wxr_err *err);
  * are written there again and again. Peak RSS stays within 64 MiB. */
 #define DB_BULK_CACHE_KIB 24576
 int db_bulk_cache(struct db *db, struct wxr_err *err);
+/* After a load of DB_STATS_ROWS rows or more into table: the planner's
+ * statistics of it refreshed (PostgreSQL: ANALYZE, so the next statements
+ * are not planned as for an empty table; SQLite: nothing). */
+#define DB_STATS_ROWS 1000
+int db_refresh_stats(struct db *db, const char *table, struct wxr_err *err);
 /* How long a statement waits for a lock held by another connection before
  * it fails with WXR_EBUSY. */
 void db_busy_timeout(struct db *db, int ms);

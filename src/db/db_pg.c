@@ -6,7 +6,8 @@
  * head). A statement is prepared at its first step, when its bindings are
  * known, under a name s1, s2... kept in a per-connection cache keyed by the
  * translated SQL and the kinds of its bindings, so a statement the store
- * modules prepare again and again is parsed by the server once. Parameters
+ * modules prepare again and again is parsed by the server once (at most
+ * PG_CACHE_MAX of them, then the cache starts again). Parameters
  * go as text (an int64 in decimal, NULL as NULL); their types are left to
  * the server (text and NULL "unknown", integers int8), and where the server
  * cannot tell a parameter's type from the SQL alone ("?3 IS NULL") the
@@ -69,7 +70,11 @@
 /* A bulk load sends a COPY when this much is buffered. */
 #define PG_BULK_FLUSH    (1024 * 1024)
 #define PG_CACHE_BUCKETS 256
-#define PG_MSG_LEN       768
+/* At most this many prepared statements per connection: past it they are
+ * all deallocated and prepared again as used (SQL built per call, a
+ * long-lived worker). */
+#define PG_CACHE_MAX 1024
+#define PG_MSG_LEN   768
 
 #define OID_UNKNOWN 0
 #define OID_INT8    20
@@ -96,6 +101,7 @@ struct pg_db {
 	struct pg_stmt *streaming; /* whose rows are being read off the socket */
 	struct pg_stmt *bulk;      /* the bulk load with rows buffered */
 	struct pg_cached *cache[PG_CACHE_BUCKETS];
+	unsigned ncached;
 	unsigned next_name;
 };
 
@@ -391,6 +397,7 @@ static void cache_free(struct pg_db *d)
 		}
 		d->cache[i] = NULL;
 	}
+	d->ncached = 0;
 }
 
 static void pg_close(struct db *db)
@@ -578,6 +585,12 @@ static int stmt_name(struct pg_stmt *s, const char **out)
 			return 0;
 		}
 	}
+	if (d->ncached >= PG_CACHE_MAX && PQtransactionStatus(d->c) != PQTRANS_INERROR) {
+		r = run_exec(d, "DEALLOCATE ALL");
+		if (r < 0)
+			return r;
+		cache_free(d);
+	}
 	e = xcalloc(1, sizeof(*e));
 	e->keylen = keylen;
 	e->key = xmalloc(keylen);
@@ -667,6 +680,7 @@ static int stmt_name(struct pg_stmt *s, const char **out)
 	}
 	e->next = d->cache[h % PG_CACHE_BUCKETS];
 	d->cache[h % PG_CACHE_BUCKETS] = e;
+	d->ncached++;
 	*out = e->name;
 	return 0;
 }
@@ -1042,6 +1056,18 @@ static int pg_bulk_end(struct db_stmt *st, struct wxr_err *err)
 	return r < 0 ? bulk_err(b, err) : 0;
 }
 
+static int pg_refresh_stats(struct db *db, const char *table, struct wxr_err *err)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "ANALYZE %s", table);
+	if (run_exec(P(db), sql) < 0) {
+		conn_err(P(db), err);
+		return err_prefix(err, "analyze %s", table);
+	}
+	return 0;
+}
+
 static const struct db_ops pg_ops = {
 	.name = "PostgreSQL",
 	.close = pg_close,
@@ -1074,4 +1100,5 @@ static const struct db_ops pg_ops = {
 	.bulk_row = pg_bulk_row,
 	.bulk_end = pg_bulk_end,
 	.session_lock = pg_session_lock,
+	.refresh_stats = pg_refresh_stats,
 };

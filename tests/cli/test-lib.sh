@@ -279,6 +279,8 @@ config_setup() {
 #   test_config_db FILE       prints the [database] line: "path = FILE" or "url = URI";
 #   db_sql FILE [SQL]         runs SQL (or stdin) with sqlite3 on FILE, or psql on its
 #                             database; rows come out alike ('|'-separated, no header);
+#                             after an INSERT that gave ids by hand the next id is
+#                             max + 1 on both (PostgreSQL: the identity sequences);
 #   test_db_is_pg             true when the store under test is PostgreSQL.
 # A check that only means something on one engine (PRAGMA journal_mode, the file's
 # mode) says so: `test_db_is_pg && test_skip 'why' || test_expect_success ...`.
@@ -379,6 +381,17 @@ CREATE FUNCTION wxt_compat.json_extract(text, text) RETURNS text LANGUAGE sql IM
    FROM jsonb_path_query_first(\$1::jsonb, \$2::jsonpath) AS v\$\$;
 CREATE AGGREGATE wxt_compat.sum(boolean) (SFUNC = wxt_compat.bool_add, STYPE = bigint,
  INITCOND = '0');"
+
+# Every identity column's sequence past the largest id in its table.
+_pg_resync_ids="DO \$\$DECLARE r record; BEGIN
+ FOR r IN SELECT c.relname AS t, a.attname AS col,
+   pg_get_serial_sequence(quote_ident(c.relname), a.attname) AS s
+   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+   JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE a.attidentity <> '' AND n.nspname = 'public' LOOP
+  EXECUTE format('SELECT setval(%L, COALESCE((SELECT max(%I) FROM %I), 0) + 1, false)',
+   r.s, r.col, r.t);
+ END LOOP; END\$\$"
 
 pg_drop_all() {
 	[ -s "$TRASH/.pgdbs" ] || return 0
@@ -511,10 +524,17 @@ db_sql() {
 				-U "${WXRECON_TEST_PGUSER:-postgres}" -a --inserts --no-comments \
 				--exclude-schema=wxt_compat "$_ds_db" 2>"$TRASH/.pgdump.err" |
 				sed -n 's/^INSERT INTO public\./INSERT INTO /p'
-		elif [ $# -gt 0 ]; then
-			printf '%s\n' "$1" | _pg_dq_strings | _pg_compat_psql "$_ds_db"
 		else
-			_pg_dq_strings | _pg_compat_psql "$_ds_db"
+			if [ $# -gt 0 ]; then
+				printf '%s\n' "$1" >"$TRASH/.sql"
+			else
+				cat >"$TRASH/.sql"
+			fi
+			_pg_dq_strings <"$TRASH/.sql" | _pg_compat_psql "$_ds_db" || return 1
+			# a row given its id by hand: the next id SQLite would pick, max + 1
+			if grep -qi "insert" "$TRASH/.sql"; then
+				pg_psql "$_ds_db" -c "$_pg_resync_ids" || return 1
+			fi
 		fi
 	else
 		sqlite3 "$_ds_file" "$@"
