@@ -44,6 +44,11 @@ int db_bulk_cache(struct db *db, struct wxr_err *err)
 	return db->ops->bulk_cache(db, err);
 }
 
+const char *db_engine(const struct db *db)
+{
+	return db->ops->name;
+}
+
 bool db_has_schema_sql(const struct db *db)
 {
 	return db->ops->schema_sql != NULL;

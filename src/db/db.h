@@ -158,9 +158,15 @@ size_t db_col_bytes(struct db_stmt *st, int i);
 
 /* ---- the schema itself ---- */
 
+/* The backend's name: "SQLite" or "PostgreSQL". */
+const char *db_engine(const struct db *db);
+
 /* The definition of the schema object of that type ("trigger") and name, as
  * the backend keeps it (a new string in *out_sql), or NULL when there is no
- * such object: for checks that the schema was not altered (audit triggers). */
+ * such object: for checks that the schema was not altered (audit triggers).
+ * PostgreSQL: "trigger" (pg_get_triggerdef, " DISABLED" after a disabled
+ * one), "function" (its body) and "public_grants" (the UPDATE, DELETE and
+ * TRUNCATE PUBLIC holds on the table, comma-separated; NULL: none). */
 /* Whether db_schema_sql() can show this backend's schema objects. */
 bool db_has_schema_sql(const struct db *db);
 int db_schema_sql(struct db *db, const char *type, const char *name, char **out_sql,

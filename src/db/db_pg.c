@@ -1056,6 +1056,42 @@ static int pg_bulk_end(struct db_stmt *st, struct wxr_err *err)
 	return r < 0 ? bulk_err(b, err) : 0;
 }
 
+static int pg_schema_sql(struct db *db, const char *type, const char *name, char **out_sql,
+                         struct wxr_err *err)
+{
+	const char *sql;
+	struct db_stmt *st = NULL;
+	int r;
+
+	*out_sql = NULL;
+	if (!strcmp(type, "trigger"))
+		sql = "SELECT pg_get_triggerdef(oid) || CASE WHEN tgenabled = 'D' THEN ' DISABLED'"
+		      " ELSE '' END FROM pg_trigger WHERE tgname = ? AND NOT tgisinternal";
+	else if (!strcmp(type, "function"))
+		sql = "SELECT prosrc FROM pg_proc WHERE proname = ?";
+	else if (!strcmp(type, "public_grants"))
+		sql = "SELECT string_agg(privilege_type, ',' ORDER BY privilege_type)"
+		      " FROM information_schema.role_table_grants WHERE grantee = 'PUBLIC'"
+		      " AND table_name = ? AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE')";
+	else
+		return 0;
+	pg_prepare(db, sql, &st, NULL);
+	pg_bind_text(st, 1, name, -1, true);
+	r = pg_step(st);
+	if (r == DB_ROW) {
+		if (!pg_col_is_null(st, 0))
+			*out_sql = xstrdup(pg_col_text(st, 0));
+		r = 0;
+	} else if (r == DB_DONE) {
+		r = 0;
+	} else {
+		conn_err(P(db), err);
+		r = err_prefix(err, "read the schema");
+	}
+	pg_finalize(st);
+	return r;
+}
+
 static int pg_refresh_stats(struct db *db, const char *table, struct wxr_err *err)
 {
 	char sql[128];
@@ -1101,4 +1137,5 @@ static const struct db_ops pg_ops = {
 	.bulk_end = pg_bulk_end,
 	.session_lock = pg_session_lock,
 	.refresh_stats = pg_refresh_stats,
+	.schema_sql = pg_schema_sql,
 };
