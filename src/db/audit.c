@@ -20,18 +20,62 @@
 #define ALG_HMAC     "hmac-sha256"
 #define CHAIN        "" /* the one chain; a merchant's mchid when issue 17 splits it */
 
-/* The append-only triggers, as schema/001_core.sql creates them (SQLite's text:
- * the PostgreSQL backend, when it lands, compares and restores those of
- * schema/pg/001_core.sql, audit_log_no_truncate too). */
-static const struct {
-	const char *name;
-	const char *sql;
-} triggers[] = {
-	{ "audit_log_no_update", "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log\n"
-	                         "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END" },
-	{ "audit_log_no_delete", "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log\n"
-	                         "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END" },
+/* What keeps the log append-only, per backend: each object as the backend
+ * shows it (db_schema_sql), and how init puts it back. SQLite: the two
+ * triggers of schema/001_core.sql, as written. PostgreSQL
+ * (schema/pg/001_core.sql): the function the triggers call, the three
+ * triggers as pg_get_triggerdef() shows them (a disabled one is not the
+ * same), and no UPDATE, DELETE or TRUNCATE for PUBLIC. */
+struct guard {
+	const char *type;   /* of db_schema_sql() */
+	const char *name;   /* the object, as messages name it */
+	const char *expect; /* its definition ("": none expected) */
+	const char *drop;   /* run before create, or NULL */
+	const char *create;
 };
+
+#define SQ_RAISE "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+static const struct guard sq_guards[] = {
+	{ "trigger", "audit_log_no_update",
+	  "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log\n" SQ_RAISE,
+	  "DROP TRIGGER IF EXISTS audit_log_no_update",
+	  "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log\n" SQ_RAISE },
+	{ "trigger", "audit_log_no_delete",
+	  "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log\n" SQ_RAISE,
+	  "DROP TRIGGER IF EXISTS audit_log_no_delete",
+	  "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log\n" SQ_RAISE },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+#define PG_BODY                                                                  \
+	"\nBEGIN\n\tRAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = " \
+	"'insufficient_privilege';\nEND\n"
+#define PG_TRIGGER(name, when, each)                                                          \
+	{                                                                                     \
+		"trigger", name,                                                              \
+		        "CREATE TRIGGER " name " BEFORE " when                                \
+		        " ON public.audit_log FOR EACH " each                                 \
+		        " EXECUTE FUNCTION audit_log_append_only()",                          \
+		        "DROP TRIGGER IF EXISTS " name " ON audit_log",                       \
+		        "CREATE TRIGGER " name " BEFORE " when " ON audit_log FOR EACH " each \
+		        " EXECUTE FUNCTION audit_log_append_only()"                           \
+	}
+static const struct guard pg_guards[] = {
+	{ "function", "audit_log_append_only", PG_BODY, NULL,
+	  "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql"
+	  " AS $$" PG_BODY "$$" },
+	PG_TRIGGER("audit_log_no_update", "UPDATE", "ROW"),
+	PG_TRIGGER("audit_log_no_delete", "DELETE", "ROW"),
+	PG_TRIGGER("audit_log_no_truncate", "TRUNCATE", "STATEMENT"),
+	{ "public_grants", "audit_log", "", NULL,
+	  "REVOKE UPDATE, DELETE, TRUNCATE ON audit_log FROM PUBLIC" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const struct guard *guards_of(const struct db *db)
+{
+	return strcmp(db_engine(db), "PostgreSQL") == 0 ? pg_guards : sq_guards;
+}
 
 void audit_use_key(struct db *db, const unsigned char *key, int64_t keyed_from, const char *where)
 {
@@ -351,26 +395,24 @@ static bool same_sql(const char *a, const char *b)
 	}
 }
 
-/* Which triggers are missing or altered: bit i for triggers[i]. */
+/* Which guards are missing or altered: bit i for guards_of(db)[i]. */
 static int triggers_state(struct db *db, unsigned *out_bad, struct wxr_err *err)
 {
+	const struct guard *g = guards_of(db);
 	unsigned bad = 0;
 
-	/* The expected texts are SQLite's; a backend that cannot show its triggers
-	 * (PostgreSQL today: schema/pg's own triggers and REVOKE keep the log
-	 * append-only) is not checked here. */
+	/* a backend that cannot show its schema is not checked here */
 	if (!db_has_schema_sql(db)) {
 		*out_bad = 0;
 		return 0;
 	}
-
-	for (size_t i = 0; i < sizeof(triggers) / sizeof(triggers[0]); i++) {
+	for (size_t i = 0; g[i].type; i++) {
 		char *sql = NULL;
-		int r = db_schema_sql(db, "trigger", triggers[i].name, &sql, err);
+		int r = db_schema_sql(db, g[i].type, g[i].name, &sql, err);
 
 		if (r < 0)
 			return r;
-		if (!sql || !same_sql(sql, triggers[i].sql))
+		if (*g[i].expect ? !sql || !same_sql(sql, g[i].expect) : sql && *sql)
 			bad |= 1u << i;
 		free(sql);
 	}
@@ -378,39 +420,41 @@ static int triggers_state(struct db *db, unsigned *out_bad, struct wxr_err *err)
 	return 0;
 }
 
-static void names_of(unsigned bad, char out[256])
+static void names_of(const struct guard *g, unsigned bad, char out[256])
 {
 	size_t n = 0;
 
 	out[0] = '\0';
-	for (size_t i = 0; i < sizeof(triggers) / sizeof(triggers[0]); i++) {
+	for (size_t i = 0; g[i].type; i++) {
 		if (bad & (1u << i))
-			n += (size_t)snprintf(out + n, n < 256 ? 256 - n : 0, "%s%s", n ? ", " : "",
-			                      triggers[i].name);
+			n += (size_t)snprintf(out + n, n < 256 ? 256 - n : 0, "%s%s%s",
+			                      n ? ", " : "", g[i].name,
+			                      !strcmp(g[i].type, "function")        ? "()"
+			                      : !strcmp(g[i].type, "public_grants") ? " (PUBLIC's "
+			                                                              "privileges)"
+			                                                            : "");
 	}
 }
 
 int audit_restore_triggers(struct db *db, char out_restored[256], struct wxr_err *err)
 {
+	const struct guard *g = guards_of(db);
 	unsigned bad = 0;
 	int r = triggers_state(db, &bad, err);
 
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < sizeof(triggers) / sizeof(triggers[0]); i++) {
-		char drop[128];
-
+	for (size_t i = 0; g[i].type; i++) {
 		if (!(bad & (1u << i)))
 			continue;
-		snprintf(drop, sizeof(drop), "DROP TRIGGER IF EXISTS %s", triggers[i].name);
-		r = db_exec(db, drop, err);
+		r = g[i].drop ? db_exec(db, g[i].drop, err) : 0;
 		if (r == 0)
-			r = db_exec(db, triggers[i].sql, err);
+			r = db_exec(db, g[i].create, err);
 		if (r < 0)
-			return err_prefix(err, "restore trigger %s", triggers[i].name);
+			return err_prefix(err, "restore %s %s", g[i].type, g[i].name);
 	}
 	if (out_restored)
-		names_of(bad, out_restored);
+		names_of(g, bad, out_restored);
 	return 0;
 }
 
@@ -687,7 +731,7 @@ int audit_verify(struct db *db, struct audit_verify_result *out, struct wxr_err 
 		r = triggers_state(db, &bad, err);
 	if (r < 0)
 		return r;
-	names_of(bad, out->missing_triggers);
+	names_of(guards_of(db), bad, out->missing_triggers);
 	if (bad)
 		out->ok = false;
 	return 0;

@@ -44,6 +44,11 @@ int db_bulk_cache(struct db *db, struct wxr_err *err)
 	return db->ops->bulk_cache(db, err);
 }
 
+const char *db_engine(const struct db *db)
+{
+	return db->ops->name;
+}
+
 bool db_has_schema_sql(const struct db *db)
 {
 	return db->ops->schema_sql != NULL;
@@ -290,7 +295,15 @@ struct db_bulk {
 	struct db *db;
 	struct db_stmt *st;
 	char *table;
+	int64_t rows;
 };
+
+int db_refresh_stats(struct db *db, const char *table, struct wxr_err *err)
+{
+	if (!db->ops->refresh_stats)
+		return 0;
+	return db->ops->refresh_stats(db, table, err);
+}
 
 int db_bulk_begin(struct db *db, const char *table, const char *columns, struct db_bulk **out,
                   struct wxr_err *err)
@@ -334,6 +347,7 @@ int db_bulk_row(struct db_bulk *b, struct wxr_err *err)
 {
 	int r;
 
+	b->rows++;
 	if (b->db->ops->bulk_row)
 		return b->db->ops->bulk_row(b->st, err);
 	r = db_step(b->st);
@@ -358,6 +372,8 @@ int db_bulk_end(struct db_bulk *b, struct wxr_err *err)
 	if (b->db->ops->bulk_end)
 		r = b->db->ops->bulk_end(b->st, err);
 	db_finalize(b->st);
+	if (r == 0 && b->rows >= DB_STATS_ROWS)
+		r = db_refresh_stats(b->db, b->table, err);
 	free(b->table);
 	free(b);
 	return r;

@@ -69,6 +69,11 @@ int db_exec(struct db *db, const char *sql, struct wxr_err *err);
  * are written there again and again. Peak RSS stays within 64 MiB. */
 #define DB_BULK_CACHE_KIB 24576
 int db_bulk_cache(struct db *db, struct wxr_err *err);
+/* After a load of DB_STATS_ROWS rows or more into table: the planner's
+ * statistics of it refreshed (PostgreSQL: ANALYZE, so the next statements
+ * are not planned as for an empty table; SQLite: nothing). */
+#define DB_STATS_ROWS 1000
+int db_refresh_stats(struct db *db, const char *table, struct wxr_err *err);
 /* How long a statement waits for a lock held by another connection before
  * it fails with WXR_EBUSY. */
 void db_busy_timeout(struct db *db, int ms);
@@ -161,9 +166,15 @@ char *db_col_dup(struct db_stmt *st, int i);
 
 /* ---- the schema itself ---- */
 
+/* The backend's name: "SQLite" or "PostgreSQL". */
+const char *db_engine(const struct db *db);
+
 /* The definition of the schema object of that type ("trigger") and name, as
  * the backend keeps it (a new string in *out_sql), or NULL when there is no
- * such object: for checks that the schema was not altered (audit triggers). */
+ * such object: for checks that the schema was not altered (audit triggers).
+ * PostgreSQL: "trigger" (pg_get_triggerdef, " DISABLED" after a disabled
+ * one), "function" (its body) and "public_grants" (the UPDATE, DELETE and
+ * TRUNCATE PUBLIC holds on the table, comma-separated; NULL: none). */
 /* Whether db_schema_sql() can show this backend's schema objects. */
 bool db_has_schema_sql(const struct db *db);
 int db_schema_sql(struct db *db, const char *type, const char *name, char **out_sql,

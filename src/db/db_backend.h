@@ -82,6 +82,9 @@ struct db_ops {
 	 * connection ends (NULL: the backend has none, db_session_lock() says
 	 * DB_LOCK_NONE). lock: DB_LOCK_TAKEN or DB_LOCK_HELD; unlock: 0. */
 	int (*session_lock)(struct db *db, const char *key, bool unlock, struct wxr_err *err);
+	/* Refreshes the planner's statistics of table after a large load (NULL:
+	 * the backend plans without them). */
+	int (*refresh_stats)(struct db *db, const char *table, struct wxr_err *err);
 	/* Whether the store is still the one opened (a file not removed or replaced);
 	 * checked before every COMMIT. NULL: nothing to check. */
 	int (*check_same)(struct db *db, struct wxr_err *err);

@@ -714,6 +714,9 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 	}
 	finalize_all(&im);
 	r = db_exec(db, sql_keys_empty, err);
+	if (r == 0 && im.res.inserted + im.res.updated >= DB_STATS_ROWS)
+		r = db_refresh_stats(db, kind == LEDGER_ORDERS ? "ledger_orders" : "ledger_refunds",
+		                     err);
 	if (r < 0)
 		goto rollback;
 	if (own_tx) {

@@ -461,8 +461,8 @@ int payflow_db_refund_update(struct db *db, const char *mchid, const char *out_r
 	r = db_prepare(
 	        db,
 	        "UPDATE ledger_refunds SET state = ?,"
-	        " refund_id = CASE WHEN (refund_id IS NULL OR refund_id = '') AND ? IS NOT NULL"
-	        "   THEN ? ELSE refund_id END,"
+	        " refund_id = CASE WHEN refund_id IS NULL OR refund_id = ''"
+	        "   THEN coalesce(?, refund_id) ELSE refund_id END,"
 	        " created_at = coalesce(?, created_at), created_ts = coalesce(?, created_ts),"
 	        " created_date = coalesce(?, created_date),"
 	        " success_at = coalesce(?, success_at), success_ts = coalesce(?, success_ts),"
@@ -472,22 +472,21 @@ int payflow_db_refund_update(struct db *db, const char *mchid, const char *out_r
 		return r;
 	db_bind_text(st, 1, state);
 	db_bind_text(st, 2, null_if_empty(refund_id));
-	db_bind_text(st, 3, null_if_empty(refund_id));
 	if (created_ts > 0) {
 		time_format_rfc3339(created_ts, tz_offset_s, created);
 		time_date(created_ts, tz_offset_s, date);
-		db_bind_text(st, 4, created);
-		db_bind_i64(st, 5, created_ts);
-		db_bind_text(st, 6, date);
+		db_bind_text(st, 3, created);
+		db_bind_i64(st, 4, created_ts);
+		db_bind_text(st, 5, date);
 	}
 	if (success_ts > 0) {
 		time_format_rfc3339(success_ts, tz_offset_s, success);
-		db_bind_text(st, 7, success);
-		db_bind_i64(st, 8, success_ts);
+		db_bind_text(st, 6, success);
+		db_bind_i64(st, 7, success_ts);
 	}
-	db_bind_text(st, 9, now);
-	db_bind_text(st, 10, mchid);
-	db_bind_text(st, 11, out_refund_no);
+	db_bind_text(st, 8, now);
+	db_bind_text(st, 9, mchid);
+	db_bind_text(st, 10, out_refund_no);
 	return step_done(db, st, "update refund", err);
 }
 

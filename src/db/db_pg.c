@@ -1,16 +1,18 @@
 /*
  * db_pg.c - the PostgreSQL backend of db.h over libpq (issue 16, SPEC 10).
  *
- * Statements. The store modules write SQLite's SQL; pg_translate() below is
+ * Statements. The store modules write SQLite's SQL; db_pg_translate() below is
  * the one place where it becomes PostgreSQL's (the dialect list is at its
  * head). A statement is prepared at its first step, when its bindings are
  * known, under a name s1, s2... kept in a per-connection cache keyed by the
  * translated SQL and the kinds of its bindings, so a statement the store
- * modules prepare again and again is parsed by the server once. Parameters
+ * modules prepare again and again is parsed by the server once (at most
+ * PG_CACHE_MAX of them, then the cache starts again). Parameters
  * go as text (an int64 in decimal, NULL as NULL); their types are left to
  * the server (text and NULL "unknown", integers int8), and where the server
- * cannot tell a type from the SQL alone ("?3 IS NULL") the statement is
- * prepared again with the bound types (text for text and NULL). Inside a
+ * cannot tell a parameter's type from the SQL alone ("?3 IS NULL") the
+ * statement is prepared again with that one parameter as text (or int8 for
+ * a NULL where text does not fit), the others still the server's. Inside a
  * transaction a prepare runs under a savepoint so that a failed one does not
  * abort the caller's transaction (as a failed sqlite3_prepare does not).
  *
@@ -56,6 +58,7 @@
 #include "db/db.h"
 #include "db/db_backend.h"
 #include "db/db_pg_conn.h"
+#include "db/db_pg_translate.h"
 #include "db/schema.h"
 
 #define PG_BUSY_TIMEOUT_MS 5000
@@ -67,7 +70,11 @@
 /* A bulk load sends a COPY when this much is buffered. */
 #define PG_BULK_FLUSH    (1024 * 1024)
 #define PG_CACHE_BUCKETS 256
-#define PG_MSG_LEN       768
+/* At most this many prepared statements per connection: past it they are
+ * all deallocated and prepared again as used (SQL built per call, a
+ * long-lived worker). */
+#define PG_CACHE_MAX 1024
+#define PG_MSG_LEN   768
 
 #define OID_UNKNOWN 0
 #define OID_INT8    20
@@ -94,6 +101,7 @@ struct pg_db {
 	struct pg_stmt *streaming; /* whose rows are being read off the socket */
 	struct pg_stmt *bulk;      /* the bulk load with rows buffered */
 	struct pg_cached *cache[PG_CACHE_BUCKETS];
+	unsigned ncached;
 	unsigned next_name;
 };
 
@@ -130,278 +138,6 @@ static struct pg_db *P(struct db *db)
 static struct pg_stmt *PS(struct db_stmt *st)
 {
 	return (struct pg_stmt *)st;
-}
-
-/* ---- the dialect ------------------------------------------------------------ */
-
-/*
- * SQLite's SQL -> PostgreSQL's. Everything the store modules write that
- * PostgreSQL reads otherwise is here, outside '...' literals, "..." names,
- * comments and $$...$$ bodies:
- *   - placeholders: '?' (the next number), '?NNN' and ':name' (numbered by
- *     first appearance, as SQLite does) become $n ('::' casts stay);
- *   - '+t.col', SQLite's "use no index for this" hint: the '+' goes;
- *   - INTEGER (SQLite's is 64-bit, PostgreSQL's 32) is BIGINT, and
- *     "INTEGER PRIMARY KEY" (SQLite's rowid: numbered in insertion order,
- *     the temp table recon_events) an identity column;
- *   - date(X, 'unixepoch') is X's UTC date, YYYY-MM-DD;
- *   - "CROSS JOIN t ON ..." (SQLite: an inner join in the order written) is
- *     an INNER JOIN;
- *   - "LIMIT ?" is "LIMIT NULLIF(?, -1)": SQLite's LIMIT -1 is no limit,
- *     PostgreSQL's LIMIT NULL.
- * The schema's own dialect lives in schema/pg/ (its README).
- */
-struct tr {
-	const char *s, *end;
-	struct buf out;
-	bool params;
-	bool limit; /* the placeholder next is a LIMIT's */
-	int maxn;
-	char **names; /* by number, 1..maxn; owned */
-	int ncap;
-};
-
-static bool is_word(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '_';
-}
-
-static void tr_name(struct tr *t, int n, const char *name, size_t len)
-{
-	if (n >= t->ncap) {
-		int cap = t->ncap ? t->ncap : 8;
-
-		while (cap <= n)
-			cap *= 2;
-		t->names = xreallocarray(t->names, (size_t)cap, sizeof(*t->names));
-		memset(t->names + t->ncap, 0, (size_t)(cap - t->ncap) * sizeof(*t->names));
-		t->ncap = cap;
-	}
-	if (name && !t->names[n])
-		t->names[n] = xstrndup(name, len);
-	if (n > t->maxn)
-		t->maxn = n;
-}
-
-/* The end of the quoted text that starts at p (p[0] is the quote). */
-static const char *skip_quoted(const char *p, const char *end, char q)
-{
-	for (p++; p < end; p++) {
-		if (*p == q) {
-			if (p + 1 < end && p[1] == q) {
-				p++;
-				continue;
-			}
-			return p + 1;
-		}
-	}
-	return end;
-}
-
-/* The end of a $tag$...$tag$ body starting at p, or NULL when p is not one. */
-static const char *skip_dollar(const char *p, const char *end)
-{
-	const char *q = p + 1;
-	size_t tag;
-
-	while (q < end && is_word(*q) && !(*q >= '0' && *q <= '9'))
-		q++;
-	if (q >= end || *q != '$')
-		return NULL;
-	tag = (size_t)(q - p + 1);
-	for (q++; q + tag <= end; q++) {
-		if (memcmp(q, p, tag) == 0)
-			return q + tag;
-	}
-	return end;
-}
-
-static bool word_is(const char *w, size_t n, const char *kw)
-{
-	return strlen(kw) == n && strncasecmp(w, kw, n) == 0;
-}
-
-static void tr_run(struct tr *t, const char *s, const char *end);
-
-/* $n; after LIMIT, SQLite's "no limit" -1 is PostgreSQL's NULL */
-static void tr_param(struct tr *t, int n)
-{
-	if (t->limit)
-		buf_addf(&t->out, "NULLIF($%d, -1)", n);
-	else
-		buf_addf(&t->out, "$%d", n);
-	t->limit = false;
-}
-
-/* After "CROSS" at p: "JOIN table [AS] [alias] ON"? */
-static bool cross_on(const char *p, const char *end)
-{
-	for (int w = 0; w < 5; w++) {
-		const char *q;
-
-		while (p < end && (*p == ' ' || *p == '\n' || *p == '\t'))
-			p++;
-		for (q = p; q < end && is_word(*q); q++)
-			;
-		if (q == p)
-			return false;
-		if (w == 0 && !word_is(p, (size_t)(q - p), "JOIN"))
-			return false;
-		if (w > 1 && word_is(p, (size_t)(q - p), "ON"))
-			return true;
-		p = q;
-	}
-	return false;
-}
-
-/* date(X, 'unixepoch') at p ("date" read, p at '('): translated, or false. */
-static bool tr_date(struct tr *t, const char **pp, const char *end)
-{
-	static const char tail[] = ", 'unixepoch')";
-	const char *p = *pp, *q;
-	int depth = 0;
-
-	for (q = p; q < end; q++) {
-		if (*q == '\'' || *q == '"') {
-			q = skip_quoted(q, end, *q) - 1;
-			continue;
-		}
-		if (*q == '(')
-			depth++;
-		else if (*q == ')' && --depth == 0)
-			break;
-	}
-	if (q >= end || (size_t)(q + 1 - p) < sizeof(tail) ||
-	    strncasecmp(q + 1 - (sizeof(tail) - 1), tail, sizeof(tail) - 1) != 0)
-		return false;
-	buf_adds(&t->out, "to_char(to_timestamp(");
-	tr_run(t, p + 1, q + 1 - (sizeof(tail) - 1));
-	buf_adds(&t->out, ") AT TIME ZONE 'UTC', 'YYYY-MM-DD')");
-	*pp = q + 1;
-	return true;
-}
-
-static void tr_run(struct tr *t, const char *s, const char *end)
-{
-	const char *p = s;
-
-	while (p < end) {
-		const char *q;
-		char ch = *p;
-
-		if (ch == '\'' || ch == '"') {
-			q = skip_quoted(p, end, ch);
-			buf_add(&t->out, p, (size_t)(q - p));
-			p = q;
-		} else if (ch == '-' && p + 1 < end && p[1] == '-') {
-			q = memchr(p, '\n', (size_t)(end - p));
-			q = q ? q : end;
-			buf_add(&t->out, p, (size_t)(q - p));
-			p = q;
-		} else if (ch == '/' && p + 1 < end && p[1] == '*') {
-			q = strstr(p + 2, "*/");
-			q = q && q < end ? q + 2 : end;
-			buf_add(&t->out, p, (size_t)(q - p));
-			p = q;
-		} else if (ch == '$' && (q = skip_dollar(p, end)) != NULL) {
-			buf_add(&t->out, p, (size_t)(q - p));
-			p = q;
-		} else if (t->params && ch == '?') {
-			int n = 0;
-
-			for (p++; p < end && *p >= '0' && *p <= '9'; p++)
-				n = n * 10 + (*p - '0');
-			if (!n)
-				n = t->maxn + 1;
-			tr_name(t, n, NULL, 0);
-			tr_param(t, n);
-		} else if (ch == ':' && p + 1 < end && p[1] == ':') {
-			buf_add(&t->out, p, 2);
-			p += 2;
-		} else if (t->params && ch == ':' && p + 1 < end && is_word(p[1])) {
-			int n;
-
-			for (q = p + 1; q < end && is_word(*q); q++)
-				;
-			for (n = 1; n <= t->maxn; n++) {
-				if (t->names[n] && strlen(t->names[n]) == (size_t)(q - p) &&
-				    memcmp(t->names[n], p, (size_t)(q - p)) == 0)
-					break;
-			}
-			if (n > t->maxn)
-				tr_name(t, n, p, (size_t)(q - p));
-			tr_param(t, n);
-			p = q;
-		} else if (ch == '+' && p + 1 < end && is_word(p[1]) &&
-		           !(p[1] >= '0' && p[1] <= '9') && t->out.len &&
-		           (t->out.data[t->out.len - 1] == ' ' ||
-		            t->out.data[t->out.len - 1] == '(')) {
-			p++; /* the no-index hint */
-		} else if (is_word(ch)) {
-			for (q = p; q < end && is_word(*q); q++)
-				;
-			if (word_is(p, (size_t)(q - p), "INTEGER")) {
-				const char *r = q;
-
-				while (r < end && *r == ' ')
-					r++;
-				if ((size_t)(end - r) >= 11 &&
-				    strncasecmp(r, "PRIMARY KEY", 11) == 0) {
-					buf_adds(&t->out, "BIGINT GENERATED BY DEFAULT AS IDENTITY "
-					                  "PRIMARY KEY");
-					q = r + 11;
-				} else {
-					buf_adds(&t->out, "BIGINT");
-				}
-				p = q;
-			} else if (word_is(p, (size_t)(q - p), "LIMIT")) {
-				const char *r = q;
-
-				while (r < end && *r == ' ')
-					r++;
-				t->limit = r < end && (*r == '?' || *r == ':');
-				buf_add(&t->out, p, (size_t)(q - p));
-				p = q;
-			} else if (word_is(p, (size_t)(q - p), "CROSS") && cross_on(q, end)) {
-				buf_adds(&t->out, "INNER");
-				p = q;
-			} else if (word_is(p, (size_t)(q - p), "date") && q < end && *q == '(' &&
-			           (p == s || !is_word(p[-1])) && tr_date(t, &q, end)) {
-				p = q;
-			} else {
-				buf_add(&t->out, p, (size_t)(q - p));
-				p = q;
-			}
-		} else {
-			buf_addc(&t->out, ch);
-			p++;
-		}
-	}
-}
-
-/* Translates sql (params: placeholders too); *out_names (with params) gets
- * the names by number and *out_n the number of parameters. */
-static char *pg_translate(const char *sql, bool params, int *out_n, char ***out_names)
-{
-	struct tr t;
-
-	memset(&t, 0, sizeof(t));
-	buf_init(&t.out);
-	t.params = params;
-	tr_run(&t, sql, sql + strlen(sql));
-	buf_addc(&t.out, '\0');
-	if (out_n)
-		*out_n = t.maxn;
-	if (out_names) {
-		tr_name(&t, t.maxn, NULL, 0);
-		*out_names = t.names;
-	} else {
-		for (int i = 0; i < t.ncap; i++)
-			free(t.names[i]);
-		free(t.names);
-	}
-	return buf_detach(&t.out, NULL);
 }
 
 /* ---- errors ----------------------------------------------------------------- */
@@ -638,7 +374,7 @@ static int run_exec(struct pg_db *d, const char *sql)
 
 static int pg_exec(struct db *db, const char *sql, struct wxr_err *err)
 {
-	char *t = pg_translate(sql, false, NULL, NULL);
+	char *t = db_pg_translate(sql, false, NULL, NULL);
 	int r = run_exec(P(db), t);
 
 	free(t);
@@ -661,6 +397,7 @@ static void cache_free(struct pg_db *d)
 		}
 		d->cache[i] = NULL;
 	}
+	d->ncached = 0;
 }
 
 static void pg_close(struct db *db)
@@ -763,7 +500,7 @@ static int pg_prepare(struct db *db, const char *sql, struct db_stmt **out, stru
 	(void)err;
 	s->base.ops = &pg_ops;
 	s->base.db = db;
-	s->sql = pg_translate(sql, true, &s->nparams, &s->names);
+	s->sql = db_pg_translate(sql, true, &s->nparams, &s->names);
 	s->vals = xcalloc((size_t)s->nparams + 1, sizeof(*s->vals));
 	s->kinds = xmalloc((size_t)s->nparams + 1);
 	memset(s->kinds, 'n', (size_t)s->nparams);
@@ -848,6 +585,12 @@ static int stmt_name(struct pg_stmt *s, const char **out)
 			return 0;
 		}
 	}
+	if (d->ncached >= PG_CACHE_MAX && PQtransactionStatus(d->c) != PQTRANS_INERROR) {
+		r = run_exec(d, "DEALLOCATE ALL");
+		if (r < 0)
+			return r;
+		cache_free(d);
+	}
 	e = xcalloc(1, sizeof(*e));
 	e->keylen = keylen;
 	e->key = xmalloc(keylen);
@@ -855,40 +598,70 @@ static int stmt_name(struct pg_stmt *s, const char **out)
 	memcpy(e->key + sl + 1, s->kinds, kl);
 	snprintf(e->name, sizeof(e->name), "s%u", ++d->next_name);
 	types = xcalloc((size_t)s->nparams + 1, sizeof(*types));
+	for (int i = 0; i < s->nparams; i++)
+		types[i] = s->kinds[i] == 'i' ? OID_INT8 : OID_UNKNOWN;
 	in_tx = PQtransactionStatus(d->c) == PQTRANS_INTRANS;
 	if (in_tx)
 		r = run_exec(d, "SAVEPOINT wxr_prepare");
-	/* first the server's types for text and NULL; if it cannot tell one,
-	 * text for both; then text for text and int8 for NULL (":run" in a
-	 * CASE that gives a BIGINT column) */
-	for (int attempt = 0; r == 0 && attempt < 3 && !ok; attempt++) {
-		PGresult *res;
+	/* First the server's types for text and NULL. A parameter it cannot
+	 * type ("?3 IS NULL" alone) is named in the error: that one is text,
+	 * and if text does not fit there either (a type mismatch next, ":run"
+	 * in a CASE that gives a BIGINT column) and it is NULL, int8. So each
+	 * parameter keeps the type the server infers wherever it can. */
+	for (int attempt = 0, guessed = -1, fallback = 0;
+	     r == 0 && !ok && attempt <= 2 * s->nparams + 3; attempt++) {
+		PGresult *res = PQprepare(d->c, e->name, s->sql, s->nparams, types);
+		const char *state, *msg;
+		long n;
 
-		for (int i = 0; i < s->nparams; i++) {
-			if (s->kinds[i] == 'i')
-				types[i] = OID_INT8;
-			else if (attempt == 0)
-				types[i] = OID_UNKNOWN;
-			else
-				types[i] = s->kinds[i] == 't' || attempt == 1 ? OID_TEXT : OID_INT8;
-		}
-		res = PQprepare(d->c, e->name, s->sql, s->nparams, types);
 		if (res && PQresultStatus(res) == PGRES_COMMAND_OK) {
 			ok = true;
-		} else {
-			const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-			r = set_result_error(d, res);
-			if (in_tx)
-				run_exec(d, "ROLLBACK TO wxr_prepare");
-			/* 42P18 indeterminate_datatype, 42P08 ambiguous_parameter,
-			 * 42804 datatype_mismatch, 42883 undefined_function (an
-			 * operator on unknown), 42725 ambiguous_function */
-			if (attempt < 2 && state &&
-			    (!strcmp(state, "42P18") || !strcmp(state, "42P08") ||
-			     !strcmp(state, "42804") || !strcmp(state, "42883") ||
-			     !strcmp(state, "42725")))
-				r = 0;
+			PQclear(res);
+			break;
+		}
+		state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+		r = set_result_error(d, res);
+		if (in_tx)
+			run_exec(d, "ROLLBACK TO wxr_prepare");
+		n = 0;
+		if (state && (!strcmp(state, "42P18") || !strcmp(state, "42P08")) && msg &&
+		    strstr(msg, "parameter $"))
+			n = strtol(strstr(msg, "parameter $") + 11, NULL, 10);
+		if (n >= 1 && n <= s->nparams && types[n - 1] == OID_UNKNOWN) {
+			/* 42P18 indeterminate_datatype, 42P08 ambiguous_parameter:
+			 * this one as text */
+			types[n - 1] = OID_TEXT;
+			guessed = (int)n - 1;
+			r = 0;
+		} else if (n >= 1 && n <= s->nparams && types[n - 1] == OID_TEXT &&
+		           s->kinds[n - 1] == 'n') {
+			types[n - 1] = OID_INT8;
+			guessed = -1;
+			r = 0;
+		} else if (state && guessed >= 0 && s->kinds[guessed] == 'n' &&
+		           types[guessed] == OID_TEXT &&
+		           (!strcmp(state, "42804") || !strcmp(state, "42883") ||
+		            !strcmp(state, "42725") || !strcmp(state, "42P08"))) {
+			/* 42804 datatype_mismatch, 42883 undefined_function, 42725
+			 * ambiguous_function, 42P08 ambiguous_parameter: the text
+			 * guessed last does not fit; a NULL there is int8 */
+			types[guessed] = OID_INT8;
+			guessed = -1;
+			r = 0;
+		} else if (state && fallback < 2 &&
+		           (!strcmp(state, "42P18") || !strcmp(state, "42804") ||
+		            !strcmp(state, "42883") || !strcmp(state, "42725") ||
+		            !strcmp(state, "42P08"))) {
+			/* none of that: every text and NULL as text, then NULL as int8 */
+			fallback++;
+			for (int i = 0; i < s->nparams; i++) {
+				if (s->kinds[i] != 'i')
+					types[i] = s->kinds[i] == 't' || fallback == 1 ? OID_TEXT
+					                                               : OID_INT8;
+			}
+			guessed = -1;
+			r = 0;
 		}
 		PQclear(res);
 	}
@@ -907,6 +680,7 @@ static int stmt_name(struct pg_stmt *s, const char **out)
 	}
 	e->next = d->cache[h % PG_CACHE_BUCKETS];
 	d->cache[h % PG_CACHE_BUCKETS] = e;
+	d->ncached++;
 	*out = e->name;
 	return 0;
 }
@@ -1282,6 +1056,54 @@ static int pg_bulk_end(struct db_stmt *st, struct wxr_err *err)
 	return r < 0 ? bulk_err(b, err) : 0;
 }
 
+static int pg_schema_sql(struct db *db, const char *type, const char *name, char **out_sql,
+                         struct wxr_err *err)
+{
+	const char *sql;
+	struct db_stmt *st = NULL;
+	int r;
+
+	*out_sql = NULL;
+	if (!strcmp(type, "trigger"))
+		sql = "SELECT pg_get_triggerdef(oid) || CASE WHEN tgenabled = 'D' THEN ' DISABLED'"
+		      " ELSE '' END FROM pg_trigger WHERE tgname = ? AND NOT tgisinternal";
+	else if (!strcmp(type, "function"))
+		sql = "SELECT prosrc FROM pg_proc WHERE proname = ?";
+	else if (!strcmp(type, "public_grants"))
+		sql = "SELECT string_agg(privilege_type, ',' ORDER BY privilege_type)"
+		      " FROM information_schema.role_table_grants WHERE grantee = 'PUBLIC'"
+		      " AND table_name = ? AND privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE')";
+	else
+		return 0;
+	pg_prepare(db, sql, &st, NULL);
+	pg_bind_text(st, 1, name, -1, true);
+	r = pg_step(st);
+	if (r == DB_ROW) {
+		if (!pg_col_is_null(st, 0))
+			*out_sql = xstrdup(pg_col_text(st, 0));
+		r = 0;
+	} else if (r == DB_DONE) {
+		r = 0;
+	} else {
+		conn_err(P(db), err);
+		r = err_prefix(err, "read the schema");
+	}
+	pg_finalize(st);
+	return r;
+}
+
+static int pg_refresh_stats(struct db *db, const char *table, struct wxr_err *err)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "ANALYZE %s", table);
+	if (run_exec(P(db), sql) < 0) {
+		conn_err(P(db), err);
+		return err_prefix(err, "analyze %s", table);
+	}
+	return 0;
+}
+
 static const struct db_ops pg_ops = {
 	.name = "PostgreSQL",
 	.close = pg_close,
@@ -1314,4 +1136,6 @@ static const struct db_ops pg_ops = {
 	.bulk_row = pg_bulk_row,
 	.bulk_end = pg_bulk_end,
 	.session_lock = pg_session_lock,
+	.refresh_stats = pg_refresh_stats,
+	.schema_sql = pg_schema_sql,
 };

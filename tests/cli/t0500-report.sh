@@ -277,7 +277,7 @@ test_expect_success 'CSV: days on stdout byte for byte (BOM, CRLF, totals), no s
 test_expect_success 'CSV: the stamp is its own table (--table stamp, -o - is stdout)' '
 	wxrecon --db db.sqlite report $RANGE --table stamp -o - >stamp.csv &&
 	v=$(wxrecon version | sed -n "1s/^wxrecon \([^ ]*\).*/\1/p") &&
-	audit=$(sqlite3 db.sqlite "SELECT id || '"',,,'"' || hash FROM audit_log ORDER BY id DESC LIMIT 1") &&
+	audit=$(db_sql db.sqlite "SELECT id || '"',,,'"' || hash FROM audit_log ORDER BY id DESC LIMIT 1") &&
 	sed -e "s/@VERSION@/$v/" -e "s/@POLICY_HASH@/$(cat policy_hash)/" \
 		-e "s/@AUDIT@/$audit/" "$FIXTURES/report/expected/stamp.csv" >stamp.expect &&
 	test_cmp stamp.expect stamp.csv &&

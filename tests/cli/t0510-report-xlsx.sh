@@ -133,7 +133,7 @@ test_expect_success 'xlsx without -o is a usage error; nothing is left behind on
 test_expect_success 'a job report step writes xlsx too (formats = xlsx)' '
 	mkdir jobs &&
 	printf "[job]\ndescription = the workbook\nsteps = report\ndates = yesterday\n[report]\nformats = xlsx, html\n" >jobs/book.job &&
-	printf "[database]\npath = db.sqlite\n[jobs]\ndir = jobs\nreports_dir = reports\n" >job.conf &&
+	printf "[database]\n%s\n[jobs]\ndir = jobs\nreports_dir = reports\n" "$(test_config_db db.sqlite)" >job.conf &&
 	wxrecon -q -c job.conf run book $RANGE >out &&
 	test -s reports/book_2026-11-01_2026-11-04.html &&
 	cat >same-but-stamp.py <<-\EOF &&

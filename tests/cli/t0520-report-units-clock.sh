@@ -9,7 +9,7 @@ RANGE="--from 2026-11-01 --to 2026-11-04"
 test_expect_success 'setup: the report fixture, an audit entry recorded in UTC' '
 	wxrecon --db db.sqlite init 2>/dev/null &&
 	db_sql db.sqlite <"$FIXTURES/report/fill.sql" &&
-	db_sql db.sqlite "INSERT INTO audit_log (at, actor, event, subject, detail, prev_hash, hash) VALUES ('"'"'2026-11-04T02:00:00Z'"'"', '"'"'test'"'"', '"'"'test.event'"'"', '"'"'S'"'"', '"'"'{}'"'"', '"'"'x'"'"', '"'"'y'"'"')"
+	db_sql db.sqlite "INSERT INTO audit_log (id, at, actor, event, subject, detail, prev_hash, hash) SELECT coalesce(max(id), 0) + 1, '"'"'2026-11-04T02:00:00Z'"'"', '"'"'test'"'"', '"'"'test.event'"'"', '"'"'S'"'"', '"'"'{}'"'"', '"'"'x'"'"', '"'"'y'"'"' FROM audit_log"
 '
 test_expect_success 'HTML: fees in yuan with two decimals, rounded half away from zero' '
 	wxrecon --db db.sqlite report $RANGE --format html >r.html &&

@@ -156,7 +156,7 @@ test_expect_code 3 '--limit does not lift the brake' '
 '
 test_expect_success '--limit 2 closes the two oldest and exits 0' '
 	wxrecon sweep orders --limit 2 >out &&
-	test "$(db "SELECT group_concat(out_trade_no) FROM ledger_orders WHERE out_trade_no LIKE \"ORDMORE%\" AND state = \"CLOSED\" ORDER BY out_trade_no")" = "ORDMORE0001,ORDMORE0002" &&
+	test "$(db "SELECT group_concat(out_trade_no) FROM (SELECT out_trade_no FROM ledger_orders WHERE out_trade_no LIKE \"ORDMORE%\" AND state = \"CLOSED\" ORDER BY out_trade_no) AS o")" = "ORDMORE0001,ORDMORE0002" &&
 	grep -q "2 candidates of 5 eligible, 2 closed" out
 '
 

@@ -63,9 +63,12 @@ test_expect_success 'SYSCONFDIR: the units, the crontab and the example config n
 	test_grep "^Environment=WXRECON_CONFIG=/etc/wxrecon/wxrecon.conf$" \
 		"$D/usr/lib/systemd/system/wxrecon-nightly.service"
 '
+# a copy, as shipped: on PostgreSQL init makes the audit key beside the config
 test_expect_success 'the example config loads as shipped' '
-	wxrecon -c "$D/usr/share/doc/wxrecon/wxrecon.conf.example" --db x.db init 2>err &&
-	test -f x.db
+	cp "$D/usr/share/doc/wxrecon/wxrecon.conf.example" example.conf &&
+	wxrecon -c example.conf --db x.db init 2>err &&
+	{ test_db_is_pg || test -f x.db; } &&
+	test "$(db_sql x.db "SELECT count(*) FROM schema_migrations")" -gt 0
 '
 test_expect_success 'the bash completion loads and completes a sub-command' '
 	if command -v bash >/dev/null 2>&1; then

@@ -5,7 +5,7 @@
 # whose holder is gone or cannot be checked, and never a live one. All audited.
 . "$(dirname "$0")/test-lib.sh"
 
-db() { sqlite3 var/test.db "$1"; }
+db() { db_sql var/test.db "$1"; }
 now() { date +%s; }
 BOOT=$(cat /proc/sys/kernel/random/boot_id)
 PIDNS=$(readlink /proc/self/ns/pid)
@@ -82,7 +82,7 @@ test_expect_success 'a run holding the lock records its process and runs a heart
 		test "$(db "SELECT count(*) FROM locks WHERE run_id IS NOT NULL")" = 1 && break
 		sleep 0.1
 	done &&
-	db "SELECT pid, boot_id, pid_ns, pid_start, stale_s, heartbeat_ts >= $(now) - 5 FROM locks" >row &&
+	db "SELECT pid, boot_id, pid_ns, pid_start, stale_s, CASE WHEN heartbeat_ts >= $(now) - 5 THEN 1 ELSE 0 END FROM locks" >row &&
 	pid=$(cut -d"|" -f1 row) &&
 	comm=$(cat /proc/$pid/comm) && threads=$(ls /proc/$pid/task | wc -l) &&
 	echo "$pid|$BOOT|$PIDNS|$(start_ticks $pid)|600|1" >expect &&

@@ -138,7 +138,7 @@ test_expect_success 'a timeout, then a 4xx, and WeChat Pay has no such refund: r
 	{ wxrecon refund create --out-trade-no ORD-R-9 --out-refund-no RF-9 --amount 100 2>err; rc=$?; cat err >&2; } &&
 	test $rc = 1 && grep -q "refund .RF-9. not made" err && grep -q "same out_refund_no, never a new one" err &&
 	test "$(db "SELECT count(*) FROM ledger_refunds WHERE out_refund_no = \"RF-9\"")" = 0 &&
-	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"refund.refused\" AND subject = \"RF-9\" AND json_extract(detail, \"$.queried_absent\") = 1")" = 1
+	test "$(db "SELECT count(*) FROM audit_log WHERE event = \"refund.refused\" AND subject = \"RF-9\" AND CAST(json_extract(detail, \"$.queried_absent\") AS INTEGER) = 1")" = 1
 '
 test_expect_code 2 'an emoji in the reason' '
 	wxrecon refund create --out-trade-no ORD-R-3 --out-refund-no RF-3b --amount 1 \

@@ -70,7 +70,7 @@ test_expect_success 'sweep orders: one line, not one per order; nothing changed 
 	test_grep "^wxrecon: sweep orders: stopped: cannot reach WeChat Pay at $host_re: .*$what_re" err &&
 	once out err &&
 	test_grep "^sweep orders: 2 candidates, .* 0 failed$" out &&
-	test "$(sqlite3 var/test.db "SELECT count(*) FROM ledger_orders WHERE state = '"'NOTPAY'"'")" = 2
+	test "$(db_sql var/test.db "SELECT count(*) FROM ledger_orders WHERE state = '"'NOTPAY'"'")" = 2
 '
 
 test_expect_code 1 'sweep refunds: exit 1' '

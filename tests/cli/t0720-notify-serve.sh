@@ -105,10 +105,8 @@ test_expect_success 'refund notifications set the refund state; success: PARTIAL
 
 # A writer holding the database: the answer is 500 within WeChat Pay's 5 s.
 lock_db() { # seconds
-	{ echo "BEGIN IMMEDIATE;"; echo "UPDATE ledger_orders SET updated_at = updated_at WHERE 0;";
-	  sleep "$1"; echo "COMMIT;"; } | sqlite3 db.sqlite &
-	LOCK_PID=$!
-	sleep 0.3
+	db_hold_writer db.sqlite "$1"
+	LOCK_PID=$DB_WRITER_PID
 }
 wxrecon order create --out-trade-no ORD-N-5 --amount 700 --description d --notify-url $NOWHERE >/dev/null 2>&1
 sim_admin POST /_sim/orders/ORD-N-5/pay '{}' >/dev/null

@@ -58,10 +58,8 @@ test_expect_success 'rejections of an unfinished interval are audited at SIGTERM
 
 # A writer holding the database for 8 s, longer than WeChat Pay waits.
 lock_db() { # seconds
-	{ echo "BEGIN IMMEDIATE;"; echo "UPDATE ledger_orders SET updated_at = updated_at WHERE 0;";
-	  sleep "$1"; echo "COMMIT;"; } | sqlite3 db.sqlite &
-	LOCK_PID=$!
-	sleep 0.3
+	db_hold_writer db.sqlite "$1"
+	LOCK_PID=$DB_WRITER_PID
 }
 notify_start || exit 1
 wxrecon order create --out-trade-no ORD-B-1 --amount 700 --description d \

@@ -6,7 +6,7 @@
 # bill import and for a downloaded bill alike.
 . "$(dirname "$0")/test-lib.sh"
 
-db() { sqlite3 var/test.db "$1"; }
+db() { db_sql var/test.db "$1"; }
 B=$FIXTURES/bills
 
 sim_start --bills billsdir

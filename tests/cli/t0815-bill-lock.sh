@@ -5,7 +5,7 @@
 # process'; and the archive temp files a killed fetch left are removed at the start.
 . "$(dirname "$0")/test-lib.sh"
 
-db() { sqlite3 var/test.db "$1"; }
+db() { db_sql var/test.db "$1"; }
 B=$FIXTURES/bills
 ms() { date +%s%3N; }
 
@@ -23,8 +23,7 @@ test_expect_success 'naming the holder; nothing stored' '
 	test "$(db "SELECT count(*) FROM bill_files")" = 0
 '
 test_expect_success 'a reconcile meanwhile, while the holder writes for long, is told at once who it is' '
-	{ printf "BEGIN IMMEDIATE;\nUPDATE locks SET acquired_at = acquired_at;\n.shell sleep 4\nCOMMIT;\n" | sqlite3 var/test.db & } &&
-	writer=$! && sleep 0.5 &&
+	db_hold_writer var/test.db 4 && writer=$DB_WRITER_PID &&
 	t0=$(ms) &&
 	{ wxrecon reconcile --date 2026-11-01 2>err; rc=$?; } &&
 	t1=$(ms) && wait $writer &&

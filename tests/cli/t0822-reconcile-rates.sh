@@ -20,7 +20,7 @@ planted_ids() {
 		       else if ($1 ~ /^REFUND_/) print $1, $3; else print $1, $2 }' | sort
 }
 found_ids() {
-	sqlite3 "$1" "SELECT kind, CASE WHEN kind IN ('BALANCE_DISCONTINUITY', 'BILL_MISSING') THEN '-'
+	db_sql "$1" "SELECT kind, CASE WHEN kind IN ('BALANCE_DISCONTINUITY', 'BILL_MISSING') THEN '-'
 		WHEN kind LIKE 'REFUND\_%' ESCAPE '\' THEN out_refund_no ELSE out_trade_no END
 		FROM discrepancies" | tr '|' ' ' | sort
 }

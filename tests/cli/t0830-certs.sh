@@ -53,7 +53,7 @@ test_expect_success 'certs update stores the platform certificate' '
 	wxrecon certs update >out &&
 	grep -q "^$SERIAL .* stored$" out &&
 	test "$(db "SELECT serial_no FROM platform_certs")" = "$SERIAL" &&
-	db "SELECT writefile(\"got.pem\", pem) FROM platform_certs" >/dev/null &&
+	printf "%s\n" "$(db "SELECT pem FROM platform_certs")" >got.pem &&
 	cmp got.pem keys/wechatpay_cert.pem &&
 	test "$(db "SELECT fetched_at FROM platform_certs")" = 2026-11-02T03:00:00+00:00
 '

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/test-lib.sh"
 
 export USER=fin1
-db() { sqlite3 db.sqlite "$@"; }
+db() { db_sql db.sqlite "$@"; }
 # the fixture's open ones: 1 AMOUNT_MISMATCH 2026-10-31, 2 AMOUNT_MISMATCH
 # 2026-11-01 (paid 10:00 per the bill), 6 BILL_MISSING 2026-11-03,
 # 7 REFUND_MISSING_IN_LEDGER 2026-11-04; 3 and 8 resolved, 4 and 5 auto_resolved
@@ -26,7 +26,7 @@ test_expect_success 'reassigning keeps the history; the same owner again records
 	wxrecon --db db.sqlite assign 1 --to bob >/dev/null &&
 	wxrecon --db db.sqlite assign 1 --to bob >out &&
 	test_grep "(1 already bob.s)" out &&
-	test "$(db "SELECT group_concat(COALESCE(previous, \"-\") || \">\" || assignee, \" \") FROM discrepancy_assignments WHERE discrepancy_id = 1 ORDER BY id")" = "->alice alice>bob" &&
+	test "$(db "SELECT group_concat(COALESCE(previous, \"-\") || \">\" || assignee, \" \") FROM (SELECT * FROM discrepancy_assignments WHERE discrepancy_id = 1 ORDER BY id) AS a")" = "->alice alice>bob" &&
 	wxrecon --db db.sqlite audit >audit.txt &&
 	test "$(grep -c "discrepancy.assigned	AMOUNT_MISMATCH ORD-0	.*\"from\":\"alice\".*\"to\":\"bob\"" audit.txt)" = 1 &&
 	test "$(grep -c discrepancy.assigned audit.txt)" = 3
@@ -47,7 +47,7 @@ test_expect_success 'comment ID --note TEXT: kept, audited, counted in the listi
 	wxrecon --db db.sqlite comment 2 --note "asked the bank for the slip" >out &&
 	test_grep "^comment added to discrepancy 2 by user:fin1$" out &&
 	wxrecon --db db.sqlite comment 2 --note "slip received" >/dev/null &&
-	test "$(db "SELECT group_concat(who || \"|\" || note, \";\") FROM discrepancy_comments WHERE discrepancy_id = 2 ORDER BY id")" = "user:fin1|asked the bank for the slip;user:fin1|slip received" &&
+	test "$(db "SELECT group_concat(who || \"|\" || note, \";\") FROM (SELECT * FROM discrepancy_comments WHERE discrepancy_id = 2 ORDER BY id) AS c")" = "user:fin1|asked the bank for the slip;user:fin1|slip received" &&
 	wxrecon --db db.sqlite audit >audit.txt &&
 	test_grep "	user:fin1	discrepancy.commented	AMOUNT_MISMATCH ORD-2	.*\"note\":\"asked the bank for the slip\"" audit.txt &&
 	wxrecon --db db.sqlite --json discrepancies >d.json &&

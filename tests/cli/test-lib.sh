@@ -279,6 +279,8 @@ config_setup() {
 #   test_config_db FILE       prints the [database] line: "path = FILE" or "url = URI";
 #   db_sql FILE [SQL]         runs SQL (or stdin) with sqlite3 on FILE, or psql on its
 #                             database; rows come out alike ('|'-separated, no header);
+#                             after an INSERT that gave ids by hand the next id is
+#                             max + 1 on both (PostgreSQL: the identity sequences);
 #   test_db_is_pg             true when the store under test is PostgreSQL.
 # A check that only means something on one engine (PRAGMA journal_mode, the file's
 # mode) says so: `test_db_is_pg && test_skip 'why' || test_expect_success ...`.
@@ -350,7 +352,9 @@ pg_createdb() {
 #   sum(boolean)  SQLite's booleans are integers: sum(x = 'y') counts;
 #   date(d, m)    SQLite's date with one modifier ('+3 days');
 #   printf(f, n)  for a format "PREFIX%0Nd" only;
-#   group_concat(x, sep);
+#   group_concat(x[, sep]);
+#   json_extract(json, path) as text (true 1, false 0), NULL when absent: compare it
+#                 with a number after CAST(... AS INTEGER);
 #   char(n)       is chr(n) (_pg_dq_strings: char is a type name in PostgreSQL).
 _pg_compat_sql="CREATE SCHEMA wxt_compat;
 CREATE FUNCTION wxt_compat.typeof(anyelement) RETURNS text LANGUAGE sql IMMUTABLE AS
@@ -369,8 +373,25 @@ CREATE FUNCTION wxt_compat.printf(text, bigint) RETURNS text LANGUAGE sql IMMUTA
 CREATE FUNCTION wxt_compat.gc_add(text, text, text) RETURNS text LANGUAGE sql IMMUTABLE AS
  \$\$SELECT CASE WHEN \$2 IS NULL THEN \$1 WHEN \$1 IS NULL THEN \$2 ELSE \$1 || \$3 || \$2 END\$\$;
 CREATE AGGREGATE wxt_compat.group_concat(text, text) (SFUNC = wxt_compat.gc_add, STYPE = text);
+CREATE FUNCTION wxt_compat.gc_add(text, text) RETURNS text LANGUAGE sql IMMUTABLE AS
+ \$\$SELECT wxt_compat.gc_add(\$1, \$2, ',')\$\$;
+CREATE AGGREGATE wxt_compat.group_concat(text) (SFUNC = wxt_compat.gc_add, STYPE = text);
+CREATE FUNCTION wxt_compat.json_extract(text, text) RETURNS text LANGUAGE sql IMMUTABLE AS
+ \$\$SELECT CASE jsonb_typeof(v) WHEN 'boolean' THEN v::boolean::int::text ELSE v #>> '{}' END
+   FROM jsonb_path_query_first(\$1::jsonb, \$2::jsonpath) AS v\$\$;
 CREATE AGGREGATE wxt_compat.sum(boolean) (SFUNC = wxt_compat.bool_add, STYPE = bigint,
  INITCOND = '0');"
+
+# Every identity column's sequence past the largest id in its table.
+_pg_resync_ids="DO \$\$DECLARE r record; BEGIN
+ FOR r IN SELECT c.relname AS t, a.attname AS col,
+   pg_get_serial_sequence(quote_ident(c.relname), a.attname) AS s
+   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+   JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE a.attidentity <> '' AND n.nspname = 'public' LOOP
+  EXECUTE format('SELECT setval(%L, COALESCE((SELECT max(%I) FROM %I), 0) + 1, false)',
+   r.s, r.col, r.t);
+ END LOOP; END\$\$"
 
 pg_drop_all() {
 	[ -s "$TRASH/.pgdbs" ] || return 0
@@ -423,7 +444,39 @@ db_sql_untriggered() {
 	fi
 }
 
-# _pg_dq_strings: stdin's SQL with each "..." outside '...' as the literal '...'.
+# db_hold_writer FILE SECONDS: another writer holds the database FILE for SECONDS, in
+# the background (its pid in DB_WRITER_PID; killing it ends the hold); returns once
+# the lock is held. SQLite: the sqlite3 shell in BEGIN IMMEDIATE with a write.
+# PostgreSQL: a psql session in a transaction holding the advisory lock every
+# wxrecon write transaction takes (PG_WRITER_KEY in src/db/db_pg.c).
+DB_PG_WRITER_KEY=33884928217820014
+db_hold_writer() {
+	if test_db_is_pg; then
+		_dh_db=$(pg_db_name "$1")
+		pg_psql "$_dh_db" -c "BEGIN" -c "SELECT pg_advisory_xact_lock($DB_PG_WRITER_KEY)" \
+			-c "SELECT pg_sleep($2)" -c "COMMIT" >/dev/null &
+		DB_WRITER_PID=$!
+		_dh_held="SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+			AND (classid::bigint << 32 | objid::bigint) = $DB_PG_WRITER_KEY"
+		for _dh in $(seq 100); do
+			[ "$(pg_psql "$_dh_db" -c "$_dh_held")" = 1 ] && return 0
+			sleep 0.05
+		done
+	else
+		{ echo ".bail on"; echo ".timeout 5000"; echo "BEGIN IMMEDIATE;";
+		  echo "SELECT 'held';"; sleep "$2"; echo "COMMIT;"; } | sqlite3 "$1" >"$TRASH/.writer" &
+		DB_WRITER_PID=$!
+		for _dh in $(seq 100); do
+			grep -q held "$TRASH/.writer" 2>/dev/null && return 0
+			sleep 0.05
+		done
+	fi
+	echo "db_hold_writer: no hold on $1 after 5 s" >&2
+	return 1
+}
+
+# _pg_dq_strings: stdin's SQL with each "..." outside '...' as the literal '...'
+# ("" in it is one ", as SQLite reads it).
 _pg_dq_strings() {
 	awk 'BEGIN { q = sprintf("%c", 39); st = 0 }
 	{
@@ -435,6 +488,7 @@ _pg_dq_strings() {
 			if (st == 0 && c == q) st = 1
 			else if (st == 1 && c == q) st = 0
 			else if (st == 0 && c == "\"") { st = 2; c = q }
+			else if (st == 2 && c == "\"" && substr($0, i + 1, 1) == "\"") i++
 			else if (st == 2 && c == "\"") { st = 0; c = q }
 			else if (st == 2 && c == q) c = q q
 			out = out c
@@ -470,10 +524,17 @@ db_sql() {
 				-U "${WXRECON_TEST_PGUSER:-postgres}" -a --inserts --no-comments \
 				--exclude-schema=wxt_compat "$_ds_db" 2>"$TRASH/.pgdump.err" |
 				sed -n 's/^INSERT INTO public\./INSERT INTO /p'
-		elif [ $# -gt 0 ]; then
-			printf '%s\n' "$1" | _pg_dq_strings | _pg_compat_psql "$_ds_db"
 		else
-			_pg_dq_strings | _pg_compat_psql "$_ds_db"
+			if [ $# -gt 0 ]; then
+				printf '%s\n' "$1" >"$TRASH/.sql"
+			else
+				cat >"$TRASH/.sql"
+			fi
+			_pg_dq_strings <"$TRASH/.sql" | _pg_compat_psql "$_ds_db" || return 1
+			# a row given its id by hand: the next id SQLite would pick, max + 1
+			if grep -qi "insert" "$TRASH/.sql"; then
+				pg_psql "$_ds_db" -c "$_pg_resync_ids" || return 1
+			fi
 		fi
 	else
 		sqlite3 "$_ds_file" "$@"

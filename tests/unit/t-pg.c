@@ -20,6 +20,7 @@
 #include "base/compat.h"
 #include "base/xalloc.h"
 #include "core/reconcile.h"
+#include "db/db.h"
 #include "db/db_pg_conn.h"
 #include "db/schema.h"
 #include "tap.h"
@@ -248,6 +249,40 @@ static void fee_same_as_c(PGconn *c)
 	free(v);
 }
 
+/* The backend's statement cache stays bounded: 1,100 distinct statements on
+ * one connection leave at most PG_CACHE_MAX (1,024) prepared on the server. */
+static void cache_bounded(const char *ci)
+{
+	struct wxr_err err = WXR_ERR_INIT;
+	struct db *db = NULL;
+	struct db_stmt *st = NULL;
+	int64_t n = -1;
+	int bad = 0;
+
+	if (!ok(db_open(ci, &db, &err) == 0, "db_open on the test database")) {
+		diag("%s", err.msg);
+		return;
+	}
+	for (int i = 0; i < 1100 && !bad; i++) {
+		char sql[64];
+
+		snprintf(sql, sizeof(sql), "SELECT %d", i);
+		if (db_prepare(db, sql, &st, &err) < 0 || db_step(st) != DB_ROW ||
+		    db_col_i64(st, 0) != i)
+			bad = 1;
+		db_finalize(st);
+		st = NULL;
+	}
+	ok(!bad, "1,100 distinct statements run on one connection");
+	if (db_prepare(db, "SELECT count(*) FROM pg_prepared_statements", &st, &err) == 0 &&
+	    db_step(st) == DB_ROW)
+		n = db_col_i64(st, 0);
+	db_finalize(st);
+	if (!ok(n > 0 && n <= 1024, "at most 1,024 of them stay prepared"))
+		diag("%" PRId64 " prepared", n);
+	db_close(db);
+}
+
 static void with_server(void)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -307,6 +342,7 @@ static void with_server(void)
 		migrations_same_as_sqlite(c);
 		is_int(migrate(c), 0, "... and a second run applies none");
 		fee_same_as_c(c);
+		cache_bounded(ci);
 	}
 	PQfinish(c);
 	c = NULL;
