@@ -166,6 +166,15 @@ int actions_open(struct db *db, const struct action_new *a, const char *const *r
 	bool written = false;
 	int r;
 
+	/* Look first: PostgreSQL's ON CONFLICT DO NOTHING takes an id from the
+	 * sequence even when nothing is inserted, and the ids would then differ
+	 * from SQLite's (the reports show them). The conflict clause stays for a
+	 * concurrent worker. */
+	r = actions_get(db, a->mchid, a->kind, a->target, &cur, &found, err);
+	if (r < 0)
+		return r;
+	if (found)
+		goto exists;
 	r = db_prepare(
 	        db,
 	        "INSERT INTO actions (mchid, kind, target, state, amount, date, params, note,"
@@ -195,6 +204,7 @@ int actions_open(struct db *db, const struct action_new *a, const char *const *r
 		return r;
 	if (!found)
 		return err_set(err, WXR_EDB, "action %s '%s' vanished", a->kind, a->target);
+exists:
 	if (!written && in_list(cur.state, rearm)) {
 		r = db_prepare(db,
 		               "UPDATE actions SET state = ?, amount = ?, date = ?, params = ?,"
