@@ -45,7 +45,7 @@ JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 # valgrind slows every process tenfold: one test at a time keeps the timing tests honest
 VG_JOBS ?= 1
 
-.PHONY: all deps test test-pg unit asan valgrind clean demo bench keys help check-tests install uninstall man \
+.PHONY: all deps test test-pg unit asan valgrind clean demo demo-pg bench keys help check-tests install uninstall man \
 	fuzz fuzz-build fuzz-smoke fuzz-merge check check-format check-headers check-banned \
 	check-layers check-cmd-tables format
 
@@ -62,6 +62,7 @@ help:
 	@echo "make fuzz-smoke each fuzz target for FUZZ_SMOKE_SECONDS=5 (CI)"
 	@echo "make fuzz-merge add new coverage from build-fuzz/corpus/ to fixtures/corpus/"
 	@echo "make demo       run the nightly job against the simulator and print the report"
+	@echo "make demo-pg    the demo on a throwaway PostgreSQL, checked against SQLite's (DEMO_DB=postgresql://...)"
 	@echo "make check      check-format check-headers check-banned check-layers check-cmd-tables (before make test)"
 	@echo "make format     clang-format -i every C file (the repo's .clang-format)"
 	@echo "make bench      benchmarks with same-run baselines -> bench/RESULTS.md (a few minutes)"
@@ -267,6 +268,13 @@ keys:
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN) $(SIM)
 	@WXRECON_BUILD=$(abspath $(BUILD)) sh scripts/demo.sh
+
+# The demo on PostgreSQL (a throwaway server, or DEMO_DB=postgresql://... of an empty
+# database), checked against the same demo on SQLite (scripts/demo-pg.sh).
+demo-pg: deps
+	@sh scripts/deps.sh pg
+	@$(MAKE) --no-print-directory $(BIN) $(SIM)
+	@WXRECON_BUILD=$(abspath $(BUILD)) sh scripts/demo-pg.sh
 
 # Benchmarks, separate from the tests (scripts/bench.sh): figures and same-run baselines.
 bench: deps

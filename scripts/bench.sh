@@ -33,6 +33,12 @@
 # 5. history the largest 1%-day imported again into a database that already
 #            holds BENCH_HISTORY_DAYS days (of BENCH_HISTORY_ROWS rows):
 #            time against its import into an empty one, bytes per bill row.
+# 6. pg      the days of 4. at BENCH_PG_RATES (default "1%") again on
+#            PostgreSQL (a throwaway server, scripts/pg-tmp.sh, stopped at the
+#            end): ledger import, bill import (COPY), reconcile, report, beside
+#            SQLite's figures and the same-run gzip -dc; the server's CPU too
+#            (the postmaster's and its children's, from /proc). Without
+#            PostgreSQL: "postgresql: skipped (install with sh scripts/deps.sh pg)".
 #
 # Environment: WXRECON_BUILD (binaries; default build/), BENCH_DIR (scratch
 # space, default $TMPDIR or /tmp; ~1 GB for 1M rows, removed at the end),
@@ -40,7 +46,8 @@
 # BENCH_ONLY (e.g. "bill sweep": run only those), BENCH_SCALE_ROWS (the
 # day sizes of 4., default "100000 1000000"), BENCH_SCALE_RATES (default
 # "0 0.1% 1% lost10"), BENCH_HISTORY_DAYS / BENCH_HISTORY_ROWS (the history of
-# 5., default 30 days of 100000 rows), BENCH_TIMEOUT (seconds one
+# 5., default 30 days of 100000 rows), BENCH_PG_RATES (the rates of 6.; with
+# BENCH_ONLY, 6. runs when both scale and pg are named), BENCH_TIMEOUT (seconds one
 # measured command may take, default 300; past it, it is killed and reported
 # as a MISS "did not finish").
 set -u
@@ -52,7 +59,8 @@ SIM=$BUILD/wxrecon-sim
 ROWS=${BENCH_ROWS:-1000000}
 SWEEP_N=${BENCH_SWEEP:-10000}
 RESULTS=${BENCH_RESULTS:-$ROOT/bench/RESULTS.md}
-ONLY=${BENCH_ONLY:-bill reconcile sweep scale history}
+ONLY=${BENCH_ONLY:-bill reconcile sweep scale history pg}
+PG_RATES=${BENCH_PG_RATES:-1%}
 SCALE_ROWS=${BENCH_SCALE_ROWS:-100000 1000000}
 SCALE_RATES=${BENCH_SCALE_RATES:-0 0.1% 1% lost10}
 HIST_DAYS=${BENCH_HISTORY_DAYS:-30}
@@ -86,7 +94,14 @@ BASE=${BENCH_DIR:-${TMPDIR:-/tmp}}
 W=$(mktemp -d "$BASE/wxrecon-bench.XXXXXX") || die "cannot make a directory in $BASE"
 SIM_PID=
 SC_PID=
+PG_SRV=
 cleanup() {
+	if [ -n "$PG_SRV" ]; then
+		sh "$ROOT/scripts/pg-tmp.sh" stop "$PG_SRV" ||
+			echo "bench: the server in $PG_SRV did not stop; stop it with pg_ctl -D $PG_SRV/data stop" >&2
+		rm -rf "$PG_SRV"
+		PG_SRV=
+	fi
 	# a scenario's own simulator (4.), if a step died while it ran
 	if [ -n "$SC_PID" ]; then
 		kill "$SC_PID" 2>/dev/null
@@ -224,6 +239,120 @@ FS=$(df -T "$W" 2>/dev/null | awk 'NR == 2 { print $2 }')
 SQLITE=$(sqlite3 --version | cut -d' ' -f1)
 GZIP=$(gzip --version | head -n 1)
 say "bench: $NPROC x $CPU, $MEM, $OS; scratch $W ($FS)"
+
+# ---- PostgreSQL for 6.: a throwaway server, or a line saying why not ---------
+PG_SKIP=
+PG_VERSION=
+if wanted pg && wanted scale; then
+	PG_SRV=$(mktemp -d "${TMPDIR:-/tmp}/wxrecon-pg.XXXXXX") || die "mktemp failed"
+	if sh "$ROOT/scripts/pg-tmp.sh" start "$PG_SRV" >/dev/null 2>"$W/pg-start.err"; then
+		PG_PORT=$(sed -n 's/^WXRECON_TEST_PGPORT=//p' "$PG_SRV/env")
+		PG_BIN=$(sed -n 's/^WXRECON_TEST_PGBIN=//p' "$PG_SRV/env")
+		PG_VERSION=$("$PG_BIN/postgres" -V | sed 's/^[^0-9]*//')
+		say "bench: PostgreSQL $PG_VERSION in $PG_SRV (for 6.)"
+	else
+		if grep -q "no PostgreSQL server binaries" "$W/pg-start.err"; then
+			PG_SKIP="postgresql: skipped (install with sh scripts/deps.sh pg)"
+		else
+			PG_SKIP="postgresql: skipped (the throwaway server did not start: $(head -n 1 "$W/pg-start.err"))"
+		fi
+		rm -rf "$PG_SRV"
+		PG_SRV=
+		say "$PG_SKIP"
+	fi
+fi
+# pg_cpu: CPU seconds the server has used so far: the postmaster with its
+# reaped children (the backends of finished connections) and its live ones
+pg_cpu() {
+	_pm=$(head -n 1 "$PG_SRV/data/postmaster.pid")
+	{
+		awk '{ print $14 + $15 + $16 + $17 }' "/proc/$_pm/stat"
+		for _c in $(ps -o pid= --ppid "$_pm"); do
+			awk '{ print $14 + $15 }' "/proc/$_c/stat" 2>/dev/null
+		done
+	} | awk -v hz="$(getconf CLK_TCK)" '{ s += $1 } END { printf "%.2f", s / hz }'
+}
+# pg_measure NAME CMD...: measure, and PG_CPU: the server's CPU seconds meanwhile
+# (once the backends of database PG_DB are gone: a killed client's backend
+# ends a moment later, and only then does the postmaster count its CPU)
+pg_measure() {
+	_c0=$(pg_cpu)
+	measure "$@"
+	_i=0
+	while [ "$("$PG_BIN/psql" -X -At -h "$PG_SRV" -p "$PG_PORT" -U postgres -d postgres \
+		-c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$PG_DB'")" != 0 ] &&
+		[ $_i -lt 200 ]; do
+		_i=$((_i + 1))
+		sleep 0.05
+	done
+	PG_CPU=$(calc "$(pg_cpu) - $_c0")
+}
+R_PG=
+PG_MD=
+PG_DB=
+PG_ALL_FOUND=PASS
+# pg_day DIR ROWS RATE WHAT: the day of DIR (4.) again on PostgreSQL; its
+# SQLite figures are in L_S L_C B_S B_C R_S R_C P_S, gzip in GZREF GZCPU
+pg_day() {
+	PG_DB=wxbench_$(printf '%s_%s' "$2" "$3" | tr -c 'a-z0-9' '_')
+	"$PG_BIN/createdb" -h "$PG_SRV" -p "$PG_PORT" -U postgres "$PG_DB" ||
+		die "createdb $PG_DB failed"
+	mkdir -p "$1/pg"
+	_url="postgresql:///$PG_DB?host=$PG_SRV\&port=$PG_PORT\&user=postgres"
+	sed -e "s#^path = .*#url = $_url#" -e "s#^archive_dir = .*#archive_dir = $1/pg/bills#" \
+		"$1/wx.conf" >"$1/pg/wx.conf"
+	"$WX" -c "$1/pg/wx.conf" init >/dev/null 2>"$1/pg/init.err" ||
+		die "init on PostgreSQL ($1) failed: $(cat "$1/pg/init.err")"
+	# the bill first: it does not need the ledger, so a ledger import that
+	# cannot finish in time (as on 2026-12-07) still leaves the COPY figure
+	cat "$1/gen/$D.trade.ALL.csv.gz" >/dev/null
+	pg_measure pg_bill "$WX" -c "$1/pg/wx.conf" bill import "$1/gen/$D.trade.ALL.csv.gz" \
+		--date "$D" --kind trade
+	case $M_RC in 0 | 3 | 124) ;; *) die "bill import on PostgreSQL ($1) failed: $(cat pg_bill.err)" ;; esac
+	_b="$M_S / $M_CPU + $PG_CPU" _bs=$M_S _bkb=$M_KB _bratio=$(calc "$M_S / $B_S" %.1f)x
+	[ "$M_RC" = 124 ] && _b="> $LIMIT s (killed)" _bratio=-
+	"$WX" -c "$1/pg/wx.conf" bill import "$1/gen/$D.fundflow.BASIC.csv.gz" --date "$D" \
+		--kind fundflow >/dev/null 2>&1
+	case $? in 0 | 3 | 124) ;; *) die "bill import fundflow on PostgreSQL ($1) failed" ;; esac
+	pg_measure pg_led "$WX" -c "$1/pg/wx.conf" ledger import --orders "$1/gen/ledger_orders.csv" \
+		--refunds "$1/gen/ledger_refunds.csv"
+	if [ "$M_RC" = 124 ]; then
+		# a day that cannot be loaded in time is a figure, not the end of the bench
+		PG_MD="$PG_MD
+| $2 | $4 | $GZREF / $GZCPU | $L_S / $L_C | > $LIMIT s (killed; BENCH_TIMEOUT) after $M_CPU + $PG_CPU CPU s | - | $B_S / $B_C | $_b | $_bratio | $R_S / $R_C | not run (no ledger) | - | $P_S | - | $(mib "$_bkb") MiB | not run |"
+		PG_ALL_FOUND=MISS
+		say "  PostgreSQL: bill $_b s; ledger import did not finish within $LIMIT s (CPU $M_CPU + server $PG_CPU s)"
+		"$PG_BIN/dropdb" -h "$PG_SRV" -p "$PG_PORT" -U postgres "$PG_DB" >/dev/null 2>&1
+		rm -rf "$1/pg"
+		return 0
+	fi
+	[ "$M_RC" = 0 ] || die "ledger import on PostgreSQL ($1) failed: $(cat pg_led.err)"
+	_l="$M_S / $M_CPU + $PG_CPU" _ls=$M_S
+	pg_measure pg_rec "$WX" -c "$1/pg/wx.conf" reconcile --date "$D"
+	case $M_RC in
+	0 | 3) _r="$M_S / $M_CPU + $PG_CPU" _rs=$M_S ;;
+	124) _r="> $LIMIT s (killed)" _rs= ;;
+	*) die "reconcile on PostgreSQL ($1) failed (exit $M_RC): $(cat pg_rec.err)" ;;
+	esac
+	_rkb=$M_KB
+	pg_measure pg_rep "$WX" -c "$1/pg/wx.conf" report --date "$D" -o "$1/pg/report.html"
+	case $M_RC in 0 | 3) ;; *) die "report on PostgreSQL ($1) failed (exit $M_RC): $(cat pg_rep.err)" ;; esac
+	_p=$M_S
+	"$WX" -c "$1/pg/wx.conf" --json discrepancies --date "$D" --status all >"$1/pg/disc.json" 2>/dev/null
+	json_objects <"$1/pg/disc.json" >"$1/pg/found.lines"
+	keyed "$1/pg/found.lines" >"$1/pg/found.keys"
+	_np=$(wc -l <"$1/planted.keys")
+	_nf=$(wc -l <"$1/pg/found.keys")
+	# the same findings as SQLite's (which 4. checks against the manifest)
+	if cmp -s "$1/found.keys" "$1/pg/found.keys"; then _v=same; else _v=DIFFERENT PG_ALL_FOUND=MISS; fi
+	_kb=$(printf '%s\n' "$_bkb" "$_rkb" | sort -n | tail -1)
+	PG_MD="$PG_MD
+| $2 | $4 | $GZREF / $GZCPU | $L_S / $L_C | $_l | $(calc "$_ls / $L_S" %.1f)x | $B_S / $B_C | $_b | $_bratio | $R_S / $R_C | $_r | $(if [ -n "$_rs" ]; then calc "$_rs / $R_S" %.1f; else echo '-'; fi)x | $P_S | $_p | $(mib "$_kb") MiB | $_np / $_nf, $_v |"
+	say "  PostgreSQL: ledger $_l s, bill $_b s, reconcile $_r s, report $_p s; found $_nf, $_v as SQLite"
+	"$PG_BIN/dropdb" -h "$PG_SRV" -p "$PG_PORT" -U postgres "$PG_DB" >/dev/null 2>&1
+	rm -rf "$1/pg"
+}
+in_rates() { case " $PG_RATES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # ---- the setup: keys, a generated day, the simulator, a config ---------------
 mkdir -p keys
@@ -543,9 +672,6 @@ if wanted scale; then
 			measure sc_rep "$WX" -c "$dir/wx.conf" report --date "$D" -o "$dir/report.html"
 			case $M_RC in 0 | 3) ;; *) die "report ($dir) failed (exit $M_RC): $(cat sc_rep.err)" ;; esac
 			P_S=$M_S P_KB=$M_KB
-			kill "$SC_PID" 2>/dev/null
-			wait "$SC_PID" 2>/dev/null
-			SC_PID=
 			"$WX" -c "$dir/wx.conf" --json discrepancies --date "$D" --status all >"$dir/disc.json" 2>/dev/null
 			json_objects <"$dir/gen/manifest.json" | grep '"kind":' | grep -v '"kind":"BILL_MISSING"' >"$dir/planted.lines"
 			json_objects <"$dir/disc.json" >"$dir/found.lines"
@@ -558,6 +684,13 @@ if wanted scale; then
 				measure sc_gz sh -c "gzip -dc '$TGZ' >/dev/null"
 				GZREF=$M_S GZCPU=$M_CPU
 			fi
+			# 6.: the same day on PostgreSQL, with the same simulator
+			if [ -n "$PG_SRV" ] && in_rates "$rate"; then
+				pg_day "$dir" "$n" "$rate" "$what"
+			fi
+			kill "$SC_PID" 2>/dev/null
+			wait "$SC_PID" 2>/dev/null
+			SC_PID=
 			STEP_KB=$(printf '%s\n' "$L_KB" "$B_KB" "$R_KB" "$P_KB" | sort -n | tail -1)
 			[ "$STEP_KB" -gt "$SC_RSS_MAX" ] && SC_RSS_MAX=$STEP_KB
 			SC_ROWS_MD="$SC_ROWS_MD
@@ -603,6 +736,20 @@ Each cell: wall seconds / CPU seconds (user + sys; us of CPU per row). Ratios ar
 - targets on the 1%-day of the largest size: bill import <= 5x gzip, reconcile <= 5x gzip (see the table)
 EOF
 )
+fi
+
+if [ -n "$PG_MD" ]; then
+	R_PG=$(cat <<EOF
+The days of 4. at $PG_RATES, each loaded again into a fresh PostgreSQL $PG_VERSION database by the same commands (bill rows go in by COPY). The server is the tests' throwaway one (scripts/pg-tmp.sh: a unix socket; fsync, synchronous_commit and full_page_writes off; shared_buffers 32MB), SQLite runs with WAL and synchronous=NORMAL: neither waits for the disk much, PostgreSQL not at all. SQLite cells: wall / CPU seconds of wxrecon. PostgreSQL cells: wall / CPU seconds of wxrecon + CPU seconds of the server (/proc: the postmaster, its finished backends and its live children). "PG / SQLite" is of wall seconds. The last column compares the discrepancies found on PostgreSQL with SQLite's, by kind and id (4. checks SQLite's against the manifest).
+
+| rows | anomalies | gzip -dc | ledger import, SQLite | ledger import, PostgreSQL | PG / SQLite | bill import, SQLite | bill import, PostgreSQL | PG / SQLite | reconcile, SQLite | reconcile, PostgreSQL | PG / SQLite | report s, SQLite | report s, PostgreSQL | peak RSS of wxrecon (PG bill import, reconcile) | planted / found on PG |
+|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|$PG_MD
+
+- the same discrepancies found on PostgreSQL as on SQLite, every day: **$PG_ALL_FOUND**
+EOF
+)
+elif [ -n "$PG_SKIP" ]; then
+	R_PG=$PG_SKIP
 fi
 
 # ---- 5. history: the same day into a database holding weeks -----------------
@@ -682,5 +829,9 @@ mkdir -p "$(dirname "$RESULTS")"
 	echo "## 5. History: a day into a database holding weeks (issue 14)"
 	echo
 	if [ -n "$R_HIST" ]; then echo "$R_HIST"; else echo "Not run (BENCH_ONLY, or no 1% day in 4.)."; fi
+	echo
+	echo "## 6. PostgreSQL: the days of 4. on both backends (issue 16)"
+	echo
+	if [ -n "$R_PG" ]; then echo "$R_PG"; else echo "Not run (BENCH_ONLY, or no day of 4. at $PG_RATES)."; fi
 } >"$RESULTS.tmp" && mv "$RESULTS.tmp" "$RESULTS"
 say "bench: wrote $RESULTS"

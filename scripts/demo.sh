@@ -9,6 +9,14 @@
 #             script)
 # WXRECON_BUILD   the directory holding wxrecon and wxrecon-sim; when set (or
 #             with --no-build) nothing is installed or built
+# DEMO_DB     a postgresql://... URI: the store is that PostgreSQL database
+#             instead of DEMO_DIR/wxrecon.db. It must be empty (never
+#             initialised): the demo does not wipe a server's database.
+#             `make demo-pg` gives it a throwaway server of its own.
+# DEMO_NOW    the demo's "now" (Unix seconds; default: the real time): the
+#             week it seeds, the simulator's clock and WXRECON_NOW. Two demos
+#             with the same DEMO_NOW see the same week (make demo-pg compares
+#             SQLite's and PostgreSQL's that way).
 #
 # What it does: checks the packages and builds (scripts/deps.sh, make), starts
 # build/wxrecon-sim on a free 127.0.0.1 port, seeds it through its admin API
@@ -42,6 +50,7 @@ done
 [ -n "${WXRECON_BUILD:-}" ] && build=no
 BUILD=${WXRECON_BUILD:-$ROOT/build}
 DEMO=${DEMO_DIR:-$ROOT/demo}
+DB=${DEMO_DB:-}
 T0=$(date +%s)
 
 say() { printf '%s\n' "$*"; }
@@ -63,6 +72,13 @@ SIM=$BUILD/wxrecon-sim
 for c in curl awk; do
 	command -v $c >/dev/null 2>&1 || die "'$c' is needed (apt-get install $c)"
 done
+case $DB in
+'' | postgresql://* | postgres://*) ;;
+*) die "DEMO_DB is '$DB': give a postgresql://... URI (unset: SQLite in the demo directory)" ;;
+esac
+case ${DEMO_NOW:-0} in
+'' | *[!0-9]*) die "DEMO_NOW is '$DEMO_NOW': give Unix seconds (date +%s)" ;;
+esac
 
 # ---- the demo directory --------------------------------------------------
 case $DEMO in /*) ;; *) DEMO=$(pwd)/$DEMO ;; esac
@@ -131,12 +147,21 @@ admin() {
 		curl -sS --fail-with-body -X "$1" "$URL$2"
 	fi
 }
-admin POST /_sim/clock '{"real":true}' >"$DEMO/sim/clock.json" ||
+if [ -n "${DEMO_NOW:-}" ]; then
+	# one frozen clock for the simulator and wxrecon's business clock
+	NOW=$DEMO_NOW
+	WXRECON_NOW=$(date -u -d "@$NOW" +%Y-%m-%dT%H:%M:%SZ)
+	export WXRECON_NOW
+	clock="{\"now\":\"$WXRECON_NOW\"}" what="DEMO_NOW, fixed"
+else
+	NOW=$(date +%s)
+	clock='{"real":true}' what="real time"
+fi
+admin POST /_sim/clock "$clock" >"$DEMO/sim/clock.json" ||
 	die "the simulator's clock: $(cat "$DEMO/sim/clock.json")"
-say "simulator clock: $(sed -n 's/.*"now": *"\([^"]*\)".*/\1/p' "$DEMO/sim/clock.json") (real time)"
+say "simulator clock: $(sed -n 's/.*"now": *"\([^"]*\)".*/\1/p' "$DEMO/sim/clock.json") ($what)"
 
 # ---- the configuration ---------------------------------------------------
-NOW=$(date +%s)
 # Asia/Shanghai is UTC+8 all year: shift and ask for UTC (no tzdata needed)
 sh_date() { date -u -d "@$((NOW + 28800 + $1 * 86400))" +%F; }
 FROM=$(sh_date -7)
@@ -180,7 +205,7 @@ retries = 2
 retry_base_ms = 20
 
 [database]
-path = wxrecon.db
+$(if [ -n "$DB" ]; then echo "url = $DB"; else echo "path = wxrecon.db"; fi)
 
 [policy]
 close_after = 30m
@@ -222,6 +247,15 @@ admin POST /_sim/refunds "@$DEMO/seed/sim_refunds.json" >"$DEMO/sim/refunds.out"
 	die "seeding refunds: $(cat "$DEMO/sim/refunds.out")"
 say "WeChat Pay's side: $DEMO/seed/sim_orders.json, sim_refunds.json (POST /_sim/orders, /_sim/refunds)"
 
+if [ -n "$DB" ]; then
+	# a server's database is not the demo's to wipe: it must never have been initialised
+	if wx runs >"$DEMO/init.out" 2>&1; then
+		die "DEMO_DB is a database wxrecon already uses; give the demo an empty one (createdb)"
+	fi
+	grep -q "is not initialised" "$DEMO/init.out" ||
+		die "DEMO_DB: $(cat "$DEMO/init.out")"
+	say "the store: PostgreSQL (DEMO_DB)"
+fi
 wx init >"$DEMO/init.out" 2>&1 || { cat "$DEMO/init.out" >&2; die "wxrecon init failed"; }
 wx ledger import --orders "$DEMO/seed/ledger_orders.csv" --refunds "$DEMO/seed/ledger_refunds.csv" \
 	>"$DEMO/seed/import.out" || die "wxrecon ledger import failed"

@@ -4,6 +4,9 @@
 #   sh scripts/pg-tmp.sh start DIR    initdb DIR/data, start it, print its env lines
 #   sh scripts/pg-tmp.sh stop DIR     stop it; fails if anything is left running
 #   sh scripts/pg-tmp.sh status DIR   exit 0 while it runs
+#   sh scripts/pg-tmp.sh restart DIR [fast|immediate]
+#                                     restart it (the fault tests: every
+#                                     connection is cut), same port and socket
 #
 # The server listens on a unix socket in DIR (trust, for the superuser
 # "postgres") and on 127.0.0.1 on a free port (scram-sha-256 only: the tests
@@ -28,13 +31,17 @@ die() {
 	exit 1
 }
 
-[ $# = 2 ] || die "usage: pg-tmp.sh start|stop|status DIR"
+usage="usage: pg-tmp.sh start|stop|status DIR, or restart DIR [fast|immediate]"
+[ $# = 2 ] || { [ $# = 3 ] && [ "$1" = restart ]; } || die "$usage"
 cmd=$1
 dir=$2
+mode=${3:-fast}
 case $dir in
 /*) ;;
 *) dir=$(pwd)/$dir ;;
 esac
+# the server's user may not be able to enter the caller's directory (runuser cds there)
+cd /
 
 bindir=${PG_BINDIR:-}
 if [ -z "$bindir" ] && command -v pg_config >/dev/null 2>&1; then
@@ -122,7 +129,14 @@ stop)
 status)
 	running
 	;;
+restart)
+	case $mode in fast | immediate) ;; *) die "$usage" ;; esac
+	running || die "no server runs in '$dir/data'"
+	# pg_ctl restart starts it with the options of the first start (postmaster.opts)
+	as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m "$mode" -w -t 30 restart \
+		>/dev/null || die "the server in '$dir/data' did not restart"
+	;;
 *)
-	die "usage: pg-tmp.sh start|stop|status DIR"
+	die "$usage"
 	;;
 esac

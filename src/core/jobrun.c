@@ -100,25 +100,30 @@ int runlock_finish(struct runlock *rl, const char *state, int exit_code, const c
 void runlock_end(struct runlock *rl, int r)
 {
 	struct wxr_err e2 = WXR_ERR_INIT;
+	/* A command that failed on the database (a lost connection, a server
+	 * restart) fails at these too: its own error is the one line to show. The
+	 * lock row it leaves names this process, which is about to be gone, so
+	 * the next run takes it over (audited as lock.takeover). */
+	bool quiet = r == WXR_EDB;
 
 	if (rl->own_run && !rl->finished) {
 		int code = wxr_exit_code(r);
 
-		if (runlock_finish(rl, runlock_state(code), code, NULL, &e2) < 0)
+		if (runlock_finish(rl, runlock_state(code), code, NULL, &e2) < 0 && !quiet)
 			log_warn("cannot record the end of run %lld: %s", (long long)rl->run_id,
 			         e2.msg);
 		err_clear(&e2);
 	}
 	rl->heartbeat = jobs_heartbeat_stop(rl->heartbeat);
 	/* the audit log's head as the run leaves it: a log later cut below it is found */
-	if (rl->own_run && jobs_run_checkpoint(rl->at.db, rl->run_id, &e2) < 0) {
+	if (rl->own_run && jobs_run_checkpoint(rl->at.db, rl->run_id, &e2) < 0 && !quiet)
 		log_warn("cannot checkpoint the audit log into run %lld: %s", (long long)rl->run_id,
 		         e2.msg);
-		err_clear(&e2);
-	}
+	err_clear(&e2);
 	if (rl->locked) {
-		if (jobs_unlock(rl->at.db, rl->at.mchid, "run", rl->run_id, &e2) < 0)
+		if (jobs_unlock(rl->at.db, rl->at.mchid, "run", rl->run_id, &e2) < 0 && !quiet)
 			log_warn("cannot release the lock: %s", e2.msg);
+		err_clear(&e2);
 		rl->locked = false;
 	}
 }

@@ -161,6 +161,15 @@ int actions_open(struct db *db, const struct action_new *a, const char *const *r
 	bool written = false;
 	int r;
 
+	/* Look first: PostgreSQL's ON CONFLICT DO NOTHING takes an id from the
+	 * sequence even when nothing is inserted, and the ids would then differ
+	 * from SQLite's (the reports show them). The conflict clause stays for a
+	 * concurrent worker. */
+	r = actions_get(db, a->mchid, a->kind, a->target, &cur, &found, err);
+	if (r < 0)
+		return r;
+	if (found)
+		goto exists;
 	r = db_prepare(
 	        db,
 	        "INSERT INTO actions (mchid, kind, target, state, amount, date, params, note,"
@@ -190,6 +199,7 @@ int actions_open(struct db *db, const struct action_new *a, const char *const *r
 		return r;
 	if (!found)
 		return err_set(err, WXR_EDB, "action %s '%s' vanished", a->kind, a->target);
+exists:
 	if (!written && in_list(cur.state, rearm)) {
 		r = db_prepare(db,
 		               "UPDATE actions SET state = ?, amount = ?, date = ?, params = ?,"
@@ -236,16 +246,18 @@ int actions_move(struct db *db, int64_t id, const char *from, const struct actio
 	struct db_stmt *st = NULL;
 	int r;
 
-	r = db_prepare(
-	        db,
-	        "UPDATE actions SET state = ?1, result = COALESCE(?2, result),"
-	        " error = CASE WHEN ?3 IS NULL THEN error WHEN ?3 = '' THEN NULL ELSE ?3 END,"
-	        " note = COALESCE(?4, note), params = COALESCE(?5, params),"
-	        " run_id = COALESCE(?6, run_id), updated_at = ?7,"
-	        " attempts = attempts + CASE WHEN ?1 = 'sent' THEN 1 ELSE 0 END,"
-	        " sent_ts = CASE WHEN ?1 = 'sent' THEN ?10 ELSE sent_ts END"
-	        " WHERE id = ?8 AND state = ?9",
-	        &st, err);
+	r = db_prepare(db,
+	               /* the casts type the parameters that are often NULL, for PostgreSQL */
+	               "UPDATE actions SET state = ?1, result = COALESCE(CAST(?2 AS TEXT), result),"
+	               " error = CASE WHEN CAST(?3 AS TEXT) IS NULL THEN error"
+	               " WHEN CAST(?3 AS TEXT) = '' THEN NULL ELSE CAST(?3 AS TEXT) END,"
+	               " note = COALESCE(CAST(?4 AS TEXT), note), params = COALESCE(CAST(?5 AS "
+	               "TEXT), params),"
+	               " run_id = COALESCE(CAST(?6 AS BIGINT), run_id), updated_at = ?7,"
+	               " attempts = attempts + CASE WHEN ?1 = 'sent' THEN 1 ELSE 0 END,"
+	               " sent_ts = CASE WHEN ?1 = 'sent' THEN ?10 ELSE sent_ts END"
+	               " WHERE id = ?8 AND state = ?9",
+	               &st, err);
 	if (r < 0)
 		return r;
 	db_bind_text(st, 1, c->to);

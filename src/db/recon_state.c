@@ -140,37 +140,13 @@ void db_recon_rstatus_free(struct db_recon_rstatus *r, size_t n)
 
 /* ---- actions and ledger changes -------------------------------------------- */
 
-int db_recon_action_put(struct db *db, const struct db_recon_day *day, const char *kind,
-                        const char *target, const char *state, int64_t amount, const char *params,
-                        bool rearm, int64_t *out_id, char out_state[24], bool *out_written,
-                        struct wxr_err *err)
+/* The id and state of the day's merchant's action KIND on TARGET, if any. */
+static int action_find(struct db *db, const struct db_recon_day *day, const char *kind,
+                       const char *target, int64_t *out_id, char out_state[24], bool *out_found,
+                       struct wxr_err *err)
 {
 	struct db_stmt *st = NULL;
-	bool written;
-	int64_t id;
-	char cur[24];
 	int r;
-
-	r = recon_prepare_day(
-	        db, day,
-	        "INSERT INTO actions (mchid, kind, target, state, amount, date, params,"
-	        " run_id,"
-	        " created_at, updated_at)"
-	        " VALUES (:m, :kind, :target, :state, :amount, :d, :params, :run, :now,"
-	        " :now)"
-	        " ON CONFLICT (mchid, kind, target) DO NOTHING",
-	        &st, err);
-	if (r < 0)
-		return r;
-	recon_bind_text(st, ":kind", kind);
-	recon_bind_text(st, ":target", target);
-	recon_bind_text(st, ":state", state);
-	recon_bind_amount(st, ":amount", amount);
-	recon_bind_text(st, ":params", params);
-	r = recon_finish(db, st, "write action", err);
-	if (r < 0)
-		return r;
-	written = db_changes(db) > 0;
 
 	r = recon_prepare_day(db, day,
 	                      "SELECT id, state FROM actions WHERE mchid = :m AND kind = :kind"
@@ -180,15 +156,66 @@ int db_recon_action_put(struct db *db, const struct db_recon_day *day, const cha
 		return r;
 	recon_bind_text(st, ":kind", kind);
 	recon_bind_text(st, ":target", target);
-	if (db_step(st) != DB_ROW) {
+	r = db_step(st);
+	*out_found = r == DB_ROW;
+	if (r == DB_ROW) {
+		*out_id = db_col_i64(st, 0);
+		snprintf(out_state, 24, "%s", db_col_text(st, 1));
+		r = 0;
+	} else if (r == DB_DONE) {
+		r = 0;
+	} else {
 		r = db_error(db, err, "read action");
-		db_finalize(st);
-		return r;
 	}
-	id = db_col_i64(st, 0);
-	snprintf(cur, sizeof(cur), "%s", db_col_text(st, 1));
 	db_finalize(st);
-	st = NULL;
+	return r;
+}
+
+int db_recon_action_put(struct db *db, const struct db_recon_day *day, const char *kind,
+                        const char *target, const char *state, int64_t amount, const char *params,
+                        bool rearm, int64_t *out_id, char out_state[24], bool *out_written,
+                        struct wxr_err *err)
+{
+	struct db_stmt *st = NULL;
+	bool written, found;
+	int64_t id = 0;
+	char cur[24] = "";
+	int r;
+
+	/* Look first: PostgreSQL's ON CONFLICT DO NOTHING takes an id from the
+	 * sequence even when nothing is inserted, and the ids would then differ
+	 * from SQLite's (the reports show them). The conflict clause stays for a
+	 * concurrent worker. */
+	r = action_find(db, day, kind, target, &id, cur, &found, err);
+	if (r < 0)
+		return r;
+	written = false;
+	if (!found) {
+		r = recon_prepare_day(
+		        db, day,
+		        "INSERT INTO actions (mchid, kind, target, state, amount, date,"
+		        " params, run_id, created_at, updated_at)"
+		        " VALUES (:m, :kind, :target, :state, :amount, :d, :params, :run,"
+		        " :now, :now)"
+		        " ON CONFLICT (mchid, kind, target) DO NOTHING",
+		        &st, err);
+		if (r < 0)
+			return r;
+		recon_bind_text(st, ":kind", kind);
+		recon_bind_text(st, ":target", target);
+		recon_bind_text(st, ":state", state);
+		recon_bind_amount(st, ":amount", amount);
+		recon_bind_text(st, ":params", params);
+		r = recon_finish(db, st, "write action", err);
+		if (r < 0)
+			return r;
+		written = db_changes(db) > 0;
+		r = action_find(db, day, kind, target, &id, cur, &found, err);
+		if (r < 0)
+			return r;
+		if (!found)
+			return err_set(err, WXR_EDB, "action %s '%s' vanished", kind, target);
+	}
 
 	if (!written && rearm && (strcmp(cur, "done") == 0 || strcmp(cur, "failed") == 0)) {
 		r = recon_prepare_day(
