@@ -415,6 +415,12 @@ out:
 	return r;
 }
 
+/* bill import: the part of the file read, on a terminal. */
+static void import_progress(void *arg, int64_t done, int64_t total)
+{
+	log_progress_part(arg, done, total, done / 1000000, "MB read");
+}
+
 static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	static const struct option opts[] = {
@@ -460,10 +466,13 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	po.source = "import";
 	po.archive_dir = ctx->cfg.archive_dir;
 	po.run_id = ctx->run_id;
+	po.progress = import_progress;
+	po.progress_arg = argv[optind];
 	r = bill_lock(ctx, &rl, err);
 	if (r < 0)
 		return r;
 	r = billpipe_import_file(ctx->db, &po, argv[optind], NULL, &res, err);
+	log_progress_done();
 	runlock_end(&rl, r);
 	if (r < 0)
 		return err_prefix(err, "bill import");

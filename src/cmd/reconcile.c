@@ -92,10 +92,18 @@ static int hook_query_refund(void *ctx, const char *mchid, const char *out_refun
 
 /* ---- reconcile ---- */
 
+/* The days of the range done, after each day. */
+struct range_progress {
+	int64_t done, days;
+};
+
 static void progress(void *p, const char *date, const struct recon_result *day)
 {
-	(void)p;
-	log_progress("reconciled %s: %" PRId64 " open", date, day->total.open);
+	struct range_progress *rp = p;
+
+	rp->done++;
+	log_progress("reconcile: day %" PRId64 " of %" PRId64 " (%d%%): %s, %" PRId64 " open",
+	             rp->done, rp->days, (int)(rp->done * 100 / rp->days), date, day->total.open);
 }
 
 static json_t *result_json(const struct recon_result *res, const char *from, const char *to,
@@ -248,7 +256,15 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 			goto out;
 	}
 	ro.run_id = rl.run_id;
-	r = reconcile_range(ctx->db, &ro, d.from, d.to, progress, NULL, &res, err);
+	{
+		struct range_progress rp = { 0, 1 };
+		int64_t a, b;
+
+		if (date_parse(d.from, 0, &a, NULL) == 0 && date_parse(d.to, 0, &b, NULL) == 0 &&
+		    b > a)
+			rp.days = (b - a) / 86400 + 1;
+		r = reconcile_range(ctx->db, &ro, d.from, d.to, progress, &rp, &res, err);
+	}
 	log_progress_done();
 	if (r < 0) {
 		err_prefix(err, "reconcile");

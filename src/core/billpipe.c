@@ -570,6 +570,8 @@ int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const 
 {
 	struct billpipe *p = NULL;
 	unsigned char *chunk = NULL;
+	int64_t done = 0, size = 0;
+	struct stat sb;
 	FILE *f = NULL;
 	int r;
 
@@ -579,6 +581,8 @@ int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const 
 	r = billpipe_new(db, opts, &p, err);
 	if (r < 0)
 		goto out;
+	if (opts->progress && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
+		size = (int64_t)sb.st_size;
 	chunk = xmalloc(READ_CHUNK);
 	for (;;) {
 		size_t n = fread(chunk, 1, READ_CHUNK, f);
@@ -587,6 +591,9 @@ int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const 
 			r = billpipe_feed(p, chunk, n, err);
 			if (r < 0)
 				goto out;
+			done += (int64_t)n;
+			if (opts->progress && done % (16 * READ_CHUNK) < (int64_t)n)
+				opts->progress(opts->progress_arg, done, size);
 		}
 		if (n < READ_CHUNK) {
 			if (ferror(f)) {

@@ -42,6 +42,10 @@ struct billpipe_opts {
 	int64_t run_id;          /* for the audit log; <= 0 none */
 	uint64_t max_bytes;      /* cap on the decompressed bill (0 = 4 GiB) */
 	size_t max_line;         /* line cap (0 = BILLPARSE_MAX_LINE) */
+	/* billpipe_import_file: called every few MB with the bytes of the file read and its
+	 * size (0 when unknown); NULL: none */
+	void (*progress)(void *arg, int64_t done, int64_t total);
+	void *progress_arg;
 };
 
 struct billpipe_result {
