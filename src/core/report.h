@@ -142,7 +142,9 @@ struct report {
 	struct report_day total; /* sums over the days; date "total"; bill unused */
 	size_t nmissing;         /* days whose trade bill was never fetched */
 
-	struct report_disc *discs; /* every discrepancy dated in the range, by date then id */
+	/* The discrepancies dated in the range: how many; report_each_disc() reads them, by
+	 * date then id, one at a time from the load's snapshot (a day of 1% of every kind is
+	 * 110000 of them: never all in memory). */
 	size_t ndiscs;
 	struct report_kind *kinds; /* those counted by kind and status, by kind */
 	size_t nkinds;
@@ -163,7 +165,31 @@ struct report {
 	 * later cut below it no longer holds this entry with this hash. */
 	int64_t audit_entries;
 	char audit_head[65];
+
+	/* What report_each_disc reads from: the database, in the read transaction the load
+	 * opened (ended by report_free), the queue's policy for the assessments. */
+	struct db *db;
+	bool own_tx;
+	struct exc_policy exc;
+	/* Where renderers flush their output while listing (report_flush); NULL: they append
+	 * the whole document to their buffer. */
+	int (*sink)(void *arg, const char *data, size_t n, struct wxr_err *err);
+	void *sink_arg;
+	/* Called every few thousand discrepancies listed: done of ndiscs; NULL: none. */
+	void (*progress)(void *arg, size_t done, size_t total);
+	void *progress_arg;
 };
+
+/*
+ * Calls fn for each discrepancy of the range, by date then id (strings borrowed for the
+ * call); the queue's view (queued, assignee, assessment) of the open ones as of as_of.
+ */
+int report_each_disc(const struct report *rep,
+                     int (*fn)(void *arg, const struct report_disc *d, struct wxr_err *err),
+                     void *arg, struct wxr_err *err);
+/* Hands out's bytes to rep->sink and empties out, once it holds enough to be worth a
+ * write (always when force); without a sink, nothing. */
+int report_flush(const struct report *rep, struct buf *out, bool force, struct wxr_err *err);
 
 /*
  * Loads the report for opts from db in one read transaction (none is opened
