@@ -122,14 +122,14 @@ static json_t *result_json(const struct recon_result *res, const char *from, con
 			                              (json_int_t)c->auto_resolved));
 	}
 	return json_pack(
-	        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
+	        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
 	        "from", from, "to", to, "run_id", (json_int_t)run_id, "days", (json_int_t)res->days,
 	        "open", (json_int_t)res->total.open, "opened", (json_int_t)res->opened, "reopened",
 	        (json_int_t)res->reopened, "resolved", (json_int_t)res->resolved, "auto_resolved",
 	        (json_int_t)res->auto_resolved, "pending", (json_int_t)res->pending, "queries",
 	        (json_int_t)res->queries, "query_failures", (json_int_t)res->query_failures,
-	        "bills_missing", (json_int_t)res->bills_missing, "needs_attention",
-	        res->needs_attention, "by_kind", kinds);
+	        "bills_missing", (json_int_t)res->bills_missing, "pruned_days",
+	        (json_int_t)res->pruned, "needs_attention", res->needs_attention, "by_kind", kinds);
 }
 
 struct changes {
@@ -280,6 +280,12 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 		       dry ? " (dry run: nothing written)" : "", res.total.open, res.opened,
 		       res.reopened, res.resolved, res.auto_resolved, res.pending,
 		       res.bills_missing ? "; some days have no trade bill" : "");
+	if (!ctx->json && res.pruned)
+		printf("%" PRId64
+		       " day%s not reconciled (%s%s): the bill rows were pruned; restore "
+		       "them with 'wxrecon bill import --date %s' and reconcile again\n",
+		       res.pruned, res.pruned > 1 ? "s" : "", res.pruned_date,
+		       res.pruned > 1 ? " and later" : "", res.pruned_date);
 	if (!ctx->json && res.total.open) {
 		for (int k = 0; k < RECON_KIND_COUNT; k++) {
 			if (res.by_kind[k].open)
@@ -318,10 +324,16 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 		r = err_set(err, WXR_ESIG, "reconcile: a WeChat Pay answer failed verification");
 		goto out;
 	}
-	r = res.needs_attention
-	            ? err_set(err, WXR_EATTENTION, "reconcile: %" PRId64 " discrepancies are open",
-	                      res.total.open)
-	            : 0;
+	if (res.pruned)
+		r = err_set(err, WXR_EATTENTION,
+		            "reconcile: %s was not reconciled, its bill rows were pruned: run "
+		            "'wxrecon bill import --date %s' (from the archive), then reconcile it",
+		            res.pruned_date, res.pruned_date);
+	else
+		r = res.needs_attention ? err_set(err, WXR_EATTENTION,
+		                                  "reconcile: %" PRId64 " discrepancies are open",
+		                                  res.total.open)
+		                        : 0;
 out:
 	json_decref(out);
 	runlock_end(&rl, r);

@@ -127,7 +127,12 @@ int db_report_trades(struct db *db, struct report *rep, struct wxr_err *err)
 	        "  WHERE t.file_id IN (SELECT id FROM bill_files WHERE kind = 'trade'"
 	        "   AND bill_date >= ?1 AND bill_date <= ?2 AND (?3 = '' OR mchid = ?3))"
 	        "  GROUP BY t.file_id) s ON s.file_id = f.id"
-	        " ORDER BY f.bill_date, f.id";
+	        /* a pruned bill (schema 014): the totals its rows had */
+	        " UNION ALL SELECT bill_date, pruned_pay_count, pruned_pay, pruned_refund_count,"
+	        "  pruned_refund, pruned_fee FROM bill_files WHERE kind = 'trade'"
+	        "  AND pruned_at IS NOT NULL AND bill_date >= ?1 AND bill_date <= ?2"
+	        "  AND (?3 = '' OR mchid = ?3)"
+	        " ORDER BY 1";
 	struct db_stmt *st = NULL;
 	int r;
 
