@@ -669,7 +669,7 @@ if wanted scale; then
 			measure sc_rec "$WX" -c "$dir/wx.conf" reconcile --date "$D"
 			case $M_RC in 0 | 3) ;; *) die "reconcile ($dir) failed (exit $M_RC): $(cat sc_rec.err)" ;; esac
 			R_S=$M_S R_KB=$M_KB R_C=$M_CPU
-			measure sc_rep "$WX" -c "$dir/wx.conf" report --date "$D" -o "$dir/report.html"
+			measure sc_rep "$WX" -c "$dir/wx.conf" report --date "$D" --format html -o "$dir/report.html"
 			case $M_RC in 0 | 3) ;; *) die "report ($dir) failed (exit $M_RC): $(cat sc_rep.err)" ;; esac
 			P_S=$M_S P_KB=$M_KB
 			"$WX" -c "$dir/wx.conf" --json discrepancies --date "$D" --status all >"$dir/disc.json" 2>/dev/null
@@ -694,8 +694,8 @@ if wanted scale; then
 			STEP_KB=$(printf '%s\n' "$L_KB" "$B_KB" "$R_KB" "$P_KB" | sort -n | tail -1)
 			[ "$STEP_KB" -gt "$SC_RSS_MAX" ] && SC_RSS_MAX=$STEP_KB
 			SC_ROWS_MD="$SC_ROWS_MD
-| $n | $what | $GZREF / $GZCPU | $L_S / $L_C ($(us_row "$L_C" "$LROWS")) | $B_S / $B_C ($(us_row "$B_C" "$n")) | $(calc "$B_C / $GZCPU" %.1f)x | $R_S / $R_C ($(us_row "$R_C" "$n")) | $(calc "$R_C / $GZCPU" %.1f)x | $P_S | $(mib "$STEP_KB") MiB | $NP / $NF $V |"
-			say "  $n rows, $what: ledger $L_S s, bill $B_S s (CPU $(calc "$B_C / $GZCPU" %.1f)x gzip), reconcile $R_S s (CPU $(calc "$R_C / $GZCPU" %.1f)x), report $P_S s; planted $NP found $NF $V"
+| $n | $what | $GZREF / $GZCPU | $L_S / $L_C ($(us_row "$L_C" "$LROWS")) | $B_S / $B_C ($(us_row "$B_C" "$n")) | $(calc "$B_C / $GZCPU" %.1f)x | $R_S / $R_C ($(us_row "$R_C" "$n")) | $(calc "$R_C / $GZCPU" %.1f)x | $P_S | $(mib "$L_KB") / $(mib "$B_KB") / $(mib "$R_KB") / $(mib "$P_KB") MiB | $NP / $NF $V |"
+			say "  $n rows, $what: ledger $L_S s, bill $B_S s (CPU $(calc "$B_C / $GZCPU" %.1f)x gzip), reconcile $R_S s (CPU $(calc "$R_C / $GZCPU" %.1f)x), report $P_S s; peak RSS ledger/bill/reconcile/report $(mib "$L_KB")/$(mib "$B_KB")/$(mib "$R_KB")/$(mib "$P_KB") MiB; planted $NP found $NF $V"
 			if [ "$rate" = 1% ] && [ -x "$FLOOR_BIN" ]; then
 				for mode in indexed index-after; do
 					"$WX" --db "$dir/floor.db" init >/dev/null 2>&1 || die "init (floor) failed"
@@ -725,7 +725,7 @@ if wanted scale; then
 	R_SCALE=$(cat <<EOF
 Each cell: wall seconds / CPU seconds (user + sys; us of CPU per row). Ratios are of CPU seconds to those of the same-run \`gzip -dc\` of the day's trade bill: on a shared machine load swings wall time, not CPU time. Ledger import counts orders + refunds; the others count bill rows. "planted / found" compares the manifest's cases of the day with \`discrepancies --status all\` by kind and id.
 
-| rows | anomalies | gzip -dc | ledger import | bill import (trade) | bill / gzip | reconcile --date | reconcile / gzip | report s | peak RSS (max of steps) | planted / found |
+| rows | anomalies | gzip -dc | ledger import | bill import (trade) | bill / gzip | reconcile --date | reconcile / gzip | report s | peak RSS: ledger / bill / reconcile / report | planted / found |
 |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|$SC_ROWS_MD
 
 | rows | floor | wall | us/row | |

@@ -2,7 +2,7 @@
 _wxrecon() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	local cmds="actions approve assign audit bill certs comment config discrepancies help init ledger
-		notify order reconcile refund report resolve run runs sweep unlock version"
+		notify order prune reconcile refund report resolve run runs sweep unlock version"
 	local i cmd= sub=
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in

@@ -102,6 +102,17 @@ void log_progress(const char *fmt, ...)
 	progress_open = true;
 }
 
+void log_progress_part(const char *what, int64_t done, int64_t total, int64_t count,
+                       const char *unit)
+{
+	if (total > 0)
+		log_progress("%s: %d%% (%lld %s)", what,
+		             (int)(done >= total ? 100 : done * 100 / total), (long long)count,
+		             unit);
+	else
+		log_progress("%s: %lld %s", what, (long long)count, unit);
+}
+
 void log_progress_done(void)
 {
 	if (!progress_open)

@@ -6,6 +6,7 @@
 #define WXR_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "base/compat.h"
 
@@ -23,6 +24,10 @@ void log_warn(const char *fmt, ...) WXR_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) WXR_PRINTF(1, 2);
 /* Progress on one line, only when stderr is a terminal and not -q. */
 void log_progress(const char *fmt, ...) WXR_PRINTF(1, 2);
+/* The same for work of a known size: "WHAT: P% (COUNT UNIT)", P = done of total (any
+ * measure, e.g. bytes read); total <= 0 prints "WHAT: COUNT UNIT". */
+void log_progress_part(const char *what, int64_t done, int64_t total, int64_t count,
+                       const char *unit);
 /* Ends a progress line. */
 void log_progress_done(void);
 bool log_is_tty(void);

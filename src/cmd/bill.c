@@ -410,6 +410,104 @@ out:
 	return r;
 }
 
+/* bill import: the part of the file read, on a terminal. */
+static void import_progress(void *arg, int64_t done, int64_t total)
+{
+	log_progress_part(arg, done, total, done / 1000000, "MB read");
+}
+
+/* Stores one bill file; its result as JSON (*out_json, with --json) or a line. Exit 3
+ * (WXR_EATTENTION) for rejected rows or a summary mismatch, once the bill is stored. */
+static int import_one(struct ctx *ctx, const char *path, const char *date, enum bill_kind k,
+                      const char *expected_sha1, json_t **out_json, struct wxr_err *err)
+{
+	struct billpipe_opts po;
+	struct billpipe_result res;
+	const char *kind = kind_name(k);
+	int r;
+
+	memset(&po, 0, sizeof(po));
+	po.mchid = ctx->mchid;
+	po.bill_date = date;
+	po.kind = k;
+	po.source = "import";
+	po.archive_dir = ctx->cfg.archive_dir;
+	po.run_id = ctx->run_id;
+	po.progress = import_progress;
+	po.progress_arg = (void *)path;
+	r = billpipe_import_file(ctx->db, &po, path, expected_sha1, &res, err);
+	log_progress_done();
+	if (r < 0)
+		return err_prefix(err, "bill import");
+	if (ctx->json) {
+		*out_json = json_pack(
+		        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:s?, s:b}", "date", date, "kind",
+		        kind, "mchid", res.mchid, "sha1", res.sha1, "rows", (json_int_t)res.rows,
+		        "rejects", (json_int_t)res.rejects, "bytes", (json_int_t)res.bytes,
+		        "summary_ok", res.summary_ok, "summary_mismatch",
+		        res.summary_ok ? NULL : res.mismatch_text, "replaced", res.replaced);
+	} else {
+		printf("%s %s: stored %" PRId64 " rows for merchant %s (sha1 %s)%s\n", date, kind,
+		       res.rows, res.mchid[0] ? res.mchid : "(unknown)", res.sha1,
+		       res.replaced ? ", replacing the earlier bill" : "");
+		if (res.rejects)
+			printf("%" PRId64 " rows rejected: see the bill_rejects table\n",
+			       res.rejects);
+		if (!res.summary_ok)
+			printf("summary mismatch: %s\n", res.mismatch_text);
+	}
+	if (res.rejects || !res.summary_ok)
+		return err_set(err, WXR_EATTENTION, "bill import: %s",
+		               res.rejects ? "rows were rejected"
+		                           : "the summary disagrees with the rows");
+	return 0;
+}
+
+/*
+ * bill import --date D [--kind K] without a file: the day's stored bills again from
+ * their archived .gz (the SHA-1 checked against the stored one), e.g. after prune.
+ */
+static int restore_day(struct ctx *ctx, const char *date, const char *kind, json_t *arr,
+                       struct wxr_err *err)
+{
+	static const enum bill_kind kinds[] = { BILL_KIND_TRADE, BILL_KIND_FUNDFLOW };
+	int done = 0, rc = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		struct db_bills_file have;
+		json_t *j = NULL;
+		int r;
+
+		if (kind && strcmp(kind, kind_name(kinds[i])) != 0)
+			continue;
+		r = billpipe_stored(ctx->db, ctx->mchid, date, kinds[i], &have, err);
+		if (r < 0)
+			return err_prefix(err, "bill import");
+		if (r == 0 || strcmp(have.status, "ok") != 0)
+			continue;
+		if (!have.archive_path[0])
+			return err_set(
+			        err, WXR_EIO,
+			        "bill import: the %s bill of %s (sha1 %s) has no archived .gz; "
+			        "fetch it again with 'wxrecon bill fetch --date %s --force'",
+			        kind_name(kinds[i]), date, have.sha1, date);
+		r = import_one(ctx, have.archive_path, date, kinds[i], have.sha1, &j, err);
+		if (j)
+			json_array_append_new(arr, j);
+		if (r < 0 && r != WXR_EATTENTION)
+			return r;
+		if (r < 0)
+			rc = r;
+		done++;
+	}
+	if (!done)
+		return err_set(err, WXR_ENOTFOUND,
+		               "bill import: no stored %s bill of %s to restore from the archive "
+		               "(give the FILE, or 'wxrecon bill fetch --date %s')",
+		               kind ? kind : "trade or fund-flow", date, date);
+	return rc;
+}
+
 static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	static const struct option opts[] = {
@@ -417,10 +515,9 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 		{ "kind", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct billpipe_opts po;
-	struct billpipe_result res;
 	struct runlock rl;
 	const char *date = NULL, *kind = NULL;
+	json_t *out = NULL;
 	int c;
 	int r;
 
@@ -441,53 +538,36 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 			break;
 		}
 	}
-	if (optind != argc - 1)
-		return cmd_usage_error(ctx, err,
-		                       optind >= argc ? "which file?" : "one file at a time");
-	if (!date || !kind)
-		return cmd_usage_error(ctx, err, "--date and --kind are required");
-	if (strcmp(kind, "trade") != 0 && strcmp(kind, "fundflow") != 0)
+	if (optind < argc - 1)
+		return cmd_usage_error(ctx, err, "one file at a time");
+	if (!date)
+		return cmd_usage_error(ctx, err, "--date is required");
+	if (optind == argc - 1 && !kind)
+		return cmd_usage_error(ctx, err, "--kind is required with a FILE");
+	if (kind && strcmp(kind, "trade") != 0 && strcmp(kind, "fundflow") != 0)
 		return cmd_usage_error(ctx, err, "--kind: '%s' (want trade or fundflow)", kind);
-	memset(&po, 0, sizeof(po));
-	po.mchid = ctx->mchid;
-	po.bill_date = date;
-	po.kind = strcmp(kind, "trade") == 0 ? BILL_KIND_TRADE : BILL_KIND_FUNDFLOW;
-	po.source = "import";
-	po.archive_dir = ctx->cfg.archive_dir;
-	po.run_id = ctx->run_id;
 	r = bill_lock(ctx, &rl, err);
 	if (r < 0)
 		return r;
-	r = billpipe_import_file(ctx->db, &po, argv[optind], NULL, &res, err);
-	runlock_end(&rl, r);
-	if (r < 0)
-		return err_prefix(err, "bill import");
-	if (ctx->json) {
-		r = cmd_print_json(
-		        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:s?, s:b}", "date",
-		                  date, "kind", kind, "mchid", res.mchid, "sha1", res.sha1, "rows",
-		                  (json_int_t)res.rows, "rejects", (json_int_t)res.rejects, "bytes",
-		                  (json_int_t)res.bytes, "summary_ok", res.summary_ok,
-		                  "summary_mismatch", res.summary_ok ? NULL : res.mismatch_text,
-		                  "replaced", res.replaced),
-		        err);
-		if (r < 0)
-			return r;
+	if (optind == argc - 1) {
+		r = import_one(ctx, argv[optind], date,
+		               strcmp(kind, "trade") == 0 ? BILL_KIND_TRADE : BILL_KIND_FUNDFLOW,
+		               NULL, &out, err);
 	} else {
-		printf("%s %s: stored %" PRId64 " rows for merchant %s (sha1 %s)%s\n", date, kind,
-		       res.rows, res.mchid[0] ? res.mchid : "(unknown)", res.sha1,
-		       res.replaced ? ", replacing the earlier bill" : "");
-		if (res.rejects)
-			printf("%" PRId64 " rows rejected: see the bill_rejects table\n",
-			       res.rejects);
-		if (!res.summary_ok)
-			printf("summary mismatch: %s\n", res.mismatch_text);
+		out = ctx->json ? json_array() : NULL;
+		r = restore_day(ctx, date, kind, out, err);
 	}
-	if (res.rejects || !res.summary_ok)
-		return err_set(err, WXR_EATTENTION, "bill import: %s",
-		               res.rejects ? "rows were rejected"
-		                           : "the summary disagrees with the rows");
-	return 0;
+	runlock_end(&rl, r);
+	if (out) {
+		struct wxr_err perr = WXR_ERR_INIT;
+		int pr = cmd_print_json(out, &perr);
+
+		if (pr < 0 && (r >= 0 || r == WXR_EATTENTION)) {
+			*err = perr;
+			r = pr;
+		}
+	}
+	return r;
 }
 
 static const char fetch_help[] =
@@ -504,7 +584,10 @@ static const char fetch_help[] =
 
 static const char import_help[] =
         "Parses and stores a bill file (plain or gzip) as WeChat Pay wrote it, exactly as\n"
-        "bill fetch would, and archives it. Rejected rows or a summary mismatch: exit 3.\n";
+        "bill fetch would, and archives it. Rejected rows or a summary mismatch: exit 3.\n"
+        "Without FILE: the day's stored bills (both kinds, or --kind) again from their\n"
+        ".gz in the archive, the SHA-1 checked against the stored one: this restores a day\n"
+        "that 'wxrecon prune' dropped the rows of.\n";
 
 static const struct cmd bill_subs[] = {
 	{
@@ -519,7 +602,7 @@ static const struct cmd bill_subs[] = {
 	        .name = "import",
 	        .run = run_import,
 	        .flags = CMD_DB,
-	        .usage = "bill import FILE(.csv|.gz) --date D --kind trade|fundflow",
+	        .usage = "bill import [FILE(.csv|.gz)] --date D [--kind trade|fundflow]",
 	        .summary = "store a bill saved by hand",
 	        .help = import_help,
 	},

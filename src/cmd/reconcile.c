@@ -92,10 +92,18 @@ static int hook_query_refund(void *ctx, const char *mchid, const char *out_refun
 
 /* ---- reconcile ---- */
 
+/* The days of the range done, after each day. */
+struct range_progress {
+	int64_t done, days;
+};
+
 static void progress(void *p, const char *date, const struct recon_result *day)
 {
-	(void)p;
-	log_progress("reconciled %s: %" PRId64 " open", date, day->total.open);
+	struct range_progress *rp = p;
+
+	rp->done++;
+	log_progress("reconcile: day %" PRId64 " of %" PRId64 " (%d%%): %s, %" PRId64 " open",
+	             rp->done, rp->days, (int)(rp->done * 100 / rp->days), date, day->total.open);
 }
 
 static json_t *result_json(const struct recon_result *res, const char *from, const char *to,
@@ -114,14 +122,14 @@ static json_t *result_json(const struct recon_result *res, const char *from, con
 			                              (json_int_t)c->auto_resolved));
 	}
 	return json_pack(
-	        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
+	        "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
 	        "from", from, "to", to, "run_id", (json_int_t)run_id, "days", (json_int_t)res->days,
 	        "open", (json_int_t)res->total.open, "opened", (json_int_t)res->opened, "reopened",
 	        (json_int_t)res->reopened, "resolved", (json_int_t)res->resolved, "auto_resolved",
 	        (json_int_t)res->auto_resolved, "pending", (json_int_t)res->pending, "queries",
 	        (json_int_t)res->queries, "query_failures", (json_int_t)res->query_failures,
-	        "bills_missing", (json_int_t)res->bills_missing, "needs_attention",
-	        res->needs_attention, "by_kind", kinds);
+	        "bills_missing", (json_int_t)res->bills_missing, "pruned_days",
+	        (json_int_t)res->pruned, "needs_attention", res->needs_attention, "by_kind", kinds);
 }
 
 struct changes {
@@ -248,7 +256,15 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 			goto out;
 	}
 	ro.run_id = rl.run_id;
-	r = reconcile_range(ctx->db, &ro, d.from, d.to, progress, NULL, &res, err);
+	{
+		struct range_progress rp = { 0, 1 };
+		int64_t a, b;
+
+		if (date_parse(d.from, 0, &a, NULL) == 0 && date_parse(d.to, 0, &b, NULL) == 0 &&
+		    b > a)
+			rp.days = (b - a) / 86400 + 1;
+		r = reconcile_range(ctx->db, &ro, d.from, d.to, progress, &rp, &res, err);
+	}
 	log_progress_done();
 	if (r < 0) {
 		err_prefix(err, "reconcile");
@@ -264,6 +280,12 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 		       dry ? " (dry run: nothing written)" : "", res.total.open, res.opened,
 		       res.reopened, res.resolved, res.auto_resolved, res.pending,
 		       res.bills_missing ? "; some days have no trade bill" : "");
+	if (!ctx->json && res.pruned)
+		printf("%" PRId64
+		       " day%s not reconciled (%s%s): the bill rows were pruned; restore "
+		       "them with 'wxrecon bill import --date %s' and reconcile again\n",
+		       res.pruned, res.pruned > 1 ? "s" : "", res.pruned_date,
+		       res.pruned > 1 ? " and later" : "", res.pruned_date);
 	if (!ctx->json && res.total.open) {
 		for (int k = 0; k < RECON_KIND_COUNT; k++) {
 			if (res.by_kind[k].open)
@@ -302,10 +324,16 @@ static int run_reconcile(struct ctx *ctx, int argc, char **argv, struct wxr_err 
 		r = err_set(err, WXR_ESIG, "reconcile: a WeChat Pay answer failed verification");
 		goto out;
 	}
-	r = res.needs_attention
-	            ? err_set(err, WXR_EATTENTION, "reconcile: %" PRId64 " discrepancies are open",
-	                      res.total.open)
-	            : 0;
+	if (res.pruned)
+		r = err_set(err, WXR_EATTENTION,
+		            "reconcile: %s was not reconciled, its bill rows were pruned: run "
+		            "'wxrecon bill import --date %s' (from the archive), then reconcile it",
+		            res.pruned_date, res.pruned_date);
+	else
+		r = res.needs_attention ? err_set(err, WXR_EATTENTION,
+		                                  "reconcile: %" PRId64 " discrepancies are open",
+		                                  res.total.open)
+		                        : 0;
 out:
 	json_decref(out);
 	runlock_end(&rl, r);

@@ -139,28 +139,73 @@ static int write_xlsx(const struct report *rep, const char *path, struct wxr_err
 	return close_tmp(tmp, path, report_render_xlsx(rep, tmp, err), err);
 }
 
-static int write_stdout(const struct buf *data, struct wxr_err *err)
+typedef int (*render_fn)(const struct report *, struct buf *, struct wxr_err *);
+
+/* On a terminal: the discrepancies written of the range's. */
+static void list_progress(void *arg, size_t done, size_t total)
 {
-	if (data->len && fwrite(data->data, 1, data->len, stdout) != data->len)
-		return err_set(err, WXR_EIO, "cannot write the report: %s", strerror(errno));
+	(void)arg;
+	log_progress_part("report", (int64_t)done, (int64_t)total, (int64_t)done, "discrepancies");
+}
+
+/* Where a renderer's output goes while it lists the discrepancies (report_flush). */
+struct file_sink {
+	FILE *f;
+	const char *name;
+};
+
+static int sink_write(void *arg, const char *data, size_t n, struct wxr_err *err)
+{
+	struct file_sink *fs = arg;
+
+	if (n && fwrite(data, 1, n, fs->f) != n)
+		return err_set(err, WXR_EIO, "cannot write %s: %s", fs->name, strerror(errno));
 	return 0;
 }
 
-typedef int (*render_fn)(const struct report *, struct buf *, struct wxr_err *);
-
-static int render_to(const struct report *rep, render_fn fn, const char *path, struct wxr_err *err)
+/* Renders into path (through a temporary file and a rename) or stdout, streaming: the
+ * renderer's buffer is written out as it fills, so the report is never whole in memory. */
+static int render_to(struct report *rep, render_fn fn, const char *path, struct wxr_err *err)
 {
+	struct file_sink fs = { stdout, "the report" };
+	char *tmp = NULL;
 	struct buf b;
 	int r;
 
+	if (path) {
+		int fd = open_tmp(path, &tmp, err);
+
+		if (fd < 0) {
+			free(tmp);
+			return fd;
+		}
+		fs.f = fdopen(fd, "wb");
+		if (!fs.f) {
+			r = err_set(err, WXR_EIO, "cannot open '%s': %s", tmp, strerror(errno));
+			close(fd);
+			return close_tmp(tmp, path, r, err);
+		}
+		fs.name = path;
+	}
 	buf_init_max(&b, REPORT_OUT_MAX);
+	rep->sink = sink_write;
+	rep->sink_arg = &fs;
 	r = fn(rep, &b, err);
-	if (r < 0)
-		goto out;
-	r = path ? write_file(path, &b, err) : write_stdout(&b, err);
-out:
+	if (r >= 0)
+		r = report_flush(rep, &b, true, err);
+	rep->sink = NULL;
+	rep->sink_arg = NULL;
 	buf_release(&b);
-	return r;
+	if (!path) {
+		if (r >= 0 && fflush(stdout) != 0)
+			r = err_set(err, WXR_EIO, "cannot write the report: %s", strerror(errno));
+		return r;
+	}
+	if (r >= 0 && (fflush(fs.f) != 0 || fsync(fileno(fs.f)) != 0))
+		r = err_set(err, WXR_EIO, "cannot write '%s': %s", path, strerror(errno));
+	if (fclose(fs.f) != 0 && r >= 0)
+		r = err_set(err, WXR_EIO, "cannot write '%s': %s", path, strerror(errno));
+	return close_tmp(tmp, path, r, err);
 }
 
 /* The CSV tables: -o DIR writes each to DIR/NAME.csv, --table picks one. */
@@ -185,7 +230,7 @@ static const struct csv_table *csv_table_named(const char *name)
 	return NULL;
 }
 
-static int write_csv_dir(const struct report *rep, const char *dir, struct wxr_err *err)
+static int write_csv_dir(struct report *rep, const char *dir, struct wxr_err *err)
 {
 	int r = make_dirs(dir, err);
 
@@ -352,6 +397,7 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	r = report_load(ctx->db, &ro, &rep, err);
 	if (r < 0)
 		goto out;
+	rep->progress = list_progress;
 
 	if (fmt == FMT_CSV) {
 		if (output && !table && csv_wants_dir(output)) {
@@ -382,6 +428,7 @@ static int run(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	}
 	r = render_to(rep, fmt == FMT_JSON ? report_render_json : report_render_html, output, err);
 out:
+	log_progress_done();
 	if (r >= 0 && output)
 		write_index(ctx, output);
 	if (r < 0 && r != WXR_EUSAGE)

@@ -571,6 +571,8 @@ int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const 
 {
 	struct billpipe *p = NULL;
 	unsigned char *chunk = NULL;
+	int64_t done = 0, size = 0;
+	struct stat sb;
 	FILE *f = NULL;
 	int r;
 
@@ -580,6 +582,8 @@ int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const 
 	r = billpipe_new(db, opts, &p, err);
 	if (r < 0)
 		goto out;
+	if (opts->progress && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
+		size = (int64_t)sb.st_size;
 	chunk = xmalloc(READ_CHUNK);
 	for (;;) {
 		size_t n = fread(chunk, 1, READ_CHUNK, f);
@@ -588,6 +592,9 @@ int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const 
 			r = billpipe_feed(p, chunk, n, err);
 			if (r < 0)
 				goto out;
+			done += (int64_t)n;
+			if (opts->progress && done % (16 * READ_CHUNK) < (int64_t)n)
+				opts->progress(opts->progress_arg, done, size);
 		}
 		if (n < READ_CHUNK) {
 			if (ferror(f)) {
@@ -644,7 +651,13 @@ int billpipe_unchanged(struct db *db, const struct billpipe_opts *o, const char 
 	*out_unchanged = false;
 	if (r < 0)
 		return r;
-	*out_unchanged =
-	        r == 1 && strcmp(have.status, "ok") == 0 && strcasecmp(have.sha1, sha1) == 0;
+	*out_unchanged = r == 1 && strcmp(have.status, "ok") == 0 &&
+	                 strcasecmp(have.sha1, sha1) == 0 && !have.pruned;
 	return 0;
+}
+
+int billpipe_stored(struct db *db, const char *mchid, const char *bill_date, enum bill_kind kind,
+                    struct db_bills_file *out, struct wxr_err *err)
+{
+	return db_bills_get(db, mchid, bill_date, kind, out, err);
 }

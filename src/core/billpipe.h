@@ -42,6 +42,10 @@ struct billpipe_opts {
 	int64_t run_id;          /* for the audit log; <= 0 none */
 	uint64_t max_bytes;      /* cap on the decompressed bill (0 = 4 GiB) */
 	size_t max_line;         /* line cap (0 = BILLPARSE_MAX_LINE) */
+	/* billpipe_import_file: called every few MB with the bytes of the file read and its
+	 * size (0 when unknown); NULL: none */
+	void (*progress)(void *arg, int64_t done, int64_t total);
+	void *progress_arg;
 };
 
 struct billpipe_result {
@@ -106,9 +110,15 @@ int billpipe_absent(struct db *db, const struct billpipe_opts *o, int64_t since_
                     int64_t missing_after_s, enum billpipe_absent *out, struct wxr_err *err);
 
 /* *out_unchanged: the stored bill of (o->mchid, o->bill_date, o->kind) is a whole one
- * ("ok") with the SHA-1 sha1 (case-insensitive): fetching it again changes nothing. */
+ * ("ok") with the SHA-1 sha1 (case-insensitive) whose rows are still stored (not
+ * pruned): fetching it again changes nothing. */
 int billpipe_unchanged(struct db *db, const struct billpipe_opts *o, const char *sha1,
                        bool *out_unchanged, struct wxr_err *err);
+
+/* The stored bill of (mchid, bill_date, kind) (db_bills_get()): 1 and *out, 0 when there
+ * is none. bill import --date D without a file restores from its archive_path. */
+int billpipe_stored(struct db *db, const char *mchid, const char *bill_date, enum bill_kind kind,
+                    struct db_bills_file *out, struct wxr_err *err);
 
 /* Convenience: the whole file at path through a pipe (source as in opts). */
 int billpipe_import_file(struct db *db, const struct billpipe_opts *opts, const char *path,

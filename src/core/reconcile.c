@@ -854,8 +854,21 @@ int reconcile_day(struct db *db, const struct recon_opts *opts, const char *date
 	r = db_recon_bill_file(db, opts->mchid, c.next, "trade", &next_id, next_status, err);
 	if (r < 0)
 		goto fail;
-	c.day.next_trade_stored = next_id > 0;
+	/* a pruned next day's rows cannot clear a MISSING_IN_BILL: held, as if not there */
+	c.day.next_trade_stored = next_id > 0 && strcmp(next_status, "pruned") != 0;
 	res.days = 1;
+	if (strcmp(res.trade_bill, "pruned") == 0 || strcmp(res.fundflow_bill, "pruned") == 0) {
+		/* Its rows are gone (wxrecon prune): nothing to diff, and a finding must not be
+		 * taken for gone. Not reconciled, said so; the findings stay as they were. */
+		res.pruned = 1;
+		snprintf(res.pruned_date, sizeof(res.pruned_date), "%s", c.date);
+		r = db_recon_counts(db, opts->mchid, c.date, &res, err); /* as they stand */
+		if (r < 0)
+			goto fail;
+		res.needs_attention = true;
+		*out = res;
+		return 0;
+	}
 	res.bills_missing = c.day.trade_file > 0 ? 0 : 1;
 	if (c.day.fund_file > 0) {
 		r = find_carry(&c, err);
@@ -905,6 +918,9 @@ static void result_add(struct recon_result *sum, const struct recon_result *d)
 	sum->actions += d->actions;
 	sum->days += d->days;
 	sum->bills_missing += d->bills_missing;
+	if (d->pruned && !sum->pruned)
+		memcpy(sum->pruned_date, d->pruned_date, sizeof(sum->pruned_date));
+	sum->pruned += d->pruned;
 	memcpy(sum->trade_bill, d->trade_bill, sizeof(sum->trade_bill));
 	memcpy(sum->fundflow_bill, d->fundflow_bill, sizeof(sum->fundflow_bill));
 	sum->needs_attention = sum->needs_attention || d->needs_attention;

@@ -157,28 +157,13 @@ static void aging_add(struct report_aging_row *row, const struct exc_assessment 
 	}
 }
 
-struct aging_ctx {
-	struct report *rep;
-	size_t next; /* rep->discs and the listing are both by date then id */
-};
-
 static int aging_one(void *p, const struct exc_item *it, struct wxr_err *err)
 {
-	struct aging_ctx *ac = p;
-	struct report *rep = ac->rep;
-	struct report_disc *d;
+	struct report *rep = p;
 
 	(void)err;
-	while (ac->next < rep->ndiscs && (strcmp(rep->discs[ac->next].date, it->row->date) < 0 ||
-	                                  (strcmp(rep->discs[ac->next].date, it->row->date) == 0 &&
-	                                   rep->discs[ac->next].id < it->row->id)))
-		ac->next++;
-	if (ac->next >= rep->ndiscs || rep->discs[ac->next].id != it->row->id || !it->open)
+	if (!it->open)
 		return 0;
-	d = &rep->discs[ac->next];
-	d->queued = true;
-	d->assignee = it->row->assignee ? xstrdup(it->row->assignee) : NULL;
-	d->a = it->a;
 	aging_add(&rep->aging[aging_bucket(it->a.age_s)], &it->a);
 	aging_add(&rep->aging_total, &it->a);
 	return 0;
@@ -190,7 +175,6 @@ static int load_aging(struct db *db, const struct report_opts *opts, struct repo
 {
 	struct exc_policy defaults;
 	struct exc_filter f;
-	struct aging_ctx ac = { rep, 0 };
 	const struct exc_policy *p = opts->exc;
 	char next[CLOCK_DATE_LEN];
 	int r;
@@ -217,7 +201,104 @@ static int load_aging(struct db *db, const struct report_opts *opts, struct repo
 	f.q.to = rep->to;
 	f.q.status = "open";
 	f.min_severity = -1;
-	return exc_list(db, &f, p, rep->as_of_ts, aging_one, &ac, err);
+	rep->exc = xmalloc(sizeof(*rep->exc));
+	*rep->exc = *p;
+	return exc_list(db, &f, p, rep->as_of_ts, aging_one, rep, err);
+}
+
+/* ---- the listing, streamed ---- */
+
+struct each_ctx {
+	const struct report *rep;
+	int (*fn)(void *arg, const struct report_disc *d, struct wxr_err *err);
+	void *arg;
+	size_t done;
+};
+
+static char *dup_opt(const char *s)
+{
+	return s ? report_utf8_dup(s, strlen(s)) : NULL;
+}
+
+static int each_one(void *p, const struct exc_item *it, struct wxr_err *err)
+{
+	struct each_ctx *ec = p;
+	const struct db_exc_row *row = it->row;
+	struct report_disc d;
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	d.id = row->id;
+	snprintf(d.date, sizeof(d.date), "%s", row->date);
+	d.kind = dup_opt(row->kind);
+	d.out_trade_no = dup_opt(row->out_trade_no);
+	d.out_refund_no = dup_opt(row->out_refund_no);
+	d.transaction_id = dup_opt(row->transaction_id);
+	d.has_ledger_amount = row->has_ledger_amount;
+	d.ledger_amount = row->ledger_amount;
+	d.has_bill_amount = row->has_bill_amount;
+	d.bill_amount = row->bill_amount;
+	d.ledger_state = dup_opt(row->ledger_state);
+	d.bill_state = dup_opt(row->bill_state);
+	d.status = dup_opt(row->status);
+	d.resolution = dup_opt(row->resolution);
+	d.resolved_by = dup_opt(row->resolved_by);
+	d.detail = dup_opt(row->detail);
+	d.description = dup_opt(row->description);
+	d.queued = it->open;
+	if (it->open) {
+		d.assignee = row->assignee ? xstrdup(row->assignee) : NULL;
+		d.a = it->a;
+	}
+	r = ec->fn(ec->arg, &d, err);
+	free(d.kind);
+	free(d.out_trade_no);
+	free(d.out_refund_no);
+	free(d.transaction_id);
+	free(d.ledger_state);
+	free(d.bill_state);
+	free(d.status);
+	free(d.resolution);
+	free(d.resolved_by);
+	free(d.assignee);
+	free(d.detail);
+	free(d.description);
+	ec->done++;
+	if (ec->rep->progress && (ec->done % 4096 == 0 || ec->done == ec->rep->ndiscs))
+		ec->rep->progress(ec->rep->progress_arg, ec->done, ec->rep->ndiscs);
+	return r;
+}
+
+int report_each_disc(const struct report *rep,
+                     int (*fn)(void *arg, const struct report_disc *d, struct wxr_err *err),
+                     void *arg, struct wxr_err *err)
+{
+	struct each_ctx ec = { rep, fn, arg, 0 };
+	struct exc_filter f;
+
+	if (rep->ndiscs == 0)
+		return 0;
+	memset(&f, 0, sizeof(f));
+	f.q.mchid = rep->mchid;
+	f.q.from = rep->from;
+	f.q.to = rep->to;
+	f.q.status = "all";
+	f.q.report = true;
+	f.min_severity = -1;
+	return exc_list(rep->db, &f, rep->exc, rep->as_of_ts, each_one, &ec, err);
+}
+
+#define FLUSH_AT (256 * 1024)
+
+int report_flush(const struct report *rep, struct buf *out, bool force, struct wxr_err *err)
+{
+	int r;
+
+	if (!rep->sink || out->len == 0 || (!force && out->len < FLUSH_AT))
+		return 0;
+	r = rep->sink(rep->sink_arg, out->data, out->len, err);
+	buf_reset(out);
+	return r;
 }
 
 int report_load(struct db *db, const struct report_opts *opts, struct report **out_report,
@@ -291,12 +372,10 @@ int report_load(struct db *db, const struct report_opts *opts, struct report **o
 		rep->audit_entries = h.entries;
 		memcpy(rep->audit_head, h.hash, sizeof(rep->audit_head));
 	}
-	if (in_tx) {
-		in_tx = false;
-		r = db_commit(db, err);
-		if (r < 0)
-			goto out;
-	}
+	/* The read transaction stays open for report_each_disc: ended by report_free. */
+	rep->db = db;
+	rep->own_tx = in_tx;
+	in_tx = false;
 	r = sum_days(rep, err);
 	if (r < 0)
 		goto out;
@@ -315,22 +394,9 @@ struct report *report_free(struct report *rep)
 {
 	if (!rep)
 		return NULL;
-	for (size_t i = 0; i < rep->ndiscs; i++) {
-		struct report_disc *d = &rep->discs[i];
-
-		free(d->kind);
-		free(d->out_trade_no);
-		free(d->out_refund_no);
-		free(d->transaction_id);
-		free(d->ledger_state);
-		free(d->bill_state);
-		free(d->status);
-		free(d->resolution);
-		free(d->resolved_by);
-		free(d->assignee);
-		free(d->detail);
-		free(d->description);
-	}
+	if (rep->own_tx)
+		db_rollback(rep->db); /* a read transaction: nothing to keep */
+	free(rep->exc);
 	for (size_t i = 0; i < rep->nactions; i++) {
 		struct report_action *a = &rep->actions[i];
 
@@ -349,7 +415,6 @@ struct report *report_free(struct report *rep)
 	}
 	for (size_t i = 0; i < rep->nkinds; i++)
 		free(rep->kinds[i].kind);
-	free(rep->discs);
 	free(rep->actions);
 	free(rep->bills);
 	free(rep->kinds);
@@ -606,12 +671,49 @@ int report_read_audit_stamp(const char *path, int64_t *out_entries, char out_hea
 	return r;
 }
 
+/* The discrepancies array is written one element at a time where the root's dump has
+ * this placeholder: what json_dumps(root, JSON_INDENT(2)) would write, byte for byte. */
+#define DISCS_MARK  "\"discrepancies\": \"@@discrepancies@@\""
+#define DISCS_KEY   "\"discrepancies\": "
+#define DISCS_DEPTH "    " /* an element of a member of the root */
+
+struct json_each {
+	const struct report *rep;
+	struct buf *out;
+	size_t n;
+};
+
+static int json_disc_one(void *p, const struct report_disc *d, struct wxr_err *err)
+{
+	struct json_each *je = p;
+	json_t *o = json_disc(d);
+	char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	int r = 0;
+
+	json_decref(o);
+	if (!text)
+		return err_set(err, WXR_EFAIL, "cannot build the JSON report");
+	r |= buf_adds(je->out, je->n++ ? ",\n" DISCS_DEPTH : "[\n" DISCS_DEPTH);
+	for (const char *c = text; *c && r == 0; c++) {
+		r |= buf_addc(je->out, *c);
+		if (*c == '\n')
+			r |= buf_adds(je->out, DISCS_DEPTH);
+	}
+	free(text);
+	if (r < 0)
+		return err_set(err, WXR_ETOOBIG, "the JSON report is larger than %zu bytes",
+		               je->out->max);
+	return report_flush(je->rep, je->out, false, err);
+}
+
 int report_render_json(const struct report *rep, struct buf *out, struct wxr_err *err)
 {
 	json_t *root = json_object();
-	json_t *days = json_array(), *discs = json_array(), *actions = json_array();
+	json_t *days = json_array(), *actions = json_array();
 	json_t *kinds = json_array(), *missing = json_array(), *totals;
+	struct json_each je = { rep, out, 0 };
 	char *text = NULL;
+	const char *mark;
 	int r;
 
 	for (size_t i = 0; i < rep->ndays; i++) {
@@ -619,8 +721,6 @@ int report_render_json(const struct report *rep, struct buf *out, struct wxr_err
 		if (rep->days[i].bill == REPORT_BILL_MISSING)
 			json_array_append_new(missing, jstr(rep->days[i].date));
 	}
-	for (size_t i = 0; i < rep->ndiscs; i++)
-		json_array_append_new(discs, json_disc(&rep->discs[i]));
 	for (size_t i = 0; i < rep->nactions; i++)
 		json_array_append_new(actions, json_action(&rep->actions[i]));
 	for (size_t i = 0; i < rep->nkinds; i++) {
@@ -641,7 +741,7 @@ int report_render_json(const struct report *rep, struct buf *out, struct wxr_err
 	set(root, "to", jstr(rep->to));
 	set(root, "units", json_units());
 	set(root, "days", days);
-	set(root, "discrepancies", discs);
+	set(root, "discrepancies", json_string("@@discrepancies@@"));
 	set(root, "actions", actions);
 	set(root, "totals", totals);
 	set(root, "discrepancies_by_kind", kinds);
@@ -650,13 +750,23 @@ int report_render_json(const struct report *rep, struct buf *out, struct wxr_err
 	set(root, "generated_from", json_stamp(rep));
 
 	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (!text) {
+	mark = text ? strstr(text, DISCS_MARK) : NULL;
+	if (!mark) {
 		r = err_set(err, WXR_EFAIL, "cannot build the JSON report");
 		goto out;
 	}
-	r = buf_adds(out, text);
+	r = buf_add(out, text, (size_t)(mark - text) + strlen(DISCS_KEY));
+	if (r < 0)
+		goto toobig;
+	r = report_each_disc(rep, json_disc_one, &je, err);
+	if (r < 0)
+		goto out;
+	r = buf_adds(out, je.n ? "\n  ]" : "[]");
+	if (r == 0)
+		r = buf_adds(out, mark + strlen(DISCS_MARK));
 	if (r == 0)
 		r = buf_addc(out, '\n');
+toobig:
 	if (r < 0)
 		r = err_set(err, WXR_ETOOBIG, "the JSON report is larger than %zu bytes", out->max);
 out:

@@ -44,6 +44,17 @@ struct report_opts {
 };
 
 /*
+ * Calls fn for each discrepancy of the range, by date then id (strings borrowed for the
+ * call); the queue's view (queued, assignee, assessment) of the open ones as of as_of.
+ */
+int report_each_disc(const struct report *rep,
+                     int (*fn)(void *arg, const struct report_disc *d, struct wxr_err *err),
+                     void *arg, struct wxr_err *err);
+/* Hands out's bytes to rep->sink and empties out, once it holds enough to be worth a
+ * write (always when force); without a sink, nothing. */
+int report_flush(const struct report *rep, struct buf *out, bool force, struct wxr_err *err);
+
+/*
  * Loads the report for opts from db in one read transaction (none is opened
  * when the caller has one). Actions included, each once: those whose
  * business date (the payment's or refund's date in the ledger, else the

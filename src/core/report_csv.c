@@ -209,34 +209,50 @@ int report_render_csv_stamp(const struct report *rep, struct buf *out, struct wx
 	return finish(&w, out, err);
 }
 
+struct csv_each {
+	const struct report *rep;
+	struct row *w;
+};
+
+static int disc_row(void *p, const struct report_disc *d, struct wxr_err *err)
+{
+	struct csv_each *ce = p;
+	struct row *w = ce->w;
+
+	integer(w, d->id);
+	text(w, d->date);
+	text(w, d->kind);
+	text(w, d->status);
+	text(w, d->out_trade_no);
+	text(w, d->out_refund_no);
+	text(w, d->transaction_id);
+	amount_or_empty(w, d->has_ledger_amount, d->ledger_amount);
+	amount_or_empty(w, d->has_bill_amount, d->bill_amount);
+	text(w, d->ledger_state);
+	text(w, d->bill_state);
+	text(w, d->description);
+	text(w, d->resolution);
+	text(w, d->resolved_by);
+	text(w, d->detail);
+	end_row(w);
+	if (w->r)
+		return finish(w, w->b, err);
+	return report_flush(ce->rep, w->b, false, err);
+}
+
 int report_render_csv_discrepancies(const struct report *rep, struct buf *out, struct wxr_err *err)
 {
 	struct row w = { out, 0, 0 };
+	struct csv_each ce = { rep, &w };
+	int r;
 
 	w.r |= buf_adds(out, CSV_BOM);
 	header(&w, "id,date,kind,status,out_trade_no,out_refund_no,transaction_id,"
 	           "ledger_amount_yuan,bill_amount_yuan,ledger_state,bill_state,description,"
 	           "resolution,resolved_by,detail");
-	for (size_t i = 0; i < rep->ndiscs; i++) {
-		const struct report_disc *d = &rep->discs[i];
-
-		integer(&w, d->id);
-		text(&w, d->date);
-		text(&w, d->kind);
-		text(&w, d->status);
-		text(&w, d->out_trade_no);
-		text(&w, d->out_refund_no);
-		text(&w, d->transaction_id);
-		amount_or_empty(&w, d->has_ledger_amount, d->ledger_amount);
-		amount_or_empty(&w, d->has_bill_amount, d->bill_amount);
-		text(&w, d->ledger_state);
-		text(&w, d->bill_state);
-		text(&w, d->description);
-		text(&w, d->resolution);
-		text(&w, d->resolved_by);
-		text(&w, d->detail);
-		end_row(&w);
-	}
+	r = report_each_disc(rep, disc_row, &ce, err);
+	if (r < 0)
+		return r;
 	return finish(&w, out, err);
 }
 

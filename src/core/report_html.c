@@ -679,52 +679,69 @@ static void aging_table(struct page *p, const struct report *rep)
 	       " within its three-month download window).</p>\n");
 }
 
-static void discs_table(struct page *p, const struct report *rep)
+struct html_each {
+	const struct report *rep;
+	struct page *p;
+};
+
+static int disc_tr(void *arg, const struct report_disc *d, struct wxr_err *err)
 {
+	struct html_each *he = arg;
+	struct page *p = he->p;
+	bool first = true;
+
+	raw(p, d->queued && d->a.overdue ? "<tr class=\"overdue\">" : "<tr>");
+	td_int(p, d->id);
+	td_date(p, d->date);
+	td_kind(p, d->kind);
+	raw(p, "<td class=\"s-");
+	esc(p, d->status);
+	raw(p, "\">");
+	esc_wbr(p, d->status);
+	if (d->queued)
+		queue_lines(p, d);
+	raw(p, "</td><td class=\"mono\">");
+	key_line(p, "order", d->out_trade_no, &first);
+	key_line(p, "refund", d->out_refund_no, &first);
+	key_line(p, "txn", d->transaction_id, &first);
+	raw(p, "</td>");
+	td_side(p, d->has_ledger_amount, d->ledger_amount, d->ledger_state);
+	td_side(p, d->has_bill_amount, d->bill_amount, d->bill_state);
+	raw(p, "<td>");
+	esc(p, d->description);
+	if (d->description && d->detail)
+		raw(p, "<br>");
+	esc(p, d->detail);
+	raw(p, "</td><td>");
+	esc(p, d->resolution);
+	if (d->resolved_by) {
+		raw(p, d->resolution ? "<br>" : "");
+		raw(p, "by ");
+		esc(p, d->resolved_by);
+	}
+	raw(p, "</td></tr>\n");
+	if (p->r)
+		return err_set(err, WXR_ETOOBIG, "the HTML report is larger than %zu bytes",
+		               p->b->max);
+	return report_flush(he->rep, p->b, false, err);
+}
+
+static int discs_table(struct page *p, const struct report *rep, struct wxr_err *err)
+{
+	struct html_each he = { rep, p };
+	int r;
+
 	if (rep->ndiscs == 0) {
 		raw(p, "<p class=\"none\">None.</p>\n");
-		return;
+		return 0;
 	}
 	raw(p, "<table><thead><tr><th class=\"n\">ID</th><th>Date</th><th>Kind</th>"
 	       "<th>Status</th><th>Order / refund / transaction</th>"
 	       "<th class=\"n\">Ledger</th><th class=\"n\">Bill</th><th>Goods / detail</th>"
 	       "<th>Resolution</th></tr></thead><tbody>\n");
-	for (size_t i = 0; i < rep->ndiscs; i++) {
-		const struct report_disc *d = &rep->discs[i];
-		bool first = true;
-
-		raw(p, d->queued && d->a.overdue ? "<tr class=\"overdue\">" : "<tr>");
-		td_int(p, d->id);
-		td_date(p, d->date);
-		td_kind(p, d->kind);
-		raw(p, "<td class=\"s-");
-		esc(p, d->status);
-		raw(p, "\">");
-		esc_wbr(p, d->status);
-		if (d->queued)
-			queue_lines(p, d);
-		raw(p, "</td><td class=\"mono\">");
-		key_line(p, "order", d->out_trade_no, &first);
-		key_line(p, "refund", d->out_refund_no, &first);
-		key_line(p, "txn", d->transaction_id, &first);
-		raw(p, "</td>");
-		td_side(p, d->has_ledger_amount, d->ledger_amount, d->ledger_state);
-		td_side(p, d->has_bill_amount, d->bill_amount, d->bill_state);
-		raw(p, "<td>");
-		esc(p, d->description);
-		if (d->description && d->detail)
-			raw(p, "<br>");
-		esc(p, d->detail);
-		raw(p, "</td><td>");
-		esc(p, d->resolution);
-		if (d->resolved_by) {
-			raw(p, d->resolution ? "<br>" : "");
-			raw(p, "by ");
-			esc(p, d->resolved_by);
-		}
-		raw(p, "</td></tr>\n");
-	}
+	r = report_each_disc(rep, disc_tr, &he, err);
 	raw(p, "</tbody></table>\n");
+	return r;
 }
 
 static void actions_table(struct page *p, const struct report *rep)
@@ -873,7 +890,8 @@ int report_render_html(const struct report *rep, struct buf *out, struct wxr_err
 	raw(p, "</section>\n<section><h2>Aging of open discrepancies</h2>\n");
 	aging_table(p, rep);
 	raw(p, "</section>\n<section><h2>Discrepancies</h2>\n");
-	discs_table(p, rep);
+	if (discs_table(p, rep, err) < 0)
+		return err->code < 0 ? err->code : WXR_EFAIL;
 	raw(p, "</section>\n<section><h2>Actions</h2>\n");
 	actions_table(p, rep);
 	raw(p, "</section>\n");

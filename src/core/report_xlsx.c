@@ -32,6 +32,8 @@ struct sheet {
 	lxw_col_t col;
 	lxw_error e; /* the first error of the sheet */
 	const struct xfmt *f;
+	int rc; /* reading the discrepancies failed: why, in *err */
+	struct wxr_err *err;
 };
 
 struct xfmt {
@@ -173,6 +175,38 @@ static void days_sheet(struct sheet *s, const struct report *rep)
 	day_row(s, &rep->total, true);
 }
 
+static int disc_xrow(void *arg, const struct report_disc *d, struct wxr_err *err)
+{
+	struct sheet *s = arg;
+
+	(void)err;
+	integer(s, d->id);
+	when(s, d->date);
+	text(s, d->kind);
+	text(s, d->status);
+	text(s, d->out_trade_no);
+	text(s, d->out_refund_no);
+	text(s, d->transaction_id);
+	amount_or_empty(s, d->has_ledger_amount, d->ledger_amount);
+	amount_or_empty(s, d->has_bill_amount, d->bill_amount);
+	text(s, d->ledger_state);
+	text(s, d->bill_state);
+	text(s, d->description);
+	text(s, d->resolution);
+	text(s, d->resolved_by);
+	text(s, d->detail);
+	/* the queue, as of the report's aging_as_of, for open ones */
+	text(s, d->queued ? exc_severity_name(d->a.severity) : NULL);
+	if (d->queued && d->a.has_due)
+		when(s, d->a.due_date);
+	else
+		s->col++;
+	text(s, d->queued && d->a.overdue ? "OVERDUE" : NULL);
+	text(s, d->queued ? d->assignee : NULL);
+	end_row(s);
+	return 0;
+}
+
 static void discs_sheet(struct sheet *s, const struct report *rep)
 {
 	static const char *const names[] = {
@@ -186,34 +220,7 @@ static void discs_sheet(struct sheet *s, const struct report *rep)
 		                         12, 24, 24, 16, 40, 10, 12, 8,  16 };
 
 	HEADER(s, names, widths);
-	for (size_t i = 0; i < rep->ndiscs; i++) {
-		const struct report_disc *d = &rep->discs[i];
-
-		integer(s, d->id);
-		when(s, d->date);
-		text(s, d->kind);
-		text(s, d->status);
-		text(s, d->out_trade_no);
-		text(s, d->out_refund_no);
-		text(s, d->transaction_id);
-		amount_or_empty(s, d->has_ledger_amount, d->ledger_amount);
-		amount_or_empty(s, d->has_bill_amount, d->bill_amount);
-		text(s, d->ledger_state);
-		text(s, d->bill_state);
-		text(s, d->description);
-		text(s, d->resolution);
-		text(s, d->resolved_by);
-		text(s, d->detail);
-		/* the queue, as of the report's aging_as_of, for open ones */
-		text(s, d->queued ? exc_severity_name(d->a.severity) : NULL);
-		if (d->queued && d->a.has_due)
-			when(s, d->a.due_date);
-		else
-			s->col++;
-		text(s, d->queued && d->a.overdue ? "OVERDUE" : NULL);
-		text(s, d->queued ? d->assignee : NULL);
-		end_row(s);
-	}
+	s->rc = report_each_disc(rep, disc_xrow, s, s->err);
 }
 
 static void aging_row(struct sheet *s, const char *age, const struct report_aging_row *a)
@@ -373,8 +380,9 @@ int report_render_xlsx(const struct report *rep, const char *path, struct wxr_er
 	if (!f.head || !f.yuan || !f.date || !f.time)
 		e = LXW_ERROR_MEMORY_MALLOC_FAILED;
 	for (size_t i = 0; e == LXW_NO_ERROR && i < ARRAY_SIZE(fill); i++) {
-		struct sheet s = { workbook_add_worksheet(wb, sheet_names[i]), 0, 0, LXW_NO_ERROR,
-			           &f };
+		struct sheet s = {
+			workbook_add_worksheet(wb, sheet_names[i]), 0, 0, LXW_NO_ERROR, &f, 0, err
+		};
 
 		if (!s.ws) {
 			e = LXW_ERROR_MEMORY_MALLOC_FAILED;
@@ -382,6 +390,10 @@ int report_render_xlsx(const struct report *rep, const char *path, struct wxr_er
 		}
 		fill[i](&s, rep);
 		e = s.e;
+		if (s.rc < 0) {
+			workbook_close(wb);
+			return s.rc;
+		}
 	}
 	if (e != LXW_NO_ERROR) {
 		workbook_close(wb); /* frees it; the caller removes the file */

@@ -159,7 +159,7 @@ int db_bills_get(struct db *db, const char *mchid, const char *bill_date, enum b
 
 	r = db_prepare(db,
 	               "SELECT id, status, sha1, rows, rejects, bytes, layout, source, fetched_at,"
-	               " summary_mismatch IS NULL"
+	               " summary_mismatch IS NULL, pruned_at IS NOT NULL, archive_path"
 	               " FROM bill_files WHERE mchid = ? AND bill_date = ? AND kind = ?",
 	               &st, err);
 	if (r < 0)
@@ -187,6 +187,9 @@ int db_bills_get(struct db *db, const char *mchid, const char *bill_date, enum b
 	snprintf(f.source, sizeof(f.source), "%s", db_col_text(st, 7));
 	snprintf(f.fetched_at, sizeof(f.fetched_at), "%s", db_col_text(st, 8));
 	f.summary_ok = (int)db_col_i64(st, 9) != 0;
+	f.pruned = (int)db_col_i64(st, 10) != 0;
+	if (!db_col_is_null(st, 11))
+		snprintf(f.archive_path, sizeof(f.archive_path), "%s", db_col_text(st, 11));
 	*out = f;
 	r = 1;
 out:
@@ -638,4 +641,95 @@ struct db_bills_writer *db_bills_writer_free(struct db_bills_writer *w)
 	free(w->source);
 	free(w);
 	return NULL;
+}
+
+/* ---- prune ---- */
+
+int db_bills_prune_list(struct db *db, const char *mchid, const char *before,
+                        int (*cb)(void *arg, const struct db_prune_file *f, struct wxr_err *err),
+                        void *arg, struct wxr_err *err)
+{
+	struct db_stmt *st = NULL;
+	int r;
+
+	r = db_prepare(db,
+	               "SELECT id, bill_date, kind, rows, coalesce(sha1, ''), archive_path"
+	               " FROM bill_files WHERE (?1 = '' OR mchid = ?1) AND bill_date < ?2"
+	               " AND status = 'ok' AND pruned_at IS NULL ORDER BY bill_date, kind, id",
+	               &st, err);
+	if (r < 0)
+		return r;
+	bt(st, 1, mchid ? mchid : "");
+	bt(st, 2, before);
+	while ((r = db_step(st)) == DB_ROW) {
+		struct db_prune_file f;
+
+		memset(&f, 0, sizeof(f));
+		f.id = db_col_i64(st, 0);
+		snprintf(f.date, sizeof(f.date), "%s", db_col_text(st, 1));
+		snprintf(f.kind, sizeof(f.kind), "%s", db_col_text(st, 2));
+		f.rows = db_col_i64(st, 3);
+		snprintf(f.sha1, sizeof(f.sha1), "%s", db_col_text(st, 4));
+		f.archive_path = db_col_is_null(st, 5) ? NULL : db_col_text(st, 5);
+		r = cb(arg, &f, err);
+		if (r < 0)
+			goto out;
+	}
+	r = r == DB_DONE ? 0 : db_error(db, err, "read bill_files");
+out:
+	db_finalize(st);
+	return r;
+}
+
+static int exec_id(struct db *db, const char *sql, int64_t id, const char *now, int64_t *changes,
+                   const char *what, struct wxr_err *err)
+{
+	struct db_stmt *st = NULL;
+	int r = db_prepare(db, sql, &st, err);
+
+	if (r < 0)
+		return r;
+	db_bind_i64(st, 1, id);
+	if (now)
+		bt(st, 2, now);
+	r = db_step(st) == DB_DONE ? 0 : db_error(db, err, what);
+	if (r == 0 && changes)
+		*changes += db_changes(db);
+	db_finalize(st);
+	return r;
+}
+
+int db_bills_prune_file(struct db *db, int64_t id, const char *now, int64_t *out_rows,
+                        struct wxr_err *err)
+{
+	/* The totals the report sums from the rows (db_report_trades), kept with the file. */
+	static const char keep_sql[] =
+	        "UPDATE bill_files SET pruned_at = ?2,"
+	        " pruned_pay_count = (SELECT COUNT(*) FROM bill_trades t"
+	        "  WHERE t.file_id = ?1 AND t.row_kind = 'SUCCESS'),"
+	        " pruned_pay = (SELECT coalesce(SUM(t.settlement_amount), 0) FROM bill_trades t"
+	        "  WHERE t.file_id = ?1 AND t.row_kind = 'SUCCESS'),"
+	        " pruned_refund_count = (SELECT COUNT(*) FROM bill_trades t"
+	        "  WHERE t.file_id = ?1 AND t.row_kind = 'REFUND'),"
+	        " pruned_refund = (SELECT coalesce(SUM(t.refund_amount), 0) FROM bill_trades t"
+	        "  WHERE t.file_id = ?1 AND t.row_kind = 'REFUND'),"
+	        " pruned_fee = (SELECT coalesce(SUM(t.fee), 0) FROM bill_trades t"
+	        "  WHERE t.file_id = ?1)"
+	        " WHERE id = ?1 AND pruned_at IS NULL";
+	int64_t rows = 0;
+	int r;
+
+	r = exec_id(db, keep_sql, id, now, NULL, "keep the totals of a pruned bill", err);
+	if (r < 0)
+		return r;
+	r = exec_id(db, "DELETE FROM bill_trades WHERE file_id = ?", id, NULL, &rows,
+	            "prune bill_trades", err);
+	if (r < 0)
+		return r;
+	r = exec_id(db, "DELETE FROM bill_fundflows WHERE file_id = ?", id, NULL, &rows,
+	            "prune bill_fundflows", err);
+	if (r < 0)
+		return r;
+	*out_rows = rows;
+	return 0;
 }

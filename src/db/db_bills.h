@@ -26,7 +26,9 @@ struct db_bills_file {
 	char layout[24];              /* billparse_layout_name(); "" for an empty day */
 	char source[8];               /* "api" or "import" */
 	char fetched_at[CLOCK_RFC3339_LEN];
-	bool summary_ok; /* summary_mismatch IS NULL */
+	bool summary_ok;         /* summary_mismatch IS NULL */
+	bool pruned;             /* its rows were dropped by prune (pruned_at set) */
+	char archive_path[1024]; /* the .gz kept in the archive; "" when none */
 };
 
 /*
@@ -37,6 +39,29 @@ struct db_bills_file {
  */
 int db_bills_get(struct db *db, const char *mchid, const char *bill_date, enum bill_kind kind,
                  struct db_bills_file *out, struct wxr_err *err);
+
+/* ---- prune (schema 014) ---- */
+
+/* A stored bill whose rows a prune would drop. */
+struct db_prune_file {
+	int64_t id;
+	char date[CLOCK_DATE_LEN];
+	char kind[12];
+	int64_t rows;
+	char sha1[DB_BILLS_SHA1_LEN];
+	const char *archive_path; /* borrowed for the callback; NULL when none */
+};
+
+/* Calls cb for each bill of mchid ("" = any) dated before `before` (YYYY-MM-DD) with
+ * rows stored and not pruned yet, by date then kind. */
+int db_bills_prune_list(struct db *db, const char *mchid, const char *before,
+                        int (*cb)(void *arg, const struct db_prune_file *f, struct wxr_err *err),
+                        void *arg, struct wxr_err *err);
+/* Drops the rows of bill file id (trade or fund-flow rows; its few rejects stay), keeping
+ * its bill_files row with pruned_at = now and, for a trade bill, the report's totals
+ * of the rows; *out_rows: rows dropped. In the caller's transaction. */
+int db_bills_prune_file(struct db *db, int64_t id, const char *now, int64_t *out_rows,
+                        struct wxr_err *err);
 
 /*
  * Records an empty day (NO_STATEMENT_EXIST judged final): a bill_files row

@@ -22,6 +22,34 @@ static int run_once(struct db *db, struct db_stmt *st, const char *what, struct 
 	return r;
 }
 
+/* The queue's listing; with q->report, the report's two columns more (20, 21). */
+#define EXC_LIST_SELECT                                                         \
+	"SELECT d.id, d.mchid, d.date, d.kind, d.key, d.out_trade_no,"          \
+	" d.out_refund_no, d.transaction_id, d.ledger_amount, d.bill_amount,"   \
+	" d.ledger_state, d.bill_state, d.status, d.resolution, d.resolved_by," \
+	" d.assignee, d.created_at,"                                            \
+	" (SELECT o.paid_ts FROM ledger_orders o"                               \
+	"   WHERE o.mchid = d.mchid AND o.out_trade_no = d.out_trade_no),"      \
+	" (SELECT MIN(t.trade_time) FROM bill_trades t"                         \
+	"   WHERE t.mchid = d.mchid AND t.out_trade_no = d.out_trade_no"        \
+	"   AND t.row_kind = 'SUCCESS'),"                                       \
+	" (SELECT COUNT(*) FROM discrepancy_comments c WHERE c.discrepancy_id = d.id)"
+#define EXC_LIST_REPORT                                                                       \
+	", d.detail,"                                                                         \
+	" (SELECT t.description FROM bill_trades t WHERE t.transaction_id = d.transaction_id" \
+	"  ORDER BY CASE WHEN t.row_kind = 'SUCCESS' THEN 0 ELSE 1 END, t.file_id, t.line"    \
+	"  LIMIT 1)"
+#define EXC_LIST_WHERE                                                             \
+	" FROM discrepancies d"                                                    \
+	" WHERE (? = '' OR d.mchid = ?) AND d.date >= ? AND d.date <= ?"           \
+	" AND (? = 'all' OR (? = 'open' AND d.status = 'open')"                    \
+	"      OR (? = 'resolved' AND d.status IN ('resolved', 'auto_resolved')))" \
+	" AND (? = '' OR d.kind = ?)"                                              \
+	" AND (? = 0 OR (? = 1 AND d.assignee IS NULL)"                            \
+	"      OR (? = 2 AND d.assignee = ?))"                                     \
+	" AND (? = 0 OR d.id = ?)"                                                 \
+	" ORDER BY d.date, d.id"
+
 int db_exc_list(struct db *db, const struct db_exc_query *q,
                 int (*cb)(void *ctx, const struct db_exc_row *row, struct wxr_err *err), void *ctx,
                 struct wxr_err *err)
@@ -33,30 +61,13 @@ int db_exc_list(struct db *db, const struct db_exc_query *q,
 	int i = 1;
 	int r;
 
-	r = db_prepare(
-	        db,
-	        "SELECT d.id, d.mchid, d.date, d.kind, d.key, d.out_trade_no,"
-	        " d.out_refund_no, d.transaction_id, d.ledger_amount, d.bill_amount,"
-	        " d.ledger_state, d.bill_state, d.status, d.resolution, d.resolved_by,"
-	        " d.assignee, d.created_at,"
-	        " (SELECT o.paid_ts FROM ledger_orders o"
-	        "   WHERE o.mchid = d.mchid AND o.out_trade_no = d.out_trade_no),"
-	        " (SELECT MIN(t.trade_time) FROM bill_trades t"
-	        "   WHERE t.mchid = d.mchid AND t.out_trade_no = d.out_trade_no"
-	        "   AND t.row_kind = 'SUCCESS'),"
-	        " (SELECT COUNT(*) FROM discrepancy_comments c WHERE c.discrepancy_id = d.id)"
-	        " FROM discrepancies d"
-	        " WHERE (? = '' OR d.mchid = ?) AND d.date >= ? AND d.date <= ?"
-	        " AND (? = 'all' OR (? = 'open' AND d.status = 'open')"
-	        "      OR (? = 'resolved' AND d.status IN ('resolved', 'auto_resolved')))"
-	        " AND (? = '' OR d.kind = ?)"
-	        " AND (? = 0 OR (? = 1 AND d.assignee IS NULL)"
-	        "      OR (? = 2 AND d.assignee = ?))"
-	        " AND (? = 0 OR d.id = ?)"
-	        " ORDER BY d.date, d.id",
-	        &st, err);
+	r = db_prepare(db,
+	               q->report ? EXC_LIST_SELECT EXC_LIST_REPORT EXC_LIST_WHERE
+	                         : EXC_LIST_SELECT EXC_LIST_WHERE,
+	               &st, err);
 	if (r < 0)
 		return r;
+
 	db_bind_text(st, i++, mchid);
 	db_bind_text(st, i++, mchid);
 	db_bind_text(st, i++, q->from ? q->from : "0000-00-00");
@@ -97,6 +108,10 @@ int db_exc_list(struct db *db, const struct db_exc_query *q,
 		row.paid_ts = db_col_i64(st, 17);
 		row.bill_paid_time = db_col_opt(st, 18);
 		row.comments = db_col_i64(st, 19);
+		if (q->report) {
+			row.detail = db_col_opt(st, 20);
+			row.description = db_col_opt(st, 21);
+		}
 		r = cb(ctx, &row, err);
 		if (r < 0)
 			goto out;

@@ -22,6 +22,7 @@ struct db_exc_query {
 	const char *kind;     /* a SPEC 6 kind, or "" */
 	const char *assignee; /* NULL = anyone's or nobody's; "" = nobody's; else that owner's */
 	int64_t id;           /* 0 = any; else only that discrepancy */
+	bool report;          /* also read detail and description (the report's listing) */
 };
 
 /* One discrepancy as the queue reads it. Strings borrowed for the
@@ -45,6 +46,9 @@ struct db_exc_row {
 	int64_t paid_ts;
 	const char *bill_paid_time;
 	int64_t comments; /* how many comments it has */
+	/* with q->report only: the finding's detail, and the goods name (商品名称) of the
+	 * bill row with its transaction_id, the payment row first; NULL otherwise */
+	const char *detail, *description;
 };
 
 /* Calls cb for each discrepancy matching q, by date then id. */

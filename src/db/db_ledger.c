@@ -53,16 +53,19 @@ struct importer {
 	int nfields;
 	bool too_many;
 	bool header_done;
-	long line;     /* physical line being fed */
-	long rec_line; /* line of the current record */
-	struct db_stmt *sel;
+	long line;           /* physical line being fed */
+	long rec_line;       /* line of the current record */
+	struct db_stmt *ins; /* insert a new key, nothing on a conflict: no read per new row */
+	struct db_stmt *sel; /* an existing key only: its stored row, compared */
 	struct db_stmt *ups;
 	struct db_stmt *seen_sel; /* the keys of this file so far, in ledger_import_keys */
 	struct db_stmt *seen_ins;
 	struct ledger_import_result res;
 	int rc; /* first error */
 	struct wxr_err *err;
-	int64_t now;
+	char now[CLOCK_RFC3339_LEN]; /* updated_at of every row, formatted once */
+	const struct ledger_progress *progress;
+	int64_t bytes; /* read so far */
 };
 
 static void on_field(void *p, size_t n, void *data)
@@ -231,6 +234,14 @@ static int key_once(struct importer *im, const char *key)
 	const char *what = im->kind == LEDGER_ORDERS ? "out_trade_no" : "out_refund_no";
 	int r;
 
+	/* One statement per row: the insert does nothing on a key already seen. */
+	db_reset(im->seen_ins);
+	db_bind_text(im->seen_ins, 1, key);
+	db_bind_i64(im->seen_ins, 2, im->rec_line);
+	if (db_step(im->seen_ins) != DB_DONE)
+		return db_error(im->db, im->err, "record the keys of this import");
+	if (db_changes(im->db) == 1)
+		return 0;
 	db_reset(im->seen_sel);
 	db_bind_text(im->seen_sel, 1, key);
 	r = db_step(im->seen_sel);
@@ -240,25 +251,19 @@ static int key_once(struct importer *im, const char *key)
 		               "file; keep one of the two rows)",
 		               im->name, im->rec_line, what, key,
 		               (long long)db_col_i64(im->seen_sel, 0));
-	if (r != DB_DONE)
-		return db_error(im->db, im->err, "read the keys of this import");
-	db_reset(im->seen_ins);
-	db_bind_text(im->seen_ins, 1, key);
-	db_bind_i64(im->seen_ins, 2, im->rec_line);
-	if (db_step(im->seen_ins) != DB_DONE)
-		return db_error(im->db, im->err, "record the keys of this import");
-	return 0;
+	return db_error(im->db, im->err, "read the keys of this import");
 }
 
 /*
- * Compares the stored row of key (if any) with vals (the stored forms of the file's row,
- * in the order of the kind's field list) and counts it as new, updated or unchanged.
+ * Compares the stored row of key (the insert found it there) with vals (the stored forms of
+ * the file's row, in the order of the kind's field list) and counts it as updated or unchanged.
  * A changed row gets one audit entry naming every changed field, old -> new, and a
  * changed state also its <kind>.state entry. *out_skip: nothing to write.
  */
-static int compare_row(struct importer *im, const char *key, const char *const *vals,
+static int compare_row(struct importer *im, const char *key, const char **vals, int64_t amount,
                        bool *out_skip)
 {
+	char amount_s[24];
 	const char *const *names = im->kind == LEDGER_ORDERS ? order_fields : refund_fields;
 	const char *noun = im->kind == LEDGER_ORDERS ? "order" : "refund";
 	struct buf changes = BUF_INIT;
@@ -268,14 +273,16 @@ static int compare_row(struct importer *im, const char *key, const char *const *
 	int r;
 
 	*out_skip = false;
+	/* the amount is the one number compared: its place in vals is left NULL */
+	snprintf(amount_s, sizeof(amount_s), "%lld", (long long)amount);
+	for (int i = 0; names[i]; i++) {
+		if (!vals[i])
+			vals[i] = amount_s;
+	}
 	db_reset(im->sel);
 	db_bind_text(im->sel, 1, im->mchid);
 	db_bind_text(im->sel, 2, key);
 	r = db_step(im->sel);
-	if (r == DB_DONE) {
-		im->res.inserted++;
-		return 0;
-	}
 	if (r != DB_ROW)
 		return db_error(im->db, im->err, "read ledger");
 	for (int i = 0; names[i]; i++) {
@@ -327,6 +334,19 @@ out:
 	return r;
 }
 
+/* Steps the insert (pass 0) or the update (pass 1) of a row: 1 when the insert stored a
+ * new key (the row is done), 0 when the key was there (pass 0) or it was updated. */
+static int write_step(struct importer *im, struct db_stmt *st, int pass, const char *what)
+{
+	if (db_step(st) != DB_DONE)
+		return db_error(im->db, im->err, what);
+	if (pass == 0 && db_changes(im->db) == 1) {
+		im->res.inserted++;
+		return 1;
+	}
+	return 0;
+}
+
 static int order_row(struct importer *im)
 {
 	static const char *const states[] = { "NOTPAY",           "PAID", "CLOSED", "REFUNDED",
@@ -337,7 +357,6 @@ static int order_row(struct importer *im)
 	bool has_created, has_expire, has_paid;
 	bool needs_paid;
 	char paid_date[CLOCK_DATE_LEN];
-	char now[CLOCK_RFC3339_LEN];
 	char created_s[CLOCK_RFC3339_LEN], expire_s[CLOCK_RFC3339_LEN], paid_s[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -381,50 +400,48 @@ static int order_row(struct importer *im)
 		return err_set(im->err, WXR_EDATA, "%s:%ld: attach longer than 128 bytes", im->name,
 		               im->rec_line);
 
-	time_format_rfc3339(im->now, 0, now);
 	norm_time(has_created, created, im->tz, created_s);
 	norm_time(has_expire, expire, im->tz, expire_s);
 	norm_time(has_paid, paid, im->tz, paid_s);
-	{
-		char amount_s[24];
-		const char *vals[MAX_COMPARED];
-		bool skip;
-
-		snprintf(amount_s, sizeof(amount_s), "%lld", (long long)amount);
-		vals[0] = field(im, OC_TXN);
-		vals[1] = amount_s;
-		vals[2] = currency;
-		vals[3] = state;
-		vals[4] = created_s;
-		vals[5] = expire_s;
-		vals[6] = paid_s;
-		vals[7] = field(im, OC_ATTACH);
-		vals[8] = field(im, OC_BREF);
-		r = compare_row(im, otn, vals, &skip);
-		if (r < 0 || skip)
-			return r;
-	}
-
-	db_reset(im->ups);
-	db_clear_bindings(im->ups);
-	db_bind_text(im->ups, 1, im->mchid);
-	db_bind_text(im->ups, 2, otn);
-	db_bind_text(im->ups, 3, nz(field(im, OC_TXN)));
-	db_bind_i64(im->ups, 4, amount);
-	db_bind_text(im->ups, 5, currency);
-	db_bind_text(im->ups, 6, state);
-	bind_time(im->ups, 7, created_s, created);
-	bind_time(im->ups, 9, expire_s, expire);
-	bind_time(im->ups, 11, paid_s, paid);
-	if (has_paid) {
+	if (has_paid)
 		time_date(paid, im->tz, paid_date);
-		db_bind_text(im->ups, 13, paid_date);
+	/* Pass 0 inserts a new key (no read); on a key already stored, pass 1 compares
+	 * and, when the row changed, updates it. */
+	for (int pass = 0; pass < 2; pass++) {
+		struct db_stmt *st = pass == 0 ? im->ins : im->ups;
+
+		if (pass == 1) {
+			const char *vals[MAX_COMPARED] = {
+				field(im, OC_TXN), NULL,     currency, state,
+				created_s,         expire_s, paid_s,   field(im, OC_ATTACH),
+				field(im, OC_BREF)
+			};
+			bool skip;
+
+			r = compare_row(im, otn, vals, amount, &skip);
+			if (r < 0 || skip)
+				return r;
+		}
+		db_reset(st);
+		db_clear_bindings(st);
+		db_bind_text(st, 1, im->mchid);
+		db_bind_text(st, 2, otn);
+		db_bind_text(st, 3, nz(field(im, OC_TXN)));
+		db_bind_i64(st, 4, amount);
+		db_bind_text(st, 5, currency);
+		db_bind_text(st, 6, state);
+		bind_time(st, 7, created_s, created);
+		bind_time(st, 9, expire_s, expire);
+		bind_time(st, 11, paid_s, paid);
+		if (has_paid)
+			db_bind_text(st, 13, paid_date);
+		db_bind_text(st, 14, nz(field(im, OC_ATTACH)));
+		db_bind_text(st, 15, nz(field(im, OC_BREF)));
+		db_bind_text(st, 16, im->now);
+		r = write_step(im, st, pass, "upsert order");
+		if (r != 0)
+			return r < 0 ? r : 0;
 	}
-	db_bind_text(im->ups, 14, nz(field(im, OC_ATTACH)));
-	db_bind_text(im->ups, 15, nz(field(im, OC_BREF)));
-	db_bind_text(im->ups, 16, now);
-	if (db_step(im->ups) != DB_DONE)
-		return db_error(im->db, im->err, "upsert order");
 	return 0;
 }
 
@@ -435,7 +452,6 @@ static int refund_row(struct importer *im)
 	int64_t amount, created = 0, success = 0;
 	bool has_created, has_success;
 	char date[CLOCK_DATE_LEN];
-	char now[CLOCK_RFC3339_LEN];
 	char created_s[CLOCK_RFC3339_LEN], success_s[CLOCK_RFC3339_LEN];
 	int r;
 
@@ -468,41 +484,38 @@ static int refund_row(struct importer *im)
 	if (r < 0)
 		return r;
 
-	time_format_rfc3339(im->now, 0, now);
 	norm_time(has_created, created, im->tz, created_s);
 	norm_time(has_success, success, im->tz, success_s);
-	{
-		char amount_s[24];
-		const char *vals[MAX_COMPARED];
-		bool skip;
-
-		snprintf(amount_s, sizeof(amount_s), "%lld", (long long)amount);
-		vals[0] = otn;
-		vals[1] = field(im, RC_RID);
-		vals[2] = amount_s;
-		vals[3] = state;
-		vals[4] = created_s;
-		vals[5] = success_s;
-		r = compare_row(im, orn, vals, &skip);
-		if (r < 0 || skip)
-			return r;
-	}
-
-	db_reset(im->ups);
-	db_clear_bindings(im->ups);
-	db_bind_text(im->ups, 1, im->mchid);
-	db_bind_text(im->ups, 2, orn);
-	db_bind_text(im->ups, 3, otn);
-	db_bind_text(im->ups, 4, nz(field(im, RC_RID)));
-	db_bind_i64(im->ups, 5, amount);
-	db_bind_text(im->ups, 6, state);
-	bind_time(im->ups, 7, created_s, created);
 	time_date(created, im->tz, date);
-	db_bind_text(im->ups, 9, date);
-	bind_time(im->ups, 10, success_s, success);
-	db_bind_text(im->ups, 12, now);
-	if (db_step(im->ups) != DB_DONE)
-		return db_error(im->db, im->err, "upsert refund");
+	/* As for orders: insert a new key, compare and update a stored one. */
+	for (int pass = 0; pass < 2; pass++) {
+		struct db_stmt *st = pass == 0 ? im->ins : im->ups;
+
+		if (pass == 1) {
+			const char *vals[MAX_COMPARED] = { otn,   field(im, RC_RID), NULL,
+				                           state, created_s,         success_s };
+			bool skip;
+
+			r = compare_row(im, orn, vals, amount, &skip);
+			if (r < 0 || skip)
+				return r;
+		}
+		db_reset(st);
+		db_clear_bindings(st);
+		db_bind_text(st, 1, im->mchid);
+		db_bind_text(st, 2, orn);
+		db_bind_text(st, 3, otn);
+		db_bind_text(st, 4, nz(field(im, RC_RID)));
+		db_bind_i64(st, 5, amount);
+		db_bind_text(st, 6, state);
+		bind_time(st, 7, created_s, created);
+		db_bind_text(st, 9, date);
+		bind_time(st, 10, success_s, success);
+		db_bind_text(st, 12, im->now);
+		r = write_step(im, st, pass, "upsert refund");
+		if (r != 0)
+			return r < 0 ? r : 0;
+	}
 	return 0;
 }
 
@@ -538,17 +551,27 @@ done:
 	im->too_many = false;
 }
 
+/* The same inserts as the upserts, doing nothing on a stored key (db_changes() says which). */
+#define SQL_INS_ORDER                                                                             \
+	"INSERT INTO ledger_orders (mchid, out_trade_no, transaction_id, amount_total, currency," \
+	" state, created_at, created_ts, time_expire, expire_ts, paid_at, paid_ts, paid_date,"    \
+	" attach, business_ref, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+#define SQL_INS_REFUND                                                                         \
+	"INSERT INTO ledger_refunds (mchid, out_refund_no, out_trade_no, refund_id,"           \
+	" amount_refund, state, created_at, created_ts, created_date, success_at, success_ts," \
+	" updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+static const char *const sql_ins_order =
+        SQL_INS_ORDER " ON CONFLICT (mchid, out_trade_no) DO NOTHING";
+static const char *const sql_ins_refund =
+        SQL_INS_REFUND " ON CONFLICT (mchid, out_refund_no) DO NOTHING";
+
 static const char *const sql_sel_order =
         "SELECT coalesce(transaction_id,''), CAST(amount_total AS TEXT), currency, state,"
         " created_at, coalesce(time_expire,''), coalesce(paid_at,''), coalesce(attach,''),"
         " coalesce(business_ref,'')"
         " FROM ledger_orders WHERE mchid = ? AND out_trade_no = ?";
 
-static const char *const sql_ups_order =
-        "INSERT INTO ledger_orders (mchid, out_trade_no, transaction_id, amount_total, currency,"
-        " state, created_at, created_ts, time_expire, expire_ts, paid_at, paid_ts, paid_date, "
-        "attach,"
-        " business_ref, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+static const char *const sql_ups_order = SQL_INS_ORDER
         " ON CONFLICT (mchid, out_trade_no) DO UPDATE SET transaction_id = excluded.transaction_id,"
         " amount_total = excluded.amount_total, currency = excluded.currency,"
         " state = excluded.state, created_at = excluded.created_at, created_ts = "
@@ -570,13 +593,11 @@ static const char *const sql_keys_create =
         "CREATE TEMP TABLE IF NOT EXISTS ledger_import_keys (k TEXT PRIMARY KEY,"
         " line INTEGER NOT NULL); DELETE FROM ledger_import_keys";
 static const char *const sql_keys_sel = "SELECT line FROM ledger_import_keys WHERE k = ?";
-static const char *const sql_keys_ins = "INSERT INTO ledger_import_keys (k, line) VALUES (?, ?)";
+static const char *const sql_keys_ins =
+        "INSERT INTO ledger_import_keys (k, line) VALUES (?, ?) ON CONFLICT (k) DO NOTHING";
 static const char *const sql_keys_empty = "DELETE FROM ledger_import_keys";
 
-static const char *const sql_ups_refund =
-        "INSERT INTO ledger_refunds (mchid, out_refund_no, out_trade_no, refund_id, amount_refund,"
-        " state, created_at, created_ts, created_date, success_at, success_ts, updated_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+static const char *const sql_ups_refund = SQL_INS_REFUND
         " ON CONFLICT (mchid, out_refund_no) DO UPDATE SET out_trade_no = excluded.out_trade_no,"
         " refund_id = excluded.refund_id, amount_refund = excluded.amount_refund,"
         " state = excluded.state, created_at = excluded.created_at, created_ts = "
@@ -586,16 +607,18 @@ static const char *const sql_ups_refund =
 
 static void finalize_all(struct importer *im)
 {
+	db_finalize(im->ins);
 	db_finalize(im->sel);
 	db_finalize(im->ups);
 	db_finalize(im->seen_sel);
 	db_finalize(im->seen_ins);
-	im->sel = im->ups = im->seen_sel = im->seen_ins = NULL;
+	im->ins = im->sel = im->ups = im->seen_sel = im->seen_ins = NULL;
 }
 
 int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind kind,
                   const char *mchid, int tz_offset_s, int64_t run_id,
-                  struct ledger_import_result *out, struct wxr_err *err)
+                  const struct ledger_progress *progress, struct ledger_import_result *out,
+                  struct wxr_err *err)
 {
 	struct importer im;
 	struct csv_parser p;
@@ -614,12 +637,13 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 	im.tz = tz_offset_s;
 	im.run_id = run_id;
 	im.err = err;
+	im.progress = progress && progress->fn ? progress : NULL;
 	im.cols = kind == LEDGER_ORDERS ? order_cols : refund_cols;
 	for (im.ncols = 0; im.cols[im.ncols]; im.ncols++)
 		;
 	for (int i = 0; i < MAX_FIELDS; i++)
 		buf_init_max(&im.fields[i], MAX_FIELD_LEN);
-	im.now = clock_real_now();
+	time_format_rfc3339(clock_real_now(), 0, im.now);
 
 	if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_EMPTY_IS_NULL) != 0) {
 		r = err_set(err, WXR_EFAIL, "csv_init failed");
@@ -633,6 +657,9 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 			goto out;
 	}
 	r = db_bulk_cache(db, err);
+	if (r < 0)
+		goto rollback;
+	r = db_prepare(db, kind == LEDGER_ORDERS ? sql_ins_order : sql_ins_refund, &im.ins, err);
 	if (r < 0)
 		goto rollback;
 	r = db_prepare(db, kind == LEDGER_ORDERS ? sql_sel_order : sql_sel_refund, &im.sel, err);
@@ -655,6 +682,9 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 		const char *text = line;
 
 		im.line++;
+		im.bytes += n;
+		if (im.progress && im.line % 16384 == 0)
+			im.progress->fn(im.progress->arg, im.res.rows, im.bytes);
 		if (n > MAX_LINE_LEN) {
 			r = err_set(err, WXR_EDATA, "%s:%ld: line longer than %d bytes", name,
 			            im.line, MAX_LINE_LEN);

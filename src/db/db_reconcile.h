@@ -41,7 +41,7 @@ struct db_recon_day {
 int db_recon_setup(struct db *db, struct wxr_err *err);
 
 /* The bill_files row of (mchid, date, kind): id (0 when none) and status
- * ("ok", "empty" or "missing"). */
+ * ("ok", "empty", "missing", or "pruned" when prune dropped its rows). */
 int db_recon_bill_file(struct db *db, const char *mchid, const char *date, const char *kind,
                        int64_t *out_id, char out_status[8], struct wxr_err *err);
 

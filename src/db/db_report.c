@@ -127,7 +127,12 @@ int db_report_trades(struct db *db, struct report *rep, struct wxr_err *err)
 	        "  WHERE t.file_id IN (SELECT id FROM bill_files WHERE kind = 'trade'"
 	        "   AND bill_date >= ?1 AND bill_date <= ?2 AND (?3 = '' OR mchid = ?3))"
 	        "  GROUP BY t.file_id) s ON s.file_id = f.id"
-	        " ORDER BY f.bill_date, f.id";
+	        /* a pruned bill (schema 014): the totals its rows had */
+	        " UNION ALL SELECT bill_date, pruned_pay_count, pruned_pay, pruned_refund_count,"
+	        "  pruned_refund, pruned_fee FROM bill_files WHERE kind = 'trade'"
+	        "  AND pruned_at IS NOT NULL AND bill_date >= ?1 AND bill_date <= ?2"
+	        "  AND (?3 = '' OR mchid = ?3)"
+	        " ORDER BY 1";
 	struct db_stmt *st = NULL;
 	int r;
 
@@ -229,67 +234,45 @@ out:
 	return r;
 }
 
-static int disc_list(struct db *db, struct report *rep, struct wxr_err *err)
+/* How many discrepancies the range has, and the runs behind them (their listing is
+ * streamed while the report is written: report_each_disc). */
+static int disc_count_runs(struct db *db, struct report *rep, struct wxr_err *err)
 {
-	/* The goods name comes from the bill row of the same transaction (the
-	 * payment row first): finance asks "what was it" before anything else. */
-	static const char sql[] =
-	        "SELECT d.id, d.date, d.kind, d.out_trade_no, d.out_refund_no, d.transaction_id,"
-	        " d.ledger_amount, d.bill_amount, d.ledger_state, d.bill_state, d.status,"
-	        " d.resolution, d.resolved_by, d.detail,"
-	        " (SELECT t.description FROM bill_trades t WHERE t.transaction_id = "
-	        "d.transaction_id"
-	        "  ORDER BY CASE WHEN t.row_kind = 'SUCCESS' THEN 0 ELSE 1 END, t.file_id, t.line"
-	        "  LIMIT 1),"
-	        " d.first_run_id, d.last_run_id, d.resolved_run_id"
-	        " FROM discrepancies d"
-	        " WHERE d.date >= ?1 AND d.date <= ?2 AND (?3 = '' OR d.mchid = ?3)"
-	        " ORDER BY d.date, d.id";
+	static const char count_sql[] =
+	        "SELECT COUNT(*) FROM discrepancies"
+	        " WHERE date >= ?1 AND date <= ?2 AND (?3 = '' OR mchid = ?3)";
+#define RUN_OF(col)                                                               \
+	" SELECT " col " AS r FROM discrepancies WHERE date >= ?1 AND date <= ?2" \
+	" AND (?3 = '' OR mchid = ?3) AND " col " IS NOT NULL"
+	static const char runs_sql[] = "SELECT r FROM (" RUN_OF("first_run_id") " UNION" RUN_OF(
+	        "last_run_id") " UNION" RUN_OF("resolved_run_id") ") u ORDER BY r";
+#undef RUN_OF
 	struct db_stmt *st = NULL;
-	size_t cap = 0, rcap = 0;
+	size_t rcap = rep->nruns;
 	int r;
 
-	r = prepare_range(db, rep, sql, &st, err);
+	r = prepare_range(db, rep, count_sql, &st, err);
+	if (r < 0)
+		return r;
+	if (db_step(st) != DB_ROW) {
+		r = db_error(db, err, "count discrepancies");
+		goto out;
+	}
+	rep->ndiscs = (size_t)db_col_i64(st, 0);
+	db_finalize(st);
+	st = NULL;
+	r = prepare_range(db, rep, runs_sql, &st, err);
 	if (r < 0)
 		return r;
 	while ((r = db_step(st)) == DB_ROW) {
-		struct report_disc *d;
-
-		if (rep->ndiscs == cap) {
-			cap = cap ? 2 * cap : 64;
-			rep->discs = xreallocarray(rep->discs, cap, sizeof(*rep->discs));
+		if (rep->nruns == rcap) {
+			rcap = rcap ? 2 * rcap : 64;
+			rep->runs = xreallocarray(rep->runs, rcap, sizeof(*rep->runs));
 		}
-		d = &rep->discs[rep->ndiscs++];
-		memset(d, 0, sizeof(*d));
-		d->id = db_col_i64(st, 0);
-		copy_date(d->date, st, 1);
-		d->kind = col_utf8_dup(st, 2);
-		d->out_trade_no = col_utf8_dup(st, 3);
-		d->out_refund_no = col_utf8_dup(st, 4);
-		d->transaction_id = col_utf8_dup(st, 5);
-		d->has_ledger_amount = !col_is_null(st, 6);
-		d->ledger_amount = db_col_i64(st, 6);
-		d->has_bill_amount = !col_is_null(st, 7);
-		d->bill_amount = db_col_i64(st, 7);
-		d->ledger_state = col_utf8_dup(st, 8);
-		d->bill_state = col_utf8_dup(st, 9);
-		d->status = col_utf8_dup(st, 10);
-		d->resolution = col_utf8_dup(st, 11);
-		d->resolved_by = col_utf8_dup(st, 12);
-		d->detail = col_utf8_dup(st, 13);
-		d->description = col_utf8_dup(st, 14);
-		for (int c = 15; c <= 17; c++) {
-			if (col_is_null(st, c))
-				continue;
-			if (rep->nruns == rcap) {
-				rcap = rcap ? 2 * rcap : 64;
-				rep->runs = xreallocarray(rep->runs, rcap, sizeof(*rep->runs));
-			}
-			rep->runs[rep->nruns++] = db_col_i64(st, c);
-		}
+		rep->runs[rep->nruns++] = db_col_i64(st, 0);
 	}
 	if (r != DB_DONE) {
-		r = db_error(db, err, "read discrepancies");
+		r = db_error(db, err, "read the runs of the discrepancies");
 		goto out;
 	}
 	r = 0;
@@ -307,7 +290,7 @@ int db_report_discrepancies(struct db *db, struct report *rep, struct wxr_err *e
 	r = disc_per_kind(db, rep, err);
 	if (r < 0)
 		return r;
-	return disc_list(db, rep, err);
+	return disc_count_runs(db, rep, err);
 }
 
 /* The local date of an RFC 3339 time, or "" when it does not parse. */

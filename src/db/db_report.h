@@ -15,7 +15,7 @@ int db_report_bills(struct db *db, struct report *rep, struct wxr_err *err);
 /* The trade bill rows summed per day into days[] (count, amounts, fees). */
 int db_report_trades(struct db *db, struct report *rep, struct wxr_err *err);
 /* Discrepancies: counts per day into days[].disc, counts by kind into
- * rep->kinds, and the list into rep->discs. */
+ * rep->kinds, how many (rep->ndiscs) and the runs behind them into rep->runs. */
 int db_report_discrepancies(struct db *db, struct report *rep, struct wxr_err *err);
 /* The actions of the range (report.h says which) into rep->actions. */
 int db_report_actions(struct db *db, struct report *rep, struct wxr_err *err);

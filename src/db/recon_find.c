@@ -86,8 +86,8 @@ int db_recon_bill_file(struct db *db, const char *mchid, const char *date, const
 	int r;
 
 	r = db_prepare(db,
-	               "SELECT id, status FROM bill_files WHERE mchid = ? AND bill_date = ? AND"
-	               " kind = ?",
+	               "SELECT id, CASE WHEN pruned_at IS NULL THEN status ELSE 'pruned' END"
+	               " FROM bill_files WHERE mchid = ? AND bill_date = ? AND kind = ?",
 	               &st, err);
 	if (r < 0)
 		return r;

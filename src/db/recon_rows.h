@@ -55,7 +55,9 @@ struct recon_result {
 	int64_t actions;       /* action rows written or moved on */
 	int64_t days;          /* dates reconciled */
 	int64_t bills_missing; /* dates with no trade bill stored */
-	/* Trade and fund-flow bill of the (last) date: "ok", "empty", "missing". */
+	int64_t pruned;        /* dates not reconciled: prune dropped their bill rows */
+	char pruned_date[11];  /* the first of them */
+	/* Trade and fund-flow bill of the (last) date: "ok", "empty", "missing", "pruned". */
 	char trade_bill[8];
 	char fundflow_bill[8];
 	bool needs_attention; /* open findings remain: the command exits 3 */

@@ -15,6 +15,10 @@
 #include "base/clock.h"
 #include "db/exc_rows.h"
 
+struct db;
+struct exc_policy; /* core/exceptions.h */
+struct wxr_err;
+
 enum report_bill { REPORT_BILL_MISSING, REPORT_BILL_EMPTY, REPORT_BILL_OK };
 
 struct report_counts {
@@ -117,7 +121,9 @@ struct report {
 	struct report_day total; /* sums over the days; date "total"; bill unused */
 	size_t nmissing;         /* days whose trade bill was never fetched */
 
-	struct report_disc *discs; /* every discrepancy dated in the range, by date then id */
+	/* The discrepancies dated in the range: how many; report_each_disc() (core/report.h)
+	 * reads them, by date then id, one at a time from the load's snapshot (a day of 1% of
+	 * every kind is 110000 of them: never all in memory). */
 	size_t ndiscs;
 	struct report_kind *kinds; /* those counted by kind and status, by kind */
 	size_t nkinds;
@@ -138,6 +144,20 @@ struct report {
 	 * later cut below it no longer holds this entry with this hash. */
 	int64_t audit_entries;
 	char audit_head[65];
+
+	/* What report_each_disc reads from: the database, in the read transaction the load
+	 * opened (ended by report_free), and the queue's policy for the assessments (a copy
+	 * the report owns). */
+	struct db *db;
+	bool own_tx;
+	struct exc_policy *exc;
+	/* Where renderers flush their output while listing (report_flush); NULL: they append
+	 * the whole document to their buffer. */
+	int (*sink)(void *arg, const char *data, size_t n, struct wxr_err *err);
+	void *sink_arg;
+	/* Called every few thousand discrepancies listed: done of ndiscs; NULL: none. */
+	void (*progress)(void *arg, size_t done, size_t total);
+	void *progress_arg;
 };
 
 /* One report of the reports directory (reports_dir/index.html): the files

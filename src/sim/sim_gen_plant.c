@@ -145,9 +145,14 @@ int64_t gen_plant_at(struct gen *g, enum plant_kind kind, int64_t i)
 		gen_refund_id_of(g->ymd, g->refund_seq, rid);
 		{
 			char otn[40];
+			/* 30 s after the payment, but on the day: a refund belongs to the
+			 * date of its created_at (SPEC 4), and a case in the day's last
+			 * seconds must not slip to the next one. */
+			int64_t rts =
+			        ts + 30 < g->day_start + 86398 ? ts + 30 : g->day_start + 86398;
 
 			gen_out_trade_no_of(g->ymd, p->seq, otn);
-			r = gen_ledger_refund(g, orn, otn, rid, amt, "SUCCESS", ts + 30, ts + 31);
+			r = gen_ledger_refund(g, orn, otn, rid, amt, "SUCCESS", rts, rts + 1);
 		}
 		if (r < 0)
 			return r;

@@ -58,6 +58,18 @@ test_expect_success 'the ledger lost a tenth of the day: each lost payment found
 	found_ids lost/var/test.db >found &&
 	test_cmp planted found
 '
+# The last cases of a kind fall in the day's last seconds: a refund planted
+# there must still be created on the day (the 1M-row bench once lost two
+# REFUND_MISSING_IN_BILL to 00:00:06 of the next day). 20000 rows at 20% is
+# the smallest day found that puts one within 30 s of midnight.
+test_expect_success 'refunds planted in the last seconds of the day stay on the day, all found' '
+	day late 20000 --rate REFUND_MISSING_IN_BILL=20% &&
+	! grep -q ",2026-11-02T" late/gen/ledger_refunds.csv &&
+	planted_ids late/gen >planted &&
+	test "$(grep -c "^REFUND_MISSING_IN_BILL " planted)" = 4000 &&
+	found_ids late/var/test.db >found &&
+	test_cmp planted found
+'
 test_expect_success 'bad rates are refused with the reason (exit 2)' '
 	test_exit_code 2 wxrecon_sim generate --rows 100 --date $D --out g1 --anomaly-rate 10% 2>err &&
 	grep -q "planted cases need more than --rows 100" err &&

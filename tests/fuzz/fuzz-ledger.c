@@ -87,7 +87,7 @@ static int import(const uint8_t *data, size_t size, enum ledger_kind kind,
 
 	FUZZ_ASSERT(in != NULL, "fmemopen");
 	memset(res, 0, sizeof(*res));
-	r = ledger_import(db, in, NAME, kind, MCHID, 8 * 3600, 0, res, &err);
+	r = ledger_import(db, in, NAME, kind, MCHID, 8 * 3600, 0, NULL, res, &err);
 	fclose(in);
 	FUZZ_ASSERT(db_tx_depth(db) == 0, "transaction left open (depth %d)", db_tx_depth(db));
 	if (r < 0) {

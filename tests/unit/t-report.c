@@ -2,7 +2,9 @@
  * UTF-8 repair, and a small report loaded from an in-memory database. */
 #include "tap.h"
 
+#include <jansson.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/buf.h"
 #include "base/err.h"
@@ -168,6 +170,17 @@ static const char fill[] =
         " VALUES ('M1', 'ORDER_CLOSE', 'O7', 'done', '2026-11-02', 7, 'x', 'x'),"
         " ('M1', 'ORDER_CLOSE', 'O8', 'done', '2026-11-09', 8, 'x', 'x');";
 
+/* report_each_disc: keeps the first discrepancy's description */
+static int first_description(void *arg, const struct report_disc *d, struct wxr_err *e)
+{
+	char *out = arg;
+
+	(void)e;
+	if (!*out)
+		snprintf(out, 64, "%s", d->description ? d->description : "(null)");
+	return 0;
+}
+
 static void test_load(void)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -206,7 +219,31 @@ static void test_load(void)
 	is_int(rep->days[2].disc.resolved, 1, "one resolved on day 3");
 	is_int((int64_t)rep->nmissing, 1, "one missing day");
 	is_int((int64_t)rep->ndiscs, 2, "two discrepancies");
-	is_str(rep->discs[0].description, "@y", "goods name from the bill row");
+	{
+		char first[64] = "";
+
+		is_int(report_each_disc(rep, first_description, first, &err), 0,
+		       "list the discrepancies");
+		is_str(first, "@y", "goods name from the bill row");
+	}
+	{
+		/* the streamed listing is what one dump of the whole document writes */
+		struct buf j = BUF_INIT;
+		json_t *doc;
+		char *again;
+
+		is_int(report_render_json(rep, &j, &err), 0, "render the JSON report");
+		doc = json_loads(buf_str(&j), 0, NULL);
+		again = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+		ok(again && strlen(buf_str(&j)) == strlen(again) + 1 &&
+		           strncmp(buf_str(&j), again, strlen(again)) == 0,
+		   "the JSON report, discrepancies streamed, is byte for byte jansson's dump");
+		ok(strstr(buf_str(&j), "\"discrepancies\": [\n    {\n      \"id\": ") != NULL,
+		   "its discrepancies are listed");
+		free(again);
+		json_decref(doc);
+		buf_release(&j);
+	}
 	is_int((int64_t)rep->nactions, 1, "one action in range");
 	is_int((int64_t)rep->nruns, 3, "runs 4, 7, 9");
 	ok(rep->nruns == 3 && rep->runs[0] == 4 && rep->runs[1] == 7 && rep->runs[2] == 9,

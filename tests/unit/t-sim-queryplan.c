@@ -450,14 +450,15 @@ static void import_ledger(struct db *db, const char *dir, const char *name, enum
 	f = fopen(path, "r");
 	if (!f)
 		bail("open %s", path);
-	is_int(ledger_import(db, f, path, k, MCH, 8 * 3600, 0, &res, &err), 0, "ledger import");
+	is_int(ledger_import(db, f, path, k, MCH, 8 * 3600, 0, NULL, &res, &err), 0,
+	       "ledger import");
 	fclose(f);
 }
 
 static void import_bill(struct db *db, const char *dir, const char *date, enum bill_kind k)
 {
 	char path[512], arch[512];
-	struct billpipe_opts o = { MCH, date, k, "import", arch, 0, 0, 0 };
+	struct billpipe_opts o = { MCH, date, k, "import", arch, 0, 0, 0, NULL, NULL };
 	struct billpipe_result res;
 	int r;
 
