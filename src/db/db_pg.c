@@ -43,7 +43,8 @@
  * server drops when the holder's connection ends.
  *
  * Errors: SQLSTATE 40001, 40P01, 55P03 -> WXR_EBUSY; 23505 -> WXR_EUNIQUE;
- * 53100 -> WXR_EIO; a lost connection names the server. db_error() gives
+ * 53100 -> WXR_EIO; a lost connection (or 57P01-57P03, the server ending the
+ * session) names the server. db_error() gives
  * the server's primary message (and its detail) on one line.
  */
 #include <libpq-fe.h>
@@ -214,6 +215,18 @@ static int set_result_error(struct pg_db *d, const PGresult *res)
 	}
 	snprintf(d->state, sizeof(d->state), "%s", state ? state : "XX000");
 	d->code = code_of_state(d->state);
+	/* 57P01-57P03: an administrator or a restart ended the session (pg_terminate_backend,
+	 * a fast shutdown): as lost as a dropped socket, and said the same way */
+	if (strncmp(d->state, "57P0", 4) == 0 && d->state[4] >= '1' && d->state[4] <= '3') {
+		char line[PG_MSG_LEN - 128];
+
+		snprintf(line, sizeof(line), "%s", d->msg);
+		snprintf(d->msg, sizeof(d->msg),
+		         "lost the connection to the PostgreSQL server %s (%s): check that it is "
+		         "up and run the command again",
+		         d->where, line);
+		d->code = WXR_EDB;
+	}
 	return d->code;
 }
 
