@@ -998,7 +998,9 @@ static int bulk_fail(struct pg_db *d, struct pg_stmt *b, int code)
 {
 	b->bulk_code = code;
 	free(b->bulk_msg);
-	b->bulk_msg = xasprintf("%s: %s", b->copy_sql, d->msg);
+	/* the table, not the COPY's column list: the server's message names the column */
+	b->bulk_msg = xasprintf("COPY %.*s: %s", (int)strcspn(b->copy_sql + 5, " "),
+	                        b->copy_sql + 5, d->msg);
 	buf_reset(&b->rows);
 	return code;
 }

@@ -152,6 +152,50 @@ test_expect_success 'a changed refund amount is audited too' '
 	db "SELECT detail FROM audit_log WHERE event = \"refund.update\" AND subject = \"RF20261101-2\"" >detail &&
 	grep -q "\"amount_refund\":{\"from\":\"100\",\"to\":\"90\"}" detail
 '
+# Each compared field alone makes a re-import an update (on PostgreSQL the comparison is
+# one SQL statement over the staged rows, on SQLite a read per row: both must see each).
+# one_row NOUN KEY ROW: f.csv, the header of NOUN's file (orders|refunds) and KEY,ROW
+one_row() { printf "%s\n%s,%s\n" "$(head -n 1 "$1.csv")" "$2" "$3" >f.csv; }
+# changes NOUN KEY FIELD:ROW...: each ROW after the first changes FIELD of KEY alone
+changes() {
+	_noun=$1 _key=$2 _first=$3
+	shift 2
+	test_expect_success "setup: one ${_noun%s} to change field by field" '
+		one_row $_noun $_key "$_first" &&
+		wxrecon --db db.sqlite ledger import --$_noun f.csv >out &&
+		grep -q "1 rows: 1 new" out
+	'
+	shift
+	for _c in "$@"; do
+		_field=${_c%%:*} _row=${_c#*:}
+		test_expect_success "$_noun: a change of $_field alone is an update, audited" '
+			one_row $_noun $_key "$_row" &&
+			wxrecon --db db.sqlite ledger import --$_noun f.csv >out &&
+			grep -q "1 rows: 0 new, 1 updated, 0 unchanged" out &&
+			db "SELECT detail FROM audit_log WHERE event = \"${_noun%s}.update\" AND subject = \"$_key\" ORDER BY id DESC LIMIT 1" >detail &&
+			grep -q "^{\"changes\":{\"$_field\":{[^}]*}}," detail &&
+			wxrecon --db db.sqlite ledger import --$_noun f.csv >out &&
+			grep -q "1 rows: 0 new, 0 updated, 1 unchanged" out
+		'
+	done
+}
+T=2026-11-07T
+changes orders ORD20261107A \
+	"4200000001202611070000000001,700,CNY,PAID,${T}09:00:00+08:00,${T}11:00:00+08:00,${T}09:01:00+08:00,a,b" \
+	"transaction_id:4200000001202611070000000009,700,CNY,PAID,${T}09:00:00+08:00,${T}11:00:00+08:00,${T}09:01:00+08:00,a,b" \
+	"amount_total:4200000001202611070000000009,701,CNY,PAID,${T}09:00:00+08:00,${T}11:00:00+08:00,${T}09:01:00+08:00,a,b" \
+	"created_at:4200000001202611070000000009,701,CNY,PAID,${T}08:59:00+08:00,${T}11:00:00+08:00,${T}09:01:00+08:00,a,b" \
+	"time_expire:4200000001202611070000000009,701,CNY,PAID,${T}08:59:00+08:00,,${T}09:01:00+08:00,a,b" \
+	"paid_at:4200000001202611070000000009,701,CNY,PAID,${T}08:59:00+08:00,,${T}09:02:00+08:00,a,b" \
+	"attach:4200000001202611070000000009,701,CNY,PAID,${T}08:59:00+08:00,,${T}09:02:00+08:00,a2,b" \
+	"business_ref:4200000001202611070000000009,701,CNY,PAID,${T}08:59:00+08:00,,${T}09:02:00+08:00,a2,"
+changes refunds RF20261107-1 \
+	"ORD20261107A,,100,PROCESSING,${T}10:00:00+08:00," \
+	"out_trade_no:ORD20261101A,,100,PROCESSING,${T}10:00:00+08:00," \
+	"refund_id:ORD20261101A,50300000012026110700000000001,100,PROCESSING,${T}10:00:00+08:00," \
+	"amount_refund:ORD20261101A,50300000012026110700000000001,90,PROCESSING,${T}10:00:00+08:00," \
+	"created_at:ORD20261101A,50300000012026110700000000001,90,PROCESSING,${T}10:01:00+08:00," \
+	"state:ORD20261101A,50300000012026110700000000001,90,CLOSED,${T}10:01:00+08:00,"
 test_expect_success 'the audit chain holds after the field audits' '
 	wxrecon --db db.sqlite audit --verify >/dev/null
 '
