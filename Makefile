@@ -47,7 +47,7 @@ VG_JOBS ?= 1
 
 .PHONY: all deps test test-pg unit asan valgrind clean demo demo-pg bench keys help check-tests install uninstall man \
 	fuzz fuzz-build fuzz-smoke fuzz-merge check check-format check-headers check-banned \
-	check-layers check-cmd-tables format
+	check-layers check-cmd-tables check-size format
 
 all: $(BIN) $(SIM) $(UNIT_BINS) $(SYSCONF_TEST_BIN)
 
@@ -63,7 +63,7 @@ help:
 	@echo "make fuzz-merge add new coverage from build-fuzz/corpus/ to fixtures/corpus/"
 	@echo "make demo       run the nightly job against the simulator and print the report"
 	@echo "make demo-pg    the demo on a throwaway PostgreSQL, checked against SQLite's (DEMO_DB=postgresql://...)"
-	@echo "make check      check-format check-headers check-banned check-layers check-cmd-tables (before make test)"
+	@echo "make check      check-format check-headers check-banned check-layers check-cmd-tables check-size (before make test)"
 	@echo "make format     clang-format -i every C file (the repo's .clang-format)"
 	@echo "make bench      benchmarks with same-run baselines -> bench/RESULTS.md (a few minutes)"
 	@echo "make install    PREFIX=/usr/local DESTDIR=: binary, man pages, completion, jobs, units"
@@ -293,7 +293,7 @@ clean:
 C_FILES = $(sort $(shell find src include tests -name '*.[ch]'))
 HEADERS = $(sort $(shell find src include -name '*.h'))
 
-check: check-format check-headers check-banned check-layers check-cmd-tables
+check: check-format check-headers check-banned check-layers check-cmd-tables check-size
 
 # Every C file as the repo's .clang-format has it; make format rewrites them.
 check-format:
@@ -330,6 +330,15 @@ check-layers: $(BIN) $(SIM)
 # Every struct cmd initializer names its fields (.name = ...), never positional.
 check-cmd-tables:
 	@sh scripts/check-cmd-tables.sh
+
+# No file under src/ longer than MAX_LINES (issue 15): a longer one holds two concerns.
+MAX_LINES ?= 1200
+check-size:
+	@big=$$(find src -name '*.[ch]' -exec awk -v max=$(MAX_LINES) \
+		'END { if (NR > max) printf "%s: %d lines\n", FILENAME, NR }' {} \;); \
+	if [ -n "$$big" ]; then \
+		echo "$$big"; echo "check-size: split these (more than $(MAX_LINES) lines)"; exit 1; \
+	fi; echo "check-size: ok (no file under src/ over $(MAX_LINES) lines)"
 
 # ---- install -------------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the man pages

@@ -1,5 +1,6 @@
 /* cmd_ledger.c - `wxrecon ledger import`. */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,10 +15,11 @@ static void print_result(const char *what, const struct ledger_import_result *r)
 	       r->updated, r->unchanged);
 }
 
-static void json_result(const char *what, const struct ledger_import_result *r)
+static json_t *json_result(const struct ledger_import_result *r)
 {
-	printf("\"%s\":{\"rows\":%ld,\"inserted\":%ld,\"updated\":%ld,\"unchanged\":%ld}", what,
-	       r->rows, r->inserted, r->updated, r->unchanged);
+	return json_pack("{s:I, s:I, s:I, s:I}", "rows", (json_int_t)r->rows, "inserted",
+	                 (json_int_t)r->inserted, "updated", (json_int_t)r->updated, "unchanged",
+	                 (json_int_t)r->unchanged);
 }
 
 static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
@@ -62,20 +64,18 @@ static int run_import(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	if (r < 0)
 		return err_prefix(err, "ledger import");
 	if (ctx->json) {
-		printf("{");
+		json_t *o = json_object();
+
 		if (orders)
-			json_result("orders", &ro);
-		if (orders && refunds)
-			printf(",");
+			json_object_set_new(o, "orders", json_result(&ro));
 		if (refunds)
-			json_result("refunds", &rr);
-		printf("}\n");
-	} else {
-		if (orders)
-			print_result("orders", &ro);
-		if (refunds)
-			print_result("refunds", &rr);
+			json_object_set_new(o, "refunds", json_result(&rr));
+		return cmd_print_json(o, err);
 	}
+	if (orders)
+		print_result("orders", &ro);
+	if (refunds)
+		print_result("refunds", &rr);
 	return 0;
 }
 

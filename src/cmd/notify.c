@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -449,7 +450,16 @@ static int run_serve(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 	printf(v6 ? "listening on http://[%s]:%u\n" : "listening on http://%s:%u\n", bind_addr,
 	       port);
 	fflush(stdout);
-	detail = xasprintf("{\"bind\":\"%s\",\"port\":%u}", bind_addr, port);
+	{
+		json_t *j = json_pack("{s:s, s:i}", "bind", bind_addr, "port", (int)port);
+
+		detail = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (!detail) {
+			r = err_set(err, WXR_EFAIL, "notify serve: cannot build the audit entry");
+			goto out;
+		}
+	}
 	/* the server's thread may be handling a request already */
 	pthread_mutex_lock(&sv.lock);
 	audit_event(ctx, "notify.start", detail);
