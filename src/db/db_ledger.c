@@ -63,6 +63,7 @@ struct importer {
 	/* A server store (PostgreSQL): the rows go by COPY into a temporary stage and are
 	 * merged by a few statements at the end (stage_merge), not two round trips a row. */
 	struct db_bulk *stage;
+	bool staged; /* the stage is this import's path (ins and the seen_* unused) */
 	struct ledger_import_result res;
 	int rc; /* first error */
 	struct wxr_err *err;
@@ -237,7 +238,7 @@ static int key_once(struct importer *im, const char *key)
 	const char *what = im->kind == LEDGER_ORDERS ? "out_trade_no" : "out_refund_no";
 	int r;
 
-	if (im->stage)
+	if (im->staged)
 		return 0; /* stage_merge looks for a key twice, naming the same two lines */
 	/* One statement per row: the insert does nothing on a key already seen. */
 	db_reset(im->seen_ins);
@@ -424,7 +425,7 @@ static int order_row(struct importer *im)
 		time_date(paid, im->tz, paid_date);
 	/* Pass 0 inserts a new key (no read); on a key already stored, pass 1 compares
 	 * and, when the row changed, updates it. */
-	for (int pass = im->stage ? -1 : 0; pass < 2; pass++) {
+	for (int pass = im->staged ? -1 : 0; pass < 2; pass++) {
 		struct db_stmt *st = pass < 0    ? db_bulk_stmt(im->stage)
 		                     : pass == 0 ? im->ins
 		                                 : im->ups;
@@ -511,7 +512,7 @@ static int refund_row(struct importer *im)
 	norm_time(has_success, success, im->tz, success_s);
 	time_date(created, im->tz, date);
 	/* As for orders: insert a new key, compare and update a stored one. */
-	for (int pass = im->stage ? -1 : 0; pass < 2; pass++) {
+	for (int pass = im->staged ? -1 : 0; pass < 2; pass++) {
 		struct db_stmt *st = pass < 0    ? db_bulk_stmt(im->stage)
 		                     : pass == 0 ? im->ins
 		                                 : im->ups;
@@ -900,6 +901,32 @@ static void finalize_all(struct importer *im)
 	im->stage = NULL;
 }
 
+/* The statements of the rows: on a server store the stage (stage_begin), else the insert
+ * of a new key and ledger_import_keys (key_once); both compare and update a stored key. */
+static int prepare_rows(struct importer *im)
+{
+	struct db *db = im->db;
+	bool orders = im->kind == LEDGER_ORDERS;
+	int r;
+
+	r = db_prepare(db, orders ? sql_sel_order : sql_sel_refund, &im->sel, im->err);
+	if (r == 0)
+		r = db_prepare(db, orders ? sql_ups_order : sql_ups_refund, &im->ups, im->err);
+	if (r < 0)
+		return r;
+	im->staged = staged(db);
+	if (im->staged)
+		return stage_begin(im);
+	r = db_prepare(db, orders ? sql_ins_order : sql_ins_refund, &im->ins, im->err);
+	if (r == 0)
+		r = db_exec(db, sql_keys_create, im->err);
+	if (r == 0)
+		r = db_prepare(db, sql_keys_sel, &im->seen_sel, im->err);
+	if (r == 0)
+		r = db_prepare(db, sql_keys_ins, &im->seen_ins, im->err);
+	return r;
+}
+
 int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind kind,
                   const char *mchid, int tz_offset_s, int64_t run_id,
                   const struct ledger_progress *progress, struct ledger_import_result *out,
@@ -944,29 +971,9 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 	r = db_bulk_cache(db, err);
 	if (r < 0)
 		goto rollback;
-	r = db_prepare(db, kind == LEDGER_ORDERS ? sql_ins_order : sql_ins_refund, &im.ins, err);
+	r = prepare_rows(&im);
 	if (r < 0)
 		goto rollback;
-	r = db_prepare(db, kind == LEDGER_ORDERS ? sql_sel_order : sql_sel_refund, &im.sel, err);
-	if (r < 0)
-		goto rollback;
-	r = db_prepare(db, kind == LEDGER_ORDERS ? sql_ups_order : sql_ups_refund, &im.ups, err);
-	if (r < 0)
-		goto rollback;
-	r = db_exec(db, sql_keys_create, err);
-	if (r < 0)
-		goto rollback;
-	r = db_prepare(db, sql_keys_sel, &im.seen_sel, err);
-	if (r < 0)
-		goto rollback;
-	r = db_prepare(db, sql_keys_ins, &im.seen_ins, err);
-	if (r < 0)
-		goto rollback;
-	if (staged(db)) {
-		r = stage_begin(&im);
-		if (r < 0)
-			goto rollback;
-	}
 
 	while ((n = getline(&line, &cap, in)) >= 0) {
 		const char *text = line;
@@ -1038,7 +1045,7 @@ int ledger_import(struct db *db, FILE *in, const char *name, enum ledger_kind ki
 			goto rollback;
 	}
 	finalize_all(&im);
-	r = db_exec(db, sql_keys_empty, err);
+	r = im.staged ? 0 : db_exec(db, sql_keys_empty, err);
 	if (r == 0 && im.res.inserted + im.res.updated >= DB_STATS_ROWS)
 		r = db_refresh_stats(db, kind == LEDGER_ORDERS ? "ledger_orders" : "ledger_refunds",
 		                     err);
