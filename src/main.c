@@ -27,6 +27,7 @@ static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 static const struct cmd cmd_help = {
 	.name = "help",
 	.run = run_help,
+	.flags = CMD_NO_CONFIG,
 	.usage = "help [COMMAND]",
 	.summary = "show the commands, or one command's usage",
 };
@@ -183,7 +184,7 @@ static int setup(struct ctx *ctx, const char *config_path, bool config_given, co
 	config_defaults(&ctx->cfg);
 	ctx->cfg.apiv3_key_env = getenv("WXRECON_APIV3_KEY");
 	ctx->sysconf = WXRECON_SYSCONF;
-	if (!config_path) {
+	if (!config_path && !(ctx->cmd && (ctx->cmd->flags & CMD_NO_CONFIG))) {
 		const char *env = getenv("WXRECON_CONFIG");
 
 		if (env && *env) {

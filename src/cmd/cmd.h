@@ -37,6 +37,9 @@ enum {
 	CMD_DB_CREATE = 1 << 1,   /* opens or creates the database itself (init) */
 	CMD_DB_READONLY = 1 << 2, /* with CMD_DB: never writes, so opened read-only (works on
 	                           * a read-only filesystem) */
+	CMD_NO_CONFIG = 1 << 3,   /* reads no config: one found by the lookup (./wxrecon.conf,
+	                           * the system one, WXRECON_CONFIG) is not loaded, so a broken
+	                           * one cannot stop `help` or `version`; -c FILE still is */
 };
 
 struct cmd {
