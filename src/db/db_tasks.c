@@ -19,11 +19,6 @@
 	"id, run_id, task_key, mchid, job, step, date, state, lease_owner, last_error," \
 	" pending, attempts, max_attempts, not_before, lease_gen, lease_until"
 
-static char *col_opt_dup(struct db_stmt *st, int i)
-{
-	return db_col_is_null(st, i) ? NULL : xstrdup(db_col_text(st, i));
-}
-
 static void task_read(struct db_stmt *st, struct db_task *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -33,10 +28,10 @@ static void task_read(struct db_stmt *st, struct db_task *t)
 	t->mchid = xstrdup(db_col_text(st, 3));
 	t->job = xstrdup(db_col_text(st, 4));
 	t->step = xstrdup(db_col_text(st, 5));
-	t->date = col_opt_dup(st, 6);
+	t->date = db_col_dup(st, 6);
 	t->state = xstrdup(db_col_text(st, 7));
-	t->lease_owner = col_opt_dup(st, 8);
-	t->last_error = col_opt_dup(st, 9);
+	t->lease_owner = db_col_dup(st, 8);
+	t->last_error = db_col_dup(st, 9);
 	t->pending = db_col_i64(st, 10);
 	t->attempts = db_col_i64(st, 11);
 	t->max_attempts = db_col_i64(st, 12);
