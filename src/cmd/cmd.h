@@ -19,15 +19,21 @@ struct cmd;
 
 struct ctx {
 	struct config cfg;
-	bool have_config;      /* a config file was read */
-	const char *sysconf;   /* the config file looked up last (static) */
-	char *db_path;         /* resolved; owned: a SQLite path, or with db_url a PostgreSQL
-	                        * connection string (may hold no password) */
-	bool db_url;           /* db_path is a PostgreSQL connection string */
-	struct db *db;         /* opened by main for CMD_DB commands */
-	bool json;             /* --json: the result as JSON on stdout */
-	int64_t now;           /* business now (WXRECON_NOW or the clock) */
-	const char *mchid;     /* cfg.mchid or "" */
+	bool have_config;    /* a config file was read */
+	const char *sysconf; /* the config file looked up last (static) */
+	char *db_path;       /* resolved; owned: a SQLite path, or with db_url a PostgreSQL
+	                      * connection string (may hold no password) */
+	bool db_url;         /* db_path is a PostgreSQL connection string */
+	struct db *db;       /* opened by main for CMD_DB commands */
+	bool json;           /* --json: the result as JSON on stdout */
+	int64_t now;         /* business now (WXRECON_NOW or the clock) */
+	const char *mchid;   /* cfg.mchid or "" */
+	/* With CMD_MERCHANTS and [merchant "NAME"] sections: the names of the
+	 * merchants to act on (--merchant, else every one), borrowed from cfg;
+	 * n_merchants 0 with one merchant ([merchant] alone), or once cfg is
+	 * one merchant's (cfg.merchant_name). */
+	const char **merchants;
+	size_t n_merchants;
 	int64_t run_id;        /* the job run this command belongs to, 0 = none */
 	const struct cmd *cmd; /* the command being run (for its usage line) */
 };
@@ -37,6 +43,12 @@ enum {
 	CMD_DB_CREATE = 1 << 1,   /* opens or creates the database itself (init) */
 	CMD_DB_READONLY = 1 << 2, /* with CMD_DB: never writes, so opened read-only (works on
 	                           * a read-only filesystem) */
+	/* --merchant (SPEC 10). By default a command acts on one merchant: with
+	 * [merchant "NAME"] sections it needs one --merchant (main loads that
+	 * merchant's config into ctx->cfg); with [merchant] alone nothing changes. */
+	CMD_STORE = 1 << 3,     /* acts on the whole store or config: refuses --merchant */
+	CMD_MERCHANTS = 1 << 4, /* takes several (--merchant repeated; default: all), in
+	                         * ctx->merchants */
 };
 
 struct cmd {

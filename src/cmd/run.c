@@ -218,6 +218,11 @@ static void av_base(struct run *run, struct argv_b *a, const char *self)
 		av(a, run->ctx->db_path);
 	}
 	av(a, "-q");
+	/* one of several merchants ([merchant "NAME"]): so is each step */
+	if (run->ctx->cfg.merchant_name) {
+		av(a, "--merchant");
+		av(a, run->ctx->cfg.merchant_name);
+	}
 }
 
 /* Adds what a read from fd gave to b (capped at cap); false at its end. */
@@ -531,15 +536,19 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 			break;
 		}
 		for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+			/* one report per merchant: with several, its name says whose */
+			const char *who = run->ctx->cfg.merchant_name;
 			char *target;
 			int c;
 
 			if (strcmp(f, "csv") == 0)
-				target = xasprintf("%s/%s_%s_%s-csv", run->ctx->cfg.reports_dir,
-				                   job->name, run->from, run->to);
+				target = xasprintf("%s/%s_%s%s%s_%s-csv", run->ctx->cfg.reports_dir,
+				                   job->name, who ? who : "", who ? "_" : "",
+				                   run->from, run->to);
 			else
-				target = xasprintf("%s/%s_%s_%s.%s", run->ctx->cfg.reports_dir,
-				                   job->name, run->from, run->to, f);
+				target = xasprintf("%s/%s_%s%s%s_%s.%s", run->ctx->cfg.reports_dir,
+				                   job->name, who ? who : "", who ? "_" : "",
+				                   run->from, run->to, f);
 			av_free(&a);
 			av_base(run, &a, self); /* the report goes to the file */
 			av(&a, "report");
@@ -598,6 +607,8 @@ static json_t *summary_json(struct run *run, const char *state, int exit_code)
 	              run->dry_run, "state", state, "exit_code", exit_code, "steps", steps);
 	if (o && run->resumed_from)
 		json_object_set_new(o, "resumed_from", json_integer(run->resumed_from));
+	if (o && run->ctx->cfg.merchant_name)
+		json_object_set_new(o, "merchant", json_string(run->ctx->cfg.merchant_name));
 	return o;
 }
 
@@ -647,10 +658,12 @@ static void print_reason(const char *reason)
 
 static void print_table(struct run *run, const char *state)
 {
-	printf("run %" PRId64 " (%s%s%s%s%s): %s\n", run->run_id, run->job.name,
+	printf("run %" PRId64 " (%s%s%s%s%s%s%s): %s\n", run->run_id, run->job.name,
 	       run->from[0] ? " " : "", run->from,
 	       run->from[0] && strcmp(run->from, run->to) ? ".." : "",
-	       run->from[0] && strcmp(run->from, run->to) ? run->to : "", state);
+	       run->from[0] && strcmp(run->from, run->to) ? run->to : "",
+	       run->ctx->cfg.merchant_name ? ", merchant " : "",
+	       run->ctx->cfg.merchant_name ? run->ctx->cfg.merchant_name : "", state);
 	for (int i = 0; i < run->nplan; i++) {
 		struct plan_step *p = &run->plan[i];
 
@@ -660,7 +673,7 @@ static void print_table(struct run *run, const char *state)
 	}
 }
 
-static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+static int run_one(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	static const struct option opts[] = {
 		DATES_LONG_OPTIONS,
@@ -862,6 +875,65 @@ out:
 	return r;
 }
 
+/* How bad a run's result is, to keep the worst of several merchants'. */
+static int run_rank(int r)
+{
+	return r == 0 ? 0 : r == WXR_EATTENTION ? 1 : 2;
+}
+
+/*
+ * `run JOB`: with several merchants ([merchant "NAME"] sections) one run per
+ * merchant of --merchant (default: each), in the config's order, each with
+ * its own lock, steps and report; a merchant's failure does not stop the
+ * next. The result is the worst of them.
+ */
+static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	struct buf failed = BUF_INIT;
+	int worst = 0;
+	int nfailed = 0;
+
+	if (ctx->n_merchants == 0)
+		return run_one(ctx, argc, argv, err);
+	for (size_t i = 0; i < ctx->n_merchants; i++) {
+		struct config shared = ctx->cfg;
+		struct config m;
+		int r;
+
+		config_defaults(&m);
+		m.apiv3_key_env = shared.apiv3_key_env;
+		r = config_load_merchant(&m, &shared, ctx->merchants[i], err);
+		if (r == 0) {
+			ctx->cfg = m;
+			ctx->mchid = m.mchid ? m.mchid : "";
+			cmd_getopt_reset();
+			r = run_one(ctx, argc, argv, err);
+			ctx->cfg = shared;
+			ctx->mchid = shared.mchid ? shared.mchid : "";
+		}
+		config_release(&m);
+		if (r == WXR_EUSAGE) {
+			buf_release(&failed);
+			return r;
+		}
+		if (r < 0 && r != WXR_EATTENTION) {
+			log_error("merchant '%s': %s", ctx->merchants[i], err->msg);
+			buf_addf(&failed, "%s%s", nfailed++ ? ", " : "", ctx->merchants[i]);
+		}
+		if (run_rank(r) > run_rank(worst))
+			worst = r;
+		err->msg[0] = '\0';
+	}
+	if (worst == WXR_EATTENTION)
+		err_set(err, worst, "the runs of %zu merchants went through; some need attention",
+		        ctx->n_merchants);
+	else if (worst < 0)
+		err_set(err, worst, "the run of %d of %zu merchants failed (%s): see above",
+		        nfailed, ctx->n_merchants, failed.data);
+	buf_release(&failed);
+	return worst;
+}
+
 /* `runs`: the rows as text, or as one JSON array (arr) built run by run. */
 struct runs_out {
 	int tz;        /* times shown in the configured timezone */
@@ -992,12 +1064,16 @@ static const char run_help[] =
         "[alerts] on_attention is run with the run's JSON summary on stdin.\n"
         "When another live run holds the lock, exits 75 (try later); --wait[=DUR] waits\n"
         "for it instead, up to DUR (default 2h; like 30m, 2h), then exits 75.\n"
-        "DATES: --date D | --from D --to D | --yesterday (the job's default)\n";
+        "DATES: --date D | --from D --to D | --yesterday (the job's default)\n"
+        "With several merchants ([merchant \"NAME\"] sections), one run per merchant of\n"
+        "--merchant NAME|MCHID (repeatable; default: every merchant), one after the other,\n"
+        "each with its own lock and steps, and its report named JOB_NAME_FROM_TO.FORMAT;\n"
+        "one merchant's failure does not stop the next, and the exit code is the worst.\n";
 
 const struct cmd cmd_run = {
 	.name = "run",
 	.run = run_job,
-	.flags = CMD_DB,
+	.flags = CMD_DB | CMD_MERCHANTS,
 	.usage = "run JOB [DATES] [--dry-run] [--resume RUN_ID] [--wait[=DUR]]",
 	.summary = "run a job (jobs/JOB.job): its steps, with a lock, recorded",
 	.help = run_help,
@@ -1006,7 +1082,7 @@ const struct cmd cmd_run = {
 const struct cmd cmd_runs = {
 	.name = "runs",
 	.run = run_runs,
-	.flags = CMD_DB | CMD_DB_READONLY,
+	.flags = CMD_DB | CMD_DB_READONLY | CMD_STORE,
 	.usage = "runs [--last N]",
 	.summary = "job runs and their steps, newest first",
 };
