@@ -35,10 +35,11 @@ static const struct cmd cmd_help = {
 
 /* Sorted by name, one per line (t0000-basic checks the order). */
 static const struct cmd *const commands[] = {
-	&cmd_actions, &cmd_approve, &cmd_assign,        &cmd_audit,     &cmd_bill,   &cmd_certs,
-	&cmd_comment, &cmd_config,  &cmd_discrepancies, &cmd_help,      &cmd_init,   &cmd_ledger,
-	&cmd_notify,  &cmd_order,   &cmd_prune,         &cmd_reconcile, &cmd_refund, &cmd_report,
-	&cmd_resolve, &cmd_run,     &cmd_runs,          &cmd_sweep,     &cmd_unlock, &cmd_version,
+	&cmd_actions,   &cmd_approve, &cmd_assign, &cmd_audit,         &cmd_bill,
+	&cmd_certs,     &cmd_comment, &cmd_config, &cmd_discrepancies, &cmd_help,
+	&cmd_init,      &cmd_ledger,  &cmd_notify, &cmd_order,         &cmd_prune,
+	&cmd_reconcile, &cmd_refund,  &cmd_report, &cmd_resolve,       &cmd_run,
+	&cmd_runs,      &cmd_sweep,   &cmd_tasks,  &cmd_unlock,        &cmd_version,
 };
 
 /* The config file looked up last, after -c, $WXRECON_CONFIG and ./wxrecon.conf. */

@@ -136,6 +136,7 @@ extern const struct cmd cmd_sweep;
 extern const struct cmd cmd_notify;
 extern const struct cmd cmd_order;
 extern const struct cmd cmd_prune;
+extern const struct cmd cmd_tasks;
 extern const struct cmd cmd_unlock;
 extern const struct cmd cmd_version;
 

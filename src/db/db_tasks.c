@@ -511,10 +511,11 @@ int db_task_fail(struct db *db, int64_t id, int64_t gen, int64_t now, int64_t ba
 	return db_commit(db, err);
 }
 
-int db_task_retry(struct db *db, int64_t id, struct wxr_err *err)
+int db_task_retry(struct db *db, int64_t id, struct db_task *out_was, struct wxr_err *err)
 {
 	struct db_task t = { 0 };
-	int r = db_begin(db, err);
+	bool own = db_tx_depth(db) == 0;
+	int r = own ? db_begin(db, err) : 0;
 
 	if (r < 0)
 		return r;
@@ -531,12 +532,15 @@ int db_task_retry(struct db *db, int64_t id, struct wxr_err *err)
 		             "UPDATE tasks SET state = 'ready', attempts = 0, not_before = 0"
 		             " WHERE id = ? AND state = 'held'",
 		             (int64_t[]){ id }, 1, "retry a task", NULL, err);
-	db_task_release(&t);
-	if (r < 0) {
+	if (r >= 0 && own)
+		r = db_commit(db, err);
+	else if (r < 0 && own)
 		db_rollback(db);
-		return r;
-	}
-	return db_commit(db, err);
+	if (r >= 0 && out_was)
+		*out_was = t;
+	else
+		db_task_release(&t);
+	return r < 0 ? r : 0;
 }
 
 int db_tasks_list(struct db *db, const char *state,

@@ -97,9 +97,12 @@ int db_task_done(struct db *db, int64_t id, int64_t gen, const char *finished_at
 int db_task_fail(struct db *db, int64_t id, int64_t gen, int64_t now, int64_t backoff_s,
                  const char *error, bool *out_held, struct wxr_err *err);
 
-/* A held task back to ready, its attempts counted from 0 (tasks retry ID).
- * WXR_ENOTFOUND without that task, WXR_EDATA when it is not held. */
-int db_task_retry(struct db *db, int64_t id, struct wxr_err *err);
+/* A held task back to ready, its attempts counted from 0 (tasks retry ID),
+ * inside the caller's write transaction when there is one (so its audit
+ * entry goes with it), else in its own. On success *out_was (may be NULL)
+ * receives the task as it was (db_task_release). WXR_ENOTFOUND without that task,
+ * WXR_EDATA when it is not held. */
+int db_task_retry(struct db *db, int64_t id, struct db_task *out_was, struct wxr_err *err);
 
 /* Every task, or those in state (NULL: any), by id. cb's task is borrowed. */
 int db_tasks_list(struct db *db, const char *state,
