@@ -36,6 +36,7 @@
 #include "core/jobrun.h"
 #include "core/report.h"
 #include "core/store.h"
+#include "core/tasks.h"
 #include "wxpay.h"
 
 extern char **environ; /* POSIX: declared by no header without _GNU_SOURCE */
@@ -875,6 +876,91 @@ out:
 	return r;
 }
 
+/* Whether argv asks for --enqueue (before a "--"). */
+static bool wants_enqueue(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--enqueue") == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * `run JOB [DATES] --enqueue`: the job's tasks for the workers, one per
+ * merchant, date and step (core/tasks.h), instead of running them here.
+ */
+static int run_enqueue(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	static const struct option opts[] = {
+		DATES_LONG_OPTIONS,
+		{ "enqueue", no_argument, NULL, 'E' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dates d = { .given = false };
+	struct tasks_enqueued q;
+	struct job job;
+	const char **mchids;
+	size_t n = 0;
+	char now[CLOCK_RFC3339_LEN];
+	int c;
+	int r;
+
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		if (c == 'E')
+			continue;
+		if (c == '?' && (strcmp(argv[optind - 1], "--dry-run") == 0 ||
+		                 strncmp(argv[optind - 1], "--resume", 8) == 0 ||
+		                 strncmp(argv[optind - 1], "--wait", 6) == 0))
+			return cmd_usage_error(
+			        ctx, err,
+			        "--enqueue leaves the run to the workers: %s does not "
+			        "go with it",
+			        argv[optind - 1]);
+		r = cmd_option(ctx, &d, c, argv, err);
+		if (r < 0)
+			return r;
+	}
+	if (optind != argc - 1)
+		return cmd_usage_error(ctx, err,
+		                       optind >= argc ? "which job?" : "unexpected argument '%s'",
+		                       optind < argc ? argv[optind + 1] : "");
+	r = job_load(&job, ctx->cfg.jobs_dir, argv[optind], err);
+	if (r < 0)
+		return r;
+	r = dates_finish(ctx, &d, job.default_yesterday, err);
+	if (r < 0)
+		goto out;
+	mchids = xcalloc(ctx->n_merchants + 1, sizeof(*mchids));
+	for (size_t i = 0; i < ctx->n_merchants; i++)
+		mchids[n++] = ctx->cfg.merchants[config_merchant_find(&ctx->cfg, ctx->merchants[i])]
+		                      .mchid;
+	if (n == 0)
+		mchids[n++] = ctx->mchid;
+	time_format_rfc3339(clock_real_now(), 0, now);
+	r = tasks_enqueue_job(ctx->db, &job, d.given ? d.from : "", d.given ? d.to : "", mchids, n,
+	                      n == 1 ? mchids[0] : "", now, &q, err);
+	free(mchids);
+	if (r < 0)
+		goto out;
+	if (ctx->json)
+		r = cmd_print_json(json_pack("{s:I, s:s, s:s?, s:s?, s:i, s:i, s:i}", "run_id",
+		                             (json_int_t)q.run_id, "job", job.name, "from",
+		                             d.given ? d.from : NULL, "to", d.given ? d.to : NULL,
+		                             "merchants", (int)n, "tasks", q.total, "new", q.added),
+		                   err);
+	else if (q.added)
+		printf("run %" PRId64 ": queued %d tasks of '%s' for %zu merchant%s (%d new); "
+		       "'wxrecon worker' does them\n",
+		       q.run_id, q.total, job.name, n, n == 1 ? "" : "s", q.added);
+	else
+		printf("run %" PRId64 ": the %d tasks of '%s' were queued already (0 new)\n",
+		       q.run_id, q.total, job.name);
+out:
+	job_release(&job);
+	return r;
+}
+
 /* How bad a run's result is, to keep the worst of several merchants'. */
 static int run_rank(int r)
 {
@@ -893,6 +979,8 @@ static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 	int worst = 0;
 	int nfailed = 0;
 
+	if (wants_enqueue(argc, argv))
+		return run_enqueue(ctx, argc, argv, err);
 	if (ctx->n_merchants == 0)
 		return run_one(ctx, argc, argv, err);
 	for (size_t i = 0; i < ctx->n_merchants; i++) {
@@ -1068,13 +1156,19 @@ static const char run_help[] =
         "With several merchants ([merchant \"NAME\"] sections), one run per merchant of\n"
         "--merchant NAME|MCHID (repeatable; default: every merchant), one after the other,\n"
         "each with its own lock and steps, and its report named JOB_NAME_FROM_TO.FORMAT;\n"
-        "one merchant's failure does not stop the next, and the exit code is the worst.\n";
+        "one merchant's failure does not stop the next, and the exit code is the worst.\n"
+        "--enqueue runs nothing here: it records the job's tasks for 'wxrecon worker', one\n"
+        "per merchant (--merchant, default every one), date and step, each after the step\n"
+        "before it (of its day), and prints the new run's id and how many tasks were new;\n"
+        "queuing the same job and dates again adds none (and records no run). A task is\n"
+        "tried 3 times, then held for a person ('wxrecon tasks').\n";
 
 const struct cmd cmd_run = {
 	.name = "run",
 	.run = run_job,
 	.flags = CMD_DB | CMD_MERCHANTS,
-	.usage = "run JOB [DATES] [--dry-run] [--resume RUN_ID] [--wait[=DUR]]",
+	.usage = "run JOB [DATES] [--dry-run] [--resume RUN_ID] [--wait[=DUR]] | run JOB [DATES] "
+	         "--enqueue",
 	.summary = "run a job (jobs/JOB.job): its steps, with a lock, recorded",
 	.help = run_help,
 };

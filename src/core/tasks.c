@@ -7,10 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/xalloc.h"
+#include "core/job.h"
 #include "db/audit.h"
 #include "db/db.h"
+#include "db/db_jobs.h"
+
+#define ENQUEUE_MAX_DAYS  3660
+#define ENQUEUE_MAX_TASKS 1000000
 
 bool tasks_state_valid(const char *s)
 {
@@ -89,4 +95,121 @@ out:
 	free(text);
 	db_task_release(&was);
 	return r;
+}
+
+/* The days from..to into *out (owned), their count; one "" without dates. */
+static int enqueue_days(const struct job *job, const char *from, const char *to,
+                        char (**out)[CLOCK_DATE_LEN], int *out_n, struct wxr_err *err)
+{
+	bool per_day = false;
+	int n = 0;
+
+	for (int i = 0; i < job->nsteps; i++)
+		per_day = per_day || step_is_per_day(job->steps[i]);
+	*out = xcalloc(ENQUEUE_MAX_DAYS, sizeof(**out));
+	if (!from[0]) {
+		*out_n = 1;
+		if (!per_day)
+			return 0;
+		return err_set(err, WXR_EUSAGE,
+		               "job '%s' has per-day steps: give DATES (--date, --from/--to or "
+		               "--yesterday)",
+		               job->name);
+	}
+	for (snprintf((*out)[0], CLOCK_DATE_LEN, "%s", from);; n++) {
+		if (n + 1 >= ENQUEUE_MAX_DAYS)
+			return err_set(err, WXR_EUSAGE, "%s..%s: more than %d days to queue", from,
+			               to, ENQUEUE_MAX_DAYS - 1);
+		if (strcmp((*out)[n], to) >= 0)
+			break;
+		if (date_add_days((*out)[n], 1, (*out)[n + 1], err) < 0)
+			return -1;
+	}
+	*out_n = n + 1;
+	return 0;
+}
+
+int tasks_enqueue_job(struct db *db, const struct job *job, const char *from, const char *to,
+                      const char *const *mchids, size_t n, const char *run_mchid,
+                      const char *created_at, struct tasks_enqueued *out, struct wxr_err *err)
+{
+	char(*days)[CLOCK_DATE_LEN] = NULL;
+	int ndays = 0, ns = job->nsteps, nt = 0;
+	char **keys = NULL; /* [merchant][step][day]; a step over the range: day 0 */
+	struct db_task_new *tasks = NULL;
+	struct db_task first = { 0 };
+	char range[2 * CLOCK_DATE_LEN + 2];
+	char *detail = NULL;
+	size_t nkeys;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = enqueue_days(job, from, to, &days, &ndays, err);
+	if (r < 0)
+		goto out;
+	nkeys = n * (size_t)ns * (size_t)ndays;
+	if (nkeys == 0 || nkeys > ENQUEUE_MAX_TASKS) {
+		r = err_set(err, WXR_EUSAGE, "job '%s': %zu tasks to queue (at most %d)", job->name,
+		            nkeys, ENQUEUE_MAX_TASKS);
+		goto out;
+	}
+	snprintf(range, sizeof(range), "%s..%s", from[0] ? from : "-", to[0] ? to : "-");
+	keys = xcalloc(nkeys, sizeof(*keys));
+	tasks = xcalloc(nkeys, sizeof(*tasks));
+	for (size_t m = 0; m < n; m++) {
+		for (int i = 0; i < ns; i++) {
+			bool day = step_is_per_day(job->steps[i]);
+			bool prev_day = i > 0 && step_is_per_day(job->steps[i - 1]);
+			char **row = keys + (m * (size_t)ns + (size_t)i) * (size_t)ndays;
+
+			for (int d = 0; d < (day ? ndays : 1); d++) {
+				struct db_task_new *t = &tasks[nt++];
+
+				row[d] = xasprintf("%s/%s/%s/%s", mchids[m], job->name,
+				                   day ? days[d] : range, step_name(job->steps[i]));
+				t->key = row[d];
+				t->mchid = mchids[m];
+				t->job = job->name;
+				t->step = step_name(job->steps[i]);
+				t->date = day ? days[d] : NULL;
+				if (i == 0)
+					continue;
+				/* after the step before: its day's, or all its days, or its one */
+				t->after = (const char *const *)(row - ndays +
+				                                 (day && prev_day ? d : 0));
+				t->n_after = !day && prev_day ? ndays : 1;
+			}
+		}
+	}
+	r = db_begin(db, err);
+	if (r < 0)
+		goto out;
+	r = jobs_run_start(db, run_mchid, job->name, from, to, false, 0, &out->run_id, err);
+	if (r == 0)
+		r = db_tasks_enqueue(db, out->run_id, tasks, nt, TASKS_MAX_ATTEMPTS, created_at,
+		                     &out->added, err);
+	if (r == 0 && out->added > 0) {
+		detail = xasprintf("{\"from\":\"%s\",\"tasks\":%d,\"new\":%d,\"to\":\"%s\"}", from,
+		                   nt, out->added, to);
+		r = audit_append(db, out->run_id, "jobs", "run.enqueue", job->name, detail, err);
+	}
+	if (r < 0 || out->added == 0) {
+		/* nothing new: no run to record; the run that queued them says which */
+		db_rollback(db);
+		if (r == 0)
+			r = db_task_find(db, tasks[0].key, &first, err);
+		out->run_id = r > 0 ? first.run_id : 0;
+	} else {
+		r = db_commit(db, err);
+	}
+	out->total = nt;
+out:
+	for (size_t k = 0; keys && k < nkeys; k++)
+		free(keys[k]);
+	free(keys);
+	free(tasks);
+	free(days);
+	free(detail);
+	db_task_release(&first);
+	return r < 0 ? r : 0;
 }

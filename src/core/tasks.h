@@ -28,4 +28,31 @@ int tasks_list(struct db *db, const char *state, const char *const *mchids, size
 int tasks_retry(struct db *db, int64_t run_id, int64_t id, const char *who, char **out_key,
                 struct wxr_err *err);
 
+/* The attempts of an enqueued task before it is held for a person. */
+#define TASKS_MAX_ATTEMPTS 3
+
+struct job;
+
+/* What `run JOB --enqueue` did. */
+struct tasks_enqueued {
+	int64_t run_id; /* the new run, or with added 0 the run that queued them first */
+	int total;      /* tasks of the job, dates and merchants */
+	int added;      /* of those, the ones not queued before */
+};
+
+/*
+ * Queues job over from..to ("" for none: a job with per-day steps needs
+ * them) for each of mchids[0..n): one task per merchant, date and step,
+ * keyed MCHID/JOB/DATE/STEP (DATE is FROM..TO for a step over the range),
+ * each after the tasks of the job's step before it (of its day, for a day's
+ * step after a day's step), so a merchant's order is kept while days and
+ * merchants run in parallel. With a new task, records a job_runs row for
+ * run_mchid (the merchant, or "" for several) that the tasks name, and
+ * run.enqueue in the audit log, all in one transaction; with none, records
+ * nothing.
+ */
+int tasks_enqueue_job(struct db *db, const struct job *job, const char *from, const char *to,
+                      const char *const *mchids, size_t n, const char *run_mchid,
+                      const char *created_at, struct tasks_enqueued *out, struct wxr_err *err);
+
 #endif

@@ -38,7 +38,8 @@ struct db_task_new {
 };
 
 /* Stores the tasks that are not stored yet, with their order, in one
- * transaction; *out_added counts the new ones (enqueuing again adds 0).
+ * transaction (the caller's when there is one, else its own); *out_added
+ * counts the new ones (enqueuing again adds 0).
  * A task after one that is not stored and not in the list is WXR_EDATA.
  * run_id may be 0 (no run row). */
 int db_tasks_enqueue(struct db *db, int64_t run_id, const struct db_task_new *tasks, int n,
@@ -53,6 +54,9 @@ struct db_task {
 	bool taken_over; /* this claim took a lapsed lease over */
 };
 void db_task_release(struct db_task *t);
+
+/* The task of that key into *out: 1 found, 0 not. */
+int db_task_find(struct db *db, const char *key, struct db_task *out, struct wxr_err *err);
 
 /* Claims one task for owner until now + lease_s, in its own transaction:
  * first a lapsed lease (oldest first), then the oldest ready task whose

@@ -9,24 +9,8 @@ db() { db_sql var/test.db "$1"; }
 mchid_of() { sed -n 's/.*"mchid": *"\([0-9]*\)".*/\1/p' "$1" | head -n 1; }
 policy_of() { sed -n 's/.*"policy_hash": *"\([0-9a-f]*\)".*/\1/p' "$1" | head -n 1; }
 
-keys_setup
-config_setup
-cp wxrecon.conf one.conf
-# the shared keys of [merchant], two named merchants, a policy for one
-sed -e '/^mchid = /d' -e '/^appid = /d' one.conf >wxrecon.conf
-cat >>wxrecon.conf <<'CONF'
-
-[merchant "shop-a"]
-mchid = 1900000001
-appid = wx1111111111111111
-
-[merchant "shop-b"]
-mchid = 1900000002
-appid = wx2222222222222222
-
-[policy "shop-b"]
-close_after = 2h
-CONF
+merchants_config_setup
+printf '\n[policy "shop-b"]\nclose_after = 2h\n' >>wxrecon.conf
 cp "$FIXTURES/ledger/orders.csv" .
 head -n 3 orders.csv >orders-b.csv
 mkdir jobs reports
