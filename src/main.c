@@ -22,6 +22,7 @@
 #include "cmd/cmd.h"
 #include "core/auditkey.h"
 #include "core/store.h"
+#include "core/tasks.h"
 
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
 
@@ -35,11 +36,11 @@ static const struct cmd cmd_help = {
 
 /* Sorted by name, one per line (t0000-basic checks the order). */
 static const struct cmd *const commands[] = {
-	&cmd_actions,   &cmd_approve, &cmd_assign, &cmd_audit,         &cmd_bill,
-	&cmd_certs,     &cmd_comment, &cmd_config, &cmd_discrepancies, &cmd_help,
-	&cmd_init,      &cmd_ledger,  &cmd_notify, &cmd_order,         &cmd_prune,
-	&cmd_reconcile, &cmd_refund,  &cmd_report, &cmd_resolve,       &cmd_run,
-	&cmd_runs,      &cmd_sweep,   &cmd_tasks,  &cmd_unlock,        &cmd_version,
+	&cmd_actions, &cmd_approve, &cmd_assign,        &cmd_audit,     &cmd_bill,   &cmd_certs,
+	&cmd_comment, &cmd_config,  &cmd_discrepancies, &cmd_help,      &cmd_init,   &cmd_ledger,
+	&cmd_notify,  &cmd_order,   &cmd_prune,         &cmd_reconcile, &cmd_refund, &cmd_report,
+	&cmd_resolve, &cmd_run,     &cmd_runs,          &cmd_sweep,     &cmd_tasks,  &cmd_unlock,
+	&cmd_version, &cmd_worker,
 };
 
 /* The config file looked up last, after -c, $WXRECON_CONFIG and ./wxrecon.conf. */
@@ -396,6 +397,26 @@ static bool stderr_is_journal(void)
 	       (unsigned long long)sb.st_ino == ino;
 }
 
+/* Set by `wxrecon worker` for the step of a claimed task, WXRECON_TASK=ID:GEN:
+ * every write transaction of this process commits only while that claim
+ * still holds the task (core/tasks.h), so a worker that lost its lease
+ * commits nothing. *f is kept by db until it is closed. */
+static int fence_task(struct db *db, struct db_task_fence *f, struct wxr_err *err)
+{
+	const char *v = getenv("WXRECON_TASK");
+	long long id, gen;
+	char tail;
+
+	if (!v || !*v)
+		return 0;
+	if (sscanf(v, "%lld:%lld%c", &id, &gen, &tail) != 2 || id <= 0 || gen <= 0)
+		return err_set(err, WXR_EUSAGE, "bad WXRECON_TASK '%s' (want ID:GEN)", v);
+	f->id = id;
+	f->gen = gen;
+	tasks_fence_commits(db, f);
+	return 0;
+}
+
 /* The options that may stand before or after COMMAND. */
 struct anywhere {
 	bool json;              /* --json */
@@ -446,6 +467,7 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	const char *db_opt = NULL;
 	struct anywhere any = { .json = false };
+	struct db_task_fence fence = { 0, 0 };
 	const struct cmd *c;
 	int i = 1;
 	int r;
@@ -550,6 +572,9 @@ int main(int argc, char **argv)
 	if (c->flags & (CMD_DB | CMD_DB_CREATE)) {
 		r = open_db(&ctx, (c->flags & CMD_DB_CREATE) != 0,
 		            (c->flags & CMD_DB_READONLY) != 0, &err);
+		if (r < 0)
+			goto out;
+		r = fence_task(ctx.db, &fence, &err);
 		if (r < 0)
 			goto out;
 	}

@@ -107,6 +107,11 @@ int cmd_parse_id(const char *s, int64_t *out_id);
 struct runlock;
 int cmd_runlock_take(struct ctx *ctx, struct runlock *rl, int64_t wait_s, struct wxr_err *err);
 
+/* The mchids of ctx->merchants (CMD_MERCHANTS with several merchants) into
+ * *out (owned; the strings borrowed from ctx->cfg), their count; with none,
+ * ctx->mchid when own, else nothing. */
+size_t cmd_merchant_mchids(const struct ctx *ctx, bool own, const char ***out);
+
 /* Resets getopt for a command's own option parsing. */
 void cmd_getopt_reset(void);
 /* A usage error for a command: "usage: wxrecon <usage>". */
@@ -139,6 +144,7 @@ extern const struct cmd cmd_prune;
 extern const struct cmd cmd_tasks;
 extern const struct cmd cmd_unlock;
 extern const struct cmd cmd_version;
+extern const struct cmd cmd_worker;
 
 /* Prints the version, git commit and library versions (as JSON when as_json). */
 int cmd_version_print(bool as_json, struct wxr_err *err);

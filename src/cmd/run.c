@@ -31,6 +31,7 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
+#include "cmd/steprun.h"
 #include "core/auditlog.h"
 #include "core/job.h"
 #include "core/jobrun.h"
@@ -77,6 +78,11 @@ struct run {
 	bool quiet; /* print only what needs a person; steps' stderr is kept, not shown */
 	struct plan_step *plan;
 	int nplan;
+	/* a worker's task (cmd/steprun.h): the child's fence, and the lease's renewal */
+	const char *task_env;
+	void (*tick)(void *arg);
+	void *tick_arg;
+	int tick_ms;
 };
 
 static int plan_add(struct run *run, enum step_kind k, const char *date, struct wxr_err *err)
@@ -312,13 +318,16 @@ static int spawn(struct run *run, char *const argv[], struct buf *out, struct bu
 	snprintf(idbuf, sizeof(idbuf), "WXRECON_RUN_ID=%" PRId64, run->run_id);
 	while (environ[nenv])
 		nenv++;
-	envp = xcalloc(nenv + 2, sizeof(*envp));
+	envp = xcalloc(nenv + 3, sizeof(*envp));
 	nenv = 0;
 	for (char **e = environ; *e; e++) {
-		if (strncmp(*e, "WXRECON_RUN_ID=", 15) != 0)
+		if (strncmp(*e, "WXRECON_RUN_ID=", 15) != 0 &&
+		    strncmp(*e, "WXRECON_TASK=", 13) != 0)
 			envp[nenv++] = *e;
 	}
-	envp[nenv] = idbuf;
+	envp[nenv++] = idbuf;
+	if (run->task_env)
+		envp[nenv] = (char *)run->task_env;
 	ncannot = snprintf(cannot_run, sizeof(cannot_run), "wxrecon: cannot run '%s'\n", argv[0]);
 	if (ncannot < 0 || (size_t)ncannot >= sizeof(cannot_run))
 		ncannot = (int)strlen(cannot_run);
@@ -354,10 +363,15 @@ static int spawn(struct run *run, char *const argv[], struct buf *out, struct bu
 	fds[1].fd = efd[0];
 	fds[0].events = fds[1].events = POLLIN;
 	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		int n = poll(fds, 2, run->tick ? run->tick_ms : -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
 			break;
+		if (n == 0) {
+			run->tick(run->tick_arg);
+			continue;
 		}
 		if (fds[0].revents && !drain(fds[0].fd, out, STEP_OUTPUT_MAX, NULL)) {
 			close(fds[0].fd);
@@ -931,12 +945,7 @@ static int run_enqueue(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 	r = dates_finish(ctx, &d, job.default_yesterday, err);
 	if (r < 0)
 		goto out;
-	mchids = xcalloc(ctx->n_merchants + 1, sizeof(*mchids));
-	for (size_t i = 0; i < ctx->n_merchants; i++)
-		mchids[n++] = ctx->cfg.merchants[config_merchant_find(&ctx->cfg, ctx->merchants[i])]
-		                      .mchid;
-	if (n == 0)
-		mchids[n++] = ctx->mchid;
+	n = cmd_merchant_mchids(ctx, true, &mchids);
 	time_format_rfc3339(clock_real_now(), 0, now);
 	r = tasks_enqueue_job(ctx->db, &job, d.given ? d.from : "", d.given ? d.to : "", mchids, n,
 	                      n == 1 ? mchids[0] : "", now, &q, err);
@@ -958,6 +967,53 @@ static int run_enqueue(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 		       q.run_id, q.total, job.name);
 out:
 	job_release(&job);
+	return r;
+}
+
+int cmd_step_run(struct ctx *ctx, struct step_task *t, struct wxr_err *err)
+{
+	struct run run;
+	struct plan_step p;
+	char self[4096];
+	int r;
+
+	memset(&run, 0, sizeof(run));
+	memset(&p, 0, sizeof(p));
+	run.ctx = ctx;
+	run.quiet = true;
+	run.run_id = t->run_id;
+	run.task_env = t->task_env;
+	run.tick = t->tick;
+	run.tick_arg = t->tick_arg;
+	run.tick_ms = t->tick_ms;
+	snprintf(run.from, sizeof(run.from), "%s", t->from ? t->from : "");
+	snprintf(run.to, sizeof(run.to), "%s", t->to ? t->to : "");
+	snprintf(p.date, sizeof(p.date), "%s", t->date ? t->date : "");
+	r = self_path(self, sizeof(self), err);
+	if (r == 0)
+		r = job_load(&run.job, ctx->cfg.jobs_dir, t->job, err);
+	if (r < 0)
+		return r;
+	r = err_set(err, WXR_EDATA, "job '%s' has no step '%s'", t->job, t->step);
+	for (int i = 0; i < run.job.nsteps; i++) {
+		if (strcmp(step_name(run.job.steps[i]), t->step) == 0) {
+			p.kind = run.job.steps[i];
+			r = 0;
+		}
+	}
+	if (r == 0)
+		r = jobrun_step_add(ctx->db, t->run_id, (int)t->seq, t->step, t->date, &p.id, err);
+	if (r == 0)
+		r = run_step(&run, &p, self, err);
+	if (r == 0) {
+		t->state = p.state;
+		t->exit_code = p.exit_code;
+		t->reason = p.reason;
+		p.reason = NULL;
+	}
+	free(p.output);
+	free(p.reason);
+	job_release(&run.job);
 	return r;
 }
 

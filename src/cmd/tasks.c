@@ -75,21 +75,6 @@ static int list_task(void *arg, const struct db_task *t, struct wxr_err *err)
 	return 0;
 }
 
-/* The mchids of ctx->merchants (--merchant with several merchants), into *out. */
-static size_t merchant_mchids(const struct ctx *ctx, const char ***out)
-{
-	size_t n = 0;
-
-	*out = xcalloc(ctx->n_merchants + 1, sizeof(**out));
-	for (size_t i = 0; i < ctx->n_merchants; i++) {
-		int k = config_merchant_find(&ctx->cfg, ctx->merchants[i]);
-
-		if (k >= 0)
-			(*out)[n++] = ctx->cfg.merchants[k].mchid;
-	}
-	return n;
-}
-
 static int tasks_retry_cmd(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	char who[256];
@@ -152,7 +137,7 @@ static int run_tasks(struct ctx *ctx, int argc, char **argv, struct wxr_err *err
 		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
 	if (ctx->json)
 		o.arr = json_array();
-	n_mchids = merchant_mchids(ctx, &mchids);
+	n_mchids = cmd_merchant_mchids(ctx, false, &mchids);
 	r = tasks_list(ctx->db, state, mchids, n_mchids, list_task, &o, err);
 	free(mchids);
 	if (r >= 0 && o.arr) {

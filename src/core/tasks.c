@@ -213,3 +213,54 @@ out:
 	db_task_release(&first);
 	return r < 0 ? r : 0;
 }
+
+int tasks_claim(struct db *db, const char *owner, int64_t now, int64_t lease_s,
+                const char *const *mchids, size_t n_mchids, struct db_task *out,
+                struct wxr_err *err)
+{
+	return db_task_claim(db, owner, now, lease_s, mchids, (int)n_mchids, out, err);
+}
+
+void tasks_release(struct db_task *t)
+{
+	db_task_release(t);
+}
+
+int tasks_renew(struct db *db, int64_t id, int64_t gen, int64_t now, int64_t lease_s,
+                struct wxr_err *err)
+{
+	return db_task_renew(db, id, gen, now, lease_s, err);
+}
+
+int tasks_done(struct db *db, int64_t id, int64_t gen, const char *finished_at, struct wxr_err *err)
+{
+	int r = db_begin(db, err);
+
+	if (r < 0)
+		return r;
+	r = db_task_done(db, id, gen, finished_at, err);
+	if (r < 0) {
+		db_rollback(db);
+		return r;
+	}
+	return db_commit(db, err);
+}
+
+#define TASKS_BACKOFF_MAX_S 3600
+
+int tasks_fail(struct db *db, const struct db_task *t, int64_t now, int64_t backoff_base_s,
+               const char *error, bool *out_held, struct wxr_err *err)
+{
+	int64_t backoff = backoff_base_s > 0 ? backoff_base_s : 1;
+
+	for (int64_t k = 1; k < t->attempts && backoff < TASKS_BACKOFF_MAX_S; k++)
+		backoff *= 2;
+	if (backoff > TASKS_BACKOFF_MAX_S)
+		backoff = TASKS_BACKOFF_MAX_S;
+	return db_task_fail(db, t->id, t->lease_gen, now, backoff, error, out_held, err);
+}
+
+void tasks_fence_commits(struct db *db, const struct db_task_fence *f)
+{
+	db_task_fence_commits(db, f);
+}

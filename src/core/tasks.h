@@ -28,6 +28,31 @@ int tasks_list(struct db *db, const char *state, const char *const *mchids, size
 int tasks_retry(struct db *db, int64_t run_id, int64_t id, const char *who, char **out_key,
                 struct wxr_err *err);
 
+/* ---- a worker's side (db/db_tasks.h has the details) ---- */
+
+/* Claims one task for owner until now + lease_s (db_task_claim): 1 with *out
+ * filled (tasks_release), 0 when none is claimable. */
+int tasks_claim(struct db *db, const char *owner, int64_t now, int64_t lease_s,
+                const char *const *mchids, size_t n_mchids, struct db_task *out,
+                struct wxr_err *err);
+void tasks_release(struct db_task *t);
+/* Renews the lease of generation gen to now + lease_s; WXR_ELOCKED when lost. */
+int tasks_renew(struct db *db, int64_t id, int64_t gen, int64_t now, int64_t lease_s,
+                struct wxr_err *err);
+/* Marks the task done in a transaction fenced by gen, readying those after it;
+ * WXR_ELOCKED when the claim is no longer gen's (the result is another's). */
+int tasks_done(struct db *db, int64_t id, int64_t gen, const char *finished_at,
+               struct wxr_err *err);
+/* A failure of generation gen: ready again after the backoff for its attempts
+ * (backoff_base_s doubled per attempt, at most an hour), or held at
+ * max_attempts (*out_held). WXR_ELOCKED when the claim is no longer gen's. */
+int tasks_fail(struct db *db, const struct db_task *t, int64_t now, int64_t backoff_base_s,
+               const char *error, bool *out_held, struct wxr_err *err);
+/* A step's process run for a claimed task: every write transaction of db
+ * commits only while generation f->gen still holds task f->id
+ * (db_task_fence_commits; *f borrowed while db is used). */
+void tasks_fence_commits(struct db *db, const struct db_task_fence *f);
+
 /* The attempts of an enqueued task before it is held for a person. */
 #define TASKS_MAX_ATTEMPTS 3
 
