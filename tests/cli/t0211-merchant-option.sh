@@ -70,7 +70,7 @@ test_expect_success 'run without --merchant runs each merchant in turn, each its
 	test "$(db "SELECT count(*) FROM job_runs")" = 2 &&
 	test "$(mchid_of reports/rep_shop-a_2026-11-01_2026-11-01.json)" = 1900000001 &&
 	test "$(mchid_of reports/rep_shop-b_2026-11-01_2026-11-01.json)" = 1900000002 &&
-	test "$(db "SELECT group_concat(mchid, \",\") FROM (SELECT mchid FROM job_runs ORDER BY id)")" = 1900000001,1900000002
+	test "$(db "SELECT group_concat(mchid, \",\") FROM (SELECT mchid FROM job_runs ORDER BY id) AS r")" = 1900000001,1900000002
 '
 test_expect_success 'run --merchant M (repeatable) runs only those, its summary naming it' '
 	wxrecon run rep --date 2026-11-02 --merchant shop-b --json >out &&

@@ -35,7 +35,7 @@ test_expect_success '--state S lists only those; --json has the fields' '
 	grep -q "\"last_error\":null" out.json
 '
 test_expect_success 'with several merchants, --merchant lists only theirs' '
-	printf "[merchant \"shop-a\"]\nmchid = 1900000001\n[merchant \"shop-b\"]\nmchid = 1900000002\n[database]\npath = db.sqlite\n" >two.conf &&
+	printf "[merchant \"shop-a\"]\nmchid = 1900000001\n[merchant \"shop-b\"]\nmchid = 1900000002\n[database]\n$(test_config_db db.sqlite)\n" >two.conf &&
 	wxrecon -c two.conf tasks >out &&
 	test "$(grep -c "tries" out)" = 5 &&
 	wxrecon -c two.conf tasks --merchant shop-b >out &&

@@ -39,7 +39,7 @@ test_expect_success 'the order: a day after its step before; the report after ev
 	test "$(db "SELECT count(*) FROM task_deps")" = 18
 '
 test_expect_success 'only the first step is ready; the others wait for theirs' '
-	test "$(db "SELECT group_concat(step || \":\" || state || \":\" || pending, \" \") FROM (SELECT DISTINCT step, state, pending FROM tasks ORDER BY step)")" = "fetch-bills:blocked:1 reconcile:blocked:1 report:blocked:3 sweep-orders:ready:0"
+	test "$(db "SELECT group_concat(step || \":\" || state || \":\" || pending, \" \") FROM (SELECT DISTINCT step, state, pending FROM tasks ORDER BY step) AS r")" = "fetch-bills:blocked:1 reconcile:blocked:1 report:blocked:3 sweep-orders:ready:0"
 '
 test_expect_success 'queuing the same job and dates again adds nothing and records no run' '
 	runs=$(db "SELECT count(*) FROM job_runs") &&
