@@ -97,8 +97,9 @@ cp "$ROOT"/fixtures/keys/*.pem "$ROOT"/fixtures/keys/*.txt "$ROOT"/fixtures/keys
 chmod 600 "$DEMO/keys/apiclient_key.pem" "$DEMO/keys/wechatpay_key.pem" "$DEMO/keys/apiv3.key"
 
 # ---- which commands exist (others are being built) -------------------------
-# (help reads ./wxrecon.conf when there is one: a broken one must not pass for
-# "nothing is built yet")
+# (help reads no config found by the lookup, so a broken ./wxrecon.conf where the
+# demo is run cannot pass for "nothing is built yet"; every command below names the
+# demo's own with -c)
 "$WX" help >"$DEMO/help.out" 2>&1 || die "wxrecon help failed: $(cat "$DEMO/help.out")"
 CMDS=$(awk '/^commands:/ { f = 1; next } /^$/ { f = 0 } f { print $1 }' "$DEMO/help.out")
 has() { printf '%s\n' "$CMDS" | grep -qx "$1"; }

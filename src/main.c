@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/err.h"
 #include "base/fsutil.h"
@@ -21,12 +22,14 @@
 #include "cmd/cmd.h"
 #include "core/auditkey.h"
 #include "core/store.h"
+#include "core/tasks.h"
 
 static int run_help(struct ctx *ctx, int argc, char **argv, struct wxr_err *err);
 
 static const struct cmd cmd_help = {
 	.name = "help",
 	.run = run_help,
+	.flags = CMD_STORE | CMD_NO_CONFIG,
 	.usage = "help [COMMAND]",
 	.summary = "show the commands, or one command's usage",
 };
@@ -36,7 +39,8 @@ static const struct cmd *const commands[] = {
 	&cmd_actions, &cmd_approve, &cmd_assign,        &cmd_audit,     &cmd_bill,   &cmd_certs,
 	&cmd_comment, &cmd_config,  &cmd_discrepancies, &cmd_help,      &cmd_init,   &cmd_ledger,
 	&cmd_notify,  &cmd_order,   &cmd_prune,         &cmd_reconcile, &cmd_refund, &cmd_report,
-	&cmd_resolve, &cmd_run,     &cmd_runs,          &cmd_sweep,     &cmd_unlock, &cmd_version,
+	&cmd_resolve, &cmd_run,     &cmd_runs,          &cmd_sweep,     &cmd_tasks,  &cmd_unlock,
+	&cmd_version, &cmd_worker,
 };
 
 /* The config file looked up last, after -c, $WXRECON_CONFIG and ./wxrecon.conf. */
@@ -45,7 +49,8 @@ static const struct cmd *const commands[] = {
 #endif
 
 static const char global_usage[] =
-        "usage: wxrecon [-c CONFIG] [--db PATH|URI] [-v|-q] [--json] COMMAND [ARGS]\n";
+        "usage: wxrecon [-c CONFIG] [--db PATH|URI] [--merchant NAME|MCHID]... [-v|-q] [--json] "
+        "COMMAND [ARGS]\n";
 
 static const struct cmd *find_cmd(const struct cmd *const *table, size_t n, const char *name)
 {
@@ -83,7 +88,7 @@ static int unknown_sub(const struct cmd *c, const char *name, struct wxr_err *er
 static int unknown_global(const char *opt, struct wxr_err *err)
 {
 	static const char *const globals[] = { "--config", "--db",   "--verbose", "--quiet",
-		                               "--json",   "--help", "--version" };
+		                               "--json",   "--help", "--version", "--merchant" };
 	struct suggest sg;
 
 	suggest_init(&sg, opt);
@@ -129,6 +134,11 @@ static void print_overview(void)
 	       "      --db PATH|URI   SQLite database file, or postgresql://USER@HOST:PORT/DBNAME\n"
 	       "                      (default [database] url, else path, else var/wxrecon.db;\n"
 	       "                      with no config file, --db is needed)\n"
+	       "      --merchant NAME|MCHID\n"
+	       "                      the [merchant \"NAME\"] a command acts on (before or after\n"
+	       "                      COMMAND); needed with several merchants, except by run\n"
+	       "                      (repeatable; default: each merchant in turn) and by the\n"
+	       "                      commands on the whole store (init, config, audit, runs)\n"
 	       "  -v, --verbose       more detail on stderr\n"
 	       "  -q, --quiet         only errors and warnings on stderr\n"
 	       "      --json          the result as JSON on stdout (before or after COMMAND)\n"
@@ -175,15 +185,110 @@ static int ensure_parent_dir(const char *path, struct wxr_err *err)
 	return r;
 }
 
+/* "shop-a (1900000001), shop-b (1900000002)": the configured merchants, for messages. */
+static void merchant_choices(const struct config *cfg, struct buf *b)
+{
+	for (size_t k = 0; k < cfg->n_merchants; k++)
+		buf_addf(b, "%s%s (%s)", k ? ", " : "", cfg->merchants[k].name,
+		         cfg->merchants[k].mchid);
+}
+
+/*
+ * --merchant (SPEC 10): names[0..n) as given. A command acts on one
+ * merchant unless it says otherwise (CMD_STORE: none, CMD_MERCHANTS:
+ * several). With [merchant] alone a --merchant must be its mchid and
+ * changes nothing; with [merchant "NAME"] sections a one-merchant command
+ * needs one, whose config then replaces the shared one in ctx->cfg.
+ */
+static int pick_merchants(struct ctx *ctx, const char *const *names, size_t n, struct wxr_err *err)
+{
+	unsigned flags = ctx->cmd ? ctx->cmd->flags : 0;
+	const char *cname = ctx->cmd ? ctx->cmd->name : "wxrecon";
+	struct buf b = BUF_INIT;
+	struct config m;
+	int r;
+
+	if (n && (flags & CMD_STORE))
+		return cmd_usage_error(ctx, err,
+		                       "'%s' acts on the whole store, not on one merchant: drop "
+		                       "--merchant",
+		                       cname);
+	if (n > 1 && !(flags & CMD_MERCHANTS))
+		return cmd_usage_error(ctx, err, "'%s' acts on one merchant: give --merchant once",
+		                       cname);
+	if (flags & CMD_STORE)
+		return 0;
+	if (!ctx->have_config) {
+		if (n)
+			return err_set(err, WXR_ECONFIG,
+			               "--merchant '%s': no config file names a merchant; give -c "
+			               "CONFIG",
+			               names[0]);
+		return 0;
+	}
+	if (ctx->cfg.n_merchants == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (!ctx->cfg.mchid || strcmp(names[i], ctx->cfg.mchid) != 0)
+				return err_set(
+				        err, WXR_ECONFIG,
+				        "%s: no merchant '%s'; the config has one, [merchant] "
+				        "mchid %s",
+				        ctx->cfg.path, names[i],
+				        ctx->cfg.mchid ? ctx->cfg.mchid : "(unset)");
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (config_merchant_find(&ctx->cfg, names[i]) < 0) {
+			merchant_choices(&ctx->cfg, &b);
+			r = err_set(err, WXR_ECONFIG, "%s: no merchant '%s'; the config has %s",
+			            ctx->cfg.path, names[i], b.data);
+			buf_release(&b);
+			return r;
+		}
+	}
+	if (flags & CMD_MERCHANTS) {
+		/* the merchants in the config's order, each once */
+		ctx->merchants = xcalloc(ctx->cfg.n_merchants, sizeof(*ctx->merchants));
+		for (size_t k = 0; k < ctx->cfg.n_merchants; k++) {
+			bool want = n == 0;
+
+			for (size_t i = 0; i < n && !want; i++)
+				want = config_merchant_find(&ctx->cfg, names[i]) == (int)k;
+			if (want)
+				ctx->merchants[ctx->n_merchants++] = ctx->cfg.merchants[k].name;
+		}
+		return 0;
+	}
+	if (n == 0) {
+		merchant_choices(&ctx->cfg, &b);
+		r = err_set(err, WXR_EUSAGE,
+		            "%s has several merchants: say which with --merchant NAME|MCHID (%s)",
+		            ctx->cfg.path, b.data);
+		buf_release(&b);
+		return r;
+	}
+	config_defaults(&m);
+	m.apiv3_key_env = ctx->cfg.apiv3_key_env;
+	r = config_load_merchant(&m, &ctx->cfg, names[0], err);
+	if (r < 0) {
+		config_release(&m);
+		return r;
+	}
+	config_release(&ctx->cfg);
+	ctx->cfg = m;
+	return 0;
+}
+
 static int setup(struct ctx *ctx, const char *config_path, bool config_given, const char *db_opt,
-                 struct wxr_err *err)
+                 const char *const *merchants, size_t n_merchants, struct wxr_err *err)
 {
 	int r;
 
 	config_defaults(&ctx->cfg);
 	ctx->cfg.apiv3_key_env = getenv("WXRECON_APIV3_KEY");
 	ctx->sysconf = WXRECON_SYSCONF;
-	if (!config_path) {
+	if (!config_path && !(ctx->cmd && (ctx->cmd->flags & CMD_NO_CONFIG))) {
 		const char *env = getenv("WXRECON_CONFIG");
 
 		if (env && *env) {
@@ -210,6 +315,9 @@ static int setup(struct ctx *ctx, const char *config_path, bool config_given, co
 		               "no config file and no --db: which database? give -c CONFIG (or set "
 		               "WXRECON_CONFIG, or create ./wxrecon.conf or " WXRECON_SYSCONF
 		               "), or --db PATH");
+	r = pick_merchants(ctx, merchants, n_merchants, err);
+	if (r < 0)
+		return r;
 	ctx->mchid = ctx->cfg.mchid ? ctx->cfg.mchid : "";
 	{
 		/* set by `wxrecon run` for its steps, so their audit entries name the run */
@@ -289,27 +397,67 @@ static bool stderr_is_journal(void)
 	       (unsigned long long)sb.st_ino == ino;
 }
 
-/* Removes every "--json" before a "--" and reports whether there was one. */
-static bool take_json(int *argc, char **argv)
+/* Set by `wxrecon worker` for the step of a claimed task, WXRECON_TASK=ID:GEN:
+ * every write transaction of this process commits only while that claim
+ * still holds the task (core/tasks.h), so a worker that lost its lease
+ * commits nothing. *f is kept by db until it is closed. */
+static int fence_task(struct db *db, struct db_task_fence *f, struct wxr_err *err)
 {
-	bool found = false;
+	const char *v = getenv("WXRECON_TASK");
+	long long id, gen;
+	char tail;
+
+	if (!v || !*v)
+		return 0;
+	if (sscanf(v, "%lld:%lld%c", &id, &gen, &tail) != 2 || id <= 0 || gen <= 0)
+		return err_set(err, WXR_EUSAGE, "bad WXRECON_TASK '%s' (want ID:GEN)", v);
+	f->id = id;
+	f->gen = gen;
+	tasks_fence_commits(db, f);
+	return 0;
+}
+
+/* The options that may stand before or after COMMAND. */
+struct anywhere {
+	bool json;              /* --json */
+	const char **merchants; /* --merchant X, --merchant=X: borrowed from argv; owned */
+	size_t n_merchants;
+};
+
+/* Removes every "--json", "--merchant X" and "--merchant=X" before a "--"
+ * into *o. WXR_EUSAGE for a --merchant without a value. */
+static int take_anywhere(int *argc, char **argv, struct anywhere *o, struct wxr_err *err)
+{
 	int j = 1;
 
+	o->merchants = xcalloc((size_t)*argc, sizeof(*o->merchants));
 	for (int i = 1; i < *argc; i++) {
+		const char *m = NULL;
+
 		if (strcmp(argv[i], "--") == 0) {
 			while (i < *argc)
 				argv[j++] = argv[i++];
 			break;
 		}
 		if (strcmp(argv[i], "--json") == 0) {
-			found = true;
+			o->json = true;
 			continue;
 		}
-		argv[j++] = argv[i];
+		if (strcmp(argv[i], "--merchant") == 0)
+			m = i + 1 < *argc ? argv[++i] : "";
+		else if (strncmp(argv[i], "--merchant=", 11) == 0)
+			m = argv[i] + 11;
+		if (!m) {
+			argv[j++] = argv[i];
+			continue;
+		}
+		if (!*m)
+			return err_set(err, WXR_EUSAGE, "--merchant needs a NAME or an mchid");
+		o->merchants[o->n_merchants++] = m;
 	}
 	*argc = j;
 	argv[j] = NULL;
-	return found;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -318,6 +466,8 @@ int main(int argc, char **argv)
 	struct wxr_err err = WXR_ERR_INIT;
 	const char *config_path = NULL;
 	const char *db_opt = NULL;
+	struct anywhere any = { .json = false };
+	struct db_task_fence fence = { 0, 0 };
 	const struct cmd *c;
 	int i = 1;
 	int r;
@@ -334,7 +484,10 @@ int main(int argc, char **argv)
 	/* A file-size limit makes writes fail (EFBIG: a clean "disk full" error
 	 * and a rolled-back transaction) instead of killing the process. */
 	signal(SIGXFSZ, SIG_IGN);
-	ctx.json = take_json(&argc, argv);
+	r = take_anywhere(&argc, argv, &any, &err);
+	ctx.json = any.json;
+	if (r < 0)
+		goto out;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *a = argv[i];
 
@@ -412,12 +565,16 @@ int main(int argc, char **argv)
 		}
 	}
 	ctx.cmd = c;
-	r = setup(&ctx, config_path, config_path != NULL, db_opt, &err);
+	r = setup(&ctx, config_path, config_path != NULL, db_opt, any.merchants, any.n_merchants,
+	          &err);
 	if (r < 0)
 		goto out;
 	if (c->flags & (CMD_DB | CMD_DB_CREATE)) {
 		r = open_db(&ctx, (c->flags & CMD_DB_CREATE) != 0,
 		            (c->flags & CMD_DB_READONLY) != 0, &err);
+		if (r < 0)
+			goto out;
+		r = fence_task(ctx.db, &fence, &err);
 		if (r < 0)
 			goto out;
 	}
@@ -434,7 +591,9 @@ out:
 			code = 1;
 	}
 	db_close(ctx.db);
+	free(ctx.merchants);
 	config_release(&ctx.cfg);
+	free(any.merchants);
 	free(ctx.db_path);
 	return code;
 }

@@ -19,15 +19,21 @@ struct cmd;
 
 struct ctx {
 	struct config cfg;
-	bool have_config;      /* a config file was read */
-	const char *sysconf;   /* the config file looked up last (static) */
-	char *db_path;         /* resolved; owned: a SQLite path, or with db_url a PostgreSQL
-	                        * connection string (may hold no password) */
-	bool db_url;           /* db_path is a PostgreSQL connection string */
-	struct db *db;         /* opened by main for CMD_DB commands */
-	bool json;             /* --json: the result as JSON on stdout */
-	int64_t now;           /* business now (WXRECON_NOW or the clock) */
-	const char *mchid;     /* cfg.mchid or "" */
+	bool have_config;    /* a config file was read */
+	const char *sysconf; /* the config file looked up last (static) */
+	char *db_path;       /* resolved; owned: a SQLite path, or with db_url a PostgreSQL
+	                      * connection string (may hold no password) */
+	bool db_url;         /* db_path is a PostgreSQL connection string */
+	struct db *db;       /* opened by main for CMD_DB commands */
+	bool json;           /* --json: the result as JSON on stdout */
+	int64_t now;         /* business now (WXRECON_NOW or the clock) */
+	const char *mchid;   /* cfg.mchid or "" */
+	/* With CMD_MERCHANTS and [merchant "NAME"] sections: the names of the
+	 * merchants to act on (--merchant, else every one), borrowed from cfg;
+	 * n_merchants 0 with one merchant ([merchant] alone), or once cfg is
+	 * one merchant's (cfg.merchant_name). */
+	const char **merchants;
+	size_t n_merchants;
 	int64_t run_id;        /* the job run this command belongs to, 0 = none */
 	const struct cmd *cmd; /* the command being run (for its usage line) */
 };
@@ -37,6 +43,15 @@ enum {
 	CMD_DB_CREATE = 1 << 1,   /* opens or creates the database itself (init) */
 	CMD_DB_READONLY = 1 << 2, /* with CMD_DB: never writes, so opened read-only (works on
 	                           * a read-only filesystem) */
+	/* --merchant (SPEC 10). By default a command acts on one merchant: with
+	 * [merchant "NAME"] sections it needs one --merchant (main loads that
+	 * merchant's config into ctx->cfg); with [merchant] alone nothing changes. */
+	CMD_STORE = 1 << 3,     /* acts on the whole store or config: refuses --merchant */
+	CMD_MERCHANTS = 1 << 4, /* takes several (--merchant repeated; default: all), in
+	                         * ctx->merchants */
+	CMD_NO_CONFIG = 1 << 5, /* reads no config: one found by the lookup (./wxrecon.conf,
+	                         * the system one, WXRECON_CONFIG) is not loaded, so a broken
+	                         * one cannot stop `help` or `version`; -c FILE still is */
 };
 
 struct cmd {
@@ -95,6 +110,11 @@ int cmd_parse_id(const char *s, int64_t *out_id);
 struct runlock;
 int cmd_runlock_take(struct ctx *ctx, struct runlock *rl, int64_t wait_s, struct wxr_err *err);
 
+/* The mchids of ctx->merchants (CMD_MERCHANTS with several merchants) into
+ * *out (owned; the strings borrowed from ctx->cfg), their count; with none,
+ * ctx->mchid when own, else nothing. */
+size_t cmd_merchant_mchids(const struct ctx *ctx, bool own, const char ***out);
+
 /* Resets getopt for a command's own option parsing. */
 void cmd_getopt_reset(void);
 /* A usage error for a command: "usage: wxrecon <usage>". */
@@ -124,8 +144,10 @@ extern const struct cmd cmd_sweep;
 extern const struct cmd cmd_notify;
 extern const struct cmd cmd_order;
 extern const struct cmd cmd_prune;
+extern const struct cmd cmd_tasks;
 extern const struct cmd cmd_unlock;
 extern const struct cmd cmd_version;
+extern const struct cmd cmd_worker;
 
 /* Prints the version, git commit and library versions (as JSON when as_json). */
 int cmd_version_print(bool as_json, struct wxr_err *err);

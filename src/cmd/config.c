@@ -164,6 +164,7 @@ static const struct cmd config_subs[] = {
 	{
 	        .name = "check",
 	        .run = run_check,
+	        .flags = CMD_STORE,
 	        .usage = "config check",
 	        .summary = "load the config and check the merchant keys (no WeChat Pay call)",
 	        .help = check_help,

@@ -14,6 +14,7 @@
 
 #include "base/err.h"
 #include "base/suggest.h"
+#include "base/xalloc.h"
 #include "cmd/cmd.h"
 #include "core/jobrun.h"
 
@@ -184,6 +185,22 @@ int cmd_runlock_take(struct ctx *ctx, struct runlock *rl, int64_t wait_s, struct
 	};
 
 	return runlock_take(rl, &where, wait_s, err);
+}
+
+size_t cmd_merchant_mchids(const struct ctx *ctx, bool own, const char ***out)
+{
+	size_t n = 0;
+
+	*out = xcalloc(ctx->n_merchants + 1, sizeof(**out));
+	for (size_t i = 0; i < ctx->n_merchants; i++) {
+		int k = config_merchant_find(&ctx->cfg, ctx->merchants[i]);
+
+		if (k >= 0)
+			(*out)[n++] = ctx->cfg.merchants[k].mchid;
+	}
+	if (n == 0 && own)
+		(*out)[n++] = ctx->mchid;
+	return n;
 }
 
 int cmd_parse_id(const char *s, int64_t *out_id)

@@ -31,11 +31,13 @@
 #include "base/log.h"
 #include "base/xalloc.h"
 #include "cmd/cmd.h"
+#include "cmd/steprun.h"
 #include "core/auditlog.h"
 #include "core/job.h"
 #include "core/jobrun.h"
 #include "core/report.h"
 #include "core/store.h"
+#include "core/tasks.h"
 #include "wxpay.h"
 
 extern char **environ; /* POSIX: declared by no header without _GNU_SOURCE */
@@ -76,6 +78,11 @@ struct run {
 	bool quiet; /* print only what needs a person; steps' stderr is kept, not shown */
 	struct plan_step *plan;
 	int nplan;
+	/* a worker's task (cmd/steprun.h): the child's fence, and the lease's renewal */
+	const char *task_env;
+	void (*tick)(void *arg);
+	void *tick_arg;
+	int tick_ms;
 };
 
 static int plan_add(struct run *run, enum step_kind k, const char *date, struct wxr_err *err)
@@ -218,6 +225,11 @@ static void av_base(struct run *run, struct argv_b *a, const char *self)
 		av(a, run->ctx->db_path);
 	}
 	av(a, "-q");
+	/* one of several merchants ([merchant "NAME"]): so is each step */
+	if (run->ctx->cfg.merchant_name) {
+		av(a, "--merchant");
+		av(a, run->ctx->cfg.merchant_name);
+	}
 }
 
 /* Adds what a read from fd gave to b (capped at cap); false at its end. */
@@ -306,13 +318,16 @@ static int spawn(struct run *run, char *const argv[], struct buf *out, struct bu
 	snprintf(idbuf, sizeof(idbuf), "WXRECON_RUN_ID=%" PRId64, run->run_id);
 	while (environ[nenv])
 		nenv++;
-	envp = xcalloc(nenv + 2, sizeof(*envp));
+	envp = xcalloc(nenv + 3, sizeof(*envp));
 	nenv = 0;
 	for (char **e = environ; *e; e++) {
-		if (strncmp(*e, "WXRECON_RUN_ID=", 15) != 0)
+		if (strncmp(*e, "WXRECON_RUN_ID=", 15) != 0 &&
+		    strncmp(*e, "WXRECON_TASK=", 13) != 0)
 			envp[nenv++] = *e;
 	}
-	envp[nenv] = idbuf;
+	envp[nenv++] = idbuf;
+	if (run->task_env)
+		envp[nenv] = (char *)run->task_env;
 	ncannot = snprintf(cannot_run, sizeof(cannot_run), "wxrecon: cannot run '%s'\n", argv[0]);
 	if (ncannot < 0 || (size_t)ncannot >= sizeof(cannot_run))
 		ncannot = (int)strlen(cannot_run);
@@ -348,10 +363,15 @@ static int spawn(struct run *run, char *const argv[], struct buf *out, struct bu
 	fds[1].fd = efd[0];
 	fds[0].events = fds[1].events = POLLIN;
 	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		int n = poll(fds, 2, run->tick ? run->tick_ms : -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
 			break;
+		if (n == 0) {
+			run->tick(run->tick_arg);
+			continue;
 		}
 		if (fds[0].revents && !drain(fds[0].fd, out, STEP_OUTPUT_MAX, NULL)) {
 			close(fds[0].fd);
@@ -531,15 +551,19 @@ static int run_step(struct run *run, struct plan_step *p, const char *self, stru
 			break;
 		}
 		for (char *f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
+			/* one report per merchant: with several, its name says whose */
+			const char *who = run->ctx->cfg.merchant_name;
 			char *target;
 			int c;
 
 			if (strcmp(f, "csv") == 0)
-				target = xasprintf("%s/%s_%s_%s-csv", run->ctx->cfg.reports_dir,
-				                   job->name, run->from, run->to);
+				target = xasprintf("%s/%s_%s%s%s_%s-csv", run->ctx->cfg.reports_dir,
+				                   job->name, who ? who : "", who ? "_" : "",
+				                   run->from, run->to);
 			else
-				target = xasprintf("%s/%s_%s_%s.%s", run->ctx->cfg.reports_dir,
-				                   job->name, run->from, run->to, f);
+				target = xasprintf("%s/%s_%s%s%s_%s.%s", run->ctx->cfg.reports_dir,
+				                   job->name, who ? who : "", who ? "_" : "",
+				                   run->from, run->to, f);
 			av_free(&a);
 			av_base(run, &a, self); /* the report goes to the file */
 			av(&a, "report");
@@ -598,6 +622,8 @@ static json_t *summary_json(struct run *run, const char *state, int exit_code)
 	              run->dry_run, "state", state, "exit_code", exit_code, "steps", steps);
 	if (o && run->resumed_from)
 		json_object_set_new(o, "resumed_from", json_integer(run->resumed_from));
+	if (o && run->ctx->cfg.merchant_name)
+		json_object_set_new(o, "merchant", json_string(run->ctx->cfg.merchant_name));
 	return o;
 }
 
@@ -635,7 +661,7 @@ static void alert(struct run *run, const char *summary)
 }
 
 /* A step's reason under its line, each of its lines indented. */
-static void print_reason(const char *reason)
+void cmd_print_reason(const char *reason)
 {
 	while (reason && *reason) {
 		size_t n = strcspn(reason, "\n");
@@ -647,20 +673,22 @@ static void print_reason(const char *reason)
 
 static void print_table(struct run *run, const char *state)
 {
-	printf("run %" PRId64 " (%s%s%s%s%s): %s\n", run->run_id, run->job.name,
+	printf("run %" PRId64 " (%s%s%s%s%s%s%s): %s\n", run->run_id, run->job.name,
 	       run->from[0] ? " " : "", run->from,
 	       run->from[0] && strcmp(run->from, run->to) ? ".." : "",
-	       run->from[0] && strcmp(run->from, run->to) ? run->to : "", state);
+	       run->from[0] && strcmp(run->from, run->to) ? run->to : "",
+	       run->ctx->cfg.merchant_name ? ", merchant " : "",
+	       run->ctx->cfg.merchant_name ? run->ctx->cfg.merchant_name : "", state);
 	for (int i = 0; i < run->nplan; i++) {
 		struct plan_step *p = &run->plan[i];
 
 		printf("  %-9s %-13s %-10s %6.1fs\n", p->state, step_name(p->kind),
 		       p->date[0] ? p->date : "-", (double)p->ms / 1000.0);
-		print_reason(p->reason);
+		cmd_print_reason(p->reason);
 	}
 }
 
-static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+static int run_one(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	static const struct option opts[] = {
 		DATES_LONG_OPTIONS,
@@ -862,123 +890,192 @@ out:
 	return r;
 }
 
-/* `runs`: the rows as text, or as one JSON array (arr) built run by run. */
-struct runs_out {
-	int tz;        /* times shown in the configured timezone */
-	json_t *arr;   /* --json */
-	json_t *run;   /* the run being listed */
-	json_t *steps; /* its steps */
-};
-
-static const char *or_null(const char *s)
+/* Whether argv asks for --enqueue (before a "--"). */
+static bool wants_enqueue(int argc, char **argv)
 {
-	return s && *s ? s : NULL;
-}
-
-static int runs_run(void *arg, const struct job_list_run *r, struct wxr_err *err)
-{
-	struct runs_out *o = arg;
-	bool range = strcmp(r->from, r->to) != 0;
-	char t0[CLOCK_RFC3339_LEN], t1[CLOCK_RFC3339_LEN];
-	const char *started = report_local_time(r->started_at, o->tz, t0);
-	const char *ended = report_local_time(r->ended_at, o->tz, t1);
-
-	if (!o->arr) {
-		printf("run %" PRId64 "  %-10s %s%s%s  %-9s exit %d  %s .. %s%s\n", r->id, r->job,
-		       r->from, range ? ".." : "", range ? r->to : "", r->state, r->exit_code,
-		       started, ended, r->dry_run ? "  (dry run)" : "");
-		return 0;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--enqueue") == 0)
+			return true;
 	}
-	o->steps = json_array();
-	o->run = json_pack("{s:I, s:s, s:s?, s:s?, s:b, s:s, s:i, s:s, s:s?}", "id",
-	                   (json_int_t)r->id, "job", r->job, "from", or_null(r->from), "to",
-	                   or_null(r->to), "dry_run", r->dry_run, "state", r->state, "exit_code",
-	                   r->exit_code, "started_at", started, "ended_at", or_null(ended));
-	if (!o->run || !o->steps)
-		return err_set(err, WXR_EFAIL, "cannot build the JSON output");
-	return 0;
+	return false;
 }
 
-static int runs_step(void *arg, const struct job_list_step *st, struct wxr_err *err)
-{
-	struct runs_out *o = arg;
-	char s0[CLOCK_RFC3339_LEN], s1[CLOCK_RFC3339_LEN];
-
-	(void)err;
-	if (!o->arr) {
-		const char *msg = st->message;
-
-		printf("    %3d %-9s %-13s %-10s %s\n", st->seq, st->state, st->step,
-		       *st->date ? st->date : "-",
-		       msg[0] == '{' || msg[0] == '[' || st->reason ? "" : msg);
-		print_reason(st->reason);
-		return 0;
-	}
-	json_array_append_new(o->steps,
-	                      json_pack("{s:i, s:s, s:s?, s:s, s:i, s:s, s:s, s:s?}", "seq",
-	                                st->seq, "step", st->step, "date", or_null(st->date),
-	                                "state", st->state, "exit_code", st->exit_code,
-	                                "started_at", report_local_time(st->started_at, o->tz, s0),
-	                                "ended_at", report_local_time(st->ended_at, o->tz, s1),
-	                                "reason", st->reason));
-	return 0;
-}
-
-static int runs_run_end(void *arg, struct wxr_err *err)
-{
-	struct runs_out *o = arg;
-
-	(void)err;
-	if (!o->arr)
-		return 0;
-	json_object_set_new(o->run, "steps", o->steps);
-	json_array_append_new(o->arr, o->run);
-	o->run = o->steps = NULL;
-	return 0;
-}
-
-static int run_runs(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+/*
+ * `run JOB [DATES] --enqueue`: the job's tasks for the workers, one per
+ * merchant, date and step (core/tasks.h), instead of running them here.
+ */
+static int run_enqueue(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
 {
 	static const struct option opts[] = {
-		{ "last", required_argument, NULL, 'l' },
+		DATES_LONG_OPTIONS,
+		{ "enqueue", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct runs_out o = { .tz = ctx->cfg.tz_offset_s, .arr = NULL };
-	struct jobs_list_cb cb = { runs_run, runs_step, runs_run_end, &o };
-	long last = 10;
+	struct dates d = { .given = false };
+	struct tasks_enqueued q;
+	struct job job;
+	const char **mchids;
+	size_t n = 0;
+	char now[CLOCK_RFC3339_LEN];
 	int c;
 	int r;
 
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l': {
-			char *end;
-
-			last = strtol(optarg, &end, 10);
-			if (*end || last < 1)
-				return cmd_usage_error(ctx, err, "--last: bad number '%s'", optarg);
-			break;
-		}
-		default:
-			r = cmd_option(ctx, NULL, c, argv, err);
-			if (r < 0)
-				return r;
-			break;
-		}
+		if (c == 'E')
+			continue;
+		if (c == '?' && (strcmp(argv[optind - 1], "--dry-run") == 0 ||
+		                 strncmp(argv[optind - 1], "--resume", 8) == 0 ||
+		                 strncmp(argv[optind - 1], "--wait", 6) == 0))
+			return cmd_usage_error(
+			        ctx, err,
+			        "--enqueue leaves the run to the workers: %s does not "
+			        "go with it",
+			        argv[optind - 1]);
+		r = cmd_option(ctx, &d, c, argv, err);
+		if (r < 0)
+			return r;
 	}
-	if (optind < argc)
-		return cmd_usage_error(ctx, err, "unexpected argument '%s'", argv[optind]);
+	if (optind != argc - 1)
+		return cmd_usage_error(ctx, err,
+		                       optind >= argc ? "which job?" : "unexpected argument '%s'",
+		                       optind < argc ? argv[optind + 1] : "");
+	r = job_load(&job, ctx->cfg.jobs_dir, argv[optind], err);
+	if (r < 0)
+		return r;
+	r = dates_finish(ctx, &d, job.default_yesterday, err);
+	if (r < 0)
+		goto out;
+	n = cmd_merchant_mchids(ctx, true, &mchids);
+	time_format_rfc3339(clock_real_now(), 0, now);
+	r = tasks_enqueue_job(ctx->db, &job, d.given ? d.from : "", d.given ? d.to : "", mchids, n,
+	                      n == 1 ? mchids[0] : "", now, &q, err);
+	free(mchids);
+	if (r < 0)
+		goto out;
 	if (ctx->json)
-		o.arr = json_array();
-	r = jobrun_list(ctx->db, last, &cb, err);
-	if (r >= 0 && o.arr) {
-		r = cmd_print_json(o.arr, err);
-		o.arr = NULL;
-	}
-	json_decref(o.run);
-	json_decref(o.steps);
-	json_decref(o.arr);
+		r = cmd_print_json(json_pack("{s:I, s:s, s:s?, s:s?, s:i, s:i, s:i}", "run_id",
+		                             (json_int_t)q.run_id, "job", job.name, "from",
+		                             d.given ? d.from : NULL, "to", d.given ? d.to : NULL,
+		                             "merchants", (int)n, "tasks", q.total, "new", q.added),
+		                   err);
+	else if (q.added)
+		printf("run %" PRId64 ": queued %d tasks of '%s' for %zu merchant%s (%d new); "
+		       "'wxrecon worker' does them\n",
+		       q.run_id, q.total, job.name, n, n == 1 ? "" : "s", q.added);
+	else
+		printf("run %" PRId64 ": the %d tasks of '%s' were queued already (0 new)\n",
+		       q.run_id, q.total, job.name);
+out:
+	job_release(&job);
 	return r;
+}
+
+int cmd_step_run(struct ctx *ctx, struct step_task *t, struct wxr_err *err)
+{
+	struct run run;
+	struct plan_step p;
+	char self[4096];
+	int r;
+
+	memset(&run, 0, sizeof(run));
+	memset(&p, 0, sizeof(p));
+	run.ctx = ctx;
+	run.quiet = true;
+	run.run_id = t->run_id;
+	run.task_env = t->task_env;
+	run.tick = t->tick;
+	run.tick_arg = t->tick_arg;
+	run.tick_ms = t->tick_ms;
+	snprintf(run.from, sizeof(run.from), "%s", t->from ? t->from : "");
+	snprintf(run.to, sizeof(run.to), "%s", t->to ? t->to : "");
+	snprintf(p.date, sizeof(p.date), "%s", t->date ? t->date : "");
+	r = self_path(self, sizeof(self), err);
+	if (r == 0)
+		r = job_load(&run.job, ctx->cfg.jobs_dir, t->job, err);
+	if (r < 0)
+		return r;
+	r = err_set(err, WXR_EDATA, "job '%s' has no step '%s'", t->job, t->step);
+	for (int i = 0; i < run.job.nsteps; i++) {
+		if (strcmp(step_name(run.job.steps[i]), t->step) == 0) {
+			p.kind = run.job.steps[i];
+			r = 0;
+		}
+	}
+	if (r == 0)
+		r = jobrun_step_add(ctx->db, t->run_id, (int)t->seq, t->step, t->date, &p.id, err);
+	if (r == 0)
+		r = run_step(&run, &p, self, err);
+	if (r == 0) {
+		t->state = p.state;
+		t->exit_code = p.exit_code;
+		t->reason = p.reason;
+		p.reason = NULL;
+	}
+	free(p.output);
+	free(p.reason);
+	job_release(&run.job);
+	return r;
+}
+
+/* How bad a run's result is, to keep the worst of several merchants'. */
+static int run_rank(int r)
+{
+	return r == 0 ? 0 : r == WXR_EATTENTION ? 1 : 2;
+}
+
+/*
+ * `run JOB`: with several merchants ([merchant "NAME"] sections) one run per
+ * merchant of --merchant (default: each), in the config's order, each with
+ * its own lock, steps and report; a merchant's failure does not stop the
+ * next. The result is the worst of them.
+ */
+static int run_job(struct ctx *ctx, int argc, char **argv, struct wxr_err *err)
+{
+	struct buf failed = BUF_INIT;
+	int worst = 0;
+	int nfailed = 0;
+
+	if (wants_enqueue(argc, argv))
+		return run_enqueue(ctx, argc, argv, err);
+	if (ctx->n_merchants == 0)
+		return run_one(ctx, argc, argv, err);
+	for (size_t i = 0; i < ctx->n_merchants; i++) {
+		struct config shared = ctx->cfg;
+		struct config m;
+		int r;
+
+		config_defaults(&m);
+		m.apiv3_key_env = shared.apiv3_key_env;
+		r = config_load_merchant(&m, &shared, ctx->merchants[i], err);
+		if (r == 0) {
+			ctx->cfg = m;
+			ctx->mchid = m.mchid ? m.mchid : "";
+			cmd_getopt_reset();
+			r = run_one(ctx, argc, argv, err);
+			ctx->cfg = shared;
+			ctx->mchid = shared.mchid ? shared.mchid : "";
+		}
+		config_release(&m);
+		if (r == WXR_EUSAGE) {
+			buf_release(&failed);
+			return r;
+		}
+		if (r < 0 && r != WXR_EATTENTION) {
+			log_error("merchant '%s': %s", ctx->merchants[i], err->msg);
+			buf_addf(&failed, "%s%s", nfailed++ ? ", " : "", ctx->merchants[i]);
+		}
+		if (run_rank(r) > run_rank(worst))
+			worst = r;
+		err->msg[0] = '\0';
+	}
+	if (worst == WXR_EATTENTION)
+		err_set(err, worst, "the runs of %zu merchants went through; some need attention",
+		        ctx->n_merchants);
+	else if (worst < 0)
+		err_set(err, worst, "the run of %d of %zu merchants failed (%s): see above",
+		        nfailed, ctx->n_merchants, failed.data);
+	buf_release(&failed);
+	return worst;
 }
 
 static const char run_help[] =
@@ -992,21 +1089,23 @@ static const char run_help[] =
         "[alerts] on_attention is run with the run's JSON summary on stdin.\n"
         "When another live run holds the lock, exits 75 (try later); --wait[=DUR] waits\n"
         "for it instead, up to DUR (default 2h; like 30m, 2h), then exits 75.\n"
-        "DATES: --date D | --from D --to D | --yesterday (the job's default)\n";
+        "DATES: --date D | --from D --to D | --yesterday (the job's default)\n"
+        "With several merchants ([merchant \"NAME\"] sections), one run per merchant of\n"
+        "--merchant NAME|MCHID (repeatable; default: every merchant), one after the other,\n"
+        "each with its own lock and steps, and its report named JOB_NAME_FROM_TO.FORMAT;\n"
+        "one merchant's failure does not stop the next, and the exit code is the worst.\n"
+        "--enqueue runs nothing here: it records the job's tasks for 'wxrecon worker', one\n"
+        "per merchant (--merchant, default every one), date and step, each after the step\n"
+        "before it (of its day), and prints the new run's id and how many tasks were new;\n"
+        "queuing the same job and dates again adds none (and records no run). A task is\n"
+        "tried 3 times, then held for a person ('wxrecon tasks').\n";
 
 const struct cmd cmd_run = {
 	.name = "run",
 	.run = run_job,
-	.flags = CMD_DB,
-	.usage = "run JOB [DATES] [--dry-run] [--resume RUN_ID] [--wait[=DUR]]",
+	.flags = CMD_DB | CMD_MERCHANTS,
+	.usage = "run JOB [DATES] [--dry-run] [--resume RUN_ID] [--wait[=DUR]] | run JOB [DATES] "
+	         "--enqueue",
 	.summary = "run a job (jobs/JOB.job): its steps, with a lock, recorded",
 	.help = run_help,
-};
-
-const struct cmd cmd_runs = {
-	.name = "runs",
-	.run = run_runs,
-	.flags = CMD_DB | CMD_DB_READONLY,
-	.usage = "runs [--last N]",
-	.summary = "job runs and their steps, newest first",
 };

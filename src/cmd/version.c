@@ -50,6 +50,7 @@ static int run_version(struct ctx *ctx, int argc, char **argv, struct wxr_err *e
 const struct cmd cmd_version = {
 	.name = "version",
 	.run = run_version,
+	.flags = CMD_STORE | CMD_NO_CONFIG,
 	.usage = "version",
 	.summary = "print the version, the git commit and the library versions",
 };

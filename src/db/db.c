@@ -289,6 +289,11 @@ char *db_col_dup(struct db_stmt *st, int i)
 	return s ? xstrdup(s) : NULL;
 }
 
+char *db_col_text_dup(struct db_stmt *st, int i)
+{
+	return xstrdup(db_col_text(st, i));
+}
+
 /* ---- bulk load ---- */
 
 struct db_bulk {

@@ -163,6 +163,9 @@ size_t db_col_bytes(struct db_stmt *st, int i);
 /* Column i's text, or NULL for SQL NULL; and a copy of that (caller frees). */
 const char *db_col_opt(struct db_stmt *st, int i);
 char *db_col_dup(struct db_stmt *st, int i);
+/* A copy of column i's text with SQL NULL as "" (caller frees): for models whose
+ * absent strings are empty, never NULL. */
+char *db_col_text_dup(struct db_stmt *st, int i);
 
 /* ---- the schema itself ---- */
 

@@ -12,11 +12,6 @@
 #include "base/err.h"
 #include "base/xalloc.h"
 
-static char *col_dup(struct db_stmt *st, int i)
-{
-	return xstrdup(db_col_text(st, i));
-}
-
 static int64_t col_i64(struct db_stmt *st, int i)
 {
 	return db_col_is_null(st, i) ? 0 : db_col_i64(st, i);
@@ -89,18 +84,18 @@ int payflow_db_order_get(struct db *db, const char *mchid, const char *out_trade
 	}
 	memset(&o, 0, sizeof(o));
 	snprintf(o.state, sizeof(o.state), "%s", db_col_text(st, 0));
-	o.transaction_id = col_dup(st, 1);
+	o.transaction_id = db_col_text_dup(st, 1);
 	o.amount_total = col_i64(st, 2);
 	o.created_ts = col_i64(st, 3);
 	o.paid_ts = col_i64(st, 4);
 	o.placed = (int)db_col_i64(st, 5) != 0;
-	o.description = col_dup(st, 6);
-	o.time_expire = col_dup(st, 7);
-	o.attach = col_dup(st, 8);
-	o.notify_url = col_dup(st, 9);
+	o.description = db_col_text_dup(st, 6);
+	o.time_expire = db_col_text_dup(st, 7);
+	o.attach = db_col_text_dup(st, 8);
+	o.notify_url = db_col_text_dup(st, 9);
 	o.payable_until_ts = col_i64(st, 10);
-	o.prepay_id = col_dup(st, 11);
-	o.prepay_expires_at = col_dup(st, 12);
+	o.prepay_id = db_col_text_dup(st, 11);
+	o.prepay_expires_at = db_col_text_dup(st, 12);
 	*out = o;
 	*out_found = true;
 	r = 0;
@@ -330,15 +325,15 @@ int payflow_db_refund_get(struct db *db, const char *mchid, const char *out_refu
 	}
 	memset(&f, 0, sizeof(f));
 	snprintf(f.state, sizeof(f.state), "%s", db_col_text(st, 0));
-	f.out_trade_no = col_dup(st, 1);
-	f.refund_id = col_dup(st, 2);
+	f.out_trade_no = db_col_text_dup(st, 1);
+	f.refund_id = db_col_text_dup(st, 2);
 	f.amount_refund = col_i64(st, 3);
 	f.created_ts = col_i64(st, 4);
-	f.created_at = col_dup(st, 5);
+	f.created_at = db_col_text_dup(st, 5);
 	f.filed = (int)db_col_i64(st, 6) != 0;
 	f.amount_total = col_i64(st, 7);
-	f.reason = col_dup(st, 8);
-	f.notify_url = col_dup(st, 9);
+	f.reason = db_col_text_dup(st, 8);
+	f.notify_url = db_col_text_dup(st, 9);
 	*out = f;
 	*out_found = true;
 	r = 0;

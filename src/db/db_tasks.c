@@ -19,11 +19,6 @@
 	"id, run_id, task_key, mchid, job, step, date, state, lease_owner, last_error," \
 	" pending, attempts, max_attempts, not_before, lease_gen, lease_until"
 
-static char *col_opt_dup(struct db_stmt *st, int i)
-{
-	return db_col_is_null(st, i) ? NULL : xstrdup(db_col_text(st, i));
-}
-
 static void task_read(struct db_stmt *st, struct db_task *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -33,10 +28,10 @@ static void task_read(struct db_stmt *st, struct db_task *t)
 	t->mchid = xstrdup(db_col_text(st, 3));
 	t->job = xstrdup(db_col_text(st, 4));
 	t->step = xstrdup(db_col_text(st, 5));
-	t->date = col_opt_dup(st, 6);
+	t->date = db_col_dup(st, 6);
 	t->state = xstrdup(db_col_text(st, 7));
-	t->lease_owner = col_opt_dup(st, 8);
-	t->last_error = col_opt_dup(st, 9);
+	t->lease_owner = db_col_dup(st, 8);
+	t->last_error = db_col_dup(st, 9);
 	t->pending = db_col_i64(st, 10);
 	t->attempts = db_col_i64(st, 11);
 	t->max_attempts = db_col_i64(st, 12);
@@ -177,12 +172,14 @@ int db_tasks_enqueue(struct db *db, int64_t run_id, const struct db_task_new *ta
 {
 	struct db_stmt *ins = NULL, *find = NULL, *dep = NULL;
 	int added = 0;
+	bool own;
 	int r;
 
 	*out_added = 0;
 	if (max_attempts < 1)
 		return err_set(err, WXR_EUSAGE, "a task needs at least one attempt");
-	r = db_begin(db, err);
+	own = db_tx_depth(db) == 0;
+	r = own ? db_begin(db, err) : 0;
 	if (r < 0)
 		return r;
 	r = db_prepare(db,
@@ -204,13 +201,37 @@ int db_tasks_enqueue(struct db *db, int64_t run_id, const struct db_task_new *ta
 	db_finalize(find);
 	db_finalize(dep);
 	if (r < 0) {
-		db_rollback(db);
+		if (own)
+			db_rollback(db);
 		return r;
 	}
-	r = db_commit(db, err);
+	r = own ? db_commit(db, err) : 0;
 	if (r == 0)
 		*out_added = added;
 	return r;
+}
+
+/* Steps st (its one row at most) into *out: 1, or 0 when there is none. */
+static int task_one(struct db *db, struct db_stmt *st, struct db_task *out, struct wxr_err *err)
+{
+	int r = db_step(st);
+
+	if (r == DB_ROW)
+		task_read(st, out);
+	r = r == DB_ROW ? 1 : r == DB_DONE ? 0 : db_error(db, err, "read a task");
+	db_finalize(st);
+	return r;
+}
+
+int db_task_find(struct db *db, const char *key, struct db_task *out, struct wxr_err *err)
+{
+	struct db_stmt *st = NULL;
+	int r = db_prepare(db, "SELECT " TASK_COLS " FROM tasks WHERE task_key = ?", &st, err);
+
+	if (r < 0)
+		return r;
+	db_bind_text(st, 1, key);
+	return task_one(db, st, out, err);
 }
 
 /* Reads the task with that id into *out: 1, or 0 when there is none. */
@@ -222,12 +243,7 @@ static int task_get(struct db *db, int64_t id, struct db_task *out, struct wxr_e
 	if (r < 0)
 		return r;
 	db_bind_i64(st, 1, id);
-	r = db_step(st);
-	if (r == DB_ROW)
-		task_read(st, out);
-	r = r == DB_ROW ? 1 : r == DB_DONE ? 0 : db_error(db, err, "read a task");
-	db_finalize(st);
-	return r;
+	return task_one(db, st, out, err);
 }
 
 /* The candidate of one search: the id of the oldest task the statement
@@ -511,10 +527,11 @@ int db_task_fail(struct db *db, int64_t id, int64_t gen, int64_t now, int64_t ba
 	return db_commit(db, err);
 }
 
-int db_task_retry(struct db *db, int64_t id, struct wxr_err *err)
+int db_task_retry(struct db *db, int64_t id, struct db_task *out_was, struct wxr_err *err)
 {
 	struct db_task t = { 0 };
-	int r = db_begin(db, err);
+	bool own = db_tx_depth(db) == 0;
+	int r = own ? db_begin(db, err) : 0;
 
 	if (r < 0)
 		return r;
@@ -531,12 +548,15 @@ int db_task_retry(struct db *db, int64_t id, struct wxr_err *err)
 		             "UPDATE tasks SET state = 'ready', attempts = 0, not_before = 0"
 		             " WHERE id = ? AND state = 'held'",
 		             (int64_t[]){ id }, 1, "retry a task", NULL, err);
-	db_task_release(&t);
-	if (r < 0) {
+	if (r >= 0 && own)
+		r = db_commit(db, err);
+	else if (r < 0 && own)
 		db_rollback(db);
-		return r;
-	}
-	return db_commit(db, err);
+	if (r >= 0 && out_was)
+		*out_was = t;
+	else
+		db_task_release(&t);
+	return r < 0 ? r : 0;
 }
 
 int db_tasks_list(struct db *db, const char *state,

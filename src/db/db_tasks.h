@@ -38,7 +38,8 @@ struct db_task_new {
 };
 
 /* Stores the tasks that are not stored yet, with their order, in one
- * transaction; *out_added counts the new ones (enqueuing again adds 0).
+ * transaction (the caller's when there is one, else its own); *out_added
+ * counts the new ones (enqueuing again adds 0).
  * A task after one that is not stored and not in the list is WXR_EDATA.
  * run_id may be 0 (no run row). */
 int db_tasks_enqueue(struct db *db, int64_t run_id, const struct db_task_new *tasks, int n,
@@ -53,6 +54,9 @@ struct db_task {
 	bool taken_over; /* this claim took a lapsed lease over */
 };
 void db_task_release(struct db_task *t);
+
+/* The task of that key into *out: 1 found, 0 not. */
+int db_task_find(struct db *db, const char *key, struct db_task *out, struct wxr_err *err);
 
 /* Claims one task for owner until now + lease_s, in its own transaction:
  * first a lapsed lease (oldest first), then the oldest ready task whose
@@ -97,9 +101,12 @@ int db_task_done(struct db *db, int64_t id, int64_t gen, const char *finished_at
 int db_task_fail(struct db *db, int64_t id, int64_t gen, int64_t now, int64_t backoff_s,
                  const char *error, bool *out_held, struct wxr_err *err);
 
-/* A held task back to ready, its attempts counted from 0 (tasks retry ID).
- * WXR_ENOTFOUND without that task, WXR_EDATA when it is not held. */
-int db_task_retry(struct db *db, int64_t id, struct wxr_err *err);
+/* A held task back to ready, its attempts counted from 0 (tasks retry ID),
+ * inside the caller's write transaction when there is one (so its audit
+ * entry goes with it), else in its own. On success *out_was (may be NULL)
+ * receives the task as it was (db_task_release). WXR_ENOTFOUND without that task,
+ * WXR_EDATA when it is not held. */
+int db_task_retry(struct db *db, int64_t id, struct db_task *out_was, struct wxr_err *err);
 
 /* Every task, or those in state (NULL: any), by id. cb's task is borrowed. */
 int db_tasks_list(struct db *db, const char *state,

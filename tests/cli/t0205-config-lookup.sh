@@ -91,4 +91,15 @@ test_expect_success 'and run finds its job there' '
 	mv away.conf wxrecon.conf
 '
 
+test_expect_success 'a broken config found by the lookup stops no help or version' '
+	mkdir broken && printf "[merchant]\nbogus = 1\n" >broken/wxrecon.conf &&
+	(cd broken && wxrecon version >../v.out 2>../v.err) && test_grep "^wxrecon [0-9]" v.out &&
+	test ! -s v.err &&
+	(cd broken && wxrecon help report >../h.out 2>../h.err) && test_grep "report" h.out &&
+	(cd broken && WXRECON_CONFIG=wxrecon.conf wxrecon help >/dev/null) &&
+	{ (cd broken && wxrecon config check) >/dev/null 2>c.err; rc=$?; } && test $rc = 2 &&
+	test_grep "unknown key .bogus." c.err &&
+	test_expect_code 2 wxrecon -c broken/wxrecon.conf version >/dev/null 2>&1
+'
+
 test_done

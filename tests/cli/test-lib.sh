@@ -268,6 +268,17 @@ config_setup() {
 		"$FIXTURES/config/good.conf" >wxrecon.conf
 }
 
+# merchants_config_setup: config_setup's file as ./one.conf ([merchant] alone), and
+# ./wxrecon.conf with its [merchant] keys shared by two named merchants (SPEC 10):
+# shop-a (mchid 1900000001) and shop-b (1900000002).
+merchants_config_setup() {
+	config_setup || return 1
+	mv wxrecon.conf one.conf
+	sed -e '/^mchid = /d' -e '/^appid = /d' one.conf >wxrecon.conf
+	printf '%s\n' '' '[merchant "shop-a"]' 'mchid = 1900000001' 'appid = wx1111111111111111' \
+		'' '[merchant "shop-b"]' 'mchid = 1900000002' 'appid = wx2222222222222222' >>wxrecon.conf
+}
+
 # ---- the store under test: SQLite (default) or PostgreSQL (WXRECON_TEST_DB=pg) ----
 #
 # A test names its databases by file, as it always has ("db.sqlite", "var/test.db").

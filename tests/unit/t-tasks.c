@@ -290,13 +290,13 @@ static void failures(struct db *db, const char *be)
 	is_str(state_of(db, "m3/nightly/2027-01-01/fetch-bills", buf, sizeof(buf)), "held",
 	       "%s: ... state held", be);
 	is_int(claim(db, "w", T0 + 10000, 30, NULL), 0, "%s: a held task is never claimed", be);
-	ok(db_task_retry(db, id, &err) == 0, "%s: tasks retry puts it back", be);
+	ok(db_task_retry(db, id, NULL, &err) == 0, "%s: tasks retry puts it back", be);
 	ok(claim(db, "w", T0 + 10001, 30, &a) == id && a.attempts == 1,
 	   "%s: ... its attempts counted from 0 again", be);
-	ok(db_task_retry(db, id, &err) == WXR_EDATA && strstr(err.msg, "not held"),
+	ok(db_task_retry(db, id, NULL, &err) == WXR_EDATA && strstr(err.msg, "not held"),
 	   "%s: a running task is not retried", be);
-	ok(db_task_retry(db, 987654, &err) == WXR_ENOTFOUND, "%s: nor a task that does not exist",
-	   be);
+	ok(db_task_retry(db, 987654, NULL, &err) == WXR_ENOTFOUND,
+	   "%s: nor a task that does not exist", be);
 	/* Its worker dies twice: the second lapse holds it (2 attempts allowed). */
 	db_task_release(&a);
 	ok(claim(db, "w", T0 + 10040, 30, &a) == id && a.taken_over,
