@@ -18,10 +18,16 @@
 #include "db/schema.h"
 
 #define DB_BUSY_TIMEOUT_MS 5000
+/* Finalized statements kept for the next prepare of the same SQL: the store
+ * prepares its per-row statements (the audit log's three, reconcile's per
+ * case ones) again each time, and parsing them cost more than running them. */
+#define SQ_STMT_CACHE 32
 
 struct sq_db {
 	struct db base;
-	sqlite3 *h; /* owned */
+	sqlite3 *h;                         /* owned */
+	sqlite3_stmt *cache[SQ_STMT_CACHE]; /* owned, reset and unbound; NULL: free */
+	unsigned cache_next;                /* the slot to reuse when all are taken */
 	/* the file opened (st_dev, st_ino), to tell it was removed or replaced meanwhile */
 	bool have_id;
 	dev_t dev;
@@ -107,6 +113,10 @@ static int sq_exec(struct db *db, const char *sql, struct wxr_err *err)
 
 static void sq_close(struct db *db)
 {
+	struct sq_db *s = (struct sq_db *)db;
+
+	for (unsigned i = 0; i < SQ_STMT_CACHE; i++)
+		sqlite3_finalize(s->cache[i]);
 	if (H(db))
 		sqlite3_close_v2(H(db));
 	free(db->target);
@@ -326,12 +336,42 @@ static int sq_function_i64(struct db *db, const char *name, int64_t (*fn)(int64_
 
 /* ---- statements ---- */
 
+/* A cached statement of exactly this SQL, taken out of the cache, or NULL. */
+static sqlite3_stmt *cache_take(struct sq_db *s, const char *sql)
+{
+	for (unsigned i = 0; i < SQ_STMT_CACHE; i++) {
+		sqlite3_stmt *h = s->cache[i];
+
+		if (h && strcmp(sqlite3_sql(h), sql) == 0) {
+			s->cache[i] = NULL;
+			return h;
+		}
+	}
+	return NULL;
+}
+
+/* Keep h (reset, unbound) for the next prepare of its SQL, or finalize it. */
+static void cache_put(struct sq_db *s, sqlite3_stmt *h)
+{
+	unsigned i;
+
+	sqlite3_reset(h);
+	sqlite3_clear_bindings(h);
+	for (i = 0; i < SQ_STMT_CACHE && s->cache[i]; i++)
+		;
+	if (i == SQ_STMT_CACHE) {
+		i = s->cache_next++ % SQ_STMT_CACHE;
+		sqlite3_finalize(s->cache[i]);
+	}
+	s->cache[i] = h;
+}
+
 static int sq_prepare(struct db *db, const char *sql, struct db_stmt **out, struct wxr_err *err)
 {
-	sqlite3_stmt *h = NULL;
+	sqlite3_stmt *h = cache_take((struct sq_db *)db, sql);
 	struct sq_stmt *st;
 
-	if (sqlite3_prepare_v2(H(db), sql, -1, &h, NULL) != SQLITE_OK)
+	if (!h && sqlite3_prepare_v2(H(db), sql, -1, &h, NULL) != SQLITE_OK)
 		return sq_error(db, err, "prepare");
 	st = xmalloc(sizeof(*st));
 	st->base.ops = &sq_ops;
@@ -343,7 +383,8 @@ static int sq_prepare(struct db *db, const char *sql, struct db_stmt **out, stru
 
 static void sq_finalize(struct db_stmt *st)
 {
-	sqlite3_finalize(S(st));
+	if (S(st))
+		cache_put((struct sq_db *)st->db, S(st));
 	free(st);
 }
 

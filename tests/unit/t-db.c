@@ -92,6 +92,33 @@ static void statements(struct db *db)
 		diag("%s", err.msg);
 }
 
+/* A finalized statement is kept for the next prepare of its SQL (the
+ * SQLite backend's cache): that one must start afresh, unbound and at its
+ * first row, and two live ones of the same SQL must not share a handle. */
+static void reuse(struct db *db)
+{
+	struct wxr_err err = WXR_ERR_INIT;
+	static const char sql[] = "SELECT id, ?1 IS NULL FROM t WHERE id <= 2 ORDER BY id";
+	struct db_stmt *a = NULL, *b = NULL;
+
+	is_int(db_prepare(db, sql, &a, &err), 0, "reuse: prepare");
+	db_bind_i64(a, 1, 5);
+	is_int(db_step(a), DB_ROW, "reuse: a first row");
+	is_int(db_col_i64(a, 1), 0, "reuse: its parameter bound");
+	db_finalize(a); /* in the middle of its rows, still bound */
+	is_int(db_prepare(db, sql, &a, &err), 0, "reuse: prepare the same SQL again");
+	is_int(db_step(a), DB_ROW, "reuse: a row again");
+	is_int(db_col_i64(a, 0), 1, "reuse: from the first row, not the second");
+	is_int(db_col_i64(a, 1), 1, "reuse: and the parameter unbound (NULL)");
+	is_int(db_prepare(db, sql, &b, &err), 0, "reuse: a second live one of that SQL");
+	is_int(db_step(b), DB_ROW, "reuse: the second steps");
+	is_int(db_col_i64(b, 0), 1, "reuse: from its own first row");
+	is_int(db_step(a), DB_ROW, "reuse: the first goes on");
+	is_int(db_col_i64(a, 0), 2, "reuse: to its second row, unmoved by the other");
+	db_finalize(b);
+	db_finalize(a);
+}
+
 static void errors(struct db *db, const char *path)
 {
 	struct wxr_err err = WXR_ERR_INIT;
@@ -199,6 +226,7 @@ int main(void)
 	is_str(db_library_name(), "SQLite", "the backend's library");
 	ok(db_library_version()[0] == '3', "and its version");
 	statements(db);
+	reuse(db);
 	errors(db, path);
 	transactions(db);
 	bulk(db);
