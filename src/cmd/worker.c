@@ -170,7 +170,7 @@ static int run_worker(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 	};
 	struct sigaction sa;
 	bool once = false;
-	long max_tasks = 0, done = 0;
+	int64_t max_tasks = 0, done = 0;
 	int64_t lease_s = WORKER_LEASE_DEFAULT_S;
 	const char **mchids;
 	size_t n = 0;
@@ -183,15 +183,11 @@ static int run_worker(struct ctx *ctx, int argc, char **argv, struct wxr_err *er
 		case '1':
 			once = true;
 			break;
-		case 'n': {
-			char *end;
-
-			max_tasks = strtol(optarg, &end, 10);
-			if (*end || max_tasks <= 0)
+		case 'n':
+			if (cmd_parse_id(optarg, &max_tasks) < 0)
 				return cmd_usage_error(ctx, err, "--max-tasks: bad count '%s'",
 				                       optarg);
 			break;
-		}
 		case 'l':
 			if (duration_parse(optarg, &lease_s, err) < 0 || lease_s <= 0)
 				return cmd_usage_error(

@@ -189,9 +189,14 @@ int tasks_enqueue_job(struct db *db, const struct job *job, const char *from, co
 		r = db_tasks_enqueue(db, out->run_id, tasks, nt, TASKS_MAX_ATTEMPTS, created_at,
 		                     &out->added, err);
 	if (r == 0 && out->added > 0) {
-		detail = xasprintf("{\"from\":\"%s\",\"tasks\":%d,\"new\":%d,\"to\":\"%s\"}", from,
-		                   nt, out->added, to);
-		r = audit_append(db, out->run_id, "jobs", "run.enqueue", job->name, detail, err);
+		json_t *d = json_pack("{s:s, s:I, s:I, s:s}", "from", from, "tasks", (json_int_t)nt,
+		                      "new", (json_int_t)out->added, "to", to);
+
+		detail = d ? json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(d);
+		r = detail ? audit_append(db, out->run_id, "jobs", "run.enqueue", job->name, detail,
+		                          err)
+		           : err_set(err, WXR_EFAIL, "cannot build the audit entry");
 	}
 	if (r < 0 || out->added == 0) {
 		/* nothing new: no run to record; the run that queued them says which */
